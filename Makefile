@@ -1,0 +1,79 @@
+# candlepipe: one plain Makefile. `make` builds every binary, `make test` runs
+# every deterministic test (C unit tests and bats), `make bench` the benchmarks.
+# SANITIZE=1 builds with ASan+UBSan; COVERAGE=1 with gcov instrumentation;
+# CRASHPOINTS=1 compiles the crash-point test hooks in.
+
+CC      ?= cc
+PKGS    := libzmq msgpack libcurl sqlite3 libmicrohttpd
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wundef -Wvla
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(COVERAGE),1)
+CFLAGS  += --coverage -O0
+LDFLAGS += --coverage
+endif
+ifeq ($(CRASHPOINTS),1)
+CFLAGS  += -DCP_CRASHPOINTS
+endif
+
+BINS :=
+TESTS :=
+
+COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
+              common/net.c common/ledger.c common/crashpoint.c
+COMMON_OBJ := $(COMMON_SRC:.c=.o)
+LIBCOMMON  := common/libcommon.a
+
+PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c
+FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
+WRITER_SRC  := writer/main.c writer/store.c
+
+BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer
+
+all: bins
+
+include sim/sim.mk
+-include monitor/monitor.mk
+-include tests/unit/unit.mk
+
+bins: $(BINS)
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+planner/cp-planner: $(PLANNER_SRC:.c=.o) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+fetcher/cp-fetcher: $(FETCHER_SRC:.c=.o) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+writer/cp-writer: $(WRITER_SRC:.c=.o) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+%.o: %.c $(wildcard common/*.h) $(wildcard $(dir $<)*.h)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+test: bins $(TESTS)
+	@tests/run-all.sh
+
+bench: bins
+	@bench/run-all.sh
+
+clean:
+	rm -f $(BINS) $(TESTS) $(LIBCOMMON) */*.o */*/*.o */*.gcda */*.gcno */*/*.gcda */*/*.gcno
+
+.PHONY: all bins test bench clean
+
+# planner tests link the planner's own modules
+TESTS += tests/unit/overlap_test
+tests/unit/overlap_test: tests/unit/overlap_test.o planner/overlap.o planner/plan.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+tests/unit/overlap_test.o: CFLAGS += -Iplanner

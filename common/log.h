@@ -1,0 +1,25 @@
+/*
+ * log.h: one event per line on stderr, prefixed with time, process name and
+ * level. log_warn appends strerror(errno); log_warnx does not. fatal logs and
+ * exits with EXIT_TEMPFAIL (a broken invariant: restart me).
+ */
+#ifndef CP_LOG_H
+#define CP_LOG_H
+
+#include <stdnoreturn.h>
+
+/* Exit codes are an interface with run.sh and supervisord. */
+#define EXIT_OK        0
+#define EXIT_FAILED    1  /* finished, but some ranges are not covered */
+#define EXIT_USAGE     2  /* bad command line */
+#define EXIT_PERMFAIL  3  /* permanent: bad config, schema, lock held: do not restart */
+#define EXIT_TEMPFAIL  4  /* temporary: restart me */
+
+void log_init(const char *procname, int verbose);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatalx(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * net.h: ZeroMQ sockets set up the same way in every process: explicit
+ * high-water marks, a short linger, ROUTER_MANDATORY on routers, optional
+ * CURVE keys, and the lossy event publisher.
+ */
+#ifndef CP_NET_H
+#define CP_NET_H
+
+#include <stddef.h>
+
+#define NET_HWM 1000
+#define NET_LINGER_MS 200
+
+struct net_curve {
+	const char *server_key_file; /* server: our secret+public; client: server public */
+	const char *client_key_file; /* client: our secret+public */
+};
+
+/* Creates a socket of type (ZMQ_ROUTER, ZMQ_DEALER, ...) and binds
+ * (bind != 0) or connects it to endpoint. Returns the socket or NULL (logged).
+ * curve may be NULL (no encryption). */
+void *net_socket(void *ctx, int type, const char *endpoint, int bind,
+                 const struct net_curve *curve);
+/* Sends one frame without blocking; 0, or -1 if it would block or failed. */
+int net_send(void *sock, const void *data, size_t len, int more);
+/* The event stream: PUB connected to the planner's event hub. Sending never
+ * blocks and drops when nobody listens or the pipe is full. */
+void *net_events_open(void *ctx, const char *endpoint, const struct net_curve *curve);
+/* Publishes topic + payload (two frames). */
+void net_event(void *pub, const char *topic, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * timeutil.h: parsing and formatting of the ISO 8601 times users and Upbit use.
+ */
+#ifndef CP_TIMEUTIL_H
+#define CP_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIME_TEXT_LEN 20 /* "YYYY-MM-DDTHH:MM:SS" + NUL */
+
+/* Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]" with 'T' or ' ', then
+ * optional "Z" or "+HH:MM"/"-HH:MM". Naive times are UTC. Fractions are
+ * truncated to the second. Returns 0 and sets *out (epoch s) or -1. */
+int time_parse(const char *s, int64_t *out);
+/* Formats epoch seconds as "YYYY-MM-DDTHH:MM:SS" (naive, UTC). */
+void time_format(int64_t t, char out[TIME_TEXT_LEN]);
+/* Wall clock in ms and s, and a monotonic clock in ms. */
+int64_t time_now_ms(void);
+int64_t time_now(void);
+int64_t time_mono_ms(void);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * budget.c: spacing of requests per source address.
+ *
+ * Sends are spaced evenly at (1000 + BUDGET_MARGIN_MS) / rate ms: any window
+ * of one second then holds at most `rate` requests, whether Upbit counts in
+ * fixed windows anchored at the first request or in sliding ones, and a
+ * fetcher that starts up to BUDGET_MARGIN_MS late cannot push two requests
+ * into one window. Even spacing (no bursts) also keeps the number of
+ * requests in flight, and so the number of segment seams, minimal.
+ *
+ * A 429 stretches the spacing by 25% for 30 s; a 418 stops the source until its block time is over.
+ */
+#include <string.h>
+
+#include "budget.h"
+
+static double
+base_interval(double rate)
+{
+	return rate > 0 ? (1000.0 + BUDGET_MARGIN_MS) / rate : 0;
+}
+
+void
+budget_init(struct budget *b, const char *source, double rate)
+{
+	memset(b, 0, sizeof(*b));
+	strncpy(b->source, source, sizeof(b->source) - 1);
+	b->rate = rate;
+	b->interval_ms = base_interval(rate);
+	b->last_remaining = -1;
+}
+
+int64_t
+budget_next(const struct budget *b, int64_t now_ms)
+{
+	int64_t t = b->next_ms > now_ms ? b->next_ms : now_ms;
+	if (b->blocked_until_ms > t)
+		t = b->blocked_until_ms;
+	return t;
+}
+
+void
+budget_take(struct budget *b, int64_t t_ms)
+{
+	double iv = b->interval_ms;
+
+	if (t_ms >= b->slow_until_ms && b->slow_until_ms != 0) {
+		/* the slow-down is over: back to the configured spacing */
+		b->slow_until_ms = 0;
+		b->interval_ms = iv = base_interval(b->rate);
+	}
+	b->next_ms = t_ms + (int64_t)(iv + 0.999);
+	b->sent++;
+}
+
+void
+budget_on_429(struct budget *b, int64_t now_ms)
+{
+	double cap = base_interval(b->rate) * 4;
+
+	b->n429++;
+	if (b->rate <= 0)
+		return;
+	b->interval_ms *= 1.25;
+	if (b->interval_ms > cap)
+		b->interval_ms = cap;
+	b->slow_until_ms = now_ms + BUDGET_SLOW_MS;
+	if (b->next_ms < now_ms + (int64_t)b->interval_ms)
+		b->next_ms = now_ms + (int64_t)b->interval_ms;
+}
+
+int64_t
+budget_on_418(struct budget *b, int64_t now_ms, uint32_t retry_after_ms)
+{
+	int64_t len = retry_after_ms;
+
+	b->n418++;
+	if (len == 0) {
+		len = BUDGET_BLOCK_FIRST_MS;
+		for (int i = 0; i < b->blocks && len < 3600 * 1000; i++)
+			len *= 2;
+	}
+	b->blocks++;
+	/* a little slack so the first request after the block is not early */
+	if (b->blocked_until_ms < now_ms + len + 250)
+		b->blocked_until_ms = now_ms + len + 250;
+	return len;
+}
+
+void
+budget_on_remaining(struct budget *b, int remaining)
+{
+	/* With even spacing the last request of every window legitimately sees
+	 * sec=0, so the value is shown to the monitor, not acted upon; 429s
+	 * are the signal that the spacing is too tight. */
+	b->last_remaining = remaining;
+}
+
+double
+budget_rate_now(const struct budget *b, int64_t now_ms)
+{
+	if (b->blocked_until_ms > now_ms)
+		return 0;
+	return b->interval_ms > 0 ? 1000.0 / b->interval_ms : 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * plan.h: what the planner knows about one collection: the targets (market,
+ * timeframe, requested range), the segments that walk the missing ranges
+ * with their own cursors, and the chunk each segment has out.
+ */
+#ifndef CP_PLAN_H
+#define CP_PLAN_H
+
+#include <stdint.h>
+
+#include "ledger.h"
+#include "proto.h"
+#include "tf.h"
+
+#define PLAN_SEGMENTS_PER_TARGET_MAX 32
+#define PLAN_TEMP_ATTEMPTS_MAX 6
+#define PLAN_RATE_ATTEMPTS_MAX 30
+#define PLAN_LEASE_BASE_MS 15000
+
+struct target {
+	char market[MARKET_MAX];
+	enum tf tf;
+	int64_t from, to;           /* requested [from, to) */
+	struct range_list covered0; /* ledger at start, clipped: for overlap analysis */
+	struct range_list done;     /* proven so far (ledger at start + commits) */
+	int64_t slots_total, slots_hit, slots_done;
+	double spc;                 /* slots per candle seen in responses (>= 1) */
+	int nseg;
+	int failed;                 /* a permanent failure: no more requests */
+	char reason[REASON_MAX + 48]; /* first failure */
+	uint64_t requests, received, new_candles, retries, bytes;
+};
+
+enum seg_state { SEG_READY, SEG_LEASED, SEG_WAIT, SEG_DONE, SEG_FAILED };
+
+struct segment {
+	int target;
+	int64_t lo;                 /* lowest slot of the segment (inclusive) */
+	int64_t cursor;             /* next `to` (exclusive) */
+	enum seg_state st;
+	struct chunk_info ci;       /* the chunk out (or last out) */
+	int64_t until_ms;           /* LEASED: lease deadline; WAIT: retry time */
+	int temp_attempts, rate_attempts;
+};
+
+struct plan {
+	struct target *t;
+	int nt;
+	struct segment *s;
+	int ns, cap_s;
+	uint32_t run_id;
+	uint32_t seq;
+	int rr;                     /* round-robin position */
+	uint64_t leases, retries, committed, failed_chunks;
+};
+
+/* What plan_on_failed decided. */
+enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT };
+
+void plan_init(struct plan *p, uint32_t run_id);
+void plan_free(struct plan *p);
+/* Adds a target; covered = the ledger's ranges inside [from, to), sorted
+ * and merged. Creates one segment per missing range. Returns its index. */
+int plan_add_target(struct plan *p, const char *market, enum tf tf,
+                    int64_t from, int64_t to, const struct range_list *covered);
+/* A segment ready for a lease now (round robin), or -1. */
+int plan_next_ready(struct plan *p, int64_t now_ms);
+/* Splits the lower half off the busiest leased segment whose unexplored
+ * part is worth at least two requests; returns the new (ready) segment or -1. */
+int plan_split(struct plan *p);
+/* Fills the segment's chunk for a lease and marks it leased. */
+struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms,
+                              int64_t wall_ms, uint32_t delay_ms);
+/* A result is durable. Returns 1 if it advanced a segment, 0 if stale. */
+int plan_on_committed(struct plan *p, const struct msg_committed *m);
+enum fail_action plan_on_failed(struct plan *p, const struct msg_failed *m,
+                                int64_t now_ms, uint32_t jitter);
+/* Leases past their deadline go back to READY. Returns how many. */
+int plan_expire(struct plan *p, int64_t now_ms);
+/* 1 when every segment is done or failed. */
+int plan_finished(const struct plan *p);
+/* Earliest WAIT deadline (for the poll timeout), or INT64_MAX. */
+int64_t plan_next_wake(const struct plan *p);
+
+#endif

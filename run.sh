@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# run.sh: starts and supervises candlepipe's processes.
+#
+#   ./run.sh collect --market M[,M...] --timeframe TF[,TF...] [range] [options]
+#   ./run.sh demo                 the simulator + a small collection, with progress
+#   ./run.sh sim [sim options]    the offline Upbit simulator on its own
+#   ./run.sh help
+#
+# collect starts the writer, the planner and N fetchers as separate processes
+# connected by ZeroMQ (ipc sockets in a run directory), restarts a fetcher or
+# writer that dies (unless it exits with the "permanent" code 3), waits until
+# the planner reports the requested ranges covered, stops everything and
+# exits with the planner's status: 0 all covered, 1 some ranges not covered,
+# 2 usage error.
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PLANNER="$HERE/planner/cp-planner"
+FETCHER="$HERE/fetcher/cp-fetcher"
+WRITER="$HERE/writer/cp-writer"
+MONITOR="$HERE/monitor/cp-monitor"
+SIM="$HERE/sim/upbit-sim"
+
+EXIT_USAGE=2
+EXIT_PERMFAIL=3
+RESTART_PAUSE=${CP_RESTART_PAUSE:-1}
+
+die_usage() { echo "run.sh: $*" >&2; echo "try './run.sh help'" >&2; exit $EXIT_USAGE; }
+
+usage() {
+	cat <<'USAGE'
+usage: ./run.sh COMMAND [options]
+
+commands:
+  collect   collect candles into SQLite (see below)
+  demo      start the bundled simulator and collect a few markets into data/demo.db
+  sim       run the offline Upbit simulator (sim/upbit-sim --help)
+  help      this text
+
+collect --market M[,M...] --timeframe TF[,TF...] RANGE [options]
+  RANGE is one of:
+    --from T [--to T]     candles starting in [from, to); --to defaults to now
+    --count N [--to T]    the N most recent closed intervals before --to (or now)
+  T is ISO 8601: 2026-01-31, 2026-01-31T09:00:00Z, 2026-01-31T18:00:00+09:00;
+  a time without Z or an offset is UTC. The candle still forming is never
+  collected.
+  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)
+options:
+  --db PATH          database (default data/candles.db)
+  --fetchers N       fetcher processes (default 2)
+  --source-ip A[,B]  fetcher i sends from address i (round robin); the rate
+                     budget is per source address
+  --api-url URL      Upbit base URL (default $UPBIT_API_URL or https://api.upbit.com)
+  --rate N           candle requests/s per source address (default 10)
+  --inflight N       concurrent transfers per fetcher (default 4)
+  --quiet            no progress line
+  --run-dir DIR      where the ipc sockets and logs go (default: /tmp/cp-<hash of db>)
+  -v                 verbose logs
+USAGE
+}
+
+# --- collect --------------------------------------------------------------
+
+declare -a PIDS=() NAMES=() CMDS=()
+RUN_DIR=""
+STOPPING=0
+
+start_proc() { # name logfile cmd...
+	local name=$1 log=$2; shift 2
+	"$@" >>"$log" 2>&1 &
+	PIDS+=("$!"); NAMES+=("$name"); CMDS+=("$(printf '%q ' "$@")")
+}
+
+restart_proc() { # index
+	local i=$1 log="$RUN_DIR/${NAMES[$1]}.log"
+	eval "${CMDS[$i]}" >>"$log" 2>&1 &
+	PIDS[$i]=$!
+}
+
+stop_all() {
+	STOPPING=1
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	local deadline=$((SECONDS + 6))
+	for p in "${PIDS[@]}"; do
+		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+
+run_dir_for() { # db path
+	local abs
+	abs="$(realpath -m "$1")"
+	echo "/tmp/cp-$(printf '%s' "$abs" | sha1sum | cut -c1-12)"
+}
+
+cmd_collect() {
+	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
+	local rate=10 inflight=4 quiet="" verbose="" sources="" run_dir=""
+	local -a popts=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--market|--timeframe|--from|--to|--count)
+			[ $# -ge 2 ] || die_usage "$1 needs a value"
+			popts+=("$1" "$2"); shift 2 ;;
+		--market=*|--timeframe=*|--from=*|--to=*|--count=*)
+			popts+=("${1%%=*}" "${1#*=}"); shift ;;
+		--db) [ $# -ge 2 ] || die_usage "--db needs a value"; db=$2; shift 2 ;;
+		--fetchers) [ $# -ge 2 ] || die_usage "--fetchers needs a value"; fetchers=$2; shift 2 ;;
+		--api-url) [ $# -ge 2 ] || die_usage "--api-url needs a value"; api_url=$2; shift 2 ;;
+		--rate) [ $# -ge 2 ] || die_usage "--rate needs a value"; rate=$2; shift 2 ;;
+		--inflight) [ $# -ge 2 ] || die_usage "--inflight needs a value"; inflight=$2; shift 2 ;;
+		--source-ip) [ $# -ge 2 ] || die_usage "--source-ip needs a value"; sources=$2; shift 2 ;;
+		--run-dir) [ $# -ge 2 ] || die_usage "--run-dir needs a value"; run_dir=$2; shift 2 ;;
+		--quiet|-q) quiet=--quiet; shift ;;
+		-v|--verbose) verbose=-v; shift ;;
+		-h|--help) usage; exit 0 ;;
+		*) die_usage "unknown option '$1'" ;;
+		esac
+	done
+	[[ "$fetchers" =~ ^[0-9]+$ ]] && [ "$fetchers" -ge 1 ] && [ "$fetchers" -le 64 ] ||
+		die_usage "--fetchers must be 1..64, not '$fetchers'"
+	[[ "$inflight" =~ ^[0-9]+$ ]] && [ "$inflight" -ge 1 ] && [ "$inflight" -le 64 ] ||
+		die_usage "--inflight must be 1..64, not '$inflight'"
+	[[ "$api_url" =~ ^https?:// ]] || die_usage "--api-url must start with http:// or https://"
+	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
+		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
+	done
+	"$PLANNER" --validate "${popts[@]}" --rate "$rate" || exit $EXIT_USAGE
+
+	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")"
+	RUN_DIR="$run_dir"
+	mkdir -p "$RUN_DIR" "$(dirname "$db")" || exit 1
+	local work="ipc://$RUN_DIR/work.sock" results="ipc://$RUN_DIR/results.sock"
+	local events="ipc://$RUN_DIR/events.sock" monitor="ipc://$RUN_DIR/monitor.sock"
+	printf '%s\n' "$monitor" >"$RUN_DIR/monitor.endpoint"
+
+	trap 'stop_all; exit 130' INT
+	trap 'stop_all; exit 143' TERM
+
+	rm -f "$RUN_DIR/writer.ready"
+	start_proc writer "$RUN_DIR/writer.log" "$WRITER" --db "$db" --results "$results" \
+		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose
+	local t=0
+	while [ ! -e "$RUN_DIR/writer.ready" ]; do
+		if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
+			wait "${PIDS[0]}"; local wrc=$?
+			echo "run.sh: the writer did not start (exit $wrc):" >&2
+			tail -n 3 "$RUN_DIR/writer.log" >&2
+			exit 1
+		fi
+		sleep 0.05; t=$((t + 1))
+		[ $t -lt 400 ] || { echo "run.sh: the writer is not ready after 20 s" >&2; stop_all; exit 1; }
+	done
+
+	local i src
+	local -a srcs=()
+	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
+	for ((i = 0; i < fetchers; i++)); do
+		local -a fo=(--work "$work" --results "$results" --events "$events" --api-url "$api_url"
+			--max-inflight "$inflight" --name "fetcher$i")
+		if [ ${#srcs[@]} -gt 0 ]; then
+			src=${srcs[$((i % ${#srcs[@]}))]}
+			fo+=(--source-ip "$src")
+		fi
+		start_proc "fetcher$i" "$RUN_DIR/fetcher$i.log" "$FETCHER" "${fo[@]}" $verbose
+	done
+
+	# The planner runs in the foreground of this script's supervision loop:
+	# its stdout (progress, summary) goes to ours, its log lines to stderr.
+	"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
+		--monitor "$monitor" --rate "$rate" $quiet $verbose &
+	local planner=$!
+
+	local rc
+	while :; do
+		wait -n 2>/dev/null
+		if ! kill -0 "$planner" 2>/dev/null; then
+			wait "$planner"; rc=$?
+			break
+		fi
+		for i in "${!PIDS[@]}"; do
+			if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+				wait "${PIDS[$i]}"; local prc=$?
+				if [ $prc -eq $EXIT_PERMFAIL ]; then
+					echo "run.sh: ${NAMES[$i]} failed permanently:" >&2
+					tail -n 2 "$RUN_DIR/${NAMES[$i]}.log" >&2
+					kill -TERM "$planner" 2>/dev/null; wait "$planner"
+					stop_all; exit 1
+				fi
+				echo "run.sh: ${NAMES[$i]} exited ($prc); restarting in ${RESTART_PAUSE}s" >&2
+				sleep "$RESTART_PAUSE"
+				restart_proc "$i"
+			fi
+		done
+	done
+	stop_all
+	trap - INT TERM
+	return $rc
+}
+
+# --- demo -----------------------------------------------------------------
+
+cmd_demo() {
+	local db="data/demo.db" tmp port
+	for b in "$SIM" "$PLANNER" "$FETCHER" "$WRITER"; do
+		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
+	done
+	tmp="$(mktemp -d)"
+	"$SIM" --port 0 --port-file "$tmp/port" --latency-ms 30 >"$tmp/sim.log" 2>&1 &
+	local sim=$!
+	trap 'kill $sim 2>/dev/null; rm -rf "$tmp"' EXIT
+	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+	port=$(cat "$tmp/port" 2>/dev/null) || { echo "run.sh: the simulator did not start" >&2; exit 1; }
+	echo "demo: simulator on http://127.0.0.1:$port (offline Upbit, 10 requests/s per IP)"
+	echo "demo: collecting 2 days of 1m and 60 days of 1h candles for 3 markets into $db"
+	"$0" collect --market KRW-BTC,KRW-ETH,KRW-XRP --timeframe 1m --count 2880 \
+		--db "$db" --api-url "http://127.0.0.1:$port" || exit $?
+	"$0" collect --market KRW-BTC,KRW-ETH,KRW-XRP --timeframe 1h --count 1440 \
+		--db "$db" --api-url "http://127.0.0.1:$port" || exit $?
+	echo
+	echo "demo: the data is plain SQLite. For example:"
+	local q="SELECT market, timeframe, COUNT(*) AS candles, MIN(candle_date_time_utc) AS first, MAX(candle_date_time_utc) AS last FROM candles GROUP BY 1, 2;"
+	echo "  sqlite3 -header -column $db \"$q\""
+	sqlite3 -header -column "$db" "$q" 2>/dev/null || echo "  (install sqlite3 to run it)"
+}
+
+case "${1:-help}" in
+collect) shift; cmd_collect "$@"; exit $? ;;
+demo) shift; cmd_demo "$@" ;;
+sim) shift; exec "$SIM" "$@" ;;
+monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; exec "$MONITOR" "$@" ;;
+help|-h|--help) usage ;;
+*) die_usage "unknown command '$1'" ;;
+esac

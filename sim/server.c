@@ -1,0 +1,879 @@
+/*
+ * server.c - the simulator's HTTP side: libmicrohttpd daemon (one thread per
+ * connection, so latency and hangs only block their own connection), routing,
+ * Upbit parameter validation, per-(IP, group) rate limiting with 429/418,
+ * deterministic fault injection and the /__sim/ stats and reset routes.
+ * Owns all server state (client table, counters); one mutex guards it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "sim.h"
+
+enum group { G_NONE = -1, G_CANDLES = 0, G_MARKET, G_ORIGIN, G_COUNT };
+static const char *group_name[G_COUNT] = { "candles", "market", "origin" };
+
+enum route { R_SECONDS, R_MINUTES, R_DAYS, R_WEEKS, R_MONTHS, R_YEARS, R_MARKET_ALL, R_OTHER,
+	R_COUNT };
+static const char *route_name[R_COUNT] = { "candles/seconds", "candles/minutes", "candles/days",
+	"candles/weeks", "candles/months", "candles/years", "market/all", "other" };
+
+static const char *fault_names[SFAULT_COUNT] = { "500", "502", "reset", "hang", "truncate",
+	"garbage" };
+
+#define PEAK_RING 1024
+#define ABUSE_429_COUNT 10
+#define ABUSE_WINDOW_MS 10000
+#define ORIGIN_WINDOW_MS 10000
+
+struct client {
+	char addr[INET6_ADDRSTRLEN];
+	struct {
+		int64_t start_ms;
+		int count;
+	} win[G_COUNT];
+	int64_t r429[ABUSE_429_COUNT]; /* ring of recent 429 times */
+	int r429_pos, r429_len;
+	int64_t block_until_ms;
+	int64_t next_block_s;
+	uint64_t requests, n429, n418;
+	int64_t ring[PEAK_RING]; /* arrival times for the sliding 1 s peak */
+	int ring_head, ring_len, peak;
+	struct client *next;
+};
+
+#define CLIENT_BUCKETS 256
+
+static struct {
+	struct ssrv_config cfg;
+	pthread_mutex_t lock;
+	struct client *clients[CLIENT_BUCKETS];
+	uint64_t seq;
+	uint64_t requests;
+	uint64_t by_status[600];
+	uint64_t by_route[R_COUNT];
+	uint64_t candles;
+	uint64_t faults[SFAULT_COUNT];
+	/* interruptible sleeps */
+	pthread_mutex_t sleep_lock;
+	pthread_cond_t sleep_cond;
+	int stopping;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER, .sleep_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int conn_marker;
+
+const char *
+sfault_name(enum sfault f)
+{
+	return fault_names[f];
+}
+
+static void logx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+logx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("upbit-sim: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to ms; returns early (nonzero) when the server is stopping. */
+static int
+sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+	int stop;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&S.sleep_lock);
+	while (!S.stopping)
+		if (pthread_cond_timedwait(&S.sleep_cond, &S.sleep_lock, &ts) == ETIMEDOUT)
+			break;
+	stop = S.stopping;
+	pthread_mutex_unlock(&S.sleep_lock);
+	return stop;
+}
+
+/* ---- growable string for stats ------------------------------------------ */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		char *np = realloc(b->p, ncap);
+		if (np == NULL)
+			return;
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+/* ---- clients and rate limits (call with S.lock held) --------------------- */
+
+static struct client *
+client_get(const char *addr)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	struct client **bucket = &S.clients[h % CLIENT_BUCKETS];
+	for (struct client *c = *bucket; c; c = c->next)
+		if (strcmp(c->addr, addr) == 0)
+			return c;
+	struct client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	c->next_block_s = S.cfg.block_seconds;
+	c->next = *bucket;
+	*bucket = c;
+	return c;
+}
+
+static void
+client_arrival(struct client *c, int64_t now)
+{
+	c->requests++;
+	while (c->ring_len && c->ring[c->ring_head] <= now - 1000) {
+		c->ring_head = (c->ring_head + 1) % PEAK_RING;
+		c->ring_len--;
+	}
+	if (c->ring_len == PEAK_RING) { /* saturated: drop the oldest */
+		c->ring_head = (c->ring_head + 1) % PEAK_RING;
+		c->ring_len--;
+	}
+	c->ring[(c->ring_head + c->ring_len) % PEAK_RING] = now;
+	c->ring_len++;
+	if (c->ring_len > c->peak)
+		c->peak = c->ring_len;
+}
+
+enum verdict { V_OK, V_429, V_418 };
+
+/*
+ * Apply the per-(IP, group) fixed window.  Stores the remaining budget in
+ * *remaining and, for 418, the remaining block seconds in *block_s.
+ */
+static enum verdict
+rate_check(struct client *c, enum group g, int64_t now, int *remaining, int64_t *block_s)
+{
+	int limit = g == G_ORIGIN ? 1 : S.cfg.rate_limit;
+	int64_t window = g == G_ORIGIN ? ORIGIN_WINDOW_MS : 1000;
+
+	if (S.cfg.rate_limit == 0) {
+		*remaining = g == G_ORIGIN ? 0 : 9;
+		return V_OK;
+	}
+	if (c->block_until_ms > now) {
+		*remaining = 0;
+		*block_s = (c->block_until_ms - now + 999) / 1000;
+		c->n418++;
+		return V_418;
+	}
+	if (c->win[g].count == 0 || now - c->win[g].start_ms >= window) {
+		c->win[g].start_ms = now;
+		c->win[g].count = 0;
+	}
+	if (c->win[g].count < limit) {
+		c->win[g].count++;
+		*remaining = limit - c->win[g].count;
+		return V_OK;
+	}
+	*remaining = 0;
+	c->n429++;
+	c->r429[c->r429_pos] = now;
+	c->r429_pos = (c->r429_pos + 1) % ABUSE_429_COUNT;
+	if (c->r429_len < ABUSE_429_COUNT)
+		c->r429_len++;
+	/* r429_pos now points at the oldest of the last ten */
+	if (c->r429_len == ABUSE_429_COUNT && now - c->r429[c->r429_pos] < ABUSE_WINDOW_MS) {
+		c->block_until_ms = now + c->next_block_s * 1000;
+		logx("blocking %s for %lld s", c->addr, (long long)c->next_block_s);
+		c->next_block_s *= 2;
+		c->r429_len = 0;
+	}
+	return V_429;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+struct reply {
+	int status;
+	const char *ctype;
+	char *body; /* malloc'd */
+	size_t len;
+};
+
+static void
+reply_set(struct reply *r, int status, const char *ctype, const char *body, size_t len)
+{
+	r->status = status;
+	r->ctype = ctype;
+	r->body = malloc(len ? len : 1);
+	if (r->body != NULL)
+		memcpy(r->body, body, len);
+	r->len = r->body ? len : 0;
+}
+
+#define CT_JSON "application/json;charset=UTF-8"
+#define CT_TEXT "text/plain;charset=UTF-8"
+#define CT_HTML "text/html;charset=UTF-8"
+
+static void
+reply_error(struct reply *r, int status, const char *msg)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "{\"error\":{\"name\":%d,\"message\":\"%s\"}}", status,
+	    msg);
+	reply_set(r, status, CT_JSON, buf, (size_t)n);
+}
+
+#define MSG_MISSING "Missing request parameter error. Check the required parameters!"
+#define MSG_TYPE "Type mismatch error. Check the parameters type!"
+#define MSG_INVALID "Invalid parameter. Check the given value!"
+#define MSG_NOTFOUND "Code not found"
+#define MSG_UNIT "specified unit is not valid."
+
+static const char *
+qarg(struct MHD_Connection *conn, const char *key)
+{
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static __thread char body_buf[2 + SIM_MAX_COUNT * (SGEN_JSON_MAX + 1)];
+
+static uint64_t
+handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct reply *r)
+{
+	const char *market = qarg(conn, "market");
+	const char *count_s = qarg(conn, "count");
+	const char *to_s = qarg(conn, "to");
+	int count = 1;
+	int64_t to_ms = 0;
+	int have_to = 0;
+
+	if (market == NULL || *market == '\0') {
+		reply_error(r, 400, MSG_MISSING);
+		return 0;
+	}
+	if (count_s != NULL) {
+		const char *p = count_s;
+		int neg = 0;
+		long long v = 0;
+		if (*p == '-' || *p == '+')
+			neg = *p++ == '-';
+		if (*p == '\0') {
+			reply_error(r, 400, MSG_TYPE);
+			return 0;
+		}
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9') {
+				reply_error(r, 400, MSG_TYPE);
+				return 0;
+			}
+			if (v < 1000000)
+				v = v * 10 + (*p - '0');
+		}
+		if (neg)
+			v = -v;
+		if (v < 1) {
+			reply_error(r, 400, MSG_INVALID);
+			return 0;
+		}
+		count = v > SIM_MAX_COUNT ? SIM_MAX_COUNT : (int)v;
+	}
+	if (to_s != NULL && *to_s != '\0') {
+		if (stime_parse(to_s, &to_ms) != 0) {
+			reply_error(r, 400, MSG_INVALID);
+			return 0;
+		}
+		have_to = 1;
+	}
+	const struct smarket *m = sgen_find_market(market);
+	if (m == NULL) {
+		reply_error(r, 404, MSG_NOTFOUND);
+		return 0;
+	}
+	int convert = 0;
+	if (tf == STF_1D) {
+		const char *cv = qarg(conn, "converting_price_unit");
+		if (cv == NULL)
+			cv = qarg(conn, "convertingPriceUnit");
+		convert = cv != NULL && strcmp(cv, "KRW") == 0;
+	}
+
+	int64_t newest;
+	if (!have_to || to_ms > now_ms) {
+		newest = stf_floor(tf, now_ms / 1000);
+	} else {
+		/* start_s * 1000 < to_ms  <=>  start_s <= ceil(to_ms / 1000) - 1 */
+		int64_t lim = to_ms >= 0 ? (to_ms + 999) / 1000 : -((-to_ms) / 1000);
+		newest = stf_floor(tf, lim - 1);
+	}
+	int64_t starts[SIM_MAX_COUNT];
+	int n = sgen_collect(m, tf, newest, now_ms, count, starts);
+	char *p = body_buf;
+	*p++ = '[';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		p += sgen_format(m, tf, starts[i], now_ms, convert, p);
+	}
+	*p++ = ']';
+	reply_set(r, 200, CT_JSON, body_buf, (size_t)(p - body_buf));
+	return (uint64_t)n;
+}
+
+static void
+handle_market_all(struct MHD_Connection *conn, struct reply *r)
+{
+	const char *d = qarg(conn, "is_details");
+	int details = 0;
+	if (d == NULL)
+		d = qarg(conn, "isDetails");
+	if (d != NULL) {
+		if (strcasecmp(d, "true") == 0) {
+			details = 1;
+		} else if (strcasecmp(d, "false") != 0) {
+			reply_error(r, 400, MSG_TYPE);
+			return;
+		}
+	}
+	struct sbuf b = { 0 };
+	sb_printf(&b, "[");
+	for (int i = 0; i < sgen_market_count(); i++) {
+		const struct smarket *m = sgen_market(i);
+		sb_printf(&b, "%s{\"market\":\"%s\",\"korean_name\":\"%s\",\"english_name\":\"%s\"",
+		    i ? "," : "", m->code, m->korean_name, m->english_name);
+		if (details) {
+			uint64_t h = sgen_hash(sgen_seed(), 0xe7e7, (uint64_t)i, 0);
+			/* very sparse markets carry the warning; caution flags are rare */
+			int warn = m->liq == SLIQ_VERY_SPARSE;
+			sb_printf(&b,
+			    ",\"market_event\":{\"warning\":%s,\"caution\":{"
+			    "\"PRICE_FLUCTUATIONS\":%s,\"TRADING_VOLUME_SOARING\":%s,"
+			    "\"DEPOSIT_AMOUNT_SOARING\":%s,\"GLOBAL_PRICE_DIFFERENCES\":%s,"
+			    "\"CONCENTRATION_OF_SMALL_ACCOUNTS\":%s}}",
+			    warn ? "true" : "false", (h & 0x7) == 1 ? "true" : "false",
+			    (h >> 3 & 0x7) == 1 ? "true" : "false", (h >> 6 & 0x7) == 1 ? "true" : "false",
+			    (h >> 9 & 0x7) == 1 ? "true" : "false",
+			    (h >> 12 & 0x7) == 1 ? "true" : "false");
+		}
+		sb_printf(&b, "}");
+	}
+	sb_printf(&b, "]");
+	r->status = 200;
+	r->ctype = CT_JSON;
+	r->body = b.p;
+	r->len = b.len;
+}
+
+/* Map a URL to its route, group and (for candles) timeframe; -1 unit error. */
+static enum route
+route_of(const char *url, enum stf *tf, int *bad_unit)
+{
+	static const struct {
+		const char *path;
+		enum route r;
+		enum stf tf;
+	} fixed[] = {
+		{ "/v1/candles/seconds", R_SECONDS, STF_1S },
+		{ "/v1/candles/days", R_DAYS, STF_1D },
+		{ "/v1/candles/weeks", R_WEEKS, STF_1W },
+		{ "/v1/candles/months", R_MONTHS, STF_1MO },
+		{ "/v1/candles/years", R_YEARS, STF_1Y },
+		{ "/v1/market/all", R_MARKET_ALL, STF_1D },
+	};
+	*bad_unit = 0;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (strcmp(url, fixed[i].path) == 0) {
+			*tf = fixed[i].tf;
+			return fixed[i].r;
+		}
+	}
+	static const char pre[] = "/v1/candles/minutes/";
+	if (strncmp(url, pre, sizeof(pre) - 1) == 0) {
+		const char *u = url + sizeof(pre) - 1;
+		static const struct {
+			const char *s;
+			enum stf tf;
+		} units[] = { { "1", STF_1M }, { "3", STF_3M }, { "5", STF_5M }, { "10", STF_10M },
+			{ "15", STF_15M }, { "30", STF_30M }, { "60", STF_60M },
+			{ "240", STF_240M } };
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (strcmp(u, units[i].s) == 0) {
+				*tf = units[i].tf;
+				return R_MINUTES;
+			}
+		}
+		if (strchr(u, '/') == NULL) {
+			*bad_unit = 1;
+			return R_MINUTES;
+		}
+	}
+	return R_OTHER;
+}
+
+/* ---- faults ---------------------------------------------------------------- */
+
+struct trunc_body {
+	char *body;
+	size_t len, cut;
+};
+
+static ssize_t
+trunc_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct trunc_body *t = cls;
+	if (pos >= t->cut)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	size_t n = t->cut - (size_t)pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, t->body + pos, n);
+	return (ssize_t)n;
+}
+
+static void
+trunc_free(void *cls)
+{
+	struct trunc_body *t = cls;
+	free(t->body);
+	free(t);
+}
+
+static int
+pick_fault(uint64_t seq, enum sfault *out)
+{
+	if (S.cfg.fault_rate <= 0.0 || S.cfg.faults == 0)
+		return 0;
+	uint64_t h = sgen_hash(S.cfg.seed, 0xfa17, seq, 0);
+	double u = (double)(h >> 11) / 9007199254740992.0;
+	if (u >= S.cfg.fault_rate)
+		return 0;
+	enum sfault list[SFAULT_COUNT];
+	int n = 0;
+	for (int i = 0; i < SFAULT_COUNT; i++)
+		if (S.cfg.faults & (1u << i))
+			list[n++] = (enum sfault)i;
+	*out = list[sgen_hash(S.cfg.seed, 0xfa18, seq, 0) % (uint64_t)n];
+	return 1;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static void
+stats_reply(struct reply *r)
+{
+	struct sbuf b = { 0 };
+	pthread_mutex_lock(&S.lock);
+	sb_printf(&b, "{\"requests\":%llu,\"by_status\":{", (unsigned long long)S.requests);
+	int first = 1;
+	for (int i = 0; i < 600; i++) {
+		if (S.by_status[i]) {
+			sb_printf(&b, "%s\"%d\":%llu", first ? "" : ",", i,
+			    (unsigned long long)S.by_status[i]);
+			first = 0;
+		}
+	}
+	sb_printf(&b, "},\"by_route\":{");
+	for (int i = 0; i < R_COUNT; i++)
+		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", route_name[i],
+		    (unsigned long long)S.by_route[i]);
+	sb_printf(&b, "},\"candles_served\":%llu,\"faults\":{", (unsigned long long)S.candles);
+	for (int i = 0; i < SFAULT_COUNT; i++)
+		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", fault_names[i],
+		    (unsigned long long)S.faults[i]);
+	sb_printf(&b, "},\"clients\":{");
+	first = 1;
+	for (int i = 0; i < CLIENT_BUCKETS; i++) {
+		for (struct client *c = S.clients[i]; c; c = c->next) {
+			sb_printf(&b,
+			    "%s\"%s\":{\"requests\":%llu,\"peak_per_sec\":%d,\"r429\":%llu,"
+			    "\"r418\":%llu}",
+			    first ? "" : ",", c->addr, (unsigned long long)c->requests, c->peak,
+			    (unsigned long long)c->n429, (unsigned long long)c->n418);
+			first = 0;
+		}
+	}
+	sb_printf(&b, "}}");
+	pthread_mutex_unlock(&S.lock);
+	r->status = 200;
+	r->ctype = CT_JSON;
+	r->body = b.p;
+	r->len = b.len;
+}
+
+static void
+stats_reset(void)
+{
+	pthread_mutex_lock(&S.lock);
+	S.requests = 0;
+	memset(S.by_status, 0, sizeof(S.by_status));
+	memset(S.by_route, 0, sizeof(S.by_route));
+	memset(S.faults, 0, sizeof(S.faults));
+	S.candles = 0;
+	for (int i = 0; i < CLIENT_BUCKETS; i++) {
+		struct client *c = S.clients[i];
+		while (c) {
+			struct client *n = c->next;
+			free(c);
+			c = n;
+		}
+		S.clients[i] = NULL;
+	}
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* ---- the handler ---------------------------------------------------------- */
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *conn, struct reply *r, enum group g, int remaining)
+{
+	struct MHD_Response *resp;
+	char hdr[96];
+
+	if (r->body == NULL)
+		reply_set(r, 500, CT_TEXT, "out of memory", 13);
+	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(r->body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", r->ctype);
+	if (g != G_NONE) {
+		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
+		    g == G_ORIGIN ? 6 : 600, remaining);
+		MHD_add_response_header(resp, "Remaining-Req", hdr);
+		MHD_add_response_header(resp, "limit-by-ip", "Yes");
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void
+count_status(int status)
+{
+	pthread_mutex_lock(&S.lock);
+	if (status >= 0 && status < 600)
+		S.by_status[status]++;
+	pthread_mutex_unlock(&S.lock);
+}
+
+static enum MHD_Result
+handle_sim(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct reply r = { 0 };
+	if (strcmp(url, "/__sim/stats") == 0 && strcmp(method, "GET") == 0) {
+		stats_reply(&r);
+	} else if (strcmp(url, "/__sim/reset") == 0 &&
+	    (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0)) {
+		stats_reset();
+		reply_set(&r, 200, CT_JSON, "{\"reset\":true}", 14);
+	} else {
+		reply_error(&r, 404, "Not found");
+	}
+	return send_reply(conn, &r, G_NONE, 0);
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+
+	/* answer on the final call: an early answer would cost the keep-alive */
+	if (*con_cls == NULL) {
+		*con_cls = &conn_marker;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strncmp(url, "/__sim/", 7) == 0)
+		return handle_sim(conn, url, method);
+
+	int64_t now_ms = stime_now_ms();
+	int64_t now_mono = mono_ms();
+	enum stf tf = STF_1M;
+	int bad_unit;
+	enum route rt = route_of(url, &tf, &bad_unit);
+	enum group g = rt == R_OTHER ? G_NONE : rt == R_MARKET_ALL ? G_MARKET : G_CANDLES;
+	if (g != G_NONE && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL)
+		g = G_ORIGIN;
+
+	char addr[INET6_ADDRSTRLEN] = "unknown";
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+			    addr, sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+			    sizeof(addr));
+	}
+
+	int remaining = 0;
+	int64_t block_s = 0;
+	enum verdict v = V_OK;
+	uint64_t seq;
+	pthread_mutex_lock(&S.lock);
+	struct client *c = client_get(addr);
+	if (c != NULL)
+		client_arrival(c, now_mono);
+	if (g != G_NONE && c != NULL)
+		v = rate_check(c, g, now_mono, &remaining, &block_s);
+	seq = S.seq++;
+	S.requests++;
+	S.by_route[rt]++;
+	pthread_mutex_unlock(&S.lock);
+
+	if (S.cfg.latency_ms > 0) {
+		uint64_t h = sgen_hash(S.cfg.seed, 0x1a7e, seq, 0);
+		int64_t base = S.cfg.latency_ms;
+		int64_t jit = base / 10;
+		int64_t d = base - jit + (int64_t)(h % (uint64_t)(2 * jit + 1));
+		if (sleep_ms(d))
+			return MHD_NO;
+	}
+
+	struct reply r = { 0 };
+	if (v == V_418) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "Too many requests. You are blocked for %lld seconds.",
+		    (long long)block_s);
+		reply_error(&r, 418, msg);
+		count_status(418);
+		return send_reply(conn, &r, g, 0);
+	}
+	if (v == V_429) {
+		reply_set(&r, 429, CT_TEXT, "Too many API requests.", 22);
+		count_status(429);
+		return send_reply(conn, &r, g, 0);
+	}
+
+	enum sfault f;
+	int faulted = pick_fault(seq, &f);
+	if (faulted) {
+		pthread_mutex_lock(&S.lock);
+		S.faults[f]++;
+		pthread_mutex_unlock(&S.lock);
+		switch (f) {
+		case SFAULT_RESET:
+			return MHD_NO;
+		case SFAULT_HANG:
+			sleep_ms(S.cfg.hang_ms);
+			return MHD_NO;
+		case SFAULT_500:
+			reply_error(&r, 500, "Internal Server Error");
+			count_status(500);
+			return send_reply(conn, &r, g, remaining);
+		case SFAULT_502: {
+			static const char html[] =
+			    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+			    "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+			reply_set(&r, 502, CT_HTML, html, sizeof(html) - 1);
+			count_status(502);
+			return send_reply(conn, &r, g, remaining);
+		}
+		case SFAULT_GARBAGE: {
+			static const char junk[] = "\x1f\x8b<!-- upbit-sim garbage -->\x01\x02 not json {[";
+			reply_set(&r, 200, CT_JSON, junk, sizeof(junk) - 1);
+			count_status(200);
+			return send_reply(conn, &r, g, remaining);
+		}
+		default:
+			break; /* truncate: build the real answer first */
+		}
+	}
+
+	uint64_t ncandles = 0;
+	if (rt == R_OTHER)
+		reply_error(&r, 404, "Not found");
+	else if (bad_unit)
+		reply_error(&r, 400, MSG_UNIT);
+	else if (rt == R_MARKET_ALL)
+		handle_market_all(conn, &r);
+	else
+		ncandles = handle_candles(conn, tf, now_ms, &r);
+
+	if (faulted && f == SFAULT_TRUNCATE && r.body != NULL) {
+		struct trunc_body *t = malloc(sizeof(*t));
+		if (t == NULL) {
+			free(r.body);
+			return MHD_NO;
+		}
+		t->body = r.body;
+		t->len = r.len;
+		t->cut = r.len / 2;
+		struct MHD_Response *resp =
+		    MHD_create_response_from_callback(r.len, 4096, trunc_reader, t, trunc_free);
+		if (resp == NULL) {
+			trunc_free(t);
+			return MHD_NO;
+		}
+		char hdr[96];
+		MHD_add_response_header(resp, "Content-Type", CT_JSON);
+		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
+		    g == G_ORIGIN ? 6 : 600, remaining);
+		MHD_add_response_header(resp, "Remaining-Req", hdr);
+		MHD_add_response_header(resp, "limit-by-ip", "Yes");
+		count_status(200);
+		enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	pthread_mutex_lock(&S.lock);
+	if (r.status >= 0 && r.status < 600)
+		S.by_status[r.status]++;
+	S.candles += ncandles;
+	pthread_mutex_unlock(&S.lock);
+	return send_reply(conn, &r, g, remaining);
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+static int
+write_port_file(const char *path, unsigned port)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ssrv_run(const struct ssrv_config *cfg)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	const struct sockaddr *sa;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	pthread_condattr_t ca;
+	sigset_t set;
+	int sig;
+
+	S.cfg = *cfg;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&S.sleep_cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, cfg->bind, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)cfg->port);
+		sa = (const struct sockaddr *)&sin;
+	} else if (inet_pton(AF_INET6, cfg->bind, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)cfg->port);
+		sa = (const struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		logx("invalid --bind address '%s' (numeric IPv4/IPv6 expected)", cfg->bind);
+		return 2;
+	}
+
+	/* signals are taken synchronously by this thread; workers inherit the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handler,
+	    NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	if (d == NULL) {
+		logx("cannot listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
+		return 1;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = di != NULL ? di->port : (unsigned)cfg->port;
+	if (cfg->port_file != NULL && write_port_file(cfg->port_file, port) != 0) {
+		logx("cannot write port file %s: %s", cfg->port_file, strerror(errno));
+		MHD_stop_daemon(d);
+		return 1;
+	}
+	logx("listening on %s:%u (seed %llu, rate limit %d/s, latency %d ms, fault rate %g)",
+	    cfg->bind, port, (unsigned long long)cfg->seed, cfg->rate_limit, cfg->latency_ms,
+	    cfg->fault_rate);
+
+	while (sigwait(&set, &sig) != 0)
+		;
+	logx("signal %d, stopping", sig);
+	pthread_mutex_lock(&S.sleep_lock);
+	S.stopping = 1;
+	pthread_cond_broadcast(&S.sleep_cond);
+	pthread_mutex_unlock(&S.sleep_lock);
+	MHD_stop_daemon(d);
+	stats_reset();
+	logx("stopped");
+	return 0;
+}

@@ -1,0 +1,275 @@
+/*
+ * simtime.c - calendar arithmetic, ISO time parsing and timeframe slots for
+ * the simulator.  Deliberately independent of common/ (the simulator is the
+ * test oracle).  Civil-date conversions follow H. Hinnant's public-domain
+ * days_from_civil / civil_from_days algorithms.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+int64_t
+stime_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void
+stime_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned
+month_days(int64_t y, unsigned m)
+{
+	static const unsigned md[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	return m == 2 && is_leap(y) ? 29 : md[m - 1];
+}
+
+int
+stime_parse(const char *s, int64_t *out_ms)
+{
+	int y, mo, d, h, mi, se, ms = 0, off_s = 0;
+
+	if (s == NULL || strlen(s) < 19)
+		return -1;
+	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || digits(s + 17, 2, &se))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo) ||
+	    h > 23 || mi > 59 || se > 59)
+		return -1;
+	const char *p = s + 19;
+	if (*p == '.') {
+		int n = 0;
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (n < 3)
+				ms = ms * 10 + (*p - '0');
+			n++;
+			p++;
+		}
+		if (n == 0 || n > 9)
+			return -1;
+		for (; n < 3; n++)
+			ms *= 10;
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
+		    oh > 23 || om > 59)
+			return -1;
+		off_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		p += 6;
+	}
+	if (*p != '\0')
+		return -1;
+	int64_t days = stime_days_from_civil(y, (unsigned)mo, (unsigned)d);
+	int64_t t = days * 86400 + h * 3600 + mi * 60 + se - off_s;
+	*out_ms = t * 1000 + ms;
+	return 0;
+}
+
+int64_t
+stime_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+char *
+stime_put_date(char *p, int64_t t_s)
+{
+	int64_t y;
+	unsigned m, d;
+	stime_civil_from_days(floor_div(t_s, 86400), &y, &m, &d);
+	unsigned uy = (unsigned)(y < 0 ? 0 : y % 10000);
+	p = put2(p, uy / 100);
+	p = put2(p, uy % 100);
+	*p++ = '-';
+	p = put2(p, m);
+	*p++ = '-';
+	return put2(p, d);
+}
+
+char *
+stime_put_iso(char *p, int64_t t_s)
+{
+	int64_t sod = t_s - floor_div(t_s, 86400) * 86400;
+	p = stime_put_date(p, t_s);
+	*p++ = 'T';
+	p = put2(p, (unsigned)(sod / 3600));
+	*p++ = ':';
+	p = put2(p, (unsigned)(sod / 60 % 60));
+	*p++ = ':';
+	return put2(p, (unsigned)(sod % 60));
+}
+
+/* ---- timeframes ----------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int64_t fixed_s;
+	int unit;
+} tf_tab[STF_COUNT] = {
+	[STF_1S] = { "1s", 1, 0 },
+	[STF_1M] = { "1m", 60, 1 },
+	[STF_3M] = { "3m", 180, 3 },
+	[STF_5M] = { "5m", 300, 5 },
+	[STF_10M] = { "10m", 600, 10 },
+	[STF_15M] = { "15m", 900, 15 },
+	[STF_30M] = { "30m", 1800, 30 },
+	[STF_60M] = { "1h", 3600, 60 },
+	[STF_240M] = { "4h", 14400, 240 },
+	[STF_1D] = { "1d", 86400, 0 },
+	[STF_1W] = { "1w", 0, 0 },
+	[STF_1MO] = { "1M", 0, 0 },
+	[STF_1Y] = { "1y", 0, 0 },
+};
+
+int
+stf_parse(const char *name, enum stf *out)
+{
+	if (name == NULL)
+		return -1;
+	if (strcmp(name, "60m") == 0) {
+		*out = STF_60M;
+		return 0;
+	}
+	if (strcmp(name, "240m") == 0) {
+		*out = STF_240M;
+		return 0;
+	}
+	for (int i = 0; i < STF_COUNT; i++) {
+		if (strcmp(name, tf_tab[i].name) == 0) {
+			*out = (enum stf)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+stf_name(enum stf tf)
+{
+	return tf_tab[tf].name;
+}
+
+int64_t
+stf_fixed_s(enum stf tf)
+{
+	return tf_tab[tf].fixed_s;
+}
+
+int
+stf_unit(enum stf tf)
+{
+	return tf_tab[tf].unit;
+}
+
+int64_t
+stf_floor(enum stf tf, int64_t t_s)
+{
+	int64_t y, days;
+	unsigned m, d;
+
+	if (tf_tab[tf].fixed_s)
+		return floor_div(t_s, tf_tab[tf].fixed_s) * tf_tab[tf].fixed_s;
+	days = floor_div(t_s, 86400);
+	switch (tf) {
+	case STF_1W:
+		/* 1970-01-01 was a Thursday: Monday = days where (days + 3) % 7 == 0 */
+		return (days - (((days + 3) % 7) + 7) % 7) * 86400;
+	case STF_1MO:
+		stime_civil_from_days(days, &y, &m, &d);
+		return stime_days_from_civil(y, m, 1) * 86400;
+	default:
+		stime_civil_from_days(days, &y, &m, &d);
+		return stime_days_from_civil(y, 1, 1) * 86400;
+	}
+}
+
+int64_t
+stf_next(enum stf tf, int64_t start_s)
+{
+	int64_t y;
+	unsigned m, d;
+
+	if (tf_tab[tf].fixed_s)
+		return start_s + tf_tab[tf].fixed_s;
+	switch (tf) {
+	case STF_1W:
+		return start_s + 7 * 86400;
+	case STF_1MO:
+		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		return m == 12 ? stime_days_from_civil(y + 1, 1, 1) * 86400
+			       : stime_days_from_civil(y, m + 1, 1) * 86400;
+	default:
+		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		return stime_days_from_civil(y + 1, 1, 1) * 86400;
+	}
+}
+
+int64_t
+stf_prev(enum stf tf, int64_t start_s)
+{
+	if (tf_tab[tf].fixed_s)
+		return start_s - tf_tab[tf].fixed_s;
+	return stf_floor(tf, start_s - 1);
+}

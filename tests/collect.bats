@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# End to end: ./run.sh collect against the simulator, compared with its truth.
+
+load pipeline_helpers
+
+setup_file() {
+	load pipeline_helpers
+	start_sim --rate-limit 0
+	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+}
+
+teardown_file() {
+	load sim_helpers
+	stop_all_sims
+}
+
+setup() {
+	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	DB="$BATS_TEST_TMPDIR/c.db"
+}
+
+# collect [from, to) of M TF and compare every field with the truth
+check_range() { # M TF FROM TO [collect options...]
+	local m=$1 tf=$2 from=$3 to=$4; shift 4
+	run collect --market "$m" --timeframe "$tf" --from "$from" --to "$to" --db "$DB" --rate 0 --quiet "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	db_dump "$DB" "$m" "$tf" >"$BATS_TEST_TMPDIR/db"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
+}
+
+@test "1m: a day of a dense market equals the truth" {
+	check_range KRW-BTC 1m 2026-10-01T00:00:00 2026-10-02T00:00:00
+}
+
+@test "1s: the last 40 minutes equal the truth" {
+	local to from
+	to=$(ago 600); from=$(ago 3000)
+	check_range KRW-ETH 1s "${from:0:16}:00" "${to:0:16}:00"
+}
+
+@test "3m 5m 10m 15m 30m: three days each equal the truth" {
+	for tf in 3m 5m 10m 15m 30m; do
+		check_range KRW-XRP $tf 2026-09-01T00:00:00 2026-09-04T00:00:00
+	done
+}
+
+@test "1h and 4h (60m, 240m aliases) equal the truth" {
+	check_range KRW-SOL 60m 2026-08-01T00:00:00 2026-09-15T00:00:00
+	check_range KRW-SOL 240m 2026-05-01T00:00:00 2026-09-15T00:00:00
+	[ "$(sqlite3 "$DB" "SELECT group_concat(DISTINCT timeframe) FROM candles ORDER BY 1")" = "1h,4h" ]
+}
+
+@test "1d, 1w, 1M, 1y across the listing equal the truth" {
+	check_range KRW-BTC 1d 2025-01-01T00:00:00 2026-11-01T00:00:00
+	check_range KRW-BTC 1w 2017-01-02T00:00:00 2026-11-02T00:00:00
+	check_range KRW-BTC 1M 2016-01-01T00:00:00 2026-11-01T00:00:00
+	check_range KRW-BTC 1y 2015-01-01T00:00:00 2026-01-01T00:00:00
+	# months are not minutes: distinct names, one table
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles WHERE timeframe = '1M'")" -gt 90 ]
+	[ "$(sqlite3 "$DB" "SELECT first_utc FROM history_start WHERE market='KRW-BTC' AND timeframe='1M'")" = "2017-10-01T00:00:00" ]
+}
+
+@test "running the same collection again makes zero candle requests" {
+	check_range KRW-ETH 1m 2026-10-05T00:00:00 2026-10-06T00:00:00
+	local before after
+	before=$(candle_requests)
+	run collect --market KRW-ETH --timeframe 1m --from 2026-10-05T00:00:00 --to 2026-10-06T00:00:00 --db "$DB" --rate 0 --quiet
+	[ "$status" -eq 0 ]
+	after=$(candle_requests)
+	[ "$before" -eq "$after" ]
+}
+
+@test "random fragments already stored: only the missing parts are requested" {
+	local i h before after
+	for i in 1 2 3 4 5; do
+		h=$(( (RANDOM % 22) + 1 ))
+		run collect --market KRW-ADA --timeframe 1m --from "2026-10-10T$(printf %02d $h):07:00" \
+			--to "2026-10-10T$(printf %02d $h):$(printf %02d $((20 + RANDOM % 30))):00" --db "$DB" --rate 0 --quiet
+		[ "$status" -eq 0 ]
+	done
+	local stored_before
+	stored_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles")
+	before=$(candle_requests)
+	check_range KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00
+	after=$(candle_requests)
+	local new=$(( $(sqlite3 "$DB" "SELECT COUNT(*) FROM candles") - stored_before ))
+	# ideal: ceil(new / 200) plus at most one request per missing range (<= 6)
+	echo "requests $((after - before)) for $new new candles"
+	[ $((after - before)) -le $(( (new + 199) / 200 + 6 )) ]
+}
+
+@test "a sparse and a very sparse market come out right" {
+	check_range KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-03T00:00:00
+	check_range KRW-MED 1m 2026-10-01T00:00:00 2026-10-03T00:00:00
+	# gaps are real: fewer candles than minutes, and no placeholder rows
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles WHERE market='KRW-ZIL'")" -lt 2880 ]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM coverage WHERE market='KRW-MED' AND from_utc <= '2026-10-01T00:00:00' AND to_utc >= '2026-10-03T00:00:00'")" -eq 1 ]
+}
+
+@test "a market listed inside the range: nothing before the listing, history proven" {
+	check_range KRW-BERA 1m 2026-10-31T12:00:00 2026-11-01T12:00:00
+	[ "$(sqlite3 "$DB" "SELECT MIN(candle_date_time_utc) FROM candles WHERE market='KRW-BERA'")" \> "2026-10-31T23:59:59" ]
+	[ "$(sqlite3 "$DB" "SELECT first_utc FROM history_start WHERE market='KRW-BERA'")" \> "2026-10-31T23:59:59" ]
+}
+
+@test "an unknown market exits non-zero with a clear message and writes nothing" {
+	run collect --market KRW-NOPE --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 --db "$DB" --rate 0 --quiet
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not covered: KRW-NOPE 1m 2026-10-01T00:00:00..2026-10-01T06:00:00"* ]]
+	[[ "$output" == *"unknown market KRW-NOPE"* ]]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact") $(sqlite3 "$DB" "SELECT COUNT(*) FROM coverage")" = "0 0" ]
+}
+
+@test "usage errors exit 2 before anything starts" {
+	run collect --market KRW-BTC --timeframe 2m --count 10 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"unknown timeframe '2m'"* ]]
+	run collect --market KRW-BTC --timeframe 1m --from 2026-13-01 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"bad --from"* ]]
+	run collect --market KRW-BTC --timeframe 1m --from 2026-10-01 --count 5 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"cannot be combined"* ]]
+	run collect --market KRW-BTC --timeframe 1m --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"earlier than --to"* ]]
+	run collect --market KRW-BTC --timeframe 1m --db "$DB"
+	[ "$status" -eq 2 ]
+	run collect --timeframe 1m --count 3 --db "$DB"
+	[ "$status" -eq 2 ]
+	run collect --market KRW-BTC --timeframe 1m --count 3 --fetchers 0 --db "$DB"
+	[ "$status" -eq 2 ]
+	run collect --market KRW-BTC --timeframe 1m --count 3 --bogus --db "$DB"
+	[ "$status" -eq 2 ]
+	[ ! -e "$DB" ]
+}
+
+@test "--count N collects the N latest closed intervals, never the forming one" {
+	run collect --market KRW-BTC --timeframe 1m --count 30 --db "$DB" --rate 0 --quiet
+	[ "$status" -eq 0 ]
+	local open
+	open=$(date -u +%Y-%m-%dT%H:%M:00)
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles WHERE candle_date_time_utc >= '$open'")" -eq 0 ]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles")" -ge 29 ]
+}

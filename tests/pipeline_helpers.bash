@@ -1,0 +1,50 @@
+# tests/pipeline_helpers.bash: helpers for end-to-end suites.
+#
+#   collect ARGS...      ./run.sh collect with a private run dir, against $SIM_URL
+#   db_dump DB M TF      the stored candles of (M, TF) as Upbit JSON lines,
+#                        oldest first, byte for byte like `upbit-sim truth`
+#   truth M TF FROM TO   the simulator's truth for [FROM, TO)
+#   sim_stat JQ          a value from the simulator's /__sim/stats
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+load sim_helpers
+
+collect() {
+	# fd 3 is bats' channel: children must not keep it open
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run" "$@" 3>&-
+}
+
+db_dump() {
+	sqlite3 "$1" "SELECT '{\"market\":\"' || market || '\",\"candle_date_time_utc\":\"' ||
+	  candle_date_time_utc || '\",\"candle_date_time_kst\":\"' || candle_date_time_kst ||
+	  '\",\"opening_price\":' || opening_price || ',\"high_price\":' || high_price ||
+	  ',\"low_price\":' || low_price || ',\"trade_price\":' || trade_price ||
+	  ',\"timestamp\":' || timestamp || ',\"candle_acc_trade_price\":' ||
+	  candle_acc_trade_price || ',\"candle_acc_trade_volume\":' || candle_acc_trade_volume ||
+	  coalesce(',\"unit\":' || unit, '') ||
+	  coalesce(',\"prev_closing_price\":' || prev_closing_price, '') ||
+	  coalesce(',\"change_price\":' || change_price, '') ||
+	  coalesce(',\"change_rate\":' || change_rate, '') ||
+	  coalesce(',\"converted_trade_price\":' || converted_trade_price, '') ||
+	  coalesce(',\"first_day_of_period\":\"' || first_day_of_period || '\"', '') || '}'
+	  FROM candles_exact WHERE market = '$2' AND timeframe = '$3'
+	  ORDER BY candle_date_time_utc"
+}
+
+truth() {
+	"$ROOT/sim/upbit-sim" truth --market "$1" --timeframe "$2" --from "$3" --to "$4" ${SIM_SEED:+--seed "$SIM_SEED"}
+}
+
+sim_stat() {
+	curl -s "$SIM_URL/__sim/stats" | jq -r "$1"
+}
+
+# A UTC time N units before the current one, aligned: ago 3d, ago 90m
+ago() {
+	date -u -d "@$(( $(date +%s) - $1 ))" +%Y-%m-%dT%H:%M:%S
+}
+
+candle_requests() {
+	curl -s "$SIM_URL/__sim/stats" |
+		jq '[.by_route | to_entries[] | select(.key | startswith("candles")) | .value] | add'
+}

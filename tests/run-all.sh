@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every deterministic test: the C unit tests (cmocka) and the bats
+# suites, and ends with one line "N passed, N failed" (totals of all suites).
+# Exit status: 0 only if nothing failed. BATS_FILTER=regex narrows the bats
+# files (e.g. BATS_FILTER=sim); UNIT_ONLY=1 skips bats.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+for t in tests/unit/*_test; do
+	[ -x "$t" ] || continue
+	"$t" >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $t"; cat "$log"
+	else
+		echo "ok   $t ($p tests)"
+	fi
+done
+
+if [ "${UNIT_ONLY:-0}" != 1 ]; then
+	for b in tests/*.bats; do
+		[ -e "$b" ] || continue
+		if [ -n "${BATS_FILTER:-}" ] && ! [[ "$b" =~ ${BATS_FILTER} ]]; then continue; fi
+		bats --tap "$b" >"$log" 2>&1
+		p=$(grep -c '^ok ' "$log")
+		f=$(grep -c '^not ok ' "$log")
+		if ! grep -q '^1\.\.' "$log"; then f=$((f + 1)); fi
+		pass=$((pass + p)); fail=$((fail + f))
+		if [ "$f" -ne 0 ]; then
+			echo "FAIL $b"; cat "$log"
+		else
+			echo "ok   $b ($p tests)"
+		fi
+	done
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,459 @@
+/*
+ * writer: the only read-write connection to the database. It receives
+ * RESULT messages from the fetchers (ROUTER, bound at --results), writes
+ * every result that is immediately available in ONE transaction (candles
+ * plus the coverage they prove, see store.c), and only after COMMIT sends
+ * one COMMITTED per result to the planner (DEALER to --work) and publishes
+ * it as a "committed" event. A result it cannot vouch for (undecodable,
+ * wrong version, forming candle, out of range) is dropped with a warning and
+ * never acknowledged: the planner's lease expiry re-issues the chunk. After
+ * a crash, re-sent results find their coverage and are acked as duplicates.
+ *
+ * Exit: 0 on SIGTERM/SIGINT; 2 usage; 3 permanent (lock held, schema
+ * mismatch, unusable database); 4 temporary (restart me).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "crashpoint.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "store.h"
+#include "timeutil.h"
+
+#define BATCH_MAX 64            /* results per transaction */
+#define POLL_MS 100             /* signal latency bound */
+#define STATS_EVERY_MS 10000
+#define DB_FAILURES_MAX 20      /* consecutive failed batches: restart me */
+
+struct opts {
+	const char *db, *results, *work, *events, *ready_file;
+	int verbose;
+};
+
+/* One received result and what became of it. */
+struct slot {
+	struct msg_result r;
+	enum store_status status;
+	struct store_outcome out;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static struct slot slots[BATCH_MAX];
+static struct candle (*candle_bufs)[CANDLE_MAX_PER_RESPONSE];
+static struct store *store;
+static void *sock_results, *sock_work, *sock_events;
+static struct msgbuf mbuf;
+static int db_failures;
+
+static struct {
+	uint64_t batches, results, candles, duplicates, rejected, dropped, unacked;
+	uint64_t failed_batches;
+} stats, stats_logged;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
+	    "                 [--ready-file F] [-v]\n"
+	    "  --db PATH         SQLite database (created if missing; PATH.lock held)\n"
+	    "  --results EP      bind a ROUTER here for the fetchers' RESULT messages\n"
+	    "  --work EP         the planner's endpoint, for COMMITTED messages\n"
+	    "  --events EP       the event hub to publish \"committed\" events to\n"
+	    "  --ready-file F    write our pid to F once ready\n"
+	    "  -v                verbose (debug) logging\n"
+	    "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "results", required_argument, NULL, 'r' },
+		{ "work", required_argument, NULL, 'w' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "ready-file", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->db = optarg; break;
+		case 'r': o->results = optarg; break;
+		case 'w': o->work = optarg; break;
+		case 'e': o->events = optarg; break;
+		case 'R': o->ready_file = optarg; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "cp-writer: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (o->db == NULL || o->results == NULL || o->work == NULL ||
+	    o->db[0] == '\0' || o->results[0] == '\0' || o->work[0] == '\0') {
+		fprintf(stderr, "cp-writer: --db, --results and --work are required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes our pid to path through a temporary file and rename(2). */
+static int
+write_ready_file(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		log_warnx("ready file path too long: %s", path);
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		log_warn("%s", tmp);
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		log_warn("%s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+enum recv_status { RECV_NONE, RECV_OK, RECV_DROPPED };
+
+/* Receives one message from the results ROUTER without blocking: frames
+ * [identity, payload] (or [identity, "", payload] from a REQ-style peer).
+ * Decodes a RESULT into r (r->candles must point at a full buffer). */
+static enum recv_status
+recv_result(struct msg_result *r)
+{
+	zmq_msg_t part, payload;
+	int nparts = 0, bad = 0, more, type;
+	enum recv_status st = RECV_DROPPED;
+	const void *data;
+	size_t len;
+
+	zmq_msg_init(&payload);
+	do {
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, sock_results, ZMQ_DONTWAIT) == -1) {
+			int e = errno;
+
+			zmq_msg_close(&part);
+			zmq_msg_close(&payload);
+			if (nparts == 0) {
+				if (e != EAGAIN && e != EINTR && e != ETERM)
+					log_warnx("receiving a result: %s", zmq_strerror(e));
+				return RECV_NONE;
+			}
+			/* The rest of a multipart message cannot be missing. */
+			log_warnx("truncated multipart message dropped: %s", zmq_strerror(e));
+			return RECV_DROPPED;
+		}
+		nparts++;
+		more = zmq_msg_more(&part);
+		if (nparts == 2 && more && zmq_msg_size(&part) != 0)
+			bad = 1;
+		if (nparts >= 2)
+			zmq_msg_move(&payload, &part);
+		zmq_msg_close(&part);
+	} while (more);
+
+	if (bad || nparts < 2 || nparts > 3) {
+		log_warnx("message of %d frames on the results socket dropped", nparts);
+		goto out;
+	}
+	data = zmq_msg_data(&payload);
+	len = zmq_msg_size(&payload);
+	if (len > MSG_MAX_BYTES) {
+		log_warnx("message of %zu bytes dropped (limit %d)", len, MSG_MAX_BYTES);
+		goto out;
+	}
+	type = msg_peek_type(data, len);
+	if (type != MSG_RESULT) {
+		if (type > 0 && type < MSG_TYPE_END)
+			log_warnx("unexpected %s message on the results socket dropped",
+			          msg_type_names[type]);
+		else
+			log_warnx("malformed message (%zu bytes, wrong version or type)"
+			          " on the results socket dropped", len);
+		goto out;
+	}
+	if (msg_decode_result(data, len, r) == -1) {
+		log_warnx("malformed RESULT (%zu bytes) dropped", len);
+		goto out;
+	}
+	st = RECV_OK;
+out:
+	zmq_msg_close(&payload);
+	return st;
+}
+
+/* The planner does not talk to us today; drain whatever it sends so the
+ * pipe never fills, and say so. */
+static void
+drain_work(void)
+{
+	zmq_msg_t m;
+	int n;
+
+	for (n = 0; n < BATCH_MAX; n++) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock_work, ZMQ_DONTWAIT) == -1) {
+			zmq_msg_close(&m);
+			return;
+		}
+		log_debug("ignoring a %zu-byte frame from the planner", zmq_msg_size(&m));
+		zmq_msg_close(&m);
+	}
+}
+
+static uint32_t
+clamp_u32(int64_t v)
+{
+	if (v < 0)
+		return 0;
+	if (v > (int64_t)UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)v;
+}
+
+/* After COMMIT: one COMMITTED per written result to the planner, and the
+ * same payload as a "committed" event. */
+static void
+ack(struct slot *s, int64_t now_ms)
+{
+	struct msg_committed c;
+
+	memset(&c, 0, sizeof(c));
+	c.ci = s->r.ci;
+	c.ci.t_committed = clamp_u32(now_ms - s->r.ci.planned_ms);
+	c.bytes = s->r.bytes;
+	c.new_candles = s->out.new_candles;
+	c.duplicate = s->out.duplicate;
+	mbuf.len = 0;
+	if (msg_encode_committed(&mbuf, &c) == -1) {
+		/* Our own message: a broken invariant. */
+		fatalx(EXIT_TEMPFAIL, "cannot encode COMMITTED of chunk %llu",
+		       (unsigned long long)c.ci.id);
+	}
+	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == -1) {
+		/* The lease expires and the re-issued result is a duplicate. */
+		stats.unacked++;
+		log_warnx("COMMITTED of chunk %llu not sent to the planner",
+		          (unsigned long long)c.ci.id);
+	}
+	if (sock_events != NULL)
+		net_event(sock_events, "committed", mbuf.data, mbuf.len);
+}
+
+/* Writes slots[0..n) in one transaction and acknowledges them after COMMIT.
+ * On any database failure nothing is acknowledged. */
+static void
+write_batch(int n)
+{
+	int64_t now = time_now();
+	int i;
+
+	if (store_begin(store) == -1)
+		goto fail;
+	CRASHPOINT("writer_after_begin");
+	for (i = 0; i < n; i++) {
+		slots[i].status = store_put_result(store, &slots[i].r, now, &slots[i].out);
+		if (slots[i].status == STORE_ERROR) {
+			store_rollback(store);
+			goto fail;
+		}
+	}
+	if (store_commit(store) == -1) {
+		store_rollback(store);
+		goto fail;
+	}
+	CRASHPOINT("writer_after_commit");
+	db_failures = 0;
+	stats.batches++;
+	{
+		int64_t now_ms = time_now_ms();
+
+		for (i = 0; i < n; i++) {
+			if (slots[i].status != STORE_OK) {
+				stats.rejected++;
+				continue;
+			}
+			stats.results++;
+			stats.candles += slots[i].out.new_candles;
+			stats.duplicates += slots[i].out.duplicate;
+			log_debug("chunk %llu %s: %u new candles%s",
+			          (unsigned long long)slots[i].r.ci.id, slots[i].r.ci.market,
+			          slots[i].out.new_candles,
+			          slots[i].out.duplicate ? " (duplicate)" : "");
+			ack(&slots[i], now_ms);
+		}
+	}
+	return;
+fail:
+	stats.failed_batches++;
+	log_warnx("batch of %d results not committed; their leases will be re-issued", n);
+	if (++db_failures >= DB_FAILURES_MAX)
+		fatalx(EXIT_TEMPFAIL, "%d batches in a row failed to commit", db_failures);
+}
+
+static void
+log_stats(int force)
+{
+	if (!force && memcmp(&stats, &stats_logged, sizeof(stats)) == 0)
+		return;
+	log_info("%llu results committed (%llu duplicates), %llu new candles, "
+	         "%llu rejected, %llu dropped, %llu unacked, %llu failed batches",
+	         (unsigned long long)stats.results, (unsigned long long)stats.duplicates,
+	         (unsigned long long)stats.candles, (unsigned long long)stats.rejected,
+	         (unsigned long long)stats.dropped, (unsigned long long)stats.unacked,
+	         (unsigned long long)stats.failed_batches);
+	stats_logged = stats;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct store_err err;
+	struct sigaction sa;
+	void *ctx;
+	int64_t next_stats;
+	int i, rc = EXIT_OK;
+
+	if (parse_opts(argc, argv, &o) == -1)
+		return EXIT_USAGE;
+	log_init("writer", o.verbose);
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;    /* no SA_RESTART: zmq_poll returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	candle_bufs = calloc(BATCH_MAX, sizeof(*candle_bufs));
+	if (candle_bufs == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	for (i = 0; i < BATCH_MAX; i++)
+		slots[i].r.candles = candle_bufs[i];
+
+	store = store_open(o.db, &err);
+	if (store == NULL) {
+		log_warnx("%s", err.msg);
+		return err.code ? err.code : EXIT_TEMPFAIL;
+	}
+	if (o.ready_file != NULL)
+		unlink(o.ready_file); /* a stale one from a previous run says nothing */
+
+	ctx = zmq_ctx_new();
+	if (ctx == NULL)
+		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(errno));
+	sock_results = net_socket(ctx, ZMQ_ROUTER, o.results, 1, NULL);
+	if (sock_results == NULL) {
+		rc = EXIT_TEMPFAIL;
+		goto out;
+	}
+	sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, NULL);
+	if (sock_work == NULL) {
+		rc = EXIT_PERMFAIL;
+		goto out;
+	}
+	if (o.events != NULL) {
+		sock_events = net_events_open(ctx, o.events, NULL);
+		if (sock_events == NULL)
+			log_warnx("events to %s disabled", o.events);
+	}
+
+	if (o.ready_file != NULL && write_ready_file(o.ready_file) == -1) {
+		rc = EXIT_PERMFAIL;
+		goto out;
+	}
+	log_info("ready: %s, results at %s, planner at %s", o.db, o.results, o.work);
+
+	next_stats = time_mono_ms() + STATS_EVERY_MS;
+	while (!stop_signal) {
+		zmq_pollitem_t items[2] = {
+			{ sock_results, 0, ZMQ_POLLIN, 0 },
+			{ sock_work, 0, ZMQ_POLLIN, 0 },
+		};
+		int n = 0, tries;
+
+		if (zmq_poll(items, 2, POLL_MS) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warnx("zmq_poll: %s", zmq_strerror(errno));
+			rc = EXIT_TEMPFAIL;
+			break;
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			drain_work();
+		if (items[0].revents & ZMQ_POLLIN) {
+			/* Everything available now, bounded (dropped ones count too). */
+			for (tries = 0; tries < BATCH_MAX; tries++) {
+				enum recv_status st = recv_result(&slots[n].r);
+
+				if (st == RECV_NONE)
+					break;
+				if (st == RECV_OK)
+					n++;
+				else
+					stats.dropped++;
+			}
+			if (n > 0)
+				write_batch(n);
+		}
+		if (time_mono_ms() >= next_stats) {
+			log_stats(0);
+			next_stats = time_mono_ms() + STATS_EVERY_MS;
+		}
+	}
+	if (stop_signal)
+		log_info("stopping on signal %d", (int)stop_signal);
+	log_stats(1);
+out:
+	if (sock_events != NULL)
+		zmq_close(sock_events);
+	if (sock_work != NULL)
+		zmq_close(sock_work);
+	if (sock_results != NULL)
+		zmq_close(sock_results);
+	zmq_ctx_term(ctx);
+	store_close(&store);
+	if (o.ready_file != NULL && rc == EXIT_OK)
+		unlink(o.ready_file);
+	msgbuf_free(&mbuf);
+	free(candle_bufs);
+	return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * store.h: the writer's read-write side of the database (see the schema at
+ * the top of store.c). One struct store owns the single read-write SQLite
+ * connection, the prepared statements and the writer lock file.
+ *
+ * Use:
+ *   struct store_err e;
+ *   struct store *s = store_open(path, &e);       // NULL: e.code, e.msg
+ *   store_begin(s);
+ *   store_put_result(s, &result, now, &out);       // per result
+ *   store_commit(s);                               // or store_rollback(s)
+ *   store_close(&s);
+ * No function here touches ZeroMQ, so tests drive it directly.
+ */
+#ifndef CP_WRITER_STORE_H
+#define CP_WRITER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define STORE_ERR_MAX 512
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store;
+
+/* Why store_open failed: code is EXIT_PERMFAIL (lock held, schema mismatch,
+ * not a database, cannot create) or EXIT_TEMPFAIL; msg says it in one line. */
+struct store_err {
+	int code;
+	char msg[STORE_ERR_MAX];
+};
+
+/* What store_put_result did with one accepted result. */
+struct store_outcome {
+	uint16_t new_candles; /* rows actually inserted */
+	uint8_t duplicate;    /* the proven range was already covered */
+	int64_t cov_from;     /* proven range recorded: [cov_from, cov_to), */
+	int64_t cov_to;       /* equal if nothing was provable (clipped away) */
+};
+
+enum store_status {
+	STORE_OK,       /* written (inside the open transaction) */
+	STORE_REJECTED, /* failed the sanity check: nothing written, why logged */
+	STORE_ERROR     /* SQLite failed: roll the whole transaction back */
+};
+
+/* Takes the writer lock on "<path>.lock": returns the open descriptor (keep
+ * it open for the process lifetime, close it to release), or -1 with a
+ * one-line reason in err (err->code EXIT_PERMFAIL when another writer holds
+ * it). Creates the parent directory of path if missing. */
+int store_lock(const char *path, struct store_err *err);
+
+/* Locks (store_lock), opens or creates the database in WAL mode, creates or
+ * verifies the schema and prepares the statements. Returns the store, or
+ * NULL with err filled (nothing left open). */
+struct store *store_open(const char *path, struct store_err *err);
+/* Closes the database and releases the lock; *sp becomes NULL. */
+void store_close(struct store **sp);
+
+/* BEGIN IMMEDIATE. 0 or -1 (logged). */
+int store_begin(struct store *s);
+/* COMMIT. 0, or -1 (logged) after which the caller must store_rollback. */
+int store_commit(struct store *s);
+/* ROLLBACK if a transaction is open; never fails. */
+void store_rollback(struct store *s);
+
+/* Checks one result (see store_check_result), then inserts its candles and
+ * records the range it proves, inside the open transaction. now is the wall
+ * clock in epoch seconds. Fills *out on STORE_OK. */
+enum store_status store_put_result(struct store *s, const struct msg_result *r,
+                                   int64_t now, struct store_outcome *out);
+
+/* The sanity re-check, no database needed: 0 if r may be written at time now,
+ * else -1 with the reason in why. Every candle aligned, before ci.to and
+ * closed (start + one slot <= now), effective_end <= to, required prices
+ * present. */
+int store_check_result(const struct msg_result *r, int64_t now, char *why, size_t whylen);
+
+/* The range [*from, *to) the result proves at time now (to clipped to the
+ * slot still forming); *from >= *to when nothing is provable. */
+void store_proven_range(const struct chunk_info *ci, int64_t now, int64_t *from, int64_t *to);
+
+#endif
