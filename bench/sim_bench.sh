@@ -7,7 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 SECONDS_RUN=${1:-3}
 CONNS=${2:-4}
-[ -x sim/upbit-sim ] && [ -x bench/simload ] || make sim/upbit-sim bench/simload >/dev/null
+if [ ! -x sim/upbit-sim ] || [ ! -x bench/simload ]; then
+	make sim/upbit-sim bench/simload >/dev/null
+fi
 TMP=$(mktemp -d)
 sim/upbit-sim --port 0 --port-file "$TMP/port" --rate-limit 0 2>"$TMP/sim.log" &
 SIM_PID=$!

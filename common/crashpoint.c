@@ -29,19 +29,22 @@ crashpoint_arm(void)
 	size_t len;
 
 	cp_state = -1;
-	if (env == NULL || (colon = strrchr(env, ':')) == NULL)
+	if (env == NULL || *env == '\0')
 		return;
+	if ((colon = strrchr(env, ':')) == NULL)
+		goto bad;
 	len = (size_t)(colon - env);
 	if (len == 0 || len >= sizeof(cp_name) || colon[1] < '0' || colon[1] > '9')
-		return;
+		goto bad;
 	cp_target = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || cp_target == 0) {
-		log_warnx("CP_CRASH=%s: want name:N with N >= 1; ignored", env);
-		return;
-	}
+	if (*end != '\0' || cp_target == 0)
+		goto bad;
 	memcpy(cp_name, env, len);
 	cp_name[len] = '\0';
 	cp_state = 1;
+	return;
+bad:
+	log_warnx("CP_CRASH=%s: want name:N with N >= 1; ignored", env);
 }
 
 void

@@ -189,7 +189,7 @@ enc_write(void *data, const char *buf, size_t len)
 
 	if (e->err)
 		return -1;
-	if (len > MSGBUF_MAX_BYTES - b->len) {
+	if (b->len > MSGBUF_MAX_BYTES || len > MSGBUF_MAX_BYTES - b->len) {
 		e->err = 1;
 		return -1;
 	}

@@ -23,6 +23,7 @@
 
 #include "budget.h"
 #include "crashpoint.h"
+#include "events.h"
 #include "ledger.h"
 #include "log.h"
 #include "net.h"
@@ -71,6 +72,7 @@ static void *sock_work, *sock_xsub, *sock_xpub;
 static struct msgbuf mbuf;
 static int64_t t_start_ms;
 static uint64_t n429, n418;
+static double rate_limit;
 
 static void
 on_signal(int sig)
@@ -361,7 +363,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	CRASHPOINT("planner_after_lease");
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
-	publish("leased", mbuf.data, mbuf.len);
+	publish(EV_LEASED, mbuf.data, mbuf.len);
 }
 
 /* Hands out leases while fetchers have credit, segments are ready and
@@ -415,7 +417,7 @@ on_failed(const struct msg_failed *m, int64_t now)
 	a = plan_on_failed(&plan, m, now, (uint32_t)random());
 	mbuf.len = 0;
 	if (msg_encode_failed(&mbuf, m) == 0)
-		publish(a == FA_RETRY ? "retry" : "failed", mbuf.data, mbuf.len);
+		publish(a == FA_RETRY ? EV_RETRY : EV_FAILED, mbuf.data, mbuf.len);
 	if (a == FA_PERMANENT)
 		log_warnx("%s %s: %s", m->ci.market, tf_name(m->ci.tf), m->reason);
 	else if (a == FA_GAVE_UP)
@@ -562,33 +564,78 @@ sum_totals(struct totals *s)
 }
 
 static void
-publish_progress(int64_t now)
+pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void
+pack_kv(msgpack_packer *pk, const char *k, int64_t v)
+{
+	pack_str(pk, k);
+	msgpack_pack_int64(pk, v);
+}
+
+/* The "progress" event (common/events.h), once a second and at the end. */
+static void
+publish_progress(int64_t now, int finished)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct totals s;
-	double el = (double)(time_mono_ms() - t_start_ms) / 1000.0;
 
 	if (sock_xpub == NULL)
 		return;
 	sum_totals(&s);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 10);
-#define KV_INT(k, v) do { msgpack_pack_str_with_body(&pk, k, strlen(k)); msgpack_pack_int64(&pk, (int64_t)(v)); } while (0)
-	KV_INT("version", PROTO_VERSION);
-	KV_INT("slots_total", s.slots_total);
-	KV_INT("slots_done", s.slots_done);
-	KV_INT("slots_hit", s.slots_hit);
-	KV_INT("requests", s.requests);
-	KV_INT("candles", s.received);
-	KV_INT("new_candles", s.new_candles);
-	KV_INT("retries", s.retries);
-	KV_INT("n429", n429);
-	KV_INT("elapsed_ms", (int64_t)(el * 1000));
-#undef KV_INT
-	(void)now;
-	publish("progress", sb.data, sb.size);
+	msgpack_pack_map(&pk, 17);
+	pack_kv(&pk, "v", EVENTS_VERSION);
+	pack_kv(&pk, "run", plan.run_id);
+	pack_kv(&pk, "elapsed_ms", now - t_start_ms);
+	pack_kv(&pk, "slots_total", s.slots_total);
+	pack_kv(&pk, "slots_done", s.slots_done);
+	pack_kv(&pk, "slots_hit", s.slots_hit);
+	pack_kv(&pk, "requests", (int64_t)s.requests);
+	pack_kv(&pk, "candles", (int64_t)s.received);
+	pack_kv(&pk, "new_candles", (int64_t)s.new_candles);
+	pack_kv(&pk, "retries", (int64_t)s.retries);
+	pack_kv(&pk, "n429", (int64_t)n429);
+	pack_kv(&pk, "n418", (int64_t)n418);
+	pack_kv(&pk, "bytes", (int64_t)s.bytes);
+	pack_kv(&pk, "finished", finished);
+	pack_str(&pk, "targets");
+	msgpack_pack_array(&pk, (size_t)plan.nt);
+	for (int i = 0; i < plan.nt; i++) {
+		const struct target *t = &plan.t[i];
+		msgpack_pack_array(&pk, 9);
+		pack_str(&pk, t->market);
+		pack_str(&pk, tf_name(t->tf));
+		msgpack_pack_int64(&pk, t->slots_total);
+		msgpack_pack_int64(&pk, t->slots_done);
+		msgpack_pack_int64(&pk, t->slots_hit);
+		msgpack_pack_int64(&pk, (int64_t)t->requests);
+		msgpack_pack_int64(&pk, (int64_t)t->received);
+		msgpack_pack_int64(&pk, t->failed || t->reason[0]);
+		pack_str(&pk, t->reason);
+	}
+	pack_str(&pk, "sources");
+	msgpack_pack_array(&pk, (size_t)nbudgets);
+	for (int i = 0; i < nbudgets; i++) {
+		const struct budget *b = &budgets[i];
+		int64_t left = b->blocked_until_ms > now ? b->blocked_until_ms - now : 0;
+		msgpack_pack_array(&pk, 7);
+		pack_str(&pk, b->source);
+		msgpack_pack_double(&pk, budget_rate_now(b, now));
+		msgpack_pack_int64(&pk, left);
+		msgpack_pack_int64(&pk, (int64_t)b->sent);
+		msgpack_pack_int64(&pk, (int64_t)b->n429);
+		msgpack_pack_int64(&pk, (int64_t)b->n418);
+		msgpack_pack_int64(&pk, b->last_remaining);
+	}
+	pack_str(&pk, "rate_limit");
+	msgpack_pack_double(&pk, rate_limit);
+	publish(EV_PROGRESS, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -719,6 +766,7 @@ main(int argc, char **argv)
 			fatalx(EXIT_TEMPFAIL, "cannot bind the event hub");
 	}
 	t_start_ms = time_mono_ms();
+	rate_limit = o.rate;
 	tty = isatty(STDOUT_FILENO);
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt,
 	         plan.nt == 1 ? "" : "s", plan.ns, plan.ns == 1 ? "" : "s");
@@ -753,7 +801,7 @@ main(int argc, char **argv)
 			last_gc = now;
 		}
 		if (now - last_pub >= 1000) {
-			publish_progress(now);
+			publish_progress(now, 0);
 			last_pub = now;
 		}
 		if (o.progress != PROGRESS_QUIET &&
@@ -762,7 +810,7 @@ main(int argc, char **argv)
 			last_progress = now;
 		}
 	}
-	publish_progress(time_mono_ms());
+	publish_progress(time_mono_ms(), 1);
 	if (o.progress != PROGRESS_QUIET)
 		print_progress(tty, 1);
 	if (stop_signal)

@@ -133,7 +133,7 @@ E_UNIT='{"error":{"name":400,"message":"specified unit is not valid."}}'
 	whole=$(get "/v1/candles/days?market=KRW-BTC&count=2&to=2025-07-30T00:00:00Z")
 	[ "$output" = "$whole" ]
 	ts=$(jq '.[0].timestamp' <<<"$output")
-	[ "$ts" -gt 1753833600000 ] # after 07-29T15:00Z: the candle is not cut at `to`
+	[ "$ts" -gt 1753801200000 ] # after 07-29T15:00Z: the candle is not cut at `to`
 	a=$(get "/v1/candles/minutes/1?market=KRW-BTC&count=3&to=2026-08-03T10:40:30Z")
 	b=$(get "/v1/candles/minutes/1?market=KRW-BTC&count=3&to=2026-08-03T10:41:00Z")
 	[ "$a" = "$b" ]
@@ -203,7 +203,7 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 	run get "/v1/candles/days?market=BTC-ETH&count=10&to=2026-08-03T00:00:00Z&converting_price_unit=KRW"
 	[[ "$output" =~ \"change_rate\":-?[0-9]+\.[0-9]{10},\"converted_trade_price\":[0-9]+\.[0-9]{8}\} ]]
 	# prev_closing_price = close of the previous day; change = close - prev
-	jq -e 'all(range(0; length-1) as $i | .[$i].prev_closing_price == .[$i+1].trade_price)' <<<"$output"
+	jq -e '. as $a | all(range(0; length-1); $a[.].prev_closing_price == $a[.+1].trade_price)' <<<"$output"
 	jq -e 'all(.[]; ((.trade_price - .prev_closing_price) - .change_price | fabs) < 1e-9)' <<<"$output"
 	jq -e 'all(.[]; ((.change_price / .prev_closing_price) - .change_rate | fabs) < 1e-9)' <<<"$output"
 	jq -e 'all(.[]; ((.trade_price * 140000000) - .converted_trade_price | fabs) < 1e-3)' <<<"$output"
@@ -257,7 +257,7 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 	run get "/v1/candles/minutes/1?market=KRW-ZIL&count=200&to=2026-08-03T10:40:00Z"
 	[ "$(jq length <<<"$output")" -eq 200 ]
 	oldest=$(jq -r '.[-1].candle_date_time_utc + "Z" | fromdate' <<<"$output")
-	span=$(((1785753600 + 38400 - oldest) / 60)) # minutes back from 10:40Z
+	span=$(((1785753600 - oldest) / 60)) # minutes back from 10:40Z
 	[ "$span" -gt 300 ] && [ "$span" -lt 600 ]   # about half the minutes are empty
 	# bigger slots are empty much less often
 	run get "/v1/candles/minutes/60?market=KRW-ZIL&count=200&to=2026-08-03T10:00:00Z"
@@ -269,8 +269,8 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 		>"$BATS_TEST_TMPDIR/med"
 	n=$(wc -l <"$BATS_TEST_TMPDIR/med")
 	[ "$n" -gt 500 ]
-	maxgap=$(cut -d'"' -f8 "$BATS_TEST_TMPDIR/med" | while read -r t; do date -u -d "$t" +%s; done |
-		awk 'NR > 1 && $1 - p > m { m = $1 - p } { p = $1 } END { print m }')
+	maxgap=$(jq -s '[.[].candle_date_time_utc + "Z" | fromdate] as $t |
+		[range(1; $t | length) | $t[.] - $t[. - 1]] | max' "$BATS_TEST_TMPDIR/med")
 	[ "$maxgap" -ge 10800 ]
 }
 
@@ -288,7 +288,7 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 	# the week containing the listing is served with its period start, trades after listing
 	run get "/v1/candles/weeks?market=KRW-BERA&count=200"
 	[ "$(jq -r '.[-1].first_day_of_period' <<<"$output")" = 2026-10-26 ]
-	[ "$(jq '.[-1].timestamp' <<<"$output")" -ge 1793577600000 ]
+	[ "$(jq '.[-1].timestamp' <<<"$output")" -ge 1793491200000 ]
 	# --listed-at moves it
 	run truth --market KRW-BERA --timeframe 1d --from 2026-10-01T00:00:00Z \
 		--to 2026-10-20T00:00:00Z --listed-at 2026-10-10T12:00:00Z
@@ -348,7 +348,7 @@ check_truth() { # tf path market to
 	check_truth 1d days USDT-XRP 2026-08-03T10:40:00Z
 	check_truth 1w weeks KRW-SOL 2026-08-03T10:40:00Z
 	check_truth 1M months BTC-ETH 2026-08-03T10:40:00Z
-	check_truth 1y years KRW-BTC 2026-08-03T10:40:00Z
+	check_truth 1y years KRW-BTC 2026-01-01T00:00:00Z
 	check_truth 1s seconds KRW-ORBS "$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000Z)"
 	check_truth 1d days KRW-BERA 2026-11-20T00:00:00Z
 	# truth prints closed candles only and oldest first
@@ -498,7 +498,8 @@ burst() { # ip n path
 	run curl -s -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "$SIM_URL/v1/candles/minutes/1?market=KRW-BTC&count=50"
 	[ "$status" -eq 18 ]
 	[ "$output" = 200 ]
-	! jq . "$BATS_TEST_TMPDIR/body" >/dev/null 2>&1
+	run jq . "$BATS_TEST_TMPDIR/body"
+	[ "$status" -ne 0 ]
 	stop_sim
 }
 
@@ -507,7 +508,8 @@ burst() { # ip n path
 	run curl -s -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "$SIM_URL/v1/candles/days?market=KRW-BTC"
 	[ "$status" -eq 0 ]
 	[ "$output" = 200 ]
-	! jq . "$BATS_TEST_TMPDIR/body" >/dev/null 2>&1
+	run jq . "$BATS_TEST_TMPDIR/body"
+	[ "$status" -ne 0 ]
 	stop_sim
 }
 
@@ -576,6 +578,7 @@ burst() { # ip n path
 	for sig in TERM INT; do
 		"$SIM_BIN" --port 0 --port-file "$BATS_TEST_TMPDIR/p.$sig" 2>/dev/null 3>&- &
 		pid=$!
+		sim_register "$pid"
 		for i in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/p.$sig" ] && break; sleep 0.05; done
 		curl -s "http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/p.$sig")/v1/candles/days?market=KRW-BTC" >/dev/null
 		kill -"$sig" "$pid"

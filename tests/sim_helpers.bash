@@ -8,6 +8,8 @@
 #       simulator is remembered so stop_all_sims can clean up.
 #   stop_sim [pid]
 #       SIGTERM (default: $SIM_PID), wait up to 5 s, then SIGKILL.
+#   sim_register PID
+#       remember a simulator started by other means for stop_all_sims.
 #   stop_all_sims
 #       stop every simulator started by start_sim in this file (teardown_file).
 
@@ -23,7 +25,7 @@ start_sim() {
 	# fd 3 is bats' output channel: a background child must not hold it
 	"$SIM_BIN" --port 0 --port-file "$dir/port" "$@" >"$dir/out" 2>"$dir/log" 3>&- &
 	SIM_PID=$!
-	echo "$SIM_PID" >>"$(_sim_pidfile)"
+	sim_register "$SIM_PID"
 	for ((i = 0; i < 200; i++)); do
 		[[ -s "$dir/port" ]] && break
 		if ! kill -0 "$SIM_PID" 2>/dev/null; then
@@ -44,9 +46,16 @@ start_sim() {
 	export SIM_PID SIM_PORT SIM_URL SIM_DIR
 }
 
+# sim_register PID: remember a simulator started by hand so stop_all_sims stops it
+sim_register() {
+	echo "$1" >>"$(_sim_pidfile)"
+}
+
 stop_sim() {
 	local pid=${1:-$SIM_PID} i
 	[[ -n "$pid" ]] || return 0
+	# only ever signal our own simulator, never a recycled pid
+	grep -qa upbit-sim "/proc/$pid/cmdline" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < 200; i++)); do
 		kill -0 "$pid" 2>/dev/null || return 0

@@ -277,6 +277,22 @@ ack(struct slot *s, int64_t now_ms)
 		net_event(sock_events, "committed", mbuf.data, mbuf.len);
 }
 
+/* Orders results by (market, timeframe, to): rows then go into the B-tree
+ * in ascending key order, which keeps its pages full. */
+static int
+slot_cmp(const void *a, const void *b)
+{
+	const struct chunk_info *x = &((const struct slot *)a)->r.ci;
+	const struct chunk_info *y = &((const struct slot *)b)->r.ci;
+	int c = strncmp(x->market, y->market, MARKET_MAX);
+
+	if (c != 0)
+		return c;
+	if (x->tf != y->tf)
+		return x->tf < y->tf ? -1 : 1;
+	return (x->to > y->to) - (x->to < y->to);
+}
+
 /* Writes slots[0..n) in one transaction and acknowledges them after COMMIT.
  * On any database failure nothing is acknowledged. */
 static void
@@ -285,6 +301,7 @@ write_batch(int n)
 	int64_t now = time_now();
 	int i;
 
+	qsort(slots, (size_t)n, sizeof(slots[0]), slot_cmp);
 	if (store_begin(store) == -1)
 		goto fail;
 	CRASHPOINT("writer_after_begin");

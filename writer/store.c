@@ -66,6 +66,13 @@
 #define KST_OFFSET_S (9 * 3600)
 #define TIME_MAX_S 253402300799LL /* 9999-12-31T23:59:59, the text format's end */
 #define CACHE_SIZE_KIB 32768      /* page cache bound: RSS stays flat */
+/* Commits in WAL mode with synchronous=NORMAL do not sync; checkpoints do
+ * (WAL, then the database). At SQLite's default of 1000 pages a checkpoint
+ * and its two fdatasyncs came every ~20k candles, and on a busy disk those
+ * syncs, not the inserts, bounded the rate. A larger WAL syncs 16x less
+ * often; journal_size_limit truncates it back after each checkpoint. */
+#define WAL_AUTOCHECKPOINT_PAGES 16384
+#define WAL_SIZE_LIMIT_BYTES (64LL * 1024 * 1024)
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS candles_exact("
@@ -383,6 +390,12 @@ store_open(const char *path, struct store_err *err)
 		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", CACHE_SIZE_KIB);
 		if (exec(s, sql, err) == -1 || exec(s, "PRAGMA temp_store=MEMORY", err) == -1)
 			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d", WAL_AUTOCHECKPOINT_PAGES);
+		if (exec(s, sql, err) == -1)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", WAL_SIZE_LIMIT_BYTES);
+		if (pragma_text(s, sql, mode, sizeof(mode), err) == -1)
+			goto fail;
 	}
 	if (schema_setup(s, err) == -1)
 		goto fail;
@@ -576,8 +589,11 @@ insert_candles(struct store *s, const struct msg_result *r, const char *tfname,
 	/* Bindings survive sqlite3_reset: bind the per-result ones once. */
 	sqlite3_bind_text(st, 1, ci->market, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tfname, -1, SQLITE_STATIC);
+	/* Upbit lists newest first; inserting oldest first appends inside a
+	 * page instead of splitting it, so pages stay full (a third less file
+	 * and WAL traffic in the benchmark). */
 	for (i = 0; i < r->ncandles; i++) {
-		const struct candle *c = &r->candles[i];
+		const struct candle *c = &r->candles[r->ncandles - 1 - i];
 
 		time_format(c->start, utc);
 		time_format(c->start + KST_OFFSET_S, kst);

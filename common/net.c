@@ -1,0 +1,263 @@
+/*
+ * net.c: ZeroMQ sockets configured the same way in every process: explicit
+ * high-water marks, a short linger, ROUTER_MANDATORY on routers, a message
+ * size cap on every socket that receives, IPv4 only, optional CURVE keys
+ * read from key files, and the lossy event publisher. Owns no state: every
+ * socket belongs to its caller.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "log.h"
+#include "net.h"
+
+#define NET_MAXMSGSIZE_BYTES (1024 * 1024)
+#define NET_EVENTS_HWM 1000
+#define NET_KEY_FILE_MAX 4096
+#define Z85_KEY_LEN 40
+
+struct keypair {
+	char pub[Z85_KEY_LEN + 1], sec[Z85_KEY_LEN + 1]; /* "" if absent */
+};
+
+static int
+setopt_int(void *sock, int opt, int val, const char *what)
+{
+	if (zmq_setsockopt(sock, opt, &val, sizeof(val)) == -1) {
+		log_warnx("zmq_setsockopt %s: %s", what, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setopt_str(void *sock, int opt, const char *val, const char *what)
+{
+	/* Z85 keys are passed as 41 bytes: 40 characters and the NUL. */
+	if (zmq_setsockopt(sock, opt, val, strlen(val) + 1) == -1) {
+		log_warnx("zmq_setsockopt %s: %s", what, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+/* A Z85 key: exactly 40 characters that decode to 32 bytes. */
+static int
+key_ok(const char *z85)
+{
+	uint8_t bin[32];
+
+	return strlen(z85) == Z85_KEY_LEN && zmq_z85_decode(bin, z85) != NULL;
+}
+
+/* Reads "public=<z85>" and "secret=<z85>" lines; other lines starting with
+ * '#' or empty are ignored, anything else is an error. 0 or -1 (logged). */
+static int
+key_file_read(const char *path, struct keypair *kp)
+{
+	char buf[NET_KEY_FILE_MAX + 1], *line, *save = NULL;
+	size_t n;
+	FILE *f;
+
+	memset(kp, 0, sizeof(*kp));
+	if ((f = fopen(path, "r")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	n = fread(buf, 1, NET_KEY_FILE_MAX + 1, f);
+	if (ferror(f) || n > NET_KEY_FILE_MAX) {
+		log_warnx("%s: unreadable or too large", path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+		char *dst;
+
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		                   line[len - 1] == '\t'))
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (strncmp(line, "public=", 7) == 0)
+			dst = kp->pub;
+		else if (strncmp(line, "secret=", 7) == 0)
+			dst = kp->sec;
+		else
+			goto bad;
+		if (!key_ok(line + 7))
+			goto bad;
+		memcpy(dst, line + 7, Z85_KEY_LEN + 1);
+	}
+	return 0;
+bad:
+	log_warnx("%s: want lines public=<z85 key> and secret=<z85 key>", path);
+	memset(buf, 0, sizeof(buf));
+	return -1;
+}
+
+/* Server (binding side): server_key_file holds our own pair. Client
+ * (connecting side): server_key_file holds the server's public key and
+ * client_key_file our own pair. 0 or -1 (logged). */
+static int
+curve_apply(void *sock, int bind, const struct net_curve *curve)
+{
+	struct keypair server, client;
+	int rc = -1;
+
+	memset(&client, 0, sizeof(client));
+	if (curve == NULL || curve->server_key_file == NULL)
+		return 0;
+	if (!zmq_has("curve")) {
+		log_warnx("CURVE keys given but libzmq lacks CURVE support");
+		return -1;
+	}
+	if (key_file_read(curve->server_key_file, &server) == -1)
+		goto fail;
+	if (bind) {
+		if (server.sec[0] == '\0') {
+			log_warnx("%s: a server needs secret=", curve->server_key_file);
+			goto fail;
+		}
+		if (setopt_int(sock, ZMQ_CURVE_SERVER, 1, "CURVE_SERVER") == -1 ||
+		    setopt_str(sock, ZMQ_CURVE_SECRETKEY, server.sec, "CURVE_SECRETKEY") == -1)
+			goto fail;
+		if (server.pub[0] != '\0' &&
+		    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, server.pub, "CURVE_PUBLICKEY") == -1)
+			goto fail;
+	} else {
+		if (server.pub[0] == '\0') {
+			log_warnx("%s: a client needs the server's public=",
+			          curve->server_key_file);
+			goto fail;
+		}
+		if (curve->client_key_file == NULL) {
+			log_warnx("CURVE client without a client key file");
+			goto fail;
+		}
+		if (key_file_read(curve->client_key_file, &client) == -1)
+			goto fail;
+		if (client.pub[0] == '\0' || client.sec[0] == '\0') {
+			log_warnx("%s: a client needs public= and secret=",
+			          curve->client_key_file);
+			goto fail;
+		}
+		if (setopt_str(sock, ZMQ_CURVE_SERVERKEY, server.pub, "CURVE_SERVERKEY") == -1 ||
+		    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, client.pub, "CURVE_PUBLICKEY") == -1 ||
+		    setopt_str(sock, ZMQ_CURVE_SECRETKEY, client.sec, "CURVE_SECRETKEY") == -1)
+			goto fail;
+	}
+	rc = 0;
+fail:
+	memset(&server, 0, sizeof(server));
+	memset(&client, 0, sizeof(client));
+	return rc;
+}
+
+/* A stale ipc socket file from a crashed run makes bind fail: remove it. */
+static void
+ipc_unlink_stale(const char *endpoint)
+{
+	const char *path;
+	struct stat st;
+
+	if (strncmp(endpoint, "ipc://", 6) != 0)
+		return;
+	path = endpoint + 6;
+	if (path[0] == '@' || path[0] == '\0') /* abstract namespace: no file */
+		return;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) == -1)
+		log_warn("unlink %s", path);
+}
+
+void *
+net_socket(void *ctx, int type, const char *endpoint, int bind,
+           const struct net_curve *curve)
+{
+	int64_t maxmsg = NET_MAXMSGSIZE_BYTES;
+	void *sock;
+
+	if (ctx == NULL || endpoint == NULL) {
+		log_warnx("net_socket: no context or endpoint");
+		return NULL;
+	}
+	if ((sock = zmq_socket(ctx, type)) == NULL) {
+		log_warnx("zmq_socket: %s", zmq_strerror(zmq_errno()));
+		return NULL;
+	}
+	if (setopt_int(sock, ZMQ_SNDHWM, NET_HWM, "SNDHWM") == -1 ||
+	    setopt_int(sock, ZMQ_RCVHWM, NET_HWM, "RCVHWM") == -1 ||
+	    setopt_int(sock, ZMQ_LINGER, NET_LINGER_MS, "LINGER") == -1 ||
+	    setopt_int(sock, ZMQ_IPV6, 0, "IPV6") == -1)
+		goto fail;
+	if (type == ZMQ_ROUTER &&
+	    setopt_int(sock, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") == -1)
+		goto fail;
+	if (type != ZMQ_PUB && type != ZMQ_PUSH &&
+	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) == -1) {
+		log_warnx("zmq_setsockopt MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	if (curve_apply(sock, bind, curve) == -1)
+		goto fail;
+	if (bind) {
+		ipc_unlink_stale(endpoint);
+		if (zmq_bind(sock, endpoint) == -1) {
+			log_warnx("bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+			goto fail;
+		}
+	} else if (zmq_connect(sock, endpoint) == -1) {
+		log_warnx("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	return sock;
+fail:
+	zmq_close(sock);
+	return NULL;
+}
+
+int
+net_send(void *sock, const void *data, size_t len, int more)
+{
+	int flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0);
+
+	return zmq_send(sock, data, len, flags) == -1 ? -1 : 0;
+}
+
+void *
+net_events_open(void *ctx, const char *endpoint, const struct net_curve *curve)
+{
+	void *pub;
+
+	if (endpoint == NULL)
+		return NULL;
+	if ((pub = net_socket(ctx, ZMQ_PUB, endpoint, 0, curve)) == NULL)
+		return NULL;
+	/* events are lossy by design: never hold up exit for them */
+	if (setopt_int(pub, ZMQ_SNDHWM, NET_EVENTS_HWM, "SNDHWM") == -1 ||
+	    setopt_int(pub, ZMQ_LINGER, 0, "LINGER") == -1) {
+		zmq_close(pub);
+		return NULL;
+	}
+	return pub;
+}
+
+void
+net_event(void *pub, const char *topic, const void *data, size_t len)
+{
+	if (pub == NULL || topic == NULL)
+		return;
+	/* PUB drops at the high-water mark; a failure here loses one event. */
+	if (zmq_send(pub, topic, strlen(topic), ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
+		return;
+	(void)zmq_send(pub, data, len, ZMQ_DONTWAIT);
+}

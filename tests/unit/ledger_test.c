@@ -1,0 +1,373 @@
+/* ledger_test: range-list helpers, range_subtract golden cases, and the
+ * coverage reader against a temporary SQLite database (common/ledger.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ledger.h"
+#include "tf.h"
+
+#define COVERAGE_SCHEMA \
+	"CREATE TABLE coverage(market TEXT NOT NULL, timeframe TEXT NOT NULL, " \
+	"from_utc TEXT NOT NULL, to_utc TEXT NOT NULL, " \
+	"PRIMARY KEY(market, timeframe, from_utc)) WITHOUT ROWID"
+
+static struct range_list
+mk(int n, const int64_t *v)
+{
+	struct range_list l = { 0 };
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(range_list_push(&l, v[2 * i], v[2 * i + 1]), 0);
+	return l;
+}
+
+static void
+assert_ranges(const struct range_list *l, int n, const int64_t *v)
+{
+	if (l->n != (size_t)n) {
+		for (size_t i = 0; i < l->n; i++)
+			print_message("  [%lld, %lld)\n", (long long)l->v[i].from,
+			              (long long)l->v[i].to);
+		fail_msg("got %zu ranges, want %d", l->n, n);
+	}
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(l->v[i].from, v[2 * i]);
+		assert_int_equal(l->v[i].to, v[2 * i + 1]);
+	}
+}
+
+static void
+test_push_free(void **state)
+{
+	struct range_list l = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(range_list_push(&l, i, i + 1), 0);
+	assert_int_equal(l.n, 1000);
+	assert_true(l.cap >= 1000);
+	assert_int_equal(l.v[999].from, 999);
+	range_list_free(&l);
+	assert_null(l.v);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(l.cap, 0);
+	range_list_free(&l); /* twice is fine */
+}
+
+struct sub_case {
+	int nw, nh, nout;
+	int64_t w[12], h[12], out[12];
+};
+
+static void
+test_subtract(void **state)
+{
+	static const struct sub_case cases[] = {
+		/* nothing covered */
+		{ 1, 0, 1, { 0, 100 }, { 0 }, { 0, 100 } },
+		/* nothing wanted */
+		{ 0, 1, 0, { 0 }, { 0, 100 }, { 0 } },
+		/* fully covered, exactly and by a larger range */
+		{ 1, 1, 0, { 0, 100 }, { 0, 100 }, { 0 } },
+		{ 1, 1, 0, { 10, 90 }, { 0, 100 }, { 0 } },
+		/* covered at the start, at the end, in the middle */
+		{ 1, 1, 1, { 0, 100 }, { 0, 40 }, { 40, 100 } },
+		{ 1, 1, 1, { 0, 100 }, { 60, 100 }, { 0, 60 } },
+		{ 1, 1, 2, { 0, 100 }, { 40, 60 }, { 0, 40, 60, 100 } },
+		/* overhanging on both sides */
+		{ 1, 1, 1, { 50, 100 }, { 0, 70 }, { 70, 100 } },
+		{ 1, 1, 1, { 0, 50 }, { 30, 100 }, { 0, 30 } },
+		/* touching ranges do not cut */
+		{ 1, 2, 1, { 50, 100 }, { 0, 50, 100, 150 }, { 50, 100 } },
+		/* several holes */
+		{ 1, 3, 4, { 0, 100 }, { 10, 20, 30, 40, 50, 60 },
+		  { 0, 10, 20, 30, 40, 50, 60, 100 } },
+		/* adjacent have ranges leave no gap */
+		{ 1, 2, 2, { 0, 100 }, { 10, 50, 50, 90 }, { 0, 10, 90, 100 } },
+		/* several wants, one have spanning them */
+		{ 3, 1, 2, { 0, 10, 20, 30, 40, 50 }, { 5, 45 }, { 0, 5, 45, 50 } },
+		/* several wants, several haves, some disjoint */
+		{ 3, 3, 5, { 0, 10, 20, 30, 40, 50 }, { 2, 4, 25, 26, 60, 70 },
+		  { 0, 2, 4, 10, 20, 25, 26, 30, 40, 50 } },
+		/* haves entirely before and after */
+		{ 1, 2, 1, { 40, 60 }, { 0, 10, 90, 100 }, { 40, 60 } },
+		/* empty want ranges are ignored */
+		{ 2, 0, 1, { 5, 5, 10, 20 }, { 0 }, { 10, 20 } },
+		/* negative times */
+		{ 1, 1, 2, { -100, 100 }, { -10, 10 }, { -100, -10, 10, 100 } },
+	};
+	static const int64_t pre[] = { -5, -4 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct sub_case *c = &cases[i];
+		struct range_list w = mk(c->nw, c->w), h = mk(c->nh, c->h), out = { 0 };
+
+		assert_int_equal(range_subtract(&w, &h, &out), 0);
+		assert_ranges(&out, c->nout, c->out);
+		/* out is appended to */
+		range_list_free(&out);
+		out = mk(1, pre);
+		assert_int_equal(range_subtract(&w, &h, &out), 0);
+		assert_int_equal(out.n, (size_t)c->nout + 1);
+		assert_int_equal(out.v[0].from, -5);
+		range_list_free(&w);
+		range_list_free(&h);
+		range_list_free(&out);
+	}
+}
+
+/* Brute force against a bitmap on small random lists. */
+static void
+test_subtract_random(void **state)
+{
+	uint32_t seed = 7;
+
+	(void)state;
+	for (int iter = 0; iter < 2000; iter++) {
+		struct range_list w = { 0 }, h = { 0 }, out = { 0 };
+		unsigned char want[200] = { 0 }, have[200] = { 0 }, got[200] = { 0 };
+		struct range_list *lists[2] = { &w, &h };
+		unsigned char *maps[2] = { want, have };
+
+		for (int li = 0; li < 2; li++) {
+			int64_t pos = 0;
+
+			for (;;) {
+				seed = seed * 1103515245u + 12345u;
+				pos += (seed >> 16) % 15;
+				seed = seed * 1103515245u + 12345u;
+				int64_t len = 1 + (seed >> 16) % 20;
+				if (pos + len > 200)
+					break;
+				range_list_push(lists[li], pos, pos + len);
+				memset(maps[li] + pos, 1, (size_t)len);
+				pos += len + 1; /* strictly separated, sorted */
+			}
+		}
+		assert_int_equal(range_subtract(&w, &h, &out), 0);
+		for (size_t i = 0; i < out.n; i++) {
+			assert_true(out.v[i].from < out.v[i].to);
+			if (i > 0)
+				assert_true(out.v[i - 1].to <= out.v[i].from);
+			memset(got + out.v[i].from, 1, (size_t)(out.v[i].to - out.v[i].from));
+		}
+		for (int x = 0; x < 200; x++)
+			assert_int_equal(got[x], want[x] && !have[x]);
+		range_list_free(&w);
+		range_list_free(&h);
+		range_list_free(&out);
+	}
+}
+
+static int64_t
+T(int64_t y, unsigned mo, unsigned d, int h)
+{
+	return tf_days_from_civil(y, mo, d) * 86400 + h * 3600;
+}
+
+static void
+exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+}
+
+static char dbpath[64];
+
+static int
+setup_db(void **state)
+{
+	sqlite3 *db;
+	int fd;
+
+	snprintf(dbpath, sizeof(dbpath), "/tmp/ledger_test.XXXXXX");
+	if ((fd = mkstemp(dbpath)) == -1)
+		return -1;
+	close(fd);
+	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+		return -1;
+	exec(db, COVERAGE_SCHEMA);
+	exec(db,
+	     "INSERT INTO coverage VALUES"
+	     "('KRW-BTC','1h','2025-01-01T00:00:00','2025-01-02T00:00:00'),"
+	     "('KRW-BTC','1h','2025-01-02T00:00:00','2025-01-03T00:00:00')," /* adjacent */
+	     "('KRW-BTC','1h','2025-01-05T00:00:00','2025-01-06T00:00:00'),"
+	     "('KRW-BTC','1h','2025-01-10T00:00:00','2025-01-20T00:00:00'),"
+	     "('KRW-BTC','1d','2024-01-01T00:00:00','2025-01-01T00:00:00'),"
+	     "('KRW-ETH','1h','2025-01-01T00:00:00','2025-02-01T00:00:00'),"
+	     "('KRW-BTC','1M','2017-10-01T00:00:00','2025-06-01T00:00:00'),"
+	     "('KRW-BTC','1m','2025-01-01T00:00:00','2025-01-01T01:00:00')");
+	sqlite3_close(db);
+	*state = dbpath;
+	return 0;
+}
+
+static int
+teardown_db(void **state)
+{
+	(void)state;
+	unlink(dbpath);
+	return 0;
+}
+
+static void
+test_open_ro(void **state)
+{
+	int exists = -1;
+	sqlite3 *db;
+
+	(void)state;
+	assert_null(ledger_open_ro("/nonexistent/dir/ledger.db", &exists));
+	assert_int_equal(exists, 0);
+	exists = -1;
+	db = ledger_open_ro(dbpath, &exists);
+	assert_non_null(db);
+	assert_int_equal(exists, 1);
+	/* read-only: writes fail */
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM coverage", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_covered(void **state)
+{
+	struct range_list out = { 0 };
+	int exists;
+	sqlite3 *db;
+
+	(void)state;
+	db = ledger_open_ro(dbpath, &exists);
+	assert_non_null(db);
+	/* the whole of January: adjacent rows merged, sorted, clipped */
+	{
+		int64_t want[] = { T(2025, 1, 1, 0), T(2025, 1, 3, 0),
+		                   T(2025, 1, 5, 0), T(2025, 1, 6, 0),
+		                   T(2025, 1, 10, 0), T(2025, 1, 20, 0) };
+
+		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2024, 12, 1, 0),
+		                                T(2025, 2, 1, 0), &out), 0);
+		assert_ranges(&out, 3, want);
+		range_list_free(&out);
+	}
+	/* clipped on both sides */
+	{
+		int64_t want[] = { T(2025, 1, 1, 12), T(2025, 1, 3, 0),
+		                   T(2025, 1, 5, 0), T(2025, 1, 6, 0),
+		                   T(2025, 1, 10, 0), T(2025, 1, 15, 6) };
+
+		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 1, 12),
+		                                T(2025, 1, 15, 6), &out), 0);
+		assert_ranges(&out, 3, want);
+		range_list_free(&out);
+	}
+	/* touching at the ends only: nothing intersects */
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 3, 0),
+	                                T(2025, 1, 5, 0), &out), 0);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2024, 1, 1, 0),
+	                                T(2025, 1, 1, 0), &out), 0);
+	assert_int_equal(out.n, 0);
+	/* inside one row */
+	{
+		int64_t want[] = { T(2025, 1, 12, 0), T(2025, 1, 13, 0) };
+
+		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 12, 0),
+		                                T(2025, 1, 13, 0), &out), 0);
+		assert_ranges(&out, 1, want);
+		range_list_free(&out);
+	}
+	/* other market / timeframe; "1m" and "1M" are distinct */
+	{
+		int64_t want_m[] = { T(2025, 1, 1, 0), T(2025, 1, 1, 1) };
+		int64_t want_mo[] = { T(2025, 1, 1, 0), T(2025, 2, 1, 0) };
+
+		assert_int_equal(ledger_covered(db, "KRW-BTC", "1m", T(2025, 1, 1, 0),
+		                                T(2025, 2, 1, 0), &out), 0);
+		assert_ranges(&out, 1, want_m);
+		range_list_free(&out);
+		assert_int_equal(ledger_covered(db, "KRW-BTC", "1M", T(2025, 1, 1, 0),
+		                                T(2025, 2, 1, 0), &out), 0);
+		assert_ranges(&out, 1, want_mo);
+		range_list_free(&out);
+	}
+	assert_int_equal(ledger_covered(db, "KRW-XRP", "1h", 0, T(2030, 1, 1, 0), &out), 0);
+	assert_int_equal(out.n, 0);
+	/* empty and reversed windows */
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 2, 0),
+	                                T(2025, 1, 2, 0), &out), 0);
+	assert_int_equal(out.n, 0);
+	/* appends after what out held */
+	assert_int_equal(range_list_push(&out, -2, -1), 0);
+	assert_int_equal(ledger_covered(db, "KRW-ETH", "1h", T(2025, 1, 15, 0),
+	                                T(2025, 3, 1, 0), &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.v[0].from, -2);
+	assert_int_equal(out.v[1].from, T(2025, 1, 15, 0));
+	assert_int_equal(out.v[1].to, T(2025, 2, 1, 0));
+	range_list_free(&out);
+	/* huge bounds are fine */
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1d", INT64_MIN / 2, INT64_MAX / 2, &out), 0);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.v[0].from, T(2024, 1, 1, 0));
+	range_list_free(&out);
+	sqlite3_close(db);
+}
+
+static void
+test_covered_memory_db(void **state)
+{
+	struct range_list out = { 0 };
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	/* no table yet: nothing covered, no error */
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), 0);
+	assert_int_equal(out.n, 0);
+	exec(db, COVERAGE_SCHEMA);
+	/* overlapping rows (not produced by the writer, but merged anyway) */
+	exec(db, "INSERT INTO coverage VALUES"
+	         "('M','1d','2025-01-01T00:00:00','2025-01-10T00:00:00'),"
+	         "('M','1d','2025-01-05T00:00:00','2025-01-08T00:00:00'),"
+	         "('M','1d','2025-01-09T00:00:00','2025-01-12T00:00:00')");
+	{
+		int64_t want[] = { T(2025, 1, 1, 0), T(2025, 1, 12, 0) };
+
+		assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), 0);
+		assert_ranges(&out, 1, want);
+		range_list_free(&out);
+	}
+	/* a corrupt row fails the read and leaves out as it was */
+	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-02-01','garbage')");
+	assert_int_equal(range_list_push(&out, 1, 2), 0);
+	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_int_equal(out.n, 1);
+	range_list_free(&out);
+	sqlite3_close(db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_push_free),
+		cmocka_unit_test(test_subtract),
+		cmocka_unit_test(test_subtract_random),
+		cmocka_unit_test(test_open_ro),
+		cmocka_unit_test(test_covered),
+		cmocka_unit_test(test_covered_memory_db),
+	};
+
+	return cmocka_run_group_tests(tests, setup_db, teardown_db);
+}

@@ -1,0 +1,26 @@
+# tests/unit/unit.mk: Makefile fragment for the C unit tests (cmocka).
+# Included by the top-level Makefile, which defines CC, CFLAGS, LDFLAGS,
+# LDLIBS, LIBCOMMON and TESTS. Every tests/unit/<module>_test.c becomes the
+# binary tests/unit/<module>_test, linked with libcommon; tests of a
+# process's own modules list that process's objects below.
+# `make unit` builds and runs them all.
+
+UNIT_SRC := $(wildcard tests/unit/*_test.c)
+UNIT_BIN := $(UNIT_SRC:.c=)
+TESTS    += $(UNIT_BIN)
+
+# Tests of process-private modules: extra objects and include paths.
+# (overlap_test has its own rule in the top-level Makefile.)
+tests/unit/store_test: writer/store.o
+tests/unit/store_test: UNIT_CFLAGS := -Iwriter
+tests/unit/store_test: writer/store.o
+tests/unit/store_test: UNIT_CFLAGS := -Iwriter
+
+tests/unit/%_test: tests/unit/%_test.c $(LIBCOMMON) $(wildcard common/*.h)
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(LIBCOMMON) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@rc=0; for t in $(UNIT_BIN); do ./$$t || rc=1; done; exit $$rc
+
+.PHONY: unit
