@@ -849,7 +849,7 @@ ssrv_run(const struct ssrv_config *cfg)
 
 	struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handler,
 	    NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    MHD_OPTION_END);
 	if (d == NULL) {
 		logx("cannot listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
 		return 1;

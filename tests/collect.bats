@@ -27,7 +27,7 @@ check_range() { # M TF FROM TO [collect options...]
 	echo "$output"
 	[ "$status" -eq 0 ]
 	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	db_dump "$DB" "$m" "$tf" >"$BATS_TEST_TMPDIR/db"
+	db_dump "$DB" "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
 	[ -s "$BATS_TEST_TMPDIR/truth" ]
 	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
 }
@@ -85,7 +85,10 @@ check_range() { # M TF FROM TO [collect options...]
 	local stored_before
 	stored_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles")
 	before=$(candle_requests)
-	check_range KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00
+	# at the default budget (no parallel segments are needed at this latency)
+	run collect --market KRW-ADA --timeframe 1m --from 2026-10-10T00:00:00 --to 2026-10-11T00:00:00 --db "$DB" --quiet
+	[ "$status" -eq 0 ]
+	truth KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00 | diff - <(db_dump "$DB" KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00)
 	after=$(candle_requests)
 	local new=$(( $(sqlite3 "$DB" "SELECT COUNT(*) FROM candles") - stored_before ))
 	# ideal: ceil(new / 200) plus at most one request per missing range (<= 6)

@@ -1,8 +1,9 @@
 # tests/pipeline_helpers.bash: helpers for end-to-end suites.
 #
 #   collect ARGS...      ./run.sh collect with a private run dir, against $SIM_URL
-#   db_dump DB M TF      the stored candles of (M, TF) as Upbit JSON lines,
-#                        oldest first, byte for byte like `upbit-sim truth`
+#   db_dump DB M TF [FROM TO]  the stored candles of (M, TF) [in FROM..TO) as
+#                        Upbit JSON lines, oldest first, byte for byte like
+#                        `upbit-sim truth`
 #   truth M TF FROM TO   the simulator's truth for [FROM, TO)
 #   sim_stat JQ          a value from the simulator's /__sim/stats
 
@@ -28,6 +29,7 @@ db_dump() {
 	  coalesce(',\"converted_trade_price\":' || converted_trade_price, '') ||
 	  coalesce(',\"first_day_of_period\":\"' || first_day_of_period || '\"', '') || '}'
 	  FROM candles_exact WHERE market = '$2' AND timeframe = '$3'
+	  AND candle_date_time_utc >= '${4:-0}' AND candle_date_time_utc < '${5:-9}'
 	  ORDER BY candle_date_time_utc"
 }
 

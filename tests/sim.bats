@@ -572,6 +572,11 @@ burst() { # ip n path
 	run "$SIM_BIN" --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *--port-file* ]]
+	# a port in use is a runtime failure (exit 1), not a second listener
+	port=${MAIN_URL##*:}
+	run timeout 5 "$SIM_BIN" --port "$port"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot listen"* ]]
 }
 
 @test "SIGTERM and SIGINT stop it cleanly with exit 0" {

@@ -1,0 +1,354 @@
+/*
+ * http.c: concurrent GETs on one libcurl multi handle. Owns the multi handle
+ * (its connection cache gives keep-alive across requests), one easy handle
+ * per slot (reused, so options are set once) and each slot's body buffer
+ * (grown on demand, never beyond body_max). The caller owns scheduling: a
+ * transfer starts when http_start is called and is reported once through
+ * http_next_done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+#include "upbit_json.h"
+
+#define HTTP_CONNECT_TIMEOUT_MS 3000L
+#define HTTP_TIMEOUT_MS 10000L
+#define HTTP_LOW_SPEED_BYTES 1L    /* below this many bytes/s ... */
+#define HTTP_LOW_SPEED_TIME_S 5L   /* ... for this long: stalled */
+#define HTTP_BODY_INITIAL 65536
+#define HTTP_IFACE_MAX 80
+
+enum slot_state { S_IDLE, S_RUNNING, S_DONE };
+
+struct xfer {
+	struct http *h;
+	CURL *easy;
+	enum slot_state state;
+	void *user;
+	char *buf;
+	size_t len, cap;
+	int too_big;
+	int remaining_req;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http {
+	CURLM *multi;
+	struct xfer *x;
+	int n;
+	int running;
+	size_t body_max;
+	struct curl_slist *headers;
+	char iface[HTTP_IFACE_MAX];
+};
+
+static int curl_inited;
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb, need;
+
+	if (n > x->h->body_max - x->len) {
+		x->too_big = 1;
+		return 0; /* aborts with CURLE_WRITE_ERROR */
+	}
+	need = x->len + n + 1;
+	if (need > x->cap) {
+		size_t cap = x->cap ? x->cap : HTTP_BODY_INITIAL;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > x->h->body_max + 1)
+			cap = x->h->body_max + 1;
+		if ((p = realloc(x->buf, cap)) == NULL) {
+			snprintf(x->errbuf, sizeof(x->errbuf), "out of memory for the body");
+			return 0;
+		}
+		x->buf = p;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, ptr, n);
+	x->len += n;
+	return n;
+}
+
+static size_t
+on_header(char *line, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+	static const char name[] = "remaining-req:";
+
+	/* a new status line starts a new header block (after 1xx) */
+	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
+		x->remaining_req = -1;
+	else if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0)
+		x->remaining_req = upbit_remaining_req(line + sizeof(name) - 1,
+		                                       n - (sizeof(name) - 1));
+	return n;
+}
+
+#define SETOPT(e, opt, val)                                                   \
+	do {                                                                  \
+		CURLcode rc_ = curl_easy_setopt((e), (opt), (val));           \
+		if (rc_ != CURLE_OK) {                                        \
+			log_warnx("curl_easy_setopt " #opt ": %s",             \
+			          curl_easy_strerror(rc_));                   \
+			return -1;                                            \
+		}                                                             \
+	} while (0)
+
+static int
+easy_setup(struct http *h, struct xfer *x, const struct http_config *cfg)
+{
+	CURL *e = x->easy;
+
+	SETOPT(e, CURLOPT_PRIVATE, x);
+	SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(e, CURLOPT_WRITEDATA, x);
+	SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(e, CURLOPT_HEADERDATA, x);
+	SETOPT(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl has */
+	SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+	SETOPT(e, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+	SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, HTTP_LOW_SPEED_BYTES);
+	SETOPT(e, CURLOPT_LOW_SPEED_TIME, HTTP_LOW_SPEED_TIME_S);
+	SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->body_max);
+	SETOPT(e, CURLOPT_USERAGENT, cfg->user_agent ? cfg->user_agent : "candlepipe/0.1");
+	/* Only these headers: never an Origin (a 1-per-10-s browser budget). */
+	SETOPT(e, CURLOPT_HTTPHEADER, h->headers);
+	if (h->iface[0] != '\0')
+		SETOPT(e, CURLOPT_INTERFACE, h->iface);
+	return 0;
+}
+
+struct http *
+http_new(const struct http_config *cfg)
+{
+	struct http *h;
+
+	if (cfg->max_inflight < 1 || cfg->body_max < 1) {
+		log_warnx("http_new: bad configuration");
+		return NULL;
+	}
+	if (!curl_inited) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_warnx("curl_global_init failed");
+			return NULL;
+		}
+		curl_inited = 1;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->x = calloc((size_t)cfg->max_inflight, sizeof(*h->x))) == NULL) {
+		log_warn("http_new");
+		free(h);
+		return NULL;
+	}
+	h->n = cfg->max_inflight;
+	h->body_max = cfg->body_max;
+	if (cfg->source_ip != NULL && cfg->source_ip[0] != '\0' &&
+	    (size_t)snprintf(h->iface, sizeof(h->iface), "host!%s", cfg->source_ip) >=
+	        sizeof(h->iface)) {
+		log_warnx("source address too long: %s", cfg->source_ip);
+		goto fail;
+	}
+	if ((h->headers = curl_slist_append(NULL, "Accept: application/json")) == NULL) {
+		log_warnx("curl_slist_append failed");
+		goto fail;
+	}
+	if ((h->multi = curl_multi_init()) == NULL) {
+		log_warnx("curl_multi_init failed");
+		goto fail;
+	}
+	if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n) != CURLM_OK)
+		log_warnx("CURLMOPT_MAXCONNECTS refused");
+	for (int i = 0; i < h->n; i++) {
+		struct xfer *x = &h->x[i];
+
+		x->h = h;
+		x->remaining_req = -1;
+		if ((x->easy = curl_easy_init()) == NULL) {
+			log_warnx("curl_easy_init failed");
+			goto fail;
+		}
+		if (easy_setup(h, x, cfg) == -1)
+			goto fail;
+	}
+	return h;
+fail:
+	http_free(&h);
+	return NULL;
+}
+
+void
+http_free(struct http **hp)
+{
+	struct http *h = *hp;
+
+	if (h == NULL)
+		return;
+	for (int i = 0; i < h->n; i++) {
+		struct xfer *x = &h->x[i];
+
+		if (x->easy != NULL) {
+			if (x->state == S_RUNNING && h->multi != NULL)
+				curl_multi_remove_handle(h->multi, x->easy);
+			curl_easy_cleanup(x->easy);
+		}
+		free(x->buf);
+	}
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
+	curl_slist_free_all(h->headers);
+	free(h->x);
+	free(h);
+	*hp = NULL;
+}
+
+int
+http_free_slots(const struct http *h)
+{
+	int n = 0;
+
+	for (int i = 0; i < h->n; i++)
+		n += h->x[i].state == S_IDLE;
+	return n;
+}
+
+int
+http_running(const struct http *h)
+{
+	return h->running;
+}
+
+int
+http_start(struct http *h, const char *url, void *user)
+{
+	struct xfer *x = NULL;
+	CURLMcode mc;
+	CURLcode rc;
+
+	for (int i = 0; i < h->n; i++) {
+		if (h->x[i].state == S_IDLE) {
+			x = &h->x[i];
+			break;
+		}
+	}
+	if (x == NULL) {
+		log_warnx("http_start: no free transfer slot");
+		return -1;
+	}
+	x->len = 0;
+	x->too_big = 0;
+	x->remaining_req = -1;
+	x->errbuf[0] = '\0';
+	x->user = user;
+	if ((rc = curl_easy_setopt(x->easy, CURLOPT_URL, url)) != CURLE_OK) {
+		log_warnx("CURLOPT_URL: %s", curl_easy_strerror(rc));
+		return -1;
+	}
+	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
+		log_warnx("curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	x->state = S_RUNNING;
+	h->running++;
+	/* Connect or write the request now, not at the next wake-up. */
+	return http_perform(h);
+}
+
+int
+http_wait(struct http *h, int extra_fd, int timeout_ms)
+{
+	struct curl_waitfd wfd;
+	CURLMcode mc;
+
+	memset(&wfd, 0, sizeof(wfd));
+	wfd.fd = extra_fd;
+	wfd.events = CURL_WAIT_POLLIN;
+	mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &wfd : NULL,
+	                     extra_fd >= 0 ? 1 : 0, timeout_ms < 0 ? 0 : timeout_ms,
+	                     NULL);
+	if (mc != CURLM_OK) {
+		log_warnx("curl_multi_poll: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_perform(struct http *h)
+{
+	int still;
+	CURLMcode mc = curl_multi_perform(h->multi, &still);
+
+	if (mc != CURLM_OK) {
+		log_warnx("curl_multi_perform: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_next_done(struct http *h, struct http_done *d)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		struct xfer *x = NULL;
+		CURLcode res = m->data.result;
+		long status = 0;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x == NULL || x->state != S_RUNNING)
+			continue;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->state = S_DONE;
+		h->running--;
+
+		memset(d, 0, sizeof(*d));
+		d->user = x->user;
+		d->slot = (int)(x - h->x);
+		d->status = status;
+		d->remaining_req = x->remaining_req;
+		d->too_big = x->too_big || res == CURLE_FILESIZE_EXCEEDED;
+		if (res != CURLE_OK) {
+			d->failed = 1;
+			snprintf(d->error, sizeof(d->error), "%s",
+			         x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(res));
+		}
+		if (x->buf != NULL)
+			x->buf[x->len] = '\0';
+		d->body = x->buf != NULL ? x->buf : "";
+		d->len = x->len;
+		return 1;
+	}
+	return 0;
+}
+
+void
+http_release(struct http *h, struct http_done *d)
+{
+	if (d->slot >= 0 && d->slot < h->n && h->x[d->slot].state == S_DONE)
+		h->x[d->slot].state = S_IDLE;
+	d->body = NULL;
+	d->slot = -1;
+}

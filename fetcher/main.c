@@ -1,0 +1,775 @@
+/*
+ * main.c: cp-fetcher, the process that turns leases into HTTP requests.
+ *
+ * It asks the planner for work with READY (free slots, also the heartbeat),
+ * holds each LEASE until its rate token is due (receipt + delay_ms on the
+ * monotonic clock), then GETs the chunk from Upbit through http.c, validates
+ * the answer with upbit_json.c and sends a RESULT to the writer or a FAILED
+ * to the planner. It never retries by itself: retries, back-off and the rate
+ * budget belong to the planner. Owns the lease table (at most max_inflight
+ * leases, each with its encoded result while the writer cannot take it), the
+ * two DEALER sockets and the event publisher.
+ *
+ * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 4 temporary trouble.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "crashpoint.h"
+#include "events.h"
+#include "http.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "tf.h"
+#include "timeutil.h"
+#include "upbit_json.h"
+
+#define DEFAULT_API_URL "https://api.upbit.com"
+#define DEFAULT_MAX_INFLIGHT 4
+#define MAX_INFLIGHT_MAX 64
+#define USER_AGENT "candlepipe/0.1"
+#define HEARTBEAT_US 1000000LL        /* READY at least this often */
+#define POLL_MAX_US 100000LL          /* the loop wakes at least this often */
+#define SEND_RETRY_US 50000LL         /* held result: retry sending this often */
+#define STOP_GRACE_US 3000000LL       /* running transfers get this long on stop */
+#define URL_MAX 512
+#define API_URL_MAX 256
+#define EV_HTTP "http"
+
+enum lease_state {
+	L_FREE,     /* slot unused */
+	L_WAITING,  /* leased, rate token not due yet */
+	L_RUNNING,  /* the transfer runs */
+	L_HELD      /* result encoded, the writer has not taken it yet */
+};
+
+struct lease {
+	enum lease_state state;
+	struct chunk_info ci;
+	int64_t due_us;       /* monotonic: start the transfer at this time */
+	int64_t expire_us;    /* monotonic: the lease ends here */
+	int64_t held_since_us;
+	struct msgbuf out;    /* the encoded RESULT while held */
+};
+
+struct opts {
+	const char *work, *results, *events, *source_ip, *name;
+	char api_url[API_URL_MAX];
+	int max_inflight;
+	int verbose;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static struct opts o;
+static const char *source_label;
+static void *sock_work, *sock_results, *sock_events;
+static struct http *http;
+static struct lease *leases;
+static struct candle *candles;   /* parse scratch: CANDLE_MAX_PER_RESPONSE */
+static struct msgbuf mbuf;       /* scratch for READY, FAILED and events */
+static uint32_t leases_seen;
+static int last_free = -1;       /* free_slots last announced */
+static int64_t next_ready_us, next_send_us;
+static int send_blocked;         /* a RESULT could not be handed to zmq */
+static int stopping;
+static uint64_t n_ok, n_failed, n_dropped;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Monotonic clock in microseconds: rate tokens need better than ms. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cp-fetcher --work EP --results EP [--events EP] [--api-url URL]\n"
+	    "                  [--source-ip ADDR] [--max-inflight N] [--name NAME] [-v]\n"
+	    "\n"
+	    "Takes leases from the planner (--work), fetches the candles from Upbit\n"
+	    "and hands the validated results to the writer (--results).\n"
+	    "  --events EP        publish events to this hub (lossy)\n"
+	    "  --api-url URL      default $UPBIT_API_URL, else " DEFAULT_API_URL "\n"
+	    "  --source-ip ADDR   send requests from this local address\n"
+	    "  --max-inflight N   concurrent transfers (default %d, 1..%d)\n"
+	    "  --name NAME        process name in logs (default fetcher)\n"
+	    "  -v                 log every chunk\n",
+	    DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
+}
+
+static int
+parse_opts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "work", required_argument, NULL, 'w' },
+		{ "results", required_argument, NULL, 'r' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "api-url", required_argument, NULL, 'a' },
+		{ "source-ip", required_argument, NULL, 's' },
+		{ "max-inflight", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *api = getenv("UPBIT_API_URL");
+	char *end;
+	long v;
+	size_t len;
+	int c;
+
+	if (api == NULL || *api == '\0')
+		api = DEFAULT_API_URL;
+	o.max_inflight = DEFAULT_MAX_INFLIGHT;
+	o.name = "fetcher";
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.work = optarg; break;
+		case 'r': o.results = optarg; break;
+		case 'e': o.events = optarg; break;
+		case 'a': api = optarg; break;
+		case 's': o.source_ip = optarg; break;
+		case 'n': o.name = optarg; break;
+		case 'v': o.verbose = 1; break;
+		case 'm':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
+			    v > MAX_INFLIGHT_MAX) {
+				fprintf(stderr, "cp-fetcher: --max-inflight must be 1..%d, not '%s'\n",
+				        MAX_INFLIGHT_MAX, optarg);
+				return -1;
+			}
+			o.max_inflight = (int)v;
+			break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		default: return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cp-fetcher: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o.work == NULL || o.results == NULL) {
+		fprintf(stderr, "cp-fetcher: --work and --results are required\n");
+		return -1;
+	}
+	if (strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0) {
+		fprintf(stderr, "cp-fetcher: --api-url must start with http:// or https://\n");
+		return -1;
+	}
+	len = strlen(api);
+	while (len > 0 && api[len - 1] == '/')
+		len--;
+	if (len >= sizeof(o.api_url)) {
+		fprintf(stderr, "cp-fetcher: --api-url too long\n");
+		return -1;
+	}
+	memcpy(o.api_url, api, len);
+	o.api_url[len] = '\0';
+	if (o.source_ip != NULL &&
+	    (o.source_ip[0] == '\0' || strlen(o.source_ip) >= SOURCE_MAX ||
+	     strpbrk(o.source_ip, " \t!/") != NULL)) {
+		fprintf(stderr, "cp-fetcher: bad --source-ip '%s'\n", o.source_ip);
+		return -1;
+	}
+	return 0;
+}
+
+/* ms from the chunk's planning time, clamped to the wire type. */
+static uint32_t
+offset_ms(const struct chunk_info *ci)
+{
+	int64_t d = time_now_ms() - ci->planned_ms;
+
+	if (d < 0)
+		return 0;
+	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static void
+url_escape(char *out, size_t cap, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+static void
+build_url(char *out, size_t cap, const struct chunk_info *ci)
+{
+	char t[TIME_TEXT_LEN], to[3 * TIME_TEXT_LEN + 1], m[3 * MARKET_MAX + 1];
+
+	time_format(ci->to, t);
+	url_escape(to, sizeof(to), t);
+	url_escape(m, sizeof(m), ci->market);
+	snprintf(out, cap, "%s/v1/candles/%s?market=%s&count=%u&to=%sZ", o.api_url,
+	         tf_route((enum tf)ci->tf), m, (unsigned)ci->count, to);
+}
+
+static int
+leases_held(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < o.max_inflight; i++)
+		n += leases[i].state != L_FREE;
+	return n;
+}
+
+static int
+free_slots(void)
+{
+	if (stopping || send_blocked)
+		return 0;
+	return o.max_inflight - leases_held();
+}
+
+/* READY now if the free slots changed, or the heartbeat is due. */
+static void
+ready_maybe(int64_t now, int force)
+{
+	struct msg_ready r;
+	int n = free_slots();
+
+	if (!force && n == last_free && now < next_ready_us)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.free_slots = (uint32_t)n;
+	r.leases_seen = leases_seen;
+	snprintf(r.source, sizeof(r.source), "%s", source_label);
+	mbuf.len = 0;
+	if (msg_encode_ready(&mbuf, &r) == -1) {
+		log_warnx("cannot encode READY");
+		return;
+	}
+	/* A READY that would block is simply late: the heartbeat repeats it. */
+	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == 0)
+		last_free = n;
+	next_ready_us = now + HEARTBEAT_US;
+}
+
+static void
+lease_free(struct lease *l)
+{
+	l->state = L_FREE;
+	l->out.len = 0;
+}
+
+/* The warning line of a failed chunk and the FAILED message. */
+static void
+send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms,
+            const char *reason)
+{
+	struct msg_failed m;
+	char t[TIME_TEXT_LEN];
+
+	time_format(l->ci.to, t);
+	log_warnx("%s %s to %s: %s: %s", l->ci.market, tf_name((enum tf)l->ci.tf), t,
+	          fail_kind_names[kind], reason);
+	memset(&m, 0, sizeof(m));
+	m.ci = l->ci;
+	m.kind = (uint8_t)kind;
+	m.retry_after_ms = retry_after_ms;
+	snprintf(m.source, sizeof(m.source), "%s", source_label);
+	snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	mbuf.len = 0;
+	n_failed++;
+	if (msg_encode_failed(&mbuf, &m) == -1) {
+		log_warnx("cannot encode FAILED for chunk %llu", (unsigned long long)l->ci.id);
+		return;
+	}
+	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == -1)
+		log_warnx("FAILED for chunk %llu not sent (%s); the lease will expire",
+		          (unsigned long long)l->ci.id, zmq_strerror(zmq_errno()));
+	if (kind == FAIL_RATE_429 || kind == FAIL_BLOCKED_418)
+		net_event(sock_events, EV_HTTP, mbuf.data, mbuf.len);
+}
+
+/* The Upbit message of an error body, or a printable prefix of the body. */
+static void
+body_text(const struct http_done *d, char *out, size_t cap)
+{
+	struct upbit_error e;
+	size_t n = 0;
+
+	if (upbit_parse_error(d->body, d->len, &e) == 0) {
+		snprintf(out, cap, "%s", e.message[0] != '\0' ? e.message : e.name);
+		return;
+	}
+	for (size_t i = 0; i < d->len && i < 80 && n + 1 < cap; i++) {
+		char c = d->body[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e)
+			continue;
+		if (c == ' ' && (n == 0 || out[n - 1] == ' '))
+			continue;
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+/* A 200: validate, encode the RESULT and hold it for the writer. */
+static void
+handle_ok(struct lease *l, const struct http_done *d)
+{
+	struct upbit_query q;
+	struct msg_result r;
+	char err[REASON_MAX];
+	int n;
+
+	q.market = l->ci.market;
+	q.tf = (enum tf)l->ci.tf;
+	q.to = l->ci.to;
+	q.count = l->ci.count;
+	n = upbit_parse_candles(d->body, d->len, &q, candles, CANDLE_MAX_PER_RESPONSE,
+	                        err, sizeof(err));
+	if (n < 0) {
+		send_failed(l, FAIL_TEMP_BODY, 0, err);
+		lease_free(l);
+		return;
+	}
+	l->ci.received = (uint16_t)n;
+	l->ci.newest = n > 0 ? candles[0].start : 0;
+	l->ci.oldest = n > 0 ? candles[n - 1].start : 0;
+	l->ci.history_end = n < l->ci.count;
+	l->ci.effective_end = l->ci.history_end ? 0 : l->ci.oldest;
+	l->ci.t_parsed = offset_ms(&l->ci);
+	memset(&r, 0, sizeof(r));
+	r.ci = l->ci;
+	r.bytes = d->len > UINT32_MAX ? UINT32_MAX : (uint32_t)d->len;
+	r.ncandles = (uint16_t)n;
+	r.candles = candles;
+	l->out.len = 0;
+	if (msg_encode_result(&l->out, &r) == -1) {
+		send_failed(l, FAIL_TEMP_BODY, 0, "the result does not fit a RESULT message");
+		lease_free(l);
+		return;
+	}
+	l->state = L_HELD;
+	l->held_since_us = mono_us();
+	n_ok++;
+	if (sock_events != NULL) {
+		mbuf.len = 0;
+		if (msg_encode_lease(&mbuf, &l->ci) == 0)
+			net_event(sock_events, EV_FETCHED, mbuf.data, mbuf.len);
+	}
+	if (o.verbose) {
+		char t[TIME_TEXT_LEN];
+
+		time_format(l->ci.to, t);
+		log_debug("%s %s to %s: %d candles, %zu bytes, sent +%u ms, answered +%u ms",
+		          l->ci.market, tf_name((enum tf)l->ci.tf), t, n, d->len,
+		          (unsigned)l->ci.t_sent, (unsigned)l->ci.t_answered);
+	}
+}
+
+/* Classifies one finished transfer; the lease ends FREE or HELD. */
+static void
+handle_done(struct http_done *d)
+{
+	struct lease *l = d->user;
+	char text[UPBIT_ERR_MESSAGE_MAX], reason[REASON_MAX];
+	long st = d->status;
+	uint32_t block_ms;
+
+	l->ci.t_answered = offset_ms(&l->ci);
+	l->ci.http_status = (uint16_t)(st > 0 && st <= 999 ? st : 0);
+	l->ci.remaining_req = (int8_t)d->remaining_req;
+	CRASHPOINT("fetcher_after_http");
+
+	if (d->too_big) {
+		snprintf(reason, sizeof(reason), "body larger than %d bytes",
+		         UPBIT_BODY_MAX_BYTES);
+		send_failed(l, FAIL_TEMP_BODY, 0, reason);
+	} else if (d->failed) {
+		send_failed(l, FAIL_TEMP_NET, 0, d->error);
+	} else if (st == 200) {
+		handle_ok(l, d);
+		return;
+	} else if (st == 429) {
+		body_text(d, text, sizeof(text));
+		snprintf(reason, sizeof(reason), "HTTP 429%s%s%s", text[0] ? " (" : "",
+		         text, text[0] ? ")" : "");
+		send_failed(l, FAIL_RATE_429, 0, reason);
+	} else if (st == 418) {
+		body_text(d, text, sizeof(text));
+		block_ms = upbit_block_ms(text);
+		if (block_ms > 0)
+			snprintf(reason, sizeof(reason), "HTTP 418: blocked for %u s (%s)",
+			         (unsigned)(block_ms / 1000), text);
+		else
+			snprintf(reason, sizeof(reason), "HTTP 418: blocked, time unknown (%s)",
+			         text);
+		log_warnx("source %s is BLOCKED by Upbit (418) for %s: %s", source_label,
+		          block_ms > 0 ? "the stated time" : "an unknown time", text);
+		send_failed(l, FAIL_BLOCKED_418, block_ms, reason);
+	} else if (st == 404 && (body_text(d, text, sizeof(text)),
+	                         strstr(text, "Code not found") != NULL)) {
+		snprintf(reason, sizeof(reason), "unknown market %s (404 Code not found)",
+		         l->ci.market);
+		send_failed(l, FAIL_PERM_MARKET, 0, reason);
+	} else if (st >= 400 && st < 500) {
+		body_text(d, text, sizeof(text));
+		snprintf(reason, sizeof(reason), "HTTP %ld: %s", st,
+		         text[0] ? text : "(no message)");
+		/* 408 Request Timeout is a transport hiccup, not a bad request */
+		send_failed(l, st == 408 ? FAIL_TEMP_HTTP : FAIL_PERM_REQUEST, 0, reason);
+	} else if (st >= 500 && st < 600) {
+		body_text(d, text, sizeof(text));
+		snprintf(reason, sizeof(reason), "HTTP %ld%s%s", st, text[0] ? ": " : "",
+		         text);
+		send_failed(l, FAIL_TEMP_HTTP, 0, reason);
+	} else {
+		snprintf(reason, sizeof(reason), "unexpected HTTP status %ld", st);
+		send_failed(l, FAIL_TEMP_HTTP, 0, reason);
+	}
+	lease_free(l);
+}
+
+/* Hands held results to zmq, oldest first; stops at the first that would
+ * block and retries SEND_RETRY_US later. */
+static void
+pump_results(int64_t now)
+{
+	if (send_blocked && now < next_send_us)
+		return;
+	for (;;) {
+		struct lease *l = NULL;
+
+		for (int i = 0; i < o.max_inflight; i++)
+			if (leases[i].state == L_HELD &&
+			    (l == NULL || leases[i].held_since_us < l->held_since_us))
+				l = &leases[i];
+		if (l == NULL) {
+			send_blocked = 0;
+			return;
+		}
+		if (net_send(sock_results, l->out.data, l->out.len, 0) == 0) {
+			CRASHPOINT("fetcher_after_send");
+			lease_free(l);
+			continue;
+		}
+		if (now - l->held_since_us > (int64_t)l->ci.lease_ms * 1000) {
+			char t[TIME_TEXT_LEN];
+
+			time_format(l->ci.to, t);
+			log_warnx("%s %s to %s: the writer took no result for %u ms; dropped"
+			          " (the planner re-issues it)", l->ci.market,
+			          tf_name((enum tf)l->ci.tf), t, (unsigned)l->ci.lease_ms);
+			n_dropped++;
+			lease_free(l);
+			continue;
+		}
+		if (!send_blocked)
+			log_info("the writer does not take results (%s); holding",
+			         zmq_strerror(zmq_errno()));
+		send_blocked = 1;
+		next_send_us = now + SEND_RETRY_US;
+		return;
+	}
+}
+
+static void
+take_lease(const void *data, size_t len, int64_t now)
+{
+	struct chunk_info ci;
+	struct lease *l = NULL;
+	int type = msg_peek_type(data, len);
+
+	if (type != MSG_LEASE) {
+		if (type > 0 && type < MSG_TYPE_END)
+			log_warnx("unexpected %s message from the planner dropped",
+			          msg_type_names[type]);
+		else
+			log_warnx("malformed message (%zu bytes) from the planner dropped", len);
+		return;
+	}
+	if (msg_decode_lease(data, len, &ci) == -1) {
+		log_warnx("undecodable LEASE (%zu bytes) dropped", len);
+		return;
+	}
+	leases_seen++;
+	if (stopping) {
+		log_debug("stopping: lease of chunk %llu not taken",
+		          (unsigned long long)ci.id);
+		return;
+	}
+	for (int i = 0; i < o.max_inflight; i++) {
+		if (leases[i].state == L_FREE) {
+			l = &leases[i];
+			break;
+		}
+	}
+	if (l == NULL) {
+		log_warnx("lease of chunk %llu beyond my %d slots dropped",
+		          (unsigned long long)ci.id, o.max_inflight);
+		return;
+	}
+	l->ci = ci;
+	l->ci.t_sent = l->ci.t_answered = l->ci.t_parsed = 0;
+	l->due_us = now + (int64_t)ci.delay_ms * 1000;
+	l->expire_us = now + (int64_t)ci.lease_ms * 1000;
+	l->state = L_WAITING;
+}
+
+/* Reads every waiting frame of a socket (ZMQ_FD is edge-triggered: always
+ * drain until ZMQ_EVENTS says nothing is left). work != 0: leases. */
+static int
+drain(void *sock, int work)
+{
+	int got = 0;
+
+	for (;;) {
+		zmq_msg_t m;
+		int ev = 0;
+		size_t sz = sizeof(ev);
+
+		if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == -1 || !(ev & ZMQ_POLLIN))
+			break;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1) {
+			zmq_msg_close(&m);
+			break;
+		}
+		got++;
+		if (!work)
+			log_warnx("unexpected message (%zu bytes) from the writer dropped",
+			          zmq_msg_size(&m));
+		else if (zmq_msg_more(&m))
+			log_warnx("multipart message from the planner dropped");
+		else
+			take_lease(zmq_msg_data(&m), zmq_msg_size(&m), mono_us());
+		/* the rest of a multipart message goes with it */
+		while (zmq_msg_more(&m)) {
+			zmq_msg_close(&m);
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1)
+				break;
+		}
+		zmq_msg_close(&m);
+	}
+	return got;
+}
+
+/* Starts every transfer whose rate token is due; drops expired leases. */
+static void
+start_due(void)
+{
+	char url[URL_MAX];
+
+	for (int i = 0; i < o.max_inflight; i++) {
+		struct lease *l = &leases[i];
+		int64_t now;
+
+		if (l->state != L_WAITING)
+			continue;
+		now = mono_us();
+		if (now < l->due_us)
+			continue;
+		if (now >= l->expire_us) {
+			/* the planner re-issues it: nothing to report */
+			log_debug("lease of chunk %llu expired before its start; dropped",
+			          (unsigned long long)l->ci.id);
+			lease_free(l);
+			continue;
+		}
+		build_url(url, sizeof(url), &l->ci);
+		l->ci.t_sent = offset_ms(&l->ci);
+		if (http_start(http, url, l) == -1) {
+			send_failed(l, FAIL_TEMP_NET, 0, "the transfer could not start");
+			lease_free(l);
+			continue;
+		}
+		l->state = L_RUNNING;
+	}
+}
+
+/* Microseconds until the loop must act again, capped at POLL_MAX_US. */
+static int64_t
+next_wake_us(int64_t now)
+{
+	int64_t t = now + POLL_MAX_US;
+
+	for (int i = 0; i < o.max_inflight; i++)
+		if (leases[i].state == L_WAITING && leases[i].due_us < t)
+			t = leases[i].due_us;
+	if (send_blocked && next_send_us < t)
+		t = next_send_us;
+	if (next_ready_us < t)
+		t = next_ready_us;
+	return t > now ? t - now : 0;
+}
+
+static void
+begin_stop(void)
+{
+	int dropped = 0;
+
+	stopping = 1;
+	for (int i = 0; i < o.max_inflight; i++) {
+		if (leases[i].state == L_WAITING) {
+			lease_free(&leases[i]);
+			dropped++;
+		}
+	}
+	log_info("stopping on signal %d: %d transfers running, %d leases not started",
+	         (int)stop_signal, http_running(http), dropped);
+	ready_maybe(mono_us(), 1);
+}
+
+static int
+busy(void)
+{
+	for (int i = 0; i < o.max_inflight; i++)
+		if (leases[i].state == L_RUNNING || leases[i].state == L_HELD)
+			return 1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	struct http_config hc;
+	void *ctx;
+	int zfd = -1, rc = EXIT_OK;
+	size_t zsz = sizeof(zfd);
+	int64_t stop_deadline = 0;
+
+	if (parse_opts(argc, argv) == -1) {
+		fprintf(stderr, "try 'cp-fetcher --help'\n");
+		return EXIT_USAGE;
+	}
+	log_init(o.name, o.verbose);
+	source_label = o.source_ip != NULL ? o.source_ip : "default";
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((leases = calloc((size_t)o.max_inflight, sizeof(*leases))) == NULL ||
+	    (candles = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*candles))) == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	memset(&hc, 0, sizeof(hc));
+	hc.max_inflight = o.max_inflight;
+	hc.body_max = UPBIT_BODY_MAX_BYTES;
+	hc.source_ip = o.source_ip;
+	hc.user_agent = USER_AGENT;
+	if ((http = http_new(&hc)) == NULL)
+		fatalx(EXIT_TEMPFAIL, "cannot set up libcurl");
+
+	ctx = zmq_ctx_new();
+	if (ctx == NULL)
+		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, NULL)) == NULL ||
+	    (sock_results = net_socket(ctx, ZMQ_DEALER, o.results, 0, NULL)) == NULL)
+		fatalx(EXIT_TEMPFAIL, "cannot connect to the planner or the writer");
+	sock_events = net_events_open(ctx, o.events, NULL);
+	if (o.events != NULL && sock_events == NULL)
+		log_warnx("no event stream (%s); going on without", o.events);
+	if (zmq_getsockopt(sock_work, ZMQ_FD, &zfd, &zsz) == -1)
+		fatalx(EXIT_TEMPFAIL, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
+
+	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
+	         o.api_url, source_label, o.max_inflight, o.work, o.results,
+	         o.events ? o.events : "-");
+	ready_maybe(mono_us(), 1);
+
+	for (;;) {
+		int64_t now, wait;
+
+		if (stop_signal && !stopping) {
+			begin_stop();
+			stop_deadline = mono_us() + STOP_GRACE_US;
+		}
+		if (stopping && (!busy() || mono_us() >= stop_deadline))
+			break;
+		drain(sock_work, 1);
+		start_due();
+		if (http_perform(http) == -1) {
+			rc = EXIT_TEMPFAIL;
+			break;
+		}
+		{
+			struct http_done d;
+
+			while (http_next_done(http, &d) == 1) {
+				handle_done(&d);
+				http_release(http, &d);
+			}
+		}
+		drain(sock_results, 0);
+		now = mono_us();
+		pump_results(now);
+		ready_maybe(now, 0);
+		/* sends may have swallowed the ZMQ_FD edge: look again */
+		drain(sock_work, 1);
+		start_due();
+		now = mono_us();
+		wait = next_wake_us(now);
+		if (http_wait(http, zfd, (int)((wait + 999) / 1000)) == -1) {
+			rc = EXIT_TEMPFAIL;
+			break;
+		}
+	}
+
+	if (stopping && busy())
+		log_warnx("stop: %d transfers or results abandoned after %lld s",
+		          leases_held(), (long long)(STOP_GRACE_US / 1000000));
+	log_info("exit: %llu results, %llu failures, %llu results dropped",
+	         (unsigned long long)n_ok, (unsigned long long)n_failed,
+	         (unsigned long long)n_dropped);
+	http_free(&http);
+	for (int i = 0; i < o.max_inflight; i++)
+		msgbuf_free(&leases[i].out);
+	msgbuf_free(&mbuf);
+	free(leases);
+	free(candles);
+	zmq_close(sock_work);
+	zmq_close(sock_results);
+	if (sock_events != NULL)
+		zmq_close(sock_events);
+	zmq_ctx_term(ctx);
+	return rc;
+}

@@ -1,0 +1,241 @@
+/*
+ * jsonw.c: text buffers and the JSON writer used by --json and the
+ * Prometheus exposition. Owns nothing but the buffers it grows.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+
+static int
+tb_grow(struct tbuf *b, size_t need)
+{
+	size_t cap;
+	char *d;
+
+	if (b->oom)
+		return -1;
+	if (b->len + need + 1 <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	if ((d = realloc(b->d, cap)) == NULL) {
+		b->oom = 1;
+		return -1;
+	}
+	b->d = d;
+	b->cap = cap;
+	return 0;
+}
+
+void
+tb_reset(struct tbuf *b)
+{
+	b->len = 0;
+	b->oom = 0;
+	if (b->d != NULL)
+		b->d[0] = '\0';
+}
+
+void
+tb_free(struct tbuf *b)
+{
+	free(b->d);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+tb_putn(struct tbuf *b, const char *s, size_t n)
+{
+	if (tb_grow(b, n) == -1)
+		return;
+	memcpy(b->d + b->len, s, n);
+	b->len += n;
+	b->d[b->len] = '\0';
+}
+
+void
+tb_puts(struct tbuf *b, const char *s)
+{
+	tb_putn(b, s, strlen(s));
+}
+
+void
+tb_printf(struct tbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || tb_grow(b, (size_t)n) == -1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->d + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void
+jw_reset(struct jw *w)
+{
+	tb_reset(&w->b);
+	w->comma = 0;
+}
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static void
+put_escaped(struct tbuf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	tb_putn(b, "\"", 1);
+	while (i < n) {
+		unsigned char c = p[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			tb_putn(b, e, 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" :
+			                c == '\r' ? "\\r" : NULL;
+			if (e != NULL)
+				tb_puts(b, e);
+			else
+				tb_printf(b, "\\u%04x", c);
+			i++;
+		} else if ((k = utf8_len(p + i, n - i)) == 0) {
+			tb_puts(b, "\\ufffd");
+			i++;
+		} else {
+			tb_putn(b, s + i, k);
+			i += k;
+		}
+	}
+	tb_putn(b, "\"", 1);
+}
+
+static void
+key(struct jw *w, const char *k)
+{
+	if (w->comma)
+		tb_putn(&w->b, ",", 1);
+	w->comma = 1;
+	if (k != NULL) {
+		put_escaped(&w->b, k, strlen(k));
+		tb_putn(&w->b, ":", 1);
+	}
+}
+
+void
+jw_obj(struct jw *w, const char *k)
+{
+	key(w, k);
+	tb_putn(&w->b, "{", 1);
+	w->comma = 0;
+}
+
+void
+jw_obj_end(struct jw *w)
+{
+	tb_putn(&w->b, "}", 1);
+	w->comma = 1;
+}
+
+void
+jw_arr(struct jw *w, const char *k)
+{
+	key(w, k);
+	tb_putn(&w->b, "[", 1);
+	w->comma = 0;
+}
+
+void
+jw_arr_end(struct jw *w)
+{
+	tb_putn(&w->b, "]", 1);
+	w->comma = 1;
+}
+
+void
+jw_strn(struct jw *w, const char *k, const char *s, size_t n)
+{
+	key(w, k);
+	put_escaped(&w->b, s, n);
+}
+
+void
+jw_str(struct jw *w, const char *k, const char *s)
+{
+	jw_strn(w, k, s, strlen(s));
+}
+
+void
+jw_int(struct jw *w, const char *k, int64_t v)
+{
+	key(w, k);
+	tb_printf(&w->b, "%lld", (long long)v);
+}
+
+void
+jw_num(struct jw *w, const char *k, double v)
+{
+	key(w, k);
+	if (!isfinite(v))
+		tb_puts(&w->b, "null");
+	else
+		tb_printf(&w->b, "%.6g", v);
+}
+
+void
+jw_bool(struct jw *w, const char *k, int v)
+{
+	key(w, k);
+	tb_puts(&w->b, v ? "true" : "false");
+}
+
+void
+jw_null(struct jw *w, const char *k)
+{
+	key(w, k);
+	tb_puts(&w->b, "null");
+}

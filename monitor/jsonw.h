@@ -1,0 +1,41 @@
+/*
+ * jsonw.h: the monitor's text buffers and a small streaming JSON writer.
+ * Strings are escaped for JSON (quotes, backslashes, control characters) and
+ * invalid UTF-8 from the wire becomes U+FFFD, so any payload is safe to print.
+ */
+#ifndef CP_MON_JSONW_H
+#define CP_MON_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable text buffer; oom is sticky and makes later appends no-ops. */
+struct tbuf {
+	char *d;
+	size_t len, cap;
+	int oom;
+};
+void tb_reset(struct tbuf *b);
+void tb_free(struct tbuf *b);
+void tb_putn(struct tbuf *b, const char *s, size_t n);
+void tb_puts(struct tbuf *b, const char *s);
+void tb_printf(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* JSON writer over a tbuf. key is NULL inside arrays and at top level. */
+struct jw {
+	struct tbuf b;
+	int comma;
+};
+void jw_reset(struct jw *w);
+void jw_obj(struct jw *w, const char *key);
+void jw_obj_end(struct jw *w);
+void jw_arr(struct jw *w, const char *key);
+void jw_arr_end(struct jw *w);
+void jw_str(struct jw *w, const char *key, const char *s);
+void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
+void jw_int(struct jw *w, const char *key, int64_t v);
+void jw_num(struct jw *w, const char *key, double v); /* NaN/inf: null */
+void jw_bool(struct jw *w, const char *key, int v);
+void jw_null(struct jw *w, const char *key);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * mon.h: the monitor's model of a collection, built from the event stream
+ * (common/events.h): the latest progress map, per-chunk performance metrics
+ * from `committed` events, histograms, windowed rates, the completion
+ * prediction and the pattern. Only the main thread touches it.
+ */
+#ifndef CP_MON_H
+#define CP_MON_H
+
+#include <stdint.h>
+
+#include "jsonw.h"
+#include "pattern.h"
+#include "proto.h"
+
+#define MON_TARGETS_MAX 256
+#define MON_SOURCES_MAX 64
+#define MON_TF_MAX 8
+#define MON_REASON_MAX (REASON_MAX + 48)
+#define MON_SAMPLES 128            /* progress samples kept (1/s) */
+#define MON_WINDOW_MS 10000        /* rates and prediction window */
+#define MON_PREDICT_FROM 0.10      /* predict from this progress on */
+#define MON_HIST_N 13
+#define MON_PROGRESS_MAX_BYTES (1024 * 1024)
+
+struct mon_target {
+	char market[MARKET_MAX];
+	char tf[MON_TF_MAX];
+	int64_t slots_total, slots_done, slots_hit, requests, candles;
+	int failed;
+	char reason[MON_REASON_MAX];
+};
+
+struct mon_source {
+	char source[SOURCE_MAX];
+	double allowed;            /* requests/s now */
+	int64_t blocked_ms, sent, n429, n418, remaining;
+};
+
+/* The progress map, decoded and type-checked. */
+struct mon_progress {
+	int64_t v, run, elapsed_ms, slots_total, slots_done, slots_hit;
+	int64_t requests, candles, new_candles, retries, n429, n418, bytes;
+	int finished;
+	double rate_limit;         /* configured --rate, 0 if absent */
+	int nt, ns;
+	struct mon_target t[MON_TARGETS_MAX];
+	struct mon_source s[MON_SOURCES_MAX];
+};
+
+/* ChunkPerformanceMetrics of one committed chunk (milliseconds). */
+struct mon_chunk {
+	int64_t queue_ms;          /* planned -> leased (t_leased) */
+	int64_t rate_wait_ms;      /* leased -> sent: waiting for the rate token */
+	int64_t api_ms;            /* sent -> answered */
+	int64_t parse_ms;          /* answered -> parsed */
+	int64_t write_ms;          /* parsed -> committed */
+	int64_t total_ms;          /* planned -> committed */
+	int from_coverage;         /* COMPLETE_OVERLAP or a duplicate result */
+};
+
+struct mon_hist {
+	uint64_t b[MON_HIST_N];    /* cumulative counts are built when printed */
+	uint64_t count;
+	double sum;                /* seconds */
+};
+extern const double mon_hist_le[MON_HIST_N];
+
+enum mon_topic {
+	T_LEASED, T_FETCHED, T_RETRY, T_FAILED, T_COMMITTED, T_PROGRESS, T_PROC,
+	T_OTHER, T_COUNT
+};
+extern const char *const mon_topic_names[T_COUNT];
+
+/* Order analysis: the last committed chunk per target. */
+struct mon_chain {
+	char market[MARKET_MAX];
+	uint8_t tf;
+	int64_t last_lo;           /* where its data ended (oldest or effective_end) */
+	int64_t slots, candles;    /* spanned by non-final chunks, received */
+};
+
+struct mon_prediction {
+	int available;
+	double progress;           /* work done: (done - hit) / (total - hit) */
+	double total_s, remaining_s;
+	double rps;                /* request rate used */
+	double remaining_requests;
+};
+
+struct monitor {
+	int have_progress;
+	struct mon_progress p;
+	int64_t p_mono_ms;         /* when the last progress arrived */
+	/* counters summed over runs seen, for Prometheus */
+	int64_t base_requests, base_candles, base_new, base_retries, base_429,
+	        base_418, base_bytes;
+	/* progress samples of the current run */
+	struct { int64_t t, slots, requests, candles; } ring[MON_SAMPLES];
+	int nring, ring_head;
+	double rps, cps, sps;      /* windowed requests, candles, slots per s */
+	/* events */
+	uint64_t ev[T_COUNT], ev_bad;
+	int64_t last_event_mono_ms;
+	/* chunks of the current run */
+	uint64_t chunks, chunks_cov, chunks_ordered;
+	struct mon_chunk sum;      /* sums of the run's chunk metrics */
+	struct mon_chunk last;
+	struct mon_chain chain[PATTERN_TARGETS_MAX];
+	int nchain;
+	/* lifetime histograms (seconds) */
+	struct mon_hist h_queue, h_wait, h_api, h_parse, h_write, h_total;
+	uint64_t chunks_all, chunks_cov_all;
+	/* derived each tick */
+	struct mon_prediction pred;
+	struct pattern_result pat;
+	double allowed_rate;       /* sum of the sources' allowed rates */
+	char last_proc[128];
+};
+
+void mon_init(struct monitor *m);
+/* Decodes a progress payload into *out; 0 or -1 (out untouched). */
+int mon_decode_progress(const void *data, size_t len, struct mon_progress *out);
+/* Feeds one decoded progress event (now = monotonic ms). */
+void mon_on_progress(struct monitor *m, const struct mon_progress *p, int64_t now);
+/* Computes a committed chunk's metrics and feeds them in. */
+void mon_chunk_metrics(const struct msg_committed *c, struct mon_chunk *out);
+void mon_on_committed(struct monitor *m, const struct msg_committed *c);
+/* Recomputes rates, prediction and pattern. */
+void mon_update(struct monitor *m);
+/* Cumulative totals across runs. */
+int64_t mon_total(const struct monitor *m, int64_t base, int64_t cur);
+
+/* Output: JSON (summary object and events), Prometheus text, the view. */
+void mon_json_summary(const struct monitor *m, struct jw *w);
+void mon_json_chunk(struct jw *w, const struct chunk_info *ci);
+void mon_json_metrics(struct jw *w, const struct msg_committed *c);
+void mon_json_progress(struct jw *w, const struct mon_progress *p);
+void mon_prom_render(const struct monitor *m, struct tbuf *b);
+/* Draws the terminal view (ANSI) into b. status: a line about the connection. */
+void mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
+                     const char *status);
+
+/* Prometheus HTTP server (libmicrohttpd, its own thread). */
+int prom_start(const char *addr_port, const char *port_file);
+void prom_publish(const struct tbuf *text);
+void prom_stop(void);
+
+#endif

@@ -1,0 +1,684 @@
+/*
+ * state.c: the monitor's model. Decodes the planner's progress map (every
+ * field type-checked: a hostile payload is dropped, never trusted), folds
+ * committed chunks into ChunkPerformanceMetrics and histograms, and derives
+ * windowed rates, the completion prediction and the pattern every tick.
+ *
+ * Prediction: the request rate is the steadiest signal (the rate budget
+ * holds it flat), and each target's slots per request is steady too (it is
+ * the market's density times the candles a request returns); slots per
+ * second is not, because sparse markets and history ends make slots jump.
+ * So remaining time = sum over targets of remaining slots / that target's
+ * slots per request (all requests so far, failures included), divided by
+ * the request rate over the last 10 s; total = elapsed + remaining.
+ */
+#include <math.h>
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "events.h"
+#include "mon.h"
+#include "tf.h"
+#include "timeutil.h"
+
+const double mon_hist_le[MON_HIST_N] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+
+const char *const mon_topic_names[T_COUNT] = {
+	[T_LEASED] = EV_LEASED, [T_FETCHED] = EV_FETCHED, [T_RETRY] = EV_RETRY,
+	[T_FAILED] = EV_FAILED, [T_COMMITTED] = EV_COMMITTED,
+	[T_PROGRESS] = EV_PROGRESS, [T_PROC] = EV_PROC, [T_OTHER] = "other",
+};
+
+void
+mon_init(struct monitor *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+int64_t
+mon_total(const struct monitor *m, int64_t base, int64_t cur)
+{
+	return base + (m->have_progress ? cur : 0);
+}
+
+/* --- decoding ------------------------------------------------------------ */
+
+static int
+get_int(const msgpack_object *o, int64_t *out)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->via.u64 > (uint64_t)INT64_MAX)
+			return -1;
+		*out = (int64_t)o->via.u64;
+		return 0;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*out = o->via.i64;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+get_count(const msgpack_object *o, int64_t *out)
+{
+	int64_t v;
+
+	if (get_int(o, &v) == -1 || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+get_double(const msgpack_object *o, double *out)
+{
+	int64_t i;
+
+	if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
+		if (!isfinite(o->via.f64))
+			return -1;
+		*out = o->via.f64;
+		return 0;
+	}
+	if (get_int(o, &i) == -1)
+		return -1;
+	*out = (double)i;
+	return 0;
+}
+
+/* Copies a string, truncated to cap - 1 bytes. */
+static int
+get_str(const msgpack_object *o, char *out, size_t cap)
+{
+	size_t n;
+
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -1;
+	n = o->via.str.size < cap - 1 ? o->via.str.size : cap - 1;
+	memcpy(out, o->via.str.ptr, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+key_is(const msgpack_object *k, const char *s)
+{
+	size_t n = strlen(s);
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static int
+decode_target(const msgpack_object *o, struct mon_target *t)
+{
+	const msgpack_object *a;
+	int64_t failed;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9)
+		return -1;
+	a = o->via.array.ptr;
+	if (get_str(&a[0], t->market, sizeof(t->market)) == -1 ||
+	    get_str(&a[1], t->tf, sizeof(t->tf)) == -1 ||
+	    get_count(&a[2], &t->slots_total) == -1 ||
+	    get_count(&a[3], &t->slots_done) == -1 ||
+	    get_count(&a[4], &t->slots_hit) == -1 ||
+	    get_count(&a[5], &t->requests) == -1 ||
+	    get_count(&a[6], &t->candles) == -1 ||
+	    get_count(&a[7], &failed) == -1 ||
+	    get_str(&a[8], t->reason, sizeof(t->reason)) == -1)
+		return -1;
+	t->failed = failed != 0;
+	return 0;
+}
+
+static int
+decode_source(const msgpack_object *o, struct mon_source *s)
+{
+	const msgpack_object *a;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 7)
+		return -1;
+	a = o->via.array.ptr;
+	if (get_str(&a[0], s->source, sizeof(s->source)) == -1 ||
+	    get_double(&a[1], &s->allowed) == -1 ||
+	    get_count(&a[2], &s->blocked_ms) == -1 ||
+	    get_count(&a[3], &s->sent) == -1 ||
+	    get_count(&a[4], &s->n429) == -1 ||
+	    get_count(&a[5], &s->n418) == -1 ||
+	    get_int(&a[6], &s->remaining) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+decode_map(const msgpack_object *root, struct mon_progress *p)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} ints[] = {
+		{ "run", offsetof(struct mon_progress, run) },
+		{ "elapsed_ms", offsetof(struct mon_progress, elapsed_ms) },
+		{ "slots_total", offsetof(struct mon_progress, slots_total) },
+		{ "slots_done", offsetof(struct mon_progress, slots_done) },
+		{ "slots_hit", offsetof(struct mon_progress, slots_hit) },
+		{ "requests", offsetof(struct mon_progress, requests) },
+		{ "candles", offsetof(struct mon_progress, candles) },
+		{ "new_candles", offsetof(struct mon_progress, new_candles) },
+		{ "retries", offsetof(struct mon_progress, retries) },
+		{ "n429", offsetof(struct mon_progress, n429) },
+		{ "n418", offsetof(struct mon_progress, n418) },
+		{ "bytes", offsetof(struct mon_progress, bytes) },
+	};
+	int have_v = 0;
+
+	if (root->type != MSGPACK_OBJECT_MAP)
+		return -1;
+	for (uint32_t i = 0; i < root->via.map.size; i++) {
+		const msgpack_object *k = &root->via.map.ptr[i].key;
+		const msgpack_object *v = &root->via.map.ptr[i].val;
+		size_t j;
+		int64_t x;
+
+		for (j = 0; j < sizeof(ints) / sizeof(ints[0]); j++)
+			if (key_is(k, ints[j].key))
+				break;
+		if (j < sizeof(ints) / sizeof(ints[0])) {
+			if (get_count(v, (int64_t *)(void *)((char *)p + ints[j].off)) == -1)
+				return -1;
+		} else if (key_is(k, "v")) {
+			if (get_int(v, &p->v) == -1 || p->v != EVENTS_VERSION)
+				return -1;
+			have_v = 1;
+		} else if (key_is(k, "finished")) {
+			if (get_count(v, &x) == -1 || x > 1)
+				return -1;
+			p->finished = (int)x;
+		} else if (key_is(k, "rate_limit")) {
+			if (get_double(v, &p->rate_limit) == -1 || p->rate_limit < 0)
+				return -1;
+		} else if (key_is(k, "targets")) {
+			if (v->type != MSGPACK_OBJECT_ARRAY)
+				return -1;
+			p->nt = 0;
+			for (uint32_t n = 0; n < v->via.array.size && p->nt < MON_TARGETS_MAX; n++)
+				if (decode_target(&v->via.array.ptr[n], &p->t[p->nt++]) == -1)
+					return -1;
+		} else if (key_is(k, "sources")) {
+			if (v->type != MSGPACK_OBJECT_ARRAY)
+				return -1;
+			p->ns = 0;
+			for (uint32_t n = 0; n < v->via.array.size && p->ns < MON_SOURCES_MAX; n++)
+				if (decode_source(&v->via.array.ptr[n], &p->s[p->ns++]) == -1)
+					return -1;
+		}
+		/* unknown keys: newer planners may add fields */
+	}
+	return have_v ? 0 : -1;
+}
+
+int
+mon_decode_progress(const void *data, size_t len, struct mon_progress *out)
+{
+	static struct mon_progress tmp; /* large: not on the stack */
+	msgpack_unpacked up;
+	size_t off = 0;
+	int rc = -1;
+
+	if (len == 0 || len > MON_PROGRESS_MAX_BYTES)
+		return -1;
+	memset(&tmp, 0, sizeof(tmp));
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    off == len && decode_map(&up.data, &tmp) == 0) {
+		*out = tmp;
+		rc = 0;
+	}
+	msgpack_unpacked_destroy(&up);
+	return rc;
+}
+
+/* --- folding events in --------------------------------------------------- */
+
+static void
+reset_run(struct monitor *m)
+{
+	m->nring = m->ring_head = 0;
+	m->chunks = m->chunks_cov = m->chunks_ordered = 0;
+	memset(&m->sum, 0, sizeof(m->sum));
+	m->nchain = 0;
+	memset(&m->pred, 0, sizeof(m->pred));
+}
+
+void
+mon_on_progress(struct monitor *m, const struct mon_progress *p, int64_t now)
+{
+	if (m->have_progress && p->run != m->p.run) {
+		/* a new run: keep the counters monotonic across runs */
+		m->base_requests += m->p.requests;
+		m->base_candles += m->p.candles;
+		m->base_new += m->p.new_candles;
+		m->base_retries += m->p.retries;
+		m->base_429 += m->p.n429;
+		m->base_418 += m->p.n418;
+		m->base_bytes += m->p.bytes;
+		reset_run(m);
+	}
+	if (m->nring > 0) {
+		int last = (m->ring_head + MON_SAMPLES - 1) % MON_SAMPLES;
+		if (p->elapsed_ms < m->ring[last].t)
+			m->nring = m->ring_head = 0; /* clock went back: same run restarted */
+	}
+	m->p = *p;
+	m->have_progress = 1;
+	m->p_mono_ms = now;
+	m->ring[m->ring_head].t = p->elapsed_ms;
+	m->ring[m->ring_head].slots = p->slots_done;
+	m->ring[m->ring_head].requests = p->requests;
+	m->ring[m->ring_head].candles = p->candles;
+	m->ring_head = (m->ring_head + 1) % MON_SAMPLES;
+	if (m->nring < MON_SAMPLES)
+		m->nring++;
+}
+
+static int64_t
+diff(uint32_t later, uint32_t earlier)
+{
+	return (int64_t)later - (int64_t)earlier;
+}
+
+void
+mon_chunk_metrics(const struct msg_committed *c, struct mon_chunk *out)
+{
+	const struct chunk_info *ci = &c->ci;
+
+	out->queue_ms = ci->t_leased;
+	out->rate_wait_ms = diff(ci->t_sent, ci->t_leased);
+	out->api_ms = diff(ci->t_answered, ci->t_sent);
+	out->parse_ms = diff(ci->t_parsed, ci->t_answered);
+	out->write_ms = diff(ci->t_committed, ci->t_parsed);
+	out->total_ms = ci->t_committed;
+	out->from_coverage = ci->overlap == OV_COMPLETE_OVERLAP || c->duplicate;
+}
+
+static void
+hist_add(struct mon_hist *h, int64_t ms)
+{
+	double s = ms > 0 ? (double)ms / 1000.0 : 0;
+
+	for (int i = 0; i < MON_HIST_N; i++)
+		if (s <= mon_hist_le[i]) {
+			h->b[i]++;
+			break;
+		}
+	h->count++;
+	h->sum += s;
+}
+
+static struct mon_chain *
+chain_for(struct monitor *m, const struct chunk_info *ci)
+{
+	for (int i = 0; i < m->nchain; i++)
+		if (m->chain[i].tf == ci->tf && strcmp(m->chain[i].market, ci->market) == 0)
+			return &m->chain[i];
+	if (m->nchain == PATTERN_TARGETS_MAX)
+		return NULL;
+	memset(&m->chain[m->nchain], 0, sizeof(m->chain[0]));
+	snprintf(m->chain[m->nchain].market, MARKET_MAX, "%s", ci->market);
+	m->chain[m->nchain].tf = ci->tf;
+	return &m->chain[m->nchain++];
+}
+
+void
+mon_on_committed(struct monitor *m, const struct msg_committed *c)
+{
+	const struct chunk_info *ci = &c->ci;
+	struct mon_chunk k;
+	struct mon_chain *ch;
+
+	mon_chunk_metrics(c, &k);
+	m->last = k;
+	m->chunks++;
+	m->chunks_all++;
+	m->chunks_cov += (uint64_t)k.from_coverage;
+	m->chunks_cov_all += (uint64_t)k.from_coverage;
+	m->sum.queue_ms += k.queue_ms;
+	m->sum.rate_wait_ms += k.rate_wait_ms;
+	m->sum.api_ms += k.api_ms;
+	m->sum.parse_ms += k.parse_ms;
+	m->sum.write_ms += k.write_ms;
+	m->sum.total_ms += k.total_ms;
+	hist_add(&m->h_queue, k.queue_ms);
+	hist_add(&m->h_wait, k.rate_wait_ms);
+	hist_add(&m->h_api, k.api_ms);
+	hist_add(&m->h_parse, k.parse_ms);
+	hist_add(&m->h_write, k.write_ms);
+	hist_add(&m->h_total, k.total_ms);
+
+	if (ci->tf >= TF_COUNT || (ch = chain_for(m, ci)) == NULL)
+		return;
+	if (ch->last_lo != 0 && ci->to == ch->last_lo)
+		m->chunks_ordered++;
+	ch->last_lo = ci->history_end ? 0 : ci->received > 0 ? ci->oldest : ci->effective_end;
+	if (!ci->history_end && ci->received > 0 && ci->oldest > 0 && ci->oldest < ci->to) {
+		ch->slots += tf_count((enum tf)ci->tf, ci->oldest, ci->to);
+		ch->candles += ci->received;
+	}
+}
+
+/* --- derived figures ------------------------------------------------------ */
+
+static void
+update_rates(struct monitor *m)
+{
+	int newest, oldest;
+	double dt;
+
+	m->rps = m->cps = m->sps = 0;
+	if (m->nring < 2)
+		return;
+	newest = (m->ring_head + MON_SAMPLES - 1) % MON_SAMPLES;
+	oldest = newest;
+	for (int i = 1; i < m->nring; i++) {
+		int k = (newest + MON_SAMPLES - i) % MON_SAMPLES;
+		if (m->ring[newest].t - m->ring[k].t > MON_WINDOW_MS)
+			break;
+		oldest = k;
+	}
+	dt = (double)(m->ring[newest].t - m->ring[oldest].t) / 1000.0;
+	if (dt < 1.5)
+		return;
+	m->rps = (double)(m->ring[newest].requests - m->ring[oldest].requests) / dt;
+	m->cps = (double)(m->ring[newest].candles - m->ring[oldest].candles) / dt;
+	m->sps = (double)(m->ring[newest].slots - m->ring[oldest].slots) / dt;
+}
+
+static void
+update_prediction(struct monitor *m)
+{
+	const struct mon_progress *p = &m->p;
+	struct mon_prediction *pr = &m->pred;
+	int64_t work = p->slots_total - p->slots_hit;
+	double gspr = 0, rr = 0, el = (double)p->elapsed_ms / 1000.0;
+
+	memset(pr, 0, sizeof(*pr));
+	if (!m->have_progress)
+		return;
+	pr->progress = work > 0 ? (double)(p->slots_done - p->slots_hit) / (double)work : 1;
+	if (pr->progress < 0)
+		pr->progress = 0;
+	if (p->finished) {
+		pr->available = 1;
+		pr->total_s = el;
+		return;
+	}
+	if (pr->progress < MON_PREDICT_FROM || m->rps <= 0 || p->requests <= 0)
+		return;
+	gspr = (double)(p->slots_done - p->slots_hit) / (double)p->requests;
+	for (int i = 0; i < p->nt; i++) {
+		const struct mon_target *t = &p->t[i];
+		double spr = gspr;
+		int64_t left = t->slots_total - t->slots_done;
+		if (t->failed || left <= 0)
+			continue;
+		if (t->requests >= 3 && t->slots_done > t->slots_hit)
+			spr = (double)(t->slots_done - t->slots_hit) / (double)t->requests;
+		if (spr < 1)
+			spr = 1;
+		rr += (double)left / spr;
+	}
+	pr->available = 1;
+	pr->rps = m->rps;
+	pr->remaining_requests = rr;
+	pr->remaining_s = rr / m->rps;
+	pr->total_s = el + pr->remaining_s;
+}
+
+static void
+update_pattern(struct monitor *m)
+{
+	struct pattern_stats s;
+	const struct mon_progress *p = &m->p;
+
+	memset(&s, 0, sizeof(s));
+	m->allowed_rate = 0;
+	for (int i = 0; i < p->ns; i++)
+		m->allowed_rate += p->s[i].allowed;
+	if (m->allowed_rate <= 0 && p->rate_limit > 0)
+		m->allowed_rate = p->rate_limit * (p->ns > 0 ? p->ns : 1);
+	for (int i = 0; i < m->nchain && s.ntargets < PATTERN_TARGETS_MAX; i++)
+		if (m->chain[i].candles > 0)
+			s.spc[s.ntargets++] = (double)m->chain[i].slots / (double)m->chain[i].candles;
+	if (s.ntargets == 0) /* no chunk seen yet (attached late): the progress */
+		for (int i = 0; i < p->nt && s.ntargets < PATTERN_TARGETS_MAX; i++)
+			if (p->t[i].candles > 0 && p->t[i].slots_done > p->t[i].slots_hit)
+				s.spc[s.ntargets++] = (double)(p->t[i].slots_done - p->t[i].slots_hit) /
+				                      (double)p->t[i].candles;
+	s.chunks = m->chunks > 0 ? (int)(m->chunks > 1000000 ? 1000000 : m->chunks)
+	                         : (int)(p->requests > 1000000 ? 1000000 : p->requests);
+	s.ordered_frac = m->chunks > 0 ? (double)m->chunks_ordered / (double)m->chunks : 0;
+	s.candles_per_request = p->requests > 0 ? (double)p->candles / (double)p->requests : 0;
+	s.sent_rate = m->rps;
+	s.allowed_rate = m->allowed_rate;
+	s.n429 = p->n429;
+	s.n418 = p->n418;
+	s.finished = p->finished;
+	pattern_classify(&s, &m->pat);
+}
+
+void
+mon_update(struct monitor *m)
+{
+	update_rates(m);
+	update_prediction(m);
+	update_pattern(m);
+}
+
+/* --- JSON ------------------------------------------------------------------ */
+
+void
+mon_json_chunk(struct jw *w, const struct chunk_info *ci)
+{
+	char a[TIME_TEXT_LEN];
+
+	jw_int(w, "id", (int64_t)ci->id);
+	jw_int(w, "attempt", ci->attempt);
+	jw_str(w, "market", ci->market);
+	jw_str(w, "timeframe", ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?");
+	time_format(ci->to, a);
+	jw_str(w, "to", a);
+	jw_int(w, "count", ci->count);
+	time_format(ci->seg_lo, a);
+	jw_str(w, "seg_lo", a);
+	jw_str(w, "overlap", ci->overlap < OV_END ? overlap_names[ci->overlap] : "?");
+	jw_int(w, "received", ci->received);
+	jw_int(w, "newest", ci->newest);
+	jw_int(w, "oldest", ci->oldest);
+	jw_int(w, "effective_end", ci->effective_end);
+	jw_bool(w, "history_end", ci->history_end);
+	jw_int(w, "http_status", ci->http_status);
+	jw_int(w, "remaining_req", ci->remaining_req);
+	jw_int(w, "planned_ms", ci->planned_ms);
+	jw_int(w, "t_leased", ci->t_leased);
+	jw_int(w, "t_sent", ci->t_sent);
+	jw_int(w, "t_answered", ci->t_answered);
+	jw_int(w, "t_parsed", ci->t_parsed);
+	jw_int(w, "t_committed", ci->t_committed);
+}
+
+void
+mon_json_metrics(struct jw *w, const struct msg_committed *c)
+{
+	struct mon_chunk k;
+
+	mon_chunk_metrics(c, &k);
+	jw_obj(w, "metrics");
+	jw_int(w, "queue_ms", k.queue_ms);
+	jw_int(w, "rate_wait_ms", k.rate_wait_ms);
+	jw_int(w, "api_ms", k.api_ms);
+	jw_int(w, "parse_ms", k.parse_ms);
+	jw_int(w, "write_ms", k.write_ms);
+	jw_int(w, "total_ms", k.total_ms);
+	/* the planner analyses overlap at plan time, in microseconds, for the
+	 * whole target: there is no per-chunk figure to report */
+	jw_null(w, "overlap_analysis_ms");
+	jw_str(w, "overlap_analysis", "at plan time, not measured per chunk");
+	jw_int(w, "bytes", c->bytes);
+	jw_int(w, "requested", c->ci.count);
+	jw_int(w, "received", c->ci.received);
+	jw_int(w, "new", c->new_candles);
+	jw_bool(w, "duplicate", c->duplicate);
+	jw_bool(w, "from_coverage", k.from_coverage);
+	jw_obj_end(w);
+}
+
+void
+mon_json_progress(struct jw *w, const struct mon_progress *p)
+{
+	jw_int(w, "v", p->v);
+	jw_int(w, "run", p->run);
+	jw_int(w, "elapsed_ms", p->elapsed_ms);
+	jw_int(w, "slots_total", p->slots_total);
+	jw_int(w, "slots_done", p->slots_done);
+	jw_int(w, "slots_hit", p->slots_hit);
+	jw_int(w, "requests", p->requests);
+	jw_int(w, "candles", p->candles);
+	jw_int(w, "new_candles", p->new_candles);
+	jw_int(w, "retries", p->retries);
+	jw_int(w, "n429", p->n429);
+	jw_int(w, "n418", p->n418);
+	jw_int(w, "bytes", p->bytes);
+	jw_bool(w, "finished", p->finished);
+	jw_num(w, "rate_limit", p->rate_limit);
+	jw_arr(w, "targets");
+	for (int i = 0; i < p->nt; i++) {
+		const struct mon_target *t = &p->t[i];
+		jw_obj(w, NULL);
+		jw_str(w, "market", t->market);
+		jw_str(w, "timeframe", t->tf);
+		jw_int(w, "slots_total", t->slots_total);
+		jw_int(w, "slots_done", t->slots_done);
+		jw_int(w, "slots_hit", t->slots_hit);
+		jw_int(w, "requests", t->requests);
+		jw_int(w, "candles", t->candles);
+		jw_bool(w, "failed", t->failed);
+		jw_str(w, "reason", t->reason);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_arr(w, "sources");
+	for (int i = 0; i < p->ns; i++) {
+		const struct mon_source *s = &p->s[i];
+		jw_obj(w, NULL);
+		jw_str(w, "source", s->source);
+		jw_num(w, "allowed_rps", s->allowed);
+		jw_int(w, "blocked_ms", s->blocked_ms);
+		jw_int(w, "sent", s->sent);
+		jw_int(w, "n429", s->n429);
+		jw_int(w, "n418", s->n418);
+		jw_int(w, "remaining_req", s->remaining);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+static double
+avg(int64_t sum, uint64_t n)
+{
+	return n ? (double)sum / (double)n : NAN;
+}
+
+void
+mon_json_summary(const struct monitor *m, struct jw *w)
+{
+	const struct mon_progress *p = &m->p;
+	char eta[TIME_TEXT_LEN];
+
+	jw_obj(w, NULL);
+	jw_str(w, "topic", "summary");
+	jw_bool(w, "connected", m->have_progress);
+	jw_int(w, "run", p->run);
+	jw_num(w, "elapsed_s", (double)p->elapsed_ms / 1000.0);
+	jw_bool(w, "finished", p->finished);
+	jw_num(w, "progress", m->pred.progress);
+	jw_int(w, "slots_total", p->slots_total);
+	jw_int(w, "slots_done", p->slots_done);
+	jw_int(w, "slots_hit", p->slots_hit);
+	jw_num(w, "coverage_hit_ratio",
+	       p->slots_total ? (double)p->slots_hit / (double)p->slots_total : NAN);
+	jw_int(w, "requests", p->requests);
+	jw_int(w, "candles", p->candles);
+	jw_int(w, "new_candles", p->new_candles);
+	jw_int(w, "bytes", p->bytes);
+	jw_int(w, "retries", p->retries);
+	jw_int(w, "n429", p->n429);
+	jw_int(w, "n418", p->n418);
+	jw_num(w, "candles_per_s", m->cps);
+	jw_num(w, "requests_per_s", m->rps);
+	jw_num(w, "slots_per_s", m->sps);
+	jw_num(w, "allowed_rps", m->allowed_rate);
+	jw_num(w, "rate_limit", p->rate_limit);
+	jw_num(w, "candles_per_request",
+	       p->requests ? (double)p->candles / (double)p->requests : NAN);
+	jw_arr(w, "targets");
+	for (int i = 0; i < p->nt; i++) {
+		const struct mon_target *t = &p->t[i];
+		jw_obj(w, NULL);
+		jw_str(w, "market", t->market);
+		jw_str(w, "timeframe", t->tf);
+		jw_int(w, "slots_total", t->slots_total);
+		jw_int(w, "slots_done", t->slots_done);
+		jw_bool(w, "failed", t->failed);
+		if (t->reason[0])
+			jw_str(w, "reason", t->reason);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_arr(w, "failed");
+	for (int i = 0; i < p->nt; i++)
+		if (p->t[i].failed || p->t[i].reason[0]) {
+			jw_obj(w, NULL);
+			jw_str(w, "market", p->t[i].market);
+			jw_str(w, "timeframe", p->t[i].tf);
+			jw_str(w, "reason", p->t[i].reason);
+			jw_obj_end(w);
+		}
+	jw_arr_end(w);
+	jw_obj(w, "chunks");
+	jw_int(w, "committed", (int64_t)m->chunks);
+	jw_int(w, "from_coverage", (int64_t)m->chunks_cov);
+	jw_num(w, "avg_queue_ms", avg(m->sum.queue_ms, m->chunks));
+	jw_num(w, "avg_rate_wait_ms", avg(m->sum.rate_wait_ms, m->chunks));
+	jw_num(w, "avg_api_ms", avg(m->sum.api_ms, m->chunks));
+	jw_num(w, "avg_parse_ms", avg(m->sum.parse_ms, m->chunks));
+	jw_num(w, "avg_write_ms", avg(m->sum.write_ms, m->chunks));
+	jw_num(w, "avg_total_ms", avg(m->sum.total_ms, m->chunks));
+	jw_str(w, "overlap_analysis", "at plan time, not measured per chunk");
+	jw_obj_end(w);
+	jw_obj(w, "pattern");
+	jw_str(w, "type", pattern_names[m->pat.kind]);
+	jw_num(w, "slots_per_candle", m->pat.spc);
+	jw_num(w, "slots_per_request", m->pat.slots_per_request);
+	jw_num(w, "utilisation", m->pat.utilisation);
+	jw_num(w, "efficiency_score", m->pat.efficiency);
+	jw_str(w, "suggestion", m->pat.suggestion);
+	jw_obj_end(w);
+	jw_obj(w, "prediction");
+	jw_bool(w, "available", m->pred.available);
+	if (m->pred.available) {
+		jw_num(w, "total_s", m->pred.total_s);
+		jw_num(w, "remaining_s", m->pred.remaining_s);
+		jw_num(w, "remaining_requests", m->pred.remaining_requests);
+		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
+		jw_str(w, "eta_utc", eta);
+	}
+	jw_str(w, "method", "remaining slots / slots per request per target, "
+	       "over the request rate of the last 10 s");
+	jw_obj_end(w);
+	jw_obj_end(w);
+}

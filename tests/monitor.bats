@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# cp-monitor against a live pipeline on the simulator: JSON events and
+# metrics, catching up after a restart, the Prometheus exposition, the
+# terminal view under tmux, and the pattern of labelled collections.
+
+load pipeline_helpers
+
+MON="$ROOT/monitor/cp-monitor"
+
+setup_file() {
+	load pipeline_helpers
+	# latency and the rate limit make a run last several seconds
+	start_sim --rate-limit 10 --latency-ms 100
+	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+}
+
+teardown_file() {
+	load sim_helpers
+	stop_all_sims
+}
+
+setup() {
+	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	DB="$BATS_TEST_TMPDIR/m.db"
+	EP="ipc://$BATS_TEST_TMPDIR/run/monitor.sock"
+	BG=()
+}
+
+teardown() {
+	local p
+	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null || true; done
+	tmux kill-session -t "mon$$" 2>/dev/null || true
+}
+
+# bg_collect ARGS...: a collection in the background (pid in COLLECT_PID)
+bg_collect() {
+	collect --db "$DB" --quiet "$@" >"$BATS_TEST_TMPDIR/collect.out" 2>&1 3>&- &
+	COLLECT_PID=$!
+	BG+=("$COLLECT_PID")
+}
+
+# wait_for CMD...: up to 20 s
+wait_for() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+progress_lines() { grep -c '"topic":"progress"' "$1" 2>/dev/null || true; }
+
+@test "--help, and bad options exit 2" {
+	run "$MON" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--prometheus"* ]]
+	run "$MON" --bogus
+	[ "$status" -eq 2 ]
+	run "$MON" --endpoint
+	[ "$status" -eq 2 ]
+	run "$MON" --endpoint nonsense
+	[ "$status" -eq 2 ]
+	run "$MON" --prometheus nohost --quiet --endpoint ipc:///nonexistent
+	[ "$status" -eq 2 ]
+	run "$MON" extra
+	[ "$status" -eq 2 ]
+}
+
+@test "without an endpoint file it waits for one and says so" {
+	"$MON" --db "$BATS_TEST_TMPDIR/none.db" --json >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	BG+=("$!")
+	wait_for grep -q "waiting for /tmp/cp-" "$BATS_TEST_TMPDIR/err"
+	kill -TERM "${BG[0]}"
+	wait "${BG[0]}"
+}
+
+@test "a monitor started after the pipeline shows its progress and chunk metrics" {
+	bg_collect --market KRW-BTC,KRW-ETH --timeframe 1m --count 6000
+	wait_for test -S "$BATS_TEST_TMPDIR/run/monitor.sock"
+	sleep 1
+	timeout 120 "$MON" --endpoint "$EP" --json --exit-on-finish \
+		>"$BATS_TEST_TMPDIR/mon.json" 2>"$BATS_TEST_TMPDIR/mon.err" 3>&-
+	wait "$COLLECT_PID"
+	local j="$BATS_TEST_TMPDIR/mon.json"
+	# every line is one JSON object
+	jq -e . "$j" >/dev/null
+	[ "$(progress_lines "$j")" -ge 2 ]
+	grep -q '"topic":"leased"' "$j"
+	# committed events carry every ChunkPerformanceMetrics field
+	jq -e -s '[.[] | select(.topic == "committed")] | length > 0' "$j"
+	jq -e -s '[.[] | select(.topic == "committed") | .metrics |
+		has("queue_ms") and has("rate_wait_ms") and has("api_ms") and has("parse_ms")
+		and has("write_ms") and has("total_ms") and has("bytes") and has("requested")
+		and has("received") and has("new") and has("from_coverage")
+		and has("overlap_analysis")] | all' "$j"
+	jq -e -s '[.[] | select(.topic == "committed") | .metrics.api_ms >= 90] | all' "$j"
+	# the last summary says the run finished, fully covered
+	jq -e -s '[.[] | select(.topic == "summary")] | last |
+		.finished and .slots_done == .slots_total and .pattern.type != null
+		and .prediction.available' "$j"
+}
+
+@test "a monitor killed and started again catches up" {
+	bg_collect --market KRW-BTC,KRW-ETH --timeframe 1m --count 8000
+	"$MON" --endpoint "$EP" --json >"$BATS_TEST_TMPDIR/m1.json" 2>/dev/null 3>&- &
+	local m1=$!
+	BG+=("$m1")
+	wait_for test "$(progress_lines "$BATS_TEST_TMPDIR/m1.json")" -ge 3
+	kill -KILL "$m1"
+	timeout 120 "$MON" --endpoint "$EP" --json --exit-on-finish \
+		>"$BATS_TEST_TMPDIR/m2.json" 2>/dev/null 3>&-
+	wait "$COLLECT_PID"
+	# the first progress the new monitor sees already counts earlier requests
+	jq -e -s '[.[] | select(.topic == "progress")] | first | .requests > 0' \
+		"$BATS_TEST_TMPDIR/m2.json"
+	jq -e -s '[.[] | select(.topic == "summary")] | last |
+		.finished and .slots_done == .slots_total and .requests > 0' \
+		"$BATS_TEST_TMPDIR/m2.json"
+}
+
+# prom_check FILE: every sample line is `name{labels} value`, every metric
+# has HELP and TYPE lines before its samples
+prom_check() {
+	awk '
+	/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* / { help[$3] = 1; next }
+	/^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$/ {
+		type[$3] = $4; next }
+	/^#/ { print "bad comment: " $0; bad = 1; next }
+	/^$/ { next }
+	{
+		if ($0 !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+]?([0-9.]+([eE][-+]?[0-9]+)?|NaN|Inf)$/) {
+			print "bad sample: " $0; bad = 1; next }
+		name = $0; sub(/[{ ].*/, "", name)
+		base = name
+		if (!(base in type)) sub(/_(bucket|sum|count)$/, "", base)
+		if (!(base in help) || !(base in type)) { print "no HELP/TYPE: " name; bad = 1 }
+		n++
+	}
+	END { if (n == 0) { print "no samples"; bad = 1 } exit bad }' "$1"
+}
+
+@test "/metrics is valid Prometheus text with the pipeline's figures" {
+	bg_collect --market KRW-BTC --timeframe 1m --count 6000
+	"$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$BATS_TEST_TMPDIR/mport" \
+		--quiet 2>"$BATS_TEST_TMPDIR/mon.err" 3>&- &
+	BG+=("$!")
+	wait_for test -s "$BATS_TEST_TMPDIR/mport"
+	local url="http://127.0.0.1:$(<"$BATS_TEST_TMPDIR/mport")/metrics"
+	wait_for sh -c "curl -sf '$url' | grep -q '^candlepipe_requests_total [1-9]'"
+	sleep 1.5
+	curl -sf "$url" >"$BATS_TEST_TMPDIR/metrics"
+	prom_check "$BATS_TEST_TMPDIR/metrics"
+	local m
+	for m in candlepipe_candles_received_total candlepipe_requests_total \
+		candlepipe_retries_total 'candlepipe_http_responses_total{code="429"}' \
+		'candlepipe_slots_total{market="KRW-BTC",timeframe="1m"}' \
+		'candlepipe_slots_done{market="KRW-BTC",timeframe="1m"}' \
+		'candlepipe_chunk_api_seconds_bucket{le="+Inf"}' candlepipe_chunk_api_seconds_sum \
+		candlepipe_chunk_api_seconds_count candlepipe_chunk_write_seconds_count \
+		candlepipe_chunk_total_seconds_count candlepipe_predicted_remaining_seconds; do
+		grep -qF "$m " "$BATS_TEST_TMPDIR/metrics" || { echo "missing $m"; false; }
+	done
+	grep -q '^candlepipe_slots_total{market="KRW-BTC",timeframe="1m"} 6000$' \
+		"$BATS_TEST_TMPDIR/metrics"
+	curl -s -o /dev/null -w '%{http_code}' "${url%/metrics}/nope" | grep -q 404
+	wait "$COLLECT_PID"
+}
+
+@test "the terminal view draws a bar per market and timeframe (tmux)" {
+	bg_collect --market KRW-BTC,KRW-XRP --timeframe 1m,3m --count 4000
+	tmux new-session -d -s "mon$$" -x 150 -y 45 "$MON --endpoint $EP 2>/dev/null"
+	local pane="$BATS_TEST_TMPDIR/pane"
+	wait_for sh -c "tmux capture-pane -p -t mon$$ >'$pane'; grep -q 'KRW-XRP *3m *\[#' '$pane'"
+	cat "$pane"
+	grep -q 'KRW-BTC *1m *\[' "$pane"
+	grep -q 'KRW-BTC *3m *\[' "$pane"
+	grep -q 'KRW-XRP *1m *\[' "$pane"
+	grep -q 'requests/s of' "$pane"
+	grep -q '429: ' "$pane"
+	grep -q 'candles/request' "$pane"
+	grep -q 'coverage hit ratio' "$pane"
+	wait "$COLLECT_PID"
+	# after the run: the final summary, still attached
+	wait_for sh -c "tmux capture-pane -p -t mon$$ >'$pane'; grep -q finished '$pane'"
+	grep -q 'waiting for the next run' "$pane"
+	tmux has-session -t "mon$$"
+}
+
+# pattern_of MARKETS TF COUNT [collect options]: the pattern of a whole run
+pattern_of() {
+	local markets=$1 tf=$2 count=$3; shift 3
+	rm -rf "$BATS_TEST_TMPDIR/run" "$DB"
+	bg_collect --market "$markets" --timeframe "$tf" --count "$count" "$@"
+	wait_for test -S "$BATS_TEST_TMPDIR/run/monitor.sock"
+	timeout 120 "$MON" --endpoint "$EP" --json --exit-on-finish 2>/dev/null 3>&- |
+		jq -r 'select(.topic == "summary" and .finished) | .pattern.type' | tail -n 1
+	wait "$COLLECT_PID"
+}
+
+@test "pattern: labelled scenarios on the simulator are classified >= 90% right" {
+	local right=0 total=0 got want
+	while read -r want markets tf count opts; do
+		got=$(pattern_of "$markets" "$tf" "$count" $opts)
+		echo "# $want: $markets $tf $count $opts -> $got" >&3
+		total=$((total + 1))
+		[ "$got" = "$want" ] && right=$((right + 1))
+	done <<-'EOF2'
+	sequential KRW-BTC 1m 3000 --fetchers 1 --inflight 1
+	dense KRW-BTC,KRW-ETH,KRW-XRP 1m 3000
+	sparse KRW-MED,KRW-GRS 1m 6000
+	mixed KRW-BTC,KRW-MED 1m 4000
+	EOF2
+	echo "# $right of $total right" >&3
+	[ $((right * 10)) -ge $((total * 9)) ]
+}
