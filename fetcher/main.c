@@ -82,6 +82,8 @@ static int64_t next_ready_us, next_send_us;
 static int send_blocked;         /* a RESULT could not be handed to zmq */
 static int stopping;
 static uint64_t n_ok, n_failed, n_dropped;
+static uint64_t n_started;
+static int64_t late_sum_us, late_max_us; /* transfer start after its token */
 
 static void
 on_signal(int sig)
@@ -615,6 +617,10 @@ start_due(void)
 		}
 		build_url(url, sizeof(url), &l->ci);
 		l->ci.t_sent = offset_ms(&l->ci);
+		n_started++;
+		late_sum_us += now - l->due_us;
+		if (now - l->due_us > late_max_us)
+			late_max_us = now - l->due_us;
 		if (http_start(http, url, l) == -1) {
 			send_failed(l, FAIL_TEMP_NET, 0, "the transfer could not start");
 			lease_free(l);
@@ -757,9 +763,12 @@ main(int argc, char **argv)
 	if (stopping && busy())
 		log_warnx("stop: %d transfers or results abandoned after %lld s",
 		          leases_held(), (long long)(STOP_GRACE_US / 1000000));
-	log_info("exit: %llu results, %llu failures, %llu results dropped",
-	         (unsigned long long)n_ok, (unsigned long long)n_failed,
-	         (unsigned long long)n_dropped);
+	log_info("exit: %llu requests, %llu results, %llu failures, %llu results dropped;"
+	         " start after token: mean %lld us, max %lld us",
+	         (unsigned long long)n_started, (unsigned long long)n_ok,
+	         (unsigned long long)n_failed, (unsigned long long)n_dropped,
+	         (long long)(n_started ? late_sum_us / (int64_t)n_started : 0),
+	         (long long)late_max_us);
 	http_free(&http);
 	for (int i = 0; i < o.max_inflight; i++)
 		msgbuf_free(&leases[i].out);

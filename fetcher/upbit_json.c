@@ -600,12 +600,13 @@ num_value(const struct candle *c, int n)
 }
 
 /* The checks that need the whole candle; prev is the previous start or
- * INT64_MAX for the first. */
+ * INT64_MAX for the first. Times are formatted only for a reason. */
 static int
 check_candle(struct jp *j, int idx, const struct upbit_query *q,
              const struct candle *c, const struct cstate *st, int64_t prev)
 {
 	char t1[TIME_TEXT_LEN], t2[TIME_TEXT_LEN];
+	const char *what;
 	double o, h, l, cl;
 
 	if ((st->seen & REQUIRED_MASK) != REQUIRED_MASK) {
@@ -613,25 +614,33 @@ check_candle(struct jp *j, int idx, const struct upbit_query *q,
 			if ((REQUIRED_MASK & (1u << f)) && !(st->seen & (1u << f)))
 				return jfail(j, "candle %d: missing %s", idx, fields[f].name);
 	}
-	if (c->start < 0)
-		return (time_format(c->start, t1), jfail(j, "candle %d: start %s before 1970", idx, t1));
-	if (tf_floor(q->tf, c->start) != c->start)
-		return (time_format(c->start, t1), jfail(j, "candle %d: start %s not aligned to %s", idx, t1,
-		             tf_name(q->tf)));
-	if (st->kst != c->start + KST_OFFSET_S)
-		return (time_format(c->start, t1), jfail(j, "candle %d: candle_date_time_kst is not utc+9h (%s)", idx,
-		             t1));
-	if (c->start >= q->to) {
-		time_format(q->to, t2);
-		return (time_format(c->start, t1), jfail(j, "candle %d: start %s not before to %s", idx, t1, t2));
+	if (c->start < 0) {
+		what = "start before 1970";
+		goto fail;
 	}
-	if (c->start == prev)
-		return (time_format(c->start, t1), jfail(j, "candle %d: duplicate start %s", idx, t1));
-	if (c->start > prev)
-		return (time_format(c->start, t1), jfail(j, "candle %d: start %s not older than the one before", idx,
-		             t1));
-	if ((st->seen & (1u << F_UNIT)) &&
-	    c->unit != 0 && q->tf >= TF_1M && q->tf <= TF_4H &&
+	if (tf_floor(q->tf, c->start) != c->start) {
+		time_format(c->start, t1);
+		return jfail(j, "candle %d: start %s not aligned to %s", idx, t1,
+		             tf_name(q->tf));
+	}
+	if (st->kst != c->start + KST_OFFSET_S) {
+		what = "candle_date_time_kst is not utc+9h";
+		goto fail;
+	}
+	if (c->start >= q->to) {
+		time_format(c->start, t1);
+		time_format(q->to, t2);
+		return jfail(j, "candle %d: start %s not before to %s", idx, t1, t2);
+	}
+	if (c->start == prev) {
+		what = "duplicate start";
+		goto fail;
+	}
+	if (c->start > prev) {
+		what = "start not older than the one before";
+		goto fail;
+	}
+	if ((st->seen & (1u << F_UNIT)) && q->tf >= TF_1M && q->tf <= TF_4H &&
 	    c->unit != tf_fixed_seconds(q->tf) / 60)
 		return jfail(j, "candle %d: unit %d for timeframe %s", idx, (int)c->unit,
 		             tf_name(q->tf));
@@ -640,23 +649,37 @@ check_candle(struct jp *j, int idx, const struct upbit_query *q,
 	l = num_value(c, CN_LOW);
 	cl = num_value(c, CN_CLOSE);
 	if (!(isfinite(o) && o > 0) || !(isfinite(h) && h > 0) ||
-	    !(isfinite(l) && l > 0) || !(isfinite(cl) && cl > 0))
-		return (time_format(c->start, t1), jfail(j, "candle %d: a price is not > 0 (%s)", idx, t1));
-	if (l > o || l > cl)
-		return (time_format(c->start, t1), jfail(j, "candle %d: low_price above open or close (%s)", idx, t1));
-	if (h < o || h < cl)
-		return (time_format(c->start, t1), jfail(j, "candle %d: high_price below open or close (%s)", idx, t1));
+	    !(isfinite(l) && l > 0) || !(isfinite(cl) && cl > 0)) {
+		what = "a price is not > 0";
+		goto fail;
+	}
+	if (l > o || l > cl) {
+		what = "low_price above open or close";
+		goto fail;
+	}
+	if (h < o || h < cl) {
+		what = "high_price below open or close";
+		goto fail;
+	}
 	for (int n = CN_ACC_PRICE; n <= CN_ACC_VOLUME; n++) {
 		double v = num_value(c, n);
-		if (!isfinite(v) || v < 0)
-			return (time_format(c->start, t1), jfail(j, "candle %d: %s is negative (%s)", idx,
-			             n == CN_ACC_PRICE ? "candle_acc_trade_price"
-			                               : "candle_acc_trade_volume", t1));
+
+		if (!isfinite(v) || v < 0) {
+			what = n == CN_ACC_PRICE ? "candle_acc_trade_price is negative"
+			                         : "candle_acc_trade_volume is negative";
+			goto fail;
+		}
 	}
-	for (int n = CN_PREV_CLOSE; n < CN_COUNT; n++)
-		if (c->num[n][0] != '\0' && !isfinite(num_value(c, n)))
-			return (time_format(c->start, t1), jfail(j, "candle %d: a number out of range (%s)", idx, t1));
+	for (int n = CN_PREV_CLOSE; n < CN_COUNT; n++) {
+		if (c->num[n][0] != '\0' && !isfinite(num_value(c, n))) {
+			what = "a number out of range";
+			goto fail;
+		}
+	}
 	return 0;
+fail:
+	time_format(c->start, t1);
+	return jfail(j, "candle %d: %s (%s)", idx, what, t1);
 }
 
 static int

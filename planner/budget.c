@@ -8,7 +8,8 @@
  * into one window. Even spacing (no bursts) also keeps the number of
  * requests in flight, and so the number of segment seams, minimal.
  *
- * A 429 stretches the spacing by 25% for 30 s; a 418 stops the source until its block time is over.
+ * A 429 widens the spacing by half for 30 s (at most one request a second);
+ * a 418 doubles it and stops the source until its block time is over.
  */
 #include <string.h>
 
@@ -53,20 +54,26 @@ budget_take(struct budget *b, int64_t t_ms)
 	b->sent++;
 }
 
-void
-budget_on_429(struct budget *b, int64_t now_ms)
+/* Spacing after a rejection: 1.5 times wider, at most one request per
+ * second, so even a --rate far above what the server allows converges. */
+static void
+widen(struct budget *b, int64_t now_ms, double factor)
 {
-	double cap = base_interval(b->rate) * 4;
-
-	b->n429++;
 	if (b->rate <= 0)
 		return;
-	b->interval_ms *= 1.25;
-	if (b->interval_ms > cap)
-		b->interval_ms = cap;
+	b->interval_ms *= factor;
+	if (b->interval_ms > BUDGET_SLOWEST_MS)
+		b->interval_ms = BUDGET_SLOWEST_MS;
 	b->slow_until_ms = now_ms + BUDGET_SLOW_MS;
 	if (b->next_ms < now_ms + (int64_t)b->interval_ms)
 		b->next_ms = now_ms + (int64_t)b->interval_ms;
+}
+
+void
+budget_on_429(struct budget *b, int64_t now_ms)
+{
+	b->n429++;
+	widen(b, now_ms, 1.5);
 }
 
 int64_t
@@ -81,6 +88,7 @@ budget_on_418(struct budget *b, int64_t now_ms, uint32_t retry_after_ms)
 			len *= 2;
 	}
 	b->blocks++;
+	widen(b, now_ms, 2.0);
 	/* a little slack so the first request after the block is not early */
 	if (b->blocked_until_ms < now_ms + len + 250)
 		b->blocked_until_ms = now_ms + len + 250;

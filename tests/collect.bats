@@ -27,7 +27,9 @@ check_range() { # M TF FROM TO [collect options...]
 	echo "$output"
 	[ "$status" -eq 0 ]
 	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	db_dump "$DB" "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
+	local stored=${tf/#60m/1h}
+	stored=${stored/#240m/4h}
+	db_dump "$DB" "$m" "$stored" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
 	[ -s "$BATS_TEST_TMPDIR/truth" ]
 	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
 }

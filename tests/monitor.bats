@@ -52,6 +52,8 @@ wait_for() {
 }
 
 progress_lines() { grep -c '"topic":"progress"' "$1" 2>/dev/null || true; }
+# has_progress FILE N: at least N progress events in FILE
+has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 
 @test "--help, and bad options exit 2" {
 	run "$MON" --help
@@ -109,7 +111,7 @@ progress_lines() { grep -c '"topic":"progress"' "$1" 2>/dev/null || true; }
 	"$MON" --endpoint "$EP" --json >"$BATS_TEST_TMPDIR/m1.json" 2>/dev/null 3>&- &
 	local m1=$!
 	BG+=("$m1")
-	wait_for test "$(progress_lines "$BATS_TEST_TMPDIR/m1.json")" -ge 3
+	wait_for has_progress "$BATS_TEST_TMPDIR/m1.json" 3
 	kill -KILL "$m1"
 	timeout 120 "$MON" --endpoint "$EP" --json --exit-on-finish \
 		>"$BATS_TEST_TMPDIR/m2.json" 2>/dev/null 3>&-
