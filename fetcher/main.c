@@ -78,6 +78,7 @@ static struct candle *candles;   /* parse scratch: CANDLE_MAX_PER_RESPONSE */
 static struct msgbuf mbuf;       /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
 static int last_free = -1;       /* free_slots last announced */
+static uint32_t last_seen_sent;   /* leases_seen last announced */
 static int64_t next_ready_us, next_send_us;
 static int send_blocked;         /* a RESULT could not be handed to zmq */
 static int stopping;
@@ -269,7 +270,8 @@ ready_maybe(int64_t now, int force)
 	struct msg_ready r;
 	int n = free_slots();
 
-	if (!force && n == last_free && now < next_ready_us)
+	if (!force && n == last_free && leases_seen == last_seen_sent &&
+	    now < next_ready_us)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.free_slots = (uint32_t)n;
@@ -281,8 +283,10 @@ ready_maybe(int64_t now, int force)
 		return;
 	}
 	/* A READY that would block is simply late: the heartbeat repeats it. */
-	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == 0)
+	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == 0) {
 		last_free = n;
+		last_seen_sent = leases_seen;
+	}
 	next_ready_us = now + HEARTBEAT_US;
 }
 

@@ -21,6 +21,7 @@
 #define MON_WINDOW_MS 10000        /* rates and prediction window */
 #define MON_PREDICT_FROM 0.10      /* predict from this progress on */
 #define MON_HIST_N 13
+#define MON_CHAIN_ENDS 16
 #define MON_PROGRESS_MAX_BYTES (1024 * 1024)
 
 struct mon_target {
@@ -76,7 +77,9 @@ extern const char *const mon_topic_names[T_COUNT];
 struct mon_chain {
 	char market[MARKET_MAX];
 	uint8_t tf;
-	int64_t last_lo;           /* where its data ended (oldest or effective_end) */
+	int64_t ends[MON_CHAIN_ENDS]; /* where open chains' data ended (the planner
+	                                 splits a target into parallel segments) */
+	int next_end;
 	int64_t slots, candles;    /* spanned by non-final chunks, received */
 };
 

@@ -5,10 +5,12 @@
  *               dense, some sparse): their requests behave differently
  *   sparse      the median target spans >= 2 slots per candle received: a
  *               request of 200 candles covers many slots
- *   sequential  dense, and the chunks of each target arrive as one chain
- *               (each continues where the previous one ended): one request
- *               after another, latency-bound rather than budget-bound
- *   dense       dense, chunks in parallel across segments and targets
+ *   sequential  one dense series (market, timeframe) walked through time
+ *               in equal steps of 200 slots (the roadmap's constant gap;
+ *               the planner splits it into segments side by side)
+ *   dense       several dense series in parallel
+ * ordered_frac is informational: the planner splits so eagerly that commit
+ * order says little (measured: chunks rarely continue one another).
  *
  * Efficiency = candles per request / 200 (the API maximum) x utilisation of
  * the rate budget. The suggestion names the one change most likely to help.
@@ -70,7 +72,7 @@ pattern_classify(const struct pattern_stats *s, struct pattern_result *out)
 		out->kind = PATTERN_MIXED;
 	else if (nsparse == n)
 		out->kind = PATTERN_SPARSE;
-	else if (s->ordered_frac >= PATTERN_SEQUENTIAL_FRAC)
+	else if (n == 1)
 		out->kind = PATTERN_SEQUENTIAL;
 	else
 		out->kind = PATTERN_DENSE;

@@ -28,7 +28,7 @@ struct pattern_stats {
 	int chunks;               /* chunk outcomes seen (with candles) */
 	int ntargets;             /* targets with a density estimate */
 	double spc[PATTERN_TARGETS_MAX]; /* slots spanned per candle received (>= 1) */
-	double ordered_frac;      /* chunks whose range continued the previous
+	double ordered_frac;      /* chunks whose range continued an earlier
 	                             committed chunk of the same target, 0..1 */
 	double candles_per_request;
 	double sent_rate;         /* requests/s over the recent window */

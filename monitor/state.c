@@ -340,6 +340,8 @@ mon_on_committed(struct monitor *m, const struct msg_committed *c)
 	const struct chunk_info *ci = &c->ci;
 	struct mon_chunk k;
 	struct mon_chain *ch;
+	int64_t lo;
+	int k2;
 
 	mon_chunk_metrics(c, &k);
 	m->last = k;
@@ -362,9 +364,17 @@ mon_on_committed(struct monitor *m, const struct msg_committed *c)
 
 	if (ci->tf >= TF_COUNT || (ch = chain_for(m, ci)) == NULL)
 		return;
-	if (ch->last_lo != 0 && ci->to == ch->last_lo)
-		m->chunks_ordered++;
-	ch->last_lo = ci->history_end ? 0 : ci->received > 0 ? ci->oldest : ci->effective_end;
+	lo = ci->history_end ? 0 : ci->received > 0 ? ci->oldest : ci->effective_end;
+	for (k2 = 0; k2 < MON_CHAIN_ENDS; k2++)
+		if (ch->ends[k2] != 0 && ch->ends[k2] == ci->to)
+			break;
+	if (k2 < MON_CHAIN_ENDS)
+		m->chunks_ordered++; /* it continues a chain of its target */
+	else {
+		k2 = ch->next_end;
+		ch->next_end = (ch->next_end + 1) % MON_CHAIN_ENDS;
+	}
+	ch->ends[k2] = lo;
 	if (!ci->history_end && ci->received > 0 && ci->oldest > 0 && ci->oldest < ci->to) {
 		ch->slots += tf_count((enum tf)ci->tf, ci->oldest, ci->to);
 		ch->candles += ci->received;

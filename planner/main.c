@@ -331,6 +331,7 @@ on_ready(const unsigned char *ident, size_t ilen, const struct msg_ready *r,
 		f->source = b;
 		log_info("fetcher joined (source %s)", r->source);
 	}
+	log_debug("ready: free %u seen %u", r->free_slots, r->leases_seen);
 	f->free_slots = r->free_slots;
 	f->leases_seen = r->leases_seen;
 	f->last_seen_ms = now;
@@ -361,6 +362,8 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 		return;
 	}
 	CRASHPOINT("planner_after_lease");
+	log_debug("lease %s %s to=%lld count=%u delay=%u ms", ci->market,
+	          tf_name(ci->tf), (long long)ci->to, ci->count, ci->delay_ms);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
 	publish(EV_LEASED, mbuf.data, mbuf.len);
@@ -458,6 +461,8 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 				for (int i = 0; i < nbudgets; i++)
 					budget_on_remaining(&budgets[i], u.c.ci.remaining_req);
 			}
+			log_debug("committed %s %s to=%lld received=%u", u.c.ci.market,
+			          tf_name(u.c.ci.tf), (long long)u.c.ci.to, u.c.ci.received);
 			plan_on_committed(&plan, &u.c);
 		} else {
 			log_warnx("malformed COMMITTED dropped");

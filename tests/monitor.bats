@@ -211,7 +211,10 @@ pattern_of() {
 		total=$((total + 1))
 		[ "$got" = "$want" ] && right=$((right + 1))
 	done <<-'EOF2'
-	sequential KRW-BTC 1m 3000 --fetchers 1 --inflight 1
+	sequential KRW-BTC 1m 6000
+	sequential KRW-ETH 3m 5000 --fetchers 1
+	dense KRW-BTC,KRW-ETH 1m 3000
+	sparse KRW-GRS 1m 5000
 	dense KRW-BTC,KRW-ETH,KRW-XRP 1m 3000
 	sparse KRW-MED,KRW-GRS 1m 6000
 	mixed KRW-BTC,KRW-MED 1m 4000
