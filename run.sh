@@ -154,6 +154,11 @@ cmd_collect() {
 		[ $t -lt 400 ] || { echo "run.sh: the writer is not ready after 20 s" >&2; stop_all; exit 1; }
 	done
 
+	# The planner binds the sockets the fetchers connect to, so it starts
+	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
+	"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
+		--monitor "$monitor" --rate "$rate" $quiet $verbose &
+	local planner=$!
 	local i src
 	local -a srcs=()
 	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
@@ -167,11 +172,6 @@ cmd_collect() {
 		start_proc "fetcher$i" "$RUN_DIR/fetcher$i.log" "$FETCHER" "${fo[@]}" $verbose
 	done
 
-	# The planner runs in the foreground of this script's supervision loop:
-	# its stdout (progress, summary) goes to ours, its log lines to stderr.
-	"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
-		--monitor "$monitor" --rate "$rate" $quiet $verbose &
-	local planner=$!
 
 	local rc
 	while :; do

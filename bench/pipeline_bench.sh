@@ -25,3 +25,37 @@ bench_collect "$DB" --market KRW-BTC,KRW-ETH,KRW-XRP,KRW-SOL --timeframe 1m \
 	--from 2026-07-01T00:00:00 --to 2026-09-29T00:00:00 --rate 0 --fetchers 2 --inflight 8
 printf '  %d candles in %.2f s: %d candles/s end to end (planner: %s candles/s)\n' \
 	"$STORED" "$ELAPSED" "$(rate "$STORED" "$ELAPSED")" "$(planner_cps)"
+
+echo "-- at Upbit's limit: simulator at 10 requests/s per IP, 7 days of 1m"
+for lat in 150 300; do
+	bench_sim "lat$lat" --latency-ms "$lat"
+	for m in KRW-BTC:dense KRW-ZIL:sparse; do
+		sim_reset
+		bench_collect "$DB" --market "${m%%:*}" --timeframe 1m --from 2026-09-01T00:00:00 --to 2026-09-08T00:00:00
+		printf '  %3d ms  %-6s %6d candles: %5s candles/s (fetch phase), %d requests, %d x 429\n' \
+			"$lat" "${m#*:}" "$STORED" "$(planner_cps)" "$(sim_candle_requests)" "$(sim_429)"
+	done
+done
+
+echo "-- scale-out: three fetchers on 127.0.0.2, .3, .4, 150 ms, 3 dense markets x 7 days"
+bench_sim ips --latency-ms 150
+sim_reset
+bench_collect "$DB" --market KRW-BTC,KRW-ETH,KRW-XRP --timeframe 1m --from 2026-09-01T00:00:00 \
+	--to 2026-09-08T00:00:00 --fetchers 3 --source-ip 127.0.0.2,127.0.0.3,127.0.0.4
+printf '  %d candles: %s candles/s (fetch phase), %d x 429, peak requests/s per IP: %s\n' \
+	"$STORED" "$(planner_cps)" "$(sim_429)" \
+	"$(curl -s "$SIM_URL/__sim/stats" | jq -r '[.clients | to_entries[] | "\(.key)=\(.value.peak_per_sec)"] | join(" ")')"
+
+echo "-- faults: 10% of responses faulty (500, 502, reset, hang, truncate, garbage), 150 ms"
+bench_sim faults --latency-ms 150 --fault-rate 0.1 --seed 11
+sim_reset
+bench_collect "$DB" --market KRW-BTC --timeframe 1m --from 2026-09-01T00:00:00 --to 2026-09-08T00:00:00
+if diff -q <("$ROOT/sim/upbit-sim" truth --seed 11 --market KRW-BTC --timeframe 1m \
+	--from 2026-09-01T00:00:00 --to 2026-09-08T00:00:00) \
+	<("$ROOT/tests/db_dump.sh" "$DB" KRW-BTC 1m 2026-09-01T00:00:00 2026-09-08T00:00:00) >/dev/null; then
+	eq="equal to the truth"
+else
+	eq="NOT equal to the truth"
+fi
+printf '  %d candles: %s candles/s (fetch phase), faults injected: %s; database %s\n' \
+	"$STORED" "$(planner_cps)" "$(curl -s "$SIM_URL/__sim/stats" | jq -c .faults)" "$eq"

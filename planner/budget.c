@@ -34,7 +34,8 @@ budget_init(struct budget *b, const char *source, double rate)
 int64_t
 budget_next(const struct budget *b, int64_t now_ms)
 {
-	int64_t t = b->next_ms > now_ms ? b->next_ms : now_ms;
+	int64_t next = (int64_t)(b->next_ms + 0.999);
+	int64_t t = next > now_ms ? next : now_ms;
 	if (b->blocked_until_ms > t)
 		t = b->blocked_until_ms;
 	return t;
@@ -50,7 +51,10 @@ budget_take(struct budget *b, int64_t t_ms)
 		b->slow_until_ms = 0;
 		b->interval_ms = iv = base_interval(b->rate);
 	}
-	b->next_ms = t_ms + (int64_t)(iv + 0.999);
+	/* keep the fraction: rounding every step up would lose ~1% of rate */
+	if (b->next_ms < (double)t_ms - 1.0)
+		b->next_ms = (double)t_ms;
+	b->next_ms += iv;
 	b->sent++;
 }
 
@@ -65,8 +69,8 @@ widen(struct budget *b, int64_t now_ms, double factor)
 	if (b->interval_ms > BUDGET_SLOWEST_MS)
 		b->interval_ms = BUDGET_SLOWEST_MS;
 	b->slow_until_ms = now_ms + BUDGET_SLOW_MS;
-	if (b->next_ms < now_ms + (int64_t)b->interval_ms)
-		b->next_ms = now_ms + (int64_t)b->interval_ms;
+	if (b->next_ms < (double)now_ms + b->interval_ms)
+		b->next_ms = (double)now_ms + b->interval_ms;
 }
 
 void

@@ -10,7 +10,7 @@
 
 #include "proto.h"
 
-#define BUDGET_MARGIN_MS 25      /* slack per 1 s window against the window edge */
+#define BUDGET_MARGIN_MS 15      /* slack per 1 s window against the window edge */
 #define BUDGET_SLOW_MS 30000     /* how long a 429 slows the source down */
 #define BUDGET_BLOCK_FIRST_MS 30000
 #define BUDGET_SLOWEST_MS 1000     /* 429s never slow a source below 1/s */
@@ -19,7 +19,7 @@ struct budget {
 	char source[SOURCE_MAX];
 	double rate;             /* requests per second, 0 = unlimited */
 	double interval_ms;      /* current spacing between sends */
-	int64_t next_ms;         /* monotonic: earliest next send */
+	double next_ms;          /* monotonic: earliest next send (fractional) */
 	int64_t slow_until_ms;   /* 429 slow-down in force until */
 	int64_t blocked_until_ms;/* 418: nothing leaves before this */
 	int blocks;              /* 418s seen (exponential back-off) */

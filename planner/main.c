@@ -71,6 +71,7 @@ static struct plan plan;
 static void *sock_work, *sock_xsub, *sock_xpub;
 static struct msgbuf mbuf;
 static int64_t t_start_ms;
+static int64_t t_first_lease_ms, t_last_commit_ms; /* the fetch phase */
 static uint64_t n429, n418;
 static double rate_limit;
 
@@ -362,6 +363,8 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 		return;
 	}
 	CRASHPOINT("planner_after_lease");
+	if (t_first_lease_ms == 0)
+		t_first_lease_ms = now;
 	log_debug("lease %s %s to=%lld count=%u delay=%u ms", ci->market,
 	          tf_name(ci->tf), (long long)ci->to, ci->count, ci->delay_ms);
 	f->leases_sent++;
@@ -463,7 +466,8 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 			}
 			log_debug("committed %s %s to=%lld received=%u", u.c.ci.market,
 			          tf_name(u.c.ci.tf), (long long)u.c.ci.to, u.c.ci.received);
-			plan_on_committed(&plan, &u.c);
+			if (plan_on_committed(&plan, &u.c))
+				t_last_commit_ms = now;
 		} else {
 			log_warnx("malformed COMMITTED dropped");
 		}
@@ -672,6 +676,7 @@ final_report(const struct opts *o)
 	sqlite3 *db = ledger_open_ro(o->db, &exists);
 	struct totals s;
 	double el = (double)(time_mono_ms() - t_start_ms) / 1000.0;
+	double fetch = (double)(t_last_commit_ms - t_first_lease_ms) / 1000.0;
 	char line[4096];
 	size_t off = 0;
 
@@ -707,13 +712,15 @@ final_report(const struct opts *o)
 	sum_totals(&s);
 	printf("summary: %d range%s in %.1f s: %llu candles received, %llu new, "
 	       "%llu requests (%.1f candles/request), %llu retries, %llu x 429, "
-	       "%llu x 418, %.0f candles/s, %lld of %lld slots already covered\n",
+	       "%llu x 418, %.0f candles/s (fetch phase %.2f s), %lld of %lld slots "
+	       "already covered\n",
 	       plan.nt, plan.nt == 1 ? "" : "s", el,
 	       (unsigned long long)s.received, (unsigned long long)s.new_candles,
 	       (unsigned long long)s.requests,
 	       s.requests ? (double)s.received / (double)s.requests : 0.0,
 	       (unsigned long long)s.retries, (unsigned long long)n429,
-	       (unsigned long long)n418, el > 0 ? (double)s.received / el : 0.0,
+	       (unsigned long long)n418,
+	       fetch > 0 ? (double)s.received / fetch : 0.0, fetch > 0 ? fetch : 0.0,
 	       (long long)s.slots_hit, (long long)s.slots_total);
 	fflush(stdout);
 	if (uncovered) {
