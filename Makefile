@@ -34,7 +34,8 @@ COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
-PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c
+PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
+               planner/features.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
 WRITER_SRC  := writer/main.c writer/store.c
 
@@ -44,6 +45,7 @@ all: bins
 
 include sim/sim.mk
 -include monitor/monitor.mk
+-include query/query.mk
 -include tests/unit/unit.mk
 
 bins: $(BINS)

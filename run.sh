@@ -54,6 +54,10 @@ options:
   --rate N           candle requests/s per source address (default 10)
   --inflight N       concurrent transfers per fetcher (default 4)
   --quiet            no progress line
+  --feature NAME=on|off  switch an optimisation (split, hedge, lookahead)
+  --features FILE    the same as 'name = on|off' lines in a file
+  --hedge-after-ms N, --guard-epoch-ms N, --guard-after-ms N: see
+                     planner/cp-planner --help
   --run-dir DIR      where the ipc sockets and logs go (default: /tmp/cp-<hash of db>)
   -v                 verbose logs
 USAGE
@@ -101,10 +105,10 @@ cmd_collect() {
 	local -a popts=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		--market|--timeframe|--from|--to|--count)
+		--market|--timeframe|--from|--to|--count|--feature|--features|--hedge-after-ms|--guard-epoch-ms|--guard-after-ms)
 			[ $# -ge 2 ] || die_usage "$1 needs a value"
 			popts+=("$1" "$2"); shift 2 ;;
-		--market=*|--timeframe=*|--from=*|--to=*|--count=*)
+		--market=*|--timeframe=*|--from=*|--to=*|--count=*|--feature=*|--features=*)
 			popts+=("${1%%=*}" "${1#*=}"); shift ;;
 		--db) [ $# -ge 2 ] || die_usage "--db needs a value"; db=$2; shift 2 ;;
 		--fetchers) [ $# -ge 2 ] || die_usage "--fetchers needs a value"; fetchers=$2; shift 2 ;;

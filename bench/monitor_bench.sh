@@ -11,6 +11,8 @@ COUNT=${COUNT:-30000}
 MARKETS=${MARKETS:-KRW-BTC,KRW-ETH,KRW-XRP}
 WORK=(--market "$MARKETS" --timeframe 1m --count "$COUNT")
 RUN="$BENCH_TMP/run.mon"
+# candles/s (lib.sh's rate() has `b > 0` inside printf, which awk takes as a redirection)
+cps() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0) ? a / b : 0 }'; }
 
 bench_sim mon --latency-ms 150
 
@@ -19,7 +21,7 @@ sim_reset
 bench_collect "$DB" "${WORK[@]}"
 base_elapsed=$ELAPSED base_stored=$STORED
 printf '  %d candles in %.2f s: %s candles/s\n' "$base_stored" "$base_elapsed" \
-	"$(rate "$base_stored" "$base_elapsed")"
+	"$(cps "$base_stored" "$base_elapsed")"
 
 echo "-- with a monitor (--json --prometheus) attached, same workload"
 sim_reset
@@ -45,7 +47,7 @@ wait "$mpid" 2>/dev/null
 mon_elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 mon_stored=$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact")
 printf '  %d candles in %.2f s: %s candles/s\n' "$mon_stored" "$mon_elapsed" \
-	"$(rate "$mon_stored" "$mon_elapsed")"
+	"$(cps "$mon_stored" "$mon_elapsed")"
 awk -v a="$base_elapsed" -v b="$mon_elapsed" \
 	'BEGIN { printf "  monitor cost: %+.1f%% run time (noise of a rate-limited run is about +-2%%)\n", 100 * (b - a) / a }'
 ps_cpu=$(grep -c . "$BENCH_TMP/mon.json")
@@ -53,12 +55,12 @@ echo "  monitor wrote $ps_cpu JSON lines"
 
 echo "-- completion prediction (planner's elapsed time; actual = finished event)"
 jq -r -s '
-	([.[] | select(.topic == "summary" and .finished)] | last | .elapsed_s) as $actual
+	. as $all
+	| ([.[] | select(.topic == "summary" and .finished)] | last | .elapsed_s) as $actual
 	| if $actual == null then "  no finished summary (monitor missed the end?)" else
 	  "  actual total: \($actual | . * 10 | round / 10) s",
 	  (0.10, 0.25, 0.50, 0.75 | . as $p
-	   | [$actual] as $a
-	   | ([.[] | select(.topic == "summary" and .prediction.available and (.finished | not)
+	   | ([$all[] | select(.topic == "summary" and .prediction.available and (.finished | not)
 	                    and .progress >= $p)] | first) as $s
 	   | if $s == null then "  at \($p * 100)%: no prediction"
 	     else "  at \($p * 100 | round)% (t=\($s.elapsed_s | . * 10 | round / 10) s): predicted total \($s.prediction.total_s | . * 10 | round / 10) s, error \((($s.prediction.total_s - $actual) / $actual * 1000 | round) / 10)%"

@@ -330,6 +330,7 @@ http_next_done(struct http *h, struct http_done *d)
 		d->status = status;
 		d->remaining_req = x->remaining_req;
 		d->too_big = x->too_big || res == CURLE_FILESIZE_EXCEEDED;
+		d->truncated = res == CURLE_PARTIAL_FILE;
 		if (res != CURLE_OK) {
 			d->failed = 1;
 			snprintf(d->error, sizeof(d->error), "%s",

@@ -26,6 +26,7 @@ struct http_done {
 	long status;            /* HTTP status; 0 if no response */
 	int failed;             /* transport error: error holds the text */
 	int too_big;            /* the body exceeded body_max */
+	int truncated;          /* the body ended before its announced length */
 	char error[HTTP_ERROR_MAX];
 	const char *body;       /* NUL-terminated for convenience */
 	size_t len;

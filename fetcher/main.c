@@ -38,6 +38,7 @@
 #define USER_AGENT "candlepipe/0.1"
 #define HEARTBEAT_US 1000000LL        /* READY at least this often */
 #define POLL_MAX_US 100000LL          /* the loop wakes at least this often */
+#define TOKEN_SLEEP_US 2000LL         /* sleep, not poll, this close to a token */
 #define SEND_RETRY_US 50000LL         /* held result: retry sending this often */
 #define STOP_GRACE_US 3000000LL       /* running transfers get this long on stop */
 #define URL_MAX 512
@@ -85,6 +86,7 @@ static int stopping;
 static uint64_t n_ok, n_failed, n_dropped;
 static uint64_t n_started;
 static int64_t late_sum_us, late_max_us; /* transfer start after its token */
+static uint64_t n_late_1ms;
 
 static void
 on_signal(int sig)
@@ -427,6 +429,9 @@ handle_done(struct http_done *d)
 		snprintf(reason, sizeof(reason), "body larger than %d bytes",
 		         UPBIT_BODY_MAX_BYTES);
 		send_failed(l, FAIL_TEMP_BODY, 0, reason);
+	} else if (d->failed && d->truncated) {
+		snprintf(reason, sizeof(reason), "truncated body (%.120s)", d->error);
+		send_failed(l, FAIL_TEMP_BODY, 0, reason);
 	} else if (d->failed) {
 		send_failed(l, FAIL_TEMP_NET, 0, d->error);
 	} else if (st == 200) {
@@ -623,6 +628,7 @@ start_due(void)
 		l->ci.t_sent = offset_ms(&l->ci);
 		n_started++;
 		late_sum_us += now - l->due_us;
+		n_late_1ms += now - l->due_us > 1000;
 		if (now - l->due_us > late_max_us)
 			late_max_us = now - l->due_us;
 		if (http_start(http, url, l) == -1) {
@@ -634,20 +640,44 @@ start_due(void)
 	}
 }
 
-/* Microseconds until the loop must act again, capped at POLL_MAX_US. */
+/* The earliest rate token still waiting (monotonic us), or INT64_MAX. */
 static int64_t
-next_wake_us(int64_t now)
+next_token_us(void)
 {
-	int64_t t = now + POLL_MAX_US;
+	int64_t t = INT64_MAX;
 
 	for (int i = 0; i < o.max_inflight; i++)
 		if (leases[i].state == L_WAITING && leases[i].due_us < t)
 			t = leases[i].due_us;
-	if (send_blocked && next_send_us < t)
-		t = next_send_us;
-	if (next_ready_us < t)
-		t = next_ready_us;
-	return t > now ? t - now : 0;
+	return t;
+}
+
+/*
+ * Waits for the next thing to do. Poll timeouts have whole-ms granularity
+ * and may overshoot, so the loop polls until shortly before a rate token
+ * and sleeps the last stretch on the monotonic clock: transfers start within
+ * tens of microseconds after their token, never before it.
+ */
+static int
+wait_next(int zfd)
+{
+	int64_t now = mono_us(), tok = next_token_us(), until;
+
+	if (tok != INT64_MAX && tok - now <= TOKEN_SLEEP_US) {
+		struct timespec ts = { (time_t)(tok / 1000000), (long)(tok % 1000000) * 1000 };
+
+		if (tok > now)
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		return 0;
+	}
+	until = now + POLL_MAX_US;
+	if (tok != INT64_MAX && tok - TOKEN_SLEEP_US < until)
+		until = tok - TOKEN_SLEEP_US;
+	if (send_blocked && next_send_us < until)
+		until = next_send_us;
+	if (next_ready_us < until)
+		until = next_ready_us;
+	return http_wait(http, zfd, until > now ? (int)((until - now + 999) / 1000) : 0);
 }
 
 static void
@@ -727,7 +757,7 @@ main(int argc, char **argv)
 	ready_maybe(mono_us(), 1);
 
 	for (;;) {
-		int64_t now, wait;
+		int64_t now;
 
 		if (stop_signal && !stopping) {
 			begin_stop();
@@ -756,9 +786,7 @@ main(int argc, char **argv)
 		/* sends may have swallowed the ZMQ_FD edge: look again */
 		drain(sock_work, 1);
 		start_due();
-		now = mono_us();
-		wait = next_wake_us(now);
-		if (http_wait(http, zfd, (int)((wait + 999) / 1000)) == -1) {
+		if (wait_next(zfd) == -1) {
 			rc = EXIT_TEMPFAIL;
 			break;
 		}
@@ -768,11 +796,11 @@ main(int argc, char **argv)
 		log_warnx("stop: %d transfers or results abandoned after %lld s",
 		          leases_held(), (long long)(STOP_GRACE_US / 1000000));
 	log_info("exit: %llu requests, %llu results, %llu failures, %llu results dropped;"
-	         " start after token: mean %lld us, max %lld us",
+	         " start after token: mean %lld us, max %lld us, %llu over 1 ms",
 	         (unsigned long long)n_started, (unsigned long long)n_ok,
 	         (unsigned long long)n_failed, (unsigned long long)n_dropped,
 	         (long long)(n_started ? late_sum_us / (int64_t)n_started : 0),
-	         (long long)late_max_us);
+	         (long long)late_max_us, (unsigned long long)n_late_1ms);
 	http_free(&http);
 	for (int i = 0; i < o.max_inflight; i++)
 		msgbuf_free(&leases[i].out);

@@ -8,7 +8,8 @@
  * into one window. Even spacing (no bursts) also keeps the number of
  * requests in flight, and so the number of segment seams, minimal.
  *
- * A 429 widens the spacing by half for 30 s (at most one request a second);
+ * A 429 widens the spacing by 10%, more 429s within the slow-down by half,
+ * for BUDGET_SLOW_MS (at most one request a second);
  * a 418 doubles it and stops the source until its block time is over.
  */
 #include <string.h>
@@ -76,8 +77,13 @@ widen(struct budget *b, int64_t now_ms, double factor)
 void
 budget_on_429(struct budget *b, int64_t now_ms)
 {
+	/* an isolated 429 (a request libcurl silently re-sent on a fresh
+	 * connection after a reset, a jittery network) costs a little; 429s
+	 * in a row mean the spacing is wrong and back off hard */
+	int repeated = b->slow_until_ms > now_ms;
+
 	b->n429++;
-	widen(b, now_ms, 1.5);
+	widen(b, now_ms, repeated ? 1.5 : 1.1);
 }
 
 int64_t

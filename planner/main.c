@@ -24,6 +24,7 @@
 #include "budget.h"
 #include "crashpoint.h"
 #include "events.h"
+#include "features.h"
 #include "ledger.h"
 #include "log.h"
 #include "net.h"
@@ -59,6 +60,7 @@ struct opts {
 	double rate;
 	enum progress_mode progress;
 	int validate_only, verbose;
+	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -74,6 +76,7 @@ static int64_t t_start_ms;
 static int64_t t_first_lease_ms, t_last_commit_ms; /* the fetch phase */
 static uint64_t n429, n418;
 static double rate_limit;
+static int64_t hedge_after_ms;
 
 static void
 on_signal(int sig)
@@ -99,6 +102,16 @@ usage(FILE *f)
 	    "  --rate N     candle requests per second per source address (10;\n"
 	    "               0 = unlimited)\n"
 	    "  --validate   check the options and exit (0 ok, 2 usage error)\n"
+	    "  --feature NAME=on|off   switch an optimisation: split (parallel\n"
+	    "               segments), hedge (race overdue requests), lookahead\n"
+	    "               (lease ahead of the rate token); all on by default\n"
+	    "  --features FILE         the same as 'name = on|off' lines\n"
+	    "  --hedge-after-ms N      a request is overdue after max(N, 5 x the\n"
+	    "               usual API time) (1500)\n"
+	    "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
+	    "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
+	    "               (10000)\n"
+	    "  --guard-after-ms N      start the guard after N ms (30000)\n"
 	    "Times without an offset are UTC.\n");
 }
 
@@ -119,6 +132,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "validate", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "feature", required_argument, NULL, 'F' },
+		{ "features", required_argument, NULL, 'X' },
+		{ "hedge-after-ms", required_argument, NULL, 'H' },
+		{ "guard-epoch-ms", required_argument, NULL, 'G' },
+		{ "guard-after-ms", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -128,6 +146,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->rate = 10;
 	o->count = -1;
+	o->hedge_after_ms = 1500;
+	o->guard_epoch_ms = 10000;
+	o->guard_after_ms = 30000;
+	features_init();
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->db = optarg; break;
@@ -154,6 +176,32 @@ parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'q': o->progress = PROGRESS_QUIET; break;
+		case 'F':
+			if (features_set(optarg) == -1)
+				return -1;
+			break;
+		case 'X':
+			if (features_load(optarg) == -1)
+				return -1;
+			break;
+		case 'H':
+		case 'G':
+		case 'A': {
+			long long v;
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || *end || v < 0 || v > 86400000) {
+				fprintf(stderr, "cp-planner: bad milliseconds '%s'\n", optarg);
+				return -1;
+			}
+			if (c == 'H')
+				o->hedge_after_ms = v;
+			else if (c == 'G')
+				o->guard_epoch_ms = v;
+			else
+				o->guard_after_ms = v;
+			break;
+		}
 		case 'V': o->validate_only = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
@@ -378,19 +426,23 @@ static int64_t
 dispatch(int64_t now)
 {
 	int64_t wake = now + 100;
+	int64_t lookahead = feature_on(FEAT_LOOKAHEAD) ? LOOKAHEAD_MS : 0;
 
 	for (int i = 0; i < nfetchers; i++) {
 		struct fetcher *f = &fetchers[i];
 		while (credits(f) > 0) {
 			int64_t at = budget_next(&budgets[f->source], now);
 			int seg;
-			if (at - now > LOOKAHEAD_MS) {
-				if (at - LOOKAHEAD_MS < wake)
-					wake = at - LOOKAHEAD_MS;
+			if (at - now > lookahead) {
+				if (at - lookahead < wake)
+					wake = at - lookahead;
 				break;
 			}
 			seg = plan_next_ready(&plan, now);
-			if (seg == -1 && at - now <= SPLIT_NOW_MS)
+			/* a token is idle: race an overdue request, or open a segment */
+			if (seg == -1 && at - now <= SPLIT_NOW_MS && feature_on(FEAT_HEDGE))
+				seg = plan_hedge(&plan, now, hedge_after_ms);
+			if (seg == -1 && at - now <= SPLIT_NOW_MS && feature_on(FEAT_SPLIT))
 				seg = plan_split(&plan);
 			if (seg == -1) {
 				if (at > now && at < wake)
@@ -414,6 +466,11 @@ on_failed(const struct msg_failed *m, int64_t now)
 		budget_on_429(&budgets[b], now);
 		log_warnx("429 from source %s: slowing down to %.1f requests/s",
 		          m->source, budget_rate_now(&budgets[b], now));
+	} else if (b >= 0 && m->kind == FAIL_TEMP_NET) {
+		/* libcurl re-sends a request whose reused connection died without
+		 * an answer: that hidden request counts at the server, so it is
+		 * charged to the budget like any other */
+		budget_take(&budgets[b], budget_next(&budgets[b], now));
 	} else if (b >= 0 && m->kind == FAIL_BLOCKED_418) {
 		int64_t len = budget_on_418(&budgets[b], now, m->retry_after_ms);
 		n418++;
@@ -737,7 +794,7 @@ main(int argc, char **argv)
 	void *ctx;
 	sqlite3 *db;
 	int exists, tty, rc;
-	int64_t last_progress = 0, last_pub = 0, last_gc = 0;
+	int64_t last_progress = 0, last_pub = 0, last_gc = 0, guard_started;
 	struct sigaction sa;
 
 	if (parse_opts(argc, argv, &o) == -1) {
@@ -779,6 +836,9 @@ main(int argc, char **argv)
 	}
 	t_start_ms = time_mono_ms();
 	rate_limit = o.rate;
+	hedge_after_ms = o.hedge_after_ms;
+	guard_init(o.guard_epoch_ms > 0, o.guard_epoch_ms, t_start_ms);
+	guard_started = o.guard_after_ms;
 	tty = isatty(STDOUT_FILENO);
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt,
 	         plan.nt == 1 ? "" : "s", plan.ns, plan.ns == 1 ? "" : "s");
@@ -808,6 +868,11 @@ main(int argc, char **argv)
 			forward(sock_xpub, sock_xsub);
 		}
 		now = time_mono_ms();
+		if (now - t_start_ms >= guard_started) {
+			struct totals tt;
+			sum_totals(&tt);
+			guard_tick(now, tt.slots_done - tt.slots_hit);
+		}
 		if (now - last_gc >= 500) {
 			forget_silent_fetchers(now);
 			last_gc = now;

@@ -185,6 +185,24 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 }
 
 int
+plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms)
+{
+	/* overdue: five times the usual API time, and at least min_ms */
+	int64_t after = (int64_t)(5 * p->api_ms);
+
+	if (after < min_ms)
+		after = min_ms;
+	for (int i = 0; i < p->ns; i++) {
+		struct segment *s = &p->s[i];
+		/* the lease's delay (rate token) is waiting, not hanging */
+		if (s->st == SEG_LEASED && !s->hedged &&
+		    now_ms - s->leased_at_ms - (int64_t)s->ci.delay_ms >= after)
+			return i;
+	}
+	return -1;
+}
+
+int
 plan_split(struct plan *p)
 {
 	int best = -1;
@@ -258,12 +276,17 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms,
 		ci->planned_ms = wall_ms;
 	} else {
 		ci->attempt++;
+		if (s->st == SEG_LEASED) {
+			s->hedged = 1;
+			p->hedges++;
+		}
 	}
 	ci->remaining_req = -1;
 	ci->delay_ms = delay_ms;
 	ci->lease_ms = delay_ms + PLAN_LEASE_BASE_MS;
 	ci->t_leased = (uint32_t)(wall_ms - ci->planned_ms);
 	s->st = SEG_LEASED;
+	s->leased_at_ms = now_ms;
 	/* one second of slack for the trip to the fetcher and back */
 	s->until_ms = now_ms + ci->lease_ms + 1000;
 	p->leases++;
@@ -306,7 +329,12 @@ plan_on_committed(struct plan *p, const struct msg_committed *m)
 		double spc = (double)tf_count(t->tf, ci->oldest, ci->to) / ci->received;
 		t->spc = 0.7 * t->spc + 0.3 * (spc < 1 ? 1 : spc);
 	}
+	if (ci->t_answered >= ci->t_sent) {
+		double api = (double)(ci->t_answered - ci->t_sent);
+		p->api_ms = p->api_ms > 0 ? 0.8 * p->api_ms + 0.2 * api : api;
+	}
 	s->ci = *ci;
+	s->hedged = 0;
 	if (ci->history_end) {
 		/* everything below `to` is proven: this and every lower segment */
 		for (int i = 0; i < p->ns; i++)
@@ -348,6 +376,7 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms,
 		return FA_IGNORED;
 	t = &p->t[s->target];
 	t->requests++;
+	s->hedged = 0;
 	switch (m->kind) {
 	case FAIL_PERM_MARKET:
 	case FAIL_PERM_REQUEST:

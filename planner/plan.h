@@ -41,6 +41,8 @@ struct segment {
 	struct chunk_info ci;       /* the chunk out (or last out) */
 	int64_t until_ms;           /* LEASED: lease deadline; WAIT: retry time */
 	int temp_attempts, rate_attempts;
+	int64_t leased_at_ms;       /* when the chunk out was (last) leased */
+	int hedged;                 /* a second copy of the chunk is out */
 };
 
 struct plan {
@@ -51,7 +53,8 @@ struct plan {
 	uint32_t run_id;
 	uint32_t seq;
 	int rr;                     /* round-robin position */
-	uint64_t leases, retries, committed, failed_chunks;
+	uint64_t leases, retries, committed, failed_chunks, hedges;
+	double api_ms;              /* moving average of the API call time */
 };
 
 /* What plan_on_failed decided. */
@@ -68,6 +71,10 @@ int plan_next_ready(struct plan *p, int64_t now_ms);
 /* Splits the lower half off the busiest leased segment whose unexplored
  * part is worth at least two requests; returns the new (ready) segment or -1. */
 int plan_split(struct plan *p);
+/* A leased segment whose answer is overdue (a hung or stalled request):
+ * leasing it again races a second copy against the first, the first result
+ * to commit wins. Returns the segment or -1. */
+int plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms);
 /* Fills the segment's chunk for a lease and marks it leased. */
 struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms,
                               int64_t wall_ms, uint32_t delay_ms);

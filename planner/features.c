@@ -1,0 +1,188 @@
+/*
+ * features.c: feature flags and their guard.
+ *
+ * Each optimisation the planner makes can be switched off (`--feature
+ * name=off`, or a `--features FILE` of `name = on|off` lines). The guard
+ * measures each enabled flag in two epochs, first with it on, then off, by
+ * the one figure every optimisation exists to raise: slots proven per
+ * second. If "on" is more than 20% worse than "off", the flag stays off and
+ * a log line says why; otherwise it is restored. Flags are judged one after
+ * another, so two flags never blur each other's measurement.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "features.h"
+#include "log.h"
+
+#define GUARD_WORSE 0.20
+
+static const char *const names[FEAT_COUNT] = { "split", "hedge", "lookahead" };
+static int on[FEAT_COUNT];
+
+enum guard_phase { G_IDLE, G_ON, G_OFF, G_DONE };
+
+static struct {
+	int enabled;
+	int64_t epoch_ms;
+	int flag;               /* the flag under test */
+	enum guard_phase phase;
+	int64_t t0, s0;         /* start of the epoch: time and slots */
+	double rate_on;
+} g;
+
+void
+features_init(void)
+{
+	for (int i = 0; i < FEAT_COUNT; i++)
+		on[i] = 1;
+}
+
+const char *
+feature_name(enum feature f)
+{
+	return f < FEAT_COUNT ? names[f] : "?";
+}
+
+int
+feature_on(enum feature f)
+{
+	return on[f];
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "yes")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+	    !strcasecmp(v, "no")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+int
+features_set(const char *assignment)
+{
+	char name[32], value[16];
+	const char *eq = strchr(assignment, '=');
+	size_t n;
+	int b;
+
+	if (eq == NULL || (n = (size_t)(eq - assignment)) == 0 || n >= sizeof(name) ||
+	    strlen(eq + 1) >= sizeof(value)) {
+		fprintf(stderr, "feature: want NAME=on|off, not '%s'\n", assignment);
+		return -1;
+	}
+	memcpy(name, assignment, n);
+	name[n] = '\0';
+	strcpy(value, eq + 1);
+	for (int i = 0; i < FEAT_COUNT; i++) {
+		if (strcmp(name, names[i]) != 0)
+			continue;
+		if (parse_bool(value, &b) == -1) {
+			fprintf(stderr, "feature %s: want on or off, not '%s'\n", name, value);
+			return -1;
+		}
+		on[i] = b;
+		return 0;
+	}
+	fprintf(stderr, "unknown feature '%s' (split, hedge, lookahead)\n", name);
+	return -1;
+}
+
+int
+features_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], buf[256];
+	int lineno = 0, rc = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "cannot read feature file %s\n", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *q = buf;
+		lineno++;
+		/* drop comments and blanks: "name = on" -> "name=on" */
+		for (; *p && *p != '#' && *p != '\n'; p++)
+			if (*p != ' ' && *p != '\t')
+				*q++ = *p;
+		*q = '\0';
+		if (buf[0] == '\0')
+			continue;
+		if (features_set(buf) == -1) {
+			fprintf(stderr, "%s:%d: bad line\n", path, lineno);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int
+next_flag(int from)
+{
+	for (int i = from; i < FEAT_COUNT; i++)
+		if (on[i])
+			return i;
+	return -1;
+}
+
+void
+guard_init(int enabled, int64_t epoch_ms, int64_t now_ms)
+{
+	memset(&g, 0, sizeof(g));
+	g.enabled = enabled;
+	g.epoch_ms = epoch_ms;
+	g.flag = next_flag(0);
+	g.phase = g.flag < 0 || !enabled ? G_DONE : G_IDLE;
+	g.t0 = now_ms;
+}
+
+void
+guard_tick(int64_t now_ms, int64_t slots_done)
+{
+	double rate;
+
+	if (g.phase == G_DONE)
+		return;
+	if (g.phase == G_IDLE) {
+		/* wait for the first slots: start-up is no fair measurement */
+		if (slots_done == 0)
+			return;
+		g.phase = G_ON;
+		g.t0 = now_ms;
+		g.s0 = slots_done;
+		return;
+	}
+	if (now_ms - g.t0 < g.epoch_ms)
+		return;
+	rate = (double)(slots_done - g.s0) * 1000.0 / (double)(now_ms - g.t0);
+	if (g.phase == G_ON) {
+		g.rate_on = rate;
+		on[g.flag] = 0;
+		g.phase = G_OFF;
+	} else {
+		if (g.rate_on < rate * (1.0 - GUARD_WORSE)) {
+			log_warnx("guard: feature '%s' switched off: %.0f slots/s with it, "
+			          "%.0f without (more than %.0f%% worse)", names[g.flag],
+			          g.rate_on, rate, GUARD_WORSE * 100);
+		} else {
+			on[g.flag] = 1;
+			log_info("guard: feature '%s' stays on (%.0f slots/s with it, %.0f without)",
+			         names[g.flag], g.rate_on, rate);
+		}
+		g.flag = next_flag(g.flag + 1);
+		g.phase = g.flag < 0 ? G_DONE : G_ON;
+	}
+	g.t0 = now_ms;
+	g.s0 = slots_done;
+}

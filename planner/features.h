@@ -1,0 +1,33 @@
+/*
+ * features.h: feature flags for the planner's optimisations, and the guard
+ * that turns one off when it makes things worse.
+ */
+#ifndef CP_FEATURES_H
+#define CP_FEATURES_H
+
+#include <stdint.h>
+
+enum feature {
+	FEAT_SPLIT,     /* parallel segments: split a busy range when a token idles */
+	FEAT_HEDGE,     /* race a second copy of an overdue request */
+	FEAT_LOOKAHEAD, /* lease ahead of the token, so requests leave on time */
+	FEAT_COUNT
+};
+
+/* Sets defaults (all on). */
+void features_init(void);
+/* "name=on|off" (also true/false/1/0); 0 or -1 with a message on stderr. */
+int features_set(const char *assignment);
+/* Reads a file of "name = on|off" lines (# comments). 0 or -1. */
+int features_load(const char *path);
+int feature_on(enum feature f);
+const char *feature_name(enum feature f);
+
+/* The guard: A/B epochs of epoch_ms each, one flag at a time, comparing the
+ * slots proven per second with the flag on and off; a flag worse by more
+ * than 20% is switched off for the rest of the run (logged). */
+void guard_init(int enabled, int64_t epoch_ms, int64_t now_ms);
+/* Called often with the slots proven so far; may toggle flags. */
+void guard_tick(int64_t now_ms, int64_t slots_done);
+
+#endif
