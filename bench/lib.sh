@@ -41,7 +41,7 @@ bench_collect() {
 	fi
 }
 
-rate() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b > 0 ? a / b : 0 }'; }
+rate() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }'; }
 # candles/s as the planner measured it (first lease to last commit)
 planner_cps() { sed -n 's/.* \([0-9]*\) candles\/s (fetch phase.*/\1/p' "$BENCH_TMP/collect.out" | tail -1; }
 planner_requests() { sed -n 's/.* \([0-9]*\) requests (.*/\1/p' "$BENCH_TMP/collect.out" | tail -1; }

@@ -201,6 +201,38 @@ parse_opts(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The DEALER to the writer, set up like net_socket() but with ZMQ_IMMEDIATE
+ * and a small send high-water mark, both set before connecting: with the
+ * writer down or slow, a send fails at once instead of queueing up to
+ * NET_HWM results (megabytes) inside zmq, so back-pressure reaches the
+ * planner (free_slots 0) and memory stays bounded.
+ */
+static void *
+results_socket(void *ctx, const char *endpoint, int hwm)
+{
+	int64_t maxmsg = 1024 * 1024;
+	int one = 1, zero = 0, linger = NET_LINGER_MS;
+	void *sock;
+
+	if ((sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL) {
+		log_warnx("zmq_socket: %s", zmq_strerror(zmq_errno()));
+		return NULL;
+	}
+	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_IPV6, &zero, sizeof(zero)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof(one)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) == -1 ||
+	    zmq_connect(sock, endpoint) == -1) {
+		log_warnx("results socket %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		zmq_close(sock);
+		return NULL;
+	}
+	return sock;
+}
+
 /* ms from the chunk's planning time, clamped to the wire type. */
 static uint32_t
 offset_ms(const struct chunk_info *ci)
@@ -492,6 +524,8 @@ pump_results(int64_t now)
 			    (l == NULL || leases[i].held_since_us < l->held_since_us))
 				l = &leases[i];
 		if (l == NULL) {
+			if (send_blocked)
+				log_info("the writer takes results again");
 			send_blocked = 0;
 			return;
 		}
@@ -743,7 +777,8 @@ main(int argc, char **argv)
 	if (ctx == NULL)
 		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
 	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, NULL)) == NULL ||
-	    (sock_results = net_socket(ctx, ZMQ_DEALER, o.results, 0, NULL)) == NULL)
+	    (sock_results = results_socket(ctx, o.results,
+	                                   2 * o.max_inflight + 2)) == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot connect to the planner or the writer");
 	sock_events = net_events_open(ctx, o.events, NULL);
 	if (o.events != NULL && sock_events == NULL)

@@ -1,0 +1,601 @@
+/*
+ * candles.c: `query`, the candles of one (market, timeframe) in [from, to),
+ * oldest first, from whatever chunks hold them (one indexed range scan: the
+ * database has no notion of chunks, only of rows and proven ranges), with a
+ * coverage report on stderr (the CandleCache idea: ratio of slots proven,
+ * the never-fetched ranges, strategy full/partial/none).
+ *
+ * Fill-forward: a slot inside a covered range without a candle is a proven
+ * no-trade interval; it becomes a flat candle at the previous close with
+ * zero volume (filled = 1) only when that previous close is proven too: the
+ * previous real candle and every slot after it are covered. Slots never
+ * fetched, and empty slots whose previous close is unknown (before the first
+ * candle, or right after a never-fetched range), stay out and are counted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "query.h"
+#include "timeutil.h"
+
+#define DECIMAL_MAX 96 /* longest decimal text a filled row can copy */
+#define OUT_BUF_BYTES (64 * 1024)
+
+struct query_opts {
+	const char *market, *db, *api_url, *rate;
+	const char *from_s, *to_s;
+	enum tf tf;
+	int64_t from, to;
+	enum out_format fmt;
+	int fill, fetch_missing;
+};
+
+/* Fill-forward state: the previous proven close and where the walk is in
+ * the covered ranges. */
+struct filler {
+	const struct query_opts *o;
+	const struct range_list *cov;
+	size_t ci;
+	struct row_out *out;
+	int have_prev; /* prev is the proven close of the slot before the cursor */
+	int have_conv;
+	char prev[DECIMAL_MAX], conv[DECIMAL_MAX];
+	unsigned long long filled, unfillable;
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: ./run.sh query --market M --timeframe TF --from T [--to T] [options]\n"
+	      "\n"
+	      "Prints the stored candles of M TF starting in [from, to), oldest first,\n"
+	      "to stdout, and a coverage report to stderr: the ratio of slots proven\n"
+	      "complete, the ranges never fetched and the strategy (full: everything\n"
+	      "covered, partial: some, none: nothing).\n"
+	      "  T is ISO 8601 (2026-01-31, 2026-01-31T09:00:00Z, ...+09:00); a time\n"
+	      "  without Z or an offset is UTC. --to defaults to the start of the\n"
+	      "  candle still forming.\n"
+	      "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
+	      "options:\n"
+	      "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
+	      "  --format F            table (default), csv (with a header), json (one\n"
+	      "                        array) or jsonl (one Upbit JSON object per line)\n"
+	      "  --fill none|forward   forward: add the proven no-trade intervals as flat\n"
+	      "                        candles at the previous close with zero volume;\n"
+	      "                        every row gets a `filled` 1/0 column/field\n"
+	      "  --fetch-missing       first run './run.sh collect' for the range (it\n"
+	      "                        fetches only what is missing), then answer\n"
+	      "  --api-url URL         passed to collect (with --fetch-missing)\n"
+	      "  --rate N              passed to collect (with --fetch-missing)\n"
+	      "exit: 0 answered (whatever the coverage), 1 database missing or\n"
+	      "unreadable, 2 usage error.\n", f);
+}
+
+static void
+parse_args(int argc, char **argv, struct query_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "market", required_argument, NULL, 'm' },
+		{ "timeframe", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "fill", required_argument, NULL, 'L' },
+		{ "fetch-missing", no_argument, NULL, 'M' },
+		{ "api-url", required_argument, NULL, 'u' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *tf_s = NULL;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->db = QUERY_DEFAULT_DB;
+	o->fmt = FMT_TABLE;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->market = optarg; break;
+		case 't': tf_s = optarg; break;
+		case 'f': o->from_s = optarg; break;
+		case 'T': o->to_s = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'F':
+			if (out_parse_format(optarg, 0xf, &o->fmt) == -1)
+				query_usage_error("query", "--format must be table, csv, json "
+				                  "or jsonl, not '%s'", optarg);
+			break;
+		case 'L':
+			if (strcmp(optarg, "forward") == 0)
+				o->fill = 1;
+			else if (strcmp(optarg, "none") == 0)
+				o->fill = 0;
+			else
+				query_usage_error("query", "--fill must be none or forward, "
+				                  "not '%s'", optarg);
+			break;
+		case 'M': o->fetch_missing = 1; break;
+		case 'u': o->api_url = optarg; break;
+		case 'r': o->rate = optarg; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case ':':
+			query_usage_error("query", "%s needs a value", argv[optind - 1]);
+		default:
+			query_usage_error("query", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		query_usage_error("query", "unexpected argument '%s'", argv[optind]);
+	if (o->market == NULL || *o->market == '\0')
+		query_usage_error("query", "--market is required");
+	if (tf_s == NULL)
+		query_usage_error("query", "--timeframe is required");
+	if (o->from_s == NULL)
+		query_usage_error("query", "--from is required");
+	if ((o->api_url || o->rate) && !o->fetch_missing)
+		query_usage_error("query", "--api-url and --rate go with --fetch-missing");
+	o->tf = query_parse_tf("query", tf_s);
+	o->from = tf_ceil(o->tf, query_parse_time("query", "--from", o->from_s));
+	o->to = o->to_s ? tf_ceil(o->tf, query_parse_time("query", "--to", o->to_s))
+	                : tf_floor(o->tf, time_now());
+	if (o->from > o->to)
+		query_usage_error("query", "--from is after --to");
+}
+
+/* The run.sh next to our folder, or $CP_RUN_SH. NULL if not found. */
+static const char *
+find_run_sh(char *buf, size_t len)
+{
+	const char *env = getenv("CP_RUN_SH");
+	ssize_t n;
+	char *slash;
+
+	if (env != NULL && *env != '\0')
+		return env;
+	n = readlink("/proc/self/exe", buf, len - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* <root>/query/cp-query -> <root>/run.sh */
+	for (int up = 0; up < 2; up++) {
+		if ((slash = strrchr(buf, '/')) == NULL)
+			return NULL;
+		*slash = '\0';
+	}
+	if (strlen(buf) + sizeof("/run.sh") > len)
+		return NULL;
+	strcat(buf, "/run.sh");
+	return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+/* Runs `run.sh collect` for the range, its stdout on our stderr (ours is
+ * the answer). Returns its exit status, or -1 if it could not run. */
+static int
+run_collect(const struct query_opts *o)
+{
+	char pathbuf[PATH_MAX], tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
+	const char *argv[24];
+	const char *path;
+	int n = 0, status;
+	pid_t pid;
+
+	if ((path = find_run_sh(pathbuf, sizeof(pathbuf))) == NULL) {
+		fprintf(stderr, "cp-query: --fetch-missing: run.sh not found "
+		        "(set CP_RUN_SH)\n");
+		return -1;
+	}
+	time_format(o->from, tfrom);
+	time_format(o->to, tto);
+	argv[n++] = path;
+	argv[n++] = "collect";
+	argv[n++] = "--market";
+	argv[n++] = o->market;
+	argv[n++] = "--timeframe";
+	argv[n++] = tf_name(o->tf);
+	argv[n++] = "--from";
+	argv[n++] = tfrom;
+	argv[n++] = "--to";
+	argv[n++] = tto;
+	argv[n++] = "--db";
+	argv[n++] = o->db;
+	if (o->api_url) {
+		argv[n++] = "--api-url";
+		argv[n++] = o->api_url;
+	}
+	if (o->rate) {
+		argv[n++] = "--rate";
+		argv[n++] = o->rate;
+	}
+	if (!isatty(STDERR_FILENO))
+		argv[n++] = "--quiet";
+	argv[n] = NULL;
+	fprintf(stderr, "fetch-missing: %s collect --market %s --timeframe %s "
+	        "--from %s --to %s --db %s\n", path, o->market, tf_name(o->tf),
+	        tfrom, tto, o->db);
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execv(path, (char *const *)argv);
+		fprintf(stderr, "cp-query: %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			log_warn("waitpid");
+			return -1;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static void
+report_ranges(const char *what, enum tf tf, const struct range_list *l)
+{
+	char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN], d[64];
+
+	for (size_t i = 0; i < l->n; i++) {
+		time_format(l->v[i].from, a);
+		time_format(l->v[i].to, b);
+		query_fmt_duration(l->v[i].to - l->v[i].from, d, sizeof(d));
+		fprintf(stderr, "%s: [%s, %s) %lld slots (%s)\n", what, a, b,
+		        (long long)tf_count(tf, l->v[i].from, l->v[i].to), d);
+	}
+}
+
+static void
+report_coverage(const struct query_opts *o, const struct range_list *missing,
+                const struct range_list *before)
+{
+	char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN];
+	int64_t want = tf_count(o->tf, o->from, o->to);
+	int64_t proven = want - qdb_slots(o->tf, missing);
+	const char *strategy = proven == want ? "full" : proven > 0 ? "partial" : "none";
+
+	time_format(o->from, a);
+	time_format(o->to, b);
+	fprintf(stderr, "coverage: %s %s [%s, %s): %lld/%lld slots covered (%.2f%%), "
+	        "strategy %s\n", o->market, tf_name(o->tf), a, b, (long long)proven,
+	        (long long)want, want > 0 ? 100.0 * (double)proven / (double)want : 100.0,
+	        strategy);
+	report_ranges("missing", o->tf, missing);
+	report_ranges("before history (nothing is served there)", o->tf, before);
+}
+
+static int
+copy_decimal(char *dst, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (src == NULL || n >= DECIMAL_MAX)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Emits the flat candle of slot s at the previous close. */
+static int
+emit_filled(struct filler *fl, int64_t s)
+{
+	char utc[TIME_TEXT_LEN], kst[TIME_TEXT_LEN], ts[24], unit[8], day[11];
+	struct candle_row r;
+	enum tf tf = fl->o->tf;
+	int64_t fixed = tf_fixed_seconds(tf);
+
+	memset(&r, 0, sizeof(r));
+	time_format(s, utc);
+	time_format(s + KST_OFFSET_S, kst);
+	snprintf(ts, sizeof(ts), "%lld", (long long)s * 1000);
+	r.col[CC_MARKET] = fl->o->market;
+	r.col[CC_TIMEFRAME] = tf_name(tf);
+	r.col[CC_UTC] = utc;
+	r.col[CC_KST] = kst;
+	r.col[CC_OPEN] = r.col[CC_HIGH] = r.col[CC_LOW] = r.col[CC_CLOSE] = fl->prev;
+	r.col[CC_TIMESTAMP] = ts;
+	r.col[CC_ACC_PRICE] = r.col[CC_ACC_VOLUME] = "0";
+	if (tf >= TF_1M && tf <= TF_4H) {
+		snprintf(unit, sizeof(unit), "%lld", (long long)(fixed / 60));
+		r.col[CC_UNIT] = unit;
+	}
+	if (tf == TF_1D) {
+		r.col[CC_PREV_CLOSE] = fl->prev;
+		r.col[CC_CHANGE_PRICE] = r.col[CC_CHANGE_RATE] = "0";
+		r.col[CC_CONVERTED] = fl->have_conv ? fl->conv : NULL;
+	}
+	if (tf == TF_1W || tf == TF_1MO || tf == TF_1Y) {
+		memcpy(day, utc, 10);
+		day[10] = '\0';
+		r.col[CC_FIRST_DAY] = day;
+	}
+	r.filled = 1;
+	fl->filled++;
+	return out_row(fl->out, &r);
+}
+
+/* Slots [a, b) hold no candle: fills the covered ones whose previous close
+ * is proven; an uncovered slot breaks the chain of proof. */
+static int
+fill_span(struct filler *fl, int64_t a, int64_t b)
+{
+	const struct range_list *cov = fl->cov;
+	enum tf tf = fl->o->tf;
+	int64_t cur = a;
+
+	if (a >= b)
+		return 0;
+	while (fl->ci < cov->n && cov->v[fl->ci].to <= cur)
+		fl->ci++;
+	for (size_t k = fl->ci; k < cov->n && cov->v[k].from < b; k++) {
+		int64_t e = cov->v[k].to < b ? cov->v[k].to : b;
+
+		if (cov->v[k].from > cur) {
+			fl->have_prev = 0; /* never fetched: anything may have traded */
+			cur = cov->v[k].from;
+		}
+		if (!fl->have_prev) {
+			fl->unfillable += (unsigned long long)tf_count(tf, cur, e);
+		} else {
+			for (int64_t s = cur; s < e; s = tf_add(tf, s, 1))
+				if (emit_filled(fl, s) == -1)
+					return -1;
+		}
+		cur = e;
+	}
+	if (cur < b)
+		fl->have_prev = 0;
+	return 0;
+}
+
+/* Seeds the fill with the last candle before from, if every slot between
+ * it and from is covered (so it is the previous close of from). */
+static int
+seed_fill(sqlite3 *db, struct filler *fl)
+{
+	const struct query_opts *o = fl->o;
+	char tfrom[TIME_TEXT_LEN];
+	struct range_list between = { 0 };
+	sqlite3_stmt *st;
+	int64_t s;
+	int rc;
+
+	st = qdb_prepare(db, "SELECT trade_price, candle_date_time_utc,"
+	                 " converted_trade_price FROM candles_exact"
+	                 " WHERE market = ?1 AND timeframe = ?2"
+	                 " AND candle_date_time_utc < ?3"
+	                 " ORDER BY candle_date_time_utc DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	time_format(o->from, tfrom);
+	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 1);
+
+		if (t != NULL && time_parse(t, &s) == 0 &&
+		    copy_decimal(fl->prev, (const char *)sqlite3_column_text(st, 0)) == 0) {
+			int64_t next = tf_add(o->tf, tf_floor(o->tf, s), 1);
+
+			fl->have_conv = copy_decimal(fl->conv,
+			    (const char *)sqlite3_column_text(st, 2)) == 0;
+			if (next >= o->from) {
+				fl->have_prev = 1;
+			} else if (qdb_covered(db, o->market, o->tf, next, o->from,
+			                       &between) == 0) {
+				fl->have_prev = between.n == 1 && between.v[0].from == next &&
+				                between.v[0].to == o->from;
+			}
+		}
+	} else if (rc != SQLITE_DONE) {
+		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	range_list_free(&between);
+	return 0;
+}
+
+/* Table widths: the longest text of each shown column in the range. */
+static int
+table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
+             struct table_widths *tw)
+{
+	static const enum candle_col cols[] = {
+		CC_OPEN, CC_HIGH, CC_LOW, CC_CLOSE, CC_ACC_VOLUME, CC_ACC_PRICE,
+	};
+	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(tw, 0, sizeof(*tw));
+	tw->w[CC_UTC] = TIME_TEXT_LEN - 1;
+	st = qdb_prepare(db, "SELECT max(length(opening_price)), max(length(high_price)),"
+	                 " max(length(low_price)), max(length(trade_price)),"
+	                 " max(length(candle_acc_trade_volume)),"
+	                 " max(length(candle_acc_trade_price)) FROM candles_exact"
+	                 " WHERE market = ?1 AND timeframe = ?2"
+	                 " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4");
+	if (st == NULL)
+		return -1;
+	time_format(o->from, tfrom);
+	time_format(o->to, tto);
+	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		tw->w[cols[i]] = sqlite3_column_int(st, (int)i);
+	sqlite3_finalize(st);
+	if (fl->have_prev) {
+		int n = (int)strlen(fl->prev);
+
+		for (int i = CC_OPEN; i <= CC_CLOSE; i++)
+			if (tw->w[i] < n)
+				tw->w[i] = n;
+	}
+	return 0;
+}
+
+/* Streams the candles of the range (and the fills) to stdout. */
+static int
+print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *cov,
+              struct filler *fl)
+{
+	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN], sql[1024];
+	static char buf[OUT_BUF_BYTES];
+	struct row_out out = { .f = stdout, .fmt = o->fmt, .with_filled = o->fill };
+	struct candle_row r;
+	sqlite3_stmt *st;
+	int64_t next = o->from, s;
+	int rc;
+
+	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+	fl->out = &out;
+	fl->cov = cov;
+	if (o->fill && seed_fill(db, fl) == -1)
+		return -1;
+	if (o->fmt == FMT_TABLE && table_widths(db, o, fl, &out.tw) == -1)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM candles_exact WHERE market = ?1"
+	         " AND timeframe = ?2 AND candle_date_time_utc >= ?3"
+	         " AND candle_date_time_utc < ?4 ORDER BY candle_date_time_utc",
+	         query_columns_sql);
+	if ((st = qdb_prepare(db, sql)) == NULL)
+		return -1;
+	time_format(o->from, tfrom);
+	time_format(o->to, tto);
+	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
+	out_begin(&out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_from_stmt(st, &r);
+		r.filled = 0;
+		if (o->fill) {
+			if (r.col[CC_UTC] == NULL || time_parse(r.col[CC_UTC], &s) == -1) {
+				fprintf(stderr, "cp-query: bad candle time '%s'\n",
+				        r.col[CC_UTC] ? r.col[CC_UTC] : "NULL");
+				goto fail;
+			}
+			s = tf_floor(o->tf, s);
+			if (s > next && fill_span(fl, next, s) == -1)
+				goto write_fail;
+			fl->have_prev = copy_decimal(fl->prev, r.col[CC_CLOSE]) == 0;
+			fl->have_conv = copy_decimal(fl->conv, r.col[CC_CONVERTED]) == 0;
+			next = tf_add(o->tf, s, 1);
+		}
+		if (out_row(&out, &r) == -1)
+			goto write_fail;
+	}
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (o->fill && fill_span(fl, next, o->to) == -1)
+		goto write_fail;
+	out_end(&out);
+	sqlite3_finalize(st);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, "rows: %llu (%llu candles, %llu filled)", out.rows,
+	        out.rows - fl->filled, fl->filled);
+	if (fl->unfillable)
+		fprintf(stderr, "; %llu empty slots left out (no proven previous close)",
+		        fl->unfillable);
+	fputc('\n', stderr);
+	return 0;
+write_fail:
+	fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
+fail:
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* Whether the range still lacks something a collection could fetch. */
+static int
+needs_fetch(const struct query_opts *o)
+{
+	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };
+	sqlite3 *db;
+	int64_t bound;
+	int have_bound, missing_db, need = 1;
+
+	if (o->from >= o->to)
+		return 0;
+	if (access(o->db, F_OK) == -1)
+		return 1;
+	if ((db = qdb_open(o->db, &missing_db)) == NULL)
+		return 1;
+	if (qdb_covered(db, o->market, o->tf, o->from, o->to, &cov) == 0 &&
+	    qdb_history_bound(db, o->market, tf_name(o->tf), &bound, &have_bound) == 0 &&
+	    qdb_split_missing(o->from, o->to, &cov, bound, have_bound, &missing, &before) == 0)
+		need = missing.n > 0;
+	sqlite3_close(db);
+	range_list_free(&cov);
+	range_list_free(&missing);
+	range_list_free(&before);
+	return need;
+}
+
+int
+cmd_query(int argc, char **argv)
+{
+	struct query_opts o;
+	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };
+	struct filler fl;
+	sqlite3 *db = NULL;
+	int64_t bound = 0;
+	int have_bound = 0, missing_db, rc = 1;
+
+	parse_args(argc, argv, &o);
+	if (o.fetch_missing && needs_fetch(&o)) {
+		int crc = run_collect(&o);
+
+		if (crc != 0)
+			fprintf(stderr, "cp-query: collect exited %d; answering from what is "
+			        "stored\n", crc);
+	}
+	if ((db = qdb_open(o.db, &missing_db)) == NULL)
+		return 1;
+	memset(&fl, 0, sizeof(fl));
+	fl.o = &o;
+	if (qdb_covered(db, o.market, o.tf, o.from, o.to, &cov) == -1 ||
+	    qdb_history_bound(db, o.market, tf_name(o.tf), &bound, &have_bound) == -1 ||
+	    qdb_split_missing(o.from, o.to, &cov, bound, have_bound, &missing, &before) == -1)
+		goto done;
+	if (print_candles(db, &o, &cov, &fl) == -1)
+		goto done;
+	report_coverage(&o, &missing, &before);
+	rc = 0;
+done:
+	sqlite3_close(db);
+	range_list_free(&cov);
+	range_list_free(&missing);
+	range_list_free(&before);
+	return rc;
+}

@@ -1,0 +1,110 @@
+/*
+ * query.h: the read side of candlepipe (cp-query): the `query`, `gaps` and
+ * `export` commands and the pieces they share (read-only database access,
+ * candle rows and their output formats). Everything here reads; nothing
+ * ever writes to the database (the connection is SQLITE_OPEN_READONLY).
+ */
+#ifndef CP_QUERY_H
+#define CP_QUERY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "tf.h"
+
+#define QUERY_DEFAULT_DB "data/candles.db"
+#define KST_OFFSET_S (9 * 3600)
+
+/* The columns of candles_exact, in table order (the order every SELECT
+ * here uses, so column i of a statement is enum candle_col i). */
+enum candle_col {
+	CC_MARKET, CC_TIMEFRAME, CC_UTC, CC_KST, CC_OPEN, CC_HIGH, CC_LOW,
+	CC_CLOSE, CC_TIMESTAMP, CC_ACC_PRICE, CC_ACC_VOLUME, CC_UNIT,
+	CC_PREV_CLOSE, CC_CHANGE_PRICE, CC_CHANGE_RATE, CC_CONVERTED,
+	CC_FIRST_DAY,
+	CC_COUNT
+};
+
+/* "market, timeframe, ... first_day_of_period": the SELECT list. */
+extern const char query_columns_sql[];
+
+enum out_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_JSONL };
+
+/* One candle as text: col[i] is NULL where the database has NULL. filled is
+ * 1 for a fill-forward row, 0 for a real one, -1 when the output has no
+ * `filled` field at all. The strings are borrowed (valid until the next
+ * sqlite3_step or the next fill). */
+struct candle_row {
+	const char *col[CC_COUNT];
+	int filled;
+};
+
+/* Table layout: column widths of the `query` table output. */
+struct table_widths {
+	int w[CC_COUNT];
+};
+
+/* A row writer: a format, a stream and the running count. */
+struct row_out {
+	FILE *f;
+	enum out_format fmt;
+	int with_filled;        /* print the `filled` column/field */
+	unsigned long long rows;
+	struct table_widths tw; /* FMT_TABLE only */
+};
+
+/* Fills r->col from the current row of st (a SELECT of query_columns_sql). */
+void row_from_stmt(sqlite3_stmt *st, struct candle_row *r);
+/* Writes what goes before the first row (csv header, table header, '['). */
+void out_begin(struct row_out *o);
+/* Writes one row; 0, or -1 on a write error (errno set). */
+int out_row(struct row_out *o, const struct candle_row *r);
+/* Writes what goes after the last row (']'). */
+void out_end(struct row_out *o);
+/* Writes r as Upbit's JSON object (no newline), with "filled" if >= 0. */
+void out_json_object(FILE *f, const struct candle_row *r);
+/* Parses "table|csv|json|jsonl"; allowed is a bit mask of (1 << fmt). */
+int out_parse_format(const char *s, unsigned allowed, enum out_format *out);
+
+/* Opens the database read-only and checks it is a candlepipe database.
+ * Returns NULL after printing one line: *missing is set when the file does
+ * not exist. */
+sqlite3 *qdb_open(const char *path, int *missing);
+/* Prepares sql or prints the error; NULL on error. */
+sqlite3_stmt *qdb_prepare(sqlite3 *db, const char *sql);
+/* The first slot of (market, tf) with something in it: the earlier of
+ * history_start and the oldest stored candle, if history_start is known.
+ * Slots before it are "before listing/history". *have = 0 if unknown.
+ * 0 or -1. */
+int qdb_history_bound(sqlite3 *db, const char *market, const char *tf,
+                      int64_t *bound, int *have);
+/* The covered ranges of (market, tf) in [from, to), aligned to tf's slots. */
+int qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from,
+                int64_t to, struct range_list *out);
+/* [from, to) minus the covered ranges cov, split at the history bound:
+ * *before gets [from, bound) (nothing exists there, covered or not),
+ * *missing the uncovered ranges at or after it (never fetched). 0 or -1. */
+int qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov,
+                      int64_t bound, int have_bound, struct range_list *missing,
+                      struct range_list *before);
+/* Number of slots in the ranges of l. */
+int64_t qdb_slots(enum tf tf, const struct range_list *l);
+
+/* "3d 4h 5m", "45s", "0s": a duration in seconds, for people. */
+void query_fmt_duration(int64_t s, char *buf, size_t len);
+/* Usage error: prints "cp-query CMD: msg" and exits EXIT_USAGE. */
+void query_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Parses an ISO time or exits EXIT_USAGE naming the option. */
+int64_t query_parse_time(const char *cmd, const char *opt, const char *s);
+/* Parses a timeframe or exits EXIT_USAGE. */
+enum tf query_parse_tf(const char *cmd, const char *s);
+
+int cmd_query(int argc, char **argv);
+int cmd_gaps(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+#endif
