@@ -37,10 +37,14 @@ commands:
   sim       run the offline Upbit simulator (sim/upbit-sim --help)
   help      this text
 
-collect --market M[,M...] --timeframe TF[,TF...] RANGE [options]
+collect --market M[,M...]|all | --quote Q  --timeframe TF[,TF...] RANGE [options]
   RANGE is one of:
     --from T [--to T]     candles starting in [from, to); --to defaults to now
     --count N [--to T]    the N most recent closed intervals before --to (or now)
+    --follow [--from T | --count N]  backfill, then keep every market and
+                          timeframe up to date until stopped (SIGTERM, Ctrl-C)
+  --market all or --quote KRW expand from /v1/market/all; named markets are
+  checked against it first (--skip-market-check skips that request).
   T is ISO 8601: 2026-01-31, 2026-01-31T09:00:00Z, 2026-01-31T18:00:00+09:00;
   a time without Z or an offset is UTC. The candle still forming is never
   collected.
@@ -77,7 +81,9 @@ start_proc() { # name logfile cmd...
 
 restart_proc() { # index
 	local i=$1 log="$RUN_DIR/${NAMES[$1]}.log"
-	eval "${CMDS[$i]}" >>"$log" 2>&1 &
+	# exec: $! must be the process itself, not a subshell that stop_all would
+	# kill while the restarted process lives on (holding the writer lock)
+	eval "exec ${CMDS[$i]}" >>"$log" 2>&1 &
 	PIDS[$i]=$!
 }
 
@@ -93,6 +99,41 @@ stop_all() {
 	done
 }
 
+# resolve_markets API MARKETS QUOTE CHECK: prints the market list to collect.
+# "all" and --quote expand from /v1/market/all; named markets are checked
+# against it (unless CHECK=0), so unknown ones fail in one clear line before
+# anything starts.
+resolve_markets() {
+	local api=$1 markets=$2 quote=$3 check=$4 list unknown m
+	if [ "$check" = 0 ] && [ -z "$quote" ] && [ "$markets" != all ]; then
+		echo "$markets"; return 0
+	fi
+	list=$(curl -sS --fail --max-time 10 -H 'Accept: application/json' "$api/v1/market/all" |
+		jq -r '.[].market' 2>/dev/null) || {
+		echo "run.sh: cannot read the market list from $api/v1/market/all" \
+			"(use --skip-market-check to collect named markets without it)" >&2
+		return 1
+	}
+	if [ -n "$quote" ]; then
+		quote=${quote^^}
+		list=$(grep "^$quote-" <<<"$list" | sort | paste -sd, -)
+		[ -n "$list" ] || { echo "run.sh: no market is quoted in '$quote' (try KRW, BTC or USDT)" >&2; return $EXIT_USAGE; }
+		echo "$list"; return 0
+	fi
+	if [ "$markets" = all ]; then
+		sort <<<"$list" | paste -sd, -; return 0
+	fi
+	unknown=""
+	for m in ${markets//,/ }; do
+		grep -qx -- "$m" <<<"$list" || unknown="$unknown${unknown:+, }$m"
+	done
+	if [ -n "$unknown" ]; then
+		echo "run.sh: unknown market(s): $unknown (not listed by $api/v1/market/all)" >&2
+		return $EXIT_USAGE
+	fi
+	echo "$markets"
+}
+
 run_dir_for() { # db path
 	local abs
 	abs="$(realpath -m "$1")"
@@ -102,13 +143,19 @@ run_dir_for() { # db path
 cmd_collect() {
 	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
 	local rate=10 inflight=4 quiet="" verbose="" sources="" run_dir=""
+	local markets="" quote="" check_markets=1
 	local -a popts=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		--market|--timeframe|--from|--to|--count|--feature|--features|--hedge-after-ms|--guard-epoch-ms|--guard-after-ms)
+		--timeframe|--from|--to|--count|--feature|--features|--hedge-after-ms|--guard-epoch-ms|--guard-after-ms|--follow-delay-ms)
 			[ $# -ge 2 ] || die_usage "$1 needs a value"
 			popts+=("$1" "$2"); shift 2 ;;
-		--market=*|--timeframe=*|--from=*|--to=*|--count=*|--feature=*|--features=*)
+		--market) [ $# -ge 2 ] || die_usage "--market needs a value"; markets=$2; shift 2 ;;
+		--market=*) markets=${1#*=}; shift ;;
+		--quote) [ $# -ge 2 ] || die_usage "--quote needs a value"; quote=$2; shift 2 ;;
+		--skip-market-check) check_markets=0; shift ;;
+		--follow) popts+=(--follow); shift ;;
+		--timeframe=*|--from=*|--to=*|--count=*|--feature=*|--features=*)
 			popts+=("${1%%=*}" "${1#*=}"); shift ;;
 		--db) [ $# -ge 2 ] || die_usage "--db needs a value"; db=$2; shift 2 ;;
 		--fetchers) [ $# -ge 2 ] || die_usage "--fetchers needs a value"; fetchers=$2; shift 2 ;;
@@ -131,7 +178,14 @@ cmd_collect() {
 	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
 		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
 	done
-	"$PLANNER" --validate "${popts[@]}" --rate "$rate" || exit $EXIT_USAGE
+	[ -n "$markets" ] || [ -n "$quote" ] || die_usage "give --market M[,M...] (or all) or --quote KRW|BTC|USDT"
+	[ -z "$markets" ] || [ -z "$quote" ] || die_usage "--market and --quote cannot be combined"
+	# --validate checks everything else before anything starts (or is fetched)
+	local vm=$markets
+	[ -n "$vm" ] && [ "$vm" != all ] || vm=KRW-BTC
+	"$PLANNER" --validate "${popts[@]}" --market "$vm" --rate "$rate" || exit $EXIT_USAGE
+	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
+	popts+=(--market "$markets")
 
 	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")"
 	RUN_DIR="$run_dir"
@@ -235,6 +289,10 @@ collect) shift; cmd_collect "$@"; exit $? ;;
 demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; exec "$MONITOR" "$@" ;;
+# --- query, gaps, export: the read side (query/cp-query, read-only) --------
+query|gaps|export)
+	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }
+	CP_RUN_SH="$HERE/run.sh" exec "$HERE/query/cp-query" "$@" ;;
 help|-h|--help) usage ;;
 *) die_usage "unknown command '$1'" ;;
 esac

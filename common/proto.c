@@ -28,7 +28,6 @@
 #include "tf.h"
 
 /* A RESULT carries up to 200 candles of ~450 bytes: it gets its own cap. */
-#define MSG_RESULT_MAX_BYTES (256 * 1024)
 #define MSGBUF_MAX_BYTES MSG_RESULT_MAX_BYTES
 #define CI_FIELDS 25
 #define CANDLE_FIELDS (4 + CN_COUNT)

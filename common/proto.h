@@ -26,6 +26,7 @@
 #define REASON_MAX 160          /* failure text + NUL */
 #define CHUNK_INFO_WIRE_MAX 128 /* a LEASE message never exceeds this */
 #define MSG_MAX_BYTES (64 * 1024) /* larger messages are rejected unread */
+#define MSG_RESULT_MAX_BYTES (256 * 1024) /* the RESULT message's own cap */
 
 enum msg_type {
 	MSG_READY = 1,

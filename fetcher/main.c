@@ -569,11 +569,11 @@ take_lease(const void *data, size_t len, int64_t now)
 			log_warnx("malformed message (%zu bytes) from the planner dropped", len);
 		return;
 	}
+	leases_seen++; /* even a bad one: the planner counts what it sent */
 	if (msg_decode_lease(data, len, &ci) == -1) {
 		log_warnx("undecodable LEASE (%zu bytes) dropped", len);
 		return;
 	}
-	leases_seen++;
 	if (stopping) {
 		log_debug("stopping: lease of chunk %llu not taken",
 		          (unsigned long long)ci.id);

@@ -61,6 +61,8 @@ struct opts {
 	enum progress_mode progress;
 	int validate_only, verbose;
 	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
+	int follow;
+	int64_t follow_delay_ms;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -77,6 +79,59 @@ static int64_t t_first_lease_ms, t_last_commit_ms; /* the fetch phase */
 static uint64_t n429, n418;
 static double rate_limit;
 static int64_t hedge_after_ms;
+
+/* Follow mode: how long after its close each new candle was committed. */
+#define LAG_RING 1024
+static int following;            /* the backfill is done */
+static int64_t lag_ms[LAG_RING];
+static unsigned nlag;
+static int64_t lag_worst_ms;
+
+static void
+lag_note(const struct chunk_info *ci)
+{
+	int64_t lag = time_now_ms() - ci->to * 1000;
+
+	if (!following || ci->received == 0 || lag < 0)
+		return;
+	lag_ms[nlag++ % LAG_RING] = lag;
+	if (lag > lag_worst_ms)
+		lag_worst_ms = lag;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int64_t
+lag_median(void)
+{
+	int64_t v[LAG_RING];
+	unsigned n = nlag < LAG_RING ? nlag : LAG_RING;
+
+	if (n == 0)
+		return 0;
+	memcpy(v, lag_ms, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_i64);
+	return v[n / 2];
+}
+
+/* Extends every target whose next slot has closed (and settled). */
+static void
+follow_tick(int64_t delay_ms)
+{
+	int64_t now_ms = time_now_ms();
+
+	for (int i = 0; i < plan.nt; i++) {
+		struct target *t = &plan.t[i];
+		int64_t open = tf_floor(t->tf, now_ms / 1000);
+		if (open > t->to && now_ms >= open * 1000 + delay_ms && !t->failed)
+			plan_extend(&plan, i, open);
+	}
+}
 
 static void
 on_signal(int sig)
@@ -112,6 +167,9 @@ usage(FILE *f)
 	    "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
 	    "               (10000)\n"
 	    "  --guard-after-ms N      start the guard after N ms (30000)\n"
+	    "  --follow     after the backfill, keep every target up to date: each\n"
+	    "               candle is fetched --follow-delay-ms (1000) after it\n"
+	    "               closes; runs until SIGTERM/SIGINT\n"
 	    "Times without an offset are UTC.\n");
 }
 
@@ -137,6 +195,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "hedge-after-ms", required_argument, NULL, 'H' },
 		{ "guard-epoch-ms", required_argument, NULL, 'G' },
 		{ "guard-after-ms", required_argument, NULL, 'A' },
+		{ "follow", no_argument, NULL, 'W' },
+		{ "follow-delay-ms", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -149,6 +209,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->hedge_after_ms = 1500;
 	o->guard_epoch_ms = 10000;
 	o->guard_after_ms = 30000;
+	o->follow_delay_ms = 1000;
 	features_init();
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -184,8 +245,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (features_load(optarg) == -1)
 				return -1;
 			break;
+		case 'W': o->follow = 1; break;
 		case 'H':
 		case 'G':
+		case 'D':
 		case 'A': {
 			long long v;
 			errno = 0;
@@ -198,6 +261,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 				o->hedge_after_ms = v;
 			else if (c == 'G')
 				o->guard_epoch_ms = v;
+			else if (c == 'D')
+				o->follow_delay_ms = v;
 			else
 				o->guard_after_ms = v;
 			break;
@@ -223,6 +288,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->count > 0 && o->from != NULL) {
 		fprintf(stderr, "cp-planner: --count cannot be combined with --from "
 		        "(use --from/--to for a range, or --count [--to] for the latest N)\n");
+		return -1;
+	}
+	if (o->follow && o->to != NULL) {
+		fprintf(stderr, "cp-planner: --follow keeps collecting up to now: it takes no --to\n");
 		return -1;
 	}
 	if (o->count < 0 && o->from == NULL) {
@@ -523,8 +592,10 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 			}
 			log_debug("committed %s %s to=%lld received=%u", u.c.ci.market,
 			          tf_name(u.c.ci.tf), (long long)u.c.ci.to, u.c.ci.received);
-			if (plan_on_committed(&plan, &u.c))
+			if (plan_on_committed(&plan, &u.c)) {
 				t_last_commit_ms = now;
+				lag_note(&u.c.ci);
+			}
 		} else {
 			log_warnx("malformed COMMITTED dropped");
 		}
@@ -843,7 +914,7 @@ main(int argc, char **argv)
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt,
 	         plan.nt == 1 ? "" : "s", plan.ns, plan.ns == 1 ? "" : "s");
 
-	while (!stop_signal && !plan_finished(&plan)) {
+	while (!stop_signal && (o.follow || !plan_finished(&plan))) {
 		zmq_pollitem_t items[3] = {
 			{ sock_work, 0, ZMQ_POLLIN, 0 },
 			{ sock_xsub, 0, ZMQ_POLLIN, 0 },
@@ -852,6 +923,14 @@ main(int argc, char **argv)
 		int64_t now = time_mono_ms(), wake, wait;
 
 		plan_expire(&plan, now);
+		if (o.follow) {
+			if (!following && plan_finished(&plan)) {
+				following = 1;
+				log_info("backfill done; following %d target%s", plan.nt,
+				         plan.nt == 1 ? "" : "s");
+			}
+			follow_tick(o.follow_delay_ms);
+		}
 		wake = dispatch(now);
 		if (plan_next_wake(&plan) < wake)
 			wake = plan_next_wake(&plan);
@@ -893,6 +972,15 @@ main(int argc, char **argv)
 	if (stop_signal)
 		log_info("stopping on signal %d", (int)stop_signal);
 	rc = final_report(&o);
+	if (o.follow) {
+		printf("follow: %u candles stored after their close: lag median %.1f s, "
+		       "worst %.1f s\n", nlag, (double)lag_median() / 1000.0,
+		       (double)lag_worst_ms / 1000.0);
+		fflush(stdout);
+		/* a clean stop of a follower is a success if the backfill was */
+		if (following && stop_signal)
+			rc = EXIT_OK;
+	}
 	zmq_close(sock_work);
 	if (sock_xsub != NULL) {
 		zmq_close(sock_xsub);

@@ -78,7 +78,23 @@ static int
 new_segment(struct plan *p, int target, int64_t lo, int64_t cursor)
 {
 	struct segment *s;
+	int i;
 
+	/* reuse a finished entry: chunk ids stay unique, the array stays small */
+	for (i = 0; i < p->ns; i++)
+		if (p->s[i].st == SEG_DONE)
+			break;
+	if (i < p->ns) {
+		p->t[p->s[i].target].nseg--;
+		s = &p->s[i];
+		memset(s, 0, sizeof(*s));
+		s->target = target;
+		s->lo = lo;
+		s->cursor = cursor;
+		s->st = SEG_READY;
+		p->t[target].nseg++;
+		return i;
+	}
 	if (p->ns == p->cap_s) {
 		int cap = p->cap_s ? p->cap_s * 2 : 64;
 		struct segment *v = realloc(p->s, (size_t)cap * sizeof(*v));
@@ -151,6 +167,18 @@ plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from,
 	range_list_free(&want);
 	range_list_free(&missing);
 	return idx;
+}
+
+void
+plan_extend(struct plan *p, int target, int64_t to)
+{
+	struct target *t = &p->t[target];
+
+	if (to <= t->to)
+		return;
+	new_segment(p, target, t->to, to);
+	t->slots_total += tf_count(t->tf, t->to, to);
+	t->to = to;
 }
 
 /* Drops the proven top of a segment; marks it done when nothing is left. */

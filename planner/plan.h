@@ -66,6 +66,10 @@ void plan_free(struct plan *p);
  * and merged. Creates one segment per missing range. Returns its index. */
 int plan_add_target(struct plan *p, const char *market, enum tf tf,
                     int64_t from, int64_t to, const struct range_list *covered);
+/* Follow mode: the target now ends at `to` (a later slot): the new slots
+ * become a segment (reusing a finished segment's entry, so memory stays
+ * flat however long it runs). */
+void plan_extend(struct plan *p, int target, int64_t to);
 /* A segment ready for a lease now (round robin), or -1. */
 int plan_next_ready(struct plan *p, int64_t now_ms);
 /* Splits the lower half off the busiest leased segment whose unexplored

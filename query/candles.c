@@ -291,7 +291,7 @@ copy_decimal(char *dst, const char *src)
 static int
 emit_filled(struct filler *fl, int64_t s)
 {
-	char utc[TIME_TEXT_LEN], kst[TIME_TEXT_LEN], ts[24], unit[8], day[11];
+	char utc[TIME_TEXT_LEN], kst[TIME_TEXT_LEN], ts[24], unit[24], day[11];
 	struct candle_row r;
 	enum tf tf = fl->o->tf;
 	int64_t fixed = tf_fixed_seconds(tf);

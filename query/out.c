@@ -3,6 +3,8 @@
  * byte as the API serves it, from candles_exact's exact text), JSON array,
  * JSON lines, CSV with a header and an aligned table. Rows are written one
  * at a time to a stdio stream: nothing is held, so memory stays constant.
+ * One thread writes each stream, so the hot path uses stdio's unlocked
+ * calls (a third of the time of a csv export went to locking).
  */
 #include <errno.h>
 #include <string.h>
@@ -54,10 +56,10 @@ row_from_stmt(sqlite3_stmt *st, struct candle_row *r)
 		r->col[i] = (const char *)sqlite3_column_text(st, i);
 }
 
-static void
-json_string(FILE *f, const char *s)
+void
+out_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
+	fputc_unlocked('"', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -66,20 +68,20 @@ json_string(FILE *f, const char *s)
 		else if (c < 0x20)
 			fprintf(f, "\\u%04x", c);
 		else
-			fputc(c, f);
+			fputc_unlocked(c, f);
 	}
-	fputc('"', f);
+	fputc_unlocked('"', f);
 }
 
 void
 out_json_object(FILE *f, const struct candle_row *r)
 {
-	fputs("{\"market\":", f);
-	json_string(f, r->col[CC_MARKET] ? r->col[CC_MARKET] : "");
-	fputs(",\"candle_date_time_utc\":", f);
-	json_string(f, r->col[CC_UTC] ? r->col[CC_UTC] : "");
-	fputs(",\"candle_date_time_kst\":", f);
-	json_string(f, r->col[CC_KST] ? r->col[CC_KST] : "");
+	fputs_unlocked("{\"market\":", f);
+	out_json_string(f, r->col[CC_MARKET] ? r->col[CC_MARKET] : "");
+	fputs_unlocked(",\"candle_date_time_utc\":", f);
+	out_json_string(f, r->col[CC_UTC] ? r->col[CC_UTC] : "");
+	fputs_unlocked(",\"candle_date_time_kst\":", f);
+	out_json_string(f, r->col[CC_KST] ? r->col[CC_KST] : "");
 	for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
 		const char *v = r->col[json_fields[i].col];
 
@@ -87,15 +89,15 @@ out_json_object(FILE *f, const struct candle_row *r)
 			continue;
 		fprintf(f, ",\"%s\":", col_name[json_fields[i].col]);
 		if (v == NULL)
-			fputs("null", f); /* a NOT NULL column: cannot happen */
+			fputs_unlocked("null", f); /* a NOT NULL column: cannot happen */
 		else if (json_fields[i].quoted)
-			json_string(f, v);
+			out_json_string(f, v);
 		else
-			fputs(v, f);
+			fputs_unlocked(v, f);
 	}
 	if (r->filled >= 0)
 		fprintf(f, ",\"filled\":%d", r->filled);
-	fputc('}', f);
+	fputc_unlocked('}', f);
 }
 
 static void
@@ -104,16 +106,16 @@ csv_field(FILE *f, const char *s)
 	if (s == NULL)
 		return;
 	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
+		fputs_unlocked(s, f);
 		return;
 	}
-	fputc('"', f);
+	fputc_unlocked('"', f);
 	for (; *s; s++) {
 		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
+			fputc_unlocked('"', f);
+		fputc_unlocked(*s, f);
 	}
-	fputc('"', f);
+	fputc_unlocked('"', f);
 }
 
 int
@@ -137,7 +139,7 @@ out_begin(struct row_out *o)
 	case FMT_CSV:
 		for (int i = 0; i < CC_COUNT; i++)
 			fprintf(o->f, "%s%s", i ? "," : "", col_name[i]);
-		fputs(o->with_filled ? ",filled\n" : "\n", o->f);
+		fputs_unlocked(o->with_filled ? ",filled\n" : "\n", o->f);
 		break;
 	case FMT_TABLE:
 		for (size_t i = 0; i < TABLE_NCOLS; i++) {
@@ -149,10 +151,10 @@ out_begin(struct row_out *o)
 			fprintf(o->f, "%s%*s", i ? "  " : "",
 			        table_cols[i].right ? *w : -*w, table_cols[i].title);
 		}
-		fputs(o->with_filled ? "  filled\n" : "\n", o->f);
+		fputs_unlocked(o->with_filled ? "  filled\n" : "\n", o->f);
 		break;
 	case FMT_JSON:
-		fputc('[', o->f);
+		fputc_unlocked('[', o->f);
 		break;
 	case FMT_JSONL:
 		break;
@@ -169,12 +171,12 @@ out_row(struct row_out *o, const struct candle_row *r)
 	case FMT_CSV:
 		for (int i = 0; i < CC_COUNT; i++) {
 			if (i)
-				fputc(',', o->f);
+				fputc_unlocked(',', o->f);
 			csv_field(o->f, r->col[i]);
 		}
 		if (o->with_filled)
 			fprintf(o->f, ",%d", r->filled);
-		fputc('\n', o->f);
+		fputc_unlocked('\n', o->f);
 		break;
 	case FMT_TABLE:
 		for (size_t i = 0; i < TABLE_NCOLS; i++) {
@@ -186,15 +188,15 @@ out_row(struct row_out *o, const struct candle_row *r)
 		}
 		if (o->with_filled)
 			fprintf(o->f, "  %6s", r->filled ? "filled" : "");
-		fputc('\n', o->f);
+		fputc_unlocked('\n', o->f);
 		break;
 	case FMT_JSON:
-		fputs(o->rows ? ",\n" : "\n", o->f);
+		fputs_unlocked(o->rows ? ",\n" : "\n", o->f);
 		out_json_object(o->f, &rr);
 		break;
 	case FMT_JSONL:
 		out_json_object(o->f, &rr);
-		fputc('\n', o->f);
+		fputc_unlocked('\n', o->f);
 		break;
 	}
 	o->rows++;
@@ -210,5 +212,5 @@ void
 out_end(struct row_out *o)
 {
 	if (o->fmt == FMT_JSON)
-		fputs(o->rows ? "\n]\n" : "]\n", o->f);
+		fputs_unlocked(o->rows ? "\n]\n" : "]\n", o->f);
 }

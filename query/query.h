@@ -66,6 +66,8 @@ int out_row(struct row_out *o, const struct candle_row *r);
 void out_end(struct row_out *o);
 /* Writes r as Upbit's JSON object (no newline), with "filled" if >= 0. */
 void out_json_object(FILE *f, const struct candle_row *r);
+/* Writes s as a JSON string (quoted, escaped). */
+void out_json_string(FILE *f, const char *s);
 /* Parses "table|csv|json|jsonl"; allowed is a bit mask of (1 << fmt). */
 int out_parse_format(const char *s, unsigned allowed, enum out_format *out);
 
@@ -97,7 +99,7 @@ int64_t qdb_slots(enum tf tf, const struct range_list *l);
 void query_fmt_duration(int64_t s, char *buf, size_t len);
 /* Usage error: prints "cp-query CMD: msg" and exits EXIT_USAGE. */
 void query_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
+	__attribute__((format(printf, 2, 3), __noreturn__));
 /* Parses an ISO time or exits EXIT_USAGE naming the option. */
 int64_t query_parse_time(const char *cmd, const char *opt, const char *s);
 /* Parses a timeframe or exits EXIT_USAGE. */

@@ -112,13 +112,34 @@ check_range() { # M TF FROM TO [collect options...]
 	[ "$(sqlite3 "$DB" "SELECT first_utc FROM history_start WHERE market='KRW-BERA'")" \> "2026-10-31T23:59:59" ]
 }
 
-@test "an unknown market exits non-zero with a clear message and writes nothing" {
-	run collect --market KRW-NOPE --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 --db "$DB" --rate 0 --quiet
+@test "an unknown market is named before anything starts; a 404 later fails its range" {
+	run collect --market KRW-BTC,KRW-NOPE,KRW-NADA --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 --db "$DB" --rate 0 --quiet
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown market(s): KRW-NOPE, KRW-NADA"* ]]
+	[ ! -e "$DB" ]
+	# without the check, Upbit's 404 fails the range with a clear reason
+	run collect --market KRW-NOPE --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 --db "$DB" --rate 0 --quiet --skip-market-check
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"not covered: KRW-NOPE 1m 2026-10-01T00:00:00..2026-10-01T06:00:00"* ]]
 	[[ "$output" == *"unknown market KRW-NOPE"* ]]
 	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact") $(sqlite3 "$DB" "SELECT COUNT(*) FROM coverage")" = "0 0" ]
+}
+
+@test "--quote KRW collects every KRW market of the simulator; several timeframes at once" {
+	run collect --quote KRW --timeframe 1h,1d --from 2026-10-01T00:00:00 --to 2026-10-03T00:00:00 --db "$DB" --rate 0 --quiet
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local want got
+	want=$(curl -s "$SIM_URL/v1/market/all" | jq -r '.[].market' | grep '^KRW-' | sort | paste -sd, -)
+	got=$(sqlite3 "$DB" "SELECT group_concat(market) FROM (SELECT DISTINCT market FROM coverage WHERE timeframe = '1d' ORDER BY 1)")
+	[ "$want" = "$got" ]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(DISTINCT timeframe) FROM coverage")" -eq 2 ]
+	# --market all is every market
+	run collect --market all --timeframe 1d --from 2026-10-01T00:00:00 --to 2026-10-02T00:00:00 --db "$DB" --rate 0 --quiet
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(DISTINCT market) FROM coverage")" -eq "$(curl -s "$SIM_URL/v1/market/all" | jq length)" ]
 }
 
 @test "usage errors exit 2 before anything starts" {

@@ -195,8 +195,8 @@ recv_result(struct msg_result *r)
 	}
 	data = zmq_msg_data(&payload);
 	len = zmq_msg_size(&payload);
-	if (len > MSG_MAX_BYTES) {
-		log_warnx("message of %zu bytes dropped (limit %d)", len, MSG_MAX_BYTES);
+	if (len > MSG_RESULT_MAX_BYTES) {
+		log_warnx("message of %zu bytes dropped (limit %d)", len, MSG_RESULT_MAX_BYTES);
 		goto out;
 	}
 	type = msg_peek_type(data, len);

@@ -1,0 +1,340 @@
+#!/usr/bin/env bats
+# The read side: ./run.sh query, gaps and export (query/cp-query) against
+# databases the pipeline collected from the simulator, compared with its truth.
+
+load pipeline_helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	load pipeline_helpers
+	start_sim --rate-limit 0
+	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+}
+
+teardown_file() {
+	load sim_helpers
+	stop_all_sims
+}
+
+setup() {
+	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	DB="$BATS_TEST_TMPDIR/q.db"
+	CPQ="$ROOT/query/cp-query"
+}
+
+# col M TF FROM TO: collect [FROM, TO) of M TF into $DB
+col() {
+	run collect --market "$1" --timeframe "$2" --from "$3" --to "$4" --db "$DB" --rate 0 --quiet
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
+
+@test "query: a range assembled from many overlapping chunks equals the truth" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T02:00:00
+	col KRW-BTC 1m 2026-10-01T01:30:00 2026-10-01T04:10:00
+	col KRW-BTC 1m 2026-10-01T03:00:00 2026-10-01T05:00:00
+	col KRW-BTC 1m 2026-10-01T06:00:00 2026-10-01T08:00:00
+	col KRW-BTC 1m 2026-10-01T04:30:00 2026-10-01T06:30:00
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM coverage")" -eq 1 ]
+	truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T08:00:00 >"$BATS_TEST_TMPDIR/truth"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/truth")" -eq 480 ]
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T08:00:00 \
+		--format jsonl >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err"
+	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/out"
+	# the same through the other formats
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T08:00:00 \
+		--format json 2>/dev/null >"$BATS_TEST_TMPDIR/json"
+	jq -e 'length == 480' "$BATS_TEST_TMPDIR/json"
+	sed '1d;$d;s/,$//' "$BATS_TEST_TMPDIR/json" | diff "$BATS_TEST_TMPDIR/truth" -
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T08:00:00 \
+		--format csv 2>/dev/null >"$BATS_TEST_TMPDIR/csv"
+	[ "$(head -1 "$BATS_TEST_TMPDIR/csv" | cut -d, -f1-5)" = "market,timeframe,candle_date_time_utc,candle_date_time_kst,opening_price" ]
+	[ "$(tail -n +2 "$BATS_TEST_TMPDIR/csv" | wc -l)" -eq 480 ]
+	diff <(tail -n +2 "$BATS_TEST_TMPDIR/csv" | cut -d, -f8) \
+		<(grep -o '"trade_price":[0-9.]*' "$BATS_TEST_TMPDIR/truth" | cut -d: -f2)
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T08:00:00 \
+		2>/dev/null >"$BATS_TEST_TMPDIR/table"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/table")" -eq 481 ]
+	[[ "$(head -1 "$BATS_TEST_TMPDIR/table")" == "time (UTC)"*"close"*"volume"* ]]
+	# a sub-range: from inclusive, to exclusive, unaligned bounds round up
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T01:59:30 --to 2026-10-01T02:01:59 \
+		--format jsonl 2>/dev/null >"$BATS_TEST_TMPDIR/sub"
+	truth KRW-BTC 1m 2026-10-01T02:00:00 2026-10-01T02:02:00 | diff - "$BATS_TEST_TMPDIR/sub"
+	# a KST offset means the same instant
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01T11:00:00+09:00 --to 2026-10-01T12:00:00+09:00 \
+		--format jsonl 2>/dev/null | diff <(truth KRW-BTC 1m 2026-10-01T02:00:00 2026-10-01T03:00:00) -
+}
+
+@test "query: the coverage report is right for full, partial and no coverage" {
+	col KRW-BTC 1h 2026-09-01T00:00:00 2026-09-03T00:00:00
+	run --separate-stderr query --market KRW-BTC --timeframe 1h --from 2026-09-01 --to 2026-09-03
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"48/48 slots covered (100.00%), strategy full"* ]]
+	[[ "$stderr" != *"missing:"* ]]
+
+	run --separate-stderr query --market KRW-BTC --timeframe 1h --from 2026-09-02 --to 2026-09-05 --format csv
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"24/72 slots covered (33.33%), strategy partial"* ]]
+	[[ "$stderr" == *"missing: [2026-09-03T00:00:00, 2026-09-05T00:00:00) 48 slots (2d)"* ]]
+	[ "$(echo "$output" | tail -n +2 | wc -l)" -eq 24 ]
+
+	run --separate-stderr query --market KRW-BTC --timeframe 1h --from 2026-08-31T20:00 --to 2026-09-01T02:00 --format jsonl
+	[[ "$stderr" == *"2/6 slots covered (33.33%), strategy partial"* ]]
+	[[ "$stderr" == *"missing: [2026-08-31T20:00:00, 2026-09-01T00:00:00) 4 slots (4h)"* ]]
+
+	run --separate-stderr query --market KRW-ETH --timeframe 1h --from 2026-09-01 --to 2026-09-02 --format jsonl
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"0/24 slots covered (0.00%), strategy none"* ]]
+	[[ "$stderr" == *"missing: [2026-09-01T00:00:00, 2026-09-02T00:00:00) 24 slots (1d)"* ]]
+	[ -z "$output" ]
+}
+
+@test "query --fill forward fills exactly the proven-empty slots of a sparse market" {
+	# two covered stretches with a never-fetched day between them
+	col KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-01T06:00:00
+	col KRW-ZIL 1m 2026-10-03T00:00:00 2026-10-03T06:00:00
+	local from=2026-10-01T02:00:00 to=2026-10-03T04:00:00
+	run --separate-stderr query --market KRW-ZIL --timeframe 1m --from $from --to $to --fill forward --format csv
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"strategy partial"* ]]
+	[[ "$stderr" == *"missing: [2026-10-01T"* ]]
+	echo "$output" >"$BATS_TEST_TMPDIR/csv"
+	[[ "$(head -1 "$BATS_TEST_TMPDIR/csv")" == *",first_day_of_period,filled" ]]
+
+	# real rows are exactly the stored candles
+	awk -F, 'NR > 1 && $18 == 0' "$BATS_TEST_TMPDIR/csv" | cut -d, -f3 >"$BATS_TEST_TMPDIR/real"
+	sqlite3 "$DB" "SELECT candle_date_time_utc FROM candles_exact WHERE market = 'KRW-ZIL'
+		AND candle_date_time_utc >= '$from' AND candle_date_time_utc < '$to' ORDER BY 1" |
+		diff - "$BATS_TEST_TMPDIR/real"
+	# every filled row is flat at the previous row's close, with zero volume
+	# (the previous row is the previous slot: see the exact set below)
+	awk -F, 'NR > 2 && $18 == 1 && ($5 != pc || $6 != pc || $7 != pc || $8 != pc ||
+			$10 != "0" || $11 != "0") { print "bad fill: " $0 " after close " pc; bad = 1 }
+		NR > 1 { pc = $8 }
+		END { exit bad }' "$BATS_TEST_TMPDIR/csv"
+	# the filled slots are exactly: covered, no candle, and since the last
+	# real candle nothing unfetched (the previous close is proven)
+	awk -F, 'NR > 1 && $18 == 1' "$BATS_TEST_TMPDIR/csv" | cut -d, -f3 >"$BATS_TEST_TMPDIR/filled"
+	[ -s "$BATS_TEST_TMPDIR/filled" ]
+	sqlite3 "$DB" "WITH RECURSIVE s(t) AS (
+			SELECT unixepoch('2026-09-30T00:00:00') UNION ALL SELECT t + 60 FROM s
+			WHERE t + 60 < unixepoch('$to')),
+		g AS (SELECT strftime('%Y-%m-%dT%H:%M:%S', t, 'unixepoch') AS u FROM s),
+		f AS (SELECT u,
+			EXISTS(SELECT 1 FROM candles_exact WHERE market = 'KRW-ZIL' AND timeframe = '1m'
+				AND candle_date_time_utc = g.u) AS c,
+			EXISTS(SELECT 1 FROM coverage WHERE market = 'KRW-ZIL' AND timeframe = '1m'
+				AND from_utc <= g.u AND to_utc > g.u) AS cov FROM g),
+		w AS (SELECT u, c, cov,
+			max(CASE WHEN c THEN u END) OVER (ORDER BY u ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS lc,
+			max(CASE WHEN NOT cov AND NOT c THEN u END) OVER (ORDER BY u ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS lu
+			FROM f)
+		SELECT u FROM w WHERE u >= '$from' AND cov AND NOT c AND lc > coalesce(lu, '')
+		ORDER BY u" | diff - "$BATS_TEST_TMPDIR/filled"
+	# nothing in the never-fetched part
+	local hole_from hole_to
+	hole_from=$(sqlite3 "$DB" "SELECT to_utc FROM coverage WHERE market='KRW-ZIL' ORDER BY from_utc LIMIT 1")
+	hole_to=$(sqlite3 "$DB" "SELECT from_utc FROM coverage WHERE market='KRW-ZIL' ORDER BY from_utc LIMIT 1 OFFSET 1")
+	[ "$(awk -F, -v a="$hole_from" -v b="$hole_to" 'NR > 1 && $3 >= a && $3 < b' "$BATS_TEST_TMPDIR/csv" | wc -l)" -eq 0 ]
+	# and the empty slots right after the hole, before its first candle, stay out
+	[[ "$stderr" == *"empty slots left out (no proven previous close)"* ]] ||
+		[ "$(sqlite3 "$DB" "SELECT MIN(candle_date_time_utc) FROM candles_exact WHERE market='KRW-ZIL' AND candle_date_time_utc >= '$hole_to'")" = "$hole_to" ]
+	# jsonl: the same rows with a "filled" field last
+	query --market KRW-ZIL --timeframe 1m --from $from --to $to --fill forward --format jsonl 2>/dev/null |
+		jq -r 'select(.filled == 1) | .candle_date_time_utc' | diff "$BATS_TEST_TMPDIR/filled" -
+	query --market KRW-ZIL --timeframe 1m --from $from --to $to --fill forward --format jsonl 2>/dev/null |
+		grep '"filled":0}$' | sed 's/,"filled":0}$/}/' |
+		diff <(db_dump "$DB" KRW-ZIL 1m $from $to) -
+}
+
+@test "gaps: exactly the hole between two disjoint collections, and the no-trade stretches" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T02:00:00
+	col KRW-BTC 1m 2026-10-01T05:00:00 2026-10-01T07:00:00
+	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --db "$DB" --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -c '.missing')" = '[{"from":"2026-10-01T02:00:00","to":"2026-10-01T05:00:00","slots":180,"seconds":10800}]' ]
+	[ "$(echo "$output" | jq -c '.no_trade')" = '[]' ]
+	[ "$(echo "$output" | jq -r '.from + " " + .to')" = "2026-10-01T00:00:00 2026-10-01T07:00:00" ]
+	# an explicit wider range adds the leading and trailing parts
+	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --db "$DB" --from 2026-09-30T23:00 --to 2026-10-01T08:00 --format json
+	[ "$(echo "$output" | jq -c '[.missing[] | [.from, .slots]]')" = '[["2026-09-30T23:00:00",60],["2026-10-01T02:00:00",180],["2026-10-01T07:00:00",60]]' ]
+	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --db "$DB"
+	echo "$output"
+	[[ "$output" == *"missing         2026-10-01T02:00:00  2026-10-01T05:00:00           180  3h"* ]]
+	[[ "$output" == *"summary: 1 missing range (180 slots), 0 no-trade stretches"* ]]
+
+	# a sparse market: the stretches are the covered slots without a candle
+	col KRW-MED 1m 2026-10-01T00:00:00 2026-10-02T00:00:00
+	run "$ROOT/run.sh" gaps --market KRW-MED --timeframe 1m --db "$DB" --format json
+	[ "$status" -eq 0 ]
+	local covered candles
+	covered=$(sqlite3 "$DB" "SELECT SUM((unixepoch(to_utc) - unixepoch(from_utc)) / 60) FROM coverage WHERE market='KRW-MED'")
+	candles=$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact WHERE market='KRW-MED'")
+	[ "$(echo "$output" | jq '.no_trade_slots')" -eq $((covered - candles)) ]
+	[ "$(echo "$output" | jq '[.no_trade[].slots] | add')" -eq $((covered - candles)) ]
+	[ "$(echo "$output" | jq '.missing_slots')" -eq 0 ]
+	# maximal runs: no stretch touches the next one
+	echo "$output" | jq -e '[.no_trade | range(1; length) as $i | select(.[$i - 1].to >= .[$i].from)] | length == 0'
+	# a dead 3-hour block of a very sparse market shows as one long stretch
+	echo "$output" | jq -e '.longest_no_trade_seconds >= 3600'
+}
+
+@test "gaps: the part before the listing is before-history, not a gap" {
+	col KRW-BERA 1m 2026-10-31T12:00:00 2026-11-01T12:00:00
+	local hs
+	hs=$(sqlite3 "$DB" "SELECT first_utc FROM history_start WHERE market='KRW-BERA'")
+	[ -n "$hs" ]
+	run "$ROOT/run.sh" gaps --market KRW-BERA --timeframe 1m --db "$DB" --from 2026-10-30T00:00 --to 2026-11-01T12:00 --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '.before_history[0].from + " " + .before_history[0].to')" = "2026-10-30T00:00:00 $hs" ]
+	[ "$(echo "$output" | jq '.missing | length')" -eq 0 ]
+	run "$ROOT/run.sh" gaps --market KRW-BERA --timeframe 1m --db "$DB"
+	[[ "$output" != *"before-history"* ]]
+	[[ "$output" == *"summary: 0 missing ranges"* ]]
+	run --separate-stderr query --market KRW-BERA --timeframe 1m --from 2026-10-31 --to 2026-11-01T01:00 --format jsonl
+	[[ "$stderr" == *"strategy full"* ]]
+	[[ "$stderr" == *"before history"* ]]
+}
+
+@test "export: jsonl equals the truth; all markets; csv; --output" {
+	col KRW-BTC 1d 2026-01-01T00:00:00 2026-10-01T00:00:00
+	col KRW-ETH 1w 2025-01-06T00:00:00 2026-09-28T00:00:00
+	col KRW-XRP 1m 2026-10-01T00:00:00 2026-10-01T03:00:00
+	run "$ROOT/run.sh" export --market KRW-BTC --timeframe 1d --format jsonl --db "$DB"
+	[ "$status" -eq 0 ]
+	diff <(truth KRW-BTC 1d 2026-01-01T00:00:00 2026-10-01T00:00:00) <(echo "$output")
+	"$ROOT/run.sh" export --market KRW-ETH --format jsonl --db "$DB" --from 2025-03-01 --to 2026-01-01 >"$BATS_TEST_TMPDIR/w"
+	truth KRW-ETH 1w 2025-03-01T00:00:00 2026-01-01T00:00:00 | diff - "$BATS_TEST_TMPDIR/w"
+	"$ROOT/run.sh" export --market all --timeframe all --format csv --db "$DB" --output "$BATS_TEST_TMPDIR/all.csv"
+	[ ! -e "$BATS_TEST_TMPDIR/all.csv.part" ]
+	[ "$(tail -n +2 "$BATS_TEST_TMPDIR/all.csv" | wc -l)" -eq "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact")" ]
+	[ "$(tail -n +2 "$BATS_TEST_TMPDIR/all.csv" | cut -d, -f1,2 | uniq | tr '\n' ' ')" = "KRW-BTC,1d KRW-ETH,1w KRW-XRP,1m " ]
+	# exact decimal text, not a double's
+	[ "$(tail -n +2 "$BATS_TEST_TMPDIR/all.csv" | cut -d, -f1-3,10 | grep '^KRW-BTC,1d,2026-05-05' | cut -d, -f4)" = \
+		"$(truth KRW-BTC 1d 2026-05-05T00:00:00 2026-05-06T00:00:00 | grep -o '"candle_acc_trade_price":[0-9.]*' | cut -d: -f2)" ]
+}
+
+@test "export: a million candles stream with RSS under 20 MB" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	sqlite3 "$DB" "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+		INSERT INTO candles_exact SELECT 'KRW-BIG', '1m',
+			strftime('%Y-%m-%dT%H:%M:%S', 1600000000 + 60 * i, 'unixepoch'),
+			strftime('%Y-%m-%dT%H:%M:%S', 1600000000 + 60 * i + 32400, 'unixepoch'),
+			'100.00000000', '101.00000000', '99.00000000', '100.50000000',
+			(1600000000 + 60 * i) * 1000 + 59000, '1234567.12345678', '12345.67890000',
+			1, NULL, NULL, NULL, NULL, NULL FROM n"
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact WHERE market = 'KRW-BIG'")" -eq 1000000 ]
+	local fmt rss lines
+	for fmt in jsonl csv; do
+		if [ -x /usr/bin/time ]; then
+			/usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" "$CPQ" export --market all --format $fmt \
+				--db "$DB" >"$BATS_TEST_TMPDIR/out" 3>&-
+			rss=$(tail -1 "$BATS_TEST_TMPDIR/rss")
+		else
+			"$CPQ" export --market all --format $fmt --db "$DB" >"$BATS_TEST_TMPDIR/out" 3>&- &
+			local pid=$! hwm=0 v
+			while kill -0 $pid 2>/dev/null; do
+				v=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status 2>/dev/null)
+				[ -n "$v" ] && [ "$v" -gt "$hwm" ] && hwm=$v
+				sleep 0.01
+			done
+			wait $pid
+			rss=$hwm
+		fi
+		lines=$(wc -l <"$BATS_TEST_TMPDIR/out")
+		echo "# export $fmt: $lines lines, peak RSS $rss KiB" >&3
+		[ "$lines" -ge 1000010 ]
+		[ "$rss" -gt 0 ]
+		[ "$rss" -lt 20480 ]
+	done
+}
+
+@test "query --fetch-missing collects the missing parts, then answers" {
+	col KRW-SOL 1m 2026-10-01T01:00:00 2026-10-01T02:00:00
+	local before after
+	run --separate-stderr "$ROOT/run.sh" query --db "$DB" --market KRW-SOL --timeframe 1m \
+		--from 2026-10-01T00:00:00 --to 2026-10-01T03:00:00 --format jsonl --fetch-missing \
+		--api-url "$SIM_URL" --rate 0 3>&-
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	diff <(truth KRW-SOL 1m 2026-10-01T00:00:00 2026-10-01T03:00:00) <(echo "$output")
+	[[ "$stderr" == *"180/180 slots covered (100.00%), strategy full"* ]]
+	# nothing missing any more: no collection, no request
+	before=$(candle_requests)
+	run --separate-stderr "$ROOT/run.sh" query --db "$DB" --market KRW-SOL --timeframe 1m \
+		--from 2026-10-01T00:00:00 --to 2026-10-01T03:00:00 --format jsonl --fetch-missing \
+		--api-url "$SIM_URL" 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"fetch-missing:"* ]]
+	after=$(candle_requests)
+	[ "$before" -eq "$after" ]
+	# a database that does not exist yet is created by the collection
+	run --separate-stderr "$ROOT/run.sh" query --db "$BATS_TEST_TMPDIR/new.db" --market KRW-SOL \
+		--timeframe 1h --from 2026-09-01 --to 2026-09-02 --format jsonl --fetch-missing \
+		--api-url "$SIM_URL" --rate 0 3>&-
+	[ "$status" -eq 0 ]
+	diff <(truth KRW-SOL 1h 2026-09-01T00:00:00 2026-09-02T00:00:00) <(echo "$output")
+}
+
+@test "usage errors exit 2, a missing database exits 1, help exits 0, nothing is written" {
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --db "$BATS_TEST_TMPDIR/none.db"
+	[ "$status" -eq 1 ]; [[ "$output" == *"does not exist"* ]]
+	run "$ROOT/run.sh" export --market all --format csv --db "$BATS_TEST_TMPDIR/none.db"
+	[ "$status" -eq 1 ]
+	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --db "$BATS_TEST_TMPDIR/none.db"
+	[ "$status" -eq 1 ]
+	[ ! -e "$BATS_TEST_TMPDIR/none.db" ]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 2m --from 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"unknown timeframe '2m'"* ]]; [ "${#lines[@]}" -eq 1 ]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-13-01 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"bad time"* ]]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	run "$ROOT/run.sh" query --timeframe 1m --from 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"--market is required"* ]]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --format xml --db "$DB"
+	[ "$status" -eq 2 ]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
+	[ "$status" -eq 2 ]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --bogus --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"unknown option '--bogus'"* ]]; [ "${#lines[@]}" -eq 1 ]
+	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from
+	[ "$status" -eq 2 ]; [[ "$output" == *"--from needs a value"* ]]
+	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --format csv --db "$DB"
+	[ "$status" -eq 2 ]
+	run "$ROOT/run.sh" export --market all --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"--format is required"* ]]
+	run "$ROOT/run.sh" export --market all --format table --db "$DB"
+	[ "$status" -eq 2 ]
+	run "$ROOT/run.sh" export --market all --timeframe 7m --format csv --db "$DB"
+	[ "$status" -eq 2 ]
+	for c in query gaps export; do
+		run "$ROOT/run.sh" $c --help
+		[ "$status" -eq 0 ]; [[ "$output" == "usage: ./run.sh $c"* ]]
+	done
+
+	# read-only: the database and its WAL do not change (-shm holds readers' marks)
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T01:00:00
+	local sum1 sum2
+	sum1=$(cat "$DB" "$DB-wal" 2>/dev/null | sha1sum)
+	query --market KRW-BTC --timeframe 1m --from 2026-10-01 --to 2026-10-02 --fill forward >/dev/null 2>&1
+	"$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --db "$DB" >/dev/null
+	"$ROOT/run.sh" export --market all --format jsonl --db "$DB" >/dev/null
+	sum2=$(cat "$DB" "$DB-wal" 2>/dev/null | sha1sum)
+	[ "$sum1" = "$sum2" ]
+	# and it works on a read-only file
+	chmod a-w "$DB"
+	run "$ROOT/run.sh" export --market KRW-BTC --format jsonl --db "$DB"
+	chmod u+w "$DB"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 60 ]
+}
