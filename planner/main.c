@@ -161,8 +161,8 @@ usage(FILE *f)
 	    "               segments), hedge (race overdue requests), lookahead\n"
 	    "               (lease ahead of the rate token); all on by default\n"
 	    "  --features FILE         the same as 'name = on|off' lines\n"
-	    "  --hedge-after-ms N      a request is overdue after max(N, 5 x the\n"
-	    "               usual API time) (1500)\n"
+	    "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
+	    "               5 x the usual API time, at least 1500)\n"
 	    "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
 	    "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
 	    "               (10000)\n"
@@ -206,7 +206,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->rate = 10;
 	o->count = -1;
-	o->hedge_after_ms = 1500;
+	o->hedge_after_ms = -1;
 	o->guard_epoch_ms = 10000;
 	o->guard_after_ms = 30000;
 	o->follow_delay_ms = 1000;

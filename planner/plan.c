@@ -215,11 +215,15 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 int
 plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms)
 {
-	/* overdue: five times the usual API time, and at least min_ms */
-	int64_t after = (int64_t)(5 * p->api_ms);
+	/* overdue: min_ms, or when that is negative, five times the usual API
+	 * time and at least 1.5 s */
+	int64_t after = min_ms;
 
-	if (after < min_ms)
-		after = min_ms;
+	if (after < 0) {
+		after = (int64_t)(5 * p->api_ms);
+		if (after < 1500)
+			after = 1500;
+	}
 	for (int i = 0; i < p->ns; i++) {
 		struct segment *s = &p->s[i];
 		/* the lease's delay (rate token) is waiting, not hanging */

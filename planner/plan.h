@@ -78,7 +78,7 @@ int plan_split(struct plan *p);
 /* A leased segment whose answer is overdue (a hung or stalled request):
  * leasing it again races a second copy against the first, the first result
  * to commit wins. Returns the segment or -1. */
-int plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms);
+int plan_hedge(struct plan *p, int64_t now_ms, int64_t after_ms);
 /* Fills the segment's chunk for a lease and marks it leased. */
 struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms,
                               int64_t wall_ms, uint32_t delay_ms);

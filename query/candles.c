@@ -492,7 +492,7 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
 	out_begin(&out);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_from_stmt(st, &r);
+		out_row_from_stmt(st, &r);
 		r.filled = 0;
 		if (o->fill) {
 			if (r.col[CC_UTC] == NULL || time_parse(r.col[CC_UTC], &s) == -1) {
@@ -563,7 +563,7 @@ needs_fetch(const struct query_opts *o)
 }
 
 int
-cmd_query(int argc, char **argv)
+query_run(int argc, char **argv)
 {
 	struct query_opts o;
 	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };

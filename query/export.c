@@ -148,7 +148,7 @@ prepare_select(sqlite3 *db, const struct export_opts *o)
 }
 
 int
-cmd_export(int argc, char **argv)
+export_run(int argc, char **argv)
 {
 	static char buf[OUT_BUF_BYTES];
 	struct export_opts o;
@@ -182,7 +182,7 @@ cmd_export(int argc, char **argv)
 	out.fmt = o.fmt;
 	out_begin(&out);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_from_stmt(st, &r);
+		out_row_from_stmt(st, &r);
 		r.filled = -1;
 		if (out_row(&out, &r) == -1) {
 			fprintf(stderr, "cp-query export: %s: %s\n",

@@ -264,7 +264,7 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to,
 }
 
 int
-cmd_gaps(int argc, char **argv)
+gaps_run(int argc, char **argv)
 {
 	struct gaps_opts o;
 	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };

@@ -39,11 +39,11 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "query") == 0)
-		return cmd_query(argc - 1, argv + 1);
+		return query_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "gaps") == 0)
-		return cmd_gaps(argc - 1, argv + 1);
+		return gaps_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
-		return cmd_export(argc - 1, argv + 1);
+		return export_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
 	    strcmp(cmd, "--help") == 0) {
 		usage(stdout);

@@ -4,7 +4,7 @@
  * JSON lines, CSV with a header and an aligned table. Rows are written one
  * at a time to a stdio stream: nothing is held, so memory stays constant.
  * One thread writes each stream, so the hot path uses stdio's unlocked
- * calls (a third of the time of a csv export went to locking).
+ * calls (locking took ~15% of a csv export).
  */
 #include <errno.h>
 #include <string.h>
@@ -50,7 +50,7 @@ static const struct {
 #define TABLE_NCOLS (sizeof(table_cols) / sizeof(table_cols[0]))
 
 void
-row_from_stmt(sqlite3_stmt *st, struct candle_row *r)
+out_row_from_stmt(sqlite3_stmt *st, struct candle_row *r)
 {
 	for (int i = 0; i < CC_COUNT; i++)
 		r->col[i] = (const char *)sqlite3_column_text(st, i);
@@ -87,7 +87,10 @@ out_json_object(FILE *f, const struct candle_row *r)
 
 		if (v == NULL && json_fields[i].optional)
 			continue;
-		fprintf(f, ",\"%s\":", col_name[json_fields[i].col]);
+		fputc_unlocked(',', f);
+		fputc_unlocked('"', f);
+		fputs_unlocked(col_name[json_fields[i].col], f);
+		fputs_unlocked("\":", f);
 		if (v == NULL)
 			fputs_unlocked("null", f); /* a NOT NULL column: cannot happen */
 		else if (json_fields[i].quoted)

@@ -57,7 +57,7 @@ struct row_out {
 };
 
 /* Fills r->col from the current row of st (a SELECT of query_columns_sql). */
-void row_from_stmt(sqlite3_stmt *st, struct candle_row *r);
+void out_row_from_stmt(sqlite3_stmt *st, struct candle_row *r);
 /* Writes what goes before the first row (csv header, table header, '['). */
 void out_begin(struct row_out *o);
 /* Writes one row; 0, or -1 on a write error (errno set). */
@@ -105,8 +105,8 @@ int64_t query_parse_time(const char *cmd, const char *opt, const char *s);
 /* Parses a timeframe or exits EXIT_USAGE. */
 enum tf query_parse_tf(const char *cmd, const char *s);
 
-int cmd_query(int argc, char **argv);
-int cmd_gaps(int argc, char **argv);
-int cmd_export(int argc, char **argv);
+int query_run(int argc, char **argv);
+int gaps_run(int argc, char **argv);
+int export_run(int argc, char **argv);
 
 #endif
