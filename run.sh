@@ -63,6 +63,13 @@ options:
   --hedge-after-ms N, --guard-epoch-ms N, --guard-after-ms N: see
                      planner/cp-planner --help
   --run-dir DIR      where the ipc sockets and logs go (default: /tmp/cp-<hash of db>)
+  --tcp HOST:PORT    tcp endpoints on PORT..PORT+3 (work, results, events,
+                     monitor) instead of ipc, so fetchers on other hosts can
+                     join: cp-fetcher --work tcp://HOST:PORT --results
+                     tcp://HOST:PORT+1 --events tcp://HOST:PORT+2
+  --curve DIR        CURVE-encrypt and authenticate every socket; keys are
+                     made in DIR on first use (server.key, client.key); give
+                     remote fetchers server.key.pub and a client key
   -v                 verbose logs
 USAGE
 }
@@ -85,6 +92,23 @@ restart_proc() { # index
 	# kill while the restarted process lives on (holding the writer lock)
 	eval "exec ${CMDS[$i]}" >>"$log" 2>&1 &
 	PIDS[$i]=$!
+}
+
+PLANNER_PID=""
+FOLLOW=0
+
+# Ctrl-C or SIGTERM: the planner stops first (it prints its summary and
+# says what is not covered), then the rest. A follower that stops cleanly
+# exits 0; an interrupted collection exits 130/143.
+on_stop_signal() {
+	local code=$1 prc=1
+	if [ -n "$PLANNER_PID" ]; then
+		kill -TERM "$PLANNER_PID" 2>/dev/null
+		wait "$PLANNER_PID" 2>/dev/null; prc=$?
+	fi
+	stop_all
+	if [ "$FOLLOW" = 1 ] && [ "$prc" -eq 0 ]; then exit 0; fi
+	exit "$code"
 }
 
 stop_all() {
@@ -143,7 +167,7 @@ run_dir_for() { # db path
 cmd_collect() {
 	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
 	local rate=10 inflight=4 quiet="" verbose="" sources="" run_dir=""
-	local markets="" quote="" check_markets=1
+	local markets="" quote="" check_markets=1 tcp="" curve_dir=""
 	local -a popts=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -154,7 +178,7 @@ cmd_collect() {
 		--market=*) markets=${1#*=}; shift ;;
 		--quote) [ $# -ge 2 ] || die_usage "--quote needs a value"; quote=$2; shift 2 ;;
 		--skip-market-check) check_markets=0; shift ;;
-		--follow) popts+=(--follow); shift ;;
+		--follow) popts+=(--follow); FOLLOW=1; shift ;;
 		--timeframe=*|--from=*|--to=*|--count=*|--feature=*|--features=*)
 			popts+=("${1%%=*}" "${1#*=}"); shift ;;
 		--db) [ $# -ge 2 ] || die_usage "--db needs a value"; db=$2; shift 2 ;;
@@ -164,6 +188,8 @@ cmd_collect() {
 		--inflight) [ $# -ge 2 ] || die_usage "--inflight needs a value"; inflight=$2; shift 2 ;;
 		--source-ip) [ $# -ge 2 ] || die_usage "--source-ip needs a value"; sources=$2; shift 2 ;;
 		--run-dir) [ $# -ge 2 ] || die_usage "--run-dir needs a value"; run_dir=$2; shift 2 ;;
+		--tcp) [ $# -ge 2 ] || die_usage "--tcp needs HOST:PORT"; tcp=$2; shift 2 ;;
+		--curve) [ $# -ge 2 ] || die_usage "--curve needs a directory"; curve_dir=$2; shift 2 ;;
 		--quiet|-q) quiet=--quiet; shift ;;
 		-v|--verbose) verbose=-v; shift ;;
 		-h|--help) usage; exit 0 ;;
@@ -192,14 +218,30 @@ cmd_collect() {
 	mkdir -p "$RUN_DIR" "$(dirname "$db")" || exit 1
 	local work="ipc://$RUN_DIR/work.sock" results="ipc://$RUN_DIR/results.sock"
 	local events="ipc://$RUN_DIR/events.sock" monitor="ipc://$RUN_DIR/monitor.sock"
+	if [ -n "$tcp" ]; then
+		# four consecutive ports: work, results, events, monitor
+		[[ "$tcp" =~ ^([^:]+):([0-9]+)$ ]] || die_usage "--tcp wants HOST:PORT, not '$tcp'"
+		local host=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+		work="tcp://$host:$port" results="tcp://$host:$((port + 1))"
+		events="tcp://$host:$((port + 2))" monitor="tcp://$host:$((port + 3))"
+	fi
+	local -a ckeys=() skeys=()
+	if [ -n "$curve_dir" ]; then
+		mkdir -p "$curve_dir" && chmod 700 "$curve_dir" || exit 1
+		[ -e "$curve_dir/server.key" ] || "$PLANNER" --keygen "$curve_dir/server.key" || exit 1
+		[ -e "$curve_dir/client.key" ] || "$PLANNER" --keygen "$curve_dir/client.key" || exit 1
+		skeys=(--curve-server "$curve_dir/server.key" --curve-allow "$curve_dir/client.key.pub")
+		ckeys=(--curve-server "$curve_dir/server.key.pub" --curve-client "$curve_dir/client.key")
+	fi
 	printf '%s\n' "$monitor" >"$RUN_DIR/monitor.endpoint"
 
-	trap 'stop_all; exit 130' INT
-	trap 'stop_all; exit 143' TERM
+	trap 'on_stop_signal 130' INT
+	trap 'on_stop_signal 143' TERM
 
 	rm -f "$RUN_DIR/writer.ready"
 	start_proc writer "$RUN_DIR/writer.log" "$WRITER" --db "$db" --results "$results" \
-		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose
+		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose \
+		${curve_dir:+--curve-server "$curve_dir/server.key" --curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub"}
 	local t=0
 	while [ ! -e "$RUN_DIR/writer.ready" ]; do
 		if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
@@ -215,14 +257,15 @@ cmd_collect() {
 	# The planner binds the sockets the fetchers connect to, so it starts
 	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
 	"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
-		--monitor "$monitor" --rate "$rate" $quiet $verbose &
+		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}" &
 	local planner=$!
+	PLANNER_PID=$planner
 	local i src
 	local -a srcs=()
 	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
 	for ((i = 0; i < fetchers; i++)); do
 		local -a fo=(--work "$work" --results "$results" --events "$events" --api-url "$api_url"
-			--max-inflight "$inflight" --name "fetcher$i")
+			--max-inflight "$inflight" --name "fetcher$i" "${ckeys[@]}")
 		if [ ${#srcs[@]} -gt 0 ]; then
 			src=${srcs[$((i % ${#srcs[@]}))]}
 			fo+=(--source-ip "$src")

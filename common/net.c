@@ -6,6 +6,7 @@
  * socket belongs to its caller.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,7 +184,15 @@ void *
 net_socket(void *ctx, int type, const char *endpoint, int bind,
            const struct net_curve *curve)
 {
+	return net_socket_tuned(ctx, type, endpoint, bind, curve, NULL);
+}
+
+void *
+net_socket_tuned(void *ctx, int type, const char *endpoint, int bind,
+                 const struct net_curve *curve, const struct net_tune *tune)
+{
 	int64_t maxmsg = NET_MAXMSGSIZE_BYTES;
+	int hwm = tune != NULL && tune->hwm > 0 ? tune->hwm : NET_HWM;
 	void *sock;
 
 	if (ctx == NULL || endpoint == NULL) {
@@ -194,8 +203,8 @@ net_socket(void *ctx, int type, const char *endpoint, int bind,
 		log_warnx("zmq_socket: %s", zmq_strerror(zmq_errno()));
 		return NULL;
 	}
-	if (setopt_int(sock, ZMQ_SNDHWM, NET_HWM, "SNDHWM") == -1 ||
-	    setopt_int(sock, ZMQ_RCVHWM, NET_HWM, "RCVHWM") == -1 ||
+	if (setopt_int(sock, ZMQ_SNDHWM, hwm, "SNDHWM") == -1 ||
+	    setopt_int(sock, ZMQ_RCVHWM, hwm, "RCVHWM") == -1 ||
 	    setopt_int(sock, ZMQ_LINGER, NET_LINGER_MS, "LINGER") == -1 ||
 	    setopt_int(sock, ZMQ_IPV6, 0, "IPV6") == -1)
 		goto fail;
@@ -207,6 +216,9 @@ net_socket(void *ctx, int type, const char *endpoint, int bind,
 		log_warnx("zmq_setsockopt MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
 		goto fail;
 	}
+	if (tune != NULL && tune->immediate &&
+	    setopt_int(sock, ZMQ_IMMEDIATE, 1, "IMMEDIATE") == -1)
+		goto fail;
 	if (curve_apply(sock, bind, curve) == -1)
 		goto fail;
 	if (bind) {
@@ -260,4 +272,125 @@ net_event(void *pub, const char *topic, const void *data, size_t len)
 	if (zmq_send(pub, topic, strlen(topic), ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
 		return;
 	(void)zmq_send(pub, data, len, ZMQ_DONTWAIT);
+}
+
+/*
+ * ZAP (ZeroMQ RFC 27): libzmq asks inproc://zeromq.zap.01 whether a CURVE
+ * client may connect. The handler answers 200 only for the public keys in
+ * the allow file, so a peer that merely knows the server's public key can
+ * neither inject nor read messages.
+ */
+#define ZAP_KEYS_MAX 64
+
+static struct {
+	pthread_t thread;
+	void *ctx;
+	int running;
+	int nkeys;
+	uint8_t keys[ZAP_KEYS_MAX][32];
+} zap;
+
+static int
+zap_recv_str(void *sock, char *buf, size_t cap, size_t *len)
+{
+	int n = zmq_recv(sock, buf, cap, 0);
+	if (n < 0)
+		return -1;
+	*len = (size_t)n > cap ? cap : (size_t)n;
+	return 0;
+}
+
+static void *
+zap_main(void *arg)
+{
+	void *rep = arg;
+	char f[8][256];
+	size_t len[8];
+
+	for (;;) {
+		int more = 1, n = 0, ok = 0;
+		size_t sz = sizeof(more);
+		while (more && n < 8) {
+			if (zap_recv_str(rep, f[n], sizeof(f[n]), &len[n]) == -1)
+				goto out;
+			zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &sz);
+			n++;
+		}
+		while (more) { /* more frames than a ZAP request has: drop them */
+			char junk[1];
+			if (zmq_recv(rep, junk, sizeof(junk), 0) < 0)
+				goto out;
+			zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &sz);
+		}
+		/* version, request id, domain, address, identity, mechanism, key */
+		if (n == 7 && len[5] == 5 && memcmp(f[5], "CURVE", 5) == 0 && len[6] == 32)
+			for (int i = 0; i < zap.nkeys && !ok; i++)
+				ok = memcmp(zap.keys[i], f[6], 32) == 0;
+		if (!ok)
+			log_warnx("CURVE client refused: its key is not in the allow list");
+		zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
+		zmq_send(rep, f[1], n > 1 ? len[1] : 0, ZMQ_SNDMORE);
+		zmq_send(rep, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+		zmq_send(rep, ok ? "OK" : "unknown key", ok ? 2 : 11, ZMQ_SNDMORE);
+		zmq_send(rep, "", 0, ZMQ_SNDMORE);
+		zmq_send(rep, "", 0, 0);
+	}
+out:
+	zmq_close(rep);
+	return NULL;
+}
+
+int
+net_zap_start(void *ctx, const char *allow_file)
+{
+	char buf[NET_KEY_FILE_MAX + 1], *line, *save = NULL;
+	FILE *f;
+	size_t n;
+	void *rep;
+
+	if ((f = fopen(allow_file, "r")) == NULL) {
+		log_warn("%s", allow_file);
+		return -1;
+	}
+	n = fread(buf, 1, NET_KEY_FILE_MAX, f);
+	fclose(f);
+	buf[n] = '\0';
+	zap.nkeys = 0;
+	for (line = strtok_r(buf, "\n", &save); line != NULL && zap.nkeys < ZAP_KEYS_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "public=", 7) != 0 || strlen(line) < 47)
+			continue;
+		line[47] = '\0';
+		if (zmq_z85_decode(zap.keys[zap.nkeys], line + 7) != NULL)
+			zap.nkeys++;
+	}
+	if (zap.nkeys == 0) {
+		log_warnx("%s: no public= key to allow", allow_file);
+		return -1;
+	}
+	if ((rep = zmq_socket(ctx, ZMQ_REP)) == NULL ||
+	    zmq_bind(rep, "inproc://zeromq.zap.01") == -1) {
+		log_warnx("ZAP handler: %s", zmq_strerror(zmq_errno()));
+		if (rep != NULL)
+			zmq_close(rep);
+		return -1;
+	}
+	if (pthread_create(&zap.thread, NULL, zap_main, rep) != 0) {
+		zmq_close(rep);
+		return -1;
+	}
+	zap.ctx = ctx;
+	zap.running = 1;
+	return 0;
+}
+
+void
+net_zap_stop(void)
+{
+	/* zmq_ctx_shutdown makes the handler's recv fail with ETERM */
+	if (!zap.running)
+		return;
+	zmq_ctx_shutdown(zap.ctx);
+	pthread_join(zap.thread, NULL);
+	zap.running = 0;
 }

@@ -16,11 +16,28 @@ struct net_curve {
 	const char *client_key_file; /* client: our secret+public */
 };
 
+/* Tuning for one socket: 0 keeps NET_HWM; immediate sets ZMQ_IMMEDIATE (a
+ * send fails at once while the peer is down instead of queueing). */
+struct net_tune {
+	int hwm;
+	int immediate;
+};
+
 /* Creates a socket of type (ZMQ_ROUTER, ZMQ_DEALER, ...) and binds
  * (bind != 0) or connects it to endpoint. Returns the socket or NULL (logged).
  * curve may be NULL (no encryption). */
 void *net_socket(void *ctx, int type, const char *endpoint, int bind,
                  const struct net_curve *curve);
+/* The same with tuning (tune may be NULL). */
+void *net_socket_tuned(void *ctx, int type, const char *endpoint, int bind,
+                       const struct net_curve *curve, const struct net_tune *tune);
+/* Starts the ZAP handler of ctx (a thread): CURVE clients are accepted only
+ * if their public key is listed in allow_file ("public=<z85>" lines). Call
+ * before binding CURVE sockets. 0 or -1 (logged). */
+int net_zap_start(void *ctx, const char *allow_file);
+/* Stops it (before zmq_ctx_term). */
+void net_zap_stop(void);
+
 /* Sends one frame without blocking; 0, or -1 if it would block or failed. */
 int net_send(void *sock, const void *data, size_t len, int more);
 /* The event stream: PUB connected to the planner's event hub. Sending never

@@ -63,6 +63,7 @@ struct lease {
 
 struct opts {
 	const char *work, *results, *events, *source_ip, *name;
+	struct net_curve curve;  /* tcp across hosts: CURVE keys (net.h) */
 	char api_url[API_URL_MAX];
 	int max_inflight;
 	int verbose;
@@ -118,6 +119,9 @@ usage(FILE *f)
 	    "  --source-ip ADDR   send requests from this local address\n"
 	    "  --max-inflight N   concurrent transfers (default %d, 1..%d)\n"
 	    "  --name NAME        process name in logs (default fetcher)\n"
+	    "  --curve-server F   CURVE: the servers' public key (file from\n"
+	    "                     cp-planner --keygen); needs --curve-client\n"
+	    "  --curve-client F   CURVE: this fetcher's key pair\n"
 	    "  -v                 log every chunk\n",
 	    DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
 }
@@ -133,6 +137,8 @@ parse_opts(int argc, char **argv)
 		{ "source-ip", required_argument, NULL, 's' },
 		{ "max-inflight", required_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "curve-server", required_argument, NULL, 'S' },
+		{ "curve-client", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -155,6 +161,8 @@ parse_opts(int argc, char **argv)
 		case 'a': api = optarg; break;
 		case 's': o.source_ip = optarg; break;
 		case 'n': o.name = optarg; break;
+		case 'S': o.curve.server_key_file = optarg; break;
+		case 'C': o.curve.client_key_file = optarg; break;
 		case 'v': o.verbose = 1; break;
 		case 'm':
 			errno = 0;
@@ -199,38 +207,6 @@ parse_opts(int argc, char **argv)
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * The DEALER to the writer, set up like net_socket() but with ZMQ_IMMEDIATE
- * and a small send high-water mark, both set before connecting: with the
- * writer down or slow, a send fails at once instead of queueing up to
- * NET_HWM results (megabytes) inside zmq, so back-pressure reaches the
- * planner (free_slots 0) and memory stays bounded.
- */
-static void *
-results_socket(void *ctx, const char *endpoint, int hwm)
-{
-	int64_t maxmsg = 1024 * 1024;
-	int one = 1, zero = 0, linger = NET_LINGER_MS;
-	void *sock;
-
-	if ((sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL) {
-		log_warnx("zmq_socket: %s", zmq_strerror(zmq_errno()));
-		return NULL;
-	}
-	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_IPV6, &zero, sizeof(zero)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof(one)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) == -1 ||
-	    zmq_connect(sock, endpoint) == -1) {
-		log_warnx("results socket %s: %s", endpoint, zmq_strerror(zmq_errno()));
-		zmq_close(sock);
-		return NULL;
-	}
-	return sock;
 }
 
 /* ms from the chunk's planning time, clamped to the wire type. */
@@ -745,6 +721,8 @@ main(int argc, char **argv)
 {
 	struct sigaction sa;
 	struct http_config hc;
+	struct net_tune tune;
+	const struct net_curve *curve;
 	void *ctx;
 	int zfd = -1, rc = EXIT_OK;
 	size_t zsz = sizeof(zfd);
@@ -776,11 +754,18 @@ main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	if (ctx == NULL)
 		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, NULL)) == NULL ||
-	    (sock_results = results_socket(ctx, o.results,
-	                                   2 * o.max_inflight + 2)) == NULL)
+	/* To the writer: a small send high-water mark and ZMQ_IMMEDIATE, so with
+	 * the writer down or slow a send fails at once instead of queueing
+	 * megabytes inside zmq: back-pressure reaches the planner (free_slots
+	 * 0) and memory stays bounded. */
+	curve = o.curve.server_key_file != NULL ? &o.curve : NULL;
+	tune.hwm = 2 * o.max_inflight + 2;
+	tune.immediate = 1;
+	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, curve)) == NULL ||
+	    (sock_results = net_socket_tuned(ctx, ZMQ_DEALER, o.results, 0, curve,
+	                                     &tune)) == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot connect to the planner or the writer");
-	sock_events = net_events_open(ctx, o.events, NULL);
+	sock_events = net_events_open(ctx, o.events, curve);
 	if (o.events != NULL && sock_events == NULL)
 		log_warnx("no event stream (%s); going on without", o.events);
 	if (zmq_getsockopt(sock_work, ZMQ_FD, &zfd, &zsz) == -1)

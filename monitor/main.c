@@ -35,6 +35,7 @@
 struct opts {
 	const char *db, *endpoint, *prometheus, *port_file;
 	int json, quiet, exit_on_finish, verbose;
+	struct net_curve curve;  /* CURVE keys for a hub across hosts (net.h) */
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -57,6 +58,8 @@ usage(FILE *f)
 	    "  --port-file F       write the metrics port to F once listening\n"
 	    "  --quiet             no terminal view (headless with --prometheus)\n"
 	    "  --exit-on-finish    exit when the run finishes (default: wait for the next)\n"
+	    "  --curve-server F    CURVE: the hub's public key (cp-planner --keygen)\n"
+	    "  --curve-client F    CURVE: this monitor's key pair\n"
 	    "  -v                  verbose logs\n"
 	    "  -h, --help          this text\n");
 }
@@ -483,6 +486,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "port-file", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "exit-on-finish", no_argument, NULL, 'x' },
+		{ "curve-server", required_argument, NULL, 'S' },
+		{ "curve-client", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -501,6 +506,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'P': o->port_file = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'x': o->exit_on_finish = 1; break;
+		case 'S': o->curve.server_key_file = optarg; break;
+		case 'C': o->curve.client_key_file = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case ':':
@@ -570,7 +577,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	ctx = zmq_ctx_new();
-	if (ctx == NULL || (sub = net_socket(ctx, ZMQ_SUB, ep, 0, NULL)) == NULL ||
+	if (ctx == NULL || (sub = net_socket(ctx, ZMQ_SUB, ep, 0,
+	    o.curve.server_key_file ? &o.curve : NULL)) == NULL ||
 	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) == -1) {
 		log_warnx("cannot subscribe to %s", ep);
 		rc = EXIT_PERMFAIL;

@@ -10,6 +10,7 @@
  * why); 2 usage; 4 temporary trouble (restart me).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -63,6 +64,8 @@ struct opts {
 	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
 	int follow;
 	int64_t follow_delay_ms;
+	struct net_curve curve;   /* our key pair: every bound socket is CURVE */
+	const char *curve_allow;  /* the client keys allowed to connect */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -167,10 +170,46 @@ usage(FILE *f)
 	    "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
 	    "               (10000)\n"
 	    "  --guard-after-ms N      start the guard after N ms (30000)\n"
+	    "  --curve-server F        CURVE key pair for every socket the planner\n"
+	    "               binds (for tcp across hosts)\n"
+	    "  --curve-allow F         only clients whose public key is in F may\n"
+	    "               connect (\"public=\" lines; required with --curve-server)\n"
+	    "  --keygen F   write a new CURVE key pair to F (mode 0600) and its\n"
+	    "               public half to F.pub, then exit\n"
 	    "  --follow     after the backfill, keep every target up to date: each\n"
 	    "               candle is fetched --follow-delay-ms (1000) after it\n"
 	    "               closes; runs until SIGTERM/SIGINT\n"
 	    "Times without an offset are UTC.\n");
+}
+
+/* Writes a CURVE key pair as "public=" and "secret=" lines (net.h). */
+static int
+keygen(const char *path)
+{
+	char pub[41], sec[41], pubpath[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (zmq_curve_keypair(pub, sec) == -1) {
+		fprintf(stderr, "cp-planner: no CURVE support in libzmq: %s\n",
+		        zmq_strerror(errno));
+		return EXIT_PERMFAIL;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "cp-planner: cannot create %s: %s\n", path, strerror(errno));
+		return EXIT_PERMFAIL;
+	}
+	fprintf(f, "public=%s\nsecret=%s\n", pub, sec);
+	if (fclose(f) != 0)
+		return EXIT_PERMFAIL;
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	if ((f = fopen(pubpath, "w")) == NULL) {
+		fprintf(stderr, "cp-planner: cannot create %s: %s\n", pubpath, strerror(errno));
+		return EXIT_PERMFAIL;
+	}
+	fprintf(f, "public=%s\n", pub);
+	return fclose(f) == 0 ? EXIT_OK : EXIT_PERMFAIL;
 }
 
 static int
@@ -196,6 +235,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "guard-epoch-ms", required_argument, NULL, 'G' },
 		{ "guard-after-ms", required_argument, NULL, 'A' },
 		{ "follow", no_argument, NULL, 'W' },
+		{ "curve-server", required_argument, NULL, 'S' },
+		{ "curve-allow", required_argument, NULL, 'L' },
+		{ "keygen", required_argument, NULL, 'K' },
 		{ "follow-delay-ms", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -246,6 +288,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 				return -1;
 			break;
 		case 'W': o->follow = 1; break;
+		case 'S': o->curve.server_key_file = optarg; break;
+		case 'L': o->curve_allow = optarg; break;
+		case 'K': exit(keygen(optarg));
 		case 'H':
 		case 'G':
 		case 'D':
@@ -862,6 +907,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	const struct net_curve *curve;
 	void *ctx;
 	sqlite3 *db;
 	int exists, tty, rc;
@@ -896,12 +942,15 @@ main(int argc, char **argv)
 		sqlite3_close(db);
 
 	ctx = zmq_ctx_new();
-	sock_work = net_socket(ctx, ZMQ_ROUTER, o.work, 1, NULL);
+	curve = o.curve.server_key_file != NULL ? &o.curve : NULL;
+	if (curve != NULL && (o.curve_allow == NULL || net_zap_start(ctx, o.curve_allow) == -1))
+		fatalx(EXIT_PERMFAIL, "CURVE needs a usable --curve-allow file");
+	sock_work = net_socket(ctx, ZMQ_ROUTER, o.work, 1, curve);
 	if (sock_work == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot bind %s", o.work);
 	if (o.events != NULL && o.monitor != NULL) {
-		sock_xsub = net_socket(ctx, ZMQ_XSUB, o.events, 1, NULL);
-		sock_xpub = net_socket(ctx, ZMQ_XPUB, o.monitor, 1, NULL);
+		sock_xsub = net_socket(ctx, ZMQ_XSUB, o.events, 1, curve);
+		sock_xpub = net_socket(ctx, ZMQ_XPUB, o.monitor, 1, curve);
 		if (sock_xsub == NULL || sock_xpub == NULL)
 			fatalx(EXIT_TEMPFAIL, "cannot bind the event hub");
 	}
@@ -986,6 +1035,7 @@ main(int argc, char **argv)
 		zmq_close(sock_xsub);
 		zmq_close(sock_xpub);
 	}
+	net_zap_stop();
 	zmq_ctx_term(ctx);
 	msgbuf_free(&mbuf);
 	plan_free(&plan);

@@ -21,7 +21,7 @@ query_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", cmd);
+	fprintf(stderr, " (see './run.sh %s --help')\n", cmd);
 	exit(EXIT_USAGE);
 }
 

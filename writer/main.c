@@ -37,6 +37,8 @@
 
 struct opts {
 	const char *db, *results, *work, *events, *ready_file;
+	struct net_curve bind_curve, connect_curve; /* CURVE keys (net.h) */
+	const char *curve_allow;  /* client keys allowed to connect */
 	int verbose;
 };
 
@@ -78,6 +80,10 @@ usage(FILE *f)
 	    "  --work EP         the planner's endpoint, for COMMITTED messages\n"
 	    "  --events EP       the event hub to publish \"committed\" events to\n"
 	    "  --ready-file F    write our pid to F once ready\n"
+	    "  --curve-server F  CURVE key pair of the servers (cp-planner --keygen):\n"
+	    "                    encrypts --results, and is the planner's public key\n"
+	    "  --curve-client F  CURVE key pair of this process as a client\n"
+	    "  --curve-allow F   only clients with a public key in F may connect\n"
 	    "  -v                verbose (debug) logging\n"
 	    "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
 }
@@ -91,6 +97,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "work", required_argument, NULL, 'w' },
 		{ "events", required_argument, NULL, 'e' },
 		{ "ready-file", required_argument, NULL, 'R' },
+		{ "curve-server", required_argument, NULL, 'S' },
+		{ "curve-client", required_argument, NULL, 'C' },
+		{ "curve-allow", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -105,6 +114,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'w': o->work = optarg; break;
 		case 'e': o->events = optarg; break;
 		case 'R': o->ready_file = optarg; break;
+		case 'S':
+			o->bind_curve.server_key_file = optarg;
+			o->connect_curve.server_key_file = optarg;
+			break;
+		case 'C': o->connect_curve.client_key_file = optarg; break;
+		case 'L': o->curve_allow = optarg; break;
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default: usage(stderr); return -1;
@@ -397,18 +412,24 @@ main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	if (ctx == NULL)
 		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(errno));
-	sock_results = net_socket(ctx, ZMQ_ROUTER, o.results, 1, NULL);
+	if (o.bind_curve.server_key_file != NULL &&
+	    (o.curve_allow == NULL || net_zap_start(ctx, o.curve_allow) == -1))
+		fatalx(EXIT_PERMFAIL, "CURVE needs a usable --curve-allow file");
+	sock_results = net_socket(ctx, ZMQ_ROUTER, o.results, 1,
+	                          o.bind_curve.server_key_file ? &o.bind_curve : NULL);
 	if (sock_results == NULL) {
 		rc = EXIT_TEMPFAIL;
 		goto out;
 	}
-	sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, NULL);
+	sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0,
+	                       o.connect_curve.server_key_file ? &o.connect_curve : NULL);
 	if (sock_work == NULL) {
 		rc = EXIT_PERMFAIL;
 		goto out;
 	}
 	if (o.events != NULL) {
-		sock_events = net_events_open(ctx, o.events, NULL);
+		sock_events = net_events_open(ctx, o.events,
+		    o.connect_curve.server_key_file ? &o.connect_curve : NULL);
 		if (sock_events == NULL)
 			log_warnx("events to %s disabled", o.events);
 	}
@@ -466,6 +487,7 @@ out:
 		zmq_close(sock_work);
 	if (sock_results != NULL)
 		zmq_close(sock_results);
+	net_zap_stop();
 	zmq_ctx_term(ctx);
 	store_close(&store);
 	if (o.ready_file != NULL && rc == EXIT_OK)
