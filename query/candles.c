@@ -46,6 +46,8 @@ struct filler {
 	struct row_out *out;
 	int have_prev; /* prev is the proven close of the slot before the cursor */
 	int have_conv;
+	int have_bound;
+	int64_t bound; /* before it is "before history", not left out */
 	char prev[DECIMAL_MAX], conv[DECIMAL_MAX];
 	unsigned long long filled, unfillable;
 };
@@ -347,7 +349,9 @@ fill_span(struct filler *fl, int64_t a, int64_t b)
 			cur = cov->v[k].from;
 		}
 		if (!fl->have_prev) {
-			fl->unfillable += (unsigned long long)tf_count(tf, cur, e);
+			int64_t f = fl->have_bound && fl->bound > cur ? fl->bound : cur;
+
+			fl->unfillable += (unsigned long long)tf_count(tf, f, e);
 		} else {
 			for (int64_t s = cur; s < e; s = tf_add(tf, s, 1))
 				if (emit_filled(fl, s) == -1)
@@ -588,6 +592,8 @@ query_run(int argc, char **argv)
 	    qdb_history_bound(db, o.market, tf_name(o.tf), &bound, &have_bound) == -1 ||
 	    qdb_split_missing(o.from, o.to, &cov, bound, have_bound, &missing, &before) == -1)
 		goto done;
+	fl.bound = bound;
+	fl.have_bound = have_bound;
 	if (print_candles(db, &o, &cov, &fl) == -1)
 		goto done;
 	report_coverage(&o, &missing, &before);
