@@ -34,6 +34,11 @@ usage: ./run.sh COMMAND [options]
 commands:
   collect   collect candles into SQLite (see below)
   demo      start the bundled simulator and collect a few markets into data/demo.db
+  query     candles of a range from the database, with a coverage report
+            (--format table|csv|json|jsonl, --fill forward, --fetch-missing)
+  gaps      never-fetched ranges and no-trade stretches of a market
+  export    stream whole markets or ranges as csv or jsonl
+  monitor   attach to a running collection: live view, --json, --prometheus
   sim       run the offline Upbit simulator (sim/upbit-sim --help)
   help      this text
 
