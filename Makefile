@@ -30,12 +30,12 @@ BINS :=
 TESTS :=
 
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
-              common/net.c common/ledger.c common/crashpoint.c
+              common/net.c common/ledger.c common/crashpoint.c common/proc.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
-               planner/features.c
+               planner/flags.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
 WRITER_SRC  := writer/main.c writer/store.c
 

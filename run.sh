@@ -22,6 +22,8 @@ MONITOR="$HERE/monitor/cp-monitor"
 SIM="$HERE/sim/upbit-sim"
 
 EXIT_USAGE=2
+# children get SIGTERM if this script is killed (see common/proc.h)
+export CP_DIE_WITH_PARENT=1
 EXIT_PERMFAIL=3
 RESTART_PAUSE=${CP_RESTART_PAUSE:-1}
 

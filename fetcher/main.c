@@ -26,6 +26,7 @@
 #include "events.h"
 #include "http.h"
 #include "log.h"
+#include "proc.h"
 #include "net.h"
 #include "proto.h"
 #include "tf.h"
@@ -733,6 +734,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init(o.name, o.verbose);
+	proc_die_with_parent();
 	source_label = o.source_ip != NULL ? o.source_ip : "default";
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -25,9 +25,10 @@
 #include "budget.h"
 #include "crashpoint.h"
 #include "events.h"
-#include "features.h"
+#include "flags.h"
 #include "ledger.h"
 #include "log.h"
+#include "proc.h"
 #include "net.h"
 #include "plan.h"
 #include "proto.h"
@@ -919,6 +920,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_init("planner", o.verbose);
+	proc_die_with_parent();
 	if (o.validate_only) {
 		plan_init(&plan, 1);
 		rc = build_targets(&o, NULL) == -1 ? EXIT_USAGE : EXIT_OK;

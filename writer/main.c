@@ -25,6 +25,7 @@
 
 #include "crashpoint.h"
 #include "log.h"
+#include "proc.h"
 #include "net.h"
 #include "proto.h"
 #include "store.h"
@@ -387,6 +388,7 @@ main(int argc, char **argv)
 	if (parse_opts(argc, argv, &o) == -1)
 		return EXIT_USAGE;
 	log_init("writer", o.verbose);
+	proc_die_with_parent();
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);

@@ -1,9 +1,9 @@
 /*
- * features.h: feature flags for the planner's optimisations, and the guard
+ * flags.h: feature flags for the planner's optimisations, and the guard
  * that turns one off when it makes things worse.
  */
-#ifndef CP_FEATURES_H
-#define CP_FEATURES_H
+#ifndef CP_FLAGS_H
+#define CP_FLAGS_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /*
- * features.c: feature flags and their guard.
+ * flags.c: feature flags and their guard.
  *
  * Each optimisation the planner makes can be switched off (`--feature
  * name=off`, or a `--features FILE` of `name = on|off` lines). The guard
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "features.h"
+#include "flags.h"
 #include "log.h"
 
 #define GUARD_WORSE 0.20

@@ -1,0 +1,23 @@
+/*
+ * proc.c: process life-cycle helpers (see proc.h).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+void
+proc_die_with_parent(void)
+{
+	const char *v = getenv("CP_DIE_WITH_PARENT");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return;
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* the parent may have died before the call took effect */
+	if (getppid() == 1)
+		raise(SIGTERM);
+}
