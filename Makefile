@@ -69,10 +69,23 @@ test: bins $(TESTS)
 bench: bins
 	@bench/run-all.sh
 
+# quality gates (issue #8): lint = clang-format check, cppcheck, clang-tidy,
+# complexity budget; coverage = instrumented build + make test + gcovr, in a
+# copy of the tree (COVERAGE_DIR); bench-check = ratio/count benchmarks
+# compared with bench/RESULTS.md
+lint:
+	@tests/lint.sh
+
+coverage:
+	@tests/coverage.sh
+
+bench-check: bins
+	@bench/check.sh
+
 clean:
 	rm -f $(BINS) $(TESTS) $(LIBCOMMON) */*.o */*/*.o */*.gcda */*.gcno */*/*.gcda */*/*.gcno
 
-.PHONY: all bins test bench clean
+.PHONY: all bins test bench clean lint coverage bench-check
 
 # planner tests link the planner's own modules
 TESTS += tests/unit/overlap_test

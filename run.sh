@@ -139,12 +139,19 @@ resolve_markets() {
 	if [ "$check" = 0 ] && [ -z "$quote" ] && [ "$markets" != all ]; then
 		echo "$markets"; return 0
 	fi
-	list=$(curl -sS --fail --max-time 10 -H 'Accept: application/json' "$api/v1/market/all" |
-		jq -r '.[].market' 2>/dev/null) || {
+	local body="" try
+	for try in 1 2 3; do
+		body=$(curl -sS --fail --max-time 5 -H 'Accept: application/json' \
+			"$api/v1/market/all" 2>/dev/null) && list=$(jq -r '.[].market' <<<"$body" 2>/dev/null) &&
+			[ -n "$list" ] && break
+		list=""
+		sleep "$try"
+	done
+	if [ -z "$list" ]; then
 		echo "run.sh: cannot read the market list from $api/v1/market/all" \
 			"(use --skip-market-check to collect named markets without it)" >&2
 		return 1
-	}
+	fi
 	if [ -n "$quote" ]; then
 		quote=${quote^^}
 		list=$(grep "^$quote-" <<<"$list" | sort | paste -sd, -)

@@ -26,8 +26,8 @@ struct conn {
 	unsigned long n;
 };
 
-static const char *markets[] = { "KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE",
-	"KRW-ADA", "USDT-BTC", "BTC-ETH" };
+static const char *markets[] = { "KRW-BTC",  "KRW-ETH", "KRW-XRP",  "KRW-SOL",
+	                         "KRW-DOGE", "KRW-ADA", "USDT-BTC", "BTC-ETH" };
 
 static double
 now_s(void)
@@ -69,11 +69,13 @@ prepare(struct conn *c, const char *host, int port, const char *kind, unsigned l
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (strcmp(kind, "minutes") == 0)
 		snprintf(c->url, sizeof(c->url),
-		    "http://%s:%d/v1/candles/minutes/1?market=%s&count=200&to=%s", host, port, mk, when);
+		         "http://%s:%d/v1/candles/minutes/1?market=%s&count=200&to=%s", host, port,
+		         mk, when);
 	else
-		snprintf(c->url, sizeof(c->url), "http://%s:%d/v1/candles/%s?market=%s&count=200%s%s",
-		    host, port, kind, mk, strcmp(kind, "seconds") == 0 ? "" : "&to=",
-		    strcmp(kind, "seconds") == 0 ? "" : when);
+		snprintf(c->url, sizeof(c->url),
+		         "http://%s:%d/v1/candles/%s?market=%s&count=200%s%s", host, port, kind, mk,
+		         strcmp(kind, "seconds") == 0 ? "" : "&to=",
+		         strcmp(kind, "seconds") == 0 ? "" : when);
 	c->depth = 0;
 	curl_easy_setopt(c->h, CURLOPT_URL, c->url);
 }
@@ -97,8 +99,9 @@ main(int argc, char **argv)
 		else if (i + 1 < argc && strcmp(argv[i], "--path-kind") == 0)
 			kind = argv[++i];
 		else {
-			fprintf(stderr, "usage: simload --port P [--host H] [--conns C] [--seconds S] "
-					"[--path-kind minutes|days|seconds]\n");
+			fprintf(stderr,
+			        "usage: simload --port P [--host H] [--conns C] [--seconds S] "
+			        "[--path-kind minutes|days|seconds]\n");
 			return 2;
 		}
 	}
@@ -154,9 +157,9 @@ main(int argc, char **argv)
 	}
 	double el = now_s() - t0;
 	printf("sim: %.0f candles/s (%.0f requests/s, %d connections)\n", (double)candles / el,
-	    (double)done / el, nconns);
+	       (double)done / el, nconns);
 	fprintf(stderr, "simload: %lu requests, %ld candles, %lu failed, %.2f s\n", done, candles,
-	    failed, el);
+	        failed, el);
 	for (int i = 0; i < nconns; i++)
 		curl_easy_cleanup(conns[i].h);
 	curl_multi_cleanup(multi);

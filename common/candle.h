@@ -14,16 +14,24 @@
 #define CANDLE_MAX_PER_RESPONSE 200
 
 enum candle_num {
-	CN_OPEN, CN_HIGH, CN_LOW, CN_CLOSE, CN_ACC_PRICE, CN_ACC_VOLUME,
-	CN_PREV_CLOSE, CN_CHANGE_PRICE, CN_CHANGE_RATE, CN_CONVERTED,
+	CN_OPEN,
+	CN_HIGH,
+	CN_LOW,
+	CN_CLOSE,
+	CN_ACC_PRICE,
+	CN_ACC_VOLUME,
+	CN_PREV_CLOSE,
+	CN_CHANGE_PRICE,
+	CN_CHANGE_RATE,
+	CN_CONVERTED,
 	CN_COUNT
 };
 
 struct candle {
-	int64_t start;          /* candle_date_time_utc as epoch seconds */
-	int64_t timestamp_ms;   /* ms of the last trade inside the candle */
-	int32_t unit;           /* minutes endpoint only; 0 = absent */
-	char first_day[11];     /* "YYYY-MM-DD" for weeks/months/years; "" = absent */
+	int64_t start;        /* candle_date_time_utc as epoch seconds */
+	int64_t timestamp_ms; /* ms of the last trade inside the candle */
+	int32_t unit;         /* minutes endpoint only; 0 = absent */
+	char first_day[11];   /* "YYYY-MM-DD" for weeks/months/years; "" = absent */
 	char num[CN_COUNT][CANDLE_NUM_MAX];
 };
 

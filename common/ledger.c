@@ -22,8 +22,7 @@ range_list_push(struct range_list *l, int64_t from, int64_t to)
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		struct range *v;
 
-		if (cap > SIZE_MAX / sizeof(*v) ||
-		    (v = realloc(l->v, cap * sizeof(*v))) == NULL)
+		if (cap > SIZE_MAX / sizeof(*v) || (v = realloc(l->v, cap * sizeof(*v))) == NULL)
 			return -1;
 		l->v = v;
 		l->cap = cap;
@@ -43,8 +42,7 @@ range_list_free(struct range_list *l)
 }
 
 int
-range_subtract(const struct range_list *want, const struct range_list *have,
-               struct range_list *out)
+range_subtract(const struct range_list *want, const struct range_list *have, struct range_list *out)
 {
 	size_t j = 0, n0 = out->n;
 
@@ -119,8 +117,10 @@ coverage_exists(sqlite3 *db)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' "
-	                       "AND name = 'coverage'", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+	                       "AND name = 'coverage'",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		log_warnx("ledger: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -135,8 +135,8 @@ coverage_exists(sqlite3 *db)
 }
 
 int
-ledger_covered(sqlite3 *db, const char *market, const char *tf,
-               int64_t from, int64_t to, struct range_list *out)
+ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to,
+               struct range_list *out)
 {
 	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st = NULL;
@@ -150,7 +150,8 @@ ledger_covered(sqlite3 *db, const char *market, const char *tf,
 	/* time_format clamps to years 0000..9999, where text order is time order */
 	time_format(from, tfrom);
 	time_format(to, tto);
-	if (sqlite3_prepare_v2(db, "SELECT from_utc, to_utc FROM coverage "
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT from_utc, to_utc FROM coverage "
 	                       "WHERE market = ?1 AND timeframe = ?2 "
 	                       "AND to_utc > ?3 AND from_utc < ?4 ORDER BY from_utc",
 	                       -1, &st, NULL) != SQLITE_OK)
@@ -165,8 +166,8 @@ ledger_covered(sqlite3 *db, const char *market, const char *tf,
 		const char *b = (const char *)sqlite3_column_text(st, 1);
 		int64_t f, t;
 
-		if (a == NULL || b == NULL || time_parse(a, &f) == -1 ||
-		    time_parse(b, &t) == -1 || f >= t) {
+		if (a == NULL || b == NULL || time_parse(a, &f) == -1 || time_parse(b, &t) == -1 ||
+		    f >= t) {
 			log_warnx("ledger: bad coverage row %s %s [%s, %s)", market, tf,
 			          a ? a : "NULL", b ? b : "NULL");
 			goto fail;

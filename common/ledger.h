@@ -40,7 +40,7 @@ int range_subtract(const struct range_list *want, const struct range_list *have,
 sqlite3 *ledger_open_ro(const char *path, int *exists);
 /* Appends the covered ranges of (market, tf) that intersect [from, to),
  * clipped to it, sorted. 0 or -1. */
-int ledger_covered(sqlite3 *db, const char *market, const char *tf,
-                   int64_t from, int64_t to, struct range_list *out);
+int ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to,
+                   struct range_list *out);
 
 #endif

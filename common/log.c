@@ -40,8 +40,8 @@ log_emit(const char *level, const char *errstr, const char *fmt, va_list ap)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	time_format((int64_t)now.tv_sec, ts);
-	r = snprintf(line, max, "%s.%03ldZ %s[%ld] %s: ", ts,
-	             (long)(now.tv_nsec / 1000000), log_proc, (long)getpid(), level);
+	r = snprintf(line, max, "%s.%03ldZ %s[%ld] %s: ", ts, (long)(now.tv_nsec / 1000000),
+	             log_proc, (long)getpid(), level);
 	n = r < 0 ? 0 : (size_t)r < max ? (size_t)r : max - 1;
 	if (n < max - 1) {
 		size_t start = n;

@@ -9,11 +9,11 @@
 #include <stdnoreturn.h>
 
 /* Exit codes are an interface with run.sh and supervisord. */
-#define EXIT_OK        0
-#define EXIT_FAILED    1  /* finished, but some ranges are not covered */
-#define EXIT_USAGE     2  /* bad command line */
-#define EXIT_PERMFAIL  3  /* permanent: bad config, schema, lock held: do not restart */
-#define EXIT_TEMPFAIL  4  /* temporary: restart me */
+#define EXIT_OK 0
+#define EXIT_FAILED 1   /* finished, but some ranges are not covered */
+#define EXIT_USAGE 2    /* bad command line */
+#define EXIT_PERMFAIL 3 /* permanent: bad config, schema, lock held: do not restart */
+#define EXIT_TEMPFAIL 4 /* temporary: restart me */
 
 void log_init(const char *procname, int verbose);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -79,13 +79,12 @@ key_file_read(const char *path, struct keypair *kp)
 	}
 	fclose(f);
 	buf[n] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		size_t len = strlen(line);
 		char *dst;
 
-		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
-		                   line[len - 1] == '\t'))
+		while (len > 0 &&
+		       (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
@@ -148,8 +147,7 @@ curve_apply(void *sock, int bind, const struct net_curve *curve)
 		if (key_file_read(curve->client_key_file, &client) == -1)
 			goto fail;
 		if (client.pub[0] == '\0' || client.sec[0] == '\0') {
-			log_warnx("%s: a client needs public= and secret=",
-			          curve->client_key_file);
+			log_warnx("%s: a client needs public= and secret=", curve->client_key_file);
 			goto fail;
 		}
 		if (setopt_str(sock, ZMQ_CURVE_SERVERKEY, server.pub, "CURVE_SERVERKEY") == -1 ||
@@ -181,15 +179,14 @@ ipc_unlink_stale(const char *endpoint)
 }
 
 void *
-net_socket(void *ctx, int type, const char *endpoint, int bind,
-           const struct net_curve *curve)
+net_socket(void *ctx, int type, const char *endpoint, int bind, const struct net_curve *curve)
 {
 	return net_socket_tuned(ctx, type, endpoint, bind, curve, NULL);
 }
 
 void *
-net_socket_tuned(void *ctx, int type, const char *endpoint, int bind,
-                 const struct net_curve *curve, const struct net_tune *tune)
+net_socket_tuned(void *ctx, int type, const char *endpoint, int bind, const struct net_curve *curve,
+                 const struct net_tune *tune)
 {
 	int64_t maxmsg = NET_MAXMSGSIZE_BYTES;
 	int hwm = tune != NULL && tune->hwm > 0 ? tune->hwm : NET_HWM;

@@ -89,14 +89,12 @@ market_ok(const char *s)
 static int
 ci_ok(const struct chunk_info *ci)
 {
-	return ci->tf < TF_COUNT && market_ok(ci->market) && ci->to >= 0 &&
-	       ci->count >= 1 && ci->count <= CANDLE_MAX_PER_RESPONSE &&
-	       ci->seg_lo >= 0 && ci->overlap < OV_END && ci->cov_from >= 0 &&
-	       ci->cov_to >= ci->cov_from &&
-	       ci->received <= CANDLE_MAX_PER_RESPONSE && ci->newest >= 0 &&
-	       ci->oldest >= 0 && ci->effective_end >= 0 && ci->history_end <= 1 &&
-	       ci->http_status <= HTTP_STATUS_MAX && ci->remaining_req >= -1 &&
-	       ci->planned_ms >= 0;
+	return ci->tf < TF_COUNT && market_ok(ci->market) && ci->to >= 0 && ci->count >= 1 &&
+	       ci->count <= CANDLE_MAX_PER_RESPONSE && ci->seg_lo >= 0 && ci->overlap < OV_END &&
+	       ci->cov_from >= 0 && ci->cov_to >= ci->cov_from &&
+	       ci->received <= CANDLE_MAX_PER_RESPONSE && ci->newest >= 0 && ci->oldest >= 0 &&
+	       ci->effective_end >= 0 && ci->history_end <= 1 &&
+	       ci->http_status <= HTTP_STATUS_MAX && ci->remaining_req >= -1 && ci->planned_ms >= 0;
 }
 
 /* Plain decimal: [+-]digits[.digits][(e|E)[+-]digits]; "" means absent. */
@@ -154,8 +152,8 @@ first_day_ok(const char *s)
 static int
 candle_ok(const struct candle *c)
 {
-	if (c->start < 0 || c->timestamp_ms < 0 || c->unit < 0 ||
-	    c->unit > CANDLE_UNIT_MAX || !first_day_ok(c->first_day))
+	if (c->start < 0 || c->timestamp_ms < 0 || c->unit < 0 || c->unit > CANDLE_UNIT_MAX ||
+	    !first_day_ok(c->first_day))
 		return 0;
 	for (int i = 0; i < CN_COUNT; i++)
 		if (!str_ok(c->num[i], CANDLE_NUM_MAX) || !decimal_ok(c->num[i]))
@@ -353,8 +351,7 @@ msg_encode_committed(struct msgbuf *b, const struct msg_committed *m)
 {
 	struct enc e;
 
-	if (!ci_ok(&m->ci) || m->new_candles > CANDLE_MAX_PER_RESPONSE ||
-	    m->duplicate > 1)
+	if (!ci_ok(&m->ci) || m->new_candles > CANDLE_MAX_PER_RESPONSE || m->duplicate > 1)
 		return -1;
 	enc_begin(&e, b, MSG_COMMITTED, 2 + CI_FIELDS + 3);
 	enc_ci(&e, &m->ci);
@@ -417,7 +414,7 @@ rd_int(struct rd *r, int64_t lo, int64_t hi, int64_t *out)
 			return -1;
 		if (n < 8 && (u >> (8 * n - 1)) != 0)
 			u |= ~(uint64_t)0 << (8 * n); /* sign-extend */
-		v = (int64_t)u; /* two's complement */
+		v = (int64_t)u;                       /* two's complement */
 	} else {
 		return -1;
 	}
@@ -497,23 +494,25 @@ rd_array(struct rd *r, uint32_t *n)
 	return 0;
 }
 
-#define RD_U(r, hi, dst) do {                                   \
-		uint64_t v_;                                    \
-		if (rd_uint((r), (hi), &v_) == -1)              \
-			return -1;                              \
-		(dst) = v_;                                     \
+#define RD_U(r, hi, dst)                           \
+	do {                                       \
+		uint64_t v_;                       \
+		if (rd_uint((r), (hi), &v_) == -1) \
+			return -1;                 \
+		(dst) = v_;                        \
 	} while (0)
-#define RD_I(r, lo, hi, dst) do {                               \
-		int64_t v_;                                     \
-		if (rd_int((r), (lo), (hi), &v_) == -1)         \
-			return -1;                              \
-		(dst) = v_;                                     \
+#define RD_I(r, lo, hi, dst)                            \
+	do {                                            \
+		int64_t v_;                             \
+		if (rd_int((r), (lo), (hi), &v_) == -1) \
+			return -1;                      \
+		(dst) = v_;                             \
 	} while (0)
 
 /* Opens [PROTO_VERSION, type, ...] with exactly nfields elements. */
 static int
-rd_envelope(struct rd *r, const void *data, size_t len, size_t max,
-            enum msg_type type, uint32_t nfields)
+rd_envelope(struct rd *r, const void *data, size_t len, size_t max, enum msg_type type,
+            uint32_t nfields)
 {
 	uint32_t n;
 	uint64_t v;
@@ -629,8 +628,7 @@ msg_decode_lease(const void *data, size_t len, struct chunk_info *out)
 	struct chunk_info ci;
 	struct rd r;
 
-	if (rd_envelope(&r, data, len, CHUNK_INFO_WIRE_MAX, MSG_LEASE,
-	                2 + CI_FIELDS) == -1 ||
+	if (rd_envelope(&r, data, len, CHUNK_INFO_WIRE_MAX, MSG_LEASE, 2 + CI_FIELDS) == -1 ||
 	    rd_ci(&r, &ci) == -1 || rd_left(&r) != 0)
 		return -1;
 	*out = ci;
@@ -645,8 +643,7 @@ msg_decode_result(const void *data, size_t len, struct msg_result *out)
 	uint32_t bytes, n;
 	struct rd r;
 
-	if (rd_envelope(&r, data, len, MSG_RESULT_MAX_BYTES, MSG_RESULT,
-	                2 + CI_FIELDS + 2) == -1 ||
+	if (rd_envelope(&r, data, len, MSG_RESULT_MAX_BYTES, MSG_RESULT, 2 + CI_FIELDS + 2) == -1 ||
 	    rd_ci(&r, &ci) == -1)
 		return -1;
 	RD_U(&r, UINT32_MAX, bytes);
@@ -680,8 +677,7 @@ msg_decode_failed(const void *data, size_t len, struct msg_failed *out)
 	struct rd r;
 
 	memset(&m, 0, sizeof(m));
-	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_FAILED,
-	                2 + CI_FIELDS + 4) == -1 ||
+	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_FAILED, 2 + CI_FIELDS + 4) == -1 ||
 	    rd_ci(&r, &m.ci) == -1)
 		return -1;
 	RD_U(&r, FAIL_END - 1, m.kind);
@@ -702,8 +698,7 @@ msg_decode_committed(const void *data, size_t len, struct msg_committed *out)
 	struct rd r;
 
 	memset(&m, 0, sizeof(m));
-	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_COMMITTED,
-	                2 + CI_FIELDS + 3) == -1 ||
+	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_COMMITTED, 2 + CI_FIELDS + 3) == -1 ||
 	    rd_ci(&r, &m.ci) == -1)
 		return -1;
 	RD_U(&r, UINT32_MAX, m.bytes);

@@ -21,11 +21,11 @@
 #include "candle.h"
 
 #define PROTO_VERSION 1
-#define MARKET_MAX 16           /* longest market code + NUL */
-#define SOURCE_MAX 48           /* source address text + NUL */
-#define REASON_MAX 160          /* failure text + NUL */
-#define CHUNK_INFO_WIRE_MAX 128 /* a LEASE message never exceeds this */
-#define MSG_MAX_BYTES (64 * 1024) /* larger messages are rejected unread */
+#define MARKET_MAX 16                     /* longest market code + NUL */
+#define SOURCE_MAX 48                     /* source address text + NUL */
+#define REASON_MAX 160                    /* failure text + NUL */
+#define CHUNK_INFO_WIRE_MAX 128           /* a LEASE message never exceeds this */
+#define MSG_MAX_BYTES (64 * 1024)         /* larger messages are rejected unread */
 #define MSG_RESULT_MAX_BYTES (256 * 1024) /* the RESULT message's own cap */
 
 enum msg_type {
@@ -52,13 +52,13 @@ extern const char *const overlap_names[OV_END];
 
 /* Why a chunk failed. TEMP kinds are retried by the planner, PERM never. */
 enum fail_kind {
-	FAIL_TEMP_HTTP = 1,  /* 5xx */
-	FAIL_TEMP_NET,       /* reset, timeout, stalled transfer */
-	FAIL_TEMP_BODY,      /* truncated, malformed or invalid body */
+	FAIL_TEMP_HTTP = 1, /* 5xx */
+	FAIL_TEMP_NET,      /* reset, timeout, stalled transfer */
+	FAIL_TEMP_BODY,     /* truncated, malformed or invalid body */
 	FAIL_RATE_429,
 	FAIL_BLOCKED_418,
-	FAIL_PERM_MARKET,    /* 404 Code not found */
-	FAIL_PERM_REQUEST,   /* other 4xx */
+	FAIL_PERM_MARKET,  /* 404 Code not found */
+	FAIL_PERM_REQUEST, /* other 4xx */
 	FAIL_END
 };
 extern const char *const fail_kind_names[FAIL_END];
@@ -66,48 +66,48 @@ extern const char *const fail_kind_names[FAIL_END];
 /* ChunkInfo: one request of one segment, from plan to commit. Times are epoch
  * seconds (aligned slot starts) unless named _ms. */
 struct chunk_info {
-	uint64_t id;            /* unique across planner runs */
-	uint8_t attempt;        /* 0 first lease, +1 per re-issue */
-	uint8_t tf;             /* enum tf */
+	uint64_t id;     /* unique across planner runs */
+	uint8_t attempt; /* 0 first lease, +1 per re-issue */
+	uint8_t tf;      /* enum tf */
 	char market[MARKET_MAX];
-	int64_t to;             /* exclusive upper bound sent to Upbit */
-	uint16_t count;         /* 1..200 */
-	int64_t seg_lo;         /* the segment ends at this slot (inclusive) */
-	uint8_t overlap;        /* enum overlap of the window it was planned in */
-	int64_t cov_from;       /* covered range it was planned against, */
-	int64_t cov_to;         /* [cov_from, cov_to); equal if none */
-	uint32_t lease_ms;      /* the lease lasts this long after receipt */
-	uint32_t delay_ms;      /* rate token: send no earlier than this after receipt */
+	int64_t to;        /* exclusive upper bound sent to Upbit */
+	uint16_t count;    /* 1..200 */
+	int64_t seg_lo;    /* the segment ends at this slot (inclusive) */
+	uint8_t overlap;   /* enum overlap of the window it was planned in */
+	int64_t cov_from;  /* covered range it was planned against, */
+	int64_t cov_to;    /* [cov_from, cov_to); equal if none */
+	uint32_t lease_ms; /* the lease lasts this long after receipt */
+	uint32_t delay_ms; /* rate token: send no earlier than this after receipt */
 	/* outcome, filled by the fetcher */
-	uint16_t received;      /* candles in the response */
-	int64_t newest;         /* newest start returned, 0 if none */
-	int64_t oldest;         /* oldest start returned, 0 if none */
-	int64_t effective_end;  /* proved complete: [effective_end, to) */
-	uint8_t history_end;    /* response shorter than count: history starts here */
+	uint16_t received;     /* candles in the response */
+	int64_t newest;        /* newest start returned, 0 if none */
+	int64_t oldest;        /* oldest start returned, 0 if none */
+	int64_t effective_end; /* proved complete: [effective_end, to) */
+	uint8_t history_end;   /* response shorter than count: history starts here */
 	uint16_t http_status;
-	int8_t remaining_req;   /* Remaining-Req sec=, -1 unknown */
+	int8_t remaining_req; /* Remaining-Req sec=, -1 unknown */
 	/* timings: wall clock ms of planning, then offsets from it in ms */
 	int64_t planned_ms;
 	uint32_t t_leased, t_sent, t_answered, t_parsed, t_committed;
 };
 
 struct msg_ready {
-	uint32_t free_slots;    /* transfers this fetcher can start now */
-	uint32_t leases_seen;   /* total LEASE messages received since start */
-	char source[SOURCE_MAX];/* source address its requests leave from */
+	uint32_t free_slots;     /* transfers this fetcher can start now */
+	uint32_t leases_seen;    /* total LEASE messages received since start */
+	char source[SOURCE_MAX]; /* source address its requests leave from */
 };
 
 struct msg_result {
 	struct chunk_info ci;
-	uint32_t bytes;         /* response body size */
+	uint32_t bytes; /* response body size */
 	uint16_t ncandles;
 	struct candle *candles; /* decode: caller provides CANDLE_MAX_PER_RESPONSE */
 };
 
 struct msg_failed {
 	struct chunk_info ci;
-	uint8_t kind;           /* enum fail_kind */
-	uint32_t retry_after_ms;/* 418 block time, 0 if unknown */
+	uint8_t kind;            /* enum fail_kind */
+	uint32_t retry_after_ms; /* 418 block time, 0 if unknown */
 	char source[SOURCE_MAX];
 	char reason[REASON_MAX];
 };
@@ -115,8 +115,8 @@ struct msg_failed {
 struct msg_committed {
 	struct chunk_info ci;
 	uint32_t bytes;
-	uint16_t new_candles;   /* rows actually inserted (0 for a repeat) */
-	uint8_t duplicate;      /* coverage already recorded: a repeated result */
+	uint16_t new_candles; /* rows actually inserted (0 for a repeat) */
+	uint8_t duplicate;    /* coverage already recorded: a repeated result */
 };
 
 /* Growable output buffer for encoders. */

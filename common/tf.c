@@ -9,7 +9,7 @@
 
 #include "tf.h"
 
-#define DAY_S  86400
+#define DAY_S 86400
 #define WEEK_S (7 * DAY_S)
 /* 1970-01-05 was the first Monday after the epoch (a Thursday). */
 #define MONDAY_OFFSET_S (4 * DAY_S)
@@ -19,19 +19,13 @@ static const struct {
 	const char *route;
 	int64_t seconds; /* 0 for calendar lengths */
 } tf_table[TF_COUNT] = {
-	[TF_1S]  = { "1s",  "seconds",     1 },
-	[TF_1M]  = { "1m",  "minutes/1",   60 },
-	[TF_3M]  = { "3m",  "minutes/3",   180 },
-	[TF_5M]  = { "5m",  "minutes/5",   300 },
-	[TF_10M] = { "10m", "minutes/10",  600 },
-	[TF_15M] = { "15m", "minutes/15",  900 },
-	[TF_30M] = { "30m", "minutes/30",  1800 },
-	[TF_1H]  = { "1h",  "minutes/60",  3600 },
-	[TF_4H]  = { "4h",  "minutes/240", 14400 },
-	[TF_1D]  = { "1d",  "days",        DAY_S },
-	[TF_1W]  = { "1w",  "weeks",       WEEK_S },
-	[TF_1MO] = { "1M",  "months",      0 },
-	[TF_1Y]  = { "1y",  "years",       0 },
+	[TF_1S] = { "1s", "seconds", 1 },         [TF_1M] = { "1m", "minutes/1", 60 },
+	[TF_3M] = { "3m", "minutes/3", 180 },     [TF_5M] = { "5m", "minutes/5", 300 },
+	[TF_10M] = { "10m", "minutes/10", 600 },  [TF_15M] = { "15m", "minutes/15", 900 },
+	[TF_30M] = { "30m", "minutes/30", 1800 }, [TF_1H] = { "1h", "minutes/60", 3600 },
+	[TF_4H] = { "4h", "minutes/240", 14400 }, [TF_1D] = { "1d", "days", DAY_S },
+	[TF_1W] = { "1w", "weeks", WEEK_S },      [TF_1MO] = { "1M", "months", 0 },
+	[TF_1Y] = { "1y", "years", 0 },
 };
 
 static int64_t

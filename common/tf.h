@@ -12,8 +12,19 @@
 #include <stdint.h>
 
 enum tf {
-	TF_1S, TF_1M, TF_3M, TF_5M, TF_10M, TF_15M, TF_30M, TF_1H, TF_4H,
-	TF_1D, TF_1W, TF_1MO, TF_1Y,
+	TF_1S,
+	TF_1M,
+	TF_3M,
+	TF_5M,
+	TF_10M,
+	TF_15M,
+	TF_30M,
+	TF_1H,
+	TF_4H,
+	TF_1D,
+	TF_1W,
+	TF_1MO,
+	TF_1Y,
 	TF_COUNT
 };
 

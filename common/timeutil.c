@@ -54,8 +54,8 @@ time_parse(const char *s, int64_t *out)
 
 	if (s == NULL)
 		return -1;
-	if (digits(&p, 4, &y) == -1 || *p++ != '-' || digits(&p, 2, &mo) == -1 ||
-	    *p++ != '-' || digits(&p, 2, &d) == -1)
+	if (digits(&p, 4, &y) == -1 || *p++ != '-' || digits(&p, 2, &mo) == -1 || *p++ != '-' ||
+	    digits(&p, 2, &d) == -1)
 		return -1;
 	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
 		return -1;
@@ -94,8 +94,7 @@ time_parse(const char *s, int64_t *out)
 	if (*p != '\0')
 		return -1;
 done:
-	t = tf_days_from_civil(y, (unsigned)mo, (unsigned)d) * DAY_S +
-	    h * 3600 + mi * 60 + sec;
+	t = tf_days_from_civil(y, (unsigned)mo, (unsigned)d) * DAY_S + h * 3600 + mi * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	*out = t;
 	return 0;

@@ -19,8 +19,8 @@
 
 #define HTTP_CONNECT_TIMEOUT_MS 3000L
 #define HTTP_TIMEOUT_MS 10000L
-#define HTTP_LOW_SPEED_BYTES 1L    /* below this many bytes/s ... */
-#define HTTP_LOW_SPEED_TIME_S 5L   /* ... for this long: stalled */
+#define HTTP_LOW_SPEED_BYTES 1L  /* below this many bytes/s ... */
+#define HTTP_LOW_SPEED_TIME_S 5L /* ... for this long: stalled */
 #define HTTP_BODY_INITIAL 65536
 #define HTTP_IFACE_MAX 80
 
@@ -92,19 +92,18 @@ on_header(char *line, size_t size, size_t nmemb, void *ud)
 	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
 		x->remaining_req = -1;
 	else if (n > sizeof(name) - 1 && strncasecmp(line, name, sizeof(name) - 1) == 0)
-		x->remaining_req = upbit_remaining_req(line + sizeof(name) - 1,
-		                                       n - (sizeof(name) - 1));
+		x->remaining_req =
+		    upbit_remaining_req(line + sizeof(name) - 1, n - (sizeof(name) - 1));
 	return n;
 }
 
-#define SETOPT(e, opt, val)                                                   \
-	do {                                                                  \
-		CURLcode rc_ = curl_easy_setopt((e), (opt), (val));           \
-		if (rc_ != CURLE_OK) {                                        \
-			log_warnx("curl_easy_setopt " #opt ": %s",             \
-			          curl_easy_strerror(rc_));                   \
-			return -1;                                            \
-		}                                                             \
+#define SETOPT(e, opt, val)                                                                  \
+	do {                                                                                 \
+		CURLcode rc_ = curl_easy_setopt((e), (opt), (val));                          \
+		if (rc_ != CURLE_OK) {                                                       \
+			log_warnx("curl_easy_setopt " #opt ": %s", curl_easy_strerror(rc_)); \
+			return -1;                                                           \
+		}                                                                            \
 	} while (0)
 
 static int
@@ -220,16 +219,6 @@ http_free(struct http **hp)
 }
 
 int
-http_free_slots(const struct http *h)
-{
-	int n = 0;
-
-	for (int i = 0; i < h->n; i++)
-		n += h->x[i].state == S_IDLE;
-	return n;
-}
-
-int
 http_running(const struct http *h)
 {
 	return h->running;
@@ -280,9 +269,8 @@ http_wait(struct http *h, int extra_fd, int timeout_ms)
 	memset(&wfd, 0, sizeof(wfd));
 	wfd.fd = extra_fd;
 	wfd.events = CURL_WAIT_POLLIN;
-	mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &wfd : NULL,
-	                     extra_fd >= 0 ? 1 : 0, timeout_ms < 0 ? 0 : timeout_ms,
-	                     NULL);
+	mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
+	                     timeout_ms < 0 ? 0 : timeout_ms, NULL);
 	if (mc != CURLM_OK) {
 		log_warnx("curl_multi_poll: %s", curl_multi_strerror(mc));
 		return -1;

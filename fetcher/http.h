@@ -13,32 +13,30 @@
 struct http;
 
 struct http_config {
-	int max_inflight;       /* concurrent transfers (slots) */
-	size_t body_max;        /* larger bodies abort the transfer (too_big) */
-	const char *source_ip;  /* NULL: the default route */
+	int max_inflight;      /* concurrent transfers (slots) */
+	size_t body_max;       /* larger bodies abort the transfer (too_big) */
+	const char *source_ip; /* NULL: the default route */
 	const char *user_agent;
 };
 
 /* One finished transfer. body/len stay valid until http_release. */
 struct http_done {
-	void *user;             /* as given to http_start */
+	void *user; /* as given to http_start */
 	int slot;
-	long status;            /* HTTP status; 0 if no response */
-	int failed;             /* transport error: error holds the text */
-	int too_big;            /* the body exceeded body_max */
-	int truncated;          /* the body ended before its announced length */
+	long status;   /* HTTP status; 0 if no response */
+	int failed;    /* transport error: error holds the text */
+	int too_big;   /* the body exceeded body_max */
+	int truncated; /* the body ended before its announced length */
 	char error[HTTP_ERROR_MAX];
-	const char *body;       /* NUL-terminated for convenience */
+	const char *body; /* NUL-terminated for convenience */
 	size_t len;
-	int remaining_req;      /* Remaining-Req sec=, -1 unknown */
+	int remaining_req; /* Remaining-Req sec=, -1 unknown */
 };
 
 /* NULL on failure (logged). */
 struct http *http_new(const struct http_config *cfg);
 /* Frees everything, aborting running transfers; nulls *hp. */
 void http_free(struct http **hp);
-/* Slots not running and not awaiting http_release. */
-int http_free_slots(const struct http *h);
 /* Transfers added and not yet finished. */
 int http_running(const struct http *h);
 /* Adds a GET of url and drives it at once (the request leaves now).

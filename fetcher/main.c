@@ -37,34 +37,34 @@
 #define DEFAULT_MAX_INFLIGHT 4
 #define MAX_INFLIGHT_MAX 64
 #define USER_AGENT "candlepipe/0.1"
-#define HEARTBEAT_US 1000000LL        /* READY at least this often */
-#define POLL_MAX_US 100000LL          /* the loop wakes at least this often */
-#define TOKEN_SLEEP_US 2000LL         /* sleep, not poll, this close to a token */
-#define SEND_RETRY_US 50000LL         /* held result: retry sending this often */
-#define STOP_GRACE_US 3000000LL       /* running transfers get this long on stop */
+#define HEARTBEAT_US 1000000LL  /* READY at least this often */
+#define POLL_MAX_US 100000LL    /* the loop wakes at least this often */
+#define TOKEN_SLEEP_US 2000LL   /* sleep, not poll, this close to a token */
+#define SEND_RETRY_US 50000LL   /* held result: retry sending this often */
+#define STOP_GRACE_US 3000000LL /* running transfers get this long on stop */
 #define URL_MAX 512
 #define API_URL_MAX 256
 #define EV_HTTP "http"
 
 enum lease_state {
-	L_FREE,     /* slot unused */
-	L_WAITING,  /* leased, rate token not due yet */
-	L_RUNNING,  /* the transfer runs */
-	L_HELD      /* result encoded, the writer has not taken it yet */
+	L_FREE,    /* slot unused */
+	L_WAITING, /* leased, rate token not due yet */
+	L_RUNNING, /* the transfer runs */
+	L_HELD     /* result encoded, the writer has not taken it yet */
 };
 
 struct lease {
 	enum lease_state state;
 	struct chunk_info ci;
-	int64_t due_us;       /* monotonic: start the transfer at this time */
-	int64_t expire_us;    /* monotonic: the lease ends here */
+	int64_t due_us;    /* monotonic: start the transfer at this time */
+	int64_t expire_us; /* monotonic: the lease ends here */
 	int64_t held_since_us;
-	struct msgbuf out;    /* the encoded RESULT while held */
+	struct msgbuf out; /* the encoded RESULT while held */
 };
 
 struct opts {
 	const char *work, *results, *events, *source_ip, *name;
-	struct net_curve curve;  /* tcp across hosts: CURVE keys (net.h) */
+	struct net_curve curve; /* tcp across hosts: CURVE keys (net.h) */
 	char api_url[API_URL_MAX];
 	int max_inflight;
 	int verbose;
@@ -77,13 +77,13 @@ static const char *source_label;
 static void *sock_work, *sock_results, *sock_events;
 static struct http *http;
 static struct lease *leases;
-static struct candle *candles;   /* parse scratch: CANDLE_MAX_PER_RESPONSE */
-static struct msgbuf mbuf;       /* scratch for READY, FAILED and events */
+static struct candle *candles; /* parse scratch: CANDLE_MAX_PER_RESPONSE */
+static struct msgbuf mbuf;     /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
-static int last_free = -1;       /* free_slots last announced */
-static uint32_t last_seen_sent;   /* leases_seen last announced */
+static int last_free = -1;      /* free_slots last announced */
+static uint32_t last_seen_sent; /* leases_seen last announced */
 static int64_t next_ready_us, next_send_us;
-static int send_blocked;         /* a RESULT could not be handed to zmq */
+static int send_blocked; /* a RESULT could not be handed to zmq */
 static int stopping;
 static uint64_t n_ok, n_failed, n_dropped;
 static uint64_t n_started;
@@ -110,21 +110,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cp-fetcher --work EP --results EP [--events EP] [--api-url URL]\n"
-	    "                  [--source-ip ADDR] [--max-inflight N] [--name NAME] [-v]\n"
-	    "\n"
-	    "Takes leases from the planner (--work), fetches the candles from Upbit\n"
-	    "and hands the validated results to the writer (--results).\n"
-	    "  --events EP        publish events to this hub (lossy)\n"
-	    "  --api-url URL      default $UPBIT_API_URL, else " DEFAULT_API_URL "\n"
-	    "  --source-ip ADDR   send requests from this local address\n"
-	    "  --max-inflight N   concurrent transfers (default %d, 1..%d)\n"
-	    "  --name NAME        process name in logs (default fetcher)\n"
-	    "  --curve-server F   CURVE: the servers' public key (file from\n"
-	    "                     cp-planner --keygen); needs --curve-client\n"
-	    "  --curve-client F   CURVE: this fetcher's key pair\n"
-	    "  -v                 log every chunk\n",
-	    DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
+	        "usage: cp-fetcher --work EP --results EP [--events EP] [--api-url URL]\n"
+	        "                  [--source-ip ADDR] [--max-inflight N] [--name NAME] [-v]\n"
+	        "\n"
+	        "Takes leases from the planner (--work), fetches the candles from Upbit\n"
+	        "and hands the validated results to the writer (--results).\n"
+	        "  --events EP        publish events to this hub (lossy)\n"
+	        "  --api-url URL      default $UPBIT_API_URL, else " DEFAULT_API_URL "\n"
+	        "  --source-ip ADDR   send requests from this local address\n"
+	        "  --max-inflight N   concurrent transfers (default %d, 1..%d)\n"
+	        "  --name NAME        process name in logs (default fetcher)\n"
+	        "  --curve-server F   CURVE: the servers' public key (file from\n"
+	        "                     cp-planner --keygen); needs --curve-client\n"
+	        "  --curve-client F   CURVE: this fetcher's key pair\n"
+	        "  -v                 log every chunk\n",
+	        DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
 }
 
 static int
@@ -170,7 +170,8 @@ parse_opts(int argc, char **argv)
 			v = strtol(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
 			    v > MAX_INFLIGHT_MAX) {
-				fprintf(stderr, "cp-fetcher: --max-inflight must be 1..%d, not '%s'\n",
+				fprintf(stderr,
+				        "cp-fetcher: --max-inflight must be 1..%d, not '%s'\n",
 				        MAX_INFLIGHT_MAX, optarg);
 				return -1;
 			}
@@ -201,9 +202,8 @@ parse_opts(int argc, char **argv)
 	}
 	memcpy(o.api_url, api, len);
 	o.api_url[len] = '\0';
-	if (o.source_ip != NULL &&
-	    (o.source_ip[0] == '\0' || strlen(o.source_ip) >= SOURCE_MAX ||
-	     strpbrk(o.source_ip, " \t!/") != NULL)) {
+	if (o.source_ip != NULL && (o.source_ip[0] == '\0' || strlen(o.source_ip) >= SOURCE_MAX ||
+	                            strpbrk(o.source_ip, " \t!/") != NULL)) {
 		fprintf(stderr, "cp-fetcher: bad --source-ip '%s'\n", o.source_ip);
 		return -1;
 	}
@@ -231,9 +231,8 @@ url_escape(char *out, size_t cap, const char *s)
 	for (; *s != '\0' && n + 4 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
 			out[n++] = (char)c;
 		} else {
 			out[n++] = '%';
@@ -281,8 +280,7 @@ ready_maybe(int64_t now, int force)
 	struct msg_ready r;
 	int n = free_slots();
 
-	if (!force && n == last_free && leases_seen == last_seen_sent &&
-	    now < next_ready_us)
+	if (!force && n == last_free && leases_seen == last_seen_sent && now < next_ready_us)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.free_slots = (uint32_t)n;
@@ -310,8 +308,7 @@ lease_free(struct lease *l)
 
 /* The warning line of a failed chunk and the FAILED message. */
 static void
-send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms,
-            const char *reason)
+send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const char *reason)
 {
 	struct msg_failed m;
 	char t[TIME_TEXT_LEN];
@@ -378,8 +375,8 @@ handle_ok(struct lease *l, const struct http_done *d)
 	q.tf = (enum tf)l->ci.tf;
 	q.to = l->ci.to;
 	q.count = l->ci.count;
-	n = upbit_parse_candles(d->body, d->len, &q, candles, CANDLE_MAX_PER_RESPONSE,
-	                        err, sizeof(err));
+	n = upbit_parse_candles(d->body, d->len, &q, candles, CANDLE_MAX_PER_RESPONSE, err,
+	                        sizeof(err));
 	if (n < 0) {
 		send_failed(l, FAIL_TEMP_BODY, 0, err);
 		lease_free(l);
@@ -435,8 +432,7 @@ handle_done(struct http_done *d)
 	CRASHPOINT("fetcher_after_http");
 
 	if (d->too_big) {
-		snprintf(reason, sizeof(reason), "body larger than %d bytes",
-		         UPBIT_BODY_MAX_BYTES);
+		snprintf(reason, sizeof(reason), "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
 		send_failed(l, FAIL_TEMP_BODY, 0, reason);
 	} else if (d->failed && d->truncated) {
 		snprintf(reason, sizeof(reason), "truncated body (%.120s)", d->error);
@@ -448,8 +444,8 @@ handle_done(struct http_done *d)
 		return;
 	} else if (st == 429) {
 		body_text(d, text, sizeof(text));
-		snprintf(reason, sizeof(reason), "HTTP 429%s%s%s", text[0] ? " (" : "",
-		         text, text[0] ? ")" : "");
+		snprintf(reason, sizeof(reason), "HTTP 429%s%s%s", text[0] ? " (" : "", text,
+		         text[0] ? ")" : "");
 		send_failed(l, FAIL_RATE_429, 0, reason);
 	} else if (st == 418) {
 		body_text(d, text, sizeof(text));
@@ -463,8 +459,8 @@ handle_done(struct http_done *d)
 		log_warnx("source %s is BLOCKED by Upbit (418) for %s: %s", source_label,
 		          block_ms > 0 ? "the stated time" : "an unknown time", text);
 		send_failed(l, FAIL_BLOCKED_418, block_ms, reason);
-	} else if (st == 404 && (body_text(d, text, sizeof(text)),
-	                         strstr(text, "Code not found") != NULL)) {
+	} else if (st == 404 &&
+	           (body_text(d, text, sizeof(text)), strstr(text, "Code not found") != NULL)) {
 		snprintf(reason, sizeof(reason), "unknown market %s (404 Code not found)",
 		         l->ci.market);
 		send_failed(l, FAIL_PERM_MARKET, 0, reason);
@@ -476,8 +472,7 @@ handle_done(struct http_done *d)
 		send_failed(l, st == 408 ? FAIL_TEMP_HTTP : FAIL_PERM_REQUEST, 0, reason);
 	} else if (st >= 500 && st < 600) {
 		body_text(d, text, sizeof(text));
-		snprintf(reason, sizeof(reason), "HTTP %ld%s%s", st, text[0] ? ": " : "",
-		         text);
+		snprintf(reason, sizeof(reason), "HTTP %ld%s%s", st, text[0] ? ": " : "", text);
 		send_failed(l, FAIL_TEMP_HTTP, 0, reason);
 	} else {
 		snprintf(reason, sizeof(reason), "unexpected HTTP status %ld", st);
@@ -516,8 +511,9 @@ pump_results(int64_t now)
 
 			time_format(l->ci.to, t);
 			log_warnx("%s %s to %s: the writer took no result for %u ms; dropped"
-			          " (the planner re-issues it)", l->ci.market,
-			          tf_name((enum tf)l->ci.tf), t, (unsigned)l->ci.lease_ms);
+			          " (the planner re-issues it)",
+			          l->ci.market, tf_name((enum tf)l->ci.tf), t,
+			          (unsigned)l->ci.lease_ms);
 			n_dropped++;
 			lease_free(l);
 			continue;
@@ -552,8 +548,7 @@ take_lease(const void *data, size_t len, int64_t now)
 		return;
 	}
 	if (stopping) {
-		log_debug("stopping: lease of chunk %llu not taken",
-		          (unsigned long long)ci.id);
+		log_debug("stopping: lease of chunk %llu not taken", (unsigned long long)ci.id);
 		return;
 	}
 	for (int i = 0; i < o.max_inflight; i++) {
@@ -764,8 +759,7 @@ main(int argc, char **argv)
 	tune.hwm = 2 * o.max_inflight + 2;
 	tune.immediate = 1;
 	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, curve)) == NULL ||
-	    (sock_results = net_socket_tuned(ctx, ZMQ_DEALER, o.results, 0, curve,
-	                                     &tune)) == NULL)
+	    (sock_results = net_socket_tuned(ctx, ZMQ_DEALER, o.results, 0, curve, &tune)) == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot connect to the planner or the writer");
 	sock_events = net_events_open(ctx, o.events, curve);
 	if (o.events != NULL && sock_events == NULL)
@@ -815,8 +809,8 @@ main(int argc, char **argv)
 	}
 
 	if (stopping && busy())
-		log_warnx("stop: %d transfers or results abandoned after %lld s",
-		          leases_held(), (long long)(STOP_GRACE_US / 1000000));
+		log_warnx("stop: %d transfers or results abandoned after %lld s", leases_held(),
+		          (long long)(STOP_GRACE_US / 1000000));
 	log_info("exit: %llu requests, %llu results, %llu failures, %llu results dropped;"
 	         " start after token: mean %lld us, max %lld us, %llu over 1 ms",
 	         (unsigned long long)n_started, (unsigned long long)n_ok,

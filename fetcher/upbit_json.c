@@ -19,9 +19,9 @@
 #include "upbit_json.h"
 
 #define KST_OFFSET_S (9 * 3600)
-#define KEY_MAX 32            /* longer keys are unknown by definition */
-#define UTC_TEXT_LEN 19       /* "YYYY-MM-DDTHH:MM:SS" */
-#define DATE_TEXT_LEN 10      /* "YYYY-MM-DD" */
+#define KEY_MAX 32       /* longer keys are unknown by definition */
+#define UTC_TEXT_LEN 19  /* "YYYY-MM-DDTHH:MM:SS" */
+#define DATE_TEXT_LEN 10 /* "YYYY-MM-DD" */
 #define UNIT_MAX 1440
 #define BLOCK_MAX_S 86400
 #define REMAINING_MAX 127
@@ -33,8 +33,7 @@ struct jp {
 	size_t errlen;
 };
 
-static int jfail(struct jp *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int jfail(struct jp *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 jfail(struct jp *j, const char *fmt, ...)
@@ -72,8 +71,7 @@ jsyntax(struct jp *j, const char *want)
 static void
 skip_ws(struct jp *j)
 {
-	while (j->p < j->end &&
-	       (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
 		j->p++;
 }
 
@@ -156,8 +154,7 @@ utf8_len(const unsigned char *p, const unsigned char *end)
 /* Appends k bytes to out while they fit (cap includes the NUL) and nothing
  * was dropped before; *w counts bytes written, *n all bytes. */
 static void
-put(char *out, size_t cap, size_t *w, size_t *n, const char *s, size_t k,
-    int *overflow)
+put(char *out, size_t cap, size_t *w, size_t *n, const char *s, size_t k, int *overflow)
 {
 	if (out != NULL && !*overflow && *w + k < cap) {
 		memcpy(out + *w, s, k);
@@ -175,8 +172,7 @@ put(char *out, size_t cap, size_t *w, size_t *n, const char *s, size_t k,
  * prefix). kept != 0 rejects \u0000 (the text becomes a C string).
  */
 static int
-parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow,
-             int kept)
+parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow, int kept)
 {
 	size_t n = 0, w = 0;
 	const char *start = j->p;
@@ -208,11 +204,10 @@ parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow,
 			break;
 		}
 		if (c < 0x20)
-			return jfail(j, "json: control character in string at byte %zu",
-			             jpos(j));
+			return jfail(j, "json: control character in string at byte %zu", jpos(j));
 		if (c >= 0x80) {
-			size_t k = utf8_len((const unsigned char *)j->p,
-			                    (const unsigned char *)j->end);
+			size_t k =
+			    utf8_len((const unsigned char *)j->p, (const unsigned char *)j->end);
 			if (k == 0)
 				return jfail(j, "json: invalid UTF-8 at byte %zu", jpos(j));
 			put(out, cap, &w, &n, j->p, k, overflow);
@@ -279,9 +274,7 @@ parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow,
 			put(out, cap, &w, &n, u8, k, overflow);
 			continue;
 		}
-		default:
-			j->p -= 1;
-			return jfail(j, "json: bad escape at byte %zu", jpos(j));
+		default: j->p -= 1; return jfail(j, "json: bad escape at byte %zu", jpos(j));
 		}
 		put(out, cap, &w, &n, &ch, 1, overflow);
 	}
@@ -336,8 +329,8 @@ parse_number(struct jp *j, const char **lex, size_t *len)
 			j->p++;
 	}
 	/* a number must not run into a letter ("1x", "2true") */
-	if (j->p < j->end && ((*j->p >= 'a' && *j->p <= 'z') ||
-	                      (*j->p >= 'A' && *j->p <= 'Z') || *j->p == '.'))
+	if (j->p < j->end &&
+	    ((*j->p >= 'a' && *j->p <= 'z') || (*j->p >= 'A' && *j->p <= 'Z') || *j->p == '.'))
 		return jsyntax(j, "the end of a number");
 	*lex = s;
 	*len = (size_t)(j->p - s);
@@ -367,16 +360,15 @@ skip_value(struct jp *j, int depth)
 	if (j->p >= j->end)
 		return jsyntax(j, "a value");
 	switch (*j->p) {
-	case '"':
-		return parse_string(j, NULL, 0, &len, &ovf, 0);
+	case '"': return parse_string(j, NULL, 0, &len, &ovf, 0);
 	case '{':
 	case '[': {
 		char close = *j->p == '{' ? '}' : ']';
 		int obj = close == '}';
 
 		if (depth + 1 > UPBIT_DEPTH_MAX)
-			return jfail(j, "json: nesting deeper than %d at byte %zu",
-			             UPBIT_DEPTH_MAX, jpos(j));
+			return jfail(j, "json: nesting deeper than %d at byte %zu", UPBIT_DEPTH_MAX,
+			             jpos(j));
 		j->p++;
 		skip_ws(j);
 		if (j->p < j->end && *j->p == close) {
@@ -406,14 +398,10 @@ skip_value(struct jp *j, int depth)
 			return jsyntax(j, obj ? "',' or '}'" : "',' or ']'");
 		}
 	}
-	case 't':
-		return parse_literal(j, "true");
-	case 'f':
-		return parse_literal(j, "false");
-	case 'n':
-		return parse_literal(j, "null");
-	default:
-		return parse_number(j, &lex, &len);
+	case 't': return parse_literal(j, "true");
+	case 'f': return parse_literal(j, "false");
+	case 'n': return parse_literal(j, "null");
+	default: return parse_number(j, &lex, &len);
 	}
 }
 
@@ -422,9 +410,23 @@ skip_value(struct jp *j, int depth)
 enum fkind { K_MARKET, K_TIME, K_NUM, K_INT, K_DATE };
 
 enum field {
-	F_MARKET, F_UTC, F_KST, F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_TIMESTAMP,
-	F_ACC_PRICE, F_ACC_VOLUME, F_UNIT, F_PREV_CLOSE, F_CHANGE_PRICE,
-	F_CHANGE_RATE, F_CONVERTED, F_FIRST_DAY, F_COUNT
+	F_MARKET,
+	F_UTC,
+	F_KST,
+	F_OPEN,
+	F_HIGH,
+	F_LOW,
+	F_CLOSE,
+	F_TIMESTAMP,
+	F_ACC_PRICE,
+	F_ACC_VOLUME,
+	F_UNIT,
+	F_PREV_CLOSE,
+	F_CHANGE_PRICE,
+	F_CHANGE_RATE,
+	F_CONVERTED,
+	F_FIRST_DAY,
+	F_COUNT
 };
 
 static const struct {
@@ -433,28 +435,28 @@ static const struct {
 	unsigned char kind;
 	signed char num; /* enum candle_num, or -1 */
 } fields[F_COUNT] = {
-	[F_MARKET]       = { "market", 6, K_MARKET, -1 },
-	[F_UTC]          = { "candle_date_time_utc", 20, K_TIME, -1 },
-	[F_KST]          = { "candle_date_time_kst", 20, K_TIME, -1 },
-	[F_OPEN]         = { "opening_price", 13, K_NUM, CN_OPEN },
-	[F_HIGH]         = { "high_price", 10, K_NUM, CN_HIGH },
-	[F_LOW]          = { "low_price", 9, K_NUM, CN_LOW },
-	[F_CLOSE]        = { "trade_price", 11, K_NUM, CN_CLOSE },
-	[F_TIMESTAMP]    = { "timestamp", 9, K_INT, -1 },
-	[F_ACC_PRICE]    = { "candle_acc_trade_price", 22, K_NUM, CN_ACC_PRICE },
-	[F_ACC_VOLUME]   = { "candle_acc_trade_volume", 23, K_NUM, CN_ACC_VOLUME },
-	[F_UNIT]         = { "unit", 4, K_INT, -1 },
-	[F_PREV_CLOSE]   = { "prev_closing_price", 18, K_NUM, CN_PREV_CLOSE },
+	[F_MARKET] = { "market", 6, K_MARKET, -1 },
+	[F_UTC] = { "candle_date_time_utc", 20, K_TIME, -1 },
+	[F_KST] = { "candle_date_time_kst", 20, K_TIME, -1 },
+	[F_OPEN] = { "opening_price", 13, K_NUM, CN_OPEN },
+	[F_HIGH] = { "high_price", 10, K_NUM, CN_HIGH },
+	[F_LOW] = { "low_price", 9, K_NUM, CN_LOW },
+	[F_CLOSE] = { "trade_price", 11, K_NUM, CN_CLOSE },
+	[F_TIMESTAMP] = { "timestamp", 9, K_INT, -1 },
+	[F_ACC_PRICE] = { "candle_acc_trade_price", 22, K_NUM, CN_ACC_PRICE },
+	[F_ACC_VOLUME] = { "candle_acc_trade_volume", 23, K_NUM, CN_ACC_VOLUME },
+	[F_UNIT] = { "unit", 4, K_INT, -1 },
+	[F_PREV_CLOSE] = { "prev_closing_price", 18, K_NUM, CN_PREV_CLOSE },
 	[F_CHANGE_PRICE] = { "change_price", 12, K_NUM, CN_CHANGE_PRICE },
-	[F_CHANGE_RATE]  = { "change_rate", 11, K_NUM, CN_CHANGE_RATE },
-	[F_CONVERTED]    = { "converted_trade_price", 21, K_NUM, CN_CONVERTED },
-	[F_FIRST_DAY]    = { "first_day_of_period", 19, K_DATE, -1 },
+	[F_CHANGE_RATE] = { "change_rate", 11, K_NUM, CN_CHANGE_RATE },
+	[F_CONVERTED] = { "converted_trade_price", 21, K_NUM, CN_CONVERTED },
+	[F_FIRST_DAY] = { "first_day_of_period", 19, K_DATE, -1 },
 };
 
-#define REQUIRED_MASK                                                          \
-	((1u << F_MARKET) | (1u << F_UTC) | (1u << F_KST) | (1u << F_OPEN) |   \
-	 (1u << F_HIGH) | (1u << F_LOW) | (1u << F_CLOSE) | (1u << F_TIMESTAMP) | \
-	 (1u << F_ACC_PRICE) | (1u << F_ACC_VOLUME))
+#define REQUIRED_MASK                                                                         \
+	((1u << F_MARKET) | (1u << F_UTC) | (1u << F_KST) | (1u << F_OPEN) | (1u << F_HIGH) | \
+	 (1u << F_LOW) | (1u << F_CLOSE) | (1u << F_TIMESTAMP) | (1u << F_ACC_PRICE) |        \
+	 (1u << F_ACC_VOLUME))
 
 static int
 field_lookup(const char *key, size_t len)
@@ -498,7 +500,7 @@ printable(char *dst, size_t cap, const char *s)
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < cap && i < 24; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : (char)'?';
 	dst[i] = '\0';
 }
 
@@ -509,8 +511,8 @@ struct cstate {
 
 /* Reads one value of a known field into c. */
 static int
-read_field(struct jp *j, int f, int idx, const struct upbit_query *q,
-           struct candle *c, struct cstate *st)
+read_field(struct jp *j, int f, int idx, const struct upbit_query *q, struct candle *c,
+           struct cstate *st)
 {
 	char buf[64], shown[32];
 	const char *lex;
@@ -529,8 +531,7 @@ read_field(struct jp *j, int f, int idx, const struct upbit_query *q,
 			return -1;
 		if (ovf || len != strlen(q->market) || memcmp(buf, q->market, len) != 0) {
 			printable(shown, sizeof(shown), buf);
-			return jfail(j, "candle %d: market %s, asked %s", idx, shown,
-			             q->market);
+			return jfail(j, "candle %d: market %s, asked %s", idx, shown, q->market);
 		}
 		return 0;
 	case K_TIME:
@@ -564,8 +565,8 @@ read_field(struct jp *j, int f, int idx, const struct upbit_query *q,
 		if (parse_number(j, &lex, &len) == -1)
 			return -1;
 		if (len >= CANDLE_NUM_MAX)
-			return jfail(j, "candle %d: %s longer than %d digits", idx,
-			             fields[f].name, CANDLE_NUM_MAX - 1);
+			return jfail(j, "candle %d: %s longer than %d digits", idx, fields[f].name,
+			             CANDLE_NUM_MAX - 1);
 		memcpy(c->num[fields[f].num], lex, len);
 		c->num[fields[f].num][len] = '\0';
 		return 0;
@@ -602,8 +603,8 @@ num_value(const struct candle *c, int n)
 /* The checks that need the whole candle; prev is the previous start or
  * INT64_MAX for the first. Times are formatted only for a reason. */
 static int
-check_candle(struct jp *j, int idx, const struct upbit_query *q,
-             const struct candle *c, const struct cstate *st, int64_t prev)
+check_candle(struct jp *j, int idx, const struct upbit_query *q, const struct candle *c,
+             const struct cstate *st, int64_t prev)
 {
 	char t1[TIME_TEXT_LEN], t2[TIME_TEXT_LEN];
 	const char *what;
@@ -620,8 +621,7 @@ check_candle(struct jp *j, int idx, const struct upbit_query *q,
 	}
 	if (tf_floor(q->tf, c->start) != c->start) {
 		time_format(c->start, t1);
-		return jfail(j, "candle %d: start %s not aligned to %s", idx, t1,
-		             tf_name(q->tf));
+		return jfail(j, "candle %d: start %s not aligned to %s", idx, t1, tf_name(q->tf));
 	}
 	if (st->kst != c->start + KST_OFFSET_S) {
 		what = "candle_date_time_kst is not utc+9h";
@@ -648,8 +648,8 @@ check_candle(struct jp *j, int idx, const struct upbit_query *q,
 	h = num_value(c, CN_HIGH);
 	l = num_value(c, CN_LOW);
 	cl = num_value(c, CN_CLOSE);
-	if (!(isfinite(o) && o > 0) || !(isfinite(h) && h > 0) ||
-	    !(isfinite(l) && l > 0) || !(isfinite(cl) && cl > 0)) {
+	if (!(isfinite(o) && o > 0) || !(isfinite(h) && h > 0) || !(isfinite(l) && l > 0) ||
+	    !(isfinite(cl) && cl > 0)) {
 		what = "a price is not > 0";
 		goto fail;
 	}
@@ -683,8 +683,7 @@ fail:
 }
 
 static int
-parse_candle(struct jp *j, int idx, const struct upbit_query *q,
-             struct candle *c, int64_t prev)
+parse_candle(struct jp *j, int idx, const struct upbit_query *q, struct candle *c, int64_t prev)
 {
 	struct cstate st = { 0, 0 };
 	char key[KEY_MAX];
@@ -738,8 +737,8 @@ parse_candle(struct jp *j, int idx, const struct upbit_query *q,
 }
 
 int
-upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q,
-                    struct candle *out, size_t cap, char *err, size_t errlen)
+upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q, struct candle *out,
+                    size_t cap, char *err, size_t errlen)
 {
 	struct jp j = { body, body + len, body, err, errlen };
 	int64_t prev = INT64_MAX;
@@ -763,8 +762,7 @@ upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q,
 	} else {
 		for (;;) {
 			if ((size_t)n >= max)
-				return jfail(&j, "more than %zu candles (count %u)", max,
-				             q->count);
+				return jfail(&j, "more than %zu candles (count %u)", max, q->count);
 			if (parse_candle(&j, n, q, &out[n], prev) == -1)
 				return -1;
 			prev = out[n].start;
@@ -783,8 +781,7 @@ upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q,
 	}
 	skip_ws(&j);
 	if (j.p != j.end)
-		return jfail(&j, "json: trailing bytes after the array at byte %zu",
-		             jpos(&j));
+		return jfail(&j, "json: trailing bytes after the array at byte %zu", jpos(&j));
 	return n;
 }
 
@@ -804,8 +801,7 @@ sanitize(char *s)
 	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
 		i--;
 	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
-	    utf8_len((const unsigned char *)s + i - 1, (const unsigned char *)s + n) !=
-	        n - (i - 1))
+	    utf8_len((const unsigned char *)s + i - 1, (const unsigned char *)s + n) != n - (i - 1))
 		s[i - 1] = '\0';
 }
 
@@ -845,16 +841,15 @@ parse_error_inner(struct jp *j, struct upbit_error *e, int *found)
 				e->code = (long)v;
 			}
 			*found = 1;
-		} else if (!ovf && klen == 4 && memcmp(key, "name", 4) == 0 &&
-		           j->p < j->end && *j->p == '"') {
+		} else if (!ovf && klen == 4 && memcmp(key, "name", 4) == 0 && j->p < j->end &&
+		           *j->p == '"') {
 			if (parse_string(j, e->name, sizeof(e->name), &len, &ovf, 1) == -1)
 				return -1;
 			sanitize(e->name);
 			*found = 1;
-		} else if (!ovf && klen == 7 && memcmp(key, "message", 7) == 0 &&
-		           j->p < j->end && *j->p == '"') {
-			if (parse_string(j, e->message, sizeof(e->message), &len, &ovf, 1) ==
-			    -1)
+		} else if (!ovf && klen == 7 && memcmp(key, "message", 7) == 0 && j->p < j->end &&
+		           *j->p == '"') {
+			if (parse_string(j, e->message, sizeof(e->message), &len, &ovf, 1) == -1)
 				return -1;
 			sanitize(e->message);
 			*found = 1;
@@ -941,10 +936,8 @@ word_in(const char *w, const char *const *list)
 uint32_t
 upbit_block_ms(const char *msg)
 {
-	static const char *const secs[] = { "s", "sec", "secs", "second", "seconds",
-		                            NULL };
-	static const char *const mins[] = { "m", "min", "mins", "minute", "minutes",
-		                            NULL };
+	static const char *const secs[] = { "s", "sec", "secs", "second", "seconds", NULL };
+	static const char *const mins[] = { "m", "min", "mins", "minute", "minutes", NULL };
 	const char *p = msg;
 
 	if (msg == NULL)
@@ -987,12 +980,13 @@ upbit_block_ms(const char *msg)
 int
 upbit_remaining_req(const char *value, size_t len)
 {
-	const char *p = value, *end = value + len;
+	const char *p = value, *end;
 	int group_ok = 0;
 	long sec = -1;
 
 	if (value == NULL)
 		return -1;
+	end = value + len;
 	while (p < end) {
 		const char *tok = p, *tend, *eq;
 
@@ -1003,8 +997,8 @@ upbit_remaining_req(const char *value, size_t len)
 			p++;
 		while (tok < tend && (*tok == ' ' || *tok == '\t'))
 			tok++;
-		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t' ||
-		                      tend[-1] == '\r' || tend[-1] == '\n'))
+		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t' || tend[-1] == '\r' ||
+		                      tend[-1] == '\n'))
 			tend--;
 		if ((eq = memchr(tok, '=', (size_t)(tend - tok))) == NULL)
 			continue;

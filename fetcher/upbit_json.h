@@ -21,10 +21,10 @@
 
 /* What was asked: the answer must match it. */
 struct upbit_query {
-	const char *market;  /* e.g. "KRW-BTC" */
+	const char *market; /* e.g. "KRW-BTC" */
 	enum tf tf;
-	int64_t to;          /* exclusive: every start < to */
-	unsigned count;      /* at most this many candles (1..200) */
+	int64_t to;     /* exclusive: every start < to */
+	unsigned count; /* at most this many candles (1..200) */
 };
 
 /*
@@ -39,9 +39,9 @@ int upbit_parse_candles(const char *body, size_t len, const struct upbit_query *
 
 /* Upbit's error envelope {"error":{"name":<int or string>,"message":"..."}}. */
 struct upbit_error {
-	int has_code;                     /* name was an integer */
-	long code;                        /* its value (the HTTP status) */
-	char name[UPBIT_ERR_NAME_MAX];    /* name as text (number or string) */
+	int has_code;                        /* name was an integer */
+	long code;                           /* its value (the HTTP status) */
+	char name[UPBIT_ERR_NAME_MAX];       /* name as text (number or string) */
 	char message[UPBIT_ERR_MESSAGE_MAX]; /* truncated if longer; "" if absent */
 };
 

@@ -81,13 +81,6 @@ tb_printf(struct tbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void
-jw_reset(struct jw *w)
-{
-	tb_reset(&w->b);
-	w->comma = 0;
-}
-
 /* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t
 utf8_len(const unsigned char *s, size_t n)
@@ -116,8 +109,7 @@ utf8_len(const unsigned char *s, size_t n)
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
 	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return len;
 }
@@ -136,8 +128,10 @@ put_escaped(struct tbuf *b, const char *s, size_t n)
 			tb_putn(b, e, 2);
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" :
-			                c == '\r' ? "\\r" : NULL;
+			const char *e = c == '\n'   ? "\\n"
+			                : c == '\t' ? "\\t"
+			                : c == '\r' ? "\\r"
+			                            : NULL;
 			if (e != NULL)
 				tb_puts(b, e);
 			else

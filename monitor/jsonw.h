@@ -26,7 +26,6 @@ struct jw {
 	struct tbuf b;
 	int comma;
 };
-void jw_reset(struct jw *w);
 void jw_obj(struct jw *w, const char *key);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w, const char *key);

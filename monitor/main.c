@@ -35,7 +35,7 @@
 struct opts {
 	const char *db, *endpoint, *prometheus, *port_file;
 	int json, quiet, exit_on_finish, verbose;
-	struct net_curve curve;  /* CURVE keys for a hub across hosts (net.h) */
+	struct net_curve curve; /* CURVE keys for a hub across hosts (net.h) */
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -44,7 +44,8 @@ static volatile sig_atomic_t stop_signal;
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: cp-monitor [--db PATH | --endpoint EP] [--json] [--quiet]\n"
 	    "                  [--prometheus ADDR:PORT [--port-file F]] [--exit-on-finish] [-v]\n"
 	    "\n"
@@ -113,8 +114,6 @@ drain_signals(void)
 
 struct sha1 {
 	uint32_t h[5];
-	uint64_t n;
-	unsigned char blk[64];
 };
 
 static uint32_t
@@ -161,7 +160,7 @@ sha1_block(struct sha1 *s, const unsigned char *p)
 static void
 sha1_hex(const char *msg, char out[41])
 {
-	struct sha1 s = { { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 }, 0, { 0 } };
+	struct sha1 s = { { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 } };
 	size_t len = strlen(msg), i = 0, r;
 	unsigned char pad[128];
 	uint64_t bits = (uint64_t)len * 8;
@@ -216,8 +215,9 @@ abs_path(const char *path, char out[PATH_MAX])
 		off = 0;
 		pre[0] = '\0';
 		for (int i = 0; i < k; i++)
-			off += (size_t)snprintf(pre + off, sizeof(pre) - (off < sizeof(pre) ? off : sizeof(pre)),
-			                        "/%s", comp[i]);
+			off += (size_t)snprintf(
+			    pre + off, sizeof(pre) - (off < sizeof(pre) ? off : sizeof(pre)), "/%s",
+			    comp[i]);
 		if (off < sizeof(pre) && realpath(pre, res) != NULL)
 			break;
 	}
@@ -225,7 +225,8 @@ abs_path(const char *path, char out[PATH_MAX])
 		snprintf(res, sizeof(res), "/");
 	off = strlen(res);
 	for (int i = k; i < n; i++)
-		off += (size_t)snprintf(res + off, sizeof(res) - (off < sizeof(res) ? off : sizeof(res)),
+		off += (size_t)snprintf(res + off,
+		                        sizeof(res) - (off < sizeof(res) ? off : sizeof(res)),
 		                        "%s%s", off > 1 ? "/" : "", comp[i]);
 	if (off >= sizeof(res))
 		return -1;
@@ -300,7 +301,8 @@ decode_proc(const void *data, size_t len, struct jw *w, char *text, size_t cap)
 	    up.data.type != MSGPACK_OBJECT_MAP)
 		goto out;
 	for (uint32_t i = 0; i < up.data.via.map.size; i++) {
-		const msgpack_object *k = &up.data.via.map.ptr[i].key, *v = &up.data.via.map.ptr[i].val;
+		const msgpack_object *k = &up.data.via.map.ptr[i].key,
+		                     *v = &up.data.via.map.ptr[i].val;
 		if (k->type != MSGPACK_OBJECT_STR)
 			goto out;
 #define KEY(s) (k->via.str.size == strlen(s) && memcmp(k->via.str.ptr, s, strlen(s)) == 0)
@@ -314,7 +316,8 @@ decode_proc(const void *data, size_t len, struct jw *w, char *text, size_t cap)
 		           (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		            v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
 			int64_t x = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-			                ? (int64_t)(v->via.u64 & INT64_MAX) : v->via.i64;
+			                ? (int64_t)(v->via.u64 & INT64_MAX)
+			                : v->via.i64;
 			if (KEY("pid"))
 				pid = x;
 			else
@@ -336,8 +339,8 @@ out:
 
 /* Handles one event; appends its JSON line to w when json is set. */
 static void
-on_event(struct monitor *m, const char *topic, size_t tlen, const void *data,
-         size_t len, int json, struct jw *w)
+on_event(struct monitor *m, const char *topic, size_t tlen, const void *data, size_t len, int json,
+         struct jw *w)
 {
 	static struct mon_progress prog;
 	enum mon_topic t = topic_of(topic, tlen);
@@ -387,9 +390,7 @@ on_event(struct monitor *m, const char *topic, size_t tlen, const void *data,
 				mon_json_progress(w, &prog);
 		}
 		break;
-	case T_PROC:
-		ok = decode_proc(data, len, w, m->last_proc, sizeof(m->last_proc));
-		break;
+	case T_PROC: ok = decode_proc(data, len, w, m->last_proc, sizeof(m->last_proc)); break;
 	case T_OTHER:
 	case T_COUNT:
 		ok = 0;
@@ -523,7 +524,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		goto bad;
 	}
 	if (o->endpoint != NULL && strstr(o->endpoint, "://") == NULL) {
-		fprintf(stderr, "cp-monitor: --endpoint must look like ipc://PATH or tcp://HOST:PORT\n");
+		fprintf(stderr,
+		        "cp-monitor: --endpoint must look like ipc://PATH or tcp://HOST:PORT\n");
 		goto bad;
 	}
 	if (o->db[0] == '\0') {
@@ -561,7 +563,8 @@ main(int argc, char **argv)
 	if (o.prometheus != NULL) {
 		int prc = prom_start(o.prometheus, o.port_file);
 		if (prc == -1) {
-			fprintf(stderr, "cp-monitor: --prometheus wants ADDR:PORT (IPv4), not '%s'\n",
+			fprintf(stderr,
+			        "cp-monitor: --prometheus wants ADDR:PORT (IPv4), not '%s'\n",
 			        o.prometheus);
 			return EXIT_USAGE;
 		}
@@ -577,8 +580,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	ctx = zmq_ctx_new();
-	if (ctx == NULL || (sub = net_socket(ctx, ZMQ_SUB, ep, 0,
-	    o.curve.server_key_file ? &o.curve : NULL)) == NULL ||
+	if (ctx == NULL ||
+	    (sub = net_socket(ctx, ZMQ_SUB, ep, 0, o.curve.server_key_file ? &o.curve : NULL)) ==
+	        NULL ||
 	    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) == -1) {
 		log_warnx("cannot subscribe to %s", ep);
 		rc = EXIT_PERMFAIL;
@@ -624,12 +628,15 @@ main(int argc, char **argv)
 			if (view) {
 				term_size(&cols, &rows);
 				if (m.last_event_mono_ms == 0)
-					snprintf(status, sizeof(status), "%s  \033[33mno events yet\033[0m", ep);
+					snprintf(status, sizeof(status),
+					         "%s  \033[33mno events yet\033[0m", ep);
 				else if (idle > STALE_MS)
-					snprintf(status, sizeof(status), "%s  \033[33mno events for %llds\033[0m",
-					         ep, (long long)(idle / 1000));
+					snprintf(status, sizeof(status),
+					         "%s  \033[33mno events for %llds\033[0m", ep,
+					         (long long)(idle / 1000));
 				else
-					snprintf(status, sizeof(status), "%s  \033[32mlive\033[0m", ep);
+					snprintf(status, sizeof(status), "%s  \033[32mlive\033[0m",
+					         ep);
 				mon_view_render(&m, &out.b, cols, rows, status);
 			}
 			next_tick = now + TICK_MS;

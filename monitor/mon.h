@@ -17,9 +17,9 @@
 #define MON_SOURCES_MAX 64
 #define MON_TF_MAX 8
 #define MON_REASON_MAX (REASON_MAX + 48)
-#define MON_SAMPLES 128            /* progress samples kept (1/s) */
-#define MON_WINDOW_MS 10000        /* rates and prediction window */
-#define MON_PREDICT_FROM 0.10      /* predict from this progress on */
+#define MON_SAMPLES 128       /* progress samples kept (1/s) */
+#define MON_WINDOW_MS 10000   /* rates and prediction window */
+#define MON_PREDICT_FROM 0.10 /* predict from this progress on */
 #define MON_HIST_N 13
 #define MON_CHAIN_ENDS 16
 #define MON_PROGRESS_MAX_BYTES (1024 * 1024)
@@ -34,7 +34,7 @@ struct mon_target {
 
 struct mon_source {
 	char source[SOURCE_MAX];
-	double allowed;            /* requests/s now */
+	double allowed; /* requests/s now */
 	int64_t blocked_ms, sent, n429, n418, remaining;
 };
 
@@ -43,7 +43,7 @@ struct mon_progress {
 	int64_t v, run, elapsed_ms, slots_total, slots_done, slots_hit;
 	int64_t requests, candles, new_candles, retries, n429, n418, bytes;
 	int finished;
-	double rate_limit;         /* configured --rate, 0 if absent */
+	double rate_limit; /* configured --rate, 0 if absent */
 	int nt, ns;
 	struct mon_target t[MON_TARGETS_MAX];
 	struct mon_source s[MON_SOURCES_MAX];
@@ -51,25 +51,32 @@ struct mon_progress {
 
 /* ChunkPerformanceMetrics of one committed chunk (milliseconds). */
 struct mon_chunk {
-	int64_t queue_ms;          /* planned -> leased (t_leased) */
-	int64_t rate_wait_ms;      /* leased -> sent: waiting for the rate token */
-	int64_t api_ms;            /* sent -> answered */
-	int64_t parse_ms;          /* answered -> parsed */
-	int64_t write_ms;          /* parsed -> committed */
-	int64_t total_ms;          /* planned -> committed */
-	int from_coverage;         /* COMPLETE_OVERLAP or a duplicate result */
+	int64_t queue_ms;     /* planned -> leased (t_leased) */
+	int64_t rate_wait_ms; /* leased -> sent: waiting for the rate token */
+	int64_t api_ms;       /* sent -> answered */
+	int64_t parse_ms;     /* answered -> parsed */
+	int64_t write_ms;     /* parsed -> committed */
+	int64_t total_ms;     /* planned -> committed */
+	int from_coverage;    /* COMPLETE_OVERLAP or a duplicate result */
 };
 
 struct mon_hist {
-	uint64_t b[MON_HIST_N];    /* cumulative counts are built when printed */
+	uint64_t b[MON_HIST_N]; /* cumulative counts are built when printed */
 	uint64_t count;
-	double sum;                /* seconds */
+	double sum; /* seconds */
 };
 extern const double mon_hist_le[MON_HIST_N];
 
 enum mon_topic {
-	T_LEASED, T_FETCHED, T_RETRY, T_FAILED, T_COMMITTED, T_PROGRESS, T_PROC,
-	T_OTHER, T_COUNT
+	T_LEASED,
+	T_FETCHED,
+	T_RETRY,
+	T_FAILED,
+	T_COMMITTED,
+	T_PROGRESS,
+	T_PROC,
+	T_OTHER,
+	T_COUNT
 };
 extern const char *const mon_topic_names[T_COUNT];
 
@@ -80,34 +87,35 @@ struct mon_chain {
 	int64_t ends[MON_CHAIN_ENDS]; /* where open chains' data ended (the planner
 	                                 splits a target into parallel segments) */
 	int next_end;
-	int64_t slots, candles;    /* spanned by non-final chunks, received */
+	int64_t slots, candles; /* spanned by non-final chunks, received */
 };
 
 struct mon_prediction {
 	int available;
-	double progress;           /* work done: (done - hit) / (total - hit) */
+	double progress; /* work done: (done - hit) / (total - hit) */
 	double total_s, remaining_s;
-	double rps;                /* request rate used */
+	double rps; /* request rate used */
 	double remaining_requests;
 };
 
 struct monitor {
 	int have_progress;
 	struct mon_progress p;
-	int64_t p_mono_ms;         /* when the last progress arrived */
+	int64_t p_mono_ms; /* when the last progress arrived */
 	/* counters summed over runs seen, for Prometheus */
-	int64_t base_requests, base_candles, base_new, base_retries, base_429,
-	        base_418, base_bytes;
+	int64_t base_requests, base_candles, base_new, base_retries, base_429, base_418, base_bytes;
 	/* progress samples of the current run */
-	struct { int64_t t, slots, requests, candles; } ring[MON_SAMPLES];
+	struct {
+		int64_t t, slots, requests, candles;
+	} ring[MON_SAMPLES];
 	int nring, ring_head;
-	double rps, cps, sps;      /* windowed requests, candles, slots per s */
+	double rps, cps, sps; /* windowed requests, candles, slots per s */
 	/* events */
 	uint64_t ev[T_COUNT], ev_bad;
 	int64_t last_event_mono_ms;
 	/* chunks of the current run */
 	uint64_t chunks, chunks_cov, chunks_ordered;
-	struct mon_chunk sum;      /* sums of the run's chunk metrics */
+	struct mon_chunk sum; /* sums of the run's chunk metrics */
 	struct mon_chunk last;
 	struct mon_chain chain[PATTERN_TARGETS_MAX];
 	int nchain;
@@ -117,7 +125,7 @@ struct monitor {
 	/* derived each tick */
 	struct mon_prediction pred;
 	struct pattern_result pat;
-	double allowed_rate;       /* sum of the sources' allowed rates */
+	double allowed_rate; /* sum of the sources' allowed rates */
 	char last_proc[128];
 };
 

@@ -81,25 +81,29 @@ pattern_classify(const struct pattern_stats *s, struct pattern_result *out)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "418 seen: the source is blocked; lower --rate");
 	else if (s->n429 > 0)
-		snprintf(out->suggestion, sizeof(out->suggestion),
-		         "429s seen (%lld): lower --rate", (long long)s->n429);
+		snprintf(out->suggestion, sizeof(out->suggestion), "429s seen (%lld): lower --rate",
+		         (long long)s->n429);
 	else if (s->finished || out->kind == PATTERN_INSUFFICIENT)
+		/* NOLINTNEXTLINE(bugprone-branch-clone): the order of the tests is the priority */
 		snprintf(out->suggestion, sizeof(out->suggestion), "none");
 	else if (out->kind == PATTERN_SPARSE)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "the market is sparse: each request spans %.0f slots, "
-		         "nothing to gain from more fetchers", out->slots_per_request);
+		         "nothing to gain from more fetchers",
+		         out->slots_per_request);
 	else if (s->sent_rate <= 0)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "no requests in the last 10 s: are the fetchers running?");
 	else if (s->allowed_rate > 0 && out->utilisation >= PATTERN_FULL_UTIL)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "add a fetcher on another IP (--source-ip): the budget is full "
-		         "(%.1f of %.1f req/s)", s->sent_rate, s->allowed_rate);
+		         "(%.1f of %.1f req/s)",
+		         s->sent_rate, s->allowed_rate);
 	else if (s->allowed_rate > 0 && out->utilisation < PATTERN_IDLE_UTIL)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "the budget is %.0f%% used: latency-bound, raise --inflight "
-		         "or --fetchers", 100 * out->utilisation);
+		         "or --fetchers",
+		         100 * out->utilisation);
 	else if (out->kind == PATTERN_MIXED)
 		snprintf(out->suggestion, sizeof(out->suggestion),
 		         "markets of different density: sparse ones need few requests, "

@@ -25,14 +25,14 @@ enum pattern_kind {
 };
 
 struct pattern_stats {
-	int chunks;               /* chunk outcomes seen (with candles) */
-	int ntargets;             /* targets with a density estimate */
+	int chunks;                      /* chunk outcomes seen (with candles) */
+	int ntargets;                    /* targets with a density estimate */
 	double spc[PATTERN_TARGETS_MAX]; /* slots spanned per candle received (>= 1) */
-	double ordered_frac;      /* chunks whose range continued an earlier
+	double ordered_frac;             /* chunks whose range continued an earlier
 	                             committed chunk of the same target, 0..1 */
 	double candles_per_request;
-	double sent_rate;         /* requests/s over the recent window */
-	double allowed_rate;      /* requests/s the budget allows (sum of sources) */
+	double sent_rate;    /* requests/s over the recent window */
+	double allowed_rate; /* requests/s the budget allows (sum of sources) */
 	int64_t n429, n418;
 	int finished;
 };

@@ -68,14 +68,15 @@ scalar(struct tbuf *b, const char *name, const char *type, const char *help, dou
 }
 
 static void
-per_target(struct tbuf *b, const struct monitor *m, const char *name,
-           const char *help, int what)
+per_target(struct tbuf *b, const struct monitor *m, const char *name, const char *help, int what)
 {
 	head(b, name, "gauge", help);
 	for (int i = 0; i < m->p.nt; i++) {
 		const struct mon_target *t = &m->p.t[i];
-		int64_t v = what == 0 ? t->slots_total : what == 1 ? t->slots_done :
-		            what == 2 ? t->slots_hit : t->failed;
+		int64_t v = what == 0   ? t->slots_total
+		            : what == 1 ? t->slots_done
+		            : what == 2 ? t->slots_hit
+		                        : t->failed;
 		tb_printf(b, "%s{market=\"", name);
 		label_value(b, t->market);
 		tb_puts(b, "\",timeframe=\"");
@@ -111,11 +112,10 @@ mon_prom_render(const struct monitor *m, struct tbuf *b)
 	          (long long)mon_total(m, m->base_429, p->n429));
 	tb_printf(b, "candlepipe_http_responses_total{code=\"418\"} %lld\n",
 	          (long long)mon_total(m, m->base_418, p->n418));
-	head(b, "candlepipe_events_total", "counter",
-	     "Events received by this monitor, by topic.");
+	head(b, "candlepipe_events_total", "counter", "Events received by this monitor, by topic.");
 	for (int i = 0; i < T_COUNT; i++)
-		tb_printf(b, "candlepipe_events_total{topic=\"%s\"} %llu\n",
-		          mon_topic_names[i], (unsigned long long)m->ev[i]);
+		tb_printf(b, "candlepipe_events_total{topic=\"%s\"} %llu\n", mon_topic_names[i],
+		          (unsigned long long)m->ev[i]);
 	scalar(b, "candlepipe_events_invalid_total", "counter",
 	       "Events dropped because their payload did not decode.", (double)m->ev_bad);
 	scalar(b, "candlepipe_chunks_committed_total", "counter",
@@ -124,7 +124,8 @@ mon_prom_render(const struct monitor *m, struct tbuf *b)
 	       "Committed chunks served from existing coverage (complete overlap or duplicate).",
 	       (double)m->chunks_cov_all);
 	per_target(b, m, "candlepipe_slots_total", "Slots requested, per target (current run).", 0);
-	per_target(b, m, "candlepipe_slots_done", "Slots covered so far, per target (current run).", 1);
+	per_target(b, m, "candlepipe_slots_done", "Slots covered so far, per target (current run).",
+	           1);
 	per_target(b, m, "candlepipe_slots_hit", "Slots already covered at start, per target.", 2);
 	per_target(b, m, "candlepipe_target_failed", "1 if the target has failed ranges.", 3);
 	head(b, "candlepipe_source_allowed_requests_per_second", "gauge",
@@ -136,8 +137,8 @@ mon_prom_render(const struct monitor *m, struct tbuf *b)
 	}
 	scalar(b, "candlepipe_rate_limit_requests_per_second", "gauge",
 	       "Configured --rate per source address.", p->rate_limit);
-	scalar(b, "candlepipe_requests_per_second", "gauge",
-	       "Requests/s over the last 10 s.", m->rps);
+	scalar(b, "candlepipe_requests_per_second", "gauge", "Requests/s over the last 10 s.",
+	       m->rps);
 	scalar(b, "candlepipe_candles_per_second", "gauge",
 	       "Candles received/s over the last 10 s.", m->cps);
 	scalar(b, "candlepipe_progress_ratio", "gauge",
@@ -249,9 +250,8 @@ prom_start(const char *addr_port, const char *port_file)
 		return -1;
 	sin.sin_port = htons((uint16_t)port);
 	daemon_h = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-	                            (uint16_t)port, NULL, NULL, answer, NULL,
-	                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	                            MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+	                            (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR,
+	                            (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
 	                            MHD_OPTION_END);
 	if (daemon_h == NULL) {
 		log_warnx("prometheus: cannot listen on %s", addr_port);

@@ -28,9 +28,9 @@ const double mon_hist_le[MON_HIST_N] = {
 };
 
 const char *const mon_topic_names[T_COUNT] = {
-	[T_LEASED] = EV_LEASED, [T_FETCHED] = EV_FETCHED, [T_RETRY] = EV_RETRY,
-	[T_FAILED] = EV_FAILED, [T_COMMITTED] = EV_COMMITTED,
-	[T_PROGRESS] = EV_PROGRESS, [T_PROC] = EV_PROC, [T_OTHER] = "other",
+	[T_LEASED] = EV_LEASED, [T_FETCHED] = EV_FETCHED,     [T_RETRY] = EV_RETRY,
+	[T_FAILED] = EV_FAILED, [T_COMMITTED] = EV_COMMITTED, [T_PROGRESS] = EV_PROGRESS,
+	[T_PROC] = EV_PROC,     [T_OTHER] = "other",
 };
 
 void
@@ -123,14 +123,10 @@ decode_target(const msgpack_object *o, struct mon_target *t)
 		return -1;
 	a = o->via.array.ptr;
 	if (get_str(&a[0], t->market, sizeof(t->market)) == -1 ||
-	    get_str(&a[1], t->tf, sizeof(t->tf)) == -1 ||
-	    get_count(&a[2], &t->slots_total) == -1 ||
-	    get_count(&a[3], &t->slots_done) == -1 ||
-	    get_count(&a[4], &t->slots_hit) == -1 ||
-	    get_count(&a[5], &t->requests) == -1 ||
-	    get_count(&a[6], &t->candles) == -1 ||
-	    get_count(&a[7], &failed) == -1 ||
-	    get_str(&a[8], t->reason, sizeof(t->reason)) == -1)
+	    get_str(&a[1], t->tf, sizeof(t->tf)) == -1 || get_count(&a[2], &t->slots_total) == -1 ||
+	    get_count(&a[3], &t->slots_done) == -1 || get_count(&a[4], &t->slots_hit) == -1 ||
+	    get_count(&a[5], &t->requests) == -1 || get_count(&a[6], &t->candles) == -1 ||
+	    get_count(&a[7], &failed) == -1 || get_str(&a[8], t->reason, sizeof(t->reason)) == -1)
 		return -1;
 	t->failed = failed != 0;
 	return 0;
@@ -145,12 +141,9 @@ decode_source(const msgpack_object *o, struct mon_source *s)
 		return -1;
 	a = o->via.array.ptr;
 	if (get_str(&a[0], s->source, sizeof(s->source)) == -1 ||
-	    get_double(&a[1], &s->allowed) == -1 ||
-	    get_count(&a[2], &s->blocked_ms) == -1 ||
-	    get_count(&a[3], &s->sent) == -1 ||
-	    get_count(&a[4], &s->n429) == -1 ||
-	    get_count(&a[5], &s->n418) == -1 ||
-	    get_int(&a[6], &s->remaining) == -1)
+	    get_double(&a[1], &s->allowed) == -1 || get_count(&a[2], &s->blocked_ms) == -1 ||
+	    get_count(&a[3], &s->sent) == -1 || get_count(&a[4], &s->n429) == -1 ||
+	    get_count(&a[5], &s->n418) == -1 || get_int(&a[6], &s->remaining) == -1)
 		return -1;
 	return 0;
 }
@@ -234,8 +227,8 @@ mon_decode_progress(const void *data, size_t len, struct mon_progress *out)
 		return -1;
 	memset(&tmp, 0, sizeof(tmp));
 	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    off == len && decode_map(&up.data, &tmp) == 0) {
+	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+	    decode_map(&up.data, &tmp) == 0) {
 		*out = tmp;
 		rc = 0;
 	}
@@ -463,12 +456,14 @@ update_pattern(struct monitor *m)
 		m->allowed_rate = p->rate_limit * (p->ns > 0 ? p->ns : 1);
 	for (int i = 0; i < m->nchain && s.ntargets < PATTERN_TARGETS_MAX; i++)
 		if (m->chain[i].candles > 0)
-			s.spc[s.ntargets++] = (double)m->chain[i].slots / (double)m->chain[i].candles;
+			s.spc[s.ntargets++] =
+			    (double)m->chain[i].slots / (double)m->chain[i].candles;
 	if (s.ntargets == 0) /* no chunk seen yet (attached late): the progress */
 		for (int i = 0; i < p->nt && s.ntargets < PATTERN_TARGETS_MAX; i++)
 			if (p->t[i].candles > 0 && p->t[i].slots_done > p->t[i].slots_hit)
-				s.spc[s.ntargets++] = (double)(p->t[i].slots_done - p->t[i].slots_hit) /
-				                      (double)p->t[i].candles;
+				s.spc[s.ntargets++] =
+				    (double)(p->t[i].slots_done - p->t[i].slots_hit) /
+				    (double)p->t[i].candles;
 	s.chunks = m->chunks > 0 ? (int)(m->chunks > 1000000 ? 1000000 : m->chunks)
 	                         : (int)(p->requests > 1000000 ? 1000000 : p->requests);
 	s.ordered_frac = m->chunks > 0 ? (double)m->chunks_ordered / (double)m->chunks : 0;
@@ -687,7 +682,8 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
 		jw_str(w, "eta_utc", eta);
 	}
-	jw_str(w, "method", "remaining slots / slots per request per target, "
+	jw_str(w, "method",
+	       "remaining slots / slots per request per target, "
 	       "over the request rate of the last 10 s");
 	jw_obj_end(w);
 	jw_obj_end(w);

@@ -83,7 +83,8 @@ chunk_line(const struct monitor *m, struct tbuf *b)
 		tb_puts(b, " chunks      none committed since the monitor attached" EOL);
 		return;
 	}
-	tb_printf(b, " chunks      %llu committed (%llu from coverage); avg ms: queue %.0f, "
+	tb_printf(b,
+	          " chunks      %llu committed (%llu from coverage); avg ms: queue %.0f, "
 	          "rate wait %.0f, api %.0f, parse %.1f, write %.1f, total %.0f" EOL,
 	          (unsigned long long)m->chunks, (unsigned long long)m->chunks_cov,
 	          (double)m->sum.queue_ms / n, (double)m->sum.rate_wait_ms / n,
@@ -111,8 +112,7 @@ failures(const struct monitor *m, struct tbuf *b, int max_rows)
 }
 
 void
-mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
-                const char *status)
+mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
 {
 	const struct mon_progress *p = &m->p;
 	char el[32], rem[32], tot[32], eta[TIME_TEXT_LEN];
@@ -129,17 +129,21 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
 	if (p->finished) {
 		tb_printf(b, " run %lld \033[1mfinished\033[0m in %s" EOL, (long long)p->run, el);
 		targets(m, b, cols, trows > 1 ? trows : 1);
-		tb_printf(b, " summary     %lld/%lld slots covered (%lld already there), "
+		tb_printf(b,
+		          " summary     %lld/%lld slots covered (%lld already there), "
 		          "%lld candles received, %lld stored new" EOL,
 		          (long long)p->slots_done, (long long)p->slots_total,
-		          (long long)p->slots_hit, (long long)p->candles, (long long)p->new_candles);
-		tb_printf(b, "             %lld requests, %lld retries, 429 %lld, 418 %lld, "
+		          (long long)p->slots_hit, (long long)p->candles,
+		          (long long)p->new_candles);
+		tb_printf(b,
+		          "             %lld requests, %lld retries, 429 %lld, 418 %lld, "
 		          "%.1f candles/request, %.1f%% coverage hit ratio, %.1f MB" EOL,
 		          (long long)p->requests, (long long)p->retries, (long long)p->n429,
 		          (long long)p->n418, ratio(p->candles, p->requests),
 		          100 * ratio(p->slots_hit, p->slots_total), (double)p->bytes / 1e6);
 		tb_printf(b, "             %.0f candles/s, %.1f requests/s on average" EOL,
-		          ratio(p->candles * 1000, p->elapsed_ms), ratio(p->requests * 1000, p->elapsed_ms));
+		          ratio(p->candles * 1000, p->elapsed_ms),
+		          ratio(p->requests * 1000, p->elapsed_ms));
 		tb_printf(b, " pattern     %s, efficiency %.2f" EOL, pattern_names[m->pat.kind],
 		          m->pat.efficiency);
 		chunk_line(m, b);
@@ -151,25 +155,29 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
 	          (long long)p->run, el, 100 * m->pred.progress, (long long)p->slots_done,
 	          (long long)p->slots_total);
 	targets(m, b, cols, trows > 1 ? trows : 1);
-	tb_printf(b, " throughput  %.0f candles/s   %.1f requests/s of %.1f allowed "
+	tb_printf(b,
+	          " throughput  %.0f candles/s   %.1f requests/s of %.1f allowed "
 	          "(rate_limit %.1f/source, %d source%s)" EOL,
 	          m->cps, m->rps, m->allowed_rate, p->rate_limit, p->ns, p->ns == 1 ? "" : "s");
 	for (int i = 0; i < p->ns && i < 4; i++)
 		if (p->s[i].blocked_ms > 0)
-			tb_printf(b, "             source %s blocked for %.1f s" EOL, p->s[i].source,
-			          (double)p->s[i].blocked_ms / 1000.0);
-	tb_printf(b, " errors      429: %lld   418: %lld   retries: %lld" EOL,
-	          (long long)p->n429, (long long)p->n418, (long long)p->retries);
-	tb_printf(b, " efficiency  %.1f candles/request (%.0f%% of 200), %lld requests, "
+			tb_printf(b, "             source %s blocked for %.1f s" EOL,
+			          p->s[i].source, (double)p->s[i].blocked_ms / 1000.0);
+	tb_printf(b, " errors      429: %lld   418: %lld   retries: %lld" EOL, (long long)p->n429,
+	          (long long)p->n418, (long long)p->retries);
+	tb_printf(b,
+	          " efficiency  %.1f candles/request (%.0f%% of 200), %lld requests, "
 	          "coverage hit ratio %.1f%% (%lld of %lld slots needed no request)" EOL,
 	          ratio(p->candles, p->requests), 100 * ratio(p->candles, p->requests * 200),
 	          (long long)p->requests, 100 * ratio(p->slots_hit, p->slots_total),
 	          (long long)p->slots_hit, (long long)p->slots_total);
 	chunk_line(m, b);
 	failures(m, b, 3);
-	tb_printf(b, " pattern     %s (%.1f slots/candle), efficiency score %.2f, "
-	          "budget used %.0f%%" EOL, pattern_names[m->pat.kind], m->pat.spc,
-	          m->pat.efficiency, 100 * m->pat.utilisation);
+	tb_printf(b,
+	          " pattern     %s (%.1f slots/candle), efficiency score %.2f, "
+	          "budget used %.0f%%" EOL,
+	          pattern_names[m->pat.kind], m->pat.spc, m->pat.efficiency,
+	          100 * m->pat.utilisation);
 	tb_printf(b, " suggestion  %s" EOL, m->pat.suggestion);
 	if (m->pred.available) {
 		fmt_dur(m->pred.remaining_s, rem, sizeof(rem));

@@ -10,21 +10,21 @@
 
 #include "proto.h"
 
-#define BUDGET_MARGIN_MS 15      /* slack per 1 s window against the window edge */
-#define BUDGET_SLOW_MS 10000     /* how long a 429 slows the source down */
+#define BUDGET_MARGIN_MS 15  /* slack per 1 s window against the window edge */
+#define BUDGET_SLOW_MS 10000 /* how long a 429 slows the source down */
 #define BUDGET_BLOCK_FIRST_MS 30000
-#define BUDGET_SLOWEST_MS 1000     /* 429s never slow a source below 1/s */
+#define BUDGET_SLOWEST_MS 1000 /* 429s never slow a source below 1/s */
 
 struct budget {
 	char source[SOURCE_MAX];
-	double rate;             /* requests per second, 0 = unlimited */
-	double interval_ms;      /* current spacing between sends */
-	double next_ms;          /* monotonic: earliest next send (fractional) */
-	int64_t slow_until_ms;   /* 429 slow-down in force until */
-	int64_t blocked_until_ms;/* 418: nothing leaves before this */
-	int blocks;              /* 418s seen (exponential back-off) */
+	double rate;              /* requests per second, 0 = unlimited */
+	double interval_ms;       /* current spacing between sends */
+	double next_ms;           /* monotonic: earliest next send (fractional) */
+	int64_t slow_until_ms;    /* 429 slow-down in force until */
+	int64_t blocked_until_ms; /* 418: nothing leaves before this */
+	int blocks;               /* 418s seen (exponential back-off) */
 	uint64_t sent, n429, n418;
-	int last_remaining;      /* last Remaining-Req sec, -1 unknown */
+	int last_remaining; /* last Remaining-Req sec, -1 unknown */
 };
 
 void budget_init(struct budget *b, const char *source, double rate);

@@ -26,9 +26,9 @@ enum guard_phase { G_IDLE, G_ON, G_OFF, G_DONE };
 static struct {
 	int enabled;
 	int64_t epoch_ms;
-	int flag;               /* the flag under test */
+	int flag; /* the flag under test */
 	enum guard_phase phase;
-	int64_t t0, s0;         /* start of the epoch: time and slots */
+	int64_t t0, s0; /* start of the epoch: time and slots */
 	double rate_on;
 } g;
 
@@ -37,12 +37,6 @@ features_init(void)
 {
 	for (int i = 0; i < FEAT_COUNT; i++)
 		on[i] = 1;
-}
-
-const char *
-feature_name(enum feature f)
-{
-	return f < FEAT_COUNT ? names[f] : "?";
 }
 
 int
@@ -173,12 +167,13 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 	} else {
 		if (g.rate_on < rate * (1.0 - GUARD_WORSE)) {
 			log_warnx("guard: feature '%s' switched off: %.0f slots/s with it, "
-			          "%.0f without (more than %.0f%% worse)", names[g.flag],
-			          g.rate_on, rate, GUARD_WORSE * 100);
+			          "%.0f without (more than %.0f%% worse)",
+			          names[g.flag], g.rate_on, rate, GUARD_WORSE * 100);
 		} else {
 			on[g.flag] = 1;
-			log_info("guard: feature '%s' stays on (%.0f slots/s with it, %.0f without)",
-			         names[g.flag], g.rate_on, rate);
+			log_info(
+			    "guard: feature '%s' stays on (%.0f slots/s with it, %.0f without)",
+			    names[g.flag], g.rate_on, rate);
 		}
 		g.flag = next_flag(g.flag + 1);
 		g.phase = g.flag < 0 ? G_DONE : G_ON;

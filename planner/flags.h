@@ -21,7 +21,6 @@ int features_set(const char *assignment);
 /* Reads a file of "name = on|off" lines (# comments). 0 or -1. */
 int features_load(const char *path);
 int feature_on(enum feature f);
-const char *feature_name(enum feature f);
 
 /* The guard: A/B epochs of epoch_ms each, one flag at a time, comparing the
  * slots proven per second with the flag on and off; a flag worse by more

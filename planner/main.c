@@ -38,8 +38,8 @@
 #define FETCHERS_MAX 256
 #define SOURCES_MAX 64
 #define FETCHER_SILENT_MS 3000
-#define LOOKAHEAD_MS 50   /* leases carry tokens at most this far ahead */
-#define SPLIT_NOW_MS 5    /* split only when a token is this close */
+#define LOOKAHEAD_MS 50 /* leases carry tokens at most this far ahead */
+#define SPLIT_NOW_MS 5  /* split only when a token is this close */
 #define IDENT_MAX 64
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET };
@@ -47,9 +47,9 @@ enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET };
 struct fetcher {
 	unsigned char ident[IDENT_MAX];
 	size_t ident_len;
-	int source;               /* index into budgets */
-	int64_t free_slots;       /* as last announced */
-	uint32_t leases_seen;     /* as last announced */
+	int source;           /* index into budgets */
+	int64_t free_slots;   /* as last announced */
+	uint32_t leases_seen; /* as last announced */
 	uint32_t leases_sent;
 	int64_t last_seen_ms;
 };
@@ -65,8 +65,8 @@ struct opts {
 	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
 	int follow;
 	int64_t follow_delay_ms;
-	struct net_curve curve;   /* our key pair: every bound socket is CURVE */
-	const char *curve_allow;  /* the client keys allowed to connect */
+	struct net_curve curve;  /* our key pair: every bound socket is CURVE */
+	const char *curve_allow; /* the client keys allowed to connect */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -86,7 +86,7 @@ static int64_t hedge_after_ms;
 
 /* Follow mode: how long after its close each new candle was committed. */
 #define LAG_RING 1024
-static int following;            /* the backfill is done */
+static int following; /* the backfill is done */
 static int64_t lag_ms[LAG_RING];
 static unsigned nlag;
 static int64_t lag_worst_ms;
@@ -116,6 +116,7 @@ lag_median(void)
 	int64_t v[LAG_RING];
 	unsigned n = nlag < LAG_RING ? nlag : LAG_RING;
 
+	/* cppcheck-suppress knownConditionTrueFalse ; nlag grows in lag_add() */
 	if (n == 0)
 		return 0;
 	memcpy(v, lag_ms, n * sizeof(v[0]));
@@ -146,41 +147,40 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: cp-planner --db PATH --market M[,M...] --timeframe TF[,TF...]\n"
-	    "                  [--from T] [--to T] [--count N] --work EP\n"
-	    "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
-	    "       cp-planner --validate [same options]\n"
-	    "\n"
-	    "Plans and leases the chunks of one collection; exits when every\n"
-	    "requested range is proven in the database.\n"
-	    "  --from T     first candle start to collect (inclusive), ISO 8601\n"
-	    "  --to T       end (exclusive); default: now (the forming candle is\n"
-	    "               never collected)\n"
-	    "  --count N    the N most recent closed intervals before --to\n"
-	    "  --rate N     candle requests per second per source address (10;\n"
-	    "               0 = unlimited)\n"
-	    "  --validate   check the options and exit (0 ok, 2 usage error)\n"
-	    "  --feature NAME=on|off   switch an optimisation: split (parallel\n"
-	    "               segments), hedge (race overdue requests), lookahead\n"
-	    "               (lease ahead of the rate token); all on by default\n"
-	    "  --features FILE         the same as 'name = on|off' lines\n"
-	    "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
-	    "               5 x the usual API time, at least 1500)\n"
-	    "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
-	    "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
-	    "               (10000)\n"
-	    "  --guard-after-ms N      start the guard after N ms (30000)\n"
-	    "  --curve-server F        CURVE key pair for every socket the planner\n"
-	    "               binds (for tcp across hosts)\n"
-	    "  --curve-allow F         only clients whose public key is in F may\n"
-	    "               connect (\"public=\" lines; required with --curve-server)\n"
-	    "  --keygen F   write a new CURVE key pair to F (mode 0600) and its\n"
-	    "               public half to F.pub, then exit\n"
-	    "  --follow     after the backfill, keep every target up to date: each\n"
-	    "               candle is fetched --follow-delay-ms (1000) after it\n"
-	    "               closes; runs until SIGTERM/SIGINT\n"
-	    "Times without an offset are UTC.\n");
+	fprintf(f, "usage: cp-planner --db PATH --market M[,M...] --timeframe TF[,TF...]\n"
+	           "                  [--from T] [--to T] [--count N] --work EP\n"
+	           "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
+	           "       cp-planner --validate [same options]\n"
+	           "\n"
+	           "Plans and leases the chunks of one collection; exits when every\n"
+	           "requested range is proven in the database.\n"
+	           "  --from T     first candle start to collect (inclusive), ISO 8601\n"
+	           "  --to T       end (exclusive); default: now (the forming candle is\n"
+	           "               never collected)\n"
+	           "  --count N    the N most recent closed intervals before --to\n"
+	           "  --rate N     candle requests per second per source address (10;\n"
+	           "               0 = unlimited)\n"
+	           "  --validate   check the options and exit (0 ok, 2 usage error)\n"
+	           "  --feature NAME=on|off   switch an optimisation: split (parallel\n"
+	           "               segments), hedge (race overdue requests), lookahead\n"
+	           "               (lease ahead of the rate token); all on by default\n"
+	           "  --features FILE         the same as 'name = on|off' lines\n"
+	           "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
+	           "               5 x the usual API time, at least 1500)\n"
+	           "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
+	           "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
+	           "               (10000)\n"
+	           "  --guard-after-ms N      start the guard after N ms (30000)\n"
+	           "  --curve-server F        CURVE key pair for every socket the planner\n"
+	           "               binds (for tcp across hosts)\n"
+	           "  --curve-allow F         only clients whose public key is in F may\n"
+	           "               connect (\"public=\" lines; required with --curve-server)\n"
+	           "  --keygen F   write a new CURVE key pair to F (mode 0600) and its\n"
+	           "               public half to F.pub, then exit\n"
+	           "  --follow     after the backfill, keep every target up to date: each\n"
+	           "               candle is fetched --follow-delay-ms (1000) after it\n"
+	           "               closes; runs until SIGTERM/SIGINT\n"
+	           "Times without an offset are UTC.\n");
 }
 
 /* Writes a CURVE key pair as "public=" and "secret=" lines (net.h). */
@@ -268,7 +268,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 			errno = 0;
 			o->count = strtoll(optarg, &end, 10);
 			if (errno || *end || o->count < 1 || o->count > 100000000) {
-				fprintf(stderr, "cp-planner: --count must be a whole number from 1 to 100000000, not '%s'\n", optarg);
+				fprintf(
+				    stderr,
+				    "cp-planner: --count must be a whole number from 1 to 100000000, not '%s'\n",
+				    optarg);
 				return -1;
 			}
 			break;
@@ -332,12 +335,14 @@ parse_opts(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	if (o->count > 0 && o->from != NULL) {
-		fprintf(stderr, "cp-planner: --count cannot be combined with --from "
+		fprintf(stderr,
+		        "cp-planner: --count cannot be combined with --from "
 		        "(use --from/--to for a range, or --count [--to] for the latest N)\n");
 		return -1;
 	}
 	if (o->follow && o->to != NULL) {
-		fprintf(stderr, "cp-planner: --follow keeps collecting up to now: it takes no --to\n");
+		fprintf(stderr,
+		        "cp-planner: --follow keeps collecting up to now: it takes no --to\n");
 		return -1;
 	}
 	if (o->count < 0 && o->from == NULL) {
@@ -349,25 +354,30 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 /* Resolves the requested [from, to) of one timeframe; -1 with a message. */
 static int
-resolve_range(const struct opts *o, enum tf tf, int64_t now, int64_t *from,
-              int64_t *to)
+resolve_range(const struct opts *o, enum tf tf, int64_t now, int64_t *from, int64_t *to)
 {
 	int64_t t, open = tf_floor(tf, now);
 
 	if (o->to != NULL) {
 		if (time_parse(o->to, &t) == -1) {
-			fprintf(stderr, "cp-planner: bad --to '%s' (want ISO 8601, e.g. 2026-01-31T00:00:00Z)\n", o->to);
+			fprintf(
+			    stderr,
+			    "cp-planner: bad --to '%s' (want ISO 8601, e.g. 2026-01-31T00:00:00Z)\n",
+			    o->to);
 			return -1;
 		}
 		*to = tf_ceil(tf, t); /* candles starting before --to */
 		if (*to > open)
-			*to = open;   /* never the candle still forming */
+			*to = open; /* never the candle still forming */
 	} else {
 		*to = open;
 	}
 	if (o->from != NULL) {
 		if (time_parse(o->from, &t) == -1) {
-			fprintf(stderr, "cp-planner: bad --from '%s' (want ISO 8601, e.g. 2026-01-01T00:00:00Z)\n", o->from);
+			fprintf(
+			    stderr,
+			    "cp-planner: bad --from '%s' (want ISO 8601, e.g. 2026-01-01T00:00:00Z)\n",
+			    o->from);
 			return -1;
 		}
 		if (o->to != NULL) {
@@ -409,7 +419,10 @@ build_targets(const struct opts *o, sqlite3 *db)
 		enum tf tf;
 		int64_t from, to;
 		if (tf_parse(tfn, &tf) == -1) {
-			fprintf(stderr, "cp-planner: unknown timeframe '%s' (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)\n", tfn);
+			fprintf(
+			    stderr,
+			    "cp-planner: unknown timeframe '%s' (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)\n",
+			    tfn);
 			rc = -1;
 			break;
 		}
@@ -419,20 +432,21 @@ build_targets(const struct opts *o, sqlite3 *db)
 		}
 		strcpy(markets, o->markets);
 		sm = NULL;
-		for (m = strtok_r(markets, ",", &sm); m != NULL;
-		     m = strtok_r(NULL, ",", &sm)) {
+		for (m = strtok_r(markets, ",", &sm); m != NULL; m = strtok_r(NULL, ",", &sm)) {
 			struct range_list cov = { 0 };
 			size_t len = strlen(m);
 			if (len < 3 || len >= MARKET_MAX || strchr(m, '-') == NULL ||
 			    strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
-				fprintf(stderr, "cp-planner: bad market code '%s' (like KRW-BTC)\n", m);
+				fprintf(stderr, "cp-planner: bad market code '%s' (like KRW-BTC)\n",
+				        m);
 				rc = -1;
 				break;
 			}
 			if (db == NULL && o->validate_only)
 				continue;
 			if (db != NULL && ledger_covered(db, m, tf_name(tf), from, to, &cov) == -1)
-				fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
+				fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s",
+				       o->db);
 			plan_add_target(&plan, m, tf, from, to, &cov);
 			range_list_free(&cov);
 		}
@@ -470,8 +484,8 @@ fetcher_for(const unsigned char *ident, size_t len)
 }
 
 static void
-on_ready(const unsigned char *ident, size_t ilen, const struct msg_ready *r,
-         const struct opts *o, int64_t now)
+on_ready(const unsigned char *ident, size_t ilen, const struct msg_ready *r, const struct opts *o,
+         int64_t now)
 {
 	struct fetcher *f = fetcher_for(ident, ilen);
 	int b;
@@ -528,8 +542,8 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	CRASHPOINT("planner_after_lease");
 	if (t_first_lease_ms == 0)
 		t_first_lease_ms = now;
-	log_debug("lease %s %s to=%lld count=%u delay=%u ms", ci->market,
-	          tf_name(ci->tf), (long long)ci->to, ci->count, ci->delay_ms);
+	log_debug("lease %s %s to=%lld count=%u delay=%u ms", ci->market, tf_name(ci->tf),
+	          (long long)ci->to, ci->count, ci->delay_ms);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
 	publish(EV_LEASED, mbuf.data, mbuf.len);
@@ -579,8 +593,8 @@ on_failed(const struct msg_failed *m, int64_t now)
 	if (b >= 0 && m->kind == FAIL_RATE_429) {
 		n429++;
 		budget_on_429(&budgets[b], now);
-		log_warnx("429 from source %s: slowing down to %.1f requests/s",
-		          m->source, budget_rate_now(&budgets[b], now));
+		log_warnx("429 from source %s: slowing down to %.1f requests/s", m->source,
+		          budget_rate_now(&budgets[b], now));
 	} else if (b >= 0 && m->kind == FAIL_TEMP_NET) {
 		/* libcurl re-sends a request whose reused connection died without
 		 * an answer: that hidden request counts at the server, so it is
@@ -589,8 +603,8 @@ on_failed(const struct msg_failed *m, int64_t now)
 	} else if (b >= 0 && m->kind == FAIL_BLOCKED_418) {
 		int64_t len = budget_on_418(&budgets[b], now, m->retry_after_ms);
 		n418++;
-		log_warnx("418 from source %s: blocked; no request leaves it for %lld s",
-		          m->source, (long long)(len / 1000));
+		log_warnx("418 from source %s: blocked; no request leaves it for %lld s", m->source,
+		          (long long)(len / 1000));
 	}
 	a = plan_on_failed(&plan, m, now, (uint32_t)random());
 	mbuf.len = 0;
@@ -646,8 +660,7 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 			log_warnx("malformed COMMITTED dropped");
 		}
 		break;
-	default:
-		log_warnx("unexpected message (type %d, %zu bytes) dropped", type, len);
+	default: log_warnx("unexpected message (type %d, %zu bytes) dropped", type, len);
 	}
 }
 
@@ -672,9 +685,8 @@ drain_work(const struct opts *o)
 		zmq_msg_recv(&body, sock_work, 0);
 		zmq_getsockopt(sock_work, ZMQ_RCVMORE, &more, &sz);
 		if (!more)
-			on_message(zmq_msg_data(&id), zmq_msg_size(&id),
-			           zmq_msg_data(&body), zmq_msg_size(&body), o,
-			           time_mono_ms());
+			on_message(zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
+			           zmq_msg_size(&body), o, time_mono_ms());
 		else
 			log_warnx("message with extra frames dropped");
 		while (more) { /* discard any extra frames */
@@ -835,10 +847,9 @@ print_progress(int tty, int final)
 	rps = el > 0 ? (double)s.requests / el : 0;
 	printf("%scollect: %5.1f%% %lld/%lld slots | %llu candles | %.0f candles/s | "
 	       "%.1f req/s | retries %llu | 429 %llu%s",
-	       tty ? "\r\033[K" : "", pct, (long long)s.slots_done,
-	       (long long)s.slots_total, (unsigned long long)s.received, cps, rps,
-	       (unsigned long long)s.retries, (unsigned long long)n429,
-	       tty && !final ? "" : "\n");
+	       tty ? "\r\033[K" : "", pct, (long long)s.slots_done, (long long)s.slots_total,
+	       (unsigned long long)s.received, cps, rps, (unsigned long long)s.retries,
+	       (unsigned long long)n429, tty && !final ? "" : "\n");
 	fflush(stdout);
 }
 
@@ -869,11 +880,12 @@ final_report(const struct opts *o)
 			time_format(miss.v[k].from, a);
 			time_format(miss.v[k].to, b);
 			if (off < sizeof(line) - 200)
-				off += (size_t)snprintf(line + off, sizeof(line) - off,
-				    "%s%s %s %s..%s%s%s%s", uncovered ? "; " : "",
-				    t->market, tf_name(t->tf), a, b,
+				off += (size_t)snprintf(
+				    line + off, sizeof(line) - off, "%s%s %s %s..%s%s%s%s",
+				    uncovered ? "; " : "", t->market, tf_name(t->tf), a, b,
 				    k + 1 == miss.n ? " (" : "",
-				    k + 1 == miss.n ? (t->reason[0] ? t->reason : "interrupted") : "",
+				    k + 1 == miss.n ? (t->reason[0] ? t->reason : "interrupted")
+				                    : "",
 				    k + 1 == miss.n ? ")" : "");
 			uncovered++;
 		}
@@ -888,12 +900,10 @@ final_report(const struct opts *o)
 	       "%llu requests (%.1f candles/request), %llu retries, %llu x 429, "
 	       "%llu x 418, %.0f candles/s (fetch phase %.2f s), %lld of %lld slots "
 	       "already covered\n",
-	       plan.nt, plan.nt == 1 ? "" : "s", el,
-	       (unsigned long long)s.received, (unsigned long long)s.new_candles,
-	       (unsigned long long)s.requests,
+	       plan.nt, plan.nt == 1 ? "" : "s", el, (unsigned long long)s.received,
+	       (unsigned long long)s.new_candles, (unsigned long long)s.requests,
 	       s.requests ? (double)s.received / (double)s.requests : 0.0,
-	       (unsigned long long)s.retries, (unsigned long long)n429,
-	       (unsigned long long)n418,
+	       (unsigned long long)s.retries, (unsigned long long)n429, (unsigned long long)n418,
 	       fetch > 0 ? (double)s.received / fetch : 0.0, fetch > 0 ? fetch : 0.0,
 	       (long long)s.slots_hit, (long long)s.slots_total);
 	fflush(stdout);
@@ -962,8 +972,8 @@ main(int argc, char **argv)
 	guard_init(o.guard_epoch_ms > 0, o.guard_epoch_ms, t_start_ms);
 	guard_started = o.guard_after_ms;
 	tty = isatty(STDOUT_FILENO);
-	log_info("planning %d target%s, %d segment%s to fetch", plan.nt,
-	         plan.nt == 1 ? "" : "s", plan.ns, plan.ns == 1 ? "" : "s");
+	log_info("planning %d target%s, %d segment%s to fetch", plan.nt, plan.nt == 1 ? "" : "s",
+	         plan.ns, plan.ns == 1 ? "" : "s");
 
 	while (!stop_signal && (o.follow || !plan_finished(&plan))) {
 		zmq_pollitem_t items[3] = {
@@ -1011,8 +1021,7 @@ main(int argc, char **argv)
 			publish_progress(now, 0);
 			last_pub = now;
 		}
-		if (o.progress != PROGRESS_QUIET &&
-		    now - last_progress >= (tty ? 250 : 2000)) {
+		if (o.progress != PROGRESS_QUIET && now - last_progress >= (tty ? 250 : 2000)) {
 			print_progress(tty, 0);
 			last_progress = now;
 		}
@@ -1025,8 +1034,8 @@ main(int argc, char **argv)
 	rc = final_report(&o);
 	if (o.follow) {
 		printf("follow: %u candles stored after their close: lag median %.1f s, "
-		       "worst %.1f s\n", nlag, (double)lag_median() / 1000.0,
-		       (double)lag_worst_ms / 1000.0);
+		       "worst %.1f s\n",
+		       nlag, (double)lag_median() / 1000.0, (double)lag_worst_ms / 1000.0);
 		fflush(stdout);
 		/* a clean stop of a follower is a success if the backfill was */
 		if (following && stop_signal)

@@ -16,8 +16,7 @@
 #include "overlap.h"
 
 enum overlap
-overlap_analyze(const struct range_list *covered, int64_t wfrom, int64_t wto,
-                struct range *cov)
+overlap_analyze(const struct range_list *covered, int64_t wfrom, int64_t wto, struct range *cov)
 {
 	const struct range *top = NULL;
 

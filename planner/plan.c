@@ -133,8 +133,8 @@ plan_free(struct plan *p)
 }
 
 int
-plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from,
-                int64_t to, const struct range_list *covered)
+plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
+                const struct range_list *covered)
 {
 	struct target *t;
 	struct range_list want = { 0 }, missing = { 0 };
@@ -279,8 +279,7 @@ plan_split(struct plan *p)
 }
 
 struct chunk_info *
-plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms,
-           uint32_t delay_ms)
+plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t delay_ms)
 {
 	struct segment *s = &p->s[seg];
 	struct target *t = &p->t[s->target];
@@ -297,8 +296,8 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms,
 		memcpy(ci->market, t->market, sizeof(ci->market));
 		ci->to = s->cursor;
 		slots = tf_count(t->tf, s->lo, s->cursor);
-		ci->count = (uint16_t)(slots < CANDLE_MAX_PER_RESPONSE ? slots
-		                                                       : CANDLE_MAX_PER_RESPONSE);
+		ci->count =
+		    (uint16_t)(slots < CANDLE_MAX_PER_RESPONSE ? slots : CANDLE_MAX_PER_RESPONSE);
 		ci->seg_lo = s->lo;
 		if (wfrom < t->from)
 			wfrom = t->from;
@@ -343,8 +342,7 @@ plan_on_committed(struct plan *p, const struct msg_committed *m)
 	int64_t lo;
 
 	p->committed++;
-	if (s == NULL || s->ci.to != ci->to || s->st == SEG_DONE ||
-	    s->st == SEG_FAILED)
+	if (s == NULL || s->ci.to != ci->to || s->st == SEG_DONE || s->st == SEG_FAILED)
 		return 0;
 	t = &p->t[s->target];
 	t->requests++;
@@ -397,8 +395,7 @@ fail_target(struct plan *p, int target, const char *reason)
 }
 
 enum fail_action
-plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms,
-               uint32_t jitter)
+plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint32_t jitter)
 {
 	struct segment *s = find(p, m->ci.id);
 	struct target *t;
@@ -485,8 +482,7 @@ plan_next_wake(const struct plan *p)
 {
 	int64_t t = INT64_MAX;
 	for (int i = 0; i < p->ns; i++)
-		if ((p->s[i].st == SEG_WAIT || p->s[i].st == SEG_LEASED) &&
-		    p->s[i].until_ms < t)
+		if ((p->s[i].st == SEG_WAIT || p->s[i].st == SEG_LEASED) && p->s[i].until_ms < t)
 			t = p->s[i].until_ms;
 	return t;
 }

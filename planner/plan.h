@@ -24,9 +24,9 @@ struct target {
 	struct range_list covered0; /* ledger at start, clipped: for overlap analysis */
 	struct range_list done;     /* proven so far (ledger at start + commits) */
 	int64_t slots_total, slots_hit, slots_done;
-	double spc;                 /* slots per candle seen in responses (>= 1) */
+	double spc; /* slots per candle seen in responses (>= 1) */
 	int nseg;
-	int failed;                 /* a permanent failure: no more requests */
+	int failed;                   /* a permanent failure: no more requests */
 	char reason[REASON_MAX + 48]; /* first failure */
 	uint64_t requests, received, new_candles, retries, bytes;
 };
@@ -35,14 +35,14 @@ enum seg_state { SEG_READY, SEG_LEASED, SEG_WAIT, SEG_DONE, SEG_FAILED };
 
 struct segment {
 	int target;
-	int64_t lo;                 /* lowest slot of the segment (inclusive) */
-	int64_t cursor;             /* next `to` (exclusive) */
+	int64_t lo;     /* lowest slot of the segment (inclusive) */
+	int64_t cursor; /* next `to` (exclusive) */
 	enum seg_state st;
-	struct chunk_info ci;       /* the chunk out (or last out) */
-	int64_t until_ms;           /* LEASED: lease deadline; WAIT: retry time */
+	struct chunk_info ci; /* the chunk out (or last out) */
+	int64_t until_ms;     /* LEASED: lease deadline; WAIT: retry time */
 	int temp_attempts, rate_attempts;
-	int64_t leased_at_ms;       /* when the chunk out was (last) leased */
-	int hedged;                 /* a second copy of the chunk is out */
+	int64_t leased_at_ms; /* when the chunk out was (last) leased */
+	int hedged;           /* a second copy of the chunk is out */
 };
 
 struct plan {
@@ -52,9 +52,9 @@ struct plan {
 	int ns, cap_s;
 	uint32_t run_id;
 	uint32_t seq;
-	int rr;                     /* round-robin position */
+	int rr; /* round-robin position */
 	uint64_t leases, retries, committed, failed_chunks, hedges;
-	double api_ms;              /* moving average of the API call time */
+	double api_ms; /* moving average of the API call time */
 };
 
 /* What plan_on_failed decided. */
@@ -64,8 +64,8 @@ void plan_init(struct plan *p, uint32_t run_id);
 void plan_free(struct plan *p);
 /* Adds a target; covered = the ledger's ranges inside [from, to), sorted
  * and merged. Creates one segment per missing range. Returns its index. */
-int plan_add_target(struct plan *p, const char *market, enum tf tf,
-                    int64_t from, int64_t to, const struct range_list *covered);
+int plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
+                    const struct range_list *covered);
 /* Follow mode: the target now ends at `to` (a later slot): the new slots
  * become a segment (reusing a finished segment's entry, so memory stays
  * flat however long it runs). */
@@ -80,12 +80,12 @@ int plan_split(struct plan *p);
  * to commit wins. Returns the segment or -1. */
 int plan_hedge(struct plan *p, int64_t now_ms, int64_t after_ms);
 /* Fills the segment's chunk for a lease and marks it leased. */
-struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms,
-                              int64_t wall_ms, uint32_t delay_ms);
+struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms,
+                              uint32_t delay_ms);
 /* A result is durable. Returns 1 if it advanced a segment, 0 if stale. */
 int plan_on_committed(struct plan *p, const struct msg_committed *m);
-enum fail_action plan_on_failed(struct plan *p, const struct msg_failed *m,
-                                int64_t now_ms, uint32_t jitter);
+enum fail_action plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms,
+                                uint32_t jitter);
 /* Leases past their deadline go back to READY. Returns how many. */
 int plan_expire(struct plan *p, int64_t now_ms);
 /* 1 when every segment is done or failed. */

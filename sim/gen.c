@@ -16,57 +16,66 @@
 #include "sim.h"
 
 /* hash purposes */
-enum { H_PRICE_LONG = 1, H_PRICE_DAY, H_PRICE_HOUR, H_PRICE_MIN, H_MIN, H_SEC, H_DEAD,
-	H_CANDLE, H_EVENT };
+enum {
+	H_PRICE_LONG = 1,
+	H_PRICE_DAY,
+	H_PRICE_HOUR,
+	H_PRICE_MIN,
+	H_MIN,
+	H_SEC,
+	H_DEAD,
+	H_CANDLE,
+	H_EVENT
+};
 
 #define DEAD_BLOCK_S 10800 /* very sparse markets: dead stretches of 3 hours */
 
 static struct smarket markets[] = {
 	/* code, korean, english, liquidity, recent, listed, tick_e8, base_ticks, vol/min e8 */
-	{ "KRW-BTC", "비트코인", "Bitcoin", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z",
-	    100000000000LL, 140000, 200000000LL, 0, 0 },
-	{ "KRW-ETH", "이더리움", "Ethereum", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z",
-	    100000000000LL, 5000, 4000000000LL, 0, 0 },
-	{ "KRW-XRP", "엑스알피(리플)", "XRP", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z",
-	    100000000LL, 3200, 30000000000000LL, 0, 0 },
-	{ "KRW-SOL", "솔라나", "Solana", SLIQ_DENSE, 0, "2021-10-13T00:00:00Z",
-	    5000000000LL, 5000, 80000000000LL, 0, 0 },
-	{ "KRW-DOGE", "도지코인", "Dogecoin", SLIQ_DENSE, 0, "2021-02-24T00:00:00Z",
-	    10000000LL, 3300, 200000000000000LL, 0, 0 },
-	{ "KRW-ADA", "에이다", "Cardano", SLIQ_MEDIUM, 0, "2017-10-24T00:00:00Z",
-	    100000000LL, 1000, 10000000000000LL, 0, 0 },
-	{ "KRW-AVAX", "아발란체", "Avalanche", SLIQ_MEDIUM, 0, "2022-02-09T00:00:00Z",
-	    1000000000LL, 4000, 50000000000LL, 0, 0 },
-	{ "KRW-LINK", "체인링크", "Chainlink", SLIQ_MEDIUM, 0, "2020-09-04T00:00:00Z",
-	    1000000000LL, 2500, 80000000000LL, 0, 0 },
-	{ "KRW-SHIB", "시바이누", "Shiba Inu", SLIQ_MEDIUM, 0, "2023-09-14T00:00:00Z",
-	    1000LL, 3000, 50000000000000000LL, 0, 0 },
-	{ "KRW-ZIL", "질리카", "Zilliqa", SLIQ_SPARSE, 0, "2018-06-26T00:00:00Z",
-	    1000000LL, 2500, 5000000000000LL, 0, 0 },
-	{ "KRW-ORBS", "오브스", "Orbs", SLIQ_SPARSE, 0, "2020-04-29T00:00:00Z",
-	    100000000LL, 30, 1000000000000LL, 0, 0 },
+	{ "KRW-BTC", "비트코인", "Bitcoin", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z", 100000000000LL,
+	  140000, 200000000LL, 0, 0 },
+	{ "KRW-ETH", "이더리움", "Ethereum", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z", 100000000000LL,
+	  5000, 4000000000LL, 0, 0 },
+	{ "KRW-XRP", "엑스알피(리플)", "XRP", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z", 100000000LL,
+	  3200, 30000000000000LL, 0, 0 },
+	{ "KRW-SOL", "솔라나", "Solana", SLIQ_DENSE, 0, "2021-10-13T00:00:00Z", 5000000000LL, 5000,
+	  80000000000LL, 0, 0 },
+	{ "KRW-DOGE", "도지코인", "Dogecoin", SLIQ_DENSE, 0, "2021-02-24T00:00:00Z", 10000000LL,
+	  3300, 200000000000000LL, 0, 0 },
+	{ "KRW-ADA", "에이다", "Cardano", SLIQ_MEDIUM, 0, "2017-10-24T00:00:00Z", 100000000LL, 1000,
+	  10000000000000LL, 0, 0 },
+	{ "KRW-AVAX", "아발란체", "Avalanche", SLIQ_MEDIUM, 0, "2022-02-09T00:00:00Z", 1000000000LL,
+	  4000, 50000000000LL, 0, 0 },
+	{ "KRW-LINK", "체인링크", "Chainlink", SLIQ_MEDIUM, 0, "2020-09-04T00:00:00Z", 1000000000LL,
+	  2500, 80000000000LL, 0, 0 },
+	{ "KRW-SHIB", "시바이누", "Shiba Inu", SLIQ_MEDIUM, 0, "2023-09-14T00:00:00Z", 1000LL, 3000,
+	  50000000000000000LL, 0, 0 },
+	{ "KRW-ZIL", "질리카", "Zilliqa", SLIQ_SPARSE, 0, "2018-06-26T00:00:00Z", 1000000LL, 2500,
+	  5000000000000LL, 0, 0 },
+	{ "KRW-ORBS", "오브스", "Orbs", SLIQ_SPARSE, 0, "2020-04-29T00:00:00Z", 100000000LL, 30,
+	  1000000000000LL, 0, 0 },
 	{ "KRW-MED", "메디블록", "Medibloc", SLIQ_VERY_SPARSE, 0, "2019-03-07T00:00:00Z",
-	    10000000LL, 120, 500000000000LL, 0, 0 },
+	  10000000LL, 120, 500000000000LL, 0, 0 },
 	{ "KRW-GRS", "그로스톨코인", "Groestlcoin", SLIQ_VERY_SPARSE, 0, "2018-03-20T00:00:00Z",
-	    100000000LL, 450, 20000000000LL, 0, 0 },
-	{ "KRW-BERA", "베라체인", "Berachain", SLIQ_MEDIUM, 1, NULL,
-	    1000000000LL, 900, 60000000000LL, 0, 0 },
-	{ "BTC-ETH", "이더리움", "Ethereum", SLIQ_MEDIUM, 0, "2017-10-24T00:00:00Z",
-	    1LL, 3600000, 300000000LL, 0, 0 },
-	{ "BTC-XRP", "엑스알피(리플)", "XRP", SLIQ_SPARSE, 0, "2017-10-24T00:00:00Z",
-	    1LL, 2300, 300000000000LL, 0, 0 },
-	{ "BTC-SOL", "솔라나", "Solana", SLIQ_SPARSE, 0, "2021-10-13T00:00:00Z",
-	    1LL, 180000, 2000000000LL, 0, 0 },
-	{ "BTC-DOGE", "도지코인", "Dogecoin", SLIQ_VERY_SPARSE, 0, "2021-02-24T00:00:00Z",
-	    1LL, 240, 1000000000000LL, 0, 0 },
-	{ "USDT-BTC", "비트코인", "Bitcoin", SLIQ_MEDIUM, 0, "2019-01-08T00:00:00Z",
-	    1000000LL, 9700000, 5000000LL, 0, 0 },
-	{ "USDT-ETH", "이더리움", "Ethereum", SLIQ_SPARSE, 0, "2019-01-08T00:00:00Z",
-	    1000000LL, 340000, 100000000LL, 0, 0 },
-	{ "USDT-XRP", "엑스알피(리플)", "XRP", SLIQ_VERY_SPARSE, 0, "2019-01-08T00:00:00Z",
-	    10000LL, 23000, 100000000000LL, 0, 0 },
-	{ "USDT-SOL", "솔라나", "Solana", SLIQ_SPARSE, 0, "2021-10-13T00:00:00Z",
-	    1000000LL, 18000, 2000000000LL, 0, 0 },
+	  100000000LL, 450, 20000000000LL, 0, 0 },
+	{ "KRW-BERA", "베라체인", "Berachain", SLIQ_MEDIUM, 1, NULL, 1000000000LL, 900,
+	  60000000000LL, 0, 0 },
+	{ "BTC-ETH", "이더리움", "Ethereum", SLIQ_MEDIUM, 0, "2017-10-24T00:00:00Z", 1LL, 3600000,
+	  300000000LL, 0, 0 },
+	{ "BTC-XRP", "엑스알피(리플)", "XRP", SLIQ_SPARSE, 0, "2017-10-24T00:00:00Z", 1LL, 2300,
+	  300000000000LL, 0, 0 },
+	{ "BTC-SOL", "솔라나", "Solana", SLIQ_SPARSE, 0, "2021-10-13T00:00:00Z", 1LL, 180000,
+	  2000000000LL, 0, 0 },
+	{ "BTC-DOGE", "도지코인", "Dogecoin", SLIQ_VERY_SPARSE, 0, "2021-02-24T00:00:00Z", 1LL, 240,
+	  1000000000000LL, 0, 0 },
+	{ "USDT-BTC", "비트코인", "Bitcoin", SLIQ_MEDIUM, 0, "2019-01-08T00:00:00Z", 1000000LL,
+	  9700000, 5000000LL, 0, 0 },
+	{ "USDT-ETH", "이더리움", "Ethereum", SLIQ_SPARSE, 0, "2019-01-08T00:00:00Z", 1000000LL,
+	  340000, 100000000LL, 0, 0 },
+	{ "USDT-XRP", "엑스알피(리플)", "XRP", SLIQ_VERY_SPARSE, 0, "2019-01-08T00:00:00Z", 10000LL,
+	  23000, 100000000000LL, 0, 0 },
+	{ "USDT-SOL", "솔라나", "Solana", SLIQ_SPARSE, 0, "2021-10-13T00:00:00Z", 1000000LL, 18000,
+	  2000000000LL, 0, 0 },
 };
 
 #define N_MARKETS ((int)(sizeof(markets) / sizeof(markets[0])))
@@ -260,8 +269,8 @@ sgen_nonempty(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now
 		return range_nonempty(m, start_s, end_s, now_ms);
 	/* weeks, months, years: any traded day */
 	int64_t listed_day = floordiv(floordiv(m->listed_ms, 1000), 86400) * 86400;
-	for (int64_t d = start_s > listed_day ? start_s : listed_day; d < end_s && d * 1000 <= now_ms;
-	     d += 86400)
+	for (int64_t d = start_s > listed_day ? start_s : listed_day;
+	     d < end_s && d * 1000 <= now_ms; d += 86400)
 		if (range_nonempty(m, d, d + 86400, now_ms))
 			return 1;
 	return 0;
@@ -281,7 +290,7 @@ sgen_lower_bound(const struct smarket *m, enum stf tf, int64_t now_ms)
 
 int
 sgen_collect(const struct smarket *m, enum stf tf, int64_t newest, int64_t now_ms, int count,
-    int64_t *out)
+             int64_t *out)
 {
 	int64_t lb = sgen_lower_bound(m, tf, now_ms);
 	int64_t fixed = stf_fixed_s(tf);
@@ -314,7 +323,8 @@ component(const struct smarket *m, unsigned purpose, int64_t period_ms, int64_t 
 	int64_t k = floordiv(t_ms, period_ms);
 	int64_t f = t_ms - k * period_ms;
 	int64_t v0 = (int64_t)(mh(m, purpose, (uint64_t)k, 0) % (uint64_t)(2 * amp + 1)) - amp;
-	int64_t v1 = (int64_t)(mh(m, purpose, (uint64_t)(k + 1), 0) % (uint64_t)(2 * amp + 1)) - amp;
+	int64_t v1 =
+	    (int64_t)(mh(m, purpose, (uint64_t)(k + 1), 0) % (uint64_t)(2 * amp + 1)) - amp;
 	return v0 + (v1 - v0) * f / period_ms;
 }
 
@@ -341,7 +351,7 @@ sym(uint64_t u, int64_t a)
 
 void
 sgen_candle(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms,
-    struct scandle *c)
+            struct scandle *c)
 {
 	int64_t start_ms = start_s * 1000;
 	int64_t end_ms = stf_next(tf, start_s) * 1000;
@@ -416,7 +426,8 @@ sfmt_fixed(char *p, __int128 v, int scale)
 {
 	char tmp[48];
 	int n = 0;
-	unsigned __int128 u = v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
+	unsigned __int128 u =
+	    v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
 	if (v < 0)
 		*p++ = '-';
 	/* 64-bit fast path for the common case */
@@ -462,7 +473,7 @@ static const int64_t krw_rate_usdt = 1400;     /* KRW per USDT */
 
 size_t
 sgen_format(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms, int convert,
-    char *buf)
+            char *buf)
 {
 	struct scandle c;
 	char *p = buf;

@@ -16,7 +16,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: upbit-sim [serve] [options]      run the HTTP simulator\n"
 	    "       upbit-sim markets [--seed S] [--listed-at T] [--json]\n"
 	    "       upbit-sim truth --market M --timeframe TF --from A --to B\n"
@@ -103,8 +104,23 @@ parse_faults(const char *s, unsigned *mask)
 }
 
 enum {
-	O_BIND = 256, O_PORT, O_PORT_FILE, O_SEED, O_RATE, O_LAT, O_FRATE, O_FAULTS, O_BLOCK,
-	O_LISTED, O_HANG, O_HELP, O_JSON, O_MARKET, O_TF, O_FROM, O_TO
+	O_BIND = 256,
+	O_PORT,
+	O_PORT_FILE,
+	O_SEED,
+	O_RATE,
+	O_LAT,
+	O_FRATE,
+	O_FAULTS,
+	O_BLOCK,
+	O_LISTED,
+	O_HANG,
+	O_HELP,
+	O_JSON,
+	O_MARKET,
+	O_TF,
+	O_FROM,
+	O_TO
 };
 
 static const struct option long_opts[] = {
@@ -137,17 +153,13 @@ allowed(enum mode mode, int opt)
 	switch (opt) {
 	case O_SEED:
 	case O_LISTED:
-	case O_HELP:
-		return 1;
-	case O_JSON:
-		return mode == M_MARKETS;
+	case O_HELP: return 1;
+	case O_JSON: return mode == M_MARKETS;
 	case O_MARKET:
 	case O_TF:
 	case O_FROM:
-	case O_TO:
-		return mode == M_TRUTH;
-	default:
-		return mode == M_SERVE;
+	case O_TO: return mode == M_TRUTH;
+	default: return mode == M_SERVE;
 	}
 }
 
@@ -159,7 +171,7 @@ print_markets(int json)
 		printf("[");
 	else
 		printf("%-10s %-12s %-20s %-16s %s\n", "MARKET", "LIQUIDITY", "LISTED_AT_UTC",
-		    "TICK", "ENGLISH_NAME");
+		       "TICK", "ENGLISH_NAME");
 	for (int i = 0; i < sgen_market_count(); i++) {
 		const struct smarket *m = sgen_market(i);
 		char tick[48];
@@ -175,11 +187,11 @@ print_markets(int json)
 			printf("%s{\"market\":\"%s\",\"liquidity\":\"%s\",\"listed_at\":\"%sZ\","
 			       "\"recent\":%s,\"tick\":%s,\"korean_name\":\"%s\","
 			       "\"english_name\":\"%s\"}",
-			    i ? "," : "", m->code, sliq_name(m->liq), when,
-			    m->recent ? "true" : "false", tick, m->korean_name, m->english_name);
+			       i ? "," : "", m->code, sliq_name(m->liq), when,
+			       m->recent ? "true" : "false", tick, m->korean_name, m->english_name);
 		else
 			printf("%-10s %-12s %-20s %-16s %s%s\n", m->code, sliq_name(m->liq), when,
-			    tick, m->english_name, m->recent ? " (recent listing)" : "");
+			       tick, m->english_name, m->recent ? " (recent listing)" : "");
 	}
 	if (json)
 		printf("]\n");
@@ -195,7 +207,8 @@ run_truth(const char *market, const char *tfname, int64_t from_ms, int64_t to_ms
 		return 2;
 	}
 	if (stf_parse(tfname, &tf) != 0)
-		return bad("--timeframe", tfname, "expected 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y");
+		return bad("--timeframe", tfname,
+		           "expected 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y");
 	int64_t now_ms = stime_now_ms();
 	int64_t s = stf_floor(tf, from_ms >= 0 ? from_ms / 1000 : -((-from_ms + 999) / 1000));
 	if (s * 1000 < from_ms)
@@ -257,8 +270,9 @@ main(int argc, char **argv)
 			opt = O_HELP;
 		if (opt == '?' || opt == ':') {
 			if (optopt)
-				fprintf(stderr, "upbit-sim: option needs a value or is unknown: %s\n",
-				    argv[optind - 1]);
+				fprintf(stderr,
+				        "upbit-sim: option needs a value or is unknown: %s\n",
+				        argv[optind - 1]);
 			else
 				fprintf(stderr, "upbit-sim: unknown option %s\n", argv[optind - 1]);
 			fprintf(stderr, "upbit-sim: try 'upbit-sim --help'\n");
@@ -269,20 +283,14 @@ main(int argc, char **argv)
 			return 2;
 		}
 		switch (opt) {
-		case O_HELP:
-			usage(stdout);
-			return 0;
-		case O_BIND:
-			sc.bind = optarg;
-			break;
+		case O_HELP: usage(stdout); return 0;
+		case O_BIND: sc.bind = optarg; break;
 		case O_PORT:
 			if (parse_int(optarg, 0, 65535, &v))
 				return bad("--port", optarg, "expected 0..65535");
 			sc.port = (int)v;
 			break;
-		case O_PORT_FILE:
-			sc.port_file = optarg;
-			break;
+		case O_PORT_FILE: sc.port_file = optarg; break;
 		case O_SEED:
 			if (parse_u64(optarg, &sc.seed))
 				return bad("--seed", optarg, "expected an unsigned integer");
@@ -318,29 +326,17 @@ main(int argc, char **argv)
 		}
 		case O_FAULTS:
 			if (parse_faults(optarg, &sc.faults))
-				return bad("--faults", optarg,
+				return bad(
+				    "--faults", optarg,
 				    "expected a comma list of 500,502,reset,hang,truncate,garbage,all");
 			break;
-		case O_LISTED:
-			listed_at = optarg;
-			break;
-		case O_JSON:
-			json = 1;
-			break;
-		case O_MARKET:
-			market = optarg;
-			break;
-		case O_TF:
-			tfname = optarg;
-			break;
-		case O_FROM:
-			from_s = optarg;
-			break;
-		case O_TO:
-			to_s = optarg;
-			break;
-		default:
-			return 2;
+		case O_LISTED: listed_at = optarg; break;
+		case O_JSON: json = 1; break;
+		case O_MARKET: market = optarg; break;
+		case O_TF: tfname = optarg; break;
+		case O_FROM: from_s = optarg; break;
+		case O_TO: to_s = optarg; break;
+		default: return 2;
 		}
 	}
 	if (optind < argc) {
@@ -350,17 +346,17 @@ main(int argc, char **argv)
 
 	struct sgen_config gc = { .seed = sc.seed };
 	if (stime_parse(listed_at, &gc.recent_listed_ms) != 0)
-		return bad("--listed-at", listed_at, "expected an ISO time like 2026-11-01T00:00:00Z");
+		return bad("--listed-at", listed_at,
+		           "expected an ISO time like 2026-11-01T00:00:00Z");
 	sgen_init(&gc);
 
 	switch (mode) {
-	case M_MARKETS:
-		print_markets(json);
-		return 0;
+	case M_MARKETS: print_markets(json); return 0;
 	case M_TRUTH: {
 		int64_t a, b;
 		if (market == NULL || tfname == NULL || from_s == NULL || to_s == NULL) {
-			fprintf(stderr, "upbit-sim: truth needs --market, --timeframe, --from and --to\n");
+			fprintf(stderr,
+			        "upbit-sim: truth needs --market, --timeframe, --from and --to\n");
 			return 2;
 		}
 		if (stime_parse(from_s, &a) != 0)
@@ -369,7 +365,6 @@ main(int argc, char **argv)
 			return bad("--to", to_s, "expected an ISO time");
 		return run_truth(market, tfname, a, b);
 	}
-	default:
-		return ssrv_run(&sc);
+	default: return ssrv_run(&sc);
 	}
 }

@@ -26,13 +26,24 @@
 enum group { G_NONE = -1, G_CANDLES = 0, G_MARKET, G_ORIGIN, G_COUNT };
 static const char *group_name[G_COUNT] = { "candles", "market", "origin" };
 
-enum route { R_SECONDS, R_MINUTES, R_DAYS, R_WEEKS, R_MONTHS, R_YEARS, R_MARKET_ALL, R_OTHER,
-	R_COUNT };
-static const char *route_name[R_COUNT] = { "candles/seconds", "candles/minutes", "candles/days",
-	"candles/weeks", "candles/months", "candles/years", "market/all", "other" };
+enum route {
+	R_SECONDS,
+	R_MINUTES,
+	R_DAYS,
+	R_WEEKS,
+	R_MONTHS,
+	R_YEARS,
+	R_MARKET_ALL,
+	R_OTHER,
+	R_COUNT
+};
+static const char *route_name[R_COUNT] = { "candles/seconds", "candles/minutes",
+	                                   "candles/days",    "candles/weeks",
+	                                   "candles/months",  "candles/years",
+	                                   "market/all",      "other" };
 
-static const char *fault_names[SFAULT_COUNT] = { "500", "502", "reset", "hang", "truncate",
-	"garbage" };
+static const char *fault_names[SFAULT_COUNT] = { "500",  "502",      "reset",
+	                                         "hang", "truncate", "garbage" };
 
 #define PEAK_RING 1024
 #define ABUSE_429_COUNT 10
@@ -273,8 +284,8 @@ static void
 reply_error(struct reply *r, int status, const char *msg)
 {
 	char buf[256];
-	int n = snprintf(buf, sizeof(buf), "{\"error\":{\"name\":%d,\"message\":\"%s\"}}", status,
-	    msg);
+	int n =
+	    snprintf(buf, sizeof(buf), "{\"error\":{\"name\":%d,\"message\":\"%s\"}}", status, msg);
 	reply_set(r, status, CT_JSON, buf, (size_t)n);
 }
 
@@ -394,20 +405,21 @@ handle_market_all(struct MHD_Connection *conn, struct reply *r)
 	for (int i = 0; i < sgen_market_count(); i++) {
 		const struct smarket *m = sgen_market(i);
 		sb_printf(&b, "%s{\"market\":\"%s\",\"korean_name\":\"%s\",\"english_name\":\"%s\"",
-		    i ? "," : "", m->code, m->korean_name, m->english_name);
+		          i ? "," : "", m->code, m->korean_name, m->english_name);
 		if (details) {
 			uint64_t h = sgen_hash(sgen_seed(), 0xe7e7, (uint64_t)i, 0);
 			/* very sparse markets carry the warning; caution flags are rare */
 			int warn = m->liq == SLIQ_VERY_SPARSE;
 			sb_printf(&b,
-			    ",\"market_event\":{\"warning\":%s,\"caution\":{"
-			    "\"PRICE_FLUCTUATIONS\":%s,\"TRADING_VOLUME_SOARING\":%s,"
-			    "\"DEPOSIT_AMOUNT_SOARING\":%s,\"GLOBAL_PRICE_DIFFERENCES\":%s,"
-			    "\"CONCENTRATION_OF_SMALL_ACCOUNTS\":%s}}",
-			    warn ? "true" : "false", (h & 0x7) == 1 ? "true" : "false",
-			    (h >> 3 & 0x7) == 1 ? "true" : "false", (h >> 6 & 0x7) == 1 ? "true" : "false",
-			    (h >> 9 & 0x7) == 1 ? "true" : "false",
-			    (h >> 12 & 0x7) == 1 ? "true" : "false");
+			          ",\"market_event\":{\"warning\":%s,\"caution\":{"
+			          "\"PRICE_FLUCTUATIONS\":%s,\"TRADING_VOLUME_SOARING\":%s,"
+			          "\"DEPOSIT_AMOUNT_SOARING\":%s,\"GLOBAL_PRICE_DIFFERENCES\":%s,"
+			          "\"CONCENTRATION_OF_SMALL_ACCOUNTS\":%s}}",
+			          warn ? "true" : "false", (h & 0x7) == 1 ? "true" : "false",
+			          (h >> 3 & 0x7) == 1 ? "true" : "false",
+			          (h >> 6 & 0x7) == 1 ? "true" : "false",
+			          (h >> 9 & 0x7) == 1 ? "true" : "false",
+			          (h >> 12 & 0x7) == 1 ? "true" : "false");
 		}
 		sb_printf(&b, "}");
 	}
@@ -447,9 +459,9 @@ route_of(const char *url, enum stf *tf, int *bad_unit)
 		static const struct {
 			const char *s;
 			enum stf tf;
-		} units[] = { { "1", STF_1M }, { "3", STF_3M }, { "5", STF_5M }, { "10", STF_10M },
-			{ "15", STF_15M }, { "30", STF_30M }, { "60", STF_60M },
-			{ "240", STF_240M } };
+		} units[] = { { "1", STF_1M },   { "3", STF_3M },    { "5", STF_5M },
+			      { "10", STF_10M }, { "15", STF_15M },  { "30", STF_30M },
+			      { "60", STF_60M }, { "240", STF_240M } };
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			if (strcmp(u, units[i].s) == 0) {
 				*tf = units[i].tf;
@@ -506,6 +518,8 @@ pick_fault(uint64_t seq, enum sfault *out)
 	for (int i = 0; i < SFAULT_COUNT; i++)
 		if (S.cfg.faults & (1u << i))
 			list[n++] = (enum sfault)i;
+	if (n == 0) /* only bits beyond the known faults: none to inject */
+		return 0;
 	*out = list[sgen_hash(S.cfg.seed, 0xfa18, seq, 0) % (uint64_t)n];
 	return 1;
 }
@@ -522,27 +536,28 @@ stats_reply(struct reply *r)
 	for (int i = 0; i < 600; i++) {
 		if (S.by_status[i]) {
 			sb_printf(&b, "%s\"%d\":%llu", first ? "" : ",", i,
-			    (unsigned long long)S.by_status[i]);
+			          (unsigned long long)S.by_status[i]);
 			first = 0;
 		}
 	}
 	sb_printf(&b, "},\"by_route\":{");
 	for (int i = 0; i < R_COUNT; i++)
 		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", route_name[i],
-		    (unsigned long long)S.by_route[i]);
+		          (unsigned long long)S.by_route[i]);
 	sb_printf(&b, "},\"candles_served\":%llu,\"faults\":{", (unsigned long long)S.candles);
 	for (int i = 0; i < SFAULT_COUNT; i++)
 		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", fault_names[i],
-		    (unsigned long long)S.faults[i]);
+		          (unsigned long long)S.faults[i]);
 	sb_printf(&b, "},\"clients\":{");
 	first = 1;
 	for (int i = 0; i < CLIENT_BUCKETS; i++) {
 		for (struct client *c = S.clients[i]; c; c = c->next) {
 			sb_printf(&b,
-			    "%s\"%s\":{\"requests\":%llu,\"peak_per_sec\":%d,\"r429\":%llu,"
-			    "\"r418\":%llu}",
-			    first ? "" : ",", c->addr, (unsigned long long)c->requests, c->peak,
-			    (unsigned long long)c->n429, (unsigned long long)c->n418);
+			          "%s\"%s\":{\"requests\":%llu,\"peak_per_sec\":%d,\"r429\":%llu,"
+			          "\"r418\":%llu}",
+			          first ? "" : ",", c->addr, (unsigned long long)c->requests,
+			          c->peak, (unsigned long long)c->n429,
+			          (unsigned long long)c->n418);
 			first = 0;
 		}
 	}
@@ -593,7 +608,7 @@ send_reply(struct MHD_Connection *conn, struct reply *r, enum group g, int remai
 	MHD_add_response_header(resp, "Content-Type", r->ctype);
 	if (g != G_NONE) {
 		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
-		    g == G_ORIGIN ? 6 : 600, remaining);
+		         g == G_ORIGIN ? 6 : 600, remaining);
 		MHD_add_response_header(resp, "Remaining-Req", hdr);
 		MHD_add_response_header(resp, "limit-by-ip", "Yes");
 	}
@@ -618,7 +633,7 @@ handle_sim(struct MHD_Connection *conn, const char *url, const char *method)
 	if (strcmp(url, "/__sim/stats") == 0 && strcmp(method, "GET") == 0) {
 		stats_reply(&r);
 	} else if (strcmp(url, "/__sim/reset") == 0 &&
-	    (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0)) {
+	           (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0)) {
 		stats_reset();
 		reply_set(&r, 200, CT_JSON, "{\"reset\":true}", 14);
 	} else {
@@ -629,7 +644,7 @@ handle_sim(struct MHD_Connection *conn, const char *url, const char *method)
 
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+        const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	(void)cls;
 	(void)version;
@@ -662,12 +677,13 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	if (ci != NULL && ci->client_addr != NULL) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-			    addr, sizeof(addr));
+			inet_ntop(AF_INET,
+			          &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+			          sizeof(addr));
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6,
-			    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
-			    sizeof(addr));
+			          &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+			          sizeof(addr));
 	}
 
 	int remaining = 0;
@@ -698,7 +714,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	if (v == V_418) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "Too many requests. You are blocked for %lld seconds.",
-		    (long long)block_s);
+		         (long long)block_s);
 		reply_error(&r, 418, msg);
 		count_status(418);
 		return send_reply(conn, &r, g, 0);
@@ -716,11 +732,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		S.faults[f]++;
 		pthread_mutex_unlock(&S.lock);
 		switch (f) {
-		case SFAULT_RESET:
-			return MHD_NO;
-		case SFAULT_HANG:
-			sleep_ms(S.cfg.hang_ms);
-			return MHD_NO;
+		case SFAULT_RESET: return MHD_NO;
+		case SFAULT_HANG: sleep_ms(S.cfg.hang_ms); return MHD_NO;
 		case SFAULT_500:
 			reply_error(&r, 500, "Internal Server Error");
 			count_status(500);
@@ -734,13 +747,13 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 			return send_reply(conn, &r, g, remaining);
 		}
 		case SFAULT_GARBAGE: {
-			static const char junk[] = "\x1f\x8b<!-- upbit-sim garbage -->\x01\x02 not json {[";
+			static const char junk[] =
+			    "\x1f\x8b<!-- upbit-sim garbage -->\x01\x02 not json {[";
 			reply_set(&r, 200, CT_JSON, junk, sizeof(junk) - 1);
 			count_status(200);
 			return send_reply(conn, &r, g, remaining);
 		}
-		default:
-			break; /* truncate: build the real answer first */
+		default: break; /* truncate: build the real answer first */
 		}
 	}
 
@@ -772,7 +785,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		char hdr[96];
 		MHD_add_response_header(resp, "Content-Type", CT_JSON);
 		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
-		    g == G_ORIGIN ? 6 : 600, remaining);
+		         g == G_ORIGIN ? 6 : 600, remaining);
 		MHD_add_response_header(resp, "Remaining-Req", hdr);
 		MHD_add_response_header(resp, "limit-by-ip", "Yes");
 		count_status(200);
@@ -813,7 +826,7 @@ ssrv_run(const struct ssrv_config *cfg)
 	struct sockaddr_in6 sin6;
 	const struct sockaddr *sa;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	pthread_condattr_t ca;
 	sigset_t set;
 	int sig;
@@ -847,9 +860,9 @@ ssrv_run(const struct ssrv_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handler,
-	    NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_END);
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    flags, (uint16_t)cfg->port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, sa,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (d == NULL) {
 		logx("cannot listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
 		return 1;
@@ -862,8 +875,8 @@ ssrv_run(const struct ssrv_config *cfg)
 		return 1;
 	}
 	logx("listening on %s:%u (seed %llu, rate limit %d/s, latency %d ms, fault rate %g)",
-	    cfg->bind, port, (unsigned long long)cfg->seed, cfg->rate_limit, cfg->latency_ms,
-	    cfg->fault_rate);
+	     cfg->bind, port, (unsigned long long)cfg->seed, cfg->rate_limit, cfg->latency_ms,
+	     cfg->fault_rate);
 
 	while (sigwait(&set, &sig) != 0)
 		;

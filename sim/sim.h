@@ -34,13 +34,24 @@ char *stime_put_date(char *p, int64_t t_s);
 /* ---- timeframes (simtime.c) ---------------------------------------- */
 
 enum stf {
-	STF_1S, STF_1M, STF_3M, STF_5M, STF_10M, STF_15M, STF_30M, STF_60M,
-	STF_240M, STF_1D, STF_1W, STF_1MO, STF_1Y, STF_COUNT
+	STF_1S,
+	STF_1M,
+	STF_3M,
+	STF_5M,
+	STF_10M,
+	STF_15M,
+	STF_30M,
+	STF_60M,
+	STF_240M,
+	STF_1D,
+	STF_1W,
+	STF_1MO,
+	STF_1Y,
+	STF_COUNT
 };
 
 /* Parse a timeframe name (1s 1m 3m 5m 10m 15m 30m 1h 60m 4h 240m 1d 1w 1M 1y). */
 int stf_parse(const char *name, enum stf *out);
-const char *stf_name(enum stf tf);
 /* Fixed slot length in seconds, or 0 for weeks/months/years. */
 int64_t stf_fixed_s(enum stf tf);
 /* Minutes of a minute timeframe (the `unit` field), 0 otherwise. */
@@ -57,15 +68,15 @@ int64_t stf_prev(enum stf tf, int64_t start_s);
 enum sliq { SLIQ_DENSE, SLIQ_MEDIUM, SLIQ_SPARSE, SLIQ_VERY_SPARSE };
 
 struct smarket {
-	const char *code;         /* "KRW-BTC" */
+	const char *code; /* "KRW-BTC" */
 	const char *korean_name;
 	const char *english_name;
 	enum sliq liq;
-	int recent;               /* listed at the configurable instant */
-	const char *listed;       /* ISO listing instant unless recent */
-	int64_t tick_e8;          /* tick size in units of 1e-8 quote */
-	int64_t base_ticks;       /* typical price in ticks */
-	int64_t vol_min_e8;       /* typical volume per minute, 1e-8 base */
+	int recent;         /* listed at the configurable instant */
+	const char *listed; /* ISO listing instant unless recent */
+	int64_t tick_e8;    /* tick size in units of 1e-8 quote */
+	int64_t base_ticks; /* typical price in ticks */
+	int64_t vol_min_e8; /* typical volume per minute, 1e-8 base */
 	/* filled in by sgen_init */
 	int64_t listed_ms;
 	int idx;
@@ -91,7 +102,7 @@ uint64_t sgen_seed(void);
 struct scandle {
 	int64_t start_s;
 	int64_t open_t, high_t, low_t, close_t; /* prices in ticks */
-	int64_t ts_ms;                           /* last trade */
+	int64_t ts_ms;                          /* last trade */
 	__int128 vol_e8, turnover_e8;
 };
 
@@ -103,7 +114,7 @@ struct scandle {
 int sgen_nonempty(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms);
 /* Build the candle for a nonempty slot; forming if now_ms < slot end. */
 void sgen_candle(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms,
-    struct scandle *c);
+                 struct scandle *c);
 /* Earliest slot start that can hold a candle (listing, seconds horizon). */
 int64_t sgen_lower_bound(const struct smarket *m, enum stf tf, int64_t now_ms);
 
@@ -112,8 +123,8 @@ int64_t sgen_lower_bound(const struct smarket *m, enum stf tf, int64_t now_ms);
  * the slot start in seconds, i.e. newest candidate = floor(before_s - 1)),
  * newest first, into out[].  Returns the number found.
  */
-int sgen_collect(const struct smarket *m, enum stf tf, int64_t newest_start_s,
-    int64_t now_ms, int count, int64_t *out_starts);
+int sgen_collect(const struct smarket *m, enum stf tf, int64_t newest_start_s, int64_t now_ms,
+                 int count, int64_t *out_starts);
 
 /*
  * Format one candle as Upbit JSON (no trailing newline).  `convert` adds
@@ -122,7 +133,7 @@ int sgen_collect(const struct smarket *m, enum stf tf, int64_t newest_start_s,
  */
 #define SGEN_JSON_MAX 1024
 size_t sgen_format(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms,
-    int convert, char *buf);
+                   int convert, char *buf);
 
 /* Put a decimal integer / fixed-scale number; return the end pointer. */
 char *sfmt_i64(char *p, int64_t v);
@@ -130,20 +141,27 @@ char *sfmt_fixed(char *p, __int128 v, int scale);
 
 /* ---- HTTP server (server.c) ----------------------------------------- */
 
-enum sfault { SFAULT_500, SFAULT_502, SFAULT_RESET, SFAULT_HANG, SFAULT_TRUNCATE,
-	SFAULT_GARBAGE, SFAULT_COUNT };
+enum sfault {
+	SFAULT_500,
+	SFAULT_502,
+	SFAULT_RESET,
+	SFAULT_HANG,
+	SFAULT_TRUNCATE,
+	SFAULT_GARBAGE,
+	SFAULT_COUNT
+};
 
 struct ssrv_config {
-	const char *bind;        /* numeric IPv4 or IPv6 address */
-	int port;                /* 0 = pick a free port */
-	const char *port_file;   /* written atomically once listening, or NULL */
+	const char *bind;      /* numeric IPv4 or IPv6 address */
+	int port;              /* 0 = pick a free port */
+	const char *port_file; /* written atomically once listening, or NULL */
 	uint64_t seed;
-	int rate_limit;          /* requests per second per (IP, group); 0 = off */
-	int latency_ms;          /* added to each API request, +-10% jitter */
-	double fault_rate;       /* 0..1 */
-	unsigned faults;         /* bit mask of enum sfault */
-	int block_seconds;       /* first 418 block length */
-	int hang_ms;             /* how long a `hang` fault holds the connection */
+	int rate_limit;    /* requests per second per (IP, group); 0 = off */
+	int latency_ms;    /* added to each API request, +-10% jitter */
+	double fault_rate; /* 0..1 */
+	unsigned faults;   /* bit mask of enum sfault */
+	int block_seconds; /* first 418 block length */
+	int hang_ms;       /* how long a `hang` fault holds the connection */
 };
 
 const char *sfault_name(enum sfault f);

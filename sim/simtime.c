@@ -77,12 +77,11 @@ stime_parse(const char *s, int64_t *out_ms)
 	if (s == NULL || strlen(s) < 19)
 		return -1;
 	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || digits(s + 17, 2, &se))
+	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo) ||
-	    h > 23 || mi > 59 || se > 59)
+	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo) || h > 23 ||
+	    mi > 59 || se > 59)
 		return -1;
 	const char *p = s + 19;
 	if (*p == '.') {
@@ -103,8 +102,8 @@ stime_parse(const char *s, int64_t *out_ms)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
-		    oh > 23 || om > 59)
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
+		    om > 59)
 			return -1;
 		off_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
 		p += 6;
@@ -168,18 +167,12 @@ static const struct {
 	int64_t fixed_s;
 	int unit;
 } tf_tab[STF_COUNT] = {
-	[STF_1S] = { "1s", 1, 0 },
-	[STF_1M] = { "1m", 60, 1 },
-	[STF_3M] = { "3m", 180, 3 },
-	[STF_5M] = { "5m", 300, 5 },
-	[STF_10M] = { "10m", 600, 10 },
-	[STF_15M] = { "15m", 900, 15 },
-	[STF_30M] = { "30m", 1800, 30 },
-	[STF_60M] = { "1h", 3600, 60 },
-	[STF_240M] = { "4h", 14400, 240 },
-	[STF_1D] = { "1d", 86400, 0 },
-	[STF_1W] = { "1w", 0, 0 },
-	[STF_1MO] = { "1M", 0, 0 },
+	[STF_1S] = { "1s", 1, 0 },         [STF_1M] = { "1m", 60, 1 },
+	[STF_3M] = { "3m", 180, 3 },       [STF_5M] = { "5m", 300, 5 },
+	[STF_10M] = { "10m", 600, 10 },    [STF_15M] = { "15m", 900, 15 },
+	[STF_30M] = { "30m", 1800, 30 },   [STF_60M] = { "1h", 3600, 60 },
+	[STF_240M] = { "4h", 14400, 240 }, [STF_1D] = { "1d", 86400, 0 },
+	[STF_1W] = { "1w", 0, 0 },         [STF_1MO] = { "1M", 0, 0 },
 	[STF_1Y] = { "1y", 0, 0 },
 };
 
@@ -203,12 +196,6 @@ stf_parse(const char *name, enum stf *out)
 		}
 	}
 	return -1;
-}
-
-const char *
-stf_name(enum stf tf)
-{
-	return tf_tab[tf].name;
 }
 
 int64_t
@@ -254,12 +241,11 @@ stf_next(enum stf tf, int64_t start_s)
 	if (tf_tab[tf].fixed_s)
 		return start_s + tf_tab[tf].fixed_s;
 	switch (tf) {
-	case STF_1W:
-		return start_s + 7 * 86400;
+	case STF_1W: return start_s + 7 * 86400;
 	case STF_1MO:
 		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
 		return m == 12 ? stime_days_from_civil(y + 1, 1, 1) * 86400
-			       : stime_days_from_civil(y, m + 1, 1) * 86400;
+		               : stime_days_from_civil(y, m + 1, 1) * 86400;
 	default:
 		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
 		return stime_days_from_civil(y + 1, 1, 1) * 86400;

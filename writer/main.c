@@ -31,15 +31,15 @@
 #include "store.h"
 #include "timeutil.h"
 
-#define BATCH_MAX 64            /* results per transaction */
-#define POLL_MS 100             /* signal latency bound */
+#define BATCH_MAX 64 /* results per transaction */
+#define POLL_MS 100  /* signal latency bound */
 #define STATS_EVERY_MS 10000
-#define DB_FAILURES_MAX 20      /* consecutive failed batches: restart me */
+#define DB_FAILURES_MAX 20 /* consecutive failed batches: restart me */
 
 struct opts {
 	const char *db, *results, *work, *events, *ready_file;
 	struct net_curve bind_curve, connect_curve; /* CURVE keys (net.h) */
-	const char *curve_allow;  /* client keys allowed to connect */
+	const char *curve_allow;                    /* client keys allowed to connect */
 	int verbose;
 };
 
@@ -73,38 +73,35 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
-	    "                 [--ready-file F] [-v]\n"
-	    "  --db PATH         SQLite database (created if missing; PATH.lock held)\n"
-	    "  --results EP      bind a ROUTER here for the fetchers' RESULT messages\n"
-	    "  --work EP         the planner's endpoint, for COMMITTED messages\n"
-	    "  --events EP       the event hub to publish \"committed\" events to\n"
-	    "  --ready-file F    write our pid to F once ready\n"
-	    "  --curve-server F  CURVE key pair of the servers (cp-planner --keygen):\n"
-	    "                    encrypts --results, and is the planner's public key\n"
-	    "  --curve-client F  CURVE key pair of this process as a client\n"
-	    "  --curve-allow F   only clients with a public key in F may connect\n"
-	    "  -v                verbose (debug) logging\n"
-	    "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
+	fprintf(f, "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
+	           "                 [--ready-file F] [-v]\n"
+	           "  --db PATH         SQLite database (created if missing; PATH.lock held)\n"
+	           "  --results EP      bind a ROUTER here for the fetchers' RESULT messages\n"
+	           "  --work EP         the planner's endpoint, for COMMITTED messages\n"
+	           "  --events EP       the event hub to publish \"committed\" events to\n"
+	           "  --ready-file F    write our pid to F once ready\n"
+	           "  --curve-server F  CURVE key pair of the servers (cp-planner --keygen):\n"
+	           "                    encrypts --results, and is the planner's public key\n"
+	           "  --curve-client F  CURVE key pair of this process as a client\n"
+	           "  --curve-allow F   only clients with a public key in F may connect\n"
+	           "  -v                verbose (debug) logging\n"
+	           "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
 }
 
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "results", required_argument, NULL, 'r' },
-		{ "work", required_argument, NULL, 'w' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "ready-file", required_argument, NULL, 'R' },
-		{ "curve-server", required_argument, NULL, 'S' },
-		{ "curve-client", required_argument, NULL, 'C' },
-		{ "curve-allow", required_argument, NULL, 'L' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = { { "db", required_argument, NULL, 'd' },
+		                            { "results", required_argument, NULL, 'r' },
+		                            { "work", required_argument, NULL, 'w' },
+		                            { "events", required_argument, NULL, 'e' },
+		                            { "ready-file", required_argument, NULL, 'R' },
+		                            { "curve-server", required_argument, NULL, 'S' },
+		                            { "curve-client", required_argument, NULL, 'C' },
+		                            { "curve-allow", required_argument, NULL, 'L' },
+		                            { "verbose", no_argument, NULL, 'v' },
+		                            { "help", no_argument, NULL, 'h' },
+		                            { NULL, 0, NULL, 0 } };
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -131,8 +128,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -1;
 	}
-	if (o->db == NULL || o->results == NULL || o->work == NULL ||
-	    o->db[0] == '\0' || o->results[0] == '\0' || o->work[0] == '\0') {
+	if (o->db == NULL || o->results == NULL || o->work == NULL || o->db[0] == '\0' ||
+	    o->results[0] == '\0' || o->work[0] == '\0') {
 		fprintf(stderr, "cp-writer: --db, --results and --work are required\n");
 		usage(stderr);
 		return -1;
@@ -222,7 +219,8 @@ recv_result(struct msg_result *r)
 			          msg_type_names[type]);
 		else
 			log_warnx("malformed message (%zu bytes, wrong version or type)"
-			          " on the results socket dropped", len);
+			          " on the results socket dropped",
+			          len);
 		goto out;
 	}
 	if (msg_decode_result(data, len, r) == -1) {
@@ -392,7 +390,7 @@ main(int argc, char **argv)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;    /* no SA_RESTART: zmq_poll returns EINTR */
+	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -430,8 +428,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (o.events != NULL) {
-		sock_events = net_events_open(ctx, o.events,
-		    o.connect_curve.server_key_file ? &o.connect_curve : NULL);
+		sock_events = net_events_open(
+		    ctx, o.events, o.connect_curve.server_key_file ? &o.connect_curve : NULL);
 		if (sock_events == NULL)
 			log_warnx("events to %s disabled", o.events);
 	}

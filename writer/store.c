@@ -75,76 +75,75 @@
 #define WAL_SIZE_LIMIT_BYTES (64LL * 1024 * 1024)
 
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS candles_exact("
-	" market TEXT NOT NULL, timeframe TEXT NOT NULL,"
-	" candle_date_time_utc TEXT NOT NULL, candle_date_time_kst TEXT NOT NULL,"
-	" opening_price TEXT NOT NULL, high_price TEXT NOT NULL,"
-	" low_price TEXT NOT NULL, trade_price TEXT NOT NULL,"
-	" timestamp INTEGER NOT NULL,"
-	" candle_acc_trade_price TEXT NOT NULL, candle_acc_trade_volume TEXT NOT NULL,"
-	" unit INTEGER, prev_closing_price TEXT, change_price TEXT, change_rate TEXT,"
-	" converted_trade_price TEXT, first_day_of_period TEXT,"
-	" PRIMARY KEY (market, timeframe, candle_date_time_utc)) WITHOUT ROWID;"
-	"CREATE VIEW IF NOT EXISTS candles AS SELECT market, timeframe,"
-	" candle_date_time_utc, candle_date_time_kst,"
-	" CAST(opening_price AS REAL) AS opening_price,"
-	" CAST(high_price AS REAL) AS high_price,"
-	" CAST(low_price AS REAL) AS low_price,"
-	" CAST(trade_price AS REAL) AS trade_price,"
-	" timestamp,"
-	" CAST(candle_acc_trade_price AS REAL) AS candle_acc_trade_price,"
-	" CAST(candle_acc_trade_volume AS REAL) AS candle_acc_trade_volume,"
-	" unit,"
-	" CAST(prev_closing_price AS REAL) AS prev_closing_price,"
-	" CAST(change_price AS REAL) AS change_price,"
-	" CAST(change_rate AS REAL) AS change_rate,"
-	" CAST(converted_trade_price AS REAL) AS converted_trade_price,"
-	" first_day_of_period FROM candles_exact;"
-	"CREATE TABLE IF NOT EXISTS coverage("
-	" market TEXT NOT NULL, timeframe TEXT NOT NULL,"
-	" from_utc TEXT NOT NULL, to_utc TEXT NOT NULL,"
-	" PRIMARY KEY (market, timeframe, from_utc)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS history_start("
-	" market TEXT NOT NULL, timeframe TEXT NOT NULL, first_utc TEXT NOT NULL,"
-	" PRIMARY KEY (market, timeframe)) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS candles_exact("
+    " market TEXT NOT NULL, timeframe TEXT NOT NULL,"
+    " candle_date_time_utc TEXT NOT NULL, candle_date_time_kst TEXT NOT NULL,"
+    " opening_price TEXT NOT NULL, high_price TEXT NOT NULL,"
+    " low_price TEXT NOT NULL, trade_price TEXT NOT NULL,"
+    " timestamp INTEGER NOT NULL,"
+    " candle_acc_trade_price TEXT NOT NULL, candle_acc_trade_volume TEXT NOT NULL,"
+    " unit INTEGER, prev_closing_price TEXT, change_price TEXT, change_rate TEXT,"
+    " converted_trade_price TEXT, first_day_of_period TEXT,"
+    " PRIMARY KEY (market, timeframe, candle_date_time_utc)) WITHOUT ROWID;"
+    "CREATE VIEW IF NOT EXISTS candles AS SELECT market, timeframe,"
+    " candle_date_time_utc, candle_date_time_kst,"
+    " CAST(opening_price AS REAL) AS opening_price,"
+    " CAST(high_price AS REAL) AS high_price,"
+    " CAST(low_price AS REAL) AS low_price,"
+    " CAST(trade_price AS REAL) AS trade_price,"
+    " timestamp,"
+    " CAST(candle_acc_trade_price AS REAL) AS candle_acc_trade_price,"
+    " CAST(candle_acc_trade_volume AS REAL) AS candle_acc_trade_volume,"
+    " unit,"
+    " CAST(prev_closing_price AS REAL) AS prev_closing_price,"
+    " CAST(change_price AS REAL) AS change_price,"
+    " CAST(change_rate AS REAL) AS change_rate,"
+    " CAST(converted_trade_price AS REAL) AS converted_trade_price,"
+    " first_day_of_period FROM candles_exact;"
+    "CREATE TABLE IF NOT EXISTS coverage("
+    " market TEXT NOT NULL, timeframe TEXT NOT NULL,"
+    " from_utc TEXT NOT NULL, to_utc TEXT NOT NULL,"
+    " PRIMARY KEY (market, timeframe, from_utc)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS history_start("
+    " market TEXT NOT NULL, timeframe TEXT NOT NULL, first_utc TEXT NOT NULL,"
+    " PRIMARY KEY (market, timeframe)) WITHOUT ROWID;";
 
 static const char insert_sql[] =
-	"INSERT INTO candles_exact(market, timeframe, candle_date_time_utc,"
-	" candle_date_time_kst, opening_price, high_price, low_price, trade_price,"
-	" timestamp, candle_acc_trade_price, candle_acc_trade_volume, unit,"
-	" prev_closing_price, change_price, change_rate, converted_trade_price,"
-	" first_day_of_period)"
-	" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
-	" ON CONFLICT DO NOTHING";
+    "INSERT INTO candles_exact(market, timeframe, candle_date_time_utc,"
+    " candle_date_time_kst, opening_price, high_price, low_price, trade_price,"
+    " timestamp, candle_acc_trade_price, candle_acc_trade_volume, unit,"
+    " prev_closing_price, change_price, change_rate, converted_trade_price,"
+    " first_day_of_period)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+    " ON CONFLICT DO NOTHING";
 
 /* The covered row that could contain a range starting at ?3. */
 static const char cov_find_sql[] =
-	"SELECT to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
-	" AND from_utc <= ?3 ORDER BY from_utc DESC LIMIT 1";
+    "SELECT to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
+    " AND from_utc <= ?3 ORDER BY from_utc DESC LIMIT 1";
 /* Rows starting at or before ?3, newest first: the merge walks them while
  * they reach the new range (rows are disjoint, so it stops early). */
 static const char cov_scan_sql[] =
-	"SELECT from_utc, to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
-	" AND from_utc <= ?3 ORDER BY from_utc DESC";
-static const char cov_del_sql[] =
-	"DELETE FROM coverage WHERE market = ?1 AND timeframe = ?2"
-	" AND from_utc >= ?3 AND from_utc <= ?4";
+    "SELECT from_utc, to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
+    " AND from_utc <= ?3 ORDER BY from_utc DESC";
+static const char cov_del_sql[] = "DELETE FROM coverage WHERE market = ?1 AND timeframe = ?2"
+                                  " AND from_utc >= ?3 AND from_utc <= ?4";
 static const char cov_ins_sql[] =
-	"INSERT INTO coverage(market, timeframe, from_utc, to_utc) VALUES(?1,?2,?3,?4)";
+    "INSERT INTO coverage(market, timeframe, from_utc, to_utc) VALUES(?1,?2,?3,?4)";
 static const char hist_sql[] =
-	"INSERT INTO history_start(market, timeframe, first_utc) VALUES(?1,?2,?3)"
-	" ON CONFLICT(market, timeframe) DO UPDATE SET first_utc = excluded.first_utc";
+    "INSERT INTO history_start(market, timeframe, first_utc) VALUES(?1,?2,?3)"
+    " ON CONFLICT(market, timeframe) DO UPDATE SET first_utc = excluded.first_utc";
 
 /* Parameter index of each decimal in insert_sql, by enum candle_num. */
 static const int num_param[CN_COUNT] = {
-	[CN_OPEN] = 5, [CN_HIGH] = 6, [CN_LOW] = 7, [CN_CLOSE] = 8,
-	[CN_ACC_PRICE] = 10, [CN_ACC_VOLUME] = 11, [CN_PREV_CLOSE] = 13,
-	[CN_CHANGE_PRICE] = 14, [CN_CHANGE_RATE] = 15, [CN_CONVERTED] = 16,
+	[CN_OPEN] = 5,         [CN_HIGH] = 6,        [CN_LOW] = 7,         [CN_CLOSE] = 8,
+	[CN_ACC_PRICE] = 10,   [CN_ACC_VOLUME] = 11, [CN_PREV_CLOSE] = 13, [CN_CHANGE_PRICE] = 14,
+	[CN_CHANGE_RATE] = 15, [CN_CONVERTED] = 16,
 };
 /* Decimals the schema requires (NOT NULL). */
 static const int num_required[CN_COUNT] = {
-	[CN_OPEN] = 1, [CN_HIGH] = 1, [CN_LOW] = 1, [CN_CLOSE] = 1,
-	[CN_ACC_PRICE] = 1, [CN_ACC_VOLUME] = 1,
+	[CN_OPEN] = 1,  [CN_HIGH] = 1,      [CN_LOW] = 1,
+	[CN_CLOSE] = 1, [CN_ACC_PRICE] = 1, [CN_ACC_VOLUME] = 1,
 };
 
 struct store {
@@ -156,9 +155,8 @@ struct store {
 	sqlite3_stmt *insert, *cov_find, *cov_scan, *cov_del, *cov_ins, *hist;
 };
 
-static void
-err_set(struct store_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void err_set(struct store_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 err_set(struct store_err *err, int code, const char *fmt, ...)
@@ -183,10 +181,8 @@ sqlite_exit_code(int rc)
 	case SQLITE_IOERR:
 	case SQLITE_FULL:
 	case SQLITE_NOMEM:
-	case SQLITE_INTERRUPT:
-		return EXIT_TEMPFAIL;
-	default:
-		return EXIT_PERMFAIL;
+	case SQLITE_INTERRUPT: return EXIT_TEMPFAIL;
+	default: return EXIT_PERMFAIL;
 	}
 }
 
@@ -207,7 +203,7 @@ make_parent_dir(const char *path)
 	if (slash == NULL || slash == buf)
 		return 0;
 	*slash = '\0';
-	for (p = buf + 1; ; p++) {
+	for (p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 
@@ -233,8 +229,8 @@ store_lock(const char *path, struct store_err *err)
 		return -1;
 	}
 	if (make_parent_dir(path) == -1) {
-		err_set(err, EXIT_PERMFAIL, "cannot create the directory of %s: %s",
-		        path, strerror(errno));
+		err_set(err, EXIT_PERMFAIL, "cannot create the directory of %s: %s", path,
+		        strerror(errno));
 		return -1;
 	}
 	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -249,7 +245,8 @@ store_lock(const char *path, struct store_err *err)
 			err_set(err, EXIT_PERMFAIL,
 			        "another writer is running on %s (lock %s held)", path, lockpath);
 		else
-			err_set(err, EXIT_PERMFAIL, "cannot lock %s: %s", lockpath, strerror(errno));
+			err_set(err, EXIT_PERMFAIL, "cannot lock %s: %s", lockpath,
+			        strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -262,8 +259,8 @@ prepare(struct store *s, const char *sql, sqlite3_stmt **st, struct store_err *e
 	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 
 	if (rc != SQLITE_OK) {
-		err_set(err, EXIT_PERMFAIL, "schema of %s does not match this writer: %s",
-		        s->path, sqlite3_errmsg(s->db));
+		err_set(err, EXIT_PERMFAIL, "schema of %s does not match this writer: %s", s->path,
+		        sqlite3_errmsg(s->db));
 		return -1;
 	}
 	return 0;
@@ -287,8 +284,7 @@ exec(struct store *s, const char *sql, struct store_err *err)
 
 /* Runs a one-row PRAGMA and copies its first column as text. */
 static int
-pragma_text(struct store *s, const char *sql, char *out, size_t outlen,
-            struct store_err *err)
+pragma_text(struct store *s, const char *sql, char *out, size_t outlen, struct store_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -328,7 +324,8 @@ schema_setup(struct store *s, struct store_err *err)
 	if (version != 0 && version != LEDGER_SCHEMA_VERSION) {
 		err_set(err, EXIT_PERMFAIL,
 		        "%s has schema version %ld, this writer knows version %d only;"
-		        " refusing to touch it", s->path, version, LEDGER_SCHEMA_VERSION);
+		        " refusing to touch it",
+		        s->path, version, LEDGER_SCHEMA_VERSION);
 		goto fail;
 	}
 	if (exec(s, schema_sql, err) == -1)
@@ -366,8 +363,8 @@ store_open(const char *path, struct store_err *err)
 	if (s->lock_fd == -1)
 		goto fail;
 
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                     SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		err_set(err, sqlite_exit_code(rc), "cannot open %s: %s", path,
 		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -378,8 +375,8 @@ store_open(const char *path, struct store_err *err)
 	if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err) == -1)
 		goto fail;
 	if (strcmp(mode, "wal") != 0) {
-		err_set(err, EXIT_PERMFAIL, "%s: cannot switch to WAL (journal_mode is %s)",
-		        path, mode);
+		err_set(err, EXIT_PERMFAIL, "%s: cannot switch to WAL (journal_mode is %s)", path,
+		        mode);
 		goto fail;
 	}
 	if (exec(s, "PRAGMA synchronous=NORMAL", err) == -1)
@@ -390,7 +387,8 @@ store_open(const char *path, struct store_err *err)
 		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", CACHE_SIZE_KIB);
 		if (exec(s, sql, err) == -1 || exec(s, "PRAGMA temp_store=MEMORY", err) == -1)
 			goto fail;
-		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d", WAL_AUTOCHECKPOINT_PAGES);
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d",
+		         WAL_AUTOCHECKPOINT_PAGES);
 		if (exec(s, sql, err) == -1)
 			goto fail;
 		snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", WAL_SIZE_LIMIT_BYTES);
@@ -534,18 +532,18 @@ store_check_result(const struct msg_result *r, int64_t now, char *why, size_t wh
 		const struct candle *c = &r->candles[i];
 
 		if (c->start < 0 || c->start >= ci->to) {
-			snprintf(why, whylen, "candle %zu starts at %lld, not before to %lld",
-			         i, (long long)c->start, (long long)ci->to);
+			snprintf(why, whylen, "candle %zu starts at %lld, not before to %lld", i,
+			         (long long)c->start, (long long)ci->to);
 			return -1;
 		}
 		if (tf_floor(tf, c->start) != c->start) {
-			snprintf(why, whylen, "candle %zu start %lld not aligned to %s",
-			         i, (long long)c->start, tf_name(tf));
+			snprintf(why, whylen, "candle %zu start %lld not aligned to %s", i,
+			         (long long)c->start, tf_name(tf));
 			return -1;
 		}
 		if (c->start >= closed_before) {
-			snprintf(why, whylen, "candle %zu at %lld is still forming (now %lld)",
-			         i, (long long)c->start, (long long)now);
+			snprintf(why, whylen, "candle %zu at %lld is still forming (now %lld)", i,
+			         (long long)c->start, (long long)now);
 			return -1;
 		}
 		if (memchr(c->first_day, '\0', sizeof(c->first_day)) == NULL) {
@@ -555,8 +553,8 @@ store_check_result(const struct msg_result *r, int64_t now, char *why, size_t wh
 		for (k = 0; k < CN_COUNT; k++) {
 			if (memchr(c->num[k], '\0', CANDLE_NUM_MAX) == NULL ||
 			    (num_required[k] && c->num[k][0] == '\0')) {
-				snprintf(why, whylen, "candle %zu decimal %d missing or unterminated",
-				         i, k);
+				snprintf(why, whylen,
+				         "candle %zu decimal %d missing or unterminated", i, k);
 				return -1;
 			}
 		}
@@ -652,8 +650,8 @@ column_time(sqlite3_stmt *st, int col, char out[TIME_TEXT_LEN])
 /* Records [from, to) as covered, merging with overlapping or adjacent rows.
  * *duplicate = 1 if one row already held all of it. 0 or -1 (logged). */
 static int
-cover(struct store *s, const char *market, const char *tfname, int64_t from,
-      int64_t to, uint8_t *duplicate)
+cover(struct store *s, const char *market, const char *tfname, int64_t from, int64_t to,
+      uint8_t *duplicate)
 {
 	char new_from[TIME_TEXT_LEN], new_to[TIME_TEXT_LEN];
 	char lo[TIME_TEXT_LEN], hi[TIME_TEXT_LEN], del_lo[TIME_TEXT_LEN];
@@ -689,8 +687,8 @@ cover(struct store *s, const char *market, const char *tfname, int64_t from,
 	while ((rc = sqlite3_step(s->cov_scan)) == SQLITE_ROW) {
 		if (column_time(s->cov_scan, 0, rfrom) == -1 ||
 		    column_time(s->cov_scan, 1, rto) == -1) {
-			log_warnx("%s: malformed coverage row of %s %s skipped", s->path,
-			          market, tfname);
+			log_warnx("%s: malformed coverage row of %s %s skipped", s->path, market,
+			          tfname);
 			continue;
 		}
 		if (strcmp(rto, new_from) < 0)
@@ -720,8 +718,7 @@ cover(struct store *s, const char *market, const char *tfname, int64_t from,
 		goto sqlfail;
 	return 0;
 sqlfail:
-	log_warnx("coverage of %s %s in %s: %s", market, tfname, s->path,
-	          sqlite3_errmsg(s->db));
+	log_warnx("coverage of %s %s in %s: %s", market, tfname, s->path, sqlite3_errmsg(s->db));
 	return -1;
 }
 
@@ -737,8 +734,8 @@ store_put_result(struct store *s, const struct msg_result *r, int64_t now,
 	uint8_t duplicate = 0;
 
 	if (store_check_result(r, now, why, sizeof(why)) == -1) {
-		log_warnx("result of chunk %llu (%.*s %s) rejected: %s",
-		          (unsigned long long)ci->id, MARKET_MAX, ci->market,
+		log_warnx("result of chunk %llu (%.*s %s) rejected: %s", (unsigned long long)ci->id,
+		          MARKET_MAX, ci->market,
 		          ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?", why);
 		return STORE_REJECTED;
 	}
@@ -755,8 +752,8 @@ store_put_result(struct store *s, const struct msg_result *r, int64_t now,
 		bind_key(s->hist, ci->market, tfname);
 		sqlite3_bind_text(s->hist, 3, first, -1, SQLITE_STATIC);
 		if (run(s->hist) != SQLITE_OK) {
-			log_warnx("history_start of %s %s in %s: %s", ci->market, tfname,
-			          s->path, sqlite3_errmsg(s->db));
+			log_warnx("history_start of %s %s in %s: %s", ci->market, tfname, s->path,
+			          sqlite3_errmsg(s->db));
 			return STORE_ERROR;
 		}
 	}

@@ -69,8 +69,8 @@ void store_rollback(struct store *s);
 /* Checks one result (see store_check_result), then inserts its candles and
  * records the range it proves, inside the open transaction. now is the wall
  * clock in epoch seconds. Fills *out on STORE_OK. */
-enum store_status store_put_result(struct store *s, const struct msg_result *r,
-                                   int64_t now, struct store_outcome *out);
+enum store_status store_put_result(struct store *s, const struct msg_result *r, int64_t now,
+                                   struct store_outcome *out);
 
 /* The sanity re-check, no database needed: 0 if r may be written at time now,
  * else -1 with the reason in why. Every candle aligned, before ci.to and

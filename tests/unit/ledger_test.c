@@ -14,9 +14,9 @@
 #include "ledger.h"
 #include "tf.h"
 
-#define COVERAGE_SCHEMA \
+#define COVERAGE_SCHEMA                                                         \
 	"CREATE TABLE coverage(market TEXT NOT NULL, timeframe TEXT NOT NULL, " \
-	"from_utc TEXT NOT NULL, to_utc TEXT NOT NULL, " \
+	"from_utc TEXT NOT NULL, to_utc TEXT NOT NULL, "                        \
 	"PRIMARY KEY(market, timeframe, from_utc)) WITHOUT ROWID"
 
 static struct range_list
@@ -88,14 +88,22 @@ test_subtract(void **state)
 		/* touching ranges do not cut */
 		{ 1, 2, 1, { 50, 100 }, { 0, 50, 100, 150 }, { 50, 100 } },
 		/* several holes */
-		{ 1, 3, 4, { 0, 100 }, { 10, 20, 30, 40, 50, 60 },
+		{ 1,
+		  3,
+		  4,
+		  { 0, 100 },
+		  { 10, 20, 30, 40, 50, 60 },
 		  { 0, 10, 20, 30, 40, 50, 60, 100 } },
 		/* adjacent have ranges leave no gap */
 		{ 1, 2, 2, { 0, 100 }, { 10, 50, 50, 90 }, { 0, 10, 90, 100 } },
 		/* several wants, one have spanning them */
 		{ 3, 1, 2, { 0, 10, 20, 30, 40, 50 }, { 5, 45 }, { 0, 5, 45, 50 } },
 		/* several wants, several haves, some disjoint */
-		{ 3, 3, 5, { 0, 10, 20, 30, 40, 50 }, { 2, 4, 25, 26, 60, 70 },
+		{ 3,
+		  3,
+		  5,
+		  { 0, 10, 20, 30, 40, 50 },
+		  { 2, 4, 25, 26, 60, 70 },
 		  { 0, 2, 4, 10, 20, 25, 26, 30, 40, 50 } },
 		/* haves entirely before and after */
 		{ 1, 2, 1, { 40, 60 }, { 0, 10, 90, 100 }, { 40, 60 } },
@@ -198,16 +206,15 @@ setup_db(void **state)
 	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
 		return -1;
 	exec(db, COVERAGE_SCHEMA);
-	exec(db,
-	     "INSERT INTO coverage VALUES"
-	     "('KRW-BTC','1h','2025-01-01T00:00:00','2025-01-02T00:00:00'),"
-	     "('KRW-BTC','1h','2025-01-02T00:00:00','2025-01-03T00:00:00')," /* adjacent */
-	     "('KRW-BTC','1h','2025-01-05T00:00:00','2025-01-06T00:00:00'),"
-	     "('KRW-BTC','1h','2025-01-10T00:00:00','2025-01-20T00:00:00'),"
-	     "('KRW-BTC','1d','2024-01-01T00:00:00','2025-01-01T00:00:00'),"
-	     "('KRW-ETH','1h','2025-01-01T00:00:00','2025-02-01T00:00:00'),"
-	     "('KRW-BTC','1M','2017-10-01T00:00:00','2025-06-01T00:00:00'),"
-	     "('KRW-BTC','1m','2025-01-01T00:00:00','2025-01-01T01:00:00')");
+	exec(db, "INSERT INTO coverage VALUES"
+	         "('KRW-BTC','1h','2025-01-01T00:00:00','2025-01-02T00:00:00'),"
+	         "('KRW-BTC','1h','2025-01-02T00:00:00','2025-01-03T00:00:00')," /* adjacent */
+	         "('KRW-BTC','1h','2025-01-05T00:00:00','2025-01-06T00:00:00'),"
+	         "('KRW-BTC','1h','2025-01-10T00:00:00','2025-01-20T00:00:00'),"
+	         "('KRW-BTC','1d','2024-01-01T00:00:00','2025-01-01T00:00:00'),"
+	         "('KRW-ETH','1h','2025-01-01T00:00:00','2025-02-01T00:00:00'),"
+	         "('KRW-BTC','1M','2017-10-01T00:00:00','2025-06-01T00:00:00'),"
+	         "('KRW-BTC','1m','2025-01-01T00:00:00','2025-01-01T01:00:00')");
 	sqlite3_close(db);
 	*state = dbpath;
 	return 0;
@@ -251,39 +258,40 @@ test_covered(void **state)
 	assert_non_null(db);
 	/* the whole of January: adjacent rows merged, sorted, clipped */
 	{
-		int64_t want[] = { T(2025, 1, 1, 0), T(2025, 1, 3, 0),
-		                   T(2025, 1, 5, 0), T(2025, 1, 6, 0),
-		                   T(2025, 1, 10, 0), T(2025, 1, 20, 0) };
+		int64_t want[] = { T(2025, 1, 1, 0), T(2025, 1, 3, 0),  T(2025, 1, 5, 0),
+			           T(2025, 1, 6, 0), T(2025, 1, 10, 0), T(2025, 1, 20, 0) };
 
-		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2024, 12, 1, 0),
-		                                T(2025, 2, 1, 0), &out), 0);
+		assert_int_equal(
+		    ledger_covered(db, "KRW-BTC", "1h", T(2024, 12, 1, 0), T(2025, 2, 1, 0), &out),
+		    0);
 		assert_ranges(&out, 3, want);
 		range_list_free(&out);
 	}
 	/* clipped on both sides */
 	{
-		int64_t want[] = { T(2025, 1, 1, 12), T(2025, 1, 3, 0),
-		                   T(2025, 1, 5, 0), T(2025, 1, 6, 0),
-		                   T(2025, 1, 10, 0), T(2025, 1, 15, 6) };
+		int64_t want[] = { T(2025, 1, 1, 12), T(2025, 1, 3, 0),  T(2025, 1, 5, 0),
+			           T(2025, 1, 6, 0),  T(2025, 1, 10, 0), T(2025, 1, 15, 6) };
 
-		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 1, 12),
-		                                T(2025, 1, 15, 6), &out), 0);
+		assert_int_equal(
+		    ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 1, 12), T(2025, 1, 15, 6), &out),
+		    0);
 		assert_ranges(&out, 3, want);
 		range_list_free(&out);
 	}
 	/* touching at the ends only: nothing intersects */
-	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 3, 0),
-	                                T(2025, 1, 5, 0), &out), 0);
+	assert_int_equal(
+	    ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 3, 0), T(2025, 1, 5, 0), &out), 0);
 	assert_int_equal(out.n, 0);
-	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2024, 1, 1, 0),
-	                                T(2025, 1, 1, 0), &out), 0);
+	assert_int_equal(
+	    ledger_covered(db, "KRW-BTC", "1h", T(2024, 1, 1, 0), T(2025, 1, 1, 0), &out), 0);
 	assert_int_equal(out.n, 0);
 	/* inside one row */
 	{
 		int64_t want[] = { T(2025, 1, 12, 0), T(2025, 1, 13, 0) };
 
-		assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 12, 0),
-		                                T(2025, 1, 13, 0), &out), 0);
+		assert_int_equal(
+		    ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 12, 0), T(2025, 1, 13, 0), &out),
+		    0);
 		assert_ranges(&out, 1, want);
 		range_list_free(&out);
 	}
@@ -292,32 +300,35 @@ test_covered(void **state)
 		int64_t want_m[] = { T(2025, 1, 1, 0), T(2025, 1, 1, 1) };
 		int64_t want_mo[] = { T(2025, 1, 1, 0), T(2025, 2, 1, 0) };
 
-		assert_int_equal(ledger_covered(db, "KRW-BTC", "1m", T(2025, 1, 1, 0),
-		                                T(2025, 2, 1, 0), &out), 0);
+		assert_int_equal(
+		    ledger_covered(db, "KRW-BTC", "1m", T(2025, 1, 1, 0), T(2025, 2, 1, 0), &out),
+		    0);
 		assert_ranges(&out, 1, want_m);
 		range_list_free(&out);
-		assert_int_equal(ledger_covered(db, "KRW-BTC", "1M", T(2025, 1, 1, 0),
-		                                T(2025, 2, 1, 0), &out), 0);
+		assert_int_equal(
+		    ledger_covered(db, "KRW-BTC", "1M", T(2025, 1, 1, 0), T(2025, 2, 1, 0), &out),
+		    0);
 		assert_ranges(&out, 1, want_mo);
 		range_list_free(&out);
 	}
 	assert_int_equal(ledger_covered(db, "KRW-XRP", "1h", 0, T(2030, 1, 1, 0), &out), 0);
 	assert_int_equal(out.n, 0);
 	/* empty and reversed windows */
-	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 2, 0),
-	                                T(2025, 1, 2, 0), &out), 0);
+	assert_int_equal(
+	    ledger_covered(db, "KRW-BTC", "1h", T(2025, 1, 2, 0), T(2025, 1, 2, 0), &out), 0);
 	assert_int_equal(out.n, 0);
 	/* appends after what out held */
 	assert_int_equal(range_list_push(&out, -2, -1), 0);
-	assert_int_equal(ledger_covered(db, "KRW-ETH", "1h", T(2025, 1, 15, 0),
-	                                T(2025, 3, 1, 0), &out), 0);
+	assert_int_equal(
+	    ledger_covered(db, "KRW-ETH", "1h", T(2025, 1, 15, 0), T(2025, 3, 1, 0), &out), 0);
 	assert_int_equal(out.n, 2);
 	assert_int_equal(out.v[0].from, -2);
 	assert_int_equal(out.v[1].from, T(2025, 1, 15, 0));
 	assert_int_equal(out.v[1].to, T(2025, 2, 1, 0));
 	range_list_free(&out);
 	/* huge bounds are fine */
-	assert_int_equal(ledger_covered(db, "KRW-BTC", "1d", INT64_MIN / 2, INT64_MAX / 2, &out), 0);
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1d", INT64_MIN / 2, INT64_MAX / 2, &out),
+	                 0);
 	assert_int_equal(out.n, 1);
 	assert_int_equal(out.v[0].from, T(2024, 1, 1, 0));
 	range_list_free(&out);
@@ -361,12 +372,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_push_free),
-		cmocka_unit_test(test_subtract),
-		cmocka_unit_test(test_subtract_random),
-		cmocka_unit_test(test_open_ro),
-		cmocka_unit_test(test_covered),
-		cmocka_unit_test(test_covered_memory_db),
+		cmocka_unit_test(test_push_free),       cmocka_unit_test(test_subtract),
+		cmocka_unit_test(test_subtract_random), cmocka_unit_test(test_open_ro),
+		cmocka_unit_test(test_covered),         cmocka_unit_test(test_covered_memory_db),
 	};
 
 	return cmocka_run_group_tests(tests, setup_db, teardown_db);

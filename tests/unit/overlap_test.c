@@ -24,8 +24,7 @@ ranges(int n, const int64_t *v)
 }
 
 static void
-check(int n, const int64_t *cov, int64_t wf, int64_t wt, enum overlap want,
-      int64_t cf, int64_t ct)
+check(int n, const int64_t *cov, int64_t wf, int64_t wt, enum overlap want, int64_t cf, int64_t ct)
 {
 	struct range_list l = ranges(n, cov);
 	struct range r;
@@ -50,8 +49,8 @@ test_statuses(void **state)
 	check(2, (int64_t[]){ 1100, 1200, 1500, 2500 }, 1000, 2000, OV_PARTIAL_START, 1500, 2000);
 	check(1, (int64_t[]){ 500, 1500 }, 1000, 2000, OV_PARTIAL_MIDDLE_CONTINUOUS, 1000, 1500);
 	check(1, (int64_t[]){ 1200, 1500 }, 1000, 2000, OV_PARTIAL_MIDDLE_FRAGMENT, 1200, 1500);
-	check(2, (int64_t[]){ 1000, 1100, 1200, 1500 }, 1000, 2000,
-	      OV_PARTIAL_MIDDLE_FRAGMENT, 1200, 1500);
+	check(2, (int64_t[]){ 1000, 1100, 1200, 1500 }, 1000, 2000, OV_PARTIAL_MIDDLE_FRAGMENT,
+	      1200, 1500);
 	/* the original's edge case: COMPLETE_OVERLAP with no end in the DB is
 	 * an empty window here, and still reports a real range */
 	check(0, NULL, 1000, 1000, OV_COMPLETE_OVERLAP, 1000, 1000);
@@ -78,8 +77,8 @@ test_missing_only(void **state)
 }
 
 static void
-commit(struct plan *p, const struct chunk_info *ci, uint16_t received,
-       int64_t oldest, int history_end)
+commit(struct plan *p, const struct chunk_info *ci, uint16_t received, int64_t oldest,
+       int history_end)
 {
 	struct msg_committed m;
 	memset(&m, 0, sizeof(m));

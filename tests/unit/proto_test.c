@@ -90,8 +90,16 @@ max_ci(void)
 }
 
 static const char *const sample_nums[CN_COUNT] = {
-	"162483000.00000000", "163000000.00000000", "-0.5", "162999999.99999999",
-	"1234567890123.12345678", "8.428e-05", "", "+2.5E+10", "0", "1E3",
+	"162483000.00000000",
+	"163000000.00000000",
+	"-0.5",
+	"162999999.99999999",
+	"1234567890123.12345678",
+	"8.428e-05",
+	"",
+	"+2.5E+10",
+	"0",
+	"1E3",
 };
 
 static void
@@ -394,7 +402,8 @@ test_names(void **state)
 	assert_string_equal(overlap_names[OV_NO_OVERLAP], "NO_OVERLAP");
 	assert_string_equal(overlap_names[OV_COMPLETE_OVERLAP], "COMPLETE_OVERLAP");
 	assert_string_equal(overlap_names[OV_PARTIAL_START], "PARTIAL_START");
-	assert_string_equal(overlap_names[OV_PARTIAL_MIDDLE_CONTINUOUS], "PARTIAL_MIDDLE_CONTINUOUS");
+	assert_string_equal(overlap_names[OV_PARTIAL_MIDDLE_CONTINUOUS],
+	                    "PARTIAL_MIDDLE_CONTINUOUS");
 	assert_string_equal(overlap_names[OV_PARTIAL_MIDDLE_FRAGMENT], "PARTIAL_MIDDLE_FRAGMENT");
 	assert_string_equal(fail_kind_names[FAIL_TEMP_HTTP], "temp_http");
 	assert_string_equal(fail_kind_names[FAIL_TEMP_NET], "temp_net");
@@ -412,8 +421,8 @@ test_names(void **state)
 static void
 test_ready(void **state)
 {
-	static const unsigned char golden[] = { 0x95, 0x01, 0x01, 0x03, 0x07, 0xa8,
-		'1', '0', '.', '0', '.', '0', '.', '1' };
+	static const unsigned char golden[] = { 0x95, 0x01, 0x01, 0x03, 0x07, 0xa8, '1',
+		                                '0',  '.',  '0',  '.',  '0',  '.',  '1' };
 	struct msg_ready m = { .free_slots = 3, .leases_seen = 7 }, out;
 	struct msgbuf b = { 0 };
 
@@ -513,8 +522,8 @@ static void
 test_result(void **state)
 {
 	struct candle in[4], *dec = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*dec));
-	struct msg_result m = { .ci = sample_ci(), .bytes = 54321, .ncandles = 4,
-	                        .candles = in }, out = { .candles = dec };
+	struct msg_result m = { .ci = sample_ci(), .bytes = 54321, .ncandles = 4, .candles = in },
+	                  out = { .candles = dec };
 	struct msgbuf b = { 0 };
 	msgpack_sbuffer sb;
 	struct vmsg vm;
@@ -733,7 +742,8 @@ test_field_types_and_ranges(void **state)
 		assert_int_equal(decodes_with_field(i, (struct val){ .k = V_F64 }), 0);
 		assert_int_equal(decodes_with_field(i, (struct val){ .k = V_BOOL }), 0);
 		assert_int_equal(decodes_with_field(i, VA(0)), 0);
-		assert_int_equal(decodes_with_field(i, (struct val){ .k = V_BIN, .s = "x", .len = 1 }), 0);
+		assert_int_equal(
+		    decodes_with_field(i, (struct val){ .k = V_BIN, .s = "x", .len = 1 }), 0);
 		if (i != 3)
 			assert_int_equal(decodes_with_field(i, VS("1")), 0);
 		else
@@ -744,12 +754,29 @@ test_field_types_and_ranges(void **state)
 		size_t field;
 		int64_t v;
 	} bad[] = {
-		{ 1, 256 }, { 2, TF_COUNT }, { 4, -1 }, { 5, 0 }, { 5, 201 },
-		{ 6, -1 }, { 7, OV_END }, { 8, -1 }, { 9, -1 },
+		{ 1, 256 },
+		{ 2, TF_COUNT },
+		{ 4, -1 },
+		{ 5, 0 },
+		{ 5, 201 },
+		{ 6, -1 },
+		{ 7, OV_END },
+		{ 8, -1 },
+		{ 9, -1 },
 		{ 9, 1750999999 }, /* cov_to < cov_from */
-		{ 10, (int64_t)UINT32_MAX + 1 }, { 11, -1 }, { 12, 201 }, { 13, -1 },
-		{ 14, -1 }, { 15, -1 }, { 16, 2 }, { 17, 1000 }, { 18, -2 },
-		{ 18, 128 }, { 19, -1 }, { 20, -1 }, { 24, (int64_t)UINT32_MAX + 1 },
+		{ 10, (int64_t)UINT32_MAX + 1 },
+		{ 11, -1 },
+		{ 12, 201 },
+		{ 13, -1 },
+		{ 14, -1 },
+		{ 15, -1 },
+		{ 16, 2 },
+		{ 17, 1000 },
+		{ 18, -2 },
+		{ 18, 128 },
+		{ 19, -1 },
+		{ 20, -1 },
+		{ 24, (int64_t)UINT32_MAX + 1 },
 		{ 0, -1 },
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -774,7 +801,8 @@ test_field_types_and_ranges(void **state)
 		/* count (field 5) is 0xcc 0xc8 after id..to: find and widen it */
 		p = memchr(sb.data + 3, 0xcc, sb.size - 3);
 		while (p != NULL && p[1] != 200)
-			p = memchr(p + 1, 0xcc, sb.size - (size_t)(p + 1 - (unsigned char *)sb.data));
+			p = memchr(p + 1, 0xcc,
+			           sb.size - (size_t)(p + 1 - (unsigned char *)sb.data));
 		assert_non_null(p);
 		{
 			size_t off = (size_t)(p - (unsigned char *)sb.data), n = sb.size + 7;
@@ -795,7 +823,8 @@ test_field_types_and_ranges(void **state)
 	assert_int_equal(decodes_with_field(3, VS("")), 0);
 	assert_int_equal(decodes_with_field(3, VS("ABCDEFGHIJ-KLMNO")), 0);
 	assert_int_equal(decodes_with_field(3, VS("ABCDEFGHIJ-KLMN")), 2);
-	assert_int_equal(decodes_with_field(3, ((struct val){ .k = V_STR, .s = nul_market, .len = 7 })), 0);
+	assert_int_equal(
+	    decodes_with_field(3, ((struct val){ .k = V_STR, .s = nul_market, .len = 7 })), 0);
 	assert_int_equal(decodes_with_field(3, VS("KRW BTC")), 0);
 	assert_int_equal(decodes_with_field(3, VS("KRW\nBTC")), 0);
 }
@@ -803,13 +832,13 @@ test_field_types_and_ranges(void **state)
 static void
 test_candle_fields(void **state)
 {
-	static const char *good[] = { "", "0", "-1", "+2", "162483000.00000000",
-		"8.428e-05", "1E3", "1e+3", "-0.5E-10", "007" };
-	static const char *badnum[] = { "1.", ".5", "1e", "1e+", "abc", "1.2.3",
-		"--1", " 1", "1 ", "+", "-", "0x10", "NaN", "inf", "1,000", "e5",
-		"1.5e5.5", "1_000" };
-	static const char *badday[] = { "2025-6-30", "2025-06-3", "2025/06/30",
-		"2025-06-30T", "20250630", "x025-06-30" };
+	static const char *good[] = { "",          "0",   "-1",   "+2",       "162483000.00000000",
+		                      "8.428e-05", "1E3", "1e+3", "-0.5E-10", "007" };
+	static const char *badnum[] = { "1.",  ".5",  "1e",    "1e+", "abc",     "1.2.3",
+		                        "--1", " 1",  "1 ",    "+",   "-",       "0x10",
+		                        "NaN", "inf", "1,000", "e5",  "1.5e5.5", "1_000" };
+	static const char *badday[] = { "2025-6-30",   "2025-06-3", "2025/06/30",
+		                        "2025-06-30T", "20250630",  "x025-06-30" };
 	struct chunk_info ci = sample_ci();
 	struct candle c;
 	struct vmsg m;
@@ -949,11 +978,12 @@ test_huge_lengths(void **state)
 	static const unsigned char arr16[] = { 0xdc, 0xff, 0xff, 0x01, 0x02 };
 	/* READY whose source is a str32 of 4 GiB */
 	static const unsigned char str32[] = { 0x95, 0x01, 0x01, 0x00, 0x00, 0xdb,
-		0xff, 0xff, 0xff, 0xff, 'a', 'b' };
+		                               0xff, 0xff, 0xff, 0xff, 'a',  'b' };
 	/* READY whose source is a str8 longer than the input */
 	static const unsigned char str8[] = { 0x95, 0x01, 0x01, 0x00, 0x00, 0xd9, 0x20, 'a' };
 	/* READY with a uint64 beyond u32 and a truncated uint64 */
-	static const unsigned char u64[] = { 0x95, 0x01, 0x01, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0x00, 0xa0 };
+	static const unsigned char u64[] = { 0x95, 0x01, 0x01, 0xcf, 0, 0,    0,
+		                             1,    0,    0,    0,    0, 0x00, 0xa0 };
 	static const unsigned char u64t[] = { 0x95, 0x01, 0x01, 0xcf, 0, 0 };
 	/* a bin, a map, an ext where the envelope should be */
 	static const unsigned char bin[] = { 0xc4, 0x01, 0x01 };

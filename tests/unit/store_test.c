@@ -102,9 +102,13 @@ coverage_dump(const char *market, const char *tf, char *out, size_t outlen)
 	size_t n = 0;
 
 	out[0] = '\0';
-	assert_int_equal(sqlite3_prepare_v2(db,
-	    "SELECT from_utc, to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
-	    " ORDER BY from_utc", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(
+	        db,
+	        "SELECT from_utc, to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
+	        " ORDER BY from_utc",
+	        -1, &st, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tf, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
@@ -133,8 +137,8 @@ fill_candle(struct candle *c, int64_t start, int i)
 /* A result for KRW-BTC 1m asking to=to: n candles at to-1, to-2, ... slots,
  * proving [effective_end, to). */
 static void
-make_result(struct msg_result *r, const char *market, enum tf tf, int64_t to,
-            int n, int64_t effective_end)
+make_result(struct msg_result *r, const char *market, enum tf tf, int64_t to, int n,
+            int64_t effective_end)
 {
 	int i;
 
@@ -209,7 +213,8 @@ test_schema(void **state)
 	q(db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	assert_int_equal(qint(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-	                          " ('candles_exact','candles','coverage','history_start')"), 4);
+	                          " ('candles_exact','candles','coverage','history_start')"),
+	                 4);
 	q(db, "SELECT type FROM sqlite_master WHERE name = 'candles'", buf, sizeof(buf));
 	assert_string_equal(buf, "view");
 	sqlite3_close(db);
@@ -242,34 +247,47 @@ test_insert_read_back(void **state)
 	db = ro();
 	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact"), 3);
 	/* Exact text. */
-	q(db, "SELECT opening_price FROM candles_exact WHERE candle_date_time_utc ="
-	      " '2024-01-01T00:09:00'", buf, sizeof(buf));
+	q(db,
+	  "SELECT opening_price FROM candles_exact WHERE candle_date_time_utc ="
+	  " '2024-01-01T00:09:00'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "162483000.00000000");
 	q(db, "SELECT candle_acc_trade_price FROM candles_exact LIMIT 1", buf, sizeof(buf));
 	assert_string_equal(buf, "123456789.12345678");
-	q(db, "SELECT candle_date_time_kst FROM candles_exact WHERE candle_date_time_utc ="
-	      " '2024-01-01T00:09:00'", buf, sizeof(buf));
+	q(db,
+	  "SELECT candle_date_time_kst FROM candles_exact WHERE candle_date_time_utc ="
+	  " '2024-01-01T00:09:00'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "2024-01-01T09:09:00");
-	q(db, "SELECT market || ' ' || timeframe || ' ' || timestamp || ' ' || unit"
-	      " FROM candles_exact WHERE candle_date_time_utc = '2024-01-01T00:09:00'",
+	q(db,
+	  "SELECT market || ' ' || timeframe || ' ' || timestamp || ' ' || unit"
+	  " FROM candles_exact WHERE candle_date_time_utc = '2024-01-01T00:09:00'",
 	  buf, sizeof(buf));
 	assert_string_equal(buf, "KRW-BTC 1m 1704067799123 1");
 	/* "" became NULL. */
 	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact WHERE"
-	                          " prev_closing_price IS NULL AND first_day_of_period IS NULL"), 3);
-	q(db, "SELECT change_rate FROM candles_exact WHERE candle_date_time_utc ="
-	      " '2024-01-01T00:09:00'", buf, sizeof(buf));
+	                          " prev_closing_price IS NULL AND first_day_of_period IS NULL"),
+	                 3);
+	q(db,
+	  "SELECT change_rate FROM candles_exact WHERE candle_date_time_utc ="
+	  " '2024-01-01T00:09:00'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "0.0012345678");
 	/* The view: REAL numbers, NULL stays NULL. */
-	q(db, "SELECT typeof(opening_price) || typeof(candle_acc_trade_volume) ||"
-	      " typeof(prev_closing_price) || typeof(timestamp) FROM candles LIMIT 1",
+	q(db,
+	  "SELECT typeof(opening_price) || typeof(candle_acc_trade_volume) ||"
+	  " typeof(prev_closing_price) || typeof(timestamp) FROM candles LIMIT 1",
 	  buf, sizeof(buf));
 	assert_string_equal(buf, "realrealnullinteger");
-	q(db, "SELECT opening_price FROM candles WHERE candle_date_time_utc ="
-	      " '2024-01-01T00:08:00'", buf, sizeof(buf));
+	q(db,
+	  "SELECT opening_price FROM candles WHERE candle_date_time_utc ="
+	  " '2024-01-01T00:08:00'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "162483001.0");
-	q(db, "SELECT change_rate * 10000 FROM candles WHERE candle_date_time_utc ="
-	      " '2024-01-01T00:09:00'", buf, sizeof(buf));
+	q(db,
+	  "SELECT change_rate * 10000 FROM candles WHERE candle_date_time_utc ="
+	  " '2024-01-01T00:09:00'",
+	  buf, sizeof(buf));
 	assert_true(strtod(buf, NULL) > 12.34 && strtod(buf, NULL) < 12.35);
 	sqlite3_close(db);
 
@@ -316,7 +334,7 @@ test_duplicate(void **state)
 	sqlite3_close(db);
 }
 
-#define M(k) (T0 + (k) * MIN)
+#define M(k) (T0 + (k)*MIN)
 
 static void
 test_coverage_merge(void **state)
@@ -338,6 +356,7 @@ test_coverage_merge(void **state)
 	                         "2024-01-01T00:30:00..2024-01-01T00:40:00;");
 	/* adjacent below the lower row: merges with it only */
 	o = cover(s, M(5), M(10));
+	assert_int_equal(o.duplicate, 0);
 	coverage_dump("KRW-BTC", "1m", buf, sizeof(buf));
 	assert_string_equal(buf, "2024-01-01T00:05:00..2024-01-01T00:20:00;"
 	                         "2024-01-01T00:30:00..2024-01-01T00:40:00;");
@@ -436,8 +455,10 @@ test_history_end(void **state)
 	coverage_dump("KRW-NEW", "1d", buf, sizeof(buf));
 	assert_string_equal(buf, "1970-01-01T00:00:00..2024-01-11T00:00:00;");
 	db = ro();
-	q(db, "SELECT first_utc FROM history_start WHERE market = 'KRW-NEW'"
-	      " AND timeframe = '1d'", buf, sizeof(buf));
+	q(db,
+	  "SELECT first_utc FROM history_start WHERE market = 'KRW-NEW'"
+	  " AND timeframe = '1d'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "2024-01-06T00:00:00");
 	sqlite3_close(db);
 
@@ -448,8 +469,10 @@ test_history_end(void **state)
 	coverage_dump("KRW-OLD", "1M", buf, sizeof(buf));
 	assert_string_equal(buf, "1970-01-01T00:00:00..2024-01-01T00:00:00;");
 	db = ro();
-	q(db, "SELECT first_utc FROM history_start WHERE market = 'KRW-OLD'"
-	      " AND timeframe = '1M'", buf, sizeof(buf));
+	q(db,
+	  "SELECT first_utc FROM history_start WHERE market = 'KRW-OLD'"
+	  " AND timeframe = '1M'",
+	  buf, sizeof(buf));
 	assert_string_equal(buf, "2024-01-01T00:00:00");
 	assert_int_equal(qint(db, "SELECT count(*) FROM history_start"), 2);
 	sqlite3_close(db);
@@ -538,8 +561,8 @@ test_lock(void **state)
 
 	(void)state;
 	s = open_ok();
-	snprintf(want, sizeof(want), "another writer is running on %s (lock %s.lock held)",
-	         dbpath, dbpath);
+	snprintf(want, sizeof(want), "another writer is running on %s (lock %s.lock held)", dbpath,
+	         dbpath);
 
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(store_lock(dbpath, &err), -1);
@@ -671,7 +694,8 @@ test_insert_rate(void **state)
 	assert_int_equal(candles, nresults * 200);
 	print_message("store insert rate: %ld candles in %ld results, %lld ms: %.0f candles/s\n",
 	              candles, nresults, (long long)(t_end - t_start),
-	              (double)candles * 1000.0 / (double)(t_end - t_start > 0 ? t_end - t_start : 1));
+	              (double)candles * 1000.0 /
+	                  (double)(t_end - t_start > 0 ? t_end - t_start : 1));
 	db = ro();
 	assert_int_equal(qint(db, "SELECT count(*) FROM coverage"), 1);
 	sqlite3_close(db);

@@ -23,13 +23,15 @@ T(int64_t y, unsigned mo, unsigned d, int h, int mi, int s)
 static void
 test_names(void **state)
 {
-	static const char *names[TF_COUNT] = { "1s", "1m", "3m", "5m", "10m",
-		"15m", "30m", "1h", "4h", "1d", "1w", "1M", "1y" };
-	static const char *routes[TF_COUNT] = { "seconds", "minutes/1",
-		"minutes/3", "minutes/5", "minutes/10", "minutes/15", "minutes/30",
-		"minutes/60", "minutes/240", "days", "weeks", "months", "years" };
-	static const char *bad[] = { "2m", "1H", "", "1mo", "1D", "60", "m1",
-		"1m ", " 1m", "1d\n", "240M", "60M", "1W", "1Y", "1S", "0m", "120m" };
+	static const char *names[TF_COUNT] = { "1s", "1m", "3m", "5m", "10m", "15m", "30m",
+		                               "1h", "4h", "1d", "1w", "1M",  "1y" };
+	static const char *routes[TF_COUNT] = { "seconds",    "minutes/1",  "minutes/3",
+		                                "minutes/5",  "minutes/10", "minutes/15",
+		                                "minutes/30", "minutes/60", "minutes/240",
+		                                "days",       "weeks",      "months",
+		                                "years" };
+	static const char *bad[] = { "2m",   "1H",   "",    "1mo", "1D", "60", "m1", "1m ", " 1m",
+		                     "1d\n", "240M", "60M", "1W",  "1Y", "1S", "0m", "120m" };
 	enum tf tf;
 
 	(void)state;
@@ -59,8 +61,8 @@ test_names(void **state)
 static void
 test_fixed_seconds(void **state)
 {
-	static const int64_t want[TF_COUNT] = { 1, 60, 180, 300, 600, 900, 1800,
-		3600, 14400, D, 7 * D, 0, 0 };
+	static const int64_t want[TF_COUNT] = { 1,    60,    180, 300,   600, 900, 1800,
+		                                3600, 14400, D,   7 * D, 0,   0 };
 
 	(void)state;
 	for (int i = 0; i < TF_COUNT; i++)
@@ -233,8 +235,10 @@ test_add(void **state)
 	assert_int_equal(tf_add(TF_1Y, a, -30), T(1994, 1, 1, 0, 0, 0));
 	assert_int_equal(tf_add(TF_1Y, a, 76), T(2100, 1, 1, 0, 0, 0));
 	assert_int_equal(tf_add(TF_1Y, a, -2024), T(0, 1, 1, 0, 0, 0));
-	assert_int_equal(tf_add(TF_1Y, T(2100, 1, 1, 0, 0, 0), 1) - T(2100, 1, 1, 0, 0, 0), 365 * D);
-	assert_int_equal(tf_add(TF_1Y, T(2000, 1, 1, 0, 0, 0), 1) - T(2000, 1, 1, 0, 0, 0), 366 * D);
+	assert_int_equal(tf_add(TF_1Y, T(2100, 1, 1, 0, 0, 0), 1) - T(2100, 1, 1, 0, 0, 0),
+	                 365 * D);
+	assert_int_equal(tf_add(TF_1Y, T(2000, 1, 1, 0, 0, 0), 1) - T(2000, 1, 1, 0, 0, 0),
+	                 366 * D);
 }
 
 static void
@@ -265,7 +269,7 @@ test_count(void **state)
 	for (int i = 0; i < TF_COUNT; i++) {
 		enum tf tf = (enum tf)i;
 		int64_t starts[] = { T(2024, 2, 29, 13, 7, 9), T(1969, 12, 31, 23, 59, 59),
-		                     T(2099, 12, 31, 0, 0, 0), T(1601, 3, 1, 0, 0, 0) };
+			             T(2099, 12, 31, 0, 0, 0), T(1601, 3, 1, 0, 0, 0) };
 
 		for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
 			int64_t from = tf_floor(tf, starts[s]);
@@ -281,14 +285,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_fixed_seconds),
-		cmocka_unit_test(test_civil),
-		cmocka_unit_test(test_floor_golden),
-		cmocka_unit_test(test_floor_negative),
-		cmocka_unit_test(test_floor_ceil_props),
-		cmocka_unit_test(test_ceil),
-		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_names),          cmocka_unit_test(test_fixed_seconds),
+		cmocka_unit_test(test_civil),          cmocka_unit_test(test_floor_golden),
+		cmocka_unit_test(test_floor_negative), cmocka_unit_test(test_floor_ceil_props),
+		cmocka_unit_test(test_ceil),           cmocka_unit_test(test_add),
 		cmocka_unit_test(test_count),
 	};
 

@@ -34,9 +34,9 @@ T(int64_t y, unsigned mo, unsigned d, int h, int mi, int s)
 struct spec {
 	const char *market;
 	int64_t start;
-	int64_t kst_delta;     /* added to start + 9 h */
+	int64_t kst_delta; /* added to start + 9 h */
 	const char *open, *high, *low, *close, *ts, *vol;
-	const char *extra;     /* appended inside the object, with its comma */
+	const char *extra; /* appended inside the object, with its comma */
 };
 
 static size_t
@@ -52,7 +52,8 @@ build(char *buf, size_t cap, const struct spec *s, int n, int unit)
 		time_format(s[i].start + 9 * 3600 + s[i].kst_delta, kst);
 		if (unit > 0)
 			snprintf(u, sizeof(u), ",\"unit\":%d", unit);
-		len += (size_t)snprintf(buf + len, cap - len,
+		len += (size_t)snprintf(
+		    buf + len, cap - len,
 		    "%s{\"market\":\"%s\",\"candle_date_time_utc\":\"%s\","
 		    "\"candle_date_time_kst\":\"%s\",\"opening_price\":%s,"
 		    "\"high_price\":%s,\"low_price\":%s,\"trade_price\":%s,"
@@ -63,8 +64,7 @@ build(char *buf, size_t cap, const struct spec *s, int n, int unit)
 		    s[i].high ? s[i].high : "163800000.00000000",
 		    s[i].low ? s[i].low : "162034000.00000000",
 		    s[i].close ? s[i].close : "163158000.00000000",
-		    s[i].ts ? s[i].ts : "1753833599704",
-		    s[i].vol ? s[i].vol : "1487.53432374", u,
+		    s[i].ts ? s[i].ts : "1753833599704", s[i].vol ? s[i].vol : "1487.53432374", u,
 		    s[i].extra ? s[i].extra : "");
 		assert_true(len < cap);
 	}
@@ -83,13 +83,11 @@ specs_desc(struct spec *s, int n, enum tf tf, int64_t to)
 }
 
 static int
-parse(const char *body, size_t len, const char *market, enum tf tf, int64_t to,
-      unsigned count)
+parse(const char *body, size_t len, const char *market, enum tf tf, int64_t to, unsigned count)
 {
 	struct upbit_query q = { market, tf, to, count };
 
-	return upbit_parse_candles(body, len, &q, out, CANDLE_MAX_PER_RESPONSE, err,
-	                           sizeof(err));
+	return upbit_parse_candles(body, len, &q, out, CANDLE_MAX_PER_RESPONSE, err, sizeof(err));
 }
 
 static int
@@ -100,8 +98,7 @@ parse_s(const char *body, enum tf tf, int64_t to, unsigned count)
 
 /* Expects a rejection whose reason contains what; len SIZE_MAX: strlen. */
 static void
-reject(const char *body, size_t len, enum tf tf, int64_t to, unsigned count,
-       const char *what)
+reject(const char *body, size_t len, enum tf tf, int64_t to, unsigned count, const char *what)
 {
 	int n;
 
@@ -109,8 +106,8 @@ reject(const char *body, size_t len, enum tf tf, int64_t to, unsigned count,
 		len = strlen(body);
 	n = parse(body, len, "KRW-BTC", tf, to, count);
 	if (n != -1 || strstr(err, what) == NULL)
-		fail_msg("want rejection with \"%s\", got %d \"%s\" for %.*s", what, n,
-		         err, (int)(len > 300 ? 300 : len), body);
+		fail_msg("want rejection with \"%s\", got %d \"%s\" for %.*s", what, n, err,
+		         (int)(len > 300 ? 300 : len), body);
 }
 
 static void
@@ -250,17 +247,43 @@ static void
 test_garbage(void **state)
 {
 	static const char *bad[] = {
-		"<html><body>502 Bad Gateway</body></html>", "null", "{}", "[1]",
-		"[{}]", "[[]]", "[\"x\"]", "[]x", "[] []", "[],", "[,]", "[{},]",
-		"Too many API requests.", "{\"error\":{\"name\":404,\"message\":\"Code not found\"}}",
-		"[{\"market\":\"KRW-BTC\"", "[{\"market\" \"KRW-BTC\"}]",
-		"[{\"market\":'KRW-BTC'}]", "[{\"market\":\"KRW-BTC\\x\"}]",
-		"[{\"market\":\"KRW-\\ud800BTC\"}]", "[{\"market\":\"KRW-\\udc00\"}]",
-		"[{\"market\":\"KRW-\xff\"}]", "[{\"market\":\"KRW-\xc0\xaf\"}]",
-		"[{\"market\":\"KRW\tBTC\"}]", "[{\"x\":01}]", "[{\"x\":1.}]",
-		"[{\"x\":.5}]", "[{\"x\":1e}]", "[{\"x\":-}]", "[{\"x\":+1}]",
-		"[{\"x\":NaN}]", "[{\"x\":Infinity}]", "[{\"x\":tru}]", "[{\"x\":nulll}]",
-		"[{\"x\":1x}]", "[{\"x\":0x10}]", "\xef\xbb\xbf[]", "",
+		"<html><body>502 Bad Gateway</body></html>",
+		"null",
+		"{}",
+		"[1]",
+		"[{}]",
+		"[[]]",
+		"[\"x\"]",
+		"[]x",
+		"[] []",
+		"[],",
+		"[,]",
+		"[{},]",
+		"Too many API requests.",
+		"{\"error\":{\"name\":404,\"message\":\"Code not found\"}}",
+		"[{\"market\":\"KRW-BTC\"",
+		"[{\"market\" \"KRW-BTC\"}]",
+		"[{\"market\":'KRW-BTC'}]",
+		"[{\"market\":\"KRW-BTC\\x\"}]",
+		"[{\"market\":\"KRW-\\ud800BTC\"}]",
+		"[{\"market\":\"KRW-\\udc00\"}]",
+		"[{\"market\":\"KRW-\xff\"}]",
+		"[{\"market\":\"KRW-\xc0\xaf\"}]",
+		"[{\"market\":\"KRW\tBTC\"}]",
+		"[{\"x\":01}]",
+		"[{\"x\":1.}]",
+		"[{\"x\":.5}]",
+		"[{\"x\":1e}]",
+		"[{\"x\":-}]",
+		"[{\"x\":+1}]",
+		"[{\"x\":NaN}]",
+		"[{\"x\":Infinity}]",
+		"[{\"x\":tru}]",
+		"[{\"x\":nulll}]",
+		"[{\"x\":1x}]",
+		"[{\"x\":0x10}]",
+		"\xef\xbb\xbf[]",
+		"",
 	};
 
 	(void)state;
@@ -278,8 +301,8 @@ test_garbage(void **state)
 		size_t n = (size_t)(rand() % (int)sizeof(buf));
 
 		for (size_t i = 0; i < n; i++)
-			buf[i] = (char)(rand() % 4 ? "[]{},:\"0123456789.-e tnul"[rand() % 26]
-			                           : rand());
+			buf[i] =
+			    (char)(rand() % 4 ? "[]{},:\"0123456789.-e tnul"[rand() % 26] : rand());
 		(void)parse(buf, n, "KRW-BTC", TF_1M, 100000, 200);
 	}
 }
@@ -293,12 +316,12 @@ test_semantic(void **state)
 	int64_t to = T(2026, 11, 20, 10, 40, 0);
 	size_t len;
 
-#define CASE(mutate, count, what)                                     \
-	do {                                                          \
-		specs_desc(s, 3, TF_1M, to);                          \
-		mutate;                                               \
-		len = build(body, sizeof(body), s, 3, 1);             \
-		reject(body, len, TF_1M, to, count, what);            \
+#define CASE(mutate, count, what)                          \
+	do {                                               \
+		specs_desc(s, 3, TF_1M, to);               \
+		mutate;                                    \
+		len = build(body, sizeof(body), s, 3, 1);  \
+		reject(body, len, TF_1M, to, count, what); \
 	} while (0)
 
 	(void)state;
@@ -312,8 +335,7 @@ test_semantic(void **state)
 	CASE(s[1].start += 30, 200, "not aligned to 1m");
 	CASE((s[0].start = s[1].start, s[1].start = to - 60), 200, "not older");
 	CASE(s[2].start = s[1].start, 200, "duplicate start");
-	CASE((s[0].start = to, s[1].start = to - 60, s[2].start = to - 120), 200,
-	     "not before to");
+	CASE((s[0].start = to, s[1].start = to - 60, s[2].start = to - 120), 200, "not before to");
 	CASE((void)0, 2, "more than 2 candles");
 	CASE(s[1].low = "162483000.01", 200, "low_price above");
 	CASE((s[1].open = "163500000", s[1].low = "163158000.5"), 200, "low_price above");
@@ -330,12 +352,10 @@ test_semantic(void **state)
 	CASE(s[0].open = "\"162483000\"", 200, "opening_price is not a number");
 	CASE(s[0].open = "null", 200, "opening_price is not a number");
 	CASE(s[0].open = "1e999", 200, "not > 0");
-	CASE(s[0].high = "1234567890123456789012345678901234567890.0", 200,
-	     "longer than");
+	CASE(s[0].high = "1234567890123456789012345678901234567890.0", 200, "longer than");
 	CASE(s[2].extra = ",\"market\":\"KRW-BTC\"", 200, "duplicate field market");
 	CASE(s[2].extra = ",\"unit\":3", 200, "duplicate field unit");
-	CASE(s[2].extra = ",\"first_day_of_period\":\"2026-13-01\"", 200,
-	     "first_day_of_period");
+	CASE(s[2].extra = ",\"first_day_of_period\":\"2026-13-01\"", 200, "first_day_of_period");
 	CASE(s[2].extra = ",\"first_day_of_period\":\"2026-11-01T00:00:00\"", 200,
 	     "first_day_of_period");
 	CASE(s[2].extra = ",\"change_rate\":true", 200, "change_rate is not a number");
@@ -350,8 +370,8 @@ test_semantic(void **state)
 	reject("[{\"market\":\"KRW-BTC\",\"candle_date_time_utc\":\"2026-11-20T10:39:00\","
 	       "\"candle_date_time_kst\":\"2026-11-20T19:39:00\",\"opening_price\":1,"
 	       "\"high_price\":1,\"low_price\":1,\"trade_price\":1,\"timestamp\":1,"
-	       "\"candle_acc_trade_price\":1}]", SIZE_MAX, TF_1M, to, 200,
-	       "missing candle_acc_trade_volume");
+	       "\"candle_acc_trade_price\":1}]",
+	       SIZE_MAX, TF_1M, to, 200, "missing candle_acc_trade_volume");
 	/* time text shapes other than Upbit's */
 	specs_desc(s, 1, TF_1M, to);
 	len = build(body, sizeof(body), s, 1, 1);
@@ -457,10 +477,16 @@ test_error_envelope(void **state)
 	assert_string_equal(e.message, "\xec\x9e\x98\xeb\xaa\xbb\xeb\x90\x9c \"param\" ");
 
 	/* not envelopes: *out untouched */
-	static const char *bad[] = { "Too many API requests.", "[]", "{}",
-		"{\"error\":{}}", "{\"error\":\"x\"}", "{\"error\":{\"name\":404}",
-		"{\"error\":{\"name\":404}} x", "", "<html>418</html>",
-		"{\"error\":{\"name\":404,\"message\":\"Code not fo" };
+	static const char *bad[] = { "Too many API requests.",
+		                     "[]",
+		                     "{}",
+		                     "{\"error\":{}}",
+		                     "{\"error\":\"x\"}",
+		                     "{\"error\":{\"name\":404}",
+		                     "{\"error\":{\"name\":404}} x",
+		                     "",
+		                     "<html>418</html>",
+		                     "{\"error\":{\"name\":404,\"message\":\"Code not fo" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0x5a, sizeof(e));
 		assert_int_equal(upbit_parse_error(bad[i], strlen(bad[i]), &e), -1);
@@ -485,8 +511,8 @@ static void
 test_block_time(void **state)
 {
 	(void)state;
-	assert_int_equal(upbit_block_ms(
-	    "Too many requests. You are blocked for 30 seconds."), 30000);
+	assert_int_equal(upbit_block_ms("Too many requests. You are blocked for 30 seconds."),
+	                 30000);
 	assert_int_equal(upbit_block_ms("blocked for 1 second"), 1000);
 	assert_int_equal(upbit_block_ms("418: blocked 15s"), 15000);
 	assert_int_equal(upbit_block_ms("Error 418. Retry after 45 sec."), 45000);
@@ -504,10 +530,16 @@ static void
 test_remaining_req(void **state)
 {
 	static const char *h[] = {
-		" group=candles; min=600; sec=9\r\n", "group=candles; min=600; sec=0",
-		"GROUP=Candles;min=600;sec=12", "group=candles; min=600; sec=500",
-		"group=origin; min=6; sec=0", "group=candles; min=600",
-		"group=candles; min=600; sec=x", "", "sec=5", "group=candles; sec=-1",
+		" group=candles; min=600; sec=9\r\n",
+		"group=candles; min=600; sec=0",
+		"GROUP=Candles;min=600;sec=12",
+		"group=candles; min=600; sec=500",
+		"group=origin; min=6; sec=0",
+		"group=candles; min=600",
+		"group=candles; min=600; sec=x",
+		"",
+		"sec=5",
+		"group=candles; sec=-1",
 	};
 	static const int want[] = { 9, 0, 12, 127, -1, -1, -1, -1, -1, -1 };
 
@@ -537,8 +569,8 @@ test_speed(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	printf("upbit_parse_candles: %.0f candles/s (%zu-byte body of 200 1m candles,"
-	       " %.1f us per body, %.0f MB/s)\n", rounds * 200 / secs, len,
-	       secs / rounds * 1e6, (double)len * rounds / secs / 1e6);
+	       " %.1f us per body, %.0f MB/s)\n",
+	       rounds * 200 / secs, len, secs / rounds * 1e6, (double)len * rounds / secs / 1e6);
 }
 
 int
