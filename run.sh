@@ -317,28 +317,37 @@ cmd_collect() {
 
 # --- demo -----------------------------------------------------------------
 
+DEMO_SIM=""
+DEMO_TMP=""
+
+demo_cleanup() {
+	[ -z "$DEMO_SIM" ] || kill "$DEMO_SIM" 2>/dev/null
+	[ -z "$DEMO_TMP" ] || rm -rf "$DEMO_TMP"
+}
+
 cmd_demo() {
-	local db="data/demo.db" tmp port
+	local db="data/demo.db" port
 	for b in "$SIM" "$PLANNER" "$FETCHER" "$WRITER"; do
 		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
 	done
-	tmp="$(mktemp -d)"
-	"$SIM" --port 0 --port-file "$tmp/port" --latency-ms 30 >"$tmp/sim.log" 2>&1 &
-	local sim=$!
-	trap 'kill $sim 2>/dev/null; rm -rf "$tmp"' EXIT
-	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-	port=$(cat "$tmp/port" 2>/dev/null) || { echo "run.sh: the simulator did not start" >&2; exit 1; }
-	echo "demo: simulator on http://127.0.0.1:$port (offline Upbit, 10 requests/s per IP)"
-	echo "demo: collecting 2 days of 1m and 60 days of 1h candles for 3 markets into $db"
-	"$0" collect --market KRW-BTC,KRW-ETH,KRW-XRP --timeframe 1m --count 2880 \
-		--db "$db" --api-url "http://127.0.0.1:$port" || exit $?
-	"$0" collect --market KRW-BTC,KRW-ETH,KRW-XRP --timeframe 1h --count 1440 \
+	DEMO_TMP="$(mktemp -d)"
+	trap demo_cleanup EXIT
+	"$SIM" --port 0 --port-file "$DEMO_TMP/port" --latency-ms 30 >"$DEMO_TMP/sim.log" 2>&1 &
+	DEMO_SIM=$!
+	for _ in $(seq 100); do [ -s "$DEMO_TMP/port" ] && break; sleep 0.05; done
+	port=$(cat "$DEMO_TMP/port" 2>/dev/null) || { echo "run.sh: the simulator did not start" >&2; exit 1; }
+	echo "demo: simulator on http://127.0.0.1:$port (an offline Upbit: 10 requests/s per IP, 30 ms latency)"
+	echo "demo: collecting the latest 2880 candles of 1m and 1h for KRW-BTC, KRW-ETH, KRW-ZIL into $db"
+	echo "demo: (watch it from another terminal with: ./run.sh monitor --db $db)"
+	"$0" collect --market KRW-BTC,KRW-ETH,KRW-ZIL --timeframe 1m,1h --count 2880 \
 		--db "$db" --api-url "http://127.0.0.1:$port" || exit $?
 	echo
 	echo "demo: the data is plain SQLite. For example:"
 	local q="SELECT market, timeframe, COUNT(*) AS candles, MIN(candle_date_time_utc) AS first, MAX(candle_date_time_utc) AS last FROM candles GROUP BY 1, 2;"
 	echo "  sqlite3 -header -column $db \"$q\""
 	sqlite3 -header -column "$db" "$q" 2>/dev/null || echo "  (install sqlite3 to run it)"
+	echo
+	echo "demo: ./run.sh gaps --db $db --market KRW-ZIL --timeframe 1m   shows the no-trade stretches"
 }
 
 case "${1:-help}" in
