@@ -379,7 +379,7 @@ on_event(struct monitor *m, const char *topic, size_t tlen, const void *data, si
 				jw_int(w, "bytes", mc.bytes);
 				jw_int(w, "new_candles", mc.new_candles);
 				jw_bool(w, "duplicate", mc.duplicate);
-				mon_json_metrics(w, &mc);
+				mon_json_metrics(w, &mc, mon_analysis_ms(m));
 			}
 		}
 		break;

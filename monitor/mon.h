@@ -42,6 +42,7 @@ struct mon_source {
 struct mon_progress {
 	int64_t v, run, elapsed_ms, slots_total, slots_done, slots_hit;
 	int64_t requests, candles, new_candles, retries, n429, n418, bytes;
+	int64_t analysis_us, chunks_planned; /* the planner's overlap analysis */
 	int finished;
 	double rate_limit; /* configured --rate, 0 if absent */
 	int nt, ns;
@@ -145,7 +146,12 @@ int64_t mon_total(const struct monitor *m, int64_t base, int64_t cur);
 /* Output: JSON (summary object and events), Prometheus text, the view. */
 void mon_json_summary(const struct monitor *m, struct jw *w);
 void mon_json_chunk(struct jw *w, const struct chunk_info *ci);
-void mon_json_metrics(struct jw *w, const struct msg_committed *c);
+/* analysis_ms: the planner's average overlap analysis per chunk (NaN if
+ * unknown yet). */
+void mon_json_metrics(struct jw *w, const struct msg_committed *c,
+                      double analysis_ms);
+/* The planner's average overlap-analysis time per chunk, or NaN. */
+double mon_analysis_ms(const struct monitor *m);
 void mon_json_progress(struct jw *w, const struct mon_progress *p);
 void mon_prom_render(const struct monitor *m, struct tbuf *b);
 /* Draws the terminal view (ANSI) into b. status: a line about the connection. */

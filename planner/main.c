@@ -784,7 +784,7 @@ publish_progress(int64_t now, int finished)
 	sum_totals(&s);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 17);
+	msgpack_pack_map(&pk, 19);
 	pack_kv(&pk, "v", EVENTS_VERSION);
 	pack_kv(&pk, "run", plan.run_id);
 	pack_kv(&pk, "elapsed_ms", now - t_start_ms);
@@ -799,6 +799,8 @@ publish_progress(int64_t now, int finished)
 	pack_kv(&pk, "n418", (int64_t)n418);
 	pack_kv(&pk, "bytes", (int64_t)s.bytes);
 	pack_kv(&pk, "finished", finished);
+	pack_kv(&pk, "analysis_us", plan.analysis_ns / 1000);
+	pack_kv(&pk, "chunks_planned", (int64_t)plan.planned);
 	pack_str(&pk, "targets");
 	msgpack_pack_array(&pk, (size_t)plan.nt);
 	for (int i = 0; i < plan.nt; i++) {

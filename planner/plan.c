@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "overlap.h"
@@ -301,7 +302,14 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 		ci->seg_lo = s->lo;
 		if (wfrom < t->from)
 			wfrom = t->from;
-		ci->overlap = (uint8_t)overlap_analyze(&t->covered0, wfrom, ci->to, &cov);
+		{
+			struct timespec a, b;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			ci->overlap = (uint8_t)overlap_analyze(&t->covered0, wfrom, ci->to, &cov);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			p->analysis_ns += (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+			p->planned++;
+		}
 		ci->cov_from = cov.from;
 		ci->cov_to = cov.to;
 		ci->planned_ms = wall_ms;

@@ -55,6 +55,8 @@ struct plan {
 	int rr; /* round-robin position */
 	uint64_t leases, retries, committed, failed_chunks, hedges;
 	double api_ms; /* moving average of the API call time */
+	int64_t analysis_ns; /* time spent in overlap analysis */
+	uint64_t planned;    /* chunks planned (new, not re-issued) */
 };
 
 /* What plan_on_failed decided. */
