@@ -5,7 +5,7 @@
 # files (e.g. BATS_FILTER=sim); UNIT_ONLY=1 skips bats.
 set -u
 cd "$(dirname "$0")/.."
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -29,8 +29,10 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 		[ -e "$b" ] || continue
 		if [ -n "${BATS_FILTER:-}" ] && ! [[ "$b" =~ ${BATS_FILTER} ]]; then continue; fi
 		bats --tap "$b" >"$log" 2>&1
-		p=$(grep -c '^ok ' "$log")
+		p=$(grep '^ok ' "$log" | grep -vc ' # skip')
+		k=$(grep '^ok ' "$log" | grep -c ' # skip')
 		f=$(grep -c '^not ok ' "$log")
+		skipped=$((skipped + k))
 		if ! grep -q '^1\.\.' "$log"; then f=$((f + 1)); fi
 		pass=$((pass + p)); fail=$((fail + f))
 		if [ "$f" -ne 0 ]; then
@@ -41,5 +43,9 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 	done
 fi
 
-echo "$pass passed, $fail failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skipped skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]
