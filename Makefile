@@ -92,3 +92,44 @@ TESTS += tests/unit/overlap_test
 tests/unit/overlap_test: tests/unit/overlap_test.o planner/overlap.o planner/plan.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 tests/unit/overlap_test.o: CFLAGS += -Iplanner
+
+# ---- fuzzing and the long chaos run (separate from `make test`) ----------
+# make fuzz [FUZZ_SECONDS=600]: builds the libFuzzer targets with clang and
+# ASan/UBSan and runs each for FUZZ_SECONDS on a copy of its seed corpus
+# (tests/fuzz/work/, not kept); crashing inputs land in tests/fuzz/crashers/
+# (keep them: they are regression inputs). make chaos [CHAOS_SECONDS=300]:
+# tests/chaos.sh, random kills and freezes of every process during
+# collections against the simulator, each checked against its truth.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+CHAOS_SECONDS ?= 300
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Ifetcher \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZERS      := tests/fuzz/fuzz_proto tests/fuzz/fuzz_upbit_json
+
+tests/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c $(wildcard common/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c common/proto.c -lmsgpackc
+tests/fuzz/fuzz_upbit_json: tests/fuzz/fuzz_upbit_json.c fetcher/upbit_json.c \
+                            fetcher/upbit_json.h common/tf.c common/timeutil.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_upbit_json.c \
+		fetcher/upbit_json.c common/tf.c common/timeutil.c -lm
+
+fuzz: $(FUZZERS)
+	@mkdir -p tests/fuzz/crashers
+	@rc=0; for f in proto:corpus:300000 upbit_json:corpus_json:80000; do \
+		name=$${f%%:*}; rest=$${f#*:}; seeds=tests/fuzz/$${rest%%:*}; \
+		work=tests/fuzz/work/$$name; rm -rf $$work; mkdir -p $$work; \
+		echo "fuzz_$$name: $(FUZZ_SECONDS) s from $$seeds"; \
+		tests/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=$${rest#*:} -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/crashers/fuzz_$$name- \
+			$$work $$seeds 2>tests/fuzz/work/$$name.log || rc=1; \
+		grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|ERROR|SUMMARY" \
+			tests/fuzz/work/$$name.log | sed "s/^/  /"; \
+	done; \
+	ls tests/fuzz/crashers 2>/dev/null | sed "s/^/  crasher: /"; exit $$rc
+
+chaos: bins
+	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh
+
+.PHONY: fuzz chaos

@@ -412,6 +412,7 @@ rd_int(struct rd *r, int64_t lo, int64_t hi, int64_t *out)
 
 		if (rd_be(r, n, &u) == -1)
 			return -1;
+		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): n is 1, 2 or 4 here */
 		if (n < 8 && (u >> (8 * n - 1)) != 0)
 			u |= ~(uint64_t)0 << (8 * n); /* sign-extend */
 		v = (int64_t)u;                       /* two's complement */

@@ -235,6 +235,7 @@ parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow, in
 
 			if (hex4(j, &cp) == -1)
 				return -1;
+			/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): hex4 sets cp or fails */
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return jfail(j, "json: lone low surrogate at byte %zu", jpos(j));
 			if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -500,7 +501,7 @@ printable(char *dst, size_t cap, const char *s)
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < cap && i < 24; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : (char)'?';
+		dst[i] = (char)((s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?');
 	dst[i] = '\0';
 }
 
@@ -896,6 +897,7 @@ upbit_parse_error(const char *body, size_t len, struct upbit_error *out)
 		    expect(&j, ':', "':'") == -1)
 			return -1;
 		skip_ws(&j);
+		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): parse_string sets klen or fails */
 		if (!ovf && klen == 5 && memcmp(key, "error", 5) == 0 && j.p < j.end &&
 		    *j.p == '{') {
 			if (parse_error_inner(&j, &e, &found) == -1)

@@ -226,10 +226,3 @@ jw_bool(struct jw *w, const char *k, int v)
 	key(w, k);
 	tb_puts(&w->b, v ? "true" : "false");
 }
-
-void
-jw_null(struct jw *w, const char *k)
-{
-	key(w, k);
-	tb_puts(&w->b, "null");
-}

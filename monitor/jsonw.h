@@ -35,6 +35,5 @@ void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
 void jw_int(struct jw *w, const char *key, int64_t v);
 void jw_num(struct jw *w, const char *key, double v); /* NaN/inf: null */
 void jw_bool(struct jw *w, const char *key, int v);
-void jw_null(struct jw *w, const char *key);
 
 #endif

@@ -148,8 +148,7 @@ void mon_json_summary(const struct monitor *m, struct jw *w);
 void mon_json_chunk(struct jw *w, const struct chunk_info *ci);
 /* analysis_ms: the planner's average overlap analysis per chunk (NaN if
  * unknown yet). */
-void mon_json_metrics(struct jw *w, const struct msg_committed *c,
-                      double analysis_ms);
+void mon_json_metrics(struct jw *w, const struct msg_committed *c, double analysis_ms);
 /* The planner's average overlap-analysis time per chunk, or NaN. */
 double mon_analysis_ms(const struct monitor *m);
 void mon_json_progress(struct jw *w, const struct mon_progress *p);

@@ -307,7 +307,8 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 			clock_gettime(CLOCK_MONOTONIC, &a);
 			ci->overlap = (uint8_t)overlap_analyze(&t->covered0, wfrom, ci->to, &cov);
 			clock_gettime(CLOCK_MONOTONIC, &b);
-			p->analysis_ns += (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+			p->analysis_ns +=
+			    (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
 			p->planned++;
 		}
 		ci->cov_from = cov.from;

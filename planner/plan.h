@@ -54,7 +54,7 @@ struct plan {
 	uint32_t seq;
 	int rr; /* round-robin position */
 	uint64_t leases, retries, committed, failed_chunks, hedges;
-	double api_ms; /* moving average of the API call time */
+	double api_ms;       /* moving average of the API call time */
 	int64_t analysis_ns; /* time spent in overlap analysis */
 	uint64_t planned;    /* chunks planned (new, not re-issued) */
 };

@@ -61,7 +61,7 @@ round_trip(void *router, void *dealer)
 		return -1;
 	if ((idlen = zmq_recv(router, id, sizeof(id), 0)) <= 0)
 		return -1;
-	if ((n = zmq_recv(router, buf, sizeof(buf), 0)) != 5 || memcmp(buf, "hello", 5) != 0)
+	if (zmq_recv(router, buf, sizeof(buf), 0) != 5 || memcmp(buf, "hello", 5) != 0)
 		return -1;
 	if (net_send(router, id, (size_t)idlen, 1) == -1 || net_send(router, "back", 4, 0) == -1)
 		return -1;

@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# Chaos, short: a collection under supervision while random writer and
+# fetcher processes are killed (SIGKILL) or frozen (SIGSTOP, once past the
+# planner's lease) and resumed; then a planner killed mid-run and the same
+# command run again. The database must end equal to the simulator's truth,
+# with integrity ok, no duplicates and no coverage claiming what is not
+# stored. The seed is $CHAOS_SEED (default $RANDOM), printed in the TAP
+# output and in every line of the chaos log; the long run is `make chaos`.
+
+load pipeline_helpers
+
+setup_file() {
+	load pipeline_helpers
+	# Upbit's own limit (10 requests/s) and a little latency: the run below
+	# lasts about 20 s, long enough for several actions and one long freeze
+	start_sim --latency-ms 20
+	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+}
+
+teardown_file() {
+	load sim_helpers
+	stop_all_sims
+}
+
+setup() {
+	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	DB="$BATS_TEST_TMPDIR/chaos.db"
+	RUN_DIR="$BATS_TEST_TMPDIR/run"
+	source "$ROOT/tests/chaos.sh"
+	CHAOS_SEED=${CHAOS_SEED:-$RANDOM}
+	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
+	RANDOM=$CHAOS_SEED
+	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3
+}
+
+teardown() {
+	# nothing of ours stays frozen or running, whatever happened
+	chaos_resume_all "$RUN_DIR"
+	[ -z "${CPID:-}" ] || { kill -TERM "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; } || true
+	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
+	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
+}
+
+# collect in the background, $! being run.sh itself (not a subshell)
+bg_collect() {
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$RUN_DIR" "$@" 3>&- &
+}
+
+# Runs collect in the background with the chaos loop over VICTIMS; sets RC.
+chaos_collect() { # N VICTIMS LONG_STOP collect-args...
+	local n=$1 victims=$2 long=$3; shift 3
+	bg_collect --db "$DB" --quiet "$@" >"$BATS_TEST_TMPDIR/collect.$n.out" 2>&1
+	CPID=$!
+	chaos_loop "$CPID" "$RUN_DIR" "$victims" "$long"
+	wait "$CPID"; RC=$?
+	CPID=
+	chaos_log "collect $n: exit $RC after $CHAOS_ACTIONS actions ($CHAOS_KINDS_HIT )"
+}
+
+@test "chaos: writer and fetchers killed and frozen at random; the data equals the truth" {
+	local from=2026-09-01T00:00:00 to=2026-09-15T00:00:00 n=1
+	chaos_collect 1 writer,fetcher 1 --market KRW-BTC,KRW-ADA --timeframe 1m \
+		--from $from --to $to --fetchers 3
+	[ "$CHAOS_ACTIONS" -ge 3 ]
+	chaos_log "writer: $(cat "$RUN_DIR"/writer.log | sed -n 's/.* committed (\([0-9]*\) duplicates).*/\1/p' |
+		awk '{s += $1} END {print s + 0}') duplicate results acked"
+	chaos_check_db "$DB"
+	# retries may run out under chaos (every lost lease costs one attempt):
+	# then the same command, once more, must finish the job
+	if [ "$RC" -ne 0 ]; then
+		grep -q "gave up after" "$BATS_TEST_TMPDIR/collect.1.out"
+		n=2
+		run collect --db "$DB" --quiet --market KRW-BTC,KRW-ADA --timeframe 1m \
+			--from $from --to $to --fetchers 3
+		echo "$output" >"$BATS_TEST_TMPDIR/collect.2.out"
+		RC=$status
+	fi
+	[ "$RC" -eq 0 ]
+	chaos_check_db "$DB"
+	chaos_equal_truth "$DB" KRW-BTC 1m $from $to
+	chaos_equal_truth "$DB" KRW-ADA 1m $from $to
+	# the late result of the long-frozen fetcher changed nothing
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM coverage")" -eq 2 ]
+}
+
+@test "chaos: the planner killed mid-run; the same command resumes from the database" {
+	local from=2026-10-01T00:00:00 to=2026-10-07T00:00:00 pid i
+	bg_collect --db "$DB" --quiet --market KRW-ETH,KRW-ADA --timeframe 1m \
+		--from $from --to $to --fetchers 2 >"$BATS_TEST_TMPDIR/collect.1.out" 2>&1
+	CPID=$!
+	sleep $((2 + RANDOM % 3))
+	pid=$(chaos_pids planner "$RUN_DIR")
+	[ -n "$pid" ]
+	chaos_signal KILL "$pid"
+	chaos_log "SIGKILL planner pid $pid"
+	wait "$CPID" && RC=0 || RC=$?
+	CPID=
+	[ "$RC" -ne 0 ]
+	chaos_check_db "$DB"
+	# something was stored, and the rerun asks only for the rest
+	local before
+	before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact")
+	[ "$before" -gt 0 ]
+	run collect --db "$DB" --quiet --market KRW-ETH,KRW-ADA --timeframe 1m \
+		--from $from --to $to --fetchers 2
+	echo "$output" >"$BATS_TEST_TMPDIR/collect.2.out"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"slots already covered"* ]]
+	[[ "$output" != *" 0 of "* ]]
+	chaos_check_db "$DB"
+	chaos_equal_truth "$DB" KRW-ETH 1m $from $to
+	chaos_equal_truth "$DB" KRW-ADA 1m $from $to
+}
