@@ -77,7 +77,8 @@ usage(FILE *f)
 	      "  --api-url URL         passed to collect (with --fetch-missing)\n"
 	      "  --rate N              passed to collect (with --fetch-missing)\n"
 	      "exit: 0 answered (whatever the coverage), 1 database missing or\n"
-	      "unreadable, 2 usage error.\n", f);
+	      "unreadable, 2 usage error.\n",
+	      f);
 }
 
 static void
@@ -113,8 +114,10 @@ parse_args(int argc, char **argv, struct query_opts *o)
 		case 'd': o->db = optarg; break;
 		case 'F':
 			if (out_parse_format(optarg, 0xf, &o->fmt) == -1)
-				query_usage_error("query", "--format must be table, csv, json "
-				                  "or jsonl, not '%s'", optarg);
+				query_usage_error("query",
+				                  "--format must be table, csv, json "
+				                  "or jsonl, not '%s'",
+				                  optarg);
 			break;
 		case 'L':
 			if (strcmp(optarg, "forward") == 0)
@@ -122,17 +125,17 @@ parse_args(int argc, char **argv, struct query_opts *o)
 			else if (strcmp(optarg, "none") == 0)
 				o->fill = 0;
 			else
-				query_usage_error("query", "--fill must be none or forward, "
-				                  "not '%s'", optarg);
+				query_usage_error("query",
+				                  "--fill must be none or forward, "
+				                  "not '%s'",
+				                  optarg);
 			break;
 		case 'M': o->fetch_missing = 1; break;
 		case 'u': o->api_url = optarg; break;
 		case 'r': o->rate = optarg; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':':
-			query_usage_error("query", "%s needs a value", argv[optind - 1]);
-		default:
-			query_usage_error("query", "unknown option '%s'", argv[optind - 1]);
+		case ':': query_usage_error("query", "%s needs a value", argv[optind - 1]);
+		default: query_usage_error("query", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
@@ -192,7 +195,7 @@ run_collect(const struct query_opts *o)
 
 	if ((path = find_run_sh(pathbuf, sizeof(pathbuf))) == NULL) {
 		fprintf(stderr, "cp-query: --fetch-missing: run.sh not found "
-		        "(set CP_RUN_SH)\n");
+		                "(set CP_RUN_SH)\n");
 		return -1;
 	}
 	time_format(o->from, tfrom);
@@ -220,9 +223,10 @@ run_collect(const struct query_opts *o)
 	if (!isatty(STDERR_FILENO))
 		argv[n++] = "--quiet";
 	argv[n] = NULL;
-	fprintf(stderr, "fetch-missing: %s collect --market %s --timeframe %s "
-	        "--from %s --to %s --db %s\n", path, o->market, tf_name(o->tf),
-	        tfrom, tto, o->db);
+	fprintf(stderr,
+	        "fetch-missing: %s collect --market %s --timeframe %s "
+	        "--from %s --to %s --db %s\n",
+	        path, o->market, tf_name(o->tf), tfrom, tto, o->db);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
@@ -270,10 +274,11 @@ report_coverage(const struct query_opts *o, const struct range_list *missing,
 
 	time_format(o->from, a);
 	time_format(o->to, b);
-	fprintf(stderr, "coverage: %s %s [%s, %s): %lld/%lld slots covered (%.2f%%), "
-	        "strategy %s\n", o->market, tf_name(o->tf), a, b, (long long)proven,
-	        (long long)want, want > 0 ? 100.0 * (double)proven / (double)want : 100.0,
-	        strategy);
+	fprintf(stderr,
+	        "coverage: %s %s [%s, %s): %lld/%lld slots covered (%.2f%%), "
+	        "strategy %s\n",
+	        o->market, tf_name(o->tf), a, b, (long long)proven, (long long)want,
+	        want > 0 ? 100.0 * (double)proven / (double)want : 100.0, strategy);
 	report_ranges("missing", o->tf, missing);
 	report_ranges("before history (nothing is served there)", o->tf, before);
 }
@@ -377,10 +382,10 @@ seed_fill(sqlite3 *db, struct filler *fl)
 	int rc;
 
 	st = qdb_prepare(db, "SELECT trade_price, candle_date_time_utc,"
-	                 " converted_trade_price FROM candles_exact"
-	                 " WHERE market = ?1 AND timeframe = ?2"
-	                 " AND candle_date_time_utc < ?3"
-	                 " ORDER BY candle_date_time_utc DESC LIMIT 1");
+	                     " converted_trade_price FROM candles_exact"
+	                     " WHERE market = ?1 AND timeframe = ?2"
+	                     " AND candle_date_time_utc < ?3"
+	                     " ORDER BY candle_date_time_utc DESC LIMIT 1");
 	if (st == NULL)
 		return -1;
 	time_format(o->from, tfrom);
@@ -395,12 +400,12 @@ seed_fill(sqlite3 *db, struct filler *fl)
 		    copy_decimal(fl->prev, (const char *)sqlite3_column_text(st, 0)) == 0) {
 			int64_t next = tf_add(o->tf, tf_floor(o->tf, s), 1);
 
-			fl->have_conv = copy_decimal(fl->conv,
-			    (const char *)sqlite3_column_text(st, 2)) == 0;
+			fl->have_conv =
+			    copy_decimal(fl->conv, (const char *)sqlite3_column_text(st, 2)) == 0;
 			if (next >= o->from) {
 				fl->have_prev = 1;
-			} else if (qdb_covered(db, o->market, o->tf, next, o->from,
-			                       &between) == 0) {
+			} else if (qdb_covered(db, o->market, o->tf, next, o->from, &between) ==
+			           0) {
 				fl->have_prev = between.n == 1 && between.v[0].from == next &&
 				                between.v[0].to == o->from;
 			}
@@ -430,11 +435,11 @@ table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
 	memset(tw, 0, sizeof(*tw));
 	tw->w[CC_UTC] = TIME_TEXT_LEN - 1;
 	st = qdb_prepare(db, "SELECT max(length(opening_price)), max(length(high_price)),"
-	                 " max(length(low_price)), max(length(trade_price)),"
-	                 " max(length(candle_acc_trade_volume)),"
-	                 " max(length(candle_acc_trade_price)) FROM candles_exact"
-	                 " WHERE market = ?1 AND timeframe = ?2"
-	                 " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4");
+	                     " max(length(low_price)), max(length(trade_price)),"
+	                     " max(length(candle_acc_trade_volume)),"
+	                     " max(length(candle_acc_trade_price)) FROM candles_exact"
+	                     " WHERE market = ?1 AND timeframe = ?2"
+	                     " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4");
 	if (st == NULL)
 		return -1;
 	time_format(o->from, tfrom);
@@ -478,16 +483,18 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
 	fl->out = &out;
 	fl->cov = cov;
+	st = NULL;
 	if (o->fill && seed_fill(db, fl) == -1)
-		return -1;
+		goto fail;
 	if (o->fmt == FMT_TABLE && table_widths(db, o, fl, &out.tw) == -1)
-		return -1;
-	snprintf(sql, sizeof(sql), "SELECT %s FROM candles_exact WHERE market = ?1"
+		goto fail;
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s FROM candles_exact WHERE market = ?1"
 	         " AND timeframe = ?2 AND candle_date_time_utc >= ?3"
 	         " AND candle_date_time_utc < ?4 ORDER BY candle_date_time_utc",
 	         query_columns_sql);
 	if ((st = qdb_prepare(db, sql)) == NULL)
-		return -1;
+		goto fail;
 	time_format(o->from, tfrom);
 	time_format(o->to, tto);
 	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
@@ -522,12 +529,13 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 		goto write_fail;
 	out_end(&out);
 	sqlite3_finalize(st);
+	fl->out = NULL; /* out lives on this stack */
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
 		return -1;
 	}
-	fprintf(stderr, "rows: %llu (%llu candles, %llu filled)", out.rows,
-	        out.rows - fl->filled, fl->filled);
+	fprintf(stderr, "rows: %llu (%llu candles, %llu filled)", out.rows, out.rows - fl->filled,
+	        fl->filled);
 	if (fl->unfillable)
 		fprintf(stderr, "; %llu empty slots left out (no proven previous close)",
 		        fl->unfillable);
@@ -537,6 +545,7 @@ write_fail:
 	fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
 fail:
 	sqlite3_finalize(st);
+	fl->out = NULL;
 	return -1;
 }
 
@@ -581,8 +590,10 @@ query_run(int argc, char **argv)
 		int crc = run_collect(&o);
 
 		if (crc != 0)
-			fprintf(stderr, "cp-query: collect exited %d; answering from what is "
-			        "stored\n", crc);
+			fprintf(stderr,
+			        "cp-query: collect exited %d; answering from what is "
+			        "stored\n",
+			        crc);
 	}
 	if ((db = qdb_open(o.db, &missing_db)) == NULL)
 		return 1;

@@ -84,15 +84,15 @@ parse_args(int argc, char **argv, struct export_opts *o)
 		case 'F':
 			if (out_parse_format(optarg, (1u << FMT_CSV) | (1u << FMT_JSONL),
 			                     &o->fmt) == -1)
-				query_usage_error("export", "--format must be csv or jsonl, "
-				                  "not '%s'", optarg);
+				query_usage_error("export",
+				                  "--format must be csv or jsonl, "
+				                  "not '%s'",
+				                  optarg);
 			o->have_fmt = 1;
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':':
-			query_usage_error("export", "%s needs a value", argv[optind - 1]);
-		default:
-			query_usage_error("export", "unknown option '%s'", argv[optind - 1]);
+		case ':': query_usage_error("export", "%s needs a value", argv[optind - 1]);
+		default: query_usage_error("export", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
@@ -129,10 +129,10 @@ prepare_select(sqlite3 *db, const struct export_opts *o)
 	char sql[1024], tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st;
 
-	snprintf(sql, sizeof(sql), "SELECT %s FROM candles_exact WHERE 1%s%s%s%s"
+	snprintf(sql, sizeof(sql),
+	         "SELECT %s FROM candles_exact WHERE 1%s%s%s%s"
 	         " ORDER BY market, timeframe, candle_date_time_utc",
-	         query_columns_sql,
-	         o->all_markets ? "" : " AND market = :m",
+	         query_columns_sql, o->all_markets ? "" : " AND market = :m",
 	         o->all_tfs ? "" : " AND timeframe = :tf",
 	         o->from_s ? " AND candle_date_time_utc >= :from" : "",
 	         o->to_s ? " AND candle_date_time_utc < :to" : "");
@@ -185,8 +185,8 @@ export_run(int argc, char **argv)
 		out_row_from_stmt(st, &r);
 		r.filled = -1;
 		if (out_row(&out, &r) == -1) {
-			fprintf(stderr, "cp-query export: %s: %s\n",
-			        o.output ? tmp : "stdout", strerror(errno));
+			fprintf(stderr, "cp-query export: %s: %s\n", o.output ? tmp : "stdout",
+			        strerror(errno));
 			goto done;
 		}
 	}

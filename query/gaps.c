@@ -86,14 +86,14 @@ parse_args(int argc, char **argv, struct gaps_opts *o)
 		case 'F':
 			if (out_parse_format(optarg, (1u << FMT_TABLE) | (1u << FMT_JSON),
 			                     &o->fmt) == -1)
-				query_usage_error("gaps", "--format must be table or json, "
-				                  "not '%s'", optarg);
+				query_usage_error("gaps",
+				                  "--format must be table or json, "
+				                  "not '%s'",
+				                  optarg);
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':':
-			query_usage_error("gaps", "%s needs a value", argv[optind - 1]);
-		default:
-			query_usage_error("gaps", "unknown option '%s'", argv[optind - 1]);
+		case ':': query_usage_error("gaps", "%s needs a value", argv[optind - 1]);
+		default: query_usage_error("gaps", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
@@ -112,8 +112,7 @@ parse_args(int argc, char **argv, struct gaps_opts *o)
 
 /* The extent of the coverage rows of (market, tf); *have = 0 if none. */
 static int
-coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *to,
-                int *have)
+coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *to, int *have)
 {
 	sqlite3_stmt *st;
 	const char *a, *b;
@@ -121,7 +120,7 @@ coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *
 
 	*have = 0;
 	st = qdb_prepare(db, "SELECT MIN(from_utc), MAX(to_utc) FROM coverage"
-	                 " WHERE market = ?1 AND timeframe = ?2");
+	                     " WHERE market = ?1 AND timeframe = ?2");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
@@ -153,8 +152,7 @@ json_range(int64_t from, int64_t to, enum tf tf, int first)
 	time_format(from, a);
 	time_format(to, b);
 	printf("%s{\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld,\"seconds\":%lld}",
-	       first ? "" : ",", a, b, (long long)tf_count(tf, from, to),
-	       (long long)(to - from));
+	       first ? "" : ",", a, b, (long long)tf_count(tf, from, to), (long long)(to - from));
 }
 
 static void
@@ -165,8 +163,7 @@ table_range(const char *kind, int64_t from, int64_t to, enum tf tf)
 	time_format(from, a);
 	time_format(to, b);
 	query_fmt_duration(to - from, d, sizeof(d));
-	printf("%-14s  %s  %s  %12lld  %s\n", kind, a, b,
-	       (long long)tf_count(tf, from, to), d);
+	printf("%-14s  %s  %s  %12lld  %s\n", kind, a, b, (long long)tf_count(tf, from, to), d);
 }
 
 /* Table: the missing ranges that start before t (in time order). */
@@ -174,8 +171,7 @@ static void
 flush_missing(struct gaps_out *g, int64_t t)
 {
 	while (g->mi < g->missing->n && g->missing->v[g->mi].from < t) {
-		table_range("missing", g->missing->v[g->mi].from, g->missing->v[g->mi].to,
-		            g->tf);
+		table_range("missing", g->missing->v[g->mi].from, g->missing->v[g->mi].to, g->tf);
 		g->mi++;
 	}
 }
@@ -201,8 +197,7 @@ emit_stretch(struct gaps_out *g, int64_t from, int64_t to)
 
 /* Slots [a, b) hold no candle: the covered parts are no-trade stretches. */
 static void
-span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a,
-     int64_t b)
+span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a, int64_t b)
 {
 	while (*ci < cov->n && cov->v[*ci].to <= a)
 		(*ci)++;
@@ -217,8 +212,8 @@ span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a,
 
 /* One pass over the candles of [from, to) in time order. */
 static int
-walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to,
-     const struct range_list *cov, struct gaps_out *g)
+walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const struct range_list *cov,
+     struct gaps_out *g)
 {
 	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st;
@@ -229,9 +224,9 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to,
 	if (from >= to)
 		return 0;
 	st = qdb_prepare(db, "SELECT candle_date_time_utc FROM candles_exact"
-	                 " WHERE market = ?1 AND timeframe = ?2"
-	                 " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
-	                 " ORDER BY candle_date_time_utc");
+	                     " WHERE market = ?1 AND timeframe = ?2"
+	                     " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
+	                     " ORDER BY candle_date_time_utc");
 	if (st == NULL)
 		return -1;
 	time_format(from, tfrom);
@@ -281,13 +276,13 @@ gaps_run(int argc, char **argv)
 	    coverage_extent(db, &o, &cfrom, &cto, &have_cov) == -1)
 		goto done;
 	if ((!o.from_s || !o.to_s) && !have_cov) {
-		fprintf(stderr, "cp-query gaps: nothing collected for %s %s in %s "
+		fprintf(stderr,
+		        "cp-query gaps: nothing collected for %s %s in %s "
 		        "(give --from and --to to see the range as missing)\n",
 		        o.market, tf_name(o.tf), o.db);
 		goto done;
 	}
-	from = o.from_s ? query_parse_time("gaps", "--from", o.from_s)
-	                : have_bound ? bound : cfrom;
+	from = o.from_s ? query_parse_time("gaps", "--from", o.from_s) : have_bound ? bound : cfrom;
 	to = o.to_s ? query_parse_time("gaps", "--to", o.to_s) : cto;
 	from = tf_ceil(o.tf, from);
 	to = tf_ceil(o.tf, to);
@@ -312,7 +307,8 @@ gaps_run(int argc, char **argv)
 		fputs("{\"market\":", stdout);
 		out_json_string(stdout, o.market);
 		printf(",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
-		       "\"history_start\":", tf_name(o.tf), a, b);
+		       "\"history_start\":",
+		       tf_name(o.tf), a, b);
 		if (have_bound)
 			printf("\"%s\"", hs);
 		else
@@ -325,11 +321,11 @@ gaps_run(int argc, char **argv)
 			json_range(missing.v[i].from, missing.v[i].to, o.tf, i == 0);
 		printf("],\"no_trade\":[");
 	} else {
-		printf("gaps of %s %s in [%s, %s): %lld slots%s%s\n", o.market, tf_name(o.tf),
-		       a, b, (long long)tf_count(o.tf, from, to),
-		       have_bound ? ", history starts " : "", have_bound ? hs : "");
-		printf("%-14s  %-19s  %-19s  %12s  %s\n", "kind", "from", "to (excl.)",
-		       "slots", "duration");
+		printf("gaps of %s %s in [%s, %s): %lld slots%s%s\n", o.market, tf_name(o.tf), a, b,
+		       (long long)tf_count(o.tf, from, to), have_bound ? ", history starts " : "",
+		       have_bound ? hs : "");
+		printf("%-14s  %-19s  %-19s  %12s  %s\n", "kind", "from", "to (excl.)", "slots",
+		       "duration");
 		for (size_t i = 0; i < before.n; i++)
 			table_range("before-history", before.v[i].from, before.v[i].to, o.tf);
 	}
@@ -339,16 +335,15 @@ gaps_run(int argc, char **argv)
 	if (o.fmt == FMT_JSON) {
 		printf("],\"missing_ranges\":%zu,\"missing_slots\":%lld,"
 		       "\"no_trade_stretches\":%llu,\"no_trade_slots\":%lld,"
-		       "\"longest_no_trade_seconds\":%lld}\n", missing.n,
-		       (long long)qdb_slots(o.tf, &missing), g.stretches,
+		       "\"longest_no_trade_seconds\":%lld}\n",
+		       missing.n, (long long)qdb_slots(o.tf, &missing), g.stretches,
 		       (long long)g.stretch_slots, (long long)g.longest);
 	} else {
 		flush_missing(&g, INT64_MAX);
 		printf("summary: %zu missing range%s (%lld slots), %llu no-trade "
-		       "stretch%s (%lld slots, longest %s)\n", missing.n,
-		       missing.n == 1 ? "" : "s", (long long)qdb_slots(o.tf, &missing),
-		       g.stretches, g.stretches == 1 ? "" : "es",
-		       (long long)g.stretch_slots, d);
+		       "stretch%s (%lld slots, longest %s)\n",
+		       missing.n, missing.n == 1 ? "" : "s", (long long)qdb_slots(o.tf, &missing),
+		       g.stretches, g.stretches == 1 ? "" : "es", (long long)g.stretch_slots, d);
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "cp-query: stdout: write error\n");

@@ -25,7 +25,8 @@ usage(FILE *f)
 	      "  export  stream whole markets or ranges as csv or Upbit JSON lines\n"
 	      "\n"
 	      "'cp-query COMMAND --help' describes each. The database is only ever\n"
-	      "opened read-only.\n", f);
+	      "opened read-only.\n",
+	      f);
 }
 
 int
@@ -44,8 +45,7 @@ main(int argc, char **argv)
 		return gaps_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return export_run(argc - 1, argv + 1);
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
-	    strcmp(cmd, "--help") == 0) {
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
 	}

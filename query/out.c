@@ -12,18 +12,30 @@
 #include "query.h"
 
 const char query_columns_sql[] =
-	"market, timeframe, candle_date_time_utc, candle_date_time_kst,"
-	" opening_price, high_price, low_price, trade_price, timestamp,"
-	" candle_acc_trade_price, candle_acc_trade_volume, unit,"
-	" prev_closing_price, change_price, change_rate, converted_trade_price,"
-	" first_day_of_period";
+    "market, timeframe, candle_date_time_utc, candle_date_time_kst,"
+    " opening_price, high_price, low_price, trade_price, timestamp,"
+    " candle_acc_trade_price, candle_acc_trade_volume, unit,"
+    " prev_closing_price, change_price, change_rate, converted_trade_price,"
+    " first_day_of_period";
 
 static const char *const col_name[CC_COUNT] = {
-	"market", "timeframe", "candle_date_time_utc", "candle_date_time_kst",
-	"opening_price", "high_price", "low_price", "trade_price", "timestamp",
-	"candle_acc_trade_price", "candle_acc_trade_volume", "unit",
-	"prev_closing_price", "change_price", "change_rate",
-	"converted_trade_price", "first_day_of_period",
+	"market",
+	"timeframe",
+	"candle_date_time_utc",
+	"candle_date_time_kst",
+	"opening_price",
+	"high_price",
+	"low_price",
+	"trade_price",
+	"timestamp",
+	"candle_acc_trade_price",
+	"candle_acc_trade_volume",
+	"unit",
+	"prev_closing_price",
+	"change_price",
+	"change_rate",
+	"converted_trade_price",
+	"first_day_of_period",
 };
 
 /* Upbit's field order after the three leading strings; quoted = a string. */
@@ -31,10 +43,11 @@ static const struct {
 	enum candle_col col;
 	int optional, quoted;
 } json_fields[] = {
-	{ CC_OPEN, 0, 0 }, { CC_HIGH, 0, 0 }, { CC_LOW, 0, 0 }, { CC_CLOSE, 0, 0 },
-	{ CC_TIMESTAMP, 0, 0 }, { CC_ACC_PRICE, 0, 0 }, { CC_ACC_VOLUME, 0, 0 },
-	{ CC_UNIT, 1, 0 }, { CC_PREV_CLOSE, 1, 0 }, { CC_CHANGE_PRICE, 1, 0 },
-	{ CC_CHANGE_RATE, 1, 0 }, { CC_CONVERTED, 1, 0 }, { CC_FIRST_DAY, 1, 1 },
+	{ CC_OPEN, 0, 0 },         { CC_HIGH, 0, 0 },        { CC_LOW, 0, 0 },
+	{ CC_CLOSE, 0, 0 },        { CC_TIMESTAMP, 0, 0 },   { CC_ACC_PRICE, 0, 0 },
+	{ CC_ACC_VOLUME, 0, 0 },   { CC_UNIT, 1, 0 },        { CC_PREV_CLOSE, 1, 0 },
+	{ CC_CHANGE_PRICE, 1, 0 }, { CC_CHANGE_RATE, 1, 0 }, { CC_CONVERTED, 1, 0 },
+	{ CC_FIRST_DAY, 1, 1 },
 };
 
 /* The table shows these columns, in this order. */
@@ -43,8 +56,9 @@ static const struct {
 	const char *title;
 	int right; /* right-aligned (numbers) */
 } table_cols[] = {
-	{ CC_UTC, "time (UTC)", 0 }, { CC_OPEN, "open", 1 }, { CC_HIGH, "high", 1 },
-	{ CC_LOW, "low", 1 }, { CC_CLOSE, "close", 1 }, { CC_ACC_VOLUME, "volume", 1 },
+	{ CC_UTC, "time (UTC)", 0 },     { CC_OPEN, "open", 1 },
+	{ CC_HIGH, "high", 1 },          { CC_LOW, "low", 1 },
+	{ CC_CLOSE, "close", 1 },        { CC_ACC_VOLUME, "volume", 1 },
 	{ CC_ACC_PRICE, "turnover", 1 },
 };
 #define TABLE_NCOLS (sizeof(table_cols) / sizeof(table_cols[0]))
@@ -151,16 +165,13 @@ out_begin(struct row_out *o)
 
 			if (*w < tl)
 				*w = tl;
-			fprintf(o->f, "%s%*s", i ? "  " : "",
-			        table_cols[i].right ? *w : -*w, table_cols[i].title);
+			fprintf(o->f, "%s%*s", i ? "  " : "", table_cols[i].right ? *w : -*w,
+			        table_cols[i].title);
 		}
 		fputs_unlocked(o->with_filled ? "  filled\n" : "\n", o->f);
 		break;
-	case FMT_JSON:
-		fputc_unlocked('[', o->f);
-		break;
-	case FMT_JSONL:
-		break;
+	case FMT_JSON: fputc_unlocked('[', o->f); break;
+	case FMT_JSONL: break;
 	}
 }
 

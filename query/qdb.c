@@ -31,8 +31,10 @@ query_parse_time(const char *cmd, const char *opt, const char *s)
 	int64_t t;
 
 	if (time_parse(s, &t) == -1)
-		query_usage_error(cmd, "%s: bad time '%s' (ISO 8601, e.g. "
-		                  "2026-01-31T09:00:00; no offset = UTC)", opt, s);
+		query_usage_error(cmd,
+		                  "%s: bad time '%s' (ISO 8601, e.g. "
+		                  "2026-01-31T09:00:00; no offset = UTC)",
+		                  opt, s);
 	return t;
 }
 
@@ -42,8 +44,10 @@ query_parse_tf(const char *cmd, const char *s)
 	enum tf tf;
 
 	if (tf_parse(s, &tf) == -1)
-		query_usage_error(cmd, "unknown timeframe '%s' (1s 1m 3m 5m 10m 15m "
-		                  "30m 1h 4h 1d 1w 1M 1y)", s);
+		query_usage_error(cmd,
+		                  "unknown timeframe '%s' (1s 1m 3m 5m 10m 15m "
+		                  "30m 1h 4h 1d 1w 1M 1y)",
+		                  s);
 	return tf;
 }
 
@@ -72,16 +76,18 @@ qdb_open(const char *path, int *missing)
 	if (db == NULL) {
 		if (!exists) {
 			*missing = 1;
-			fprintf(stderr, "cp-query: database %s does not exist "
-			        "(collect first: ./run.sh collect ... --db %s)\n", path, path);
+			fprintf(stderr,
+			        "cp-query: database %s does not exist "
+			        "(collect first: ./run.sh collect ... --db %s)\n",
+			        path, path);
 		} else {
 			fprintf(stderr, "cp-query: cannot open database %s\n", path);
 		}
 		return NULL;
 	}
 	st = qdb_prepare(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-	                 " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-	                 " AND name IN ('candles_exact', 'coverage', 'history_start'))");
+	                     " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+	                     " AND name IN ('candles_exact', 'coverage', 'history_start'))");
 	if (st == NULL)
 		goto fail;
 	rc = sqlite3_step(st);
@@ -95,13 +101,15 @@ qdb_open(const char *path, int *missing)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (tables != 3) {
-		fprintf(stderr, "cp-query: %s is not a candlepipe database "
-		        "(no candles_exact/coverage/history_start tables)\n", path);
+		fprintf(stderr,
+		        "cp-query: %s is not a candlepipe database "
+		        "(no candles_exact/coverage/history_start tables)\n",
+		        path);
 		goto fail;
 	}
 	if (version != LEDGER_SCHEMA_VERSION) {
-		fprintf(stderr, "cp-query: %s has schema version %d, this tool reads %d\n",
-		        path, version, LEDGER_SCHEMA_VERSION);
+		fprintf(stderr, "cp-query: %s has schema version %d, this tool reads %d\n", path,
+		        version, LEDGER_SCHEMA_VERSION);
 		goto fail;
 	}
 	return db;
@@ -114,8 +122,8 @@ fail:
 /* The single text value of a one-row, one-column SELECT bound to
  * (market, tf), copied to out; *have = 0 if there is no row or it is NULL. */
 static int
-select_time(sqlite3 *db, const char *sql, const char *market, const char *tf,
-            int64_t *out, int *have)
+select_time(sqlite3 *db, const char *sql, const char *market, const char *tf, int64_t *out,
+            int *have)
 {
 	sqlite3_stmt *st;
 	const char *v;
@@ -147,22 +155,23 @@ select_time(sqlite3 *db, const char *sql, const char *market, const char *tf,
 }
 
 int
-qdb_history_bound(sqlite3 *db, const char *market, const char *tf,
-                  int64_t *bound, int *have)
+qdb_history_bound(sqlite3 *db, const char *market, const char *tf, int64_t *bound, int *have)
 {
 	int64_t first;
 	int have_first;
 
-	if (select_time(db, "SELECT first_utc FROM history_start"
-	                " WHERE market = ?1 AND timeframe = ?2", market, tf, bound,
-	                have) == -1)
+	if (select_time(db,
+	                "SELECT first_utc FROM history_start"
+	                " WHERE market = ?1 AND timeframe = ?2",
+	                market, tf, bound, have) == -1)
 		return -1;
 	if (!*have)
 		return 0;
 	/* The seconds horizon moves forward: older candles stay stored. */
-	if (select_time(db, "SELECT MIN(candle_date_time_utc) FROM candles_exact"
-	                " WHERE market = ?1 AND timeframe = ?2", market, tf, &first,
-	                &have_first) == -1)
+	if (select_time(db,
+	                "SELECT MIN(candle_date_time_utc) FROM candles_exact"
+	                " WHERE market = ?1 AND timeframe = ?2",
+	                market, tf, &first, &have_first) == -1)
 		return -1;
 	if (have_first && first < *bound)
 		*bound = first;
@@ -170,8 +179,8 @@ qdb_history_bound(sqlite3 *db, const char *market, const char *tf,
 }
 
 int
-qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from,
-            int64_t to, struct range_list *out)
+qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t to,
+            struct range_list *out)
 {
 	struct range_list raw = { 0 };
 	int rc = -1;
@@ -198,15 +207,13 @@ done:
 }
 
 int
-qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov,
-                  int64_t bound, int have_bound, struct range_list *missing,
-                  struct range_list *before)
+qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov, int64_t bound,
+                  int have_bound, struct range_list *missing, struct range_list *before)
 {
 	struct range_list want = { 0 }, all = { 0 };
 	int rc = -1;
 
-	if (range_list_push(&want, from, to) == -1 ||
-	    range_subtract(&want, cov, &all) == -1)
+	if (range_list_push(&want, from, to) == -1 || range_subtract(&want, cov, &all) == -1)
 		goto done;
 	if (have_bound && from < bound &&
 	    range_list_push(before, from, to < bound ? to : bound) == -1)
@@ -241,8 +248,14 @@ qdb_slots(enum tf tf, const struct range_list *l)
 void
 query_fmt_duration(int64_t s, char *buf, size_t len)
 {
-	static const struct { int64_t s; char unit; } units[] = {
-		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+	static const struct {
+		int64_t s;
+		char unit;
+	} units[] = {
+		{ 86400, 'd' },
+		{ 3600, 'h' },
+		{ 60, 'm' },
+		{ 1, 's' },
 	};
 	size_t n = 0;
 

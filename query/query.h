@@ -21,9 +21,22 @@
 /* The columns of candles_exact, in table order (the order every SELECT
  * here uses, so column i of a statement is enum candle_col i). */
 enum candle_col {
-	CC_MARKET, CC_TIMEFRAME, CC_UTC, CC_KST, CC_OPEN, CC_HIGH, CC_LOW,
-	CC_CLOSE, CC_TIMESTAMP, CC_ACC_PRICE, CC_ACC_VOLUME, CC_UNIT,
-	CC_PREV_CLOSE, CC_CHANGE_PRICE, CC_CHANGE_RATE, CC_CONVERTED,
+	CC_MARKET,
+	CC_TIMEFRAME,
+	CC_UTC,
+	CC_KST,
+	CC_OPEN,
+	CC_HIGH,
+	CC_LOW,
+	CC_CLOSE,
+	CC_TIMESTAMP,
+	CC_ACC_PRICE,
+	CC_ACC_VOLUME,
+	CC_UNIT,
+	CC_PREV_CLOSE,
+	CC_CHANGE_PRICE,
+	CC_CHANGE_RATE,
+	CC_CONVERTED,
 	CC_FIRST_DAY,
 	CC_COUNT
 };
@@ -51,7 +64,7 @@ struct table_widths {
 struct row_out {
 	FILE *f;
 	enum out_format fmt;
-	int with_filled;        /* print the `filled` column/field */
+	int with_filled; /* print the `filled` column/field */
 	unsigned long long rows;
 	struct table_widths tw; /* FMT_TABLE only */
 };
@@ -81,17 +94,15 @@ sqlite3_stmt *qdb_prepare(sqlite3 *db, const char *sql);
  * history_start and the oldest stored candle, if history_start is known.
  * Slots before it are "before listing/history". *have = 0 if unknown.
  * 0 or -1. */
-int qdb_history_bound(sqlite3 *db, const char *market, const char *tf,
-                      int64_t *bound, int *have);
+int qdb_history_bound(sqlite3 *db, const char *market, const char *tf, int64_t *bound, int *have);
 /* The covered ranges of (market, tf) in [from, to), aligned to tf's slots. */
-int qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from,
-                int64_t to, struct range_list *out);
+int qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t to,
+                struct range_list *out);
 /* [from, to) minus the covered ranges cov, split at the history bound:
  * *before gets [from, bound) (nothing exists there, covered or not),
  * *missing the uncovered ranges at or after it (never fetched). 0 or -1. */
-int qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov,
-                      int64_t bound, int have_bound, struct range_list *missing,
-                      struct range_list *before);
+int qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov, int64_t bound,
+                      int have_bound, struct range_list *missing, struct range_list *before);
 /* Number of slots in the ranges of l. */
 int64_t qdb_slots(enum tf tf, const struct range_list *l);
 
@@ -99,7 +110,7 @@ int64_t qdb_slots(enum tf tf, const struct range_list *l);
 void query_fmt_duration(int64_t s, char *buf, size_t len);
 /* Usage error: prints "cp-query CMD: msg" and exits EXIT_USAGE. */
 void query_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), __noreturn__));
+    __attribute__((format(printf, 2, 3), __noreturn__));
 /* Parses an ISO time or exits EXIT_USAGE naming the option. */
 int64_t query_parse_time(const char *cmd, const char *opt, const char *s);
 /* Parses a timeframe or exits EXIT_USAGE. */

@@ -33,8 +33,7 @@ static struct candle out[CANDLE_MAX_PER_RESPONSE];
 static char text[UPBIT_BODY_MAX_BYTES + 1];
 
 static void
-check_accepted(const struct upbit_query *q, const struct candle *c, int n,
-               size_t cap)
+check_accepted(const struct upbit_query *q, const struct candle *c, int n, size_t cap)
 {
 	if (n < 0 || (unsigned)n > q->count || (size_t)n > cap)
 		abort();
@@ -51,8 +50,8 @@ check_accepted(const struct upbit_query *q, const struct candle *c, int n,
 			abort();
 		if (i > 0 && c[i].start >= c[i - 1].start)
 			abort();
-		if (!(o > 0 && h > 0 && l > 0 && cl > 0) || !isfinite(h) ||
-		    l > o || l > cl || h < o || h < cl)
+		if (!(o > 0 && h > 0 && l > 0 && cl > 0) || !isfinite(h) || l > o || l > cl ||
+		    h < o || h < cl)
 			abort();
 		if (!(ap >= 0) || !(av >= 0) || c[i].timestamp_ms <= 0)
 			abort();
@@ -81,8 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = (const char *)data + 2;
 	len = size - 2;
 
-	n = upbit_parse_candles(body, len, &q, out, CANDLE_MAX_PER_RESPONSE, err,
-	                        sizeof(err));
+	n = upbit_parse_candles(body, len, &q, out, CANDLE_MAX_PER_RESPONSE, err, sizeof(err));
 	if (n >= 0)
 		check_accepted(&q, out, n, CANDLE_MAX_PER_RESPONSE);
 	else if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL)

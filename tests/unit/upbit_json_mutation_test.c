@@ -30,11 +30,11 @@
 
 #define NCANDLES 200
 #define BODY_MAX (128 * 1024)
-#define TO 1790812800 /* 2026-10-01T00:00:00Z */
-#define HEAD_BYTES 720        /* about two candles: exhaustive */
-#define TAIL_BYTES 360        /* about the last candle: exhaustive */
-#define TRUNC_STRIDE 11       /* elsewhere: every 11th truncation length */
-#define FLIP_STRIDE 41        /* every 41st byte, all 8 bits */
+#define TO 1790812800   /* 2026-10-01T00:00:00Z */
+#define HEAD_BYTES 720  /* about two candles: exhaustive */
+#define TAIL_BYTES 360  /* about the last candle: exhaustive */
+#define TRUNC_STRIDE 11 /* elsewhere: every 11th truncation length */
+#define FLIP_STRIDE 41  /* every 41st byte, all 8 bits */
 
 static char body[BODY_MAX];
 static size_t body_len;
@@ -60,7 +60,8 @@ put_candle(char *p, size_t cap, int64_t start, int i)
 
 	time_format(start, utc);
 	time_format(start + 9 * 3600, kst);
-	return (size_t)snprintf(p, cap,
+	return (size_t)snprintf(
+	    p, cap,
 	    "%s{\"market\":\"KRW-BTC\",\"candle_date_time_utc\":\"%s\","
 	    "\"candle_date_time_kst\":\"%s\",\"opening_price\":%ld.00000000,"
 	    "\"high_price\":%ld.00000000,\"low_price\":%ld.00000000,"
@@ -123,8 +124,7 @@ try_body(size_t len)
 	int n, n3;
 
 	err[0] = 'x';
-	n = upbit_parse_candles(mut, len, &q, out, CANDLE_MAX_PER_RESPONSE, err,
-	                        sizeof(err));
+	n = upbit_parse_candles(mut, len, &q, out, CANDLE_MAX_PER_RESPONSE, err, sizeof(err));
 	if (n >= 0)
 		check_accepted(n, CANDLE_MAX_PER_RESPONSE);
 	else
@@ -184,8 +184,7 @@ test_every_bit_flip(void **state)
 		}
 		mut[i] = body[i];
 	}
-	print_message("bit flips: %zu mutants, %zu accepted (all re-checked)\n", total,
-	              accepted);
+	print_message("bit flips: %zu mutants, %zu accepted (all re-checked)\n", total, accepted);
 	/* digits flipped into other digits stay valid: some must be accepted,
 	 * most must not */
 	assert_true(accepted > 0 && accepted < total / 2);
@@ -216,8 +215,8 @@ test_every_byte_replaced(void **state)
 static void
 test_trailing_bytes(void **state)
 {
-	static const char *const tails[] = { "x", ",", "]", "[]", "{}", "\0", "0",
-		",{}", "\"", "null", "\xff", "]]]]", " \n\t x" };
+	static const char *const tails[] = { "x",   ",",  "]",    "[]",   "{}",   "\0",     "0",
+		                             ",{}", "\"", "null", "\xff", "]]]]", " \n\t x" };
 
 	(void)state;
 	memcpy(mut, body, body_len);
@@ -228,7 +227,8 @@ test_trailing_bytes(void **state)
 		assert_int_equal(try_body(body_len + tl), -1);
 	}
 	/* trailing whitespace is fine */
-	memcpy(mut + body_len, " \r\n\t", 4);
+	/* a byte buffer with a length, not a C string */
+	memcpy(mut + body_len, " \r\n\t", 4); /* NOLINT(bugprone-not-null-terminated-result) */
 	assert_int_equal(try_body(body_len + 4), NCANDLES);
 }
 
@@ -244,8 +244,9 @@ test_huge_lengths(void **state)
 	memset(big, ' ', sizeof(big));
 	big[0] = '[';
 	big[sizeof(big) - 1] = ']';
-	assert_int_equal(upbit_parse_candles(big, sizeof(big), &q, out,
-	                                     CANDLE_MAX_PER_RESPONSE, err, sizeof(err)), -1);
+	assert_int_equal(upbit_parse_candles(big, sizeof(big), &q, out, CANDLE_MAX_PER_RESPONSE,
+	                                     err, sizeof(err)),
+	                 -1);
 	/* deep nesting in a skipped field, and a huge string and number */
 	len = (size_t)snprintf(mut, sizeof(mut), "[{\"x\":");
 	for (int i = 0; i < 5000 && len < 10000; i++)
@@ -265,7 +266,8 @@ test_huge_lengths(void **state)
 		const struct upbit_query q2 = { "KRW-BTC", TF_1M, TO, 199 };
 		memcpy(mut, body, body_len);
 		assert_int_equal(upbit_parse_candles(mut, body_len, &q2, out,
-		                                     CANDLE_MAX_PER_RESPONSE, err, sizeof(err)), -1);
+		                                     CANDLE_MAX_PER_RESPONSE, err, sizeof(err)),
+		                 -1);
 	}
 }
 
