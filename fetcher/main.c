@@ -33,6 +33,7 @@
 #include "timeutil.h"
 #include "upbit_json.h"
 
+#define TOKEN_STALE_US 500000 /* a token older than this is not used */
 #define DEFAULT_API_URL "https://api.upbit.com"
 #define DEFAULT_MAX_INFLIGHT 4
 #define MAX_INFLIGHT_MAX 64
@@ -627,6 +628,16 @@ start_due(void)
 			/* the planner re-issues it: nothing to report */
 			log_debug("lease of chunk %llu expired before its start; dropped",
 			          (unsigned long long)l->ci.id);
+			lease_free(l);
+			continue;
+		}
+		if (now - l->due_us > TOKEN_STALE_US) {
+			/* we were frozen or starved: the token's second is long gone and
+			 * sending now would crowd the tokens given out since. The
+			 * planner re-issues the chunk when its lease expires. */
+			log_warnx("rate token of chunk %llu is %lld ms old; not sending it",
+			          (unsigned long long)l->ci.id,
+			          (long long)((now - l->due_us) / 1000));
 			lease_free(l);
 			continue;
 		}
