@@ -92,6 +92,10 @@ TESTS += tests/unit/overlap_test
 tests/unit/overlap_test: tests/unit/overlap_test.o planner/overlap.o planner/plan.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 tests/unit/overlap_test.o: CFLAGS += -Iplanner
+TESTS += tests/unit/budget_test
+tests/unit/budget_test: tests/unit/budget_test.o planner/budget.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+tests/unit/budget_test.o: CFLAGS += -Iplanner
 
 # ---- fuzzing and the long chaos run (separate from `make test`) ----------
 # make fuzz [FUZZ_SECONDS=600]: builds the libFuzzer targets with clang and

@@ -83,6 +83,11 @@ budget_on_429(struct budget *b, int64_t now_ms)
 	int repeated = b->slow_until_ms > now_ms;
 
 	b->n429++;
+	if (b->rate <= 0) {
+		/* "unlimited" met a server that limits: take Upbit's limit */
+		b->rate = BUDGET_UPBIT_RATE;
+		b->interval_ms = base_interval(b->rate);
+	}
 	widen(b, now_ms, repeated ? 1.5 : 1.1);
 }
 
@@ -99,9 +104,17 @@ budget_on_418(struct budget *b, int64_t now_ms, uint32_t retry_after_ms)
 	}
 	b->blocks++;
 	widen(b, now_ms, 2.0);
+	/* blocked: whatever --rate said, this source never again goes faster
+	 * than Upbit's documented candle limit in this run */
+	if (b->rate <= 0 || b->rate > BUDGET_UPBIT_RATE)
+		b->rate = BUDGET_UPBIT_RATE;
+	if (b->interval_ms < base_interval(b->rate))
+		b->interval_ms = base_interval(b->rate);
 	/* a little slack so the first request after the block is not early */
 	if (b->blocked_until_ms < now_ms + len + 250)
 		b->blocked_until_ms = now_ms + len + 250;
+	/* the slow-down outlasts the block */
+	b->slow_until_ms = b->blocked_until_ms + BUDGET_SLOW_MS;
 	return len;
 }
 
