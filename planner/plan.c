@@ -216,14 +216,14 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 int
 plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms)
 {
-	/* overdue: min_ms, or when that is negative, five times the usual API
-	 * time and at least 1.5 s */
+	/* overdue: min_ms, or when that is negative, four times the usual API
+	 * time and at least PLAN_HEDGE_FLOOR_MS */
 	int64_t after = min_ms;
 
 	if (after < 0) {
-		after = (int64_t)(5 * p->api_ms);
-		if (after < 1500)
-			after = 1500;
+		after = (int64_t)(4 * p->api_ms);
+		if (after < PLAN_HEDGE_FLOOR_MS)
+			after = PLAN_HEDGE_FLOOR_MS;
 	}
 	for (int i = 0; i < p->ns; i++) {
 		struct segment *s = &p->s[i];
@@ -433,8 +433,8 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 	default:
 		if (++s->temp_attempts >= PLAN_TEMP_ATTEMPTS_MAX)
 			break;
-		/* exponential back-off from 250 ms with +-25% jitter, at most 8 s */
-		backoff = 250LL << (s->temp_attempts - 1);
+		/* exponential back-off from 150 ms with +-25% jitter, at most 8 s */
+		backoff = 150LL << (s->temp_attempts - 1);
 		if (backoff > 8000)
 			backoff = 8000;
 		backoff += (int64_t)(jitter % 1000) * backoff / 2000 - backoff / 4;
