@@ -7,8 +7,8 @@
 #   ./run.sh help
 #
 # collect starts the writer, the planner and N fetchers as separate processes
-# connected by ZeroMQ (ipc sockets in a run directory), restarts a fetcher or
-# writer that dies (unless it exits with the "permanent" code 3), waits until
+# connected by ZeroMQ (ipc sockets in a run directory), restarts any of them
+# that dies (unless it exits with the "permanent" code 3), waits until
 # the planner reports the requested ranges covered, stops everything and
 # exits with the planner's status: 0 all covered, 1 some ranges not covered,
 # 2 usage error.
@@ -293,6 +293,17 @@ cmd_collect() {
 		wait -n 2>/dev/null
 		if ! kill -0 "$planner" 2>/dev/null; then
 			wait "$planner"; rc=$?
+			# killed by a signal or "restart me": a new planner resumes
+			# from the database; anything else is the collection's end
+			if [ $rc -ge 128 ] || [ $rc -eq 4 ]; then
+				echo "run.sh: the planner exited ($rc); restarting in ${RESTART_PAUSE}s" >&2
+				sleep "$RESTART_PAUSE"
+				"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
+					--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}" &
+				planner=$!
+				PLANNER_PID=$planner
+				continue
+			fi
 			break
 		fi
 		for i in "${!PIDS[@]}"; do
