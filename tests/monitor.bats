@@ -98,7 +98,7 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 		has("queue_ms") and has("rate_wait_ms") and has("api_ms") and has("parse_ms")
 		and has("write_ms") and has("total_ms") and has("bytes") and has("requested")
 		and has("received") and has("new") and has("from_coverage")
-		and has("overlap_analysis")] | all' "$j"
+		and has("overlap_analysis_ms")] | all' "$j"
 	jq -e -s '[.[] | select(.topic == "committed") | .metrics.api_ms >= 90] | all' "$j"
 	# the last summary says the run finished, fully covered
 	jq -e -s '[.[] | select(.topic == "summary")] | last |
