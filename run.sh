@@ -215,6 +215,7 @@ cmd_collect() {
 	[[ "$inflight" =~ ^[0-9]+$ ]] && [ "$inflight" -ge 1 ] && [ "$inflight" -le 64 ] ||
 		die_usage "--inflight must be 1..64, not '$inflight'"
 	[[ "$api_url" =~ ^https?:// ]] || die_usage "--api-url must start with http:// or https://"
+	[ -z "$tcp" ] || [[ "$tcp" =~ ^[^:]+:[0-9]+$ ]] || die_usage "--tcp wants HOST:PORT, not '$tcp'"
 	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
 		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
 	done
