@@ -271,8 +271,9 @@ cmd_collect() {
 
 	# The planner binds the sockets the fetchers connect to, so it starts
 	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
-	"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
-		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}" &
+	local -a pcmd=("$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events"
+		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}")
+	"${pcmd[@]}" &
 	local planner=$!
 	PLANNER_PID=$planner
 	local i src
@@ -299,8 +300,7 @@ cmd_collect() {
 			if [ $rc -ge 128 ] || [ $rc -eq 4 ]; then
 				echo "run.sh: the planner exited ($rc); restarting in ${RESTART_PAUSE}s" >&2
 				sleep "$RESTART_PAUSE"
-				"$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events" \
-					--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}" &
+				"${pcmd[@]}" &
 				planner=$!
 				PLANNER_PID=$planner
 				continue
