@@ -64,7 +64,7 @@ writer/cp-writer: $(WRITER_SRC:.c=.o) $(LIBCOMMON)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 test: bins $(TESTS)
-	@tests/run-all.sh
+	@CP_MAKEFLAGS='$(if $(filter 1,$(SANITIZE)),SANITIZE=1) $(if $(filter 1,$(WERROR)),WERROR=1)' tests/run-all.sh
 
 bench: bins
 	@bench/run-all.sh

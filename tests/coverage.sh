@@ -26,13 +26,13 @@ mkdir -p "$DIR" && touch "$DIR/.cp-coverage-copy"
 ( cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -T - -cf - ) | tar -xf - -C "$DIR"
 cd "$DIR" || exit 1
 make clean >/dev/null
-echo "coverage: building with COVERAGE=1"
-if ! make -j"$JOBS" COVERAGE=1 >build.log 2>&1; then
+echo "coverage: building with COVERAGE=1 CRASHPOINTS=1"
+if ! make -j"$JOBS" COVERAGE=1 CRASHPOINTS=1 >build.log 2>&1; then
 	tail -20 build.log; echo "coverage: build failed"; exit 1
 fi
 find . -name '*.gcda' -delete
-echo "coverage: make test COVERAGE=1"
-make test COVERAGE=1 2>&1 | tee test.log | grep -E '^(ok|FAIL|[0-9]+ passed)'
+echo "coverage: make test COVERAGE=1 CRASHPOINTS=1 (the crash and failure hooks compiled in)"
+CP_CRASH_BUILD="$DIR" make test COVERAGE=1 CRASHPOINTS=1 2>&1 | tee test.log | grep -E '^(ok|FAIL|[0-9]+ passed)'
 tests_rc=${PIPESTATUS[0]}
 
 # one JSON summary, aggregated per top-level directory

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Crash points: a crash-point build (make CRASHPOINTS=1, in a copy of the
-# tree so the normal objects stay untouched) exits with _exit(99) at the Nth
+# Crash points: a crash-point build (make CRASHPOINTS=1, crash_build in
+# pipeline_helpers.bash, so the normal objects stay untouched) exits with _exit(99) at the Nth
 # pass of a named point (CP_CRASH=name:N). For every point and N = 1, 2, 3 a
 # small collection runs with the point armed, then the promises are checked:
 #   - a fetcher or writer crash: run.sh restarts it and collect exits 0;
@@ -26,14 +26,11 @@ CP_POINTS="writer_after_begin writer_after_commit fetcher_after_http fetcher_aft
 setup_file() {
 	load pipeline_helpers
 	local cp="$BATS_FILE_TMPDIR/cp"
+	# the shared crash-point build, copied: the wrappers below replace its
+	# binaries
+	crash_build
 	mkdir -p "$cp"
-	# sources only: no .git, objects or binaries of the normal build
-	(cd "$ROOT" && tar --exclude=.git --exclude='*.o' --exclude='*.a' \
-		--exclude='data' --exclude='tests/fuzz/crashers' -cf - .) | tar -xf - -C "$cp"
-	make -C "$cp" clean >/dev/null
-	make -C "$cp" CRASHPOINTS=1 -j2 planner/cp-planner fetcher/cp-fetcher \
-		writer/cp-writer >"$BATS_FILE_TMPDIR/build.log" 2>&1 ||
-		{ tail -20 "$BATS_FILE_TMPDIR/build.log" >&2; return 1; }
+	cp -a "$CPB/." "$cp/"
 	# "once" wrappers: the first process of a kind to start in a run keeps
 	# CP_CRASH, later ones (restarts, other fetchers) run disarmed
 	local k

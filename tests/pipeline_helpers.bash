@@ -6,6 +6,7 @@
 #                        `upbit-sim truth`
 #   truth M TF FROM TO   the simulator's truth for [FROM, TO)
 #   sim_stat JQ          a value from the simulator's /__sim/stats
+#   crash_build          sets CPB to a tree built with CRASHPOINTS=1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 load sim_helpers
@@ -35,4 +36,18 @@ ago() {
 candle_requests() {
 	curl -s "$SIM_URL/__sim/stats" |
 		jq '[.by_route | to_entries[] | select(.key | startswith("candles")) | .value] | add'
+}
+
+# crash_build: sets CPB to a tree built with CRASHPOINTS=1 (the crash and
+# failure hooks of common/crashpoint.h compiled in). Uses $CP_CRASH_BUILD
+# when it holds one (tests/run-all.sh builds one per run, tests/coverage.sh
+# points it at its own instrumented tree); else builds a copy of the sources
+# in $BATS_FILE_TMPDIR/cpb. Callers must not modify the tree it names.
+crash_build() {
+	if [ -n "${CP_CRASH_BUILD:-}" ] && [ -x "$CP_CRASH_BUILD/writer/cp-writer" ]; then
+		CPB=$CP_CRASH_BUILD
+		return 0
+	fi
+	CPB="$BATS_FILE_TMPDIR/cpb"
+	"$ROOT/tests/crash-build.sh" "$CPB"
 }

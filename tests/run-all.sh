@@ -40,6 +40,18 @@ tally() { # file log
 }
 
 if [ "${UNIT_ONLY:-0}" != 1 ]; then
+	# one crash-point build (CRASHPOINTS=1) for every suite that arms the
+	# crash or failure hooks (crash_build in tests/pipeline_helpers.bash)
+	if [ -z "${CP_CRASH_BUILD:-}" ]; then
+		CP_CRASH_BUILD=$(mktemp -d /tmp/cp-crash-build.XXXXXX)
+		trap 'rm -f "$log"; rm -rf "$CP_CRASH_BUILD"' EXIT
+		export CP_CRASH_BUILD
+		echo "building the crash-point tree in $CP_CRASH_BUILD"
+		if ! tests/crash-build.sh "$CP_CRASH_BUILD"; then
+			echo "FAIL crash-point build"; fail=$((fail + 1))
+			CP_CRASH_BUILD=""
+		fi
+	fi
 	# follow.bats mostly waits for the clock (three minutes of candles
 	# closing): it runs alongside the others
 	bg="tests/follow.bats"

@@ -13,8 +13,6 @@ TESTS    += $(UNIT_BIN)
 # (overlap_test has its own rule in the top-level Makefile.)
 tests/unit/store_test: writer/store.o
 tests/unit/store_test: UNIT_CFLAGS := -Iwriter
-tests/unit/store_test: writer/store.o
-tests/unit/store_test: UNIT_CFLAGS := -Iwriter
 tests/unit/upbit_json_test: fetcher/upbit_json.o
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/upbit_json_mutation_test: fetcher/upbit_json.o
