@@ -33,8 +33,8 @@ struct armed {
 	struct point p[POINTS_MAX];
 };
 
-static struct armed crash_set = {.env = "CP_CRASH"};
-static struct armed fail_set = {.env = "CP_FAIL"};
+static struct armed crash_set = { .env = "CP_CRASH" };
+static struct armed fail_set = { .env = "CP_FAIL" };
 
 /* one "name:N" or "name:N+" of len bytes into *p; 0 if malformed */
 static int
