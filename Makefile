@@ -31,7 +31,7 @@ TESTS :=
 
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
               common/net.c common/ledger.c common/crashpoint.c common/proc.c \
-              common/opts.c
+              common/opts.c common/utf8.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
@@ -119,9 +119,10 @@ FUZZERS      := tests/fuzz/fuzz_proto tests/fuzz/fuzz_upbit_json
 tests/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c $(wildcard common/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c common/proto.c -lmsgpackc
 tests/fuzz/fuzz_upbit_json: tests/fuzz/fuzz_upbit_json.c fetcher/upbit_json.c \
-                            fetcher/upbit_json.h common/tf.c common/timeutil.c
+                            fetcher/upbit_json.h common/tf.c common/timeutil.c \
+                            common/utf8.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_upbit_json.c \
-		fetcher/upbit_json.c common/tf.c common/timeutil.c -lm
+		fetcher/upbit_json.c common/tf.c common/timeutil.c common/utf8.c -lm
 
 fuzz: $(FUZZERS)
 	@mkdir -p tests/fuzz/crashers

@@ -17,6 +17,7 @@
 
 #include "timeutil.h"
 #include "upbit_json.h"
+#include "utf8.h"
 
 #define KST_OFFSET_S (9 * 3600)
 #define KEY_MAX 32       /* longer keys are unknown by definition */
@@ -117,40 +118,6 @@ hex4(struct jp *j, unsigned *out)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (before end), or 0. */
-static size_t
-utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	size_t n;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* Appends k bytes to out while they fit (cap includes the NUL) and nothing
  * was dropped before; *w counts bytes written, *n all bytes. */
 static void
@@ -207,7 +174,7 @@ parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow, in
 			return jfail(j, "json: control character in string at byte %zu", jpos(j));
 		if (c >= 0x80) {
 			size_t k =
-			    utf8_len((const unsigned char *)j->p, (const unsigned char *)j->end);
+			    utf8_seq_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
 			if (k == 0)
 				return jfail(j, "json: invalid UTF-8 at byte %zu", jpos(j));
 			put(out, cap, &w, &n, j->p, k, overflow);
@@ -802,7 +769,7 @@ sanitize(char *s)
 	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
 		i--;
 	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
-	    utf8_len((const unsigned char *)s + i - 1, (const unsigned char *)s + n) != n - (i - 1))
+	    utf8_seq_len((const unsigned char *)s + i - 1, n - (i - 1)) != n - (i - 1))
 		s[i - 1] = '\0';
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "utf8.h"
 
 static int
 tb_grow(struct tbuf *b, size_t need)
@@ -81,39 +82,6 @@ tb_printf(struct tbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of a valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static void
 put_escaped(struct tbuf *b, const char *s, size_t n)
 {
@@ -137,7 +105,7 @@ put_escaped(struct tbuf *b, const char *s, size_t n)
 			else
 				tb_printf(b, "\\u%04x", c);
 			i++;
-		} else if ((k = utf8_len(p + i, n - i)) == 0) {
+		} else if ((k = utf8_seq_len(p + i, n - i)) == 0) {
 			tb_puts(b, "\\ufffd");
 			i++;
 		} else {
