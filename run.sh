@@ -87,8 +87,12 @@ declare -a PIDS=() NAMES=() CMDS=()
 RUN_DIR=""
 STOPPING=0
 
+# CP_EXEC_WRAPPER="valgrind ..." runs every pipeline process under a wrapper
+# (tests/valgrind.bats); word-split on purpose
 start_proc() { # name logfile cmd...
 	local name=$1 log=$2; shift 2
+	# shellcheck disable=SC2206
+	[ -z "${CP_EXEC_WRAPPER:-}" ] || set -- $CP_EXEC_WRAPPER "$@"
 	"$@" >>"$log" 2>&1 &
 	PIDS+=("$!"); NAMES+=("$name"); CMDS+=("$(printf '%q ' "$@")")
 }
@@ -271,7 +275,8 @@ cmd_collect() {
 
 	# The planner binds the sockets the fetchers connect to, so it starts
 	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
-	local -a pcmd=("$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events"
+	# shellcheck disable=SC2206
+	local -a pcmd=(${CP_EXEC_WRAPPER:-} "$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events"
 		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}")
 	"${pcmd[@]}" &
 	local planner=$!
