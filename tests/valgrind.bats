@@ -80,3 +80,24 @@ vg_clean() {
 	[ "$(grep -c '^KRW-BTC' "$BATS_TEST_TMPDIR/q.csv")" -ge 700 ]
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/e.jsonl")" -eq "$(sqlite3 "$db" 'select count(*) from candles')" ]
 }
+
+@test "upbit-sim under memcheck: no error, no leak" {
+	local w="$BATS_TEST_TMPDIR/sim-vg"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$VG" "$ROOT/sim/upbit-sim" >"$w"
+	chmod +x "$w"
+	SIM_BIN=$w start_sim --rate-limit 5 --fault-rate 0.2 --faults 500,502,truncate,garbage
+	local u=$SIM_URL c
+	curl -s "$u/v1/market/all" | jq -e 'length > 10'
+	for c in "minutes/1?market=KRW-BTC&count=200" "days?market=KRW-ETH&count=5" \
+		"weeks?market=KRW-BTC" "minutes/7?market=KRW-BTC" "minutes/1?market=NOPE" \
+		"seconds?market=KRW-BTC&count=201" "months?market=KRW-BTC&to=garbage"; do
+		curl -s -o /dev/null "$u/v1/candles/$c"
+	done
+	# enough at once to meet the rate limit (429)
+	for c in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		curl -s -o /dev/null -w '%{http_code}\n' "$u/v1/candles/minutes/1?market=KRW-BTC"
+	done | grep -q 429
+	stop_sim "$SIM_PID"
+	for c in $(seq 100); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+	vg_clean 1
+}
