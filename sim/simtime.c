@@ -34,8 +34,8 @@ stime_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static int64_t
-floor_div(int64_t a, int64_t b)
+int64_t
+stime_floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	if ((a % b != 0) && ((a < 0) != (b < 0)))
@@ -137,7 +137,7 @@ stime_put_date(char *p, int64_t t_s)
 {
 	int64_t y;
 	unsigned m, d;
-	stime_civil_from_days(floor_div(t_s, 86400), &y, &m, &d);
+	stime_civil_from_days(stime_floordiv(t_s, 86400), &y, &m, &d);
 	unsigned uy = (unsigned)(y < 0 ? 0 : y % 10000);
 	p = put2(p, uy / 100);
 	p = put2(p, uy % 100);
@@ -150,7 +150,7 @@ stime_put_date(char *p, int64_t t_s)
 char *
 stime_put_iso(char *p, int64_t t_s)
 {
-	int64_t sod = t_s - floor_div(t_s, 86400) * 86400;
+	int64_t sod = t_s - stime_floordiv(t_s, 86400) * 86400;
 	p = stime_put_date(p, t_s);
 	*p++ = 'T';
 	p = put2(p, (unsigned)(sod / 3600));
@@ -217,8 +217,8 @@ stf_floor(enum stf tf, int64_t t_s)
 	unsigned m, d;
 
 	if (tf_tab[tf].fixed_s)
-		return floor_div(t_s, tf_tab[tf].fixed_s) * tf_tab[tf].fixed_s;
-	days = floor_div(t_s, 86400);
+		return stime_floordiv(t_s, tf_tab[tf].fixed_s) * tf_tab[tf].fixed_s;
+	days = stime_floordiv(t_s, 86400);
 	switch (tf) {
 	case STF_1W:
 		/* 1970-01-01 was a Thursday: Monday = days where (days + 3) % 7 == 0 */
@@ -243,11 +243,11 @@ stf_next(enum stf tf, int64_t start_s)
 	switch (tf) {
 	case STF_1W: return start_s + 7 * 86400;
 	case STF_1MO:
-		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		stime_civil_from_days(stime_floordiv(start_s, 86400), &y, &m, &d);
 		return m == 12 ? stime_days_from_civil(y + 1, 1, 1) * 86400
 		               : stime_days_from_civil(y, m + 1, 1) * 86400;
 	default:
-		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		stime_civil_from_days(stime_floordiv(start_s, 86400), &y, &m, &d);
 		return stime_days_from_civil(y + 1, 1, 1) * 86400;
 	}
 }
