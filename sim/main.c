@@ -140,6 +140,7 @@ static const struct simopt {
 	long long lo, hi;
 	const char *why;
 } sim_opts[] = {
+	{ "help", K_HELP, ANY_MODE, 0, 0, 0, NULL }, /* first: -h is sim_opts[0] */
 	{ "bind", K_STR, IN(M_SERVE), offsetof(struct cli, sc.bind), 0, 0, NULL },
 	{ "port", K_INT, IN(M_SERVE), offsetof(struct cli, sc.port), 0, 65535,
 	  "expected 0..65535" },
@@ -159,7 +160,6 @@ static const struct simopt {
 	{ "listed-at", K_STR, ANY_MODE, offsetof(struct cli, listed_at), 0, 0, NULL },
 	{ "hang-ms", K_INT, IN(M_SERVE), offsetof(struct cli, sc.hang_ms), 0, 600000,
 	  "expected 0..600000" },
-	{ "help", K_HELP, ANY_MODE, 0, 0, 0, NULL },
 	{ "json", K_FLAG, IN(M_MARKETS), offsetof(struct cli, json), 0, 0, NULL },
 	{ "market", K_STR, IN(M_TRUTH), offsetof(struct cli, market), 0, 0, NULL },
 	{ "timeframe", K_STR, IN(M_TRUTH), offsetof(struct cli, tfname), 0, 0, NULL },
@@ -169,7 +169,8 @@ static const struct simopt {
 #define N_OPTS (sizeof(sim_opts) / sizeof(sim_opts[0]))
 #define OPT_BASE 256 /* getopt value of sim_opts[i]: OPT_BASE + i */
 
-/* Stores arg as o's value in c: 0, or -1 if arg is not a valid value. */
+/* Stores arg as o's value in c: 0, or -1 if arg is not a valid value.
+ * --help prints the usage and exits 0. */
 static int
 opt_store(struct cli *c, const struct simopt *o, const char *arg)
 {
@@ -177,7 +178,6 @@ opt_store(struct cli *c, const struct simopt *o, const char *arg)
 	long long v;
 
 	switch (o->kind) {
-	case K_STR: *(const char **)dst = arg; return 0;
 	case K_FLAG: *(int *)dst = 1; return 0;
 	case K_INT:
 		if (parse_int(arg, o->lo, o->hi, &v))
@@ -187,8 +187,11 @@ opt_store(struct cli *c, const struct simopt *o, const char *arg)
 	case K_U64: return parse_u64(arg, dst);
 	case K_PROB: return parse_prob(arg, dst);
 	case K_FAULTS: return parse_faults(arg, dst);
-	default: return 0;
+	case K_HELP: usage(stdout); exit(0);
+	case K_STR: break;
 	}
+	*(const char **)dst = arg;
+	return 0;
 }
 
 /* The getopt table of sim_opts. */
@@ -229,20 +232,14 @@ parse_opts(int argc, char **argv, struct cli *c)
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		const struct simopt *o;
 
-		if (opt == 'h') {
-			usage(stdout);
-			return 0;
-		}
+		if (opt == 'h')
+			opt = OPT_BASE; /* --help */
 		if (opt < OPT_BASE)
 			return opt_error(argv[optind - 1]);
 		o = &sim_opts[opt - OPT_BASE];
 		if (!(o->modes & IN(c->mode))) {
 			fprintf(stderr, "upbit-sim: option --%s not valid here\n", o->name);
 			return 2;
-		}
-		if (o->kind == K_HELP) {
-			usage(stdout);
-			return 0;
 		}
 		if (opt_store(c, o, optarg) == -1)
 			return bad(o->name, optarg, o->why);

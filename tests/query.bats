@@ -306,7 +306,9 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	run "$ROOT/run.sh" query --timeframe 1m --from 2026-10-01 --db "$DB"
 	[ "$status" -eq 2 ]; [[ "$output" == *"--market is required"* ]]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --format xml --db "$DB"
-	[ "$status" -eq 2 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"--format must be table, csv, json or jsonl, not 'xml'"* ]]
+	run "$ROOT/run.sh" gaps --market KRW-BTC --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"--timeframe is required"* ]]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
 	[ "$status" -eq 2 ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --bogus --db "$DB"
