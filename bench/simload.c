@@ -80,89 +80,136 @@ prepare(struct conn *c, const char *host, int port, const char *kind, unsigned l
 	curl_easy_setopt(c->h, CURLOPT_URL, c->url);
 }
 
-int
-main(int argc, char **argv)
-{
-	const char *host = "127.0.0.1", *kind = "minutes";
-	int port = 0, nconns = 4;
-	double seconds = 3.0;
+/* What to run and what it did. */
+struct load {
+	const char *host, *kind;
+	int port, nconns;
+	double seconds;
+	CURLM *multi;
+	unsigned long k, done, failed;
+	long candles;
+};
 
-	for (int i = 1; i < argc; i++) {
-		if (i + 1 < argc && strcmp(argv[i], "--port") == 0)
-			port = atoi(argv[++i]);
-		else if (i + 1 < argc && strcmp(argv[i], "--host") == 0)
-			host = argv[++i];
-		else if (i + 1 < argc && strcmp(argv[i], "--conns") == 0)
-			nconns = atoi(argv[++i]);
-		else if (i + 1 < argc && strcmp(argv[i], "--seconds") == 0)
-			seconds = atof(argv[++i]);
-		else if (i + 1 < argc && strcmp(argv[i], "--path-kind") == 0)
-			kind = argv[++i];
-		else {
+/* Sets option a to v: 0, or -1 if a is not an option. */
+static int
+set_arg(struct load *l, const char *a, const char *v)
+{
+	if (strcmp(a, "--port") == 0)
+		l->port = atoi(v);
+	else if (strcmp(a, "--host") == 0)
+		l->host = v;
+	else if (strcmp(a, "--conns") == 0)
+		l->nconns = atoi(v);
+	else if (strcmp(a, "--seconds") == 0)
+		l->seconds = atof(v);
+	else if (strcmp(a, "--path-kind") == 0)
+		l->kind = v;
+	else
+		return -1;
+	return 0;
+}
+
+/* 0, or 2 after a usage message. */
+static int
+parse_args(int argc, char **argv, struct load *l)
+{
+	for (int i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc || set_arg(l, argv[i], argv[i + 1]) == -1) {
 			fprintf(stderr,
 			        "usage: simload --port P [--host H] [--conns C] [--seconds S] "
 			        "[--path-kind minutes|days|seconds]\n");
 			return 2;
 		}
 	}
-	if (port <= 0 || port > 65535 || nconns < 1 || nconns > MAX_CONNS || seconds <= 0 ||
-	    seconds > 60) {
+	if (l->port <= 0 || l->port > 65535 || l->nconns < 1 || l->nconns > MAX_CONNS ||
+	    l->seconds <= 0 || l->seconds > 60) {
 		fprintf(stderr, "simload: bad arguments\n");
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	CURLM *multi = curl_multi_init();
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)nconns);
-	static struct conn conns[MAX_CONNS];
-	unsigned long k = 0, done = 0, failed = 0;
-	long candles = 0;
-	for (int i = 0; i < nconns; i++) {
+	return 0;
+}
+
+/* Starts the next request on c. */
+static void
+submit(struct load *l, struct conn *c)
+{
+	prepare(c, l->host, l->port, l->kind, l->k++);
+	curl_multi_add_handle(l->multi, c->h);
+}
+
+/* Counts the finished transfer of msg; 1 if its connection goes on. */
+static int
+finish(struct load *l, CURLMsg *msg, double deadline)
+{
+	struct conn *c;
+	long code = 0;
+
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+	if (msg->data.result != CURLE_OK || code != 200)
+		l->failed++;
+	l->done++;
+	l->candles += c->candles;
+	c->candles = 0;
+	curl_multi_remove_handle(l->multi, c->h);
+	if (now_s() >= deadline)
+		return 0;
+	submit(l, c);
+	return 1;
+}
+
+/* Runs the requests back to back until the deadline; the elapsed time. */
+static double
+run(struct load *l, struct conn *conns)
+{
+	double t0 = now_s(), deadline = t0 + l->seconds;
+	int running = l->nconns;
+
+	for (int i = 0; i < l->nconns; i++) {
 		struct conn *c = &conns[i];
+
 		c->h = curl_easy_init();
 		curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_data);
 		curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
 		curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
 		curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
 		curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 10L);
-		prepare(c, host, port, kind, k++);
-		curl_multi_add_handle(multi, c->h);
+		submit(l, c);
 	}
-	double t0 = now_s(), deadline = t0 + seconds;
-	int running = nconns;
 	while (running > 0) {
-		curl_multi_perform(multi, &running);
 		CURLMsg *msg;
 		int left;
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct conn *c;
-			long code = 0;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK || code != 200)
-				failed++;
-			done++;
-			candles += c->candles;
-			c->candles = 0;
-			curl_multi_remove_handle(multi, c->h);
-			if (now_s() < deadline) {
-				prepare(c, host, port, kind, k++);
-				curl_multi_add_handle(multi, c->h);
-				running++;
-			}
-		}
+
+		curl_multi_perform(l->multi, &running);
+		while ((msg = curl_multi_info_read(l->multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE)
+				running += finish(l, msg, deadline);
 		if (running > 0)
-			curl_multi_poll(multi, NULL, 0, 100, NULL);
+			curl_multi_poll(l->multi, NULL, 0, 100, NULL);
 	}
-	double el = now_s() - t0;
-	printf("sim: %.0f candles/s (%.0f requests/s, %d connections)\n", (double)candles / el,
-	       (double)done / el, nconns);
-	fprintf(stderr, "simload: %lu requests, %ld candles, %lu failed, %.2f s\n", done, candles,
-	        failed, el);
-	for (int i = 0; i < nconns; i++)
+	return now_s() - t0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct conn conns[MAX_CONNS];
+	struct load l = { .host = "127.0.0.1", .kind = "minutes", .nconns = 4, .seconds = 3.0 };
+	double el;
+
+	if (parse_args(argc, argv, &l) != 0)
+		return 2;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	l.multi = curl_multi_init();
+	curl_multi_setopt(l.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)l.nconns);
+	el = run(&l, conns);
+	printf("sim: %.0f candles/s (%.0f requests/s, %d connections)\n", (double)l.candles / el,
+	       (double)l.done / el, l.nconns);
+	fprintf(stderr, "simload: %lu requests, %ld candles, %lu failed, %.2f s\n", l.done,
+	        l.candles, l.failed, el);
+	for (int i = 0; i < l.nconns; i++)
 		curl_easy_cleanup(conns[i].h);
-	curl_multi_cleanup(multi);
+	curl_multi_cleanup(l.multi);
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return l.failed ? 1 : 0;
 }

@@ -13,7 +13,6 @@
  * candle, or right after a never-fetched range), stay out and are counted.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +28,8 @@
 #define OUT_BUF_BYTES (64 * 1024)
 
 struct query_opts {
+	struct qargs a;
 	const char *market, *db, *api_url, *rate;
-	const char *from_s, *to_s;
 	enum tf tf;
 	int64_t from, to;
 	enum out_format fmt;
@@ -84,74 +83,32 @@ usage(FILE *f)
 static void
 parse_args(int argc, char **argv, struct query_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "market", required_argument, NULL, 'm' },
-		{ "timeframe", required_argument, NULL, 't' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "fill", required_argument, NULL, 'L' },
-		{ "fetch-missing", no_argument, NULL, 'M' },
-		{ "api-url", required_argument, NULL, 'u' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *fill = NULL;
+	const struct opt own[] = {
+		{ "fill", 0, OPT_STR, &fill, 0, 0, 0, NULL },
+		{ "fetch-missing", 0, OPT_SET, &o->fetch_missing, 0, 0, 1, NULL },
+		{ "api-url", 0, OPT_STR, &o->api_url, 0, 0, 0, NULL },
+		{ "rate", 0, OPT_STR, &o->rate, 0, 0, 0, NULL },
+		{ .kind = OPT_END },
 	};
-	const char *tf_s = NULL;
-	int c;
+	const struct qargs *a = &o->a;
 
 	memset(o, 0, sizeof(*o));
-	o->db = QUERY_DEFAULT_DB;
-	o->fmt = FMT_TABLE;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:t:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->market = optarg; break;
-		case 't': tf_s = optarg; break;
-		case 'f': o->from_s = optarg; break;
-		case 'T': o->to_s = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'F':
-			if (out_parse_format(optarg, 0xf, &o->fmt) == -1)
-				query_usage_error("query",
-				                  "--format must be table, csv, json "
-				                  "or jsonl, not '%s'",
-				                  optarg);
-			break;
-		case 'L':
-			if (strcmp(optarg, "forward") == 0)
-				o->fill = 1;
-			else if (strcmp(optarg, "none") == 0)
-				o->fill = 0;
-			else
-				query_usage_error("query",
-				                  "--fill must be none or forward, "
-				                  "not '%s'",
-				                  optarg);
-			break;
-		case 'M': o->fetch_missing = 1; break;
-		case 'u': o->api_url = optarg; break;
-		case 'r': o->rate = optarg; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':': query_usage_error("query", "%s needs a value", argv[optind - 1]);
-		default: query_usage_error("query", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		query_usage_error("query", "unexpected argument '%s'", argv[optind]);
-	if (o->market == NULL || *o->market == '\0')
-		query_usage_error("query", "--market is required");
-	if (tf_s == NULL)
-		query_usage_error("query", "--timeframe is required");
-	if (o->from_s == NULL)
+	qargs_parse(&o->a, "query", argc, argv, own, usage);
+	o->fmt = qargs_format(a, 0xf, "table, csv, json or jsonl", FMT_TABLE);
+	o->fill = fill != NULL && strcmp(fill, "forward") == 0;
+	if (fill != NULL && !o->fill && strcmp(fill, "none") != 0)
+		query_usage_error("query", "--fill must be none or forward, not '%s'", fill);
+	o->tf = qargs_market_tf(a);
+	if (a->from == NULL)
 		query_usage_error("query", "--from is required");
 	if ((o->api_url || o->rate) && !o->fetch_missing)
 		query_usage_error("query", "--api-url and --rate go with --fetch-missing");
-	o->tf = query_parse_tf("query", tf_s);
-	o->from = tf_ceil(o->tf, query_parse_time("query", "--from", o->from_s));
-	o->to = o->to_s ? tf_ceil(o->tf, query_parse_time("query", "--to", o->to_s))
-	                : tf_floor(o->tf, time_now());
+	o->market = a->market;
+	o->db = a->db;
+	o->from = tf_ceil(o->tf, query_parse_time("query", "--from", a->from));
+	o->to = a->to ? tf_ceil(o->tf, query_parse_time("query", "--to", a->to))
+	              : tf_floor(o->tf, time_now());
 	if (o->from > o->to)
 		query_usage_error("query", "--from is after --to");
 }
@@ -283,6 +240,28 @@ report_coverage(const struct query_opts *o, const struct range_list *missing,
 	report_ranges("before history (nothing is served there)", o->tf, before);
 }
 
+/* The candle before the range (?3 = from): its close, time and conversion. */
+static const char last_before_sql[] = "SELECT trade_price, candle_date_time_utc,"
+                                      " converted_trade_price FROM candles_exact"
+                                      " WHERE market = ?1 AND timeframe = ?2"
+                                      " AND candle_date_time_utc < ?3"
+                                      " ORDER BY candle_date_time_utc DESC LIMIT 1";
+
+/* The longest text of each column the table shows, in the range. */
+static const char widths_sql[] = "SELECT max(length(opening_price)), max(length(high_price)),"
+                                 " max(length(low_price)), max(length(trade_price)),"
+                                 " max(length(candle_acc_trade_volume)),"
+                                 " max(length(candle_acc_trade_price)) FROM candles_exact"
+                                 " WHERE market = ?1 AND timeframe = ?2"
+                                 " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4";
+
+/* sql bound to the range of o. */
+static sqlite3_stmt *
+prepare_for(sqlite3 *db, const struct query_opts *o, const char *sql)
+{
+	return qdb_prepare_range(db, sql, o->market, o->tf, o->from, o->to);
+}
+
 static int
 copy_decimal(char *dst, const char *src)
 {
@@ -375,23 +354,13 @@ static int
 seed_fill(sqlite3 *db, struct filler *fl)
 {
 	const struct query_opts *o = fl->o;
-	char tfrom[TIME_TEXT_LEN];
 	struct range_list between = { 0 };
 	sqlite3_stmt *st;
 	int64_t s;
 	int rc;
 
-	st = qdb_prepare(db, "SELECT trade_price, candle_date_time_utc,"
-	                     " converted_trade_price FROM candles_exact"
-	                     " WHERE market = ?1 AND timeframe = ?2"
-	                     " AND candle_date_time_utc < ?3"
-	                     " ORDER BY candle_date_time_utc DESC LIMIT 1");
-	if (st == NULL)
+	if ((st = prepare_for(db, o, last_before_sql)) == NULL)
 		return -1;
-	time_format(o->from, tfrom);
-	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 1);
@@ -428,26 +397,13 @@ table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
 	static const enum candle_col cols[] = {
 		CC_OPEN, CC_HIGH, CC_LOW, CC_CLOSE, CC_ACC_VOLUME, CC_ACC_PRICE,
 	};
-	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(tw, 0, sizeof(*tw));
 	tw->w[CC_UTC] = TIME_TEXT_LEN - 1;
-	st = qdb_prepare(db, "SELECT max(length(opening_price)), max(length(high_price)),"
-	                     " max(length(low_price)), max(length(trade_price)),"
-	                     " max(length(candle_acc_trade_volume)),"
-	                     " max(length(candle_acc_trade_price)) FROM candles_exact"
-	                     " WHERE market = ?1 AND timeframe = ?2"
-	                     " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4");
-	if (st == NULL)
+	if ((st = prepare_for(db, o, widths_sql)) == NULL)
 		return -1;
-	time_format(o->from, tfrom);
-	time_format(o->to, tto);
-	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
@@ -467,73 +423,100 @@ table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
 	return 0;
 }
 
-/* Streams the candles of the range (and the fills) to stdout. */
 static int
-print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *cov,
-              struct filler *fl)
+stdout_error(void)
 {
-	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN], sql[1024];
-	static char buf[OUT_BUF_BYTES];
-	struct row_out out = { .f = stdout, .fmt = o->fmt, .with_filled = o->fill };
+	fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Fill-forward before the real row r: the empty slots since the previous
+ * row, then r's close becomes the previous close. 0, or -1 after a message. */
+static int
+fill_before(struct filler *fl, const struct candle_row *r, int64_t *next)
+{
+	enum tf tf = fl->o->tf;
+	int64_t s;
+
+	if (r->col[CC_UTC] == NULL || time_parse(r->col[CC_UTC], &s) == -1) {
+		fprintf(stderr, "cp-query: bad candle time '%s'\n",
+		        r->col[CC_UTC] ? r->col[CC_UTC] : "NULL");
+		return -1;
+	}
+	s = tf_floor(tf, s);
+	if (s > *next && fill_span(fl, *next, s) == -1)
+		return stdout_error();
+	fl->have_prev = copy_decimal(fl->prev, r->col[CC_CLOSE]) == 0;
+	fl->have_conv = copy_decimal(fl->conv, r->col[CC_CONVERTED]) == 0;
+	*next = tf_add(tf, s, 1);
+	return 0;
+}
+
+/* The rows of st, with the fills between and after them, to fl->out. */
+static int
+stream_rows(sqlite3 *db, sqlite3_stmt *st, struct filler *fl)
+{
+	const struct query_opts *o = fl->o;
 	struct candle_row r;
-	sqlite3_stmt *st;
-	int64_t next = o->from, s;
+	int64_t next = o->from;
 	int rc;
 
-	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
-	fl->out = &out;
-	fl->cov = cov;
-	st = NULL;
-	if (o->fill && seed_fill(db, fl) == -1)
-		goto fail;
-	if (o->fmt == FMT_TABLE && table_widths(db, o, fl, &out.tw) == -1)
-		goto fail;
+	out_begin(fl->out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out_row_from_stmt(st, &r);
+		r.filled = 0;
+		if (o->fill && fill_before(fl, &r, &next) == -1)
+			return -1;
+		if (out_row(fl->out, &r) == -1)
+			return stdout_error();
+	}
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (o->fill && fill_span(fl, next, o->to) == -1)
+		return stdout_error();
+	out_end(fl->out);
+	return 0;
+}
+
+/* The range's candles, oldest first. */
+static sqlite3_stmt *
+prepare_rows(sqlite3 *db, const struct query_opts *o)
+{
+	char sql[1024];
+
 	snprintf(sql, sizeof(sql),
 	         "SELECT %s FROM candles_exact WHERE market = ?1"
 	         " AND timeframe = ?2 AND candle_date_time_utc >= ?3"
 	         " AND candle_date_time_utc < ?4 ORDER BY candle_date_time_utc",
 	         query_columns_sql);
-	if ((st = qdb_prepare(db, sql)) == NULL)
-		goto fail;
-	time_format(o->from, tfrom);
-	time_format(o->to, tto);
-	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
-	out_begin(&out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out_row_from_stmt(st, &r);
-		r.filled = 0;
-		if (o->fill) {
-			if (r.col[CC_UTC] == NULL || time_parse(r.col[CC_UTC], &s) == -1) {
-				fprintf(stderr, "cp-query: bad candle time '%s'\n",
-				        r.col[CC_UTC] ? r.col[CC_UTC] : "NULL");
-				goto fail;
-			}
-			s = tf_floor(o->tf, s);
-			if (s > next && fill_span(fl, next, s) == -1)
-				goto write_fail;
-			fl->have_prev = copy_decimal(fl->prev, r.col[CC_CLOSE]) == 0;
-			fl->have_conv = copy_decimal(fl->conv, r.col[CC_CONVERTED]) == 0;
-			next = tf_add(o->tf, s, 1);
-		}
-		if (out_row(&out, &r) == -1)
-			goto write_fail;
-	}
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
-		goto fail;
-	}
-	if (o->fill && fill_span(fl, next, o->to) == -1)
-		goto write_fail;
-	out_end(&out);
+	return prepare_for(db, o, sql);
+}
+
+/* Streams the candles of the range (and the fills) to stdout. */
+static int
+print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *cov,
+              struct filler *fl)
+{
+	static char buf[OUT_BUF_BYTES];
+	struct row_out out = { .f = stdout, .fmt = o->fmt, .with_filled = o->fill };
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+	fl->out = &out;
+	fl->cov = cov;
+	if ((!o->fill || seed_fill(db, fl) == 0) &&
+	    (o->fmt != FMT_TABLE || table_widths(db, o, fl, &out.tw) == 0) &&
+	    (st = prepare_rows(db, o)) != NULL)
+		rc = stream_rows(db, st, fl);
 	sqlite3_finalize(st);
 	fl->out = NULL; /* out lives on this stack */
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
+	if (rc == -1)
 		return -1;
-	}
+	if (fflush(stdout) == EOF || ferror(stdout))
+		return stdout_error();
 	fprintf(stderr, "rows: %llu (%llu candles, %llu filled)", out.rows, out.rows - fl->filled,
 	        fl->filled);
 	if (fl->unfillable)
@@ -541,12 +524,6 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 		        fl->unfillable);
 	fputc('\n', stderr);
 	return 0;
-write_fail:
-	fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
-fail:
-	sqlite3_finalize(st);
-	fl->out = NULL;
-	return -1;
 }
 
 /* Whether the range still lacks something a collection could fetch. */

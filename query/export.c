@@ -6,7 +6,6 @@
  * buffer, so memory stays constant whatever the row count.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +19,20 @@
 #define OUT_BUF_BYTES (64 * 1024)
 
 struct export_opts {
-	const char *market, *db, *output;
-	const char *from_s, *to_s;
+	struct qargs a;
+	const char *output;
 	int all_markets, all_tfs;
 	enum tf tf;
 	int64_t from, to;
 	enum out_format fmt;
-	int have_fmt;
+};
+
+/* Where the rows go: stdout, or FILE.part renamed to FILE once complete
+ * (complete or not at all). */
+struct sink {
+	FILE *f;
+	const char *name; /* in messages: "stdout" or the .part file */
+	char tmp[PATH_MAX];
 };
 
 static void
@@ -56,58 +62,26 @@ usage(FILE *f)
 static void
 parse_args(int argc, char **argv, struct export_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "market", required_argument, NULL, 'm' },
-		{ "timeframe", required_argument, NULL, 't' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct opt own[] = {
+		{ "output", 'o', OPT_STR, &o->output, 0, 0, 0, NULL },
+		{ .kind = OPT_END },
 	};
-	const char *tf_s = NULL;
-	int c;
+	const struct qargs *a = &o->a;
 
 	memset(o, 0, sizeof(*o));
-	o->db = QUERY_DEFAULT_DB;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:t:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->market = optarg; break;
-		case 't': tf_s = optarg; break;
-		case 'f': o->from_s = optarg; break;
-		case 'T': o->to_s = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'o': o->output = optarg; break;
-		case 'F':
-			if (out_parse_format(optarg, (1u << FMT_CSV) | (1u << FMT_JSONL),
-			                     &o->fmt) == -1)
-				query_usage_error("export",
-				                  "--format must be csv or jsonl, "
-				                  "not '%s'",
-				                  optarg);
-			o->have_fmt = 1;
-			break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':': query_usage_error("export", "%s needs a value", argv[optind - 1]);
-		default: query_usage_error("export", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		query_usage_error("export", "unexpected argument '%s'", argv[optind]);
-	if (o->market == NULL || *o->market == '\0')
+	qargs_parse(&o->a, "export", argc, argv, own, usage);
+	o->fmt = qargs_format(a, (1u << FMT_CSV) | (1u << FMT_JSONL), "csv or jsonl", FMT_CSV);
+	if (a->market == NULL || *a->market == '\0')
 		query_usage_error("export", "--market is required (a market or 'all')");
-	if (!o->have_fmt)
+	if (a->format == NULL)
 		query_usage_error("export", "--format is required (csv or jsonl)");
-	o->all_markets = strcmp(o->market, "all") == 0;
-	o->all_tfs = tf_s == NULL || strcmp(tf_s, "all") == 0;
+	o->all_markets = strcmp(a->market, "all") == 0;
+	o->all_tfs = a->timeframe == NULL || strcmp(a->timeframe, "all") == 0;
 	if (!o->all_tfs)
-		o->tf = query_parse_tf("export", tf_s);
-	o->from = o->from_s ? query_parse_time("export", "--from", o->from_s) : 0;
-	o->to = o->to_s ? query_parse_time("export", "--to", o->to_s) : INT64_MAX;
-	if (o->from_s && o->to_s && o->from > o->to)
+		o->tf = query_parse_tf("export", a->timeframe);
+	o->from = a->from ? query_parse_time("export", "--from", a->from) : 0;
+	o->to = a->to ? query_parse_time("export", "--to", a->to) : INT64_MAX;
+	if (a->from && a->to && o->from > o->to)
 		query_usage_error("export", "--from is after --to");
 	if (o->output != NULL && *o->output == '\0')
 		query_usage_error("export", "--output needs a file name");
@@ -134,17 +108,85 @@ prepare_select(sqlite3 *db, const struct export_opts *o)
 	         " ORDER BY market, timeframe, candle_date_time_utc",
 	         query_columns_sql, o->all_markets ? "" : " AND market = :m",
 	         o->all_tfs ? "" : " AND timeframe = :tf",
-	         o->from_s ? " AND candle_date_time_utc >= :from" : "",
-	         o->to_s ? " AND candle_date_time_utc < :to" : "");
+	         o->a.from ? " AND candle_date_time_utc >= :from" : "",
+	         o->a.to ? " AND candle_date_time_utc < :to" : "");
 	if ((st = qdb_prepare(db, sql)) == NULL)
 		return NULL;
 	time_format(o->from, tfrom);
-	time_format(o->to_s ? o->to : 0, tto);
-	bind_named(st, ":m", o->market);
+	time_format(o->a.to ? o->to : 0, tto);
+	bind_named(st, ":m", o->a.market);
 	bind_named(st, ":tf", o->all_tfs ? "" : tf_name(o->tf));
 	bind_named(st, ":from", tfrom);
 	bind_named(st, ":to", tto);
 	return st;
+}
+
+/* Opens the sink of output (NULL: stdout). 0, or -1 after a message. */
+static int
+sink_open(struct sink *k, const char *output)
+{
+	k->f = stdout;
+	k->name = "stdout";
+	if (output == NULL)
+		return 0;
+	if (snprintf(k->tmp, sizeof(k->tmp), "%s.part", output) >= (int)sizeof(k->tmp)) {
+		fprintf(stderr, "cp-query export: --output: name too long\n");
+		return -1;
+	}
+	if ((k->f = fopen(k->tmp, "w")) == NULL) {
+		fprintf(stderr, "cp-query export: %s: %s\n", k->tmp, strerror(errno));
+		k->f = stdout;
+		return -1;
+	}
+	k->name = k->tmp;
+	return 0;
+}
+
+/* Closes the sink: a complete file (ok) takes its name, an incomplete one
+ * is removed. 0, or -1 if not ok or the file could not be completed. */
+static int
+sink_close(struct sink *k, const char *output, int ok)
+{
+	int c;
+
+	if (k->f == stdout)
+		return ok ? 0 : -1;
+	c = fclose(k->f);
+	k->f = stdout;
+	if (ok && (c == EOF || rename(k->tmp, output) == -1)) {
+		fprintf(stderr, "cp-query export: %s: %s\n", output, strerror(errno));
+		ok = 0;
+	}
+	if (!ok)
+		unlink(k->tmp);
+	return ok ? 0 : -1;
+}
+
+/* Every row of st to out, then flushed. 0, or -1 after a message. */
+static int
+stream_rows(sqlite3 *db, sqlite3_stmt *st, struct row_out *out, const char *name)
+{
+	struct candle_row r;
+	int rc;
+
+	out_begin(out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out_row_from_stmt(st, &r);
+		r.filled = -1;
+		if (out_row(out, &r) == -1)
+			goto write_error;
+	}
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "cp-query export: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	out_end(out);
+	if (fflush(out->f) == EOF || ferror(out->f))
+		goto write_error;
+	return 0;
+write_error:
+	fprintf(stderr, "cp-query export: %s: %s\n", name, strerror(errno));
+	return -1;
 }
 
 int
@@ -152,70 +194,22 @@ export_run(int argc, char **argv)
 {
 	static char buf[OUT_BUF_BYTES];
 	struct export_opts o;
-	struct row_out out;
-	struct candle_row r;
-	char tmp[PATH_MAX];
+	struct row_out out = { 0 };
+	struct sink k;
 	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-	FILE *f = stdout;
-	int missing_db, rc, ret = 1;
+	sqlite3_stmt *st;
+	int missing_db, ret = 1;
 
 	parse_args(argc, argv, &o);
-	if ((db = qdb_open(o.db, &missing_db)) == NULL)
+	if ((db = qdb_open(o.a.db, &missing_db)) == NULL)
 		return 1;
-	if ((st = prepare_select(db, &o)) == NULL)
-		goto done;
-	if (o.output != NULL) {
-		/* complete or not at all: write aside, rename at the end */
-		if (snprintf(tmp, sizeof(tmp), "%s.part", o.output) >= (int)sizeof(tmp)) {
-			fprintf(stderr, "cp-query export: --output: name too long\n");
-			goto done;
-		}
-		if ((f = fopen(tmp, "w")) == NULL) {
-			fprintf(stderr, "cp-query export: %s: %s\n", tmp, strerror(errno));
-			goto done;
-		}
-	}
-	setvbuf(f, buf, _IOFBF, sizeof(buf));
-	memset(&out, 0, sizeof(out));
-	out.f = f;
-	out.fmt = o.fmt;
-	out_begin(&out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out_row_from_stmt(st, &r);
-		r.filled = -1;
-		if (out_row(&out, &r) == -1) {
-			fprintf(stderr, "cp-query export: %s: %s\n", o.output ? tmp : "stdout",
-			        strerror(errno));
-			goto done;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query export: %s\n", sqlite3_errmsg(db));
-		goto done;
-	}
-	out_end(&out);
-	if (fflush(f) == EOF || ferror(f)) {
-		fprintf(stderr, "cp-query export: %s: %s\n", o.output ? tmp : "stdout",
-		        strerror(errno));
-		goto done;
-	}
-	if (o.output != NULL) {
-		int c = fclose(f);
-
-		f = stdout;
-		if (c == EOF || rename(tmp, o.output) == -1) {
-			fprintf(stderr, "cp-query export: %s: %s\n", o.output, strerror(errno));
-			unlink(tmp);
-			goto done;
-		}
-		fprintf(stderr, "export: %llu candles to %s\n", out.rows, o.output);
-	}
-	ret = 0;
-done:
-	if (f != stdout) {
-		fclose(f);
-		unlink(tmp);
+	if ((st = prepare_select(db, &o)) != NULL && sink_open(&k, o.output) == 0) {
+		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
+		out.f = k.f;
+		out.fmt = o.fmt;
+		ret = sink_close(&k, o.output, stream_rows(db, st, &out, k.name) == 0) == 0 ? 0 : 1;
+		if (ret == 0 && o.output != NULL)
+			fprintf(stderr, "export: %llu candles to %s\n", out.rows, o.output);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);

@@ -8,7 +8,6 @@
  * prepared statement; slots are never materialised: a stretch is the
  * distance between two consecutive candles, clipped to the covered ranges.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +17,16 @@
 #include "timeutil.h"
 
 struct gaps_opts {
-	const char *market, *db, *from_s, *to_s;
+	struct qargs a;
 	enum tf tf;
 	enum out_format fmt;
+};
+
+/* What the report covers: [from, to), the history bound and the ledger. */
+struct gaps_range {
+	int64_t from, to, bound;
+	int have_bound;
+	struct range_list cov, missing, before;
 };
 
 /* The writer of the report: missing ranges are known up front and merged
@@ -59,55 +65,15 @@ usage(FILE *f)
 static void
 parse_args(int argc, char **argv, struct gaps_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "market", required_argument, NULL, 'm' },
-		{ "timeframe", required_argument, NULL, 't' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *tf_s = NULL;
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->db = QUERY_DEFAULT_DB;
-	o->fmt = FMT_TABLE;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:t:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->market = optarg; break;
-		case 't': tf_s = optarg; break;
-		case 'f': o->from_s = optarg; break;
-		case 'T': o->to_s = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'F':
-			if (out_parse_format(optarg, (1u << FMT_TABLE) | (1u << FMT_JSON),
-			                     &o->fmt) == -1)
-				query_usage_error("gaps",
-				                  "--format must be table or json, "
-				                  "not '%s'",
-				                  optarg);
-			break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':': query_usage_error("gaps", "%s needs a value", argv[optind - 1]);
-		default: query_usage_error("gaps", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		query_usage_error("gaps", "unexpected argument '%s'", argv[optind]);
-	if (o->market == NULL || *o->market == '\0')
-		query_usage_error("gaps", "--market is required");
-	if (tf_s == NULL)
-		query_usage_error("gaps", "--timeframe is required");
-	o->tf = query_parse_tf("gaps", tf_s);
+	qargs_parse(&o->a, "gaps", argc, argv, NULL, usage);
+	o->fmt =
+	    qargs_format(&o->a, (1u << FMT_TABLE) | (1u << FMT_JSON), "table or json", FMT_TABLE);
+	o->tf = qargs_market_tf(&o->a);
 	/* parse early so a bad time is a usage error even without a database */
-	if (o->from_s)
-		(void)query_parse_time("gaps", "--from", o->from_s);
-	if (o->to_s)
-		(void)query_parse_time("gaps", "--to", o->to_s);
+	if (o->a.from)
+		(void)query_parse_time("gaps", "--from", o->a.from);
+	if (o->a.to)
+		(void)query_parse_time("gaps", "--to", o->a.to);
 }
 
 /* The extent of the coverage rows of (market, tf); *have = 0 if none. */
@@ -119,12 +85,12 @@ coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *
 	int rc = -1;
 
 	*have = 0;
-	st = qdb_prepare(db, "SELECT MIN(from_utc), MAX(to_utc) FROM coverage"
-	                     " WHERE market = ?1 AND timeframe = ?2");
+	st = qdb_prepare_range(db,
+	                       "SELECT MIN(from_utc), MAX(to_utc) FROM coverage"
+	                       " WHERE market = ?1 AND timeframe = ?2",
+	                       o->a.market, o->tf, 0, 0);
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
 		goto done;
@@ -215,7 +181,6 @@ static int
 walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const struct range_list *cov,
      struct gaps_out *g)
 {
-	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st;
 	size_t ci = 0;
 	int64_t next = from, s;
@@ -223,18 +188,14 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
 
 	if (from >= to)
 		return 0;
-	st = qdb_prepare(db, "SELECT candle_date_time_utc FROM candles_exact"
-	                     " WHERE market = ?1 AND timeframe = ?2"
-	                     " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
-	                     " ORDER BY candle_date_time_utc");
+	st = qdb_prepare_range(db,
+	                       "SELECT candle_date_time_utc FROM candles_exact"
+	                       " WHERE market = ?1 AND timeframe = ?2"
+	                       " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
+	                       " ORDER BY candle_date_time_utc",
+	                       o->a.market, o->tf, from, to);
 	if (st == NULL)
 		return -1;
-	time_format(from, tfrom);
-	time_format(to, tto);
-	sqlite3_bind_text(st, 1, o->market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf_name(o->tf), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 
@@ -258,93 +219,133 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
 	return 0;
 }
 
+/* The range of the report: --from/--to, else from history_start (or the
+ * first covered range) to the end of the last covered range; and its
+ * coverage. 0, or -1 after a message. */
+static int
+gaps_range(sqlite3 *db, const struct gaps_opts *o, struct gaps_range *r)
+{
+	int64_t cfrom = 0, cto = 0;
+	int have_cov;
+
+	if (qdb_history_bound(db, o->a.market, tf_name(o->tf), &r->bound, &r->have_bound) == -1 ||
+	    coverage_extent(db, o, &cfrom, &cto, &have_cov) == -1)
+		return -1;
+	if ((!o->a.from || !o->a.to) && !have_cov) {
+		fprintf(stderr,
+		        "cp-query gaps: nothing collected for %s %s in %s "
+		        "(give --from and --to to see the range as missing)\n",
+		        o->a.market, tf_name(o->tf), o->a.db);
+		return -1;
+	}
+	r->from = o->a.from       ? query_parse_time("gaps", "--from", o->a.from)
+	          : r->have_bound ? r->bound
+	                          : cfrom;
+	r->to = o->a.to ? query_parse_time("gaps", "--to", o->a.to) : cto;
+	r->from = tf_ceil(o->tf, r->from);
+	r->to = tf_ceil(o->tf, r->to);
+	if (r->from > r->to) {
+		if (o->a.from && o->a.to)
+			query_usage_error("gaps", "--from is after --to");
+		r->from = r->to;
+	}
+	if (qdb_covered(db, o->a.market, o->tf, r->from, r->to, &r->cov) == -1)
+		return -1;
+	return qdb_split_missing(r->from, r->to, &r->cov, r->bound, r->have_bound, &r->missing,
+	                         &r->before);
+}
+
+static void
+json_ranges(const char *key, const struct range_list *l, enum tf tf)
+{
+	printf("\"%s\":[", key);
+	for (size_t i = 0; i < l->n; i++)
+		json_range(l->v[i].from, l->v[i].to, tf, i == 0);
+	putchar(']');
+}
+
+/* Everything before the no-trade stretches. */
+static void
+print_head(const struct gaps_opts *o, const struct gaps_range *r)
+{
+	char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN], hs[TIME_TEXT_LEN];
+	long long slots = (long long)tf_count(o->tf, r->from, r->to);
+
+	time_format(r->from, a);
+	time_format(r->to, b);
+	time_format(r->bound, hs);
+	if (o->fmt != FMT_JSON) {
+		printf("gaps of %s %s in [%s, %s): %lld slots%s%s\n", o->a.market, tf_name(o->tf),
+		       a, b, slots, r->have_bound ? ", history starts " : "",
+		       r->have_bound ? hs : "");
+		printf("%-14s  %-19s  %-19s  %12s  %s\n", "kind", "from", "to (excl.)", "slots",
+		       "duration");
+		for (size_t i = 0; i < r->before.n; i++)
+			table_range("before-history", r->before.v[i].from, r->before.v[i].to,
+			            o->tf);
+		return;
+	}
+	fputs("{\"market\":", stdout);
+	out_json_string(stdout, o->a.market);
+	printf(",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"history_start\":",
+	       tf_name(o->tf), a, b);
+	if (r->have_bound)
+		printf("\"%s\"", hs);
+	else
+		fputs("null", stdout);
+	printf(",\"slots\":%lld,", slots);
+	json_ranges("before_history", &r->before, o->tf);
+	putchar(',');
+	json_ranges("missing", &r->missing, o->tf);
+	fputs(",\"no_trade\":[", stdout);
+}
+
+/* Everything after the no-trade stretches: the summary. */
+static void
+print_tail(const struct gaps_opts *o, const struct gaps_range *r, struct gaps_out *g)
+{
+	const struct range_list *m = &r->missing;
+	char d[64];
+
+	if (o->fmt == FMT_JSON) {
+		printf("],\"missing_ranges\":%zu,\"missing_slots\":%lld,"
+		       "\"no_trade_stretches\":%llu,\"no_trade_slots\":%lld,"
+		       "\"longest_no_trade_seconds\":%lld}\n",
+		       m->n, (long long)qdb_slots(o->tf, m), g->stretches,
+		       (long long)g->stretch_slots, (long long)g->longest);
+		return;
+	}
+	flush_missing(g, INT64_MAX);
+	query_fmt_duration(g->longest, d, sizeof(d));
+	printf("summary: %zu missing range%s (%lld slots), %llu no-trade "
+	       "stretch%s (%lld slots, longest %s)\n",
+	       m->n, m->n == 1 ? "" : "s", (long long)qdb_slots(o->tf, m), g->stretches,
+	       g->stretches == 1 ? "" : "es", (long long)g->stretch_slots, d);
+}
+
 int
 gaps_run(int argc, char **argv)
 {
 	struct gaps_opts o;
-	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };
-	struct gaps_out g;
-	char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN], hs[TIME_TEXT_LEN], d[64];
+	struct gaps_range r = { 0 };
+	struct gaps_out g = { 0 };
 	sqlite3 *db;
-	int64_t from = 0, to = 0, cfrom = 0, cto = 0, bound = 0, lo;
-	int have_cov, have_bound, missing_db, rc = 1;
+	int64_t lo;
+	int missing_db, rc = 1;
 
 	parse_args(argc, argv, &o);
-	if ((db = qdb_open(o.db, &missing_db)) == NULL)
+	if ((db = qdb_open(o.a.db, &missing_db)) == NULL)
 		return 1;
-	if (qdb_history_bound(db, o.market, tf_name(o.tf), &bound, &have_bound) == -1 ||
-	    coverage_extent(db, &o, &cfrom, &cto, &have_cov) == -1)
+	if (gaps_range(db, &o, &r) == -1)
 		goto done;
-	if ((!o.from_s || !o.to_s) && !have_cov) {
-		fprintf(stderr,
-		        "cp-query gaps: nothing collected for %s %s in %s "
-		        "(give --from and --to to see the range as missing)\n",
-		        o.market, tf_name(o.tf), o.db);
-		goto done;
-	}
-	from = o.from_s ? query_parse_time("gaps", "--from", o.from_s) : have_bound ? bound : cfrom;
-	to = o.to_s ? query_parse_time("gaps", "--to", o.to_s) : cto;
-	from = tf_ceil(o.tf, from);
-	to = tf_ceil(o.tf, to);
-	if (from > to) {
-		if (o.from_s && o.to_s)
-			query_usage_error("gaps", "--from is after --to");
-		from = to;
-	}
-	if (qdb_covered(db, o.market, o.tf, from, to, &cov) == -1 ||
-	    qdb_split_missing(from, to, &cov, bound, have_bound, &missing, &before) == -1)
-		goto done;
-
-	memset(&g, 0, sizeof(g));
 	g.tf = o.tf;
 	g.fmt = o.fmt;
-	g.missing = &missing;
-	lo = have_bound && bound > from ? (bound < to ? bound : to) : from;
-	time_format(from, a);
-	time_format(to, b);
-	time_format(bound, hs);
-	if (o.fmt == FMT_JSON) {
-		fputs("{\"market\":", stdout);
-		out_json_string(stdout, o.market);
-		printf(",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
-		       "\"history_start\":",
-		       tf_name(o.tf), a, b);
-		if (have_bound)
-			printf("\"%s\"", hs);
-		else
-			fputs("null", stdout);
-		printf(",\"slots\":%lld,\"before_history\":[", (long long)tf_count(o.tf, from, to));
-		for (size_t i = 0; i < before.n; i++)
-			json_range(before.v[i].from, before.v[i].to, o.tf, i == 0);
-		printf("],\"missing\":[");
-		for (size_t i = 0; i < missing.n; i++)
-			json_range(missing.v[i].from, missing.v[i].to, o.tf, i == 0);
-		printf("],\"no_trade\":[");
-	} else {
-		printf("gaps of %s %s in [%s, %s): %lld slots%s%s\n", o.market, tf_name(o.tf), a, b,
-		       (long long)tf_count(o.tf, from, to), have_bound ? ", history starts " : "",
-		       have_bound ? hs : "");
-		printf("%-14s  %-19s  %-19s  %12s  %s\n", "kind", "from", "to (excl.)", "slots",
-		       "duration");
-		for (size_t i = 0; i < before.n; i++)
-			table_range("before-history", before.v[i].from, before.v[i].to, o.tf);
-	}
-	if (walk(db, &o, lo, to, &cov, &g) == -1)
+	g.missing = &r.missing;
+	lo = r.have_bound && r.bound > r.from ? (r.bound < r.to ? r.bound : r.to) : r.from;
+	print_head(&o, &r);
+	if (walk(db, &o, lo, r.to, &r.cov, &g) == -1)
 		goto done;
-	query_fmt_duration(g.longest, d, sizeof(d));
-	if (o.fmt == FMT_JSON) {
-		printf("],\"missing_ranges\":%zu,\"missing_slots\":%lld,"
-		       "\"no_trade_stretches\":%llu,\"no_trade_slots\":%lld,"
-		       "\"longest_no_trade_seconds\":%lld}\n",
-		       missing.n, (long long)qdb_slots(o.tf, &missing), g.stretches,
-		       (long long)g.stretch_slots, (long long)g.longest);
-	} else {
-		flush_missing(&g, INT64_MAX);
-		printf("summary: %zu missing range%s (%lld slots), %llu no-trade "
-		       "stretch%s (%lld slots, longest %s)\n",
-		       missing.n, missing.n == 1 ? "" : "s", (long long)qdb_slots(o.tf, &missing),
-		       g.stretches, g.stretches == 1 ? "" : "es", (long long)g.stretch_slots, d);
-	}
+	print_tail(&o, &r, &g);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "cp-query: stdout: write error\n");
 		goto done;
@@ -352,8 +353,8 @@ gaps_run(int argc, char **argv)
 	rc = 0;
 done:
 	sqlite3_close(db);
-	range_list_free(&cov);
-	range_list_free(&missing);
-	range_list_free(&before);
+	range_list_free(&r.cov);
+	range_list_free(&r.missing);
+	range_list_free(&r.before);
 	return rc;
 }

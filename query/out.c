@@ -175,6 +175,33 @@ out_begin(struct row_out *o)
 	}
 }
 
+static void
+csv_row(struct row_out *o, const struct candle_row *r)
+{
+	for (int i = 0; i < CC_COUNT; i++) {
+		if (i)
+			fputc_unlocked(',', o->f);
+		csv_field(o->f, r->col[i]);
+	}
+	if (o->with_filled)
+		fprintf(o->f, ",%d", r->filled);
+	fputc_unlocked('\n', o->f);
+}
+
+static void
+table_row(struct row_out *o, const struct candle_row *r)
+{
+	for (size_t i = 0; i < TABLE_NCOLS; i++) {
+		const char *v = r->col[table_cols[i].col];
+		int w = o->tw.w[table_cols[i].col];
+
+		fprintf(o->f, "%s%*s", i ? "  " : "", table_cols[i].right ? w : -w, v ? v : "");
+	}
+	if (o->with_filled)
+		fprintf(o->f, "  %6s", r->filled ? "filled" : "");
+	fputc_unlocked('\n', o->f);
+}
+
 int
 out_row(struct row_out *o, const struct candle_row *r)
 {
@@ -182,28 +209,8 @@ out_row(struct row_out *o, const struct candle_row *r)
 
 	rr.filled = o->with_filled ? r->filled : -1;
 	switch (o->fmt) {
-	case FMT_CSV:
-		for (int i = 0; i < CC_COUNT; i++) {
-			if (i)
-				fputc_unlocked(',', o->f);
-			csv_field(o->f, r->col[i]);
-		}
-		if (o->with_filled)
-			fprintf(o->f, ",%d", r->filled);
-		fputc_unlocked('\n', o->f);
-		break;
-	case FMT_TABLE:
-		for (size_t i = 0; i < TABLE_NCOLS; i++) {
-			const char *v = r->col[table_cols[i].col];
-			int w = o->tw.w[table_cols[i].col];
-
-			fprintf(o->f, "%s%*s", i ? "  " : "", table_cols[i].right ? w : -w,
-			        v ? v : "");
-		}
-		if (o->with_filled)
-			fprintf(o->f, "  %6s", r->filled ? "filled" : "");
-		fputc_unlocked('\n', o->f);
-		break;
+	case FMT_CSV: csv_row(o, r); break;
+	case FMT_TABLE: table_row(o, r); break;
 	case FMT_JSON:
 		fputs_unlocked(o->rows ? ",\n" : "\n", o->f);
 		out_json_object(o->f, &rr);

@@ -1,9 +1,7 @@
 /*
  * qdb.c: cp-query's read-only view of the database (open and schema check,
- * the coverage ledger aligned to slots, the history bound) and the command
- * line helpers the three commands share (times, timeframes, usage errors).
+ * the coverage ledger aligned to slots, the history bound).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,45 +9,6 @@
 #include "log.h"
 #include "query.h"
 #include "timeutil.h"
-
-void
-query_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "cp-query %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see './run.sh %s --help')\n", cmd);
-	exit(EXIT_USAGE);
-}
-
-int64_t
-query_parse_time(const char *cmd, const char *opt, const char *s)
-{
-	int64_t t;
-
-	if (time_parse(s, &t) == -1)
-		query_usage_error(cmd,
-		                  "%s: bad time '%s' (ISO 8601, e.g. "
-		                  "2026-01-31T09:00:00; no offset = UTC)",
-		                  opt, s);
-	return t;
-}
-
-enum tf
-query_parse_tf(const char *cmd, const char *s)
-{
-	enum tf tf;
-
-	if (tf_parse(s, &tf) == -1)
-		query_usage_error(cmd,
-		                  "unknown timeframe '%s' (1s 1m 3m 5m 10m 15m "
-		                  "30m 1h 4h 1d 1w 1M 1y)",
-		                  s);
-	return tf;
-}
 
 sqlite3_stmt *
 qdb_prepare(sqlite3 *db, const char *sql)
@@ -60,6 +19,29 @@ qdb_prepare(sqlite3 *db, const char *sql)
 		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return NULL;
+	}
+	return st;
+}
+
+sqlite3_stmt *
+qdb_prepare_range(sqlite3 *db, const char *sql, const char *market, enum tf tf, int64_t from,
+                  int64_t to)
+{
+	sqlite3_stmt *st = qdb_prepare(db, sql);
+	int n = st != NULL ? sqlite3_bind_parameter_count(st) : 0;
+	char t[TIME_TEXT_LEN];
+
+	if (n >= 2) {
+		sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, tf_name(tf), -1, SQLITE_STATIC);
+	}
+	if (n >= 3) {
+		time_format(from, t);
+		sqlite3_bind_text(st, 3, t, -1, SQLITE_TRANSIENT);
+	}
+	if (n >= 4) {
+		time_format(to, t);
+		sqlite3_bind_text(st, 4, t, -1, SQLITE_TRANSIENT);
 	}
 	return st;
 }

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "ledger.h"
+#include "opts.h"
 #include "tf.h"
 
 #define QUERY_DEFAULT_DB "data/candles.db"
@@ -90,6 +91,10 @@ int out_parse_format(const char *s, unsigned allowed, enum out_format *out);
 sqlite3 *qdb_open(const char *path, int *missing);
 /* Prepares sql or prints the error; NULL on error. */
 sqlite3_stmt *qdb_prepare(sqlite3 *db, const char *sql);
+/* Prepares sql and binds what it has of ?1 market, ?2 tf's name, ?3 from
+ * and ?4 to (times as text); NULL after printing the error. */
+sqlite3_stmt *qdb_prepare_range(sqlite3 *db, const char *sql, const char *market, enum tf tf,
+                                int64_t from, int64_t to);
 /* The first slot of (market, tf) with something in it: the earlier of
  * history_start and the oldest stored candle, if history_start is known.
  * Slots before it are "before listing/history". *have = 0 if unknown.
@@ -108,6 +113,24 @@ int64_t qdb_slots(enum tf tf, const struct range_list *l);
 
 /* "3d 4h 5m", "45s", "0s": a duration in seconds, for people. */
 void query_fmt_duration(int64_t s, char *buf, size_t len);
+/* The options every command takes, as given (NULL = absent; db defaults to
+ * QUERY_DEFAULT_DB). */
+struct qargs {
+	const char *cmd; /* "query", "gaps", "export": names it in messages */
+	const char *market, *timeframe, *from, *to, *db, *format;
+};
+
+/* Parses cmd's command line (argv[0] is the command): the common options
+ * into a, own (ended by OPT_END, or NULL) as the command declares them.
+ * Exits EXIT_USAGE after one line on a bad one, EXIT_OK after --help. */
+void qargs_parse(struct qargs *a, const char *cmd, int argc, char **argv, const struct opt *own,
+                 void (*usage)(FILE *));
+/* The --format given, one of allowed (a mask of 1 << fmt, spelled names in
+ * the message), or dflt if none was; exits EXIT_USAGE if not allowed. */
+enum out_format qargs_format(const struct qargs *a, unsigned allowed, const char *names,
+                             enum out_format dflt);
+/* --market and --timeframe, both required: the timeframe, or exits. */
+enum tf qargs_market_tf(const struct qargs *a);
 /* Usage error: prints "cp-query CMD: msg" and exits EXIT_USAGE. */
 void query_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), __noreturn__));

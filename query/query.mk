@@ -1,6 +1,6 @@
 # query/query.mk: cp-query (query, gaps, export: the read side), included by
 # the top-level Makefile.
-QUERY_SRC := query/main.c query/candles.c query/gaps.c query/export.c \
+QUERY_SRC := query/main.c query/args.c query/candles.c query/gaps.c query/export.c \
              query/out.c query/qdb.c
 BINS += query/cp-query
 

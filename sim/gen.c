@@ -184,15 +184,6 @@ sliq_name(enum sliq l)
 	return names[l];
 }
 
-static int64_t
-floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
 /* ---- emptiness ------------------------------------------------------ */
 
 static int
@@ -200,7 +191,7 @@ block_dead(const struct smarket *m, int64_t t_s)
 {
 	if (thr_dead[m->liq] == 0)
 		return 0;
-	return mh(m, H_DEAD, (uint64_t)floordiv(t_s, DEAD_BLOCK_S), 0) < thr_dead[m->liq];
+	return mh(m, H_DEAD, (uint64_t)stime_floordiv(t_s, DEAD_BLOCK_S), 0) < thr_dead[m->liq];
 }
 
 /* Minute starting at t_s (aligned) has a trade at or before now_ms. */
@@ -227,7 +218,7 @@ second_nonempty(const struct smarket *m, int64_t t_s, int64_t now_ms)
 		return 0;
 	if ((start_ms > m->listed_ms ? start_ms : m->listed_ms) > now_ms)
 		return 0;
-	if (!minute_nonempty(m, floordiv(t_s, 60) * 60, now_ms))
+	if (!minute_nonempty(m, stime_floordiv(t_s, 60) * 60, now_ms))
 		return 0;
 	if (thr_sec[m->liq] && mh(m, H_SEC, (uint64_t)t_s, 0) < thr_sec[m->liq])
 		return 0;
@@ -238,12 +229,12 @@ second_nonempty(const struct smarket *m, int64_t t_s, int64_t now_ms)
 static int
 range_nonempty(const struct smarket *m, int64_t from_s, int64_t to_s, int64_t now_ms)
 {
-	int64_t listed_min = floordiv(floordiv(m->listed_ms, 1000), 60) * 60;
+	int64_t listed_min = stime_floordiv(stime_floordiv(m->listed_ms, 1000), 60) * 60;
 	if (from_s < listed_min)
 		from_s = listed_min;
 	for (int64_t t = from_s; t < to_s && t * 1000 <= now_ms;) {
 		if (thr_dead[m->liq] && block_dead(m, t)) {
-			t = (floordiv(t, DEAD_BLOCK_S) + 1) * DEAD_BLOCK_S;
+			t = (stime_floordiv(t, DEAD_BLOCK_S) + 1) * DEAD_BLOCK_S;
 			continue;
 		}
 		if (minute_nonempty(m, t, now_ms))
@@ -268,7 +259,7 @@ sgen_nonempty(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now
 	if (tf <= STF_1D)
 		return range_nonempty(m, start_s, end_s, now_ms);
 	/* weeks, months, years: any traded day */
-	int64_t listed_day = floordiv(floordiv(m->listed_ms, 1000), 86400) * 86400;
+	int64_t listed_day = stime_floordiv(stime_floordiv(m->listed_ms, 1000), 86400) * 86400;
 	for (int64_t d = start_s > listed_day ? start_s : listed_day;
 	     d < end_s && d * 1000 <= now_ms; d += 86400)
 		if (range_nonempty(m, d, d + 86400, now_ms))
@@ -279,9 +270,9 @@ sgen_nonempty(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now
 int64_t
 sgen_lower_bound(const struct smarket *m, enum stf tf, int64_t now_ms)
 {
-	int64_t lb = stf_floor(tf, floordiv(m->listed_ms, 1000));
+	int64_t lb = stf_floor(tf, stime_floordiv(m->listed_ms, 1000));
 	if (tf == STF_1S) {
-		int64_t h = floordiv(now_ms, 1000) - SIM_SECONDS_HORIZON_S;
+		int64_t h = stime_floordiv(now_ms, 1000) - SIM_SECONDS_HORIZON_S;
 		if (h > lb)
 			lb = h;
 	}
@@ -298,14 +289,14 @@ sgen_collect(const struct smarket *m, enum stf tf, int64_t newest, int64_t now_m
 
 	for (int64_t s = newest; n < count && s >= lb;) {
 		if (tf == STF_1S && m->liq != SLIQ_DENSE) {
-			int64_t mstart = floordiv(s, 60) * 60;
+			int64_t mstart = stime_floordiv(s, 60) * 60;
 			if (!minute_nonempty(m, mstart, now_ms)) {
 				s = mstart - 1;
 				continue;
 			}
 		}
 		if (fixed && fixed <= 3600 && thr_dead[m->liq] && block_dead(m, s)) {
-			s = stf_floor(tf, floordiv(s, DEAD_BLOCK_S) * DEAD_BLOCK_S - 1);
+			s = stf_floor(tf, stime_floordiv(s, DEAD_BLOCK_S) * DEAD_BLOCK_S - 1);
 			continue;
 		}
 		if (sgen_nonempty(m, tf, s, now_ms))
@@ -320,7 +311,7 @@ sgen_collect(const struct smarket *m, enum stf tf, int64_t newest, int64_t now_m
 static int64_t
 component(const struct smarket *m, unsigned purpose, int64_t period_ms, int64_t amp, int64_t t_ms)
 {
-	int64_t k = floordiv(t_ms, period_ms);
+	int64_t k = stime_floordiv(t_ms, period_ms);
 	int64_t f = t_ms - k * period_ms;
 	int64_t v0 = (int64_t)(mh(m, purpose, (uint64_t)k, 0) % (uint64_t)(2 * amp + 1)) - amp;
 	int64_t v1 =

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ usage(FILE *f)
 static int
 bad(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "upbit-sim: invalid %s '%s': %s\n", opt, val, why);
+	fprintf(stderr, "upbit-sim: invalid --%s '%s': %s\n", opt, val, why);
 	fprintf(stderr, "upbit-sim: try 'upbit-sim --help'\n");
 	return 2;
 }
@@ -79,6 +80,18 @@ parse_u64(const char *s, uint64_t *out)
 }
 
 static int
+parse_prob(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double p = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || !(p >= 0.0 && p <= 1.0))
+		return -1;
+	*out = p;
+	return 0;
+}
+
+static int
 parse_faults(const char *s, unsigned *mask)
 {
 	char buf[256];
@@ -103,64 +116,139 @@ parse_faults(const char *s, unsigned *mask)
 	return *mask ? 0 : -1;
 }
 
-enum {
-	O_BIND = 256,
-	O_PORT,
-	O_PORT_FILE,
-	O_SEED,
-	O_RATE,
-	O_LAT,
-	O_FRATE,
-	O_FAULTS,
-	O_BLOCK,
-	O_LISTED,
-	O_HANG,
-	O_HELP,
-	O_JSON,
-	O_MARKET,
-	O_TF,
-	O_FROM,
-	O_TO
-};
-
-static const struct option long_opts[] = {
-	{ "bind", required_argument, NULL, O_BIND },
-	{ "port", required_argument, NULL, O_PORT },
-	{ "port-file", required_argument, NULL, O_PORT_FILE },
-	{ "seed", required_argument, NULL, O_SEED },
-	{ "rate-limit", required_argument, NULL, O_RATE },
-	{ "latency-ms", required_argument, NULL, O_LAT },
-	{ "fault-rate", required_argument, NULL, O_FRATE },
-	{ "faults", required_argument, NULL, O_FAULTS },
-	{ "block-seconds", required_argument, NULL, O_BLOCK },
-	{ "listed-at", required_argument, NULL, O_LISTED },
-	{ "hang-ms", required_argument, NULL, O_HANG },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "market", required_argument, NULL, O_MARKET },
-	{ "timeframe", required_argument, NULL, O_TF },
-	{ "from", required_argument, NULL, O_FROM },
-	{ "to", required_argument, NULL, O_TO },
-	{ NULL, 0, NULL, 0 },
-};
-
 enum mode { M_SERVE, M_MARKETS, M_TRUTH };
+#define IN(m) (1u << (m))
+#define ANY_MODE (IN(M_SERVE) | IN(M_MARKETS) | IN(M_TRUTH))
 
-/* which options each mode accepts */
+/* Everything the command line sets. */
+struct cli {
+	struct ssrv_config sc;
+	const char *listed_at, *market, *tfname, *from_s, *to_s;
+	int json;
+	enum mode mode;
+};
+
+enum okind { K_HELP, K_STR, K_FLAG, K_INT, K_U64, K_PROB, K_FAULTS };
+
+/* One option: where its value goes (offset into struct cli), the modes that
+ * accept it, and for numbers the range and the complaint. */
+static const struct simopt {
+	const char *name;
+	enum okind kind;
+	unsigned modes;
+	size_t off;
+	long long lo, hi;
+	const char *why;
+} sim_opts[] = {
+	{ "help", K_HELP, ANY_MODE, 0, 0, 0, NULL }, /* first: -h is sim_opts[0] */
+	{ "bind", K_STR, IN(M_SERVE), offsetof(struct cli, sc.bind), 0, 0, NULL },
+	{ "port", K_INT, IN(M_SERVE), offsetof(struct cli, sc.port), 0, 65535,
+	  "expected 0..65535" },
+	{ "port-file", K_STR, IN(M_SERVE), offsetof(struct cli, sc.port_file), 0, 0, NULL },
+	{ "seed", K_U64, ANY_MODE, offsetof(struct cli, sc.seed), 0, 0,
+	  "expected an unsigned integer" },
+	{ "rate-limit", K_INT, IN(M_SERVE), offsetof(struct cli, sc.rate_limit), 0, 1000000,
+	  "expected 0..1000000" },
+	{ "latency-ms", K_INT, IN(M_SERVE), offsetof(struct cli, sc.latency_ms), 0, 600000,
+	  "expected 0..600000" },
+	{ "fault-rate", K_PROB, IN(M_SERVE), offsetof(struct cli, sc.fault_rate), 0, 0,
+	  "expected a number in 0..1" },
+	{ "faults", K_FAULTS, IN(M_SERVE), offsetof(struct cli, sc.faults), 0, 0,
+	  "expected a comma list of 500,502,reset,hang,truncate,garbage,all" },
+	{ "block-seconds", K_INT, IN(M_SERVE), offsetof(struct cli, sc.block_seconds), 1, 86400,
+	  "expected 1..86400" },
+	{ "listed-at", K_STR, ANY_MODE, offsetof(struct cli, listed_at), 0, 0, NULL },
+	{ "hang-ms", K_INT, IN(M_SERVE), offsetof(struct cli, sc.hang_ms), 0, 600000,
+	  "expected 0..600000" },
+	{ "json", K_FLAG, IN(M_MARKETS), offsetof(struct cli, json), 0, 0, NULL },
+	{ "market", K_STR, IN(M_TRUTH), offsetof(struct cli, market), 0, 0, NULL },
+	{ "timeframe", K_STR, IN(M_TRUTH), offsetof(struct cli, tfname), 0, 0, NULL },
+	{ "from", K_STR, IN(M_TRUTH), offsetof(struct cli, from_s), 0, 0, NULL },
+	{ "to", K_STR, IN(M_TRUTH), offsetof(struct cli, to_s), 0, 0, NULL },
+};
+#define N_OPTS (sizeof(sim_opts) / sizeof(sim_opts[0]))
+#define OPT_BASE 256 /* getopt value of sim_opts[i]: OPT_BASE + i */
+
+/* Stores arg as o's value in c: 0, or -1 if arg is not a valid value.
+ * --help prints the usage and exits 0. */
 static int
-allowed(enum mode mode, int opt)
+opt_store(struct cli *c, const struct simopt *o, const char *arg)
 {
-	switch (opt) {
-	case O_SEED:
-	case O_LISTED:
-	case O_HELP: return 1;
-	case O_JSON: return mode == M_MARKETS;
-	case O_MARKET:
-	case O_TF:
-	case O_FROM:
-	case O_TO: return mode == M_TRUTH;
-	default: return mode == M_SERVE;
+	void *dst = (char *)c + o->off;
+	long long v;
+
+	switch (o->kind) {
+	case K_FLAG: *(int *)dst = 1; return 0;
+	case K_INT:
+		if (parse_int(arg, o->lo, o->hi, &v))
+			return -1;
+		*(int *)dst = (int)v;
+		return 0;
+	case K_U64: return parse_u64(arg, dst);
+	case K_PROB: return parse_prob(arg, dst);
+	case K_FAULTS: return parse_faults(arg, dst);
+	case K_HELP: usage(stdout); exit(0);
+	case K_STR: break;
 	}
+	*(const char **)dst = arg;
+	return 0;
+}
+
+/* The getopt table of sim_opts. */
+static const struct option *
+long_opts(void)
+{
+	static struct option lo[N_OPTS + 1];
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		lo[i].name = sim_opts[i].name;
+		lo[i].has_arg = sim_opts[i].kind == K_HELP || sim_opts[i].kind == K_FLAG
+		                    ? no_argument
+		                    : required_argument;
+		lo[i].val = OPT_BASE + (int)i;
+	}
+	return lo;
+}
+
+static int
+opt_error(const char *arg)
+{
+	if (optopt)
+		fprintf(stderr, "upbit-sim: option needs a value or is unknown: %s\n", arg);
+	else
+		fprintf(stderr, "upbit-sim: unknown option %s\n", arg);
+	fprintf(stderr, "upbit-sim: try 'upbit-sim --help'\n");
+	return 2;
+}
+
+/* The options after the command: -1 to go on, or the exit code. */
+static int
+parse_opts(int argc, char **argv, struct cli *c)
+{
+	const struct option *lo = long_opts();
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		const struct simopt *o;
+
+		if (opt == 'h')
+			opt = OPT_BASE; /* --help */
+		if (opt < OPT_BASE)
+			return opt_error(argv[optind - 1]);
+		o = &sim_opts[opt - OPT_BASE];
+		if (!(o->modes & IN(c->mode))) {
+			fprintf(stderr, "upbit-sim: option --%s not valid here\n", o->name);
+			return 2;
+		}
+		if (opt_store(c, o, optarg) == -1)
+			return bad(o->name, optarg, o->why);
+	}
+	if (optind < argc) {
+		fprintf(stderr, "upbit-sim: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return -1;
 }
 
 static void
@@ -207,7 +295,7 @@ run_truth(const char *market, const char *tfname, int64_t from_ms, int64_t to_ms
 		return 2;
 	}
 	if (stf_parse(tfname, &tf) != 0)
-		return bad("--timeframe", tfname,
+		return bad("timeframe", tfname,
 		           "expected 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y");
 	int64_t now_ms = stime_now_ms();
 	int64_t s = stf_floor(tf, from_ms >= 0 ? from_ms / 1000 : -((-from_ms + 999) / 1000));
@@ -230,141 +318,72 @@ run_truth(const char *market, const char *tfname, int64_t from_ms, int64_t to_ms
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* The command word, if any: 1 if argv[1] was one, 0 if not, -1 if unknown. */
+static int
+parse_command(int argc, char **argv, enum mode *mode)
+{
+	static const char *const names[] = { "serve", "markets", "truth" };
+
+	if (argc < 2 || argv[1][0] == '-')
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(argv[1], names[i]) == 0) {
+			*mode = (enum mode)i;
+			return 1;
+		}
+	}
+	fprintf(stderr, "upbit-sim: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return -1;
+}
+
+static int
+truth_cmd(const struct cli *c)
+{
+	int64_t a, b;
+
+	if (c->market == NULL || c->tfname == NULL || c->from_s == NULL || c->to_s == NULL) {
+		fprintf(stderr, "upbit-sim: truth needs --market, --timeframe, --from and --to\n");
+		return 2;
+	}
+	if (stime_parse(c->from_s, &a) != 0)
+		return bad("from", c->from_s, "expected an ISO time");
+	if (stime_parse(c->to_s, &b) != 0)
+		return bad("to", c->to_s, "expected an ISO time");
+	return run_truth(c->market, c->tfname, a, b);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct ssrv_config sc = {
-		.bind = "127.0.0.1",
-		.port = DEFAULT_PORT,
-		.seed = 1,
-		.rate_limit = 10,
-		.faults = (1u << SFAULT_COUNT) - 1,
-		.block_seconds = 30,
-		.hang_ms = 15000,
+	struct cli c = {
+		.sc = {
+			.bind = "127.0.0.1",
+			.port = DEFAULT_PORT,
+			.seed = 1,
+			.rate_limit = 10,
+			.faults = (1u << SFAULT_COUNT) - 1,
+			.block_seconds = 30,
+			.hang_ms = 15000,
+		},
+		.listed_at = SIM_DEFAULT_LISTED_AT,
+		.mode = M_SERVE,
 	};
-	const char *listed_at = SIM_DEFAULT_LISTED_AT;
-	const char *market = NULL, *tfname = NULL, *from_s = NULL, *to_s = NULL;
-	int json = 0;
-	enum mode mode = M_SERVE;
-	long long v;
-	int opt;
+	struct sgen_config gc = { 0 };
+	int shift = parse_command(argc, argv, &c.mode), rc;
 
-	if (argc > 1 && argv[1][0] != '-') {
-		if (strcmp(argv[1], "serve") == 0)
-			mode = M_SERVE;
-		else if (strcmp(argv[1], "markets") == 0)
-			mode = M_MARKETS;
-		else if (strcmp(argv[1], "truth") == 0)
-			mode = M_TRUTH;
-		else {
-			fprintf(stderr, "upbit-sim: unknown command '%s'\n", argv[1]);
-			usage(stderr);
-			return 2;
-		}
-		argv++;
-		argc--;
-	}
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (opt == 'h')
-			opt = O_HELP;
-		if (opt == '?' || opt == ':') {
-			if (optopt)
-				fprintf(stderr,
-				        "upbit-sim: option needs a value or is unknown: %s\n",
-				        argv[optind - 1]);
-			else
-				fprintf(stderr, "upbit-sim: unknown option %s\n", argv[optind - 1]);
-			fprintf(stderr, "upbit-sim: try 'upbit-sim --help'\n");
-			return 2;
-		}
-		if (!allowed(mode, opt)) {
-			fprintf(stderr, "upbit-sim: option %s not valid here\n", argv[optind - 1]);
-			return 2;
-		}
-		switch (opt) {
-		case O_HELP: usage(stdout); return 0;
-		case O_BIND: sc.bind = optarg; break;
-		case O_PORT:
-			if (parse_int(optarg, 0, 65535, &v))
-				return bad("--port", optarg, "expected 0..65535");
-			sc.port = (int)v;
-			break;
-		case O_PORT_FILE: sc.port_file = optarg; break;
-		case O_SEED:
-			if (parse_u64(optarg, &sc.seed))
-				return bad("--seed", optarg, "expected an unsigned integer");
-			break;
-		case O_RATE:
-			if (parse_int(optarg, 0, 1000000, &v))
-				return bad("--rate-limit", optarg, "expected 0..1000000");
-			sc.rate_limit = (int)v;
-			break;
-		case O_LAT:
-			if (parse_int(optarg, 0, 600000, &v))
-				return bad("--latency-ms", optarg, "expected 0..600000");
-			sc.latency_ms = (int)v;
-			break;
-		case O_HANG:
-			if (parse_int(optarg, 0, 600000, &v))
-				return bad("--hang-ms", optarg, "expected 0..600000");
-			sc.hang_ms = (int)v;
-			break;
-		case O_BLOCK:
-			if (parse_int(optarg, 1, 86400, &v))
-				return bad("--block-seconds", optarg, "expected 1..86400");
-			sc.block_seconds = (int)v;
-			break;
-		case O_FRATE: {
-			char *end;
-			errno = 0;
-			double p = strtod(optarg, &end);
-			if (errno || end == optarg || *end != '\0' || !(p >= 0.0 && p <= 1.0))
-				return bad("--fault-rate", optarg, "expected a number in 0..1");
-			sc.fault_rate = p;
-			break;
-		}
-		case O_FAULTS:
-			if (parse_faults(optarg, &sc.faults))
-				return bad(
-				    "--faults", optarg,
-				    "expected a comma list of 500,502,reset,hang,truncate,garbage,all");
-			break;
-		case O_LISTED: listed_at = optarg; break;
-		case O_JSON: json = 1; break;
-		case O_MARKET: market = optarg; break;
-		case O_TF: tfname = optarg; break;
-		case O_FROM: from_s = optarg; break;
-		case O_TO: to_s = optarg; break;
-		default: return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "upbit-sim: unexpected argument '%s'\n", argv[optind]);
+	if (shift == -1)
 		return 2;
-	}
-
-	struct sgen_config gc = { .seed = sc.seed };
-	if (stime_parse(listed_at, &gc.recent_listed_ms) != 0)
-		return bad("--listed-at", listed_at,
+	if ((rc = parse_opts(argc - shift, argv + shift, &c)) != -1)
+		return rc;
+	gc.seed = c.sc.seed;
+	if (stime_parse(c.listed_at, &gc.recent_listed_ms) != 0)
+		return bad("listed-at", c.listed_at,
 		           "expected an ISO time like 2026-11-01T00:00:00Z");
 	sgen_init(&gc);
-
-	switch (mode) {
-	case M_MARKETS: print_markets(json); return 0;
-	case M_TRUTH: {
-		int64_t a, b;
-		if (market == NULL || tfname == NULL || from_s == NULL || to_s == NULL) {
-			fprintf(stderr,
-			        "upbit-sim: truth needs --market, --timeframe, --from and --to\n");
-			return 2;
-		}
-		if (stime_parse(from_s, &a) != 0)
-			return bad("--from", from_s, "expected an ISO time");
-		if (stime_parse(to_s, &b) != 0)
-			return bad("--to", to_s, "expected an ISO time");
-		return run_truth(market, tfname, a, b);
-	}
-	default: return ssrv_run(&sc);
+	switch (c.mode) {
+	case M_MARKETS: print_markets(c.json); return 0;
+	case M_TRUTH: return truth_cmd(&c);
+	default: return ssrv_run(&c.sc);
 	}
 }

@@ -303,77 +303,65 @@ qarg(struct MHD_Connection *conn, const char *key)
 
 static __thread char body_buf[2 + SIM_MAX_COUNT * (SGEN_JSON_MAX + 1)];
 
-static uint64_t
-handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct reply *r)
+/* Upbit's `count`: digits with an optional sign, 1.., clamped to 200.
+ * NULL and stores it, or the error message. */
+static const char *
+parse_count(const char *s, int *count)
 {
-	const char *market = qarg(conn, "market");
-	const char *count_s = qarg(conn, "count");
-	const char *to_s = qarg(conn, "to");
-	int count = 1;
-	int64_t to_ms = 0;
-	int have_to = 0;
+	const char *p = s;
+	long long v = 0;
+	int neg = 0;
 
-	if (market == NULL || *market == '\0') {
-		reply_error(r, 400, MSG_MISSING);
-		return 0;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (*p == '\0')
+		return MSG_TYPE;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return MSG_TYPE;
+		if (v < 1000000)
+			v = v * 10 + (*p - '0');
 	}
-	if (count_s != NULL) {
-		const char *p = count_s;
-		int neg = 0;
-		long long v = 0;
-		if (*p == '-' || *p == '+')
-			neg = *p++ == '-';
-		if (*p == '\0') {
-			reply_error(r, 400, MSG_TYPE);
-			return 0;
-		}
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9') {
-				reply_error(r, 400, MSG_TYPE);
-				return 0;
-			}
-			if (v < 1000000)
-				v = v * 10 + (*p - '0');
-		}
-		if (neg)
-			v = -v;
-		if (v < 1) {
-			reply_error(r, 400, MSG_INVALID);
-			return 0;
-		}
-		count = v > SIM_MAX_COUNT ? SIM_MAX_COUNT : (int)v;
-	}
-	if (to_s != NULL && *to_s != '\0') {
-		if (stime_parse(to_s, &to_ms) != 0) {
-			reply_error(r, 400, MSG_INVALID);
-			return 0;
-		}
-		have_to = 1;
-	}
-	const struct smarket *m = sgen_find_market(market);
-	if (m == NULL) {
-		reply_error(r, 404, MSG_NOTFOUND);
-		return 0;
-	}
-	int convert = 0;
-	if (tf == STF_1D) {
-		const char *cv = qarg(conn, "converting_price_unit");
-		if (cv == NULL)
-			cv = qarg(conn, "convertingPriceUnit");
-		convert = cv != NULL && strcmp(cv, "KRW") == 0;
-	}
+	if (neg || v < 1)
+		return MSG_INVALID;
+	*count = v > SIM_MAX_COUNT ? SIM_MAX_COUNT : (int)v;
+	return NULL;
+}
 
-	int64_t newest;
-	if (!have_to || to_ms > now_ms) {
-		newest = stf_floor(tf, now_ms / 1000);
-	} else {
-		/* start_s * 1000 < to_ms  <=>  start_s <= ceil(to_ms / 1000) - 1 */
-		int64_t lim = to_ms >= 0 ? (to_ms + 999) / 1000 : -((-to_ms) / 1000);
-		newest = stf_floor(tf, lim - 1);
-	}
-	int64_t starts[SIM_MAX_COUNT];
-	int n = sgen_collect(m, tf, newest, now_ms, count, starts);
+/* The newest slot start a request may return: before `to` (exclusive),
+ * never after the slot forming now. */
+static int64_t
+newest_start(enum stf tf, int have_to, int64_t to_ms, int64_t now_ms)
+{
+	int64_t lim;
+
+	if (!have_to || to_ms > now_ms)
+		return stf_floor(tf, now_ms / 1000);
+	/* start_s * 1000 < to_ms  <=>  start_s <= ceil(to_ms / 1000) - 1 */
+	lim = to_ms >= 0 ? (to_ms + 999) / 1000 : -((-to_ms) / 1000);
+	return stf_floor(tf, lim - 1);
+}
+
+/* Days only: converting_price_unit=KRW (either spelling) adds the field. */
+static int
+wants_convert(struct MHD_Connection *conn, enum stf tf)
+{
+	const char *cv;
+
+	if (tf != STF_1D)
+		return 0;
+	if ((cv = qarg(conn, "converting_price_unit")) == NULL)
+		cv = qarg(conn, "convertingPriceUnit");
+	return cv != NULL && strcmp(cv, "KRW") == 0;
+}
+
+/* The JSON array of the candles starting at starts[0..n). */
+static void
+reply_candles(struct reply *r, const struct smarket *m, enum stf tf, const int64_t *starts, int n,
+              int64_t now_ms, int convert)
+{
 	char *p = body_buf;
+
 	*p++ = '[';
 	for (int i = 0; i < n; i++) {
 		if (i)
@@ -382,6 +370,35 @@ handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct 
 	}
 	*p++ = ']';
 	reply_set(r, 200, CT_JSON, body_buf, (size_t)(p - body_buf));
+}
+
+static uint64_t
+handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct reply *r)
+{
+	const char *market = qarg(conn, "market");
+	const char *count_s = qarg(conn, "count");
+	const char *to_s = qarg(conn, "to");
+	const char *err = NULL;
+	const struct smarket *m;
+	int64_t starts[SIM_MAX_COUNT], to_ms = 0;
+	int count = 1, have_to = to_s != NULL && *to_s != '\0', n;
+
+	if (market == NULL || *market == '\0')
+		err = MSG_MISSING;
+	else if (count_s != NULL)
+		err = parse_count(count_s, &count);
+	if (err == NULL && have_to && stime_parse(to_s, &to_ms) != 0)
+		err = MSG_INVALID;
+	if (err != NULL) {
+		reply_error(r, 400, err);
+		return 0;
+	}
+	if ((m = sgen_find_market(market)) == NULL) {
+		reply_error(r, 404, MSG_NOTFOUND);
+		return 0;
+	}
+	n = sgen_collect(m, tf, newest_start(tf, have_to, to_ms, now_ms), now_ms, count, starts);
+	reply_candles(r, m, tf, starts, n, now_ms, wants_convert(conn, tf));
 	return (uint64_t)n;
 }
 
@@ -592,11 +609,37 @@ stats_reset(void)
 
 /* ---- the handler ---------------------------------------------------------- */
 
+/* Upbit's rate limit headers on every answer of a limited group. */
+static void
+add_limit_headers(struct MHD_Response *resp, enum group g, int remaining)
+{
+	char hdr[96];
+
+	if (g == G_NONE)
+		return;
+	snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
+	         g == G_ORIGIN ? 6 : 600, remaining);
+	MHD_add_response_header(resp, "Remaining-Req", hdr);
+	MHD_add_response_header(resp, "limit-by-ip", "Yes");
+}
+
+static enum MHD_Result
+queue(struct MHD_Connection *conn, int status, struct MHD_Response *resp, const char *ctype,
+      enum group g, int remaining)
+{
+	enum MHD_Result ret;
+
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	add_limit_headers(resp, g, remaining);
+	ret = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *conn, struct reply *r, enum group g, int remaining)
 {
 	struct MHD_Response *resp;
-	char hdr[96];
 
 	if (r->body == NULL)
 		reply_set(r, 500, CT_TEXT, "out of memory", 13);
@@ -605,24 +648,40 @@ send_reply(struct MHD_Connection *conn, struct reply *r, enum group g, int remai
 		free(r->body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", r->ctype);
-	if (g != G_NONE) {
-		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
-		         g == G_ORIGIN ? 6 : 600, remaining);
-		MHD_add_response_header(resp, "Remaining-Req", hdr);
-		MHD_add_response_header(resp, "limit-by-ip", "Yes");
-	}
-	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(conn, r->status, resp, r->ctype, g, remaining);
 }
 
+/* The truncate fault: a 200 whose body stops halfway (the connection
+ * closes with an error after len / 2 bytes). */
+static enum MHD_Result
+send_truncated(struct MHD_Connection *conn, struct reply *r, enum group g, int remaining)
+{
+	struct trunc_body *t = malloc(sizeof(*t));
+	struct MHD_Response *resp;
+
+	if (t == NULL) {
+		free(r->body);
+		return MHD_NO;
+	}
+	t->body = r->body;
+	t->len = r->len;
+	t->cut = r->len / 2;
+	resp = MHD_create_response_from_callback(r->len, 4096, trunc_reader, t, trunc_free);
+	if (resp == NULL) {
+		trunc_free(t);
+		return MHD_NO;
+	}
+	return queue(conn, 200, resp, CT_JSON, g, remaining);
+}
+
+/* Counts an answer (and the candles it carries) in the stats. */
 static void
-count_status(int status)
+count_reply(int status, uint64_t ncandles)
 {
 	pthread_mutex_lock(&S.lock);
 	if (status >= 0 && status < 600)
 		S.by_status[status]++;
+	S.candles += ncandles;
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -640,6 +699,162 @@ handle_sim(struct MHD_Connection *conn, const char *url, const char *method)
 		reply_error(&r, 404, "Not found");
 	}
 	return send_reply(conn, &r, G_NONE, 0);
+}
+
+/* One API request as the handler sees it. */
+struct request {
+	struct MHD_Connection *conn;
+	int64_t now_ms; /* the wall clock at arrival: what exists */
+	enum route rt;
+	enum stf tf;
+	int bad_unit;
+	enum group g;
+	int remaining;
+	int64_t block_s;
+	enum verdict v;
+	uint64_t seq;
+};
+
+/* The client's numeric address, or "unknown". */
+static void
+client_address(struct MHD_Connection *conn, char *addr, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	snprintf(addr, len, "unknown");
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+		          (socklen_t)len);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          addr, (socklen_t)len);
+}
+
+/* Route, group, the client's rate limit verdict and the request number. */
+static void
+admit(struct request *q, const char *url)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int64_t now_mono = mono_ms();
+	struct client *c;
+
+	q->now_ms = stime_now_ms();
+	q->tf = STF_1M;
+	q->rt = route_of(url, &q->tf, &q->bad_unit);
+	q->g = q->rt == R_OTHER ? G_NONE : q->rt == R_MARKET_ALL ? G_MARKET : G_CANDLES;
+	if (q->g != G_NONE &&
+	    MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Origin") != NULL)
+		q->g = G_ORIGIN;
+	client_address(q->conn, addr, sizeof(addr));
+	pthread_mutex_lock(&S.lock);
+	if ((c = client_get(addr)) != NULL) {
+		client_arrival(c, now_mono);
+		if (q->g != G_NONE)
+			q->v = rate_check(c, q->g, now_mono, &q->remaining, &q->block_s);
+	}
+	q->seq = S.seq++;
+	S.requests++;
+	S.by_route[q->rt]++;
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* --latency-ms with +-10% jitter; nonzero if the server stopped meanwhile. */
+static int
+delay(uint64_t seq)
+{
+	uint64_t h;
+	int64_t base = S.cfg.latency_ms, jit = base / 10;
+
+	if (base <= 0)
+		return 0;
+	h = sgen_hash(S.cfg.seed, 0x1a7e, seq, 0);
+	return sleep_ms(base - jit + (int64_t)(h % (uint64_t)(2 * jit + 1)));
+}
+
+/* 418 while blocked, 429 over the limit. */
+static enum MHD_Result
+send_limited(const struct request *q)
+{
+	struct reply r = { 0 };
+
+	if (q->v == V_418) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "Too many requests. You are blocked for %lld seconds.",
+		         (long long)q->block_s);
+		reply_error(&r, 418, msg);
+	} else {
+		reply_set(&r, 429, CT_TEXT, "Too many API requests.", 22);
+	}
+	count_reply(r.status, 0);
+	return send_reply(q->conn, &r, q->g, 0);
+}
+
+/* A fault that replaces the answer: reset, hang, 500, 502, garbage. */
+static enum MHD_Result
+send_fault(const struct request *q, enum sfault f)
+{
+	static const char html[] =
+	    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+	    "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+	static const char junk[] = "\x1f\x8b<!-- upbit-sim garbage -->\x01\x02 not json {[";
+	struct reply r = { 0 };
+
+	switch (f) {
+	case SFAULT_HANG: sleep_ms(S.cfg.hang_ms); return MHD_NO;
+	case SFAULT_500: reply_error(&r, 500, "Internal Server Error"); break;
+	case SFAULT_502: reply_set(&r, 502, CT_HTML, html, sizeof(html) - 1); break;
+	case SFAULT_GARBAGE: reply_set(&r, 200, CT_JSON, junk, sizeof(junk) - 1); break;
+	default: return MHD_NO; /* reset */
+	}
+	count_reply(r.status, 0);
+	return send_reply(q->conn, &r, q->g, q->remaining);
+}
+
+/* The real answer of the route. */
+static uint64_t
+answer(const struct request *q, struct reply *r)
+{
+	if (q->rt == R_OTHER)
+		reply_error(r, 404, "Not found");
+	else if (q->bad_unit)
+		reply_error(r, 400, MSG_UNIT);
+	else if (q->rt == R_MARKET_ALL)
+		handle_market_all(q->conn, r);
+	else
+		return handle_candles(q->conn, q->tf, q->now_ms, r);
+	return 0;
+}
+
+static enum MHD_Result
+handle_api(struct MHD_Connection *conn, const char *url)
+{
+	struct request q = { .conn = conn, .v = V_OK };
+	struct reply r = { 0 };
+	enum sfault f = SFAULT_COUNT;
+	uint64_t ncandles;
+
+	admit(&q, url);
+	if (delay(q.seq))
+		return MHD_NO;
+	if (q.v != V_OK)
+		return send_limited(&q);
+	if (pick_fault(q.seq, &f)) {
+		pthread_mutex_lock(&S.lock);
+		S.faults[f]++;
+		pthread_mutex_unlock(&S.lock);
+		if (f != SFAULT_TRUNCATE)
+			return send_fault(&q, f);
+	}
+	ncandles = answer(&q, &r);
+	if (f == SFAULT_TRUNCATE && r.body != NULL) {
+		count_reply(200, 0);
+		return send_truncated(conn, &r, q.g, q.remaining);
+	}
+	count_reply(r.status, ncandles);
+	return send_reply(conn, &r, q.g, q.remaining);
 }
 
 static enum MHD_Result
@@ -661,144 +876,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	}
 	if (strncmp(url, "/__sim/", 7) == 0)
 		return handle_sim(conn, url, method);
-
-	int64_t now_ms = stime_now_ms();
-	int64_t now_mono = mono_ms();
-	enum stf tf = STF_1M;
-	int bad_unit;
-	enum route rt = route_of(url, &tf, &bad_unit);
-	enum group g = rt == R_OTHER ? G_NONE : rt == R_MARKET_ALL ? G_MARKET : G_CANDLES;
-	if (g != G_NONE && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL)
-		g = G_ORIGIN;
-
-	char addr[INET6_ADDRSTRLEN] = "unknown";
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-			          &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
-			          sizeof(addr));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			          &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
-			          sizeof(addr));
-	}
-
-	int remaining = 0;
-	int64_t block_s = 0;
-	enum verdict v = V_OK;
-	uint64_t seq;
-	pthread_mutex_lock(&S.lock);
-	struct client *c = client_get(addr);
-	if (c != NULL)
-		client_arrival(c, now_mono);
-	if (g != G_NONE && c != NULL)
-		v = rate_check(c, g, now_mono, &remaining, &block_s);
-	seq = S.seq++;
-	S.requests++;
-	S.by_route[rt]++;
-	pthread_mutex_unlock(&S.lock);
-
-	if (S.cfg.latency_ms > 0) {
-		uint64_t h = sgen_hash(S.cfg.seed, 0x1a7e, seq, 0);
-		int64_t base = S.cfg.latency_ms;
-		int64_t jit = base / 10;
-		int64_t d = base - jit + (int64_t)(h % (uint64_t)(2 * jit + 1));
-		if (sleep_ms(d))
-			return MHD_NO;
-	}
-
-	struct reply r = { 0 };
-	if (v == V_418) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "Too many requests. You are blocked for %lld seconds.",
-		         (long long)block_s);
-		reply_error(&r, 418, msg);
-		count_status(418);
-		return send_reply(conn, &r, g, 0);
-	}
-	if (v == V_429) {
-		reply_set(&r, 429, CT_TEXT, "Too many API requests.", 22);
-		count_status(429);
-		return send_reply(conn, &r, g, 0);
-	}
-
-	enum sfault f;
-	int faulted = pick_fault(seq, &f);
-	if (faulted) {
-		pthread_mutex_lock(&S.lock);
-		S.faults[f]++;
-		pthread_mutex_unlock(&S.lock);
-		switch (f) {
-		case SFAULT_RESET: return MHD_NO;
-		case SFAULT_HANG: sleep_ms(S.cfg.hang_ms); return MHD_NO;
-		case SFAULT_500:
-			reply_error(&r, 500, "Internal Server Error");
-			count_status(500);
-			return send_reply(conn, &r, g, remaining);
-		case SFAULT_502: {
-			static const char html[] =
-			    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-			    "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
-			reply_set(&r, 502, CT_HTML, html, sizeof(html) - 1);
-			count_status(502);
-			return send_reply(conn, &r, g, remaining);
-		}
-		case SFAULT_GARBAGE: {
-			static const char junk[] =
-			    "\x1f\x8b<!-- upbit-sim garbage -->\x01\x02 not json {[";
-			reply_set(&r, 200, CT_JSON, junk, sizeof(junk) - 1);
-			count_status(200);
-			return send_reply(conn, &r, g, remaining);
-		}
-		default: break; /* truncate: build the real answer first */
-		}
-	}
-
-	uint64_t ncandles = 0;
-	if (rt == R_OTHER)
-		reply_error(&r, 404, "Not found");
-	else if (bad_unit)
-		reply_error(&r, 400, MSG_UNIT);
-	else if (rt == R_MARKET_ALL)
-		handle_market_all(conn, &r);
-	else
-		ncandles = handle_candles(conn, tf, now_ms, &r);
-
-	if (faulted && f == SFAULT_TRUNCATE && r.body != NULL) {
-		struct trunc_body *t = malloc(sizeof(*t));
-		if (t == NULL) {
-			free(r.body);
-			return MHD_NO;
-		}
-		t->body = r.body;
-		t->len = r.len;
-		t->cut = r.len / 2;
-		struct MHD_Response *resp =
-		    MHD_create_response_from_callback(r.len, 4096, trunc_reader, t, trunc_free);
-		if (resp == NULL) {
-			trunc_free(t);
-			return MHD_NO;
-		}
-		char hdr[96];
-		MHD_add_response_header(resp, "Content-Type", CT_JSON);
-		snprintf(hdr, sizeof(hdr), "group=%s; min=%d; sec=%d", group_name[g],
-		         g == G_ORIGIN ? 6 : 600, remaining);
-		MHD_add_response_header(resp, "Remaining-Req", hdr);
-		MHD_add_response_header(resp, "limit-by-ip", "Yes");
-		count_status(200);
-		enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
-		MHD_destroy_response(resp);
-		return ret;
-	}
-	pthread_mutex_lock(&S.lock);
-	if (r.status >= 0 && r.status < 600)
-		S.by_status[r.status]++;
-	S.candles += ncandles;
-	pthread_mutex_unlock(&S.lock);
-	return send_reply(conn, &r, g, remaining);
+	return handle_api(conn, url);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */

@@ -24,6 +24,8 @@ void stime_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
  * Values without an offset are UTC.  Returns 0 and stores epoch ms, or -1.
  */
 int stime_parse(const char *s, int64_t *out_ms);
+/* a / b rounded toward minus infinity (b != 0). */
+int64_t stime_floordiv(int64_t a, int64_t b);
 /* Current wall clock in epoch ms. */
 int64_t stime_now_ms(void);
 /* Write "YYYY-MM-DDTHH:MM:SS" (19 chars, no NUL) for epoch second t. */

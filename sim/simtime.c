@@ -34,8 +34,8 @@ stime_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static int64_t
-floor_div(int64_t a, int64_t b)
+int64_t
+stime_floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	if ((a % b != 0) && ((a < 0) != (b < 0)))
@@ -69,49 +69,87 @@ month_days(int64_t y, unsigned m)
 	return m == 2 && is_leap(y) ? 29 : md[m - 1];
 }
 
+/* "YYYY-MM-DD(T| )HH:MM:SS" into f[0..5] (y, mo, d, h, mi, se) and a
+ * valid calendar date and time of day: 0, or -1. */
+static int
+parse_fields(const char *s, int f[6])
+{
+	static const struct {
+		int at, len;
+		const char *sep; /* the characters allowed after the field */
+	} fld[6] = { { 0, 4, "-" },  { 5, 2, "-" },  { 8, 2, "T " },
+		     { 11, 2, ":" }, { 14, 2, ":" }, { 17, 2, NULL } };
+
+	if (strlen(s) < 19)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		const char *end = s + fld[i].at + fld[i].len;
+
+		if (digits(s + fld[i].at, fld[i].len, &f[i]) ||
+		    (fld[i].sep != NULL && strchr(fld[i].sep, *end) == NULL))
+			return -1;
+	}
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || (unsigned)f[2] > month_days(f[0], (unsigned)f[1]))
+		return -1;
+	return f[3] > 23 || f[4] > 59 || f[5] > 59 ? -1 : 0;
+}
+
+/* An optional ".fraction" (1..9 digits) at *p: milliseconds, or -1. */
+static int
+parse_fraction(const char **p)
+{
+	const char *q = *p;
+	int ms = 0, n = 0;
+
+	if (*q != '.')
+		return 0;
+	for (q++; *q >= '0' && *q <= '9'; q++, n++)
+		if (n < 3)
+			ms = ms * 10 + (*q - '0');
+	if (n == 0 || n > 9)
+		return -1;
+	for (; n < 3; n++)
+		ms *= 10;
+	*p = q;
+	return ms;
+}
+
+/* An optional "Z" or "+HH:MM"/"-HH:MM" at *p: 0 and the offset in
+ * seconds east of UTC, or -1. */
+static int
+parse_offset(const char **p, int *off_s)
+{
+	const char *q = *p;
+	int oh, om;
+
+	*off_s = 0;
+	if (*q == 'Z') {
+		*p = q + 1;
+		return 0;
+	}
+	if (*q != '+' && *q != '-')
+		return 0;
+	if (digits(q + 1, 2, &oh) || q[3] != ':' || digits(q + 4, 2, &om) || oh > 23 || om > 59)
+		return -1;
+	*off_s = (oh * 3600 + om * 60) * (*q == '+' ? 1 : -1);
+	*p = q + 6;
+	return 0;
+}
+
 int
 stime_parse(const char *s, int64_t *out_ms)
 {
-	int y, mo, d, h, mi, se, ms = 0, off_s = 0;
+	int f[6], ms, off_s;
+	const char *p;
+	int64_t t;
 
-	if (s == NULL || strlen(s) < 19)
+	if (s == NULL || parse_fields(s, f) == -1)
 		return -1;
-	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se))
+	p = s + 19;
+	if ((ms = parse_fraction(&p)) == -1 || parse_offset(&p, &off_s) == -1 || *p != '\0')
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo) || h > 23 ||
-	    mi > 59 || se > 59)
-		return -1;
-	const char *p = s + 19;
-	if (*p == '.') {
-		int n = 0;
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (n < 3)
-				ms = ms * 10 + (*p - '0');
-			n++;
-			p++;
-		}
-		if (n == 0 || n > 9)
-			return -1;
-		for (; n < 3; n++)
-			ms *= 10;
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
-		    om > 59)
-			return -1;
-		off_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-		p += 6;
-	}
-	if (*p != '\0')
-		return -1;
-	int64_t days = stime_days_from_civil(y, (unsigned)mo, (unsigned)d);
-	int64_t t = days * 86400 + h * 3600 + mi * 60 + se - off_s;
+	t = stime_days_from_civil(f[0], (unsigned)f[1], (unsigned)f[2]) * 86400 + f[3] * 3600 +
+	    f[4] * 60 + f[5] - off_s;
 	*out_ms = t * 1000 + ms;
 	return 0;
 }
@@ -137,7 +175,7 @@ stime_put_date(char *p, int64_t t_s)
 {
 	int64_t y;
 	unsigned m, d;
-	stime_civil_from_days(floor_div(t_s, 86400), &y, &m, &d);
+	stime_civil_from_days(stime_floordiv(t_s, 86400), &y, &m, &d);
 	unsigned uy = (unsigned)(y < 0 ? 0 : y % 10000);
 	p = put2(p, uy / 100);
 	p = put2(p, uy % 100);
@@ -150,7 +188,7 @@ stime_put_date(char *p, int64_t t_s)
 char *
 stime_put_iso(char *p, int64_t t_s)
 {
-	int64_t sod = t_s - floor_div(t_s, 86400) * 86400;
+	int64_t sod = t_s - stime_floordiv(t_s, 86400) * 86400;
 	p = stime_put_date(p, t_s);
 	*p++ = 'T';
 	p = put2(p, (unsigned)(sod / 3600));
@@ -217,8 +255,8 @@ stf_floor(enum stf tf, int64_t t_s)
 	unsigned m, d;
 
 	if (tf_tab[tf].fixed_s)
-		return floor_div(t_s, tf_tab[tf].fixed_s) * tf_tab[tf].fixed_s;
-	days = floor_div(t_s, 86400);
+		return stime_floordiv(t_s, tf_tab[tf].fixed_s) * tf_tab[tf].fixed_s;
+	days = stime_floordiv(t_s, 86400);
 	switch (tf) {
 	case STF_1W:
 		/* 1970-01-01 was a Thursday: Monday = days where (days + 3) % 7 == 0 */
@@ -243,11 +281,11 @@ stf_next(enum stf tf, int64_t start_s)
 	switch (tf) {
 	case STF_1W: return start_s + 7 * 86400;
 	case STF_1MO:
-		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		stime_civil_from_days(stime_floordiv(start_s, 86400), &y, &m, &d);
 		return m == 12 ? stime_days_from_civil(y + 1, 1, 1) * 86400
 		               : stime_days_from_civil(y, m + 1, 1) * 86400;
 	default:
-		stime_civil_from_days(floor_div(start_s, 86400), &y, &m, &d);
+		stime_civil_from_days(stime_floordiv(start_s, 86400), &y, &m, &d);
 		return stime_days_from_civil(y + 1, 1, 1) * 86400;
 	}
 }

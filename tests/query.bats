@@ -306,13 +306,15 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	run "$ROOT/run.sh" query --timeframe 1m --from 2026-10-01 --db "$DB"
 	[ "$status" -eq 2 ]; [[ "$output" == *"--market is required"* ]]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --format xml --db "$DB"
-	[ "$status" -eq 2 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"--format must be table, csv, json or jsonl, not 'xml'"* ]]
+	run "$ROOT/run.sh" gaps --market KRW-BTC --db "$DB"
+	[ "$status" -eq 2 ]; [[ "$output" == *"--timeframe is required"* ]]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
 	[ "$status" -eq 2 ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --bogus --db "$DB"
-	[ "$status" -eq 2 ]; [[ "$output" == *"unknown option '--bogus'"* ]]; [ "${#lines[@]}" -eq 1 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"unrecognized option '--bogus'"* ]]; [ "${#lines[@]}" -eq 1 ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from
-	[ "$status" -eq 2 ]; [[ "$output" == *"--from needs a value"* ]]
+	[ "$status" -eq 2 ]; [[ "$output" == *"option '--from' requires an argument"* ]]
 	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --format csv --db "$DB"
 	[ "$status" -eq 2 ]
 	run "$ROOT/run.sh" export --market all --db "$DB"

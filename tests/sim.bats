@@ -560,10 +560,11 @@ burst() { # ip n path
 @test "bad options exit 2 with a message; --help exits 0" {
 	for args in "--port abc" "--port 70000" "--fault-rate 2" "--fault-rate x" "--faults foo" \
 		"--rate-limit -1" "--bogus" "--seed x" "--listed-at yesterday" "--latency-ms -5" \
-		"--block-seconds 0" "--port" "extra" "markets --port 1" \
+		"--block-seconds 0" "--port" "extra" "serve extra" "markets --port 1" "--seed -1" \
 		"truth --market KRW-BTC" "truth --market KRW-BTC --timeframe 2m --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z" \
 		"truth --market KRW-NOPE --timeframe 1m --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z" \
-		"truth --market KRW-BTC --timeframe 1m --from x --to 2026-01-02T00:00:00Z"; do
+		"truth --market KRW-BTC --timeframe 1m --from x --to 2026-01-02T00:00:00Z" \
+		"truth --market KRW-BTC --timeframe 1m --from 2026-01-01T00:00:00Z --to x"; do
 		# shellcheck disable=SC2086
 		run "$SIM_BIN" $args
 		[ "$status" -eq 2 ] || { echo "$args -> $status"; false; }
@@ -572,6 +573,12 @@ burst() { # ip n path
 	run "$SIM_BIN" --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *--port-file* ]]
+	run "$SIM_BIN" truth -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == usage:* ]]
+	# an option of another command names itself
+	run "$SIM_BIN" markets --port 1
+	[[ "$output" == *"option --port not valid here"* ]]
 	# a port in use is a runtime failure (exit 1), not a second listener
 	port=${MAIN_URL##*:}
 	run timeout 5 "$SIM_BIN" --port "$port"
