@@ -55,8 +55,6 @@ range_subtract(const struct range_list *want, const struct range_list *have, str
 		while (j < have->n && have->v[j].to <= cur)
 			j++;
 		for (size_t k = j; k < have->n && have->v[k].from < end; k++) {
-			if (have->v[k].to <= cur)
-				continue;
 			if (have->v[k].from > cur &&
 			    range_list_push(out, cur, have->v[k].from) == -1)
 				goto fail;
@@ -79,7 +77,6 @@ ledger_open_ro(const char *path, int *exists)
 {
 	struct stat st;
 	sqlite3 *db = NULL;
-	int rc;
 
 	if (exists != NULL)
 		*exists = 0;
@@ -95,12 +92,9 @@ ledger_open_ro(const char *path, int *exists)
 	}
 	if (exists != NULL)
 		*exists = 1;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		log_warnx("%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK) {
+	/* sqlite3_errmsg(NULL) is "out of memory", the one reason for no handle */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		log_warnx("%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -168,7 +162,8 @@ covered_row(sqlite3_stmt *st, const char *market, const char *tf, int64_t *f, in
 	const char *a = (const char *)sqlite3_column_text(st, 0);
 	const char *b = (const char *)sqlite3_column_text(st, 1);
 
-	if (a != NULL && b != NULL && time_parse(a, f) == 0 && time_parse(b, t) == 0 && *f < *t)
+	/* time_parse rejects NULL (a value SQLite could not turn into text) */
+	if (time_parse(a, f) == 0 && time_parse(b, t) == 0 && *f < *t)
 		return 0;
 	log_warnx("ledger: bad coverage row %s %s [%s, %s)", market, tf, a ? a : "NULL",
 	          b ? b : "NULL");
