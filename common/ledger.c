@@ -55,8 +55,6 @@ range_subtract(const struct range_list *want, const struct range_list *have, str
 		while (j < have->n && have->v[j].to <= cur)
 			j++;
 		for (size_t k = j; k < have->n && have->v[k].from < end; k++) {
-			if (have->v[k].to <= cur)
-				continue;
 			if (have->v[k].from > cur &&
 			    range_list_push(out, cur, have->v[k].from) == -1)
 				goto fail;
@@ -79,7 +77,6 @@ ledger_open_ro(const char *path, int *exists)
 {
 	struct stat st;
 	sqlite3 *db = NULL;
-	int rc;
 
 	if (exists != NULL)
 		*exists = 0;
@@ -95,12 +92,9 @@ ledger_open_ro(const char *path, int *exists)
 	}
 	if (exists != NULL)
 		*exists = 1;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		log_warnx("%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK) {
+	/* sqlite3_errmsg(NULL) is "out of memory", the one reason for no handle */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		log_warnx("%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -134,19 +128,14 @@ coverage_exists(sqlite3 *db)
 	return -1;
 }
 
-int
-ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to,
-               struct range_list *out)
+/* The coverage rows of (market, tf) that intersect [from, to), sorted:
+ * a prepared statement, or NULL (logged). */
+static sqlite3_stmt *
+covered_query(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to)
 {
 	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
 	sqlite3_stmt *st = NULL;
-	size_t n0 = out->n;
-	int rc, ex;
 
-	if (from >= to)
-		return 0;
-	if ((ex = coverage_exists(db)) != 1)
-		return ex; /* a ledger without the table yet covers nothing */
 	/* time_format clamps to years 0000..9999, where text order is time order */
 	time_format(from, tfrom);
 	time_format(to, tto);
@@ -154,45 +143,82 @@ ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, in
 	                       "SELECT from_utc, to_utc FROM coverage "
 	                       "WHERE market = ?1 AND timeframe = ?2 "
 	                       "AND to_utc > ?3 AND from_utc < ?4 ORDER BY from_utc",
-	                       -1, &st, NULL) != SQLITE_OK)
-		goto dberr;
-	if (sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC) != SQLITE_OK ||
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, tf, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 4, tto, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto dberr;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *a = (const char *)sqlite3_column_text(st, 0);
-		const char *b = (const char *)sqlite3_column_text(st, 1);
-		int64_t f, t;
-
-		if (a == NULL || b == NULL || time_parse(a, &f) == -1 || time_parse(b, &t) == -1 ||
-		    f >= t) {
-			log_warnx("ledger: bad coverage row %s %s [%s, %s)", market, tf,
-			          a ? a : "NULL", b ? b : "NULL");
-			goto fail;
-		}
-		if (f < from)
-			f = from;
-		if (t > to)
-			t = to;
-		if (f >= t)
-			continue;
-		if (out->n > n0 && out->v[out->n - 1].to >= f) {
-			/* adjacent or overlapping the previous one: merge */
-			if (out->v[out->n - 1].to < t)
-				out->v[out->n - 1].to = t;
-		} else if (range_list_push(out, f, t) == -1) {
-			log_warnx("ledger: out of memory");
-			goto fail;
-		}
+	    sqlite3_bind_text(st, 3, tfrom, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, tto, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+		log_warnx("ledger: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return NULL;
 	}
-	if (rc != SQLITE_DONE)
-		goto dberr;
+	return st;
+}
+
+/* The current row as a range [*f, *t); 0, or -1 (logged) if malformed. */
+static int
+covered_row(sqlite3_stmt *st, const char *market, const char *tf, int64_t *f, int64_t *t)
+{
+	const char *a = (const char *)sqlite3_column_text(st, 0);
+	const char *b = (const char *)sqlite3_column_text(st, 1);
+
+	/* time_parse rejects NULL (a value SQLite could not turn into text) */
+	if (time_parse(a, f) == 0 && time_parse(b, t) == 0 && *f < *t)
+		return 0;
+	log_warnx("ledger: bad coverage row %s %s [%s, %s)", market, tf, a ? a : "NULL",
+	          b ? b : "NULL");
+	return -1;
+}
+
+/* Appends [f, t) to out, merged into the last range of out past n0 when
+ * adjacent or overlapping. 0 or -1 (logged). */
+static int
+covered_append(struct range_list *out, size_t n0, int64_t f, int64_t t)
+{
+	struct range *last = out->n > n0 ? &out->v[out->n - 1] : NULL;
+
+	if (last != NULL && last->to >= f) {
+		if (last->to < t)
+			last->to = t;
+		return 0;
+	}
+	if (range_list_push(out, f, t) == -1) {
+		log_warnx("ledger: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to,
+               struct range_list *out)
+{
+	sqlite3_stmt *st;
+	size_t n0 = out->n;
+	int64_t f, t;
+	int rc, ex;
+
+	if (from >= to)
+		return 0;
+	if ((ex = coverage_exists(db)) != 1)
+		return ex; /* a ledger without the table yet covers nothing */
+	if ((st = covered_query(db, market, tf, from, to)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (covered_row(st, market, tf, &f, &t) == -1)
+			goto fail;
+		/* clipped to [from, to) */
+		f = f < from ? from : f;
+		t = t > to ? to : t;
+		if (f < t && covered_append(out, n0, f, t) == -1)
+			goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		log_warnx("ledger: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
 	sqlite3_finalize(st);
 	return 0;
-dberr:
-	log_warnx("ledger: %s", sqlite3_errmsg(db));
 fail:
 	sqlite3_finalize(st);
 	out->n = n0;

@@ -29,45 +29,74 @@ log_init(const char *procname, int verbose)
 	log_verbose = verbose;
 }
 
-/* Formats and writes one line; errstr (may be NULL) is appended as ": errstr". */
-static void
-log_emit(const char *level, const char *errstr, const char *fmt, va_list ap)
+/* n advanced by r, what snprintf returned for text written at line + n
+ * with max - n bytes of room: clamped to what fitted. */
+static size_t
+advance(size_t n, int r, size_t max)
 {
-	char line[LOG_LINE_MAX], ts[TIME_TEXT_LEN];
+	if (r <= 0)
+		return n;
+	return n + ((size_t)r < max - n ? (size_t)r : max - n - 1);
+}
+
+/* "<time> <proc>[<pid>] <level>: " at the start of line; its length. */
+static size_t
+put_prefix(char *line, size_t max, const char *level)
+{
+	char ts[TIME_TEXT_LEN];
 	struct timespec now;
-	size_t n, max = sizeof(line) - 1; /* room for the newline */
-	int r;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	time_format((int64_t)now.tv_sec, ts);
-	r = snprintf(line, max, "%s.%03ldZ %s[%ld] %s: ", ts, (long)(now.tv_nsec / 1000000),
-	             log_proc, (long)getpid(), level);
-	n = r < 0 ? 0 : (size_t)r < max ? (size_t)r : max - 1;
-	if (n < max - 1) {
-		size_t start = n;
+	return advance(0,
+	               snprintf(line, max, "%s.%03ldZ %s[%ld] %s: ", ts,
+	                        (long)(now.tv_nsec / 1000000), log_proc, (long)getpid(), level),
+	               max);
+}
 
-		r = vsnprintf(line + n, max - n, fmt, ap);
-		if (r > 0)
-			n += (size_t)r < max - n ? (size_t)r : max - n - 1;
-		/* one event, one line: embedded line breaks become spaces */
-		for (size_t i = start; i < n; i++)
-			if (line[i] == '\n' || line[i] == '\r')
-				line[i] = ' ';
-	}
-	if (errstr != NULL && n < max - 1) {
-		r = snprintf(line + n, max - n, ": %s", errstr);
-		if (r > 0)
-			n += (size_t)r < max - n ? (size_t)r : max - n - 1;
-	}
-	line[n++] = '\n';
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(STDERR_FILENO, line + off, n - off);
+/* One event, one line: embedded line breaks become spaces. */
+static void
+fold_breaks(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\n' || s[i] == '\r')
+			s[i] = ' ';
+}
+
+/* Writes all of buf to stderr, retrying after signals; gives up on error. */
+static void
+write_all(const char *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(STDERR_FILENO, buf + off, len - off);
+
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break;
 		off += (size_t)w;
 	}
+}
+
+/* Formats and writes one line; errstr (may be NULL) is appended as ": errstr".
+ * Each part is truncated to what is left of the line. */
+static void
+log_emit(const char *level, const char *errstr, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t n, max = sizeof(line) - 1; /* room for the newline */
+
+	n = put_prefix(line, max, level);
+	if (n < max - 1) {
+		size_t start = n;
+
+		n = advance(n, vsnprintf(line + n, max - n, fmt, ap), max);
+		fold_breaks(line + start, n - start);
+	}
+	if (errstr != NULL && n < max - 1)
+		n = advance(n, snprintf(line + n, max - n, ": %s", errstr), max);
+	line[n++] = '\n';
+	write_all(line, n);
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include <zmq.h>
 
+#include "crashpoint.h"
 #include "log.h"
 #include "net.h"
 
@@ -27,10 +28,11 @@ struct keypair {
 	char pub[Z85_KEY_LEN + 1], sec[Z85_KEY_LEN + 1]; /* "" if absent */
 };
 
+/* zmq_setsockopt, logged on failure under the option's name. 0 or -1. */
 static int
-setopt_int(void *sock, int opt, int val, const char *what)
+setopt(void *sock, int opt, const void *val, size_t len, const char *what)
 {
-	if (zmq_setsockopt(sock, opt, &val, sizeof(val)) == -1) {
+	if (FAILPOINT("net_setopt") || zmq_setsockopt(sock, opt, val, len) == -1) {
 		log_warnx("zmq_setsockopt %s: %s", what, zmq_strerror(zmq_errno()));
 		return -1;
 	}
@@ -38,14 +40,16 @@ setopt_int(void *sock, int opt, int val, const char *what)
 }
 
 static int
+setopt_int(void *sock, int opt, int val, const char *what)
+{
+	return setopt(sock, opt, &val, sizeof(val), what);
+}
+
+static int
 setopt_str(void *sock, int opt, const char *val, const char *what)
 {
 	/* Z85 keys are passed as 41 bytes: 40 characters and the NUL. */
-	if (zmq_setsockopt(sock, opt, val, strlen(val) + 1) == -1) {
-		log_warnx("zmq_setsockopt %s: %s", what, zmq_strerror(zmq_errno()));
-		return -1;
-	}
-	return 0;
+	return setopt(sock, opt, val, strlen(val) + 1, what);
 }
 
 /* A Z85 key: exactly 40 characters that decode to 32 bytes. */
@@ -105,61 +109,78 @@ bad:
 	return -1;
 }
 
-/* Server (binding side): server_key_file holds our own pair. Client
- * (connecting side): server_key_file holds the server's public key and
- * client_key_file our own pair. 0 or -1 (logged). */
+/* Server (binding side): server_key_file holds our own pair. */
 static int
-curve_apply(void *sock, int bind, const struct net_curve *curve)
+curve_server(void *sock, const char *server_key_file)
+{
+	struct keypair server;
+	int rc = -1;
+
+	if (key_file_read(server_key_file, &server) == -1)
+		goto fail;
+	if (server.sec[0] == '\0') {
+		log_warnx("%s: a server needs secret=", server_key_file);
+		goto fail;
+	}
+	if (setopt_int(sock, ZMQ_CURVE_SERVER, 1, "CURVE_SERVER") == -1 ||
+	    setopt_str(sock, ZMQ_CURVE_SECRETKEY, server.sec, "CURVE_SECRETKEY") == -1)
+		goto fail;
+	if (server.pub[0] != '\0' &&
+	    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, server.pub, "CURVE_PUBLICKEY") == -1)
+		goto fail;
+	rc = 0;
+fail:
+	memset(&server, 0, sizeof(server));
+	return rc;
+}
+
+/* Client (connecting side): server_key_file holds the server's public key
+ * and client_key_file our own pair. */
+static int
+curve_client(void *sock, const struct net_curve *curve)
 {
 	struct keypair server, client;
 	int rc = -1;
 
 	memset(&client, 0, sizeof(client));
+	if (key_file_read(curve->server_key_file, &server) == -1)
+		goto fail;
+	if (server.pub[0] == '\0') {
+		log_warnx("%s: a client needs the server's public=", curve->server_key_file);
+		goto fail;
+	}
+	if (curve->client_key_file == NULL) {
+		log_warnx("CURVE client without a client key file");
+		goto fail;
+	}
+	if (key_file_read(curve->client_key_file, &client) == -1)
+		goto fail;
+	if (client.pub[0] == '\0' || client.sec[0] == '\0') {
+		log_warnx("%s: a client needs public= and secret=", curve->client_key_file);
+		goto fail;
+	}
+	if (setopt_str(sock, ZMQ_CURVE_SERVERKEY, server.pub, "CURVE_SERVERKEY") == -1 ||
+	    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, client.pub, "CURVE_PUBLICKEY") == -1 ||
+	    setopt_str(sock, ZMQ_CURVE_SECRETKEY, client.sec, "CURVE_SECRETKEY") == -1)
+		goto fail;
+	rc = 0;
+fail:
+	memset(&server, 0, sizeof(server));
+	memset(&client, 0, sizeof(client));
+	return rc;
+}
+
+/* CURVE keys on a socket, if curve names key files. 0 or -1 (logged). */
+static int
+curve_apply(void *sock, int bind, const struct net_curve *curve)
+{
 	if (curve == NULL || curve->server_key_file == NULL)
 		return 0;
 	if (!zmq_has("curve")) {
 		log_warnx("CURVE keys given but libzmq lacks CURVE support");
 		return -1;
 	}
-	if (key_file_read(curve->server_key_file, &server) == -1)
-		goto fail;
-	if (bind) {
-		if (server.sec[0] == '\0') {
-			log_warnx("%s: a server needs secret=", curve->server_key_file);
-			goto fail;
-		}
-		if (setopt_int(sock, ZMQ_CURVE_SERVER, 1, "CURVE_SERVER") == -1 ||
-		    setopt_str(sock, ZMQ_CURVE_SECRETKEY, server.sec, "CURVE_SECRETKEY") == -1)
-			goto fail;
-		if (server.pub[0] != '\0' &&
-		    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, server.pub, "CURVE_PUBLICKEY") == -1)
-			goto fail;
-	} else {
-		if (server.pub[0] == '\0') {
-			log_warnx("%s: a client needs the server's public=",
-			          curve->server_key_file);
-			goto fail;
-		}
-		if (curve->client_key_file == NULL) {
-			log_warnx("CURVE client without a client key file");
-			goto fail;
-		}
-		if (key_file_read(curve->client_key_file, &client) == -1)
-			goto fail;
-		if (client.pub[0] == '\0' || client.sec[0] == '\0') {
-			log_warnx("%s: a client needs public= and secret=", curve->client_key_file);
-			goto fail;
-		}
-		if (setopt_str(sock, ZMQ_CURVE_SERVERKEY, server.pub, "CURVE_SERVERKEY") == -1 ||
-		    setopt_str(sock, ZMQ_CURVE_PUBLICKEY, client.pub, "CURVE_PUBLICKEY") == -1 ||
-		    setopt_str(sock, ZMQ_CURVE_SECRETKEY, client.sec, "CURVE_SECRETKEY") == -1)
-			goto fail;
-	}
-	rc = 0;
-fail:
-	memset(&server, 0, sizeof(server));
-	memset(&client, 0, sizeof(client));
-	return rc;
+	return bind ? curve_server(sock, curve->server_key_file) : curve_client(sock, curve);
 }
 
 /* A stale ipc socket file from a crashed run makes bind fail: remove it. */
@@ -184,12 +205,52 @@ net_socket(void *ctx, int type, const char *endpoint, int bind, const struct net
 	return net_socket_tuned(ctx, type, endpoint, bind, curve, NULL);
 }
 
+/* The options every socket gets, by type and tuning. 0 or -1 (logged). */
+static int
+socket_options(void *sock, int type, const struct net_tune *tune)
+{
+	int64_t maxmsg = NET_MAXMSGSIZE_BYTES;
+	int hwm = tune != NULL && tune->hwm > 0 ? tune->hwm : NET_HWM;
+
+	if (setopt_int(sock, ZMQ_SNDHWM, hwm, "SNDHWM") == -1 ||
+	    setopt_int(sock, ZMQ_RCVHWM, hwm, "RCVHWM") == -1 ||
+	    setopt_int(sock, ZMQ_LINGER, NET_LINGER_MS, "LINGER") == -1 ||
+	    setopt_int(sock, ZMQ_IPV6, 0, "IPV6") == -1)
+		return -1;
+	if (type == ZMQ_ROUTER &&
+	    setopt_int(sock, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") == -1)
+		return -1;
+	/* every socket that receives gets the size cap */
+	if (type != ZMQ_PUB && type != ZMQ_PUSH &&
+	    setopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg), "MAXMSGSIZE") == -1)
+		return -1;
+	if (tune != NULL && tune->immediate &&
+	    setopt_int(sock, ZMQ_IMMEDIATE, 1, "IMMEDIATE") == -1)
+		return -1;
+	return 0;
+}
+
+/* Binds or connects sock to endpoint. 0 or -1 (logged). */
+static int
+socket_attach(void *sock, const char *endpoint, int bind)
+{
+	if (bind) {
+		ipc_unlink_stale(endpoint);
+		if (zmq_bind(sock, endpoint) == -1) {
+			log_warnx("bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+			return -1;
+		}
+	} else if (zmq_connect(sock, endpoint) == -1) {
+		log_warnx("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
 void *
 net_socket_tuned(void *ctx, int type, const char *endpoint, int bind, const struct net_curve *curve,
                  const struct net_tune *tune)
 {
-	int64_t maxmsg = NET_MAXMSGSIZE_BYTES;
-	int hwm = tune != NULL && tune->hwm > 0 ? tune->hwm : NET_HWM;
 	void *sock;
 
 	if (ctx == NULL || endpoint == NULL) {
@@ -200,38 +261,12 @@ net_socket_tuned(void *ctx, int type, const char *endpoint, int bind, const stru
 		log_warnx("zmq_socket: %s", zmq_strerror(zmq_errno()));
 		return NULL;
 	}
-	if (setopt_int(sock, ZMQ_SNDHWM, hwm, "SNDHWM") == -1 ||
-	    setopt_int(sock, ZMQ_RCVHWM, hwm, "RCVHWM") == -1 ||
-	    setopt_int(sock, ZMQ_LINGER, NET_LINGER_MS, "LINGER") == -1 ||
-	    setopt_int(sock, ZMQ_IPV6, 0, "IPV6") == -1)
-		goto fail;
-	if (type == ZMQ_ROUTER &&
-	    setopt_int(sock, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") == -1)
-		goto fail;
-	if (type != ZMQ_PUB && type != ZMQ_PUSH &&
-	    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) == -1) {
-		log_warnx("zmq_setsockopt MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
-		goto fail;
-	}
-	if (tune != NULL && tune->immediate &&
-	    setopt_int(sock, ZMQ_IMMEDIATE, 1, "IMMEDIATE") == -1)
-		goto fail;
-	if (curve_apply(sock, bind, curve) == -1)
-		goto fail;
-	if (bind) {
-		ipc_unlink_stale(endpoint);
-		if (zmq_bind(sock, endpoint) == -1) {
-			log_warnx("bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
-			goto fail;
-		}
-	} else if (zmq_connect(sock, endpoint) == -1) {
-		log_warnx("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
-		goto fail;
+	if (socket_options(sock, type, tune) == -1 || curve_apply(sock, bind, curve) == -1 ||
+	    socket_attach(sock, endpoint, bind) == -1) {
+		zmq_close(sock);
+		return NULL;
 	}
 	return sock;
-fail:
-	zmq_close(sock);
-	return NULL;
 }
 
 int
@@ -287,52 +322,89 @@ static struct {
 	uint8_t keys[ZAP_KEYS_MAX][32];
 } zap;
 
+/* A ZAP request has 7 frames: version, request id, domain, address,
+ * identity, mechanism, key. */
+#define ZAP_FRAMES 7
+#define ZAP_FRAME_MAX 256
+
+struct zap_request {
+	char f[ZAP_FRAMES + 1][ZAP_FRAME_MAX];
+	size_t len[ZAP_FRAMES + 1];
+	int n; /* frames read, at most ZAP_FRAMES + 1 */
+};
+
 static int
-zap_recv_str(void *sock, char *buf, size_t cap, size_t *len)
+zap_more(void *sock)
 {
-	int n = zmq_recv(sock, buf, cap, 0);
-	if (n < 0)
-		return -1;
-	*len = (size_t)n > cap ? cap : (size_t)n;
+	int more = 0;
+	size_t sz = sizeof(more);
+
+	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+	return more;
+}
+
+/* Reads one request; frames past the buffers are dropped. 0, or -1 when
+ * the context is shut down. */
+static int
+zap_recv(void *rep, struct zap_request *q)
+{
+	int more = 1;
+
+	for (q->n = 0; more && q->n < ZAP_FRAMES + 1; q->n++) {
+		int n = zmq_recv(rep, q->f[q->n], ZAP_FRAME_MAX, 0);
+
+		if (n < 0)
+			return -1;
+		q->len[q->n] = (size_t)n > ZAP_FRAME_MAX ? ZAP_FRAME_MAX : (size_t)n;
+		more = zap_more(rep);
+	}
+	while (more) { /* more frames than a ZAP request has: drop them */
+		char junk[1];
+
+		if (zmq_recv(rep, junk, sizeof(junk), 0) < 0)
+			return -1;
+		more = zap_more(rep);
+	}
 	return 0;
+}
+
+/* 1 if q is a well-formed CURVE request whose key is allowed. */
+static int
+zap_allowed(const struct zap_request *q)
+{
+	if (q->n != ZAP_FRAMES || q->len[5] != 5 || memcmp(q->f[5], "CURVE", 5) != 0 ||
+	    q->len[6] != 32)
+		return 0;
+	for (int i = 0; i < zap.nkeys; i++)
+		if (memcmp(zap.keys[i], q->f[6], 32) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+zap_reply(void *rep, const struct zap_request *q, int ok)
+{
+	zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
+	zmq_send(rep, q->f[1], q->n > 1 ? q->len[1] : 0, ZMQ_SNDMORE);
+	zmq_send(rep, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+	zmq_send(rep, ok ? "OK" : "unknown key", ok ? 2 : 11, ZMQ_SNDMORE);
+	zmq_send(rep, "", 0, ZMQ_SNDMORE);
+	zmq_send(rep, "", 0, 0);
 }
 
 static void *
 zap_main(void *arg)
 {
+	struct zap_request q;
 	void *rep = arg;
-	char f[8][256];
-	size_t len[8];
 
-	for (;;) {
-		int more = 1, n = 0, ok = 0;
-		size_t sz = sizeof(more);
-		while (more && n < 8) {
-			if (zap_recv_str(rep, f[n], sizeof(f[n]), &len[n]) == -1)
-				goto out;
-			zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &sz);
-			n++;
-		}
-		while (more) { /* more frames than a ZAP request has: drop them */
-			char junk[1];
-			if (zmq_recv(rep, junk, sizeof(junk), 0) < 0)
-				goto out;
-			zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &sz);
-		}
-		/* version, request id, domain, address, identity, mechanism, key */
-		if (n == 7 && len[5] == 5 && memcmp(f[5], "CURVE", 5) == 0 && len[6] == 32)
-			for (int i = 0; i < zap.nkeys && !ok; i++)
-				ok = memcmp(zap.keys[i], f[6], 32) == 0;
+	while (zap_recv(rep, &q) == 0) {
+		int ok = zap_allowed(&q);
+
 		if (!ok)
 			log_warnx("CURVE client refused: its key is not in the allow list");
-		zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
-		zmq_send(rep, f[1], n > 1 ? len[1] : 0, ZMQ_SNDMORE);
-		zmq_send(rep, ok ? "200" : "400", 3, ZMQ_SNDMORE);
-		zmq_send(rep, ok ? "OK" : "unknown key", ok ? 2 : 11, ZMQ_SNDMORE);
-		zmq_send(rep, "", 0, ZMQ_SNDMORE);
-		zmq_send(rep, "", 0, 0);
+		zap_reply(rep, &q, ok);
 	}
-out:
 	zmq_close(rep);
 	return NULL;
 }

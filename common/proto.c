@@ -86,15 +86,48 @@ market_ok(const char *s)
 	return 1;
 }
 
+/* The planner's half of a chunk: what to fetch and why. */
 static int
-ci_ok(const struct chunk_info *ci)
+ci_request_ok(const struct chunk_info *ci)
 {
 	return ci->tf < TF_COUNT && market_ok(ci->market) && ci->to >= 0 && ci->count >= 1 &&
 	       ci->count <= CANDLE_MAX_PER_RESPONSE && ci->seg_lo >= 0 && ci->overlap < OV_END &&
-	       ci->cov_from >= 0 && ci->cov_to >= ci->cov_from &&
-	       ci->received <= CANDLE_MAX_PER_RESPONSE && ci->newest >= 0 && ci->oldest >= 0 &&
+	       ci->cov_from >= 0 && ci->cov_to >= ci->cov_from;
+}
+
+/* The fetcher's half: what the answer held. */
+static int
+ci_answer_ok(const struct chunk_info *ci)
+{
+	return ci->received <= CANDLE_MAX_PER_RESPONSE && ci->newest >= 0 && ci->oldest >= 0 &&
 	       ci->effective_end >= 0 && ci->history_end <= 1 &&
 	       ci->http_status <= HTTP_STATUS_MAX && ci->remaining_req >= -1 && ci->planned_ms >= 0;
+}
+
+static int
+ci_ok(const struct chunk_info *ci)
+{
+	return ci_request_ok(ci) && ci_answer_ok(ci);
+}
+
+/* Skips a run of at least one digit; 0, or -1 if *p is not a digit. */
+static int
+skip_digits(const char **p)
+{
+	if (**p < '0' || **p > '9')
+		return -1;
+	while (**p >= '0' && **p <= '9')
+		(*p)++;
+	return 0;
+}
+
+/* An optional sign, then digits. */
+static int
+skip_signed_digits(const char **p)
+{
+	if (**p == '+' || **p == '-')
+		(*p)++;
+	return skip_digits(p);
 }
 
 /* Plain decimal: [+-]digits[.digits][(e|E)[+-]digits]; "" means absent. */
@@ -105,27 +138,17 @@ decimal_ok(const char *s)
 
 	if (*p == '\0')
 		return 1;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (*p < '0' || *p > '9')
+	if (skip_signed_digits(&p) == -1)
 		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
 	if (*p == '.') {
 		p++;
-		if (*p < '0' || *p > '9')
+		if (skip_digits(&p) == -1)
 			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
 	}
 	if (*p == 'e' || *p == 'E') {
 		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (*p < '0' || *p > '9')
+		if (skip_signed_digits(&p) == -1)
 			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
 	}
 	return *p == '\0';
 }

@@ -45,58 +45,90 @@ days_in_month(int y, int m)
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
+/* The fields of one ISO 8601 time; offset_s is the zone's offset east of UTC. */
+struct iso_time {
+	int y, mo, d, h, mi, sec;
+	int offset_s;
+};
+
+/* Consumes c at *p; 0, or -1 if *p holds something else. */
+static int
+expect(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+/* "YYYY-MM-DD", a day that exists (leap years included). */
+static int
+parse_date(const char **p, struct iso_time *t)
+{
+	if (digits(p, 4, &t->y) == -1 || expect(p, '-') == -1 || digits(p, 2, &t->mo) == -1 ||
+	    expect(p, '-') == -1 || digits(p, 2, &t->d) == -1)
+		return -1;
+	if (t->mo < 1 || t->mo > 12 || t->d < 1 || t->d > days_in_month(t->y, t->mo))
+		return -1;
+	return 0;
+}
+
+/* An optional ".digits" (at least one digit), truncated to the second. */
+static int
+skip_fraction(const char **p)
+{
+	if (expect(p, '.') == -1)
+		return 0;
+	if (**p < '0' || **p > '9')
+		return -1;
+	while (**p >= '0' && **p <= '9')
+		(*p)++;
+	return 0;
+}
+
+/* "HH:MM[:SS[.fraction]]" within 00:00:00 .. 23:59:59. */
+static int
+parse_clock(const char **p, struct iso_time *t)
+{
+	if (digits(p, 2, &t->h) == -1 || expect(p, ':') == -1 || digits(p, 2, &t->mi) == -1)
+		return -1;
+	if (expect(p, ':') == 0 && (digits(p, 2, &t->sec) == -1 || skip_fraction(p) == -1))
+		return -1;
+	return t->h > 23 || t->mi > 59 || t->sec > 59 ? -1 : 0;
+}
+
+/* Nothing (UTC), "Z", or "+HH[:]MM" / "-HH[:]MM". */
+static int
+parse_zone(const char **p, struct iso_time *t)
+{
+	int sign, oh, om;
+
+	if (expect(p, 'Z') == 0 || (**p != '+' && **p != '-'))
+		return 0;
+	sign = *(*p)++ == '+' ? 1 : -1;
+	if (digits(p, 2, &oh) == -1)
+		return -1;
+	(void)expect(p, ':');
+	if (digits(p, 2, &om) == -1 || oh > 23 || om > 59)
+		return -1;
+	t->offset_s = sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
 int
 time_parse(const char *s, int64_t *out)
 {
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	struct iso_time t = { 0 };
 	const char *p = s;
-	int64_t t;
 
-	if (s == NULL)
+	if (s == NULL || parse_date(&p, &t) == -1)
 		return -1;
-	if (digits(&p, 4, &y) == -1 || *p++ != '-' || digits(&p, 2, &mo) == -1 || *p++ != '-' ||
-	    digits(&p, 2, &d) == -1)
+	/* a date alone, or a date, 'T' or ' ', a clock and an optional zone */
+	if (*p != '\0' && ((expect(&p, 'T') == -1 && expect(&p, ' ') == -1) ||
+	                   parse_clock(&p, &t) == -1 || parse_zone(&p, &t) == -1 || *p != '\0'))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-		return -1;
-	if (*p == '\0')
-		goto done;
-	if (*p != 'T' && *p != ' ')
-		return -1;
-	p++;
-	if (digits(&p, 2, &h) == -1 || *p++ != ':' || digits(&p, 2, &mi) == -1)
-		return -1;
-	if (*p == ':') {
-		p++;
-		if (digits(&p, 2, &sec) == -1)
-			return -1;
-		if (*p == '.') {
-			p++;
-			if (*p < '0' || *p > '9')
-				return -1;
-			while (*p >= '0' && *p <= '9')
-				p++; /* truncated to the second */
-		}
-	}
-	if (h > 23 || mi > 59 || sec > 59)
-		return -1;
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (digits(&p, 2, &oh) == -1)
-			return -1;
-		if (*p == ':')
-			p++;
-		if (digits(&p, 2, &om) == -1 || oh > 23 || om > 59)
-			return -1;
-	}
-	if (*p != '\0')
-		return -1;
-done:
-	t = tf_days_from_civil(y, (unsigned)mo, (unsigned)d) * DAY_S + h * 3600 + mi * 60 + sec;
-	t -= sign * (oh * 3600 + om * 60);
-	*out = t;
+	*out = tf_days_from_civil(t.y, (unsigned)t.mo, (unsigned)t.d) * DAY_S + t.h * 3600 +
+	       t.mi * 60 + t.sec - t.offset_s;
 	return 0;
 }
 

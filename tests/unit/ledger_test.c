@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -368,6 +370,203 @@ test_covered_memory_db(void **state)
 	sqlite3_close(db);
 }
 
+/* stderr captured in a file between cap_begin and cap_end */
+static char cap_path[64];
+static int cap_saved = -1;
+static char cap_text[4096];
+
+static void
+cap_begin(void)
+{
+	int fd;
+
+	snprintf(cap_path, sizeof(cap_path), "/tmp/ledger_test.log.XXXXXX");
+	assert_true((fd = mkstemp(cap_path)) >= 0);
+	cap_saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+}
+
+static const char *
+cap_end(void)
+{
+	FILE *f;
+	size_t n;
+
+	assert_int_equal(dup2(cap_saved, STDERR_FILENO), STDERR_FILENO);
+	close(cap_saved);
+	assert_non_null(f = fopen(cap_path, "r"));
+	n = fread(cap_text, 1, sizeof(cap_text) - 1, f);
+	cap_text[n] = '\0';
+	fclose(f);
+	unlink(cap_path);
+	return cap_text;
+}
+
+static void
+assert_logged(const char *text, const char *want)
+{
+	if (strstr(text, want) == NULL)
+		fail_msg("want \"%s\" in the log, got:\n%s", want, text);
+}
+
+/* Paths that are not a ledger: an error, with a message, and *exists set
+ * when something is there. */
+static void
+test_open_errors(void **state)
+{
+	char path[128];
+	int exists = -1, fd;
+	sqlite3 *db;
+	struct range_list out = { 0 };
+
+	(void)state;
+	assert_null(ledger_open_ro(NULL, &exists));
+	assert_int_equal(exists, 0);
+	assert_null(ledger_open_ro("/nonexistent/ledger.db", NULL));
+	/* a path through a file: not missing, broken */
+	snprintf(path, sizeof(path), "%s/x.db", dbpath);
+	cap_begin();
+	db = ledger_open_ro(path, &exists);
+	assert_logged(cap_end(), "x.db: Not a directory");
+	assert_null(db);
+	assert_int_equal(exists, 1);
+	/* a socket where the file should be: SQLite cannot open it */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(path, sizeof(path), "%s.sock", dbpath);
+		assert_true(s >= 0);
+		assert_true(strlen(path) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		close(s);
+		cap_begin();
+		db = ledger_open_ro(path, &exists);
+		assert_logged(cap_end(), ".sock: unable to open database file");
+		assert_null(db);
+		assert_int_equal(exists, 1);
+		unlink(path);
+	}
+	/* a file that is not SQLite opens, then every read fails */
+	snprintf(path, sizeof(path), "/tmp/ledger_test.txt.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, "this is not a database, just some text.........\n", 49), 49);
+	close(fd);
+	assert_non_null(db = ledger_open_ro(path, NULL));
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(), "ledger: file is not a database");
+	assert_int_equal(out.n, 0);
+	sqlite3_close(db);
+	unlink(path);
+}
+
+/* Databases that are not ours: a coverage table of another shape, rows
+ * that do not parse, times with a suffix the writer never writes. */
+static void
+test_foreign_db(void **state)
+{
+	struct range_list out = { 0 };
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	exec(db, "CREATE TABLE coverage(market TEXT, timeframe TEXT, first TEXT, last TEXT)");
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(), "ledger: no such column: from_utc");
+	sqlite3_close(db);
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	exec(db, "CREATE TABLE coverage(market TEXT, timeframe TEXT, from_utc, to_utc)");
+	/* a blob sorts after any text, so it is selected, and is no time */
+	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-01-01T00:00:00',X'7a7a')");
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(), "ledger: bad coverage row M 1d [2025-01-01T00:00:00, zz)");
+	exec(db, "DELETE FROM coverage");
+	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-13-01T00:00:00',"
+	         "'2026-01-01T00:00:00')");
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(),
+	              "ledger: bad coverage row M 1d [2025-13-01T00:00:00, 2026-01-01T00:00:00)");
+	/* reversed and empty rows are corrupt too */
+	exec(db, "DELETE FROM coverage");
+	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-01-02T00:00:00',"
+	         "'2025-01-01T00:00:00')");
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(),
+	              "bad coverage row M 1d [2025-01-02T00:00:00, 2025-01-01T00:00:00)");
+	assert_int_equal(out.n, 0);
+	/* "...Z" sorts after the bare time: selected by text, empty once clipped */
+	exec(db, "DELETE FROM coverage");
+	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-01-01T00:00:00',"
+	         "'2025-01-05T00:00:00Z')");
+	assert_int_equal(ledger_covered(db, "M", "1d", T(2025, 1, 5, 0), T(2025, 1, 6, 0), &out),
+	                 0);
+	assert_int_equal(out.n, 0);
+	sqlite3_close(db);
+}
+
+/* Another connection holding the write lock: the read fails at once
+ * (this connection has no busy timeout), with SQLite's message. */
+static void
+test_locked(void **state)
+{
+	struct range_list out = { 0 };
+	sqlite3 *db, *w;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), 0);
+	assert_int_equal(out.n, 3);
+	range_list_free(&out);
+	assert_int_equal(sqlite3_open(dbpath, &w), SQLITE_OK);
+	exec(w, "BEGIN EXCLUSIVE");
+	exec(w, "INSERT INTO coverage VALUES ('KRW-BTC','1h','2026-01-01T00:00:00',"
+	        "'2026-01-02T00:00:00')");
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), -1);
+	assert_logged(cap_end(), "ledger: database is locked");
+	assert_int_equal(out.n, 0);
+	exec(w, "ROLLBACK");
+	sqlite3_close(w);
+	sqlite3_close(db);
+}
+
+/* A list that cannot grow: every append fails, the list is left as it
+ * was, and the caller hears -1. */
+static void
+test_list_full(void **state)
+{
+	struct range_list full = { 0 }, want = { 0 }, have = { 0 };
+	sqlite3 *db;
+
+	(void)state;
+	full.cap = full.n = SIZE_MAX / sizeof(struct range);
+	assert_int_equal(range_list_push(&full, 1, 2), -1);
+	assert_int_equal(full.n, SIZE_MAX / sizeof(struct range));
+	assert_int_equal(range_list_push(&want, 0, 100), 0);
+	/* the gap before a covered range, then the tail after the last one */
+	assert_int_equal(range_list_push(&have, 10, 20), 0);
+	assert_int_equal(range_subtract(&want, &have, &full), -1);
+	assert_int_equal(full.n, SIZE_MAX / sizeof(struct range));
+	have.v[0].from = 0;
+	assert_int_equal(range_subtract(&want, &have, &full), -1);
+	assert_int_equal(full.n, SIZE_MAX / sizeof(struct range));
+	assert_non_null(db = ledger_open_ro(dbpath, NULL));
+	cap_begin();
+	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &full), -1);
+	assert_logged(cap_end(), "ledger: out of memory");
+	assert_int_equal(full.n, SIZE_MAX / sizeof(struct range));
+	sqlite3_close(db);
+	range_list_free(&want);
+	range_list_free(&have);
+}
+
 int
 main(void)
 {
@@ -375,6 +574,8 @@ main(void)
 		cmocka_unit_test(test_push_free),       cmocka_unit_test(test_subtract),
 		cmocka_unit_test(test_subtract_random), cmocka_unit_test(test_open_ro),
 		cmocka_unit_test(test_covered),         cmocka_unit_test(test_covered_memory_db),
+		cmocka_unit_test(test_open_errors),     cmocka_unit_test(test_foreign_db),
+		cmocka_unit_test(test_locked),          cmocka_unit_test(test_list_full),
 	};
 
 	return cmocka_run_group_tests(tests, setup_db, teardown_db);

@@ -1062,6 +1062,70 @@ test_mutations(void **state)
 	msgbuf_free(&b);
 }
 
+/* What the encoders refuse and what they do at the buffer cap; a FAILED
+ * with kind 0 (no failure) on the wire. */
+static void
+test_edges(void **state)
+{
+	struct chunk_info ci = sample_ci();
+	struct msg_ready ready = { .free_slots = 1, .source = "f1" };
+	struct msg_result res;
+	struct msg_failed out, pat;
+	struct msgbuf b = { 0 };
+	struct candle c;
+	struct vmsg m;
+
+	(void)state;
+	/* a LEASE of an invalid chunk is not encoded */
+	ci.count = 0;
+	assert_int_equal(msg_encode_lease(&b, &ci), -1);
+	assert_int_equal(b.len, 0);
+	/* a candle whose first_day has no NUL is not encoded */
+	sample_candle(&c, 0);
+	memset(c.first_day, '2', sizeof(c.first_day));
+	memset(&res, 0, sizeof(res));
+	res.ci = sample_ci();
+	res.candles = &c;
+	res.ncandles = 1;
+	assert_int_equal(msg_encode_result(&b, &res), -1);
+	assert_int_equal(b.len, 0);
+	/* appending near the cap: the buffer grows to the cap exactly ... */
+	b.cap = b.len = MSG_RESULT_MAX_BYTES - 300;
+	assert_non_null(b.data = calloc(1, b.cap));
+	assert_int_equal(msg_encode_ready(&b, &ready), 0);
+	assert_int_equal(b.cap, MSG_RESULT_MAX_BYTES);
+	assert_true(b.len > MSG_RESULT_MAX_BYTES - 300);
+	/* ... and a message that does not fit fails, leaving b as it was */
+	b.len = MSG_RESULT_MAX_BYTES - 5;
+	assert_int_equal(msg_encode_ready(&b, &ready), -1);
+	assert_int_equal(b.len, MSG_RESULT_MAX_BYTES - 5);
+	msgbuf_free(&b);
+	/* FAILED with kind 0 is refused, the output untouched; kind 1 decodes */
+	for (uint64_t kind = 0; kind < 2; kind++) {
+		msgpack_sbuffer sb;
+
+		m.n = 0;
+		m.v[m.n++] = VA(2 + CI_FIELDS + 4);
+		m.v[m.n++] = VU(PROTO_VERSION);
+		m.v[m.n++] = VU(MSG_FAILED);
+		m.n += ci_vals(&res.ci, &m.v[m.n]);
+		m.v[m.n++] = VU(kind);
+		m.v[m.n++] = VU(0);
+		m.v[m.n++] = VS("fetcher-1");
+		m.v[m.n++] = VS("why");
+		msgpack_sbuffer_init(&sb);
+		pack_vals(&sb, m.v, m.n);
+		memset(&out, 0x5a, sizeof(out));
+		pat = out;
+		assert_int_equal(msg_decode_failed(sb.data, sb.size, &out), kind == 0 ? -1 : 0);
+		if (kind == 0)
+			assert_memory_equal(&out, &pat, sizeof(out));
+		else
+			assert_string_equal(out.reason, "why");
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+
 int
 main(void)
 {
@@ -1079,6 +1143,7 @@ main(void)
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_huge_lengths),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

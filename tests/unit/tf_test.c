@@ -281,6 +281,19 @@ test_count(void **state)
 	}
 }
 
+/* Out-of-range timeframes leave times alone; a window too short to hold
+ * a slot start counts none. */
+static void
+test_edges(void **state)
+{
+	(void)state;
+	assert_int_equal(tf_floor((enum tf)TF_COUNT, 12345), 12345);
+	assert_int_equal(tf_add((enum tf)TF_COUNT, 12345, 3), 12345);
+	assert_int_equal(tf_count((enum tf)TF_COUNT, 0, 86400), 0);
+	assert_int_equal(tf_count(TF_1H, 10, 20), 0);
+	assert_int_equal(tf_count(TF_1H, 10, 3601), 1);
+}
+
 int
 main(void)
 {
@@ -289,7 +302,7 @@ main(void)
 		cmocka_unit_test(test_civil),          cmocka_unit_test(test_floor_golden),
 		cmocka_unit_test(test_floor_negative), cmocka_unit_test(test_floor_ceil_props),
 		cmocka_unit_test(test_ceil),           cmocka_unit_test(test_add),
-		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_count),          cmocka_unit_test(test_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,298 @@
+/* log_test: the one-line logger (common/log.c) with stderr redirected: the
+ * line's shape, levels, errno handling, folded line breaks, truncation of
+ * each part to the 2 KiB line, a process name too long for its buffer,
+ * writes that fail or are interrupted by a signal, and fatalx's exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+#define LINE_BYTES 2047 /* LOG_LINE_MAX - 1: the longest line, newline included */
+
+static char cap_path[64];
+static int cap_saved = -1;
+static char cap_text[8192];
+static size_t cap_len;
+
+static void
+cap_begin(void)
+{
+	int fd;
+
+	snprintf(cap_path, sizeof(cap_path), "/tmp/log_test.XXXXXX");
+	fd = mkstemp(cap_path);
+	assert_true(fd >= 0);
+	cap_saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+}
+
+/* Restores stderr; the captured text (also in cap_text, cap_len). */
+static const char *
+cap_end(void)
+{
+	FILE *f;
+
+	assert_int_equal(dup2(cap_saved, STDERR_FILENO), STDERR_FILENO);
+	close(cap_saved);
+	assert_non_null(f = fopen(cap_path, "r"));
+	cap_len = fread(cap_text, 1, sizeof(cap_text) - 1, f);
+	cap_text[cap_len] = '\0';
+	fclose(f);
+	unlink(cap_path);
+	return cap_text;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ " then want, then one newline and nothing more */
+static void
+assert_line(const char *text, const char *want)
+{
+	size_t n = strlen(text);
+
+	if (n < 25 || text[4] != '-' || text[10] != 'T' || text[19] != '.' || text[23] != 'Z' ||
+	    text[24] != ' ')
+		fail_msg("no timestamp in: %s", text);
+	if (strncmp(text + 25, want, strlen(want)) != 0 || strlen(want) + 26 != n ||
+	    text[n - 1] != '\n')
+		fail_msg("want \"<time> %s\\n\", got: %s", want, text);
+}
+
+static void
+test_line(void **state)
+{
+	char want[128];
+
+	(void)state;
+	log_init("tester", 0);
+	cap_begin();
+	log_info("hello %d", 42);
+	snprintf(want, sizeof(want), "tester[%ld] info: hello 42", (long)getpid());
+	assert_line(cap_end(), want);
+	/* an empty message still makes a line */
+	cap_begin();
+	log_info("%s", "");
+	snprintf(want, sizeof(want), "tester[%ld] info: ", (long)getpid());
+	assert_line(cap_end(), want);
+	/* a NULL name keeps the current one */
+	log_init(NULL, 0);
+	cap_begin();
+	log_warnx("no errno here");
+	snprintf(want, sizeof(want), "tester[%ld] warn: no errno here", (long)getpid());
+	assert_line(cap_end(), want);
+}
+
+static void
+test_levels(void **state)
+{
+	char want[128];
+
+	(void)state;
+	log_init("tester", 0);
+	cap_begin();
+	log_debug("quiet");
+	assert_string_equal(cap_end(), "");
+	log_init("tester", 1);
+	cap_begin();
+	errno = EAGAIN;
+	log_debug("loud");
+	assert_int_equal(errno, EAGAIN);
+	snprintf(want, sizeof(want), "tester[%ld] debug: loud", (long)getpid());
+	assert_line(cap_end(), want);
+	/* log_warn appends errno's text and leaves errno as it was */
+	cap_begin();
+	errno = ENOENT;
+	log_warn("open %s", "x.db");
+	assert_int_equal(errno, ENOENT);
+	snprintf(want, sizeof(want), "tester[%ld] warn: open x.db: No such file or directory",
+	         (long)getpid());
+	assert_line(cap_end(), want);
+}
+
+static void
+test_fold(void **state)
+{
+	char want[128];
+
+	(void)state;
+	log_init("tester", 0);
+	cap_begin();
+	log_info("one\ntwo\r\nthree");
+	snprintf(want, sizeof(want), "tester[%ld] info: one two  three", (long)getpid());
+	assert_line(cap_end(), want);
+}
+
+static void
+test_truncate(void **state)
+{
+	char msg[5000], name[64];
+	size_t head;
+
+	(void)state;
+	log_init("tester", 0);
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	/* a long message fills the line; errno's text no longer fits */
+	cap_begin();
+	errno = ENOENT;
+	log_warn("%s", msg);
+	cap_end();
+	assert_int_equal(cap_len, LINE_BYTES);
+	assert_memory_equal(cap_text + LINE_BYTES - 3, "xx\n", 3);
+	/* a message that leaves a few bytes: errno's text is cut to them */
+	head = (size_t)(strstr(cap_text, "warn: ") - cap_text) + 6;
+	msg[LINE_BYTES - 1 - head - 4] = '\0';
+	cap_begin();
+	errno = ENOENT;
+	log_warn("%s", msg);
+	cap_end();
+	assert_int_equal(cap_len, LINE_BYTES);
+	assert_memory_equal(cap_text + LINE_BYTES - 6, "x: No\n", 6);
+	/* a process name longer than its buffer is cut to 31 characters */
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	log_init(name, 0);
+	cap_begin();
+	log_info("short");
+	cap_end();
+	name[31] = '\0';
+	assert_non_null(strstr(cap_text, name));
+	assert_null(strstr(cap_text, "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"));
+	log_init("tester", 0);
+}
+
+/* a failing stderr (disk full, closed) loses the line, nothing else */
+static void
+test_write_fails(void **state)
+{
+	int saved = dup(STDERR_FILENO), fd = open("/dev/full", O_WRONLY);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	errno = EPERM;
+	log_warnx("to a full disk");
+	assert_int_equal(errno, EPERM);
+	close(STDERR_FILENO);
+	log_info("to nowhere");
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+}
+
+static volatile sig_atomic_t signals;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	signals++;
+}
+
+struct drain {
+	pthread_t main;
+	int fd;
+	char buf[256 * 1024];
+	size_t len;
+};
+
+/* Interrupts the blocked writer a few times, then reads the pipe dry. */
+static void *
+drain_main(void *arg)
+{
+	struct drain *d = arg;
+	ssize_t n;
+
+	for (int i = 0; i < 10; i++) {
+		usleep(20000);
+		pthread_kill(d->main, SIGUSR1);
+	}
+	while ((n = read(d->fd, d->buf + d->len, sizeof(d->buf) - d->len)) > 0)
+		d->len += (size_t)n;
+	return NULL;
+}
+
+/* A line written to a full pipe survives signals arriving while write(2)
+ * blocks: it arrives whole once the reader catches up. */
+static void
+test_interrupted(void **state)
+{
+	static struct drain d;
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+	int p[2], saved, fl;
+	pthread_t t;
+	char want[64];
+
+	(void)state;
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	assert_int_equal(pipe(p), 0);
+	fl = fcntl(p[1], F_GETFL);
+	assert_int_equal(fcntl(p[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(p[1], "f", 1) == 1)
+		continue;
+	assert_int_equal(fcntl(p[1], F_SETFL, fl), 0);
+	saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+	close(p[1]);
+	d.main = pthread_self();
+	d.fd = p[0];
+	d.len = 0;
+	log_init("tester", 0);
+	signals = 0;
+	assert_int_equal(pthread_create(&t, NULL, drain_main, &d), 0);
+	log_info("after the signals");
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	close(p[0]);
+	assert_true(signals > 0);
+	snprintf(want, sizeof(want), "info: after the signals\n");
+	assert_true(d.len > strlen(want));
+	assert_memory_equal(d.buf + d.len - strlen(want), want, strlen(want));
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void
+test_fatalx(void **state)
+{
+	int st;
+	pid_t pid;
+
+	(void)state;
+	log_init("tester", 0);
+	cap_begin();
+	if ((pid = fork()) == 0)
+		fatalx(EXIT_PERMFAIL, "broken %s", "invariant");
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	cap_end();
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), EXIT_PERMFAIL);
+	assert_non_null(strstr(cap_text, "] fatal: broken invariant\n"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line),        cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_fold),        cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_write_fails), cmocka_unit_test(test_interrupted),
+		cmocka_unit_test(test_fatalx),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
