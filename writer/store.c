@@ -302,9 +302,9 @@ open_db(struct store *s, struct store_err *err)
 	return 0;
 }
 
-/* Switches to WAL, tunes the connection and creates or verifies the schema
- * in one transaction. On failure the transaction stays open: closing the
- * connection rolls it back. */
+/* Switches to WAL, tunes the connection, opens the schema transaction and
+ * creates or verifies the schema in it. The caller commits once the
+ * statements prepare; closing the connection rolls it back. */
 static int
 schema_setup(struct store *s, struct store_err *err)
 {
@@ -330,8 +330,7 @@ schema_setup(struct store *s, struct store_err *err)
 		        s->path, oi.user_version, LEDGER_SCHEMA_VERSION);
 		return -1;
 	}
-	snprintf(sql, sizeof(sql), "%sPRAGMA user_version = %d; COMMIT", schema_sql,
-	         LEDGER_SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "%sPRAGMA user_version = %d", schema_sql, LEDGER_SCHEMA_VERSION);
 	return exec(s, sql, &oi, err);
 }
 
@@ -365,7 +364,7 @@ store_open(const char *path, struct store_err *err)
 	strcpy(s->path, path);
 	s->lock_fd = store_lock(path, err);
 	if (s->lock_fd == -1 || open_db(s, err) == -1 || schema_setup(s, err) == -1 ||
-	    prepare_all(s, err) == -1)
+	    prepare_all(s, err) == -1 || exec(s, "COMMIT", NULL, err) == -1)
 		store_close(&s);
 	return s;
 }
