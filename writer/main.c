@@ -13,7 +13,6 @@
  * mismatch, unusable database); 4 temporary (restart me).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include "log.h"
 #include "proc.h"
 #include "net.h"
+#include "opts.h"
 #include "proto.h"
 #include "store.h"
 #include "timeutil.h"
@@ -88,43 +88,42 @@ usage(FILE *f)
 	           "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
 }
 
+/* --curve-server: the servers' key pair, for binding and for the planner. */
+static int
+set_curve_server(const char *arg, void *dest)
+{
+	struct opts *o = dest;
+
+	o->bind_curve.server_key_file = arg;
+	o->connect_curve.server_key_file = arg;
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = { { "db", required_argument, NULL, 'd' },
-		                            { "results", required_argument, NULL, 'r' },
-		                            { "work", required_argument, NULL, 'w' },
-		                            { "events", required_argument, NULL, 'e' },
-		                            { "ready-file", required_argument, NULL, 'R' },
-		                            { "curve-server", required_argument, NULL, 'S' },
-		                            { "curve-client", required_argument, NULL, 'C' },
-		                            { "curve-allow", required_argument, NULL, 'L' },
-		                            { "verbose", no_argument, NULL, 'v' },
-		                            { "help", no_argument, NULL, 'h' },
-		                            { NULL, 0, NULL, 0 } };
-	int c;
+	const struct opt table[] = {
+		{ .name = "db", .kind = OPT_STR, .dest = &o->db },
+		{ .name = "results", .kind = OPT_STR, .dest = &o->results },
+		{ .name = "work", .kind = OPT_STR, .dest = &o->work },
+		{ .name = "events", .kind = OPT_STR, .dest = &o->events },
+		{ .name = "ready-file", .kind = OPT_STR, .dest = &o->ready_file },
+		{ .name = "curve-server", .kind = OPT_FN, .dest = o, .fn = set_curve_server },
+		{ .name = "curve-client",
+		  .kind = OPT_STR,
+		  .dest = &o->connect_curve.client_key_file },
+		{ .name = "curve-allow", .kind = OPT_STR, .dest = &o->curve_allow },
+		{ .name = "verbose",
+		  .short_name = 'v',
+		  .kind = OPT_SET,
+		  .dest = &o->verbose,
+		  .value = 1 },
+		{ .name = "help", .short_name = 'h', .kind = OPT_HELP },
+		{ .kind = OPT_END },
+	};
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->db = optarg; break;
-		case 'r': o->results = optarg; break;
-		case 'w': o->work = optarg; break;
-		case 'e': o->events = optarg; break;
-		case 'R': o->ready_file = optarg; break;
-		case 'S':
-			o->bind_curve.server_key_file = optarg;
-			o->connect_curve.server_key_file = optarg;
-			break;
-		case 'C': o->connect_curve.client_key_file = optarg; break;
-		case 'L': o->curve_allow = optarg; break;
-		case 'v': o->verbose++; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "cp-writer: unexpected argument: %s\n", argv[optind]);
+	if (opts_parse("cp-writer", argc, argv, table, usage) == -1) {
 		usage(stderr);
 		return -1;
 	}
