@@ -9,7 +9,6 @@
  */
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,20 +167,16 @@ make_result(struct msg_result *r, int64_t to, int n, int span)
 	}
 }
 
-/* Sends frames (NULL-terminated list of strings, "" an empty frame) or, if
- * msg is given, one encoded message after them. */
+/* Sends the frames (NULL-terminated, "" an empty frame), then msg. */
 static void
-send_frames(const struct msgbuf *msg, ...)
+send_frames(const struct msgbuf *msg, const char *const *frames)
 {
-	const char *f;
-	va_list ap;
-
-	va_start(ap, msg);
-	while ((f = va_arg(ap, const char *)) != NULL)
-		assert_true(zmq_send(fetcher, f, strlen(f), ZMQ_SNDMORE) >= 0);
-	va_end(ap);
+	for (; *frames != NULL; frames++)
+		assert_true(zmq_send(fetcher, *frames, strlen(*frames), ZMQ_SNDMORE) >= 0);
 	assert_true(zmq_send(fetcher, msg->data, msg->len, 0) >= 0);
 }
+
+static const char *const no_frames[] = { NULL };
 
 static void
 send_result(const struct msg_result *r)
@@ -189,7 +184,7 @@ send_result(const struct msg_result *r)
 	struct msgbuf b = { 0 };
 
 	assert_int_equal(msg_encode_result(&b, r), 0);
-	send_frames(&b, NULL);
+	send_frames(&b, no_frames);
 	msgbuf_free(&b);
 }
 
@@ -202,6 +197,7 @@ recv_committed(int ms, struct msg_committed *c, zmq_msg_t *id)
 	zmq_msg_t payload;
 	int rc;
 
+	memset(c, 0, sizeof(*c));
 	if (zmq_poll(&it, 1, ms) != 1)
 		return -1;
 	zmq_msg_init(&payload);
@@ -246,21 +242,21 @@ test_drops_rejects_acks(void **state)
 	/* not even an envelope; a non-empty delimiter; five frames */
 	b.data = (char *)"xyz";
 	b.len = 3;
-	send_frames(&b, NULL);
-	send_frames(&b, "a", NULL);
-	send_frames(&b, "", "", "", NULL);
+	send_frames(&b, no_frames);
+	send_frames(&b, (const char *const[]){ "a", NULL });
+	send_frames(&b, (const char *const[]){ "", "", "", NULL });
 	/* a fetcher's READY sent to the wrong socket */
 	b.data = NULL;
 	b.len = 0;
 	memset(&rd, 0, sizeof(rd));
 	assert_int_equal(msg_encode_ready(&b, &rd), 0);
-	send_frames(&b, NULL);
+	send_frames(&b, no_frames);
 	/* a RESULT cut short */
 	b.len = 0;
 	make_result(&r, T0 + 10 * MIN, 3, 3);
 	assert_int_equal(msg_encode_result(&b, &r), 0);
 	b.len--;
-	send_frames(&b, NULL);
+	send_frames(&b, no_frames);
 	msgbuf_free(&b);
 	/* a candle still forming: rejected, never acknowledged */
 	make_result(&r, tf_floor(TF_1M, now) + MIN, 1, 1);
@@ -269,7 +265,7 @@ test_drops_rejects_acks(void **state)
 	make_result(&r, T0 + 10 * MIN, 3, 3);
 	r.ci.planned_ms = 0;
 	assert_int_equal(msg_encode_result(&b, &r), 0);
-	send_frames(&b, "", NULL);
+	send_frames(&b, (const char *const[]){ "", NULL });
 	msgbuf_free(&b);
 	assert_int_equal(recv_committed(5000, &c, &id), 0);
 	assert_int_equal(c.ci.id, (uint64_t)(T0 + 10 * MIN));
