@@ -13,7 +13,6 @@
  * mismatch, unusable database); 4 temporary (restart me).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include "log.h"
 #include "proc.h"
 #include "net.h"
+#include "opts.h"
 #include "proto.h"
 #include "store.h"
 #include "timeutil.h"
@@ -53,9 +53,9 @@ struct slot {
 static volatile sig_atomic_t stop_signal;
 
 static struct slot slots[BATCH_MAX];
-static struct candle (*candle_bufs)[CANDLE_MAX_PER_RESPONSE];
+static struct candle candle_bufs[BATCH_MAX][CANDLE_MAX_PER_RESPONSE];
 static struct store *store;
-static void *sock_results, *sock_work, *sock_events;
+static void *ctx, *sock_results, *sock_work, *sock_events;
 static struct msgbuf mbuf;
 static int db_failures;
 
@@ -88,43 +88,42 @@ usage(FILE *f)
 	           "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
 }
 
+/* --curve-server: the servers' key pair, for binding and for the planner. */
+static int
+set_curve_server(const char *arg, void *dest)
+{
+	struct opts *o = dest;
+
+	o->bind_curve.server_key_file = arg;
+	o->connect_curve.server_key_file = arg;
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = { { "db", required_argument, NULL, 'd' },
-		                            { "results", required_argument, NULL, 'r' },
-		                            { "work", required_argument, NULL, 'w' },
-		                            { "events", required_argument, NULL, 'e' },
-		                            { "ready-file", required_argument, NULL, 'R' },
-		                            { "curve-server", required_argument, NULL, 'S' },
-		                            { "curve-client", required_argument, NULL, 'C' },
-		                            { "curve-allow", required_argument, NULL, 'L' },
-		                            { "verbose", no_argument, NULL, 'v' },
-		                            { "help", no_argument, NULL, 'h' },
-		                            { NULL, 0, NULL, 0 } };
-	int c;
+	const struct opt table[] = {
+		{ .name = "db", .kind = OPT_STR, .dest = &o->db },
+		{ .name = "results", .kind = OPT_STR, .dest = &o->results },
+		{ .name = "work", .kind = OPT_STR, .dest = &o->work },
+		{ .name = "events", .kind = OPT_STR, .dest = &o->events },
+		{ .name = "ready-file", .kind = OPT_STR, .dest = &o->ready_file },
+		{ .name = "curve-server", .kind = OPT_FN, .dest = o, .fn = set_curve_server },
+		{ .name = "curve-client",
+		  .kind = OPT_STR,
+		  .dest = &o->connect_curve.client_key_file },
+		{ .name = "curve-allow", .kind = OPT_STR, .dest = &o->curve_allow },
+		{ .name = "verbose",
+		  .short_name = 'v',
+		  .kind = OPT_SET,
+		  .dest = &o->verbose,
+		  .value = 1 },
+		{ .name = "help", .short_name = 'h', .kind = OPT_HELP },
+		{ .kind = OPT_END },
+	};
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->db = optarg; break;
-		case 'r': o->results = optarg; break;
-		case 'w': o->work = optarg; break;
-		case 'e': o->events = optarg; break;
-		case 'R': o->ready_file = optarg; break;
-		case 'S':
-			o->bind_curve.server_key_file = optarg;
-			o->connect_curve.server_key_file = optarg;
-			break;
-		case 'C': o->connect_curve.client_key_file = optarg; break;
-		case 'L': o->curve_allow = optarg; break;
-		case 'v': o->verbose++; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "cp-writer: unexpected argument: %s\n", argv[optind]);
+	if (opts_parse("cp-writer", argc, argv, table, usage) == -1) {
 		usage(stderr);
 		return -1;
 	}
@@ -164,71 +163,67 @@ write_ready_file(const char *path)
 
 enum recv_status { RECV_NONE, RECV_OK, RECV_DROPPED };
 
-/* Receives one message from the results ROUTER without blocking: frames
- * [identity, payload] (or [identity, "", payload] from a REQ-style peer).
- * Decodes a RESULT into r (r->candles must point at a full buffer). */
+/* Receives the frames of one message from the results ROUTER without
+ * blocking, the last one into payload: [identity, payload] or, from a
+ * REQ-style peer, [identity, "", payload]. RECV_NONE if nothing is waiting,
+ * RECV_DROPPED (logged) for any other shape. ZeroMQ delivers the frames of
+ * a message together: once the first is here, so are the others. */
 static enum recv_status
-recv_result(struct msg_result *r)
+recv_frames(zmq_msg_t *payload)
 {
-	zmq_msg_t part, payload;
-	int nparts = 0, bad = 0, more, type;
-	enum recv_status st = RECV_DROPPED;
-	const void *data;
-	size_t len;
+	zmq_msg_t part;
+	int nparts = 0, bad = 0, more = 1;
 
-	zmq_msg_init(&payload);
-	do {
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, sock_results, ZMQ_DONTWAIT) == -1) {
-			int e = errno;
-
-			zmq_msg_close(&part);
-			zmq_msg_close(&payload);
-			if (nparts == 0) {
-				if (e != EAGAIN && e != EINTR && e != ETERM)
-					log_warnx("receiving a result: %s", zmq_strerror(e));
-				return RECV_NONE;
-			}
-			/* The rest of a multipart message cannot be missing. */
-			log_warnx("truncated multipart message dropped: %s", zmq_strerror(e));
-			return RECV_DROPPED;
-		}
+	zmq_msg_init(&part);
+	while (more && zmq_msg_recv(&part, sock_results, ZMQ_DONTWAIT) != -1) {
 		nparts++;
 		more = zmq_msg_more(&part);
 		if (nparts == 2 && more && zmq_msg_size(&part) != 0)
 			bad = 1;
-		if (nparts >= 2)
-			zmq_msg_move(&payload, &part);
-		zmq_msg_close(&part);
-	} while (more);
-
-	if (bad || nparts < 2 || nparts > 3) {
+		zmq_msg_move(payload, &part); /* part is empty again */
+	}
+	zmq_msg_close(&part);
+	if (nparts == 0)
+		return RECV_NONE;
+	if (bad || nparts > 3) {
 		log_warnx("message of %d frames on the results socket dropped", nparts);
-		goto out;
+		return RECV_DROPPED;
 	}
-	data = zmq_msg_data(&payload);
-	len = zmq_msg_size(&payload);
-	if (len > MSG_RESULT_MAX_BYTES) {
-		log_warnx("message of %zu bytes dropped (limit %d)", len, MSG_RESULT_MAX_BYTES);
-		goto out;
-	}
-	type = msg_peek_type(data, len);
-	if (type != MSG_RESULT) {
-		if (type > 0 && type < MSG_TYPE_END)
-			log_warnx("unexpected %s message on the results socket dropped",
-			          msg_type_names[type]);
-		else
-			log_warnx("malformed message (%zu bytes, wrong version or type)"
-			          " on the results socket dropped",
-			          len);
-		goto out;
-	}
-	if (msg_decode_result(data, len, r) == -1) {
+	return RECV_OK;
+}
+
+/* Decodes a RESULT payload into r (r->candles must point at a full
+ * buffer); anything else is dropped with a warning. */
+static enum recv_status
+decode_result(const void *data, size_t len, struct msg_result *r)
+{
+	int type = msg_peek_type(data, len);
+
+	if (type == MSG_RESULT && msg_decode_result(data, len, r) == 0)
+		return RECV_OK;
+	if (type == MSG_RESULT)
 		log_warnx("malformed RESULT (%zu bytes) dropped", len);
-		goto out;
-	}
-	st = RECV_OK;
-out:
+	else if (type > 0 && type < MSG_TYPE_END)
+		log_warnx("unexpected %s message on the results socket dropped",
+		          msg_type_names[type]);
+	else
+		log_warnx("malformed message (%zu bytes, too long, wrong version or type)"
+		          " on the results socket dropped",
+		          len);
+	return RECV_DROPPED;
+}
+
+/* Receives and decodes one message from the results socket into r. */
+static enum recv_status
+recv_result(struct msg_result *r)
+{
+	zmq_msg_t payload;
+	enum recv_status st;
+
+	zmq_msg_init(&payload);
+	st = recv_frames(&payload);
+	if (st == RECV_OK)
+		st = decode_result(zmq_msg_data(&payload), zmq_msg_size(&payload), r);
 	zmq_msg_close(&payload);
 	return st;
 }
@@ -276,16 +271,14 @@ ack(struct slot *s, int64_t now_ms)
 	c.new_candles = s->out.new_candles;
 	c.duplicate = s->out.duplicate;
 	mbuf.len = 0;
-	if (msg_encode_committed(&mbuf, &c) == -1) {
-		/* Our own message: a broken invariant. */
-		fatalx(EXIT_TEMPFAIL, "cannot encode COMMITTED of chunk %llu",
-		       (unsigned long long)c.ci.id);
-	}
-	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == -1) {
-		/* The lease expires and the re-issued result is a duplicate. */
+	/* Unsent (out of memory, or the planner's pipe is full): the lease
+	 * expires and the re-issued result is a duplicate. */
+	if (msg_encode_committed(&mbuf, &c) == -1 ||
+	    net_send(sock_work, mbuf.data, mbuf.len, 0) == -1) {
 		stats.unacked++;
 		log_warnx("COMMITTED of chunk %llu not sent to the planner",
 		          (unsigned long long)c.ci.id);
+		return;
 	}
 	if (sock_events != NULL)
 		net_event(sock_events, "committed", mbuf.data, mbuf.len);
@@ -307,56 +300,61 @@ slot_cmp(const void *a, const void *b)
 	return (x->to > y->to) - (x->to < y->to);
 }
 
+/* Writes slots[0..n) in one transaction: 0, or -1 (rolled back). */
+static int
+commit_batch(int n)
+{
+	int64_t now = time_now();
+	int i;
+
+	if (store_begin(store) == -1)
+		return -1;
+	CRASHPOINT("writer_after_begin");
+	for (i = 0; i < n; i++) {
+		slots[i].status = store_put_result(store, &slots[i].r, now, &slots[i].out);
+		if (slots[i].status == STORE_ERROR)
+			break;
+	}
+	if (i < n || store_commit(store) == -1) {
+		store_rollback(store);
+		return -1;
+	}
+	CRASHPOINT("writer_after_commit");
+	return 0;
+}
+
 /* Writes slots[0..n) in one transaction and acknowledges them after COMMIT.
  * On any database failure nothing is acknowledged. */
 static void
 write_batch(int n)
 {
-	int64_t now = time_now();
+	int64_t now_ms;
 	int i;
 
 	qsort(slots, (size_t)n, sizeof(slots[0]), slot_cmp);
-	if (store_begin(store) == -1)
-		goto fail;
-	CRASHPOINT("writer_after_begin");
-	for (i = 0; i < n; i++) {
-		slots[i].status = store_put_result(store, &slots[i].r, now, &slots[i].out);
-		if (slots[i].status == STORE_ERROR) {
-			store_rollback(store);
-			goto fail;
-		}
+	if (commit_batch(n) == -1) {
+		stats.failed_batches++;
+		log_warnx("batch of %d results not committed; their leases will be re-issued", n);
+		if (++db_failures >= DB_FAILURES_MAX)
+			fatalx(EXIT_TEMPFAIL, "%d batches in a row failed to commit", db_failures);
+		return;
 	}
-	if (store_commit(store) == -1) {
-		store_rollback(store);
-		goto fail;
-	}
-	CRASHPOINT("writer_after_commit");
 	db_failures = 0;
 	stats.batches++;
-	{
-		int64_t now_ms = time_now_ms();
-
-		for (i = 0; i < n; i++) {
-			if (slots[i].status != STORE_OK) {
-				stats.rejected++;
-				continue;
-			}
-			stats.results++;
-			stats.candles += slots[i].out.new_candles;
-			stats.duplicates += slots[i].out.duplicate;
-			log_debug("chunk %llu %s: %u new candles%s",
-			          (unsigned long long)slots[i].r.ci.id, slots[i].r.ci.market,
-			          slots[i].out.new_candles,
-			          slots[i].out.duplicate ? " (duplicate)" : "");
-			ack(&slots[i], now_ms);
+	now_ms = time_now_ms();
+	for (i = 0; i < n; i++) {
+		if (slots[i].status != STORE_OK) {
+			stats.rejected++;
+			continue;
 		}
+		stats.results++;
+		stats.candles += slots[i].out.new_candles;
+		stats.duplicates += slots[i].out.duplicate;
+		log_debug("chunk %llu %s: %u new candles%s", (unsigned long long)slots[i].r.ci.id,
+		          slots[i].r.ci.market, slots[i].out.new_candles,
+		          slots[i].out.duplicate ? " (duplicate)" : "");
+		ack(&slots[i], now_ms);
 	}
-	return;
-fail:
-	stats.failed_batches++;
-	log_warnx("batch of %d results not committed; their leases will be re-issued", n);
-	if (++db_failures >= DB_FAILURES_MAX)
-		fatalx(EXIT_TEMPFAIL, "%d batches in a row failed to commit", db_failures);
 }
 
 static void
@@ -373,15 +371,100 @@ log_stats(int force)
 	stats_logged = stats;
 }
 
+/* Creates the context and the sockets: EXIT_OK or the exit code. A NULL
+ * context (out of memory or descriptors) fails at the first socket. */
+static int
+open_sockets(const struct opts *o)
+{
+	const struct net_curve *server = o->bind_curve.server_key_file ? &o->bind_curve : NULL;
+	const struct net_curve *client =
+	    o->connect_curve.server_key_file ? &o->connect_curve : NULL;
+
+	ctx = zmq_ctx_new();
+	if (server != NULL && (o->curve_allow == NULL || net_zap_start(ctx, o->curve_allow) == -1))
+		fatalx(EXIT_PERMFAIL, "CURVE needs a usable --curve-allow file");
+	sock_results = net_socket(ctx, ZMQ_ROUTER, o->results, 1, server);
+	if (sock_results == NULL)
+		return EXIT_TEMPFAIL;
+	sock_work = net_socket(ctx, ZMQ_DEALER, o->work, 0, client);
+	if (sock_work == NULL)
+		return EXIT_PERMFAIL;
+	if (o->events != NULL) {
+		sock_events = net_events_open(ctx, o->events, client);
+		if (sock_events == NULL)
+			log_warnx("events to %s disabled", o->events);
+	}
+	return EXIT_OK;
+}
+
+static void
+close_sockets(void)
+{
+	if (sock_events != NULL)
+		zmq_close(sock_events);
+	if (sock_work != NULL)
+		zmq_close(sock_work);
+	if (sock_results != NULL)
+		zmq_close(sock_results);
+	net_zap_stop();
+	zmq_ctx_term(ctx);
+}
+
+/* Receives everything available now, bounded (dropped ones count too),
+ * and writes it as one batch. */
+static void
+take_results(void)
+{
+	int n = 0, tries;
+
+	for (tries = 0; tries < BATCH_MAX; tries++) {
+		enum recv_status st = recv_result(&slots[n].r);
+
+		if (st == RECV_NONE)
+			break;
+		if (st == RECV_OK)
+			n++;
+		else
+			stats.dropped++;
+	}
+	if (n > 0)
+		write_batch(n);
+}
+
+/* Serves until a signal. zmq_poll fails only with EINTR here (our own
+ * sockets, our own context), and the loop condition sees the signal. */
+static void
+serve(void)
+{
+	int64_t next_stats = time_mono_ms() + STATS_EVERY_MS;
+
+	while (!stop_signal) {
+		zmq_pollitem_t items[2] = {
+			{ sock_results, 0, ZMQ_POLLIN, 0 },
+			{ sock_work, 0, ZMQ_POLLIN, 0 },
+		};
+
+		zmq_poll(items, 2, POLL_MS);
+		if (items[1].revents & ZMQ_POLLIN)
+			drain_work();
+		if (items[0].revents & ZMQ_POLLIN)
+			take_results();
+		if (time_mono_ms() >= next_stats) {
+			log_stats(0);
+			next_stats = time_mono_ms() + STATS_EVERY_MS;
+		}
+	}
+	log_info("stopping on signal %d", (int)stop_signal);
+	log_stats(1);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
 	struct store_err err;
 	struct sigaction sa;
-	void *ctx;
-	int64_t next_stats;
-	int i, rc = EXIT_OK;
+	int i, rc;
 
 	if (parse_opts(argc, argv, &o) == -1)
 		return EXIT_USAGE;
@@ -395,104 +478,27 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	candle_bufs = calloc(BATCH_MAX, sizeof(*candle_bufs));
-	if (candle_bufs == NULL)
-		fatalx(EXIT_TEMPFAIL, "out of memory");
 	for (i = 0; i < BATCH_MAX; i++)
 		slots[i].r.candles = candle_bufs[i];
-
 	store = store_open(o.db, &err);
 	if (store == NULL) {
 		log_warnx("%s", err.msg);
-		return err.code ? err.code : EXIT_TEMPFAIL;
+		return err.code;
 	}
 	if (o.ready_file != NULL)
 		unlink(o.ready_file); /* a stale one from a previous run says nothing */
 
-	ctx = zmq_ctx_new();
-	if (ctx == NULL)
-		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(errno));
-	if (o.bind_curve.server_key_file != NULL &&
-	    (o.curve_allow == NULL || net_zap_start(ctx, o.curve_allow) == -1))
-		fatalx(EXIT_PERMFAIL, "CURVE needs a usable --curve-allow file");
-	sock_results = net_socket(ctx, ZMQ_ROUTER, o.results, 1,
-	                          o.bind_curve.server_key_file ? &o.bind_curve : NULL);
-	if (sock_results == NULL) {
-		rc = EXIT_TEMPFAIL;
-		goto out;
-	}
-	sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0,
-	                       o.connect_curve.server_key_file ? &o.connect_curve : NULL);
-	if (sock_work == NULL) {
+	rc = open_sockets(&o);
+	if (rc == EXIT_OK && o.ready_file != NULL && write_ready_file(o.ready_file) == -1)
 		rc = EXIT_PERMFAIL;
-		goto out;
+	if (rc == EXIT_OK) {
+		log_info("ready: %s, results at %s, planner at %s", o.db, o.results, o.work);
+		serve();
+		if (o.ready_file != NULL)
+			unlink(o.ready_file);
 	}
-	if (o.events != NULL) {
-		sock_events = net_events_open(
-		    ctx, o.events, o.connect_curve.server_key_file ? &o.connect_curve : NULL);
-		if (sock_events == NULL)
-			log_warnx("events to %s disabled", o.events);
-	}
-
-	if (o.ready_file != NULL && write_ready_file(o.ready_file) == -1) {
-		rc = EXIT_PERMFAIL;
-		goto out;
-	}
-	log_info("ready: %s, results at %s, planner at %s", o.db, o.results, o.work);
-
-	next_stats = time_mono_ms() + STATS_EVERY_MS;
-	while (!stop_signal) {
-		zmq_pollitem_t items[2] = {
-			{ sock_results, 0, ZMQ_POLLIN, 0 },
-			{ sock_work, 0, ZMQ_POLLIN, 0 },
-		};
-		int n = 0, tries;
-
-		if (zmq_poll(items, 2, POLL_MS) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warnx("zmq_poll: %s", zmq_strerror(errno));
-			rc = EXIT_TEMPFAIL;
-			break;
-		}
-		if (items[1].revents & ZMQ_POLLIN)
-			drain_work();
-		if (items[0].revents & ZMQ_POLLIN) {
-			/* Everything available now, bounded (dropped ones count too). */
-			for (tries = 0; tries < BATCH_MAX; tries++) {
-				enum recv_status st = recv_result(&slots[n].r);
-
-				if (st == RECV_NONE)
-					break;
-				if (st == RECV_OK)
-					n++;
-				else
-					stats.dropped++;
-			}
-			if (n > 0)
-				write_batch(n);
-		}
-		if (time_mono_ms() >= next_stats) {
-			log_stats(0);
-			next_stats = time_mono_ms() + STATS_EVERY_MS;
-		}
-	}
-	if (stop_signal)
-		log_info("stopping on signal %d", (int)stop_signal);
-	log_stats(1);
-out:
-	if (sock_events != NULL)
-		zmq_close(sock_events);
-	if (sock_work != NULL)
-		zmq_close(sock_work);
-	if (sock_results != NULL)
-		zmq_close(sock_results);
-	net_zap_stop();
-	zmq_ctx_term(ctx);
+	close_sockets();
 	store_close(&store);
-	if (o.ready_file != NULL && rc == EXIT_OK)
-		unlink(o.ready_file);
 	msgbuf_free(&mbuf);
-	free(candle_bufs);
 	return rc;
 }

@@ -57,6 +57,7 @@
 
 #include <sqlite3.h>
 
+#include "crashpoint.h"
 #include "ledger.h"
 #include "log.h"
 #include "store.h"
@@ -73,6 +74,7 @@
  * often; journal_size_limit truncates it back after each checkpoint. */
 #define WAL_AUTOCHECKPOINT_PAGES 16384
 #define WAL_SIZE_LIMIT_BYTES (64LL * 1024 * 1024)
+#define PATH_LEN 4096 /* database paths, with room for ".lock" */
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS candles_exact("
@@ -117,12 +119,9 @@ static const char insert_sql[] =
     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
     " ON CONFLICT DO NOTHING";
 
-/* The covered row that could contain a range starting at ?3. */
-static const char cov_find_sql[] =
-    "SELECT to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
-    " AND from_utc <= ?3 ORDER BY from_utc DESC LIMIT 1";
 /* Rows starting at or before ?3, newest first: the merge walks them while
- * they reach the new range (rows are disjoint, so it stops early). */
+ * they reach the new range (rows are disjoint, so it stops early), and the
+ * one that could hold the whole range is among them. */
 static const char cov_scan_sql[] =
     "SELECT from_utc, to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
     " AND from_utc <= ?3 ORDER BY from_utc DESC";
@@ -146,13 +145,30 @@ static const int num_required[CN_COUNT] = {
 	[CN_CLOSE] = 1, [CN_ACC_PRICE] = 1, [CN_ACC_VOLUME] = 1,
 };
 
+/* The prepared statements, by their index in struct store. */
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_INSERT,
+	ST_COV_SCAN,
+	ST_COV_DEL,
+	ST_COV_INS,
+	ST_HIST,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE", [ST_COMMIT] = "COMMIT",       [ST_ROLLBACK] = "ROLLBACK",
+	[ST_INSERT] = insert_sql,       [ST_COV_SCAN] = cov_scan_sql, [ST_COV_DEL] = cov_del_sql,
+	[ST_COV_INS] = cov_ins_sql,     [ST_HIST] = hist_sql,
+};
+
 struct store {
 	sqlite3 *db;
 	int lock_fd;
-	int in_txn;
-	char *path;
-	sqlite3_stmt *begin, *commit, *rollback;
-	sqlite3_stmt *insert, *cov_find, *cov_scan, *cov_del, *cov_ins, *hist;
+	sqlite3_stmt *st[ST_COUNT];
+	char path[]; /* the database file */
 };
 
 static void err_set(struct store_err *err, int code, const char *fmt, ...)
@@ -163,8 +179,6 @@ err_set(struct store_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL)
-		return;
 	err->code = code;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
@@ -172,48 +186,31 @@ err_set(struct store_err *err, int code, const char *fmt, ...)
 }
 
 /* SQLite failures that may pass on a restart; everything else is permanent. */
+static const unsigned char sqlite_temporary[256] = {
+	[SQLITE_BUSY] = 1, [SQLITE_LOCKED] = 1, [SQLITE_IOERR] = 1,
+	[SQLITE_FULL] = 1, [SQLITE_NOMEM] = 1,  [SQLITE_INTERRUPT] = 1,
+};
+
 static int
 sqlite_exit_code(int rc)
 {
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-	case SQLITE_IOERR:
-	case SQLITE_FULL:
-	case SQLITE_NOMEM:
-	case SQLITE_INTERRUPT: return EXIT_TEMPFAIL;
-	default: return EXIT_PERMFAIL;
-	}
+	return sqlite_temporary[rc & 0xff] ? EXIT_TEMPFAIL : EXIT_PERMFAIL;
 }
 
-/* mkdir -p of the directory holding path. 0 or -1 (errno set). */
+/* mkdir -p of every directory above the last component of path (shorter
+ * than PATH_LEN). 0 or -1 (errno set). */
 static int
 make_parent_dir(const char *path)
 {
-	char buf[4096];
-	char *slash, *p;
-	size_t n = strlen(path);
+	char buf[PATH_LEN];
+	char *p;
 
-	if (n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	slash = strrchr(buf, '/');
-	if (slash == NULL || slash == buf)
-		return 0;
-	*slash = '\0';
-	for (p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (c == '\0')
-				break;
-		}
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = strchr(buf + (buf[0] == '/'), '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
 	}
 	return 0;
 }
@@ -221,7 +218,7 @@ make_parent_dir(const char *path)
 int
 store_lock(const char *path, struct store_err *err)
 {
-	char lockpath[4096 + 8];
+	char lockpath[PATH_LEN];
 	int fd;
 
 	if (snprintf(lockpath, sizeof(lockpath), "%s.lock", path) >= (int)sizeof(lockpath)) {
@@ -238,9 +235,8 @@ store_lock(const char *path, struct store_err *err)
 		err_set(err, EXIT_PERMFAIL, "cannot open %s: %s", lockpath, strerror(errno));
 		return -1;
 	}
-	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EINTR)
-			continue;
+	/* LOCK_NB: no EINTR to retry */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK)
 			err_set(err, EXIT_PERMFAIL,
 			        "another writer is running on %s (lock %s held)", path, lockpath);
@@ -253,190 +249,141 @@ store_lock(const char *path, struct store_err *err)
 	return fd;
 }
 
-static int
-prepare(struct store *s, const char *sql, sqlite3_stmt **st, struct store_err *err)
-{
-	int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+/* The rows of the PRAGMAs run at open time (exec_row). */
+struct open_info {
+	char journal_mode[16];
+	long user_version;
+};
 
-	if (rc != SQLITE_OK) {
-		err_set(err, EXIT_PERMFAIL, "schema of %s does not match this writer: %s", s->path,
-		        sqlite3_errmsg(s->db));
-		return -1;
-	}
+/* sqlite3_exec callback: every PRAGMA row is one named column. */
+static int
+exec_row(void *arg, int ncol, char **val, char **name)
+{
+	struct open_info *oi = arg;
+
+	(void)ncol;
+	if (strcmp(name[0], "journal_mode") == 0)
+		snprintf(oi->journal_mode, sizeof(oi->journal_mode), "%s", val[0]);
+	else if (strcmp(name[0], "user_version") == 0)
+		oi->user_version = strtol(val[0], NULL, 10);
 	return 0;
 }
 
-/* Runs sql (no result rows wanted); 0 or -1 with err filled. */
+/* Runs sql, PRAGMA rows into oi; 0 or -1 with err filled. */
 static int
-exec(struct store *s, const char *sql, struct store_err *err)
+exec(struct store *s, const char *sql, struct open_info *oi, struct store_err *err)
 {
 	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	int rc = sqlite3_exec(s->db, sql, exec_row, oi, &msg);
 
 	if (rc != SQLITE_OK) {
-		err_set(err, sqlite_exit_code(rc), "%s: %s", s->path,
-		        msg ? msg : sqlite3_errstr(rc));
+		err_set(err, sqlite_exit_code(rc), "%s: %s", s->path, msg);
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
 }
 
-/* Runs a one-row PRAGMA and copies its first column as text. */
 static int
-pragma_text(struct store *s, const char *sql, char *out, size_t outlen, struct store_err *err)
+open_db(struct store *s, struct store_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc =
+	    sqlite3_open_v2(s->path, &s->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
-	out[0] = '\0';
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const unsigned char *t = sqlite3_column_text(st, 0);
-
-			snprintf(out, outlen, "%s", t ? (const char *)t : "");
-			rc = SQLITE_OK;
-		} else if (rc == SQLITE_DONE) {
-			rc = SQLITE_OK;
-		}
-	}
-	if (rc != SQLITE_OK)
-		err_set(err, sqlite_exit_code(rc), "%s: %s: %s", s->path, sql,
+	if (rc != SQLITE_OK) {
+		/* s->db is NULL only when out of memory, and errmsg says so */
+		err_set(err, sqlite_exit_code(rc), "cannot open %s: %s", s->path,
 		        sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
-	return rc == SQLITE_OK ? 0 : -1;
+		return -1;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	return 0;
 }
 
-/* Creates or verifies the schema in one transaction. */
+/* Switches to WAL, tunes the connection, opens the schema transaction and
+ * creates or verifies the schema in it. The caller commits once the
+ * statements prepare; closing the connection rolls it back. */
 static int
 schema_setup(struct store *s, struct store_err *err)
 {
-	char buf[64], sql[64];
-	long version;
+	char sql[sizeof(schema_sql) + 64];
+	struct open_info oi = { "", 0 };
 
-	if (exec(s, "BEGIN IMMEDIATE", err) == -1)
+	snprintf(sql, sizeof(sql),
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
+	         " PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=%d;"
+	         " PRAGMA journal_size_limit=%lld; BEGIN IMMEDIATE; PRAGMA user_version",
+	         CACHE_SIZE_KIB, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES);
+	if (exec(s, sql, &oi, err) == -1)
 		return -1;
-	if (pragma_text(s, "PRAGMA user_version", buf, sizeof(buf), err) == -1)
-		goto fail;
-	version = strtol(buf, NULL, 10);
-	if (version != 0 && version != LEDGER_SCHEMA_VERSION) {
+	if (strcmp(oi.journal_mode, "wal") != 0) {
+		err_set(err, EXIT_PERMFAIL, "%s: cannot switch to WAL (journal_mode is %s)",
+		        s->path, oi.journal_mode);
+		return -1;
+	}
+	if (oi.user_version != 0 && oi.user_version != LEDGER_SCHEMA_VERSION) {
 		err_set(err, EXIT_PERMFAIL,
 		        "%s has schema version %ld, this writer knows version %d only;"
 		        " refusing to touch it",
-		        s->path, version, LEDGER_SCHEMA_VERSION);
-		goto fail;
+		        s->path, oi.user_version, LEDGER_SCHEMA_VERSION);
+		return -1;
 	}
-	if (exec(s, schema_sql, err) == -1)
-		goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", LEDGER_SCHEMA_VERSION);
-	if (exec(s, sql, err) == -1)
-		goto fail;
-	if (exec(s, "COMMIT", err) == -1)
-		goto fail;
+	snprintf(sql, sizeof(sql), "%sPRAGMA user_version = %d", schema_sql, LEDGER_SCHEMA_VERSION);
+	return exec(s, sql, &oi, err);
+}
+
+static int
+prepare_all(struct store *s, struct store_err *err)
+{
+	int i;
+
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+		                       NULL) != SQLITE_OK) {
+			err_set(err, EXIT_PERMFAIL, "schema of %s does not match this writer: %s",
+			        s->path, sqlite3_errmsg(s->db));
+			return -1;
+		}
+	}
 	return 0;
-fail:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
 }
 
 struct store *
 store_open(const char *path, struct store_err *err)
 {
-	struct store *s;
-	char mode[32];
-	int rc;
+	struct store *s = calloc(1, sizeof(*s) + strlen(path) + 1);
 
-	if (err != NULL) {
-		err->code = 0;
-		err->msg[0] = '\0';
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->path = strdup(path)) == NULL) {
+	err->code = 0;
+	err->msg[0] = '\0';
+	if (s == NULL) {
 		err_set(err, EXIT_TEMPFAIL, "out of memory");
-		free(s);
 		return NULL;
 	}
-	s->lock_fd = -1;
+	strcpy(s->path, path);
 	s->lock_fd = store_lock(path, err);
-	if (s->lock_fd == -1)
-		goto fail;
-
-	rc = sqlite3_open_v2(
-	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		err_set(err, sqlite_exit_code(rc), "cannot open %s: %s", path,
-		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-	if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err) == -1)
-		goto fail;
-	if (strcmp(mode, "wal") != 0) {
-		err_set(err, EXIT_PERMFAIL, "%s: cannot switch to WAL (journal_mode is %s)", path,
-		        mode);
-		goto fail;
-	}
-	if (exec(s, "PRAGMA synchronous=NORMAL", err) == -1)
-		goto fail;
-	{
-		char sql[64];
-
-		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", CACHE_SIZE_KIB);
-		if (exec(s, sql, err) == -1 || exec(s, "PRAGMA temp_store=MEMORY", err) == -1)
-			goto fail;
-		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d",
-		         WAL_AUTOCHECKPOINT_PAGES);
-		if (exec(s, sql, err) == -1)
-			goto fail;
-		snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", WAL_SIZE_LIMIT_BYTES);
-		if (pragma_text(s, sql, mode, sizeof(mode), err) == -1)
-			goto fail;
-	}
-	if (schema_setup(s, err) == -1)
-		goto fail;
-
-	if (prepare(s, "BEGIN IMMEDIATE", &s->begin, err) == -1 ||
-	    prepare(s, "COMMIT", &s->commit, err) == -1 ||
-	    prepare(s, "ROLLBACK", &s->rollback, err) == -1 ||
-	    prepare(s, insert_sql, &s->insert, err) == -1 ||
-	    prepare(s, cov_find_sql, &s->cov_find, err) == -1 ||
-	    prepare(s, cov_scan_sql, &s->cov_scan, err) == -1 ||
-	    prepare(s, cov_del_sql, &s->cov_del, err) == -1 ||
-	    prepare(s, cov_ins_sql, &s->cov_ins, err) == -1 ||
-	    prepare(s, hist_sql, &s->hist, err) == -1)
-		goto fail;
+	if (s->lock_fd == -1 || open_db(s, err) == -1 || schema_setup(s, err) == -1 ||
+	    prepare_all(s, err) == -1 || exec(s, "COMMIT", NULL, err) == -1)
+		store_close(&s);
 	return s;
-fail:
-	store_close(&s);
-	return NULL;
 }
 
 void
 store_close(struct store **sp)
 {
 	struct store *s = *sp;
+	int i;
 
 	if (s == NULL)
 		return;
-	if (s->in_txn)
-		store_rollback(s);
-	sqlite3_finalize(s->begin);
-	sqlite3_finalize(s->commit);
-	sqlite3_finalize(s->rollback);
-	sqlite3_finalize(s->insert);
-	sqlite3_finalize(s->cov_find);
-	sqlite3_finalize(s->cov_scan);
-	sqlite3_finalize(s->cov_del);
-	sqlite3_finalize(s->cov_ins);
-	sqlite3_finalize(s->hist);
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_warnx("closing %s: %s", s->path, sqlite3_errmsg(s->db));
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	/* Cannot be busy once every statement is finalized; an open
+	 * transaction is rolled back. */
+	sqlite3_close(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
-	free(s->path);
 	free(s);
 	*sp = NULL;
 }
@@ -454,110 +401,112 @@ run(sqlite3_stmt *st)
 int
 store_begin(struct store *s)
 {
-	int rc = run(s->begin);
-
-	if (rc != SQLITE_OK) {
+	if (FAILPOINT("writer_begin") || run(s->st[ST_BEGIN]) != SQLITE_OK) {
 		log_warnx("BEGIN on %s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
 	}
-	s->in_txn = 1;
 	return 0;
 }
 
 int
 store_commit(struct store *s)
 {
-	int rc = run(s->commit);
-
-	if (rc != SQLITE_OK) {
+	if (run(s->st[ST_COMMIT]) != SQLITE_OK) {
 		log_warnx("COMMIT on %s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
 	}
-	s->in_txn = 0;
 	return 0;
 }
 
 void
 store_rollback(struct store *s)
 {
-	/* After some errors SQLite has already rolled back by itself. */
-	if (!sqlite3_get_autocommit(s->db)) {
-		int rc = run(s->rollback);
+	/* After some errors SQLite has already rolled back by itself. ROLLBACK
+	 * of a WAL transaction only drops pages from the cache: it cannot fail. */
+	if (!sqlite3_get_autocommit(s->db))
+		run(s->st[ST_ROLLBACK]);
+}
 
-		if (rc != SQLITE_OK)
-			log_warnx("ROLLBACK on %s: %s", s->path, sqlite3_errmsg(s->db));
+static int reject(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Puts the reason for a rejection in why; returns -1. */
+static int
+reject(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The chunk fields of a result: 0, or -1 with the reason in why. */
+static int
+check_chunk(const struct msg_result *r, char *why, size_t whylen)
+{
+	const struct chunk_info *ci = &r->ci;
+
+	if (ci->tf >= TF_COUNT)
+		return reject(why, whylen, "unknown timeframe %u", ci->tf);
+	if (memchr(ci->market, '\0', sizeof(ci->market)) == NULL || ci->market[0] == '\0')
+		return reject(why, whylen, "bad market");
+	if (ci->to <= 0 || ci->to > TIME_MAX_S)
+		return reject(why, whylen, "to %lld out of range", (long long)ci->to);
+	if (ci->effective_end < 0 || ci->effective_end > ci->to)
+		return reject(why, whylen, "effective_end %lld not in [0, to %lld]",
+		              (long long)ci->effective_end, (long long)ci->to);
+	if (ci->history_end && ci->received && (ci->oldest < 0 || ci->oldest >= ci->to))
+		return reject(why, whylen, "history ends at oldest %lld, not before to %lld",
+		              (long long)ci->oldest, (long long)ci->to);
+	if (r->ncandles > CANDLE_MAX_PER_RESPONSE || (r->ncandles > 0 && r->candles == NULL))
+		return reject(why, whylen, "%u candles", r->ncandles);
+	return 0;
+}
+
+/* Candle i of a result asking for to: 0, or -1 with the reason in why. A
+ * slot is closed when start + one slot <= now; for an aligned start that is
+ * "start < closed_before", the start of the slot holding now. */
+static int
+check_candle(const struct candle *c, size_t i, enum tf tf, int64_t to, int64_t closed_before,
+             char *why, size_t whylen)
+{
+	int k;
+
+	if (c->start < 0 || c->start >= to)
+		return reject(why, whylen, "candle %zu starts at %lld, not before to %lld", i,
+		              (long long)c->start, (long long)to);
+	if (tf_floor(tf, c->start) != c->start)
+		return reject(why, whylen, "candle %zu start %lld not aligned to %s", i,
+		              (long long)c->start, tf_name(tf));
+	if (c->start >= closed_before)
+		return reject(why, whylen, "candle %zu at %lld is still forming", i,
+		              (long long)c->start);
+	if (memchr(c->first_day, '\0', sizeof(c->first_day)) == NULL)
+		return reject(why, whylen, "candle %zu first_day unterminated", i);
+	for (k = 0; k < CN_COUNT; k++) {
+		if (memchr(c->num[k], '\0', CANDLE_NUM_MAX) == NULL ||
+		    (num_required[k] && c->num[k][0] == '\0'))
+			return reject(why, whylen, "candle %zu decimal %d missing or unterminated",
+			              i, k);
 	}
-	s->in_txn = 0;
+	return 0;
 }
 
 int
 store_check_result(const struct msg_result *r, int64_t now, char *why, size_t whylen)
 {
-	const struct chunk_info *ci = &r->ci;
-	enum tf tf = (enum tf)ci->tf;
+	enum tf tf = (enum tf)r->ci.tf;
 	int64_t closed_before;
 	size_t i;
-	int k;
 
-	if (ci->tf >= TF_COUNT) {
-		snprintf(why, whylen, "unknown timeframe %u", ci->tf);
+	if (check_chunk(r, why, whylen) == -1)
 		return -1;
-	}
-	if (memchr(ci->market, '\0', sizeof(ci->market)) == NULL || ci->market[0] == '\0') {
-		snprintf(why, whylen, "bad market");
-		return -1;
-	}
-	if (ci->to <= 0 || ci->to > TIME_MAX_S) {
-		snprintf(why, whylen, "to %lld out of range", (long long)ci->to);
-		return -1;
-	}
-	if (ci->effective_end < 0 || ci->effective_end > ci->to) {
-		snprintf(why, whylen, "effective_end %lld not in [0, to %lld]",
-		         (long long)ci->effective_end, (long long)ci->to);
-		return -1;
-	}
-	if (ci->history_end && ci->received && (ci->oldest < 0 || ci->oldest >= ci->to)) {
-		snprintf(why, whylen, "history ends at oldest %lld, not before to %lld",
-		         (long long)ci->oldest, (long long)ci->to);
-		return -1;
-	}
-	if (r->ncandles > CANDLE_MAX_PER_RESPONSE || (r->ncandles > 0 && r->candles == NULL)) {
-		snprintf(why, whylen, "%u candles", r->ncandles);
-		return -1;
-	}
-	/* A slot is closed when start + one slot <= now; for an aligned start
-	 * that is "start < start of the slot holding now" (no calendar step). */
 	closed_before = tf_floor(tf, now);
 	for (i = 0; i < r->ncandles; i++) {
-		const struct candle *c = &r->candles[i];
-
-		if (c->start < 0 || c->start >= ci->to) {
-			snprintf(why, whylen, "candle %zu starts at %lld, not before to %lld", i,
-			         (long long)c->start, (long long)ci->to);
+		if (check_candle(&r->candles[i], i, tf, r->ci.to, closed_before, why, whylen) == -1)
 			return -1;
-		}
-		if (tf_floor(tf, c->start) != c->start) {
-			snprintf(why, whylen, "candle %zu start %lld not aligned to %s", i,
-			         (long long)c->start, tf_name(tf));
-			return -1;
-		}
-		if (c->start >= closed_before) {
-			snprintf(why, whylen, "candle %zu at %lld is still forming (now %lld)", i,
-			         (long long)c->start, (long long)now);
-			return -1;
-		}
-		if (memchr(c->first_day, '\0', sizeof(c->first_day)) == NULL) {
-			snprintf(why, whylen, "candle %zu first_day unterminated", i);
-			return -1;
-		}
-		for (k = 0; k < CN_COUNT; k++) {
-			if (memchr(c->num[k], '\0', CANDLE_NUM_MAX) == NULL ||
-			    (num_required[k] && c->num[k][0] == '\0')) {
-				snprintf(why, whylen,
-				         "candle %zu decimal %d missing or unterminated", i, k);
-				return -1;
-			}
-		}
 	}
 	return 0;
 }
@@ -577,7 +526,7 @@ static int
 insert_candles(struct store *s, const struct msg_result *r, const char *tfname,
                uint16_t *new_candles)
 {
-	sqlite3_stmt *st = s->insert;
+	sqlite3_stmt *st = s->st[ST_INSERT];
 	const struct chunk_info *ci = &r->ci;
 	char utc[TIME_TEXT_LEN], kst[TIME_TEXT_LEN];
 	unsigned n = 0;
@@ -647,79 +596,90 @@ column_time(sqlite3_stmt *st, int col, char out[TIME_TEXT_LEN])
 	return 0;
 }
 
+/* A range [from, to) being recorded: its merge with the coverage rows it
+ * overlaps or touches is [lo, hi), replacing rows starting in [del_lo, to]. */
+struct merge {
+	char from[TIME_TEXT_LEN], to[TIME_TEXT_LEN];
+	char lo[TIME_TEXT_LEN], hi[TIME_TEXT_LEN], del_lo[TIME_TEXT_LEN];
+	int rows;      /* rows merged */
+	int duplicate; /* one row already holds all of [from, to) */
+};
+
+/* Walks the rows starting at or before m->to, newest first, while they
+ * reach m->from (overlapping or adjacent). 0, or -1 if SQLite failed. */
+static int
+cov_scan(struct store *s, const char *market, const char *tfname, struct merge *m)
+{
+	sqlite3_stmt *st = s->st[ST_COV_SCAN];
+	char rfrom[TIME_TEXT_LEN], rto[TIME_TEXT_LEN];
+	int rc;
+
+	bind_key(st, market, tfname);
+	sqlite3_bind_text(st, 3, m->to, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (column_time(st, 0, rfrom) == -1 || column_time(st, 1, rto) == -1) {
+			log_warnx("%s: malformed coverage row of %s %s skipped", s->path, market,
+			          tfname);
+			continue;
+		}
+		if (strcmp(rto, m->from) < 0)
+			break;
+		/* rows are disjoint: only the first one reached can hold it all */
+		if (m->rows == 0 && strcmp(rfrom, m->from) <= 0 && strcmp(rto, m->to) >= 0) {
+			m->duplicate = 1;
+			break;
+		}
+		if (strcmp(rfrom, m->lo) < 0)
+			memcpy(m->lo, rfrom, TIME_TEXT_LEN);
+		if (strcmp(rto, m->hi) > 0)
+			memcpy(m->hi, rto, TIME_TEXT_LEN);
+		memcpy(m->del_lo, rfrom, TIME_TEXT_LEN);
+		m->rows++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Replaces the merged rows by [lo, hi). 0, or -1 if SQLite failed. */
+static int
+cov_replace(struct store *s, const char *market, const char *tfname, const struct merge *m)
+{
+	sqlite3_stmt *del = s->st[ST_COV_DEL], *ins = s->st[ST_COV_INS];
+
+	if (m->rows > 0) {
+		bind_key(del, market, tfname);
+		sqlite3_bind_text(del, 3, m->del_lo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(del, 4, m->to, -1, SQLITE_STATIC);
+		if (run(del) != SQLITE_OK)
+			return -1;
+	}
+	bind_key(ins, market, tfname);
+	sqlite3_bind_text(ins, 3, m->lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 4, m->hi, -1, SQLITE_STATIC);
+	return run(ins) == SQLITE_OK ? 0 : -1;
+}
+
 /* Records [from, to) as covered, merging with overlapping or adjacent rows.
  * *duplicate = 1 if one row already held all of it. 0 or -1 (logged). */
 static int
 cover(struct store *s, const char *market, const char *tfname, int64_t from, int64_t to,
       uint8_t *duplicate)
 {
-	char new_from[TIME_TEXT_LEN], new_to[TIME_TEXT_LEN];
-	char lo[TIME_TEXT_LEN], hi[TIME_TEXT_LEN], del_lo[TIME_TEXT_LEN];
-	char rfrom[TIME_TEXT_LEN], rto[TIME_TEXT_LEN];
-	int rc, merged = 0;
+	struct merge m;
 
-	time_format(from, new_from);
-	time_format(to, new_to);
-	*duplicate = 0;
-
-	/* Already covered? The only row that can hold new_from is the last one
-	 * starting at or before it. */
-	bind_key(s->cov_find, market, tfname);
-	sqlite3_bind_text(s->cov_find, 3, new_from, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s->cov_find);
-	if (rc == SQLITE_ROW) {
-		if (column_time(s->cov_find, 0, rto) == 0 && strcmp(rto, new_to) >= 0)
-			*duplicate = 1;
-		rc = SQLITE_DONE;
+	memset(&m, 0, sizeof(m));
+	time_format(from, m.from);
+	time_format(to, m.to);
+	memcpy(m.lo, m.from, TIME_TEXT_LEN);
+	memcpy(m.hi, m.to, TIME_TEXT_LEN);
+	if (cov_scan(s, market, tfname, &m) == -1 ||
+	    (!m.duplicate && cov_replace(s, market, tfname, &m) == -1)) {
+		log_warnx("coverage of %s %s in %s: %s", market, tfname, s->path,
+		          sqlite3_errmsg(s->db));
+		return -1;
 	}
-	sqlite3_reset(s->cov_find);
-	if (rc != SQLITE_DONE)
-		goto sqlfail;
-	if (*duplicate)
-		return 0;
-
-	/* Merge: walk rows starting at or before new_to, newest first, while
-	 * they reach new_from (overlapping or adjacent). */
-	memcpy(lo, new_from, TIME_TEXT_LEN);
-	memcpy(hi, new_to, TIME_TEXT_LEN);
-	bind_key(s->cov_scan, market, tfname);
-	sqlite3_bind_text(s->cov_scan, 3, new_to, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s->cov_scan)) == SQLITE_ROW) {
-		if (column_time(s->cov_scan, 0, rfrom) == -1 ||
-		    column_time(s->cov_scan, 1, rto) == -1) {
-			log_warnx("%s: malformed coverage row of %s %s skipped", s->path, market,
-			          tfname);
-			continue;
-		}
-		if (strcmp(rto, new_from) < 0)
-			break;
-		if (strcmp(rfrom, lo) < 0)
-			memcpy(lo, rfrom, TIME_TEXT_LEN);
-		if (strcmp(rto, hi) > 0)
-			memcpy(hi, rto, TIME_TEXT_LEN);
-		memcpy(del_lo, rfrom, TIME_TEXT_LEN);
-		merged++;
-	}
-	sqlite3_reset(s->cov_scan);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto sqlfail;
-
-	if (merged > 0) {
-		bind_key(s->cov_del, market, tfname);
-		sqlite3_bind_text(s->cov_del, 3, del_lo, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->cov_del, 4, new_to, -1, SQLITE_STATIC);
-		if (run(s->cov_del) != SQLITE_OK)
-			goto sqlfail;
-	}
-	bind_key(s->cov_ins, market, tfname);
-	sqlite3_bind_text(s->cov_ins, 3, lo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->cov_ins, 4, hi, -1, SQLITE_STATIC);
-	if (run(s->cov_ins) != SQLITE_OK)
-		goto sqlfail;
+	*duplicate = (uint8_t)m.duplicate;
 	return 0;
-sqlfail:
-	log_warnx("coverage of %s %s in %s: %s", market, tfname, s->path, sqlite3_errmsg(s->db));
-	return -1;
 }
 
 enum store_status
@@ -749,9 +709,9 @@ store_put_result(struct store *s, const struct msg_result *r, int64_t now,
 
 	if (ci->history_end) {
 		time_format(ci->received ? ci->oldest : ci->to, first);
-		bind_key(s->hist, ci->market, tfname);
-		sqlite3_bind_text(s->hist, 3, first, -1, SQLITE_STATIC);
-		if (run(s->hist) != SQLITE_OK) {
+		bind_key(s->st[ST_HIST], ci->market, tfname);
+		sqlite3_bind_text(s->st[ST_HIST], 3, first, -1, SQLITE_STATIC);
+		if (run(s->st[ST_HIST]) != SQLITE_OK) {
 			log_warnx("history_start of %s %s in %s: %s", ci->market, tfname, s->path,
 			          sqlite3_errmsg(s->db));
 			return STORE_ERROR;

@@ -2,7 +2,10 @@
  * store_test.c: the writer's storage (writer/store.c) against temporary
  * database files: schema and version, exact and REAL read-back, idempotence,
  * every coverage merge case, history start, the forming-candle guard, the
- * writer lock, and an insert-rate measurement (printed, never asserted).
+ * writer lock, the refusals at open time (foreign, unreachable or full
+ * files), SQLite failing inside a transaction (triggers, a corrupt page, a
+ * full disk: nothing half written, the same result then written whole),
+ * and an insert-rate measurement (printed, never asserted).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <signal.h>
 #include <sqlite3.h>
 
 #include "ledger.h"
@@ -546,6 +552,34 @@ test_rejects(void **state)
 	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
 	memset(r.ci.market, 'A', sizeof(r.ci.market));
 	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	/* empty market, to outside the text format, a history end after to */
+	make_result(&r, "", TF_1M, M(10), 3, M(7));
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	make_result(&r, "KRW-BTC", TF_1M, 0, 0, 0);
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	make_result(&r, "KRW-BTC", TF_1M, 253402300800LL, 0, 0);
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
+	r.ci.history_end = 1;
+	r.ci.oldest = M(10);
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	/* more candles than a response holds, or none behind the count */
+	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
+	r.ncandles = CANDLE_MAX_PER_RESPONSE + 1;
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	r.ncandles = 3;
+	r.candles = NULL;
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	/* a negative start, unterminated first_day and decimal */
+	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
+	cbuf[2].start = -MIN;
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
+	memset(cbuf[1].first_day, '1', sizeof(cbuf[1].first_day));
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
+	make_result(&r, "KRW-BTC", TF_1M, M(10), 3, M(7));
+	memset(cbuf[1].num[CN_CONVERTED], '1', CANDLE_NUM_MAX);
+	assert_int_equal(put1(s, &r, &o), STORE_REJECTED);
 
 	store_close(&s);
 	assert_nothing_written();
@@ -638,6 +672,236 @@ test_not_a_database(void **state)
 	print_message("refused as expected: %s\n", err.msg);
 }
 
+/* Runs sql on the database through a connection of its own. */
+static void
+sql_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* store_open of path fails with code and a message containing want. */
+static void
+open_fails(const char *path, int code, const char *want)
+{
+	struct store_err err;
+	struct store *s = store_open(path, &err);
+
+	assert_null(s);
+	print_message("refused as expected: %s\n", err.msg);
+	assert_int_equal(err.code, code);
+	assert_non_null(strstr(err.msg, want));
+}
+
+static void
+test_open_refusals(void **state)
+{
+	char path[5000], cwd[512];
+	struct store *s;
+	FILE *f;
+
+	(void)state;
+	memset(path, 'a', sizeof(path) - 1);
+	path[sizeof(path) - 1] = '\0';
+	open_fails(path, EXIT_PERMFAIL, "database path too long");
+	/* a file where a directory should be */
+	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/file/sub/x.db", tmpdir);
+	open_fails(path, EXIT_PERMFAIL, "cannot create the directory");
+	/* the lock file cannot be opened, the database is a directory */
+	snprintf(path, sizeof(path), "%s/d.db.lock", tmpdir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/d.db", tmpdir);
+	open_fails(path, EXIT_PERMFAIL, "cannot open");
+	snprintf(path, sizeof(path), "%s/e.db", tmpdir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	open_fails(path, EXIT_PERMFAIL, "cannot open");
+	/* an in-memory database has no WAL */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	open_fails(":memory:", EXIT_PERMFAIL, "cannot switch to WAL");
+	assert_int_equal(chdir(cwd), 0);
+	/* another program's coverage table at version 0: left as it was */
+	s = open_ok(); /* creates the directory */
+	store_close(&s);
+	unlink(dbpath);
+	sql_exec("CREATE TABLE coverage(market TEXT, timeframe TEXT, since TEXT)");
+	open_fails(dbpath, EXIT_PERMFAIL, "does not match this writer");
+	{
+		sqlite3 *db = ro();
+
+		assert_int_equal(qint(db, "PRAGMA user_version"), 0);
+		assert_int_equal(qint(db, "SELECT count(*) FROM sqlite_master"), 1);
+		sqlite3_close(db);
+	}
+}
+
+/* One result of n 1m candles ending at M(10), written or failing whole. */
+static enum store_status
+put_ten(struct store *s, int n, int64_t effective_end)
+{
+	struct msg_result r;
+	struct store_outcome o;
+
+	make_result(&r, "KRW-BTC", TF_1M, T0 + 10 * MIN, n, effective_end);
+	return put1(s, &r, &o);
+}
+
+static void
+assert_counts(long long candles, long long coverage, long long history)
+{
+	sqlite3 *db = ro();
+	char buf[64];
+
+	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact"), candles);
+	assert_int_equal(qint(db, "SELECT count(*) FROM coverage"), coverage);
+	assert_int_equal(qint(db, "SELECT count(*) FROM history_start"), history);
+	q(db, "PRAGMA integrity_check", buf, sizeof(buf));
+	assert_string_equal(buf, "ok");
+	sqlite3_close(db);
+}
+
+static void
+test_sql_failures(void **state)
+{
+	static const struct {
+		const char *trigger;
+		int history_end;
+	} cases[] = {
+		{ "BEFORE INSERT ON candles_exact", 0 },
+		{ "BEFORE INSERT ON coverage", 0 },
+		{ "BEFORE DELETE ON coverage", 0 }, /* merging with the row below */
+		{ "BEFORE INSERT ON history_start", 1 },
+	};
+	struct store *s;
+	struct msg_result r;
+	struct store_outcome o;
+	char sql[256];
+	size_t i;
+
+	(void)state;
+	s = open_ok();
+	assert_int_equal(put_ten(s, 0, T0 - 5 * MIN), STORE_OK); /* [-5, 10) */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql),
+		         "CREATE TRIGGER no %s BEGIN SELECT RAISE(ABORT, 'no'); END",
+		         cases[i].trigger);
+		sql_exec(sql);
+		make_result(&r, "KRW-BTC", TF_1M, T0 + 20 * MIN, 10, T0 + 10 * MIN);
+		r.ci.history_end = (uint8_t)cases[i].history_end;
+		assert_int_equal(put1(s, &r, &o), STORE_ERROR);
+		assert_counts(0, 1, 0);
+		sql_exec("DROP TRIGGER no");
+	}
+	/* the same result once SQLite lets it through: written whole, once */
+	assert_int_equal(put1(s, &r, &o), STORE_OK);
+	assert_int_equal(o.new_candles, 10);
+	assert_int_equal(put1(s, &r, &o), STORE_OK);
+	assert_int_equal(o.duplicate, 1);
+	store_close(&s);
+	assert_counts(10, 1, 1);
+}
+
+static void
+test_corrupt_coverage(void **state)
+{
+	struct store *s;
+	char buf[64];
+	long long root;
+	sqlite3 *db;
+	FILE *f;
+	int i;
+
+	(void)state;
+	s = open_ok();
+	assert_int_equal(put_ten(s, 0, T0), STORE_OK);
+	store_close(&s); /* checkpointed: the WAL is gone */
+	db = ro();
+	root = qint(db, "SELECT rootpage FROM sqlite_master WHERE name = 'coverage'");
+	sqlite3_close(db);
+	f = fopen(dbpath, "r+");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, (root - 1) * 4096, SEEK_SET), 0);
+	for (i = 0; i < 4096; i++)
+		fputc(0xa5, f);
+	fclose(f);
+
+	s = open_ok();
+	assert_int_equal(put_ten(s, 3, T0 + 7 * MIN), STORE_ERROR);
+	store_close(&s);
+	db = ro();
+	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact"), 0);
+	q(db, "PRAGMA integrity_check", buf, sizeof(buf));
+	assert_string_not_equal(buf, "ok");
+	sqlite3_close(db);
+}
+
+/* Writes beyond limit bytes fail (EFBIG: SIGXFSZ ignored). */
+static void
+file_size_limit(rlim_t limit)
+{
+	struct rlimit rl = { limit, RLIM_INFINITY };
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void
+test_disk_full(void **state)
+{
+	struct store *s;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	/* a new database cannot get its schema: temporary */
+	file_size_limit(1024);
+	open_fails(dbpath, EXIT_TEMPFAIL, dbpath);
+	file_size_limit(RLIM_INFINITY);
+	s = open_ok();
+	assert_int_equal(put_ten(s, 0, T0), STORE_OK);
+	/* COMMIT cannot write the WAL: nothing of the result is stored */
+	file_size_limit(16384);
+	assert_int_equal(store_begin(s), 0);
+	{
+		struct msg_result r;
+		struct store_outcome o;
+
+		make_result(&r, "KRW-BTC", TF_1M, T0 + 210 * MIN, 200, T0 + 10 * MIN);
+		assert_int_equal(store_put_result(s, &r, time_now(), &o), STORE_OK);
+		assert_int_equal(store_commit(s), -1);
+		store_rollback(s);
+		file_size_limit(RLIM_INFINITY);
+		assert_counts(0, 1, 0);
+		/* the retry after the disk has room writes it once */
+		assert_int_equal(put1(s, &r, &o), STORE_OK);
+		assert_int_equal(o.new_candles, 200);
+	}
+	store_close(&s);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_counts(200, 1, 0);
+}
+
+static void
+test_close_in_transaction(void **state)
+{
+	struct store *s;
+	struct msg_result r;
+	struct store_outcome o;
+
+	(void)state;
+	s = open_ok();
+	make_result(&r, "KRW-BTC", TF_1M, T0 + 10 * MIN, 3, T0 + 7 * MIN);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_put_result(s, &r, time_now(), &o), STORE_OK);
+	store_close(&s); /* a crash before COMMIT, as far as the file knows */
+	assert_nothing_written();
+}
+
 /* Insert rate for 200-candle results, 64 results per transaction, like the
  * writer's batches. Prints the figure; asserts only correctness. */
 static void
@@ -715,6 +979,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sql_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_rate, setup, teardown),
 	};
 
