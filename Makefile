@@ -30,7 +30,8 @@ BINS :=
 TESTS :=
 
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
-              common/net.c common/ledger.c common/crashpoint.c common/proc.c
+              common/net.c common/ledger.c common/crashpoint.c common/proc.c \
+              common/opts.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
