@@ -10,7 +10,6 @@
  * why); 2 usage; 4 temporary trouble (restart me).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "proc.h"
 #include "net.h"
+#include "opts.h"
 #include "plan.h"
 #include "proto.h"
 #include "report.h"
@@ -43,8 +43,6 @@
 #define SPLIT_NOW_MS 5  /* split only when a token is this close */
 #define IDENT_MAX 64
 
-enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET };
-
 struct fetcher {
 	unsigned char ident[IDENT_MAX];
 	size_t ident_len;
@@ -57,11 +55,11 @@ struct fetcher {
 
 struct opts {
 	const char *db, *work, *events, *monitor;
-	char *markets, *timeframes;
+	const char *markets, *timeframes;
 	const char *from, *to;
-	long long count;
+	int64_t count;
 	double rate;
-	enum progress_mode progress;
+	int quiet;
 	int validate_only, verbose;
 	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
 	int follow;
@@ -129,37 +127,82 @@ usage(FILE *f)
 }
 
 static int
+opt_feature(const char *arg, void *dest)
+{
+	(void)dest;
+	return features_set(arg);
+}
+
+static int
+opt_features_file(const char *arg, void *dest)
+{
+	(void)dest;
+	return features_load(arg);
+}
+
+static int
+opt_keygen(const char *arg, void *dest)
+{
+	(void)dest;
+	exit(keys_generate(arg));
+}
+
+#define MS_MAX 86400000 /* a day */
+
+/* The cross-option checks; 0, or -1 with a message. */
+static int
+check_opts(const struct opts *o)
+{
+	const char *why = NULL;
+
+	if (o->markets == NULL || o->timeframes == NULL)
+		why = "--market and --timeframe are required";
+	else if (!o->validate_only && (o->db == NULL || o->work == NULL))
+		why = "--db and --work are required";
+	else if (o->count > 0 && o->from != NULL)
+		why = "--count cannot be combined with --from "
+		      "(use --from/--to for a range, or --count [--to] for the latest N)";
+	else if (o->follow && o->to != NULL)
+		why = "--follow keeps collecting up to now: it takes no --to";
+	else if (o->count < 0 && o->from == NULL)
+		why = "give --from (with or without --to) or --count";
+	if (why != NULL) {
+		fprintf(stderr, "cp-planner: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "work", required_argument, NULL, 'w' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "monitor", required_argument, NULL, 'm' },
-		{ "market", required_argument, NULL, 'M' },
-		{ "timeframe", required_argument, NULL, 't' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "validate", no_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "feature", required_argument, NULL, 'F' },
-		{ "features", required_argument, NULL, 'X' },
-		{ "hedge-after-ms", required_argument, NULL, 'H' },
-		{ "guard-epoch-ms", required_argument, NULL, 'G' },
-		{ "guard-after-ms", required_argument, NULL, 'A' },
-		{ "follow", no_argument, NULL, 'W' },
-		{ "curve-server", required_argument, NULL, 'S' },
-		{ "curve-allow", required_argument, NULL, 'L' },
-		{ "keygen", required_argument, NULL, 'K' },
-		{ "follow-delay-ms", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct opt table[] = {
+		{ "db", 0, OPT_STR, &o->db, 0, 0, 0, NULL },
+		{ "work", 0, OPT_STR, &o->work, 0, 0, 0, NULL },
+		{ "events", 0, OPT_STR, &o->events, 0, 0, 0, NULL },
+		{ "monitor", 0, OPT_STR, &o->monitor, 0, 0, 0, NULL },
+		{ "market", 0, OPT_STR, &o->markets, 0, 0, 0, NULL },
+		{ "timeframe", 0, OPT_STR, &o->timeframes, 0, 0, 0, NULL },
+		{ "from", 0, OPT_STR, &o->from, 0, 0, 0, NULL },
+		{ "to", 0, OPT_STR, &o->to, 0, 0, 0, NULL },
+		{ "count", 0, OPT_I64, &o->count, 1, 100000000, 0, NULL },
+		{ "rate", 0, OPT_NUM, &o->rate, 0, 10000, 0, NULL },
+		{ "quiet", 0, OPT_SET, &o->quiet, 0, 0, 1, NULL },
+		{ "validate", 0, OPT_SET, &o->validate_only, 0, 0, 1, NULL },
+		{ "verbose", 'v', OPT_SET, &o->verbose, 0, 0, 1, NULL },
+		{ "feature", 0, OPT_FN, NULL, 0, 0, 0, opt_feature },
+		{ "features", 0, OPT_FN, NULL, 0, 0, 0, opt_features_file },
+		{ "hedge-after-ms", 0, OPT_I64, &o->hedge_after_ms, 0, MS_MAX, 0, NULL },
+		{ "guard-epoch-ms", 0, OPT_I64, &o->guard_epoch_ms, 0, MS_MAX, 0, NULL },
+		{ "guard-after-ms", 0, OPT_I64, &o->guard_after_ms, 0, MS_MAX, 0, NULL },
+		{ "follow", 0, OPT_SET, &o->follow, 0, 0, 1, NULL },
+		{ "curve-server", 0, OPT_STR, &o->curve.server_key_file, 0, 0, 0, NULL },
+		{ "curve-allow", 0, OPT_STR, &o->curve_allow, 0, 0, 0, NULL },
+		{ "keygen", 0, OPT_FN, NULL, 0, 0, 0, opt_keygen },
+		{ "follow-delay-ms", 0, OPT_I64, &o->follow_delay_ms, 0, MS_MAX, 0, NULL },
+		{ "help", 'h', OPT_HELP, NULL, 0, 0, 0, NULL },
+		{ NULL, 0, OPT_END, NULL, 0, 0, 0, NULL },
 	};
-	int c;
-	char *end;
 
 	memset(o, 0, sizeof(*o));
 	o->rate = 10;
@@ -169,102 +212,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->guard_after_ms = 30000;
 	o->follow_delay_ms = 1000;
 	features_init();
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->db = optarg; break;
-		case 'w': o->work = optarg; break;
-		case 'e': o->events = optarg; break;
-		case 'm': o->monitor = optarg; break;
-		case 'M': o->markets = optarg; break;
-		case 't': o->timeframes = optarg; break;
-		case 'f': o->from = optarg; break;
-		case 'T': o->to = optarg; break;
-		case 'c':
-			errno = 0;
-			o->count = strtoll(optarg, &end, 10);
-			if (errno || *end || o->count < 1 || o->count > 100000000) {
-				fprintf(
-				    stderr,
-				    "cp-planner: --count must be a whole number from 1 to 100000000, not '%s'\n",
-				    optarg);
-				return -1;
-			}
-			break;
-		case 'r':
-			o->rate = strtod(optarg, &end);
-			if (*end || o->rate < 0 || o->rate > 10000) {
-				fprintf(stderr, "cp-planner: bad --rate '%s'\n", optarg);
-				return -1;
-			}
-			break;
-		case 'q': o->progress = PROGRESS_QUIET; break;
-		case 'F':
-			if (features_set(optarg) == -1)
-				return -1;
-			break;
-		case 'X':
-			if (features_load(optarg) == -1)
-				return -1;
-			break;
-		case 'W': o->follow = 1; break;
-		case 'S': o->curve.server_key_file = optarg; break;
-		case 'L': o->curve_allow = optarg; break;
-		case 'K': exit(keys_generate(optarg));
-		case 'H':
-		case 'G':
-		case 'D':
-		case 'A': {
-			long long v;
-			errno = 0;
-			v = strtoll(optarg, &end, 10);
-			if (errno || *end || v < 0 || v > 86400000) {
-				fprintf(stderr, "cp-planner: bad milliseconds '%s'\n", optarg);
-				return -1;
-			}
-			if (c == 'H')
-				o->hedge_after_ms = v;
-			else if (c == 'G')
-				o->guard_epoch_ms = v;
-			else if (c == 'D')
-				o->follow_delay_ms = v;
-			else
-				o->guard_after_ms = v;
-			break;
-		}
-		case 'V': o->validate_only = 1; break;
-		case 'v': o->verbose = 1; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		default: return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "cp-planner: unexpected argument '%s'\n", argv[optind]);
+	if (opts_parse("cp-planner", argc, argv, table, usage) == -1)
 		return -1;
-	}
-	if (o->markets == NULL || o->timeframes == NULL) {
-		fprintf(stderr, "cp-planner: --market and --timeframe are required\n");
-		return -1;
-	}
-	if (!o->validate_only && (o->db == NULL || o->work == NULL)) {
-		fprintf(stderr, "cp-planner: --db and --work are required\n");
-		return -1;
-	}
-	if (o->count > 0 && o->from != NULL) {
-		fprintf(stderr,
-		        "cp-planner: --count cannot be combined with --from "
-		        "(use --from/--to for a range, or --count [--to] for the latest N)\n");
-		return -1;
-	}
-	if (o->follow && o->to != NULL) {
-		fprintf(stderr,
-		        "cp-planner: --follow keeps collecting up to now: it takes no --to\n");
-		return -1;
-	}
-	if (o->count < 0 && o->from == NULL) {
-		fprintf(stderr, "cp-planner: give --from (with or without --to) or --count\n");
-		return -1;
-	}
-	return 0;
+	return check_opts(o);
 }
 
 /* Resolves the requested [from, to) of one timeframe; -1 with a message. */
@@ -825,7 +775,7 @@ main(int argc, char **argv)
 	guard_init(o.guard_epoch_ms > 0, o.guard_epoch_ms, stats.start_ms);
 	c.guard_after = o.guard_after_ms;
 	c.tty = isatty(STDOUT_FILENO);
-	c.quiet = o.progress == PROGRESS_QUIET;
+	c.quiet = o.quiet;
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt, plan.nt == 1 ? "" : "s",
 	         plan.ns, plan.ns == 1 ? "" : "s");
 	run(&o, &c);
