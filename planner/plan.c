@@ -258,11 +258,10 @@ plan_split(struct plan *p)
 		est = (double)slots / t->spc;
 		if (est < 2.0 * CANDLE_MAX_PER_RESPONSE || est <= best_est)
 			continue;
-		/* the upper part keeps k whole requests, about half the rest */
+		/* the upper part keeps k >= 1 whole requests, at most half the
+		 * rest: 1 <= upper < slots */
 		k = (double)(int64_t)(est / 2 / CANDLE_MAX_PER_RESPONSE);
 		upper = (int64_t)(k * CANDLE_MAX_PER_RESPONSE * t->spc + 0.5);
-		if (upper < 1 || upper >= slots)
-			continue;
 		best = i;
 		best_est = est;
 		best_mid = tf_add(t->tf, below, -upper);
