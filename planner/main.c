@@ -544,6 +544,8 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 	}
 }
 
+/* Handles every message waiting on the work socket. A ROUTER delivers the
+ * sender's identity, then the message: one frame, or more to drop. */
 static void
 drain_work(const struct opts *o)
 {
@@ -555,11 +557,6 @@ drain_work(const struct opts *o)
 		if (zmq_msg_recv(&id, sock_work, ZMQ_DONTWAIT) == -1) {
 			zmq_msg_close(&id);
 			return;
-		}
-		zmq_getsockopt(sock_work, ZMQ_RCVMORE, &more, &sz);
-		if (!more) {
-			zmq_msg_close(&id);
-			continue;
 		}
 		zmq_msg_init(&body);
 		zmq_msg_recv(&body, sock_work, 0);
