@@ -31,3 +31,4 @@ tests/unit/plan_test: planner/plan.o planner/overlap.o
 tests/unit/plan_test: UNIT_CFLAGS := -Iplanner
 tests/unit/flags_test: planner/flags.o
 tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
+tests/unit/planner_wire_test: planner/cp-planner
