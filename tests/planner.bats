@@ -103,10 +103,11 @@ teardown() {
 	for _ in $(seq 50); do grep -q "backfill done; following 1 target" "$T/out" && break; sleep 0.1; done
 	sleep 2.3 # long enough for a periodic progress line (every 2 s off a tty)
 	kill -TERM "$PID"
-	run wait "$PID"
+	local rc=0
+	wait "$PID" || rc=$?
 	PID=
 	cat "$T/out"
-	[ "$status" -eq 0 ]
+	[ "$rc" -eq 0 ]
 	grep -q "backfill done; following 1 target" "$T/out"
 	[ "$(grep -c 'collect: 100.0% 0/0 slots' "$T/out")" -ge 2 ]
 	grep -q "stopping on signal 15" "$T/out"
