@@ -37,6 +37,7 @@ LIBCOMMON  := common/libcommon.a
 
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
+PLANNER_SRC += planner/follow.c planner/keys.c planner/report.c planner/hub.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
 WRITER_SRC  := writer/main.c writer/store.c
 

@@ -258,11 +258,10 @@ plan_split(struct plan *p)
 		est = (double)slots / t->spc;
 		if (est < 2.0 * CANDLE_MAX_PER_RESPONSE || est <= best_est)
 			continue;
-		/* the upper part keeps k whole requests, about half the rest */
+		/* the upper part keeps k >= 1 whole requests, at most half the
+		 * rest: 1 <= upper < slots */
 		k = (double)(int64_t)(est / 2 / CANDLE_MAX_PER_RESPONSE);
 		upper = (int64_t)(k * CANDLE_MAX_PER_RESPONSE * t->spc + 0.5);
-		if (upper < 1 || upper >= slots)
-			continue;
 		best = i;
 		best_est = est;
 		best_mid = tf_add(t->tf, below, -upper);
@@ -342,23 +341,25 @@ find(struct plan *p, uint64_t id)
 	return NULL;
 }
 
-int
-plan_on_committed(struct plan *p, const struct msg_committed *m)
+/* A commit for a chunk that is no longer out (already re-leased further,
+ * finished or failed) changes nothing. */
+static int
+is_stale(const struct segment *s, const struct chunk_info *ci)
+{
+	return s == NULL || s->ci.to != ci->to || s->st == SEG_DONE || s->st == SEG_FAILED;
+}
+
+/* Adds a result to its target: counters, proven range, slots per candle. */
+static void
+count_result(struct target *t, const struct msg_committed *m)
 {
 	const struct chunk_info *ci = &m->ci;
-	struct segment *s = find(p, ci->id);
-	struct target *t;
-	int64_t lo;
+	int64_t lo = ci->history_end ? t->from : ci->effective_end;
 
-	p->committed++;
-	if (s == NULL || s->ci.to != ci->to || s->st == SEG_DONE || s->st == SEG_FAILED)
-		return 0;
-	t = &p->t[s->target];
 	t->requests++;
 	t->received += ci->received;
 	t->new_candles += m->new_candles;
 	t->bytes += m->bytes;
-	lo = ci->history_end ? t->from : ci->effective_end;
 	if (lo < t->from)
 		lo = t->from;
 	if (add_merged(&t->done, lo, ci->to < t->to ? ci->to : t->to) == -1)
@@ -368,19 +369,46 @@ plan_on_committed(struct plan *p, const struct msg_committed *m)
 		double spc = (double)tf_count(t->tf, ci->oldest, ci->to) / ci->received;
 		t->spc = 0.7 * t->spc + 0.3 * (spc < 1 ? 1 : spc);
 	}
-	if (ci->t_answered >= ci->t_sent) {
-		double api = (double)(ci->t_answered - ci->t_sent);
-		p->api_ms = p->api_ms > 0 ? 0.8 * p->api_ms + 0.2 * api : api;
-	}
+}
+
+/* The moving average of the API call time, for hedging. */
+static void
+note_api_time(struct plan *p, const struct chunk_info *ci)
+{
+	double api;
+
+	if (ci->t_answered < ci->t_sent)
+		return;
+	api = (double)(ci->t_answered - ci->t_sent);
+	p->api_ms = p->api_ms > 0 ? 0.8 * p->api_ms + 0.2 * api : api;
+}
+
+/* The end of history: everything below `to` is proven, in this and every
+ * lower segment of the target. */
+static void
+end_history(struct plan *p, struct segment *s, int64_t to)
+{
+	for (int i = 0; i < p->ns; i++)
+		if (p->s[i].target == s->target && p->s[i].cursor <= to && p->s[i].st != SEG_FAILED)
+			p->s[i].st = SEG_DONE;
+	s->st = SEG_DONE;
+}
+
+int
+plan_on_committed(struct plan *p, const struct msg_committed *m)
+{
+	const struct chunk_info *ci = &m->ci;
+	struct segment *s = find(p, ci->id);
+
+	p->committed++;
+	if (is_stale(s, ci))
+		return 0;
+	count_result(&p->t[s->target], m);
+	note_api_time(p, ci);
 	s->ci = *ci;
 	s->hedged = 0;
 	if (ci->history_end) {
-		/* everything below `to` is proven: this and every lower segment */
-		for (int i = 0; i < p->ns; i++)
-			if (p->s[i].target == s->target && p->s[i].cursor <= ci->to &&
-			    p->s[i].st != SEG_FAILED)
-				p->s[i].st = SEG_DONE;
-		s->st = SEG_DONE;
+		end_history(p, s, ci->to);
 		return 1;
 	}
 	s->cursor = ci->oldest;

@@ -70,6 +70,31 @@ test_429_slows_down_then_recovers(void **state)
 }
 
 static void
+test_429s_in_a_row_never_go_below_one_per_second(void **state)
+{
+	struct budget b;
+	(void)state;
+	budget_init(&b, "x", 10000);
+	for (int i = 0; i < 40; i++)
+		budget_on_429(&b, i);
+	assert_true(b.interval_ms == BUDGET_SLOWEST_MS);
+	assert_true(budget_rate_now(&b, 40) > 0.99 && budget_rate_now(&b, 40) < 1.01);
+	assert_int_equal(b.n429, 40);
+}
+
+static void
+test_418_on_an_unlimited_source(void **state)
+{
+	struct budget b;
+	(void)state;
+	budget_init(&b, "x", 0);
+	assert_int_equal(budget_on_418(&b, 0, 5000), 5000);
+	/* blocked for the server's time, then at most Upbit's limit */
+	assert_true(b.rate == BUDGET_UPBIT_RATE);
+	assert_true(budget_next(&b, 0) >= 5000);
+}
+
+static void
 test_418_blocks_and_caps(void **state)
 {
 	struct budget b;
@@ -95,6 +120,8 @@ main(void)
 		cmocka_unit_test(test_spacing_never_exceeds_the_window),
 		cmocka_unit_test(test_unlimited),
 		cmocka_unit_test(test_429_slows_down_then_recovers),
+		cmocka_unit_test(test_429s_in_a_row_never_go_below_one_per_second),
+		cmocka_unit_test(test_418_on_an_unlimited_source),
 		cmocka_unit_test(test_418_blocks_and_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,3 +28,9 @@ unit: $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do ./$$t || rc=1; done; exit $$rc
 
 .PHONY: unit
+# planner modules
+tests/unit/plan_test: planner/plan.o planner/overlap.o
+tests/unit/plan_test: UNIT_CFLAGS := -Iplanner
+tests/unit/flags_test: planner/flags.o
+tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
+tests/unit/planner_wire_test: planner/cp-planner

@@ -1,0 +1,147 @@
+/*
+ * report.c: the planner's output to its user (report.h): the progress line,
+ * the end-of-run summary, and the final check of the requested ranges
+ * against the ledger ("collect: not covered: ..." and exit 1).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger.h"
+#include "log.h"
+#include "report.h"
+#include "tf.h"
+#include "timeutil.h"
+
+#define REPORT_LINE_MAX 4096
+
+void
+report_sum(const struct plan *p, struct totals *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < p->nt; i++) {
+		const struct target *t = &p->t[i];
+		s->slots_total += t->slots_total;
+		s->slots_done += t->slots_done;
+		s->slots_hit += t->slots_hit;
+		s->requests += t->requests;
+		s->received += t->received;
+		s->new_candles += t->new_candles;
+		s->retries += t->retries;
+		s->bytes += t->bytes;
+		s->failed_targets += t->failed;
+	}
+}
+
+static double
+per_s(uint64_t n, double seconds)
+{
+	return seconds > 0 ? (double)n / seconds : 0;
+}
+
+void
+report_progress(const struct plan *p, const struct run_stats *r, int tty, int final)
+{
+	struct totals s;
+	double el = (double)(time_mono_ms() - r->start_ms) / 1000.0;
+	double pct;
+
+	report_sum(p, &s);
+	pct = s.slots_total ? 100.0 * (double)s.slots_done / (double)s.slots_total : 100.0;
+	printf("%scollect: %5.1f%% %lld/%lld slots | %llu candles | %.0f candles/s | "
+	       "%.1f req/s | retries %llu | 429 %llu%s",
+	       tty ? "\r\033[K" : "", pct, (long long)s.slots_done, (long long)s.slots_total,
+	       (unsigned long long)s.received, per_s(s.received, el), per_s(s.requests, el),
+	       (unsigned long long)s.retries, (unsigned long long)r->n429,
+	       tty && !final ? "" : "\n");
+	fflush(stdout);
+}
+
+/* The text of the pieces of one target the ledger does not prove, appended
+ * to line[*off..] ("; " between entries; the last piece carries the reason).
+ * Returns how many pieces there are. */
+static int
+append_missing(const struct target *t, const struct range_list *miss, int first, char *line,
+               size_t *off)
+{
+	const char *reason = t->reason[0] ? t->reason : "interrupted";
+
+	for (size_t k = 0; k < miss->n; k++) {
+		char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN];
+		int last = k + 1 == miss->n;
+		if (*off >= REPORT_LINE_MAX - 200)
+			break;
+		time_format(miss->v[k].from, a);
+		time_format(miss->v[k].to, b);
+		*off +=
+		    (size_t)snprintf(line + *off, REPORT_LINE_MAX - *off, "%s%s %s %s..%s%s%s%s",
+		                     first && k == 0 ? "" : "; ", t->market, tf_name(t->tf), a, b,
+		                     last ? " (" : "", last ? reason : "", last ? ")" : "");
+	}
+	return (int)miss->n;
+}
+
+/* Appends the uncovered pieces of every target; returns how many. */
+static int
+uncovered_ranges(const struct plan *p, sqlite3 *db, char *line)
+{
+	size_t off = 0;
+	int uncovered = 0;
+
+	line[0] = '\0';
+	for (int i = 0; i < p->nt; i++) {
+		const struct target *t = &p->t[i];
+		struct range_list want = { 0 }, cov = { 0 }, miss = { 0 };
+		if (t->from >= t->to)
+			continue;
+		range_list_push(&want, t->from, t->to);
+		if (db != NULL)
+			ledger_covered(db, t->market, tf_name(t->tf), t->from, t->to, &cov);
+		range_subtract(&want, &cov, &miss);
+		uncovered += append_missing(t, &miss, uncovered == 0, line, &off);
+		range_list_free(&want);
+		range_list_free(&cov);
+		range_list_free(&miss);
+	}
+	return uncovered;
+}
+
+static void
+print_summary(const struct plan *p, const struct run_stats *r)
+{
+	struct totals s;
+	double el = (double)(time_mono_ms() - r->start_ms) / 1000.0;
+	double fetch = (double)(r->last_commit_ms - r->first_lease_ms) / 1000.0;
+
+	report_sum(p, &s);
+	if (fetch < 0)
+		fetch = 0;
+	printf("summary: %d range%s in %.1f s: %llu candles received, %llu new, "
+	       "%llu requests (%.1f candles/request), %llu retries, %llu x 429, "
+	       "%llu x 418, %.0f candles/s (fetch phase %.2f s), %lld of %lld slots "
+	       "already covered\n",
+	       p->nt, p->nt == 1 ? "" : "s", el, (unsigned long long)s.received,
+	       (unsigned long long)s.new_candles, (unsigned long long)s.requests,
+	       s.requests ? (double)s.received / (double)s.requests : 0.0,
+	       (unsigned long long)s.retries, (unsigned long long)r->n429,
+	       (unsigned long long)r->n418, per_s(s.received, fetch), fetch, (long long)s.slots_hit,
+	       (long long)s.slots_total);
+	fflush(stdout);
+}
+
+int
+report_final(const struct plan *p, const struct run_stats *r, const char *db_path)
+{
+	int exists, uncovered;
+	sqlite3 *db = ledger_open_ro(db_path, &exists);
+	char line[REPORT_LINE_MAX];
+
+	uncovered = uncovered_ranges(p, db, line);
+	if (db != NULL)
+		sqlite3_close(db);
+	print_summary(p, r);
+	if (uncovered) {
+		fprintf(stderr, "collect: not covered: %s\n", line);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# The planner on its own: every start-up refusal exits with its code
+# (common/log.h: 2 usage, 3 permanent, 4 temporary) and one clear line;
+# --keygen's failures; an empty request finishes at once with its report;
+# a follower stopped by SIGTERM after its backfill exits 0 with its report.
+
+load pipeline_helpers
+
+P="$ROOT/planner/cp-planner"
+
+setup() {
+	T="$BATS_TEST_TMPDIR"
+	RUN=(--db "$T/x.db" --work "ipc://$T/work" --market KRW-BTC --timeframe 1d)
+}
+
+teardown() {
+	[ -z "${PID:-}" ] || kill "$PID" 2>/dev/null || true
+}
+
+@test "bad ranges and lists exit 2 naming the culprit" {
+	run "$P" --validate --market KRW-BTC --timeframe 1m --from 2026-01-01 --to yesterday
+	[ "$status" -eq 2 ]; [[ "$output" == *"bad --to 'yesterday' (want ISO 8601"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --from 1st-of-may
+	[ "$status" -eq 2 ]; [[ "$output" == *"bad --from '1st-of-may'"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --from 2026-02-01 --to 2026-01-01
+	[ "$status" -eq 2 ]; [[ "$output" == *"--from must be earlier than --to"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m,2m --count 5
+	[ "$status" -eq 2 ]; [[ "$output" == *"unknown timeframe '2m'"* ]]
+	run "$P" --validate --market KRW-BTC,KRW-toolong-and-lowercase --timeframe 1m --count 5
+	[ "$status" -eq 2 ]; [[ "$output" == *"bad market code 'KRW-toolong-and-lowercase'"* ]]
+	run "$P" --validate --timeframe 1m --count 5
+	[ "$status" -eq 2 ]; [[ "$output" == *"--market and --timeframe are required"* ]]
+	run "$P" --market KRW-BTC --timeframe 1m --count 5
+	[ "$status" -eq 2 ]; [[ "$output" == *"--db and --work are required"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --count 5 --from 2026-01-01
+	[ "$status" -eq 2 ]; [[ "$output" == *"--count cannot be combined with --from"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m
+	[ "$status" -eq 2 ]; [[ "$output" == *"give --from (with or without --to) or --count"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --count 5 extra
+	[ "$status" -eq 2 ]; [[ "$output" == *"unexpected argument 'extra'"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --count 5 --follow-delay-ms -1
+	[ "$status" -eq 2 ]; [[ "$output" == *"--follow-delay-ms must be a whole number from 0 to 86400000, not '-1'"* ]]
+	run "$P" --validate --market KRW-BTC --timeframe 1m --count 5 --rate fast
+	[ "$status" -eq 2 ]; [[ "$output" == *"--rate must be a number from 0 to 10000, not 'fast'"* ]]
+	# accepted: a --to in the future (clipped to now), a --count reaching
+	# back before 1970 (clipped to 1970), -v
+	run "$P" --validate --market KRW-BTC --timeframe 1m --from 2026-01-01 --to 2999-01-01
+	[ "$status" -eq 0 ]
+	run "$P" --validate -v --market KRW-BTC --timeframe 1y --count 100000000 --follow-delay-ms 5
+	[ "$status" -eq 0 ]
+}
+
+@test "a database, socket or CURVE problem at start-up exits 4 or 3 with its cause" {
+	echo "not sqlite" >"$T/x.db"
+	run "$P" "${RUN[@]}" --count 3 --quiet
+	[ "$status" -eq 4 ]; [[ "$output" == *"cannot read the coverage ledger of $T/x.db"* ]]
+	rm "$T/x.db"; mkdir "$T/x.db"
+	run "$P" "${RUN[@]}" --count 3 --quiet
+	[ "$status" -eq 4 ]; [[ "$output" == *"cannot open $T/x.db"* ]]
+	rmdir "$T/x.db"
+	run "$P" --db "$T/x.db" --work "ipc://$T/no/such/dir" --market KRW-BTC --timeframe 1d --count 3
+	[ "$status" -eq 4 ]; [[ "$output" == *"cannot bind ipc://$T/no/such/dir"* ]]
+	run "$P" "${RUN[@]}" --count 3 --events "ipc://$T/events" --monitor "ipc://$T/no/such/dir"
+	[ "$status" -eq 4 ]; [[ "$output" == *"cannot bind the event hub"* ]]
+	"$P" --keygen "$T/server.key"
+	run "$P" "${RUN[@]}" --count 3 --curve-server "$T/server.key"
+	[ "$status" -eq 3 ]; [[ "$output" == *"CURVE needs a usable --curve-allow file"* ]]
+	# nothing was created on the way
+	[ ! -e "$T/x.db" ]
+}
+
+@test "--keygen never overwrites a key and says why it could not write one" {
+	run "$P" --keygen "$T/k"
+	[ "$status" -eq 0 ]
+	grep -q '^secret=' "$T/k"; grep -q '^public=' "$T/k.pub"
+	[ "$(stat -c %a "$T/k")" = 600 ]
+	cp "$T/k" "$T/k.before"
+	run "$P" --keygen "$T/k"
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot create $T/k: File exists"* ]]
+	cmp "$T/k" "$T/k.before"
+	mkdir "$T/d.pub"
+	run "$P" --keygen "$T/d"
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot create $T/d.pub"* ]]
+	# a full disk: the key would be cut short
+	run bash -c "trap '' XFSZ; ulimit -f 0; '$P' --keygen '$T/full'"
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/full"* ]]
+	ln -s /dev/full "$T/f.pub"
+	run "$P" --keygen "$T/f"
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/f.pub"* ]]
+}
+
+@test "a request with nothing to fetch finishes at once: progress, summary, exit 0" {
+	run "$P" "${RUN[@]}" --from 2999-01-01
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"collect: 100.0% 0/0 slots"* ]]
+	[[ "$output" == *"summary: 1 range in "*"0 of 0 slots already covered"* ]]
+	[[ "$output" != *"not covered"* ]]
+}
+
+@test "a follower stopped after its backfill exits 0 with the follow report" {
+	"$P" "${RUN[@]}" --from 2999-01-01 --follow >"$T/out" 2>&1 &
+	PID=$!
+	for _ in $(seq 50); do grep -q "backfill done; following 1 target" "$T/out" && break; sleep 0.1; done
+	sleep 2.3 # long enough for a periodic progress line (every 2 s off a tty)
+	kill -TERM "$PID"
+	local rc=0
+	wait "$PID" || rc=$?
+	PID=
+	cat "$T/out"
+	[ "$rc" -eq 0 ]
+	grep -q "backfill done; following 1 target" "$T/out"
+	[ "$(grep -c 'collect: 100.0% 0/0 slots' "$T/out")" -ge 2 ]
+	grep -q "stopping on signal 15" "$T/out"
+	grep -q "follow: 0 candles stored after their close" "$T/out"
+}

@@ -1,0 +1,114 @@
+/* flags_test: the planner's feature flags and their guard (planner/flags.c):
+ * every spelling of on and off, bad names, values and files, and the guard's
+ * A/B epochs keeping a helpful flag and switching off a harmful one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "flags.h"
+
+static void
+test_spellings(void **state)
+{
+	static const char *on[] = { "split=on", "split=TRUE", "split=1", "split=yes" };
+	static const char *off[] = { "split=off", "split=False", "split=0", "split=NO" };
+	(void)state;
+	features_init();
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(features_set(off[i]), 0);
+		assert_false(feature_on(FEAT_SPLIT));
+		assert_int_equal(features_set(on[i]), 0);
+		assert_true(feature_on(FEAT_SPLIT));
+	}
+	assert_int_equal(features_set("split=maybe"), -1);
+	assert_int_equal(features_set("warp=on"), -1);
+	assert_int_equal(features_set("split"), -1);
+	assert_true(feature_on(FEAT_SPLIT)); /* refused values change nothing */
+}
+
+static void
+test_files(void **state)
+{
+	char path[] = "/tmp/flags_test.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	(void)state;
+	assert_non_null(f);
+	fputs("# optimisations\n\n  hedge = off   # raced requests\nlookahead\t=\toff\n", f);
+	fclose(f);
+	features_init();
+	assert_int_equal(features_load(path), 0);
+	assert_false(feature_on(FEAT_HEDGE));
+	assert_false(feature_on(FEAT_LOOKAHEAD));
+	assert_true(feature_on(FEAT_SPLIT));
+	f = fopen(path, "w");
+	fputs("split = sometimes\nhedge = on\n", f);
+	fclose(f);
+	assert_int_equal(features_load(path), -1); /* the bad line; the rest applies */
+	assert_true(feature_on(FEAT_HEDGE));
+	unlink(path);
+	assert_int_equal(features_load(path), -1); /* missing */
+}
+
+static void
+test_guard(void **state)
+{
+	(void)state;
+	features_init();
+	guard_init(1, 1000, 0);
+	guard_tick(100, 0);    /* nothing proven yet: no fair measurement */
+	guard_tick(200, 10);   /* split on from here */
+	guard_tick(700, 50);   /* epoch not over */
+	guard_tick(1200, 110); /* 100 slots/s with split: now off */
+	assert_false(feature_on(FEAT_SPLIT));
+	guard_tick(2200, 160); /* 50 slots/s without: split stays on */
+	assert_true(feature_on(FEAT_SPLIT));
+	guard_tick(3200, 260); /* 100 slots/s with hedge: now off */
+	assert_false(feature_on(FEAT_HEDGE));
+	guard_tick(4200, 560); /* 300 slots/s without: hedge is switched off */
+	assert_false(feature_on(FEAT_HEDGE));
+	guard_tick(5200, 600); /* lookahead on: 40 slots/s, then off */
+	guard_tick(6200, 640); /* the same without: kept on (not 20% worse) */
+	assert_true(feature_on(FEAT_LOOKAHEAD));
+	guard_tick(9000, 0); /* done: changes nothing any more */
+	assert_true(feature_on(FEAT_SPLIT));
+	assert_false(feature_on(FEAT_HEDGE));
+}
+
+static void
+test_guard_idle(void **state)
+{
+	(void)state;
+	/* with every flag off, or the guard disabled, nothing ever changes */
+	features_init();
+	features_set("split=off");
+	features_set("hedge=off");
+	features_set("lookahead=off");
+	guard_init(1, 1000, 0);
+	guard_tick(100, 10);
+	guard_tick(5000, 10);
+	assert_false(feature_on(FEAT_SPLIT));
+	features_init();
+	guard_init(0, 1000, 0);
+	guard_tick(100, 10);
+	guard_tick(5000, 10);
+	assert_true(feature_on(FEAT_SPLIT));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spellings),
+		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_guard),
+		cmocka_unit_test(test_guard_idle),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,295 @@
+/* plan_test: the segment planner's rarer states (planner/plan.c): stale and
+ * duplicate commits, retries until the attempts run out, expired leases,
+ * hedging, seams proven from above, the end of history and follow-mode
+ * extension. Each case checks what the user ends up with: the ranges
+ * proven, the reason a range stays uncovered, whether the run is done. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "plan.h"
+#include "tf.h"
+
+#define M 60 /* one minute */
+
+static struct plan p;
+
+static int
+setup(void **state)
+{
+	struct range_list none = { 0 };
+	(void)state;
+	plan_init(&p, 3);
+	plan_add_target(&p, "KRW-BTC", TF_1M, 0, 2000 * M, &none);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	plan_free(&p);
+	return 0;
+}
+
+static struct msg_committed
+result(const struct chunk_info *ci, uint16_t received, int64_t oldest, int history_end)
+{
+	struct msg_committed m;
+	memset(&m, 0, sizeof(m));
+	m.ci = *ci;
+	m.ci.received = received;
+	m.ci.oldest = oldest;
+	m.ci.history_end = (uint8_t)history_end;
+	m.ci.effective_end = history_end ? 0 : oldest;
+	m.new_candles = received;
+	return m;
+}
+
+static struct msg_failed
+failure(const struct chunk_info *ci, enum fail_kind kind, const char *reason)
+{
+	struct msg_failed f;
+	memset(&f, 0, sizeof(f));
+	f.ci = *ci;
+	f.kind = kind;
+	snprintf(f.reason, sizeof(f.reason), "%s", reason);
+	return f;
+}
+
+static void
+test_stale_commits_change_nothing(void **state)
+{
+	struct chunk_info *ci = plan_lease(&p, plan_next_ready(&p, 0), 0, 0, 0);
+	struct chunk_info old = *ci;
+	struct msg_committed m = result(ci, 200, 1800 * M, 0);
+	(void)state;
+	m.ci.id = 12345; /* not ours (an earlier run's) */
+	assert_int_equal(plan_on_committed(&p, &m), 0);
+	m = result(&old, 200, 1800 * M, 0);
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	/* the next chunk is out: a late twin of the first changes nothing */
+	plan_lease(&p, plan_next_ready(&p, 0), 0, 0, 0);
+	assert_int_equal(plan_on_committed(&p, &m), 0);
+	assert_int_equal(p.t[0].slots_done, 200);
+	assert_int_equal(p.t[0].requests, 1);
+	assert_int_equal(p.committed, 3);
+	/* nor does a commit for a segment that is done */
+	p.s[0].st = SEG_DONE;
+	m = result(&p.s[0].ci, 200, 1600 * M, 0);
+	assert_int_equal(plan_on_committed(&p, &m), 0);
+	assert_int_equal(p.t[0].slots_done, 200);
+	/* a failure for a chunk no longer out is ignored too */
+	struct msg_failed f = failure(&old, FAIL_TEMP_HTTP, "HTTP 502");
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_IGNORED);
+}
+
+static void
+test_rate_limits_retry_until_they_give_up(void **state)
+{
+	struct chunk_info *ci;
+	struct msg_failed f;
+	int i;
+	(void)state;
+	for (i = 0; i < PLAN_RATE_ATTEMPTS_MAX; i++) {
+		ci = plan_lease(&p, plan_next_ready(&p, 0), 0, 0, 0);
+		f = failure(ci, i % 2 ? FAIL_BLOCKED_418 : FAIL_RATE_429, "HTTP 429");
+		assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_RETRY);
+		assert_int_equal(p.s[0].st, SEG_READY); /* no back-off: the budget waits */
+	}
+	ci = plan_lease(&p, plan_next_ready(&p, 0), 0, 0, 0);
+	f = failure(ci, FAIL_RATE_429, "HTTP 429");
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_GAVE_UP);
+	assert_string_equal(p.t[0].reason, "gave up after 31 attempts: HTTP 429");
+	assert_true(plan_finished(&p));
+	assert_int_equal(p.t[0].retries, PLAN_RATE_ATTEMPTS_MAX);
+}
+
+static void
+test_temporary_failures_back_off_then_give_up(void **state)
+{
+	struct chunk_info *ci;
+	struct msg_failed f;
+	int64_t now = 0;
+	(void)state;
+	for (int i = 1; i < PLAN_TEMP_ATTEMPTS_MAX; i++) {
+		ci = plan_lease(&p, 0, now, 0, 0);
+		f = failure(ci, FAIL_TEMP_NET, "connection reset");
+		assert_int_equal(plan_on_failed(&p, &f, now, 500), FA_RETRY);
+		/* 150 ms doubling (jitter 500 of 1000: none) */
+		assert_int_equal(p.s[0].until_ms - now, 150LL << (i - 1));
+		assert_int_equal(plan_next_wake(&p), p.s[0].until_ms);
+		assert_int_equal(plan_next_ready(&p, now), -1);
+		now = p.s[0].until_ms;
+		assert_int_equal(plan_next_ready(&p, now), 0);
+	}
+	ci = plan_lease(&p, 0, now, 0, 0);
+	f = failure(ci, FAIL_TEMP_NET, "connection reset");
+	assert_int_equal(plan_on_failed(&p, &f, now, 0), FA_GAVE_UP);
+	assert_string_equal(p.t[0].reason, "gave up after 6 attempts: connection reset");
+	assert_int_equal(plan_next_wake(&p), INT64_MAX);
+	assert_true(plan_finished(&p));
+}
+
+static void
+test_expired_leases_give_up(void **state)
+{
+	int64_t now = 0;
+	(void)state;
+	for (int i = 0; i < PLAN_TEMP_ATTEMPTS_MAX; i++) {
+		assert_int_equal(plan_next_ready(&p, now), 0);
+		plan_lease(&p, 0, now, 0, 0);
+		now = p.s[0].until_ms;
+		assert_int_equal(plan_expire(&p, now), 1);
+	}
+	assert_int_equal(p.s[0].st, SEG_FAILED);
+	assert_string_equal(p.t[0].reason, "gave up after 6 expired leases");
+	assert_true(plan_finished(&p));
+	/* a permanent failure later keeps the first reason */
+	struct chunk_info *ci = &p.s[0].ci;
+	p.s[0].st = SEG_LEASED;
+	struct msg_failed f = failure(ci, FAIL_PERM_REQUEST, "HTTP 400");
+	assert_int_equal(plan_on_failed(&p, &f, now, 0), FA_PERMANENT);
+	assert_string_equal(p.t[0].reason, "gave up after 6 expired leases");
+}
+
+static void
+test_hedge_an_overdue_request(void **state)
+{
+	struct chunk_info *ci = plan_lease(&p, 0, 0, 0, 100);
+	uint64_t id = ci->id;
+	struct msg_committed m;
+	(void)state;
+	/* overdue after the token's delay plus PLAN_HEDGE_FLOOR_MS */
+	assert_int_equal(plan_hedge(&p, 100 + PLAN_HEDGE_FLOOR_MS - 1, -1), -1);
+	assert_int_equal(plan_hedge(&p, 100 + PLAN_HEDGE_FLOOR_MS, -1), 0);
+	assert_int_equal(plan_hedge(&p, 150, 50), 0); /* an explicit threshold */
+	ci = plan_lease(&p, 0, 700, 0, 0);
+	assert_int_equal(ci->id, id);
+	assert_int_equal(ci->attempt, 1);
+	assert_int_equal(p.hedges, 1);
+	assert_int_equal(plan_hedge(&p, 100000, -1), -1); /* one twin only */
+	/* the answer took 2 s: overdue is now four times that */
+	m = result(ci, 200, 1800 * M, 0);
+	m.ci.t_sent = 1000;
+	m.ci.t_answered = 3000;
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	ci = plan_lease(&p, plan_next_ready(&p, 0), 10000, 0, 0);
+	assert_int_equal(plan_hedge(&p, 10000 + 7999, -1), -1);
+	assert_int_equal(plan_hedge(&p, 10000 + 8000, -1), 0);
+	/* a clock step back (t_answered < t_sent) leaves the average alone */
+	m = result(ci, 200, 1600 * M, 0);
+	m.ci.t_sent = 5000;
+	m.ci.t_answered = 10;
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_true(p.api_ms > 1999 && p.api_ms < 2001);
+}
+
+static void
+test_a_seam_proven_from_above(void **state)
+{
+	struct chunk_info *ci = plan_lease(&p, 0, 0, 0, 0);
+	struct msg_committed m;
+	int lower = plan_split(&p);
+	(void)state;
+	assert_int_equal(lower, 1);
+	assert_int_equal(p.s[1].cursor, 1000 * M);
+	/* a sparse answer reaches through the seam and below the lower part's
+	 * cursor: the lower segment starts where the proof ends */
+	m = result(ci, 200, 900 * M, 0);
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_int_equal(p.s[0].st, SEG_DONE);
+	assert_int_equal(plan_next_ready(&p, 0), 1);
+	assert_int_equal(p.s[1].cursor, 900 * M);
+	/* the lower part's answer ends history: the target is proven */
+	ci = plan_lease(&p, 1, 0, 0, 0);
+	m = result(ci, 10, 890 * M, 1);
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_true(plan_finished(&p));
+	assert_int_equal(p.t[0].slots_done, 2000);
+}
+
+static void
+test_history_end_finishes_lower_segments(void **state)
+{
+	struct chunk_info *ci = plan_lease(&p, 0, 0, 0, 0);
+	struct msg_committed m;
+	(void)state;
+	assert_int_equal(plan_split(&p), 1);
+	/* the upper part's answer is short: nothing exists below it */
+	m = result(ci, 50, 1950 * M, 1);
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_int_equal(p.s[1].st, SEG_DONE);
+	assert_true(plan_finished(&p));
+	assert_int_equal(p.t[0].slots_done, 2000);
+}
+
+static void
+test_a_whole_segment_proven_by_another(void **state)
+{
+	struct range_list none = { 0 };
+	struct chunk_info *ci;
+	struct msg_committed m;
+	(void)state;
+	plan_free(&p);
+	plan_init(&p, 4);
+	plan_add_target(&p, "KRW-ETH", TF_1M, 0, 2000 * M, &none);
+	ci = plan_lease(&p, 0, 0, 0, 0);
+	assert_int_equal(plan_split(&p), 1);
+	/* very sparse: 200 candles span the whole range, yet history goes on */
+	m = result(ci, 200, 0, 0);
+	m.ci.effective_end = -5 * M; /* clipped to the target's start */
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_int_equal(plan_next_ready(&p, 0), -1);
+	assert_true(plan_finished(&p));
+	assert_int_equal(p.t[0].slots_done, 2000);
+}
+
+static void
+test_follow_extends_and_reuses_entries(void **state)
+{
+	struct chunk_info *ci = plan_lease(&p, 0, 0, 0, 0);
+	struct msg_committed m = result(ci, 100, 1900 * M, 1);
+	int ns;
+	(void)state;
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	assert_true(plan_finished(&p));
+	ns = p.ns;
+	plan_extend(&p, 0, 2000 * M); /* not later: nothing to do */
+	assert_true(plan_finished(&p));
+	plan_extend(&p, 0, 2001 * M);
+	assert_int_equal(p.ns, ns); /* the finished entry is reused */
+	assert_int_equal(p.t[0].to, 2001 * M);
+	assert_int_equal(p.t[0].slots_total, 2001);
+	assert_int_equal(plan_next_ready(&p, 0), 0);
+	ci = plan_lease(&p, 0, 0, 0, 0);
+	assert_int_equal(ci->to, 2001 * M);
+	assert_int_equal(ci->count, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stale_commits_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limits_retry_until_they_give_up, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_temporary_failures_back_off_then_give_up,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_leases_give_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hedge_an_overdue_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_seam_proven_from_above, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_end_finishes_lower_segments, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_a_whole_segment_proven_by_another, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_follow_extends_and_reuses_entries, setup,
+		                                teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
