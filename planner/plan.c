@@ -346,7 +346,11 @@ find(struct plan *p, uint64_t id)
 static int
 is_stale(const struct segment *s, const struct chunk_info *ci)
 {
-	return s == NULL || s->ci.to != ci->to || s->st == SEG_DONE || s->st == SEG_FAILED;
+	/* a segment's cursor moves off its chunk's `to` when that chunk is
+	 * committed (a lease always starts at the cursor): a twin of a chunk
+	 * already counted (a hedge's answer before the next lease) is stale */
+	return s == NULL || s->ci.to != ci->to || s->ci.to != s->cursor || s->st == SEG_DONE ||
+	       s->st == SEG_FAILED;
 }
 
 /* Adds a result to its target: counters, proven range, slots per candle. */
