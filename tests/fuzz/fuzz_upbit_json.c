@@ -32,32 +32,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct candle out[CANDLE_MAX_PER_RESPONSE];
 static char text[UPBIT_BODY_MAX_BYTES + 1];
 
+/* open, high, low, close positive and finite, low and high around the rest */
+static int
+prices_ok(const struct candle *c)
+{
+	double o = strtod(c->num[CN_OPEN], NULL);
+	double h = strtod(c->num[CN_HIGH], NULL);
+	double l = strtod(c->num[CN_LOW], NULL);
+	double cl = strtod(c->num[CN_CLOSE], NULL);
+
+	return o > 0 && h > 0 && l > 0 && cl > 0 && isfinite(h) && l <= o && l <= cl && h >= o &&
+	       h >= cl;
+}
+
+/* one accepted candle: inside the query, aligned, prices sane, fields ended */
+static void
+check_candle(const struct upbit_query *q, const struct candle *c)
+{
+	if (c->start < 0 || c->start >= q->to || tf_floor(q->tf, c->start) != c->start)
+		abort();
+	if (!prices_ok(c) || !(strtod(c->num[CN_ACC_PRICE], NULL) >= 0) ||
+	    !(strtod(c->num[CN_ACC_VOLUME], NULL) >= 0) || c->timestamp_ms <= 0)
+		abort();
+	for (int k = 0; k < CN_COUNT; k++)
+		if (memchr(c->num[k], '\0', CANDLE_NUM_MAX) == NULL)
+			abort();
+}
+
+/* every property of an accepted answer: its size, each candle, newest first */
 static void
 check_accepted(const struct upbit_query *q, const struct candle *c, int n, size_t cap)
 {
 	if (n < 0 || (unsigned)n > q->count || (size_t)n > cap)
 		abort();
 	for (int i = 0; i < n; i++) {
-		double o = strtod(c[i].num[CN_OPEN], NULL);
-		double h = strtod(c[i].num[CN_HIGH], NULL);
-		double l = strtod(c[i].num[CN_LOW], NULL);
-		double cl = strtod(c[i].num[CN_CLOSE], NULL);
-		double ap = strtod(c[i].num[CN_ACC_PRICE], NULL);
-		double av = strtod(c[i].num[CN_ACC_VOLUME], NULL);
-
-		if (c[i].start < 0 || c[i].start >= q->to ||
-		    tf_floor(q->tf, c[i].start) != c[i].start)
-			abort();
+		check_candle(q, &c[i]);
 		if (i > 0 && c[i].start >= c[i - 1].start)
 			abort();
-		if (!(o > 0 && h > 0 && l > 0 && cl > 0) || !isfinite(h) || l > o || l > cl ||
-		    h < o || h < cl)
-			abort();
-		if (!(ap >= 0) || !(av >= 0) || c[i].timestamp_ms <= 0)
-			abort();
-		for (int k = 0; k < CN_COUNT; k++)
-			if (memchr(c[i].num[k], '\0', CANDLE_NUM_MAX) == NULL)
-				abort();
 	}
 }
 
