@@ -13,7 +13,6 @@
  * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 4 temporary trouble.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "log.h"
 #include "proc.h"
 #include "net.h"
+#include "opts.h"
 #include "proto.h"
 #include "tf.h"
 #include "timeutil.h"
@@ -128,68 +128,33 @@ usage(FILE *f)
 	        DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
 }
 
-static int
-parse_opts(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "work", required_argument, NULL, 'w' },
-		{ "results", required_argument, NULL, 'r' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "api-url", required_argument, NULL, 'a' },
-		{ "source-ip", required_argument, NULL, 's' },
-		{ "max-inflight", required_argument, NULL, 'm' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "curve-server", required_argument, NULL, 'S' },
-		{ "curve-client", required_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *api = getenv("UPBIT_API_URL");
-	char *end;
-	long v;
-	size_t len;
-	int c;
+static const char *api_arg; /* --api-url as given */
 
-	if (api == NULL || *api == '\0')
-		api = DEFAULT_API_URL;
-	o.max_inflight = DEFAULT_MAX_INFLIGHT;
-	o.name = "fetcher";
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'w': o.work = optarg; break;
-		case 'r': o.results = optarg; break;
-		case 'e': o.events = optarg; break;
-		case 'a': api = optarg; break;
-		case 's': o.source_ip = optarg; break;
-		case 'n': o.name = optarg; break;
-		case 'S': o.curve.server_key_file = optarg; break;
-		case 'C': o.curve.client_key_file = optarg; break;
-		case 'v': o.verbose = 1; break;
-		case 'm':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
-			    v > MAX_INFLIGHT_MAX) {
-				fprintf(stderr,
-				        "cp-fetcher: --max-inflight must be 1..%d, not '%s'\n",
-				        MAX_INFLIGHT_MAX, optarg);
-				return -1;
-			}
-			o.max_inflight = (int)v;
-			break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		default: return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "cp-fetcher: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (o.work == NULL || o.results == NULL) {
-		fprintf(stderr, "cp-fetcher: --work and --results are required\n");
-		return -1;
-	}
+static const struct opt optab[] = {
+	{ .name = "work", .kind = OPT_STR, .dest = &o.work },
+	{ .name = "results", .kind = OPT_STR, .dest = &o.results },
+	{ .name = "events", .kind = OPT_STR, .dest = &o.events },
+	{ .name = "api-url", .kind = OPT_STR, .dest = &api_arg },
+	{ .name = "source-ip", .kind = OPT_STR, .dest = &o.source_ip },
+	{ .name = "max-inflight",
+	  .kind = OPT_INT,
+	  .dest = &o.max_inflight,
+	  .min = 1,
+	  .max = MAX_INFLIGHT_MAX },
+	{ .name = "name", .kind = OPT_STR, .dest = &o.name },
+	{ .name = "curve-server", .kind = OPT_STR, .dest = &o.curve.server_key_file },
+	{ .name = "curve-client", .kind = OPT_STR, .dest = &o.curve.client_key_file },
+	{ .name = "verbose", .short_name = 'v', .kind = OPT_SET, .dest = &o.verbose, .value = 1 },
+	{ .name = "help", .short_name = 'h', .kind = OPT_HELP },
+	{ .kind = OPT_END },
+};
+
+/* o.api_url: api without trailing slashes; 0 or -1 (said why). */
+static int
+set_api_url(const char *api)
+{
+	size_t len;
+
 	if (strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0) {
 		fprintf(stderr, "cp-fetcher: --api-url must start with http:// or https://\n");
 		return -1;
@@ -203,6 +168,25 @@ parse_opts(int argc, char **argv)
 	}
 	memcpy(o.api_url, api, len);
 	o.api_url[len] = '\0';
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv)
+{
+	const char *env = getenv("UPBIT_API_URL");
+
+	api_arg = env != NULL && *env != '\0' ? env : DEFAULT_API_URL;
+	o.max_inflight = DEFAULT_MAX_INFLIGHT;
+	o.name = "fetcher";
+	if (opts_parse("cp-fetcher", argc, argv, optab, usage) == -1)
+		return -1;
+	if (o.work == NULL || o.results == NULL) {
+		fprintf(stderr, "cp-fetcher: --work and --results are required\n");
+		return -1;
+	}
+	if (set_api_url(api_arg) == -1)
+		return -1;
 	if (o.source_ip != NULL && (o.source_ip[0] == '\0' || strlen(o.source_ip) >= SOURCE_MAX ||
 	                            strpbrk(o.source_ip, " \t!/") != NULL)) {
 		fprintf(stderr, "cp-fetcher: bad --source-ip '%s'\n", o.source_ip);
