@@ -17,6 +17,8 @@ tests/unit/upbit_json_test: fetcher/upbit_json.o
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/upbit_json_mutation_test: fetcher/upbit_json.o
 tests/unit/upbit_json_mutation_test: UNIT_CFLAGS := -Ifetcher
+# runs the fetcher and the simulator as children
+tests/unit/fetcher_peer_test: | fetcher/cp-fetcher sim/upbit-sim
 
 tests/unit/%_test: tests/unit/%_test.c $(LIBCOMMON) $(wildcard common/*.h)
 	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
