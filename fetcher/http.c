@@ -98,13 +98,22 @@ on_header(char *line, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-#define SETOPT(e, opt, val)                                                                  \
-	do {                                                                                 \
-		CURLcode rc_ = curl_easy_setopt((e), (opt), (val));                          \
-		if (FAILPOINT("fetcher_curl_setopt") || rc_ != CURLE_OK) {                   \
-			log_warnx("curl_easy_setopt " #opt ": %s", curl_easy_strerror(rc_)); \
-			return -1;                                                           \
-		}                                                                            \
+/* 1 (logged) if a curl_easy_setopt call failed. */
+static int
+setopt_failed(CURLcode rc, const char *name)
+{
+	if (FAILPOINT("fetcher_curl_setopt"))
+		rc = CURLE_UNKNOWN_OPTION;
+	if (rc == CURLE_OK)
+		return 0;
+	log_warnx("curl_easy_setopt %s: %s", name, curl_easy_strerror(rc));
+	return 1;
+}
+
+#define SETOPT(e, opt, val)                                                   \
+	do {                                                                  \
+		if (setopt_failed(curl_easy_setopt((e), (opt), (val)), #opt)) \
+			return -1;                                            \
 	} while (0)
 
 static int

@@ -90,10 +90,19 @@ fetcher_logs() {
 		[ "$status" -eq 4 ]
 		[[ "$output" == *"${spec#*:}"* ]]
 	done
-	# the set-up step that failed is named: here the 3rd curl option
-	CP_FAIL=fetcher_curl_setopt:3 run timeout 10 "$FETCHER" --work "$EP/w" --results "$EP/r" 3>&-
-	[ "$status" -eq 4 ]
-	[[ "$output" == *"curl_easy_setopt CURLOPT_WRITEDATA"* ]]
+	# the curl option that failed is named, whichever it is (19 of them)
+	local n names=""
+	for n in $(seq 1 19); do
+		CP_FAIL="fetcher_curl_setopt:$n" run timeout 10 "$FETCHER" --work "$EP/w" \
+			--results "$EP/r" --source-ip 127.0.0.1 3>&-
+		[ "$status" -eq 4 ]
+		[[ "$output" == *"cannot set up libcurl"* ]]
+		names+="$(grep -o 'curl_easy_setopt CURLOPT_[A-Z_]*' <<<"$output") "
+	done
+	echo "$names"
+	[ "$(tr ' ' '\n' <<<"$names" | grep -c CURLOPT_)" -eq 19 ]
+	[ "$(tr ' ' '\n' <<<"$names" | grep CURLOPT_ | sort -u | wc -l)" -eq 19 ]
+	[[ "$names" == *"CURLOPT_WRITEDATA"*"CURLOPT_INTERFACE"* ]]
 }
 
 @test "an endpoint zmq cannot use: exit 4; an unusable event stream is only a warning" {
