@@ -65,6 +65,15 @@ fetcher_logs() {
 	run "$FETCHER" --work "$EP/w"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--work and --results are required"* ]]
+	run "$FETCHER" --results "$EP/r"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--work and --results are required"* ]]
+	run "$FETCHER" --work "$EP/w" --results "$EP/r" --api-url ftp://example.com
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--api-url must start with http:// or https://"* ]]
+	run "$FETCHER" --work "$EP/w" --results "$EP/r" --source-ip ''
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"bad --source-ip ''"* ]]
 	run "$FETCHER" --work "$EP/w" --results "$EP/r" --api-url "http://$(printf 'h%.0s' {1..300})"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--api-url too long"* ]]
@@ -109,30 +118,47 @@ fetcher_logs() {
 	run timeout 10 "$FETCHER" --work "bogus://x" --results "$EP/r" 3>&-
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"cannot connect to the planner or the writer"* ]]
+	run timeout 10 "$FETCHER" --work "$EP/w" --results "bogus://x" 3>&-
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"cannot connect to the planner or the writer"* ]]
 	CP_FAIL=fetcher_curl_perform:1 run timeout 10 "$FETCHER" --work "$EP/w" --results "$EP/r" \
 		--events "bogus://x" --name f9 -v --source-ip 127.0.0.1 --api-url "http://127.0.0.1:1///" 3>&-
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"no event stream (bogus://x); going on without"* ]]
 	[[ "$output" == *"f9"*"start: api http://127.0.0.1:1, source 127.0.0.1"* ]]
+	# the API address comes from $UPBIT_API_URL unless --api-url is given
+	UPBIT_API_URL=https://upbit.example/ CP_FAIL=fetcher_curl_perform:1 run timeout 10 \
+		"$FETCHER" --work "$EP/w" --results "$EP/r" 3>&-
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"start: api https://upbit.example, source default"* ]]
 }
 
-@test "HTTP 400 with an Upbit error: the range fails at once with Upbit's message" {
+@test "HTTP 400, or a 404 that is not Upbit's unknown market: the range fails at once with the message" {
+	local spec
 	start_sim --rate-limit 0
-	start_stub --status 400 --times -1 \
-		--body '{"error":{"name":400,"message":"Invalid parameter: to"}}'
-	run cp_collect -- --api-url "$STUB_URL" --market KRW-BTC --timeframe 1h \
-		--from 2026-09-01T00:00:00 --to 2026-09-02T00:00:00
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"KRW-BTC 1h"* ]]
-	fetcher_logs | grep -q "perm_request: HTTP 400: Invalid parameter: to"
+	for spec in '400|{"error":{"name":400,"message":"Invalid parameter: to"}}|HTTP 400: Invalid parameter: to' \
+		'404|{}|HTTP 404: {}'; do
+		IFS='|' read -r st body want <<<"$spec"
+		rm -rf "$DB"* "$BATS_TEST_TMPDIR/run"
+		start_stub --status "$st" --times -1 --body "$body"
+		run cp_collect -- --api-url "$STUB_URL" --market KRW-BTC --timeframe 1h \
+			--from 2026-09-01T00:00:00 --to 2026-09-02T00:00:00
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"not covered: KRW-BTC 1h 2026-09-01T00:00:00..2026-09-02T00:00:00 ($want)"* ]]
+		fetcher_logs | grep -q "perm_request: $want"
+		# one request: a permanent failure is not retried
+		[ "$(grep -c 'perm_request' <(fetcher_logs))" -eq 1 ]
+		kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
+		STUB_PID=
+	done
 }
 
-@test "temporary HTTP outcomes (408, 302, 503 text, a body over the cap) are retried to the truth" {
+@test "temporary HTTP outcomes (408, 302, 503 text, 500 error name, a body over the cap) are retried to the truth" {
 	local spec
 	start_sim --rate-limit 0
 	for spec in "408|--body|" "302|--body|moved" "503|--body|<html> Service  Unavailable </html>" \
-		"200|--body-bytes|1100000"; do
+		'500|--body|{"error":{"name":"internal_error"}}' "200|--body-bytes|1100000"; do
 		IFS='|' read -r st opt val <<<"$spec"
 		rm -rf "$DB"* "$BATS_TEST_TMPDIR/run"
 		start_stub --status "$st" "$opt" "$val" --times 2
@@ -145,6 +171,7 @@ fetcher_logs() {
 		408) fetcher_logs | grep -q "temp_http: HTTP 408: (no message)" ;;
 		302) fetcher_logs | grep -q "temp_http: unexpected HTTP status 302" ;;
 		503) fetcher_logs | grep -q "temp_http: HTTP 503: <html> Service Unavailable </html>" ;;
+		500) fetcher_logs | grep -q "temp_http: HTTP 500: internal_error" ;;
 		200) fetcher_logs | grep -q "temp_body: body larger than 1048576 bytes" ;;
 		esac
 		fetcher_logs | grep -q "candles, .* bytes, sent"
