@@ -64,13 +64,15 @@ spawn(char *const argv[], const char *log)
 	return pid;
 }
 
-/* The simulator on a free port; p->api its URL. */
+/* The simulator on a free port, answering after latency_ms; p->api its URL. */
 static void
-start_sim(struct peer *p)
+start_sim(struct peer *p, const char *latency_ms)
 {
 	char pf[128], slog[128];
-	char *argv[] = { "sim/upbit-sim", "--port", "0", "--port-file", pf,
-		         "--rate-limit",  "0",      NULL };
+	char *argv[] = {
+		"sim/upbit-sim", "--port",           "0", "--port-file", pf, "--rate-limit", "0",
+		"--latency-ms",  (char *)latency_ms, NULL
+	};
 
 	snprintf(pf, sizeof(pf), "%s/port", p->dir);
 	snprintf(slog, sizeof(slog), "%s/sim.log", p->dir);
@@ -293,7 +295,7 @@ test_bad_messages(void **state)
 	const size_t lens[2] = { 1, 1 };
 	zmq_msg_t m;
 
-	start_sim(p);
+	start_sim(p, "0");
 	start(p, p->api, 1, "1");
 	expect_ready(p);
 	assert_int_equal(msg_encode_ready(&b, &r), 0);
@@ -382,7 +384,7 @@ test_writer_gone(void **state)
 	zmq_msg_t m;
 	int zero_seen = 0;
 
-	start_sim(p);
+	start_sim(p, "0");
 	start(p, p->api, 0, "1");
 	expect_ready(p);
 	send_lease(p, 9, 0, 1000, 0);
@@ -399,6 +401,39 @@ test_writer_gone(void **state)
 	assert_true(log_has(p, "exit: 1 requests, 1 results, 0 failures, 1 results dropped"));
 }
 
+/* A stop lets the running transfer finish and deliver its result; leases
+ * not started yet, or arriving during the stop, are not served. */
+static void
+test_stop_graceful(void **state)
+{
+	struct peer *p = *state;
+	struct msg_result res;
+	static struct candle cs[CANDLE_MAX_PER_RESPONSE];
+	zmq_msg_t m;
+	int st = 0;
+
+	start_sim(p, "1200");
+	start(p, p->api, 1, "3");
+	expect_ready(p);
+	send_lease(p, 11, 0, 10000, 0);
+	send_lease(p, 12, 5000, 10000, 0);
+	sleep_ms(300);
+	kill(p->fetcher, SIGTERM);
+	assert_true(log_has(p, "stopping on signal 15: 1 transfers running, 1 leases not started"));
+	send_lease(p, 13, 0, 10000, 0);
+	assert_true(log_has(p, "stopping: lease of chunk 13 not taken"));
+	expect_msg(p, p->writer, MSG_RESULT, &m);
+	res.candles = cs;
+	assert_int_equal(msg_decode_result(zmq_msg_data(&m), zmq_msg_size(&m), &res), 0);
+	zmq_msg_close(&m);
+	assert_int_equal(res.ci.id, 11);
+	assert_int_equal(waitpid(p->fetcher, &st, 0), p->fetcher);
+	p->fetcher = -1;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(log_has(p, "exit: 1 requests, 1 results, 0 failures"));
+}
+
 int
 main(void)
 {
@@ -407,6 +442,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slots_and_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_graceful, setup, teardown),
 	};
 
 	if (access("fetcher/cp-fetcher", X_OK) != 0 || access("sim/upbit-sim", X_OK) != 0) {
