@@ -181,8 +181,8 @@ at_number(const struct jp *j)
 /* ---- strings ---- */
 
 /* A string's decoded text: bytes go to out (cap with the NUL; out NULL:
- * validate only) while they fit and nothing was dropped before; w counts
- * the bytes written, n all bytes. */
+ * validate only) while they fit and nothing was dropped before, a
+ * character's bytes all or none; w counts the bytes written, n all bytes. */
 struct sbuf {
 	char *out;
 	size_t cap, w, n;
@@ -945,22 +945,14 @@ upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q, s
 
 /* ---- error envelope ---- */
 
-/* Control characters become spaces; a UTF-8 sequence cut by truncation is
- * removed. */
+/* Control characters become spaces (parse_string never cuts a UTF-8
+ * sequence when the text is truncated: it keeps whole ones). */
 static void
 sanitize(char *s)
 {
-	size_t n = strlen(s), i = n;
-
-	for (size_t k = 0; k < n; k++)
-		if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
-			s[k] = ' ';
-	/* back up over a trailing incomplete sequence */
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
-	    utf8_len((const unsigned char *)s + i - 1, (const unsigned char *)s + n) != n - (i - 1))
-		s[i - 1] = '\0';
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
 }
 
 /* The envelope being read; found: name or message seen. */
@@ -1100,7 +1092,7 @@ upbit_block_ms(const char *msg)
 		uint64_t v = 0;
 		unsigned unit;
 
-		if (!is_digit(*p) || (p > msg && is_digit(p[-1]))) {
+		if (!is_digit(*p)) {
 			p++;
 			continue;
 		}

@@ -529,6 +529,33 @@ test_unusual_json(void **state)
 	/* a high surrogate followed by something other than a low one */
 	reject("[{\"x\":\"\\ud83d\\u0041\"}]", SIZE_MAX, TF_1M, to, 200, "bad surrogate pair");
 	reject("[{\"x\":\"\\ud83d\\u00\"}]", SIZE_MAX, TF_1M, to, 200, "\\u escape");
+	reject("[{\"x\":\"\\uDFFF\"}]", SIZE_MAX, TF_1M, to, 200, "lone low surrogate");
+	reject("[{\"x\":\"\\ud83d\\n\"}]", SIZE_MAX, TF_1M, to, 200, "lone high surrogate");
+	reject("[{\"x\":\"\\ud83d", SIZE_MAX, TF_1M, to, 200, "lone high surrogate");
+	reject("[{\"x\":\"\\ud83d\\ue000\"}]", SIZE_MAX, TF_1M, to, 200, "bad surrogate pair");
+	reject("[{\"x\":\"\\\0\"}]", 11, TF_1M, to, 200, "bad escape");
+	/* a market with a control character is shown with '?' */
+	reject("[{\"market\":\"KRW-\\u0001\"}]", SIZE_MAX, TF_1M, to, 200, "market KRW-?, asked");
+	/* a timestamp of 19 digits */
+	specs_desc(s, 1, TF_1M, to);
+	s[0].ts = "1234567890123456789";
+	len = build(body, sizeof(body), s, 1, 1);
+	reject(body, len, TF_1M, to, 200, "timestamp is not a positive integer");
+	/* the unit is checked for minute timeframes only */
+	specs_desc(s, 1, TF_1D, to);
+	len = build(body, sizeof(body), s, 1, 7);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1D, to, 200), 1);
+	specs_desc(s, 1, TF_1S, to);
+	len = build(body, sizeof(body), s, 1, 7);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1S, to, 200), 1);
+	/* no error buffer: only the result */
+	{
+		struct upbit_query q = { "KRW-BTC", TF_1M, to, 200 };
+
+		assert_int_equal(upbit_parse_candles("[x", 2, &q, out, 200, NULL, 0), -1);
+		assert_int_equal(upbit_parse_candles(NULL, 0, &q, out, 200, err, sizeof(err)), -1);
+		assert_string_equal(err, "empty body");
+	}
 	/* an optional number too large for a double */
 	specs_desc(s, 1, TF_1M, to);
 	s[0].extra = ",\"prev_closing_price\":1e999";
@@ -549,8 +576,9 @@ test_unusual_json(void **state)
 	/* error envelopes: a long numeric name is cut, a name that is not a
 	 * plain integer has no code, a UTF-8 sequence cut by truncation goes */
 	{
-		static const char big[] = "{\"error\":{\"name\":123456789012345678901234567890123456789"
-		                          "012345678901234567890,\"message\":\"m\"}}";
+		static const char big[] =
+		    "{\"error\":{\"name\":123456789012345678901234567890123456789"
+		    "012345678901234567890,\"message\":\"m\"}}";
 		static const char neg[] = "{\"error\":{\"name\":-1.5}}";
 		static const char bad[] = "{\"error\":{\"name\":\"x\\q\"}}";
 		char cut[256];
@@ -562,6 +590,8 @@ test_unusual_json(void **state)
 		assert_false(e.has_code);
 		assert_string_equal(e.name, "-1.5");
 		assert_int_equal(upbit_parse_error(bad, strlen(bad), &e), -1);
+		assert_int_equal(upbit_parse_error(NULL, 0, &e), -1);
+		assert_int_equal(upbit_parse_error(big, UPBIT_BODY_MAX_BYTES + 1, &e), -1);
 		/* 118 ASCII bytes then a 3-byte sequence: only its first byte fits */
 		memset(cut + n, 'a', UPBIT_ERR_MESSAGE_MAX - 2);
 		n += UPBIT_ERR_MESSAGE_MAX - 2;
@@ -587,6 +617,7 @@ test_block_time(void **state)
 	assert_int_equal(upbit_block_ms("code 7 status"), 0);
 	assert_int_equal(upbit_block_ms("blocked"), 0);
 	assert_int_equal(upbit_block_ms("retry in 5 secondsx, or 7 min"), 420000);
+	assert_int_equal(upbit_block_ms("wait 5 secondsssssssss or 2 s"), 2000);
 	assert_int_equal(upbit_block_ms(""), 0);
 	assert_int_equal(upbit_block_ms(NULL), 0);
 }
@@ -606,13 +637,17 @@ test_remaining_req(void **state)
 		"sec=5",
 		"group=candles; sec=-1",
 		"group=candles; junk; sec=3",
+		"\tgroup=candles;\tsec=4\t",
+		"group=candlez; sec=4",
+		"group=candles; abcde=1; xyz=2; sec=5",
 	};
-	static const int want[] = { 9, 0, 12, 127, -1, -1, -1, -1, -1, -1, 3 };
+	static const int want[] = { 9, 0, 12, 127, -1, -1, -1, -1, -1, -1, 3, 4, -1, 5 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
 		if (upbit_remaining_req(h[i], strlen(h[i])) != want[i])
 			fail_msg("\"%s\": want %d", h[i], want[i]);
+	assert_int_equal(upbit_remaining_req(NULL, 0), -1);
 }
 
 static void
