@@ -20,8 +20,13 @@ setup() {
 }
 
 teardown() {
-	[ -z "${STUB_PID:-}" ] || { kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null; } || true
+	stop_stub
 	stop_all_sims
+}
+
+stop_stub() {
+	[ -z "${STUB_PID:-}" ] || { kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null; } || true
+	STUB_PID=
 }
 
 # start_stub ARGS...: tests/http_stub.py in front of the simulator; sets STUB_URL
@@ -149,8 +154,7 @@ fetcher_logs() {
 		fetcher_logs | grep -q "perm_request: $want"
 		# one request: a permanent failure is not retried
 		[ "$(grep -c 'perm_request' <(fetcher_logs))" -eq 1 ]
-		kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
-		STUB_PID=
+		stop_stub
 	done
 }
 
@@ -175,8 +179,7 @@ fetcher_logs() {
 		200) fetcher_logs | grep -q "temp_body: body larger than 1048576 bytes" ;;
 		esac
 		fetcher_logs | grep -q "candles, .* bytes, sent"
-		kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
-		STUB_PID=
+		stop_stub
 	done
 }
 
@@ -195,7 +198,6 @@ fetcher_logs() {
 		fetcher_http_start*) fetcher_logs | grep -q "temp_net: the transfer could not start" ;;
 		fetcher_send_failed*) fetcher_logs | grep -q "not sent (.*); the lease will expire" ;;
 		esac
-		kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
-		STUB_PID=
+		stop_stub
 	done
 }

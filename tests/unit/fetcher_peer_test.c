@@ -221,6 +221,25 @@ expect_msg(struct peer *p, void *sock, int want, zmq_msg_t *body)
 	}
 }
 
+/* Waits for a RESULT at the writer: its chunk id, candle count and newest
+ * start. */
+static uint64_t
+expect_result(struct peer *p, uint16_t *ncandles, int64_t *newest)
+{
+	static struct candle cs[CANDLE_MAX_PER_RESPONSE];
+	struct msg_result res;
+	zmq_msg_t m;
+
+	expect_msg(p, p->writer, MSG_RESULT, &m);
+	res.candles = cs;
+	assert_int_equal(msg_decode_result(zmq_msg_data(&m), zmq_msg_size(&m), &res), 0);
+	zmq_msg_close(&m);
+	assert_int_equal(res.ci.http_status, 200);
+	*ncandles = res.ncandles;
+	*newest = res.ncandles > 0 ? res.candles[0].start : 0;
+	return res.ci.id;
+}
+
 static void
 expect_ready(struct peer *p)
 {
@@ -288,12 +307,11 @@ test_bad_messages(void **state)
 {
 	struct peer *p = *state;
 	struct msg_ready r = { 3, 0, "x" };
-	struct msg_result res;
 	struct msgbuf b = { NULL, 0, 0 };
-	static struct candle cs[CANDLE_MAX_PER_RESPONSE];
 	const void *parts[2] = { "a", "b" };
 	const size_t lens[2] = { 1, 1 };
-	zmq_msg_t m;
+	uint16_t n;
+	int64_t newest;
 
 	start_sim(p, "0");
 	start(p, p->api, 1, "1");
@@ -310,14 +328,9 @@ test_bad_messages(void **state)
 	assert_true(log_has(p, "undecodable LEASE"));
 
 	send_lease(p, 2, 0, 5000, 0);
-	expect_msg(p, p->writer, MSG_RESULT, &m);
-	res.candles = cs;
-	assert_int_equal(msg_decode_result(zmq_msg_data(&m), zmq_msg_size(&m), &res), 0);
-	assert_int_equal(res.ci.id, 2);
-	assert_int_equal(res.ncandles, 5);
-	assert_int_equal(res.ci.http_status, 200);
-	assert_int_equal(res.candles[0].start, TO - 60);
-	zmq_msg_close(&m);
+	assert_int_equal(expect_result(p, &n, &newest), 2);
+	assert_int_equal(n, 5);
+	assert_int_equal(newest, TO - 60);
 	assert_true(log_has(p, "KRW-BTC 1m to 2026-10-01T00:00:00: 5 candles"));
 	/* the writer never talks on this socket: dropped */
 	assert_int_equal(zmq_send(p->writer, p->wident, p->widentlen, ZMQ_SNDMORE),
@@ -407,9 +420,8 @@ static void
 test_stop_graceful(void **state)
 {
 	struct peer *p = *state;
-	struct msg_result res;
-	static struct candle cs[CANDLE_MAX_PER_RESPONSE];
-	zmq_msg_t m;
+	uint16_t n;
+	int64_t newest;
 	int st = 0;
 
 	start_sim(p, "1200");
@@ -422,11 +434,8 @@ test_stop_graceful(void **state)
 	assert_true(log_has(p, "stopping on signal 15: 1 transfers running, 1 leases not started"));
 	send_lease(p, 13, 0, 10000, 0);
 	assert_true(log_has(p, "stopping: lease of chunk 13 not taken"));
-	expect_msg(p, p->writer, MSG_RESULT, &m);
-	res.candles = cs;
-	assert_int_equal(msg_decode_result(zmq_msg_data(&m), zmq_msg_size(&m), &res), 0);
-	zmq_msg_close(&m);
-	assert_int_equal(res.ci.id, 11);
+	assert_int_equal(expect_result(p, &n, &newest), 11);
+	assert_int_equal(n, 5);
 	assert_int_equal(waitpid(p->fetcher, &st, 0), p->fetcher);
 	p->fetcher = -1;
 	assert_true(WIFEXITED(st));
