@@ -716,9 +716,9 @@ read_num(struct jp *j, int f, struct cread *r)
 	return 0;
 }
 
-/* A non-negative integer field. */
+/* An integer field in 1..max. */
 static int
-read_int(struct jp *j, int f, const struct cread *r, int64_t *v)
+read_int(struct jp *j, int f, const struct cread *r, int64_t max, int64_t *v)
 {
 	const char *lex = "";
 	size_t len = 0;
@@ -727,20 +727,16 @@ read_int(struct jp *j, int f, const struct cread *r, int64_t *v)
 		return -1;
 	if (lex_int(lex, len, v) == -1)
 		return jfail(j, "candle %d: %s is not a positive integer", r->idx, fields[f].name);
+	if (*v < 1 || *v > max)
+		return jfail(j, "candle %d: %s %lld out of range", r->idx, fields[f].name,
+		             (long long)*v);
 	return 0;
 }
 
 static int
 read_timestamp(struct jp *j, int f, struct cread *r)
 {
-	int64_t v;
-
-	if (read_int(j, f, r, &v) == -1)
-		return -1;
-	if (v <= 0)
-		return jfail(j, "candle %d: timestamp is not > 0", r->idx);
-	r->c->timestamp_ms = v;
-	return 0;
+	return read_int(j, f, r, INT64_MAX, &r->c->timestamp_ms);
 }
 
 static int
@@ -748,10 +744,8 @@ read_unit(struct jp *j, int f, struct cread *r)
 {
 	int64_t v;
 
-	if (read_int(j, f, r, &v) == -1)
+	if (read_int(j, f, r, UNIT_MAX, &v) == -1)
 		return -1;
-	if (v < 1 || v > UNIT_MAX)
-		return jfail(j, "candle %d: unit %lld out of range", r->idx, (long long)v);
 	r->c->unit = (int32_t)v;
 	return 0;
 }
