@@ -574,7 +574,7 @@ test_unusual_json(void **state)
 	reject(" \n", SIZE_MAX, TF_1M, to, 200, "truncated");
 
 	/* error envelopes: a long numeric name is cut, a name that is not a
-	 * plain integer has no code, a UTF-8 sequence cut by truncation goes */
+	 * plain integer has no code, a character that does not fit is left out whole */
 	{
 		static const char big[] =
 		    "{\"error\":{\"name\":123456789012345678901234567890123456789"
@@ -592,7 +592,7 @@ test_unusual_json(void **state)
 		assert_int_equal(upbit_parse_error(bad, strlen(bad), &e), -1);
 		assert_int_equal(upbit_parse_error(NULL, 0, &e), -1);
 		assert_int_equal(upbit_parse_error(big, UPBIT_BODY_MAX_BYTES + 1, &e), -1);
-		/* 118 ASCII bytes then a 3-byte sequence: only its first byte fits */
+		/* 118 ASCII bytes then a 3-byte sequence: one byte fits, none is kept */
 		memset(cut + n, 'a', UPBIT_ERR_MESSAGE_MAX - 2);
 		n += UPBIT_ERR_MESSAGE_MAX - 2;
 		n += snprintf(cut + n, sizeof(cut) - (size_t)n, "\xec\x9e\x98\"}}");
