@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "crashpoint.h"
 #include "http.h"
 #include "log.h"
 #include "upbit_json.h"
@@ -97,13 +98,22 @@ on_header(char *line, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-#define SETOPT(e, opt, val)                                                                  \
-	do {                                                                                 \
-		CURLcode rc_ = curl_easy_setopt((e), (opt), (val));                          \
-		if (rc_ != CURLE_OK) {                                                       \
-			log_warnx("curl_easy_setopt " #opt ": %s", curl_easy_strerror(rc_)); \
-			return -1;                                                           \
-		}                                                                            \
+/* 1 (logged) if a curl_easy_setopt call failed. */
+static int
+setopt_failed(CURLcode rc, const char *name)
+{
+	if (FAILPOINT("fetcher_curl_setopt"))
+		rc = CURLE_UNKNOWN_OPTION;
+	if (rc == CURLE_OK)
+		return 0;
+	log_warnx("curl_easy_setopt %s: %s", name, curl_easy_strerror(rc));
+	return 1;
+}
+
+#define SETOPT(e, opt, val)                                                   \
+	do {                                                                  \
+		if (setopt_failed(curl_easy_setopt((e), (opt), (val)), #opt)) \
+			return -1;                                            \
 	} while (0)
 
 static int
@@ -135,6 +145,42 @@ easy_setup(struct http *h, struct xfer *x, const struct http_config *cfg)
 	return 0;
 }
 
+/* The handle and its slot table, nothing of libcurl yet. */
+static struct http *
+http_alloc(const struct http_config *cfg)
+{
+	struct http *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->x = calloc((size_t)cfg->max_inflight, sizeof(*h->x))) == NULL) {
+		log_warn("http_new");
+		free(h);
+		return NULL;
+	}
+	h->n = cfg->max_inflight;
+	h->body_max = cfg->body_max;
+	return h;
+}
+
+/* One easy handle per slot, options set once. */
+static int
+slots_init(struct http *h, const struct http_config *cfg)
+{
+	for (int i = 0; i < h->n; i++) {
+		struct xfer *x = &h->x[i];
+
+		x->h = h;
+		x->remaining_req = -1;
+		if (FAILPOINT("fetcher_curl_easy") || (x->easy = curl_easy_init()) == NULL) {
+			log_warnx("curl_easy_init failed");
+			return -1;
+		}
+		if (easy_setup(h, x, cfg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 struct http *
 http_new(const struct http_config *cfg)
 {
@@ -151,14 +197,8 @@ http_new(const struct http_config *cfg)
 		}
 		curl_inited = 1;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->x = calloc((size_t)cfg->max_inflight, sizeof(*h->x))) == NULL) {
-		log_warn("http_new");
-		free(h);
+	if ((h = http_alloc(cfg)) == NULL)
 		return NULL;
-	}
-	h->n = cfg->max_inflight;
-	h->body_max = cfg->body_max;
 	if (cfg->source_ip != NULL && cfg->source_ip[0] != '\0' &&
 	    (size_t)snprintf(h->iface, sizeof(h->iface), "host!%s", cfg->source_ip) >=
 	        sizeof(h->iface)) {
@@ -169,24 +209,14 @@ http_new(const struct http_config *cfg)
 		log_warnx("curl_slist_append failed");
 		goto fail;
 	}
-	if ((h->multi = curl_multi_init()) == NULL) {
+	if (FAILPOINT("fetcher_curl_multi") || (h->multi = curl_multi_init()) == NULL) {
 		log_warnx("curl_multi_init failed");
 		goto fail;
 	}
 	if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n) != CURLM_OK)
 		log_warnx("CURLMOPT_MAXCONNECTS refused");
-	for (int i = 0; i < h->n; i++) {
-		struct xfer *x = &h->x[i];
-
-		x->h = h;
-		x->remaining_req = -1;
-		if ((x->easy = curl_easy_init()) == NULL) {
-			log_warnx("curl_easy_init failed");
-			goto fail;
-		}
-		if (easy_setup(h, x, cfg) == -1)
-			goto fail;
-	}
+	if (slots_init(h, cfg) == -1)
+		goto fail;
 	return h;
 fail:
 	http_free(&h);
@@ -250,7 +280,8 @@ http_start(struct http *h, const char *url, void *user)
 		log_warnx("CURLOPT_URL: %s", curl_easy_strerror(rc));
 		return -1;
 	}
-	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
+	if (FAILPOINT("fetcher_http_start") ||
+	    (mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
 		log_warnx("curl_multi_add_handle: %s", curl_multi_strerror(mc));
 		return -1;
 	}
@@ -271,7 +302,7 @@ http_wait(struct http *h, int extra_fd, int timeout_ms)
 	wfd.events = CURL_WAIT_POLLIN;
 	mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
 	                     timeout_ms < 0 ? 0 : timeout_ms, NULL);
-	if (mc != CURLM_OK) {
+	if (FAILPOINT("fetcher_curl_poll") || mc != CURLM_OK) {
 		log_warnx("curl_multi_poll: %s", curl_multi_strerror(mc));
 		return -1;
 	}
@@ -284,7 +315,7 @@ http_perform(struct http *h)
 	int still;
 	CURLMcode mc = curl_multi_perform(h->multi, &still);
 
-	if (mc != CURLM_OK) {
+	if (FAILPOINT("fetcher_curl_perform") || mc != CURLM_OK) {
 		log_warnx("curl_multi_perform: %s", curl_multi_strerror(mc));
 		return -1;
 	}

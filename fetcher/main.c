@@ -13,7 +13,6 @@
  * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 4 temporary trouble.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "log.h"
 #include "proc.h"
 #include "net.h"
+#include "opts.h"
 #include "proto.h"
 #include "tf.h"
 #include "timeutil.h"
@@ -128,68 +128,33 @@ usage(FILE *f)
 	        DEFAULT_MAX_INFLIGHT, MAX_INFLIGHT_MAX);
 }
 
-static int
-parse_opts(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "work", required_argument, NULL, 'w' },
-		{ "results", required_argument, NULL, 'r' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "api-url", required_argument, NULL, 'a' },
-		{ "source-ip", required_argument, NULL, 's' },
-		{ "max-inflight", required_argument, NULL, 'm' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "curve-server", required_argument, NULL, 'S' },
-		{ "curve-client", required_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *api = getenv("UPBIT_API_URL");
-	char *end;
-	long v;
-	size_t len;
-	int c;
+static const char *api_arg; /* --api-url as given */
 
-	if (api == NULL || *api == '\0')
-		api = DEFAULT_API_URL;
-	o.max_inflight = DEFAULT_MAX_INFLIGHT;
-	o.name = "fetcher";
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'w': o.work = optarg; break;
-		case 'r': o.results = optarg; break;
-		case 'e': o.events = optarg; break;
-		case 'a': api = optarg; break;
-		case 's': o.source_ip = optarg; break;
-		case 'n': o.name = optarg; break;
-		case 'S': o.curve.server_key_file = optarg; break;
-		case 'C': o.curve.client_key_file = optarg; break;
-		case 'v': o.verbose = 1; break;
-		case 'm':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || v < 1 ||
-			    v > MAX_INFLIGHT_MAX) {
-				fprintf(stderr,
-				        "cp-fetcher: --max-inflight must be 1..%d, not '%s'\n",
-				        MAX_INFLIGHT_MAX, optarg);
-				return -1;
-			}
-			o.max_inflight = (int)v;
-			break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		default: return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "cp-fetcher: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (o.work == NULL || o.results == NULL) {
-		fprintf(stderr, "cp-fetcher: --work and --results are required\n");
-		return -1;
-	}
+static const struct opt optab[] = {
+	{ .name = "work", .kind = OPT_STR, .dest = &o.work },
+	{ .name = "results", .kind = OPT_STR, .dest = &o.results },
+	{ .name = "events", .kind = OPT_STR, .dest = &o.events },
+	{ .name = "api-url", .kind = OPT_STR, .dest = &api_arg },
+	{ .name = "source-ip", .kind = OPT_STR, .dest = &o.source_ip },
+	{ .name = "max-inflight",
+	  .kind = OPT_INT,
+	  .dest = &o.max_inflight,
+	  .min = 1,
+	  .max = MAX_INFLIGHT_MAX },
+	{ .name = "name", .kind = OPT_STR, .dest = &o.name },
+	{ .name = "curve-server", .kind = OPT_STR, .dest = &o.curve.server_key_file },
+	{ .name = "curve-client", .kind = OPT_STR, .dest = &o.curve.client_key_file },
+	{ .name = "verbose", .short_name = 'v', .kind = OPT_SET, .dest = &o.verbose, .value = 1 },
+	{ .name = "help", .short_name = 'h', .kind = OPT_HELP },
+	{ .kind = OPT_END },
+};
+
+/* o.api_url: api without trailing slashes; 0 or -1 (said why). */
+static int
+set_api_url(const char *api)
+{
+	size_t len;
+
 	if (strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0) {
 		fprintf(stderr, "cp-fetcher: --api-url must start with http:// or https://\n");
 		return -1;
@@ -203,6 +168,25 @@ parse_opts(int argc, char **argv)
 	}
 	memcpy(o.api_url, api, len);
 	o.api_url[len] = '\0';
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv)
+{
+	const char *env = getenv("UPBIT_API_URL");
+
+	api_arg = env != NULL && *env != '\0' ? env : DEFAULT_API_URL;
+	o.max_inflight = DEFAULT_MAX_INFLIGHT;
+	o.name = "fetcher";
+	if (opts_parse("cp-fetcher", argc, argv, optab, usage) == -1)
+		return -1;
+	if (o.work == NULL || o.results == NULL) {
+		fprintf(stderr, "cp-fetcher: --work and --results are required\n");
+		return -1;
+	}
+	if (set_api_url(api_arg) == -1)
+		return -1;
 	if (o.source_ip != NULL && (o.source_ip[0] == '\0' || strlen(o.source_ip) >= SOURCE_MAX ||
 	                            strpbrk(o.source_ip, " \t!/") != NULL)) {
 		fprintf(stderr, "cp-fetcher: bad --source-ip '%s'\n", o.source_ip);
@@ -329,11 +313,31 @@ send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const
 		log_warnx("cannot encode FAILED for chunk %llu", (unsigned long long)l->ci.id);
 		return;
 	}
-	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == -1)
+	if (FAILPOINT("fetcher_send_failed") || net_send(sock_work, mbuf.data, mbuf.len, 0) == -1)
 		log_warnx("FAILED for chunk %llu not sent (%s); the lease will expire",
 		          (unsigned long long)l->ci.id, zmq_strerror(zmq_errno()));
 	if (kind == FAIL_RATE_429 || kind == FAIL_BLOCKED_418)
 		net_event(sock_events, EV_HTTP, mbuf.data, mbuf.len);
+}
+
+/* A printable prefix of a body: blanks folded, other bytes dropped. */
+static void
+body_excerpt(const char *body, size_t len, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && i < 80 && n + 1 < cap; i++) {
+		char c = body[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e || (c == ' ' && (n == 0 || out[n - 1] == ' ')))
+			continue;
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
 }
 
 /* The Upbit message of an error body, or a printable prefix of the body. */
@@ -341,26 +345,11 @@ static void
 body_text(const struct http_done *d, char *out, size_t cap)
 {
 	struct upbit_error e;
-	size_t n = 0;
 
-	if (upbit_parse_error(d->body, d->len, &e) == 0) {
+	if (upbit_parse_error(d->body, d->len, &e) == 0)
 		snprintf(out, cap, "%s", e.message[0] != '\0' ? e.message : e.name);
-		return;
-	}
-	for (size_t i = 0; i < d->len && i < 80 && n + 1 < cap; i++) {
-		char c = d->body[i];
-
-		if (c == '\n' || c == '\r' || c == '\t')
-			c = ' ';
-		if (c < 0x20 || c > 0x7e)
-			continue;
-		if (c == ' ' && (n == 0 || out[n - 1] == ' '))
-			continue;
-		out[n++] = c;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
+	else
+		body_excerpt(d->body, d->len, out, cap);
 }
 
 /* A 200: validate, encode the RESULT and hold it for the writer. */
@@ -418,67 +407,99 @@ handle_ok(struct lease *l, const struct http_done *d)
 	}
 }
 
+/* A transfer that failed below HTTP: the reason and the kind. */
+static enum fail_kind
+transport_reason(const struct http_done *d, char *reason, size_t cap)
+{
+	size_t n;
+
+	if (d->too_big) {
+		snprintf(reason, cap, "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
+		return FAIL_TEMP_BODY;
+	}
+	if (d->truncated) {
+		snprintf(reason, cap, "truncated body (%.120s)", d->error);
+		return FAIL_TEMP_BODY;
+	}
+	n = strnlen(d->error, cap - 1); /* the reason keeps what fits */
+	memcpy(reason, d->error, n);
+	reason[n] = '\0';
+	return FAIL_TEMP_NET;
+}
+
+/* A 418: the address is blocked, for the time the message states. */
+static enum fail_kind
+block_reason(const char *text, char *reason, size_t cap, uint32_t *block_ms)
+{
+	*block_ms = upbit_block_ms(text);
+	if (*block_ms > 0)
+		snprintf(reason, cap, "HTTP 418: blocked for %u s (%s)",
+		         (unsigned)(*block_ms / 1000), text);
+	else
+		snprintf(reason, cap, "HTTP 418: blocked, time unknown (%s)", text);
+	log_warnx("source %s is BLOCKED by Upbit (418) for %s: %s", source_label,
+	          *block_ms > 0 ? "the stated time" : "an unknown time", text);
+	return FAIL_BLOCKED_418;
+}
+
+/* An HTTP status other than 200: the reason and the kind (temporary ones
+ * are retried by the planner, permanent ones fail the chunk's target). */
+static enum fail_kind
+status_reason(const struct lease *l, const struct http_done *d, char *reason, size_t cap,
+              uint32_t *retry_after_ms)
+{
+	char text[UPBIT_ERR_MESSAGE_MAX];
+	long st = d->status;
+
+	if (st < 400 || st >= 600) {
+		snprintf(reason, cap, "unexpected HTTP status %ld", st);
+		return FAIL_TEMP_HTTP;
+	}
+	body_text(d, text, sizeof(text));
+	if (st == 418)
+		return block_reason(text, reason, cap, retry_after_ms);
+	if (st == 429) {
+		snprintf(reason, cap, "HTTP 429%s%s%s", text[0] ? " (" : "", text,
+		         text[0] ? ")" : "");
+		return FAIL_RATE_429;
+	}
+	if (st == 404 && strstr(text, "Code not found") != NULL) {
+		snprintf(reason, cap, "unknown market %s (404 Code not found)", l->ci.market);
+		return FAIL_PERM_MARKET;
+	}
+	if (st >= 500) {
+		snprintf(reason, cap, "HTTP %ld%s%s", st, text[0] ? ": " : "", text);
+		return FAIL_TEMP_HTTP;
+	}
+	snprintf(reason, cap, "HTTP %ld: %s", st, text[0] ? text : "(no message)");
+	/* 408 Request Timeout is a transport hiccup, not a bad request */
+	return st == 408 ? FAIL_TEMP_HTTP : FAIL_PERM_REQUEST;
+}
+
 /* Classifies one finished transfer; the lease ends FREE or HELD. */
 static void
 handle_done(struct http_done *d)
 {
 	struct lease *l = d->user;
-	char text[UPBIT_ERR_MESSAGE_MAX], reason[REASON_MAX];
+	char reason[REASON_MAX];
+	enum fail_kind kind;
+	uint32_t retry_after_ms = 0;
 	long st = d->status;
-	uint32_t block_ms;
 
 	l->ci.t_answered = offset_ms(&l->ci);
 	l->ci.http_status = (uint16_t)(st > 0 && st <= 999 ? st : 0);
 	l->ci.remaining_req = (int8_t)d->remaining_req;
 	CRASHPOINT("fetcher_after_http");
 
-	if (d->too_big) {
-		snprintf(reason, sizeof(reason), "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
-		send_failed(l, FAIL_TEMP_BODY, 0, reason);
-	} else if (d->failed && d->truncated) {
-		snprintf(reason, sizeof(reason), "truncated body (%.120s)", d->error);
-		send_failed(l, FAIL_TEMP_BODY, 0, reason);
-	} else if (d->failed) {
-		send_failed(l, FAIL_TEMP_NET, 0, d->error);
-	} else if (st == 200) {
+	if (!d->too_big && !d->failed && st == 200) {
 		handle_ok(l, d);
 		return;
-	} else if (st == 429) {
-		body_text(d, text, sizeof(text));
-		snprintf(reason, sizeof(reason), "HTTP 429%s%s%s", text[0] ? " (" : "", text,
-		         text[0] ? ")" : "");
-		send_failed(l, FAIL_RATE_429, 0, reason);
-	} else if (st == 418) {
-		body_text(d, text, sizeof(text));
-		block_ms = upbit_block_ms(text);
-		if (block_ms > 0)
-			snprintf(reason, sizeof(reason), "HTTP 418: blocked for %u s (%s)",
-			         (unsigned)(block_ms / 1000), text);
-		else
-			snprintf(reason, sizeof(reason), "HTTP 418: blocked, time unknown (%s)",
-			         text);
-		log_warnx("source %s is BLOCKED by Upbit (418) for %s: %s", source_label,
-		          block_ms > 0 ? "the stated time" : "an unknown time", text);
-		send_failed(l, FAIL_BLOCKED_418, block_ms, reason);
-	} else if (st == 404 &&
-	           (body_text(d, text, sizeof(text)), strstr(text, "Code not found") != NULL)) {
-		snprintf(reason, sizeof(reason), "unknown market %s (404 Code not found)",
-		         l->ci.market);
-		send_failed(l, FAIL_PERM_MARKET, 0, reason);
-	} else if (st >= 400 && st < 500) {
-		body_text(d, text, sizeof(text));
-		snprintf(reason, sizeof(reason), "HTTP %ld: %s", st,
-		         text[0] ? text : "(no message)");
-		/* 408 Request Timeout is a transport hiccup, not a bad request */
-		send_failed(l, st == 408 ? FAIL_TEMP_HTTP : FAIL_PERM_REQUEST, 0, reason);
-	} else if (st >= 500 && st < 600) {
-		body_text(d, text, sizeof(text));
-		snprintf(reason, sizeof(reason), "HTTP %ld%s%s", st, text[0] ? ": " : "", text);
-		send_failed(l, FAIL_TEMP_HTTP, 0, reason);
-	} else {
-		snprintf(reason, sizeof(reason), "unexpected HTTP status %ld", st);
-		send_failed(l, FAIL_TEMP_HTTP, 0, reason);
 	}
+	if (d->too_big || d->failed)
+		kind = transport_reason(d, reason, sizeof(reason));
+	else
+		kind = status_reason(l, d, reason, sizeof(reason), &retry_after_ms);
+	send_failed(l, kind, retry_after_ms, reason);
 	lease_free(l);
 }
 
@@ -723,30 +744,23 @@ busy(void)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+static void
+setup_signals(void)
 {
 	struct sigaction sa;
-	struct http_config hc;
-	struct net_tune tune;
-	const struct net_curve *curve;
-	void *ctx;
-	int zfd = -1, rc = EXIT_OK;
-	size_t zsz = sizeof(zfd);
-	int64_t stop_deadline = 0;
 
-	if (parse_opts(argc, argv) == -1) {
-		fprintf(stderr, "try 'cp-fetcher --help'\n");
-		return EXIT_USAGE;
-	}
-	log_init(o.name, o.verbose);
-	proc_die_with_parent();
-	source_label = o.source_ip != NULL ? o.source_ip : "default";
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The lease table, the parse scratch and the HTTP client; exits on failure. */
+static void
+setup_http(void)
+{
+	struct http_config hc;
 
 	if ((leases = calloc((size_t)o.max_inflight, sizeof(*leases))) == NULL ||
 	    (candles = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*candles))) == NULL)
@@ -758,15 +772,24 @@ main(int argc, char **argv)
 	hc.user_agent = USER_AGENT;
 	if ((http = http_new(&hc)) == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot set up libcurl");
+}
 
-	ctx = zmq_ctx_new();
-	if (ctx == NULL)
+/* The zmq context and sockets; the planner socket's fd for polling. Exits
+ * on failure. */
+static void *
+setup_sockets(int *zfd)
+{
+	const struct net_curve *curve = o.curve.server_key_file != NULL ? &o.curve : NULL;
+	struct net_tune tune;
+	size_t zsz = sizeof(*zfd);
+	void *ctx;
+
+	if (FAILPOINT("fetcher_zmq_ctx") || (ctx = zmq_ctx_new()) == NULL)
 		fatalx(EXIT_TEMPFAIL, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
 	/* To the writer: a small send high-water mark and ZMQ_IMMEDIATE, so with
 	 * the writer down or slow a send fails at once instead of queueing
 	 * megabytes inside zmq: back-pressure reaches the planner (free_slots
 	 * 0) and memory stays bounded. */
-	curve = o.curve.server_key_file != NULL ? &o.curve : NULL;
 	tune.hwm = 2 * o.max_inflight + 2;
 	tune.immediate = 1;
 	if ((sock_work = net_socket(ctx, ZMQ_DEALER, o.work, 0, curve)) == NULL ||
@@ -775,50 +798,59 @@ main(int argc, char **argv)
 	sock_events = net_events_open(ctx, o.events, curve);
 	if (o.events != NULL && sock_events == NULL)
 		log_warnx("no event stream (%s); going on without", o.events);
-	if (zmq_getsockopt(sock_work, ZMQ_FD, &zfd, &zsz) == -1)
+	if (FAILPOINT("fetcher_zmq_fd") || zmq_getsockopt(sock_work, ZMQ_FD, zfd, &zsz) == -1)
 		fatalx(EXIT_TEMPFAIL, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
+	return ctx;
+}
 
-	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
-	         o.api_url, source_label, o.max_inflight, o.work, o.results,
-	         o.events ? o.events : "-");
-	ready_maybe(mono_us(), 1);
+/* One pass of the loop: leases in, transfers started and finished, results
+ * out, READY. -1 if libcurl failed. */
+static int
+loop_once(int zfd)
+{
+	struct http_done d;
+	int64_t now;
+
+	drain(sock_work, 1);
+	start_due();
+	if (http_perform(http) == -1)
+		return -1;
+	while (http_next_done(http, &d) == 1) {
+		handle_done(&d);
+		http_release(http, &d);
+	}
+	drain(sock_results, 0);
+	now = mono_us();
+	pump_results(now);
+	ready_maybe(now, 0);
+	/* sends may have swallowed the ZMQ_FD edge: look again */
+	drain(sock_work, 1);
+	start_due();
+	return wait_next(zfd);
+}
+
+/* Runs until a signal stops it (after the grace time for running
+ * transfers) or libcurl fails; the exit code. */
+static int
+run(int zfd)
+{
+	int64_t stop_deadline = 0;
 
 	for (;;) {
-		int64_t now;
-
 		if (stop_signal && !stopping) {
 			begin_stop();
 			stop_deadline = mono_us() + STOP_GRACE_US;
 		}
 		if (stopping && (!busy() || mono_us() >= stop_deadline))
-			break;
-		drain(sock_work, 1);
-		start_due();
-		if (http_perform(http) == -1) {
-			rc = EXIT_TEMPFAIL;
-			break;
-		}
-		{
-			struct http_done d;
-
-			while (http_next_done(http, &d) == 1) {
-				handle_done(&d);
-				http_release(http, &d);
-			}
-		}
-		drain(sock_results, 0);
-		now = mono_us();
-		pump_results(now);
-		ready_maybe(now, 0);
-		/* sends may have swallowed the ZMQ_FD edge: look again */
-		drain(sock_work, 1);
-		start_due();
-		if (wait_next(zfd) == -1) {
-			rc = EXIT_TEMPFAIL;
-			break;
-		}
+			return EXIT_OK;
+		if (loop_once(zfd) == -1)
+			return EXIT_TEMPFAIL;
 	}
+}
 
+static void
+report_exit(void)
+{
 	if (stopping && busy())
 		log_warnx("stop: %d transfers or results abandoned after %lld s", leases_held(),
 		          (long long)(STOP_GRACE_US / 1000000));
@@ -828,6 +860,11 @@ main(int argc, char **argv)
 	         (unsigned long long)n_failed, (unsigned long long)n_dropped,
 	         (long long)(n_started ? late_sum_us / (int64_t)n_started : 0),
 	         (long long)late_max_us, (unsigned long long)n_late_1ms);
+}
+
+static void
+cleanup(void *ctx)
+{
 	http_free(&http);
 	for (int i = 0; i < o.max_inflight; i++)
 		msgbuf_free(&leases[i].out);
@@ -839,5 +876,30 @@ main(int argc, char **argv)
 	if (sock_events != NULL)
 		zmq_close(sock_events);
 	zmq_ctx_term(ctx);
+}
+
+int
+main(int argc, char **argv)
+{
+	void *ctx;
+	int zfd = -1, rc;
+
+	if (parse_opts(argc, argv) == -1) {
+		fprintf(stderr, "try 'cp-fetcher --help'\n");
+		return EXIT_USAGE;
+	}
+	log_init(o.name, o.verbose);
+	proc_die_with_parent();
+	source_label = o.source_ip != NULL ? o.source_ip : "default";
+	setup_signals();
+	setup_http();
+	ctx = setup_sockets(&zfd);
+	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
+	         o.api_url, source_label, o.max_inflight, o.work, o.results,
+	         o.events ? o.events : "-");
+	ready_maybe(mono_us(), 1);
+	rc = run(zfd);
+	report_exit();
+	cleanup(ctx);
 	return rc;
 }

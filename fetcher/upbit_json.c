@@ -105,6 +105,7 @@ hex4(struct jp *j, unsigned *out)
 {
 	unsigned v = 0;
 
+	*out = 0;
 	if (j->end - j->p < 4)
 		return jfail(j, "json: truncated \\u escape at byte %zu", jpos(j));
 	for (int i = 0; i < 4; i++) {
@@ -118,18 +119,164 @@ hex4(struct jp *j, unsigned *out)
 	return 0;
 }
 
-/* Appends k bytes to out while they fit (cap includes the NUL) and nothing
- * was dropped before; *w counts bytes written, *n all bytes. */
-static void
-put(char *out, size_t cap, size_t *w, size_t *n, const char *s, size_t k, int *overflow)
+static int
+is_digit(char c)
 {
-	if (out != NULL && !*overflow && *w + k < cap) {
-		memcpy(out + *w, s, k);
-		*w += k;
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The cursor is at c. */
+static int
+at(const struct jp *j, char c)
+{
+	return j->p < j->end && *j->p == c;
+}
+
+/* The cursor is at the start of a number. */
+static int
+at_number(const struct jp *j)
+{
+	return j->p < j->end && (*j->p == '-' || is_digit(*j->p));
+}
+
+/* ---- strings ---- */
+
+/* A string's decoded text: bytes go to out (cap with the NUL; out NULL:
+ * validate only) while they fit and nothing was dropped before, a
+ * character's bytes all or none; w counts the bytes written, n all bytes. */
+struct sbuf {
+	char *out;
+	size_t cap, w, n;
+	int overflow;
+};
+
+static void
+put(struct sbuf *b, const char *s, size_t k)
+{
+	if (b->out != NULL && !b->overflow && b->w + k < b->cap) {
+		memcpy(b->out + b->w, s, k);
+		b->w += k;
 	} else {
-		*overflow = 1;
+		b->overflow = 1;
 	}
-	*n += k;
+	b->n += k;
+}
+
+/* The code point of a \u escape (the cursor is after its "\u"), joining a
+ * surrogate pair. */
+static int
+read_u_escape(struct jp *j, unsigned *cp)
+{
+	unsigned lo;
+
+	if (hex4(j, cp) == -1)
+		return -1;
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		return jfail(j, "json: lone low surrogate at byte %zu", jpos(j));
+	if (*cp < 0xd800 || *cp > 0xdbff)
+		return 0;
+	if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
+		return jfail(j, "json: lone high surrogate at byte %zu", jpos(j));
+	j->p += 2;
+	if (hex4(j, &lo) == -1)
+		return -1;
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return jfail(j, "json: bad surrogate pair at byte %zu", jpos(j));
+	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+	return 0;
+}
+
+/* The UTF-8 encoding of a code point (at most 0x10ffff); its length. */
+static size_t
+utf8_encode(unsigned cp, char *u8)
+{
+	if (cp < 0x80) {
+		u8[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u8[0] = (char)(0xc0 | cp >> 6);
+		u8[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u8[0] = (char)(0xe0 | cp >> 12);
+		u8[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u8[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u8[0] = (char)(0xf0 | cp >> 18);
+	u8[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	u8[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	u8[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* One escape (the cursor is at its backslash). kept != 0 rejects \u0000. */
+static int
+parse_escape(struct jp *j, struct sbuf *b, int kept)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *e;
+	char u8[4];
+	unsigned cp;
+
+	if (j->end - j->p < 2)
+		return jfail(j, "json: truncated escape at byte %zu", jpos(j));
+	j->p += 2;
+	if (j->p[-1] == 'u') {
+		if (read_u_escape(j, &cp) == -1)
+			return -1;
+		if (cp == 0 && kept)
+			return jfail(j, "json: \\u0000 in a kept string at byte %zu", jpos(j));
+		put(b, u8, utf8_encode(cp, u8));
+		return 0;
+	}
+	if (j->p[-1] == '\0' || (e = strchr(from, j->p[-1])) == NULL) {
+		j->p -= 1;
+		return jfail(j, "json: bad escape at byte %zu", jpos(j));
+	}
+	put(b, &to[e - from], 1);
+	return 0;
+}
+
+/* One character that is not plain ASCII: an escape or a UTF-8 sequence. */
+static int
+parse_special(struct jp *j, struct sbuf *b, int kept)
+{
+	unsigned char c = (unsigned char)*j->p;
+	size_t k;
+
+	if (c < 0x20)
+		return jfail(j, "json: control character in string at byte %zu", jpos(j));
+	if (c == '\\')
+		return parse_escape(j, b, kept);
+	k = utf8_seq_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
+	if (k == 0)
+		return jfail(j, "json: invalid UTF-8 at byte %zu", jpos(j));
+	put(b, j->p, k);
+	j->p += k;
+	return 0;
+}
+
+/* Copies plain printable ASCII up to the next special character. */
+static void
+copy_plain(struct jp *j, struct sbuf *b)
+{
+	while (j->p < j->end) {
+		unsigned char c = (unsigned char)*j->p;
+
+		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+			return;
+		put(b, j->p, 1);
+		j->p++;
+	}
 }
 
 /*
@@ -141,124 +288,44 @@ put(char *out, size_t cap, size_t *w, size_t *n, const char *s, size_t k, int *o
 static int
 parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow, int kept)
 {
-	size_t n = 0, w = 0;
+	struct sbuf b = { out, cap, 0, 0, 0 };
 	const char *start = j->p;
 
+	*len = 0;
 	*overflow = 0;
 	j->p++;
 	for (;;) {
-		/* fast path: plain ASCII */
-		while (j->p < j->end) {
-			unsigned char c = (unsigned char)*j->p;
-			if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
-				break;
-			if (out != NULL && !*overflow && w + 1 < cap)
-				out[w++] = (char)c;
-			else
-				*overflow = 1;
-			n++;
-			j->p++;
-		}
-		if (n > UPBIT_STRING_MAX_BYTES)
+		copy_plain(j, &b);
+		if (b.n > UPBIT_STRING_MAX_BYTES)
 			return jfail(j, "json: string at byte %zu longer than %d bytes",
 			             (size_t)(start - j->base), UPBIT_STRING_MAX_BYTES);
 		if (j->p >= j->end)
 			return jfail(j, "json: truncated string at byte %zu",
 			             (size_t)(start - j->base));
-		unsigned char c = (unsigned char)*j->p;
-		if (c == '"') {
-			j->p++;
+		if (*j->p == '"')
 			break;
-		}
-		if (c < 0x20)
-			return jfail(j, "json: control character in string at byte %zu", jpos(j));
-		if (c >= 0x80) {
-			size_t k =
-			    utf8_seq_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
-			if (k == 0)
-				return jfail(j, "json: invalid UTF-8 at byte %zu", jpos(j));
-			put(out, cap, &w, &n, j->p, k, overflow);
-			j->p += k;
-			continue;
-		}
-		/* an escape */
-		if (j->end - j->p < 2)
-			return jfail(j, "json: truncated escape at byte %zu", jpos(j));
-		char e = j->p[1], ch;
-		j->p += 2;
-		switch (e) {
-		case '"': ch = '"'; break;
-		case '\\': ch = '\\'; break;
-		case '/': ch = '/'; break;
-		case 'b': ch = '\b'; break;
-		case 'f': ch = '\f'; break;
-		case 'n': ch = '\n'; break;
-		case 'r': ch = '\r'; break;
-		case 't': ch = '\t'; break;
-		case 'u': {
-			unsigned cp, lo;
-			char u8[4];
-			size_t k;
-
-			if (hex4(j, &cp) == -1)
-				return -1;
-			/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): hex4 sets cp or fails */
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return jfail(j, "json: lone low surrogate at byte %zu", jpos(j));
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
-					return jfail(j, "json: lone high surrogate at byte %zu",
-					             jpos(j));
-				j->p += 2;
-				if (hex4(j, &lo) == -1)
-					return -1;
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return jfail(j, "json: bad surrogate pair at byte %zu",
-					             jpos(j));
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			if (cp == 0 && kept)
-				return jfail(j, "json: \\u0000 in a kept string at byte %zu",
-				             jpos(j));
-			if (cp < 0x80) {
-				u8[0] = (char)cp;
-				k = 1;
-			} else if (cp < 0x800) {
-				u8[0] = (char)(0xc0 | cp >> 6);
-				u8[1] = (char)(0x80 | (cp & 0x3f));
-				k = 2;
-			} else if (cp < 0x10000) {
-				u8[0] = (char)(0xe0 | cp >> 12);
-				u8[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u8[2] = (char)(0x80 | (cp & 0x3f));
-				k = 3;
-			} else {
-				u8[0] = (char)(0xf0 | cp >> 18);
-				u8[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				u8[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u8[3] = (char)(0x80 | (cp & 0x3f));
-				k = 4;
-			}
-			put(out, cap, &w, &n, u8, k, overflow);
-			continue;
-		}
-		default: j->p -= 1; return jfail(j, "json: bad escape at byte %zu", jpos(j));
-		}
-		put(out, cap, &w, &n, &ch, 1, overflow);
+		if (parse_special(j, &b, kept) == -1)
+			return -1;
 	}
-	if (n > UPBIT_STRING_MAX_BYTES)
-		return jfail(j, "json: string at byte %zu longer than %d bytes",
-		             (size_t)(start - j->base), UPBIT_STRING_MAX_BYTES);
+	j->p++;
 	if (out != NULL && cap > 0)
-		out[w] = '\0';
-	*len = n;
+		out[b.w] = '\0';
+	*len = b.n;
+	*overflow = b.overflow;
 	return 0;
 }
 
+/* ---- numbers, literals, containers ---- */
+
+/* Skips digits; 0 if there was none. */
 static int
-is_digit(char c)
+skip_digits(struct jp *j)
 {
-	return c >= '0' && c <= '9';
+	const char *s = j->p;
+
+	while (j->p < j->end && is_digit(*j->p))
+		j->p++;
+	return j->p > s;
 }
 
 /* Checks the number at the cursor against the JSON grammar; *lex and *len
@@ -268,39 +335,29 @@ parse_number(struct jp *j, const char **lex, size_t *len)
 {
 	const char *s = j->p;
 
-	if (j->p < j->end && *j->p == '-')
+	*lex = s;
+	*len = 0;
+	if (at(j, '-'))
 		j->p++;
-	if (j->p >= j->end)
+	if (at(j, '0'))
+		j->p++;
+	else if (!skip_digits(j))
 		return jsyntax(j, "a digit");
-	if (*j->p == '0') {
+	if (at(j, '.')) {
 		j->p++;
-	} else if (*j->p >= '1' && *j->p <= '9') {
-		while (j->p < j->end && is_digit(*j->p))
-			j->p++;
-	} else {
-		return jsyntax(j, "a digit");
-	}
-	if (j->p < j->end && *j->p == '.') {
-		j->p++;
-		if (j->p >= j->end || !is_digit(*j->p))
+		if (!skip_digits(j))
 			return jsyntax(j, "a fraction digit");
-		while (j->p < j->end && is_digit(*j->p))
-			j->p++;
 	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+	if (at(j, 'e') || at(j, 'E')) {
 		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+		if (at(j, '+') || at(j, '-'))
 			j->p++;
-		if (j->p >= j->end || !is_digit(*j->p))
+		if (!skip_digits(j))
 			return jsyntax(j, "an exponent digit");
-		while (j->p < j->end && is_digit(*j->p))
-			j->p++;
 	}
 	/* a number must not run into a letter ("1x", "2true") */
-	if (j->p < j->end &&
-	    ((*j->p >= 'a' && *j->p <= 'z') || (*j->p >= 'A' && *j->p <= 'Z') || *j->p == '.'))
+	if (j->p < j->end && (is_alpha(*j->p) || *j->p == '.'))
 		return jsyntax(j, "the end of a number");
-	*lex = s;
 	*len = (size_t)(j->p - s);
 	return 0;
 }
@@ -316,13 +373,79 @@ parse_literal(struct jp *j, const char *word)
 	return 0;
 }
 
+/* One member of an object (key: its name, klen 0 if longer than KEY_MAX - 1)
+ * or one element of an array (key NULL), the cursor at its value. */
+typedef int (*item_fn)(struct jp *j, const char *key, size_t klen, void *ctx);
+
+/* An object key and its ':'; the cursor ends at the value. */
+static int
+read_key(struct jp *j, char *key, size_t *klen)
+{
+	int ovf;
+
+	skip_ws(j);
+	if (!at(j, '"'))
+		return jsyntax(j, "a key");
+	if (parse_string(j, key, KEY_MAX, klen, &ovf, 0) == -1 || expect(j, ':', "':'") == -1)
+		return -1;
+	if (ovf) {
+		key[0] = '\0';
+		*klen = 0;
+	}
+	skip_ws(j);
+	return 0;
+}
+
+/* The object (obj != 0) or array at the cursor: fn for each member or
+ * element, the separators and the closing bracket checked here. */
+static int
+parse_container(struct jp *j, int obj, item_fn fn, void *ctx)
+{
+	char close = obj ? '}' : ']', key[KEY_MAX];
+	size_t klen = 0;
+
+	j->p++;
+	skip_ws(j);
+	if (at(j, close)) {
+		j->p++;
+		return 0;
+	}
+	for (;;) {
+		if (obj && read_key(j, key, &klen) == -1)
+			return -1;
+		if (fn(j, obj ? key : NULL, klen, ctx) == -1)
+			return -1;
+		skip_ws(j);
+		if (at(j, ',')) {
+			j->p++;
+			continue;
+		}
+		if (at(j, close)) {
+			j->p++;
+			return 0;
+		}
+		return jsyntax(j, obj ? "',' or '}'" : "',' or ']'");
+	}
+}
+
+static int skip_value(struct jp *j, int depth);
+
+/* A member or element of a skipped container; ctx: its depth. */
+static int
+skip_item(struct jp *j, const char *key, size_t klen, void *ctx)
+{
+	(void)key;
+	(void)klen;
+	return skip_value(j, *(const int *)ctx);
+}
+
 /* Skips one value of any type; containers entered here are at depth+1. */
 static int
 skip_value(struct jp *j, int depth)
 {
 	const char *lex;
 	size_t len;
-	int ovf;
+	int ovf, inner = depth + 1;
 
 	skip_ws(j);
 	if (j->p >= j->end)
@@ -330,42 +453,11 @@ skip_value(struct jp *j, int depth)
 	switch (*j->p) {
 	case '"': return parse_string(j, NULL, 0, &len, &ovf, 0);
 	case '{':
-	case '[': {
-		char close = *j->p == '{' ? '}' : ']';
-		int obj = close == '}';
-
-		if (depth + 1 > UPBIT_DEPTH_MAX)
+	case '[':
+		if (inner > UPBIT_DEPTH_MAX)
 			return jfail(j, "json: nesting deeper than %d at byte %zu", UPBIT_DEPTH_MAX,
 			             jpos(j));
-		j->p++;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			return 0;
-		}
-		for (;;) {
-			if (obj) {
-				skip_ws(j);
-				if (j->p >= j->end || *j->p != '"')
-					return jsyntax(j, "a key");
-				if (parse_string(j, NULL, 0, &len, &ovf, 0) == -1 ||
-				    expect(j, ':', "':'") == -1)
-					return -1;
-			}
-			if (skip_value(j, depth + 1) == -1)
-				return -1;
-			skip_ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
-				continue;
-			}
-			if (j->p < j->end && *j->p == close) {
-				j->p++;
-				return 0;
-			}
-			return jsyntax(j, obj ? "',' or '}'" : "',' or ']'");
-		}
-	}
+		return parse_container(j, *j->p == '{', skip_item, &inner);
 	case 't': return parse_literal(j, "true");
 	case 'f': return parse_literal(j, "false");
 	case 'n': return parse_literal(j, "null");
@@ -374,8 +466,6 @@ skip_value(struct jp *j, int depth)
 }
 
 /* ---- candles ---- */
-
-enum fkind { K_MARKET, K_TIME, K_NUM, K_INT, K_DATE };
 
 enum field {
 	F_MARKET,
@@ -397,34 +487,54 @@ enum field {
 	F_COUNT
 };
 
-static const struct {
-	const char *name;
-	unsigned char len;
-	unsigned char kind;
-	signed char num; /* enum candle_num, or -1 */
-} fields[F_COUNT] = {
-	[F_MARKET] = { "market", 6, K_MARKET, -1 },
-	[F_UTC] = { "candle_date_time_utc", 20, K_TIME, -1 },
-	[F_KST] = { "candle_date_time_kst", 20, K_TIME, -1 },
-	[F_OPEN] = { "opening_price", 13, K_NUM, CN_OPEN },
-	[F_HIGH] = { "high_price", 10, K_NUM, CN_HIGH },
-	[F_LOW] = { "low_price", 9, K_NUM, CN_LOW },
-	[F_CLOSE] = { "trade_price", 11, K_NUM, CN_CLOSE },
-	[F_TIMESTAMP] = { "timestamp", 9, K_INT, -1 },
-	[F_ACC_PRICE] = { "candle_acc_trade_price", 22, K_NUM, CN_ACC_PRICE },
-	[F_ACC_VOLUME] = { "candle_acc_trade_volume", 23, K_NUM, CN_ACC_VOLUME },
-	[F_UNIT] = { "unit", 4, K_INT, -1 },
-	[F_PREV_CLOSE] = { "prev_closing_price", 18, K_NUM, CN_PREV_CLOSE },
-	[F_CHANGE_PRICE] = { "change_price", 12, K_NUM, CN_CHANGE_PRICE },
-	[F_CHANGE_RATE] = { "change_rate", 11, K_NUM, CN_CHANGE_RATE },
-	[F_CONVERTED] = { "converted_trade_price", 21, K_NUM, CN_CONVERTED },
-	[F_FIRST_DAY] = { "first_day_of_period", 19, K_DATE, -1 },
-};
-
 #define REQUIRED_MASK                                                                         \
 	((1u << F_MARKET) | (1u << F_UTC) | (1u << F_KST) | (1u << F_OPEN) | (1u << F_HIGH) | \
 	 (1u << F_LOW) | (1u << F_CLOSE) | (1u << F_TIMESTAMP) | (1u << F_ACC_PRICE) |        \
 	 (1u << F_ACC_VOLUME))
+
+/* One candle being read: what was asked, where it goes, the fields seen. */
+struct cread {
+	int idx;
+	const struct upbit_query *q;
+	struct candle *c;
+	int64_t kst;
+	unsigned seen;
+};
+
+typedef int (*field_reader)(struct jp *j, int f, struct cread *r);
+
+static int read_market(struct jp *j, int f, struct cread *r);
+static int read_utc(struct jp *j, int f, struct cread *r);
+static int read_kst(struct jp *j, int f, struct cread *r);
+static int read_num(struct jp *j, int f, struct cread *r);
+static int read_timestamp(struct jp *j, int f, struct cread *r);
+static int read_unit(struct jp *j, int f, struct cread *r);
+static int read_date(struct jp *j, int f, struct cread *r);
+
+/* Upbit's candle fields, each with the reader of its type. */
+static const struct {
+	const char *name;
+	unsigned char len;
+	signed char num; /* enum candle_num, or -1 */
+	field_reader read;
+} fields[F_COUNT] = {
+	[F_MARKET] = { "market", 6, -1, read_market },
+	[F_UTC] = { "candle_date_time_utc", 20, -1, read_utc },
+	[F_KST] = { "candle_date_time_kst", 20, -1, read_kst },
+	[F_OPEN] = { "opening_price", 13, CN_OPEN, read_num },
+	[F_HIGH] = { "high_price", 10, CN_HIGH, read_num },
+	[F_LOW] = { "low_price", 9, CN_LOW, read_num },
+	[F_CLOSE] = { "trade_price", 11, CN_CLOSE, read_num },
+	[F_TIMESTAMP] = { "timestamp", 9, -1, read_timestamp },
+	[F_ACC_PRICE] = { "candle_acc_trade_price", 22, CN_ACC_PRICE, read_num },
+	[F_ACC_VOLUME] = { "candle_acc_trade_volume", 23, CN_ACC_VOLUME, read_num },
+	[F_UNIT] = { "unit", 4, -1, read_unit },
+	[F_PREV_CLOSE] = { "prev_closing_price", 18, CN_PREV_CLOSE, read_num },
+	[F_CHANGE_PRICE] = { "change_price", 12, CN_CHANGE_PRICE, read_num },
+	[F_CHANGE_RATE] = { "change_rate", 11, CN_CHANGE_RATE, read_num },
+	[F_CONVERTED] = { "converted_trade_price", 21, CN_CONVERTED, read_num },
+	[F_FIRST_DAY] = { "first_day_of_period", 19, -1, read_date },
+};
 
 static int
 field_lookup(const char *key, size_t len)
@@ -452,15 +562,6 @@ lex_int(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-/* Exactly "YYYY-MM-DDTHH:MM:SS" (Upbit's naive UTC/KST form). */
-static int
-parse_naive_time(const char *s, size_t len, int64_t *out)
-{
-	if (len != UTC_TEXT_LEN || s[10] != 'T')
-		return -1;
-	return time_parse(s, out);
-}
-
 /* Prints at most 24 characters of untrusted text, non-printables as '?'. */
 static void
 printable(char *dst, size_t cap, const char *s)
@@ -472,93 +573,166 @@ printable(char *dst, size_t cap, const char *s)
 	dst[i] = '\0';
 }
 
-struct cstate {
-	int64_t kst;
-	unsigned seen;
-};
-
-/* Reads one value of a known field into c. */
+/* The text of string field f into buf (cap bytes). A value too long for
+ * buf gets *len = cap, which no valid value has. */
 static int
-read_field(struct jp *j, int f, int idx, const struct upbit_query *q, struct candle *c,
-           struct cstate *st)
+read_text(struct jp *j, int f, const struct cread *r, char *buf, size_t cap, size_t *len)
+{
+	int ovf;
+
+	buf[0] = '\0';
+	if (!at(j, '"'))
+		return jfail(j, "candle %d: %s is not a string", r->idx, fields[f].name);
+	if (parse_string(j, buf, cap, len, &ovf, 1) == -1)
+		return -1;
+	if (ovf)
+		*len = cap;
+	return 0;
+}
+
+/* The rejection of a malformed string value. */
+static int
+bad_text(struct jp *j, int f, const struct cread *r, const char *buf)
+{
+	char shown[32];
+
+	printable(shown, sizeof(shown), buf);
+	return jfail(j, "candle %d: bad %s \"%s\"", r->idx, fields[f].name, shown);
+}
+
+static int
+read_market(struct jp *j, int f, struct cread *r)
 {
 	char buf[64], shown[32];
-	const char *lex;
-	size_t len;
-	int ovf;
+	size_t len = 0;
+
+	if (read_text(j, f, r, buf, sizeof(buf), &len) == -1)
+		return -1;
+	if (len != strlen(r->q->market) || memcmp(buf, r->q->market, len) != 0) {
+		printable(shown, sizeof(shown), buf);
+		return jfail(j, "candle %d: market %s, asked %s", r->idx, shown, r->q->market);
+	}
+	return 0;
+}
+
+/* Exactly "YYYY-MM-DDTHH:MM:SS" (Upbit's naive UTC/KST form). */
+static int
+read_naive_time(struct jp *j, int f, struct cread *r, int64_t *out)
+{
+	char buf[64];
+	size_t len = 0;
+
+	if (read_text(j, f, r, buf, sizeof(buf), &len) == -1)
+		return -1;
+	if (len != UTC_TEXT_LEN || buf[10] != 'T' || time_parse(buf, out) == -1)
+		return bad_text(j, f, r, buf);
+	return 0;
+}
+
+static int
+read_utc(struct jp *j, int f, struct cread *r)
+{
+	return read_naive_time(j, f, r, &r->c->start);
+}
+
+static int
+read_kst(struct jp *j, int f, struct cread *r)
+{
+	return read_naive_time(j, f, r, &r->kst);
+}
+
+/* "YYYY-MM-DD" */
+static int
+read_date(struct jp *j, int f, struct cread *r)
+{
+	char buf[64];
+	size_t len = 0;
 	int64_t v;
 
+	if (read_text(j, f, r, buf, sizeof(buf), &len) == -1)
+		return -1;
+	if (len != DATE_TEXT_LEN || time_parse(buf, &v) == -1)
+		return bad_text(j, f, r, buf);
+	memcpy(r->c->first_day, buf, DATE_TEXT_LEN + 1);
+	return 0;
+}
+
+/* The text of number field f. */
+static int
+read_lex(struct jp *j, int f, const struct cread *r, const char **lex, size_t *len)
+{
+	if (!at_number(j))
+		return jfail(j, "candle %d: %s is not a number", r->idx, fields[f].name);
+	return parse_number(j, lex, len);
+}
+
+/* A decimal, kept as its exact text. */
+static int
+read_num(struct jp *j, int f, struct cread *r)
+{
+	const char *lex = "";
+	size_t len = 0;
+
+	if (read_lex(j, f, r, &lex, &len) == -1)
+		return -1;
+	if (len >= CANDLE_NUM_MAX)
+		return jfail(j, "candle %d: %s longer than %d digits", r->idx, fields[f].name,
+		             CANDLE_NUM_MAX - 1);
+	memcpy(r->c->num[fields[f].num], lex, len);
+	r->c->num[fields[f].num][len] = '\0';
+	return 0;
+}
+
+/* An integer field in 1..max. */
+static int
+read_int(struct jp *j, int f, const struct cread *r, int64_t max, int64_t *v)
+{
+	const char *lex = "";
+	size_t len = 0;
+
+	if (read_lex(j, f, r, &lex, &len) == -1)
+		return -1;
+	if (lex_int(lex, len, v) == -1)
+		return jfail(j, "candle %d: %s is not a positive integer", r->idx, fields[f].name);
+	if (*v < 1 || *v > max)
+		return jfail(j, "candle %d: %s %lld out of range", r->idx, fields[f].name,
+		             (long long)*v);
+	return 0;
+}
+
+static int
+read_timestamp(struct jp *j, int f, struct cread *r)
+{
+	return read_int(j, f, r, INT64_MAX, &r->c->timestamp_ms);
+}
+
+static int
+read_unit(struct jp *j, int f, struct cread *r)
+{
+	int64_t v;
+
+	if (read_int(j, f, r, UNIT_MAX, &v) == -1)
+		return -1;
+	r->c->unit = (int32_t)v;
+	return 0;
+}
+
+/* One member of a candle object: a known field once, unknown ones skipped. */
+static int
+candle_member(struct jp *j, const char *key, size_t klen, void *ctx)
+{
+	struct cread *r = ctx;
+	int f = field_lookup(key, klen);
+
+	if (f < 0)
+		return skip_value(j, 2);
+	if (r->seen & (1u << f))
+		return jfail(j, "candle %d: duplicate field %s", r->idx, fields[f].name);
+	r->seen |= 1u << f;
 	/* optional extras may be null: absent */
-	if (f >= F_UNIT && j->p < j->end && *j->p == 'n')
+	if (f >= F_UNIT && at(j, 'n'))
 		return parse_literal(j, "null");
-	switch (fields[f].kind) {
-	case K_MARKET:
-		if (j->p >= j->end || *j->p != '"')
-			return jfail(j, "candle %d: market is not a string", idx);
-		if (parse_string(j, buf, sizeof(buf), &len, &ovf, 1) == -1)
-			return -1;
-		if (ovf || len != strlen(q->market) || memcmp(buf, q->market, len) != 0) {
-			printable(shown, sizeof(shown), buf);
-			return jfail(j, "candle %d: market %s, asked %s", idx, shown, q->market);
-		}
-		return 0;
-	case K_TIME:
-		if (j->p >= j->end || *j->p != '"')
-			return jfail(j, "candle %d: %s is not a string", idx, fields[f].name);
-		if (parse_string(j, buf, sizeof(buf), &len, &ovf, 1) == -1)
-			return -1;
-		if (ovf || parse_naive_time(buf, len, &v) == -1) {
-			printable(shown, sizeof(shown), buf);
-			return jfail(j, "candle %d: bad %s \"%s\"", idx, fields[f].name, shown);
-		}
-		if (f == F_UTC)
-			c->start = v;
-		else
-			st->kst = v;
-		return 0;
-	case K_DATE:
-		if (j->p >= j->end || *j->p != '"')
-			return jfail(j, "candle %d: %s is not a string", idx, fields[f].name);
-		if (parse_string(j, buf, sizeof(buf), &len, &ovf, 1) == -1)
-			return -1;
-		if (ovf || len != DATE_TEXT_LEN || time_parse(buf, &v) == -1) {
-			printable(shown, sizeof(shown), buf);
-			return jfail(j, "candle %d: bad %s \"%s\"", idx, fields[f].name, shown);
-		}
-		memcpy(c->first_day, buf, DATE_TEXT_LEN + 1);
-		return 0;
-	case K_NUM:
-		if (j->p >= j->end || !(*j->p == '-' || is_digit(*j->p)))
-			return jfail(j, "candle %d: %s is not a number", idx, fields[f].name);
-		if (parse_number(j, &lex, &len) == -1)
-			return -1;
-		if (len >= CANDLE_NUM_MAX)
-			return jfail(j, "candle %d: %s longer than %d digits", idx, fields[f].name,
-			             CANDLE_NUM_MAX - 1);
-		memcpy(c->num[fields[f].num], lex, len);
-		c->num[fields[f].num][len] = '\0';
-		return 0;
-	case K_INT:
-		if (j->p >= j->end || !(*j->p == '-' || is_digit(*j->p)))
-			return jfail(j, "candle %d: %s is not a number", idx, fields[f].name);
-		if (parse_number(j, &lex, &len) == -1)
-			return -1;
-		if (lex_int(lex, len, &v) == -1)
-			return jfail(j, "candle %d: %s is not a positive integer", idx,
-			             fields[f].name);
-		if (f == F_TIMESTAMP) {
-			if (v <= 0)
-				return jfail(j, "candle %d: timestamp is not > 0", idx);
-			c->timestamp_ms = v;
-		} else {
-			if (v < 1 || v > UNIT_MAX)
-				return jfail(j, "candle %d: unit %lld out of range", idx,
-				             (long long)v);
-			c->unit = (int32_t)v;
-		}
-		return 0;
-	}
-	return jfail(j, "candle %d: internal: unknown field kind", idx);
+	return fields[f].read(j, f, r);
 }
 
 /* strtod of a kept decimal (the JSON grammar already holds). */
@@ -568,95 +742,103 @@ num_value(const struct candle *c, int n)
 	return strtod(c->num[n], NULL);
 }
 
-/* The checks that need the whole candle; prev is the previous start or
- * INT64_MAX for the first. Times are formatted only for a reason. */
+/* A rejected candle, named by its start. */
 static int
-check_candle(struct jp *j, int idx, const struct upbit_query *q, const struct candle *c,
-             const struct cstate *st, int64_t prev)
+candle_fail(struct jp *j, const struct cread *r, const char *what)
 {
-	char t1[TIME_TEXT_LEN], t2[TIME_TEXT_LEN];
-	const char *what;
-	double o, h, l, cl;
+	char t[TIME_TEXT_LEN];
 
-	if ((st->seen & REQUIRED_MASK) != REQUIRED_MASK) {
-		for (int f = 0; f < F_COUNT; f++)
-			if ((REQUIRED_MASK & (1u << f)) && !(st->seen & (1u << f)))
-				return jfail(j, "candle %d: missing %s", idx, fields[f].name);
-	}
-	if (c->start < 0) {
-		what = "start before 1970";
-		goto fail;
-	}
-	if (tf_floor(q->tf, c->start) != c->start) {
-		time_format(c->start, t1);
-		return jfail(j, "candle %d: start %s not aligned to %s", idx, t1, tf_name(q->tf));
-	}
-	if (st->kst != c->start + KST_OFFSET_S) {
-		what = "candle_date_time_kst is not utc+9h";
-		goto fail;
-	}
-	if (c->start >= q->to) {
-		time_format(c->start, t1);
-		time_format(q->to, t2);
-		return jfail(j, "candle %d: start %s not before to %s", idx, t1, t2);
-	}
-	if (c->start == prev) {
-		what = "duplicate start";
-		goto fail;
-	}
-	if (c->start > prev) {
-		what = "start not older than the one before";
-		goto fail;
-	}
-	if ((st->seen & (1u << F_UNIT)) && q->tf >= TF_1M && q->tf <= TF_4H &&
-	    c->unit != tf_fixed_seconds(q->tf) / 60)
-		return jfail(j, "candle %d: unit %d for timeframe %s", idx, (int)c->unit,
-		             tf_name(q->tf));
-	o = num_value(c, CN_OPEN);
-	h = num_value(c, CN_HIGH);
-	l = num_value(c, CN_LOW);
-	cl = num_value(c, CN_CLOSE);
-	if (!(isfinite(o) && o > 0) || !(isfinite(h) && h > 0) || !(isfinite(l) && l > 0) ||
-	    !(isfinite(cl) && cl > 0)) {
-		what = "a price is not > 0";
-		goto fail;
-	}
-	if (l > o || l > cl) {
-		what = "low_price above open or close";
-		goto fail;
-	}
-	if (h < o || h < cl) {
-		what = "high_price below open or close";
-		goto fail;
-	}
-	for (int n = CN_ACC_PRICE; n <= CN_ACC_VOLUME; n++) {
-		double v = num_value(c, n);
+	time_format(r->c->start, t);
+	return jfail(j, "candle %d: %s (%s)", r->idx, what, t);
+}
 
-		if (!isfinite(v) || v < 0) {
-			what = n == CN_ACC_PRICE ? "candle_acc_trade_price is negative"
-			                         : "candle_acc_trade_volume is negative";
-			goto fail;
-		}
-	}
-	for (int n = CN_PREV_CLOSE; n < CN_COUNT; n++) {
-		if (c->num[n][0] != '\0' && !isfinite(num_value(c, n))) {
-			what = "a number out of range";
-			goto fail;
-		}
-	}
+static int
+check_present(struct jp *j, const struct cread *r)
+{
+	for (int f = 0; f < F_COUNT; f++)
+		if ((REQUIRED_MASK & (1u << f)) && !(r->seen & (1u << f)))
+			return jfail(j, "candle %d: missing %s", r->idx, fields[f].name);
 	return 0;
-fail:
-	time_format(c->start, t1);
-	return jfail(j, "candle %d: %s (%s)", idx, what, t1);
+}
+
+/* The start: aligned, KST = UTC + 9 h, before `to`, older than prev (the
+ * previous start, INT64_MAX for the first); the unit matches the timeframe. */
+static int
+check_start(struct jp *j, const struct cread *r, int64_t prev)
+{
+	const struct candle *c = r->c;
+	char t1[TIME_TEXT_LEN], t2[TIME_TEXT_LEN];
+	enum tf tf = r->q->tf;
+
+	if (c->start < 0)
+		return candle_fail(j, r, "start before 1970");
+	if (tf_floor(tf, c->start) != c->start) {
+		time_format(c->start, t1);
+		return jfail(j, "candle %d: start %s not aligned to %s", r->idx, t1, tf_name(tf));
+	}
+	if (r->kst != c->start + KST_OFFSET_S)
+		return candle_fail(j, r, "candle_date_time_kst is not utc+9h");
+	if (c->start >= r->q->to) {
+		time_format(c->start, t1);
+		time_format(r->q->to, t2);
+		return jfail(j, "candle %d: start %s not before to %s", r->idx, t1, t2);
+	}
+	if (c->start == prev)
+		return candle_fail(j, r, "duplicate start");
+	if (c->start > prev)
+		return candle_fail(j, r, "start not older than the one before");
+	if ((r->seen & (1u << F_UNIT)) && tf >= TF_1M && tf <= TF_4H &&
+	    c->unit != tf_fixed_seconds(tf) / 60)
+		return jfail(j, "candle %d: unit %d for timeframe %s", r->idx, (int)c->unit,
+		             tf_name(tf));
+	return 0;
+}
+
+static int
+price_ok(double v)
+{
+	return isfinite(v) && v > 0;
+}
+
+/* Prices > 0 with low <= open, close <= high. */
+static int
+check_prices(struct jp *j, const struct cread *r)
+{
+	double o = num_value(r->c, CN_OPEN), h = num_value(r->c, CN_HIGH),
+	       l = num_value(r->c, CN_LOW), cl = num_value(r->c, CN_CLOSE);
+
+	if (!price_ok(o) || !price_ok(h) || !price_ok(l) || !price_ok(cl))
+		return candle_fail(j, r, "a price is not > 0");
+	if (l > o || l > cl)
+		return candle_fail(j, r, "low_price above open or close");
+	if (h < o || h < cl)
+		return candle_fail(j, r, "high_price below open or close");
+	return 0;
+}
+
+/* Volumes >= 0, the optional numbers finite. */
+static int
+check_amounts(struct jp *j, const struct cread *r)
+{
+	static const char *const negative[] = { "candle_acc_trade_price is negative",
+		                                "candle_acc_trade_volume is negative" };
+
+	for (int n = CN_ACC_PRICE; n <= CN_ACC_VOLUME; n++) {
+		double v = num_value(r->c, n);
+
+		if (!isfinite(v) || v < 0)
+			return candle_fail(j, r, negative[n - CN_ACC_PRICE]);
+	}
+	for (int n = CN_PREV_CLOSE; n < CN_COUNT; n++)
+		if (r->c->num[n][0] != '\0' && !isfinite(num_value(r->c, n)))
+			return candle_fail(j, r, "a number out of range");
+	return 0;
 }
 
 static int
 parse_candle(struct jp *j, int idx, const struct upbit_query *q, struct candle *c, int64_t prev)
 {
-	struct cstate st = { 0, 0 };
-	char key[KEY_MAX];
-	size_t klen;
-	int ovf, f;
+	struct cread r = { idx, q, c, 0, 0 };
 
 	memset(c, 0, sizeof(*c));
 	skip_ws(j);
@@ -664,44 +846,36 @@ parse_candle(struct jp *j, int idx, const struct upbit_query *q, struct candle *
 		return jsyntax(j, "a candle object");
 	if (*j->p != '{')
 		return jfail(j, "candle %d: not an object (byte %zu)", idx, jpos(j));
-	j->p++;
-	skip_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return check_candle(j, idx, q, c, &st, prev);
-	}
-	for (;;) {
-		skip_ws(j);
-		if (j->p >= j->end || *j->p != '"')
-			return jsyntax(j, "a key");
-		if (parse_string(j, key, sizeof(key), &klen, &ovf, 0) == -1 ||
-		    expect(j, ':', "':'") == -1)
-			return -1;
-		skip_ws(j);
-		f = ovf ? -1 : field_lookup(key, klen);
-		if (f < 0) {
-			if (skip_value(j, 2) == -1)
-				return -1;
-		} else {
-			if (st.seen & (1u << f))
-				return jfail(j, "candle %d: duplicate field %s", idx,
-				             fields[f].name);
-			st.seen |= 1u << f;
-			if (read_field(j, f, idx, q, c, &st) == -1)
-				return -1;
-		}
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			break;
-		}
-		return jsyntax(j, "',' or '}'");
-	}
-	return check_candle(j, idx, q, c, &st, prev);
+	if (parse_container(j, 1, candle_member, &r) == -1 || check_present(j, &r) == -1 ||
+	    check_start(j, &r, prev) == -1 || check_prices(j, &r) == -1 ||
+	    check_amounts(j, &r) == -1)
+		return -1;
+	return 0;
+}
+
+/* The candle array being read. */
+struct aread {
+	const struct upbit_query *q;
+	struct candle *out;
+	size_t max;
+	int n;
+	int64_t prev;
+};
+
+static int
+candle_item(struct jp *j, const char *key, size_t klen, void *ctx)
+{
+	struct aread *a = ctx;
+
+	(void)key;
+	(void)klen;
+	if ((size_t)a->n >= a->max)
+		return jfail(j, "more than %zu candles (count %u)", a->max, a->q->count);
+	if (parse_candle(j, a->n, a->q, &a->out[a->n], a->prev) == -1)
+		return -1;
+	a->prev = a->out[a->n].start;
+	a->n++;
+	return 0;
 }
 
 int
@@ -709,9 +883,7 @@ upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q, s
                     size_t cap, char *err, size_t errlen)
 {
 	struct jp j = { body, body + len, body, err, errlen };
-	int64_t prev = INT64_MAX;
-	size_t max = q->count < cap ? q->count : cap;
-	int n = 0;
+	struct aread a = { q, out, q->count < cap ? q->count : cap, 0, INT64_MAX };
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -720,121 +892,101 @@ upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q, s
 	if (len > UPBIT_BODY_MAX_BYTES)
 		return jfail(&j, "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
 	skip_ws(&j);
-	if (j.p < j.end && *j.p != '[')
+	if (j.p >= j.end)
+		return jsyntax(&j, "'['");
+	if (*j.p != '[')
 		return jfail(&j, "not a JSON array (byte %zu)", jpos(&j));
-	if (expect(&j, '[', "'['") == -1)
+	if (parse_container(&j, 0, candle_item, &a) == -1)
 		return -1;
-	skip_ws(&j);
-	if (j.p < j.end && *j.p == ']') {
-		j.p++;
-	} else {
-		for (;;) {
-			if ((size_t)n >= max)
-				return jfail(&j, "more than %zu candles (count %u)", max, q->count);
-			if (parse_candle(&j, n, q, &out[n], prev) == -1)
-				return -1;
-			prev = out[n].start;
-			n++;
-			skip_ws(&j);
-			if (j.p < j.end && *j.p == ',') {
-				j.p++;
-				continue;
-			}
-			if (j.p < j.end && *j.p == ']') {
-				j.p++;
-				break;
-			}
-			return jsyntax(&j, "',' or ']'");
-		}
-	}
 	skip_ws(&j);
 	if (j.p != j.end)
 		return jfail(&j, "json: trailing bytes after the array at byte %zu", jpos(&j));
-	return n;
+	return a.n;
 }
 
 /* ---- error envelope ---- */
 
-/* Control characters become spaces; a UTF-8 sequence cut by truncation is
- * removed. */
+/* Control characters become spaces (parse_string never cuts a UTF-8
+ * sequence when the text is truncated: it keeps whole ones). */
 static void
 sanitize(char *s)
 {
-	size_t n = strlen(s), i = n;
-
-	for (size_t k = 0; k < n; k++)
-		if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
-			s[k] = ' ';
-	/* back up over a trailing incomplete sequence */
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i > 0 && (unsigned char)s[i - 1] >= 0xc0 &&
-	    utf8_seq_len((const unsigned char *)s + i - 1, n - (i - 1)) != n - (i - 1))
-		s[i - 1] = '\0';
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
 }
 
+/* The envelope being read; found: name or message seen. */
+struct eread {
+	struct upbit_error *e;
+	int found;
+};
+
 static int
-parse_error_inner(struct jp *j, struct upbit_error *e, int *found)
+key_is(const char *key, size_t klen, const char *name)
 {
-	char key[KEY_MAX];
-	size_t klen, len;
+	return klen == strlen(name) && memcmp(key, name, klen) == 0;
+}
+
+/* "name": 404 (the HTTP status as a number) */
+static int
+read_error_code(struct jp *j, struct eread *er)
+{
+	struct upbit_error *e = er->e;
 	const char *lex;
-	int ovf;
+	size_t len;
 	int64_t v;
 
-	j->p++; /* '{' */
-	skip_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
+	if (parse_number(j, &lex, &len) == -1)
+		return -1;
+	if (len >= sizeof(e->name))
+		len = sizeof(e->name) - 1;
+	memcpy(e->name, lex, len);
+	e->name[len] = '\0';
+	if (lex_int(lex, len, &v) == 0) {
+		e->has_code = 1;
+		e->code = (long)v;
 	}
-	for (;;) {
-		skip_ws(j);
-		if (j->p >= j->end || *j->p != '"')
-			return jsyntax(j, "a key");
-		if (parse_string(j, key, sizeof(key), &klen, &ovf, 0) == -1 ||
-		    expect(j, ':', "':'") == -1)
-			return -1;
-		skip_ws(j);
-		if (!ovf && klen == 4 && memcmp(key, "name", 4) == 0 && j->p < j->end &&
-		    (*j->p == '-' || is_digit(*j->p))) {
-			if (parse_number(j, &lex, &len) == -1)
-				return -1;
-			if (len >= sizeof(e->name))
-				len = sizeof(e->name) - 1;
-			memcpy(e->name, lex, len);
-			e->name[len] = '\0';
-			if (lex_int(lex, len, &v) == 0) {
-				e->has_code = 1;
-				e->code = (long)v;
-			}
-			*found = 1;
-		} else if (!ovf && klen == 4 && memcmp(key, "name", 4) == 0 && j->p < j->end &&
-		           *j->p == '"') {
-			if (parse_string(j, e->name, sizeof(e->name), &len, &ovf, 1) == -1)
-				return -1;
-			sanitize(e->name);
-			*found = 1;
-		} else if (!ovf && klen == 7 && memcmp(key, "message", 7) == 0 && j->p < j->end &&
-		           *j->p == '"') {
-			if (parse_string(j, e->message, sizeof(e->message), &len, &ovf, 1) == -1)
-				return -1;
-			sanitize(e->message);
-			*found = 1;
-		} else if (skip_value(j, 2) == -1) {
-			return -1;
-		}
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return jsyntax(j, "',' or '}'");
-	}
+	er->found = 1;
+	return 0;
+}
+
+/* "name" or "message" as a string, truncated to cap. */
+static int
+read_error_text(struct jp *j, struct eread *er, char *out, size_t cap)
+{
+	size_t len;
+	int ovf;
+
+	if (parse_string(j, out, cap, &len, &ovf, 1) == -1)
+		return -1;
+	sanitize(out);
+	er->found = 1;
+	return 0;
+}
+
+/* A member of {"name":..., "message":...}; other members are skipped. */
+static int
+error_member(struct jp *j, const char *key, size_t klen, void *ctx)
+{
+	struct eread *er = ctx;
+
+	if (key_is(key, klen, "name") && at_number(j))
+		return read_error_code(j, er);
+	if (key_is(key, klen, "name") && at(j, '"'))
+		return read_error_text(j, er, er->e->name, sizeof(er->e->name));
+	if (key_is(key, klen, "message") && at(j, '"'))
+		return read_error_text(j, er, er->e->message, sizeof(er->e->message));
+	return skip_value(j, 2);
+}
+
+/* A member of the envelope: "error" is read, others are skipped. */
+static int
+envelope_member(struct jp *j, const char *key, size_t klen, void *ctx)
+{
+	if (key_is(key, klen, "error") && at(j, '{'))
+		return parse_container(j, 1, error_member, ctx);
+	return skip_value(j, 1);
 }
 
 int
@@ -842,50 +994,16 @@ upbit_parse_error(const char *body, size_t len, struct upbit_error *out)
 {
 	struct jp j = { body, body + len, body, NULL, 0 };
 	struct upbit_error e;
-	char key[KEY_MAX];
-	size_t klen;
-	int ovf, found = 0;
+	struct eread er = { &e, 0 };
 
 	if (body == NULL || len == 0 || len > UPBIT_BODY_MAX_BYTES)
 		return -1;
 	memset(&e, 0, sizeof(e));
-	if (expect(&j, '{', "'{'") == -1)
+	skip_ws(&j);
+	if (!at(&j, '{') || parse_container(&j, 1, envelope_member, &er) == -1)
 		return -1;
 	skip_ws(&j);
-	if (j.p < j.end && *j.p == '}') {
-		j.p++;
-		goto done;
-	}
-	for (;;) {
-		skip_ws(&j);
-		if (j.p >= j.end || *j.p != '"')
-			return -1;
-		if (parse_string(&j, key, sizeof(key), &klen, &ovf, 0) == -1 ||
-		    expect(&j, ':', "':'") == -1)
-			return -1;
-		skip_ws(&j);
-		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): parse_string sets klen or fails */
-		if (!ovf && klen == 5 && memcmp(key, "error", 5) == 0 && j.p < j.end &&
-		    *j.p == '{') {
-			if (parse_error_inner(&j, &e, &found) == -1)
-				return -1;
-		} else if (skip_value(&j, 1) == -1) {
-			return -1;
-		}
-		skip_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			continue;
-		}
-		if (j.p < j.end && *j.p == '}') {
-			j.p++;
-			break;
-		}
-		return -1;
-	}
-done:
-	skip_ws(&j);
-	if (j.p != j.end || !found)
+	if (j.p != j.end || !er.found)
 		return -1;
 	*out = e;
 	return 0;
@@ -902,79 +1020,95 @@ word_in(const char *w, const char *const *list)
 	return 0;
 }
 
-uint32_t
-upbit_block_ms(const char *msg)
+/* Seconds per unit of the word at s (after blanks): 1 for seconds, 60 for
+ * minutes, 0 if it is no unit word. */
+static unsigned
+unit_seconds(const char *s)
 {
 	static const char *const secs[] = { "s", "sec", "secs", "second", "seconds", NULL };
 	static const char *const mins[] = { "m", "min", "mins", "minute", "minutes", NULL };
+	char w[12];
+	size_t wl = 0;
+
+	while (*s == ' ')
+		s++;
+	while (is_alpha(*s) && wl + 1 < sizeof(w))
+		w[wl++] = (char)(*s++ | 0x20);
+	w[wl] = '\0';
+	if (is_alpha(*s))
+		return 0; /* a longer word: not a unit */
+	if (word_in(w, secs))
+		return 1;
+	return word_in(w, mins) ? 60 : 0;
+}
+
+uint32_t
+upbit_block_ms(const char *msg)
+{
 	const char *p = msg;
 
 	if (msg == NULL)
 		return 0;
 	while (*p != '\0') {
-		if (!is_digit(*p) || (p > msg && is_digit(p[-1]))) {
+		uint64_t v = 0;
+		unsigned unit;
+
+		if (!is_digit(*p)) {
 			p++;
 			continue;
 		}
-		uint64_t v = 0;
-		char w[12];
-		size_t wl = 0;
-
-		while (is_digit(*p)) {
+		for (; is_digit(*p); p++)
 			if (v <= BLOCK_MAX_S * 60ULL)
 				v = v * 10 + (uint64_t)(*p - '0');
-			p++;
-		}
-		const char *q = p;
-		while (*q == ' ')
-			q++;
-		while (((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')) &&
-		       wl + 1 < sizeof(w)) {
-			w[wl++] = (char)(*q | 0x20);
-			q++;
-		}
-		w[wl] = '\0';
-		if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))
-			continue; /* a longer word: not a unit */
-		if (word_in(w, secs))
-			return (uint32_t)(v > BLOCK_MAX_S ? BLOCK_MAX_S : v) * 1000u;
-		if (word_in(w, mins)) {
-			v *= 60;
+		if ((unit = unit_seconds(p)) > 0) {
+			v *= unit;
 			return (uint32_t)(v > BLOCK_MAX_S ? BLOCK_MAX_S : v) * 1000u;
 		}
 	}
 	return 0;
 }
 
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The next ';'-separated token at *p (before end), blanks trimmed, as
+ * [*tok, *tend); *p moves past it. */
+static void
+next_token(const char **p, const char *end, const char **tok, const char **tend)
+{
+	*tok = *p;
+	while (*p < end && **p != ';')
+		(*p)++;
+	*tend = *p;
+	if (*p < end)
+		(*p)++;
+	while (*tok < *tend && is_blank(**tok))
+		(*tok)++;
+	while (*tend > *tok && is_blank((*tend)[-1]))
+		(*tend)--;
+}
+
 int
 upbit_remaining_req(const char *value, size_t len)
 {
-	const char *p = value, *end;
+	const char *p = value, *end, *tok, *tend, *eq;
 	int group_ok = 0;
 	long sec = -1;
+	int64_t v;
 
 	if (value == NULL)
 		return -1;
 	end = value + len;
 	while (p < end) {
-		const char *tok = p, *tend, *eq;
-
-		while (p < end && *p != ';')
-			p++;
-		tend = p;
-		if (p < end)
-			p++;
-		while (tok < tend && (*tok == ' ' || *tok == '\t'))
-			tok++;
-		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t' || tend[-1] == '\r' ||
-		                      tend[-1] == '\n'))
-			tend--;
+		next_token(&p, end, &tok, &tend);
 		if ((eq = memchr(tok, '=', (size_t)(tend - tok))) == NULL)
 			continue;
 		if (eq - tok == 5 && strncasecmp(tok, "group", 5) == 0) {
 			group_ok = tend - eq - 1 == 7 && strncasecmp(eq + 1, "candles", 7) == 0;
 		} else if (eq - tok == 3 && strncasecmp(tok, "sec", 3) == 0) {
-			int64_t v;
 			if (lex_int(eq + 1, (size_t)(tend - eq - 1), &v) == -1)
 				return -1;
 			sec = v > REMAINING_MAX ? REMAINING_MAX : (long)v;

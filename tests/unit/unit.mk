@@ -19,6 +19,8 @@ tests/unit/upbit_json_mutation_test: fetcher/upbit_json.o
 tests/unit/upbit_json_mutation_test: UNIT_CFLAGS := -Ifetcher
 # writer_test runs the writer binary
 tests/unit/writer_test: | writer/cp-writer
+# runs the fetcher and the simulator as children
+tests/unit/fetcher_peer_test: | fetcher/cp-fetcher sim/upbit-sim
 
 tests/unit/%_test: tests/unit/%_test.c $(LIBCOMMON) $(wildcard common/*.h)
 	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \

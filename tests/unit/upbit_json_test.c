@@ -507,6 +507,100 @@ test_error_envelope(void **state)
 	}
 }
 
+/* Unusual but valid or invalid JSON: every escape, surrogate pairs in
+ * upper-case hex, \u0000 (skipped strings only), out-of-range extras, the
+ * error envelope's odd shapes. */
+static void
+test_unusual_json(void **state)
+{
+	static char body[BODY_MAX];
+	struct spec s[1];
+	struct upbit_error e;
+	int64_t to = T(2026, 11, 20, 10, 40, 0);
+	size_t len;
+
+	(void)state;
+	specs_desc(s, 1, TF_1M, to);
+	s[0].extra = ",\"x\":\"\\\\ \\/ \\b \\f \\r \\t \\uD83D\\uDE00 \\u00E9 \\u0000\"";
+	len = build(body, sizeof(body), s, 1, 1);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1M, to, 200), 1);
+	/* a kept string must not hold \u0000 */
+	reject("[{\"market\":\"KRW\\u0000BTC\"}]", SIZE_MAX, TF_1M, to, 200, "\\u0000 in a kept");
+	/* a high surrogate followed by something other than a low one */
+	reject("[{\"x\":\"\\ud83d\\u0041\"}]", SIZE_MAX, TF_1M, to, 200, "bad surrogate pair");
+	reject("[{\"x\":\"\\ud83d\\u00\"}]", SIZE_MAX, TF_1M, to, 200, "\\u escape");
+	reject("[{\"x\":\"\\uDFFF\"}]", SIZE_MAX, TF_1M, to, 200, "lone low surrogate");
+	reject("[{\"x\":\"\\ud83d\\n\"}]", SIZE_MAX, TF_1M, to, 200, "lone high surrogate");
+	reject("[{\"x\":\"\\ud83d", SIZE_MAX, TF_1M, to, 200, "lone high surrogate");
+	reject("[{\"x\":\"\\ud83d\\ue000\"}]", SIZE_MAX, TF_1M, to, 200, "bad surrogate pair");
+	reject("[{\"x\":\"\\\0\"}]", 11, TF_1M, to, 200, "bad escape");
+	/* a market with a control character is shown with '?' */
+	reject("[{\"market\":\"KRW-\\u0001\"}]", SIZE_MAX, TF_1M, to, 200, "market KRW-?, asked");
+	/* a timestamp of 19 digits */
+	specs_desc(s, 1, TF_1M, to);
+	s[0].ts = "1234567890123456789";
+	len = build(body, sizeof(body), s, 1, 1);
+	reject(body, len, TF_1M, to, 200, "timestamp is not a positive integer");
+	/* the unit is checked for minute timeframes only */
+	specs_desc(s, 1, TF_1D, to);
+	len = build(body, sizeof(body), s, 1, 7);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1D, to, 200), 1);
+	specs_desc(s, 1, TF_1S, to);
+	len = build(body, sizeof(body), s, 1, 7);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1S, to, 200), 1);
+	/* no error buffer: only the result */
+	{
+		struct upbit_query q = { "KRW-BTC", TF_1M, to, 200 };
+
+		assert_int_equal(upbit_parse_candles("[x", 2, &q, out, 200, NULL, 0), -1);
+		assert_int_equal(upbit_parse_candles(NULL, 0, &q, out, 200, err, sizeof(err)), -1);
+		assert_string_equal(err, "empty body");
+	}
+	/* an optional number too large for a double */
+	specs_desc(s, 1, TF_1M, to);
+	s[0].extra = ",\"prev_closing_price\":1e999";
+	len = build(body, sizeof(body), s, 1, 1);
+	reject(body, len, TF_1M, to, 200, "a number out of range");
+	/* unit out of range, a market longer than any */
+	specs_desc(s, 1, TF_1M, to);
+	s[0].extra = ",\"unit\":1441";
+	len = build(body, sizeof(body), s, 1, 0);
+	reject(body, len, TF_1M, to, 200, "unit 1441 out of range");
+	specs_desc(s, 1, TF_1M, to);
+	s[0].market = "KRW-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	len = build(body, sizeof(body), s, 1, 1);
+	reject(body, len, TF_1M, to, 200, "market KRW-AAAAAAAAAAAAAAAAAAAA");
+	/* a body that is only blanks */
+	reject(" \n", SIZE_MAX, TF_1M, to, 200, "truncated");
+
+	/* error envelopes: a long numeric name is cut, a name that is not a
+	 * plain integer has no code, a character that does not fit is left out whole */
+	{
+		static const char big[] =
+		    "{\"error\":{\"name\":123456789012345678901234567890123456789"
+		    "012345678901234567890,\"message\":\"m\"}}";
+		static const char neg[] = "{\"error\":{\"name\":-1.5}}";
+		static const char bad[] = "{\"error\":{\"name\":\"x\\q\"}}";
+		char cut[256];
+		int n = snprintf(cut, sizeof(cut), "{\"error\":{\"message\":\"");
+
+		assert_int_equal(upbit_parse_error(big, strlen(big), &e), 0);
+		assert_int_equal(strlen(e.name), UPBIT_ERR_NAME_MAX - 1);
+		assert_int_equal(upbit_parse_error(neg, strlen(neg), &e), 0);
+		assert_false(e.has_code);
+		assert_string_equal(e.name, "-1.5");
+		assert_int_equal(upbit_parse_error(bad, strlen(bad), &e), -1);
+		assert_int_equal(upbit_parse_error(NULL, 0, &e), -1);
+		assert_int_equal(upbit_parse_error(big, UPBIT_BODY_MAX_BYTES + 1, &e), -1);
+		/* 118 ASCII bytes then a 3-byte sequence: one byte fits, none is kept */
+		memset(cut + n, 'a', UPBIT_ERR_MESSAGE_MAX - 2);
+		n += UPBIT_ERR_MESSAGE_MAX - 2;
+		n += snprintf(cut + n, sizeof(cut) - (size_t)n, "\xec\x9e\x98\"}}");
+		assert_int_equal(upbit_parse_error(cut, (size_t)n, &e), 0);
+		assert_int_equal(strlen(e.message), UPBIT_ERR_MESSAGE_MAX - 2);
+	}
+}
+
 static void
 test_block_time(void **state)
 {
@@ -522,6 +616,8 @@ test_block_time(void **state)
 	assert_int_equal(upbit_block_ms("Too many requests 418."), 0);
 	assert_int_equal(upbit_block_ms("code 7 status"), 0);
 	assert_int_equal(upbit_block_ms("blocked"), 0);
+	assert_int_equal(upbit_block_ms("retry in 5 secondsx, or 7 min"), 420000);
+	assert_int_equal(upbit_block_ms("wait 5 secondsssssssss or 2 s"), 2000);
 	assert_int_equal(upbit_block_ms(""), 0);
 	assert_int_equal(upbit_block_ms(NULL), 0);
 }
@@ -540,13 +636,18 @@ test_remaining_req(void **state)
 		"",
 		"sec=5",
 		"group=candles; sec=-1",
+		"group=candles; junk; sec=3",
+		"\tgroup=candles;\tsec=4\t",
+		"group=candlez; sec=4",
+		"group=candles; abcde=1; xyz=2; sec=5",
 	};
-	static const int want[] = { 9, 0, 12, 127, -1, -1, -1, -1, -1, -1 };
+	static const int want[] = { 9, 0, 12, 127, -1, -1, -1, -1, -1, -1, 3, 4, -1, 5 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
 		if (upbit_remaining_req(h[i], strlen(h[i])) != want[i])
 			fail_msg("\"%s\": want %d", h[i], want[i]);
+	assert_int_equal(upbit_remaining_req(NULL, 0), -1);
 }
 
 static void
@@ -585,6 +686,7 @@ main(void)
 		cmocka_unit_test(test_semantic),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_error_envelope),
+		cmocka_unit_test(test_unusual_json),
 		cmocka_unit_test(test_block_time),
 		cmocka_unit_test(test_remaining_req),
 		cmocka_unit_test(test_speed),
