@@ -1,6 +1,6 @@
 # monitor/monitor.mk: cp-monitor, included by the top-level Makefile.
 MONITOR_SRC := monitor/main.c monitor/state.c monitor/view.c monitor/prom.c \
-               monitor/pattern.c monitor/jsonw.c
+               monitor/pattern.c monitor/jsonw.c monitor/ingest.c monitor/runpath.c
 BINS += monitor/cp-monitor
 
 monitor/cp-monitor: $(MONITOR_SRC:.c=.o) $(LIBCOMMON)
