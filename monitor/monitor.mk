@@ -10,3 +10,12 @@ monitor/cp-monitor: $(MONITOR_SRC:.c=.o) $(LIBCOMMON)
 # links the classifier under test.
 tests/unit/pattern_test: monitor/pattern.o
 tests/unit/pattern_test: UNIT_CFLAGS := -Imonitor
+
+# Unit tests of the monitor's modules: everything but main.o.
+MONITOR_LIB_OBJ := $(filter-out monitor/main.o,$(MONITOR_SRC:.c=.o))
+tests/unit/jsonw_test: monitor/jsonw.o
+tests/unit/jsonw_test: UNIT_CFLAGS := -Imonitor
+tests/unit/state_test: $(MONITOR_LIB_OBJ)
+tests/unit/state_test: UNIT_CFLAGS := -Imonitor
+tests/unit/runpath_test: monitor/runpath.o
+tests/unit/runpath_test: UNIT_CFLAGS := -Imonitor
