@@ -569,13 +569,9 @@ test_rates_window(void **state)
 	mon_init(&m);
 	/* 30 s of samples: only the last 10 s count */
 	for (int i = 0; i <= 30; i++) {
-		struct prog p = { 1,          1000 * i,
-			          2000,       200 + 10 * i,
-			          200,        i < 20 ? i : 20 + 3 * (i - 20),
-			          10 * i,     0,
-			          0,          0,
-			          1,          0,
-			          one_target, NULL };
+		int64_t req = i < 20 ? i : 20 + 3 * (i - 20);
+		struct prog p = { 1,  1000 * i, 2000, 200 + 10 * i, 200, req, 10 * i, 0, 0,
+			          10, 1,        0,    one_target,   NULL };
 		feed_prog(&p);
 	}
 	mon_update(&m);
