@@ -30,7 +30,8 @@ BINS :=
 TESTS :=
 
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
-              common/net.c common/ledger.c common/crashpoint.c common/proc.c
+              common/net.c common/ledger.c common/crashpoint.c common/proc.c \
+              common/opts.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
@@ -39,7 +40,7 @@ PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c 
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
 WRITER_SRC  := writer/main.c writer/store.c
 
-BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer
+BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize
 
 all: bins
 
@@ -58,6 +59,10 @@ planner/cp-planner: $(PLANNER_SRC:.c=.o) $(LIBCOMMON)
 fetcher/cp-fetcher: $(FETCHER_SRC:.c=.o) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 writer/cp-writer: $(WRITER_SRC:.c=.o) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the wire size of the messages (make bench, make bench-check)
+bench/msgsize: bench/msgsize.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 %.o: %.c $(wildcard common/*.h) $(wildcard $(dir $<)*.h)

@@ -25,6 +25,11 @@
 #   limit{150,300}_{dense,sparse}_requests   requests for 7 days of 1m
 #   scaleout_util                three fetchers on three IPs: candles/s over 3 x 2000
 #   faults_truth                 1 if the database equals the truth under 10% faults
+#   rss_end_over_warm_max        bench/stress_bench.sh (10,000 chunks): the largest
+#                                ratio of a process's RSS at the end to its RSS after
+#                                warm-up (1.000 = flat; a leak makes it grow)
+#   lease_max_bytes              bench/msgsize: the widest LEASE on the wire
+#   result_bytes_per_candle      bench/msgsize: a full RESULT's bytes per candle
 set -u
 cd "$(dirname "$0")/.."
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
@@ -38,16 +43,23 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 if [ -n "${BENCH_CHECK_REUSE:-}" ]; then
-	# judge a saved run: a directory with sim.out and pipe.out
-	cp "$BENCH_CHECK_REUSE/sim.out" "$BENCH_CHECK_REUSE/pipe.out" "$tmp/" || exit 1
-	cat "$tmp/sim.out" "$tmp/pipe.out"
+	# judge a saved run: a directory with sim.out, pipe.out, stress.out, msg.out
+	for f in sim pipe stress msg; do
+		cp "$BENCH_CHECK_REUSE/$f.out" "$tmp/" 2>/dev/null || : >"$tmp/$f.out"
+	done
+	cat "$tmp/sim.out" "$tmp/pipe.out" "$tmp/stress.out" "$tmp/msg.out"
 else
 	echo "-- bench/sim_bench.sh (same-run baseline)"
 	bench/sim_bench.sh 3 4 | tee "$tmp/sim.out"
 	echo "-- bench/pipeline_bench.sh"
 	bench/pipeline_bench.sh | tee "$tmp/pipe.out"
+	echo "-- bench/stress_bench.sh (memory over 10,000 chunks)"
+	bench/stress_bench.sh | tee "$tmp/stress.out"
+	echo "-- bench/msgsize (message sizes)"
+	bench/msgsize | tee "$tmp/msg.out"
 	if [ -n "${BENCH_CHECK_SAVE:-}" ]; then
-		mkdir -p "$BENCH_CHECK_SAVE" && cp "$tmp/sim.out" "$tmp/pipe.out" "$BENCH_CHECK_SAVE/"
+		mkdir -p "$BENCH_CHECK_SAVE" &&
+			cp "$tmp/sim.out" "$tmp/pipe.out" "$tmp/stress.out" "$tmp/msg.out" "$BENCH_CHECK_SAVE/"
 	fi
 fi
 
@@ -55,6 +67,16 @@ fi
 awk '
 function out(n, v, d, r) { printf "%s %s %s %s\n", n, v, d, r }
 FILENAME ~ /sim.out$/ && /^sim: / { sim = $2 }
+# process warm-kB end-kB peak-kB growth
+FILENAME ~ /stress.out$/ && $1 ~ /\[[0-9]+\]$/ && $2 > 0 {
+	r = $3 / $2
+	if (!rseen || r > rmax)
+		rmax = r
+	rseen = 1
+}
+FILENAME ~ /msg.out$/ && /^msgsize: (lease_max_bytes|result_bytes_per_candle) / {
+	out($2, $3, "lower", "make bench/msgsize && bench/msgsize")
+}
 FILENAME ~ /pipe.out$/ {
 	if (/^-- API efficiency/) sec = "eff"
 	else if (/^-- raw throughput/) sec = "raw"
@@ -87,12 +109,14 @@ FILENAME ~ /pipe.out$/ {
 	}
 }
 END {
+	if (rseen)
+		out("rss_end_over_warm_max", sprintf("%.3f", rmax), "lower", "bench/stress_bench.sh")
 	if (fseen)
 		out("faults_truth", fbad ? 0 : 1, "higher", "bench/pipeline_bench.sh (faults)")
 	if (sim > 0 && raw > 0)
 		out("raw_vs_sim", sprintf("%.3f", raw / sim), "higher",
 		    "bench/sim_bench.sh 3 4; bench/pipeline_bench.sh (raw throughput)")
-}' "$tmp/sim.out" "$tmp/pipe.out" >"$tmp/now"
+}' "$tmp/sim.out" "$tmp/pipe.out" "$tmp/stress.out" "$tmp/msg.out" >"$tmp/now"
 
 if [ "$mode" = record ]; then
 	echo "-- check: lines for $RESULTS"

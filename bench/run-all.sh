@@ -6,3 +6,5 @@ for b in sim_bench.sh pipeline_bench.sh ccxt_bench.sh follow_bench.sh monitor_be
 	echo "== $b"
 	./"$b" || echo "($b failed: $?)"
 done
+echo "== msgsize"
+./msgsize || echo "(msgsize failed: $?)"
