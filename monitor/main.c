@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <msgpack.h>
 #include <poll.h>
@@ -25,6 +24,7 @@
 #include "log.h"
 #include "mon.h"
 #include "net.h"
+#include "opts.h"
 #include "timeutil.h"
 
 #define TICK_MS 500
@@ -185,68 +185,40 @@ term_size(int *cols, int *rows)
 	}
 }
 
+/* The options, then their cross-checks; exits 2 on a bad one. */
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", required_argument, NULL, 'p' },
-		{ "port-file", required_argument, NULL, 'P' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "exit-on-finish", no_argument, NULL, 'x' },
-		{ "curve-server", required_argument, NULL, 'S' },
-		{ "curve-client", required_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct opt table[] = {
+		{ "db", 0, OPT_STR, &o->db, 0, 0, 0, NULL },
+		{ "endpoint", 0, OPT_STR, &o->endpoint, 0, 0, 0, NULL },
+		{ "json", 0, OPT_SET, &o->json, 0, 0, 1, NULL },
+		{ "prometheus", 0, OPT_STR, &o->prometheus, 0, 0, 0, NULL },
+		{ "port-file", 0, OPT_STR, &o->port_file, 0, 0, 0, NULL },
+		{ "quiet", 'q', OPT_SET, &o->quiet, 0, 0, 1, NULL },
+		{ "exit-on-finish", 0, OPT_SET, &o->exit_on_finish, 0, 0, 1, NULL },
+		{ "curve-server", 0, OPT_STR, &o->curve.server_key_file, 0, 0, 0, NULL },
+		{ "curve-client", 0, OPT_STR, &o->curve.client_key_file, 0, 0, 0, NULL },
+		{ "verbose", 'v', OPT_SET, &o->verbose, 0, 0, 1, NULL },
+		{ "help", 'h', OPT_HELP, NULL, 0, 0, 0, NULL },
+		{ NULL, 0, OPT_END, NULL, 0, 0, 0, NULL },
 	};
-	int c;
+	const char *bad = NULL;
 
 	memset(o, 0, sizeof(*o));
 	o->db = "data/candles.db";
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hqv", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->db = optarg; break;
-		case 'e': o->endpoint = optarg; break;
-		case 'j': o->json = 1; break;
-		case 'p': o->prometheus = optarg; break;
-		case 'P': o->port_file = optarg; break;
-		case 'q': o->quiet = 1; break;
-		case 'x': o->exit_on_finish = 1; break;
-		case 'S': o->curve.server_key_file = optarg; break;
-		case 'C': o->curve.client_key_file = optarg; break;
-		case 'v': o->verbose = 1; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case ':':
-			fprintf(stderr, "cp-monitor: %s needs a value\n", argv[optind - 1]);
-			goto bad;
-		default:
-			fprintf(stderr, "cp-monitor: unknown option '%s'\n", argv[optind - 1]);
-			goto bad;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "cp-monitor: unexpected argument '%s'\n", argv[optind]);
-		goto bad;
-	}
-	if (o->endpoint != NULL && strstr(o->endpoint, "://") == NULL) {
-		fprintf(stderr,
-		        "cp-monitor: --endpoint must look like ipc://PATH or tcp://HOST:PORT\n");
-		goto bad;
-	}
-	if (o->db[0] == '\0') {
-		fprintf(stderr, "cp-monitor: --db must not be empty\n");
-		goto bad;
-	}
-	if (o->port_file != NULL && o->prometheus == NULL) {
-		fprintf(stderr, "cp-monitor: --port-file needs --prometheus\n");
-		goto bad;
-	}
-	return;
-bad:
+	if (opts_parse("cp-monitor", argc, argv, table, usage) == -1)
+		bad = "";
+	else if (o->endpoint != NULL && strstr(o->endpoint, "://") == NULL)
+		bad = "--endpoint must look like ipc://PATH or tcp://HOST:PORT";
+	else if (o->db[0] == '\0')
+		bad = "--db must not be empty";
+	else if (o->port_file != NULL && o->prometheus == NULL)
+		bad = "--port-file needs --prometheus";
+	if (bad == NULL)
+		return;
+	if (bad[0] != '\0')
+		fprintf(stderr, "cp-monitor: %s\n", bad);
 	fprintf(stderr, "try 'cp-monitor --help'\n");
 	exit(EXIT_USAGE);
 }
