@@ -211,6 +211,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		bad = "";
 	else if (o->endpoint != NULL && strstr(o->endpoint, "://") == NULL)
 		bad = "--endpoint must look like ipc://PATH or tcp://HOST:PORT";
+	/* cppcheck-suppress knownConditionTrueFalse ; opts_parse writes o->db through the table */
 	else if (o->db[0] == '\0')
 		bad = "--db must not be empty";
 	else if (o->port_file != NULL && o->prometheus == NULL)
