@@ -7,6 +7,9 @@
 #ifndef CP_MON_H
 #define CP_MON_H
 
+#include <limits.h>
+#include <msgpack.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "jsonw.h"
@@ -131,6 +134,11 @@ struct monitor {
 };
 
 void mon_init(struct monitor *m);
+/* msgpack field readers, -1 on a wrong type (out untouched): an integer
+ * within int64_t, a string truncated to cap - 1 bytes; key comparison. */
+int mon_get_int(const msgpack_object *o, int64_t *out);
+int mon_get_str(const msgpack_object *o, char *out, size_t cap);
+int mon_key_is(const msgpack_object *k, const char *s);
 /* Decodes a progress payload into *out; 0 or -1 (out untouched). */
 int mon_decode_progress(const void *data, size_t len, struct mon_progress *out);
 /* Feeds one decoded progress event (now = monotonic ms). */
@@ -142,6 +150,19 @@ void mon_on_committed(struct monitor *m, const struct msg_committed *c);
 void mon_update(struct monitor *m);
 /* Cumulative totals across runs. */
 int64_t mon_total(const struct monitor *m, int64_t base, int64_t cur);
+
+/* Events (ingest.c): one event into the model and, if w is not NULL, its
+ * JSON line into w; mon_drain receives every waiting event from sub. */
+void mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void *data, size_t len,
+                  struct jw *w);
+void mon_drain(void *sub, struct monitor *m, struct jw *w);
+
+/* The run directory of a database (runpath.c): db made absolute like
+ * `realpath -m` into abs, then file = /tmp/cp-<sha1 prefix>/monitor.endpoint.
+ * 0 or -1. */
+int mon_abs_path(const char *path, char out[PATH_MAX]);
+void mon_sha1_hex(const char *msg, char out[41]);
+int mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap);
 
 /* Output: JSON (summary object and events), Prometheus text, the view. */
 void mon_json_summary(const struct monitor *m, struct jw *w);

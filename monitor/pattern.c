@@ -36,78 +36,102 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void
-pattern_classify(const struct pattern_stats *s, struct pattern_result *out)
+/* The median of the targets' slots per candle (each at least 1) into
+ * out->spc; returns how many targets are sparse. */
+static int
+median_spc(const double *spc, int n, struct pattern_result *out)
 {
 	double v[PATTERN_TARGETS_MAX];
-	int n = s->ntargets, nsparse = 0;
-	double cpr = s->candles_per_request > 0 ? s->candles_per_request : 0;
+	int nsparse = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (n < 0)
-		n = 0;
-	if (n > PATTERN_TARGETS_MAX)
-		n = PATTERN_TARGETS_MAX;
 	for (int i = 0; i < n; i++) {
-		v[i] = s->spc[i] >= 1 ? s->spc[i] : 1;
+		v[i] = spc[i] >= 1 ? spc[i] : 1;
 		nsparse += v[i] >= PATTERN_SPARSE_SPC;
 	}
 	if (n > 0) {
 		qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
 		out->spc = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	}
-	out->slots_per_request = out->spc * cpr;
-	if (s->allowed_rate > 0) {
-		out->utilisation = s->sent_rate / s->allowed_rate;
-		if (out->utilisation > 1)
-			out->utilisation = 1;
-		if (out->utilisation < 0)
-			out->utilisation = 0;
-	}
-	out->efficiency = (cpr > 200 ? 1 : cpr / 200) * out->utilisation;
+	return nsparse;
+}
 
-	if (s->chunks < PATTERN_MIN_CHUNKS || n == 0)
-		out->kind = PATTERN_INSUFFICIENT;
-	else if (nsparse > 0 && nsparse < n)
-		out->kind = PATTERN_MIXED;
-	else if (nsparse == n)
-		out->kind = PATTERN_SPARSE;
-	else if (n == 1)
-		out->kind = PATTERN_SEQUENTIAL;
-	else
-		out->kind = PATTERN_DENSE;
+/* sent / allowed, clamped to 0..1; 0 when the budget is unknown. */
+static double
+utilisation(const struct pattern_stats *s)
+{
+	double u;
+
+	if (s->allowed_rate <= 0)
+		return 0;
+	u = s->sent_rate / s->allowed_rate;
+	return u > 1 ? 1 : u < 0 ? 0 : u;
+}
+
+static enum pattern_kind
+classify(int chunks, int n, int nsparse)
+{
+	if (chunks < PATTERN_MIN_CHUNKS || n == 0)
+		return PATTERN_INSUFFICIENT;
+	if (nsparse > 0 && nsparse < n)
+		return PATTERN_MIXED;
+	if (nsparse == n)
+		return PATTERN_SPARSE;
+	return n == 1 ? PATTERN_SEQUENTIAL : PATTERN_DENSE;
+}
+
+/* The one change most likely to help, in order of priority. */
+static void
+suggest(const struct pattern_stats *s, struct pattern_result *out)
+{
+	char *g = out->suggestion;
+	size_t cap = sizeof(out->suggestion);
 
 	if (s->n418 > 0)
-		snprintf(out->suggestion, sizeof(out->suggestion),
-		         "418 seen: the source is blocked; lower --rate");
+		snprintf(g, cap, "418 seen: the source is blocked; lower --rate");
 	else if (s->n429 > 0)
-		snprintf(out->suggestion, sizeof(out->suggestion), "429s seen (%lld): lower --rate",
-		         (long long)s->n429);
+		snprintf(g, cap, "429s seen (%lld): lower --rate", (long long)s->n429);
 	else if (s->finished || out->kind == PATTERN_INSUFFICIENT)
 		/* NOLINTNEXTLINE(bugprone-branch-clone): the order of the tests is the priority */
-		snprintf(out->suggestion, sizeof(out->suggestion), "none");
+		snprintf(g, cap, "none");
 	else if (out->kind == PATTERN_SPARSE)
-		snprintf(out->suggestion, sizeof(out->suggestion),
+		snprintf(g, cap,
 		         "the market is sparse: each request spans %.0f slots, "
 		         "nothing to gain from more fetchers",
 		         out->slots_per_request);
 	else if (s->sent_rate <= 0)
-		snprintf(out->suggestion, sizeof(out->suggestion),
-		         "no requests in the last 10 s: are the fetchers running?");
+		snprintf(g, cap, "no requests in the last 10 s: are the fetchers running?");
 	else if (s->allowed_rate > 0 && out->utilisation >= PATTERN_FULL_UTIL)
-		snprintf(out->suggestion, sizeof(out->suggestion),
+		snprintf(g, cap,
 		         "add a fetcher on another IP (--source-ip): the budget is full "
 		         "(%.1f of %.1f req/s)",
 		         s->sent_rate, s->allowed_rate);
 	else if (s->allowed_rate > 0 && out->utilisation < PATTERN_IDLE_UTIL)
-		snprintf(out->suggestion, sizeof(out->suggestion),
+		snprintf(g, cap,
 		         "the budget is %.0f%% used: latency-bound, raise --inflight "
 		         "or --fetchers",
 		         100 * out->utilisation);
 	else if (out->kind == PATTERN_MIXED)
-		snprintf(out->suggestion, sizeof(out->suggestion),
+		snprintf(g, cap,
 		         "markets of different density: sparse ones need few requests, "
 		         "the dense ones set the time");
 	else
-		snprintf(out->suggestion, sizeof(out->suggestion), "none");
+		snprintf(g, cap, "none");
+}
+
+void
+pattern_classify(const struct pattern_stats *s, struct pattern_result *out)
+{
+	int n = s->ntargets < 0                     ? 0
+	        : s->ntargets > PATTERN_TARGETS_MAX ? PATTERN_TARGETS_MAX
+	                                            : s->ntargets;
+	double cpr = s->candles_per_request > 0 ? s->candles_per_request : 0;
+	int nsparse;
+
+	memset(out, 0, sizeof(*out));
+	nsparse = median_spc(s->spc, n, out);
+	out->slots_per_request = out->spc * cpr;
+	out->utilisation = utilisation(s);
+	out->efficiency = (cpr > 200 ? 1 : cpr / 200) * out->utilisation;
+	out->kind = classify(s->chunks, n, nsparse);
+	suggest(s, out);
 }

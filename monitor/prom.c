@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mon.h"
@@ -225,19 +226,17 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	return rc;
 }
 
-int
-prom_start(const char *addr_port, const char *port_file)
+/* Parses ADDR:PORT (IPv4; empty or "*": any address) into sin and host. */
+static int
+parse_addr(const char *addr_port, struct sockaddr_in *sin, char *host, size_t cap)
 {
-	struct sockaddr_in sin;
 	const char *colon = strrchr(addr_port, ':');
-	char host[64];
 	char *end;
 	long port;
-	const union MHD_DaemonInfo *info;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	if (colon == NULL || (size_t)(colon - addr_port) >= sizeof(host))
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	if (colon == NULL || (size_t)(colon - addr_port) >= cap)
 		return -1;
 	memcpy(host, addr_port, (size_t)(colon - addr_port));
 	host[colon - addr_port] = '\0';
@@ -245,10 +244,45 @@ prom_start(const char *addr_port, const char *port_file)
 	if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
 		return -1;
 	if (host[0] == '\0' || strcmp(host, "*") == 0)
-		sin.sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
 		return -1;
-	sin.sin_port = htons((uint16_t)port);
+	sin->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* Writes the port to file (via a temporary file and rename); warns on failure. */
+static void
+write_port_file(const char *file, long port)
+{
+	char tmp[4096];
+	FILE *f;
+	int bad;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_warn("cannot write %s", file);
+		return;
+	}
+	bad = fprintf(f, "%ld\n", port) < 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, file) == -1) {
+		log_warn("cannot write %s", file);
+		unlink(tmp);
+	}
+}
+
+int
+prom_start(const char *addr_port, const char *port_file)
+{
+	struct sockaddr_in sin;
+	char host[64];
+	long port;
+	const union MHD_DaemonInfo *info;
+
+	if (parse_addr(addr_port, &sin, host, sizeof(host)) == -1)
+		return -1;
+	port = ntohs(sin.sin_port);
 	daemon_h = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
 	                            (uint16_t)port, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR,
 	                            (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
@@ -261,14 +295,8 @@ prom_start(const char *addr_port, const char *port_file)
 	if (info != NULL)
 		port = info->port;
 	log_info("prometheus: serving http://%s:%ld/metrics", host[0] ? host : "0.0.0.0", port);
-	if (port_file != NULL) {
-		char tmp[4096];
-		FILE *f;
-		snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%ld\n", port) < 0 ||
-		    fclose(f) != 0 || rename(tmp, port_file) == -1)
-			log_warn("cannot write %s", port_file);
-	}
+	if (port_file != NULL)
+		write_port_file(port_file, port);
 	return 0;
 }
 

@@ -47,8 +47,8 @@ mon_total(const struct monitor *m, int64_t base, int64_t cur)
 
 /* --- decoding ------------------------------------------------------------ */
 
-static int
-get_int(const msgpack_object *o, int64_t *out)
+int
+mon_get_int(const msgpack_object *o, int64_t *out)
 {
 	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		if (o->via.u64 > (uint64_t)INT64_MAX)
@@ -68,7 +68,7 @@ get_count(const msgpack_object *o, int64_t *out)
 {
 	int64_t v;
 
-	if (get_int(o, &v) == -1 || v < 0)
+	if (mon_get_int(o, &v) == -1 || v < 0)
 		return -1;
 	*out = v;
 	return 0;
@@ -85,15 +85,15 @@ get_double(const msgpack_object *o, double *out)
 		*out = o->via.f64;
 		return 0;
 	}
-	if (get_int(o, &i) == -1)
+	if (mon_get_int(o, &i) == -1)
 		return -1;
 	*out = (double)i;
 	return 0;
 }
 
 /* Copies a string, truncated to cap - 1 bytes. */
-static int
-get_str(const msgpack_object *o, char *out, size_t cap)
+int
+mon_get_str(const msgpack_object *o, char *out, size_t cap)
 {
 	size_t n;
 
@@ -105,8 +105,8 @@ get_str(const msgpack_object *o, char *out, size_t cap)
 	return 0;
 }
 
-static int
-key_is(const msgpack_object *k, const char *s)
+int
+mon_key_is(const msgpack_object *k, const char *s)
 {
 	size_t n = strlen(s);
 	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
@@ -114,107 +114,151 @@ key_is(const msgpack_object *k, const char *s)
 }
 
 static int
-decode_target(const msgpack_object *o, struct mon_target *t)
+decode_target(const msgpack_object *o, void *out)
 {
+	struct mon_target *t = out;
 	const msgpack_object *a;
 	int64_t failed;
 
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 9)
 		return -1;
 	a = o->via.array.ptr;
-	if (get_str(&a[0], t->market, sizeof(t->market)) == -1 ||
-	    get_str(&a[1], t->tf, sizeof(t->tf)) == -1 || get_count(&a[2], &t->slots_total) == -1 ||
-	    get_count(&a[3], &t->slots_done) == -1 || get_count(&a[4], &t->slots_hit) == -1 ||
-	    get_count(&a[5], &t->requests) == -1 || get_count(&a[6], &t->candles) == -1 ||
-	    get_count(&a[7], &failed) == -1 || get_str(&a[8], t->reason, sizeof(t->reason)) == -1)
+	if (mon_get_str(&a[0], t->market, sizeof(t->market)) == -1 ||
+	    mon_get_str(&a[1], t->tf, sizeof(t->tf)) == -1 ||
+	    get_count(&a[2], &t->slots_total) == -1 || get_count(&a[3], &t->slots_done) == -1 ||
+	    get_count(&a[4], &t->slots_hit) == -1 || get_count(&a[5], &t->requests) == -1 ||
+	    get_count(&a[6], &t->candles) == -1 || get_count(&a[7], &failed) == -1 ||
+	    mon_get_str(&a[8], t->reason, sizeof(t->reason)) == -1)
 		return -1;
 	t->failed = failed != 0;
 	return 0;
 }
 
 static int
-decode_source(const msgpack_object *o, struct mon_source *s)
+decode_source(const msgpack_object *o, void *out)
 {
+	struct mon_source *s = out;
 	const msgpack_object *a;
 
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 7)
 		return -1;
 	a = o->via.array.ptr;
-	if (get_str(&a[0], s->source, sizeof(s->source)) == -1 ||
+	if (mon_get_str(&a[0], s->source, sizeof(s->source)) == -1 ||
 	    get_double(&a[1], &s->allowed) == -1 || get_count(&a[2], &s->blocked_ms) == -1 ||
 	    get_count(&a[3], &s->sent) == -1 || get_count(&a[4], &s->n429) == -1 ||
-	    get_count(&a[5], &s->n418) == -1 || get_int(&a[6], &s->remaining) == -1)
+	    get_count(&a[5], &s->n418) == -1 || mon_get_int(&a[6], &s->remaining) == -1)
 		return -1;
 	return 0;
 }
 
+/* Decodes an array of at most max elements of size bytes into base; extra
+ * elements are ignored. */
+static int
+decode_array(const msgpack_object *v, int *n, int max, void *base, size_t size,
+             int (*elem)(const msgpack_object *, void *))
+{
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	for (*n = 0; (uint32_t)*n < v->via.array.size && *n < max; ++*n)
+		if (elem(&v->via.array.ptr[*n], (char *)base + (size_t)*n * size) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+dec_v(const msgpack_object *v, struct mon_progress *p)
+{
+	return mon_get_int(v, &p->v) == -1 || p->v != EVENTS_VERSION ? -1 : 0;
+}
+
+static int
+dec_finished(const msgpack_object *v, struct mon_progress *p)
+{
+	int64_t x;
+
+	if (get_count(v, &x) == -1 || x > 1)
+		return -1;
+	p->finished = (int)x;
+	return 0;
+}
+
+static int
+dec_rate_limit(const msgpack_object *v, struct mon_progress *p)
+{
+	return get_double(v, &p->rate_limit) == -1 || p->rate_limit < 0 ? -1 : 0;
+}
+
+static int
+dec_targets(const msgpack_object *v, struct mon_progress *p)
+{
+	return decode_array(v, &p->nt, MON_TARGETS_MAX, p->t, sizeof(p->t[0]), decode_target);
+}
+
+static int
+dec_sources(const msgpack_object *v, struct mon_progress *p)
+{
+	return decode_array(v, &p->ns, MON_SOURCES_MAX, p->s, sizeof(p->s[0]), decode_source);
+}
+
+/* The progress map's counters: decoded by offset; the first PROGRESS_JSON_INTS
+ * are also the progress event's JSON fields, in this order. */
+struct int_field {
+	const char *key;
+	size_t off;
+};
+#define PROGRESS_INT(k)                              \
+	{                                            \
+#k, offsetof(struct mon_progress, k) \
+	}
+static const struct int_field progress_ints[] = {
+	PROGRESS_INT(run),         PROGRESS_INT(elapsed_ms),     PROGRESS_INT(slots_total),
+	PROGRESS_INT(slots_done),  PROGRESS_INT(slots_hit),      PROGRESS_INT(requests),
+	PROGRESS_INT(candles),     PROGRESS_INT(new_candles),    PROGRESS_INT(retries),
+	PROGRESS_INT(n429),        PROGRESS_INT(n418),           PROGRESS_INT(bytes),
+	PROGRESS_INT(analysis_us), PROGRESS_INT(chunks_planned),
+};
+#define PROGRESS_JSON_INTS 12
+
+/* The other keys, each with its own check. */
+static const struct {
+	const char *key;
+	int (*dec)(const msgpack_object *, struct mon_progress *);
+} progress_fields[] = {
+	{ "v", dec_v },
+	{ "finished", dec_finished },
+	{ "rate_limit", dec_rate_limit },
+	{ "targets", dec_targets },
+	{ "sources", dec_sources },
+};
+
+static int64_t *
+progress_int(struct mon_progress *p, size_t off)
+{
+	return (int64_t *)(void *)((char *)p + off);
+}
+
+static int
+decode_field(const msgpack_object *k, const msgpack_object *v, struct mon_progress *p)
+{
+	for (size_t j = 0; j < sizeof(progress_ints) / sizeof(progress_ints[0]); j++)
+		if (mon_key_is(k, progress_ints[j].key))
+			return get_count(v, progress_int(p, progress_ints[j].off));
+	for (size_t j = 0; j < sizeof(progress_fields) / sizeof(progress_fields[0]); j++)
+		if (mon_key_is(k, progress_fields[j].key))
+			return progress_fields[j].dec(v, p);
+	return 0; /* unknown keys: newer planners may add fields */
+}
+
+/* p starts zeroed; "v" is required. */
 static int
 decode_map(const msgpack_object *root, struct mon_progress *p)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} ints[] = {
-		{ "run", offsetof(struct mon_progress, run) },
-		{ "elapsed_ms", offsetof(struct mon_progress, elapsed_ms) },
-		{ "slots_total", offsetof(struct mon_progress, slots_total) },
-		{ "slots_done", offsetof(struct mon_progress, slots_done) },
-		{ "slots_hit", offsetof(struct mon_progress, slots_hit) },
-		{ "requests", offsetof(struct mon_progress, requests) },
-		{ "candles", offsetof(struct mon_progress, candles) },
-		{ "new_candles", offsetof(struct mon_progress, new_candles) },
-		{ "retries", offsetof(struct mon_progress, retries) },
-		{ "n429", offsetof(struct mon_progress, n429) },
-		{ "n418", offsetof(struct mon_progress, n418) },
-		{ "bytes", offsetof(struct mon_progress, bytes) },
-		{ "analysis_us", offsetof(struct mon_progress, analysis_us) },
-		{ "chunks_planned", offsetof(struct mon_progress, chunks_planned) },
-	};
-	int have_v = 0;
-
 	if (root->type != MSGPACK_OBJECT_MAP)
 		return -1;
-	for (uint32_t i = 0; i < root->via.map.size; i++) {
-		const msgpack_object *k = &root->via.map.ptr[i].key;
-		const msgpack_object *v = &root->via.map.ptr[i].val;
-		size_t j;
-		int64_t x;
-
-		for (j = 0; j < sizeof(ints) / sizeof(ints[0]); j++)
-			if (key_is(k, ints[j].key))
-				break;
-		if (j < sizeof(ints) / sizeof(ints[0])) {
-			if (get_count(v, (int64_t *)(void *)((char *)p + ints[j].off)) == -1)
-				return -1;
-		} else if (key_is(k, "v")) {
-			if (get_int(v, &p->v) == -1 || p->v != EVENTS_VERSION)
-				return -1;
-			have_v = 1;
-		} else if (key_is(k, "finished")) {
-			if (get_count(v, &x) == -1 || x > 1)
-				return -1;
-			p->finished = (int)x;
-		} else if (key_is(k, "rate_limit")) {
-			if (get_double(v, &p->rate_limit) == -1 || p->rate_limit < 0)
-				return -1;
-		} else if (key_is(k, "targets")) {
-			if (v->type != MSGPACK_OBJECT_ARRAY)
-				return -1;
-			p->nt = 0;
-			for (uint32_t n = 0; n < v->via.array.size && p->nt < MON_TARGETS_MAX; n++)
-				if (decode_target(&v->via.array.ptr[n], &p->t[p->nt++]) == -1)
-					return -1;
-		} else if (key_is(k, "sources")) {
-			if (v->type != MSGPACK_OBJECT_ARRAY)
-				return -1;
-			p->ns = 0;
-			for (uint32_t n = 0; n < v->via.array.size && p->ns < MON_SOURCES_MAX; n++)
-				if (decode_source(&v->via.array.ptr[n], &p->s[p->ns++]) == -1)
-					return -1;
-		}
-		/* unknown keys: newer planners may add fields */
-	}
-	return have_v ? 0 : -1;
+	for (uint32_t i = 0; i < root->via.map.size; i++)
+		if (decode_field(&root->via.map.ptr[i].key, &root->via.map.ptr[i].val, p) == -1)
+			return -1;
+	return p->v == EVENTS_VERSION ? 0 : -1;
 }
 
 int
@@ -444,6 +488,45 @@ update_prediction(struct monitor *m)
 	pr->total_s = el + pr->remaining_s;
 }
 
+/* The requests/s the budget allows: the sources' sum, else the configured
+ * --rate per source. */
+static double
+allowed_rate(const struct mon_progress *p)
+{
+	double r = 0;
+
+	for (int i = 0; i < p->ns; i++)
+		r += p->s[i].allowed;
+	if (r <= 0 && p->rate_limit > 0)
+		r = p->rate_limit * (p->ns > 0 ? p->ns : 1);
+	return r;
+}
+
+/* Slots per candle per target: from the committed chunks' chains, or, with
+ * no chunk seen yet (attached late), from the progress. */
+static void
+densities(const struct monitor *m, struct pattern_stats *s)
+{
+	const struct mon_progress *p = &m->p;
+
+	for (int i = 0; i < m->nchain && s->ntargets < PATTERN_TARGETS_MAX; i++)
+		if (m->chain[i].candles > 0)
+			s->spc[s->ntargets++] =
+			    (double)m->chain[i].slots / (double)m->chain[i].candles;
+	if (s->ntargets > 0)
+		return;
+	for (int i = 0; i < p->nt && s->ntargets < PATTERN_TARGETS_MAX; i++)
+		if (p->t[i].candles > 0 && p->t[i].slots_done > p->t[i].slots_hit)
+			s->spc[s->ntargets++] = (double)(p->t[i].slots_done - p->t[i].slots_hit) /
+			                        (double)p->t[i].candles;
+}
+
+static int
+capped(int64_t n)
+{
+	return n > 1000000 ? 1000000 : (int)n;
+}
+
 static void
 update_pattern(struct monitor *m)
 {
@@ -451,23 +534,9 @@ update_pattern(struct monitor *m)
 	const struct mon_progress *p = &m->p;
 
 	memset(&s, 0, sizeof(s));
-	m->allowed_rate = 0;
-	for (int i = 0; i < p->ns; i++)
-		m->allowed_rate += p->s[i].allowed;
-	if (m->allowed_rate <= 0 && p->rate_limit > 0)
-		m->allowed_rate = p->rate_limit * (p->ns > 0 ? p->ns : 1);
-	for (int i = 0; i < m->nchain && s.ntargets < PATTERN_TARGETS_MAX; i++)
-		if (m->chain[i].candles > 0)
-			s.spc[s.ntargets++] =
-			    (double)m->chain[i].slots / (double)m->chain[i].candles;
-	if (s.ntargets == 0) /* no chunk seen yet (attached late): the progress */
-		for (int i = 0; i < p->nt && s.ntargets < PATTERN_TARGETS_MAX; i++)
-			if (p->t[i].candles > 0 && p->t[i].slots_done > p->t[i].slots_hit)
-				s.spc[s.ntargets++] =
-				    (double)(p->t[i].slots_done - p->t[i].slots_hit) /
-				    (double)p->t[i].candles;
-	s.chunks = m->chunks > 0 ? (int)(m->chunks > 1000000 ? 1000000 : m->chunks)
-	                         : (int)(p->requests > 1000000 ? 1000000 : p->requests);
+	m->allowed_rate = allowed_rate(p);
+	densities(m, &s);
+	s.chunks = m->chunks > 0 ? capped((int64_t)m->chunks) : capped(p->requests);
 	s.ordered_frac = m->chunks > 0 ? (double)m->chunks_ordered / (double)m->chunks : 0;
 	s.candles_per_request = p->requests > 0 ? (double)p->candles / (double)p->requests : 0;
 	s.sent_rate = m->rps;
@@ -551,51 +620,62 @@ mon_json_metrics(struct jw *w, const struct msg_committed *c, double analysis_ms
 	jw_obj_end(w);
 }
 
+static const struct int_field target_ints[] = {
+	{ "slots_total", offsetof(struct mon_target, slots_total) },
+	{ "slots_done", offsetof(struct mon_target, slots_done) },
+	{ "slots_hit", offsetof(struct mon_target, slots_hit) },
+	{ "requests", offsetof(struct mon_target, requests) },
+	{ "candles", offsetof(struct mon_target, candles) },
+};
+
+static const struct int_field source_ints[] = {
+	{ "blocked_ms", offsetof(struct mon_source, blocked_ms) },
+	{ "sent", offsetof(struct mon_source, sent) },
+	{ "n429", offsetof(struct mon_source, n429) },
+	{ "n418", offsetof(struct mon_source, n418) },
+	{ "remaining_req", offsetof(struct mon_source, remaining) },
+};
+
+/* The first n int64_t fields of table f, read from base. */
+static void
+json_ints(struct jw *w, const void *base, const struct int_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		jw_int(w, f[i].key,
+		       *(const int64_t *)(const void *)((const char *)base + f[i].off));
+}
+
+/* Opens a target's object with its market and timeframe. */
+static void
+json_target_open(struct jw *w, const struct mon_target *t)
+{
+	jw_obj(w, NULL);
+	jw_str(w, "market", t->market);
+	jw_str(w, "timeframe", t->tf);
+}
+
 void
 mon_json_progress(struct jw *w, const struct mon_progress *p)
 {
 	jw_int(w, "v", p->v);
-	jw_int(w, "run", p->run);
-	jw_int(w, "elapsed_ms", p->elapsed_ms);
-	jw_int(w, "slots_total", p->slots_total);
-	jw_int(w, "slots_done", p->slots_done);
-	jw_int(w, "slots_hit", p->slots_hit);
-	jw_int(w, "requests", p->requests);
-	jw_int(w, "candles", p->candles);
-	jw_int(w, "new_candles", p->new_candles);
-	jw_int(w, "retries", p->retries);
-	jw_int(w, "n429", p->n429);
-	jw_int(w, "n418", p->n418);
-	jw_int(w, "bytes", p->bytes);
+	json_ints(w, p, progress_ints, PROGRESS_JSON_INTS);
 	jw_bool(w, "finished", p->finished);
 	jw_num(w, "rate_limit", p->rate_limit);
 	jw_arr(w, "targets");
 	for (int i = 0; i < p->nt; i++) {
-		const struct mon_target *t = &p->t[i];
-		jw_obj(w, NULL);
-		jw_str(w, "market", t->market);
-		jw_str(w, "timeframe", t->tf);
-		jw_int(w, "slots_total", t->slots_total);
-		jw_int(w, "slots_done", t->slots_done);
-		jw_int(w, "slots_hit", t->slots_hit);
-		jw_int(w, "requests", t->requests);
-		jw_int(w, "candles", t->candles);
-		jw_bool(w, "failed", t->failed);
-		jw_str(w, "reason", t->reason);
+		json_target_open(w, &p->t[i]);
+		json_ints(w, &p->t[i], target_ints, sizeof(target_ints) / sizeof(target_ints[0]));
+		jw_bool(w, "failed", p->t[i].failed);
+		jw_str(w, "reason", p->t[i].reason);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
 	jw_arr(w, "sources");
 	for (int i = 0; i < p->ns; i++) {
-		const struct mon_source *s = &p->s[i];
 		jw_obj(w, NULL);
-		jw_str(w, "source", s->source);
-		jw_num(w, "allowed_rps", s->allowed);
-		jw_int(w, "blocked_ms", s->blocked_ms);
-		jw_int(w, "sent", s->sent);
-		jw_int(w, "n429", s->n429);
-		jw_int(w, "n418", s->n418);
-		jw_int(w, "remaining_req", s->remaining);
+		jw_str(w, "source", p->s[i].source);
+		jw_num(w, "allowed_rps", p->s[i].allowed);
+		json_ints(w, &p->s[i], source_ints, sizeof(source_ints) / sizeof(source_ints[0]));
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
@@ -642,11 +722,8 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 	jw_arr(w, "targets");
 	for (int i = 0; i < p->nt; i++) {
 		const struct mon_target *t = &p->t[i];
-		jw_obj(w, NULL);
-		jw_str(w, "market", t->market);
-		jw_str(w, "timeframe", t->tf);
-		jw_int(w, "slots_total", t->slots_total);
-		jw_int(w, "slots_done", t->slots_done);
+		json_target_open(w, t);
+		json_ints(w, t, target_ints, 2); /* slots_total, slots_done */
 		jw_bool(w, "failed", t->failed);
 		if (t->reason[0])
 			jw_str(w, "reason", t->reason);
@@ -656,9 +733,7 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 	jw_arr(w, "failed");
 	for (int i = 0; i < p->nt; i++)
 		if (p->t[i].failed || p->t[i].reason[0]) {
-			jw_obj(w, NULL);
-			jw_str(w, "market", p->t[i].market);
-			jw_str(w, "timeframe", p->t[i].tf);
+			json_target_open(w, &p->t[i]);
 			jw_str(w, "reason", p->t[i].reason);
 			jw_obj_end(w);
 		}

@@ -69,6 +69,54 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 	[ "$status" -eq 2 ]
 	run "$MON" extra
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"unexpected argument 'extra'"* ]]
+	run "$MON" --db ""
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--db must not be empty"* ]]
+	run "$MON" --port-file x --endpoint ipc:///nonexistent
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--port-file needs --prometheus"* ]]
+	run "$MON" --prometheus 127.0.0.1:99999 --quiet --endpoint ipc:///nonexistent
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--prometheus wants ADDR:PORT (IPv4), not '127.0.0.1:99999'"* ]]
+}
+
+@test "--db finds the hub through the run directory run.sh keeps" {
+	local db="$BATS_TEST_TMPDIR/sub/../c.db" abs hash dir
+	abs="$BATS_TEST_TMPDIR/c.db"
+	hash=$(printf '%s' "$(realpath -m "$abs")" | sha1sum | cut -c1-12)
+	dir="/tmp/cp-$hash"
+	mkdir -p "$dir"
+	printf '%s\n' "$EP" >"$dir/monitor.endpoint"
+	"$MON" --db "$db" --quiet -v 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	BG+=("$!")
+	wait_for grep -q "attached to $EP" "$BATS_TEST_TMPDIR/err"
+	grep -qF "hub endpoint $EP (from $dir/monitor.endpoint)" "$BATS_TEST_TMPDIR/err"
+	kill -TERM "${BG[0]}"
+	wait "${BG[0]}" # leaves with 0 on SIGTERM
+	# a run directory that is not a directory: a permanent failure
+	rm -rf "$dir"
+	touch "$dir"
+	run timeout 10 "$MON" --db "$db" --quiet
+	rm -f "$dir"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"$dir/monitor.endpoint: Not a directory"* ]]
+}
+
+@test "--prometheus on a port in use exits 3; an unwritable --port-file is only a warning" {
+	"$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$BATS_TEST_TMPDIR/p1" \
+		--quiet 2>/dev/null 3>&- &
+	BG+=("$!")
+	wait_for test -s "$BATS_TEST_TMPDIR/p1"
+	run "$MON" --endpoint "$EP" --prometheus "127.0.0.1:$(<"$BATS_TEST_TMPDIR/p1")" --quiet
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"prometheus: cannot listen on 127.0.0.1:"* ]]
+	"$MON" --endpoint "$EP" --prometheus ':0' --port-file "$BATS_TEST_TMPDIR/no/dir/p" \
+		--quiet 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	BG+=("$!")
+	wait_for grep -q "cannot write $BATS_TEST_TMPDIR/no/dir/p" "$BATS_TEST_TMPDIR/err"
+	wait_for grep -q "serving http://0.0.0.0:" "$BATS_TEST_TMPDIR/err"
+	kill -0 "${BG[1]}"
 }
 
 @test "without an endpoint file it waits for one and says so" {

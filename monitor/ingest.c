@@ -1,0 +1,254 @@
+/*
+ * ingest.c: events from the hub into the model (state.c) and, with --json,
+ * into one JSON line each. Every topic has its own decoder; a payload that
+ * does not decode is counted and shown as an error line, never trusted.
+ * Owns the receive loop over the SUB socket (mon_drain).
+ */
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "mon.h"
+#include "timeutil.h"
+
+#define DRAIN_MAX 2000
+
+static enum mon_topic
+topic_of(const char *t, size_t n)
+{
+	for (int i = 0; i < T_OTHER; i++)
+		if (strlen(mon_topic_names[i]) == n && memcmp(mon_topic_names[i], t, n) == 0)
+			return (enum mon_topic)i;
+	return T_OTHER;
+}
+
+/* One event's payload; w is NULL without --json. */
+struct ev {
+	struct monitor *m;
+	const void *data;
+	size_t len;
+	struct jw *w;
+};
+
+static int
+on_lease(const struct ev *e)
+{
+	struct chunk_info ci;
+
+	if (msg_decode_lease(e->data, e->len, &ci) == -1)
+		return -1;
+	if (e->w != NULL)
+		mon_json_chunk(e->w, &ci);
+	return 0;
+}
+
+static int
+on_failed(const struct ev *e)
+{
+	struct msg_failed mf;
+
+	if (msg_decode_failed(e->data, e->len, &mf) == -1)
+		return -1;
+	if (e->w != NULL) {
+		mon_json_chunk(e->w, &mf.ci);
+		jw_str(e->w, "kind", mf.kind < FAIL_END ? fail_kind_names[mf.kind] : "?");
+		jw_int(e->w, "retry_after_ms", mf.retry_after_ms);
+		jw_str(e->w, "source", mf.source);
+		jw_str(e->w, "reason", mf.reason);
+	}
+	return 0;
+}
+
+static int
+on_committed(const struct ev *e)
+{
+	struct msg_committed mc;
+
+	if (msg_decode_committed(e->data, e->len, &mc) == -1)
+		return -1;
+	mon_on_committed(e->m, &mc);
+	if (e->w != NULL) {
+		mon_json_chunk(e->w, &mc.ci);
+		jw_int(e->w, "bytes", mc.bytes);
+		jw_int(e->w, "new_candles", mc.new_candles);
+		jw_bool(e->w, "duplicate", mc.duplicate);
+		mon_json_metrics(e->w, &mc, mon_analysis_ms(e->m));
+	}
+	return 0;
+}
+
+static int
+on_progress(const struct ev *e)
+{
+	static struct mon_progress prog; /* large: not on the stack */
+
+	if (mon_decode_progress(e->data, e->len, &prog) == -1)
+		return -1;
+	mon_on_progress(e->m, &prog, time_mono_ms());
+	if (e->w != NULL)
+		mon_json_progress(e->w, &prog);
+	return 0;
+}
+
+/* A proc map {"name","pid","event","code"}: every key optional. */
+struct proc_ev {
+	char name[32], event[16];
+	int64_t pid, code;
+};
+
+static int
+proc_field(const msgpack_object *k, const msgpack_object *v, struct proc_ev *pe)
+{
+	if (k->type != MSGPACK_OBJECT_STR)
+		return -1;
+	/* a field of the wrong type keeps its default */
+	if (mon_key_is(k, "name"))
+		(void)mon_get_str(v, pe->name, sizeof(pe->name));
+	else if (mon_key_is(k, "event"))
+		(void)mon_get_str(v, pe->event, sizeof(pe->event));
+	else if (mon_key_is(k, "pid"))
+		(void)mon_get_int(v, &pe->pid);
+	else if (mon_key_is(k, "code"))
+		(void)mon_get_int(v, &pe->code);
+	return 0;
+}
+
+static int
+decode_proc(const void *data, size_t len, struct proc_ev *pe)
+{
+	msgpack_unpacked up;
+	size_t off = 0;
+	int rc = -1;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+	    up.data.type == MSGPACK_OBJECT_MAP) {
+		rc = 0;
+		for (uint32_t i = 0; i < up.data.via.map.size && rc == 0; i++)
+			rc = proc_field(&up.data.via.map.ptr[i].key, &up.data.via.map.ptr[i].val,
+			                pe);
+	}
+	msgpack_unpacked_destroy(&up);
+	return rc;
+}
+
+static int
+on_proc(const struct ev *e)
+{
+	struct proc_ev pe = { "?", "?", 0, 0 };
+
+	if (decode_proc(e->data, e->len, &pe) == -1)
+		return -1;
+	snprintf(e->m->last_proc, sizeof(e->m->last_proc), "%s (pid %lld) %s, code %lld", pe.name,
+	         (long long)pe.pid, pe.event, (long long)pe.code);
+	if (e->w != NULL) {
+		jw_str(e->w, "name", pe.name);
+		jw_int(e->w, "pid", pe.pid);
+		jw_str(e->w, "event", pe.event);
+		jw_int(e->w, "code", pe.code);
+	}
+	return 0;
+}
+
+static int
+on_other(const struct ev *e)
+{
+	if (e->w != NULL)
+		jw_int(e->w, "bytes", (int64_t)e->len);
+	return 0;
+}
+
+static int (*const handlers[T_COUNT])(const struct ev *) = {
+	[T_LEASED] = on_lease,  [T_FETCHED] = on_lease,       [T_RETRY] = on_failed,
+	[T_FAILED] = on_failed, [T_COMMITTED] = on_committed, [T_PROGRESS] = on_progress,
+	[T_PROC] = on_proc,     [T_OTHER] = on_other,
+};
+
+static void
+json_head(struct jw *w, const char *topic, size_t tlen)
+{
+	jw_obj(w, NULL);
+	jw_strn(w, "topic", topic, tlen);
+}
+
+void
+mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void *data, size_t len,
+             struct jw *w)
+{
+	enum mon_topic t = topic_of(topic, tlen);
+	struct ev e = { m, data, len, w };
+	size_t mark = w != NULL ? w->b.len : 0;
+
+	m->ev[t]++;
+	if (w != NULL)
+		json_head(w, topic, tlen);
+	if (handlers[t](&e) == -1) {
+		m->ev_bad++;
+		log_debug("dropped an undecodable %.*s event (%zu bytes)", (int)tlen, topic, len);
+		if (w != NULL) { /* rewrite the line: only what is known */
+			w->b.len = mark;
+			w->comma = 0;
+			json_head(w, topic, tlen);
+			jw_str(w, "error", "undecodable payload");
+			jw_int(w, "bytes", (int64_t)len);
+		}
+	}
+	if (w != NULL) {
+		jw_obj_end(w);
+		tb_putn(&w->b, "\n", 1);
+		w->comma = 0;
+	}
+}
+
+/* Receives the rest of a message: frames beyond topic and payload are not ours. */
+static void
+skip_frames(void *sub, int more)
+{
+	size_t ms = sizeof(more);
+
+	while (more) {
+		zmq_msg_t x;
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, sub, 0) == -1 ||
+		    zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms) == -1)
+			more = 0;
+		zmq_msg_close(&x);
+	}
+}
+
+/* Receives one waiting event; 0, or -1 when none is waiting. */
+static int
+recv_one(void *sub, struct monitor *m, struct jw *w)
+{
+	zmq_msg_t tp, pl;
+	int more = 0;
+	size_t ms = sizeof(more);
+
+	zmq_msg_init(&tp);
+	if (zmq_msg_recv(&tp, sub, ZMQ_DONTWAIT) == -1) {
+		zmq_msg_close(&tp);
+		return -1;
+	}
+	zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);
+	zmq_msg_init(&pl);
+	if (more && zmq_msg_recv(&pl, sub, 0) != -1) {
+		m->last_event_mono_ms = time_mono_ms();
+		mon_on_event(m, zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
+		             zmq_msg_size(&pl), w);
+		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);
+	} else
+		m->ev_bad++; /* a topic without a payload */
+	skip_frames(sub, more);
+	zmq_msg_close(&pl);
+	zmq_msg_close(&tp);
+	return 0;
+}
+
+void
+mon_drain(void *sub, struct monitor *m, struct jw *w)
+{
+	for (int i = 0; i < DRAIN_MAX && recv_one(sub, m, w) == 0; i++)
+		continue;
+}

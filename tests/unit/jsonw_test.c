@@ -1,0 +1,136 @@
+/*
+ * jsonw_test.c: the monitor's JSON writer (monitor/jsonw.c): the exact text
+ * of objects, arrays and scalars, the escapes of every control character,
+ * and U+FFFD for each kind of invalid UTF-8 a hostile payload may carry.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jsonw.h"
+
+/* The JSON text of one string value. */
+static void
+assert_escaped(const char *in, size_t n, const char *want)
+{
+	struct jw w = { { NULL, 0, 0, 0 }, 0 };
+
+	jw_strn(&w, NULL, in, n);
+	assert_false(w.b.oom);
+	assert_string_equal(w.b.d, want);
+	tb_free(&w.b);
+}
+
+static void
+test_structure(void **state)
+{
+	struct jw w = { { NULL, 0, 0, 0 }, 0 };
+
+	(void)state;
+	jw_obj(&w, NULL);
+	jw_str(&w, "topic", "summary");
+	jw_int(&w, "n", -42);
+	jw_num(&w, "x", 0.125);
+	jw_num(&w, "nan", NAN);
+	jw_num(&w, "inf", INFINITY);
+	jw_bool(&w, "yes", 1);
+	jw_bool(&w, "no", 0);
+	jw_arr(&w, "list");
+	jw_int(&w, NULL, 1);
+	jw_obj(&w, NULL);
+	jw_obj_end(&w);
+	jw_arr(&w, NULL);
+	jw_arr_end(&w);
+	jw_arr_end(&w);
+	jw_obj(&w, "o\"k");
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	assert_string_equal(w.b.d, "{\"topic\":\"summary\",\"n\":-42,\"x\":0.125,\"nan\":null,"
+	                           "\"inf\":null,\"yes\":true,\"no\":false,\"list\":[1,{},[]],"
+	                           "\"o\\\"k\":{}}");
+	tb_free(&w.b);
+	assert_null(w.b.d);
+}
+
+static void
+test_escapes(void **state)
+{
+	(void)state;
+	assert_escaped("a\"b\\c", 5, "\"a\\\"b\\\\c\"");
+	assert_escaped("l1\nl2\tx\r", 8, "\"l1\\nl2\\tx\\r\"");
+	assert_escaped("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\"");
+	/* a NUL inside a counted string is a control character, not the end */
+	assert_escaped("a\0b", 3, "\"a\\u0000b\"");
+	assert_escaped("", 0, "\"\"");
+}
+
+static void
+test_utf8(void **state)
+{
+	(void)state;
+	/* valid sequences of 2, 3 and 4 bytes pass through */
+	assert_escaped("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x88", 11,
+	               "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x88\"");
+	/* a lone continuation byte, a byte that starts nothing */
+	assert_escaped("a\x80z", 3, "\"a\\ufffdz\"");
+	assert_escaped("\xff", 1, "\"\\ufffd\"");
+	/* truncated at the end, and cut by an ASCII byte */
+	assert_escaped("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");
+	assert_escaped("\xe2(x", 3, "\"\\ufffd(x\"");
+	/* overlong forms of 2, 3 and 4 bytes */
+	assert_escaped("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");
+	assert_escaped("\xe0\x80\xaf", 3, "\"\\ufffd\\ufffd\\ufffd\"");
+	assert_escaped("\xf0\x80\x80\xaf", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	/* a UTF-16 surrogate and a code point above U+10FFFF */
+	assert_escaped("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");
+	assert_escaped("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+}
+
+static void
+test_buffer(void **state)
+{
+	struct tbuf b = { NULL, 0, 0, 0 };
+	char big[1000];
+
+	(void)state;
+	tb_reset(&b); /* an empty buffer can be reset */
+	assert_int_equal(b.len, 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	tb_puts(&b, "<");
+	tb_printf(&b, "%s|%d", big, 7); /* grows past the first 256 bytes */
+	tb_puts(&b, ">");
+	assert_int_equal(b.len, 1 + 999 + 2 + 1);
+	assert_int_equal(b.d[0], '<');
+	assert_memory_equal(b.d + 1000, "|7>", 4);
+	assert_true(b.cap >= b.len + 1);
+	tb_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.d, "");
+	/* after an allocation failure every append is a no-op until reset */
+	b.oom = 1;
+	tb_puts(&b, "lost");
+	tb_printf(&b, "%d", 1);
+	assert_int_equal(b.len, 0);
+	tb_reset(&b);
+	tb_puts(&b, "kept");
+	assert_string_equal(b.d, "kept");
+	tb_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
