@@ -91,7 +91,7 @@ int
 opts_parse(const char *prog, int argc, char **argv, const struct opt *table, void (*usage)(FILE *))
 {
 	struct option lo[OPTS_MAX + 1];
-	char shorts[2 * OPTS_MAX + 2], *s = shorts;
+	char shorts[2 * OPTS_MAX + 2], *s = shorts, *argv0;
 	int n, c, i;
 
 	for (n = 0; table[n].kind != OPT_END; n++) {
@@ -110,12 +110,19 @@ opts_parse(const char *prog, int argc, char **argv, const struct opt *table, voi
 	}
 	lo[n] = (struct option){ NULL, 0, NULL, 0 };
 	*s = '\0';
+	/* getopt's own messages start with argv[0]: the program's name, not
+	 * the path it was started by */
+	argv0 = argv[0];
+	argv[0] = (char *)prog;
 	while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
 		for (i = 0; i < n && c != LONG_ONLY_BASE + i && c != table[i].short_name; i++)
 			;
-		if (c == '?' || i == n || apply(prog, &table[i], optarg, usage) == -1)
+		if (c == '?' || i == n || apply(prog, &table[i], optarg, usage) == -1) {
+			argv[0] = argv0;
 			return -1;
+		}
 	}
+	argv[0] = argv0;
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
 		return -1;

@@ -258,7 +258,7 @@ int
 http_start(struct http *h, const char *url, void *user)
 {
 	struct xfer *x = NULL;
-	CURLMcode mc;
+	CURLMcode mc = CURLM_INTERNAL_ERROR; /* what a failure point stands for */
 	CURLcode rc;
 
 	for (int i = 0; i < h->n; i++) {

@@ -273,13 +273,17 @@ ack(struct slot *s, int64_t now_ms)
 	mbuf.len = 0;
 	/* Unsent (out of memory, or the planner's pipe is full): the lease
 	 * expires and the re-issued result is a duplicate. */
-	if (msg_encode_committed(&mbuf, &c) == -1 ||
-	    net_send(sock_work, mbuf.data, mbuf.len, 0) == -1) {
+	if (msg_encode_committed(&mbuf, &c) == -1) {
+		stats.unacked++;
+		log_warnx("COMMITTED of chunk %llu not encoded", (unsigned long long)c.ci.id);
+		return;
+	}
+	if (net_send(sock_work, mbuf.data, mbuf.len, 0) == -1) {
 		stats.unacked++;
 		log_warnx("COMMITTED of chunk %llu not sent to the planner",
 		          (unsigned long long)c.ci.id);
-		return;
 	}
+	/* the data is in the database either way: the monitor counts it */
 	if (sock_events != NULL)
 		net_event(sock_events, "committed", mbuf.data, mbuf.len);
 }

@@ -277,7 +277,8 @@ exec(struct store *s, const char *sql, struct open_info *oi, struct store_err *e
 	int rc = sqlite3_exec(s->db, sql, exec_row, oi, &msg);
 
 	if (rc != SQLITE_OK) {
-		err_set(err, sqlite_exit_code(rc), "%s: %s", s->path, msg);
+		err_set(err, sqlite_exit_code(rc), "%s: %s", s->path,
+		        msg != NULL ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -624,8 +625,9 @@ cov_scan(struct store *s, const char *market, const char *tfname, struct merge *
 		}
 		if (strcmp(rto, m->from) < 0)
 			break;
-		/* rows are disjoint: only the first one reached can hold it all */
-		if (m->rows == 0 && strcmp(rfrom, m->from) <= 0 && strcmp(rto, m->to) >= 0) {
+		/* a row that holds it all (the rows reached before it only touch
+		 * it, at its `to`): nothing to write */
+		if (strcmp(rfrom, m->from) <= 0 && strcmp(rto, m->to) >= 0) {
 			m->duplicate = 1;
 			break;
 		}

@@ -342,6 +342,17 @@ test_duplicate(void **state)
 
 #define M(k) (T0 + (k)*MIN)
 
+/* runs sql on a connection of its own, as another program would */
+static void
+sql_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static void
 test_coverage_merge(void **state)
 {
@@ -410,6 +421,20 @@ test_coverage_merge(void **state)
 	assert_string_equal(buf, "2024-01-01T00:21:00..2024-01-01T00:30:00;");
 	coverage_dump("KRW-ETH", "1m", buf, sizeof(buf));
 	assert_string_equal(buf, "2024-01-01T00:20:00..2024-01-01T00:30:00;");
+	/* touching rows (written by another program; the writer merges them):
+	 * a range inside the lower one that ends where the upper one starts is
+	 * a duplicate, and both rows stay as they are */
+	sql_exec("INSERT INTO coverage VALUES ('KRW-BTC', '1m', '2024-01-01T05:00:00', "
+	         "'2024-01-01T05:10:00'), ('KRW-BTC', '1m', '2024-01-01T05:10:00', "
+	         "'2024-01-01T05:20:00')");
+	o = cover(s, M(305), M(310));
+	assert_int_equal(o.duplicate, 1);
+	coverage_dump("KRW-BTC", "1m", buf, sizeof(buf));
+	assert_string_equal(buf, "2024-01-01T00:00:00..2024-01-01T00:52:00;"
+	                         "2024-01-01T00:55:00..2024-01-01T01:50:00;"
+	                         "2024-01-01T05:00:00..2024-01-01T05:10:00;"
+	                         "2024-01-01T05:10:00..2024-01-01T05:20:00;");
+	sql_exec("DELETE FROM coverage WHERE from_utc >= '2024-01-01T05:00:00'");
 	/* an empty proven range records nothing and is not a duplicate */
 	o = cover(s, M(200), M(200));
 	assert_int_equal(o.duplicate, 0);
@@ -673,16 +698,6 @@ test_not_a_database(void **state)
 }
 
 /* Runs sql on the database through a connection of its own. */
-static void
-sql_exec(const char *sql)
-{
-	sqlite3 *db = NULL;
-
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 /* store_open of path fails with code and a message containing want. */
 static void
 open_fails(const char *path, int code, const char *want)
