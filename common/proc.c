@@ -21,3 +21,18 @@ proc_die_with_parent(void)
 	if (getppid() == 1)
 		raise(SIGTERM);
 }
+
+void
+proc_catch_signals(void (*handler)(int), const int *extra)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = handler;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	for (; extra != NULL && *extra != 0; extra++)
+		sigaction(*extra, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}

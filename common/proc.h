@@ -9,4 +9,9 @@
  * leaves no orphan behind (an orphan writer would hold the database lock). */
 void proc_die_with_parent(void);
 
+/* SIGTERM and SIGINT (and the extra signals given, ended by 0) call
+ * handler, without SA_RESTART so that a blocking zmq_poll returns EINTR;
+ * SIGPIPE is ignored (a peer gone is an error return, not a death). */
+void proc_catch_signals(void (*handler)(int), const int *extra);
+
 #endif

@@ -744,18 +744,6 @@ busy(void)
 	return 0;
 }
 
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* The lease table, the parse scratch and the HTTP client; exits on failure. */
 static void
 setup_http(void)
@@ -891,7 +879,7 @@ main(int argc, char **argv)
 	log_init(o.name, o.verbose);
 	proc_die_with_parent();
 	source_label = o.source_ip != NULL ? o.source_ip : "default";
-	setup_signals();
+	proc_catch_signals(on_signal, NULL);
 	setup_http();
 	ctx = setup_sockets(&zfd);
 	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",

@@ -25,6 +25,7 @@
 #include "mon.h"
 #include "net.h"
 #include "opts.h"
+#include "proc.h"
 #include "timeutil.h"
 
 #define TICK_MS 500
@@ -81,7 +82,6 @@ on_signal(int sig)
 static int
 signals_init(void)
 {
-	struct sigaction sa;
 
 	if (pipe(sig_pipe) == -1)
 		return -1;
@@ -89,14 +89,7 @@ signals_init(void)
 		fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
 		fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGWINCH, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	proc_catch_signals(on_signal, (const int[]){ SIGHUP, SIGWINCH, 0 });
 	return 0;
 }
 

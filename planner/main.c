@@ -611,18 +611,6 @@ validate(const struct opts *o)
 	return rc;
 }
 
-static void
-catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* Plans the targets over what the ledger does not prove yet (a missing
  * database proves nothing). 0, or -1 after a usage message. */
 static int
@@ -761,7 +749,7 @@ main(int argc, char **argv)
 	proc_die_with_parent();
 	if (o.validate_only)
 		return validate(&o);
-	catch_signals();
+	proc_catch_signals(on_signal, NULL);
 	if (load_plan(&o) == -1)
 		return EXIT_USAGE;
 	ctx = zmq_ctx_new();

@@ -87,31 +87,25 @@ new_segment(struct plan *p, int target, int64_t lo, int64_t cursor)
 			break;
 	if (i < p->ns) {
 		p->t[p->s[i].target].nseg--;
-		s = &p->s[i];
-		memset(s, 0, sizeof(*s));
-		s->target = target;
-		s->lo = lo;
-		s->cursor = cursor;
-		s->st = SEG_READY;
-		p->t[target].nseg++;
-		return i;
+	} else {
+		if (p->ns == p->cap_s) {
+			int cap = p->cap_s ? p->cap_s * 2 : 64;
+			struct segment *v = realloc(p->s, (size_t)cap * sizeof(*v));
+			if (v == NULL)
+				fatalx(EXIT_TEMPFAIL, "out of memory");
+			p->s = v;
+			p->cap_s = cap;
+		}
+		i = p->ns++;
 	}
-	if (p->ns == p->cap_s) {
-		int cap = p->cap_s ? p->cap_s * 2 : 64;
-		struct segment *v = realloc(p->s, (size_t)cap * sizeof(*v));
-		if (v == NULL)
-			fatalx(EXIT_TEMPFAIL, "out of memory");
-		p->s = v;
-		p->cap_s = cap;
-	}
-	s = &p->s[p->ns];
+	s = &p->s[i];
 	memset(s, 0, sizeof(*s));
 	s->target = target;
 	s->lo = lo;
 	s->cursor = cursor;
 	s->st = SEG_READY;
 	p->t[target].nseg++;
-	return p->ns++;
+	return i;
 }
 
 void

@@ -467,7 +467,6 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct store_err err;
-	struct sigaction sa;
 	int i, rc;
 
 	if (parse_opts(argc, argv, &o) == -1)
@@ -475,12 +474,7 @@ main(int argc, char **argv)
 	log_init("writer", o.verbose);
 	proc_die_with_parent();
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	proc_catch_signals(on_signal, NULL);
 
 	for (i = 0; i < BATCH_MAX; i++)
 		slots[i].r.candles = candle_bufs[i];
