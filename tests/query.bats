@@ -344,3 +344,152 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 60 ]
 }
+
+# empty_db: $DB with the pipeline's schema and nothing in it
+empty_db() {
+	col KRW-BTC 1d 2026-01-01T00:00:00 2026-01-02T00:00:00 >/dev/null
+	sqlite3 "$DB" "DELETE FROM candles_exact; DELETE FROM coverage; DELETE FROM history_start"
+}
+
+# candle M TF UTC CLOSE [CONVERTED [FIRST_DAY]]: a hand-made candle in $DB
+candle() {
+	sqlite3 "$DB" "INSERT INTO candles_exact VALUES ('$1', '$2', '$3',
+		strftime('%Y-%m-%dT%H:%M:%S', unixepoch('$3') + 32400, 'unixepoch'),
+		'1', '$4', '1', '$4', unixepoch('$3') * 1000, '10', '2',
+		NULL, NULL, NULL, NULL, ${5:-NULL}, ${6:-NULL})"
+}
+
+@test "cp-query without a command, with help or an unknown one" {
+	run --separate-stderr "$CPQ"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "usage: cp-query COMMAND [options]"* ]]
+	[ -z "$output" ]
+	run --separate-stderr "$CPQ" help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: cp-query COMMAND [options]"* ]]
+	[[ "$output" == *"  gaps    the ranges never fetched"* ]]
+	run --separate-stderr "$CPQ" frob
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps or export)" ]
+}
+
+@test "each command's own usage errors name the command and exit 2" {
+	local see
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --db "$DB"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "cp-query query: --from is required (see './run.sh query --help')" ]
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --rate 5 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query query: --api-url and --rate go with --fetch-missing"* ]]
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query query: --fill must be none or forward, not 'backward'"* ]]
+	run --separate-stderr "$CPQ" export --format csv --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --market is required (a market or 'all')"* ]]
+	run --separate-stderr "$CPQ" export --market all --format csv --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --from is after --to"* ]]
+	run --separate-stderr "$CPQ" export --market all --format csv --output "" --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --output needs a file name"* ]]
+	run --separate-stderr "$CPQ" gaps --market KRW-BTC --timeframe 1m --to 2026-13-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query gaps: --to: bad time '2026-13-01'"* ]]
+	# gaps checks the order of --from and --to against the database's range
+	empty_db
+	run --separate-stderr "$CPQ" gaps --market KRW-BTC --timeframe 1m --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query gaps: --from is after --to"* ]]
+	[ -z "$output" ]
+}
+
+@test "a file that is not our database: one line naming it, exit 1, for every command" {
+	local c args
+	echo "not a database at all, just text that is long enough to be read" >"$BATS_TEST_TMPDIR/text.db"
+	sqlite3 "$BATS_TEST_TMPDIR/other.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+	empty_db
+	cp "$DB" "$BATS_TEST_TMPDIR/newer.db"
+	sqlite3 "$BATS_TEST_TMPDIR/newer.db" "PRAGMA user_version = 7"
+	for c in query gaps export; do
+		case $c in
+		query) args=(--market KRW-BTC --timeframe 1m --from 2026-10-01 --to 2026-10-02) ;;
+		gaps) args=(--market KRW-BTC --timeframe 1m) ;;
+		export) args=(--market all --format csv) ;;
+		esac
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: file is not a database" ]
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1" ]
+		# a path through a regular file exists in part: not "does not exist"
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[[ "$stderr" == *"cp-query: cannot open database $BATS_TEST_TMPDIR/text.db/x.db" ]]
+		[[ "$stderr" != *"does not exist"* ]]
+	done
+}
+
+@test "query --fill forward on 1d and 1w: the exact flat candles, seeded from before the range" {
+	empty_db
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1d', '2026-01-01T00:00:00', '2026-01-06T00:00:00')"
+	candle KRW-F 1d 2026-01-01T00:00:00 100 "'100.5'"
+	candle KRW-F 1d 2026-01-04T00:00:00 110
+	candle KRW-F 1d 2026-01-05T00:00:00 120
+	# seeded by the candle right before from, and by one two slots before
+	# with the slot between covered; the range ends on a real candle
+	local from filled rows
+	for from in 2026-01-02:1100:4 2026-01-03:100:3; do
+		IFS=: read -r from filled rows <<<"$from"
+		run --separate-stderr query --market KRW-F --timeframe 1d --from $from --to 2026-01-06 \
+			--fill forward --format jsonl
+		[ "$status" -eq 0 ]
+		[ "$(echo "$output" | jq -c 'select(.filled == 1) | [.candle_date_time_utc, .trade_price, .prev_closing_price, .change_price, .converted_trade_price, .candle_acc_trade_volume]' | tail -1)" = \
+			'["2026-01-03T00:00:00",100,100,0,100.5,0]' ]
+		[ "$(echo "$output" | jq -r '.filled' | tr -d '\n')" = "$filled" ]
+		[[ "$stderr" == *"rows: $rows ("*" candles, $((rows - 2)) filled)"* ]]
+	done
+	# the table shows the filled column and widens to the filled close
+	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-02 --to 2026-01-04 --fill forward
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "time (UTC)           open  high  low  close  volume  turnover  filled" ]
+	[ "${lines[1]}" = "2026-01-02T00:00:00   100   100  100    100       0         0  filled" ]
+	# a previous close behind a never-fetched slot is not proven
+	sqlite3 "$DB" "UPDATE coverage SET from_utc = '2026-01-02T12:00:00'"
+	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-03 --to 2026-01-04 --fill forward --format csv
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slots left out (no proven previous close)"* ]]
+
+	# weeks carry first_day_of_period
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1w', '2026-01-05T00:00:00', '2026-01-26T00:00:00')"
+	candle KRW-F 1w 2026-01-05T00:00:00 7 NULL "'2026-01-05'"
+	run --separate-stderr query --market KRW-F --timeframe 1w --from 2026-01-05 --to 2026-01-19 --fill forward --format jsonl
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = '{"market":"KRW-F","candle_date_time_utc":"2026-01-12T00:00:00","candle_date_time_kst":"2026-01-12T09:00:00","opening_price":7,"high_price":7,"low_price":7,"trade_price":7,"timestamp":1768176000000,"candle_acc_trade_price":0,"candle_acc_trade_volume":0,"first_day_of_period":"2026-01-12","filled":1}' ]
+}
+
+@test "output formats: an empty result, text that needs quoting and escaping" {
+	empty_db
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00
+	[ "$status" -eq 0 ]
+	[ "$output" = "time (UTC)           open  high  low  close  volume  turnover" ]
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --format json
+	[ "$status" -eq 0 ]; [ "$output" = "[]" ]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled)"* ]]
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --format csv
+	[ "$status" -eq 0 ]; [ "${#lines[@]}" -eq 1 ]
+	# an odd market name: csv quotes it, JSON escapes it
+	candle 'a,"b\	c' 1m 2026-10-01T00:00:00 5
+	run --separate-stderr "$CPQ" export --market all --format csv --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]%%,1m,*}" = '"a,""b\	c"' ]
+	run --separate-stderr "$CPQ" export --market all --format jsonl --db "$DB"
+	[ "$status" -eq 0 ]
+	[[ "$output" == '{"market":"a,\"b\\\u0009c","candle_date_time_utc":"2026-10-01T00:00:00",'* ]]
+	[ "$(echo "$output" | jq -r .market)" = 'a,"b\	c' ]
+}
