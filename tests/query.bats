@@ -345,6 +345,9 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	[ "${#lines[@]}" -eq 60 ]
 }
 
+# tofull CMD...: CMD with its stdout on a full disk
+tofull() { "$@" >/dev/full; }
+
 # empty_db: $DB with the pipeline's schema and nothing in it
 empty_db() {
 	col KRW-BTC 1d 2026-01-01T00:00:00 2026-01-02T00:00:00 >/dev/null
@@ -354,8 +357,8 @@ empty_db() {
 # candle M TF UTC CLOSE [CONVERTED [FIRST_DAY]]: a hand-made candle in $DB
 candle() {
 	sqlite3 "$DB" "INSERT INTO candles_exact VALUES ('$1', '$2', '$3',
-		strftime('%Y-%m-%dT%H:%M:%S', unixepoch('$3') + 32400, 'unixepoch'),
-		'1', '$4', '1', '$4', unixepoch('$3') * 1000, '10', '2',
+		coalesce(strftime('%Y-%m-%dT%H:%M:%S', unixepoch('$3') + 32400, 'unixepoch'), '$3'),
+		'1', '$4', '1', '$4', coalesce(unixepoch('$3') * 1000, 0), '10', '2',
 		NULL, NULL, NULL, NULL, ${5:-NULL}, ${6:-NULL})"
 }
 
@@ -492,4 +495,120 @@ candle() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == '{"market":"a,\"b\\\u0009c","candle_date_time_utc":"2026-10-01T00:00:00",'* ]]
 	[ "$(echo "$output" | jq -r .market)" = 'a,"b\	c' ]
+}
+
+@test "gaps: a market with nothing collected, an empty range, before-history rows" {
+	empty_db
+	run --separate-stderr "$CPQ" gaps --market KRW-NONE --timeframe 1h --db "$DB"
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query gaps: nothing collected for KRW-NONE 1h in $DB (give --from and --to to see the range as missing)" ]
+	# with both bounds the whole range is missing
+	run --separate-stderr "$CPQ" gaps --market KRW-NONE --timeframe 1h --from 2026-10-01 --to 2026-10-02 --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "missing         2026-10-01T00:00:00  2026-10-02T00:00:00            24  1d" ]
+	[ "${lines[3]}" = "summary: 1 missing range (24 slots), 0 no-trade stretches (0 slots, longest 0s)" ]
+	# --from after everything collected: an empty range, nothing lacks
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-G', '1h', '2026-10-01T00:00:00', '2026-10-01T05:00:00');
+		INSERT INTO history_start VALUES ('KRW-G', '1h', '2026-10-01T02:00:00')"
+	candle KRW-G 1h 2026-10-01T02:00:00 1
+	candle KRW-G 1h 2026-10-01T04:00:00 1
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-11-01 --db "$DB" --format json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -c '[.from, .to, .slots, .missing_slots, .no_trade_slots]')" = '["2026-10-01T05:00:00","2026-10-01T05:00:00",0,0,0]' ]
+	# before the listing: its own rows in the table, one no-trade stretch after
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "gaps of KRW-G 1h in [2026-09-30T22:00:00, 2026-10-01T05:00:00): 7 slots, history starts 2026-10-01T02:00:00" ]
+	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T02:00:00             4  4h" ]
+	[ "${lines[3]}" = "no-trade        2026-10-01T03:00:00  2026-10-01T04:00:00             1  1h" ]
+	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slots, longest 1h)" ]
+}
+
+@test "damaged rows in the database: one line naming the bad value, exit 1" {
+	empty_db
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-B', '1m', 'soon', 'later')"
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: bad coverage row 'soon' 'later'" ]
+	sqlite3 "$DB" "DELETE FROM coverage; INSERT INTO history_start VALUES ('KRW-B', '1m', 'yesterday')"
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-02
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	sqlite3 "$DB" "DELETE FROM history_start;
+		INSERT INTO coverage VALUES ('KRW-B', '1m', '2026-10-01T00:00:00', '2026-10-01T01:00:00')"
+	candle KRW-B 1m 2026-10-01T00:10:00x 1
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --fill forward --format csv
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+}
+
+@test "a full disk on stdout: the error, exit 1, for every command" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T12:00:00
+	local c
+	# small outputs fail at the final flush, big ones while streaming
+	for c in "--to 2026-10-01T00:10" "--to 2026-10-01T12:00" "--to 2026-10-01T12:00 --fill forward"; do
+		run --separate-stderr tofull "$CPQ" query --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01 $c --format csv
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "cp-query: stdout: No space left on device" ]
+	done
+	run --separate-stderr tofull "$CPQ" gaps --db "$DB" --market KRW-BTC --timeframe 1m
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: stdout: write error" ]
+	for c in "KRW-BTC --to 2026-10-01T00:10" "all"; do
+		run --separate-stderr tofull "$CPQ" export --db "$DB" --format jsonl --market $c
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "cp-query export: stdout: No space left on device" ]
+	done
+}
+
+@test "export --output: complete or not at all when the file cannot be written" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	touch "$BATS_TEST_TMPDIR/file"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/file/out.csv"
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/file/out.csv.part: Not a directory" ]
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/$(printf 'd%.0s' {1..4100})"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query export: --output: name too long" ]
+	# the target is a directory: the rename fails and no .part stays behind
+	mkdir -p "$BATS_TEST_TMPDIR/dir.csv/x"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/dir.csv"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/dir.csv: Is a directory" ]
+	[ ! -e "$BATS_TEST_TMPDIR/dir.csv.part" ]
+	[ -d "$BATS_TEST_TMPDIR/dir.csv/x" ]
+}
+
+@test "query --fetch-missing: run.sh found next to the binary, missing, failing or killed" {
+	col KRW-SOL 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	local q=(query --db "$DB" --market KRW-SOL --timeframe 1m --from 2026-10-01T00:00 --to 2026-10-01T00:20 --format jsonl --fetch-missing)
+	# without CP_RUN_SH: the run.sh of the binary's tree
+	run --separate-stderr env -u CP_RUN_SH "$CPQ" "${q[@]}" --api-url "$SIM_URL" --rate 0 3>&-
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "fetch-missing: $ROOT/run.sh collect --market KRW-SOL --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T00:20:00 --db $DB"* ]]
+	[ "${#lines[@]}" -eq 20 ]
+	# a collection that cannot run, fails or dies: the answer is what is stored
+	mkdir -p "$BATS_TEST_TMPDIR/alone/query"
+	cp "$CPQ" "$BATS_TEST_TMPDIR/alone/query/"
+	run --separate-stderr env -u CP_RUN_SH "$BATS_TEST_TMPDIR/alone/query/cp-query" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "cp-query: --fetch-missing: run.sh not found (set CP_RUN_SH)"$'\n'"cp-query: collect exited -1; answering from what is stored"* ]]
+	[ "${#lines[@]}" -eq 20 ]
+	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/none.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cp-query: $BATS_TEST_TMPDIR/none.sh: No such file or directory"$'\n'"cp-query: collect exited 127; answering from what is stored"* ]]
+	[[ "$stderr" == *"20/30 slots covered"* ]]
+	printf '#!/bin/sh\nkill -TERM $$\n' >"$BATS_TEST_TMPDIR/die.sh"
+	chmod +x "$BATS_TEST_TMPDIR/die.sh"
+	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/die.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cp-query: collect exited 143; answering from what is stored"* ]]
+	[ "${#lines[@]}" -eq 20 ]
 }
