@@ -522,6 +522,12 @@ candle() {
 	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T02:00:00             4  4h" ]
 	[ "${lines[3]}" = "no-trade        2026-10-01T03:00:00  2026-10-01T04:00:00             1  1h" ]
 	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slots, longest 1h)" ]
+	# a candle older than history_start (the 1s horizon moved on) moves the bound
+	candle KRW-G 1h 2026-10-01T00:00:00 1
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *", history starts 2026-10-01T00:00:00" ]]
+	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T00:00:00             2  2h" ]
 }
 
 @test "damaged rows in the database: one line naming the bad value, exit 1" {
