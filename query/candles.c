@@ -195,11 +195,10 @@ run_collect(const struct query_opts *o)
 		fprintf(stderr, "cp-query: %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) == -1) {
-		if (errno != EINTR) {
-			log_warn("waitpid");
-			return -1;
-		}
+	/* no signal handler here: waitpid is never interrupted */
+	if (waitpid(pid, &status, 0) == -1) {
+		log_warn("waitpid");
+		return -1;
 	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);

@@ -147,8 +147,6 @@ emit_stretch(struct gaps_out *g, int64_t from, int64_t to)
 {
 	int64_t n = tf_count(g->tf, from, to);
 
-	if (n <= 0)
-		return;
 	if (g->fmt == FMT_JSON) {
 		json_range(from, to, g->tf, g->stretches == 0);
 	} else {
@@ -161,7 +159,8 @@ emit_stretch(struct gaps_out *g, int64_t from, int64_t to)
 		g->longest = to - from;
 }
 
-/* Slots [a, b) hold no candle: the covered parts are no-trade stretches. */
+/* Slots [a, b) hold no candle: the covered parts are no-trade stretches
+ * (never empty: the ranges are slot-aligned, each overlaps [a, b)). */
 static void
 span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a, int64_t b)
 {
@@ -171,8 +170,7 @@ span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a, in
 		int64_t f = cov->v[k].from > a ? cov->v[k].from : a;
 		int64_t t = cov->v[k].to < b ? cov->v[k].to : b;
 
-		if (f < t)
-			emit_stretch(g, f, t);
+		emit_stretch(g, f, t);
 	}
 }
 

@@ -6,7 +6,6 @@
  * One thread writes each stream, so the hot path uses stdio's unlocked
  * calls (locking took ~15% of a csv export).
  */
-#include <errno.h>
 #include <string.h>
 
 #include "query.h"
@@ -38,16 +37,17 @@ static const char *const col_name[CC_COUNT] = {
 	"first_day_of_period",
 };
 
-/* Upbit's field order after the three leading strings; quoted = a string. */
+/* Upbit's field order after the three leading strings; quoted = a string.
+ * A NULL is left out: only the optional fields (unit and after) can be NULL,
+ * the others are NOT NULL columns. */
 static const struct {
 	enum candle_col col;
-	int optional, quoted;
+	int quoted;
 } json_fields[] = {
-	{ CC_OPEN, 0, 0 },         { CC_HIGH, 0, 0 },        { CC_LOW, 0, 0 },
-	{ CC_CLOSE, 0, 0 },        { CC_TIMESTAMP, 0, 0 },   { CC_ACC_PRICE, 0, 0 },
-	{ CC_ACC_VOLUME, 0, 0 },   { CC_UNIT, 1, 0 },        { CC_PREV_CLOSE, 1, 0 },
-	{ CC_CHANGE_PRICE, 1, 0 }, { CC_CHANGE_RATE, 1, 0 }, { CC_CONVERTED, 1, 0 },
-	{ CC_FIRST_DAY, 1, 1 },
+	{ CC_OPEN, 0 },       { CC_HIGH, 0 },         { CC_LOW, 0 },         { CC_CLOSE, 0 },
+	{ CC_TIMESTAMP, 0 },  { CC_ACC_PRICE, 0 },    { CC_ACC_VOLUME, 0 },  { CC_UNIT, 0 },
+	{ CC_PREV_CLOSE, 0 }, { CC_CHANGE_PRICE, 0 }, { CC_CHANGE_RATE, 0 }, { CC_CONVERTED, 0 },
+	{ CC_FIRST_DAY, 1 },
 };
 
 /* The table shows these columns, in this order. */
@@ -99,15 +99,13 @@ out_json_object(FILE *f, const struct candle_row *r)
 	for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
 		const char *v = r->col[json_fields[i].col];
 
-		if (v == NULL && json_fields[i].optional)
+		if (v == NULL)
 			continue;
 		fputc_unlocked(',', f);
 		fputc_unlocked('"', f);
 		fputs_unlocked(col_name[json_fields[i].col], f);
 		fputs_unlocked("\":", f);
-		if (v == NULL)
-			fputs_unlocked("null", f); /* a NOT NULL column: cannot happen */
-		else if (json_fields[i].quoted)
+		if (json_fields[i].quoted)
 			out_json_string(f, v);
 		else
 			fputs_unlocked(v, f);
@@ -221,12 +219,7 @@ out_row(struct row_out *o, const struct candle_row *r)
 		break;
 	}
 	o->rows++;
-	if (ferror(o->f)) {
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
+	return ferror(o->f) ? -1 : 0;
 }
 
 void

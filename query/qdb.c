@@ -248,15 +248,11 @@ query_fmt_duration(int64_t s, char *buf, size_t len)
 	}
 	for (size_t i = 0; i < 4 && n < len; i++) {
 		int64_t q = s / units[i].s;
-		int r;
 
 		if (q == 0)
 			continue;
 		s -= q * units[i].s;
-		r = snprintf(buf + n, len - n, "%s%lld%c", n ? " " : "", (long long)q,
-		             units[i].unit);
-		if (r < 0)
-			break;
-		n += (size_t)r;
+		n += (size_t)snprintf(buf + n, len - n, "%s%lld%c", n ? " " : "", (long long)q,
+		                      units[i].unit);
 	}
 }

@@ -344,3 +344,277 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 60 ]
 }
+
+# tofull CMD...: CMD with its stdout on a full disk
+tofull() { "$@" >/dev/full; }
+
+# empty_db: $DB with the pipeline's schema and nothing in it
+empty_db() {
+	col KRW-BTC 1d 2026-01-01T00:00:00 2026-01-02T00:00:00 >/dev/null
+	sqlite3 "$DB" "DELETE FROM candles_exact; DELETE FROM coverage; DELETE FROM history_start"
+}
+
+# candle M TF UTC CLOSE [CONVERTED [FIRST_DAY]]: a hand-made candle in $DB
+candle() {
+	sqlite3 "$DB" "INSERT INTO candles_exact VALUES ('$1', '$2', '$3',
+		coalesce(strftime('%Y-%m-%dT%H:%M:%S', unixepoch('$3') + 32400, 'unixepoch'), '$3'),
+		'1', '$4', '1', '$4', coalesce(unixepoch('$3') * 1000, 0), '10', '2',
+		NULL, NULL, NULL, NULL, ${5:-NULL}, ${6:-NULL})"
+}
+
+@test "cp-query without a command, with help or an unknown one" {
+	run --separate-stderr "$CPQ"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "usage: cp-query COMMAND [options]"* ]]
+	[ -z "$output" ]
+	run --separate-stderr "$CPQ" help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: cp-query COMMAND [options]"* ]]
+	[[ "$output" == *"  gaps    the ranges never fetched"* ]]
+	run --separate-stderr "$CPQ" frob
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps or export)" ]
+}
+
+@test "each command's own usage errors name the command and exit 2" {
+	local see
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --db "$DB"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "cp-query query: --from is required (see './run.sh query --help')" ]
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --rate 5 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query query: --api-url and --rate go with --fetch-missing"* ]]
+	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query query: --fill must be none or forward, not 'backward'"* ]]
+	run --separate-stderr "$CPQ" export --format csv --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --market is required (a market or 'all')"* ]]
+	run --separate-stderr "$CPQ" export --market all --format csv --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --from is after --to"* ]]
+	run --separate-stderr "$CPQ" export --market all --format csv --output "" --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --output needs a file name"* ]]
+	run --separate-stderr "$CPQ" gaps --market KRW-BTC --timeframe 1m --to 2026-13-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query gaps: --to: bad time '2026-13-01'"* ]]
+	# gaps checks the order of --from and --to against the database's range
+	empty_db
+	run --separate-stderr "$CPQ" gaps --market KRW-BTC --timeframe 1m --from 2026-10-02 --to 2026-10-01 --db "$DB"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query gaps: --from is after --to"* ]]
+	[ -z "$output" ]
+}
+
+@test "a file that is not our database: one line naming it, exit 1, for every command" {
+	local c args
+	echo "not a database at all, just text that is long enough to be read" >"$BATS_TEST_TMPDIR/text.db"
+	sqlite3 "$BATS_TEST_TMPDIR/other.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+	empty_db
+	cp "$DB" "$BATS_TEST_TMPDIR/newer.db"
+	sqlite3 "$BATS_TEST_TMPDIR/newer.db" "PRAGMA user_version = 7"
+	for c in query gaps export; do
+		case $c in
+		query) args=(--market KRW-BTC --timeframe 1m --from 2026-10-01 --to 2026-10-02) ;;
+		gaps) args=(--market KRW-BTC --timeframe 1m) ;;
+		export) args=(--market all --format csv) ;;
+		esac
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: file is not a database" ]
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1" ]
+		# a path through a regular file exists in part: not "does not exist"
+		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
+		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[[ "$stderr" == *"cp-query: cannot open database $BATS_TEST_TMPDIR/text.db/x.db" ]]
+		[[ "$stderr" != *"does not exist"* ]]
+	done
+}
+
+@test "query --fill forward on 1d and 1w: the exact flat candles, seeded from before the range" {
+	empty_db
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1d', '2026-01-01T00:00:00', '2026-01-06T00:00:00')"
+	candle KRW-F 1d 2026-01-01T00:00:00 100 "'100.5'"
+	candle KRW-F 1d 2026-01-04T00:00:00 110
+	candle KRW-F 1d 2026-01-05T00:00:00 120
+	# seeded by the candle right before from, and by one two slots before
+	# with the slot between covered; the range ends on a real candle
+	local from filled rows
+	for from in 2026-01-02:1100:4 2026-01-03:100:3; do
+		IFS=: read -r from filled rows <<<"$from"
+		run --separate-stderr query --market KRW-F --timeframe 1d --from $from --to 2026-01-06 \
+			--fill forward --format jsonl
+		[ "$status" -eq 0 ]
+		[ "$(echo "$output" | jq -c 'select(.filled == 1) | [.candle_date_time_utc, .trade_price, .prev_closing_price, .change_price, .converted_trade_price, .candle_acc_trade_volume]' | tail -1)" = \
+			'["2026-01-03T00:00:00",100,100,0,100.5,0]' ]
+		[ "$(echo "$output" | jq -r '.filled' | tr -d '\n')" = "$filled" ]
+		[[ "$stderr" == *"rows: $rows ("*" candles, $((rows - 2)) filled)"* ]]
+	done
+	# the table shows the filled column and widens to the filled close
+	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-02 --to 2026-01-04 --fill forward
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "time (UTC)           open  high  low  close  volume  turnover  filled" ]
+	[ "${lines[1]}" = "2026-01-02T00:00:00   100   100  100    100       0         0  filled" ]
+	# a previous close behind a never-fetched slot is not proven
+	sqlite3 "$DB" "UPDATE coverage SET from_utc = '2026-01-02T12:00:00'"
+	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-03 --to 2026-01-04 --fill forward --format csv
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slots left out (no proven previous close)"* ]]
+
+	# weeks carry first_day_of_period
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1w', '2026-01-05T00:00:00', '2026-01-26T00:00:00')"
+	candle KRW-F 1w 2026-01-05T00:00:00 7 NULL "'2026-01-05'"
+	run --separate-stderr query --market KRW-F --timeframe 1w --from 2026-01-05 --to 2026-01-19 --fill forward --format jsonl
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = '{"market":"KRW-F","candle_date_time_utc":"2026-01-12T00:00:00","candle_date_time_kst":"2026-01-12T09:00:00","opening_price":7,"high_price":7,"low_price":7,"trade_price":7,"timestamp":1768176000000,"candle_acc_trade_price":0,"candle_acc_trade_volume":0,"first_day_of_period":"2026-01-12","filled":1}' ]
+}
+
+@test "output formats: an empty result, text that needs quoting and escaping" {
+	empty_db
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00
+	[ "$status" -eq 0 ]
+	[ "$output" = "time (UTC)           open  high  low  close  volume  turnover" ]
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --format json
+	[ "$status" -eq 0 ]; [ "$output" = "[]" ]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled)"* ]]
+	run --separate-stderr query --market KRW-NONE --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --format csv
+	[ "$status" -eq 0 ]; [ "${#lines[@]}" -eq 1 ]
+	# an odd market name: csv quotes it, JSON escapes it
+	candle 'a,"b\	c' 1m 2026-10-01T00:00:00 5
+	run --separate-stderr "$CPQ" export --market all --format csv --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]%%,1m,*}" = '"a,""b\	c"' ]
+	run --separate-stderr "$CPQ" export --market all --format jsonl --db "$DB"
+	[ "$status" -eq 0 ]
+	[[ "$output" == '{"market":"a,\"b\\\u0009c","candle_date_time_utc":"2026-10-01T00:00:00",'* ]]
+	[ "$(echo "$output" | jq -r .market)" = 'a,"b\	c' ]
+}
+
+@test "gaps: a market with nothing collected, an empty range, before-history rows" {
+	empty_db
+	run --separate-stderr "$CPQ" gaps --market KRW-NONE --timeframe 1h --db "$DB"
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query gaps: nothing collected for KRW-NONE 1h in $DB (give --from and --to to see the range as missing)" ]
+	# with both bounds the whole range is missing
+	run --separate-stderr "$CPQ" gaps --market KRW-NONE --timeframe 1h --from 2026-10-01 --to 2026-10-02 --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "missing         2026-10-01T00:00:00  2026-10-02T00:00:00            24  1d" ]
+	[ "${lines[3]}" = "summary: 1 missing range (24 slots), 0 no-trade stretches (0 slots, longest 0s)" ]
+	# --from after everything collected: an empty range, nothing lacks
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-G', '1h', '2026-10-01T00:00:00', '2026-10-01T05:00:00');
+		INSERT INTO history_start VALUES ('KRW-G', '1h', '2026-10-01T02:00:00')"
+	candle KRW-G 1h 2026-10-01T02:00:00 1
+	candle KRW-G 1h 2026-10-01T04:00:00 1
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-11-01 --db "$DB" --format json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -c '[.from, .to, .slots, .missing_slots, .no_trade_slots]')" = '["2026-10-01T05:00:00","2026-10-01T05:00:00",0,0,0]' ]
+	# before the listing: its own rows in the table, one no-trade stretch after
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "gaps of KRW-G 1h in [2026-09-30T22:00:00, 2026-10-01T05:00:00): 7 slots, history starts 2026-10-01T02:00:00" ]
+	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T02:00:00             4  4h" ]
+	[ "${lines[3]}" = "no-trade        2026-10-01T03:00:00  2026-10-01T04:00:00             1  1h" ]
+	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slots, longest 1h)" ]
+	# a candle older than history_start (the 1s horizon moved on) moves the bound
+	candle KRW-G 1h 2026-10-01T00:00:00 1
+	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *", history starts 2026-10-01T00:00:00" ]]
+	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T00:00:00             2  2h" ]
+}
+
+@test "damaged rows in the database: one line naming the bad value, exit 1" {
+	empty_db
+	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-B', '1m', 'soon', 'later')"
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: bad coverage row 'soon' 'later'" ]
+	sqlite3 "$DB" "DELETE FROM coverage; INSERT INTO history_start VALUES ('KRW-B', '1m', 'yesterday')"
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-02
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	sqlite3 "$DB" "DELETE FROM history_start;
+		INSERT INTO coverage VALUES ('KRW-B', '1m', '2026-10-01T00:00:00', '2026-10-01T01:00:00')"
+	candle KRW-B 1m 2026-10-01T00:10:00x 1
+	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --fill forward --format csv
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+}
+
+@test "a full disk on stdout: the error, exit 1, for every command" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T12:00:00
+	local c
+	# small outputs fail at the final flush, big ones while streaming
+	for c in "--to 2026-10-01T00:10" "--to 2026-10-01T12:00" "--to 2026-10-01T12:00 --fill forward"; do
+		run --separate-stderr tofull "$CPQ" query --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01 $c --format csv
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "cp-query: stdout: No space left on device" ]
+	done
+	run --separate-stderr tofull "$CPQ" gaps --db "$DB" --market KRW-BTC --timeframe 1m
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query: stdout: write error" ]
+	for c in "KRW-BTC --to 2026-10-01T00:10" "all"; do
+		run --separate-stderr tofull "$CPQ" export --db "$DB" --format jsonl --market $c
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "cp-query export: stdout: No space left on device" ]
+	done
+}
+
+@test "export --output: complete or not at all when the file cannot be written" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	touch "$BATS_TEST_TMPDIR/file"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/file/out.csv"
+	[ "$status" -eq 1 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/file/out.csv.part: Not a directory" ]
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/$(printf 'd%.0s' {1..4100})"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query export: --output: name too long" ]
+	# the target is a directory: the rename fails and no .part stays behind
+	mkdir -p "$BATS_TEST_TMPDIR/dir.csv/x"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/dir.csv"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/dir.csv: Is a directory" ]
+	[ ! -e "$BATS_TEST_TMPDIR/dir.csv.part" ]
+	[ -d "$BATS_TEST_TMPDIR/dir.csv/x" ]
+}
+
+@test "query --fetch-missing: run.sh found next to the binary, missing, failing or killed" {
+	col KRW-SOL 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	local q=(query --db "$DB" --market KRW-SOL --timeframe 1m --from 2026-10-01T00:00 --to 2026-10-01T00:20 --format jsonl --fetch-missing)
+	# without CP_RUN_SH: the run.sh of the binary's tree
+	run --separate-stderr env -u CP_RUN_SH "$CPQ" "${q[@]}" --api-url "$SIM_URL" --rate 0 3>&-
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "fetch-missing: $ROOT/run.sh collect --market KRW-SOL --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T00:20:00 --db $DB"* ]]
+	[ "${#lines[@]}" -eq 20 ]
+	# a collection that cannot run, fails or dies: the answer is what is stored
+	mkdir -p "$BATS_TEST_TMPDIR/alone/query"
+	cp "$CPQ" "$BATS_TEST_TMPDIR/alone/query/"
+	run --separate-stderr env -u CP_RUN_SH "$BATS_TEST_TMPDIR/alone/query/cp-query" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "cp-query: --fetch-missing: run.sh not found (set CP_RUN_SH)"$'\n'"cp-query: collect exited -1; answering from what is stored"* ]]
+	[ "${#lines[@]}" -eq 20 ]
+	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/none.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cp-query: $BATS_TEST_TMPDIR/none.sh: No such file or directory"$'\n'"cp-query: collect exited 127; answering from what is stored"* ]]
+	[[ "$stderr" == *"20/30 slots covered"* ]]
+	printf '#!/bin/sh\nkill -TERM $$\n' >"$BATS_TEST_TMPDIR/die.sh"
+	chmod +x "$BATS_TEST_TMPDIR/die.sh"
+	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/die.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cp-query: collect exited 143; answering from what is stored"* ]]
+	[ "${#lines[@]}" -eq 20 ]
+}
