@@ -19,7 +19,8 @@
 # Figures:
 #   eff_{dense,sparse}_ratio     requests / ideal requests (200 candles each), 30 days of 1m
 #   raw_vs_sim                   end-to-end candles/s, rate limit off, divided by
-#                                the simulator's own capacity (bench/simload) in the same run
+#                                the simulator's own capacity (bench/simload, best of
+#                                three) in the same run
 #   limit{150,300}_dense_util    fetch-phase candles/s at 10 requests/s over the
 #                                ideal 2000 candles/s (10 x 200)
 #   limit{150,300}_{dense,sparse}_requests   requests for 7 days of 1m
@@ -49,8 +50,10 @@ if [ -n "${BENCH_CHECK_REUSE:-}" ]; then
 	done
 	cat "$tmp/sim.out" "$tmp/pipe.out" "$tmp/stress.out" "$tmp/msg.out"
 else
-	echo "-- bench/sim_bench.sh (same-run baseline)"
-	bench/sim_bench.sh 3 4 | tee "$tmp/sim.out"
+	# the simulator's own figure varies by up to 60% from run to run on this
+	# VM (1.05 to 1.75 M candles/s): the best of three is the baseline
+	echo "-- bench/sim_bench.sh x 3 (same-run baseline: the best)"
+	for i in 1 2 3; do bench/sim_bench.sh 3 4; done | tee "$tmp/sim.out"
 	echo "-- bench/pipeline_bench.sh"
 	bench/pipeline_bench.sh | tee "$tmp/pipe.out"
 	echo "-- bench/stress_bench.sh (memory over 10,000 chunks)"
@@ -66,7 +69,7 @@ fi
 # NAME VALUE higher|lower REPRODUCE
 awk '
 function out(n, v, d, r) { printf "%s %s %s %s\n", n, v, d, r }
-FILENAME ~ /sim.out$/ && /^sim: / { sim = $2 }
+FILENAME ~ /sim.out$/ && /^sim: / && $2 > sim { sim = $2 }
 # process warm-kB end-kB peak-kB growth
 FILENAME ~ /stress.out$/ && $1 ~ /\[[0-9]+\]$/ && $2 > 0 {
 	r = $3 / $2
