@@ -228,7 +228,8 @@ cmd_collect() {
 	# --validate checks everything else before anything starts (or is fetched)
 	local vm=$markets
 	[ -n "$vm" ] && [ "$vm" != all ] || vm=KRW-BTC
-	"$PLANNER" --validate "${popts[@]}" --market "$vm" --rate "$rate" || exit $EXIT_USAGE
+	CP_USAGE_HINT="./run.sh collect --help" "$PLANNER" --validate "${popts[@]}" --market "$vm" \
+		--rate "$rate" || exit $EXIT_USAGE
 	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
 	popts+=(--market "$markets")
 

@@ -742,7 +742,10 @@ main(int argc, char **argv)
 	int rc;
 
 	if (parse_opts(argc, argv, &o) == -1) {
-		fprintf(stderr, "try 'cp-planner --help'\n");
+		/* run.sh names its own help: the user typed its command line */
+		const char *hint = getenv("CP_USAGE_HINT");
+		fprintf(stderr, "try '%s'\n",
+		        hint != NULL && *hint != '\0' ? hint : "cp-planner --help");
 		return EXIT_USAGE;
 	}
 	log_init("planner", o.verbose);

@@ -38,6 +38,11 @@ load pipeline_helpers
 	run "$ROOT/monitor/cp-monitor" --bogus; [ "$status" -eq 2 ]
 	run "$ROOT/sim/upbit-sim" --port notaport; [ "$status" -eq 2 ]
 	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --tcp nohost; [ "$status" -eq 2 ]
+	# a bad value through run.sh: the planner's message, and run.sh's help named
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count abc --skip-market-check
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--count must be a whole number from 1 to 100000000, not 'abc'"* ]]
+	[[ "$output" == *"try './run.sh collect --help'"* ]]
 	run "$ROOT/run.sh" collect --market KRW-BTC --quote KRW --timeframe 1m --count 5; [ "$status" -eq 2 ]
 }
 
