@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include "ledger.h"
 #include "tf.h"
 
@@ -370,46 +372,6 @@ test_covered_memory_db(void **state)
 	sqlite3_close(db);
 }
 
-/* stderr captured in a file between cap_begin and cap_end */
-static char cap_path[64];
-static int cap_saved = -1;
-static char cap_text[4096];
-
-static void
-cap_begin(void)
-{
-	int fd;
-
-	snprintf(cap_path, sizeof(cap_path), "/tmp/ledger_test.log.XXXXXX");
-	assert_true((fd = mkstemp(cap_path)) >= 0);
-	cap_saved = dup(STDERR_FILENO);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-static const char *
-cap_end(void)
-{
-	FILE *f;
-	size_t n;
-
-	assert_int_equal(dup2(cap_saved, STDERR_FILENO), STDERR_FILENO);
-	close(cap_saved);
-	assert_non_null(f = fopen(cap_path, "r"));
-	n = fread(cap_text, 1, sizeof(cap_text) - 1, f);
-	cap_text[n] = '\0';
-	fclose(f);
-	unlink(cap_path);
-	return cap_text;
-}
-
-static void
-assert_logged(const char *text, const char *want)
-{
-	if (strstr(text, want) == NULL)
-		fail_msg("want \"%s\" in the log, got:\n%s", want, text);
-}
-
 /* Paths that are not a ledger: an error, with a message, and *exists set
  * when something is there. */
 static void
@@ -428,7 +390,7 @@ test_open_errors(void **state)
 	snprintf(path, sizeof(path), "%s/x.db", dbpath);
 	cap_begin();
 	db = ledger_open_ro(path, &exists);
-	assert_logged(cap_end(), "x.db: Not a directory");
+	assert_logged(cap_end(NULL), "x.db: Not a directory");
 	assert_null(db);
 	assert_int_equal(exists, 1);
 	/* a socket where the file should be: SQLite cannot open it */
@@ -444,7 +406,7 @@ test_open_errors(void **state)
 		close(s);
 		cap_begin();
 		db = ledger_open_ro(path, &exists);
-		assert_logged(cap_end(), ".sock: unable to open database file");
+		assert_logged(cap_end(NULL), ".sock: unable to open database file");
 		assert_null(db);
 		assert_int_equal(exists, 1);
 		unlink(path);
@@ -457,7 +419,7 @@ test_open_errors(void **state)
 	assert_non_null(db = ledger_open_ro(path, NULL));
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(), "ledger: file is not a database");
+	assert_logged(cap_end(NULL), "ledger: file is not a database");
 	assert_int_equal(out.n, 0);
 	sqlite3_close(db);
 	unlink(path);
@@ -476,7 +438,7 @@ test_foreign_db(void **state)
 	exec(db, "CREATE TABLE coverage(market TEXT, timeframe TEXT, first TEXT, last TEXT)");
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(), "ledger: no such column: from_utc");
+	assert_logged(cap_end(NULL), "ledger: no such column: from_utc");
 	sqlite3_close(db);
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	exec(db, "CREATE TABLE coverage(market TEXT, timeframe TEXT, from_utc, to_utc)");
@@ -484,13 +446,13 @@ test_foreign_db(void **state)
 	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-01-01T00:00:00',X'7a7a')");
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(), "ledger: bad coverage row M 1d [2025-01-01T00:00:00, zz)");
+	assert_logged(cap_end(NULL), "ledger: bad coverage row M 1d [2025-01-01T00:00:00, zz)");
 	exec(db, "DELETE FROM coverage");
 	exec(db, "INSERT INTO coverage VALUES ('M','1d','2025-13-01T00:00:00',"
 	         "'2026-01-01T00:00:00')");
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(),
+	assert_logged(cap_end(NULL),
 	              "ledger: bad coverage row M 1d [2025-13-01T00:00:00, 2026-01-01T00:00:00)");
 	/* reversed and empty rows are corrupt too */
 	exec(db, "DELETE FROM coverage");
@@ -498,7 +460,7 @@ test_foreign_db(void **state)
 	         "'2025-01-01T00:00:00')");
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "M", "1d", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(),
+	assert_logged(cap_end(NULL),
 	              "bad coverage row M 1d [2025-01-02T00:00:00, 2025-01-01T00:00:00)");
 	assert_int_equal(out.n, 0);
 	/* "...Z" sorts after the bare time: selected by text, empty once clipped */
@@ -530,7 +492,7 @@ test_locked(void **state)
 	        "'2026-01-02T00:00:00')");
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &out), -1);
-	assert_logged(cap_end(), "ledger: database is locked");
+	assert_logged(cap_end(NULL), "ledger: database is locked");
 	assert_int_equal(out.n, 0);
 	exec(w, "ROLLBACK");
 	sqlite3_close(w);
@@ -560,7 +522,7 @@ test_list_full(void **state)
 	assert_non_null(db = ledger_open_ro(dbpath, NULL));
 	cap_begin();
 	assert_int_equal(ledger_covered(db, "KRW-BTC", "1h", 0, T(2030, 1, 1, 0), &full), -1);
-	assert_logged(cap_end(), "ledger: out of memory");
+	assert_logged(cap_end(NULL), "ledger: out of memory");
 	assert_int_equal(full.n, SIZE_MAX / sizeof(struct range));
 	sqlite3_close(db);
 	range_list_free(&want);

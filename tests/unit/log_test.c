@@ -18,43 +18,11 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include "log.h"
 
 #define LINE_BYTES 2047 /* LOG_LINE_MAX - 1: the longest line, newline included */
-
-static char cap_path[64];
-static int cap_saved = -1;
-static char cap_text[8192];
-static size_t cap_len;
-
-static void
-cap_begin(void)
-{
-	int fd;
-
-	snprintf(cap_path, sizeof(cap_path), "/tmp/log_test.XXXXXX");
-	fd = mkstemp(cap_path);
-	assert_true(fd >= 0);
-	cap_saved = dup(STDERR_FILENO);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-/* Restores stderr; the captured text (also in cap_text, cap_len). */
-static const char *
-cap_end(void)
-{
-	FILE *f;
-
-	assert_int_equal(dup2(cap_saved, STDERR_FILENO), STDERR_FILENO);
-	close(cap_saved);
-	assert_non_null(f = fopen(cap_path, "r"));
-	cap_len = fread(cap_text, 1, sizeof(cap_text) - 1, f);
-	cap_text[cap_len] = '\0';
-	fclose(f);
-	unlink(cap_path);
-	return cap_text;
-}
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ " then want, then one newline and nothing more */
 static void
@@ -80,18 +48,18 @@ test_line(void **state)
 	cap_begin();
 	log_info("hello %d", 42);
 	snprintf(want, sizeof(want), "tester[%ld] info: hello 42", (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 	/* an empty message still makes a line */
 	cap_begin();
 	log_info("%s", "");
 	snprintf(want, sizeof(want), "tester[%ld] info: ", (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 	/* a NULL name keeps the current one */
 	log_init(NULL, 0);
 	cap_begin();
 	log_warnx("no errno here");
 	snprintf(want, sizeof(want), "tester[%ld] warn: no errno here", (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 }
 
 static void
@@ -103,14 +71,14 @@ test_levels(void **state)
 	log_init("tester", 0);
 	cap_begin();
 	log_debug("quiet");
-	assert_string_equal(cap_end(), "");
+	assert_string_equal(cap_end(NULL), "");
 	log_init("tester", 1);
 	cap_begin();
 	errno = EAGAIN;
 	log_debug("loud");
 	assert_int_equal(errno, EAGAIN);
 	snprintf(want, sizeof(want), "tester[%ld] debug: loud", (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 	/* log_warn appends errno's text and leaves errno as it was */
 	cap_begin();
 	errno = ENOENT;
@@ -118,7 +86,7 @@ test_levels(void **state)
 	assert_int_equal(errno, ENOENT);
 	snprintf(want, sizeof(want), "tester[%ld] warn: open x.db: No such file or directory",
 	         (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 }
 
 static void
@@ -131,7 +99,7 @@ test_fold(void **state)
 	cap_begin();
 	log_info("one\ntwo\r\nthree");
 	snprintf(want, sizeof(want), "tester[%ld] info: one two  three", (long)getpid());
-	assert_line(cap_end(), want);
+	assert_line(cap_end(NULL), want);
 }
 
 static void
@@ -148,7 +116,7 @@ test_truncate(void **state)
 	cap_begin();
 	errno = ENOENT;
 	log_warn("%s", msg);
-	cap_end();
+	cap_end(NULL);
 	assert_int_equal(cap_len, LINE_BYTES);
 	assert_memory_equal(cap_text + LINE_BYTES - 3, "xx\n", 3);
 	/* a message that leaves a few bytes: errno's text is cut to them */
@@ -157,7 +125,7 @@ test_truncate(void **state)
 	cap_begin();
 	errno = ENOENT;
 	log_warn("%s", msg);
-	cap_end();
+	cap_end(NULL);
 	assert_int_equal(cap_len, LINE_BYTES);
 	assert_memory_equal(cap_text + LINE_BYTES - 6, "x: No\n", 6);
 	/* a process name longer than its buffer is cut to 31 characters */
@@ -166,7 +134,7 @@ test_truncate(void **state)
 	log_init(name, 0);
 	cap_begin();
 	log_info("short");
-	cap_end();
+	cap_end(NULL);
 	name[31] = '\0';
 	assert_non_null(strstr(cap_text, name));
 	assert_null(strstr(cap_text, "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"));
@@ -278,7 +246,7 @@ test_fatalx(void **state)
 		fatalx(EXIT_PERMFAIL, "broken %s", "invariant");
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	cap_end();
+	cap_end(NULL);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), EXIT_PERMFAIL);
 	assert_non_null(strstr(cap_text, "] fatal: broken invariant\n"));

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "capture.h"
 #include <zmq.h>
 
 #include "net.h"
@@ -49,60 +51,6 @@ static void
 endpoint(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "ipc://%s/%s", dir, name);
-}
-
-/* stderr captured in a file between cap_begin and cap_end */
-static char cap_path[128];
-static int cap_saved = -1;
-static char cap_text[16384];
-
-static void
-cap_begin(void)
-{
-	int fd;
-
-	snprintf(cap_path, sizeof(cap_path), "%s/stderr", dir);
-	fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	cap_saved = dup(STDERR_FILENO);
-	assert_true(cap_saved >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-static void
-cap_read(void)
-{
-	FILE *f = fopen(cap_path, "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(cap_text, 1, sizeof(cap_text) - 1, f);
-	cap_text[n] = '\0';
-	fclose(f);
-}
-
-/* Restores stderr; the captured text, waiting up to 3 s for want (which
- * another thread may still be writing) when want is not NULL. */
-static const char *
-cap_end(const char *want)
-{
-	for (int i = 0; i < 300; i++) {
-		cap_read();
-		if (want == NULL || strstr(cap_text, want) != NULL)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal(dup2(cap_saved, STDERR_FILENO), STDERR_FILENO);
-	close(cap_saved);
-	return cap_text;
-}
-
-static void
-assert_logged(const char *text, const char *want)
-{
-	if (strstr(text, want) == NULL)
-		fail_msg("want \"%s\" in the log, got:\n%s", want, text);
 }
 
 static void

@@ -22,7 +22,7 @@ tests/unit/writer_test: | writer/cp-writer
 # runs the fetcher and the simulator as children
 tests/unit/fetcher_peer_test: | fetcher/cp-fetcher sim/upbit-sim
 
-tests/unit/%_test: tests/unit/%_test.c $(LIBCOMMON) $(wildcard common/*.h)
+tests/unit/%_test: tests/unit/%_test.c $(LIBCOMMON) $(wildcard common/*.h) $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(LIBCOMMON) $(LDLIBS) -lcmocka
 
