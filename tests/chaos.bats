@@ -13,8 +13,7 @@ setup_file() {
 	load pipeline_helpers
 	# Upbit's own limit (10 requests/s) and a little latency: the run below
 	# lasts about 20 s, long enough for several actions and one long freeze
-	start_sim --latency-ms 20
-	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+	start_file_sim --latency-ms 20
 }
 
 teardown_file() {
@@ -23,8 +22,7 @@ teardown_file() {
 }
 
 setup() {
-	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	use_file_sim
 	DB="$BATS_TEST_TMPDIR/chaos.db"
 	RUN_DIR="$BATS_TEST_TMPDIR/run"
 	source "$ROOT/tests/chaos.sh"

@@ -5,8 +5,7 @@ load pipeline_helpers
 
 setup_file() {
 	load pipeline_helpers
-	start_sim --rate-limit 0
-	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+	start_file_sim --rate-limit 0
 }
 
 teardown_file() {
@@ -15,8 +14,7 @@ teardown_file() {
 }
 
 setup() {
-	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	use_file_sim
 	DB="$BATS_TEST_TMPDIR/c.db"
 }
 

@@ -47,8 +47,7 @@ setup_file() {
 		EOF
 		chmod +x "$cp/$k/cp-$k"
 	done
-	start_sim --rate-limit 0 --latency-ms 30
-	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+	start_file_sim --rate-limit 0 --latency-ms 30
 }
 
 teardown_file() {
@@ -57,8 +56,7 @@ teardown_file() {
 }
 
 setup() {
-	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	use_file_sim
 	CP="$BATS_FILE_TMPDIR/cp"
 	source "$ROOT/tests/chaos.sh"
 	export CP_RESTART_PAUSE=0.2

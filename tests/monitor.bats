@@ -10,8 +10,7 @@ MON="$ROOT/monitor/cp-monitor"
 setup_file() {
 	load pipeline_helpers
 	# latency and the rate limit make a run last several seconds
-	start_sim --rate-limit 10 --latency-ms 100
-	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+	start_file_sim --rate-limit 10 --latency-ms 100
 }
 
 teardown_file() {
@@ -20,8 +19,7 @@ teardown_file() {
 }
 
 setup() {
-	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	use_file_sim
 	DB="$BATS_TEST_TMPDIR/m.db"
 	EP="ipc://$BATS_TEST_TMPDIR/run/monitor.sock"
 	BG=()

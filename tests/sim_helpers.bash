@@ -12,6 +12,9 @@
 #       remember a simulator started by other means for stop_all_sims.
 #   stop_all_sims
 #       stop every simulator started by start_sim in this file (teardown_file).
+#   start_file_sim [upbit-sim options...]
+#       start_sim for every test of a file (in setup_file); use_file_sim in
+#       setup() then sets SIM_PORT and SIM_URL for the test.
 
 SIM_BIN=${SIM_BIN:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/sim/upbit-sim"}
 
@@ -72,4 +75,13 @@ stop_all_sims() {
 		stop_sim "$pid"
 	done <"$f"
 	rm -f "$f"
+}
+
+start_file_sim() {
+	start_sim "$@" && echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/sim.port"
+}
+
+use_file_sim() {
+	SIM_PORT=$(<"$BATS_FILE_TMPDIR/sim.port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
 }

@@ -12,8 +12,7 @@ load pipeline_helpers
 
 setup_file() {
 	load pipeline_helpers
-	start_sim --rate-limit 0
-	echo "$SIM_PORT" >"$BATS_FILE_TMPDIR/port"
+	start_file_sim --rate-limit 0
 }
 
 teardown_file() {
@@ -24,8 +23,7 @@ teardown_file() {
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind is not installed (apt-get install valgrind)"
 	[ "${SANITIZE:-0}" != 1 ] || skip "valgrind and ASan do not mix (make test SANITIZE=1)"
-	SIM_PORT=$(<"$BATS_FILE_TMPDIR/port")
-	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	use_file_sim
 	source "$ROOT/tests/chaos.sh"
 	VG="valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	VG="$VG --show-leak-kinds=definite,indirect --track-fds=no --log-file=$BATS_TEST_TMPDIR/vg.%p.log"
