@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char cap_path[64];
+static char cap_path[128];
 static int cap_saved = -1;
 static char cap_text[16384];
 static size_t cap_len;
