@@ -2,9 +2,16 @@
  * ledger.c: the read side of the coverage ledger and the range-list helpers
  * the planner builds on. Owns range_list memory (push/free), the set
  * difference of sorted half-open range lists, and read-only access to the
- * coverage table. The writer owns the schema and every write.
+ * coverage table. It also owns the rule that says which files are
+ * candlepipe databases (ledger_schema_read, see ledger.h), which the writer
+ * applies before it writes anything and the readers before they read, and
+ * how a reader opens a database it may not write (ledger_open_ro). The
+ * writer owns the schema and every write.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,11 +79,95 @@ fail:
 	return -1;
 }
 
+/* SQLite failures that may pass on a restart; everything else is permanent. */
+static const unsigned char sqlite_temporary[256] = {
+	[SQLITE_BUSY] = 1, [SQLITE_LOCKED] = 1, [SQLITE_IOERR] = 1,
+	[SQLITE_FULL] = 1, [SQLITE_NOMEM] = 1,  [SQLITE_INTERRUPT] = 1,
+};
+
+int
+ledger_exit_code(int sqlite_rc)
+{
+	return sqlite_temporary[sqlite_rc & 0xff] ? EXIT_TEMPFAIL : EXIT_PERMFAIL;
+}
+
+/* "file:" URI of path (percent-encoded) with query, in out. 0, or -1 if
+ * it does not fit. */
+static int
+file_uri(const char *path, const char *query, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = (size_t)snprintf(out, len, "file:%s", path[0] == '/' ? "//" : "");
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)path; *p != '\0' && n + 4 < len; p++) {
+		if (isalnum(*p) || strchr("/._-~", *p) != NULL) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	if (*p != '\0' || n + strlen(query) + 1 > len)
+		return -1;
+	memcpy(out + n, query, strlen(query) + 1);
+	return 0;
+}
+
+sqlite3 *
+ledger_open_uri(const char *path, int immutable, int *rc, char *why, size_t whylen)
+{
+	char uri[3 * PATH_MAX + 32];
+	sqlite3 *db = NULL;
+
+	if (file_uri(path, immutable ? "?mode=ro&immutable=1" : "?mode=ro", uri, sizeof(uri)) ==
+	    -1) {
+		*rc = SQLITE_CANTOPEN;
+		if (why != NULL)
+			snprintf(why, whylen, "path too long");
+		return NULL;
+	}
+	*rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	if (*rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(db, 1);
+		sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS);
+		/* the first read opens the -wal and -shm, or finds it is no database */
+		*rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+	}
+	if (*rc == SQLITE_OK)
+		return db;
+	/* sqlite3_errmsg(NULL) is "out of memory", the one reason for no handle */
+	if (why != NULL)
+		snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return NULL;
+}
+
+int
+ledger_wal_exists(const char *path)
+{
+	char wal[PATH_MAX + 8];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return lstat(wal, &st) == 0;
+}
+
+/* The -shm could not be created or locked (a read-only directory). */
+static int
+shm_unavailable(int rc)
+{
+	return (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
+}
+
 sqlite3 *
 ledger_open_ro(const char *path, int *exists)
 {
+	char why[LEDGER_WHY_MAX];
 	struct stat st;
-	sqlite3 *db = NULL;
+	sqlite3 *db;
+	int rc;
 
 	if (exists != NULL)
 		*exists = 0;
@@ -92,14 +183,108 @@ ledger_open_ro(const char *path, int *exists)
 	}
 	if (exists != NULL)
 		*exists = 1;
-	/* sqlite3_errmsg(NULL) is "out of memory", the one reason for no handle */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK) {
-		log_warnx("%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
+	db = ledger_open_uri(path, 0, &rc, why, sizeof(why));
+	/* No -wal: no writer is connected, the file holds everything, and
+	 * reading it as immutable needs no -shm. */
+	if (db == NULL && shm_unavailable(rc) && !ledger_wal_exists(path))
+		db = ledger_open_uri(path, 1, &rc, why, sizeof(why));
+	if (db != NULL)
+		return db;
+	/* any other first-read failure: the caller's reads say it again */
+	if (rc != SQLITE_CANTOPEN && rc != SQLITE_NOMEM &&
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		return db;
+	sqlite3_close(db);
+	log_warnx("%s: %s", path, why);
+	return NULL;
+}
+
+/* One column of the schema row as text into out ("" for NULL). */
+static void
+column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(out, len, "%s", t != NULL ? (const char *)t : "");
+}
+
+/* The kind of a file with this user_version, application_id, number of
+ * schema objects and tables. */
+static enum ledger_kind
+classify(long version, long app_id, long objects, const char *tables)
+{
+	if (version == 0 && app_id == 0 && objects == 0)
+		return LEDGER_EMPTY;
+	if (version > LEDGER_SCHEMA_VERSION)
+		return LEDGER_NEWER;
+	if ((version == 1 && strcmp(tables, LEDGER_TABLES_V1) == 0) ||
+	    (version == 2 && strcmp(tables, LEDGER_TABLES_V2) == 0))
+		return LEDGER_OURS;
+	return LEDGER_FOREIGN;
+}
+
+int
+ledger_schema_read(sqlite3 *db, struct ledger_schema *out)
+{
+	static const char sql[] =
+	    "SELECT (SELECT user_version FROM pragma_user_version),"
+	    " (SELECT application_id FROM pragma_application_id),"
+	    " (SELECT count(*) FROM sqlite_master),"
+	    " (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master"
+	    "  WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name))";
+	sqlite3_stmt *st = NULL;
+	char tables[sizeof(LEDGER_TABLES_V2) + 1];
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out->version = (long)sqlite3_column_int64(st, 0);
+		column_copy(st, 3, out->tables, sizeof(out->tables));
+		column_copy(st, 3, tables, sizeof(tables));
+		out->kind = classify(out->version, (long)sqlite3_column_int64(st, 1),
+		                     (long)sqlite3_column_int64(st, 2), tables);
+		rc = SQLITE_OK;
 	}
-	return db;
-fail:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void
+ledger_schema_why(const struct ledger_schema *sc, const char *path, char *buf, size_t len)
+{
+	if (sc->kind == LEDGER_NEWER)
+		snprintf(buf, len,
+		         "%s has schema version %ld, this program knows versions 1 to %d;"
+		         " refusing to touch it",
+		         path, sc->version, LEDGER_SCHEMA_VERSION);
+	else
+		snprintf(buf, len,
+		         "%s is not a candlepipe database (user_version %ld, tables: %s);"
+		         " refusing to touch it",
+		         path, sc->version, sc->tables[0] != '\0' ? sc->tables : "none");
+}
+
+sqlite3 *
+ledger_open_checked(const char *path, int *code)
+{
+	struct ledger_schema sc;
+	char why[LEDGER_WHY_MAX];
+	int exists, rc;
+	sqlite3 *db = ledger_open_ro(path, &exists);
+
+	*code = exists ? EXIT_PERMFAIL : EXIT_OK;
+	if (db == NULL)
+		return NULL;
+	rc = ledger_schema_read(db, &sc);
+	if (rc != SQLITE_OK) {
+		*code = ledger_exit_code(rc);
+		log_warnx("%s: %s", path, sqlite3_errmsg(db));
+	} else if (sc.kind == LEDGER_NEWER || sc.kind == LEDGER_FOREIGN) {
+		ledger_schema_why(&sc, path, why, sizeof(why));
+		log_warnx("%s", why);
+	} else {
+		return db;
+	}
 	sqlite3_close(db);
 	return NULL;
 }

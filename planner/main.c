@@ -616,14 +616,14 @@ validate(const struct opts *o)
 static int
 load_plan(const struct opts *o)
 {
-	int exists, rc;
+	int code, rc;
 	sqlite3 *db;
 
 	srandom((unsigned)(time_now_ms() ^ getpid()));
 	plan_init(&plan, (uint32_t)random() ^ (uint32_t)time_now());
-	db = ledger_open_ro(o->db, &exists);
-	if (db == NULL && exists)
-		fatalx(EXIT_TEMPFAIL, "cannot open %s", o->db);
+	db = ledger_open_checked(o->db, &code);
+	if (db == NULL && code != EXIT_OK)
+		fatalx(code, "cannot use %s", o->db);
 	rc = build_targets(o, db);
 	if (db != NULL)
 		sqlite3_close(db);

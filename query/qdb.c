@@ -1,6 +1,8 @@
 /*
  * qdb.c: cp-query's read-only view of the database (open and schema check,
- * the coverage ledger aligned to slots, the history bound).
+ * the coverage ledger aligned to slots, the history bound). It never needs
+ * to write: ledger_open_ro reads a database the user may only read, while
+ * the collector writes it (its -wal and -shm) or not (immutable).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,9 +91,10 @@ qdb_open(const char *path, int *missing)
 		        path);
 		goto fail;
 	}
-	if (version != LEDGER_SCHEMA_VERSION) {
-		fprintf(stderr, "cp-query: %s has schema version %d, this tool reads %d\n", path,
-		        version, LEDGER_SCHEMA_VERSION);
+	/* every version's tables hold what the readers read */
+	if (version < 1 || version > LEDGER_SCHEMA_VERSION) {
+		fprintf(stderr, "cp-query: %s has schema version %d, this tool reads 1 to %d\n",
+		        path, version, LEDGER_SCHEMA_VERSION);
 		goto fail;
 	}
 	return db;

@@ -9,8 +9,9 @@
  * never acknowledged: the planner's lease expiry re-issues the chunk. After
  * a crash, re-sent results find their coverage and are acked as duplicates.
  *
- * Exit: 0 on SIGTERM/SIGINT; 2 usage; 3 permanent (lock held, schema
- * mismatch, unusable database); 4 temporary (restart me).
+ * Exit: 0 on SIGTERM/SIGINT; 2 usage; 3 permanent (lock held, another
+ * program's or a newer schema, not a regular file, no such directory,
+ * permission denied, a bad --markets-file); 4 temporary (restart me).
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +38,7 @@
 #define DB_FAILURES_MAX 20 /* consecutive failed batches: restart me */
 
 struct opts {
-	const char *db, *results, *work, *events, *ready_file;
+	const char *db, *results, *work, *events, *ready_file, *markets_file;
 	struct net_curve bind_curve, connect_curve; /* CURVE keys (net.h) */
 	const char *curve_allow;                    /* client keys allowed to connect */
 	int verbose;
@@ -74,12 +75,16 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
-	           "                 [--ready-file F] [-v]\n"
-	           "  --db PATH         SQLite database (created if missing; PATH.lock held)\n"
+	           "                 [--ready-file F] [--markets-file F] [-v]\n"
+	           "  --db PATH         SQLite database: created if missing (its directory must\n"
+	           "                    exist); another program's file is refused, untouched;\n"
+	           "                    PATH.lock is held and names our pid\n"
 	           "  --results EP      bind a ROUTER here for the fetchers' RESULT messages\n"
 	           "  --work EP         the planner's endpoint, for COMMITTED messages\n"
 	           "  --events EP       the event hub to publish \"committed\" events to\n"
 	           "  --ready-file F    write our pid to F once ready\n"
+	           "  --markets-file F  upsert the markets of F (the JSON body of Upbit's\n"
+	           "                    /v1/market/all) into the markets table at start\n"
 	           "  --curve-server F  CURVE key pair of the servers (cp-planner --keygen):\n"
 	           "                    encrypts --results, and is the planner's public key\n"
 	           "  --curve-client F  CURVE key pair of this process as a client\n"
@@ -108,6 +113,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ .name = "work", .kind = OPT_STR, .dest = &o->work },
 		{ .name = "events", .kind = OPT_STR, .dest = &o->events },
 		{ .name = "ready-file", .kind = OPT_STR, .dest = &o->ready_file },
+		{ .name = "markets-file", .kind = OPT_STR, .dest = &o->markets_file },
 		{ .name = "curve-server", .kind = OPT_FN, .dest = o, .fn = set_curve_server },
 		{ .name = "curve-client",
 		  .kind = OPT_STR,
@@ -462,6 +468,18 @@ serve(void)
 	log_stats(1);
 }
 
+/* --markets-file: the market list into the markets table. 0 or -1 (err). */
+static int
+load_markets(const char *file, struct store_err *err)
+{
+	long n = store_load_markets(store, file, time_now(), err);
+
+	if (n == -1)
+		return -1;
+	log_info("%ld markets from %s", n, file);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,8 +497,9 @@ main(int argc, char **argv)
 	for (i = 0; i < BATCH_MAX; i++)
 		slots[i].r.candles = candle_bufs[i];
 	store = store_open(o.db, &err);
-	if (store == NULL) {
+	if (store == NULL || (o.markets_file != NULL && load_markets(o.markets_file, &err) == -1)) {
 		log_warnx("%s", err.msg);
+		store_close(&store);
 		return err.code;
 	}
 	if (o.ready_file != NULL)

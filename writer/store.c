@@ -1,14 +1,25 @@
 /*
  * store.c: the writer's storage: the only read-write connection to the
  * database, its schema, the candle insert and the coverage ledger merge.
- * It owns the writer lock ("<db>.lock", flock) for as long as it is open.
+ * It owns the writer lock ("<db>.lock", flock, holding the writer's pid)
+ * for as long as it is open, and the markets table (store_load_markets).
+ *
+ * Opening never writes to a file that is not ours: the path must be a
+ * regular file (a symlink is followed), or missing in an existing
+ * directory; the lock is taken; then the schema is read through a
+ * read-only connection (immutable when no -wal exists, so not even a -shm
+ * appears) and judged by ledger_schema_read (ledger.h: the exact tables of
+ * each version). Only an empty file or one of ours is opened read-write,
+ * switched to WAL and given the current schema; a version-1 database is
+ * upgraded in place (the markets table added). A refused file is left byte
+ * for byte as it was, and the lock file is removed if we created it.
  *
  * A result is written as its candles plus the range it proves, in the
  * caller's transaction, so coverage never exists without its candles
  * (reliability.md promise 3). Everything is idempotent: a repeated result
  * inserts nothing (the primary key absorbs it) and finds its range covered.
  *
- * Schema (PRAGMA user_version = 1, LEDGER_SCHEMA_VERSION). Times are TEXT
+ * Schema (PRAGMA user_version = 2, LEDGER_SCHEMA_VERSION). Times are TEXT
  * 'YYYY-MM-DDTHH:MM:SS' in UTC (no zone, no fraction), so they sort and
  * compare lexically; decimals keep Upbit's exact text, '' becomes NULL.
  *
@@ -44,9 +55,17 @@
  *     market TEXT NOT NULL, timeframe TEXT NOT NULL,
  *     first_utc TEXT NOT NULL,              -- Upbit serves nothing before it
  *     PRIMARY KEY (market, timeframe)) WITHOUT ROWID;
+ *
+ *   CREATE TABLE markets(                   -- version 2: /v1/market/all
+ *     market TEXT NOT NULL PRIMARY KEY,     -- 'KRW-BTC'
+ *     korean_name TEXT NOT NULL, english_name TEXT NOT NULL,
+ *     warning INTEGER,                      -- market_event.warning 0/1, NULL: not given
+ *     caution TEXT,                         -- market_event.caution as JSON, NULL: not given
+ *     updated_utc TEXT NOT NULL) WITHOUT ROWID; -- when a list last named it
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +127,11 @@ static const char schema_sql[] =
     " PRIMARY KEY (market, timeframe, from_utc)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS history_start("
     " market TEXT NOT NULL, timeframe TEXT NOT NULL, first_utc TEXT NOT NULL,"
-    " PRIMARY KEY (market, timeframe)) WITHOUT ROWID;";
+    " PRIMARY KEY (market, timeframe)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS markets("
+    " market TEXT NOT NULL PRIMARY KEY, korean_name TEXT NOT NULL,"
+    " english_name TEXT NOT NULL, warning INTEGER, caution TEXT,"
+    " updated_utc TEXT NOT NULL) WITHOUT ROWID;";
 
 static const char insert_sql[] =
     "INSERT INTO candles_exact(market, timeframe, candle_date_time_utc,"
@@ -167,8 +190,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct store {
 	sqlite3 *db;
 	int lock_fd;
+	int lock_created;            /* we made the lock file: removed if refused */
+	int is_new;                  /* the database file did not exist */
+	char real[PATH_LEN];         /* the file opened: symlinks resolved */
+	char lockpath[PATH_LEN + 8]; /* real + ".lock" */
 	sqlite3_stmt *st[ST_COUNT];
-	char path[]; /* the database file */
+	char path[]; /* the database as given, for messages */
 };
 
 static void err_set(struct store_err *err, int code, const char *fmt, ...)
@@ -185,74 +212,186 @@ err_set(struct store_err *err, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* SQLite failures that may pass on a restart; everything else is permanent. */
-static const unsigned char sqlite_temporary[256] = {
-	[SQLITE_BUSY] = 1, [SQLITE_LOCKED] = 1, [SQLITE_IOERR] = 1,
-	[SQLITE_FULL] = 1, [SQLITE_NOMEM] = 1,  [SQLITE_INTERRUPT] = 1,
-};
-
-static int
-sqlite_exit_code(int rc)
+/* What a path that exists but is no regular file is. */
+static const char *
+file_kind(mode_t m)
 {
-	return sqlite_temporary[rc & 0xff] ? EXIT_TEMPFAIL : EXIT_PERMFAIL;
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
 }
 
-/* mkdir -p of every directory above the last component of path (shorter
- * than PATH_LEN). 0 or -1 (errno set). */
+/* A database to be created at path: its directory must exist and be
+ * writable; s->real becomes the directory's real path plus the name. */
 static int
-make_parent_dir(const char *path)
+check_new(struct store *s, const char *path, struct store_err *err)
 {
-	char buf[PATH_LEN];
-	char *p;
+	char dir[PATH_LEN], rdir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash != NULL ? slash + 1 : path;
+	struct stat st;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = strchr(buf + (buf[0] == '/'), '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
+	if (lstat(path, &st) == 0) {
+		err_set(err, EXIT_PERMFAIL, "%s is a symbolic link to nothing", path);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s",
+	         slash == NULL ? 1 : (int)(slash - path + (slash == path)),
+	         slash == NULL ? "." : path);
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		err_set(err, EXIT_PERMFAIL,
+		        "the directory %s of %s does not exist (create it first)", dir, path);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1 || realpath(dir, rdir) == NULL) {
+		err_set(err, EXIT_PERMFAIL, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (*name == '\0' ||
+	    snprintf(s->real, sizeof(s->real), "%s/%s", strcmp(rdir, "/") == 0 ? "" : rdir, name) >=
+	        (int)sizeof(s->real) - 16) {
+		err_set(err, EXIT_PERMFAIL, "not a database file name: %s", path);
+		return -1;
+	}
+	s->is_new = 1;
+	return 0;
+}
+
+/* Resolves the database path into s->real: a regular file we may read and
+ * write (symlinks followed), or a new file in an existing directory.
+ * Nothing is created. 0, or -1 with err filled (always permanent). */
+static int
+resolve_path(struct store *s, struct store_err *err)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (strlen(s->path) >= PATH_LEN - 16) {
+		err_set(err, EXIT_PERMFAIL, "database path too long: %s", s->path);
+		return -1;
+	}
+	if (stat(s->path, &st) == -1) {
+		if (errno == ENOENT)
+			return check_new(s, s->path, err);
+		err_set(err, EXIT_PERMFAIL, "cannot use %s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, EXIT_PERMFAIL, "%s is %s, not a database file", s->path,
+		        file_kind(st.st_mode));
+		return -1;
+	}
+	if (access(s->path, R_OK | W_OK) == -1 || realpath(s->path, real) == NULL ||
+	    snprintf(s->real, sizeof(s->real), "%s", real) >= (int)sizeof(s->real) - 16) {
+		err_set(err, EXIT_PERMFAIL, "cannot read and write %s: %s", s->path,
+		        strerror(errno));
+		return -1;
 	}
 	return 0;
 }
 
-int
-store_lock(const char *path, struct store_err *err)
+/* The pid another writer wrote into its lock file, or 0. */
+static long
+holder_pid(int fd)
 {
-	char lockpath[PATH_LEN];
-	int fd;
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* fd is still the file at lockpath (not one a refusing writer unlinked). */
+static int
+same_file(int fd, const char *lockpath)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(lockpath, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* Opens lockpath, creating it if missing (*created = 1). fd or -1. */
+static int
+open_lock(const char *lockpath, int *created)
+{
+	int fd = open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	*created = fd != -1;
+	if (fd == -1 && errno == EEXIST)
+		fd = open(lockpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/* Reports the holder of a lock held by another writer. */
+static void
+lock_held(int fd, const char *path, const char *lockpath, struct store_err *err)
+{
+	long pid = holder_pid(fd);
+
+	if (pid > 0)
+		err_set(err, EXIT_PERMFAIL,
+		        "another writer is running on %s (pid %ld, lock %s held)", path, pid,
+		        lockpath);
+	else
+		err_set(err, EXIT_PERMFAIL, "another writer is running on %s (lock %s held)", path,
+		        lockpath);
+}
+
+int
+store_lock(const char *path, int *created, struct store_err *err)
+{
+	char lockpath[PATH_LEN], pid[32];
+	int fd, tries;
+
+	*created = 0;
 	if (snprintf(lockpath, sizeof(lockpath), "%s.lock", path) >= (int)sizeof(lockpath)) {
 		err_set(err, EXIT_PERMFAIL, "database path too long: %s", path);
 		return -1;
 	}
-	if (make_parent_dir(path) == -1) {
-		err_set(err, EXIT_PERMFAIL, "cannot create the directory of %s: %s", path,
-		        strerror(errno));
-		return -1;
-	}
-	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		err_set(err, EXIT_PERMFAIL, "cannot open %s: %s", lockpath, strerror(errno));
-		return -1;
-	}
-	/* LOCK_NB: no EINTR to retry */
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			err_set(err, EXIT_PERMFAIL,
-			        "another writer is running on %s (lock %s held)", path, lockpath);
-		else
-			err_set(err, EXIT_PERMFAIL, "cannot lock %s: %s", lockpath,
+	for (tries = 0; tries < 3; tries++) {
+		if ((fd = open_lock(lockpath, created)) == -1) {
+			err_set(err, EXIT_PERMFAIL, "cannot open %s: %s", lockpath,
 			        strerror(errno));
+			return -1;
+		}
+		/* LOCK_NB: no EINTR to retry */
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno == EWOULDBLOCK)
+				lock_held(fd, path, lockpath, err);
+			else
+				err_set(err, EXIT_PERMFAIL, "cannot lock %s: %s", lockpath,
+				        strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (same_file(fd, lockpath))
+			break;
 		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		err_set(err, EXIT_TEMPFAIL, "cannot hold %s: it keeps being replaced", lockpath);
 		return -1;
 	}
+	/* the pid names us to a second writer; without it the message has none */
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) == -1)
+		log_debug("%s: %s", lockpath, strerror(errno));
 	return fd;
 }
 
 /* The rows of the PRAGMAs run at open time (exec_row). */
 struct open_info {
 	char journal_mode[16];
-	long user_version;
 };
 
 /* sqlite3_exec callback: every PRAGMA row is one named column. */
@@ -264,8 +403,6 @@ exec_row(void *arg, int ncol, char **val, char **name)
 	(void)ncol;
 	if (strcmp(name[0], "journal_mode") == 0)
 		snprintf(oi->journal_mode, sizeof(oi->journal_mode), "%s", val[0]);
-	else if (strcmp(name[0], "user_version") == 0)
-		oi->user_version = strtol(val[0], NULL, 10);
 	return 0;
 }
 
@@ -277,7 +414,7 @@ exec(struct store *s, const char *sql, struct open_info *oi, struct store_err *e
 	int rc = sqlite3_exec(s->db, sql, exec_row, oi, &msg);
 
 	if (rc != SQLITE_OK) {
-		err_set(err, sqlite_exit_code(rc), "%s: %s", s->path,
+		err_set(err, ledger_exit_code(rc), "%s: %s", s->path,
 		        msg != NULL ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return -1;
@@ -285,17 +422,68 @@ exec(struct store *s, const char *sql, struct open_info *oi, struct store_err *e
 	return 0;
 }
 
+/* Judges a schema: 0 if it may be opened read-write, else -1 (err). */
+static int
+schema_accept(const struct store *s, const struct ledger_schema *sc, struct store_err *err)
+{
+	char why[LEDGER_WHY_MAX];
+
+	if (sc->kind == LEDGER_EMPTY || sc->kind == LEDGER_OURS)
+		return 0;
+	ledger_schema_why(sc, s->path, why, sizeof(why));
+	err_set(err, EXIT_PERMFAIL, "%s", why);
+	return -1;
+}
+
+/* Reads the schema of an existing file without writing anything (no WAL
+ * switch, no -shm, no hot-journal rollback) and judges it. 0 or -1. */
+static int
+precheck(struct store *s, struct store_err *err)
+{
+	char journal[PATH_LEN + 16], why[LEDGER_WHY_MAX];
+	struct ledger_schema sc;
+	struct stat st;
+	sqlite3 *db;
+	int rc;
+
+	if (s->is_new)
+		return 0;
+	snprintf(journal, sizeof(journal), "%s-journal", s->real);
+	if (lstat(journal, &st) == 0) {
+		err_set(err, EXIT_PERMFAIL,
+		        "%s has a rollback journal (%s): another program is writing it;"
+		        " refusing to touch it",
+		        s->path, journal);
+		return -1;
+	}
+	db = ledger_open_uri(s->real, !ledger_wal_exists(s->real), &rc, why, sizeof(why));
+	if (db == NULL) {
+		err_set(err, ledger_exit_code(rc), "cannot open %s: %s", s->path, why);
+		return -1;
+	}
+	rc = ledger_schema_read(db, &sc);
+	if (rc != SQLITE_OK)
+		err_set(err, ledger_exit_code(rc), "cannot read the schema of %s: %s", s->path,
+		        sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? schema_accept(s, &sc, err) : -1;
+}
+
 static int
 open_db(struct store *s, struct store_err *err)
 {
-	int rc =
-	    sqlite3_open_v2(s->path, &s->db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (s->is_new ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(s->real, &s->db, flags, NULL);
 
 	if (rc != SQLITE_OK) {
 		/* s->db is NULL only when out of memory, and errmsg says so */
-		err_set(err, sqlite_exit_code(rc), "cannot open %s: %s", s->path,
+		err_set(err, ledger_exit_code(rc), "cannot open %s: %s", s->path,
 		        sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		err_set(err, EXIT_PERMFAIL, "cannot write %s: permission denied", s->path);
 		return -1;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -303,19 +491,22 @@ open_db(struct store *s, struct store_err *err)
 	return 0;
 }
 
-/* Switches to WAL, tunes the connection, opens the schema transaction and
- * creates or verifies the schema in it. The caller commits once the
+/* Switches to WAL, tunes the connection, opens the schema transaction,
+ * judges the schema again inside it (nothing can change it now) and
+ * creates, upgrades or completes it. The caller commits once the
  * statements prepare; closing the connection rolls it back. */
 static int
 schema_setup(struct store *s, struct store_err *err)
 {
-	char sql[sizeof(schema_sql) + 64];
-	struct open_info oi = { "", 0 };
+	char sql[sizeof(schema_sql) + 256];
+	struct open_info oi = { "" };
+	struct ledger_schema sc;
+	int rc;
 
 	snprintf(sql, sizeof(sql),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
 	         " PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=%d;"
-	         " PRAGMA journal_size_limit=%lld; BEGIN IMMEDIATE; PRAGMA user_version",
+	         " PRAGMA journal_size_limit=%lld; BEGIN IMMEDIATE",
 	         CACHE_SIZE_KIB, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES);
 	if (exec(s, sql, &oi, err) == -1)
 		return -1;
@@ -324,13 +515,15 @@ schema_setup(struct store *s, struct store_err *err)
 		        s->path, oi.journal_mode);
 		return -1;
 	}
-	if (oi.user_version != 0 && oi.user_version != LEDGER_SCHEMA_VERSION) {
-		err_set(err, EXIT_PERMFAIL,
-		        "%s has schema version %ld, this writer knows version %d only;"
-		        " refusing to touch it",
-		        s->path, oi.user_version, LEDGER_SCHEMA_VERSION);
+	if ((rc = ledger_schema_read(s->db, &sc)) != SQLITE_OK) {
+		err_set(err, ledger_exit_code(rc), "%s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
 	}
+	if (schema_accept(s, &sc, err) == -1)
+		return -1;
+	if (sc.kind == LEDGER_OURS && sc.version < LEDGER_SCHEMA_VERSION)
+		log_info("%s: upgrading schema version %ld to %d", s->path, sc.version,
+		         LEDGER_SCHEMA_VERSION);
 	snprintf(sql, sizeof(sql), "%sPRAGMA user_version = %d", schema_sql, LEDGER_SCHEMA_VERSION);
 	return exec(s, sql, &oi, err);
 }
@@ -351,6 +544,15 @@ prepare_all(struct store *s, struct store_err *err)
 	return 0;
 }
 
+/* Takes the lock beside the real file. 0 or -1. */
+static int
+take_lock(struct store *s, struct store_err *err)
+{
+	s->lock_fd = store_lock(s->real, &s->lock_created, err);
+	snprintf(s->lockpath, sizeof(s->lockpath), "%s.lock", s->real);
+	return s->lock_fd == -1 ? -1 : 0;
+}
+
 struct store *
 store_open(const char *path, struct store_err *err)
 {
@@ -363,10 +565,15 @@ store_open(const char *path, struct store_err *err)
 		return NULL;
 	}
 	strcpy(s->path, path);
-	s->lock_fd = store_lock(path, err);
-	if (s->lock_fd == -1 || open_db(s, err) == -1 || schema_setup(s, err) == -1 ||
-	    prepare_all(s, err) == -1 || exec(s, "COMMIT", NULL, err) == -1)
+	s->lock_fd = -1;
+	if (resolve_path(s, err) == -1 || take_lock(s, err) == -1 || precheck(s, err) == -1 ||
+	    open_db(s, err) == -1 || schema_setup(s, err) == -1 || prepare_all(s, err) == -1 ||
+	    exec(s, "COMMIT", NULL, err) == -1) {
+		/* a refused file keeps no lock file of ours beside it */
+		if (s->lock_created)
+			unlink(s->lockpath);
 		store_close(&s);
+	}
 	return s;
 }
 
@@ -724,4 +931,132 @@ store_put_result(struct store *s, const struct msg_result *r, int64_t now,
 	out->cov_from = from;
 	out->cov_to = to;
 	return STORE_OK;
+}
+
+#define MARKETS_FILE_MAX (64L * 1024 * 1024)
+
+/* The whole of file into a malloc'd buffer (*len bytes). 0 or -1 (err). */
+static int
+read_file(const char *file, char **buf, long *len, struct store_err *err)
+{
+	FILE *f = fopen(file, "rb");
+	struct stat st;
+
+	*buf = NULL;
+	if (f == NULL || fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > MARKETS_FILE_MAX) {
+		err_set(err, EXIT_PERMFAIL, "--markets-file %s: %s", file,
+		        f == NULL                       ? strerror(errno)
+		        : st.st_size > MARKETS_FILE_MAX ? "larger than 64 MiB"
+		                                        : "not a regular file");
+		goto fail;
+	}
+	*len = (long)st.st_size;
+	if ((*buf = malloc((size_t)*len + 1)) == NULL ||
+	    fread(*buf, 1, (size_t)*len, f) != (size_t)*len) {
+		err_set(err, *buf == NULL ? EXIT_TEMPFAIL : EXIT_PERMFAIL,
+		        "--markets-file %s: cannot read it", file);
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	free(*buf);
+	*buf = NULL;
+	if (f != NULL)
+		fclose(f);
+	return -1;
+}
+
+/* The first thing wrong with the JSON text, as a reason; NULL if none. */
+static const char markets_check_sql[] =
+    "SELECT CASE WHEN NOT json_valid(?1) THEN 'is not valid JSON'"
+    " WHEN json_type(?1) != 'array' THEN 'is not a JSON array' END";
+static const char markets_elem_sql[] =
+    "SELECT key, CASE WHEN type = 'object' THEN ifnull(json_extract(value, '$.market'), '?')"
+    " ELSE '?' END, CASE"
+    " WHEN type != 'object' THEN 'is not an object'"
+    " WHEN json_type(value, '$.market') IS NOT 'text' OR json_extract(value, '$.market') = ''"
+    "  THEN 'has no market code'"
+    " WHEN json_type(value, '$.korean_name') IS NOT 'text' THEN 'has no text korean_name'"
+    " WHEN json_type(value, '$.english_name') IS NOT 'text' THEN 'has no text english_name'"
+    " WHEN ifnull(json_type(value, '$.market_event'), 'object') != 'object'"
+    "  THEN 'has a market_event that is not an object'"
+    " WHEN ifnull(json_type(value, '$.market_event.warning'), 'true') NOT IN ('true', 'false')"
+    "  THEN 'has a market_event.warning that is not true or false'"
+    " WHEN ifnull(json_type(value, '$.market_event.caution'), 'object') != 'object'"
+    "  THEN 'has a market_event.caution that is not an object'"
+    " END AS why FROM json_each(?1) WHERE why IS NOT NULL LIMIT 1";
+static const char markets_upsert_sql[] =
+    "INSERT INTO markets(market, korean_name, english_name, warning, caution, updated_utc)"
+    " SELECT json_extract(value, '$.market'), json_extract(value, '$.korean_name'),"
+    " json_extract(value, '$.english_name'), json_extract(value, '$.market_event.warning'),"
+    " json_extract(value, '$.market_event.caution'), ?2 FROM json_each(?1) WHERE true"
+    " ON CONFLICT(market) DO UPDATE SET korean_name = excluded.korean_name,"
+    " english_name = excluded.english_name, warning = excluded.warning,"
+    " caution = excluded.caution, updated_utc = excluded.updated_utc";
+
+/* Steps sql bound to (json, now): SQLITE_ROW, SQLITE_DONE or an error;
+ * on a row, the reason (column 0 or 2) goes to why. */
+static int
+markets_step(struct store *s, const char *sql, const char *json, long len, const char *now,
+             char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, json, (int)len, SQLITE_STATIC);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	if (rc == SQLITE_ROW && sqlite3_column_count(st) == 3)
+		snprintf(why, whylen, "element %lld (%s) %s", sqlite3_column_int64(st, 0),
+		         (const char *)sqlite3_column_text(st, 1),
+		         (const char *)sqlite3_column_text(st, 2));
+	else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		snprintf(why, whylen, "%s", (const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE; /* no reason: fine */
+	else if (rc != SQLITE_DONE)
+		snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+long
+store_load_markets(struct store *s, const char *file, int64_t now, struct store_err *err)
+{
+	char *json = NULL, why[STORE_ERR_MAX / 2], tnow[TIME_TEXT_LEN];
+	long len = 0, n = -1;
+	int rc;
+
+	if (read_file(file, &json, &len, err) == -1)
+		return -1;
+	time_format(now, tnow);
+	if ((rc = markets_step(s, markets_check_sql, json, len, tnow, why, sizeof(why))) !=
+	        SQLITE_DONE ||
+	    (rc = markets_step(s, markets_elem_sql, json, len, tnow, why, sizeof(why))) !=
+	        SQLITE_DONE) {
+		err_set(err, rc == SQLITE_ROW ? EXIT_PERMFAIL : ledger_exit_code(rc),
+		        "--markets-file %s %s", file, why);
+		goto done;
+	}
+	if (store_begin(s) == -1 || (rc = markets_step(s, markets_upsert_sql, json, len, tnow, why,
+	                                               sizeof(why))) != SQLITE_DONE) {
+		err_set(err, ledger_exit_code(rc == SQLITE_DONE ? SQLITE_BUSY : rc),
+		        "markets of %s into %s: %s", file, s->path, why);
+		store_rollback(s);
+		goto done;
+	}
+	n = (long)sqlite3_changes(s->db);
+	if (store_commit(s) == -1) {
+		store_rollback(s);
+		err_set(err, EXIT_TEMPFAIL, "markets of %s into %s: COMMIT failed", file, s->path);
+		n = -1;
+	}
+done:
+	free(json);
+	return n;
 }

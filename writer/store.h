@@ -6,6 +6,7 @@
  * Use:
  *   struct store_err e;
  *   struct store *s = store_open(path, &e);       // NULL: e.code, e.msg
+ *   store_load_markets(s, file, now, &e);          // optional, at start
  *   store_begin(s);
  *   store_put_result(s, &result, now, &out);       // per result
  *   store_commit(s);                               // or store_rollback(s)
@@ -25,8 +26,10 @@
 
 struct store;
 
-/* Why store_open failed: code is EXIT_PERMFAIL (lock held, schema mismatch,
- * not a database, cannot create) or EXIT_TEMPFAIL; msg says it in one line. */
+/* Why store_open failed: code is EXIT_PERMFAIL (lock held, another
+ * program's or a newer schema, not a database, not a regular file, no such
+ * directory, permission denied) or EXIT_TEMPFAIL (busy, I/O, disk full);
+ * msg says it in one line. */
 struct store_err {
 	int code;
 	char msg[STORE_ERR_MAX];
@@ -46,18 +49,31 @@ enum store_status {
 	STORE_ERROR     /* SQLite failed: roll the whole transaction back */
 };
 
-/* Takes the writer lock on "<path>.lock": returns the open descriptor (keep
- * it open for the process lifetime, close it to release), or -1 with a
- * one-line reason in err (err->code EXIT_PERMFAIL when another writer holds
- * it). Creates the parent directory of path if missing. */
-int store_lock(const char *path, struct store_err *err);
+/* Takes the writer lock on "<path>.lock" (path: the database's real
+ * path): returns the open descriptor (keep it open for the process
+ * lifetime, close it to release), with our pid written into the file and
+ * *created = 1 if the file was made here; or -1 with a one-line reason in
+ * err (err->code EXIT_PERMFAIL when another writer holds it: the message
+ * names its pid when the file holds one). Creates no directory. */
+int store_lock(const char *path, int *created, struct store_err *err);
 
-/* Locks (store_lock), opens or creates the database in WAL mode, creates or
- * verifies the schema and prepares the statements. Returns the store, or
- * NULL with err filled (nothing left open). */
+/* Resolves path (a regular file, symlinks followed, or a new file in an
+ * existing directory; anything else is refused), locks it (store_lock),
+ * judges its schema read-only (see store.c), and only then opens it
+ * read-write in WAL mode, creates or upgrades the schema and prepares the
+ * statements. Returns the store, or NULL with err filled (nothing left
+ * open, the file untouched, no lock file of ours left behind). */
 struct store *store_open(const char *path, struct store_err *err);
 /* Closes the database and releases the lock; *sp becomes NULL. */
 void store_close(struct store **sp);
+
+/* Upserts every market of file, the JSON body of Upbit's /v1/market/all
+ * (an array of objects with text market, korean_name, english_name and an
+ * optional market_event {warning: bool, caution: {...}}), into the markets
+ * table in one transaction, updated_utc = now. Markets the file does not
+ * name keep their rows. Returns the number of markets, or -1 with err
+ * filled (EXIT_PERMFAIL for a bad file; nothing written). */
+long store_load_markets(struct store *s, const char *file, int64_t now, struct store_err *err);
 
 /* BEGIN IMMEDIATE. 0 or -1 (logged). */
 int store_begin(struct store *s);
