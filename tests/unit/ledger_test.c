@@ -1,5 +1,6 @@
-/* ledger_test: range-list helpers, range_subtract golden cases, and the
- * coverage reader against a temporary SQLite database (common/ledger.c). */
+/* ledger_test: range-list helpers, range_subtract golden cases, the
+ * coverage reader against a temporary SQLite database, the schema rule
+ * (which files are ours) and the read-only opens (common/ledger.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "capture.h"
 
 #include "ledger.h"
+#include "log.h"
 #include "tf.h"
 
 #define COVERAGE_SCHEMA                                                         \
@@ -529,6 +531,165 @@ test_list_full(void **state)
 	range_list_free(&have);
 }
 
+/* A database at path made by sql (NULL: an empty file). */
+static void
+make_db(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	unlink(path);
+	if (sql == NULL) {
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fclose(f);
+		return;
+	}
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec(db, sql);
+	sqlite3_close(db);
+}
+
+/* The schema rule: which files are ours, empty, newer or another's. */
+static void
+test_schema_kinds(void **state)
+{
+	static const struct {
+		const char *sql;
+		enum ledger_kind kind;
+		const char *tables;
+	} cases[] = {
+		{ NULL, LEDGER_EMPTY, "" },
+		{ "PRAGMA user_version = 0", LEDGER_EMPTY, "" },
+		{ "PRAGMA application_id = 7", LEDGER_FOREIGN, "" },
+		{ "CREATE VIEW v AS SELECT 1", LEDGER_FOREIGN, "" },
+		{ "CREATE TABLE t(x)", LEDGER_FOREIGN, "t" },
+		{ "CREATE TABLE candles(x)", LEDGER_FOREIGN, "candles" },
+		{ "PRAGMA user_version = 3", LEDGER_NEWER, "" },
+		{ "PRAGMA user_version = -2", LEDGER_FOREIGN, "" },
+		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x);"
+		  " CREATE TABLE candles_exact(x); PRAGMA user_version = 1",
+		  LEDGER_OURS, LEDGER_TABLES_V1 },
+		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x);"
+		  " CREATE TABLE candles_exact(x); PRAGMA user_version = 2",
+		  LEDGER_FOREIGN, LEDGER_TABLES_V1 },
+		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x); CREATE TABLE markets(x);"
+		  " CREATE TABLE candles_exact(x) ; CREATE INDEX i ON coverage(x); ANALYZE;"
+		  " CREATE TABLE s(x INTEGER PRIMARY KEY AUTOINCREMENT); DROP TABLE s;"
+		  " PRAGMA user_version = 2",
+		  LEDGER_OURS, LEDGER_TABLES_V2 },
+	};
+	char path[64], why[LEDGER_WHY_MAX];
+	struct ledger_schema sc;
+	sqlite3 *db;
+	int rc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s.kind", dbpath);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_db(path, cases[i].sql);
+		db = ledger_open_uri(path, 1, &rc, why, sizeof(why));
+		assert_non_null(db);
+		assert_int_equal(ledger_schema_read(db, &sc), SQLITE_OK);
+		sqlite3_close(db);
+		print_message("case %zu: kind %d, tables '%s'\n", i, sc.kind, sc.tables);
+		assert_int_equal(sc.kind, cases[i].kind);
+		assert_string_equal(sc.tables, cases[i].tables);
+	}
+	sc.kind = LEDGER_NEWER;
+	sc.version = 9;
+	ledger_schema_why(&sc, "x.db", why, sizeof(why));
+	assert_string_equal(why, "x.db has schema version 9, this program knows versions 1 to 2;"
+	                         " refusing to touch it");
+	sc.kind = LEDGER_FOREIGN;
+	sc.version = 0;
+	sc.tables[0] = '\0';
+	ledger_schema_why(&sc, "x.db", why, sizeof(why));
+	assert_string_equal(why, "x.db is not a candlepipe database (user_version 0, tables: none);"
+	                         " refusing to touch it");
+	unlink(path);
+}
+
+/* The planner's open: missing is fine, ours and empty open, the rest is
+ * permanent (3) or temporary (4). */
+static void
+test_open_checked(void **state)
+{
+	char path[64];
+	int code = -1;
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s.chk", dbpath);
+	unlink(path);
+	assert_null(ledger_open_checked(path, &code));
+	assert_int_equal(code, EXIT_OK);
+	make_db(path, NULL);
+	assert_non_null(db = ledger_open_checked(path, &code));
+	sqlite3_close(db);
+	make_db(path, "CREATE TABLE coverage(x); CREATE TABLE history_start(x);"
+	              " CREATE TABLE candles_exact(x); PRAGMA user_version = 1");
+	assert_non_null(db = ledger_open_checked(path, &code));
+	sqlite3_close(db);
+	make_db(path, "CREATE TABLE t(x)");
+	cap_begin();
+	assert_null(ledger_open_checked(path, &code));
+	assert_logged(cap_end(NULL), "is not a candlepipe database (user_version 0, tables: t)");
+	assert_int_equal(code, EXIT_PERMFAIL);
+	make_db(path, "PRAGMA user_version = 5");
+	cap_begin();
+	assert_null(ledger_open_checked(path, &code));
+	assert_logged(cap_end(NULL), "has schema version 5");
+	assert_int_equal(code, EXIT_PERMFAIL);
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fputs("this is not a database, just some text.........\n", f);
+		fclose(f);
+	}
+	cap_begin();
+	assert_null(ledger_open_checked(path, &code));
+	assert_logged(cap_end(NULL), "file is not a database");
+	assert_int_equal(code, EXIT_PERMFAIL);
+	unlink(path);
+	assert_int_equal(ledger_exit_code(SQLITE_BUSY), EXIT_TEMPFAIL);
+	assert_int_equal(ledger_exit_code(SQLITE_IOERR_SHORT_READ), EXIT_TEMPFAIL);
+	assert_int_equal(ledger_exit_code(SQLITE_NOTADB), EXIT_PERMFAIL);
+	assert_int_equal(ledger_exit_code(SQLITE_READONLY), EXIT_PERMFAIL);
+}
+
+/* A path with characters a URI must escape opens as itself; immutable
+ * and plain read-only opens create nothing beside a WAL-mode file. */
+static void
+test_open_uri(void **state)
+{
+	char path[96], side[128], why[LEDGER_WHY_MAX];
+	sqlite3 *db;
+	int rc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s a?b%%c#d&e=f.db", dbpath);
+	make_db(path, "PRAGMA journal_mode = WAL; CREATE TABLE t(x)");
+	snprintf(side, sizeof(side), "%s-shm", path);
+	assert_int_equal(access(side, F_OK), -1);
+	assert_non_null(db = ledger_open_uri(path, 1, &rc, why, sizeof(why)));
+	assert_int_equal(sqlite3_exec(db, "SELECT * FROM t", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(access(side, F_OK), -1);
+	assert_int_equal(ledger_wal_exists(path), 0);
+	assert_non_null(db = ledger_open_ro(path, NULL));
+	assert_int_equal(sqlite3_exec(db, "SELECT * FROM t", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	unlink(path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	assert_null(ledger_open_uri(path, 1, &rc, why, sizeof(why)));
+	assert_int_equal(rc & 0xff, SQLITE_CANTOPEN);
+	assert_string_equal(why, "unable to open database file");
+}
+
 int
 main(void)
 {
@@ -538,6 +699,8 @@ main(void)
 		cmocka_unit_test(test_covered),         cmocka_unit_test(test_covered_memory_db),
 		cmocka_unit_test(test_open_errors),     cmocka_unit_test(test_foreign_db),
 		cmocka_unit_test(test_locked),          cmocka_unit_test(test_list_full),
+		cmocka_unit_test(test_schema_kinds),    cmocka_unit_test(test_open_checked),
+		cmocka_unit_test(test_open_uri),
 	};
 
 	return cmocka_run_group_tests(tests, setup_db, teardown_db);

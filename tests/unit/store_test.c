@@ -47,7 +47,7 @@ setup(void **state)
 	snprintf(tmpdir, sizeof(tmpdir), "%s/store_test.XXXXXX", base ? base : "/tmp");
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/sub/dir/t%d.db", tmpdir, seq++);
+	snprintf(dbpath, sizeof(dbpath), "%s/t%d.db", tmpdir, seq++);
 	return 0;
 }
 
@@ -213,14 +213,15 @@ test_schema(void **state)
 	char buf[64];
 
 	(void)state;
-	s = open_ok(); /* also creates sub/dir */
+	s = open_ok();
 	db = ro();
 	assert_int_equal(qint(db, "PRAGMA user_version"), LEDGER_SCHEMA_VERSION);
 	q(db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
-	assert_int_equal(qint(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-	                          " ('candles_exact','candles','coverage','history_start')"),
-	                 4);
+	assert_int_equal(qint(db,
+	                      "SELECT count(*) FROM sqlite_master WHERE name IN"
+	                      " ('candles_exact','candles','coverage','history_start','markets')"),
+	                 5);
 	q(db, "SELECT type FROM sqlite_master WHERE name = 'candles'", buf, sizeof(buf));
 	assert_string_equal(buf, "view");
 	sqlite3_close(db);
@@ -616,15 +617,16 @@ test_lock(void **state)
 	struct store *s, *s2;
 	struct store_err err;
 	char want[1200];
-	int fd;
+	int fd, created;
 
 	(void)state;
 	s = open_ok();
-	snprintf(want, sizeof(want), "another writer is running on %s (lock %s.lock held)", dbpath,
-	         dbpath);
+	snprintf(want, sizeof(want), "another writer is running on %s (pid %ld, lock %s.lock held)",
+	         dbpath, (long)getpid(), dbpath);
 
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(store_lock(dbpath, &err), -1);
+	assert_int_equal(store_lock(dbpath, &created, &err), -1);
+	assert_int_equal(created, 0);
 	assert_int_equal(err.code, EXIT_PERMFAIL);
 	assert_string_equal(err.msg, want);
 
@@ -636,8 +638,9 @@ test_lock(void **state)
 
 	/* released on close */
 	store_close(&s);
-	fd = store_lock(dbpath, &err);
+	fd = store_lock(dbpath, &created, &err);
 	assert_true(fd >= 0);
+	assert_int_equal(created, 0); /* the file stays between runs */
 	close(fd);
 	s = open_ok();
 	store_close(&s);
@@ -651,7 +654,7 @@ test_wrong_version(void **state)
 	sqlite3 *db = NULL;
 
 	(void)state;
-	s = open_ok(); /* creates the directory */
+	s = open_ok();
 	store_close(&s);
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
@@ -665,7 +668,7 @@ test_wrong_version(void **state)
 	/* the lock is released again */
 	memset(&err, 0, sizeof(err));
 	{
-		int fd = store_lock(dbpath, &err);
+		int created, fd = store_lock(dbpath, &created, &err);
 
 		assert_true(fd >= 0);
 		close(fd);
@@ -728,33 +731,182 @@ test_open_refusals(void **state)
 	assert_non_null(f);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/file/sub/x.db", tmpdir);
-	open_fails(path, EXIT_PERMFAIL, "cannot create the directory");
-	/* the lock file cannot be opened, the database is a directory */
+	open_fails(path, EXIT_PERMFAIL, "Not a directory");
+	/* no mkdir -p: a missing directory is an error */
+	snprintf(path, sizeof(path), "%s/no/such/x.db", tmpdir);
+	open_fails(path, EXIT_PERMFAIL, "does not exist (create it first)");
+	snprintf(path, sizeof(path), "%s/no", tmpdir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* the lock file cannot be opened */
 	snprintf(path, sizeof(path), "%s/d.db.lock", tmpdir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/d.db", tmpdir);
 	open_fails(path, EXIT_PERMFAIL, "cannot open");
+	/* the database is a directory */
 	snprintf(path, sizeof(path), "%s/e.db", tmpdir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	open_fails(path, EXIT_PERMFAIL, "cannot open");
-	/* an in-memory database has no WAL */
+	open_fails(path, EXIT_PERMFAIL, "is a directory, not a database file");
+	snprintf(path, sizeof(path), "%s/e.db.lock", tmpdir);
+	assert_int_equal(access(path, F_OK), -1);
+	open_fails("/dev/null", EXIT_PERMFAIL, "/dev/null is a device, not a database file");
+	/* ":memory:" is a file name like any other, in the current directory */
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(tmpdir), 0);
-	open_fails(":memory:", EXIT_PERMFAIL, "cannot switch to WAL");
-	assert_int_equal(chdir(cwd), 0);
-	/* another program's coverage table at version 0: left as it was */
-	s = open_ok(); /* creates the directory */
+	s = store_open(":memory:", &(struct store_err){ 0 });
+	assert_non_null(s);
 	store_close(&s);
-	unlink(dbpath);
-	sql_exec("CREATE TABLE coverage(market TEXT, timeframe TEXT, since TEXT)");
-	open_fails(dbpath, EXIT_PERMFAIL, "does not match this writer");
-	{
-		sqlite3 *db = ro();
+	assert_int_equal(access(":memory:", F_OK), 0);
+	assert_int_equal(chdir(cwd), 0);
+}
 
-		assert_int_equal(qint(db, "PRAGMA user_version"), 0);
-		assert_int_equal(qint(db, "SELECT count(*) FROM sqlite_master"), 1);
-		sqlite3_close(db);
+/* The whole of path into buf; its length. */
+static size_t
+file_bytes(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	assert_true(n < cap);
+	fclose(f);
+	return n;
+}
+
+/* A refused file: store_open exits 3 with want, and the file is byte for
+ * byte what it was, with no lock, -wal or -shm beside it. */
+static void
+refused_untouched(const char *want)
+{
+	static char before[1 << 16], after[1 << 16];
+	char side[600];
+	size_t n = file_bytes(dbpath, before, sizeof(before));
+	static const char *const suffix[] = { ".lock", "-wal", "-shm", "-journal" };
+	assert_int_equal(file_bytes(dbpath, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	int had_lock;
+
+	snprintf(side, sizeof(side), "%s.lock", dbpath);
+	had_lock = access(side, F_OK) == 0;
+	open_fails(dbpath, EXIT_PERMFAIL, want);
+	assert_int_equal(file_bytes(dbpath, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	/* a lock file that was there before stays: it is not ours to remove */
+	for (size_t i = had_lock; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(side, sizeof(side), "%s%s", dbpath, suffix[i]);
+		assert_int_equal(access(side, F_OK), -1);
 	}
+	unlink(dbpath);
+}
+
+static void
+test_foreign_untouched(void **state)
+{
+	(void)state;
+	/* tables of its own, user_version 0 */
+	sql_exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+	refused_untouched("is not a candlepipe database (user_version 0, tables: t)");
+	/* its own candles table */
+	sql_exec("CREATE TABLE candles(market TEXT, close REAL)");
+	refused_untouched("is not a candlepipe database (user_version 0, tables: candles)");
+	/* its own coverage table */
+	sql_exec("CREATE TABLE coverage(market TEXT, timeframe TEXT, since TEXT)");
+	refused_untouched("(user_version 0, tables: coverage)");
+	/* another user_version, no tables */
+	sql_exec("PRAGMA user_version = 7");
+	refused_untouched("has schema version 7, this program knows versions 1 to 2");
+	sql_exec("PRAGMA user_version = -1");
+	refused_untouched("(user_version -1, tables: none)");
+	sql_exec("PRAGMA application_id = 42");
+	refused_untouched("(user_version 0, tables: none)");
+	/* in WAL mode, with no -wal: read as immutable, no -shm made */
+	sql_exec("PRAGMA journal_mode = WAL; CREATE TABLE t(x)");
+	refused_untouched("tables: t");
+	/* our tables at version 1 plus one of its own */
+	sql_exec("CREATE TABLE candles_exact(x); CREATE TABLE coverage(x);"
+	         " CREATE TABLE history_start(x); CREATE TABLE mine(x); PRAGMA user_version = 1");
+	refused_untouched("tables: candles_exact,coverage,history_start,mine");
+}
+
+static void
+test_upgrade_v1(void **state)
+{
+	struct store *s;
+	struct msg_result r;
+	struct store_outcome o;
+	sqlite3 *db;
+
+	(void)state;
+	s = open_ok();
+	make_result(&r, "KRW-BTC", TF_1M, T0 + 10 * MIN, 3, T0 + 7 * MIN);
+	assert_int_equal(put1(s, &r, &o), STORE_OK);
+	store_close(&s);
+	sql_exec("DROP TABLE markets; PRAGMA user_version = 1");
+	s = open_ok();
+	store_close(&s);
+	db = ro();
+	assert_int_equal(qint(db, "PRAGMA user_version"), 2);
+	assert_int_equal(qint(db, "SELECT count(*) FROM markets"), 0);
+	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact"), 3);
+	sqlite3_close(db);
+	/* a version-1 file missing one of its tables is not ours */
+	sql_exec("DROP TABLE markets; DROP TABLE history_start; PRAGMA user_version = 1");
+	refused_untouched("(user_version 1, tables: candles_exact,coverage)");
+}
+
+/* Writes a market list file with text. */
+static void
+markets_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_markets(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "", "is not valid JSON" },
+		{ "{}", "is not a JSON array" },
+		{ "[1]", "element 0 (?) is not an object" },
+		{ "[{\"market\":\"KRW-A\",\"korean_name\":\"a\"}]",
+		  "element 0 (KRW-A) has no text english_name" },
+	};
+	char path[600], buf[256];
+	struct store_err err;
+	struct store *s;
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/m.json", tmpdir);
+	s = open_ok();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		markets_file(path, bad[i].json);
+		assert_int_equal(store_load_markets(s, path, T0, &err), -1);
+		print_message("refused as expected: %s\n", err.msg);
+		assert_int_equal(err.code, EXIT_PERMFAIL);
+		assert_non_null(strstr(err.msg, bad[i].want));
+	}
+	assert_int_equal(store_load_markets(s, "/nonexistent/m.json", T0, &err), -1);
+	assert_int_equal(err.code, EXIT_PERMFAIL);
+	markets_file(path,
+	             "[{\"market\":\"KRW-A\",\"korean_name\":\"에이\",\"english_name\":\"A\","
+	             "\"market_event\":{\"warning\":true,\"caution\":{\"X\":false}}},"
+	             "{\"market\":\"KRW-A\",\"korean_name\":\"에이\",\"english_name\":\"A2\"}]");
+	/* a repeated market: the last one wins */
+	assert_int_equal(store_load_markets(s, path, T0, &err), 2);
+	store_close(&s);
+	db = ro();
+	q(db, "SELECT english_name || quote(warning) || quote(caution) || updated_utc FROM markets",
+	  buf, sizeof(buf));
+	assert_string_equal(buf, "A2NULLNULL2024-01-01T00:00:00");
+	assert_int_equal(qint(db, "SELECT count(*) FROM markets"), 1);
+	sqlite3_close(db);
 }
 
 /* One result of n 1m candles ending at M(10), written or failing whole. */
@@ -995,6 +1147,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sql_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
