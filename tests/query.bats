@@ -15,6 +15,13 @@ teardown_file() {
 	stop_all_sims
 }
 
+teardown() {
+	if [ -n "${RO:-}" ]; then
+		chmod -R u+w "$RO"
+		rm -rf "$RO"
+	fi
+}
+
 setup() {
 	use_file_sim
 	DB="$BATS_TEST_TMPDIR/q.db"
@@ -615,4 +622,77 @@ candle() {
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"cp-query: collect exited 143; answering from what is stored"* ]]
 	[ "${#lines[@]}" -eq 20 ]
+}
+
+# as_other CMD...: runs CMD as the unprivileged user nobody (not the owner)
+as_other() {
+	if command -v setpriv >/dev/null; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+	else
+		runuser -u nobody -- "$@"
+	fi
+}
+
+# readers_agree DB [REF]: query, gaps and export of DB as nobody print what
+# they print as the owner on REF (default DB), and exit 0
+readers_agree() {
+	local c args
+	for c in query gaps export; do
+		case $c in
+		query) args=(--market KRW-BTC --timeframe 1m --from 2026-10-01 --to 2026-10-02 --format csv) ;;
+		gaps) args=(--market KRW-BTC --timeframe 1m) ;;
+		export) args=(--market all --format jsonl) ;;
+		esac
+		"$CPQ" $c "${args[@]}" --db "${2:-$1}" >"$RO/want" 2>"$RO/want.err"
+		run as_other "$CPQ" $c "${args[@]}" --db "$1" 3>&-
+		echo "$c: $output"
+		[ "$status" -eq 0 ]
+		[ "$output" = "$(cat "$RO/want" "$RO/want.err" | sed "s|${2:-$1}|$1|g")" ]
+	done
+}
+
+@test "readers work on a database they may only read: a copy, while the collector writes, version 1" {
+	command -v setpriv >/dev/null || command -v runuser >/dev/null ||
+		skip "neither setpriv nor runuser to run cp-query as another user"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run cp-query as another user"
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T03:00:00
+	# nobody must reach it: not under bats' private directory (removed by teardown)
+	RO=$(mktemp -d /tmp/cp-query-ro.XXXXXX)
+	chmod 755 "$RO"
+	# a copy with no -wal and no -shm: mode 444, in a directory nobody can write
+	mkdir "$RO/copy"
+	cp "$DB" "$RO/copy/c.db"
+	[ ! -e "$RO/copy/c.db-wal" ]
+	chmod 444 "$RO/copy/c.db"
+	chmod 555 "$RO/copy"
+	readers_agree "$RO/copy/c.db" "$DB"
+	# read as immutable: no -wal or -shm made (it could not be anyway)
+	[ "$(ls -A "$RO/copy")" = c.db ]
+	# the collector writing it: its -wal holds rows the file does not yet
+	mkdir "$RO/live"
+	cp "$DB" "$RO/live/c.db"
+	chmod 444 "$RO/live/c.db"
+	"$ROOT/writer/cp-writer" --db "$RO/live/c.db" --results "ipc://$RO/r" --work "ipc://$RO/w" \
+		--ready-file "$RO/ready" 2>"$RO/wlog" 3>&- &
+	local w=$!
+	for _ in $(seq 100); do [ -e "$RO/ready" ] && break; sleep 0.05; done
+	[ -e "$RO/ready" ]
+	chmod 555 "$RO/live"
+	sqlite3 "$RO/live/c.db" "INSERT INTO coverage VALUES ('KRW-NEW', '1m', '2026-10-01T00:00:00', '2026-10-01T00:10:00')"
+	[ -s "$RO/live/c.db-wal" ]
+	readers_agree "$RO/live/c.db"
+	run as_other "$CPQ" gaps --market KRW-NEW --timeframe 1m --db "$RO/live/c.db" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"2026-10-01T00:10:00"* ]]
+	chmod 755 "$RO/live"
+	kill -TERM "$w"
+	wait "$w"
+	# a version-1 database (before the markets table) reads the same
+	chmod 755 "$RO/copy"
+	chmod 644 "$RO/copy/c.db"
+	sqlite3 "$RO/copy/c.db" "DROP TABLE markets; PRAGMA user_version = 1"
+	chmod 444 "$RO/copy/c.db"
+	chmod 555 "$RO/copy"
+	readers_agree "$RO/copy/c.db" "$DB"
 }
