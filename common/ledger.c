@@ -269,9 +269,16 @@ ledger_open_checked(const char *path, int *code)
 {
 	struct ledger_schema sc;
 	char why[LEDGER_WHY_MAX];
+	struct stat st;
 	int exists, rc;
-	sqlite3 *db = ledger_open_ro(path, &exists);
+	sqlite3 *db;
 
+	if (path != NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*code = EXIT_PERMFAIL;
+		log_warnx("%s is not a regular file", path);
+		return NULL;
+	}
+	db = ledger_open_ro(path, &exists);
 	*code = exists ? EXIT_PERMFAIL : EXIT_OK;
 	if (db == NULL)
 		return NULL;

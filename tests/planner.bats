@@ -51,12 +51,17 @@ teardown() {
 }
 
 @test "a database, socket or CURVE problem at start-up exits 4 or 3 with its cause" {
+	# not a database, another program's, a directory: permanent, like the writer
 	echo "not sqlite" >"$T/x.db"
 	run "$P" "${RUN[@]}" --count 3 --quiet
-	[ "$status" -eq 4 ]; [[ "$output" == *"cannot read the coverage ledger of $T/x.db"* ]]
+	[ "$status" -eq 3 ]; [[ "$output" == *"$T/x.db: file is not a database"* ]]
+	[[ "$output" == *"cannot use $T/x.db"* ]]
+	rm "$T/x.db"; sqlite3 "$T/x.db" "CREATE TABLE t(x)"
+	run "$P" "${RUN[@]}" --count 3 --quiet
+	[ "$status" -eq 3 ]; [[ "$output" == *"$T/x.db is not a candlepipe database (user_version 0, tables: t)"* ]]
 	rm "$T/x.db"; mkdir "$T/x.db"
 	run "$P" "${RUN[@]}" --count 3 --quiet
-	[ "$status" -eq 4 ]; [[ "$output" == *"cannot open $T/x.db"* ]]
+	[ "$status" -eq 3 ]; [[ "$output" == *"$T/x.db is not a regular file"* ]]
 	rmdir "$T/x.db"
 	run "$P" --db "$T/x.db" --work "ipc://$T/no/such/dir" --market KRW-BTC --timeframe 1d --count 3
 	[ "$status" -eq 4 ]; [[ "$output" == *"cannot bind ipc://$T/no/such/dir"* ]]

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -653,6 +654,12 @@ test_open_checked(void **state)
 	assert_logged(cap_end(NULL), "file is not a database");
 	assert_int_equal(code, EXIT_PERMFAIL);
 	unlink(path);
+	assert_int_equal(mkdir(path, 0755), 0);
+	cap_begin();
+	assert_null(ledger_open_checked(path, &code));
+	assert_logged(cap_end(NULL), "chk is not a regular file");
+	assert_int_equal(code, EXIT_PERMFAIL);
+	rmdir(path);
 	assert_int_equal(ledger_exit_code(SQLITE_BUSY), EXIT_TEMPFAIL);
 	assert_int_equal(ledger_exit_code(SQLITE_IOERR_SHORT_READ), EXIT_TEMPFAIL);
 	assert_int_equal(ledger_exit_code(SQLITE_NOTADB), EXIT_PERMFAIL);
