@@ -101,7 +101,8 @@ refused() {
 	local before had_lock=0
 	before=$(sha256sum <"$1")
 	[ -e "$1.lock" ] && had_lock=1
-	run "$W" --db "$1" --results "ipc://$D/r" --work "ipc://$D/w" 3>&-
+	# a writer that accepted the file would serve: the timeout ends it (124)
+	run timeout 20 "$W" --db "$1" --results "ipc://$D/r" --work "ipc://$D/w" 3>&-
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"$2"* ]]

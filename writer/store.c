@@ -446,8 +446,10 @@ precheck(struct store *s, struct store_err *err)
 	sqlite3 *db;
 	int rc;
 
-	if (s->is_new)
+	/* made by a writer that held the lock before us: judge it too */
+	if (s->is_new && lstat(s->real, &st) == -1)
 		return 0;
+	s->is_new = 0;
 	snprintf(journal, sizeof(journal), "%s-journal", s->real);
 	if (lstat(journal, &st) == 0) {
 		err_set(err, EXIT_PERMFAIL,
