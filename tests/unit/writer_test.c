@@ -140,8 +140,9 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A KRW-BTC 1m result for [to - n slots, to) with n candles, proving
- * [to - span slots, to). */
+/* A KRW-BTC 1m result for [to - n slots, to) with n candles (n >= 1) of
+ * n asked for, proving [to - span slots, to): the writer refuses a proof
+ * that does not follow from the candles (span != n, see check_test.c). */
 static void
 make_result(struct msg_result *r, int64_t to, int n, int span)
 {
@@ -152,9 +153,11 @@ make_result(struct msg_result *r, int64_t to, int n, int span)
 	r->ci.tf = TF_1M;
 	snprintf(r->ci.market, sizeof(r->ci.market), "KRW-BTC");
 	r->ci.to = to;
-	r->ci.count = 200;
+	r->ci.count = (uint16_t)n;
 	r->ci.received = (uint16_t)n;
 	r->ci.effective_end = to - span * MIN;
+	r->ci.newest = to - MIN;
+	r->ci.oldest = to - n * MIN;
 	r->ci.planned_ms = time_now_ms();
 	r->ncandles = (uint16_t)n;
 	r->candles = cbuf;
@@ -309,7 +312,7 @@ test_unacked(void **state)
 	snprintf(work_ep, sizeof(work_ep), "ipc://%s/nobody", dir);
 	start_writer(0, NULL);
 	for (i = 0; i < n; i++) {
-		make_result(&r, T0 + (2 * i + 1) * MIN, 0, 1); /* disjoint ranges */
+		make_result(&r, T0 + (2 * i + 1) * MIN, 1, 1); /* disjoint ranges */
 		send_result(&r);
 	}
 	for (i = 0; i < 500 && db_count("SELECT count(*) FROM coverage") < n; i++)
