@@ -262,6 +262,19 @@ struct cov_prev {
 	int have;
 };
 
+/* 1 if w is of the market and timeframe of the previous row; remembers w's. */
+static int
+same_key(struct cov_prev *p, const struct where *w)
+{
+	int same = p->have && w->market != NULL && w->tf != NULL &&
+	           strcmp(p->market, w->market) == 0 && strcmp(p->tf, w->tf) == 0;
+
+	snprintf(p->market, sizeof(p->market), "%s", w->market ? w->market : "");
+	snprintf(p->tf, sizeof(p->tf), "%s", w->tf ? w->tf : "");
+	p->have = 1;
+	return same;
+}
+
 static void
 coverage_row(struct verify *v, sqlite3_stmt *st, void *arg)
 {
@@ -282,18 +295,14 @@ coverage_row(struct verify *v, sqlite3_stmt *st, void *arg)
 	}
 	if (from >= to)
 		problem(v, VK_COVERAGE, &w, "empty coverage row [%s, %s)", w.utc, to_text);
-	same = p->have && w.market != NULL && w.tf != NULL && strcmp(p->market, w.market) == 0 &&
-	       strcmp(p->tf, w.tf) == 0;
+	same = same_key(p, &w);
 	if (same && from <= p->to)
 		problem(v, VK_COVERAGE, &w, "coverage row [%s, %s) %s the one before it", w.utc,
 		        to_text, from < p->to ? "overlaps" : "touches (not merged with)");
-	snprintf(p->market, sizeof(p->market), "%s", w.market ? w.market : "");
-	snprintf(p->tf, sizeof(p->tf), "%s", w.tf ? w.tf : "");
 	/* the end so far of this market and timeframe: a row inside an
 	 * earlier one is reported once, and the next is compared with both */
 	if (!same || to > p->to)
 		p->to = to;
-	p->have = 1;
 }
 
 static void
@@ -445,7 +454,7 @@ history_row(struct verify *v, sqlite3_stmt *st, void *arg)
 		        first ? first : "NULL");
 		return;
 	}
-	if (w.utc != NULL && strcmp(w.utc, first) < 0 && (w.tf == NULL || strcmp(w.tf, "1s")))
+	if (w.utc != NULL && strcmp(w.utc, first) < 0 && (w.tf == NULL || strcmp(w.tf, "1s") != 0))
 		problem(v, VK_HISTORY, &w, "history starts at %sZ, after this stored candle",
 		        first);
 }

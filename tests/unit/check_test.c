@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "check.h"
 #include "log.h"
+#include "result.h"
 #include "tf.h"
 
 #define MIN 60
@@ -25,27 +26,11 @@
 
 static struct candle cbuf[CANDLE_MAX_PER_RESPONSE];
 
-/* A 1m result of n candles before to, one slot apart, asked with count,
- * with the summary the fetcher computes from them. */
+/* n of count 1m candles before to, as the fetcher makes them (result.h). */
 static void
 make(struct msg_result *r, int64_t to, int n, int count)
 {
-	memset(r, 0, sizeof(*r));
-	memset(cbuf, 0, sizeof(cbuf));
-	r->ci.id = 7;
-	r->ci.tf = TF_1M;
-	snprintf(r->ci.market, sizeof(r->ci.market), "KRW-BTC");
-	r->ci.to = to;
-	r->ci.count = (uint16_t)count;
-	r->ncandles = (uint16_t)n;
-	r->candles = cbuf;
-	for (int i = 0; i < n; i++)
-		cbuf[i].start = to - (i + 1) * MIN;
-	r->ci.received = (uint16_t)n;
-	r->ci.newest = n > 0 ? cbuf[0].start : 0;
-	r->ci.oldest = n > 0 ? cbuf[n - 1].start : 0;
-	r->ci.history_end = n < count;
-	r->ci.effective_end = r->ci.history_end ? 0 : r->ci.oldest;
+	result_make(r, cbuf, to, n, count);
 }
 
 static enum check_rule
@@ -198,7 +183,7 @@ test_refusal(void **state)
 	assert_non_null(strstr(err, "rule history_end broken"));
 	assert_non_null(strstr(err, "handed back to the planner as failed"));
 	assert_int_equal(f.kind, FAIL_TEMP_BODY);
-	assert_int_equal(f.ci.id, 7);
+	assert_int_equal(f.ci.id, T0 + 200 * MIN);
 	assert_int_equal(f.ci.to, T0 + 200 * MIN);
 	assert_string_equal(f.source, "writer");
 	assert_non_null(strstr(f.reason, "writer check: history_end: "));

@@ -22,8 +22,7 @@
 #include <zmq.h>
 
 #include "proto.h"
-#include "tf.h"
-#include "timeutil.h"
+#include "result.h"
 
 #define MIN 60
 #define T0 1704067200LL /* 2024-01-01T00:00:00Z */
@@ -31,29 +30,11 @@
 
 static struct candle cbuf[CANDLE_MAX_PER_RESPONSE];
 
-/* n of n candles before to, with the summary the fetcher computes. */
+/* n of n candles before to, as the fetcher makes them (result.h). */
 static void
 make(struct msg_result *r, int64_t to, int n)
 {
-	memset(r, 0, sizeof(*r));
-	r->ci.id = (uint64_t)to;
-	r->ci.tf = TF_1M;
-	snprintf(r->ci.market, sizeof(r->ci.market), "KRW-BTC");
-	r->ci.to = to;
-	r->ci.count = (uint16_t)n;
-	r->ci.received = (uint16_t)n;
-	r->ci.planned_ms = time_now_ms();
-	r->ncandles = (uint16_t)n;
-	r->candles = cbuf;
-	for (int i = 0; i < n; i++) {
-		memset(&cbuf[i], 0, sizeof(cbuf[i]));
-		cbuf[i].start = to - (i + 1) * MIN;
-		cbuf[i].timestamp_ms = cbuf[i].start * 1000;
-		for (int k = CN_OPEN; k <= CN_ACC_VOLUME; k++)
-			snprintf(cbuf[i].num[k], CANDLE_NUM_MAX, "%d.5", 100 + i);
-	}
-	r->ci.newest = cbuf[0].start;
-	r->ci.oldest = r->ci.effective_end = cbuf[n - 1].start;
+	result_make(r, cbuf, to, n, n);
 }
 
 /* The RESULT of a case: 0, or -1 for an unknown case. */

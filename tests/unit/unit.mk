@@ -21,7 +21,7 @@ tests/unit/check_test: writer/check.o
 tests/unit/check_test: UNIT_CFLAGS := -Iwriter
 # the hand-driven fetcher and planner of tests/writer.bats (not a unit test)
 TESTS += tests/unit/result_peer
-tests/unit/result_peer: tests/unit/result_peer.c $(LIBCOMMON) $(wildcard common/*.h)
+tests/unit/result_peer: tests/unit/result_peer.c $(LIBCOMMON) $(wildcard common/*.h) tests/unit/result.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
 # writer_test runs the writer binary
 tests/unit/writer_test: | writer/cp-writer
