@@ -39,7 +39,7 @@ PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c 
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/keys.c planner/report.c planner/hub.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
-WRITER_SRC  := writer/main.c writer/store.c
+WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize
 

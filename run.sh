@@ -40,6 +40,7 @@ commands:
             (--format table|csv|json|jsonl, --fill forward, --fetch-missing)
   gaps      never-fetched ranges and no-trade stretches of a market
   export    stream whole markets or ranges as csv or jsonl
+  verify    check a database read-only, as fsck does (exit 0 clean, 1 problems)
   monitor   attach to a running collection: live view, --json, --prometheus
   sim       run the offline Upbit simulator (sim/upbit-sim --help)
   help      this text
@@ -374,7 +375,7 @@ demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; exec "$MONITOR" "$@" ;;
 # --- query, gaps, export: the read side (query/cp-query, read-only) --------
-query|gaps|export)
+query|gaps|export|verify)
 	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }
 	CP_RUN_SH="$HERE/run.sh" exec "$HERE/query/cp-query" "$@" ;;
 help|-h|--help) usage ;;

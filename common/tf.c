@@ -161,6 +161,12 @@ tf_floor(enum tf tf, int64_t t)
 	return floordiv(t, s) * s;
 }
 
+int
+tf_aligned(enum tf tf, int64_t t)
+{
+	return tf_valid(tf) && tf_floor(tf, t) == t;
+}
+
 int64_t
 tf_ceil(enum tf tf, int64_t t)
 {

@@ -40,6 +40,9 @@ int64_t tf_fixed_seconds(enum tf tf);
 
 /* Start of the slot containing t. */
 int64_t tf_floor(enum tf tf, int64_t t);
+/* 1 if t is a slot start of tf (on its grid), else 0 (also for an unknown
+ * tf). The one grid predicate: the writer's result check and verify use it. */
+int tf_aligned(enum tf tf, int64_t t);
 /* Start of the first slot starting at or after t. */
 int64_t tf_ceil(enum tf tf, int64_t t);
 /* Moves an aligned slot start by n slots (negative = older). */

@@ -1,10 +1,10 @@
 /*
- * main.c: cp-query, the read side of candlepipe. One binary, three commands
- * (run.sh query|gaps|export execs it with the command as its first
+ * main.c: cp-query, the read side of candlepipe. One binary, four commands
+ * (run.sh query|gaps|export|verify execs it with the command as its first
  * argument): query answers a range of one market and timeframe from
  * whatever chunks hold it, gaps lists what is missing, export streams whole
- * markets. It owns nothing durable: it only ever opens the database
- * read-only, so it can run beside a collection.
+ * markets, verify checks a whole database. It owns nothing durable: it
+ * only ever opens the database read-only, so it can run beside a collection.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +23,8 @@ usage(FILE *f)
 	      "          no-trade intervals and --fetch-missing\n"
 	      "  gaps    the ranges never fetched and the no-trade stretches\n"
 	      "  export  stream whole markets or ranges as csv or Upbit JSON lines\n"
+	      "  verify  check a database as fsck checks a file system: integrity,\n"
+	      "          coverage, grid, KST, decimals, history starts\n"
 	      "\n"
 	      "'cp-query COMMAND --help' describes each. The database is only ever\n"
 	      "opened read-only.\n",
@@ -45,10 +47,12 @@ main(int argc, char **argv)
 		return gaps_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return export_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return verify_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	fprintf(stderr, "cp-query: unknown command '%s' (query, gaps or export)\n", cmd);
+	fprintf(stderr, "cp-query: unknown command '%s' (query, gaps, export or verify)\n", cmd);
 	return EXIT_USAGE;
 }

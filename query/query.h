@@ -1,6 +1,6 @@
 /*
  * query.h: the read side of candlepipe (cp-query): the `query`, `gaps` and
- * `export` commands and the pieces they share (read-only database access,
+ * `export` commands, `verify` (an fsck of the database) and the pieces they share (read-only database access,
  * candle rows and their output formats). Everything here reads; nothing
  * ever writes to the database (the connection is SQLITE_OPEN_READONLY).
  */
@@ -142,5 +142,6 @@ enum tf query_parse_tf(const char *cmd, const char *s);
 int query_run(int argc, char **argv);
 int gaps_run(int argc, char **argv);
 int export_run(int argc, char **argv);
+int verify_run(int argc, char **argv);
 
 #endif

@@ -378,7 +378,7 @@ candle() {
 	[[ "$output" == *"  gaps    the ranges never fetched"* ]]
 	run --separate-stderr "$CPQ" frob
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps or export)" ]
+	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps, export or verify)" ]
 }
 
 @test "each command's own usage errors name the command and exit 2" {

@@ -329,4 +329,32 @@ markets() { printf '%s\n' "$1" >"$D/m.json"; }
 [{"market":"KRW-BTC","korean_name":"a","english_name":"b","market_event":{"warning":"NONE"}}]|element 0 (KRW-BTC) has a market_event.warning that is not true or false
 [{"market":"KRW-BTC","korean_name":"a","english_name":"b","market_event":{"caution":true}}]|element 0 (KRW-BTC) has a market_event.caution that is not an object
 CASES
+@test "writer: a forged RESULT is refused: FAILED to the planner, one log line, no coverage" {
+	local peer="$ROOT/tests/unit/result_peer"
+	[ -x "$peer" ] || make -s -C "$ROOT" tests/unit/result_peer >/dev/null
+	"$W" --db "$D/c.db" --results "ipc://$D/r" --work "ipc://$D/w" --ready-file "$D/ok" \
+		2>"$D/log" 3>&- &
+	local w=$!
+	for _ in $(seq 100); do [ -e "$D/ok" ] && break; sleep 0.05; done
+	run "$peer" "ipc://$D/r" "ipc://$D/w" good history_end effective_end grid
+	kill -TERM "$w"
+	wait "$w"
+	echo "$output"
+	cat "$D/log"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "good committed new=3" ]
+	[[ "${lines[1]}" == "history_end failed temp_body writer check: history_end: "* ]]
+	[[ "${lines[2]}" == "effective_end failed temp_body writer check: effective_end: "* ]]
+	[[ "${lines[3]}" == "grid failed temp_body writer check: grid: "* ]]
+	# only the good result's candles and range were written
+	[ "$(sqlite3 "$D/c.db" "SELECT from_utc, to_utc FROM coverage")" = \
+		"2024-01-01T00:57:00|2024-01-01T01:00:00" ]
+	[ "$(sqlite3 "$D/c.db" "SELECT COUNT(*) FROM candles_exact")" -eq 3 ]
+	[ "$(sqlite3 "$D/c.db" "SELECT COUNT(*) FROM history_start")" -eq 0 ]
+	# one line per refusal, naming market, timeframe, the claimed range and the rule
+	[ "$(grep -c 'RESULT of chunk .* refused' "$D/log")" -eq 3 ]
+	grep -q 'KRW-BTC 1m \[1970-01-01T00:00:00, 2024-01-01T02:00:00): RESULT of chunk [0-9]* refused, rule history_end broken' "$D/log"
+	grep -q 'KRW-BTC 1m \[2023-12-31T02:57:00, 2024-01-01T03:00:00): .* rule effective_end broken' "$D/log"
+	grep -q 'rule grid broken: candle 1 starts at [0-9]*, off the 1m grid' "$D/log"
+	grep -q '1 results committed .* 3 refused' "$D/log"
 }

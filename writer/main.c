@@ -6,7 +6,9 @@
  * one COMMITTED per result to the planner (DEALER to --work) and publishes
  * it as a "committed" event. A result it cannot vouch for (undecodable,
  * wrong version, forming candle, out of range) is dropped with a warning and
- * never acknowledged: the planner's lease expiry re-issues the chunk. After
+ * never acknowledged: the planner's lease expiry re-issues the chunk. A
+ * result whose coverage proof does not follow from its candles (check.c) is
+ * not written either, and goes back to the planner at once as FAILED. After
  * a crash, re-sent results find their coverage and are acked as duplicates.
  *
  * Exit: 0 on SIGTERM/SIGINT; 2 usage; 3 permanent (lock held, another
@@ -23,6 +25,7 @@
 
 #include <zmq.h>
 
+#include "check.h"
 #include "crashpoint.h"
 #include "log.h"
 #include "proc.h"
@@ -62,7 +65,7 @@ static int db_failures;
 
 static struct {
 	uint64_t batches, results, candles, duplicates, rejected, dropped, unacked;
-	uint64_t failed_batches;
+	uint64_t failed_batches, refused;
 } stats, stats_logged;
 
 static void
@@ -373,11 +376,11 @@ log_stats(int force)
 	if (!force && memcmp(&stats, &stats_logged, sizeof(stats)) == 0)
 		return;
 	log_info("%llu results committed (%llu duplicates), %llu new candles, "
-	         "%llu rejected, %llu dropped, %llu unacked, %llu failed batches",
+	         "%llu rejected, %llu dropped, %llu unacked, %llu failed batches, %llu refused",
 	         (unsigned long long)stats.results, (unsigned long long)stats.duplicates,
 	         (unsigned long long)stats.candles, (unsigned long long)stats.rejected,
 	         (unsigned long long)stats.dropped, (unsigned long long)stats.unacked,
-	         (unsigned long long)stats.failed_batches);
+	         (unsigned long long)stats.failed_batches, (unsigned long long)stats.refused);
 	stats_logged = stats;
 }
 
@@ -420,6 +423,26 @@ close_sockets(void)
 	zmq_ctx_term(ctx);
 }
 
+/* A result whose proof does not follow from its candles is not written:
+ * its chunk goes back to the planner as FAILED (check.c). 1 if refused. */
+static int
+refused(const struct msg_result *r)
+{
+	struct msg_failed f;
+	char why[REASON_MAX];
+	enum check_rule rule = check_result(r, why, sizeof(why));
+
+	if (rule == CHECK_OK)
+		return 0;
+	stats.refused++;
+	check_refusal(r, rule, why, &f);
+	mbuf.len = 0;
+	if (msg_encode_failed(&mbuf, &f) == -1 || net_send(sock_work, mbuf.data, mbuf.len, 0) == -1)
+		log_warnx("FAILED of chunk %llu not sent to the planner; its lease will expire",
+		          (unsigned long long)f.ci.id);
+	return 1;
+}
+
 /* Receives everything available now, bounded (dropped ones count too),
  * and writes it as one batch. */
 static void
@@ -432,10 +455,10 @@ take_results(void)
 
 		if (st == RECV_NONE)
 			break;
-		if (st == RECV_OK)
-			n++;
-		else
+		if (st == RECV_DROPPED)
 			stats.dropped++;
+		else if (!refused(&slots[n].r))
+			n++;
 	}
 	if (n > 0)
 		write_batch(n);

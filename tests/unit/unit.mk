@@ -17,6 +17,12 @@ tests/unit/upbit_json_test: fetcher/upbit_json.o
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/upbit_json_mutation_test: fetcher/upbit_json.o
 tests/unit/upbit_json_mutation_test: UNIT_CFLAGS := -Ifetcher
+tests/unit/check_test: writer/check.o
+tests/unit/check_test: UNIT_CFLAGS := -Iwriter
+# the hand-driven fetcher and planner of tests/writer.bats (not a unit test)
+TESTS += tests/unit/result_peer
+tests/unit/result_peer: tests/unit/result_peer.c $(LIBCOMMON) $(wildcard common/*.h) tests/unit/result.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
 # writer_test runs the writer binary
 tests/unit/writer_test: | writer/cp-writer
 # runs the fetcher and the simulator as children

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "result.h"
 #include "tf.h"
 #include "timeutil.h"
 
@@ -140,31 +141,12 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A KRW-BTC 1m result for [to - n slots, to) with n candles, proving
- * [to - span slots, to). */
+/* A KRW-BTC 1m result for [to - n slots, to) with n of n candles, proving
+ * [to - n slots, to) (result.h). */
 static void
-make_result(struct msg_result *r, int64_t to, int n, int span)
+make_result(struct msg_result *r, int64_t to, int n)
 {
-	int i, k;
-
-	memset(r, 0, sizeof(*r));
-	r->ci.id = (uint64_t)to;
-	r->ci.tf = TF_1M;
-	snprintf(r->ci.market, sizeof(r->ci.market), "KRW-BTC");
-	r->ci.to = to;
-	r->ci.count = 200;
-	r->ci.received = (uint16_t)n;
-	r->ci.effective_end = to - span * MIN;
-	r->ci.planned_ms = time_now_ms();
-	r->ncandles = (uint16_t)n;
-	r->candles = cbuf;
-	for (i = 0; i < n; i++) {
-		memset(&cbuf[i], 0, sizeof(cbuf[i]));
-		cbuf[i].start = to - (i + 1) * MIN;
-		cbuf[i].timestamp_ms = cbuf[i].start * 1000;
-		for (k = CN_OPEN; k <= CN_ACC_VOLUME; k++)
-			snprintf(cbuf[i].num[k], CANDLE_NUM_MAX, "%d.5", 100 + i);
-	}
+	result_make(r, cbuf, to, n, n);
 }
 
 /* Sends the frames (NULL-terminated, "" an empty frame), then msg. */
@@ -253,16 +235,16 @@ test_drops_rejects_acks(void **state)
 	send_frames(&b, no_frames);
 	/* a RESULT cut short */
 	b.len = 0;
-	make_result(&r, T0 + 10 * MIN, 3, 3);
+	make_result(&r, T0 + 10 * MIN, 3);
 	assert_int_equal(msg_encode_result(&b, &r), 0);
 	b.len--;
 	send_frames(&b, no_frames);
 	msgbuf_free(&b);
 	/* a candle still forming: rejected, never acknowledged */
-	make_result(&r, tf_floor(TF_1M, now) + MIN, 1, 1);
+	make_result(&r, tf_floor(TF_1M, now) + MIN, 1);
 	send_result(&r);
 	/* a good one, REQ-style, planned long ago: acknowledged */
-	make_result(&r, T0 + 10 * MIN, 3, 3);
+	make_result(&r, T0 + 10 * MIN, 3);
 	r.ci.planned_ms = 0;
 	assert_int_equal(msg_encode_result(&b, &r), 0);
 	send_frames(&b, (const char *const[]){ "", NULL });
@@ -309,7 +291,7 @@ test_unacked(void **state)
 	snprintf(work_ep, sizeof(work_ep), "ipc://%s/nobody", dir);
 	start_writer(0, NULL);
 	for (i = 0; i < n; i++) {
-		make_result(&r, T0 + (2 * i + 1) * MIN, 0, 1); /* disjoint ranges */
+		make_result(&r, T0 + (2 * i + 1) * MIN, 1); /* disjoint ranges */
 		send_result(&r);
 	}
 	for (i = 0; i < 500 && db_count("SELECT count(*) FROM coverage") < n; i++)
@@ -334,7 +316,7 @@ test_disk_full(void **state)
 	start_writer(0, NULL); /* creates the database */
 	assert_int_equal(stop_writer(), EXIT_OK);
 	start_writer(40960, NULL); /* the -shm file needs 32 KiB */
-	make_result(&r, T0 + 200 * MIN, 200, 200);
+	make_result(&r, T0 + 200 * MIN, 200);
 	send_result(&r);
 	assert_int_equal(recv_committed(1500, &c, &id), -1);
 	assert_int_equal(stop_writer(), EXIT_OK);
@@ -366,7 +348,7 @@ test_failed_batches_exit(void **state)
 #endif
 	zmq_msg_init(&id);
 	start_writer(0, "writer_begin:1+");
-	make_result(&r, T0 + 10 * MIN, 3, 3);
+	make_result(&r, T0 + 10 * MIN, 3);
 	for (i = 0; i < 100 && rc == -1; i++) {
 		send_result(&r);
 		rc = wait_writer(50);
