@@ -252,16 +252,29 @@ user_zone(const char *q, int *off_s)
 	return 0;
 }
 
+/* "YYYY-MM-DD", a day that exists: 0 and the day number, or -1. */
+static int
+user_date(const char *s, int64_t *days)
+{
+	int y, mo, d;
+
+	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || digits(s + 8, 2, &d))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo))
+		return -1;
+	*days = stime_days_from_civil(y, (unsigned)mo, (unsigned)d);
+	return 0;
+}
+
 int
 stime_parse_user(const char *s, int64_t *out_ms)
 {
-	int y, mo, d, sod = 0, off_s = 0;
+	int sod = 0, off_s = 0;
+	int64_t days;
 	const char *p;
 
-	if (s == NULL || strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo))
+	if (s == NULL || user_date(s, &days))
 		return -1;
 	p = s + 10;
 	if (*p != '\0') {
@@ -271,8 +284,7 @@ stime_parse_user(const char *s, int64_t *out_ms)
 		if (user_clock(&p, &sod) || user_zone(p, &off_s))
 			return -1;
 	}
-	*out_ms =
-	    (stime_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + sod - off_s) * 1000;
+	*out_ms = (days * 86400 + sod - off_s) * 1000;
 	return 0;
 }
 

@@ -236,7 +236,7 @@ test_late_timestamp(void **state)
 		static const int lag[3] = { 54, 0, 1 };
 
 		snprintf(late[i], sizeof(late[i]), "%lld",
-		         (long long)((s[i].start + 3600) * 1000 + lag[i]));
+		         (long long)(s[i].start + 3600) * 1000 + lag[i]);
 		s[i].ts = late[i];
 	}
 	len = build(body, sizeof(body), s, 3, 60);
