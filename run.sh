@@ -63,6 +63,8 @@ options:
   --source-ip A[,B]  fetcher i sends from address i (round robin); the rate
                      budget is per source address
   --api-url URL      Upbit base URL (default $UPBIT_API_URL or https://api.upbit.com)
+  --cacert FILE      trust the CA certificates (PEM) in FILE for an https API
+                     instead of the system's (a certificate refused: exit 3)
   --rate N           candle requests/s per source address (default 10)
   --inflight N       concurrent transfers per fetcher (default 4)
   --quiet            no progress line
@@ -141,12 +143,14 @@ stop_all() {
 # anything starts.
 resolve_markets() {
 	local api=$1 markets=$2 quote=$3 check=$4 list unknown m
+	local -a tls=()
+	[ -z "${CACERT:-}" ] || tls=(--cacert "$CACERT")
 	if [ "$check" = 0 ] && [ -z "$quote" ] && [ "$markets" != all ]; then
 		echo "$markets"; return 0
 	fi
 	local body="" try
 	for try in 1 2 3; do
-		body=$(curl -sS --fail --max-time 5 -H 'Accept: application/json' \
+		body=$(curl -sS --fail --max-time 5 "${tls[@]}" -H 'Accept: application/json' \
 			"$api/v1/market/all" 2>/dev/null) && list=$(jq -r '.[].market' <<<"$body" 2>/dev/null) &&
 			[ -n "$list" ] && break
 		list=""
@@ -186,7 +190,7 @@ run_dir_for() { # db path
 cmd_collect() {
 	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
 	local rate=10 inflight=4 quiet="" verbose="" sources="" run_dir=""
-	local markets="" quote="" check_markets=1 tcp="" curve_dir=""
+	local markets="" quote="" check_markets=1 tcp="" curve_dir="" CACERT=""
 	local -a popts=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -203,6 +207,7 @@ cmd_collect() {
 		--db) [ $# -ge 2 ] || die_usage "--db needs a value"; db=$2; shift 2 ;;
 		--fetchers) [ $# -ge 2 ] || die_usage "--fetchers needs a value"; fetchers=$2; shift 2 ;;
 		--api-url) [ $# -ge 2 ] || die_usage "--api-url needs a value"; api_url=$2; shift 2 ;;
+		--cacert) [ $# -ge 2 ] || die_usage "--cacert needs a file"; CACERT=$2; shift 2 ;;
 		--rate) [ $# -ge 2 ] || die_usage "--rate needs a value"; rate=$2; shift 2 ;;
 		--inflight) [ $# -ge 2 ] || die_usage "--inflight needs a value"; inflight=$2; shift 2 ;;
 		--source-ip) [ $# -ge 2 ] || die_usage "--source-ip needs a value"; sources=$2; shift 2 ;;
@@ -220,6 +225,7 @@ cmd_collect() {
 	[[ "$inflight" =~ ^[0-9]+$ ]] && [ "$inflight" -ge 1 ] && [ "$inflight" -le 64 ] ||
 		die_usage "--inflight must be 1..64, not '$inflight'"
 	[[ "$api_url" =~ ^https?:// ]] || die_usage "--api-url must start with http:// or https://"
+	[ -z "${CACERT:-}" ] || [ -r "$CACERT" ] || die_usage "cannot read --cacert '$CACERT'"
 	[ -z "$tcp" ] || [[ "$tcp" =~ ^[^:]+:[0-9]+$ ]] || die_usage "--tcp wants HOST:PORT, not '$tcp'"
 	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
 		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
@@ -288,7 +294,8 @@ cmd_collect() {
 	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
 	for ((i = 0; i < fetchers; i++)); do
 		local -a fo=(--work "$work" --results "$results" --events "$events" --api-url "$api_url"
-			--max-inflight "$inflight" --name "fetcher$i" "${ckeys[@]}")
+			--max-inflight "$inflight" --name "fetcher$i" "${ckeys[@]}"
+			${CACERT:+--cacert "$CACERT"})
 		if [ ${#srcs[@]} -gt 0 ]; then
 			src=${srcs[$((i % ${#srcs[@]}))]}
 			fo+=(--source-ip "$src")

@@ -140,6 +140,9 @@ easy_setup(struct http *h, struct xfer *x, const struct http_config *cfg)
 	SETOPT(e, CURLOPT_USERAGENT, cfg->user_agent ? cfg->user_agent : "candlepipe/0.1");
 	/* Only these headers: never an Origin (a 1-per-10-s browser budget). */
 	SETOPT(e, CURLOPT_HTTPHEADER, h->headers);
+	SETOPT(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2); /* 1.2 or newer */
+	if (cfg->cacert != NULL)
+		SETOPT(e, CURLOPT_CAINFO, cfg->cacert);
 	if (h->iface[0] != '\0')
 		SETOPT(e, CURLOPT_INTERFACE, h->iface);
 	return 0;
@@ -322,6 +325,24 @@ http_perform(struct http *h)
 	return 0;
 }
 
+/* 1 for a TLS failure that the same request would meet again: the server's
+ * certificate is not trusted or does not fit, or our CA file is unusable. A
+ * handshake cut short (CURLE_SSL_CONNECT_ERROR) may be transient: 0. */
+static int
+tls_fatal(CURLcode res)
+{
+	switch (res) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE: return 1;
+	default: return 0;
+	}
+}
+
 int
 http_next_done(struct http *h, struct http_done *d)
 {
@@ -350,6 +371,7 @@ http_next_done(struct http *h, struct http_done *d)
 		d->remaining_req = x->remaining_req;
 		d->too_big = x->too_big || res == CURLE_FILESIZE_EXCEEDED;
 		d->truncated = res == CURLE_PARTIAL_FILE;
+		d->tls_fatal = tls_fatal(res);
 		if (res != CURLE_OK) {
 			d->failed = 1;
 			snprintf(d->error, sizeof(d->error), "%s",

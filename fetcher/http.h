@@ -17,6 +17,7 @@ struct http_config {
 	size_t body_max;       /* larger bodies abort the transfer (too_big) */
 	const char *source_ip; /* NULL: the default route */
 	const char *user_agent;
+	const char *cacert; /* PEM CA bundle to verify the server with; NULL: the system's */
 };
 
 /* One finished transfer. body/len stay valid until http_release. */
@@ -27,6 +28,7 @@ struct http_done {
 	int failed;    /* transport error: error holds the text */
 	int too_big;   /* the body exceeded body_max */
 	int truncated; /* the body ended before its announced length */
+	int tls_fatal; /* a TLS failure retrying cannot fix (certificate, CA file) */
 	char error[HTTP_ERROR_MAX];
 	const char *body; /* NUL-terminated for convenience */
 	size_t len;

@@ -10,7 +10,9 @@
  * leases, each with its encoded result while the writer cannot take it), the
  * two DEALER sockets and the event publisher.
  *
- * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 4 temporary trouble.
+ * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 3 a TLS failure retrying
+ * cannot fix (the server's certificate is not trusted: see --cacert);
+ * 4 temporary trouble.
  */
 #include <errno.h>
 #include <signal.h>
@@ -64,7 +66,7 @@ struct lease {
 };
 
 struct opts {
-	const char *work, *results, *events, *source_ip, *name;
+	const char *work, *results, *events, *source_ip, *name, *cacert;
 	struct net_curve curve; /* tcp across hosts: CURVE keys (net.h) */
 	char api_url[API_URL_MAX];
 	int max_inflight;
@@ -112,13 +114,17 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: cp-fetcher --work EP --results EP [--events EP] [--api-url URL]\n"
-	        "                  [--source-ip ADDR] [--max-inflight N] [--name NAME] [-v]\n"
+	        "                  [--source-ip ADDR] [--max-inflight N] [--name NAME]\n"
+	        "                  [--cacert FILE] [-v]\n"
 	        "\n"
 	        "Takes leases from the planner (--work), fetches the candles from Upbit\n"
 	        "and hands the validated results to the writer (--results).\n"
 	        "  --events EP        publish events to this hub (lossy)\n"
 	        "  --api-url URL      default $UPBIT_API_URL, else " DEFAULT_API_URL "\n"
 	        "  --source-ip ADDR   send requests from this local address\n"
+	        "  --cacert FILE      verify the server with the CA certificates (PEM) in\n"
+	        "                     FILE instead of the system's; an untrusted server\n"
+	        "                     certificate ends the fetcher (exit 3)\n"
 	        "  --max-inflight N   concurrent transfers (default %d, 1..%d)\n"
 	        "  --name NAME        process name in logs (default fetcher)\n"
 	        "  --curve-server F   CURVE: the servers' public key (file from\n"
@@ -136,6 +142,7 @@ static const struct opt optab[] = {
 	{ .name = "events", .kind = OPT_STR, .dest = &o.events },
 	{ .name = "api-url", .kind = OPT_STR, .dest = &api_arg },
 	{ .name = "source-ip", .kind = OPT_STR, .dest = &o.source_ip },
+	{ .name = "cacert", .kind = OPT_STR, .dest = &o.cacert },
 	{ .name = "max-inflight",
 	  .kind = OPT_INT,
 	  .dest = &o.max_inflight,
@@ -171,6 +178,23 @@ set_api_url(const char *api)
 	return 0;
 }
 
+/* --cacert names a file we can read: 0, or -1 (said why). */
+static int
+check_cacert(void)
+{
+	FILE *f;
+
+	if (o.cacert == NULL)
+		return 0;
+	if ((f = fopen(o.cacert, "r")) == NULL) {
+		fprintf(stderr, "cp-fetcher: cannot read --cacert %s: %s\n", o.cacert,
+		        strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv)
 {
@@ -192,7 +216,7 @@ parse_opts(int argc, char **argv)
 		fprintf(stderr, "cp-fetcher: bad --source-ip '%s'\n", o.source_ip);
 		return -1;
 	}
-	return 0;
+	return check_cacert();
 }
 
 /* ms from the chunk's planning time, clamped to the wire type. */
@@ -495,6 +519,9 @@ handle_done(struct http_done *d)
 		handle_ok(l, d);
 		return;
 	}
+	if (d->failed && d->tls_fatal)
+		fatalx(EXIT_PERMFAIL, "TLS: %s (%s); retrying cannot fix this%s", d->error,
+		       o.api_url, o.cacert ? "" : ": is --cacert needed?");
 	if (d->too_big || d->failed)
 		kind = transport_reason(d, reason, sizeof(reason));
 	else
@@ -758,6 +785,7 @@ setup_http(void)
 	hc.body_max = UPBIT_BODY_MAX_BYTES;
 	hc.source_ip = o.source_ip;
 	hc.user_agent = USER_AGENT;
+	hc.cacert = o.cacert;
 	if ((http = http_new(&hc)) == NULL)
 		fatalx(EXIT_TEMPFAIL, "cannot set up libcurl");
 }

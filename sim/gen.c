@@ -25,7 +25,8 @@ enum {
 	H_SEC,
 	H_DEAD,
 	H_CANDLE,
-	H_EVENT
+	H_EVENT,
+	H_LATE
 };
 
 #define DEAD_BLOCK_S 10800 /* very sparse markets: dead stretches of 3 hours */
@@ -79,6 +80,9 @@ static struct smarket markets[] = {
 };
 
 #define N_MARKETS ((int)(sizeof(markets) / sizeof(markets[0])))
+
+/* --delist: from this instant on the market is gone (INT64_MAX: never). */
+static int64_t delisted_ms[N_MARKETS];
 
 /* P(1-minute slot empty), P(second empty | its minute traded), P(3h block dead) */
 static const double liq_p_min[] = { 0.0, 0.1, 0.5, 0.6 };
@@ -143,6 +147,7 @@ sgen_init(const struct sgen_config *cfg)
 	}
 	for (int i = 0; i < N_MARKETS; i++) {
 		markets[i].idx = i;
+		delisted_ms[i] = INT64_MAX;
 		if (markets[i].recent)
 			markets[i].listed_ms = cfg->recent_listed_ms;
 		else if (stime_parse(markets[i].listed, &markets[i].listed_ms) != 0)
@@ -175,6 +180,24 @@ sgen_find_market(const char *code)
 		if (strcmp(markets[i].code, code) == 0)
 			return &markets[i];
 	return NULL;
+}
+
+int
+sgen_delist(const char *code, int64_t at_ms)
+{
+	for (int i = 0; i < N_MARKETS; i++) {
+		if (strcmp(markets[i].code, code) == 0) {
+			delisted_ms[i] = at_ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+sgen_delisted(const struct smarket *m, int64_t now_ms)
+{
+	return now_ms >= delisted_ms[m->idx];
 }
 
 const char *
@@ -272,7 +295,8 @@ sgen_lower_bound(const struct smarket *m, enum stf tf, int64_t now_ms)
 {
 	int64_t lb = stf_floor(tf, stime_floordiv(m->listed_ms, 1000));
 	if (tf == STF_1S) {
-		int64_t h = stime_floordiv(now_ms, 1000) - SIM_SECONDS_HORIZON_S;
+		int64_t h =
+		    stime_months_back(stime_floordiv(now_ms, 1000), SIM_SECONDS_HORIZON_MONTHS);
 		if (h > lb)
 			lb = h;
 	}
@@ -340,6 +364,24 @@ sym(uint64_t u, int64_t a)
 	return (int64_t)(u % (uint64_t)(2 * a + 1)) - a;
 }
 
+/*
+ * The last trade of a closed candle.  Like the real API, about one hourly
+ * candle in 40 has its `timestamp` 0..54 ms after the candle's end (seeded;
+ * only once that instant has passed, so no trade lies in the future).
+ */
+static int64_t
+closed_ts(const struct smarket *m, enum stf tf, int64_t start_s, int64_t span, int64_t now_ms)
+{
+	int64_t end_ms = stf_next(tf, start_s) * 1000;
+	uint64_t h = mh(m, H_CANDLE, (uint64_t)tf, (uint64_t)start_s);
+	uint64_t late = mh(m, H_LATE, (uint64_t)start_s, 0);
+	int64_t lag = (int64_t)((late >> 8) % 55);
+
+	if (tf == STF_60M && late % 40 == 0 && end_ms + lag <= now_ms)
+		return end_ms + lag;
+	return end_ms - 1 - (int64_t)(h % (uint64_t)(span > 0 ? span : 1));
+}
+
 void
 sgen_candle(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_ms,
             struct scandle *c)
@@ -354,8 +396,7 @@ sgen_candle(const struct smarket *m, enum stf tf, int64_t start_s, int64_t now_m
 	int64_t ts;
 
 	if (now_ms >= end_ms) {
-		int64_t span = (end_ms - tstart) / liq_ts_div[m->liq];
-		ts = end_ms - 1 - (int64_t)(h % (uint64_t)(span > 0 ? span : 1));
+		ts = closed_ts(m, tf, start_s, (end_ms - tstart) / liq_ts_div[m->liq], now_ms);
 	} else {
 		int64_t el = now_ms - tstart;
 		if (el < 0)

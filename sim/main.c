@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,12 @@ usage(FILE *f)
 	    "serve options:\n"
 	    "  --bind ADDR          numeric address to listen on (default 127.0.0.1)\n"
 	    "  --port N             TCP port, 0 = pick a free one (default %d)\n"
-	    "  --port-file F        write the port to F (atomically) once listening\n"
+	    "  --port-file F        write the port to F (atomically) once listening; F must\n"
+	    "                       be a regular file or new (a symlink is written through)\n"
+	    "  --tls-cert FILE      serve HTTPS (TLS 1.2+) with this PEM certificate chain\n"
+	    "  --tls-key FILE       the PEM private key of --tls-cert (both or neither)\n"
+	    "  --delist M@T         from time T on, market M answers 404 Code not found and\n"
+	    "                       leaves /v1/market/all (repeatable)\n"
 	    "  --seed S             data and fault seed (default 1)\n"
 	    "  --listed-at T        listing instant of KRW-BERA (default %s)\n"
 	    "  --rate-limit N       requests/s per (client IP, group), 0 = off (default 10)\n"
@@ -40,8 +46,9 @@ usage(FILE *f)
 	    "  --help               this text\n"
 	    "\n"
 	    "timeframes: 1s 1m 3m 5m 10m 15m 30m 1h(60m) 4h(240m) 1d 1w 1M 1y\n"
-	    "times: 2025-06-24T04:56:53Z, 2025-06-24T13:56:53+09:00, 2025-06-24 04:56:53,\n"
-	    "       2025-06-24T04:56:53.000Z (no offset = UTC)\n",
+	    "times (--from, --to, --listed-at, --delist): 2025-06-24, 2025-06-24T04:56:53Z,\n"
+	    "       2025-06-24T13:56:53+09:00, 2025-06-24 04:56:53, 2025-06-24T04:56,\n"
+	    "       2025-06-24T04:56:53.250Z (no offset = UTC; fractions are truncated)\n",
 	    DEFAULT_PORT, SIM_DEFAULT_LISTED_AT);
 }
 
@@ -120,15 +127,20 @@ enum mode { M_SERVE, M_MARKETS, M_TRUTH };
 #define IN(m) (1u << (m))
 #define ANY_MODE (IN(M_SERVE) | IN(M_MARKETS) | IN(M_TRUTH))
 
+#define MAX_DELIST 32
+
 /* Everything the command line sets. */
 struct cli {
 	struct ssrv_config sc;
 	const char *listed_at, *market, *tfname, *from_s, *to_s;
+	const char *tls_cert, *tls_key;
+	const char *delist[MAX_DELIST];
+	int ndelist;
 	int json;
 	enum mode mode;
 };
 
-enum okind { K_HELP, K_STR, K_FLAG, K_INT, K_U64, K_PROB, K_FAULTS };
+enum okind { K_HELP, K_STR, K_FLAG, K_INT, K_U64, K_PROB, K_FAULTS, K_DELIST };
 
 /* One option: where its value goes (offset into struct cli), the modes that
  * accept it, and for numbers the range and the complaint. */
@@ -160,6 +172,9 @@ static const struct simopt {
 	{ "listed-at", K_STR, ANY_MODE, offsetof(struct cli, listed_at), 0, 0, NULL },
 	{ "hang-ms", K_INT, IN(M_SERVE), offsetof(struct cli, sc.hang_ms), 0, 600000,
 	  "expected 0..600000" },
+	{ "tls-cert", K_STR, IN(M_SERVE), offsetof(struct cli, tls_cert), 0, 0, NULL },
+	{ "tls-key", K_STR, IN(M_SERVE), offsetof(struct cli, tls_key), 0, 0, NULL },
+	{ "delist", K_DELIST, IN(M_SERVE), 0, 0, 0, "at most 32 --delist options" },
 	{ "json", K_FLAG, IN(M_MARKETS), offsetof(struct cli, json), 0, 0, NULL },
 	{ "market", K_STR, IN(M_TRUTH), offsetof(struct cli, market), 0, 0, NULL },
 	{ "timeframe", K_STR, IN(M_TRUTH), offsetof(struct cli, tfname), 0, 0, NULL },
@@ -188,6 +203,11 @@ opt_store(struct cli *c, const struct simopt *o, const char *arg)
 	case K_PROB: return parse_prob(arg, dst);
 	case K_FAULTS: return parse_faults(arg, dst);
 	case K_HELP: usage(stdout); exit(0);
+	case K_DELIST:
+		if (c->ndelist == MAX_DELIST)
+			return -1;
+		c->delist[c->ndelist++] = arg;
+		return 0;
 	case K_STR: break;
 	}
 	*(const char **)dst = arg;
@@ -346,11 +366,72 @@ truth_cmd(const struct cli *c)
 		fprintf(stderr, "upbit-sim: truth needs --market, --timeframe, --from and --to\n");
 		return 2;
 	}
-	if (stime_parse(c->from_s, &a) != 0)
-		return bad("from", c->from_s, "expected an ISO time");
-	if (stime_parse(c->to_s, &b) != 0)
-		return bad("to", c->to_s, "expected an ISO time");
+	if (stime_parse_user(c->from_s, &a) != 0)
+		return bad("from", c->from_s, "expected an ISO time like 2026-01-31T09:00:00Z");
+	if (stime_parse_user(c->to_s, &b) != 0)
+		return bad("to", c->to_s, "expected an ISO time like 2026-01-31T09:00:00Z");
 	return run_truth(c->market, c->tfname, a, b);
+}
+
+/* --delist M@T, after sgen_init: -1, or the exit code of a bad one. */
+static int
+apply_delists(const struct cli *c)
+{
+	for (int i = 0; i < c->ndelist; i++) {
+		char code[64];
+		const char *at = strchr(c->delist[i], '@');
+		int64_t t;
+
+		if (at == NULL || (size_t)(at - c->delist[i]) >= sizeof(code) ||
+		    stime_parse_user(at + 1, &t) != 0)
+			return bad("delist", c->delist[i],
+			           "expected MARKET@TIME like KRW-ZIL@2026-11-20T10:00:00Z");
+		memcpy(code, c->delist[i], (size_t)(at - c->delist[i]));
+		code[at - c->delist[i]] = '\0';
+		if (sgen_delist(code, t) != 0)
+			return bad("delist", c->delist[i],
+			           "no such market (see upbit-sim markets)");
+	}
+	return -1;
+}
+
+/* The TLS files and the port file's target, before serving: -1 to go on,
+ * or the exit code. */
+static int
+prepare_serve(struct cli *c)
+{
+	static char port_target[PATH_MAX];
+
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+		fprintf(stderr, "upbit-sim: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	if (c->tls_cert != NULL &&
+	    ((c->sc.tls_cert_pem = sfile_read(c->tls_cert, 1 << 20)) == NULL ||
+	     (c->sc.tls_key_pem = sfile_read(c->tls_key, 1 << 20)) == NULL)) {
+		const char *f = c->sc.tls_cert_pem == NULL ? c->tls_cert : c->tls_key;
+
+		fprintf(stderr, "upbit-sim: cannot read %s: %s\n", f, strerror(errno));
+		return 2;
+	}
+	if (c->sc.port_file != NULL) {
+		if (sfile_target(c->sc.port_file, port_target, sizeof(port_target)) != 0)
+			return 2;
+		c->sc.port_file = port_target;
+	}
+	return -1;
+}
+
+static int
+serve_cmd(struct cli *c)
+{
+	int rc = prepare_serve(c);
+
+	if (rc == -1)
+		rc = ssrv_run(&c->sc);
+	free(c->sc.tls_cert_pem);
+	free(c->sc.tls_key_pem);
+	return rc;
 }
 
 int
@@ -377,13 +458,15 @@ main(int argc, char **argv)
 	if ((rc = parse_opts(argc - shift, argv + shift, &c)) != -1)
 		return rc;
 	gc.seed = c.sc.seed;
-	if (stime_parse(c.listed_at, &gc.recent_listed_ms) != 0)
+	if (stime_parse_user(c.listed_at, &gc.recent_listed_ms) != 0)
 		return bad("listed-at", c.listed_at,
 		           "expected an ISO time like 2026-11-01T00:00:00Z");
 	sgen_init(&gc);
+	if ((rc = apply_delists(&c)) != -1)
+		return rc;
 	switch (c.mode) {
 	case M_MARKETS: print_markets(c.json); return 0;
 	case M_TRUTH: return truth_cmd(&c);
-	default: return ssrv_run(&c.sc);
+	default: return serve_cmd(&c);
 	}
 }

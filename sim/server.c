@@ -2,8 +2,10 @@
  * server.c - the simulator's HTTP side: libmicrohttpd daemon (one thread per
  * connection, so latency and hangs only block their own connection), routing,
  * Upbit parameter validation, per-(IP, group) rate limiting with 429/418,
- * deterministic fault injection and the /__sim/ stats and reset routes.
- * Owns all server state (client table, counters); one mutex guards it.
+ * deterministic fault injection, gzip when the client accepts it, HTTPS
+ * (GnuTLS through libmicrohttpd, TLS 1.2 or newer) and the /__sim/ stats and
+ * reset routes.  Owns all server state (client table, counters); one mutex
+ * guards it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <zlib.h>
 
 #include "sim.h"
 
@@ -77,6 +80,7 @@ static struct {
 	uint64_t by_status[600];
 	uint64_t by_route[R_COUNT];
 	uint64_t candles;
+	uint64_t gzip; /* answers sent with Content-Encoding: gzip */
 	uint64_t faults[SFAULT_COUNT];
 	/* interruptible sleeps */
 	pthread_mutex_t sleep_lock;
@@ -393,7 +397,7 @@ handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct 
 		reply_error(r, 400, err);
 		return 0;
 	}
-	if ((m = sgen_find_market(market)) == NULL) {
+	if ((m = sgen_find_market(market)) == NULL || sgen_delisted(m, now_ms)) {
 		reply_error(r, 404, MSG_NOTFOUND);
 		return 0;
 	}
@@ -403,7 +407,7 @@ handle_candles(struct MHD_Connection *conn, enum stf tf, int64_t now_ms, struct 
 }
 
 static void
-handle_market_all(struct MHD_Connection *conn, struct reply *r)
+handle_market_all(struct MHD_Connection *conn, int64_t now_ms, struct reply *r)
 {
 	const char *d = qarg(conn, "is_details");
 	int details = 0;
@@ -418,11 +422,14 @@ handle_market_all(struct MHD_Connection *conn, struct reply *r)
 		}
 	}
 	struct sbuf b = { 0 };
+	int listed = 0;
 	sb_printf(&b, "[");
 	for (int i = 0; i < sgen_market_count(); i++) {
 		const struct smarket *m = sgen_market(i);
+		if (sgen_delisted(m, now_ms))
+			continue;
 		sb_printf(&b, "%s{\"market\":\"%s\",\"korean_name\":\"%s\",\"english_name\":\"%s\"",
-		          i ? "," : "", m->code, m->korean_name, m->english_name);
+		          listed++ ? "," : "", m->code, m->korean_name, m->english_name);
 		if (details) {
 			uint64_t h = sgen_hash(sgen_seed(), 0xe7e7, (uint64_t)i, 0);
 			/* very sparse markets carry the warning; caution flags are rare */
@@ -561,7 +568,8 @@ stats_reply(struct reply *r)
 	for (int i = 0; i < R_COUNT; i++)
 		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", route_name[i],
 		          (unsigned long long)S.by_route[i]);
-	sb_printf(&b, "},\"candles_served\":%llu,\"faults\":{", (unsigned long long)S.candles);
+	sb_printf(&b, "},\"candles_served\":%llu,\"gzip_responses\":%llu,\"faults\":{",
+	          (unsigned long long)S.candles, (unsigned long long)S.gzip);
 	for (int i = 0; i < SFAULT_COUNT; i++)
 		sb_printf(&b, "%s\"%s\":%llu", i ? "," : "", fault_names[i],
 		          (unsigned long long)S.faults[i]);
@@ -595,6 +603,7 @@ stats_reset(void)
 	memset(S.by_route, 0, sizeof(S.by_route));
 	memset(S.faults, 0, sizeof(S.faults));
 	S.candles = 0;
+	S.gzip = 0;
 	for (int i = 0; i < CLIENT_BUCKETS; i++) {
 		struct client *c = S.clients[i];
 		while (c) {
@@ -630,23 +639,99 @@ queue(struct MHD_Connection *conn, int status, struct MHD_Response *resp, const 
 	enum MHD_Result ret;
 
 	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 	add_limit_headers(resp, g, remaining);
 	ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+/* 1 if one "name[;q=V]" element of Accept-Encoding is gzip with q > 0. */
+static int
+gzip_element(const char *e, size_t len)
+{
+	const char *q;
+
+	while (len > 0 && (*e == ' ' || *e == '\t'))
+		e++, len--;
+	if (!((len >= 4 && strncasecmp(e, "gzip", 4) == 0 &&
+	       (len == 4 || e[4] == ';' || e[4] == ' ')) ||
+	      (len >= 6 && strncasecmp(e, "x-gzip", 6) == 0)))
+		return 0;
+	q = memchr(e, '=', len);
+	return q == NULL || strtod(q + 1, NULL) > 0.0;
+}
+
+/* The client takes gzip (its Accept-Encoding names gzip, q > 0). */
+static int
+accepts_gzip(struct MHD_Connection *conn)
+{
+	const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+
+	while (ae != NULL && *ae != '\0') {
+		size_t n = strcspn(ae, ",");
+
+		if (gzip_element(ae, n))
+			return 1;
+		ae += n + (ae[n] == ',');
+	}
+	return 0;
+}
+
+/* Replaces r's body by its gzip encoding: 0, or -1 (body unchanged). */
+static int
+gzip_reply(struct reply *r)
+{
+	z_stream zs;
+	uLong cap;
+	unsigned char *out;
+	int rc;
+
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return -1;
+	cap = deflateBound(&zs, (uLong)r->len) + 32;
+	if ((out = malloc(cap)) == NULL) {
+		deflateEnd(&zs);
+		return -1;
+	}
+	zs.next_in = (Bytef *)r->body;
+	zs.avail_in = (uInt)r->len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	rc = deflate(&zs, Z_FINISH);
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END) {
+		free(out);
+		return -1;
+	}
+	free(r->body);
+	r->body = (char *)out;
+	r->len = zs.total_out;
+	return 0;
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *conn, struct reply *r, enum group g, int remaining)
 {
 	struct MHD_Response *resp;
+	int gz = 0;
 
 	if (r->body == NULL)
 		reply_set(r, 500, CT_TEXT, "out of memory", 13);
+	if (r->body != NULL && accepts_gzip(conn))
+		gz = gzip_reply(r) == 0;
 	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(r->body);
 		return MHD_NO;
+	}
+	if (gz) {
+		MHD_add_response_header(resp, "Content-Encoding", "gzip");
+		pthread_mutex_lock(&S.lock);
+		S.gzip++;
+		pthread_mutex_unlock(&S.lock);
 	}
 	return queue(conn, r->status, resp, r->ctype, g, remaining);
 }
@@ -822,7 +907,7 @@ answer(const struct request *q, struct reply *r)
 	else if (q->bad_unit)
 		reply_error(r, 400, MSG_UNIT);
 	else if (q->rt == R_MARKET_ALL)
-		handle_market_all(q->conn, r);
+		handle_market_all(q->conn, q->now_ms, r);
 	else
 		return handle_candles(q->conn, q->tf, q->now_ms, r);
 	return 0;
@@ -884,17 +969,27 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 static int
 write_port_file(const char *path, unsigned port)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%u\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	char text[16];
+
+	snprintf(text, sizeof(text), "%u\n", port);
+	return sfile_replace(path, text);
+}
+
+/* TLS 1.2 and 1.3 only, as the real API. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+static struct MHD_Daemon *
+start_daemon(const struct ssrv_config *cfg, unsigned flags, const struct sockaddr *sa)
+{
+	if (cfg->tls_cert_pem == NULL)
+		return MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handler, NULL,
+		                        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT,
+		                        (unsigned)120, MHD_OPTION_END);
+	return MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)cfg->port, NULL, NULL, handler, NULL,
+	                        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT,
+	                        (unsigned)120, MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
+	                        MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+	                        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
 }
 
 int
@@ -938,11 +1033,11 @@ ssrv_run(const struct ssrv_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct MHD_Daemon *d = MHD_start_daemon(
-	    flags, (uint16_t)cfg->port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+	struct MHD_Daemon *d = start_daemon(cfg, flags, sa);
 	if (d == NULL) {
-		logx("cannot listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
+		logx("cannot listen on %s:%d%s: %s", cfg->bind, cfg->port,
+		     cfg->tls_cert_pem ? " with TLS (is the certificate and key PEM?)" : "",
+		     strerror(errno));
 		return 1;
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -952,9 +1047,9 @@ ssrv_run(const struct ssrv_config *cfg)
 		MHD_stop_daemon(d);
 		return 1;
 	}
-	logx("listening on %s:%u (seed %llu, rate limit %d/s, latency %d ms, fault rate %g)",
-	     cfg->bind, port, (unsigned long long)cfg->seed, cfg->rate_limit, cfg->latency_ms,
-	     cfg->fault_rate);
+	logx("listening on %s:%u%s (seed %llu, rate limit %d/s, latency %d ms, fault rate %g)",
+	     cfg->bind, port, cfg->tls_cert_pem ? " with TLS" : "", (unsigned long long)cfg->seed,
+	     cfg->rate_limit, cfg->latency_ms, cfg->fault_rate);
 
 	while (sigwait(&set, &sig) != 0)
 		;

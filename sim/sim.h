@@ -32,6 +32,16 @@ int64_t stime_now_ms(void);
 char *stime_put_iso(char *p, int64_t t_s);
 /* Write "YYYY-MM-DD" (10 chars, no NUL). */
 char *stime_put_date(char *p, int64_t t_s);
+/*
+ * Parse a time as a person gives it (the forms `collect` takes):
+ * YYYY-MM-DD, or YYYY-MM-DD('T'|' ')HH:MM[:SS[.frac]] then optional Z,
+ * +HH:MM, +HHMM (or -).  No offset = UTC; fractions are truncated to the
+ * second.  Returns 0 and stores epoch ms (a whole second), or -1.
+ */
+int stime_parse_user(const char *s, int64_t *out_ms);
+/* Epoch second t_s moved back by n calendar months (the day clamped to the
+ * length of the month reached, the time of day kept). */
+int64_t stime_months_back(int64_t t_s, int n);
 
 /* ---- timeframes (simtime.c) ---------------------------------------- */
 
@@ -90,7 +100,7 @@ struct sgen_config {
 };
 
 #define SIM_DEFAULT_LISTED_AT "2026-11-01T00:00:00Z"
-#define SIM_SECONDS_HORIZON_S (90LL * 86400)
+#define SIM_SECONDS_HORIZON_MONTHS 3 /* calendar months back from now */
 #define SIM_MAX_COUNT 200
 
 void sgen_init(const struct sgen_config *cfg);
@@ -100,6 +110,10 @@ const struct smarket *sgen_find_market(const char *code);
 const char *sliq_name(enum sliq l);
 uint64_t sgen_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 uint64_t sgen_seed(void);
+/* Delist market code at at_ms: 0, or -1 if there is no such market. */
+int sgen_delist(const char *code, int64_t at_ms);
+/* True when m is delisted at now_ms (404 on candles, absent from the list). */
+int sgen_delisted(const struct smarket *m, int64_t now_ms);
 
 struct scandle {
 	int64_t start_s;
@@ -157,6 +171,8 @@ struct ssrv_config {
 	const char *bind;      /* numeric IPv4 or IPv6 address */
 	int port;              /* 0 = pick a free port */
 	const char *port_file; /* written atomically once listening, or NULL */
+	char *tls_cert_pem;    /* PEM certificate chain: serve HTTPS (TLS 1.2+) */
+	char *tls_key_pem;     /* PEM private key, with tls_cert_pem */
 	uint64_t seed;
 	int rate_limit;    /* requests per second per (IP, group); 0 = off */
 	int latency_ms;    /* added to each API request, +-10% jitter */
@@ -165,6 +181,20 @@ struct ssrv_config {
 	int block_seconds; /* first 418 block length */
 	int hang_ms;       /* how long a `hang` fault holds the connection */
 };
+
+/* ---- files (files.c) ------------------------------------------------ */
+
+/*
+ * The file a port file may be written to: path itself, or the regular file a
+ * symlink at path leads to, in out.  A path that is (or leads to) a device,
+ * FIFO, socket or directory is refused.  0, or -1 with a message on stderr.
+ */
+int sfile_target(const char *path, char *out, size_t cap);
+/* Replace the regular file at target with text: a temporary file in its
+ * directory, fsync, rename.  0, or -1 with errno set. */
+int sfile_replace(const char *target, const char *text);
+/* The whole file at path, NUL-terminated, malloc'd; NULL with errno set. */
+char *sfile_read(const char *path, size_t max);
 
 const char *sfault_name(enum sfault f);
 /* Serve until SIGTERM/SIGINT.  Returns the process exit code. */

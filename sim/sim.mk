@@ -3,7 +3,7 @@
 # CFLAGS, LDFLAGS and BINS); paths are relative to the repository root.
 # Stand-alone: make -f sim/sim.mk CC=gcc CFLAGS='-O2 -g ...'
 
-SIM_SRCS := sim/main.c sim/server.c sim/gen.c sim/simtime.c
+SIM_SRCS := sim/main.c sim/server.c sim/gen.c sim/simtime.c sim/files.c
 SIM_OBJS := $(SIM_SRCS:.c=.o)
 SIM_MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd)
 SIM_MHD_LIBS := $(shell pkg-config --libs libmicrohttpd)
@@ -13,7 +13,7 @@ SIMLOAD_CURL_LIBS := $(shell pkg-config --libs libcurl)
 BINS += sim/upbit-sim bench/simload
 
 sim/upbit-sim: $(SIM_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(SIM_MHD_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(SIM_MHD_LIBS) -lz -lpthread -lm
 
 sim/%.o: sim/%.c sim/sim.h
 	$(CC) $(CFLAGS) $(SIM_MHD_CFLAGS) -c -o $@ $<

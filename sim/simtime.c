@@ -198,6 +198,111 @@ stime_put_iso(char *p, int64_t t_s)
 	return put2(p, (unsigned)(sod % 60));
 }
 
+/* ---- times as people write them (upbit-sim truth) ------------------- */
+
+/* "HH:MM[:SS[.digits]]" at *p: 0 and the second of the day, or -1. */
+static int
+user_clock(const char **p, int *sod)
+{
+	const char *q = *p;
+	int h, mi, se = 0;
+
+	if (digits(q, 2, &h) || q[2] != ':' || digits(q + 3, 2, &mi))
+		return -1;
+	q += 5;
+	if (*q == ':') {
+		if (digits(q + 1, 2, &se))
+			return -1;
+		q += 3;
+		if (*q == '.') {
+			if (q[1] < '0' || q[1] > '9')
+				return -1;
+			for (q++; *q >= '0' && *q <= '9'; q++)
+				;
+		}
+	}
+	if (h > 23 || mi > 59 || se > 59)
+		return -1;
+	*sod = h * 3600 + mi * 60 + se;
+	*p = q;
+	return 0;
+}
+
+/* Nothing, "Z", "+HH:MM", "+HHMM" (or '-') at *p, then the end: 0 and the
+ * offset in seconds east of UTC, or -1. */
+static int
+user_zone(const char *q, int *off_s)
+{
+	int oh, om, sign;
+
+	*off_s = 0;
+	if (*q == '\0' || (q[0] == 'Z' && q[1] == '\0'))
+		return 0;
+	if (*q != '+' && *q != '-')
+		return -1;
+	sign = *q++ == '+' ? 1 : -1;
+	if (digits(q, 2, &oh))
+		return -1;
+	q += 2;
+	if (*q == ':')
+		q++;
+	if (digits(q, 2, &om) || q[2] != '\0' || oh > 23 || om > 59)
+		return -1;
+	*off_s = sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+/* "YYYY-MM-DD", a day that exists: 0 and the day number, or -1. */
+static int
+user_date(const char *s, int64_t *days)
+{
+	int y, mo, d;
+
+	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || digits(s + 8, 2, &d))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)mo))
+		return -1;
+	*days = stime_days_from_civil(y, (unsigned)mo, (unsigned)d);
+	return 0;
+}
+
+int
+stime_parse_user(const char *s, int64_t *out_ms)
+{
+	int sod = 0, off_s = 0;
+	int64_t days;
+	const char *p;
+
+	if (s == NULL || user_date(s, &days))
+		return -1;
+	p = s + 10;
+	if (*p != '\0') {
+		if (*p != 'T' && *p != ' ')
+			return -1;
+		p++;
+		if (user_clock(&p, &sod) || user_zone(p, &off_s))
+			return -1;
+	}
+	*out_ms = (days * 86400 + sod - off_s) * 1000;
+	return 0;
+}
+
+int64_t
+stime_months_back(int64_t t_s, int n)
+{
+	int64_t days = stime_floordiv(t_s, 86400), y, mi;
+	int64_t sod = t_s - days * 86400;
+	unsigned m, d, dim;
+
+	stime_civil_from_days(days, &y, &m, &d);
+	mi = y * 12 + (int64_t)m - 1 - n;
+	y = stime_floordiv(mi, 12);
+	m = (unsigned)(mi - y * 12) + 1;
+	dim = month_days(y, m);
+	return stime_days_from_civil(y, m, d < dim ? d : dim) * 86400 + sod;
+}
+
 /* ---- timeframes ----------------------------------------------------- */
 
 static const struct {

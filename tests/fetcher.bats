@@ -104,19 +104,49 @@ fetcher_logs() {
 		[ "$status" -eq 4 ]
 		[[ "$output" == *"${spec#*:}"* ]]
 	done
-	# the curl option that failed is named, whichever it is (19 of them)
+	# the curl option that failed is named, whichever it is (21 of them)
 	local n names=""
-	for n in $(seq 1 19); do
+	touch "$BATS_TEST_TMPDIR/ca.pem"
+	for n in $(seq 1 21); do
 		CP_FAIL="fetcher_curl_setopt:$n" run timeout 10 "$FETCHER" --work "$EP/w" \
-			--results "$EP/r" --source-ip 127.0.0.1 3>&-
+			--results "$EP/r" --source-ip 127.0.0.1 --cacert "$BATS_TEST_TMPDIR/ca.pem" 3>&-
 		[ "$status" -eq 4 ]
 		[[ "$output" == *"cannot set up libcurl"* ]]
 		names+="$(grep -o 'curl_easy_setopt CURLOPT_[A-Z_]*' <<<"$output") "
 	done
 	echo "$names"
-	[ "$(tr ' ' '\n' <<<"$names" | grep -c CURLOPT_)" -eq 19 ]
-	[ "$(tr ' ' '\n' <<<"$names" | grep CURLOPT_ | sort -u | wc -l)" -eq 19 ]
-	[[ "$names" == *"CURLOPT_WRITEDATA"*"CURLOPT_INTERFACE"* ]]
+	[ "$(tr ' ' '\n' <<<"$names" | grep -c CURLOPT_)" -eq 21 ]
+	[ "$(tr ' ' '\n' <<<"$names" | grep CURLOPT_ | sort -u | wc -l)" -eq 21 ]
+	[[ "$names" == *"CURLOPT_WRITEDATA"*"CURLOPT_SSLVERSION"*"CURLOPT_CAINFO"*"CURLOPT_INTERFACE"* ]]
+}
+
+@test "TLS: an untrusted server certificate ends the fetcher (exit 3) in one line naming the reason" {
+	load tls_helpers
+	make_certs "$BATS_TEST_TMPDIR/tls"
+	start_sim --rate-limit 0 --tls-cert "$BATS_TEST_TMPDIR/tls/server.pem" \
+		--tls-key "$BATS_TEST_TMPDIR/tls/server.key"
+	local url="https://127.0.0.1:$SIM_PORT" ca
+	for ca in other-ca.pem ""; do
+		rm -rf "$DB"* "$BATS_TEST_TMPDIR/run"
+		run cp_collect -- --api-url "$url" --fetchers 1 --market KRW-BTC --timeframe 1h \
+			--from 2026-10-01 --to 2026-10-02 ${ca:+--cacert "$BATS_TEST_TMPDIR/tls/$ca"}
+		echo "$output"
+		# run.sh says "failed permanently" only for a fetcher's exit 3
+		[[ "$output" == *"fetcher0 failed permanently"* ]]
+		[ "$(grep -c 'fetcher0.* fatal: TLS: SSL certificate problem: unable to get local issuer certificate' \
+			"$BATS_TEST_TMPDIR/run/fetcher0.log")" -eq 1 ]
+		grep -q "fatal: TLS: .*retrying cannot fix this" "$BATS_TEST_TMPDIR/run/fetcher0.log"
+	done
+	# with the right CA the same fetcher collects
+	rm -rf "$DB"* "$BATS_TEST_TMPDIR/run"
+	run cp_collect -- --api-url "$url" --fetchers 1 --market KRW-BTC --timeframe 1h \
+		--from 2026-10-01 --to 2026-10-02 --cacert "$BATS_TEST_TMPDIR/tls/ca.pem"
+	[ "$status" -eq 0 ]
+	equal_truth KRW-BTC 1h 2026-10-01 2026-10-02
+	# a CA file that cannot be read: usage error before anything starts
+	run "$FETCHER" --work "$EP/w" --results "$EP/r" --cacert "$BATS_TEST_TMPDIR/nope.pem"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"cannot read --cacert"*"nope.pem"* ]]
 }
 
 @test "an endpoint zmq cannot use: exit 4; an unusable event stream is only a warning" {

@@ -296,9 +296,12 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 	[ "$(wc -l <<<"$output")" -eq 10 ]
 }
 
-@test "seconds candles only for the last 90 days" {
-	old=$(date -u -d '-91 days' +%Y-%m-%dT%H:%M:%SZ)
-	recent=$(date -u -d '-89 days' +%Y-%m-%dT%H:%M:%SZ)
+@test "seconds candles only for the last 3 calendar months, not 90 days" {
+	# 3 months back may be 89..92 days: 4 days more is always outside, and
+	# 12 hours after the 3-month point is always inside (older than 90 days
+	# whenever the 3 months are longer than 90.5 days)
+	old=$(date -u -d '-3 months -4 days' +%Y-%m-%dT%H:%M:%SZ)
+	recent=$(date -u -d '-3 months +12 hours' +%Y-%m-%dT%H:%M:%SZ)
 	run get "/v1/candles/seconds?market=KRW-BTC&count=5&to=$old"
 	[ "$output" = "[]" ]
 	run get "/v1/candles/seconds?market=KRW-BTC&count=5&to=$recent"
@@ -306,6 +309,16 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 	# minutes are not limited
 	run get "/v1/candles/minutes/1?market=KRW-BTC&count=5&to=$old"
 	[ "$(jq length <<<"$output")" -eq 5 ]
+}
+
+@test "seconds horizon: truth starts no earlier than now - 3 months either" {
+	# the same rule in truth: nothing before now - 3 months (no candle older)
+	from=$(date -u -d '-4 months' +%Y-%m-%dT%H:%M:%SZ)
+	to=$(date -u -d '-3 months +30 seconds' +%Y-%m-%dT%H:%M:%SZ)
+	run truth --market KRW-BTC --timeframe 1s --from "$from" --to "$to"
+	[ "$status" -eq 0 ]
+	first=$(head -1 <<<"$output" | jq -r .candle_date_time_utc)
+	[ "$(date -u -d "${first}Z" +%s)" -ge "$(date -u -d '-3 months -5 seconds' +%s)" ]
 }
 
 @test "the still-forming candle changes while it is open, closed ones do not" {
@@ -357,6 +370,36 @@ check_truth() { # tf path market to
 	[[ "$(head -1 <<<"$output")" == *'"candle_date_time_utc":"2026-01-01T00:00:00"'* ]]
 }
 
+@test "truth accepts the time forms of collect" {
+	want=$(truth --market KRW-ZIL --timeframe 1h --from 2026-01-31T00:00:00Z --to 2026-02-01T09:00:00Z)
+	[ "$(wc -l <<<"$want")" -gt 10 ]
+	for pair in "2026-01-31|2026-02-01T09:00:00Z" "2026-01-31T09:00:00+09:00|2026-02-01T18:00:00+09:00" \
+		"2026-01-31T00:00:00.750Z|2026-02-01T09:00:00.999Z" "2026-01-31T00:00:00|2026-02-01 09:00:00" \
+		"2026-01-31T00:00|2026-02-01T09:00" "2026-01-30T20:00:00-04:00|2026-02-01T18:00:00+0900"; do
+		run truth --market KRW-ZIL --timeframe 1h --from "${pair%|*}" --to "${pair#*|}"
+		[ "$status" -eq 0 ] && [ "$output" = "$want" ] || { echo "$pair: $status"; false; }
+	done
+	for bad in 2026-02-30 2026-01-31T25:00 2026-01-31T09:00:00+9 2026-01-31Tx 31.01.2026; do
+		run truth --market KRW-ZIL --timeframe 1h --from "$bad" --to 2026-02-01
+		[ "$status" -eq 2 ] || { echo "$bad: $status"; false; }
+	done
+}
+
+@test "late timestamps: a few hourly candles end their last trade 0..54 ms after the candle" {
+	run get "/v1/candles/minutes/60?market=KRW-BTC&count=200&to=2026-11-01T00:00:00Z"
+	late=$(jq '[.[] | ((((.candle_date_time_utc + "Z") | fromdate) + 3600) * 1000) as $e |
+		select(.timestamp >= $e) | .timestamp - $e]' <<<"$output")
+	[ "$(jq length <<<"$late")" -ge 1 ]
+	[ "$(jq length <<<"$late")" -le 15 ]
+	jq -e 'all(.[]; . >= 0 and . <= 54)' <<<"$late"
+	# seeded: the same candles for the same seed, and truth prints them too
+	[ "$output" = "$(get "/v1/candles/minutes/60?market=KRW-BTC&count=200&to=2026-11-01T00:00:00Z")" ]
+	check_truth 60m minutes/60 KRW-BTC 2026-11-01T00:00:00Z
+	# other timeframes keep the last trade inside the candle
+	run get "/v1/candles/minutes/1?market=KRW-BTC&count=200&to=2026-11-01T00:00:00Z"
+	jq -e 'all(.[]; .timestamp < ((.candle_date_time_utc + "Z" | fromdate) + 60) * 1000)' <<<"$output"
+}
+
 # ---- market list --------------------------------------------------------------
 
 @test "/v1/market/all with and without details" {
@@ -372,6 +415,71 @@ check_truth() { # tf path market to
 	run get "/v1/market/all?is_details=false"
 	[[ "$output" != *market_event* ]]
 	[ "$(code '/v1/market/all?is_details=maybe')" = 400 ]
+}
+
+@test "/v1/market/all: market_event is the shape, market_warning is gone" {
+	run get "/v1/market/all?is_details=true"
+	jq -e 'all(.[]; has("market_warning") | not) and
+		all(.[]; .market_event.caution | [.[]] | all(type == "boolean"))' <<<"$output"
+	jq -e '[.[] | select(.market_event.warning)] | length > 0' <<<"$output"
+}
+
+@test "--delist M@T: from T on 404 Code not found on every candle route, gone from /v1/market/all" {
+	at=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+	start_sim --seed "$SEED" --rate-limit 0 --delist KRW-ORBS@2026-01-01T00:00:00Z --delist "KRW-ZIL@$at"
+	# already delisted
+	for p in seconds minutes/1 minutes/60 days weeks months years; do
+		run curl -sS -w ' %{http_code}' "$SIM_URL/v1/candles/$p?market=KRW-ORBS&to=2025-06-01T00:00:00Z"
+		[ "$output" = "$E_NOTFOUND 404" ] || { echo "$p: $output"; false; }
+	done
+	for q in "" "?is_details=true"; do
+		run get "/v1/market/all$q"
+		jq -e '[.[].market] | (index("KRW-ORBS") | not) and index("KRW-BTC")' <<<"$output"
+	done
+	# other markets carry on; history up to the delisting is the same data
+	[ "$(code "/v1/candles/days?market=KRW-BTC")" = 200 ]
+	if [ "$(date +%s)" -lt "$(($(date -d "$at" +%s) - 1))" ]; then
+		[ "$(code "/v1/candles/days?market=KRW-ZIL")" = 200 ]
+		get "/v1/market/all" | jq -e '[.[].market] | index("KRW-ZIL")'
+	fi
+	while [ "$(date +%s)" -le "$(date -d "$at" +%s)" ]; do sleep 0.2; done
+	run curl -sS -w ' %{http_code}' "$SIM_URL/v1/candles/minutes/1?market=KRW-ZIL"
+	[ "$output" = "$E_NOTFOUND 404" ]
+	get "/v1/market/all" | jq -e '[.[].market] | index("KRW-ZIL") | not'
+	stop_sim
+	# bad values
+	for d in KRW-NOPE@2026-01-01 KRW-ZIL KRW-ZIL@never @2026-01-01; do
+		run "$SIM_BIN" --port 0 --delist "$d"
+		[ "$status" -eq 2 ] && [[ "$output" == *"--delist"* ]] || { echo "$d: $status $output"; false; }
+	done
+}
+
+@test "--port-file writes only regular files: a symlink is written through, others are refused" {
+	d=$BATS_TEST_TMPDIR
+	mkfifo "$d/fifo"
+	mkdir "$d/dir"
+	ln -s fifo "$d/link-to-fifo"
+	for f in "$d/fifo" "$d/dir" /dev/null "$d/link-to-fifo"; do
+		run timeout 5 "$SIM_BIN" --port 0 --port-file "$f"
+		[ "$status" -eq 2 ] || { echo "$f: $status"; false; }
+		[[ "$output" == *"refused"*"only regular files are written"* ]]
+		[ "$(wc -l <<<"$output")" -eq 1 ]
+	done
+	[ -p "$d/fifo" ] && [ -d "$d/dir" ] && [ -c /dev/null ]
+	echo old >"$d/target"
+	mkdir "$d/sub"
+	ln -s ../target "$d/sub/link"
+	"$SIM_BIN" --port 0 --port-file "$d/sub/link" 2>/dev/null 3>&- &
+	pid=$!
+	sim_register "$pid"
+	for i in $(seq 100); do [ "$(cat "$d/target")" != old ] && break; sleep 0.05; done
+	[ -L "$d/sub/link" ]
+	[[ "$(cat "$d/target")" =~ ^[0-9]+$ ]]
+	curl -s -o /dev/null "http://127.0.0.1:$(cat "$d/target")/v1/market/all"
+	stop_sim "$pid"
+	# no temporary file is left behind
+	[ "$(ls -A "$d/sub")" = link ]
+	[ -z "$(ls -A "$d" | grep '^\.')" ]
 }
 
 @test "markets command lists liquidity classes and listing instants" {

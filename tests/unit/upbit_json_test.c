@@ -218,6 +218,38 @@ test_weeks_seconds_valid(void **state)
 }
 
 /* Every proper prefix of a valid body is rejected, never accepted. */
+/* Real hourly candles carry a `timestamp` (last trade) up to 54 ms after
+ * the candle's end: accepted, kept as sent, filed under its own start. */
+static void
+test_late_timestamp(void **state)
+{
+	static char body[BODY_MAX];
+	struct spec s[3];
+	char late[3][32];
+	int64_t to = T(2026, 11, 20, 10, 0, 0);
+	size_t len;
+
+	(void)state;
+	specs_desc(s, 3, TF_1H, to);
+	for (int i = 0; i < 3; i++) {
+		/* 0, 1 and 54 ms after the end: exactly the next candle's start too */
+		static const int lag[3] = { 54, 0, 1 };
+
+		snprintf(late[i], sizeof(late[i]), "%lld",
+		         (long long)(s[i].start + 3600) * 1000 + lag[i]);
+		s[i].ts = late[i];
+	}
+	len = build(body, sizeof(body), s, 3, 60);
+	assert_int_equal(parse(body, len, "KRW-BTC", TF_1H, to, 200), 3);
+	assert_int_equal(out[0].start, T(2026, 11, 20, 9, 0, 0));
+	assert_int_equal(out[0].timestamp_ms, T(2026, 11, 20, 10, 0, 0) * 1000 + 54);
+	assert_int_equal(out[1].start, T(2026, 11, 20, 8, 0, 0));
+	assert_int_equal(out[1].timestamp_ms, T(2026, 11, 20, 9, 0, 0) * 1000);
+	assert_int_equal(out[2].timestamp_ms, T(2026, 11, 20, 8, 0, 0) * 1000 + 1);
+	/* the newest candle ends at `to`: its late timestamp lies past `to` */
+	assert_true(out[0].timestamp_ms > to * 1000);
+}
+
 static void
 test_truncated(void **state)
 {
@@ -681,6 +713,7 @@ main(void)
 		cmocka_unit_test(test_minutes_valid),
 		cmocka_unit_test(test_days_valid),
 		cmocka_unit_test(test_weeks_seconds_valid),
+		cmocka_unit_test(test_late_timestamp),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_semantic),
