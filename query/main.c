@@ -50,5 +50,6 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	fprintf(stderr, "cp-query: unknown command '%s' (query, gaps or export)\n", cmd);
+	query_try_help(NULL);
 	return EXIT_USAGE;
 }
