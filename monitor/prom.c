@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "mon.h"
 
@@ -251,25 +252,16 @@ parse_addr(const char *addr_port, struct sockaddr_in *sin, char *host, size_t ca
 	return 0;
 }
 
-/* Writes the port to file (via a temporary file and rename); warns on failure. */
+/* Writes the port to file (common/fsutil: atomic, durable); warns on
+ * failure: the metrics are served all the same. */
 static void
 write_port_file(const char *file, long port)
 {
-	char tmp[4096];
-	FILE *f;
-	int bad;
+	char text[32], err[FS_ERR_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_warn("cannot write %s", file);
-		return;
-	}
-	bad = fprintf(f, "%ld\n", port) < 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, file) == -1) {
-		log_warn("cannot write %s", file);
-		unlink(tmp);
-	}
+	snprintf(text, sizeof(text), "%ld\n", port);
+	if (fs_write_file(file, text, strlen(text), 0666, 0, err, sizeof(err)) != FS_OK)
+		log_warnx("cannot write %s: %s", file, err);
 }
 
 int

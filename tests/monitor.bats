@@ -4,6 +4,7 @@
 # terminal view under tmux, and the pattern of labelled collections.
 
 load pipeline_helpers
+bats_require_minimum_version 1.5.0
 
 MON="$ROOT/monitor/cp-monitor"
 
@@ -115,6 +116,31 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 	wait_for grep -q "cannot write $BATS_TEST_TMPDIR/no/dir/p" "$BATS_TEST_TMPDIR/err"
 	wait_for grep -q "serving http://0.0.0.0:" "$BATS_TEST_TMPDIR/err"
 	kill -0 "${BG[1]}"
+}
+
+@test "--port-file writes regular files only: a device, FIFO or directory is exit 2, a symlink leads to its file" {
+	local t="$BATS_TEST_TMPDIR" p
+	mkfifo "$t/fifo"
+	mkdir "$t/dir"
+	for p in /dev/full "$t/fifo" "$t/dir"; do
+		run --separate-stderr timeout 10 "$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$p" --quiet
+		[ "$status" -eq 2 ]
+		[[ "$stderr" == "cp-monitor: --port-file $p: not a regular file (a "*")"$'\n'"try 'cp-monitor --help'" ]]
+	done
+	[ -c /dev/full ] && [ -p "$t/fifo" ] && [ -d "$t/dir" ]
+	# under run.sh the help named is run.sh's
+	run --separate-stderr "$ROOT/run.sh" monitor --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file /dev/full --quiet
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *$'\n'"try './run.sh monitor --help'" ]]
+	# a symlink: the port goes to the file it points at, the link stays
+	: >"$t/real"
+	ln -s real "$t/link"
+	"$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$t/link" --quiet 2>/dev/null 3>&- &
+	BG+=("$!")
+	wait_for test -s "$t/real"
+	[ -L "$t/link" ]
+	grep -Eq '^[0-9]+$' "$t/real"
+	[ -z "$(ls "$t" | grep '\.tmp$')" ]
 }
 
 @test "without an endpoint file it waits for one and says so" {
