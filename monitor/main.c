@@ -172,7 +172,11 @@ term_size(int *cols, int *rows)
 {
 	struct winsize ws;
 
-	*cols = 100;
+	const char *env = getenv("COLUMNS");
+	long c = env != NULL ? strtol(env, NULL, 10) : 0;
+
+	/* not a terminal: $COLUMNS, else 100 columns */
+	*cols = c > 0 && c < 10000 ? (int)c : 100;
 	*rows = 40;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
 		*cols = ws.ws_col;

@@ -264,6 +264,21 @@ prom_check() {
 	tmux has-session -t "mon$$"
 }
 
+@test "the terminal view fits a narrow window and never wraps (tmux)" {
+	bg_collect --market KRW-BTC,KRW-XRP --timeframe 1m --count 3000
+	tmux new-session -d -s "mon$$" -x 50 -y 40 "$MON --endpoint $EP 2>/dev/null"
+	local pane="$BATS_TEST_TMPDIR/pane"
+	wait_for sh -c "tmux capture-pane -p -J -t mon$$ >'$pane'; grep -q 'requests/s' '$pane'"
+	cat "$pane"
+	# -J joins wrapped lines: none may be longer than the window
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$pane")" -le 50 ]
+	grep -q '^ throughput' "$pane"
+	grep -q '^  KRW-BTC *1m' "$pane"
+	wait "$COLLECT_PID"
+	wait_for sh -c "tmux capture-pane -p -J -t mon$$ >'$pane'; grep -q finished '$pane'"
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$pane")" -le 50 ]
+}
+
 # pattern_of MARKETS TF COUNT [collect options]: the pattern of a whole run
 pattern_of() {
 	local markets=$1 tf=$2 count=$3; shift 3
