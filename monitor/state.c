@@ -429,7 +429,9 @@ mon_rate(int64_t n, int64_t ms, double *rate)
 		return -1;
 	/* whole seconds: the budget allows `rate` requests in any one second,
 	 * so n in ceil(ms / 1000) of them is never read as more */
-	*rate = (double)n / (double)((ms + 999) / 1000);
+	int64_t seconds = (ms + 999) / 1000;
+
+	*rate = (double)n / (double)seconds;
 	return 0;
 }
 

@@ -257,14 +257,12 @@ fit_width(struct tbuf *b, int cols)
 		}
 		if (c == '\n')
 			col = 0;
-		else if (((unsigned char)c & 0xc0) != 0x80 && col++ >= cols) {
-			in++;
-			continue;
-		} else if (((unsigned char)c & 0xc0) == 0x80 && col > cols) {
-			in++;
-			continue;
-		}
-		b->d[out++] = b->d[in++];
+		else if (((unsigned char)c & 0xc0) != 0x80)
+			col++; /* a character starts: it takes a column */
+		/* past the width: dropped, with the rest of its character */
+		if (col <= cols)
+			b->d[out++] = c;
+		in++;
 	}
 	b->len = out;
 	if (b->d != NULL)
