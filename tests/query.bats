@@ -471,7 +471,7 @@ candle() {
 		esac
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query: file is not a database" ]
+		[ "$stderr" = "cp-query $c: file is not a database" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
@@ -515,7 +515,7 @@ candle() {
 	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-03 --to 2026-01-04 --fill forward --format csv
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slots left out (no proven previous close)"* ]]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slot left out (no proven previous close)"* ]]
 
 	# weeks carry first_day_of_period
 	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1w', '2026-01-05T00:00:00', '2026-01-26T00:00:00')"
@@ -570,7 +570,7 @@ candle() {
 	[ "${lines[0]}" = "gaps of KRW-G 1h in [2026-09-30T22:00:00, 2026-10-01T05:00:00): 7 slots, history starts 2026-10-01T02:00:00" ]
 	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T02:00:00             4  4h" ]
 	[ "${lines[3]}" = "no-trade        2026-10-01T03:00:00  2026-10-01T04:00:00             1  1h" ]
-	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slots, longest 1h)" ]
+	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slot, longest 1h)" ]
 	# a candle older than history_start (the 1s horizon moved on) moves the bound
 	candle KRW-G 1h 2026-10-01T00:00:00 1
 	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
