@@ -380,7 +380,7 @@ case "${1:-help}" in
 collect) shift; cmd_collect "$@"; exit $? ;;
 demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
-monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; exec "$MONITOR" "$@" ;;
+monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="./run.sh monitor --help" exec "$MONITOR" "$@" ;;
 # --- query, gaps, export: the read side (query/cp-query, read-only) --------
 query|gaps|export|verify)
 	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }

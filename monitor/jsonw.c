@@ -179,13 +179,34 @@ jw_int(struct jw *w, const char *k, int64_t v)
 }
 
 void
+tb_double(struct tbuf *b, double v)
+{
+	char s[40];
+
+	/* the fewest digits that read back as v: 39.601, not 39.600999999999999 */
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(s, sizeof(s), "%.*g", digits, v);
+		if (strtod(s, NULL) == v)
+			break;
+	}
+	tb_puts(b, s);
+}
+
+void
 jw_num(struct jw *w, const char *k, double v)
 {
 	key(w, k);
 	if (!isfinite(v))
 		tb_puts(&w->b, "null");
 	else
-		tb_printf(&w->b, "%.6g", v);
+		tb_double(&w->b, v);
+}
+
+void
+jw_id(struct jw *w, const char *k, uint64_t v)
+{
+	key(w, k);
+	tb_printf(&w->b, "\"%llu\"", (unsigned long long)v);
 }
 
 void

@@ -20,6 +20,9 @@ void tb_free(struct tbuf *b);
 void tb_putn(struct tbuf *b, const char *s, size_t n);
 void tb_puts(struct tbuf *b, const char *s);
 void tb_printf(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A finite v as the shortest decimal (of 15, 16 or 17 significant digits)
+ * that reads back as exactly v. */
+void tb_double(struct tbuf *b, double v);
 
 /* JSON writer over a tbuf. key is NULL inside arrays and at top level. */
 struct jw {
@@ -33,7 +36,10 @@ void jw_arr_end(struct jw *w);
 void jw_str(struct jw *w, const char *key, const char *s);
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
 void jw_int(struct jw *w, const char *key, int64_t v);
-void jw_num(struct jw *w, const char *key, double v); /* NaN/inf: null */
+void jw_num(struct jw *w, const char *key, double v); /* NaN/inf: null; else tb_double */
+/* An id as a decimal string: ids reach past 2^53, where a JSON number
+ * stops being exact in most readers (JavaScript, jq). */
+void jw_id(struct jw *w, const char *key, uint64_t v);
 void jw_bool(struct jw *w, const char *key, int v);
 
 #endif

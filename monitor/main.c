@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "events.h"
+#include "fsutil.h"
 #include "log.h"
 #include "mon.h"
 #include "net.h"
@@ -56,7 +57,8 @@ usage(FILE *f)
 	    "  --json              one JSON object per event and a summary every second\n"
 	    "                      on stdout (no terminal view)\n"
 	    "  --prometheus A:P    serve Prometheus metrics at http://A:P/metrics (port 0: any)\n"
-	    "  --port-file F       write the metrics port to F once listening\n"
+	    "  --port-file F       write the metrics port to F once listening (a regular\n"
+	    "                      file, or a symlink to one; anything else is refused)\n"
 	    "  --quiet             no terminal view (headless with --prometheus)\n"
 	    "  --exit-on-finish    exit when the run finishes (default: wait for the next)\n"
 	    "  --curve-server F    CURVE: the hub's public key (cp-planner --keygen)\n"
@@ -170,12 +172,26 @@ term_size(int *cols, int *rows)
 {
 	struct winsize ws;
 
-	*cols = 100;
+	const char *env = getenv("COLUMNS");
+	long c = env != NULL ? strtol(env, NULL, 10) : 0;
+
+	/* not a terminal: $COLUMNS, else 100 columns */
+	*cols = c > 0 && c < 10000 ? (int)c : 100;
 	*rows = 40;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
 		*cols = ws.ws_col;
 		*rows = ws.ws_row;
 	}
+}
+
+/* The second line of a usage error: the help of the command the user typed
+ * ($CP_USAGE_HINT, which run.sh sets to its own, else ours). */
+static void
+try_help(void)
+{
+	const char *hint = getenv("CP_USAGE_HINT");
+
+	fprintf(stderr, "try '%s'\n", hint != NULL && *hint != '\0' ? hint : "cp-monitor --help");
 }
 
 /* The options, then their cross-checks; exits 2 on a bad one. */
@@ -197,6 +213,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ NULL, 0, OPT_END, NULL, 0, 0, 0, NULL },
 	};
 	const char *bad = NULL;
+	char target[PATH_MAX], err[FS_ERR_MAX], why[PATH_MAX + FS_ERR_MAX + 32];
 
 	memset(o, 0, sizeof(*o));
 	o->db = "data/candles.db";
@@ -209,11 +226,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 		bad = "--db must not be empty";
 	else if (o->port_file != NULL && o->prometheus == NULL)
 		bad = "--port-file needs --prometheus";
+	else if (o->port_file != NULL &&
+	         fs_check_output(o->port_file, target, err, sizeof(err)) == FS_NOT_REGULAR) {
+		snprintf(why, sizeof(why), "--port-file %s: %s", o->port_file, err);
+		bad = why;
+	}
 	if (bad == NULL)
 		return;
 	if (bad[0] != '\0')
 		fprintf(stderr, "cp-monitor: %s\n", bad);
-	fprintf(stderr, "try 'cp-monitor --help'\n");
+	try_help();
 	exit(EXIT_USAGE);
 }
 
@@ -240,6 +262,7 @@ start_prometheus(const struct opts *o)
 	if (rc == -1) {
 		fprintf(stderr, "cp-monitor: --prometheus wants ADDR:PORT (IPv4), not '%s'\n",
 		        o->prometheus);
+		try_help();
 		return EXIT_USAGE;
 	}
 	return EXIT_PERMFAIL;

@@ -113,7 +113,8 @@ struct monitor {
 		int64_t t, slots, requests, candles;
 	} ring[MON_SAMPLES];
 	int nring, ring_head;
-	double rps, cps, sps; /* windowed requests, candles, slots per s */
+	double rps, cps, sps; /* windowed requests, candles, slots per s (0 if */
+	int rates_known;      /* not rates_known: under a second of samples) */
 	/* events */
 	uint64_t ev[T_COUNT], ev_bad;
 	int64_t last_event_mono_ms;
@@ -146,6 +147,10 @@ void mon_on_progress(struct monitor *m, const struct mon_progress *p, int64_t no
 /* Computes a committed chunk's metrics and feeds them in. */
 void mon_chunk_metrics(const struct msg_committed *c, struct mon_chunk *out);
 void mon_on_committed(struct monitor *m, const struct msg_committed *c);
+/* n events over ms milliseconds as a rate per second that never reads
+ * above a per-second budget: n / ceil(ms / 1000). -1 (no rate: "n/a")
+ * under one second. */
+int mon_rate(int64_t n, int64_t ms, double *rate);
 /* Recomputes rates, prediction and pattern. */
 void mon_update(struct monitor *m);
 /* Cumulative totals across runs. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "mon.h"
 
@@ -42,6 +43,19 @@ label_value(struct tbuf *b, const char *s)
 	}
 }
 
+/* A sample's value: the shortest decimal that reads back the same, or
+ * Prometheus's NaN, +Inf, -Inf. */
+static void
+sample_value(struct tbuf *b, double v)
+{
+	if (isnan(v))
+		tb_puts(b, "NaN");
+	else if (isinf(v))
+		tb_puts(b, v > 0 ? "+Inf" : "-Inf");
+	else
+		tb_double(b, v);
+}
+
 static void
 hist(struct tbuf *b, const char *name, const char *help, const struct mon_hist *h)
 {
@@ -54,18 +68,18 @@ hist(struct tbuf *b, const char *name, const char *help, const struct mon_hist *
 		          (unsigned long long)cum);
 	}
 	tb_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-	tb_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name,
-	          (unsigned long long)h->count);
+	tb_printf(b, "%s_sum ", name);
+	sample_value(b, h->sum);
+	tb_printf(b, "\n%s_count %llu\n", name, (unsigned long long)h->count);
 }
 
 static void
 scalar(struct tbuf *b, const char *name, const char *type, const char *help, double v)
 {
 	head(b, name, type, help);
-	if (isnan(v))
-		tb_printf(b, "%s NaN\n", name);
-	else
-		tb_printf(b, "%s %.17g\n", name, v);
+	tb_printf(b, "%s ", name);
+	sample_value(b, v);
+	tb_putn(b, "\n", 1);
 }
 
 static void
@@ -134,14 +148,18 @@ mon_prom_render(const struct monitor *m, struct tbuf *b)
 	for (int i = 0; i < p->ns; i++) {
 		tb_puts(b, "candlepipe_source_allowed_requests_per_second{source=\"");
 		label_value(b, p->s[i].source);
-		tb_printf(b, "\"} %.17g\n", p->s[i].allowed);
+		tb_puts(b, "\"} ");
+		sample_value(b, p->s[i].allowed);
+		tb_putn(b, "\n", 1);
 	}
 	scalar(b, "candlepipe_rate_limit_requests_per_second", "gauge",
 	       "Configured --rate per source address.", p->rate_limit);
-	scalar(b, "candlepipe_requests_per_second", "gauge", "Requests/s over the last 10 s.",
-	       m->rps);
+	scalar(b, "candlepipe_requests_per_second", "gauge",
+	       "Requests/s over the last 10 s, in whole seconds (NaN under one second).",
+	       m->rates_known ? m->rps : NAN);
 	scalar(b, "candlepipe_candles_per_second", "gauge",
-	       "Candles received/s over the last 10 s.", m->cps);
+	       "Candles received/s over the last 10 s, in whole seconds (NaN under one second).",
+	       m->rates_known ? m->cps : NAN);
 	scalar(b, "candlepipe_progress_ratio", "gauge",
 	       "Work done: (slots_done - slots_hit) / (slots_total - slots_hit).",
 	       m->pred.progress);
@@ -251,25 +269,16 @@ parse_addr(const char *addr_port, struct sockaddr_in *sin, char *host, size_t ca
 	return 0;
 }
 
-/* Writes the port to file (via a temporary file and rename); warns on failure. */
+/* Writes the port to file (common/fsutil: atomic, durable); warns on
+ * failure: the metrics are served all the same. */
 static void
 write_port_file(const char *file, long port)
 {
-	char tmp[4096];
-	FILE *f;
-	int bad;
+	char text[32], err[FS_ERR_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_warn("cannot write %s", file);
-		return;
-	}
-	bad = fprintf(f, "%ld\n", port) < 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, file) == -1) {
-		log_warn("cannot write %s", file);
-		unlink(tmp);
-	}
+	snprintf(text, sizeof(text), "%ld\n", port);
+	if (fs_write_file(file, text, strlen(text), 0666, 0, err, sizeof(err)) != FS_OK)
+		log_warnx("cannot write %s: %s", file, err);
 }
 
 int

@@ -422,13 +422,27 @@ mon_on_committed(struct monitor *m, const struct msg_committed *c)
 
 /* --- derived figures ------------------------------------------------------ */
 
+int
+mon_rate(int64_t n, int64_t ms, double *rate)
+{
+	if (ms < 1000)
+		return -1;
+	/* whole seconds: the budget allows `rate` requests in any one second,
+	 * so n in ceil(ms / 1000) of them is never read as more */
+	int64_t seconds = (ms + 999) / 1000;
+
+	*rate = (double)n / (double)seconds;
+	return 0;
+}
+
 static void
 update_rates(struct monitor *m)
 {
 	int newest, oldest;
-	double dt;
+	int64_t ms;
 
 	m->rps = m->cps = m->sps = 0;
+	m->rates_known = 0;
 	if (m->nring < 2)
 		return;
 	newest = (m->ring_head + MON_SAMPLES - 1) % MON_SAMPLES;
@@ -439,12 +453,12 @@ update_rates(struct monitor *m)
 			break;
 		oldest = k;
 	}
-	dt = (double)(m->ring[newest].t - m->ring[oldest].t) / 1000.0;
-	if (dt < 1.5)
+	ms = m->ring[newest].t - m->ring[oldest].t;
+	if (mon_rate(m->ring[newest].requests - m->ring[oldest].requests, ms, &m->rps) == -1)
 		return;
-	m->rps = (double)(m->ring[newest].requests - m->ring[oldest].requests) / dt;
-	m->cps = (double)(m->ring[newest].candles - m->ring[oldest].candles) / dt;
-	m->sps = (double)(m->ring[newest].slots - m->ring[oldest].slots) / dt;
+	mon_rate(m->ring[newest].candles - m->ring[oldest].candles, ms, &m->cps);
+	mon_rate(m->ring[newest].slots - m->ring[oldest].slots, ms, &m->sps);
+	m->rates_known = 1;
 }
 
 static void
@@ -562,7 +576,7 @@ mon_json_chunk(struct jw *w, const struct chunk_info *ci)
 {
 	char a[TIME_TEXT_LEN];
 
-	jw_int(w, "id", (int64_t)ci->id);
+	jw_id(w, "id", ci->id);
 	jw_int(w, "attempt", ci->attempt);
 	jw_str(w, "market", ci->market);
 	jw_str(w, "timeframe", ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?");
@@ -712,9 +726,9 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 	jw_int(w, "retries", p->retries);
 	jw_int(w, "n429", p->n429);
 	jw_int(w, "n418", p->n418);
-	jw_num(w, "candles_per_s", m->cps);
-	jw_num(w, "requests_per_s", m->rps);
-	jw_num(w, "slots_per_s", m->sps);
+	jw_num(w, "candles_per_s", m->rates_known ? m->cps : NAN);
+	jw_num(w, "requests_per_s", m->rates_known ? m->rps : NAN);
+	jw_num(w, "slots_per_s", m->rates_known ? m->sps : NAN);
 	jw_num(w, "allowed_rps", m->allowed_rate);
 	jw_num(w, "rate_limit", p->rate_limit);
 	jw_num(w, "candles_per_request",

@@ -42,6 +42,24 @@ bar(struct tbuf *b, double frac, int width)
 	tb_putn(b, "]", 1);
 }
 
+/* The plural ending of n things. */
+static const char *
+plural(long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* A rate for people: "%.*f" of v, or "n/a" when it is not known. */
+static const char *
+rate_text(int known, double v, int decimals, char *out, size_t cap)
+{
+	if (!known)
+		snprintf(out, cap, "n/a");
+	else
+		snprintf(out, cap, "%.*f", decimals, v);
+	return out;
+}
+
 static double
 ratio(int64_t a, int64_t b)
 {
@@ -111,11 +129,44 @@ failures(const struct monitor *m, struct tbuf *b, int max_rows)
 	}
 }
 
-void
-mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
+/* After the run: what it did, averaged over the whole run. */
+static void
+finished_summary(const struct monitor *m, struct tbuf *b)
 {
 	const struct mon_progress *p = &m->p;
-	char el[32], rem[32], tot[32], eta[TIME_TEXT_LEN];
+	char cps[32], rps[32];
+	double c = 0, r = 0;
+	int known = mon_rate(p->candles, p->elapsed_ms, &c) == 0;
+
+	known = known && mon_rate(p->requests, p->elapsed_ms, &r) == 0;
+	tb_printf(b,
+	          " summary     %lld/%lld slots covered (%lld already there), "
+	          "%lld candle%s received, %lld stored new" EOL,
+	          (long long)p->slots_done, (long long)p->slots_total, (long long)p->slots_hit,
+	          (long long)p->candles, plural(p->candles), (long long)p->new_candles);
+	tb_printf(b,
+	          "             %lld request%s, %lld retr%s, 429 %lld, 418 %lld, "
+	          "%.1f candles/request, %.1f%% coverage hit ratio, %.1f MB" EOL,
+	          (long long)p->requests, plural(p->requests), (long long)p->retries,
+	          p->retries == 1 ? "y" : "ies", (long long)p->n429, (long long)p->n418,
+	          ratio(p->candles, p->requests), 100 * ratio(p->slots_hit, p->slots_total),
+	          (double)p->bytes / 1e6);
+	tb_printf(b, "             %s candles/s, %s requests/s on average" EOL,
+	          rate_text(known, c, 0, cps, sizeof(cps)),
+	          rate_text(known, r, 1, rps, sizeof(rps)));
+	tb_printf(b, " pattern     %s, efficiency %.2f" EOL, pattern_names[m->pat.kind],
+	          m->pat.efficiency);
+	chunk_line(m, b);
+	failures(m, b, 5);
+	tb_puts(b, EOL " waiting for the next run (Ctrl-C to leave)" EOL "\033[J");
+}
+
+/* Draws the view into b, line by line, without regard to the width. */
+static void
+render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
+{
+	const struct mon_progress *p = &m->p;
+	char el[32], rem[32], tot[32], eta[TIME_TEXT_LEN], cps[32], rps[32];
 	int trows = rows - 16;
 
 	tb_reset(b);
@@ -129,26 +180,7 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, con
 	if (p->finished) {
 		tb_printf(b, " run %lld \033[1mfinished\033[0m in %s" EOL, (long long)p->run, el);
 		targets(m, b, cols, trows > 1 ? trows : 1);
-		tb_printf(b,
-		          " summary     %lld/%lld slots covered (%lld already there), "
-		          "%lld candles received, %lld stored new" EOL,
-		          (long long)p->slots_done, (long long)p->slots_total,
-		          (long long)p->slots_hit, (long long)p->candles,
-		          (long long)p->new_candles);
-		tb_printf(b,
-		          "             %lld requests, %lld retries, 429 %lld, 418 %lld, "
-		          "%.1f candles/request, %.1f%% coverage hit ratio, %.1f MB" EOL,
-		          (long long)p->requests, (long long)p->retries, (long long)p->n429,
-		          (long long)p->n418, ratio(p->candles, p->requests),
-		          100 * ratio(p->slots_hit, p->slots_total), (double)p->bytes / 1e6);
-		tb_printf(b, "             %.0f candles/s, %.1f requests/s on average" EOL,
-		          ratio(p->candles * 1000, p->elapsed_ms),
-		          ratio(p->requests * 1000, p->elapsed_ms));
-		tb_printf(b, " pattern     %s, efficiency %.2f" EOL, pattern_names[m->pat.kind],
-		          m->pat.efficiency);
-		chunk_line(m, b);
-		failures(m, b, 5);
-		tb_puts(b, EOL " waiting for the next run (Ctrl-C to leave)" EOL "\033[J");
+		finished_summary(m, b);
 		return;
 	}
 	tb_printf(b, " run %lld     elapsed %s   %.1f%% done (%lld/%lld slots)" EOL,
@@ -156,9 +188,11 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, con
 	          (long long)p->slots_total);
 	targets(m, b, cols, trows > 1 ? trows : 1);
 	tb_printf(b,
-	          " throughput  %.0f candles/s   %.1f requests/s of %.1f allowed "
+	          " throughput  %s candles/s   %s requests/s of %.1f allowed "
 	          "(rate_limit %.1f/source, %d source%s)" EOL,
-	          m->cps, m->rps, m->allowed_rate, p->rate_limit, p->ns, p->ns == 1 ? "" : "s");
+	          rate_text(m->rates_known, m->cps, 0, cps, sizeof(cps)),
+	          rate_text(m->rates_known, m->rps, 1, rps, sizeof(rps)), m->allowed_rate,
+	          p->rate_limit, p->ns, plural(p->ns));
 	for (int i = 0; i < p->ns && i < 4; i++)
 		if (p->s[i].blocked_ms > 0)
 			tb_printf(b, "             source %s blocked for %.1f s" EOL,
@@ -166,11 +200,12 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, con
 	tb_printf(b, " errors      429: %lld   418: %lld   retries: %lld" EOL, (long long)p->n429,
 	          (long long)p->n418, (long long)p->retries);
 	tb_printf(b,
-	          " efficiency  %.1f candles/request (%.0f%% of 200), %lld requests, "
+	          " efficiency  %.1f candles/request (%.0f%% of 200), %lld request%s, "
 	          "coverage hit ratio %.1f%% (%lld of %lld slots needed no request)" EOL,
 	          ratio(p->candles, p->requests), 100 * ratio(p->candles, p->requests * 200),
-	          (long long)p->requests, 100 * ratio(p->slots_hit, p->slots_total),
-	          (long long)p->slots_hit, (long long)p->slots_total);
+	          (long long)p->requests, plural(p->requests),
+	          100 * ratio(p->slots_hit, p->slots_total), (long long)p->slots_hit,
+	          (long long)p->slots_total);
 	chunk_line(m, b);
 	failures(m, b, 3);
 	tb_printf(b,
@@ -183,8 +218,61 @@ mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, con
 		fmt_dur(m->pred.remaining_s, rem, sizeof(rem));
 		fmt_dur(m->pred.total_s, tot, sizeof(tot));
 		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
-		tb_printf(b, " prediction  done in %s at %s UTC (total %s)" EOL, rem, eta, tot);
+		tb_printf(b, " prediction  done in %s at %sZ (total %s)" EOL, rem, eta, tot);
 	} else
 		tb_printf(b, " prediction  from 10%% progress on" EOL);
 	tb_puts(b, "\033[J");
+}
+
+/* Length of the escape sequence at s (ESC [ params final), 0 if none. */
+static size_t
+escape_len(const char *s, size_t n)
+{
+	size_t i = 2;
+
+	if (n < 2 || s[0] != '\033' || s[1] != '[')
+		return 0;
+	while (i < n && !(s[i] >= 0x40 && s[i] <= 0x7e))
+		i++;
+	return i < n ? i + 1 : n;
+}
+
+/* Cuts every line of b to cols columns, keeping the escape sequences (the
+ * colours are reset and the line cleared all the same): the view never
+ * wraps. UTF-8 continuation bytes take no column. */
+static void
+fit_width(struct tbuf *b, int cols)
+{
+	size_t in = 0, out = 0, e;
+	int col = 0;
+
+	while (in < b->len) {
+		char c = b->d[in];
+
+		if ((e = escape_len(b->d + in, b->len - in)) > 0) {
+			memmove(b->d + out, b->d + in, e);
+			in += e;
+			out += e;
+			continue;
+		}
+		if (c == '\n')
+			col = 0;
+		else if (((unsigned char)c & 0xc0) != 0x80)
+			col++; /* a character starts: it takes a column */
+		/* past the width: dropped, with the rest of its character */
+		if (col <= cols)
+			b->d[out++] = c;
+		in++;
+	}
+	b->len = out;
+	if (b->d != NULL)
+		b->d[out] = '\0';
+}
+
+void
+mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
+{
+	render(m, b, cols, rows, status);
+	if (cols > 0)
+		fit_width(b, cols);
 }

@@ -1,67 +1,71 @@
 /*
  * keys.c: CURVE key pairs for the planner (keys.h): --keygen writes them as
  * "public=" and "secret=" lines (the format net.h reads), and the bound
- * sockets accept only the clients listed in the --curve-allow file.
+ * sockets accept only the clients listed in the --curve-allow file. The key
+ * files follow common/fsutil's rule: regular files only (a symlink leads to
+ * its file), written atomically; the key pair never replaces a file.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <zmq.h>
 
+#include "fsutil.h"
 #include "keys.h"
 #include "log.h"
 
-static FILE *
-create(const char *path, int flags, mode_t mode)
+/* Refuses a path that is not a regular file (or a symlink to one) before
+ * anything is written: EXIT_OK, or EXIT_USAGE after the message. */
+static int
+check_path(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | flags, mode);
-	FILE *f = fd == -1 ? NULL : fdopen(fd, "w");
+	char target[PATH_MAX], err[FS_ERR_MAX];
 
-	if (f == NULL) {
-		fprintf(stderr, "cp-planner: cannot create %s: %s\n", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-	}
-	return f;
+	if (fs_check_output(path, target, err, sizeof(err)) != FS_NOT_REGULAR)
+		return EXIT_OK;
+	fprintf(stderr, "cp-planner: --keygen %s: %s\ntry 'cp-planner --help'\n", path, err);
+	return EXIT_USAGE;
 }
 
-/* Closes a file written by create(): EXIT_OK, or EXIT_PERMFAIL with a
- * message when the data did not reach it (a full disk). */
+/* Writes text to path (common/fsutil: atomic, durable): EXIT_OK, or the
+ * exit code after a message. */
 static int
-finish(FILE *f, const char *path)
+write_key(const char *path, const char *text, mode_t mode, int flags)
 {
-	if (fclose(f) != 0) {
-		fprintf(stderr, "cp-planner: cannot write %s: %s\n", path, strerror(errno));
-		return EXIT_PERMFAIL;
-	}
-	return EXIT_OK;
+	char err[FS_ERR_MAX];
+	enum fs_status s = fs_write_file(path, text, strlen(text), mode, flags, err, sizeof(err));
+
+	if (s == FS_OK)
+		return EXIT_OK;
+	fprintf(stderr, "cp-planner: cannot write %s: %s\n", path, err);
+	return s == FS_NOT_REGULAR ? EXIT_USAGE : EXIT_PERMFAIL;
 }
 
 int
 keys_generate(const char *path)
 {
-	char pub[41], sec[41], pubpath[PATH_MAX];
-	FILE *f;
+	char pub[41], sec[41], pubpath[PATH_MAX], text[128];
+	int rc;
 
+	if (snprintf(pubpath, sizeof(pubpath), "%s.pub", path) >= (int)sizeof(pubpath)) {
+		fprintf(stderr, "cp-planner: cannot write %s.pub: %s\n", path,
+		        strerror(ENAMETOOLONG));
+		return EXIT_PERMFAIL;
+	}
+	if ((rc = check_path(path)) != EXIT_OK || (rc = check_path(pubpath)) != EXIT_OK)
+		return rc;
 	if (zmq_curve_keypair(pub, sec) == -1) {
 		fprintf(stderr, "cp-planner: no CURVE support in libzmq: %s\n",
 		        zmq_strerror(errno));
 		return EXIT_PERMFAIL;
 	}
-	if ((f = create(path, O_EXCL, 0600)) == NULL)
-		return EXIT_PERMFAIL;
-	fprintf(f, "public=%s\nsecret=%s\n", pub, sec);
-	if (finish(f, path) != EXIT_OK)
-		return EXIT_PERMFAIL;
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if ((f = create(pubpath, O_TRUNC, 0666)) == NULL)
-		return EXIT_PERMFAIL;
-	fprintf(f, "public=%s\n", pub);
-	return finish(f, pubpath);
+	snprintf(text, sizeof(text), "public=%s\nsecret=%s\n", pub, sec);
+	if ((rc = write_key(path, text, 0600, FS_NOREPLACE)) != EXIT_OK)
+		return rc;
+	snprintf(text, sizeof(text), "public=%s\n", pub);
+	return write_key(pubpath, text, 0666, 0);
 }
 
 const struct net_curve *

@@ -8,8 +8,10 @@
 #include "net.h"
 
 /* Writes a new key pair to path (mode 0600, created: never overwritten) and
- * its public half to path.pub. Returns the exit code (log.h); a message on
- * stderr when it fails. */
+ * its public half to path.pub (replaced). Returns the exit code (log.h):
+ * EXIT_USAGE if either path is not a regular file (a directory, device,
+ * FIFO or socket; nothing is written then), EXIT_PERMFAIL for any other
+ * failure; a message on stderr when it fails. */
 int keys_generate(const char *path);
 /* The CURVE settings for the sockets the planner binds: NULL without a
  * server key; with one, starts the ZAP handler of ctx over allow_file and

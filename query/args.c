@@ -16,16 +16,47 @@
 
 #define QARGS_MAX 16 /* common options + a command's own + the end */
 
+static const char *query_cmd; /* the command running, for query_error */
+
+void
+query_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cp-query%s%s: ", query_cmd ? " " : "", query_cmd ? query_cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+query_try_help(const char *cmd)
+{
+	const char *hint = getenv("CP_USAGE_HINT");
+
+	/* the help of the command line the user typed: run.sh's when it ran us */
+	if (hint != NULL && *hint != '\0')
+		fprintf(stderr, "try '%s'\n", hint);
+	else if (getenv("CP_RUN_SH") != NULL)
+		fprintf(stderr, "try './run.sh %s'\n", cmd != NULL ? cmd : "help");
+	else
+		fprintf(stderr, "try 'cp-query %s'\n", cmd != NULL ? cmd : "--help");
+}
+
 void
 query_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char help[32];
 	va_list ap;
 
 	fprintf(stderr, "cp-query %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see './run.sh %s --help')\n", cmd);
+	fputc('\n', stderr);
+	snprintf(help, sizeof(help), "%s --help", cmd);
+	query_try_help(help);
 	exit(EXIT_USAGE);
 }
 
@@ -74,6 +105,7 @@ qargs_parse(struct qargs *a, const char *cmd, int argc, char **argv, const struc
 
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
+	query_cmd = cmd;
 	a->db = QUERY_DEFAULT_DB;
 	memcpy(table, common, sizeof(common));
 	for (; own != NULL && own->kind != OPT_END && n < QARGS_MAX - 1; own++)
@@ -82,8 +114,13 @@ qargs_parse(struct qargs *a, const char *cmd, int argc, char **argv, const struc
 	/* getopt names argv[0] in its messages: "cp-query CMD: ..." */
 	snprintf(prog, sizeof(prog), "cp-query %s", cmd);
 	argv[0] = prog;
-	if (opts_parse(prog, argc, argv, table, usage) == -1)
+	if (opts_parse(prog, argc, argv, table, usage) == -1) {
+		char help[32];
+
+		snprintf(help, sizeof(help), "%s --help", cmd);
+		query_try_help(help);
 		exit(EXIT_USAGE);
+	}
 }
 
 enum tf
@@ -91,6 +128,11 @@ qargs_market_tf(const struct qargs *a)
 {
 	if (a->market == NULL || *a->market == '\0')
 		query_usage_error(a->cmd, "--market is required");
+	if (strchr(a->market, ',') != NULL || strcmp(a->market, "all") == 0)
+		query_usage_error(a->cmd, "--market %s: %s takes one market; %s", a->market, a->cmd,
+		                  strcmp(a->cmd, "query") == 0
+		                      ? "for several, use export (--market all, or one at a time)"
+		                      : "run it once for each");
 	if (a->timeframe == NULL)
 		query_usage_error(a->cmd, "--timeframe is required");
 	return query_parse_tf(a->cmd, a->timeframe);

@@ -63,6 +63,8 @@ usage(FILE *f)
 	      "  T is ISO 8601 (2026-01-31, 2026-01-31T09:00:00Z, ...+09:00); a time\n"
 	      "  without Z or an offset is UTC. --to defaults to the start of the\n"
 	      "  candle still forming.\n"
+	      "  M is one market (KRW-BTC): a list or 'all' is refused; export streams\n"
+	      "  several (./run.sh export --market all).\n"
 	      "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
 	      "options:\n"
 	      "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
@@ -151,8 +153,7 @@ run_collect(const struct query_opts *o)
 	pid_t pid;
 
 	if ((path = find_run_sh(pathbuf, sizeof(pathbuf))) == NULL) {
-		fprintf(stderr, "cp-query: --fetch-missing: run.sh not found "
-		                "(set CP_RUN_SH)\n");
+		query_error("--fetch-missing: run.sh not found (set CP_RUN_SH)");
 		return -1;
 	}
 	time_format(o->from, tfrom);
@@ -192,7 +193,7 @@ run_collect(const struct query_opts *o)
 	if (pid == 0) {
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		execv(path, (char *const *)argv);
-		fprintf(stderr, "cp-query: %s: %s\n", path, strerror(errno));
+		query_error("%s: %s", path, strerror(errno));
 		_exit(127);
 	}
 	/* no signal handler here: waitpid is never interrupted */
@@ -214,8 +215,10 @@ report_ranges(const char *what, enum tf tf, const struct range_list *l)
 		time_format(l->v[i].from, a);
 		time_format(l->v[i].to, b);
 		query_fmt_duration(l->v[i].to - l->v[i].from, d, sizeof(d));
-		fprintf(stderr, "%s: [%s, %s) %lld slots (%s)\n", what, a, b,
-		        (long long)tf_count(tf, l->v[i].from, l->v[i].to), d);
+		int64_t n = tf_count(tf, l->v[i].from, l->v[i].to);
+
+		fprintf(stderr, "%s: [%s, %s) %lld slot%s (%s)\n", what, a, b, (long long)n,
+		        n == 1 ? "" : "s", d);
 	}
 }
 
@@ -379,7 +382,7 @@ seed_fill(sqlite3 *db, struct filler *fl)
 			}
 		}
 	} else if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -405,7 +408,7 @@ table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -425,7 +428,7 @@ table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
 static int
 stdout_error(void)
 {
-	fprintf(stderr, "cp-query: stdout: %s\n", strerror(errno));
+	query_error("stdout: %s", strerror(errno));
 	return -1;
 }
 
@@ -438,8 +441,7 @@ fill_before(struct filler *fl, const struct candle_row *r, int64_t *next)
 	int64_t s;
 
 	if (r->col[CC_UTC] == NULL || time_parse(r->col[CC_UTC], &s) == -1) {
-		fprintf(stderr, "cp-query: bad candle time '%s'\n",
-		        r->col[CC_UTC] ? r->col[CC_UTC] : "NULL");
+		query_error("bad candle time '%s'", r->col[CC_UTC] ? r->col[CC_UTC] : "NULL");
 		return -1;
 	}
 	s = tf_floor(tf, s);
@@ -470,7 +472,7 @@ stream_rows(sqlite3 *db, sqlite3_stmt *st, struct filler *fl)
 			return stdout_error();
 	}
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		return -1;
 	}
 	if (o->fill && fill_span(fl, next, o->to) == -1)
@@ -516,11 +518,11 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 		return -1;
 	if (fflush(stdout) == EOF || ferror(stdout))
 		return stdout_error();
-	fprintf(stderr, "rows: %llu (%llu candles, %llu filled)", out.rows, out.rows - fl->filled,
-	        fl->filled);
+	fprintf(stderr, "rows: %llu (%llu candle%s, %llu filled)", out.rows, out.rows - fl->filled,
+	        out.rows - fl->filled == 1 ? "" : "s", fl->filled);
 	if (fl->unfillable)
-		fprintf(stderr, "; %llu empty slots left out (no proven previous close)",
-		        fl->unfillable);
+		fprintf(stderr, "; %llu empty slot%s left out (no proven previous close)",
+		        fl->unfillable, fl->unfillable == 1 ? "" : "s");
 	fputc('\n', stderr);
 	return 0;
 }
@@ -566,10 +568,7 @@ query_run(int argc, char **argv)
 		int crc = run_collect(&o);
 
 		if (crc != 0)
-			fprintf(stderr,
-			        "cp-query: collect exited %d; answering from what is "
-			        "stored\n",
-			        crc);
+			query_error("collect exited %d; answering from what is stored", crc);
 	}
 	if ((db = qdb_open(o.db, &missing_db)) == NULL)
 		return 1;

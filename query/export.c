@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "query.h"
 #include "timeutil.h"
@@ -27,12 +28,13 @@ struct export_opts {
 	enum out_format fmt;
 };
 
-/* Where the rows go: stdout, or FILE.part renamed to FILE once complete
- * (complete or not at all). */
+/* Where the rows go: stdout, or a temporary file next to FILE renamed to
+ * FILE once complete (common/fsutil: complete or not at all). */
 struct sink {
 	FILE *f;
-	const char *name; /* in messages: "stdout" or the .part file */
-	char tmp[PATH_MAX];
+	const char *name; /* in messages: "stdout" or "--output FILE" */
+	char label[PATH_MAX + 16];
+	struct fs_atomic at;
 };
 
 static void
@@ -54,9 +56,23 @@ usage(FILE *f)
 	      "  [from, to) (ISO 8601, no offset = UTC).\n"
 	      "options:\n"
 	      "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
-	      "  --output FILE    write FILE (complete or not at all) instead of stdout\n"
-	      "exit: 0 exported, 1 database missing or a write error, 2 usage error.\n",
+	      "  --output FILE    write FILE (complete or not at all) instead of stdout:\n"
+	      "                   a regular file, or a symlink to one (the file it\n"
+	      "                   points at is replaced); a device, FIFO, socket or\n"
+	      "                   directory is refused\n"
+	      "exit: 0 exported, 1 database missing or a write error, 2 usage error\n"
+	      "(an --output that is not a regular file included).\n",
 	      f);
+}
+
+/* A device, FIFO, socket or directory as --output is a usage error. */
+static void
+check_output(const char *output)
+{
+	char target[PATH_MAX], err[FS_ERR_MAX];
+
+	if (fs_check_output(output, target, err, sizeof(err)) == FS_NOT_REGULAR)
+		query_usage_error("export", "--output %s: %s", output, err);
 }
 
 static void
@@ -76,6 +92,9 @@ parse_args(int argc, char **argv, struct export_opts *o)
 	if (a->format == NULL)
 		query_usage_error("export", "--format is required (csv or jsonl)");
 	o->all_markets = strcmp(a->market, "all") == 0;
+	if (strchr(a->market, ',') != NULL)
+		query_usage_error("export", "--market %s: export takes one market or 'all'",
+		                  a->market);
 	o->all_tfs = a->timeframe == NULL || strcmp(a->timeframe, "all") == 0;
 	if (!o->all_tfs)
 		o->tf = query_parse_tf("export", a->timeframe);
@@ -85,6 +104,8 @@ parse_args(int argc, char **argv, struct export_opts *o)
 		query_usage_error("export", "--from is after --to");
 	if (o->output != NULL && *o->output == '\0')
 		query_usage_error("export", "--output needs a file name");
+	if (o->output != NULL)
+		check_output(o->output);
 }
 
 static void
@@ -125,41 +146,41 @@ prepare_select(sqlite3 *db, const struct export_opts *o)
 static int
 sink_open(struct sink *k, const char *output)
 {
+	char err[FS_ERR_MAX];
+
 	k->f = stdout;
 	k->name = "stdout";
 	if (output == NULL)
 		return 0;
-	if (snprintf(k->tmp, sizeof(k->tmp), "%s.part", output) >= (int)sizeof(k->tmp)) {
-		fprintf(stderr, "cp-query export: --output: name too long\n");
+	snprintf(k->label, sizeof(k->label), "--output %s", output);
+	if (fs_atomic_open(&k->at, output, 0666, 0, err, sizeof(err)) != FS_OK) {
+		query_error("%s: %s", k->label, err);
 		return -1;
 	}
-	if ((k->f = fopen(k->tmp, "w")) == NULL) {
-		fprintf(stderr, "cp-query export: %s: %s\n", k->tmp, strerror(errno));
-		k->f = stdout;
-		return -1;
-	}
-	k->name = k->tmp;
+	k->f = k->at.f;
+	k->name = k->label;
 	return 0;
 }
 
 /* Closes the sink: a complete file (ok) takes its name, an incomplete one
  * is removed. 0, or -1 if not ok or the file could not be completed. */
 static int
-sink_close(struct sink *k, const char *output, int ok)
+sink_close(struct sink *k, int ok)
 {
-	int c;
+	char err[FS_ERR_MAX];
 
 	if (k->f == stdout)
 		return ok ? 0 : -1;
-	c = fclose(k->f);
 	k->f = stdout;
-	if (ok && (c == EOF || rename(k->tmp, output) == -1)) {
-		fprintf(stderr, "cp-query export: %s: %s\n", output, strerror(errno));
-		ok = 0;
+	if (!ok) {
+		fs_atomic_abort(&k->at);
+		return -1;
 	}
-	if (!ok)
-		unlink(k->tmp);
-	return ok ? 0 : -1;
+	if (fs_atomic_commit(&k->at, err, sizeof(err)) != FS_OK) {
+		query_error("%s: %s", k->label, err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Every row of st to out, then flushed. 0, or -1 after a message. */
@@ -177,7 +198,7 @@ stream_rows(sqlite3 *db, sqlite3_stmt *st, struct row_out *out, const char *name
 			goto write_error;
 	}
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query export: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		return -1;
 	}
 	out_end(out);
@@ -185,7 +206,7 @@ stream_rows(sqlite3 *db, sqlite3_stmt *st, struct row_out *out, const char *name
 		goto write_error;
 	return 0;
 write_error:
-	fprintf(stderr, "cp-query export: %s: %s\n", name, strerror(errno));
+	query_error("%s: %s", name, strerror(errno));
 	return -1;
 }
 
@@ -207,9 +228,10 @@ export_run(int argc, char **argv)
 		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
 		out.f = k.f;
 		out.fmt = o.fmt;
-		ret = sink_close(&k, o.output, stream_rows(db, st, &out, k.name) == 0) == 0 ? 0 : 1;
+		ret = sink_close(&k, stream_rows(db, st, &out, k.name) == 0) == 0 ? 0 : 1;
 		if (ret == 0 && o.output != NULL)
-			fprintf(stderr, "export: %llu candles to %s\n", out.rows, o.output);
+			fprintf(stderr, "export: %llu candle%s to %s\n", out.rows,
+			        out.rows == 1 ? "" : "s", o.output);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);

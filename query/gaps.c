@@ -20,6 +20,7 @@ struct gaps_opts {
 	struct qargs a;
 	enum tf tf;
 	enum out_format fmt;
+	int64_t min_len; /* --min-length: shorter no-trade stretches are not listed */
 };
 
 /* What the report covers: [from, to), the history bound and the ledger. */
@@ -37,7 +38,8 @@ struct gaps_out {
 	enum out_format fmt;
 	const struct range_list *missing;
 	size_t mi;
-	unsigned long long stretches;
+	int64_t min_len;
+	unsigned long long stretches, listed, hidden;
 	int64_t stretch_slots, longest;
 };
 
@@ -58,6 +60,9 @@ usage(FILE *f)
 	      "options:\n"
 	      "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
 	      "  --format F       table (default) or json (one object)\n"
+	      "  --min-length N   list only the no-trade stretches of at least N\n"
+	      "                   intervals of TF (N = 60 with 1m: an hour or more);\n"
+	      "                   the shorter ones are counted, not listed (default 1)\n"
 	      "exit: 0 listed, 1 database missing or nothing collected, 2 usage error.\n",
 	      f);
 }
@@ -65,7 +70,13 @@ usage(FILE *f)
 static void
 parse_args(int argc, char **argv, struct gaps_opts *o)
 {
-	qargs_parse(&o->a, "gaps", argc, argv, NULL, usage);
+	const struct opt own[] = {
+		{ "min-length", 0, OPT_I64, &o->min_len, 1, 1e15, 0, NULL },
+		{ .kind = OPT_END },
+	};
+
+	o->min_len = 1;
+	qargs_parse(&o->a, "gaps", argc, argv, own, usage);
 	o->fmt =
 	    qargs_format(&o->a, (1u << FMT_TABLE) | (1u << FMT_JSON), "table or json", FMT_TABLE);
 	o->tf = qargs_market_tf(&o->a);
@@ -92,14 +103,14 @@ coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *
 	if (st == NULL)
 		return -1;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		goto done;
 	}
 	a = (const char *)sqlite3_column_text(st, 0);
 	b = (const char *)sqlite3_column_text(st, 1);
 	if (a != NULL && b != NULL) {
 		if (time_parse(a, from) == -1 || time_parse(b, to) == -1) {
-			fprintf(stderr, "cp-query: bad coverage row '%s' '%s'\n", a, b);
+			query_error("bad coverage row '%s' '%s'", a, b);
 			goto done;
 		}
 		*have = 1;
@@ -147,11 +158,14 @@ emit_stretch(struct gaps_out *g, int64_t from, int64_t to)
 {
 	int64_t n = tf_count(g->tf, from, to);
 
-	if (g->fmt == FMT_JSON) {
-		json_range(from, to, g->tf, g->stretches == 0);
+	if (n < g->min_len) {
+		g->hidden++;
+	} else if (g->fmt == FMT_JSON) {
+		json_range(from, to, g->tf, g->listed++ == 0);
 	} else {
 		flush_missing(g, from);
 		table_range("no-trade", from, to, g->tf);
+		g->listed++;
 	}
 	g->stretches++;
 	g->stretch_slots += n;
@@ -198,7 +212,7 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 
 		if (t == NULL || time_parse(t, &s) == -1) {
-			fprintf(stderr, "cp-query: bad candle time '%s'\n", t ? t : "NULL");
+			query_error("bad candle time '%s'", t ? t : "NULL");
 			sqlite3_finalize(st);
 			return -1;
 		}
@@ -210,7 +224,7 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		return -1;
 	}
 	span(g, cov, &ci, next, to);
@@ -230,10 +244,9 @@ gaps_range(sqlite3 *db, const struct gaps_opts *o, struct gaps_range *r)
 	    coverage_extent(db, o, &cfrom, &cto, &have_cov) == -1)
 		return -1;
 	if ((!o->a.from || !o->a.to) && !have_cov) {
-		fprintf(stderr,
-		        "cp-query gaps: nothing collected for %s %s in %s "
-		        "(give --from and --to to see the range as missing)\n",
-		        o->a.market, tf_name(o->tf), o->a.db);
+		query_error("nothing collected for %s %s in %s "
+		            "(give --from and --to to see the range as missing)",
+		            o->a.market, tf_name(o->tf), o->a.db);
 		return -1;
 	}
 	r->from = o->a.from       ? query_parse_time("gaps", "--from", o->a.from)
@@ -273,8 +286,8 @@ print_head(const struct gaps_opts *o, const struct gaps_range *r)
 	time_format(r->to, b);
 	time_format(r->bound, hs);
 	if (o->fmt != FMT_JSON) {
-		printf("gaps of %s %s in [%s, %s): %lld slots%s%s\n", o->a.market, tf_name(o->tf),
-		       a, b, slots, r->have_bound ? ", history starts " : "",
+		printf("gaps of %s %s in [%s, %s): %lld slot%s%s%s\n", o->a.market, tf_name(o->tf),
+		       a, b, slots, slots == 1 ? "" : "s", r->have_bound ? ", history starts " : "",
 		       r->have_bound ? hs : "");
 		printf("%-14s  %-19s  %-19s  %12s  %s\n", "kind", "from", "to (excl.)", "slots",
 		       "duration");
@@ -308,17 +321,24 @@ print_tail(const struct gaps_opts *o, const struct gaps_range *r, struct gaps_ou
 	if (o->fmt == FMT_JSON) {
 		printf("],\"missing_ranges\":%zu,\"missing_slots\":%lld,"
 		       "\"no_trade_stretches\":%llu,\"no_trade_slots\":%lld,"
-		       "\"longest_no_trade_seconds\":%lld}\n",
+		       "\"longest_no_trade_seconds\":%lld,\"min_length\":%lld,"
+		       "\"no_trade_not_listed\":%llu}\n",
 		       m->n, (long long)qdb_slots(o->tf, m), g->stretches,
-		       (long long)g->stretch_slots, (long long)g->longest);
+		       (long long)g->stretch_slots, (long long)g->longest, (long long)o->min_len,
+		       g->hidden);
 		return;
 	}
 	flush_missing(g, INT64_MAX);
 	query_fmt_duration(g->longest, d, sizeof(d));
-	printf("summary: %zu missing range%s (%lld slots), %llu no-trade "
-	       "stretch%s (%lld slots, longest %s)\n",
-	       m->n, m->n == 1 ? "" : "s", (long long)qdb_slots(o->tf, m), g->stretches,
-	       g->stretches == 1 ? "" : "es", (long long)g->stretch_slots, d);
+	printf("summary: %zu missing range%s (%lld slot%s), %llu no-trade "
+	       "stretch%s (%lld slot%s, longest %s)",
+	       m->n, m->n == 1 ? "" : "s", (long long)qdb_slots(o->tf, m),
+	       qdb_slots(o->tf, m) == 1 ? "" : "s", g->stretches, g->stretches == 1 ? "" : "es",
+	       (long long)g->stretch_slots, g->stretch_slots == 1 ? "" : "s", d);
+	if (g->hidden > 0)
+		printf("; %llu shorter than %lld slot%s not listed", g->hidden,
+		       (long long)o->min_len, o->min_len == 1 ? "" : "s");
+	putchar('\n');
 }
 
 int
@@ -338,6 +358,7 @@ gaps_run(int argc, char **argv)
 		goto done;
 	g.tf = o.tf;
 	g.fmt = o.fmt;
+	g.min_len = o.min_len;
 	g.missing = &r.missing;
 	lo = r.have_bound && r.bound > r.from ? (r.bound < r.to ? r.bound : r.to) : r.from;
 	print_head(&o, &r);
@@ -345,7 +366,7 @@ gaps_run(int argc, char **argv)
 		goto done;
 	print_tail(&o, &r, &g);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "cp-query: stdout: write error\n");
+		query_error("stdout: write error");
 		goto done;
 	}
 	rc = 0;

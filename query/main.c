@@ -54,5 +54,6 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	fprintf(stderr, "cp-query: unknown command '%s' (query, gaps, export or verify)\n", cmd);
+	query_try_help(NULL);
 	return EXIT_USAGE;
 }

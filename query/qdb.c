@@ -18,7 +18,7 @@ qdb_prepare(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -124,14 +124,14 @@ select_time(sqlite3 *db, const char *sql, const char *market, const char *tf, in
 		v = (const char *)sqlite3_column_text(st, 0);
 		if (v != NULL) {
 			if (time_parse(v, out) == -1) {
-				fprintf(stderr, "cp-query: bad time '%s' in the database\n", v);
+				query_error("bad time '%s' in the database", v);
 				sqlite3_finalize(st);
 				return -1;
 			}
 			*have = 1;
 		}
 	} else if (rc != SQLITE_DONE) {
-		fprintf(stderr, "cp-query: %s\n", sqlite3_errmsg(db));
+		query_error("%s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -171,8 +171,7 @@ qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t t
 	int rc = -1;
 
 	if (ledger_covered(db, market, tf_name(tf), from, to, &raw) == -1) {
-		fprintf(stderr, "cp-query: cannot read the coverage of %s %s\n", market,
-		        tf_name(tf));
+		query_error("cannot read the coverage of %s %s", market, tf_name(tf));
 		goto done;
 	}
 	/* A range proven up to history's end starts at the epoch, which is not a
@@ -181,7 +180,7 @@ qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t t
 		int64_t a = tf_ceil(tf, raw.v[i].from), b = tf_ceil(tf, raw.v[i].to);
 
 		if (a < b && range_list_push(out, a, b) == -1) {
-			fprintf(stderr, "cp-query: out of memory\n");
+			query_error("out of memory");
 			goto done;
 		}
 	}
@@ -214,7 +213,7 @@ qdb_split_missing(int64_t from, int64_t to, const struct range_list *cov, int64_
 	rc = 0;
 done:
 	if (rc == -1)
-		fprintf(stderr, "cp-query: out of memory\n");
+		query_error("out of memory");
 	range_list_free(&want);
 	range_list_free(&all);
 	return rc;

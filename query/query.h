@@ -129,9 +129,18 @@ void qargs_parse(struct qargs *a, const char *cmd, int argc, char **argv, const 
  * the message), or dflt if none was; exits EXIT_USAGE if not allowed. */
 enum out_format qargs_format(const struct qargs *a, unsigned allowed, const char *names,
                              enum out_format dflt);
-/* --market and --timeframe, both required: the timeframe, or exits. */
+/* --market (one market: a list or 'all' is a usage error) and --timeframe,
+ * both required: the timeframe, or exits. */
 enum tf qargs_market_tf(const struct qargs *a);
-/* Usage error: prints "cp-query CMD: msg" and exits EXIT_USAGE. */
+/* One error line on stderr: "cp-query CMD: " (the command being run, once
+ * qargs_parse has seen it), then the message. */
+void query_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The second line of every usage error: "try 'HELP'", the help of what the
+ * user ran: $CP_USAGE_HINT if set, "./run.sh WHAT" under run.sh (which sets
+ * CP_RUN_SH), else "cp-query WHAT"; what NULL: the top-level help. */
+void query_try_help(const char *what);
+/* Usage error: prints "cp-query CMD: msg", then query_try_help's line, and
+ * exits EXIT_USAGE. */
 void query_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), __noreturn__));
 /* Parses an ISO time or exits EXIT_USAGE naming the option. */

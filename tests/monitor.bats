@@ -4,6 +4,7 @@
 # terminal view under tmux, and the pattern of labelled collections.
 
 load pipeline_helpers
+bats_require_minimum_version 1.5.0
 
 MON="$ROOT/monitor/cp-monitor"
 
@@ -115,6 +116,31 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 	wait_for grep -q "cannot write $BATS_TEST_TMPDIR/no/dir/p" "$BATS_TEST_TMPDIR/err"
 	wait_for grep -q "serving http://0.0.0.0:" "$BATS_TEST_TMPDIR/err"
 	kill -0 "${BG[1]}"
+}
+
+@test "--port-file writes regular files only: a device, FIFO or directory is exit 2, a symlink leads to its file" {
+	local t="$BATS_TEST_TMPDIR" p
+	mkfifo "$t/fifo"
+	mkdir "$t/dir"
+	for p in /dev/full "$t/fifo" "$t/dir"; do
+		run --separate-stderr timeout 10 "$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$p" --quiet
+		[ "$status" -eq 2 ]
+		[[ "$stderr" == "cp-monitor: --port-file $p: not a regular file (a "*")"$'\n'"try 'cp-monitor --help'" ]]
+	done
+	[ -c /dev/full ] && [ -p "$t/fifo" ] && [ -d "$t/dir" ]
+	# under run.sh the help named is run.sh's
+	run --separate-stderr "$ROOT/run.sh" monitor --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file /dev/full --quiet
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *$'\n'"try './run.sh monitor --help'" ]]
+	# a symlink: the port goes to the file it points at, the link stays
+	: >"$t/real"
+	ln -s real "$t/link"
+	"$MON" --endpoint "$EP" --prometheus 127.0.0.1:0 --port-file "$t/link" --quiet 2>/dev/null 3>&- &
+	BG+=("$!")
+	wait_for test -s "$t/real"
+	[ -L "$t/link" ]
+	grep -Eq '^[0-9]+$' "$t/real"
+	[ -z "$(ls "$t" | grep '\.tmp$')" ]
 }
 
 @test "without an endpoint file it waits for one and says so" {
@@ -236,6 +262,21 @@ prom_check() {
 	wait_for sh -c "tmux capture-pane -p -t mon$$ >'$pane'; grep -q finished '$pane'"
 	grep -q 'waiting for the next run' "$pane"
 	tmux has-session -t "mon$$"
+}
+
+@test "the terminal view fits a narrow window and never wraps (tmux)" {
+	bg_collect --market KRW-BTC,KRW-XRP --timeframe 1m --count 3000
+	tmux new-session -d -s "mon$$" -x 50 -y 40 "$MON --endpoint $EP 2>/dev/null"
+	local pane="$BATS_TEST_TMPDIR/pane"
+	wait_for sh -c "tmux capture-pane -p -J -t mon$$ >'$pane'; grep -q 'requests/s' '$pane'"
+	cat "$pane"
+	# -J joins wrapped lines: none may be longer than the window
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$pane")" -le 50 ]
+	grep -q '^ throughput' "$pane"
+	grep -q '^  KRW-BTC *1m' "$pane"
+	wait "$COLLECT_PID"
+	wait_for sh -c "tmux capture-pane -p -J -t mon$$ >'$pane'; grep -q finished '$pane'"
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$pane")" -le 50 ]
 }
 
 # pattern_of MARKETS TF COUNT [collect options]: the pattern of a whole run

@@ -81,17 +81,39 @@ teardown() {
 	[ "$(stat -c %a "$T/k")" = 600 ]
 	cp "$T/k" "$T/k.before"
 	run "$P" --keygen "$T/k"
-	[ "$status" -eq 3 ]; [[ "$output" == *"cannot create $T/k: File exists"* ]]
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/k: File exists"* ]]
 	cmp "$T/k" "$T/k.before"
-	mkdir "$T/d.pub"
-	run "$P" --keygen "$T/d"
-	[ "$status" -eq 3 ]; [[ "$output" == *"cannot create $T/d.pub"* ]]
-	# a full disk: the key would be cut short
+	# a full disk: the key would be cut short; nothing is left behind
 	run bash -c "trap '' XFSZ; ulimit -f 0; '$P' --keygen '$T/full'"
-	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/full"* ]]
+	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/full: File too large"* ]]
+	[ ! -e "$T/full" ]
+	[ -z "$(ls "$T" | grep '\.tmp$')" ]
+}
+
+@test "--keygen writes regular files only: a directory or device is refused before any key is written" {
+	mkdir "$T/d.pub" "$T/dir"
+	run "$P" --keygen "$T/d"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: --keygen $T/d.pub: not a regular file (a directory)" ]
+	[ "${lines[1]}" = "try 'cp-planner --help'" ]
+	[ ! -e "$T/d" ]
+	run "$P" --keygen "$T/dir"
+	[ "$status" -eq 2 ]; [[ "$output" == *"--keygen $T/dir: not a regular file (a directory)"* ]]
+	[ -z "$(ls -A "$T/dir")" ]
 	ln -s /dev/full "$T/f.pub"
 	run "$P" --keygen "$T/f"
-	[ "$status" -eq 3 ]; [[ "$output" == *"cannot write $T/f.pub"* ]]
+	[ "$status" -eq 2 ]; [[ "$output" == *"--keygen $T/f.pub: not a regular file (a character device)"* ]]
+	[ ! -e "$T/f" ]
+	run "$P" --keygen /dev/null
+	[ "$status" -eq 2 ]; [[ "$output" == *"--keygen /dev/null: not a regular file (a character device)"* ]]
+	[ -c /dev/null ]
+	# a symlink to a file: the public half goes to the file it points at
+	: >"$T/elsewhere"
+	ln -s elsewhere "$T/s.pub"
+	run "$P" --keygen "$T/s"
+	[ "$status" -eq 0 ]
+	[ -L "$T/s.pub" ]
+	[ "$(cat "$T/elsewhere")" = "$(grep '^public=' "$T/s")" ]
 }
 
 @test "a request with nothing to fetch finishes at once: progress, summary, exit 0" {

@@ -195,6 +195,51 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	echo "$output" | jq -e '.longest_no_trade_seconds >= 3600'
 }
 
+@test "gaps --min-length N lists only the no-trade stretches of N intervals or more" {
+	# a thin market with one real hole: the hour after what was collected
+	col KRW-MED 1m 2026-10-01T00:00:00 2026-10-01T12:00:00
+	local all some r=(--from 2026-10-01T00:00 --to 2026-10-01T13:00)
+	all=$("$ROOT/run.sh" gaps --market KRW-MED --timeframe 1m --db "$DB" "${r[@]}" --format json)
+	some=$("$ROOT/run.sh" gaps --market KRW-MED --timeframe 1m --db "$DB" "${r[@]}" --format json --min-length 30)
+	echo "$all" | jq -e '.no_trade | length > 50'
+	echo "$all" | jq -e '.min_length == 1 and .no_trade_not_listed == 0'
+	# only the long ones are listed; the totals still count every stretch
+	echo "$some" | jq -e '[.no_trade[].slots] | all(. >= 30)'
+	[ "$(echo "$some" | jq '.no_trade | length')" -eq "$(echo "$all" | jq '[.no_trade[] | select(.slots >= 30)] | length')" ]
+	[ "$(echo "$some" | jq '.no_trade_not_listed')" -eq "$(echo "$all" | jq '[.no_trade[] | select(.slots < 30)] | length')" ]
+	[ "$(echo "$some" | jq -c '[.no_trade_stretches, .no_trade_slots, .missing]')" = "$(echo "$all" | jq -c '[.no_trade_stretches, .no_trade_slots, .missing]')" ]
+	# the table: the hole stands out, the summary says what was left out
+	run "$ROOT/run.sh" gaps --market KRW-MED --timeframe 1m --db "$DB" "${r[@]}" --min-length 30
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"missing         2026-10-01T12:00:00  2026-10-01T13:00:00            60  1h"* ]]
+	[ "$(grep -c '^no-trade' <<<"$output")" -eq "$(echo "$some" | jq '.no_trade | length')" ]
+	[[ "$output" == *"shorter than 30 slots not listed"* ]]
+	run "$ROOT/run.sh" gaps --help
+	[[ "$output" == *"--min-length N   list only the no-trade stretches of at least N"*"intervals of TF"* ]]
+	run "$ROOT/run.sh" gaps --market KRW-MED --timeframe 1m --db "$DB" --min-length 0
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--min-length must be a whole number from 1 to"* ]]
+}
+
+@test "query and gaps take one market: a list or 'all' is a usage error pointing at export" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	local m
+	for m in KRW-BTC,KRW-ETH all; do
+		run --separate-stderr query --market "$m" --timeframe 1m --from 2026-10-01 --to 2026-10-02
+		[ "$status" -eq 2 ]; [ -z "$output" ]
+		[ "$stderr" = "cp-query query: --market $m: query takes one market; for several, use export (--market all, or one at a time)"$'\n'"try './run.sh query --help'" ]
+		run --separate-stderr "$ROOT/run.sh" gaps --db "$DB" --market "$m" --timeframe 1m
+		[ "$status" -eq 2 ]
+		[[ "$stderr" == "cp-query gaps: --market $m: gaps takes one market; run it once for each"* ]]
+	done
+	run --separate-stderr "$ROOT/run.sh" export --db "$DB" --market KRW-BTC,KRW-ETH --format csv
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --market KRW-BTC,KRW-ETH: export takes one market or 'all'"* ]]
+	run "$ROOT/run.sh" query --help
+	[[ "$output" == *"M is one market"* ]]
+}
+
 @test "gaps: the part before the listing is before-history, not a gap" {
 	col KRW-BERA 1m 2026-10-31T12:00:00 2026-11-01T12:00:00
 	local hs
@@ -303,7 +348,10 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	[ "$status" -eq 1 ]
 	[ ! -e "$BATS_TEST_TMPDIR/none.db" ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 2m --from 2026-10-01 --db "$DB"
-	[ "$status" -eq 2 ]; [[ "$output" == *"unknown timeframe '2m'"* ]]; [ "${#lines[@]}" -eq 1 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"unknown timeframe '2m'"* ]]; [ "${#lines[@]}" -eq 2 ]
+	# one shape: the program and the command, the message, the help to read
+	[ "${lines[0]}" = "cp-query query: unknown timeframe '2m' (1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)" ]
+	[ "${lines[1]}" = "try './run.sh query --help'" ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-13-01 --db "$DB"
 	[ "$status" -eq 2 ]; [[ "$output" == *"bad time"* ]]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-02 --to 2026-10-01 --db "$DB"
@@ -317,7 +365,8 @@ query() { "$ROOT/run.sh" query --db "$DB" "$@" 3>&-; }
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --fill backward --db "$DB"
 	[ "$status" -eq 2 ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --bogus --db "$DB"
-	[ "$status" -eq 2 ]; [[ "$output" == *"unrecognized option '--bogus'"* ]]; [ "${#lines[@]}" -eq 1 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"unrecognized option '--bogus'"* ]]; [ "${#lines[@]}" -eq 2 ]
+	[ "${lines[1]}" = "try './run.sh query --help'" ]
 	run "$ROOT/run.sh" query --market KRW-BTC --timeframe 1m --from
 	[ "$status" -eq 2 ]; [[ "$output" == *"option '--from' requires an argument"* ]]
 	run "$ROOT/run.sh" gaps --market KRW-BTC --timeframe 1m --format csv --db "$DB"
@@ -378,14 +427,16 @@ candle() {
 	[[ "$output" == *"  gaps    the ranges never fetched"* ]]
 	run --separate-stderr "$CPQ" frob
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps, export or verify)" ]
+	[ "$stderr" = "cp-query: unknown command 'frob' (query, gaps, export or verify)"$'\n'"try 'cp-query --help'" ]
 }
 
 @test "each command's own usage errors name the command and exit 2" {
 	local see
 	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --db "$DB"
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "cp-query query: --from is required (see './run.sh query --help')" ]
+	[ "$stderr" = "cp-query query: --from is required"$'\n'"try 'cp-query query --help'" ]
+	run --separate-stderr env CP_USAGE_HINT="my-wrapper --help" "$CPQ" query --market KRW-BTC --timeframe 1m --db "$DB"
+	[ "$stderr" = "cp-query query: --from is required"$'\n'"try 'my-wrapper --help'" ]
 	run --separate-stderr "$CPQ" query --market KRW-BTC --timeframe 1m --from 2026-10-01 --rate 5 --db "$DB"
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "cp-query query: --api-url and --rate go with --fetch-missing"* ]]
@@ -427,7 +478,7 @@ candle() {
 		esac
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query: file is not a database" ]
+		[ "$stderr" = "cp-query $c: file is not a database" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
@@ -471,7 +522,7 @@ candle() {
 	run --separate-stderr query --market KRW-F --timeframe 1d --from 2026-01-03 --to 2026-01-04 --fill forward --format csv
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slots left out (no proven previous close)"* ]]
+	[[ "$stderr" == *"rows: 0 (0 candles, 0 filled); 1 empty slot left out (no proven previous close)"* ]]
 
 	# weeks carry first_day_of_period
 	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-F', '1w', '2026-01-05T00:00:00', '2026-01-26T00:00:00')"
@@ -526,7 +577,7 @@ candle() {
 	[ "${lines[0]}" = "gaps of KRW-G 1h in [2026-09-30T22:00:00, 2026-10-01T05:00:00): 7 slots, history starts 2026-10-01T02:00:00" ]
 	[ "${lines[2]}" = "before-history  2026-09-30T22:00:00  2026-10-01T02:00:00             4  4h" ]
 	[ "${lines[3]}" = "no-trade        2026-10-01T03:00:00  2026-10-01T04:00:00             1  1h" ]
-	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slots, longest 1h)" ]
+	[ "${lines[4]}" = "summary: 0 missing ranges (0 slots), 1 no-trade stretch (1 slot, longest 1h)" ]
 	# a candle older than history_start (the 1s horizon moved on) moves the bound
 	candle KRW-G 1h 2026-10-01T00:00:00 1
 	run --separate-stderr "$CPQ" gaps --market KRW-G --timeframe 1h --from 2026-09-30T22:00 --to 2026-10-01T05:00 --db "$DB"
@@ -540,23 +591,23 @@ candle() {
 	sqlite3 "$DB" "INSERT INTO coverage VALUES ('KRW-B', '1m', 'soon', 'later')"
 	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "cp-query: bad coverage row 'soon' 'later'" ]
+	[ "$stderr" = "cp-query gaps: bad coverage row 'soon' 'later'" ]
 	sqlite3 "$DB" "DELETE FROM coverage; INSERT INTO history_start VALUES ('KRW-B', '1m', 'yesterday')"
 	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	[ "$stderr" = "cp-query gaps: bad time 'yesterday' in the database" ]
 	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-02
 	[ "$status" -eq 1 ]; [ -z "$output" ]
-	[ "$stderr" = "cp-query: bad time 'yesterday' in the database" ]
+	[ "$stderr" = "cp-query query: bad time 'yesterday' in the database" ]
 	sqlite3 "$DB" "DELETE FROM history_start;
 		INSERT INTO coverage VALUES ('KRW-B', '1m', '2026-10-01T00:00:00', '2026-10-01T01:00:00')"
 	candle KRW-B 1m 2026-10-01T00:10:00x 1
 	run --separate-stderr "$CPQ" gaps --market KRW-B --timeframe 1m --db "$DB"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+	[[ "$stderr" == *"cp-query gaps: bad candle time '2026-10-01T00:10:00x'" ]]
 	run --separate-stderr query --market KRW-B --timeframe 1m --from 2026-10-01 --to 2026-10-01T01:00 --fill forward --format csv
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == "cp-query: bad candle time '2026-10-01T00:10:00x'" ]]
+	[[ "$stderr" == "cp-query query: bad candle time '2026-10-01T00:10:00x'" ]]
 }
 
 @test "a full disk on stdout: the error, exit 1, for every command" {
@@ -566,11 +617,11 @@ candle() {
 	for c in "--to 2026-10-01T00:10" "--to 2026-10-01T12:00" "--to 2026-10-01T12:00 --fill forward"; do
 		run --separate-stderr tofull "$CPQ" query --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01 $c --format csv
 		[ "$status" -eq 1 ]
-		[ "$stderr" = "cp-query: stdout: No space left on device" ]
+		[ "$stderr" = "cp-query query: stdout: No space left on device" ]
 	done
 	run --separate-stderr tofull "$CPQ" gaps --db "$DB" --market KRW-BTC --timeframe 1m
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "cp-query: stdout: write error" ]
+	[ "$stderr" = "cp-query gaps: stdout: write error" ]
 	for c in "KRW-BTC --to 2026-10-01T00:10" "all"; do
 		run --separate-stderr tofull "$CPQ" export --db "$DB" --format jsonl --market $c
 		[ "$status" -eq 1 ]
@@ -579,21 +630,69 @@ candle() {
 }
 
 @test "export --output: complete or not at all when the file cannot be written" {
-	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T10:00:00
 	touch "$BATS_TEST_TMPDIR/file"
 	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/file/out.csv"
 	[ "$status" -eq 1 ]; [ -z "$output" ]
-	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/file/out.csv.part: Not a directory" ]
+	[ "$stderr" = "cp-query export: --output $BATS_TEST_TMPDIR/file/out.csv: Not a directory" ]
 	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/$(printf 'd%.0s' {1..4100})"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "cp-query export: --output: name too long" ]
-	# the target is a directory: the rename fails and no .part stays behind
-	mkdir -p "$BATS_TEST_TMPDIR/dir.csv/x"
-	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$BATS_TEST_TMPDIR/dir.csv"
+	[[ "$stderr" == "cp-query export: --output $BATS_TEST_TMPDIR/ddd"*"d: File name too long" ]]
+	# a full disk (a file size limit): the old file stays, no temporary file
+	echo old >"$BATS_TEST_TMPDIR/kept.csv"
+	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 64; '$CPQ' export --db '$DB' --market all --format csv --output '$BATS_TEST_TMPDIR/kept.csv'"
+	echo "$stderr"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "cp-query export: $BATS_TEST_TMPDIR/dir.csv: Is a directory" ]
-	[ ! -e "$BATS_TEST_TMPDIR/dir.csv.part" ]
-	[ -d "$BATS_TEST_TMPDIR/dir.csv/x" ]
+	[ "$stderr" = "cp-query export: --output $BATS_TEST_TMPDIR/kept.csv: File too large" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/kept.csv")" = old ]
+	[ -z "$(ls "$BATS_TEST_TMPDIR" | grep '\.tmp$')" ]
+}
+
+@test "export --output writes regular files only: a device, FIFO or directory is refused, a symlink leads to its file" {
+	col KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T00:10:00
+	local t="$BATS_TEST_TMPDIR" kind
+	# /dev/full stays the device (as root, a rename would have replaced it)
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output /dev/full
+	[ "$status" -eq 2 ]; [ -z "$output" ]
+	[ "$stderr" = "cp-query export: --output /dev/full: not a regular file (a character device)"$'\n'"try 'cp-query export --help'" ]
+	[ -c /dev/full ]
+	# under run.sh the help named is run.sh's
+	run --separate-stderr "$ROOT/run.sh" export --db "$DB" --market all --format csv --output /dev/full
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *$'\n'"try './run.sh export --help'" ]]
+	mkfifo "$t/fifo"
+	run --separate-stderr timeout 10 "$CPQ" export --db "$DB" --market all --format csv --output "$t/fifo"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --output $t/fifo: not a regular file (a FIFO)"* ]]
+	[ -p "$t/fifo" ]
+	mkdir -p "$t/dir.csv/x"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$t/dir.csv"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "cp-query export: --output $t/dir.csv: not a regular file (a directory)"* ]]
+	[ -d "$t/dir.csv/x" ]
+	# a symlink to a device is the device
+	ln -s /dev/null "$t/null.csv"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$t/null.csv"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"not a regular file (a character device)"* ]]
+	# a symlink to a file: the file gets the data, the link stays a link
+	mkdir "$t/real"
+	: >"$t/real/target.csv"
+	chmod 640 "$t/real/target.csv"
+	ln -s real/target.csv "$t/link.csv"
+	run --separate-stderr "$CPQ" export --db "$DB" --market all --format csv --output "$t/link.csv"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "export: 10 candles to $t/link.csv" ]
+	[ -L "$t/link.csv" ]
+	[ "$(readlink "$t/link.csv")" = real/target.csv ]
+	[ "$(wc -l <"$t/real/target.csv")" -eq 11 ]
+	[ "$(stat -c %a "$t/real/target.csv")" = 640 ]
+	# a dangling symlink: the file it names is created
+	ln -s real/new.csv "$t/new.csv"
+	"$CPQ" export --db "$DB" --market KRW-BTC --format jsonl --output "$t/new.csv" --to 2026-10-01T00:01 2>/dev/null
+	[ -L "$t/new.csv" ]
+	[ "$(wc -l <"$t/real/new.csv")" -eq 1 ]
+	[ -z "$(ls "$t" "$t/real" | grep '\.tmp$')" ]
 }
 
 @test "query --fetch-missing: run.sh found next to the binary, missing, failing or killed" {
@@ -610,17 +709,17 @@ candle() {
 	cp "$CPQ" "$BATS_TEST_TMPDIR/alone/query/"
 	run --separate-stderr env -u CP_RUN_SH "$BATS_TEST_TMPDIR/alone/query/cp-query" "${q[@]}" --to 2026-10-01T00:30 3>&-
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == "cp-query: --fetch-missing: run.sh not found (set CP_RUN_SH)"$'\n'"cp-query: collect exited -1; answering from what is stored"* ]]
+	[[ "$stderr" == "cp-query query: --fetch-missing: run.sh not found (set CP_RUN_SH)"$'\n'"cp-query query: collect exited -1; answering from what is stored"* ]]
 	[ "${#lines[@]}" -eq 20 ]
 	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/none.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"cp-query: $BATS_TEST_TMPDIR/none.sh: No such file or directory"$'\n'"cp-query: collect exited 127; answering from what is stored"* ]]
+	[[ "$stderr" == *"cp-query query: $BATS_TEST_TMPDIR/none.sh: No such file or directory"$'\n'"cp-query query: collect exited 127; answering from what is stored"* ]]
 	[[ "$stderr" == *"20/30 slots covered"* ]]
 	printf '#!/bin/sh\nkill -TERM $$\n' >"$BATS_TEST_TMPDIR/die.sh"
 	chmod +x "$BATS_TEST_TMPDIR/die.sh"
 	run --separate-stderr env CP_RUN_SH="$BATS_TEST_TMPDIR/die.sh" "$CPQ" "${q[@]}" --to 2026-10-01T00:30 3>&-
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"cp-query: collect exited 143; answering from what is stored"* ]]
+	[[ "$stderr" == *"cp-query query: collect exited 143; answering from what is stored"* ]]
 	[ "${#lines[@]}" -eq 20 ]
 }
 

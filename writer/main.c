@@ -27,6 +27,7 @@
 
 #include "check.h"
 #include "crashpoint.h"
+#include "fsutil.h"
 #include "log.h"
 #include "proc.h"
 #include "net.h"
@@ -145,26 +146,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Writes our pid to path through a temporary file and rename(2). */
+/* Writes our pid to path (common/fsutil: atomic, durable). 0 or -1. */
 static int
 write_ready_file(const char *path)
 {
-	char tmp[4096];
-	FILE *f;
+	char text[32], err[FS_ERR_MAX];
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		log_warnx("ready file path too long: %s", path);
-		return -1;
-	}
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		log_warn("%s", tmp);
-		return -1;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
-		log_warn("%s", path);
-		unlink(tmp);
+	snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (fs_write_file(path, text, strlen(text), 0666, 0, err, sizeof(err)) != FS_OK) {
+		/* the reason first: a long path would push it out of the line */
+		log_warnx("cannot write the ready file (%s): %s", err, path);
 		return -1;
 	}
 	return 0;

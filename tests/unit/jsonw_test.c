@@ -1,13 +1,15 @@
 /*
  * jsonw_test.c: the monitor's JSON writer (monitor/jsonw.c): the exact text
  * of objects, arrays and scalars, the escapes of every control character,
- * and U+FFFD for each kind of invalid UTF-8 a hostile payload may carry.
+ * and U+FFFD for each kind of invalid UTF-8 a hostile payload may carry;
+ * numbers as the shortest decimal that reads back the same, ids as strings.
  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -123,6 +125,45 @@ test_buffer(void **state)
 	tb_free(&b);
 }
 
+/* tb_double's text of v. */
+static void
+assert_double(double v, const char *want)
+{
+	struct tbuf b = { NULL, 0, 0, 0 };
+
+	tb_double(&b, v);
+	assert_string_equal(b.d, want);
+	assert_true(strtod(b.d, NULL) == v);
+	tb_free(&b);
+}
+
+static void
+test_shortest_numbers(void **state)
+{
+	struct jw w = { { NULL, 0, 0, 0 }, 0 };
+
+	(void)state;
+	assert_double(39.601, "39.601"); /* %.17g: 39.600999999999999 */
+	assert_double(0.1, "0.1");
+	assert_double(10, "10");
+	assert_double(-2.5, "-2.5");
+	assert_double(1.0 / 3, "0.3333333333333333");          /* 16 digits */
+	assert_double(0.1 + 0.2, "0.30000000000000004");       /* 17 digits */
+	assert_double(123456789.125, "123456789.125");         /* %.6g: 1.23457e+08 */
+	assert_double(9007199254740993.0, "9007199254740992"); /* 2^53 + 1 rounds */
+	assert_double(5e-324, "4.94065645841247e-324");
+	assert_double(1e300, "1e+300");
+	/* JSON numbers are the same text */
+	jw_num(&w, NULL, 123456.789);
+	jw_num(&w, "x", 39.601);
+	/* ids are strings: exact past 2^53 */
+	jw_id(&w, "id", (1ULL << 53) + 1);
+	jw_id(&w, "max", UINT64_MAX);
+	assert_string_equal(w.b.d, "123456.789,\"x\":39.601,\"id\":\"9007199254740993\","
+	                           "\"max\":\"18446744073709551615\"");
+	tb_free(&w.b);
+}
+
 int
 main(void)
 {
@@ -131,6 +172,7 @@ main(void)
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buffer),
+		cmocka_unit_test(test_shortest_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

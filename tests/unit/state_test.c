@@ -323,7 +323,7 @@ test_event_lines(void **state)
 	mon_on_event(&m, "leased", 6, b.data, b.len, &w);
 	assert_string_equal(
 	    w.b.d,
-	    "{\"topic\":\"leased\",\"id\":7,\"attempt\":0,\"market\":\"KRW-ETH\",\"timeframe\":"
+	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"market\":\"KRW-ETH\",\"timeframe\":"
 	    "\"1m\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
 	    "\"overlap\":\"NO_OVERLAP\",\"received\":200,\"newest\":1700000340,\"oldest\":"
 	    "1699988400,\"effective_end\":0,\"history_end\":false,\"http_status\":200,"
@@ -520,7 +520,7 @@ test_prometheus(void **state)
 	    b.d, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 10\n"));
 	assert_non_null(strstr(b.d, "\ncandlepipe_chunk_api_seconds_bucket{le=\"2.5\"} 0\n"
 	                            "candlepipe_chunk_api_seconds_bucket{le=\"5\"} 1\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_chunk_api_seconds_sum 3.000000\n"
+	assert_non_null(strstr(b.d, "\ncandlepipe_chunk_api_seconds_sum 3\n"
 	                            "candlepipe_chunk_api_seconds_count 1\n"));
 	assert_non_null(strstr(b.d, "\ncandlepipe_requests_per_second 5\n"));
 	tb_free(&b);
@@ -679,9 +679,9 @@ test_view(void **state)
 		feed_prog(&p);
 	}
 	mon_update(&m);
-	view(&b, 60, 10);
+	view(&b, 200, 10);
 	assert_non_null(strstr(b.d, " run 3 \033[1mfinished\033[0m in 1h01m01s\033[K\n"));
-	assert_non_null(strstr(b.d, "  KRW-M00    1m  [#####.....]  50.0%"));
+	assert_non_null(strstr(b.d, "  KRW-M00    1m  [#########################"));
 	assert_non_null(strstr(b.d, " summary     100/100 slots covered (0 already there), "
 	                            "720000 candles received, 360000 stored new\033[K\n"));
 	assert_non_null(strstr(b.d, "100.0 candles/request, 0.0% coverage hit ratio, 2.0 MB"));
@@ -690,15 +690,157 @@ test_view(void **state)
 	tb_free(&b);
 }
 
+/* The widest line of a view, in columns (escape sequences take none). */
+static int
+widest(const char *s)
+{
+	int w = 0, col = 0;
+
+	for (; *s; s++) {
+		if (s[0] == '\033' && s[1] == '[') {
+			for (s += 2; *s && !(*s >= 0x40 && *s <= 0x7e); s++)
+				;
+			if (*s == '\0')
+				break;
+			continue;
+		}
+		if (*s == '\n') {
+			col = 0;
+			continue;
+		}
+		if (((unsigned char)*s & 0xc0) != 0x80 && ++col > w)
+			w = col;
+	}
+	return w;
+}
+
+static void
+test_view_width(void **state)
+{
+	static const struct tgt wide[] = {
+		{ "KRW-\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80", "1m", 100, 50, 0, 5, 50, 1,
+		  "a reason long enough to run past any narrow terminal's right edge" },
+	};
+	struct tbuf b = { NULL, 0, 0, 0 };
+
+	(void)state;
+	mon_init(&m);
+	feed_run(1, 12, wide, 1, one_source, 1);
+	mon_update(&m);
+	for (int cols = 20; cols <= 120; cols += 10) {
+		view(&b, cols, 40);
+		assert_true(widest(b.d) <= cols);
+		/* lines are cut, never dropped; colours are still reset */
+		assert_non_null(strstr(b.d, " throughput"));
+		assert_non_null(strstr(b.d, "\033[0m"));
+	}
+	view(&b, 200, 40);
+	assert_true(widest(b.d) > 120); /* the width is not cut without need */
+	/* a cut inside a multibyte character keeps it whole or drops it */
+	view(&b, 8, 40);
+	assert_non_null(strstr(b.d, "  KRW-\xea\xb0\x80\xea\xb0\x80\033[K"));
+	view(&b, 7, 40);
+	assert_non_null(strstr(b.d, "  KRW-\xea\xb0\x80\033[K"));
+	tb_free(&b);
+}
+
+static void
+test_rates_never_over_budget(void **state)
+{
+	struct tbuf b = { NULL, 0, 0, 0 };
+	struct jw w = { { NULL, 0, 0, 0 }, 0 };
+	double r = -1;
+
+	(void)state;
+	/* under a second: no rate at all */
+	assert_int_equal(mon_rate(1, 95, &r), -1);
+	assert_int_equal(mon_rate(1, 999, &r), -1);
+	assert_true(r == -1);
+	/* whole seconds: 10 requests in 1.05 s of a 10/s budget are 5/s, not 9.5 */
+	assert_int_equal(mon_rate(10, 1050, &r), 0);
+	assert_true(fabs(r - 5) < 1e-9);
+	assert_int_equal(mon_rate(10, 1000, &r), 0);
+	assert_true(fabs(r - 10) < 1e-9);
+	assert_int_equal(mon_rate(0, 5000, &r), 0);
+	assert_true(r == 0);
+	/* a one-request run of 95 ms: n/a everywhere, never "10.5 req/s" */
+	mon_init(&m);
+	{
+		struct prog p0 = { 1, 0, 10, 0, 0, 0, 0, 0, 0, 10, 1, 1, one_target, one_source };
+		struct prog p1 = {
+			1, 95, 10, 10, 0, 1, 10, 0, 1, 10, 1, 1, one_target, one_source
+		};
+		feed_prog(&p0);
+		feed_prog(&p1);
+	}
+	mon_update(&m);
+	assert_false(m.rates_known);
+	mon_json_summary(&m, &w);
+	assert_non_null(strstr(w.b.d, "\"candles_per_s\":null,\"requests_per_s\":null,"
+	                              "\"slots_per_s\":null,"));
+	mon_prom_render(&m, &b);
+	assert_non_null(strstr(b.d, "\ncandlepipe_requests_per_second NaN\n"));
+	view(&b, 200, 40);
+	assert_non_null(strstr(b.d, "             n/a candles/s, n/a requests/s on average"));
+	assert_non_null(strstr(b.d, "             1 request, 1 retry, "));
+	assert_non_null(strstr(b.d, "10 candles received"));
+	/* the same run still going: the live line says n/a too */
+	m.p.finished = 0;
+	view(&b, 200, 40);
+	assert_non_null(strstr(b.d, " throughput  n/a candles/s   n/a requests/s of 10.0 allowed"));
+	assert_non_null(strstr(b.d, "(rate_limit 10.0/source, 1 source)"));
+	tb_free(&b);
+	tb_free(&w.b);
+}
+
+static void
+test_numbers_and_ids(void **state)
+{
+	static const struct src odd_rate[] = { { "10.0.0.1", 39.601, 0 } };
+	struct tbuf b = { NULL, 0, 0, 0 };
+	struct jw w = { { NULL, 0, 0, 0 }, 0 };
+	struct chunk_info ci = chunk((1ULL << 53) + 1, "KRW-BTC", 1700000400, 1700000000, 1);
+	struct msgbuf mb = { NULL, 0, 0 };
+
+	(void)state;
+	mon_init(&m);
+	feed_run(1, 2, one_target, 1, odd_rate, 1);
+	mon_update(&m);
+	mon_prom_render(&m, &b);
+	/* the shortest decimal that reads back the same, not 39.600999999999999 */
+	assert_non_null(strstr(
+	    b.d, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 39.601\n"));
+	assert_null(strstr(b.d, "39.600999"));
+	mon_json_summary(&m, &w);
+	assert_non_null(strstr(w.b.d, "\"allowed_rps\":39.601,"));
+	/* a chunk id past 2^53 is a string, exactly */
+	tb_reset(&w.b);
+	w.comma = 0;
+	assert_int_equal(msg_encode_lease(&mb, &ci), 0);
+	mon_on_event(&m, "leased", 6, mb.data, mb.len, &w);
+	assert_non_null(strstr(w.b.d, "{\"topic\":\"leased\",\"id\":\"9007199254740993\","));
+	msgbuf_free(&mb);
+	tb_free(&b);
+	tb_free(&w.b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_progress_json), cmocka_unit_test(test_progress_rejects),
-		cmocka_unit_test(test_event_lines),   cmocka_unit_test(test_proc_events),
-		cmocka_unit_test(test_drain),         cmocka_unit_test(test_prometheus),
-		cmocka_unit_test(test_summary),       cmocka_unit_test(test_rates_window),
-		cmocka_unit_test(test_chains),        cmocka_unit_test(test_view),
+		cmocka_unit_test(test_progress_json),
+		cmocka_unit_test(test_progress_rejects),
+		cmocka_unit_test(test_event_lines),
+		cmocka_unit_test(test_proc_events),
+		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_rates_window),
+		cmocka_unit_test(test_chains),
+		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_view_width),
+		cmocka_unit_test(test_rates_never_over_budget),
+		cmocka_unit_test(test_numbers_and_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
