@@ -4,10 +4,15 @@
 # planner's lease) and resumed; then a planner killed mid-run and the same
 # command run again. The database must end equal to the simulator's truth,
 # with integrity ok, no duplicates and no coverage claiming what is not
-# stored. The seed is $CHAOS_SEED (default $RANDOM), printed in the TAP
-# output and in every line of the chaos log; the long run is `make chaos`.
+# stored. The seed is fixed (CHAOS_TEST_SEED below), so every `make test`
+# makes the same choices; it is printed in the TAP output and in every line
+# of the chaos log, and CHAOS_SEED=N overrides it. Random seeds belong to the
+# long run, `make chaos`, which prints the seed of any failure.
 
 load pipeline_helpers
+
+# the fixed seed of the short runs inside make test
+CHAOS_TEST_SEED=4242
 
 setup_file() {
 	load pipeline_helpers
@@ -26,7 +31,7 @@ setup() {
 	DB="$BATS_TEST_TMPDIR/chaos.db"
 	RUN_DIR="$BATS_TEST_TMPDIR/run"
 	source "$ROOT/tests/chaos.sh"
-	CHAOS_SEED=${CHAOS_SEED:-$RANDOM}
+	CHAOS_SEED=${CHAOS_SEED:-$CHAOS_TEST_SEED}
 	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
 	RANDOM=$CHAOS_SEED
 	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3

@@ -246,7 +246,7 @@ chaos_main() {
 			actions=$((actions + CHAOS_ACTIONS))
 			chaos_log "round $round attempt $attempt: collect exit $rc after $CHAOS_ACTIONS actions ($CHAOS_KINDS_HIT )"
 			if ! chaos_check_db "$db" >>"$CHAOS_LOG" 2>&1; then
-				chaos_log "FAIL round $round attempt $attempt: the database breaks a promise (see above)"
+				chaos_log "FAIL round $round attempt $attempt: the database breaks a promise (see above; replay: CHAOS_SEED=$CHAOS_SEED make chaos)"
 				failures=$((failures + 1))
 			fi
 			[ "$rc" -eq 0 ] && break
@@ -254,12 +254,12 @@ chaos_main() {
 			grep -h "not covered\|run.sh:" "$out" | tail -3 | sed 's/^/    /' >>"$CHAOS_LOG"
 		done
 		if [ "$rc" -ne 0 ]; then
-			chaos_log "FAIL round $round: collect never exited 0"
+			chaos_log "FAIL round $round: collect never exited 0 (replay: CHAOS_SEED=$CHAOS_SEED make chaos)"
 			failures=$((failures + 1))
 		fi
 		for m in "$m1" "$m2"; do
 			if ! chaos_equal_truth "$db" "$m" 1m "$from" "$to" >>"$CHAOS_LOG" 2>&1; then
-				chaos_log "FAIL round $round: $m differs from the truth"
+				chaos_log "FAIL round $round: $m differs from the truth (replay: CHAOS_SEED=$CHAOS_SEED make chaos)"
 				failures=$((failures + 1))
 			fi
 		done
@@ -270,6 +270,7 @@ chaos_main() {
 	kill "$sim_pid" 2>/dev/null
 	wait "$sim_pid" 2>/dev/null
 	chaos_log "done: $round rounds, $actions actions, $reruns reruns, $failures failures; simulator: ${stats:-?}"
+	[ "$failures" -eq 0 ] || echo "chaos: $failures failures with seed $CHAOS_SEED (replay: CHAOS_SEED=$CHAOS_SEED make chaos)"
 	if [ "$failures" -eq 0 ] && [ "$keep" = 0 ]; then
 		rm -rf "$work"
 	else
