@@ -580,7 +580,7 @@ test_schema_kinds(void **state)
 		  " PRAGMA user_version = 2",
 		  LEDGER_OURS, LEDGER_TABLES_V2 },
 	};
-	char path[64], why[LEDGER_WHY_MAX];
+	char path[128], why[LEDGER_WHY_MAX];
 	struct ledger_schema sc;
 	sqlite3 *db;
 	int rc;
@@ -616,7 +616,7 @@ test_schema_kinds(void **state)
 static void
 test_open_checked(void **state)
 {
-	char path[64];
+	char path[128];
 	int code = -1;
 	sqlite3 *db;
 
