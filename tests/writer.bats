@@ -329,6 +329,8 @@ markets() { printf '%s\n' "$1" >"$D/m.json"; }
 [{"market":"KRW-BTC","korean_name":"a","english_name":"b","market_event":{"warning":"NONE"}}]|element 0 (KRW-BTC) has a market_event.warning that is not true or false
 [{"market":"KRW-BTC","korean_name":"a","english_name":"b","market_event":{"caution":true}}]|element 0 (KRW-BTC) has a market_event.caution that is not an object
 CASES
+}
+
 @test "writer: a forged RESULT is refused: FAILED to the planner, one log line, no coverage" {
 	local peer="$ROOT/tests/unit/result_peer"
 	[ -x "$peer" ] || make -s -C "$ROOT" tests/unit/result_peer >/dev/null
