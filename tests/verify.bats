@@ -177,8 +177,8 @@ FIRST="(SELECT MIN(candle_date_time_utc) FROM candles_exact WHERE market = 'KRW-
 	run -3 "$ROOT/run.sh" verify --db "$BATS_TEST_TMPDIR/missing.db" 3>&-
 	[[ "$output" == *"does not exist"* ]]
 	[ ! -e "$BATS_TEST_TMPDIR/missing.db" ]
-	damage "CREATE TABLE markets(market TEXT PRIMARY KEY, listed_utc TEXT);
-		INSERT INTO markets VALUES('KRW-BTC', 'not a time')"
+	damage "INSERT OR REPLACE INTO markets(market, korean_name, english_name, updated_utc)
+		VALUES('KRW-BTC', 'a', 'b', 'not a time')"
 	verify_db
 	[ "$status" -eq 0 ]
 }
