@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "mon.h"
+#include "tf.h"
 #include "timeutil.h"
 
 #define DRAIN_MAX 2000
@@ -22,6 +23,47 @@ topic_of(const char *t, size_t n)
 		if (strlen(mon_topic_names[i]) == n && memcmp(mon_topic_names[i], t, n) == 0)
 			return (enum mon_topic)i;
 	return T_OTHER;
+}
+
+/* --- JSON of the messages, from the tables of proto_fields.h ------------- */
+
+static void
+json_time(struct jw *w, const char *key, int64_t t)
+{
+	char a[TIME_TEXT_LEN];
+
+	time_format(t, a);
+	jw_str(w, key, a);
+}
+
+/* A field's JSON form (the json column of proto_fields.h). */
+#define JSON_NUM(w, m, n) jw_int(w, #n, (int64_t)(m)->n)
+#define JSON_BOOL(w, m, n) jw_bool(w, #n, (m)->n)
+#define JSON_TEXT(w, m, n) jw_str(w, #n, (m)->n)
+#define JSON_TIME(w, m, n) json_time(w, #n, (m)->n)
+#define JSON_TF(w, m, n) jw_str(w, "timeframe", (m)->n < TF_COUNT ? tf_name((enum tf)(m)->n) : "?")
+#define JSON_OVERLAP(w, m, n) jw_str(w, #n, (m)->n < OV_END ? overlap_names[(m)->n] : "?")
+#define JSON_KIND(w, m, n) jw_str(w, #n, (m)->n < FAIL_END ? fail_kind_names[(m)->n] : "?")
+#define JSON_CI(w, m, n) mon_json_chunk(w, &(m)->n)
+#define JSON_NONE(w, m, n) (void)0
+#define JSON_(kind, name, lo, hi, check, json) JSON_##json(w, m, name);
+
+void
+mon_json_chunk(struct jw *w, const struct chunk_info *m)
+{
+	CHUNK_INFO_FIELDS(JSON_)
+}
+
+static void
+json_failed(struct jw *w, const struct msg_failed *m)
+{
+	MSG_FAILED_FIELDS(JSON_)
+}
+
+static void
+json_committed(struct jw *w, const struct msg_committed *m)
+{
+	MSG_COMMITTED_FIELDS(JSON_)
 }
 
 /* One event's payload; w is NULL without --json. */
@@ -51,13 +93,8 @@ on_failed(const struct ev *e)
 
 	if (msg_decode_failed(e->data, e->len, &mf) == -1)
 		return -1;
-	if (e->w != NULL) {
-		mon_json_chunk(e->w, &mf.ci);
-		jw_str(e->w, "kind", mf.kind < FAIL_END ? fail_kind_names[mf.kind] : "?");
-		jw_int(e->w, "retry_after_ms", mf.retry_after_ms);
-		jw_str(e->w, "source", mf.source);
-		jw_str(e->w, "reason", mf.reason);
-	}
+	if (e->w != NULL)
+		json_failed(e->w, &mf);
 	return 0;
 }
 
@@ -70,10 +107,7 @@ on_committed(const struct ev *e)
 		return -1;
 	mon_on_committed(e->m, &mc);
 	if (e->w != NULL) {
-		mon_json_chunk(e->w, &mc.ci);
-		jw_int(e->w, "bytes", mc.bytes);
-		jw_int(e->w, "new_candles", mc.new_candles);
-		jw_bool(e->w, "duplicate", mc.duplicate);
+		json_committed(e->w, &mc);
 		mon_json_metrics(e->w, &mc, mon_analysis_ms(e->m));
 	}
 	return 0;

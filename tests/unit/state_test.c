@@ -323,9 +323,10 @@ test_event_lines(void **state)
 	mon_on_event(&m, "leased", 6, b.data, b.len, &w);
 	assert_string_equal(
 	    w.b.d,
-	    "{\"topic\":\"leased\",\"id\":7,\"attempt\":0,\"market\":\"KRW-ETH\",\"timeframe\":"
-	    "\"1m\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
-	    "\"overlap\":\"NO_OVERLAP\",\"received\":200,\"newest\":1700000340,\"oldest\":"
+	    "{\"topic\":\"leased\",\"id\":7,\"attempt\":0,\"timeframe\":\"1m\",\"market\":"
+	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
+	    "\"overlap\":\"NO_OVERLAP\",\"cov_from\":0,\"cov_to\":0,\"lease_ms\":0,\"delay_ms\":0,"
+	    "\"received\":200,\"newest\":1700000340,\"oldest\":"
 	    "1699988400,\"effective_end\":0,\"history_end\":false,\"http_status\":200,"
 	    "\"remaining_req\":5,\"planned_ms\":0,\"t_leased\":10,\"t_sent\":110,"
 	    "\"t_answered\":310,\"t_parsed\":315,\"t_committed\":340}\n");
