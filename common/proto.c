@@ -24,6 +24,7 @@
 
 #include <msgpack.h>
 
+#include "events.h"
 #include "proto.h"
 #include "tf.h"
 
@@ -48,6 +49,11 @@ enum { CI_FIELDS = 0 CHUNK_INFO_FIELDS(ONE_) };
 
 #define TYPE_NAME_(T, n, max) [MSG_##T] = #T,
 const char *const msg_type_names[MSG_TYPE_END] = { [MSG_NONE] = "NONE", MSG_TYPES(TYPE_NAME_) };
+
+#define EV_NAME_(id, topic, publisher, payload) [EV_T_##id] = topic,
+const char *const ev_topic_names[EV_T_COUNT] = { EVENT_TOPICS(EV_NAME_) };
+#define EV_PUBLISHER_(id, topic, publisher, payload) [EV_T_##id] = publisher,
+const char *const ev_topic_publishers[EV_T_COUNT] = { EVENT_TOPICS(EV_PUBLISHER_) };
 
 const char *const overlap_names[OV_END] = {
 	[OV_NO_OVERLAP] = "NO_OVERLAP",

@@ -45,7 +45,6 @@
 #define STOP_GRACE_US 3000000LL /* running transfers get this long on stop */
 #define URL_MAX 512
 #define API_URL_MAX 256
-#define EV_HTTP "http"
 
 enum lease_state {
 	L_FREE,    /* slot unused */

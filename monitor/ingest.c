@@ -126,66 +126,6 @@ on_progress(const struct ev *e)
 	return 0;
 }
 
-/* A proc map {"name","pid","event","code"}: every key optional. */
-struct proc_ev {
-	char name[32], event[16];
-	int64_t pid, code;
-};
-
-static int
-proc_field(const msgpack_object *k, const msgpack_object *v, struct proc_ev *pe)
-{
-	if (k->type != MSGPACK_OBJECT_STR)
-		return -1;
-	/* a field of the wrong type keeps its default */
-	if (mon_key_is(k, "name"))
-		(void)mon_get_str(v, pe->name, sizeof(pe->name));
-	else if (mon_key_is(k, "event"))
-		(void)mon_get_str(v, pe->event, sizeof(pe->event));
-	else if (mon_key_is(k, "pid"))
-		(void)mon_get_int(v, &pe->pid);
-	else if (mon_key_is(k, "code"))
-		(void)mon_get_int(v, &pe->code);
-	return 0;
-}
-
-static int
-decode_proc(const void *data, size_t len, struct proc_ev *pe)
-{
-	msgpack_unpacked up;
-	size_t off = 0;
-	int rc = -1;
-
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
-	    up.data.type == MSGPACK_OBJECT_MAP) {
-		rc = 0;
-		for (uint32_t i = 0; i < up.data.via.map.size && rc == 0; i++)
-			rc = proc_field(&up.data.via.map.ptr[i].key, &up.data.via.map.ptr[i].val,
-			                pe);
-	}
-	msgpack_unpacked_destroy(&up);
-	return rc;
-}
-
-static int
-on_proc(const struct ev *e)
-{
-	struct proc_ev pe = { "?", "?", 0, 0 };
-
-	if (decode_proc(e->data, e->len, &pe) == -1)
-		return -1;
-	snprintf(e->m->last_proc, sizeof(e->m->last_proc), "%s (pid %lld) %s, code %lld", pe.name,
-	         (long long)pe.pid, pe.event, (long long)pe.code);
-	if (e->w != NULL) {
-		jw_str(e->w, "name", pe.name);
-		jw_int(e->w, "pid", pe.pid);
-		jw_str(e->w, "event", pe.event);
-		jw_int(e->w, "code", pe.code);
-	}
-	return 0;
-}
-
 static int
 on_other(const struct ev *e)
 {
@@ -194,10 +134,10 @@ on_other(const struct ev *e)
 	return 0;
 }
 
+/* Each topic's decoder, by its payload (events.h). */
+#define HANDLER_(id, topic, publisher, payload) [T_##id] = on_##payload,
 static int (*const handlers[T_COUNT])(const struct ev *) = {
-	[T_LEASED] = on_lease,  [T_FETCHED] = on_lease,       [T_RETRY] = on_failed,
-	[T_FAILED] = on_failed, [T_COMMITTED] = on_committed, [T_PROGRESS] = on_progress,
-	[T_PROC] = on_proc,     [T_OTHER] = on_other,
+	EVENT_TOPICS(HANDLER_)[T_OTHER] = on_other
 };
 
 static void

@@ -27,11 +27,8 @@ const double mon_hist_le[MON_HIST_N] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 };
 
-const char *const mon_topic_names[T_COUNT] = {
-	[T_LEASED] = EV_LEASED, [T_FETCHED] = EV_FETCHED,     [T_RETRY] = EV_RETRY,
-	[T_FAILED] = EV_FAILED, [T_COMMITTED] = EV_COMMITTED, [T_PROGRESS] = EV_PROGRESS,
-	[T_PROC] = EV_PROC,     [T_OTHER] = "other",
-};
+#define TOPIC_NAME_(id, topic, publisher, payload) [T_##id] = topic,
+const char *const mon_topic_names[T_COUNT] = { EVENT_TOPICS(TOPIC_NAME_)[T_OTHER] = "other" };
 
 void
 mon_init(struct monitor *m)

@@ -105,3 +105,24 @@ target_of() {
 	[ -f "$ROOT/planner/plan.d" ]
 	grep -q 'planner/plan.h' "$ROOT/planner/plan.d"
 }
+
+@test "every event of events.h is published by its publisher, and only those are published" {
+	local line id pub n=0 calls
+	while IFS= read -r line; do
+		id=$(sed -E 's/^[[:space:]]*X\(([A-Z]+),.*/\1/' <<<"$line")
+		pub=$(sed -E 's/^[^"]*"[^"]*", "([a-z]+)".*/\1/' <<<"$line")
+		n=$((n + 1))
+		grep -qE "(hub_publish|net_event)\(.*EV_$id\b|EV_$id : EV_|\? EV_$id\b" "$ROOT/$pub"/*.c || {
+			echo "EV_$id is declared but $pub/ does not publish it"
+			return 1
+		}
+	done < <(grep -E '^[[:space:]]*X\([A-Z]+, "' "$ROOT/common/events.h")
+	[ "$n" -ge 7 ]
+	# every publishing call names a topic of the table, never a literal
+	calls=$(cd "$ROOT" && grep -nE '(hub_publish|net_event)\(' planner/*.c fetcher/*.c writer/*.c |
+		grep -vE '^[^:]+:[0-9]+:(void|[a-z_]+\()|net_event\(sock_xpub, topic' || true)
+	echo "$calls"
+	[ -n "$calls" ]
+	! grep -E '(hub_publish|net_event)\([^,]*, *"' <<<"$calls"
+	! grep -vE 'EV_[A-Z]+' <<<"$calls"
+}

@@ -388,58 +388,6 @@ test_event_lines(void **state)
 }
 
 static void
-test_proc_events(void **state)
-{
-	struct jw w = { { NULL, 0, 0, 0 }, 0 };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-
-	(void)state;
-	mon_init(&m);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5);
-	pk_str(&pk, "name");
-	pk_str(&pk, "cp-fetcher-with-a-very-long-name-indeed");
-	pk_kv(&pk, "pid", 4242);
-	pk_str(&pk, "event");
-	pk_str(&pk, "exit");
-	pk_kv(&pk, "code", -9);
-	pk_kv(&pk, "extra", 1);
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, &w);
-	/* names are cut to their buffers */
-	assert_string_equal(w.b.d,
-	                    "{\"topic\":\"proc\",\"name\":\"cp-fetcher-with-a-very-long-nam\","
-	                    "\"pid\":4242,\"event\":\"exit\",\"code\":-9}\n");
-	assert_string_equal(m.last_proc,
-	                    "cp-fetcher-with-a-very-long-nam (pid 4242) exit, code -9");
-	/* without --json nothing is written, the text is still kept */
-	tb_reset(&w.b);
-	msgpack_sbuffer_clear(&sb);
-	msgpack_pack_map(&pk, 2);
-	pk_kv(&pk, "name", 5); /* wrong types keep the defaults */
-	pk_str(&pk, "pid");
-	pk_str(&pk, "x");
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, NULL);
-	assert_int_equal(w.b.len, 0);
-	assert_string_equal(m.last_proc, "? (pid 0) ?, code 0");
-	/* a key that is not a string, not a map, trailing bytes: undecodable */
-	msgpack_sbuffer_clear(&sb);
-	msgpack_pack_map(&pk, 1);
-	msgpack_pack_int64(&pk, 1);
-	msgpack_pack_int64(&pk, 2);
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, &w);
-	mon_on_event(&m, "proc", 4, "\x01", 1, NULL);
-	mon_on_event(&m, "proc", 4, "\x80\x80", 2, NULL);
-	assert_string_equal(w.b.d,
-	                    "{\"topic\":\"proc\",\"error\":\"undecodable payload\",\"bytes\":3}\n");
-	assert_int_equal(m.ev_bad, 3);
-	assert_int_equal(m.ev[T_PROC], 5);
-	msgpack_sbuffer_destroy(&sb);
-	tb_free(&w.b);
-}
-
-static void
 test_drain(void **state)
 {
 	void *ctx = zmq_ctx_new(), *tx = zmq_socket(ctx, ZMQ_PAIR), *rx = zmq_socket(ctx, ZMQ_PAIR);
@@ -696,10 +644,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_progress_json), cmocka_unit_test(test_progress_rejects),
-		cmocka_unit_test(test_event_lines),   cmocka_unit_test(test_proc_events),
-		cmocka_unit_test(test_drain),         cmocka_unit_test(test_prometheus),
-		cmocka_unit_test(test_summary),       cmocka_unit_test(test_rates_window),
-		cmocka_unit_test(test_chains),        cmocka_unit_test(test_view),
+		cmocka_unit_test(test_event_lines),   cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_prometheus),    cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_rates_window),  cmocka_unit_test(test_chains),
+		cmocka_unit_test(test_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
