@@ -555,6 +555,7 @@ take_lease(const void *data, size_t len, int64_t now)
 	struct lease *l = NULL;
 	int type = msg_peek_type(data, len);
 
+	net_require_version(data, len, "planner", "fetcher"); /* a LEASE or REFUSED */
 	if (type != MSG_LEASE) {
 		if (type > 0 && type < MSG_TYPE_END)
 			log_warnx("unexpected %s message from the planner dropped",

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "mon.h"
+#include "net.h"
 #include "tf.h"
 #include "timeutil.h"
 
@@ -176,6 +177,16 @@ mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void *data
 	}
 }
 
+/* An event of another protocol version: exit 3, naming its publisher. */
+static void
+require_version(const char *topic, size_t tlen, const void *data, size_t len)
+{
+	enum mon_topic t = topic_of(topic, tlen);
+
+	net_require_version(data, len, t < T_OTHER ? ev_topic_publishers[t] : "publisher",
+	                    "monitor");
+}
+
 /* Receives the rest of a message: frames beyond topic and payload are not ours. */
 static void
 skip_frames(void *sub, int more)
@@ -209,6 +220,8 @@ recv_one(void *sub, struct monitor *m, struct jw *w)
 	zmq_msg_init(&pl);
 	if (more && zmq_msg_recv(&pl, sub, 0) != -1) {
 		m->last_event_mono_ms = time_mono_ms();
+		require_version(zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
+		                zmq_msg_size(&pl));
 		mon_on_event(m, zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
 		             zmq_msg_size(&pl), w);
 		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);
