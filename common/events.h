@@ -56,12 +56,14 @@ extern const char *const ev_topic_publishers[EV_T_COUNT];
 #define EV_COMMITTED EV_NAME(COMMITTED)
 #define EV_PROGRESS EV_NAME(PROGRESS)
 
-#define PROGRESS_KEYS(X)                                                                      \
-	X(v)                                                                                  \
-	X(run) X(elapsed_ms) X(slots_total) X(slots_done) X(slots_hit) X(requests) X(candles) \
-	    X(new_candles) X(retries) X(n429) X(n418) X(bytes) X(finished) X(analysis_us)     \
-	        X(chunks_planned) X(targets) X(sources) X(rate_limit)
-#define EV_ONE_(k) +1
+/* clang-format off */
+#define PROGRESS_KEYS(X)                                                           \
+	X(v) X(run) X(elapsed_ms) X(slots_total) X(slots_done) X(slots_hit)        \
+	X(requests) X(candles) X(new_candles) X(retries) X(n429) X(n418) X(bytes)  \
+	X(finished) X(analysis_us) X(chunks_planned) X(targets) X(sources)         \
+	X(rate_limit)
+/* clang-format on */
+#define EV_ONE_(k) +1 /* NOLINT(bugprone-macro-parentheses): a term of a sum */
 enum { EV_PROGRESS_NKEYS = 0 PROGRESS_KEYS(EV_ONE_) };
 #undef EV_ONE_
 

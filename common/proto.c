@@ -40,8 +40,10 @@
 #define WIRE_STR 1
 #define WIRE_CI CI_FIELDS
 #define WIRE_CANDLES 1
-#define WIRE_(kind, name, lo, hi, check, json) +WIRE_##kind
-#define ONE_(kind, name, lo, hi, check, json) +1
+#define WIRE_(kind, name, lo, hi, check, json) \
+	+WIRE_##kind /* NOLINT(bugprone-macro-parentheses): a term of a sum */
+#define ONE_(kind, name, lo, hi, check, json) \
+	+1 /* NOLINT(bugprone-macro-parentheses): a term of a sum */
 enum { CI_FIELDS = 0 CHUNK_INFO_FIELDS(ONE_) };
 #define CANDLE_FIELDS (4 + CN_COUNT)
 #define CANDLE_UNIT_MAX 1440
@@ -50,9 +52,9 @@ enum { CI_FIELDS = 0 CHUNK_INFO_FIELDS(ONE_) };
 #define TYPE_NAME_(T, n, max) [MSG_##T] = #T,
 const char *const msg_type_names[MSG_TYPE_END] = { [MSG_NONE] = "NONE", MSG_TYPES(TYPE_NAME_) };
 
-#define EV_NAME_(id, topic, publisher, payload) [EV_T_##id] = topic,
+#define EV_NAME_(id, topic, publisher, payload) [EV_T_##id] = (topic),
 const char *const ev_topic_names[EV_T_COUNT] = { EVENT_TOPICS(EV_NAME_) };
-#define EV_PUBLISHER_(id, topic, publisher, payload) [EV_T_##id] = publisher,
+#define EV_PUBLISHER_(id, topic, publisher, payload) [EV_T_##id] = (publisher),
 const char *const ev_topic_publishers[EV_T_COUNT] = { EVENT_TOPICS(EV_PUBLISHER_) };
 
 const char *const overlap_names[OV_END] = {
@@ -540,6 +542,7 @@ rd_envelope(struct rd *r, const void *data, size_t len, enum msg_type type, uint
 }
 
 /* A field's decoding (proto_fields.h); its checks follow (OK_). */
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
 #define RD_UNSIGNED_(K, T)                                   \
 	static int rd_##K(struct rd *r, T *dst, uint64_t hi) \
 	{                                                    \
@@ -564,6 +567,7 @@ RD_UNSIGNED_(U32, uint32_t)
 RD_UNSIGNED_(U64, uint64_t)
 RD_SIGNED_(I8, int8_t)
 RD_SIGNED_(I64, int64_t)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static int rd_ci(struct rd *r, struct chunk_info *m);
 static int rd_candles(struct rd *r, struct candle **c, uint16_t *n, uint16_t max);
@@ -577,6 +581,7 @@ static int rd_candles(struct rd *r, struct candle **c, uint16_t *n, uint16_t max
 #define RD_STR(r, m, n, lo, hi) rd_str(r, (m)->n, sizeof((m)->n))
 #define RD_CI(r, m, n, lo, hi) rd_ci(r, &(m)->n)
 #define RD_CANDLES(r, m, f, lo, hi) rd_candles(r, &(m)->f, &(m)->n##f, hi)
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a term of a disjunction */
 #define RD_(kind, name, lo, hi, check, json) || RD_##kind(r, m, name, lo, hi) == -1
 
 /* The ChunkInfo's fields, then its checks. */

@@ -27,7 +27,7 @@ const double mon_hist_le[MON_HIST_N] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 };
 
-#define TOPIC_NAME_(id, topic, publisher, payload) [T_##id] = topic,
+#define TOPIC_NAME_(id, topic, publisher, payload) [T_##id] = (topic),
 const char *const mon_topic_names[T_COUNT] = { EVENT_TOPICS(TOPIC_NAME_)[T_OTHER] = "other" };
 
 void
