@@ -10,6 +10,10 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon \
            $(shell pkg-config --cflags $(PKGS))
+# every compile writes its header dependencies next to its output (foo.o ->
+# foo.d, tests/unit/x_test -> tests/unit/x_test.d); -MP adds an empty rule per
+# header so that deleting one does not break the build
+CFLAGS  += -MMD -MP
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
@@ -66,8 +70,12 @@ writer/cp-writer: $(WRITER_SRC:.c=.o) $(LIBCOMMON)
 bench/msgsize: bench/msgsize.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-%.o: %.c $(wildcard common/*.h) $(wildcard $(dir $<)*.h)
+%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# the header dependencies written by -MMD (tests/build.bats checks that
+# touching any header rebuilds the objects that include it)
+-include $(wildcard */*.d */*/*.d)
 
 test: bins $(TESTS)
 	@CP_MAKEFLAGS='$(if $(filter 1,$(SANITIZE)),SANITIZE=1) $(if $(filter 1,$(WERROR)),WERROR=1)' tests/run-all.sh
@@ -89,7 +97,7 @@ bench-check: bins
 	@bench/check.sh
 
 clean:
-	rm -f $(BINS) $(TESTS) $(LIBCOMMON) */*.o */*/*.o */*.gcda */*.gcno */*/*.gcda */*/*.gcno
+	rm -f $(BINS) $(TESTS) $(LIBCOMMON) */*.o */*/*.o */*.d */*/*.d */*.gcda */*.gcno */*/*.gcda */*/*.gcno
 
 .PHONY: all bins test bench clean lint coverage bench-check
 

@@ -9,6 +9,12 @@
  *                                      candles with Upbit's fixed-scale
  *                                      decimals) divided by its 200 candles
  *   msgsize: result_200_bytes N        that RESULT's total
+ *   msgsize: committed_max_bytes N     the widest COMMITTED
+ *   msgsize: failed_max_bytes N        the widest FAILED (the longest source
+ *                                      and reason texts)
+ * "Widest" comes from the tables of proto_fields.h: every integer at the top
+ * of its range, except the times (every I64: seconds, or milliseconds when
+ * named _ms), which stop at the year 2100; every text at its longest.
  * Exit status 1 if an encoder fails.
  */
 #include <inttypes.h>
@@ -21,29 +27,36 @@
 
 #define Y2100 INT64_C(4102444800) /* 2100-01-01T00:00:00Z: every time field at its widest */
 
+/* A field at its widest (see above). */
+#define WIDE_INT(m, n, hi) ((m)->n = (hi))
+#define WIDE_U8 WIDE_INT
+#define WIDE_U16 WIDE_INT
+#define WIDE_U32 WIDE_INT
+#define WIDE_U64 WIDE_INT
+#define WIDE_I8 WIDE_INT
+#define WIDE_I64(m, n, hi) ((m)->n = strstr(#n, "_ms") != NULL ? Y2100 * 1000 : Y2100)
+#define WIDE_STR(m, n, hi) (memset((m)->n, 'X', (hi)-1), (m)->n[(hi)-1] = '\0')
+#define WIDE_CI(m, n, hi) widest_chunk(&(m)->n)
+#define WIDE_CANDLES(m, n, hi) ((m)->n = NULL)
+#define WIDE_(kind, name, lo, hi, check, json) WIDE_##kind(m, name, hi);
+
 static void
-widest_chunk(struct chunk_info *ci)
+widest_chunk(struct chunk_info *m)
 {
-	memset(ci, 0, sizeof(*ci));
-	ci->id = UINT64_MAX;
-	ci->attempt = UINT8_MAX;
-	ci->tf = TF_1M;
-	memset(ci->market, 'X', MARKET_MAX - 1);
-	ci->to = Y2100;
-	ci->count = CANDLE_MAX_PER_RESPONSE;
-	ci->seg_lo = Y2100;
-	ci->cov_from = Y2100;
-	ci->cov_to = Y2100;
-	ci->overlap = OV_END - 1;
-	ci->received = CANDLE_MAX_PER_RESPONSE;
-	ci->newest = ci->oldest = ci->effective_end = Y2100;
-	ci->history_end = 1;
-	ci->http_status = 599;
-	ci->remaining_req = INT8_MAX;
-	ci->lease_ms = UINT32_MAX;
-	ci->delay_ms = UINT32_MAX;
-	ci->planned_ms = Y2100 * 1000;
-	ci->t_leased = ci->t_sent = ci->t_answered = ci->t_parsed = ci->t_committed = UINT32_MAX;
+	memset(m, 0, sizeof(*m));
+	CHUNK_INFO_FIELDS(WIDE_)
+}
+
+static void
+widest_committed(struct msg_committed *m)
+{
+	MSG_COMMITTED_FIELDS(WIDE_)
+}
+
+static void
+widest_failed(struct msg_failed *m)
+{
+	MSG_FAILED_FIELDS(WIDE_)
 }
 
 /* a 1m KRW-BTC candle as Upbit prints it, slot i of the chunk */
@@ -76,14 +89,26 @@ main(void)
 	static struct candle candles[CANDLE_MAX_PER_RESPONSE];
 	struct msgbuf b = { 0 };
 	struct msg_result r;
+	struct msg_committed c;
+	struct msg_failed f;
 	struct chunk_info ci;
-	size_t lease;
+	size_t lease, committed, failed;
 	int i;
 
 	widest_chunk(&ci);
 	if (msg_encode_lease(&b, &ci) == -1)
 		return 1;
 	lease = b.len;
+	widest_committed(&c);
+	b.len = 0;
+	if (msg_encode_committed(&b, &c) == -1)
+		return 1;
+	committed = b.len;
+	widest_failed(&f);
+	b.len = 0;
+	if (msg_encode_failed(&b, &f) == -1)
+		return 1;
+	failed = b.len;
 	memset(&r, 0, sizeof(r));
 	r.ci = ci;
 	snprintf(r.ci.market, sizeof(r.ci.market), "KRW-BTC");
@@ -99,6 +124,8 @@ main(void)
 	printf("msgsize: lease_max_bytes %zu\n", lease);
 	printf("msgsize: result_bytes_per_candle %.1f\n", (double)b.len / CANDLE_MAX_PER_RESPONSE);
 	printf("msgsize: result_200_bytes %zu\n", b.len);
+	printf("msgsize: committed_max_bytes %zu\n", committed);
+	printf("msgsize: failed_max_bytes %zu\n", failed);
 	msgbuf_free(&b);
 	return 0;
 }

@@ -2,8 +2,10 @@
  * net.c: ZeroMQ sockets configured the same way in every process: explicit
  * high-water marks, a short linger, ROUTER_MANDATORY on routers, a message
  * size cap on every socket that receives, IPv4 only, optional CURVE keys
- * read from key files, and the lossy event publisher. Owns no state: every
- * socket belongs to its caller.
+ * read from key files, the lossy event publisher, and the protocol version
+ * hello (a refusal of another version, answered and logged, or fatal on the
+ * side that is refused). Owns no state but the last version it refused:
+ * every socket belongs to its caller.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include "crashpoint.h"
 #include "log.h"
 #include "net.h"
+#include "proto.h"
 
 #define NET_MAXMSGSIZE_BYTES (1024 * 1024)
 #define NET_EVENTS_HWM 1000
@@ -462,4 +465,43 @@ net_zap_stop(void)
 	zmq_ctx_shutdown(zap.ctx);
 	pthread_join(zap.thread, NULL);
 	zap.running = 0;
+}
+
+/* ---- the protocol version hello ---- */
+
+int
+net_refuse_other_version(void *router, const void *ident, size_t ilen, const void *data, size_t len,
+                         const char *self)
+{
+	static int64_t last_logged = -1;
+	struct msg_refused r = { PROTO_VERSION, 0, "" };
+	struct msgbuf b = { NULL, 0, 0 };
+	int64_t v = msg_peek_version(data, len);
+	char text[REASON_MAX];
+
+	if (v < 0 || v == PROTO_VERSION)
+		return 0;
+	msg_refusal_text(text, sizeof(text), "peer", v, self);
+	if (v != last_logged)
+		log_warnx("%s: refused", text);
+	last_logged = v;
+	r.heard = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	snprintf(r.who, sizeof(r.who), "%s", self);
+	if (msg_encode_refused(&b, &r) == 0 &&
+	    (net_send(router, ident, ilen, 1) == -1 || net_send(router, b.data, b.len, 0) == -1))
+		log_debug("REFUSED not sent: %s", zmq_strerror(zmq_errno()));
+	msgbuf_free(&b);
+	return 1;
+}
+
+void
+net_require_version(const void *data, size_t len, const char *peer, const char *self)
+{
+	int64_t v = msg_peek_version(data, len);
+	char text[REASON_MAX];
+
+	if (v < 0 || v == PROTO_VERSION)
+		return;
+	msg_refusal_text(text, sizeof(text), peer, v, self);
+	fatalx(EXIT_PERMFAIL, "%s", text);
 }

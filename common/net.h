@@ -46,4 +46,14 @@ void *net_events_open(void *ctx, const char *endpoint, const struct net_curve *c
 /* Publishes topic + payload (two frames). */
 void net_event(void *pub, const char *topic, const void *data, size_t len);
 
+/* The hello (proto.h): every envelope carries PROTO_VERSION. A router
+ * that received data from ident answers a message of another version with
+ * REFUSED and logs it (once per version heard): 1, the caller drops it; 0
+ * if data has our version or none. self names us ("planner"). */
+int net_refuse_other_version(void *router, const void *ident, size_t ilen, const void *data,
+                             size_t len, const char *self);
+/* A message from peer ("planner") of another version, a REFUSED included:
+ * exits EXIT_PERMFAIL with one line naming both versions. */
+void net_require_version(const void *data, size_t len, const char *peer, const char *self);
+
 #endif

@@ -6,44 +6,56 @@
  * and rejects trailing bytes. Decoders fill a local copy and publish it only
  * on success, so the caller's output is untouched on error. Encoders apply
  * the same semantic checks, so we never emit what we would refuse to read.
- * Owns the name tables and the wire layout:
+ * Owns the name tables and the wire layout, all of it expanded from the
+ * tables of proto_fields.h (the field order there is the wire order):
  *
- *   ci      = id, attempt, tf, market, to, count, seg_lo, overlap, cov_from,
- *             cov_to, lease_ms, delay_ms, received, newest, oldest,
- *             effective_end, history_end, http_status, remaining_req,
- *             planned_ms, t_leased, t_sent, t_answered, t_parsed, t_committed
- *   READY     [1, 1, free_slots, leases_seen, source]
- *   LEASE     [1, 2, ci...]                        (<= CHUNK_INFO_WIRE_MAX bytes)
- *   RESULT    [1, 3, ci..., bytes, [candle...]]     (<= MSG_RESULT_MAX_BYTES)
- *   FAILED    [1, 4, ci..., kind, retry_after_ms, source, reason]
- *   COMMITTED [1, 5, ci..., bytes, new_candles, duplicate]
- *   candle  = [start, timestamp_ms, unit, first_day, num0 .. num9]
+ *   ci        = CHUNK_INFO_FIELDS, flattened
+ *   READY     [v, 1, free_slots, leases_seen, source]
+ *   LEASE     [v, 2, ci...]                        (<= CHUNK_INFO_WIRE_MAX bytes)
+ *   RESULT    [v, 3, ci..., bytes, [candle...]]     (<= MSG_RESULT_MAX_BYTES)
+ *   FAILED    [v, 4, ci..., kind, retry_after_ms, source, reason]
+ *   COMMITTED [v, 5, ci..., bytes, new_candles, duplicate]
+ *   REFUSED   [v, 7, speaks, heard, who]            (frozen, read in any v)
+ *   candle    = [start, timestamp_ms, unit, first_day, num0 .. num9]
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
+#include "events.h"
 #include "proto.h"
 #include "tf.h"
 
 /* A RESULT carries up to 200 candles of ~450 bytes: it gets its own cap. */
 #define MSGBUF_MAX_BYTES MSG_RESULT_MAX_BYTES
-#define CI_FIELDS 25
+/* the msgpack elements of a field: a ChunkInfo is flattened */
+#define WIRE_U8 1
+#define WIRE_U16 1
+#define WIRE_U32 1
+#define WIRE_U64 1
+#define WIRE_I8 1
+#define WIRE_I64 1
+#define WIRE_STR 1
+#define WIRE_CI CI_FIELDS
+#define WIRE_CANDLES 1
+#define WIRE_(kind, name, lo, hi, check, json) \
+	+WIRE_##kind /* NOLINT(bugprone-macro-parentheses): a term of a sum */
+#define ONE_(kind, name, lo, hi, check, json) \
+	+1 /* NOLINT(bugprone-macro-parentheses): a term of a sum */
+enum { CI_FIELDS = 0 CHUNK_INFO_FIELDS(ONE_) };
 #define CANDLE_FIELDS (4 + CN_COUNT)
 #define CANDLE_UNIT_MAX 1440
-#define HTTP_STATUS_MAX 999
 #define FIRST_DAY_MAX 11
 
-const char *const msg_type_names[MSG_TYPE_END] = {
-	[0] = "NONE",
-	[MSG_READY] = "READY",
-	[MSG_LEASE] = "LEASE",
-	[MSG_RESULT] = "RESULT",
-	[MSG_FAILED] = "FAILED",
-	[MSG_COMMITTED] = "COMMITTED",
-	[MSG_EVENT] = "EVENT",
-};
+#define TYPE_NAME_(T, n, max) [MSG_##T] = #T,
+const char *const msg_type_names[MSG_TYPE_END] = { [MSG_NONE] = "NONE", MSG_TYPES(TYPE_NAME_) };
+
+#define EV_NAME_(id, topic, publisher, payload) [EV_T_##id] = (topic),
+const char *const ev_topic_names[EV_T_COUNT] = { EVENT_TOPICS(EV_NAME_) };
+#define EV_PUBLISHER_(id, topic, publisher, payload) [EV_T_##id] = (publisher),
+const char *const ev_topic_publishers[EV_T_COUNT] = { EVENT_TOPICS(EV_PUBLISHER_) };
 
 const char *const overlap_names[OV_END] = {
 	[OV_NO_OVERLAP] = "NO_OVERLAP",
@@ -63,6 +75,9 @@ const char *const fail_kind_names[FAIL_END] = {
 	[FAIL_PERM_MARKET] = "perm_market",
 	[FAIL_PERM_REQUEST] = "perm_request",
 };
+
+#define CAP_(T, n, max) [MSG_##T] = (max),
+static const size_t msg_cap[MSG_TYPE_END] = { MSG_TYPES(CAP_) };
 
 /* ---- semantic checks shared by encoders and decoders ---- */
 
@@ -86,28 +101,46 @@ market_ok(const char *s)
 	return 1;
 }
 
-/* The planner's half of a chunk: what to fetch and why. */
+/* Any text (str_ok is checked for every STR field first). */
 static int
-ci_request_ok(const struct chunk_info *ci)
+text_ok(const char *s)
 {
-	return ci->tf < TF_COUNT && market_ok(ci->market) && ci->to >= 0 && ci->count >= 1 &&
-	       ci->count <= CANDLE_MAX_PER_RESPONSE && ci->seg_lo >= 0 && ci->overlap < OV_END &&
-	       ci->cov_from >= 0 && ci->cov_to >= ci->cov_from;
-}
-
-/* The fetcher's half: what the answer held. */
-static int
-ci_answer_ok(const struct chunk_info *ci)
-{
-	return ci->received <= CANDLE_MAX_PER_RESPONSE && ci->newest >= 0 && ci->oldest >= 0 &&
-	       ci->effective_end >= 0 && ci->history_end <= 1 &&
-	       ci->http_status <= HTTP_STATUS_MAX && ci->remaining_req >= -1 && ci->planned_ms >= 0;
+	(void)s;
+	return 1;
 }
 
 static int
-ci_ok(const struct chunk_info *ci)
+u_in(uint64_t v, uint64_t lo, uint64_t hi)
 {
-	return ci_request_ok(ci) && ci_answer_ok(ci);
+	return v >= lo && v <= hi;
+}
+
+static int
+i_in(int64_t v, int64_t lo, int64_t hi)
+{
+	return v >= lo && v <= hi;
+}
+
+static int ci_ok(const struct chunk_info *ci);
+static int candles_ok(const struct candle *c, uint16_t n, uint16_t max);
+
+/* A field's check (proto_fields.h): its range, its text predicate. */
+#define OK_U8(m, n, lo, hi, ck) u_in((m)->n, lo, hi)
+#define OK_U16 OK_U8
+#define OK_U32 OK_U8
+#define OK_U64 OK_U8
+#define OK_I8(m, n, lo, hi, ck) i_in((m)->n, lo, hi)
+#define OK_I64 OK_I8
+#define OK_STR(m, n, lo, hi, ck) (str_ok((m)->n, sizeof((m)->n)) && ck((m)->n))
+#define OK_CI(m, n, lo, hi, ck) ci_ok(&(m)->n)
+#define OK_CANDLES(m, f, lo, hi, ck) candles_ok((m)->f, (m)->n##f, hi)
+#define OK_(kind, name, lo, hi, check, json) &&OK_##kind(m, name, lo, hi, check)
+
+/* Every field in its range; the covered range is a range. */
+static int
+ci_ok(const struct chunk_info *m)
+{
+	return 1 CHUNK_INFO_FIELDS(OK_) && m->cov_to >= m->cov_from;
 }
 
 /* Skips a run of at least one digit; 0, or -1 if *p is not a digit. */
@@ -180,6 +213,17 @@ candle_ok(const struct candle *c)
 		return 0;
 	for (int i = 0; i < CN_COUNT; i++)
 		if (!str_ok(c->num[i], CANDLE_NUM_MAX) || !decimal_ok(c->num[i]))
+			return 0;
+	return 1;
+}
+
+static int
+candles_ok(const struct candle *c, uint16_t n, uint16_t max)
+{
+	if (n > max || (n > 0 && c == NULL))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!candle_ok(&c[i]))
 			return 0;
 	return 1;
 }
@@ -265,51 +309,61 @@ enc_str(struct enc *e, const char *s)
 	msgpack_pack_str_body(&e->pk, s, n);
 }
 
+/* A field's encoding (proto_fields.h). */
+#define ENC_U8(e, m, n) msgpack_pack_uint64(&(e)->pk, (m)->n)
+#define ENC_U16 ENC_U8
+#define ENC_U32 ENC_U8
+#define ENC_U64 ENC_U8
+#define ENC_I8(e, m, n) msgpack_pack_int64(&(e)->pk, (m)->n)
+#define ENC_I64 ENC_I8
+#define ENC_STR(e, m, n) enc_str(e, (m)->n)
+#define ENC_CI(e, m, n) enc_ci(e, &(m)->n)
+#define ENC_CANDLES(e, m, f) enc_candles(e, (m)->f, (m)->n##f)
+#define ENC_(kind, name, lo, hi, check, json) ENC_##kind(e, m, name);
+
 static void
-enc_ci(struct enc *e, const struct chunk_info *ci)
+enc_ci(struct enc *e, const struct chunk_info *m)
 {
-	msgpack_packer *pk = &e->pk;
-
-	msgpack_pack_uint64(pk, ci->id);
-	msgpack_pack_uint64(pk, ci->attempt);
-	msgpack_pack_uint64(pk, ci->tf);
-	enc_str(e, ci->market);
-	msgpack_pack_int64(pk, ci->to);
-	msgpack_pack_uint64(pk, ci->count);
-	msgpack_pack_int64(pk, ci->seg_lo);
-	msgpack_pack_uint64(pk, ci->overlap);
-	msgpack_pack_int64(pk, ci->cov_from);
-	msgpack_pack_int64(pk, ci->cov_to);
-	msgpack_pack_uint64(pk, ci->lease_ms);
-	msgpack_pack_uint64(pk, ci->delay_ms);
-	msgpack_pack_uint64(pk, ci->received);
-	msgpack_pack_int64(pk, ci->newest);
-	msgpack_pack_int64(pk, ci->oldest);
-	msgpack_pack_int64(pk, ci->effective_end);
-	msgpack_pack_uint64(pk, ci->history_end);
-	msgpack_pack_uint64(pk, ci->http_status);
-	msgpack_pack_int64(pk, ci->remaining_req);
-	msgpack_pack_int64(pk, ci->planned_ms);
-	msgpack_pack_uint64(pk, ci->t_leased);
-	msgpack_pack_uint64(pk, ci->t_sent);
-	msgpack_pack_uint64(pk, ci->t_answered);
-	msgpack_pack_uint64(pk, ci->t_parsed);
-	msgpack_pack_uint64(pk, ci->t_committed);
+	CHUNK_INFO_FIELDS(ENC_)
 }
 
-int
-msg_encode_ready(struct msgbuf *b, const struct msg_ready *m)
+static void
+enc_candles(struct enc *e, const struct candle *c, uint16_t n)
 {
-	struct enc e;
-
-	if (!str_ok(m->source, SOURCE_MAX))
-		return -1;
-	enc_begin(&e, b, MSG_READY, 5);
-	msgpack_pack_uint64(&e.pk, m->free_slots);
-	msgpack_pack_uint64(&e.pk, m->leases_seen);
-	enc_str(&e, m->source);
-	return enc_end(&e, MSG_MAX_BYTES);
+	msgpack_pack_array(&e->pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_array(&e->pk, CANDLE_FIELDS);
+		msgpack_pack_int64(&e->pk, c[i].start);
+		msgpack_pack_int64(&e->pk, c[i].timestamp_ms);
+		msgpack_pack_int64(&e->pk, c[i].unit);
+		enc_str(e, c[i].first_day);
+		for (int j = 0; j < CN_COUNT; j++)
+			enc_str(e, c[i].num[j]);
+	}
 }
+
+/* Per message: its checks, its encoder (msg_encode_<name>) and its field
+ * count, from MSG_<TYPE>_FIELDS. */
+#define BODY_CODEC_(T, n)                                                \
+	enum { NFIELDS_##T = 2 MSG_##T##_FIELDS(WIRE_) };                \
+	static int ok_##n(const struct msg_##n *m)                       \
+	{                                                                \
+		return 1 MSG_##T##_FIELDS(OK_);                          \
+	}                                                                \
+	static void enc_body_##n(struct enc *e, const struct msg_##n *m) \
+	{                                                                \
+		MSG_##T##_FIELDS(ENC_)                                   \
+	}                                                                \
+	int msg_encode_##n(struct msgbuf *b, const struct msg_##n *m)    \
+	{                                                                \
+		struct enc e;                                            \
+		if (!ok_##n(m))                                          \
+			return -1;                                       \
+		enc_begin(&e, b, MSG_##T, NFIELDS_##T);                  \
+		enc_body_##n(&e, m);                                     \
+		return enc_end(&e, msg_cap[MSG_##T]);                    \
+	}
+MSG_BODIES(BODY_CODEC_)
 
 int
 msg_encode_lease(struct msgbuf *b, const struct chunk_info *ci)
@@ -321,67 +375,6 @@ msg_encode_lease(struct msgbuf *b, const struct chunk_info *ci)
 	enc_begin(&e, b, MSG_LEASE, 2 + CI_FIELDS);
 	enc_ci(&e, ci);
 	return enc_end(&e, CHUNK_INFO_WIRE_MAX);
-}
-
-int
-msg_encode_result(struct msgbuf *b, const struct msg_result *m)
-{
-	struct enc e;
-
-	if (!ci_ok(&m->ci) || m->ncandles > CANDLE_MAX_PER_RESPONSE ||
-	    (m->ncandles > 0 && m->candles == NULL))
-		return -1;
-	for (size_t i = 0; i < m->ncandles; i++)
-		if (!candle_ok(&m->candles[i]))
-			return -1;
-	enc_begin(&e, b, MSG_RESULT, 2 + CI_FIELDS + 2);
-	enc_ci(&e, &m->ci);
-	msgpack_pack_uint64(&e.pk, m->bytes);
-	msgpack_pack_array(&e.pk, m->ncandles);
-	for (size_t i = 0; i < m->ncandles; i++) {
-		const struct candle *c = &m->candles[i];
-
-		msgpack_pack_array(&e.pk, CANDLE_FIELDS);
-		msgpack_pack_int64(&e.pk, c->start);
-		msgpack_pack_int64(&e.pk, c->timestamp_ms);
-		msgpack_pack_int64(&e.pk, c->unit);
-		enc_str(&e, c->first_day);
-		for (int j = 0; j < CN_COUNT; j++)
-			enc_str(&e, c->num[j]);
-	}
-	return enc_end(&e, MSG_RESULT_MAX_BYTES);
-}
-
-int
-msg_encode_failed(struct msgbuf *b, const struct msg_failed *m)
-{
-	struct enc e;
-
-	if (!ci_ok(&m->ci) || m->kind < 1 || m->kind >= FAIL_END ||
-	    !str_ok(m->source, SOURCE_MAX) || !str_ok(m->reason, REASON_MAX))
-		return -1;
-	enc_begin(&e, b, MSG_FAILED, 2 + CI_FIELDS + 4);
-	enc_ci(&e, &m->ci);
-	msgpack_pack_uint64(&e.pk, m->kind);
-	msgpack_pack_uint64(&e.pk, m->retry_after_ms);
-	enc_str(&e, m->source);
-	enc_str(&e, m->reason);
-	return enc_end(&e, MSG_MAX_BYTES);
-}
-
-int
-msg_encode_committed(struct msgbuf *b, const struct msg_committed *m)
-{
-	struct enc e;
-
-	if (!ci_ok(&m->ci) || m->new_candles > CANDLE_MAX_PER_RESPONSE || m->duplicate > 1)
-		return -1;
-	enc_begin(&e, b, MSG_COMMITTED, 2 + CI_FIELDS + 3);
-	enc_ci(&e, &m->ci);
-	msgpack_pack_uint64(&e.pk, m->bytes);
-	msgpack_pack_uint64(&e.pk, m->new_candles);
-	msgpack_pack_uint64(&e.pk, m->duplicate);
-	return enc_end(&e, MSG_MAX_BYTES);
 }
 
 /* ---- decoding: a bounds-checked msgpack reader ---- */
@@ -518,13 +511,6 @@ rd_array(struct rd *r, uint32_t *n)
 	return 0;
 }
 
-#define RD_U(r, hi, dst)                           \
-	do {                                       \
-		uint64_t v_;                       \
-		if (rd_uint((r), (hi), &v_) == -1) \
-			return -1;                 \
-		(dst) = v_;                        \
-	} while (0)
 #define RD_I(r, lo, hi, dst)                            \
 	do {                                            \
 		int64_t v_;                             \
@@ -533,58 +519,79 @@ rd_array(struct rd *r, uint32_t *n)
 		(dst) = v_;                             \
 	} while (0)
 
-/* Opens [PROTO_VERSION, type, ...] with exactly nfields elements. */
+/* Opens [PROTO_VERSION, type, ...] with exactly nfields elements (any
+ * version if any_version). */
 static int
-rd_envelope(struct rd *r, const void *data, size_t len, size_t max, enum msg_type type,
-            uint32_t nfields)
+rd_envelope(struct rd *r, const void *data, size_t len, enum msg_type type, uint32_t nfields,
+            int any_version)
 {
 	uint32_t n;
 	uint64_t v;
 
-	if (data == NULL || len > max)
+	if (data == NULL || len > msg_cap[type])
 		return -1;
 	r->p = data;
 	r->end = r->p + len;
 	if (rd_array(r, &n) == -1 || n != nfields)
 		return -1;
-	if (rd_uint(r, UINT64_MAX, &v) == -1 || v != PROTO_VERSION)
+	if (rd_uint(r, UINT64_MAX, &v) == -1 || (!any_version && v != PROTO_VERSION))
 		return -1;
 	if (rd_uint(r, UINT64_MAX, &v) == -1 || v != (uint64_t)type)
 		return -1;
 	return 0;
 }
 
+/* A field's decoding (proto_fields.h); its checks follow (OK_). */
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
+#define RD_UNSIGNED_(K, T)                                   \
+	static int rd_##K(struct rd *r, T *dst, uint64_t hi) \
+	{                                                    \
+		uint64_t v;                                  \
+		if (rd_uint(r, hi, &v) == -1)                \
+			return -1;                           \
+		*dst = (T)v;                                 \
+		return 0;                                    \
+	}
+#define RD_SIGNED_(K, T)                                                \
+	static int rd_##K(struct rd *r, T *dst, int64_t lo, int64_t hi) \
+	{                                                               \
+		int64_t v;                                              \
+		if (rd_int(r, lo, hi, &v) == -1)                        \
+			return -1;                                      \
+		*dst = (T)v;                                            \
+		return 0;                                               \
+	}
+RD_UNSIGNED_(U8, uint8_t)
+RD_UNSIGNED_(U16, uint16_t)
+RD_UNSIGNED_(U32, uint32_t)
+RD_UNSIGNED_(U64, uint64_t)
+RD_SIGNED_(I8, int8_t)
+RD_SIGNED_(I64, int64_t)
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+static int rd_ci(struct rd *r, struct chunk_info *m);
+static int rd_candles(struct rd *r, struct candle **c, uint16_t *n, uint16_t max);
+
+#define RD_U8(r, m, n, lo, hi) rd_U8(r, &(m)->n, hi)
+#define RD_U16(r, m, n, lo, hi) rd_U16(r, &(m)->n, hi)
+#define RD_U32(r, m, n, lo, hi) rd_U32(r, &(m)->n, hi)
+#define RD_U64(r, m, n, lo, hi) rd_U64(r, &(m)->n, hi)
+#define RD_I8(r, m, n, lo, hi) rd_I8(r, &(m)->n, lo, hi)
+#define RD_I64(r, m, n, lo, hi) rd_I64(r, &(m)->n, lo, hi)
+#define RD_STR(r, m, n, lo, hi) rd_str(r, (m)->n, sizeof((m)->n))
+#define RD_CI(r, m, n, lo, hi) rd_ci(r, &(m)->n)
+#define RD_CANDLES(r, m, f, lo, hi) rd_candles(r, &(m)->f, &(m)->n##f, hi)
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a term of a disjunction */
+#define RD_(kind, name, lo, hi, check, json) || RD_##kind(r, m, name, lo, hi) == -1
+
+/* The ChunkInfo's fields, then its checks. */
 static int
-rd_ci(struct rd *r, struct chunk_info *ci)
+rd_ci(struct rd *r, struct chunk_info *m)
 {
-	memset(ci, 0, sizeof(*ci));
-	RD_U(r, UINT64_MAX, ci->id);
-	RD_U(r, UINT8_MAX, ci->attempt);
-	RD_U(r, TF_COUNT - 1, ci->tf);
-	if (rd_str(r, ci->market, sizeof(ci->market)) == -1)
+	memset(m, 0, sizeof(*m));
+	if (0 CHUNK_INFO_FIELDS(RD_))
 		return -1;
-	RD_I(r, 0, INT64_MAX, ci->to);
-	RD_U(r, CANDLE_MAX_PER_RESPONSE, ci->count);
-	RD_I(r, 0, INT64_MAX, ci->seg_lo);
-	RD_U(r, OV_END - 1, ci->overlap);
-	RD_I(r, 0, INT64_MAX, ci->cov_from);
-	RD_I(r, 0, INT64_MAX, ci->cov_to);
-	RD_U(r, UINT32_MAX, ci->lease_ms);
-	RD_U(r, UINT32_MAX, ci->delay_ms);
-	RD_U(r, CANDLE_MAX_PER_RESPONSE, ci->received);
-	RD_I(r, 0, INT64_MAX, ci->newest);
-	RD_I(r, 0, INT64_MAX, ci->oldest);
-	RD_I(r, 0, INT64_MAX, ci->effective_end);
-	RD_U(r, 1, ci->history_end);
-	RD_U(r, HTTP_STATUS_MAX, ci->http_status);
-	RD_I(r, -1, INT8_MAX, ci->remaining_req);
-	RD_I(r, 0, INT64_MAX, ci->planned_ms);
-	RD_U(r, UINT32_MAX, ci->t_leased);
-	RD_U(r, UINT32_MAX, ci->t_sent);
-	RD_U(r, UINT32_MAX, ci->t_answered);
-	RD_U(r, UINT32_MAX, ci->t_parsed);
-	RD_U(r, UINT32_MAX, ci->t_committed);
-	return ci_ok(ci) ? 0 : -1;
+	return ci_ok(m) ? 0 : -1;
 }
 
 static int
@@ -629,22 +636,56 @@ msg_peek_type(const void *data, size_t len)
 	return (int)type;
 }
 
-int
-msg_decode_ready(const void *data, size_t len, struct msg_ready *out)
+/* The candles of a RESULT into a new array (*c, freed by the caller, also
+ * on failure); the caller's own buffer is filled only on success. */
+static int
+rd_candles(struct rd *r, struct candle **c, uint16_t *n, uint16_t max)
 {
-	struct msg_ready m;
-	struct rd r;
+	uint32_t k;
 
-	memset(&m, 0, sizeof(m));
-	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_READY, 5) == -1)
+	*c = NULL;
+	if (rd_array(r, &k) == -1 || k > max)
 		return -1;
-	RD_U(&r, UINT32_MAX, m.free_slots);
-	RD_U(&r, UINT32_MAX, m.leases_seen);
-	if (rd_str(&r, m.source, sizeof(m.source)) == -1 || rd_left(&r) != 0)
+	*n = (uint16_t)k;
+	if (k == 0)
+		return 0;
+	if ((*c = calloc(k, sizeof(**c))) == NULL)
 		return -1;
-	*out = m;
+	for (uint32_t i = 0; i < k; i++)
+		if (rd_candle(r, &(*c)[i]) == -1)
+			return -1;
 	return 0;
 }
+
+/* Per message: a decoder into a local copy (rd_msg_<name>: envelope,
+ * fields, no trailing bytes, then the same checks as the encoder). */
+#define BODY_DECODER_(T, n)                                                                     \
+	static int rd_msg_##n(const void *data, size_t len, struct msg_##n *m, int any_version) \
+	{                                                                                       \
+		struct rd rd_, *r = &rd_;                                                       \
+		memset(m, 0, sizeof(*m));                                                       \
+		if (rd_envelope(r, data, len, MSG_##T, NFIELDS_##T, any_version) == -1)         \
+			return -1;                                                              \
+		if (0 MSG_##T##_FIELDS(RD_))                                                    \
+			return -1;                                                              \
+		return rd_left(r) == 0 && ok_##n(m) ? 0 : -1;                                   \
+	}
+MSG_BODIES(BODY_DECODER_)
+
+/* The messages decoded as they are: 0 and *out filled, or -1. */
+#define PLAIN_DECODER_(n, any_version)                                        \
+	int msg_decode_##n(const void *data, size_t len, struct msg_##n *out) \
+	{                                                                     \
+		struct msg_##n m;                                             \
+		if (rd_msg_##n(data, len, &m, any_version) == -1)             \
+			return -1;                                            \
+		*out = m;                                                     \
+		return 0;                                                     \
+	}
+PLAIN_DECODER_(ready, 0)
+PLAIN_DECODER_(failed, 0)
+PLAIN_DECODER_(committed, 0)
+PLAIN_DECODER_(refused, 1)
 
 int
 msg_decode_lease(const void *data, size_t len, struct chunk_info *out)
@@ -652,84 +693,66 @@ msg_decode_lease(const void *data, size_t len, struct chunk_info *out)
 	struct chunk_info ci;
 	struct rd r;
 
-	if (rd_envelope(&r, data, len, CHUNK_INFO_WIRE_MAX, MSG_LEASE, 2 + CI_FIELDS) == -1 ||
-	    rd_ci(&r, &ci) == -1 || rd_left(&r) != 0)
+	if (rd_envelope(&r, data, len, MSG_LEASE, 2 + CI_FIELDS, 0) == -1 || rd_ci(&r, &ci) == -1 ||
+	    rd_left(&r) != 0)
 		return -1;
 	*out = ci;
 	return 0;
 }
 
+/* Into the caller's candle buffer, and only on success. */
 int
 msg_decode_result(const void *data, size_t len, struct msg_result *out)
 {
-	struct chunk_info ci;
-	struct candle *tmp = NULL;
-	uint32_t bytes, n;
-	struct rd r;
+	struct msg_result m;
+	int rc = -1;
 
-	if (rd_envelope(&r, data, len, MSG_RESULT_MAX_BYTES, MSG_RESULT, 2 + CI_FIELDS + 2) == -1 ||
-	    rd_ci(&r, &ci) == -1)
-		return -1;
-	RD_U(&r, UINT32_MAX, bytes);
-	if (rd_array(&r, &n) == -1 || n > CANDLE_MAX_PER_RESPONSE)
-		return -1;
-	if (n > 0) {
-		if (out->candles == NULL || (tmp = calloc(n, sizeof(*tmp))) == NULL)
-			return -1;
-		for (uint32_t i = 0; i < n; i++)
-			if (rd_candle(&r, &tmp[i]) == -1)
-				goto fail;
-	}
-	if (rd_left(&r) != 0)
+	if (rd_msg_result(data, len, &m, 0) == -1 || (m.ncandles > 0 && out->candles == NULL))
 		goto fail;
-	out->ci = ci;
-	out->bytes = bytes;
-	out->ncandles = (uint16_t)n;
-	if (n > 0)
-		memcpy(out->candles, tmp, n * sizeof(*tmp));
-	free(tmp);
+	if (m.ncandles > 0)
+		memcpy(out->candles, m.candles, m.ncandles * sizeof(*m.candles));
+	free(m.candles);
+	m.candles = out->candles;
+	*out = m;
 	return 0;
 fail:
-	free(tmp);
-	return -1;
+	free(m.candles);
+	return rc;
 }
 
-int
-msg_decode_failed(const void *data, size_t len, struct msg_failed *out)
-{
-	struct msg_failed m;
-	struct rd r;
+/* ---- versions ---- */
 
-	memset(&m, 0, sizeof(m));
-	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_FAILED, 2 + CI_FIELDS + 4) == -1 ||
-	    rd_ci(&r, &m.ci) == -1)
+int64_t
+msg_peek_version(const void *data, size_t len)
+{
+	struct rd r;
+	uint32_t n;
+	uint64_t v;
+	char key[2];
+
+	if (data == NULL || len == 0 || len > MSG_RESULT_MAX_BYTES)
 		return -1;
-	RD_U(&r, FAIL_END - 1, m.kind);
-	if (m.kind < 1)
+	r.p = data;
+	r.end = r.p + len;
+	if ((*r.p & 0xf0) == 0x80 || *r.p == 0xde || *r.p == 0xdf) { /* a map: "v" first */
+		size_t head = *r.p == 0xde ? 3 : *r.p == 0xdf ? 5 : 1;
+
+		if (head > len)
+			return -1;
+		r.p += head;
+		if (rd_str(&r, key, sizeof(key)) == -1 || strcmp(key, "v") != 0)
+			return -1;
+	} else if (rd_array(&r, &n) == -1 || n < 2) {
 		return -1;
-	RD_U(&r, UINT32_MAX, m.retry_after_ms);
-	if (rd_str(&r, m.source, sizeof(m.source)) == -1 ||
-	    rd_str(&r, m.reason, sizeof(m.reason)) == -1 || rd_left(&r) != 0)
+	}
+	if (rd_uint(&r, INT64_MAX, &v) == -1)
 		return -1;
-	*out = m;
-	return 0;
+	return (int64_t)v;
 }
 
-int
-msg_decode_committed(const void *data, size_t len, struct msg_committed *out)
+void
+msg_refusal_text(char *buf, size_t cap, const char *peer, int64_t theirs, const char *self)
 {
-	struct msg_committed m;
-	struct rd r;
-
-	memset(&m, 0, sizeof(m));
-	if (rd_envelope(&r, data, len, MSG_MAX_BYTES, MSG_COMMITTED, 2 + CI_FIELDS + 3) == -1 ||
-	    rd_ci(&r, &m.ci) == -1)
-		return -1;
-	RD_U(&r, UINT32_MAX, m.bytes);
-	RD_U(&r, CANDLE_MAX_PER_RESPONSE, m.new_candles);
-	RD_U(&r, 1, m.duplicate);
-	if (rd_left(&r) != 0)
-		return -1;
-	*out = m;
-	return 0;
+	snprintf(buf, cap, "the %s speaks protocol %lld, this %s protocol %d: rebuild one of them",
+	         peer, (long long)theirs, self, PROTO_VERSION);
 }

@@ -10,7 +10,17 @@
  *   fetcher --RESULT--> writer  (the ChunkInfo outcome and the candles)
  *   fetcher --FAILED--> planner (temporary or permanent failure, 429, 418)
  *   writer  --COMMITTED--> planner (after COMMIT: the chunk is durable)
- *   everyone --EVENT--> monitor (PUB/SUB, lossy by design)
+ *   everyone --EVENT--> monitor (PUB/SUB, lossy by design, events.h)
+ *   planner --REFUSED--> peer (a message of another protocol version)
+ *
+ * The hello: every envelope carries PROTO_VERSION, so a connection's first
+ * message (a fetcher's READY, the writer's first COMMITTED, the first event
+ * a monitor receives) is its hello. A mismatch is rejected, not guessed at:
+ * the planner answers it with REFUSED [its version, 7, speaks, heard, who]
+ * (a layout no version may change) and logs it; a fetcher that receives a
+ * REFUSED or a LEASE of another version, and a monitor that receives an
+ * event of another version, exit 3 (EXIT_PERMFAIL) with one line naming
+ * both versions. The fields of every message are in proto_fields.h.
  */
 #ifndef CP_PROTO_H
 #define CP_PROTO_H
@@ -20,23 +30,20 @@
 
 #include "candle.h"
 
+#include "proto_fields.h"
+
 #define PROTO_VERSION 1
 #define MARKET_MAX 16                     /* longest market code + NUL */
 #define SOURCE_MAX 48                     /* source address text + NUL */
 #define REASON_MAX 160                    /* failure text + NUL */
+#define PEER_NAME_MAX 16                  /* a program's name in a REFUSED + NUL */
 #define CHUNK_INFO_WIRE_MAX 128           /* a LEASE message never exceeds this */
 #define MSG_MAX_BYTES (64 * 1024)         /* larger messages are rejected unread */
 #define MSG_RESULT_MAX_BYTES (256 * 1024) /* the RESULT message's own cap */
 
-enum msg_type {
-	MSG_READY = 1,
-	MSG_LEASE,
-	MSG_RESULT,
-	MSG_FAILED,
-	MSG_COMMITTED,
-	MSG_EVENT,
-	MSG_TYPE_END
-};
+#define PROTO_ENUM_(T, n, max) MSG_##T,
+enum msg_type { MSG_NONE, MSG_TYPES(PROTO_ENUM_) MSG_TYPE_END };
+#undef PROTO_ENUM_
 extern const char *const msg_type_names[MSG_TYPE_END];
 
 /* The original system's overlap statuses (see planner/overlap.c). */
@@ -63,61 +70,31 @@ enum fail_kind {
 };
 extern const char *const fail_kind_names[FAIL_END];
 
-/* ChunkInfo: one request of one segment, from plan to commit. Times are epoch
- * seconds (aligned slot starts) unless named _ms. */
+/* The structs, one member per field of the tables (proto_fields.h). */
+#define PROTO_MEMBER_(kind, name, lo, hi, check, json) PROTO_MEMBER_##kind(name, hi);
+#define PROTO_MEMBER_U8(name, hi) uint8_t name
+#define PROTO_MEMBER_U16(name, hi) uint16_t name
+#define PROTO_MEMBER_U32(name, hi) uint32_t name
+#define PROTO_MEMBER_U64(name, hi) uint64_t name
+#define PROTO_MEMBER_I8(name, hi) int8_t name
+#define PROTO_MEMBER_I64(name, hi) int64_t name
+#define PROTO_MEMBER_STR(name, hi) char name[hi]
+#define PROTO_MEMBER_CI(name, hi) struct chunk_info name
+/* decode: the caller provides CANDLE_MAX_PER_RESPONSE candles at name */
+#define PROTO_MEMBER_CANDLES(name, hi) \
+	uint16_t n##name;              \
+	struct candle *name
+
 struct chunk_info {
-	uint64_t id;     /* unique across planner runs */
-	uint8_t attempt; /* 0 first lease, +1 per re-issue */
-	uint8_t tf;      /* enum tf */
-	char market[MARKET_MAX];
-	int64_t to;        /* exclusive upper bound sent to Upbit */
-	uint16_t count;    /* 1..200 */
-	int64_t seg_lo;    /* the segment ends at this slot (inclusive) */
-	uint8_t overlap;   /* enum overlap of the window it was planned in */
-	int64_t cov_from;  /* covered range it was planned against, */
-	int64_t cov_to;    /* [cov_from, cov_to); equal if none */
-	uint32_t lease_ms; /* the lease lasts this long after receipt */
-	uint32_t delay_ms; /* rate token: send no earlier than this after receipt */
-	/* outcome, filled by the fetcher */
-	uint16_t received;     /* candles in the response */
-	int64_t newest;        /* newest start returned, 0 if none */
-	int64_t oldest;        /* oldest start returned, 0 if none */
-	int64_t effective_end; /* proved complete: [effective_end, to) */
-	uint8_t history_end;   /* response shorter than count: history starts here */
-	uint16_t http_status;
-	int8_t remaining_req; /* Remaining-Req sec=, -1 unknown */
-	/* timings: wall clock ms of planning, then offsets from it in ms */
-	int64_t planned_ms;
-	uint32_t t_leased, t_sent, t_answered, t_parsed, t_committed;
+	CHUNK_INFO_FIELDS(PROTO_MEMBER_)
 };
 
-struct msg_ready {
-	uint32_t free_slots;     /* transfers this fetcher can start now */
-	uint32_t leases_seen;    /* total LEASE messages received since start */
-	char source[SOURCE_MAX]; /* source address its requests leave from */
-};
-
-struct msg_result {
-	struct chunk_info ci;
-	uint32_t bytes; /* response body size */
-	uint16_t ncandles;
-	struct candle *candles; /* decode: caller provides CANDLE_MAX_PER_RESPONSE */
-};
-
-struct msg_failed {
-	struct chunk_info ci;
-	uint8_t kind;            /* enum fail_kind */
-	uint32_t retry_after_ms; /* 418 block time, 0 if unknown */
-	char source[SOURCE_MAX];
-	char reason[REASON_MAX];
-};
-
-struct msg_committed {
-	struct chunk_info ci;
-	uint32_t bytes;
-	uint16_t new_candles; /* rows actually inserted (0 for a repeat) */
-	uint8_t duplicate;    /* coverage already recorded: a repeated result */
-};
+#define PROTO_STRUCT_(T, n)                     \
+	struct msg_##n {                        \
+		MSG_##T##_FIELDS(PROTO_MEMBER_) \
+	};
+MSG_BODIES(PROTO_STRUCT_)
+#undef PROTO_STRUCT_
 
 /* Growable output buffer for encoders. */
 struct msgbuf {
@@ -132,14 +109,25 @@ int msg_encode_lease(struct msgbuf *b, const struct chunk_info *ci);
 int msg_encode_result(struct msgbuf *b, const struct msg_result *m);
 int msg_encode_failed(struct msgbuf *b, const struct msg_failed *m);
 int msg_encode_committed(struct msgbuf *b, const struct msg_committed *m);
+int msg_encode_refused(struct msgbuf *b, const struct msg_refused *m);
 
-/* Returns the message type of a well-formed envelope, or -1. */
+/* Returns the message type of a well-formed envelope of this version, or -1. */
 int msg_peek_type(const void *data, size_t len);
+/* The protocol version of any message of any version (an array whose first
+ * element is its version), or of a map event whose first key is "v"; -1 if
+ * it has none. A version other than PROTO_VERSION is refused, not guessed
+ * at: see msg_refusal_text. */
+int64_t msg_peek_version(const void *data, size_t len);
+/* "the PEER speaks protocol THEIRS, this SELF protocol PROTO_VERSION:
+ * rebuild one of them" into buf (the line every refusal logs). */
+void msg_refusal_text(char *buf, size_t cap, const char *peer, int64_t theirs, const char *self);
 /* Decoders: 0 and *out filled, or -1 and *out untouched. */
 int msg_decode_ready(const void *data, size_t len, struct msg_ready *out);
 int msg_decode_lease(const void *data, size_t len, struct chunk_info *out);
 int msg_decode_result(const void *data, size_t len, struct msg_result *out);
 int msg_decode_failed(const void *data, size_t len, struct msg_failed *out);
 int msg_decode_committed(const void *data, size_t len, struct msg_committed *out);
+/* REFUSED is read in any envelope version (its layout is frozen). */
+int msg_decode_refused(const void *data, size_t len, struct msg_refused *out);
 
 #endif

@@ -47,7 +47,6 @@
 #define STOP_GRACE_US 3000000LL /* running transfers get this long on stop */
 #define URL_MAX 512
 #define API_URL_MAX 256
-#define EV_HTTP "http"
 
 enum lease_state {
 	L_FREE,    /* slot unused */
@@ -583,6 +582,7 @@ take_lease(const void *data, size_t len, int64_t now)
 	struct lease *l = NULL;
 	int type = msg_peek_type(data, len);
 
+	net_require_version(data, len, "planner", "fetcher"); /* a LEASE or REFUSED */
 	if (type != MSG_LEASE) {
 		if (type > 0 && type < MSG_TYPE_END)
 			log_warnx("unexpected %s message from the planner dropped",

@@ -11,6 +11,8 @@
 
 #include "log.h"
 #include "mon.h"
+#include "net.h"
+#include "tf.h"
 #include "timeutil.h"
 
 #define DRAIN_MAX 2000
@@ -22,6 +24,48 @@ topic_of(const char *t, size_t n)
 		if (strlen(mon_topic_names[i]) == n && memcmp(mon_topic_names[i], t, n) == 0)
 			return (enum mon_topic)i;
 	return T_OTHER;
+}
+
+/* --- JSON of the messages, from the tables of proto_fields.h ------------- */
+
+static void
+json_time(struct jw *w, const char *key, int64_t t)
+{
+	char a[TIME_TEXT_LEN];
+
+	time_format(t, a);
+	jw_str(w, key, a);
+}
+
+/* A field's JSON form (the json column of proto_fields.h). */
+#define JSON_NUM(w, m, n) jw_int(w, #n, (int64_t)(m)->n)
+#define JSON_ID(w, m, n) jw_id(w, #n, (m)->n) /* a string: ids pass 2^53 */
+#define JSON_BOOL(w, m, n) jw_bool(w, #n, (m)->n)
+#define JSON_TEXT(w, m, n) jw_str(w, #n, (m)->n)
+#define JSON_TIME(w, m, n) json_time(w, #n, (m)->n)
+#define JSON_TF(w, m, n) jw_str(w, "timeframe", (m)->n < TF_COUNT ? tf_name((enum tf)(m)->n) : "?")
+#define JSON_OVERLAP(w, m, n) jw_str(w, #n, (m)->n < OV_END ? overlap_names[(m)->n] : "?")
+#define JSON_KIND(w, m, n) jw_str(w, #n, (m)->n < FAIL_END ? fail_kind_names[(m)->n] : "?")
+#define JSON_CI(w, m, n) mon_json_chunk(w, &(m)->n)
+#define JSON_NONE(w, m, n) (void)0
+#define JSON_(kind, name, lo, hi, check, json) JSON_##json(w, m, name);
+
+void
+mon_json_chunk(struct jw *w, const struct chunk_info *m)
+{
+	CHUNK_INFO_FIELDS(JSON_)
+}
+
+static void
+json_failed(struct jw *w, const struct msg_failed *m)
+{
+	MSG_FAILED_FIELDS(JSON_)
+}
+
+static void
+json_committed(struct jw *w, const struct msg_committed *m)
+{
+	MSG_COMMITTED_FIELDS(JSON_)
 }
 
 /* One event's payload; w is NULL without --json. */
@@ -51,13 +95,8 @@ on_failed(const struct ev *e)
 
 	if (msg_decode_failed(e->data, e->len, &mf) == -1)
 		return -1;
-	if (e->w != NULL) {
-		mon_json_chunk(e->w, &mf.ci);
-		jw_str(e->w, "kind", mf.kind < FAIL_END ? fail_kind_names[mf.kind] : "?");
-		jw_int(e->w, "retry_after_ms", mf.retry_after_ms);
-		jw_str(e->w, "source", mf.source);
-		jw_str(e->w, "reason", mf.reason);
-	}
+	if (e->w != NULL)
+		json_failed(e->w, &mf);
 	return 0;
 }
 
@@ -70,10 +109,7 @@ on_committed(const struct ev *e)
 		return -1;
 	mon_on_committed(e->m, &mc);
 	if (e->w != NULL) {
-		mon_json_chunk(e->w, &mc.ci);
-		jw_int(e->w, "bytes", mc.bytes);
-		jw_int(e->w, "new_candles", mc.new_candles);
-		jw_bool(e->w, "duplicate", mc.duplicate);
+		json_committed(e->w, &mc);
 		mon_json_metrics(e->w, &mc, mon_analysis_ms(e->m));
 	}
 	return 0;
@@ -92,66 +128,6 @@ on_progress(const struct ev *e)
 	return 0;
 }
 
-/* A proc map {"name","pid","event","code"}: every key optional. */
-struct proc_ev {
-	char name[32], event[16];
-	int64_t pid, code;
-};
-
-static int
-proc_field(const msgpack_object *k, const msgpack_object *v, struct proc_ev *pe)
-{
-	if (k->type != MSGPACK_OBJECT_STR)
-		return -1;
-	/* a field of the wrong type keeps its default */
-	if (mon_key_is(k, "name"))
-		(void)mon_get_str(v, pe->name, sizeof(pe->name));
-	else if (mon_key_is(k, "event"))
-		(void)mon_get_str(v, pe->event, sizeof(pe->event));
-	else if (mon_key_is(k, "pid"))
-		(void)mon_get_int(v, &pe->pid);
-	else if (mon_key_is(k, "code"))
-		(void)mon_get_int(v, &pe->code);
-	return 0;
-}
-
-static int
-decode_proc(const void *data, size_t len, struct proc_ev *pe)
-{
-	msgpack_unpacked up;
-	size_t off = 0;
-	int rc = -1;
-
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
-	    up.data.type == MSGPACK_OBJECT_MAP) {
-		rc = 0;
-		for (uint32_t i = 0; i < up.data.via.map.size && rc == 0; i++)
-			rc = proc_field(&up.data.via.map.ptr[i].key, &up.data.via.map.ptr[i].val,
-			                pe);
-	}
-	msgpack_unpacked_destroy(&up);
-	return rc;
-}
-
-static int
-on_proc(const struct ev *e)
-{
-	struct proc_ev pe = { "?", "?", 0, 0 };
-
-	if (decode_proc(e->data, e->len, &pe) == -1)
-		return -1;
-	snprintf(e->m->last_proc, sizeof(e->m->last_proc), "%s (pid %lld) %s, code %lld", pe.name,
-	         (long long)pe.pid, pe.event, (long long)pe.code);
-	if (e->w != NULL) {
-		jw_str(e->w, "name", pe.name);
-		jw_int(e->w, "pid", pe.pid);
-		jw_str(e->w, "event", pe.event);
-		jw_int(e->w, "code", pe.code);
-	}
-	return 0;
-}
-
 static int
 on_other(const struct ev *e)
 {
@@ -160,10 +136,10 @@ on_other(const struct ev *e)
 	return 0;
 }
 
+/* Each topic's decoder, by its payload (events.h). */
+#define HANDLER_(id, topic, publisher, payload) [T_##id] = on_##payload,
 static int (*const handlers[T_COUNT])(const struct ev *) = {
-	[T_LEASED] = on_lease,  [T_FETCHED] = on_lease,       [T_RETRY] = on_failed,
-	[T_FAILED] = on_failed, [T_COMMITTED] = on_committed, [T_PROGRESS] = on_progress,
-	[T_PROC] = on_proc,     [T_OTHER] = on_other,
+	EVENT_TOPICS(HANDLER_)[T_OTHER] = on_other
 };
 
 static void
@@ -202,6 +178,16 @@ mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void *data
 	}
 }
 
+/* An event of another protocol version: exit 3, naming its publisher. */
+static void
+require_version(const char *topic, size_t tlen, const void *data, size_t len)
+{
+	enum mon_topic t = topic_of(topic, tlen);
+
+	net_require_version(data, len, t < T_OTHER ? ev_topic_publishers[t] : "publisher",
+	                    "monitor");
+}
+
 /* Receives the rest of a message: frames beyond topic and payload are not ours. */
 static void
 skip_frames(void *sub, int more)
@@ -235,6 +221,8 @@ recv_one(void *sub, struct monitor *m, struct jw *w)
 	zmq_msg_init(&pl);
 	if (more && zmq_msg_recv(&pl, sub, 0) != -1) {
 		m->last_event_mono_ms = time_mono_ms();
+		require_version(zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
+		                zmq_msg_size(&pl));
 		mon_on_event(m, zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
 		             zmq_msg_size(&pl), w);
 		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);

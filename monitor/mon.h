@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "events.h"
 #include "jsonw.h"
 #include "pattern.h"
 #include "proto.h"
@@ -71,17 +72,10 @@ struct mon_hist {
 };
 extern const double mon_hist_le[MON_HIST_N];
 
-enum mon_topic {
-	T_LEASED,
-	T_FETCHED,
-	T_RETRY,
-	T_FAILED,
-	T_COMMITTED,
-	T_PROGRESS,
-	T_PROC,
-	T_OTHER,
-	T_COUNT
-};
+/* The topics of events.h's table, then any other. */
+#define MON_TOPIC_(id, topic, publisher, payload) T_##id = EV_T_##id,
+enum mon_topic { EVENT_TOPICS(MON_TOPIC_) T_OTHER = EV_T_COUNT, T_COUNT };
+#undef MON_TOPIC_
 extern const char *const mon_topic_names[T_COUNT];
 
 /* Order analysis: the last committed chunk per target. */
@@ -131,7 +125,6 @@ struct monitor {
 	struct mon_prediction pred;
 	struct pattern_result pat;
 	double allowed_rate; /* sum of the sources' allowed rates */
-	char last_proc[128];
 };
 
 void mon_init(struct monitor *m);

@@ -27,11 +27,8 @@ const double mon_hist_le[MON_HIST_N] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 };
 
-const char *const mon_topic_names[T_COUNT] = {
-	[T_LEASED] = EV_LEASED, [T_FETCHED] = EV_FETCHED,     [T_RETRY] = EV_RETRY,
-	[T_FAILED] = EV_FAILED, [T_COMMITTED] = EV_COMMITTED, [T_PROGRESS] = EV_PROGRESS,
-	[T_PROC] = EV_PROC,     [T_OTHER] = "other",
-};
+#define TOPIC_NAME_(id, topic, publisher, payload) [T_##id] = (topic),
+const char *const mon_topic_names[T_COUNT] = { EVENT_TOPICS(TOPIC_NAME_)[T_OTHER] = "other" };
 
 void
 mon_init(struct monitor *m)
@@ -570,36 +567,6 @@ mon_update(struct monitor *m)
 }
 
 /* --- JSON ------------------------------------------------------------------ */
-
-void
-mon_json_chunk(struct jw *w, const struct chunk_info *ci)
-{
-	char a[TIME_TEXT_LEN];
-
-	jw_id(w, "id", ci->id);
-	jw_int(w, "attempt", ci->attempt);
-	jw_str(w, "market", ci->market);
-	jw_str(w, "timeframe", ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?");
-	time_format(ci->to, a);
-	jw_str(w, "to", a);
-	jw_int(w, "count", ci->count);
-	time_format(ci->seg_lo, a);
-	jw_str(w, "seg_lo", a);
-	jw_str(w, "overlap", ci->overlap < OV_END ? overlap_names[ci->overlap] : "?");
-	jw_int(w, "received", ci->received);
-	jw_int(w, "newest", ci->newest);
-	jw_int(w, "oldest", ci->oldest);
-	jw_int(w, "effective_end", ci->effective_end);
-	jw_bool(w, "history_end", ci->history_end);
-	jw_int(w, "http_status", ci->http_status);
-	jw_int(w, "remaining_req", ci->remaining_req);
-	jw_int(w, "planned_ms", ci->planned_ms);
-	jw_int(w, "t_leased", ci->t_leased);
-	jw_int(w, "t_sent", ci->t_sent);
-	jw_int(w, "t_answered", ci->t_answered);
-	jw_int(w, "t_parsed", ci->t_parsed);
-	jw_int(w, "t_committed", ci->t_committed);
-}
 
 double
 mon_analysis_ms(const struct monitor *m)

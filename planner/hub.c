@@ -147,7 +147,7 @@ hub_progress(const struct plan *p, const struct run_stats *r, const struct budge
 	report_sum(p, &s);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 19);
+	msgpack_pack_map(&pk, EV_PROGRESS_NKEYS);
 	pack_kv(&pk, "v", EVENTS_VERSION);
 	pack_kv(&pk, "run", p->run_id);
 	pack_kv(&pk, "elapsed_ms", now - r->start_ms);

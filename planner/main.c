@@ -511,6 +511,8 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 	} u;
 	int type = msg_peek_type(data, len);
 
+	if (net_refuse_other_version(sock_work, ident, ilen, data, len, "planner"))
+		return;
 	switch (type) {
 	case MSG_READY:
 		if (msg_decode_ready(data, len, &u.r) == 0)

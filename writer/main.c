@@ -27,6 +27,7 @@
 
 #include "check.h"
 #include "crashpoint.h"
+#include "events.h"
 #include "fsutil.h"
 #include "log.h"
 #include "proc.h"
@@ -285,7 +286,7 @@ ack(struct slot *s, int64_t now_ms)
 	}
 	/* the data is in the database either way: the monitor counts it */
 	if (sock_events != NULL)
-		net_event(sock_events, "committed", mbuf.data, mbuf.len);
+		net_event(sock_events, EV_COMMITTED, mbuf.data, mbuf.len);
 }
 
 /* Orders results by (market, timeframe, to): rows then go into the B-tree

@@ -1,7 +1,7 @@
 /*
  * fuzz_proto: libFuzzer entry point for the message decoders
- * (common/proto.c). Every input goes through msg_peek_type and every
- * msg_decode_*; an accepted message must re-encode and decode to the same
+ * (common/proto.c). Every input goes through msg_peek_type,
+ * msg_peek_version and every msg_decode_*; an accepted message must re-encode and decode to the same
  * bytes' meaning (encode(decode(x)) decodes again), and a rejected one must
  * leave its output untouched.
  *
@@ -52,8 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct msg_result rs;
 	struct msg_failed fl;
 	struct msg_committed cm;
+	struct msg_refused rf;
 
 	(void)msg_peek_type(data, size);
+	(void)msg_peek_version(data, size);
 
 	memset(&rd, 0xA5, sizeof(rd));
 	if (msg_decode_ready(data, size, &rd) == 0)
@@ -96,5 +98,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ROUNDTRIP(msg_encode_committed, msg_decode_committed, &cm, struct msg_committed);
 	else
 		untouched(&cm, sizeof(cm));
+
+	memset(&rf, 0xA5, sizeof(rf));
+	if (msg_decode_refused(data, size, &rf) == 0)
+		ROUNDTRIP(msg_encode_refused, msg_decode_refused, &rf, struct msg_refused);
+	else
+		untouched(&rf, sizeof(rf));
 	return 0;
 }

@@ -3,7 +3,8 @@
  * what the fetcher does with messages a sane planner or writer never sends
  * (wrong types, garbage, multipart, undecodable leases, more leases than
  * slots), with leases that expire or whose rate token went stale while it
- * was frozen, and with a writer that takes no results. Each case checks the
+ * was frozen, with a writer that takes no results, and with a planner of
+ * another protocol version (exit 3). Each case checks the
  * fetcher's log line, that it still serves the next good lease (a RESULT or
  * a FAILED arrives), and its exit code after SIGTERM. */
 #include <setjmp.h>
@@ -443,6 +444,72 @@ test_stop_graceful(void **state)
 	assert_true(log_has(p, "exit: 1 requests, 1 results, 0 failures"));
 }
 
+/* The fetcher exits 3 (permanent: do not restart) at a message of
+ * another protocol version, with one line naming both versions. */
+static void
+expect_version_exit(struct peer *p)
+{
+	char text[160];
+	int st = 0;
+	pid_t got = 0;
+
+	for (int i = 0; i < WAIT_MS / 20 && got == 0; i++) {
+		got = waitpid(p->fetcher, &st, WNOHANG);
+		if (got == 0)
+			sleep_ms(20);
+	}
+	assert_int_equal(got, p->fetcher); /* else it did not exit: teardown kills it */
+	p->fetcher = -1;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+	snprintf(text, sizeof(text),
+	         "the planner speaks protocol %d, this fetcher protocol %d: rebuild one of them",
+	         PROTO_VERSION + 1, PROTO_VERSION);
+	assert_true(log_has(p, text));
+}
+
+/* A LEASE of the next protocol version. */
+static void
+test_lease_other_version(void **state)
+{
+	struct peer *p = *state;
+	struct chunk_info ci;
+	struct msgbuf b = { NULL, 0, 0 };
+
+	memset(&ci, 0, sizeof(ci));
+	ci.tf = TF_1M;
+	snprintf(ci.market, sizeof(ci.market), "KRW-BTC");
+	ci.to = TO;
+	ci.count = 5;
+	ci.lease_ms = 5000;
+	ci.remaining_req = -1;
+	assert_int_equal(msg_encode_lease(&b, &ci), 0);
+	assert_true((unsigned char)b.data[0] == 0xdc && b.data[3] == PROTO_VERSION); /* array16 */
+	b.data[3] = PROTO_VERSION + 1;
+	start(p, "http://127.0.0.1:9", 0, "1");
+	expect_ready(p);
+	send_one(p, b.data, b.len);
+	msgbuf_free(&b);
+	expect_version_exit(p);
+}
+
+/* The planner's REFUSED of this fetcher's READY. */
+static void
+test_refused(void **state)
+{
+	struct peer *p = *state;
+	struct msg_refused x = { PROTO_VERSION + 1, PROTO_VERSION, "planner" };
+	struct msgbuf b = { NULL, 0, 0 };
+
+	assert_int_equal(msg_encode_refused(&b, &x), 0);
+	b.data[1] = PROTO_VERSION + 1; /* as a planner of that version sends it */
+	start(p, "http://127.0.0.1:9", 0, "1");
+	expect_ready(p);
+	send_one(p, b.data, b.len);
+	msgbuf_free(&b);
+	expect_version_exit(p);
+}
+
 int
 main(void)
 {
@@ -452,6 +519,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_graceful, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_other_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	};
 
 	if (access("fetcher/cp-fetcher", X_OK) != 0 || access("sim/upbit-sim", X_OK) != 0) {

@@ -1,7 +1,8 @@
 /* planner_wire_test: cp-planner against a scripted fetcher on its work
  * socket. Malformed, unknown and multi-frame messages are dropped with a
  * warning and the run goes on; a fetcher whose identity is too long is
- * ignored; 429, 418 and network failures are retried; a permanent failure
+ * ignored; a READY of another protocol version is answered with a REFUSED
+ * naming both versions; 429, 418 and network failures are retried; a permanent failure
  * ends the run with exit 1 and the range named as not covered. Runs
  * ./planner/cp-planner (from the top of the tree, like `make unit`). */
 #include <setjmp.h>
@@ -149,10 +150,38 @@ log_has(const char *what)
 	return found;
 }
 
+/* A READY of the next protocol version gets a REFUSED naming both. */
+static void
+check_refusal(void *s)
+{
+	struct msg_ready r = { .free_slots = 4, .source = "10.0.0.9" };
+	struct msg_refused x;
+	char buf[256], text[200];
+	int timeout = 5000, n;
+
+	mb.len = 0;
+	assert_int_equal(msg_encode_ready(&mb, &r), 0);
+	assert_true(mb.data[1] == PROTO_VERSION); /* [version, ...] in a fixarray */
+	mb.data[1] = PROTO_VERSION + 1;
+	send_frames(s, mb.data, mb.len, NULL, 0);
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	n = zmq_recv(s, buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	assert_int_equal(msg_decode_refused(buf, (size_t)n, &x), 0);
+	assert_int_equal(x.speaks, PROTO_VERSION);
+	assert_int_equal(x.heard, PROTO_VERSION + 1);
+	assert_string_equal(x.who, "planner");
+	snprintf(
+	    text, sizeof(text),
+	    "the peer speaks protocol %d, this planner protocol %d: rebuild one of them: refused",
+	    PROTO_VERSION + 1, PROTO_VERSION);
+	assert_true(log_has(text));
+}
+
 static void
 test_scripted_fetcher(void **state)
 {
-	void *f, *big;
+	void *f, *big, *other;
 	char long_ident[100], sockpath[128];
 	struct chunk_info ci;
 	int status;
@@ -172,6 +201,9 @@ test_scripted_fetcher(void **state)
 	big = fetcher(long_ident, sizeof(long_ident));
 	send_malformed(f);
 	send_ready(big, 0);
+	other = fetcher("f2", 2);
+	check_refusal(other);
+	zmq_close(other);
 	/* the run goes on: a lease, then failures that are retried */
 	send_ready(f, 0);
 	ci = recv_lease(f);

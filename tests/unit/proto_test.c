@@ -399,6 +399,8 @@ test_names(void **state)
 	assert_string_equal(msg_type_names[MSG_FAILED], "FAILED");
 	assert_string_equal(msg_type_names[MSG_COMMITTED], "COMMITTED");
 	assert_string_equal(msg_type_names[MSG_EVENT], "EVENT");
+	assert_string_equal(msg_type_names[MSG_REFUSED], "REFUSED");
+	assert_int_equal(MSG_REFUSED, 7); /* frozen: every version reads it */
 	assert_string_equal(overlap_names[OV_NO_OVERLAP], "NO_OVERLAP");
 	assert_string_equal(overlap_names[OV_COMPLETE_OVERLAP], "COMPLETE_OVERLAP");
 	assert_string_equal(overlap_names[OV_PARTIAL_START], "PARTIAL_START");
@@ -949,7 +951,8 @@ test_envelope(void **state)
 	assert_int_equal(msg_peek_type(NULL, 0), -1);
 	assert_int_equal(msg_peek_type("\x92\x01\x06", 3), MSG_EVENT);
 	assert_int_equal(msg_peek_type("\x92\x02\x01", 3), -1);
-	assert_int_equal(msg_peek_type("\x92\x01\x07", 3), -1);
+	assert_int_equal(msg_peek_type("\x92\x01\x07", 3), MSG_REFUSED);
+	assert_int_equal(msg_peek_type("\x92\x01\x08", 3), -1);
 	assert_int_equal(msg_peek_type("\x92\x01\x00", 3), -1);
 	assert_int_equal(msg_peek_type("\x91\x01", 2), -1);
 	/* a valid message inside an oversized buffer */
@@ -1126,6 +1129,176 @@ test_edges(void **state)
 	}
 }
 
+/* ---- the tables of proto_fields.h ---- */
+
+/* LEASE and COMMITTED round trip of ci; 0 and *out set, or -1. */
+static int
+ci_round_trip(const struct chunk_info *ci, struct chunk_info *out)
+{
+	struct msg_committed c = { .ci = *ci, .bytes = 1 }, back;
+	struct msgbuf b = { 0 };
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (msg_encode_lease(&b, ci) == -1 || msg_decode_lease(b.data, b.len, out) == -1)
+		goto done;
+	b.len = 0;
+	if (msg_encode_committed(&b, &c) == -1 || msg_decode_committed(b.data, b.len, &back) == -1)
+		goto done;
+	{ /* the same ChunkInfo both ways: the same LEASE bytes */
+		struct msgbuf b2 = { 0 };
+
+		b.len = 0;
+		if (msg_encode_lease(&b, out) == 0 && msg_encode_lease(&b2, &back.ci) == 0 &&
+		    b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0)
+			rc = 0;
+		msgbuf_free(&b2);
+	}
+done:
+	msgbuf_free(&b);
+	return rc;
+}
+
+/* Setting and comparing a field of each kind (a STR at v - 1 characters). */
+#define RT_SET_INT(ci, name, v) ((ci).name = (v))
+#define RT_SET_U8 RT_SET_INT
+#define RT_SET_U16 RT_SET_INT
+#define RT_SET_U32 RT_SET_INT
+#define RT_SET_U64 RT_SET_INT
+#define RT_SET_I8 RT_SET_INT
+#define RT_SET_I64 RT_SET_INT
+#define RT_SET_STR(ci, name, v) (memset((ci).name, 'A', (v)-1), (ci).name[(v)-1] = '\0')
+#define RT_EQ_INT(a, b, name) ((a).name == (b).name)
+#define RT_EQ_U8 RT_EQ_INT
+#define RT_EQ_U16 RT_EQ_INT
+#define RT_EQ_U32 RT_EQ_INT
+#define RT_EQ_U64 RT_EQ_INT
+#define RT_EQ_I8 RT_EQ_INT
+#define RT_EQ_I64 RT_EQ_INT
+#define RT_EQ_STR(a, b, name) (strcmp((a).name, (b).name) == 0)
+#define RT_CI_FIELD(kind, name, lo, hi, check, json)                                            \
+	for (int end = 0; end < 2; end++) {                                                     \
+		struct chunk_info ci = sample_ci(), out;                                        \
+		RT_SET_##kind(ci, name, end ? (hi) : RT_LO(kind, lo));                          \
+		if (ci.cov_to < ci.cov_from)                                                    \
+			ci.cov_to = ci.cov_from;                                                \
+		if (ci_round_trip(&ci, &out) == -1 || !RT_EQ_##kind(ci, out, name))             \
+			fail_msg("ChunkInfo field %s at its %s end does not round-trip", #name, \
+			         end ? "upper" : "lower");                                      \
+		fields += end;                                                                  \
+	}
+#define RT_LO(kind, lo) RT_LO_##kind(lo)
+#define RT_LO_INT(lo) (lo)
+#define RT_LO_U8 RT_LO_INT
+#define RT_LO_U16 RT_LO_INT
+#define RT_LO_U32 RT_LO_INT
+#define RT_LO_U64 RT_LO_INT
+#define RT_LO_I8 RT_LO_INT
+#define RT_LO_I64 RT_LO_INT
+#define RT_LO_STR(lo) 2 /* one character */
+
+/* Every field of the ChunkInfo table round-trips at both ends of its
+ * range, alone (so a field the codec forgot, or read into another, fails). */
+static void
+test_table_round_trip(void **state)
+{
+	int fields = 0;
+
+	(void)state;
+	CHUNK_INFO_FIELDS(RT_CI_FIELD)
+	assert_int_equal(fields, CI_FIELDS);
+}
+
+/* The other messages' own fields, each set away from zero. */
+static void
+test_table_messages(void **state)
+{
+	struct msg_ready r = { 7, 9, "1.2.3.4" }, r2;
+	struct msg_failed f = { .ci = sample_ci(), .kind = FAIL_BLOCKED_418 }, f2;
+	struct msg_committed c = { .ci = sample_ci(), .bytes = 5, .new_candles = 3 }, c2;
+	struct msg_refused x = { PROTO_VERSION, 41, "planner" }, x2;
+	struct msgbuf b = { 0 };
+
+	(void)state;
+	f.retry_after_ms = 30000;
+	strcpy(f.source, "5.6.7.8");
+	strcpy(f.reason, "418");
+	c.duplicate = 1;
+	assert_int_equal(msg_encode_ready(&b, &r), 0);
+	assert_int_equal(msg_decode_ready(b.data, b.len, &r2), 0);
+	assert_memory_equal(&r, &r2, sizeof(r));
+	b.len = 0;
+	assert_int_equal(msg_encode_failed(&b, &f), 0);
+	assert_int_equal(msg_decode_failed(b.data, b.len, &f2), 0);
+	assert_int_equal(f2.kind, f.kind);
+	assert_int_equal(f2.retry_after_ms, f.retry_after_ms);
+	assert_string_equal(f2.source, f.source);
+	assert_string_equal(f2.reason, f.reason);
+	b.len = 0;
+	assert_int_equal(msg_encode_committed(&b, &c), 0);
+	assert_int_equal(msg_decode_committed(b.data, b.len, &c2), 0);
+	assert_int_equal(c2.bytes, 5);
+	assert_int_equal(c2.new_candles, 3);
+	assert_int_equal(c2.duplicate, 1);
+	b.len = 0;
+	assert_int_equal(msg_encode_refused(&b, &x), 0);
+	assert_int_equal(msg_decode_refused(b.data, b.len, &x2), 0);
+	assert_int_equal(x2.speaks, PROTO_VERSION);
+	assert_int_equal(x2.heard, 41);
+	assert_string_equal(x2.who, "planner");
+	msgbuf_free(&b);
+}
+
+/* REFUSED is read in any envelope version, the others only in ours;
+ * msg_peek_version reads any message's version and a map event's "v". */
+static void
+test_versions(void **state)
+{
+	struct chunk_info ci = sample_ci(), out;
+	struct msg_refused x;
+	struct vmsg m;
+	char text[160], want[160];
+
+	(void)state;
+	/* a LEASE of version 9 is no LEASE, but its version is readable */
+	vmsg_lease(&m, &ci);
+	m.v[1] = VU(9);
+	{
+		msgpack_sbuffer sb;
+
+		msgpack_sbuffer_init(&sb);
+		pack_vals(&sb, m.v, m.n);
+		assert_int_equal(msg_decode_lease(sb.data, sb.size, &out), -1);
+		assert_int_equal(msg_peek_type(sb.data, sb.size), -1);
+		assert_int_equal(msg_peek_version(sb.data, sb.size), 9);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* [9, 7, 9, 1, "planner"]: a refusal from a version-9 planner */
+	assert_int_equal(msg_decode_refused("\x95\x09\x07\x09\x01\xa7planner", 13, &x), 0);
+	assert_int_equal(x.speaks, 9);
+	assert_int_equal(x.heard, 1);
+	assert_string_equal(x.who, "planner");
+	assert_int_equal(msg_decode_refused("\x95\x09\x07\x09\x01\xa7planner", 12, &x), -1);
+	assert_int_equal(msg_decode_refused("\x94\x09\x07\x09\x01", 5, &x), -1);
+	/* versions of arrays and maps; anything else has none */
+	assert_int_equal(msg_peek_version("\x92\x03\x01", 3), 3);
+	assert_int_equal(msg_peek_version("\x82\xa1v\x02\xa1x\x00", 7), 2);
+	assert_int_equal(msg_peek_version("\xde\x00\x01\xa1v\x05", 6), 5);
+	assert_int_equal(msg_peek_version("\x81\xa1w\x02", 4), -1);
+	assert_int_equal(msg_peek_version("\x91\x03", 2), -1);
+	assert_int_equal(msg_peek_version("\x92\xff\x01", 3), -1);
+	assert_int_equal(msg_peek_version("\xde\x00", 2), -1);
+	assert_int_equal(msg_peek_version("\x01", 1), -1);
+	assert_int_equal(msg_peek_version("", 0), -1);
+	assert_int_equal(msg_peek_version(NULL, 0), -1);
+	msg_refusal_text(text, sizeof(text), "planner", 9, "fetcher");
+	snprintf(want, sizeof(want),
+	         "the planner speaks protocol 9, this fetcher protocol %d: "
+	         "rebuild one of them",
+	         PROTO_VERSION);
+	assert_string_equal(text, want);
+}
+
 int
 main(void)
 {
@@ -1144,6 +1317,9 @@ main(void)
 		cmocka_unit_test(test_huge_lengths),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_table_round_trip),
+		cmocka_unit_test(test_table_messages),
+		cmocka_unit_test(test_versions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -323,9 +323,10 @@ test_event_lines(void **state)
 	mon_on_event(&m, "leased", 6, b.data, b.len, &w);
 	assert_string_equal(
 	    w.b.d,
-	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"market\":\"KRW-ETH\",\"timeframe\":"
-	    "\"1m\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
-	    "\"overlap\":\"NO_OVERLAP\",\"received\":200,\"newest\":1700000340,\"oldest\":"
+	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"timeframe\":\"1m\",\"market\":"
+	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
+	    "\"overlap\":\"NO_OVERLAP\",\"cov_from\":0,\"cov_to\":0,\"lease_ms\":0,\"delay_ms\":0,"
+	    "\"received\":200,\"newest\":1700000340,\"oldest\":"
 	    "1699988400,\"effective_end\":0,\"history_end\":false,\"http_status\":200,"
 	    "\"remaining_req\":5,\"planned_ms\":0,\"t_leased\":10,\"t_sent\":110,"
 	    "\"t_answered\":310,\"t_parsed\":315,\"t_committed\":340}\n");
@@ -383,58 +384,6 @@ test_event_lines(void **state)
 	assert_int_equal(m.ev[T_OTHER], 1);
 	assert_int_equal(m.ev[T_COMMITTED], 2);
 	msgbuf_free(&b);
-	tb_free(&w.b);
-}
-
-static void
-test_proc_events(void **state)
-{
-	struct jw w = { { NULL, 0, 0, 0 }, 0 };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-
-	(void)state;
-	mon_init(&m);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5);
-	pk_str(&pk, "name");
-	pk_str(&pk, "cp-fetcher-with-a-very-long-name-indeed");
-	pk_kv(&pk, "pid", 4242);
-	pk_str(&pk, "event");
-	pk_str(&pk, "exit");
-	pk_kv(&pk, "code", -9);
-	pk_kv(&pk, "extra", 1);
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, &w);
-	/* names are cut to their buffers */
-	assert_string_equal(w.b.d,
-	                    "{\"topic\":\"proc\",\"name\":\"cp-fetcher-with-a-very-long-nam\","
-	                    "\"pid\":4242,\"event\":\"exit\",\"code\":-9}\n");
-	assert_string_equal(m.last_proc,
-	                    "cp-fetcher-with-a-very-long-nam (pid 4242) exit, code -9");
-	/* without --json nothing is written, the text is still kept */
-	tb_reset(&w.b);
-	msgpack_sbuffer_clear(&sb);
-	msgpack_pack_map(&pk, 2);
-	pk_kv(&pk, "name", 5); /* wrong types keep the defaults */
-	pk_str(&pk, "pid");
-	pk_str(&pk, "x");
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, NULL);
-	assert_int_equal(w.b.len, 0);
-	assert_string_equal(m.last_proc, "? (pid 0) ?, code 0");
-	/* a key that is not a string, not a map, trailing bytes: undecodable */
-	msgpack_sbuffer_clear(&sb);
-	msgpack_pack_map(&pk, 1);
-	msgpack_pack_int64(&pk, 1);
-	msgpack_pack_int64(&pk, 2);
-	mon_on_event(&m, "proc", 4, sb.data, sb.size, &w);
-	mon_on_event(&m, "proc", 4, "\x01", 1, NULL);
-	mon_on_event(&m, "proc", 4, "\x80\x80", 2, NULL);
-	assert_string_equal(w.b.d,
-	                    "{\"topic\":\"proc\",\"error\":\"undecodable payload\",\"bytes\":3}\n");
-	assert_int_equal(m.ev_bad, 3);
-	assert_int_equal(m.ev[T_PROC], 5);
-	msgpack_sbuffer_destroy(&sb);
 	tb_free(&w.b);
 }
 
@@ -831,7 +780,6 @@ main(void)
 		cmocka_unit_test(test_progress_json),
 		cmocka_unit_test(test_progress_rejects),
 		cmocka_unit_test(test_event_lines),
-		cmocka_unit_test(test_proc_events),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_summary),
