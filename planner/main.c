@@ -694,6 +694,18 @@ housekeeping(struct loop_clock *c, int64_t now)
 	}
 }
 
+/* The monotonic time the next followed candle is due, if before wake: the
+ * loop then wakes on the millisecond instead of up to 100 ms late. */
+static int64_t
+follow_wake(const struct opts *o, int64_t now, int64_t wake)
+{
+	int64_t wall = time_now_ms(), due = follow_next_ms(&plan, o->follow_delay_ms, wall);
+
+	if (due != INT64_MAX && now + (due - wall) < wake)
+		wake = now + (due - wall);
+	return wake;
+}
+
 /* Leases until every range is proven (with --follow: until a signal). */
 static void
 run(const struct opts *o, struct loop_clock *c)
@@ -707,6 +719,8 @@ run(const struct opts *o, struct loop_clock *c)
 		wake = dispatch(now);
 		if (plan_next_wake(&plan) < wake)
 			wake = plan_next_wake(&plan);
+		if (o->follow)
+			wake = follow_wake(o, now, wake);
 		poll_once(o, now, wake);
 		housekeeping(c, time_mono_ms());
 	}
