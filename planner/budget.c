@@ -32,6 +32,26 @@ budget_init(struct budget *b, const char *source, double rate)
 	b->last_remaining = -1;
 }
 
+int
+budget_find(const struct budget *v, int n, const char *source)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v[i].source, source) == 0)
+			return i;
+	return -1;
+}
+
+int
+budget_lookup(struct budget *v, int *n, const char *source, double rate)
+{
+	int i = budget_find(v, *n, source);
+
+	if (i >= 0 || *n >= BUDGET_SOURCES_MAX)
+		return i;
+	budget_init(&v[*n], source, rate);
+	return (*n)++;
+}
+
 int64_t
 budget_next(const struct budget *b, int64_t now_ms)
 {

@@ -31,7 +31,7 @@ unit: $(UNIT_BIN)
 
 .PHONY: unit
 # planner modules
-tests/unit/plan_test: planner/plan.o planner/overlap.o
+tests/unit/plan_test: planner/plan.o planner/overlap.o planner/follow.o
 tests/unit/plan_test: UNIT_CFLAGS := -Iplanner
 tests/unit/flags_test: planner/flags.o
 tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
