@@ -694,7 +694,9 @@ housekeeping(struct loop_clock *c, int64_t now)
 		c->gc = now;
 		/* the guard's epochs last seconds: ticking it here keeps
 		 * report_sum off the per-message path */
-		if (now - stats.start_ms >= c->guard_after) {
+		if (follow_active()) {
+			guard_stop();
+		} else if (now - stats.start_ms >= c->guard_after) {
 			struct totals tt;
 			report_sum(&plan, &tt);
 			guard_tick(now, tt.slots_done - tt.slots_hit);
