@@ -109,8 +109,8 @@ follow_next_ms(const struct plan *p, int64_t delay_ms, int64_t now_ms)
 void
 follow_report(void)
 {
-	printf("follow: %u candles stored after their close: lag median %.1f s, "
-	       "worst %.1f s\n",
-	       nlag, (double)lag_median() / 1000.0, (double)lag_worst_ms / 1000.0);
+	printf("follow: %u %s after %s close: lag median %.1f s, worst %.1f s\n", nlag,
+	       nlag == 1 ? "candle stored" : "candles stored", nlag == 1 ? "its" : "their",
+	       (double)lag_median() / 1000.0, (double)lag_worst_ms / 1000.0);
 	fflush(stdout);
 }

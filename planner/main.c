@@ -426,6 +426,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	plan_note_source(&plan, seg, f->source);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
+	report_note_send(&stats, send_at);
 	hub_publish(EV_LEASED, mbuf.data, mbuf.len);
 }
 
@@ -480,7 +481,9 @@ on_failed(const struct msg_failed *m, int64_t now)
 		/* libcurl re-sends a request whose reused connection died without
 		 * an answer: that hidden request counts at the server, so it is
 		 * charged to the budget like any other */
-		budget_take(&budgets[b], budget_next(&budgets[b], now));
+		int64_t at = budget_next(&budgets[b], now);
+		budget_take(&budgets[b], at);
+		report_note_send(&stats, at);
 	} else if (b >= 0 && m->kind == FAIL_BLOCKED_418) {
 		int64_t len = budget_on_418(&budgets[b], now, m->retry_after_ms);
 		stats.n418++;
