@@ -108,7 +108,7 @@ usage(FILE *f)
 	           "               (lease ahead of the rate token); all on by default\n"
 	           "  --features FILE         the same as 'name = on|off' lines\n"
 	           "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
-	           "               4 x the usual API time, at least 600)\n"
+	           "               %d x the usual API time, at least %d)\n"
 	           "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
 	           "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
 	           "               (10000)\n"
@@ -122,7 +122,8 @@ usage(FILE *f)
 	           "  --follow     after the backfill, keep every target up to date: each\n"
 	           "               candle is fetched --follow-delay-ms (1000) after it\n"
 	           "               closes; runs until SIGTERM/SIGINT\n"
-	           "Times without an offset are UTC.\n");
+	           "Times without an offset are UTC.\n",
+	        PLAN_HEDGE_FACTOR, PLAN_HEDGE_FLOOR_MS);
 }
 
 static int

@@ -211,12 +211,12 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 int
 plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms)
 {
-	/* overdue: min_ms, or when that is negative, four times the usual API
-	 * time and at least PLAN_HEDGE_FLOOR_MS */
+	/* overdue: min_ms, or when that is negative, PLAN_HEDGE_FACTOR times
+	 * the usual API time and at least PLAN_HEDGE_FLOOR_MS */
 	int64_t after = min_ms;
 
 	if (after < 0) {
-		after = (int64_t)(4 * p->api_ms);
+		after = (int64_t)(PLAN_HEDGE_FACTOR * p->api_ms);
 		if (after < PLAN_HEDGE_FLOOR_MS)
 			after = PLAN_HEDGE_FLOOR_MS;
 	}

@@ -16,6 +16,7 @@
 #define PLAN_TEMP_ATTEMPTS_MAX 6
 #define PLAN_RATE_ATTEMPTS_MAX 30
 #define PLAN_LEASE_BASE_MS 15000
+#define PLAN_HEDGE_FACTOR 4     /* overdue: this many times the usual API time */
 #define PLAN_HEDGE_FLOOR_MS 600 /* never hedge a request younger than this */
 
 struct target {

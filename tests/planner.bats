@@ -188,3 +188,16 @@ start_delisting_stub() {
 	[ "$(sqlite3 "$T/s.db" "SELECT COUNT(*) FROM candles WHERE market='KRW-ZIL'")" -gt 0 ]
 	diff <(truth KRW-BTC 1m "$from" "$to") <(db_dump "$T/s.db" KRW-BTC 1m "$from" "$to")
 }
+
+@test "--help and the README state the hedging rule the code uses" {
+	local factor floor
+	factor=$(sed -n 's/^#define PLAN_HEDGE_FACTOR \([0-9]*\).*/\1/p' "$ROOT/planner/plan.h")
+	floor=$(sed -n 's/^#define PLAN_HEDGE_FLOOR_MS \([0-9]*\).*/\1/p' "$ROOT/planner/plan.h")
+	[ "$factor/$floor" = "4/600" ]
+	run "$P" --help
+	[[ "$output" == *"$factor x the usual API time, at least $floor)"* ]]
+	grep -q "after $factor x the usual answer time, at least 0.6 s" <(tr '\n' ' ' <"$ROOT/README.md" | tr -s ' ')
+	# repeated 429s: the README's factor is the code's (spacing x1.5, rate x2/3)
+	grep -q "widen(b, now_ms, repeated ? 1.5 : 1.1)" "$ROOT/planner/budget.c"
+	grep -q "by 1.5 times (the rate to two thirds)" <(tr '\n' ' ' <"$ROOT/README.md" | tr -s ' ')
+}
