@@ -99,7 +99,8 @@ follow_next_ms(const struct plan *p, int64_t delay_ms, int64_t now_ms)
 
 	for (int i = 0; i < p->nt; i++) {
 		const struct target *t = &p->t[i];
-		int64_t due = tf_add(t->tf, settled_to(t->tf, now_ms, delay_ms), 1) * 1000 + delay_ms;
+		int64_t due =
+		    tf_add(t->tf, settled_to(t->tf, now_ms, delay_ms), 1) * 1000 + delay_ms;
 		if (!t->failed && due < next)
 			next = due;
 	}

@@ -89,40 +89,41 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: cp-planner --db PATH --market M[,M...] --timeframe TF[,TF...]\n"
-	           "                  [--from T] [--to T] [--count N] --work EP\n"
-	           "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
-	           "       cp-planner --validate [same options]\n"
-	           "\n"
-	           "Plans and leases the chunks of one collection; exits when every\n"
-	           "requested range is proven in the database.\n"
-	           "  --from T     first candle start to collect (inclusive), ISO 8601\n"
-	           "  --to T       end (exclusive); default: now (the forming candle is\n"
-	           "               never collected)\n"
-	           "  --count N    the N most recent closed intervals before --to\n"
-	           "  --rate N     candle requests per second per source address (10;\n"
-	           "               0 = unlimited)\n"
-	           "  --validate   check the options and exit (0 ok, 2 usage error)\n"
-	           "  --feature NAME=on|off   switch an optimisation: split (parallel\n"
-	           "               segments), hedge (race overdue requests), lookahead\n"
-	           "               (lease ahead of the rate token); all on by default\n"
-	           "  --features FILE         the same as 'name = on|off' lines\n"
-	           "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
-	           "               %d x the usual API time, at least %d)\n"
-	           "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
-	           "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
-	           "               (10000)\n"
-	           "  --guard-after-ms N      start the guard after N ms (30000)\n"
-	           "  --curve-server F        CURVE key pair for every socket the planner\n"
-	           "               binds (for tcp across hosts)\n"
-	           "  --curve-allow F         only clients whose public key is in F may\n"
-	           "               connect (\"public=\" lines; required with --curve-server)\n"
-	           "  --keygen F   write a new CURVE key pair to F (mode 0600) and its\n"
-	           "               public half to F.pub, then exit\n"
-	           "  --follow     after the backfill, keep every target up to date: each\n"
-	           "               candle is fetched --follow-delay-ms (1000) after it\n"
-	           "               closes; runs until SIGTERM/SIGINT\n"
-	           "Times without an offset are UTC.\n",
+	fprintf(f,
+	        "usage: cp-planner --db PATH --market M[,M...] --timeframe TF[,TF...]\n"
+	        "                  [--from T] [--to T] [--count N] --work EP\n"
+	        "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
+	        "       cp-planner --validate [same options]\n"
+	        "\n"
+	        "Plans and leases the chunks of one collection; exits when every\n"
+	        "requested range is proven in the database.\n"
+	        "  --from T     first candle start to collect (inclusive), ISO 8601\n"
+	        "  --to T       end (exclusive); default: now (the forming candle is\n"
+	        "               never collected)\n"
+	        "  --count N    the N most recent closed intervals before --to\n"
+	        "  --rate N     candle requests per second per source address (10;\n"
+	        "               0 = unlimited)\n"
+	        "  --validate   check the options and exit (0 ok, 2 usage error)\n"
+	        "  --feature NAME=on|off   switch an optimisation: split (parallel\n"
+	        "               segments), hedge (race overdue requests), lookahead\n"
+	        "               (lease ahead of the rate token); all on by default\n"
+	        "  --features FILE         the same as 'name = on|off' lines\n"
+	        "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
+	        "               %d x the usual API time, at least %d)\n"
+	        "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
+	        "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
+	        "               (10000)\n"
+	        "  --guard-after-ms N      start the guard after N ms (30000)\n"
+	        "  --curve-server F        CURVE key pair for every socket the planner\n"
+	        "               binds (for tcp across hosts)\n"
+	        "  --curve-allow F         only clients whose public key is in F may\n"
+	        "               connect (\"public=\" lines; required with --curve-server)\n"
+	        "  --keygen F   write a new CURVE key pair to F (mode 0600) and its\n"
+	        "               public half to F.pub, then exit\n"
+	        "  --follow     after the backfill, keep every target up to date: each\n"
+	        "               candle is fetched --follow-delay-ms (1000) after it\n"
+	        "               closes; runs until SIGTERM/SIGINT\n"
+	        "Times without an offset are UTC.\n",
 	        PLAN_HEDGE_FACTOR, PLAN_HEDGE_FLOOR_MS);
 }
 
@@ -501,7 +502,8 @@ on_failed(const struct msg_failed *m, int64_t now)
 	else if (a == FA_DELISTED)
 		log_warnx("%s: %s: what was collected stays; its other ranges are not "
 		          "collected%s",
-		          m->ci.market, PLAN_DELISTED, follow_active() ? " (no longer followed)" : "");
+		          m->ci.market, PLAN_DELISTED,
+		          follow_active() ? " (no longer followed)" : "");
 	else if (a == FA_GAVE_UP)
 		log_warnx("%s %s: giving up on the range below %s: %s", m->ci.market,
 		          tf_name(m->ci.tf), to, m->reason);

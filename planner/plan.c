@@ -496,9 +496,7 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 	s->hedged = 0;
 	switch (m->kind) {
 	case FAIL_PERM_MARKET:
-	case FAIL_PERM_REQUEST:
-		p->failed_chunks++;
-		return on_permanent(p, s->target, m);
+	case FAIL_PERM_REQUEST: p->failed_chunks++; return on_permanent(p, s->target, m);
 	case FAIL_RATE_429:
 	case FAIL_BLOCKED_418:
 		/* the budget holds everyone back; the chunk just goes again */

@@ -213,9 +213,8 @@ print_summary(const struct plan *p, const struct run_stats *r)
 	       (unsigned long long)s.new_candles, (unsigned long long)s.requests,
 	       plural(s.requests), s.requests ? (double)s.received / (double)s.requests : 0.0,
 	       (unsigned long long)s.retries, s.retries == 1 ? "retry" : "retries",
-	       (unsigned long long)r->n429,
-	       (unsigned long long)r->n418, per_s(s.received, fetch), fetch, (long long)s.slots_hit,
-	       (long long)s.slots_total);
+	       (unsigned long long)r->n429, (unsigned long long)r->n418, per_s(s.received, fetch),
+	       fetch, (long long)s.slots_hit, (long long)s.slots_total);
 	fflush(stdout);
 }
 

@@ -43,8 +43,7 @@ void report_note_send(struct run_stats *r, int64_t at_ms);
  * first send; then the sends of the last second (live), or at the end
  * (final) the sends per one-second window since the first. Neither can
  * exceed the budget, however the sends fall. */
-void report_rate_text(const struct run_stats *r, int64_t now_ms, int final, char *buf,
-                      size_t len);
+void report_rate_text(const struct run_stats *r, int64_t now_ms, int final, char *buf, size_t len);
 /* The progress line on stdout: rewritten in place on a tty (tty != 0), one
  * line per call otherwise; final ends the line. On a tty, while the line is
  * shown, log lines on a terminal stderr clear it first and redraw it after

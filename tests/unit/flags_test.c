@@ -107,7 +107,7 @@ test_guard_judges_nothing_without_slots(void **state)
 	(void)state;
 	features_init();
 	guard_init(1, 1000, 0);
-	guard_tick(100, 10); /* split on from here */
+	guard_tick(100, 10);  /* split on from here */
 	guard_tick(1100, 10); /* nothing proven with it: now off */
 	assert_false(feature_on(FEAT_SPLIT));
 	guard_tick(2100, 10); /* nor without: not judged, restored */

@@ -411,7 +411,8 @@ test_follow_targets_the_newest_closed_candle_of_every_timeframe(void **state)
 		plan_add_target(&q, "KRW-BTC", TF_1M, 0, day, &all);
 		plan_add_target(&q, "KRW-BTC", TF_1D, 0, day, &all);
 		range_list_free(&all);
-		assert_int_equal(follow_next_ms(&q, 1000, day * 1000 + 5000), (day + 60) * 1000 + 1000);
+		assert_int_equal(follow_next_ms(&q, 1000, day * 1000 + 5000),
+		                 (day + 60) * 1000 + 1000);
 		q.t[0].failed = 1; /* a dropped target is not waited for */
 		assert_int_equal(follow_next_ms(&q, 1000, day * 1000 + 5000),
 		                 (day + 86400) * 1000 + 1000);
@@ -446,7 +447,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_each_answer_belongs_to_the_source_it_was_leased_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_follow_targets_the_newest_closed_candle_of_every_timeframe, setup, teardown),
+		    test_follow_targets_the_newest_closed_candle_of_every_timeframe, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
