@@ -3,7 +3,9 @@
  *   2026-11-26T08:00:00.123Z planner[1234] info: message
  * Each line is formatted into a local buffer and written with a single
  * write(2), so lines from concurrent processes sharing stderr never
- * interleave. Owns the process name and the verbose flag.
+ * interleave. Owns the process name, the verbose flag and the hooks of a
+ * live status line (log_set_status_line), which is cleared before each line
+ * and redrawn after it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 
 static char log_proc[32] = "candlepipe";
 static int log_verbose;
+static void (*status_clear)(void), (*status_redraw)(void);
 
 void
 log_init(const char *procname, int verbose)
@@ -27,6 +30,13 @@ log_init(const char *procname, int verbose)
 	if (procname != NULL)
 		snprintf(log_proc, sizeof(log_proc), "%s", procname);
 	log_verbose = verbose;
+}
+
+void
+log_set_status_line(void (*clear)(void), void (*redraw)(void))
+{
+	status_clear = clear;
+	status_redraw = redraw;
 }
 
 /* n advanced by r, what snprintf returned for text written at line + n
@@ -96,7 +106,11 @@ log_emit(const char *level, const char *errstr, const char *fmt, va_list ap)
 	if (errstr != NULL && n < max - 1)
 		n = advance(n, snprintf(line + n, max - n, ": %s", errstr), max);
 	line[n++] = '\n';
+	if (status_clear != NULL)
+		status_clear();
 	write_all(line, n);
+	if (status_redraw != NULL)
+		status_redraw();
 }
 
 void

@@ -16,6 +16,10 @@
 #define EXIT_TEMPFAIL 4 /* temporary: restart me */
 
 void log_init(const char *procname, int verbose);
+/* A live status line (the planner's progress on a terminal): clear() is
+ * called before every log line is written and redraw() after it, so a log
+ * line never shares a terminal line with it. NULL, NULL: none. */
+void log_set_status_line(void (*clear)(void), void (*redraw)(void));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,8 +2,16 @@
  * timeutil.c: strict parsing and formatting of ISO 8601 UTC times, and the
  * three clocks (wall ms, wall s, monotonic ms). Owns nothing else: calendar
  * arithmetic lives in tf.c.
+ *
+ * The wall clock is CLOCK_REALTIME plus CP_CLOCK_OFFSET_MS (a test hook,
+ * read once; integer milliseconds, negative for the past): a test sets it
+ * for every process, and the simulator reads the same variable, so that
+ * follow mode can be tested a few seconds before a minute or a day closes.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "tf.h"
@@ -182,16 +190,44 @@ clock_ms(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* CP_CLOCK_OFFSET_MS, or 0 when unset or not a whole number. */
+static int64_t clock_off;
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+
+static void
+clock_offset_read(void)
+{
+	const char *v = getenv("CP_CLOCK_OFFSET_MS");
+	char *end;
+	long long x;
+
+	if (v == NULL)
+		return;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (end != v && *end == '\0' && errno == 0)
+		clock_off = (int64_t)x;
+}
+
+static int64_t
+clock_offset_ms(void)
+{
+	pthread_once(&clock_once, clock_offset_read);
+	return clock_off;
+}
+
 int64_t
 time_now_ms(void)
 {
-	return clock_ms(CLOCK_REALTIME);
+	return clock_ms(CLOCK_REALTIME) + clock_offset_ms();
 }
 
 int64_t
 time_now(void)
 {
-	return (int64_t)time(NULL);
+	int64_t ms = time_now_ms();
+
+	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
 int64_t

@@ -8,9 +8,10 @@
  * into one window. Even spacing (no bursts) also keeps the number of
  * requests in flight, and so the number of segment seams, minimal.
  *
- * A 429 widens the spacing by 10%, more 429s within the slow-down by half,
- * for BUDGET_SLOW_MS (at most one request a second);
- * a 418 doubles it and stops the source until its block time is over.
+ * A 429 widens the spacing by 10% (the rate to 1/1.1, about 91%), each
+ * further 429 within the slow-down by 1.5 times (the rate to two thirds),
+ * for BUDGET_SLOW_MS (never below one request a second); a 418 doubles it
+ * and stops the source until its block time is over.
  */
 #include <string.h>
 
@@ -30,6 +31,26 @@ budget_init(struct budget *b, const char *source, double rate)
 	b->rate = rate;
 	b->interval_ms = base_interval(rate);
 	b->last_remaining = -1;
+}
+
+int
+budget_find(const struct budget *v, int n, const char *source)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v[i].source, source) == 0)
+			return i;
+	return -1;
+}
+
+int
+budget_lookup(struct budget *v, int *n, const char *source, double rate)
+{
+	int i = budget_find(v, *n, source);
+
+	if (i >= 0 || *n >= BUDGET_SOURCES_MAX)
+		return i;
+	budget_init(&v[*n], source, rate);
+	return (*n)++;
 }
 
 int64_t
@@ -59,7 +80,7 @@ budget_take(struct budget *b, int64_t t_ms)
 	b->sent++;
 }
 
-/* Spacing after a rejection: 1.5 times wider, at most one request per
+/* Spacing after a rejection: factor times wider, at most one request per
  * second, so even a --rate far above what the server allows converges. */
 static void
 widen(struct budget *b, int64_t now_ms, double factor)

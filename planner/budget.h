@@ -15,6 +15,7 @@
 #define BUDGET_BLOCK_FIRST_MS 30000
 #define BUDGET_UPBIT_RATE 10   /* candle requests/s per IP that Upbit documents */
 #define BUDGET_SLOWEST_MS 1000 /* 429s never slow a source below 1/s */
+#define BUDGET_SOURCES_MAX 64  /* source addresses one planner budgets */
 
 struct budget {
 	char source[SOURCE_MAX];
@@ -29,6 +30,12 @@ struct budget {
 };
 
 void budget_init(struct budget *b, const char *source, double rate);
+/* The index of source's budget in v[0..*n), added (at rate) when new.
+ * -1 when it is new and the table already holds BUDGET_SOURCES_MAX: the
+ * caller refuses its fetcher rather than share another source's budget. */
+int budget_lookup(struct budget *v, int *n, const char *source, double rate);
+/* The index of source's budget in v[0..n), or -1. */
+int budget_find(const struct budget *v, int n, const char *source);
 /* Earliest monotonic time a send may be scheduled. */
 int64_t budget_next(const struct budget *b, int64_t now_ms);
 /* Takes the token at time t (>= budget_next). */

@@ -7,7 +7,10 @@
  * the one figure every optimisation exists to raise: slots proven per
  * second. If "on" is more than 20% worse than "off", the flag stays off and
  * a log line says why; otherwise it is restored. Flags are judged one after
- * another, so two flags never blur each other's measurement.
+ * another, so two flags never blur each other's measurement. A pair of
+ * epochs that proved fewer than GUARD_MIN_SLOTS slots together (nothing to
+ * fetch, as in follow mode) judges nothing: the flag is restored and
+ * measured again once slots are proven.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "log.h"
 
 #define GUARD_WORSE 0.20
+#define GUARD_MIN_SLOTS 10 /* proven in both epochs together, to judge */
 
 static const char *const names[FEAT_COUNT] = { "split", "hedge", "lookahead" };
 static int on[FEAT_COUNT];
@@ -30,6 +34,7 @@ static struct {
 	enum guard_phase phase;
 	int64_t t0, s0; /* start of the epoch: time and slots */
 	double rate_on;
+	int64_t slots_on; /* slots proven in the "on" epoch */
 } g;
 
 void
@@ -141,6 +146,32 @@ guard_init(int enabled, int64_t epoch_ms, int64_t now_ms)
 	g.t0 = now_ms;
 }
 
+/* The end of the "off" epoch: keeps the flag off if it made things worse. */
+static void
+judge(double rate_off, int64_t slots_off)
+{
+	if (g.slots_on + slots_off < GUARD_MIN_SLOTS) {
+		/* too little to compare: restored, measured again later */
+		on[g.flag] = 1;
+		log_debug("guard: feature '%s' not judged (%lld slots proven with it, %lld "
+		          "without)",
+		          names[g.flag], (long long)g.slots_on, (long long)slots_off);
+		g.phase = G_IDLE;
+		return;
+	}
+	if (g.rate_on < rate_off * (1.0 - GUARD_WORSE)) {
+		log_warnx("guard: feature '%s' switched off: %.1f slots/s with it, "
+		          "%.1f without (more than %.0f%% worse)",
+		          names[g.flag], g.rate_on, rate_off, GUARD_WORSE * 100);
+	} else {
+		on[g.flag] = 1;
+		log_info("guard: feature '%s' stays on (%.1f slots/s with it, %.1f without)",
+		         names[g.flag], g.rate_on, rate_off);
+	}
+	g.flag = next_flag(g.flag + 1);
+	g.phase = g.flag < 0 ? G_DONE : G_ON;
+}
+
 void
 guard_tick(int64_t now_ms, int64_t slots_done)
 {
@@ -149,8 +180,8 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 	if (g.phase == G_DONE)
 		return;
 	if (g.phase == G_IDLE) {
-		/* wait for the first slots: start-up is no fair measurement */
-		if (slots_done == 0)
+		/* wait for slots: start-up (or an idle spell) is no fair measurement */
+		if (slots_done <= g.s0)
 			return;
 		g.phase = G_ON;
 		g.t0 = now_ms;
@@ -162,22 +193,20 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 	rate = (double)(slots_done - g.s0) * 1000.0 / (double)(now_ms - g.t0);
 	if (g.phase == G_ON) {
 		g.rate_on = rate;
+		g.slots_on = slots_done - g.s0;
 		on[g.flag] = 0;
 		g.phase = G_OFF;
 	} else {
-		if (g.rate_on < rate * (1.0 - GUARD_WORSE)) {
-			log_warnx("guard: feature '%s' switched off: %.0f slots/s with it, "
-			          "%.0f without (more than %.0f%% worse)",
-			          names[g.flag], g.rate_on, rate, GUARD_WORSE * 100);
-		} else {
-			on[g.flag] = 1;
-			log_info(
-			    "guard: feature '%s' stays on (%.0f slots/s with it, %.0f without)",
-			    names[g.flag], g.rate_on, rate);
-		}
-		g.flag = next_flag(g.flag + 1);
-		g.phase = g.flag < 0 ? G_DONE : G_ON;
+		judge(rate, slots_done - g.s0);
 	}
 	g.t0 = now_ms;
 	g.s0 = slots_done;
+}
+
+void
+guard_stop(void)
+{
+	if (g.phase == G_OFF)
+		on[g.flag] = 1; /* not judged: restored */
+	g.phase = G_DONE;
 }

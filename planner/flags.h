@@ -26,7 +26,11 @@ int feature_on(enum feature f);
  * slots proven per second with the flag on and off; a flag worse by more
  * than 20% is switched off for the rest of the run (logged). */
 void guard_init(int enabled, int64_t epoch_ms, int64_t now_ms);
-/* Called often with the slots proven so far; may toggle flags. */
+/* Called often with the slots proven so far; may toggle flags. Epochs that
+ * proved (almost) nothing judge nothing. */
 void guard_tick(int64_t now_ms, int64_t slots_done);
+/* Ends the guard for good (follow mode: throughput is set by the clock,
+ * not by the flags); a flag under test is restored. */
+void guard_stop(void);
 
 #endif

@@ -58,28 +58,60 @@ lag_median(void)
 	return v[n / 2];
 }
 
-void
-follow_tick(struct plan *p, int64_t delay_ms)
+/* The newest slot boundary b of tf whose candle before it closed at least
+ * delay_ms ago: b * 1000 + delay_ms <= now_ms. The candle [prev, b) is the
+ * newest closed and settled one, whatever the timeframe's length against
+ * the delay; the candle starting at b may still be forming. */
+static int64_t
+settled_to(enum tf tf, int64_t now_ms, int64_t delay_ms)
 {
-	int64_t now_ms = time_now_ms();
+	int64_t t = now_ms - delay_ms;
 
+	/* floor division: a clock before 1970 plus the delay stays on the grid */
+	return tf_floor(tf, t >= 0 ? t / 1000 : -((-t + 999) / 1000));
+}
+
+void
+follow_tick_at(struct plan *p, int64_t delay_ms, int64_t now_ms)
+{
 	if (!following && plan_finished(p)) {
 		following = 1;
 		log_info("backfill done; following %d target%s", p->nt, p->nt == 1 ? "" : "s");
 	}
 	for (int i = 0; i < p->nt; i++) {
 		struct target *t = &p->t[i];
-		int64_t open = tf_floor(t->tf, now_ms / 1000);
-		if (open > t->to && now_ms >= open * 1000 + delay_ms && !t->failed)
-			plan_extend(p, i, open);
+		int64_t to = settled_to(t->tf, now_ms, delay_ms);
+		if (to > t->to && !t->failed)
+			plan_extend(p, i, to);
 	}
+}
+
+void
+follow_tick(struct plan *p, int64_t delay_ms)
+{
+	follow_tick_at(p, delay_ms, time_now_ms());
+}
+
+int64_t
+follow_next_ms(const struct plan *p, int64_t delay_ms, int64_t now_ms)
+{
+	int64_t next = INT64_MAX;
+
+	for (int i = 0; i < p->nt; i++) {
+		const struct target *t = &p->t[i];
+		int64_t due =
+		    tf_add(t->tf, settled_to(t->tf, now_ms, delay_ms), 1) * 1000 + delay_ms;
+		if (!t->failed && due < next)
+			next = due;
+	}
+	return next;
 }
 
 void
 follow_report(void)
 {
-	printf("follow: %u candles stored after their close: lag median %.1f s, "
-	       "worst %.1f s\n",
-	       nlag, (double)lag_median() / 1000.0, (double)lag_worst_ms / 1000.0);
+	printf("follow: %u %s after %s close: lag median %.1f s, worst %.1f s\n", nlag,
+	       nlag == 1 ? "candle stored" : "candles stored", nlag == 1 ? "its" : "their",
+	       (double)lag_median() / 1000.0, (double)lag_worst_ms / 1000.0);
 	fflush(stdout);
 }

@@ -37,7 +37,6 @@
 #include "timeutil.h"
 
 #define FETCHERS_MAX 256
-#define SOURCES_MAX 64
 #define FETCHER_SILENT_MS 3000
 #define LOOKAHEAD_MS 50 /* leases carry tokens at most this far ahead */
 #define SPLIT_NOW_MS 5  /* split only when a token is this close */
@@ -72,7 +71,7 @@ static volatile sig_atomic_t stop_signal;
 
 static struct fetcher fetchers[FETCHERS_MAX];
 static int nfetchers;
-static struct budget budgets[SOURCES_MAX];
+static struct budget budgets[BUDGET_SOURCES_MAX];
 static int nbudgets;
 static struct plan plan;
 static void *sock_work;
@@ -109,7 +108,7 @@ usage(FILE *f)
 	           "               (lease ahead of the rate token); all on by default\n"
 	           "  --features FILE         the same as 'name = on|off' lines\n"
 	           "  --hedge-after-ms N      a request is overdue after N ms (default:\n"
-	           "               5 x the usual API time, at least 1500)\n"
+	           "               4 x the usual API time, at least 600)\n"
 	           "  --guard-epoch-ms N      the guard measures each flag on and off for\n"
 	           "               N ms and keeps it off if it is >20%% worse; 0 = no guard\n"
 	           "               (10000)\n"
@@ -346,12 +345,7 @@ build_targets(const struct opts *o, sqlite3 *db)
 static int
 find_budget(const char *source)
 {
-	for (int i = 0; i < nbudgets; i++)
-		if (strcmp(budgets[i].source, source) == 0)
-			return i;
-	if (nbudgets == SOURCES_MAX)
-		return 0;
-	return -1;
+	return budget_find(budgets, nbudgets, source);
 }
 
 static struct fetcher *
@@ -375,17 +369,20 @@ on_ready(const unsigned char *ident, size_t ilen, const struct msg_ready *r, con
 			log_warnx("too many fetchers; ignoring one");
 			return;
 		}
+		b = budget_lookup(budgets, &nbudgets, r->source, o->rate);
+		if (b == -1) {
+			/* sharing another source's budget would pass Upbit's limit */
+			log_warnx("too many source addresses (at most %d): ignoring the fetcher "
+			          "of source %s",
+			          BUDGET_SOURCES_MAX, r->source);
+			return;
+		}
 		f = &fetchers[nfetchers++];
 		memset(f, 0, sizeof(*f));
 		memcpy(f->ident, ident, ilen);
 		f->ident_len = ilen;
 		/* leases it saw before we (re)started are not ours to count */
 		f->leases_sent = r->leases_seen;
-		b = find_budget(r->source);
-		if (b == -1) {
-			b = nbudgets++;
-			budget_init(&budgets[b], r->source, o->rate);
-		}
 		f->source = b;
 		log_info("fetcher joined (source %s)", r->source);
 	}
@@ -407,6 +404,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 {
 	struct chunk_info *ci;
 	uint32_t delay = (uint32_t)(send_at > now ? send_at - now : 0);
+	char to[TIME_TEXT_LEN];
 
 	ci = plan_lease(&plan, seg, now, time_now_ms(), delay);
 	mbuf.len = 0;
@@ -422,10 +420,13 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	CRASHPOINT("planner_after_lease");
 	if (stats.first_lease_ms == 0)
 		stats.first_lease_ms = now;
-	log_debug("lease %s %s to=%lld count=%u delay=%u ms", ci->market, tf_name(ci->tf),
-	          (long long)ci->to, ci->count, ci->delay_ms);
+	time_format(ci->to, to);
+	log_debug("lease %s %s to=%s count=%u delay=%u ms", ci->market, tf_name(ci->tf), to,
+	          ci->count, ci->delay_ms);
+	plan_note_source(&plan, seg, f->source);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
+	report_note_send(&stats, send_at);
 	hub_publish(EV_LEASED, mbuf.data, mbuf.len);
 }
 
@@ -469,6 +470,7 @@ on_failed(const struct msg_failed *m, int64_t now)
 {
 	int b = find_budget(m->source);
 	enum fail_action a;
+	char to[TIME_TEXT_LEN];
 
 	if (b >= 0 && m->kind == FAIL_RATE_429) {
 		stats.n429++;
@@ -479,7 +481,9 @@ on_failed(const struct msg_failed *m, int64_t now)
 		/* libcurl re-sends a request whose reused connection died without
 		 * an answer: that hidden request counts at the server, so it is
 		 * charged to the budget like any other */
-		budget_take(&budgets[b], budget_next(&budgets[b], now));
+		int64_t at = budget_next(&budgets[b], now);
+		budget_take(&budgets[b], at);
+		report_note_send(&stats, at);
 	} else if (b >= 0 && m->kind == FAIL_BLOCKED_418) {
 		int64_t len = budget_on_418(&budgets[b], now, m->retry_after_ms);
 		stats.n418++;
@@ -490,14 +494,35 @@ on_failed(const struct msg_failed *m, int64_t now)
 	mbuf.len = 0;
 	if (msg_encode_failed(&mbuf, m) == 0)
 		hub_publish(a == FA_RETRY ? EV_RETRY : EV_FAILED, mbuf.data, mbuf.len);
+	time_format(m->ci.to, to);
 	if (a == FA_PERMANENT)
 		log_warnx("%s %s: %s", m->ci.market, tf_name(m->ci.tf), m->reason);
+	else if (a == FA_DELISTED)
+		log_warnx("%s: %s: what was collected stays; its other ranges are not "
+		          "collected%s",
+		          m->ci.market, PLAN_DELISTED,
+		          follow_active() ? " (no longer followed)" : "");
 	else if (a == FA_GAVE_UP)
-		log_warnx("%s %s: giving up on the range below %lld: %s", m->ci.market,
-		          tf_name(m->ci.tf), (long long)m->ci.to, m->reason);
+		log_warnx("%s %s: giving up on the range below %s: %s", m->ci.market,
+		          tf_name(m->ci.tf), to, m->reason);
 	else if (a == FA_RETRY)
 		log_debug("%s %s: retrying (%s)", m->ci.market, tf_name(m->ci.tf),
 		          fail_kind_names[m->kind]);
+}
+
+/* A commit before the plan takes it: Remaining-Req goes to the budget of
+ * the source that made the request, and no other. */
+static void
+on_committed(const struct msg_committed *c)
+{
+	int b = plan_source_of(&plan, &c->ci);
+	char to[TIME_TEXT_LEN];
+
+	if (c->ci.remaining_req >= 0 && b >= 0 && b < nbudgets)
+		budget_on_remaining(&budgets[b], c->ci.remaining_req);
+	time_format(c->ci.to, to);
+	log_debug("committed %s %s to=%s received=%u", c->ci.market, tf_name(c->ci.tf), to,
+	          c->ci.received);
 }
 
 static void
@@ -528,12 +553,7 @@ on_message(const unsigned char *ident, size_t ilen, const void *data, size_t len
 		break;
 	case MSG_COMMITTED:
 		if (msg_decode_committed(data, len, &u.c) == 0) {
-			if (u.c.ci.remaining_req >= 0) {
-				for (int i = 0; i < nbudgets; i++)
-					budget_on_remaining(&budgets[i], u.c.ci.remaining_req);
-			}
-			log_debug("committed %s %s to=%lld received=%u", u.c.ci.market,
-			          tf_name(u.c.ci.tf), (long long)u.c.ci.to, u.c.ci.received);
+			on_committed(&u.c);
 			if (plan_on_committed(&plan, &u.c)) {
 				stats.last_commit_ms = now;
 				follow_note(&u.c.ci);
@@ -680,7 +700,9 @@ housekeeping(struct loop_clock *c, int64_t now)
 		c->gc = now;
 		/* the guard's epochs last seconds: ticking it here keeps
 		 * report_sum off the per-message path */
-		if (now - stats.start_ms >= c->guard_after) {
+		if (follow_active()) {
+			guard_stop();
+		} else if (now - stats.start_ms >= c->guard_after) {
 			struct totals tt;
 			report_sum(&plan, &tt);
 			guard_tick(now, tt.slots_done - tt.slots_hit);
@@ -696,6 +718,18 @@ housekeeping(struct loop_clock *c, int64_t now)
 	}
 }
 
+/* The monotonic time the next followed candle is due, if before wake: the
+ * loop then wakes on the millisecond instead of up to 100 ms late. */
+static int64_t
+follow_wake(const struct opts *o, int64_t now, int64_t wake)
+{
+	int64_t wall = time_now_ms(), due = follow_next_ms(&plan, o->follow_delay_ms, wall);
+
+	if (due != INT64_MAX && now + (due - wall) < wake)
+		wake = now + (due - wall);
+	return wake;
+}
+
 /* Leases until every range is proven (with --follow: until a signal). */
 static void
 run(const struct opts *o, struct loop_clock *c)
@@ -709,6 +743,8 @@ run(const struct opts *o, struct loop_clock *c)
 		wake = dispatch(now);
 		if (plan_next_wake(&plan) < wake)
 			wake = plan_next_wake(&plan);
+		if (o->follow)
+			wake = follow_wake(o, now, wake);
 		poll_once(o, now, wake);
 		housekeeping(c, time_mono_ms());
 	}

@@ -104,6 +104,7 @@ new_segment(struct plan *p, int target, int64_t lo, int64_t cursor)
 	s->lo = lo;
 	s->cursor = cursor;
 	s->st = SEG_READY;
+	s->source = s->prev_source = -1;
 	p->t[target].nseg++;
 	return i;
 }
@@ -210,12 +211,12 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 int
 plan_hedge(struct plan *p, int64_t now_ms, int64_t min_ms)
 {
-	/* overdue: min_ms, or when that is negative, four times the usual API
-	 * time and at least PLAN_HEDGE_FLOOR_MS */
+	/* overdue: min_ms, or when that is negative, PLAN_HEDGE_FACTOR times
+	 * the usual API time and at least PLAN_HEDGE_FLOOR_MS */
 	int64_t after = min_ms;
 
 	if (after < 0) {
-		after = (int64_t)(4 * p->api_ms);
+		after = (int64_t)(PLAN_HEDGE_FACTOR * p->api_ms);
 		if (after < PLAN_HEDGE_FLOOR_MS)
 			after = PLAN_HEDGE_FLOOR_MS;
 	}
@@ -267,7 +268,9 @@ plan_split(struct plan *p)
 		int n;
 		p->s[best].lo = best_mid;
 		n = new_segment(p, p->s[best].target, lo, best_mid);
-		log_debug("split segment %d at %lld", best, (long long)best_mid);
+		char at[TIME_TEXT_LEN];
+		time_format(best_mid, at);
+		log_debug("split segment %d at %s", best, at);
 		return n;
 	}
 }
@@ -327,12 +330,33 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 }
 
 static struct segment *
-find(struct plan *p, uint64_t id)
+find(const struct plan *p, uint64_t id)
 {
 	for (int i = 0; i < p->ns; i++)
 		if (p->s[i].ci.id == id)
 			return &p->s[i];
 	return NULL;
+}
+
+void
+plan_note_source(struct plan *p, int seg, int source)
+{
+	struct segment *s = &p->s[seg];
+
+	s->prev_source = s->ci.attempt > 0 ? s->source : -1;
+	s->source = source;
+}
+
+int
+plan_source_of(const struct plan *p, const struct chunk_info *ci)
+{
+	const struct segment *s = find(p, ci->id);
+
+	if (s == NULL)
+		return -1;
+	if (ci->attempt == s->ci.attempt)
+		return s->source;
+	return ci->attempt + 1 == s->ci.attempt ? s->prev_source : -1;
 }
 
 /* A commit for a chunk that is no longer out (already re-leased further,
@@ -355,6 +379,7 @@ count_result(struct target *t, const struct msg_committed *m)
 	int64_t lo = ci->history_end ? t->from : ci->effective_end;
 
 	t->requests++;
+	t->answered = 1;
 	t->received += ci->received;
 	t->new_candles += m->new_candles;
 	t->bytes += m->bytes;
@@ -429,6 +454,34 @@ fail_target(struct plan *p, int target, const char *reason)
 			p->s[i].st = SEG_FAILED;
 }
 
+/* 1 if the market answered before: in this run, or in the ledger. */
+static int
+market_known(const struct plan *p, const char *market)
+{
+	for (int i = 0; i < p->nt; i++)
+		if (strcmp(p->t[i].market, market) == 0 &&
+		    (p->t[i].answered || p->t[i].covered0.n > 0))
+			return 1;
+	return 0;
+}
+
+/* A permanent failure of one request. A known market that now answers 404
+ * Code not found was delisted: every range of it left fails at once. */
+static enum fail_action
+on_permanent(struct plan *p, int target, const struct msg_failed *m)
+{
+	const char *market = p->t[target].market;
+
+	if (m->kind != FAIL_PERM_MARKET || !market_known(p, market)) {
+		fail_target(p, target, m->reason);
+		return FA_PERMANENT;
+	}
+	for (int i = 0; i < p->nt; i++)
+		if (strcmp(p->t[i].market, market) == 0 && !p->t[i].failed)
+			fail_target(p, i, PLAN_DELISTED);
+	return FA_DELISTED;
+}
+
 enum fail_action
 plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint32_t jitter)
 {
@@ -443,10 +496,7 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 	s->hedged = 0;
 	switch (m->kind) {
 	case FAIL_PERM_MARKET:
-	case FAIL_PERM_REQUEST:
-		fail_target(p, s->target, m->reason);
-		p->failed_chunks++;
-		return FA_PERMANENT;
+	case FAIL_PERM_REQUEST: p->failed_chunks++; return on_permanent(p, s->target, m);
 	case FAIL_RATE_429:
 	case FAIL_BLOCKED_418:
 		/* the budget holds everyone back; the chunk just goes again */
@@ -497,7 +547,9 @@ plan_expire(struct plan *p, int64_t now_ms)
 				         "gave up after %d expired leases", s->temp_attempts);
 			continue;
 		}
+		/* a new lease, so it may be hedged again */
 		s->st = SEG_READY;
+		s->hedged = 0;
 		p->retries++;
 	}
 	return n;

@@ -16,6 +16,7 @@
 #define PLAN_TEMP_ATTEMPTS_MAX 6
 #define PLAN_RATE_ATTEMPTS_MAX 30
 #define PLAN_LEASE_BASE_MS 15000
+#define PLAN_HEDGE_FACTOR 4     /* overdue: this many times the usual API time */
 #define PLAN_HEDGE_FLOOR_MS 600 /* never hedge a request younger than this */
 
 struct target {
@@ -28,6 +29,7 @@ struct target {
 	double spc; /* slots per candle seen in responses (>= 1) */
 	int nseg;
 	int failed;                   /* a permanent failure: no more requests */
+	int answered;                 /* a result of this target was committed */
 	char reason[REASON_MAX + 48]; /* first failure */
 	uint64_t requests, received, new_candles, retries, bytes;
 };
@@ -44,6 +46,8 @@ struct segment {
 	int temp_attempts, rate_attempts;
 	int64_t leased_at_ms; /* when the chunk out was (last) leased */
 	int hedged;           /* a second copy of the chunk is out */
+	int source;           /* who the chunk out was last leased to, or -1 */
+	int prev_source;      /* and the lease before (a hedge's twin), or -1 */
 };
 
 struct plan {
@@ -60,8 +64,13 @@ struct plan {
 	uint64_t planned;    /* chunks planned (new, not re-issued) */
 };
 
-/* What plan_on_failed decided. */
-enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT };
+/* The reason given for the ranges of a market that answered before and now
+ * answers 404 Code not found. */
+#define PLAN_DELISTED "delisted (404 Code not found)"
+
+/* What plan_on_failed decided. FA_DELISTED: every target of the market
+ * failed with PLAN_DELISTED (once; its later failures are FA_IGNORED). */
+enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT, FA_DELISTED };
 
 void plan_init(struct plan *p, uint32_t run_id);
 void plan_free(struct plan *p);
@@ -85,11 +94,18 @@ int plan_hedge(struct plan *p, int64_t now_ms, int64_t after_ms);
 /* Fills the segment's chunk for a lease and marks it leased. */
 struct chunk_info *plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms,
                               uint32_t delay_ms);
+/* Notes who (a source index of the caller's) the lease just made of seg
+ * went to. */
+void plan_note_source(struct plan *p, int seg, int source);
+/* The source that the chunk ci (as answered: its id and attempt) was leased
+ * to, or -1 if unknown. Ask before plan_on_committed. */
+int plan_source_of(const struct plan *p, const struct chunk_info *ci);
 /* A result is durable. Returns 1 if it advanced a segment, 0 if stale. */
 int plan_on_committed(struct plan *p, const struct msg_committed *m);
 enum fail_action plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms,
                                 uint32_t jitter);
-/* Leases past their deadline go back to READY. Returns how many. */
+/* Leases past their deadline go back to READY (and may be hedged again).
+ * Returns how many. */
 int plan_expire(struct plan *p, int64_t now_ms);
 /* 1 when every segment is done or failed. */
 int plan_finished(const struct plan *p);

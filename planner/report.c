@@ -1,10 +1,12 @@
 /*
  * report.c: the planner's output to its user (report.h): the progress line,
  * the end-of-run summary, and the final check of the requested ranges
- * against the ledger ("collect: not covered: ..." and exit 1).
+ * against the ledger ("collect: not covered: ..." and exit 1), and the
+ * request rate they show, counted so that it cannot over-count.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger.h"
 #include "log.h"
@@ -13,6 +15,10 @@
 #include "timeutil.h"
 
 #define REPORT_LINE_MAX 4096
+#define PROGRESS_MAX 512
+
+static char progress_line[PROGRESS_MAX]; /* the line shown on the tty */
+static int progress_shown;
 
 void
 report_sum(const struct plan *p, struct totals *s)
@@ -38,21 +44,106 @@ per_s(uint64_t n, double seconds)
 	return seconds > 0 ? (double)n / seconds : 0;
 }
 
+/* "s" unless n is 1. */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+void
+report_note_send(struct run_stats *r, int64_t at_ms)
+{
+	if (r->sends.n == 0)
+		r->sends.first = at_ms;
+	r->sends.t[r->sends.n++ % REPORT_SENDS_RING] = at_ms;
+}
+
+/* Sends scheduled in (now_ms - 1000, now_ms]. */
+static uint64_t
+sends_last_second(const struct send_log *l, int64_t now_ms)
+{
+	uint64_t k = l->n < REPORT_SENDS_RING ? l->n : REPORT_SENDS_RING, c = 0;
+
+	/* cppcheck-suppress knownConditionTrueFalse ; n grows in report_note_send() */
+	for (uint64_t i = 0; i < k; i++)
+		if (l->t[i] > now_ms - 1000 && l->t[i] <= now_ms)
+			c++;
+	return c;
+}
+
+/* The newest send time. */
+static int64_t
+last_send(const struct send_log *l)
+{
+	return l->t[(l->n - 1) % REPORT_SENDS_RING];
+}
+
+void
+report_rate_text(const struct run_stats *r, int64_t now_ms, int final, char *buf, size_t len)
+{
+	const struct send_log *l = &r->sends;
+	int64_t windows;
+
+	if (l->n == 0 || now_ms - l->first < 1000) {
+		snprintf(buf, len, "n/a");
+		return;
+	}
+	if (!final) {
+		snprintf(buf, len, "%llu", (unsigned long long)sends_last_second(l, now_ms));
+		return;
+	}
+	/* the one-second windows from the first send hold every send, and
+	 * none of them more than the budget allows */
+	windows = (last_send(l) - l->first) / 1000 + 1;
+	snprintf(buf, len, "%.1f", (double)l->n / (double)windows);
+}
+
+/* The status line hooks of log.c: a log line on the terminal goes on a line
+ * of its own, the progress line after it. */
+static void
+progress_clear(void)
+{
+	if (!progress_shown)
+		return;
+	fputs("\r\033[K", stdout);
+	fflush(stdout);
+}
+
+static void
+progress_redraw(void)
+{
+	if (!progress_shown)
+		return;
+	fputs(progress_line, stdout);
+	fflush(stdout);
+}
+
 void
 report_progress(const struct plan *p, const struct run_stats *r, int tty, int final)
 {
+	static int hooked;
 	struct totals s;
-	double el = (double)(time_mono_ms() - r->start_ms) / 1000.0;
+	int64_t now = time_mono_ms();
+	double el = (double)(now - r->start_ms) / 1000.0;
 	double pct;
+	char rate[32];
 
 	report_sum(p, &s);
 	pct = s.slots_total ? 100.0 * (double)s.slots_done / (double)s.slots_total : 100.0;
-	printf("%scollect: %5.1f%% %lld/%lld slots | %llu candles | %.0f candles/s | "
-	       "%.1f req/s | retries %llu | 429 %llu%s",
-	       tty ? "\r\033[K" : "", pct, (long long)s.slots_done, (long long)s.slots_total,
-	       (unsigned long long)s.received, per_s(s.received, el), per_s(s.requests, el),
-	       (unsigned long long)s.retries, (unsigned long long)r->n429,
-	       tty && !final ? "" : "\n");
+	report_rate_text(r, now, final, rate, sizeof(rate));
+	snprintf(progress_line, sizeof(progress_line),
+	         "collect: %5.1f%% %lld/%lld slots | %llu candle%s | %.0f candles/s | "
+	         "%s req/s | retries %llu | 429 %llu",
+	         pct, (long long)s.slots_done, (long long)s.slots_total,
+	         (unsigned long long)s.received, plural(s.received), per_s(s.received, el), rate,
+	         (unsigned long long)s.retries, (unsigned long long)r->n429);
+	if (tty && !hooked && isatty(STDERR_FILENO)) {
+		log_set_status_line(progress_clear, progress_redraw);
+		hooked = 1;
+	}
+	printf("%s%s%s", tty ? "\r\033[K" : "", progress_line, tty && !final ? "" : "\n");
+	progress_shown = tty && !final;
 	fflush(stdout);
 }
 
@@ -115,16 +206,16 @@ print_summary(const struct plan *p, const struct run_stats *r)
 	report_sum(p, &s);
 	if (fetch < 0)
 		fetch = 0;
-	printf("summary: %d range%s in %.1f s: %llu candles received, %llu new, "
-	       "%llu requests (%.1f candles/request), %llu retries, %llu x 429, "
+	printf("summary: %d range%s in %.1f s: %llu candle%s received, %llu new, "
+	       "%llu request%s (%.1f candles/request), %llu %s, %llu x 429, "
 	       "%llu x 418, %.0f candles/s (fetch phase %.2f s), %lld of %lld slots "
 	       "already covered\n",
-	       p->nt, p->nt == 1 ? "" : "s", el, (unsigned long long)s.received,
+	       p->nt, p->nt == 1 ? "" : "s", el, (unsigned long long)s.received, plural(s.received),
 	       (unsigned long long)s.new_candles, (unsigned long long)s.requests,
-	       s.requests ? (double)s.received / (double)s.requests : 0.0,
-	       (unsigned long long)s.retries, (unsigned long long)r->n429,
-	       (unsigned long long)r->n418, per_s(s.received, fetch), fetch, (long long)s.slots_hit,
-	       (long long)s.slots_total);
+	       plural(s.requests), s.requests ? (double)s.received / (double)s.requests : 0.0,
+	       (unsigned long long)s.retries, s.retries == 1 ? "retry" : "retries",
+	       (unsigned long long)r->n429, (unsigned long long)r->n418, per_s(s.received, fetch),
+	       fetch, (long long)s.slots_hit, (long long)s.slots_total);
 	fflush(stdout);
 }
 

@@ -10,11 +10,23 @@
 
 #include "plan.h"
 
+#define REPORT_SENDS_RING 1024 /* send times kept for the request rate */
+
+/* The times requests were scheduled to leave (their rate tokens): the
+ * request rate is counted from these, so it never shows more than the
+ * budget let through. */
+struct send_log {
+	int64_t t[REPORT_SENDS_RING]; /* monotonic ms, the newest n % RING */
+	uint64_t n;
+	int64_t first;
+};
+
 /* The counters of one run besides the plan's own. */
 struct run_stats {
 	int64_t start_ms;                       /* monotonic */
 	int64_t first_lease_ms, last_commit_ms; /* the fetch phase */
 	uint64_t n429, n418;
+	struct send_log sends;
 };
 
 /* The plan's counters summed over its targets. */
@@ -25,8 +37,17 @@ struct totals {
 };
 
 void report_sum(const struct plan *p, struct totals *s);
+/* A request is scheduled to leave at at_ms (monotonic). */
+void report_note_send(struct run_stats *r, int64_t at_ms);
+/* The request rate as text: "n/a" until a second has passed since the
+ * first send; then the sends of the last second (live), or at the end
+ * (final) the sends per one-second window since the first. Neither can
+ * exceed the budget, however the sends fall. */
+void report_rate_text(const struct run_stats *r, int64_t now_ms, int final, char *buf, size_t len);
 /* The progress line on stdout: rewritten in place on a tty (tty != 0), one
- * line per call otherwise; final ends the line. */
+ * line per call otherwise; final ends the line. On a tty, while the line is
+ * shown, log lines on a terminal stderr clear it first and redraw it after
+ * (log_set_status_line). */
 void report_progress(const struct plan *p, const struct run_stats *r, int tty, int final);
 /* Checks every target against the ledger at db_path and prints the
  * summary; the ranges not covered go to stderr with their reason. Returns

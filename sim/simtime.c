@@ -2,8 +2,12 @@
  * simtime.c - calendar arithmetic, ISO time parsing and timeframe slots for
  * the simulator.  Deliberately independent of common/ (the simulator is the
  * test oracle).  Civil-date conversions follow H. Hinnant's public-domain
- * days_from_civil / civil_from_days algorithms.
+ * days_from_civil / civil_from_days algorithms.  "Now" is CLOCK_REALTIME
+ * plus the test hook CP_CLOCK_OFFSET_MS.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -154,12 +158,39 @@ stime_parse(const char *s, int64_t *out_ms)
 	return 0;
 }
 
+/* The test hook CP_CLOCK_OFFSET_MS (integer ms, read once; 0 when unset or
+ * malformed), the same rule as the pipeline's, written here on its own. */
+static int64_t clock_off;
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+
+static void
+clock_offset_read(void)
+{
+	const char *v = getenv("CP_CLOCK_OFFSET_MS");
+	char *end;
+	long long x;
+
+	if (v == NULL)
+		return;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (end != v && *end == '\0' && errno == 0)
+		clock_off = (int64_t)x;
+}
+
+static int64_t
+clock_offset_ms(void)
+{
+	pthread_once(&clock_once, clock_offset_read);
+	return clock_off;
+}
+
 int64_t
 stime_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms();
 }
 
 static char *

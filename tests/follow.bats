@@ -1,6 +1,10 @@
 #!/usr/bin/env bats
-# Follow mode: backfill, then every new 1m candle stored within 3 s of its
-# close; the candle still forming never stored; a clean stop on SIGTERM.
+# Follow mode, in simulated time (CP_CLOCK_OFFSET_MS, the test hook that the
+# pipeline and the simulator both add to their wall clock): each run starts
+# a few seconds before a close, so a 1m and a 1d candle close within
+# seconds. Every new candle (1s, 1m, 1d) is stored within 3 s of its close;
+# the candle still forming is never stored; SIGTERM stops cleanly with the
+# lag figures; a delisted market is dropped with one warning.
 
 load pipeline_helpers
 
@@ -9,46 +13,100 @@ teardown() {
 	stop_all_sims
 }
 
-@test "three minutes of 1m candles in follow mode, each stored within 3 s of its close" {
-	start_sim --rate-limit 0
-	local db="$BATS_TEST_TMPDIR/f.db" out="$BATS_TEST_TMPDIR/out"
-	"$ROOT/run.sh" collect --market KRW-BTC,KRW-ZIL --timeframe 1m --count 10 --follow \
-		--db "$db" --api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run" --quiet >"$out" 2>&1 3>&- &
+# clock_before PERIOD LEAD: sets the simulated clock LEAD s before the last
+# multiple of PERIOD s that real time passed (so it runs in the past, where
+# both the pipeline and the simulator are at home); CLOSE = that multiple.
+clock_before() {
+	local now
+	now=$(date +%s%3N)
+	CLOSE=$(( now / 1000 / $1 * $1 ))
+	export CP_CLOCK_OFFSET_MS=$(( (CLOSE - $2) * 1000 - now ))
+}
+
+sim_now() { echo $(( ($(date +%s%3N) + CP_CLOCK_OFFSET_MS) / 1000 )); }
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
+q() { sqlite3 "$DB" "$1" 2>/dev/null || echo 0; }
+
+# follow ARGS...: collect --follow in the background into $DB ($OUT: output)
+follow() {
+	DB="$BATS_TEST_TMPDIR/f.db" OUT="$BATS_TEST_TMPDIR/out"
+	"$ROOT/run.sh" collect --follow --db "$DB" --api-url "$SIM_URL" \
+		--run-dir "$BATS_TEST_TMPDIR/run" --quiet "$@" >"$OUT" 2>&1 3>&- &
 	PID=$!
-	local end=$(( $(date +%s) + 185 )) seen=0
-	while [ "$(date +%s)" -lt "$end" ]; do
-		# at every moment: nothing stored for the minute still open
-		local open
-		open=$(date -u +%Y-%m-%dT%H:%M:00)
-		local n
-		n=$(sqlite3 "$db" "SELECT COUNT(*) FROM candles WHERE candle_date_time_utc >= '$open'" 2>/dev/null || echo 0)
-		[ "$n" -eq 0 ]
-		# 3 s after each close the closed minute is there (dense market)
-		local s=$(( 10#$(date -u +%S) ))
-		if [ "$s" -ge 3 ] && [ "$s" -le 6 ]; then
-			local prev
-			prev=$(date -u -d "@$(( $(date +%s) - 60 ))" +%Y-%m-%dT%H:%M:00)
-			[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM candles WHERE market='KRW-BTC' AND candle_date_time_utc = '$prev'")" -eq 1 ]
-			seen=$((seen + 1))
-			sleep 4
-		fi
-		sleep 0.5
-	done
-	[ "$seen" -ge 3 ]
+}
+
+# stop_follow: SIGTERM, then the exit code must be 0 with the lag figures
+stop_follow() {
 	kill -TERM "$PID"
-	wait "$PID"
-	local rc=$?
+	local rc=0
+	wait "$PID" || rc=$?
 	PID=
-	cat "$out"
+	cat "$OUT"
 	[ "$rc" -eq 0 ]
-	grep -q "follow: .* lag median" "$out"
-	# the coverage ends at the last closed minute, the sparse one too
-	local last
-	last=$(sqlite3 "$db" "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-ZIL'")
-	[[ "$last" > "$(date -u -d '@'$(( $(date +%s) - 130 )) +%Y-%m-%dT%H:%M:00)" ]]
+	grep -q "follow: .* lag median" "$OUT"
+}
+
+# never_forming TF OPEN: nothing stored for the candle of TF that opened at OPEN
+never_forming() {
+	[ "$(q "SELECT COUNT(*) FROM candles WHERE timeframe='$1' AND candle_date_time_utc >= '$(iso "$2")'")" -eq 0 ]
+}
+
+@test "1s and 1m in follow mode: each candle stored within 3 s of its close, never the open one" {
+	clock_before 60 4
+	start_sim --rate-limit 0
+	follow --market KRW-BTC,KRW-ZIL --timeframe 1s,1m --count 10
+	local t checked1s=0
+	while t=$(sim_now); [ "$t" -lt $((CLOSE + 4)) ]; do
+		# at every moment: nothing stored for the second or minute still open
+		never_forming 1s "$t"
+		never_forming 1m $((t / 60 * 60))
+		# 1s: the coverage reaches every second that closed 3 s ago
+		if [ "$t" -ge $((CLOSE - 2)) ]; then
+			[[ ! "$(q "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-BTC' AND timeframe='1s'")" < "$(iso $((t - 3)))" ]]
+			checked1s=$((checked1s + 1))
+		fi
+		sleep 0.2
+	done
+	[ "$checked1s" -ge 10 ]
+	# 3 s after the close the closed minute is there (dense market)
+	[ "$(q "SELECT COUNT(*) FROM candles WHERE market='KRW-BTC' AND timeframe='1m' AND candle_date_time_utc = '$(iso $((CLOSE - 60)))'")" -eq 1 ]
+	stop_follow
+	# the coverage ends at the last closed minute, the sparse market too
+	[ "$(q "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-ZIL' AND timeframe='1m'")" = "$(iso "$CLOSE")" ]
 	# and what was stored equals the truth
-	local from to
-	from=$(sqlite3 "$db" "SELECT MIN(from_utc) FROM coverage WHERE market='KRW-BTC'")
-	to=$(sqlite3 "$db" "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-BTC'")
-	diff <(truth KRW-BTC 1m "$from" "$to") <(db_dump "$db" KRW-BTC 1m "$from" "$to")
+	local tf from to
+	for tf in 1s 1m; do
+		from=$(q "SELECT MIN(from_utc) FROM coverage WHERE market='KRW-BTC' AND timeframe='$tf'")
+		to=$(q "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-BTC' AND timeframe='$tf'")
+		diff <(truth KRW-BTC "$tf" "$from" "$to") <(db_dump "$DB" KRW-BTC "$tf" "$from" "$to")
+	done
+}
+
+@test "1d in follow mode: the day is stored within 3 s of UTC midnight, never before" {
+	clock_before 86400 3
+	start_sim --rate-limit 0
+	follow --market KRW-BTC --timeframe 1d --count 5
+	local t
+	while t=$(sim_now); [ "$t" -lt $((CLOSE + 3)) ]; do
+		never_forming 1d $((t / 86400 * 86400))
+		sleep 0.2
+	done
+	[ "$(q "SELECT COUNT(*) FROM candles WHERE timeframe='1d' AND candle_date_time_utc = '$(iso $((CLOSE - 86400)))'")" -eq 1 ]
+	stop_follow
+	grep -q "follow: 1 candle stored after its close" "$OUT"
+	diff <(truth KRW-BTC 1d "$(iso $((CLOSE - 6 * 86400)))" "$(iso "$CLOSE")") \
+		<(db_dump "$DB" KRW-BTC 1d "$(iso $((CLOSE - 6 * 86400)))" "$(iso "$CLOSE")")
+}
+
+@test "a market delisted while followed is dropped with one warning; the others carry on" {
+	"$SIM_BIN" --help 2>&1 | grep -q -- '--delist' || skip "upbit-sim has no --delist yet"
+	clock_before 60 4
+	start_sim --rate-limit 0 --delist "KRW-ZIL@$(iso $((CLOSE - 2)))Z"
+	follow --market KRW-BTC,KRW-ZIL --timeframe 1s --count 10
+	while [ "$(sim_now)" -lt $((CLOSE + 2)) ]; do sleep 0.2; done
+	[[ ! "$(q "SELECT MAX(to_utc) FROM coverage WHERE market='KRW-BTC'")" < "$(iso "$CLOSE")" ]]
+	stop_follow
+	[ "$(grep -c 'KRW-ZIL.*delisted (404 Code not found)' "$OUT" | head -1)" -ge 1 ]
+	[ "$(grep -c 'warn: KRW-ZIL.*delisted' "$OUT")" -eq 1 ]
+	[ "$(q "SELECT COUNT(*) FROM candles WHERE market='KRW-ZIL'")" -gt 0 ]
 }

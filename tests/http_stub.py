@@ -5,11 +5,13 @@ simulator does not produce (a 400 with an Upbit error body, a 408, a 302, a
 body larger than the fetcher's cap, a 404 without "Code not found").
 
   http_stub.py --upstream URL --port-file F --status S [--body TEXT]
-               [--body-bytes N] [--times N]
+               [--body-bytes N] [--times N] [--after N] [--market M]
 
 The first --times candle requests (default 1, -1 = all) get status S with
 --body (or N bytes of 'x'); every other request is forwarded to --upstream
-unchanged. Stops on SIGTERM.
+unchanged. --after N forwards the first N candle requests before that (a
+market delisted mid-run); --market M counts and answers only the requests
+for market M. Stops on SIGTERM.
 """
 import argparse
 import http.server
@@ -27,9 +29,12 @@ def main():
     ap.add_argument("--body", default="")
     ap.add_argument("--body-bytes", type=int, default=0)
     ap.add_argument("--times", type=int, default=1)
+    ap.add_argument("--after", type=int, default=0)
+    ap.add_argument("--market", default=None)
     a = ap.parse_args()
     body = (b"x" * a.body_bytes) if a.body_bytes else a.body.encode()
     left = [a.times]
+    skip = [a.after]
     lock = threading.Lock()
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -52,9 +57,12 @@ def main():
 
         def do_GET(self):
             canned = False
-            if self.path.startswith("/v1/candles/"):
+            if self.path.startswith("/v1/candles/") and (
+                    a.market is None or ("market=" + a.market) in self.path):
                 with lock:
-                    if left[0] != 0:
+                    if skip[0] > 0:
+                        skip[0] -= 1
+                    elif left[0] != 0:
                         left[0] -= 1
                         canned = True
             if canned:

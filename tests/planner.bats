@@ -2,7 +2,9 @@
 # The planner on its own: every start-up refusal exits with its code
 # (common/log.h: 2 usage, 3 permanent, 4 temporary) and one clear line;
 # --keygen's failures; an empty request finishes at once with its report;
-# a follower stopped by SIGTERM after its backfill exits 0 with its report.
+# a follower stopped by SIGTERM after its backfill exits 0 with its report;
+# on a terminal log lines and the progress line never share a line; the
+# rate shown never exceeds the budget; plurals; a delisted market.
 
 load pipeline_helpers
 
@@ -15,6 +17,8 @@ setup() {
 
 teardown() {
 	[ -z "${PID:-}" ] || kill "$PID" 2>/dev/null || true
+	[ -z "${STUB_PID:-}" ] || kill "$STUB_PID" 2>/dev/null || true
+	stop_all_sims
 }
 
 @test "bad ranges and lists exit 2 naming the culprit" {
@@ -139,4 +143,88 @@ teardown() {
 	[ "$(grep -c 'collect: 100.0% 0/0 slots' "$T/out")" -ge 2 ]
 	grep -q "stopping on signal 15" "$T/out"
 	grep -q "follow: 0 candles stored after their close" "$T/out"
+}
+
+@test "on a terminal a log line never shares a line with the live progress line" {
+	start_sim --rate-limit 10
+	local ts="$T/typescript"
+	# --rate 30 against a limit of 10: 429 warnings while progress is shown
+	script -qfec "$ROOT/run.sh collect --market KRW-BTC --timeframe 1m --count 20000 --rate 30 \
+		--db $T/p.db --api-url $SIM_URL --run-dir $T/run" "$ts" >/dev/null 2>&1 3>&- || true
+	grep -aq "warn: 429 from source" "$ts"
+	grep -aq "collect: " "$ts"
+	# what a terminal shows of each line: the text after its last carriage return
+	local shown
+	shown=$(sed 's/.*\r//' "$ts")
+	echo "$shown" | grep -a "warn: 429" | head -3
+	! echo "$shown" | grep -aq "collect: .* warn: "
+	# the request rate shown never exceeds the budget the planner was given
+	! tr '\r' '\n' <"$ts" | grep -aE '\| (3[1-9]|[4-9][0-9]|[0-9]{3,})(\.[0-9])? req/s'
+}
+
+@test "a one-request run: n/a req/s, '1 request', '1 candle'" {
+	start_sim --rate-limit 0
+	run collect --market KRW-BTC --timeframe 1d --count 1 --db "$T/one.db"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"| 1 candle | "*"| n/a req/s |"* ]]
+	[[ "$output" == *"1 candle received, 1 new, 1 request (1.0 candles/request), 0 retries"* ]]
+}
+
+# a proxy in front of the simulator: the first $1 candle requests for market
+# $2 are answered, every later one gets Upbit's 404 for a delisted market
+start_delisting_stub() {
+	local pf="$T/stub.port" i
+	python3 "$ROOT/tests/http_stub.py" --upstream "$SIM_URL" --port-file "$pf" --status 404 \
+		--body '{"error":{"name":404,"message":"Code not found"}}' --times -1 \
+		--after "$1" --market "$2" 3>&- &
+	STUB_PID=$!
+	for ((i = 0; i < 200; i++)); do [ -s "$pf" ] && break; sleep 0.025; done
+	STUB_URL="http://127.0.0.1:$(<"$pf")"
+}
+
+@test "a market delisted during a backfill: its ranges reported once as delisted, the others done, exit 1" {
+	start_sim --rate-limit 0
+	start_delisting_stub 2 KRW-ZIL
+	local from=2026-10-01T00:00:00 to=2026-10-02T00:00:00
+	run "$ROOT/run.sh" collect --market KRW-BTC,KRW-ZIL --timeframe 1m,1h --from "$from" --to "$to" \
+		--db "$T/d.db" --api-url "$STUB_URL" --run-dir "$T/run" --quiet 3>&-
+	kill "$STUB_PID"; wait "$STUB_PID" 2>/dev/null || true
+	STUB_PID=
+	echo "$output"
+	[ "$status" -eq 1 ]
+	# one warning for the market, and the not-covered line names it
+	[ "$(grep -c 'warn: KRW-ZIL: delisted (404 Code not found)' <<<"$output")" -eq 1 ]
+	[[ "$output" == *"not covered: "*"KRW-ZIL 1m "*"(delisted (404 Code not found))"* ]]
+	[[ "$(grep 'not covered' <<<"$output")" != *KRW-BTC* ]]
+	# what was collected before stays; the other market is complete
+	[ "$(sqlite3 "$T/d.db" "SELECT COUNT(*) FROM candles WHERE market='KRW-ZIL'")" -gt 0 ]
+	diff <(truth KRW-BTC 1m "$from" "$to") <(db_dump "$T/d.db" KRW-BTC 1m "$from" "$to")
+	diff <(truth KRW-BTC 1h "$from" "$to") <(db_dump "$T/d.db" KRW-BTC 1h "$from" "$to")
+}
+
+@test "a market delisted by the simulator during a backfill (--delist)" {
+	"$SIM_BIN" --help 2>&1 | grep -q -- '--delist' || skip "upbit-sim has no --delist yet"
+	start_sim --delist "KRW-ZIL@$(date -u -d @$(( $(date +%s) + 1 )) +%Y-%m-%dT%H:%M:%SZ)"
+	local from=2026-09-01T00:00:00 to=2026-09-05T00:00:00
+	run collect --market KRW-BTC,KRW-ZIL --timeframe 1m --from "$from" --to "$to" --db "$T/s.db" --quiet
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(grep -c 'warn: KRW-ZIL: delisted (404 Code not found)' <<<"$output")" -eq 1 ]
+	[[ "$output" == *"not covered: KRW-ZIL 1m "*"(delisted (404 Code not found))"* ]]
+	[ "$(sqlite3 "$T/s.db" "SELECT COUNT(*) FROM candles WHERE market='KRW-ZIL'")" -gt 0 ]
+	diff <(truth KRW-BTC 1m "$from" "$to") <(db_dump "$T/s.db" KRW-BTC 1m "$from" "$to")
+}
+
+@test "--help and the README state the hedging rule the code uses" {
+	local factor floor
+	factor=$(sed -n 's/^#define PLAN_HEDGE_FACTOR \([0-9]*\).*/\1/p' "$ROOT/planner/plan.h")
+	floor=$(sed -n 's/^#define PLAN_HEDGE_FLOOR_MS \([0-9]*\).*/\1/p' "$ROOT/planner/plan.h")
+	[ "$factor/$floor" = "4/600" ]
+	run "$P" --help
+	[[ "$output" == *"$factor x the usual API time, at least $floor)"* ]]
+	grep -q "after $factor x the usual answer time, at least 0.6 s" <(tr '\n' ' ' <"$ROOT/README.md" | tr -s ' ')
+	# repeated 429s: the README's factor is the code's (spacing x1.5, rate x2/3)
+	grep -q "widen(b, now_ms, repeated ? 1.5 : 1.1)" "$ROOT/planner/budget.c"
+	grep -q "by 1.5 times (the rate to two thirds)" <(tr '\n' ' ' <"$ROOT/README.md" | tr -s ' ')
 }

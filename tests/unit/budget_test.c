@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -58,8 +59,8 @@ test_429_slows_down_then_recovers(void **state)
 	base = b.interval_ms;
 	budget_on_429(&b, 0);
 	assert_true(b.interval_ms > base * 1.09 && b.interval_ms < base * 1.11);
-	budget_on_429(&b, 10); /* repeated: by half */
-	assert_true(b.interval_ms > base * 1.6);
+	budget_on_429(&b, 10); /* repeated: the rate to two thirds */
+	assert_true(b.interval_ms > base * 1.1 * 1.49 && b.interval_ms < base * 1.1 * 1.51);
 	/* after the slow-down period the configured spacing returns */
 	budget_take(&b, BUDGET_SLOW_MS + 100);
 	assert_true(b.interval_ms == base);
@@ -113,6 +114,24 @@ test_418_blocks_and_caps(void **state)
 	assert_true(budget_rate_now(&b, 1000) == 0);
 }
 
+static void
+test_a_65th_source_is_refused_not_shared(void **state)
+{
+	static struct budget v[BUDGET_SOURCES_MAX];
+	char name[32];
+	int n = 0;
+	(void)state;
+	for (int i = 0; i < BUDGET_SOURCES_MAX; i++) {
+		snprintf(name, sizeof(name), "10.0.0.%d", i);
+		assert_int_equal(budget_lookup(v, &n, name, 10), i);
+	}
+	assert_int_equal(budget_lookup(v, &n, "10.0.0.7", 10), 7); /* known */
+	assert_int_equal(budget_lookup(v, &n, "10.0.1.0", 10), -1);
+	assert_int_equal(n, BUDGET_SOURCES_MAX);
+	assert_int_equal(budget_find(v, n, "10.0.1.0"), -1);
+	assert_int_equal(budget_find(v, n, "10.0.0.63"), 63);
+}
+
 int
 main(void)
 {
@@ -123,6 +142,7 @@ main(void)
 		cmocka_unit_test(test_429s_in_a_row_never_go_below_one_per_second),
 		cmocka_unit_test(test_418_on_an_unlimited_source),
 		cmocka_unit_test(test_418_blocks_and_caps),
+		cmocka_unit_test(test_a_65th_source_is_refused_not_shared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

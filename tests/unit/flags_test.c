@@ -101,6 +101,39 @@ test_guard_idle(void **state)
 	assert_true(feature_on(FEAT_SPLIT));
 }
 
+static void
+test_guard_judges_nothing_without_slots(void **state)
+{
+	(void)state;
+	features_init();
+	guard_init(1, 1000, 0);
+	guard_tick(100, 10);  /* split on from here */
+	guard_tick(1100, 10); /* nothing proven with it: now off */
+	assert_false(feature_on(FEAT_SPLIT));
+	guard_tick(2100, 10); /* nor without: not judged, restored */
+	assert_true(feature_on(FEAT_SPLIT));
+	guard_tick(3100, 10); /* still nothing: nothing is measured */
+	assert_true(feature_on(FEAT_SPLIT) && feature_on(FEAT_HEDGE));
+	/* too little to judge either: 0.4 slots/s against 0.5 */
+	guard_tick(3200, 11);
+	guard_tick(8200, 13);
+	guard_tick(13200, 16);
+	assert_true(feature_on(FEAT_SPLIT));
+	/* slots again: split is measured again and judged */
+	guard_tick(13300, 20);
+	guard_tick(14300, 120);
+	assert_false(feature_on(FEAT_SPLIT));
+	guard_tick(15300, 170);
+	assert_true(feature_on(FEAT_SPLIT));
+	guard_tick(16300, 270); /* hedge is next: its "off" epoch */
+	assert_false(feature_on(FEAT_HEDGE));
+	/* stopped (follow mode): the flag under test is restored */
+	guard_stop();
+	assert_true(feature_on(FEAT_HEDGE));
+	guard_tick(99000, 100000);
+	assert_true(feature_on(FEAT_HEDGE));
+}
+
 int
 main(void)
 {
@@ -109,6 +142,7 @@ main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_guard_idle),
+		cmocka_unit_test(test_guard_judges_nothing_without_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

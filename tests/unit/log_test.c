@@ -252,6 +252,43 @@ test_fatalx(void **state)
 	assert_non_null(strstr(cap_text, "] fatal: broken invariant\n"));
 }
 
+/* A status line on the same file: the log line must come between the two. */
+static void
+status_clear(void)
+{
+	(void)!write(STDERR_FILENO, "\r\033[K", 4);
+}
+
+static void
+status_redraw(void)
+{
+	(void)!write(STDERR_FILENO, "progress 50%", 12);
+}
+
+static void
+test_status_line(void **state)
+{
+	const char *t;
+
+	(void)state;
+	log_init("tester", 0);
+	log_set_status_line(status_clear, status_redraw);
+	cap_begin();
+	log_warnx("a warning");
+	t = cap_end(NULL);
+	log_set_status_line(NULL, NULL);
+	/* cleared, the whole line, then the status redrawn after its newline */
+	assert_memory_equal(t, "\r\033[K", 4);
+	assert_non_null(strstr(t, "] warn: a warning\nprogress 50%"));
+	assert_int_equal(strlen(strstr(t, "progress")), 12);
+	/* without the hooks nothing is added */
+	cap_begin();
+	log_info("plain");
+	t = cap_end(NULL);
+	assert_null(strstr(t, "progress"));
+	assert_true(t[0] != '\r');
+}
+
 int
 main(void)
 {
@@ -259,7 +296,7 @@ main(void)
 		cmocka_unit_test(test_line),        cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_fold),        cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_write_fails), cmocka_unit_test(test_interrupted),
-		cmocka_unit_test(test_fatalx),
+		cmocka_unit_test(test_fatalx),      cmocka_unit_test(test_status_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

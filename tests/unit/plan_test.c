@@ -1,7 +1,8 @@
 /* plan_test: the segment planner's rarer states (planner/plan.c): stale and
  * duplicate commits, retries until the attempts run out, expired leases,
  * hedging, seams proven from above, the end of history and follow-mode
- * extension. Each case checks what the user ends up with: the ranges
+ * extension, delisting, the source of each lease and follow mode's choice of
+ * the newest closed candle for every timeframe. Each case checks what the user ends up with: the ranges
  * proven, the reason a range stays uncovered, whether the run is done. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "plan.h"
 #include "tf.h"
 
@@ -276,6 +278,148 @@ test_follow_extends_and_reuses_entries(void **state)
 	assert_int_equal(ci->count, 1);
 }
 
+static void
+test_an_expired_hedged_lease_can_be_hedged_again(void **state)
+{
+	(void)state;
+	plan_lease(&p, 0, 0, 0, 0);
+	assert_int_equal(plan_hedge(&p, PLAN_HEDGE_FLOOR_MS, -1), 0);
+	plan_lease(&p, 0, PLAN_HEDGE_FLOOR_MS, 0, 0); /* the twin */
+	assert_int_equal(p.s[0].hedged, 1);
+	/* both copies vanish: the lease expires and is issued again */
+	assert_int_equal(plan_expire(&p, p.s[0].until_ms), 1);
+	assert_int_equal(plan_next_ready(&p, p.s[0].until_ms), 0);
+	plan_lease(&p, 0, 100000, 0, 0);
+	/* the re-issued lease is overdue in its turn: it may be raced again */
+	assert_int_equal(plan_hedge(&p, 100000 + PLAN_HEDGE_FLOOR_MS, -1), 0);
+}
+
+static void
+test_a_delisted_market_fails_all_its_ranges_once(void **state)
+{
+	struct range_list none = { 0 };
+	struct chunk_info *ci;
+	struct msg_committed m;
+	struct msg_failed f;
+	int eth, btc1s;
+	(void)state;
+	btc1s = plan_add_target(&p, "KRW-BTC", TF_1S, 0, 5000, &none);
+	eth = plan_add_target(&p, "KRW-ETH", TF_1M, 0, 2000 * M, &none);
+	/* KRW-BTC answers once, then is delisted */
+	ci = plan_lease(&p, 0, 0, 0, 0);
+	m = result(ci, 200, 1800 * M, 0);
+	assert_int_equal(plan_on_committed(&p, &m), 1);
+	ci = plan_lease(&p, 0, 0, 0, 0);
+	f = failure(ci, FAIL_PERM_MARKET, "unknown market KRW-BTC (404 Code not found)");
+	plan_lease(&p, 1, 0, 0, 0); /* the 1s target has a chunk out too */
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_DELISTED);
+	assert_string_equal(p.t[0].reason, PLAN_DELISTED);
+	assert_string_equal(p.t[btc1s].reason, PLAN_DELISTED);
+	assert_true(p.t[0].failed && p.t[btc1s].failed && !p.t[eth].failed);
+	/* its other chunk's 404 is not reported again */
+	f = failure(&p.s[1].ci, FAIL_PERM_MARKET, "unknown market KRW-BTC (404 Code not found)");
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_IGNORED);
+	/* what was proven stays; the other market carries on */
+	assert_int_equal(p.t[0].slots_done, 200);
+	assert_int_equal(p.s[plan_next_ready(&p, 0)].target, eth);
+	/* a market that never answered is unknown, not delisted */
+	ci = plan_lease(&p, 2, 0, 0, 0);
+	f = failure(ci, FAIL_PERM_MARKET, "unknown market KRW-ETH (404 Code not found)");
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_PERMANENT);
+	assert_string_equal(p.t[eth].reason, "unknown market KRW-ETH (404 Code not found)");
+	assert_true(plan_finished(&p));
+}
+
+static void
+test_a_market_in_the_ledger_is_delisted_at_its_first_404(void **state)
+{
+	struct range_list cov = { 0 };
+	struct chunk_info *ci;
+	struct msg_failed f;
+	int t;
+	(void)state;
+	range_list_push(&cov, 0, 100 * M);
+	t = plan_add_target(&p, "KRW-XRP", TF_1M, 0, 2000 * M, &cov);
+	range_list_free(&cov);
+	ci = plan_lease(&p, 1, 0, 0, 0);
+	assert_int_equal(p.s[1].target, t);
+	f = failure(ci, FAIL_PERM_MARKET, "unknown market KRW-XRP (404 Code not found)");
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_DELISTED);
+	assert_string_equal(p.t[t].reason, PLAN_DELISTED);
+}
+
+static void
+test_each_answer_belongs_to_the_source_it_was_leased_to(void **state)
+{
+	struct chunk_info first, *ci = plan_lease(&p, 0, 0, 0, 0);
+	(void)state;
+	assert_int_equal(plan_source_of(&p, ci), -1);
+	plan_note_source(&p, 0, 2);
+	first = *ci;
+	assert_int_equal(plan_source_of(&p, &first), 2);
+	/* a hedge's twin goes to source 5: each copy's answer is its own */
+	ci = plan_lease(&p, 0, 5000, 0, 0);
+	plan_note_source(&p, 0, 5);
+	assert_int_equal(plan_source_of(&p, ci), 5);
+	assert_int_equal(plan_source_of(&p, &first), 2);
+	first.id++;
+	assert_int_equal(plan_source_of(&p, &first), -1);
+}
+
+/* Follow mode at wall clock now_ms: where the target of tf ends. */
+static int64_t
+followed_to(enum tf tf, int64_t to, int64_t now_ms, int64_t delay_ms)
+{
+	struct range_list all = { 0 };
+	struct plan q;
+	int64_t end;
+
+	range_list_push(&all, 0, to);
+	plan_init(&q, 4);
+	plan_add_target(&q, "KRW-BTC", tf, 0, to, &all);
+	range_list_free(&all);
+	follow_tick_at(&q, delay_ms, now_ms);
+	end = q.t[0].to;
+	plan_free(&q);
+	return end;
+}
+
+static void
+test_follow_targets_the_newest_closed_candle_of_every_timeframe(void **state)
+{
+	const int64_t day = 20000 * 86400LL; /* a UTC midnight */
+	(void)state;
+	/* 1s with a 1 s delay: the second [t-1, t) closes at t, due at t + 1 */
+	assert_int_equal(followed_to(TF_1S, day, (day + 1) * 1000 + 999, 1000), day);
+	assert_int_equal(followed_to(TF_1S, day, (day + 2) * 1000, 1000), day + 1);
+	assert_int_equal(followed_to(TF_1S, day, (day + 9) * 1000 + 500, 1000), day + 8);
+	/* a timeframe shorter than the delay */
+	assert_int_equal(followed_to(TF_1S, day, (day + 9) * 1000, 3000), day + 6);
+	/* 1m: never the minute still forming, fetched delay after its close */
+	assert_int_equal(followed_to(TF_1M, day, (day + 60) * 1000 + 999, 1000), day);
+	assert_int_equal(followed_to(TF_1M, day, (day + 61) * 1000, 1000), day + 60);
+	assert_int_equal(followed_to(TF_1M, day, (day + 119) * 1000, 1000), day + 60);
+	/* 1d: the day is due one delay after midnight */
+	assert_int_equal(followed_to(TF_1D, day, (day + 86400) * 1000 + 999, 1000), day);
+	assert_int_equal(followed_to(TF_1D, day, (day + 86401) * 1000, 1000), day + 86400);
+	/* the next due time: the next close plus the delay */
+	{
+		struct range_list all = { 0 };
+		struct plan q;
+		range_list_push(&all, 0, day);
+		plan_init(&q, 5);
+		plan_add_target(&q, "KRW-BTC", TF_1M, 0, day, &all);
+		plan_add_target(&q, "KRW-BTC", TF_1D, 0, day, &all);
+		range_list_free(&all);
+		assert_int_equal(follow_next_ms(&q, 1000, day * 1000 + 5000),
+		                 (day + 60) * 1000 + 1000);
+		q.t[0].failed = 1; /* a dropped target is not waited for */
+		assert_int_equal(follow_next_ms(&q, 1000, day * 1000 + 5000),
+		                 (day + 86400) * 1000 + 1000);
+		plan_free(&q);
+	}
+}
+
 int
 main(void)
 {
@@ -294,6 +438,17 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_follow_extends_and_reuses_entries, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_an_expired_hedged_lease_can_be_hedged_again,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_delisted_market_fails_all_its_ranges_once,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_market_in_the_ledger_is_delisted_at_its_first_404, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_each_answer_belongs_to_the_source_it_was_leased_to, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_follow_targets_the_newest_closed_candle_of_every_timeframe, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,8 +37,10 @@ unit: $(UNIT_BIN)
 
 .PHONY: unit
 # planner modules
-tests/unit/plan_test: planner/plan.o planner/overlap.o
+tests/unit/plan_test: planner/plan.o planner/overlap.o planner/follow.o
 tests/unit/plan_test: UNIT_CFLAGS := -Iplanner
+tests/unit/report_test: planner/report.o planner/plan.o planner/overlap.o
+tests/unit/report_test: UNIT_CFLAGS := -Iplanner
 tests/unit/flags_test: planner/flags.o
 tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
 tests/unit/planner_wire_test: planner/cp-planner
