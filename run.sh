@@ -284,7 +284,8 @@ check_db_dir() {
 RUN_LOCK_FD=""
 take_run_lock() {
 	local pidf="$RUN_DIR/collect.pid" holder="" hdb="" f
-	exec {RUN_LOCK_FD}<>"$pidf" || die $EXIT_PERMFAIL "cannot open $pidf"
+	{ exec {RUN_LOCK_FD}<>"$pidf"; } 2>/dev/null ||
+		die $EXIT_PERMFAIL "cannot open $pidf for writing (another user's run directory? see --run-dir)"
 	if ! flock -n "$RUN_LOCK_FD"; then
 		# the holder writes its pid and database just after taking the lock
 		for _ in 1 2 3 4 5; do
@@ -402,7 +403,8 @@ cmd_collect() {
 
 	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")"
 	RUN_DIR="$run_dir"
-	mkdir -p "$RUN_DIR" || die $EXIT_PERMFAIL "cannot create the run directory $RUN_DIR"
+	local why
+	why=$(mkdir -p "$RUN_DIR" 2>&1) || die $EXIT_PERMFAIL "cannot create the run directory: ${why#mkdir: }"
 	take_run_lock "$db"
 	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
 	popts+=(--market "$markets")
