@@ -48,7 +48,7 @@ commands:
   gaps      never-fetched ranges and no-trade stretches of a market
   export    stream whole markets or ranges as csv or jsonl
   monitor   attach to a running collection: live view, --json, --prometheus
-  sim       run the offline Upbit simulator (sim/upbit-sim --help)
+  sim       run the offline Upbit simulator (./run.sh sim --help)
   help      this text
 
 USAGE
