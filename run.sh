@@ -10,8 +10,10 @@
 # connected by ZeroMQ (ipc sockets in a run directory), restarts any of them
 # that dies (unless it exits with the "permanent" code 3), waits until
 # the planner reports the requested ranges covered, stops everything and
-# exits with the planner's status: 0 all covered, 1 some ranges not covered,
-# 2 usage error.
+# exits: 0 all covered, 1 not all covered or a temporary failure (run it
+# again), 2 usage error (nothing started), 3 permanent failure (running
+# again will not help). One collection per run directory (collect.pid, held
+# with flock).
 set -u
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,15 +28,20 @@ EXIT_USAGE=2
 export CP_DIE_WITH_PARENT=1
 EXIT_PERMFAIL=3
 RESTART_PAUSE=${CP_RESTART_PAUSE:-1}
+# the help an error names: the command the user typed
+USAGE_HINT="./run.sh help"
 
-die_usage() { echo "run.sh: $*" >&2; echo "try './run.sh help'" >&2; exit $EXIT_USAGE; }
+# Every error has one shape: "run.sh: WHAT", then the help to read.
+err() { echo "run.sh: $*" >&2; echo "try '$USAGE_HINT'" >&2; }
+die() { local code=$1; shift; err "$@"; exit "$code"; }
+die_usage() { die $EXIT_USAGE "$@"; }
 
 usage() {
 	cat <<'USAGE'
 usage: ./run.sh COMMAND [options]
 
 commands:
-  collect   collect candles into SQLite (see below)
+  collect   collect candles into SQLite (see below; ./run.sh collect --help)
   demo      start the bundled simulator and collect a few markets into data/demo.db
   query     candles of a range from the database, with a coverage report
             (--format table|csv|json|jsonl, --fill forward, --fetch-missing)
@@ -42,37 +49,55 @@ commands:
   export    stream whole markets or ranges as csv or jsonl
   verify    check a database read-only, as fsck does (exit 0 clean, 1 problems)
   monitor   attach to a running collection: live view, --json, --prometheus
-  sim       run the offline Upbit simulator (sim/upbit-sim --help)
+  sim       run the offline Upbit simulator (./run.sh sim --help)
   help      this text
 
-collect --market M[,M...]|all | --quote Q  --timeframe TF[,TF...] RANGE [options]
+USAGE
+	usage_collect
+}
+
+usage_collect() {
+	cat <<'USAGE'
+usage: ./run.sh collect --market M[,M...]|all | --quote Q  --timeframe TF[,TF...]
+                        RANGE [options]
+  --market M[,M...]  Upbit market codes (KRW-BTC, BTC-ETH), or all
+  --quote Q          every market quoted in KRW, BTC or USDT
+  --market all and --quote expand from /v1/market/all; named markets are
+  checked against it first (--skip-market-check skips that request).
+  --timeframe TF[,TF...]  1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y
+                     (60m, 240m are aliases)
   RANGE is one of:
     --from T [--to T]     candles starting in [from, to); --to defaults to now
     --count N [--to T]    the N most recent closed intervals before --to (or now)
     --follow [--from T | --count N]  backfill, then keep every market and
                           timeframe up to date until stopped (SIGTERM, Ctrl-C)
-  --market all or --quote KRW expand from /v1/market/all; named markets are
-  checked against it first (--skip-market-check skips that request).
   T is ISO 8601: 2026-01-31, 2026-01-31T09:00:00Z, 2026-01-31T18:00:00+09:00;
   a time without Z or an offset is UTC. The candle still forming is never
-  collected.
-  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)
+  collected; a range wholly in the future is refused.
 options:
-  --db PATH          database (default data/candles.db)
+  --db PATH          database (default data/candles.db); its directory must
+                     exist (only the default data/ is created)
   --fetchers N       fetcher processes (default 2)
   --source-ip A[,B]  fetcher i sends from address i (round robin); the rate
                      budget is per source address
   --api-url URL      Upbit base URL (default $UPBIT_API_URL or https://api.upbit.com)
   --cacert FILE      trust the CA certificates (PEM) in FILE for an https API
                      instead of the system's (a certificate refused: exit 3)
-  --rate N           candle requests/s per source address (default 10)
+  --skip-market-check  collect named markets without asking /v1/market/all
+  --rate N           candle requests/s per source address (default 10; 0 = unlimited)
   --inflight N       concurrent transfers per fetcher (default 4)
-  --quiet            no progress line
+  --follow-delay-ms N  with --follow, fetch each candle N ms after it closes
+                     (default 1000)
+  --quiet, -q        no progress line
   --feature NAME=on|off  switch an optimisation (split, hedge, lookahead)
   --features FILE    the same as 'name = on|off' lines in a file
-  --hedge-after-ms N, --guard-epoch-ms N, --guard-after-ms N: see
-                     planner/cp-planner --help
-  --run-dir DIR      where the ipc sockets and logs go (default: /tmp/cp-<hash of db>)
+  --hedge-after-ms N a request is overdue after N ms and is raced by a second
+                     copy (default: from the usual answer time)
+  --guard-epoch-ms N the guard measures each optimisation on and off for N ms
+                     and keeps it off when it is >20% worse (10000; 0 = no guard)
+  --guard-after-ms N start the guard after N ms (30000)
+  --run-dir DIR      where the ipc sockets, logs and pid file go
+                     (default: /tmp/cp-<hash of db>)
   --tcp HOST:PORT    tcp endpoints on PORT..PORT+3 (work, results, events,
                      monitor) instead of ipc, so fetchers on other hosts can
                      join: cp-fetcher --work tcp://HOST:PORT --results
@@ -80,7 +105,29 @@ options:
   --curve DIR        CURVE-encrypt and authenticate every socket; keys are
                      made in DIR on first use (server.key, client.key); give
                      remote fetchers server.key.pub and a client key
-  -v                 verbose logs
+  -v, --verbose      verbose logs
+  -h, --help         this text
+exit status:
+  0  every requested range is proven complete in the database
+  1  not all covered, or a temporary failure (no network, a server error):
+     run the same command again
+  2  usage error: nothing was started
+  3  permanent failure (the database is not ours, unreadable or from a newer
+     version; another collection is running on it; a refused certificate):
+     running again will not help
+  130, 143  stopped by SIGINT, SIGTERM (with --follow a clean stop is 0)
+USAGE
+}
+
+usage_demo() {
+	cat <<'USAGE'
+usage: ./run.sh demo
+
+Starts the bundled simulator (an offline Upbit: 10 requests/s per IP, 30 ms
+latency) on a free port, collects the latest 2880 candles of 1m and 1h for
+KRW-BTC, KRW-ETH and KRW-ZIL into data/demo.db with live progress, then
+prints a summary and an example sqlite3 query. Exits like collect.
+  -h, --help         this text
 USAGE
 }
 
@@ -96,7 +143,7 @@ start_proc() { # name logfile cmd...
 	local name=$1 log=$2; shift 2
 	# shellcheck disable=SC2206
 	[ -z "${CP_EXEC_WRAPPER:-}" ] || set -- $CP_EXEC_WRAPPER "$@"
-	"$@" >>"$log" 2>&1 &
+	"$@" >>"$log" 2>&1 {RUN_LOCK_FD}>&- &
 	PIDS+=("$!"); NAMES+=("$name"); CMDS+=("$(printf '%q ' "$@")")
 }
 
@@ -104,7 +151,7 @@ restart_proc() { # index
 	local i=$1 log="$RUN_DIR/${NAMES[$1]}.log"
 	# exec: $! must be the process itself, not a subshell that stop_all would
 	# kill while the restarted process lives on (holding the writer lock)
-	eval "exec ${CMDS[$i]}" >>"$log" 2>&1 &
+	eval "exec ${CMDS[$i]}" >>"$log" 2>&1 {RUN_LOCK_FD}>&- &
 	PIDS[$i]=$!
 }
 
@@ -137,34 +184,67 @@ stop_all() {
 	done
 }
 
+# curl options for every request run.sh makes itself (the market list)
+declare -a CURL_OPTS=()
+
+# fetch_market_list API: the body of API/v1/market/all into
+# $RUN_DIR/markets.json, tried three times. On failure says why in one line
+# with curl's own reason, and returns 1 (temporary: no network, a server
+# error, a body that is not a market list) or 3 (a refused certificate:
+# trying again will not help). $1 named: 1 when the markets were named, so
+# --skip-market-check would help with a server that answers badly.
+fetch_market_list() {
+	local api=$1 named=$2 out="$RUN_DIR/markets.json" why="" rc try
+	for try in 1 2 3; do
+		[ "$try" = 1 ] || sleep $((try - 1))
+		why=$(curl -sS --fail --max-time 5 -H 'Accept: application/json' "${CURL_OPTS[@]}" \
+			-o "$out.tmp" "$api/v1/market/all" 2>&1)
+		rc=$?
+		why=${why#curl: (*) }
+		case $rc in
+		0)
+			if jq -e 'type == "array" and length > 0 and all(.market | type == "string")' \
+				"$out.tmp" >/dev/null 2>&1; then
+				mv -f "$out.tmp" "$out"; return 0
+			fi
+			why="the answer is not a list of markets" ;;
+		58|60|77|83|90|91) # the certificate: permanent
+			rm -f "$out.tmp"
+			err "cannot reach $api: $why"; return $EXIT_PERMFAIL ;;
+		esac
+	done
+	rm -f "$out.tmp"
+	case $rc in
+	5|6|7|28) err "cannot reach $api: $why" ;; # no network: the check cannot be skipped around
+	*)
+		if [ "$named" = 1 ]; then
+			err "cannot read the market list from $api/v1/market/all: $why" \
+				"(--skip-market-check collects named markets without it)"
+		else
+			err "cannot read the market list from $api/v1/market/all: $why"
+		fi ;;
+	esac
+	return 1
+}
+
 # resolve_markets API MARKETS QUOTE CHECK: prints the market list to collect.
 # "all" and --quote expand from /v1/market/all; named markets are checked
 # against it (unless CHECK=0), so unknown ones fail in one clear line before
-# anything starts.
+# anything starts. The list is kept in $RUN_DIR/markets.json for the writer.
 resolve_markets() {
-	local api=$1 markets=$2 quote=$3 check=$4 list unknown m
-	local -a tls=()
-	[ -z "${CACERT:-}" ] || tls=(--cacert "$CACERT")
+	local api=$1 markets=$2 quote=$3 check=$4 list unknown m named=1
+	CURL_OPTS=()
+	[ -z "${CACERT:-}" ] || CURL_OPTS=(--cacert "$CACERT")
 	if [ "$check" = 0 ] && [ -z "$quote" ] && [ "$markets" != all ]; then
 		echo "$markets"; return 0
 	fi
-	local body="" try
-	for try in 1 2 3; do
-		body=$(curl -sS --fail --max-time 5 "${tls[@]}" -H 'Accept: application/json' \
-			"$api/v1/market/all" 2>/dev/null) && list=$(jq -r '.[].market' <<<"$body" 2>/dev/null) &&
-			[ -n "$list" ] && break
-		list=""
-		sleep "$try"
-	done
-	if [ -z "$list" ]; then
-		echo "run.sh: cannot read the market list from $api/v1/market/all" \
-			"(use --skip-market-check to collect named markets without it)" >&2
-		return 1
-	fi
+	[ -z "$quote" ] && [ "$markets" != all ] || named=0
+	fetch_market_list "$api" "$named" || return $?
+	list=$(jq -r '.[].market' "$RUN_DIR/markets.json")
 	if [ -n "$quote" ]; then
 		quote=${quote^^}
 		list=$(grep "^$quote-" <<<"$list" | sort | paste -sd, -)
-		[ -n "$list" ] || { echo "run.sh: no market is quoted in '$quote' (try KRW, BTC or USDT)" >&2; return $EXIT_USAGE; }
+		[ -n "$list" ] || { err "no market is quoted in '$quote' (try KRW, BTC or USDT)"; return $EXIT_USAGE; }
 		echo "$list"; return 0
 	fi
 	if [ "$markets" = all ]; then
@@ -175,7 +255,7 @@ resolve_markets() {
 		grep -qx -- "$m" <<<"$list" || unknown="$unknown${unknown:+, }$m"
 	done
 	if [ -n "$unknown" ]; then
-		echo "run.sh: unknown market(s): $unknown (not listed by $api/v1/market/all)" >&2
+		err "unknown market(s): $unknown (not listed by $api/v1/market/all)"
 		return $EXIT_USAGE
 	fi
 	echo "$markets"
@@ -187,11 +267,101 @@ run_dir_for() { # db path
 	echo "/tmp/cp-$(printf '%s' "$abs" | sha1sum | cut -c1-12)"
 }
 
+# check_db_dir DB: the directory of --db must exist; only data/ (that of
+# the default data/candles.db and of the demo) is made.
+check_db_dir() {
+	local dir
+	dir=$(dirname "$1")
+	[ -d "$dir" ] && return 0
+	if [ "$dir" = data ] && [ ! -e "$dir" ]; then
+		mkdir -p "$dir" || die $EXIT_PERMFAIL "cannot create $dir for the database"
+		return 0
+	fi
+	[ -e "$dir" ] && die_usage "--db $1: $dir is not a directory"
+	die_usage "--db $1: the directory $dir does not exist (create it first)"
+}
+
+# take_run_lock DB: one collection per run directory. The pid file is held
+# with flock(1) for as long as this script runs, so the pid in a stale file
+# (a run that died) is not believed. A second collection is refused (exit 3)
+# until the pipeline accepts jobs while it runs. The lock taken, this run's
+# logs start empty: nothing a previous run wrote is quoted as ours.
+RUN_LOCK_FD=""
+take_run_lock() {
+	local pidf="$RUN_DIR/collect.pid" holder="" hdb="" f
+	{ exec {RUN_LOCK_FD}<>"$pidf"; } 2>/dev/null ||
+		die $EXIT_PERMFAIL "cannot open $pidf for writing (another user's run directory? see --run-dir)"
+	if ! flock -n "$RUN_LOCK_FD"; then
+		# the holder writes its pid and database just after taking the lock
+		for _ in 1 2 3 4 5; do
+			{ read -r holder; read -r hdb; } <"$pidf" 2>/dev/null
+			[ -z "$hdb" ] || break
+			sleep 0.1
+		done
+		die $EXIT_PERMFAIL "a collection is already running on ${hdb:-$1} (pid ${holder:-unknown}," \
+			"run dir $RUN_DIR): wait for it to finish, or stop it with kill -TERM ${holder:-PID}"
+	fi
+	printf '%s\n%s\n' "$$" "$(realpath -m "$1")" >"$pidf"
+	for f in "$RUN_DIR"/*.log; do
+		[ ! -f "$f" ] || : >"$f"
+	done
+	rm -f "$RUN_DIR/markets.json" "$RUN_DIR/writer.ready"
+}
+
+# log_reason LOG: the message of the last warning or fatal line of a
+# process log (what it said before it exited), else its last line.
+log_reason() {
+	local line
+	line=$(grep -E '^[^ ]+ [a-z0-9]+\[[0-9]+\] (warn|fatal): ' "$1" 2>/dev/null | tail -n 1)
+	[ -n "$line" ] || line=$(tail -n 1 "$1" 2>/dev/null)
+	line=${line#* * warn: }
+	echo "${line#* * fatal: }"
+}
+
+# proc_failed NAME RC: a process exited on its own. 2 and 3 are permanent
+# (run.sh exits 3: running again will not help); anything else was already
+# restarted, or is temporary (exit 1: run it again).
+proc_failed() {
+	local name=$1 rc=$2 reason
+	reason=$(log_reason "$RUN_DIR/$name.log")
+	if [ "$rc" -eq $EXIT_PERMFAIL ] || [ "$rc" -eq $EXIT_USAGE ]; then
+		err "the $name failed permanently (exit $rc): ${reason:-see $RUN_DIR/$name.log}"
+		return $EXIT_PERMFAIL
+	fi
+	err "the $name did not start (exit $rc): ${reason:-see $RUN_DIR/$name.log}; run it again"
+	return 1
+}
+
+# wait_writer_ready: until the writer's ready file appears; exits if the
+# writer dies first (3 for a permanent refusal) or is not ready in 20 s.
+wait_writer_ready() {
+	local t=0 wrc
+	while [ ! -e "$RUN_DIR/writer.ready" ]; do
+		if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
+			wait "${PIDS[0]}"; wrc=$?
+			proc_failed writer "$wrc"; exit $?
+		fi
+		sleep 0.05; t=$((t + 1))
+		[ $t -lt 400 ] || { err "the writer is not ready after 20 s (see $RUN_DIR/writer.log)"; stop_all; exit 1; }
+	done
+}
+
+# validate_collect ARGS...: the planner checks every option and range before
+# anything starts; its messages are shown as run.sh's own.
+validate_collect() {
+	local out
+	out=$(CP_USAGE_HINT="$USAGE_HINT" "$PLANNER" --validate "$@" 2>&1 >/dev/null) && return 0
+	grep -v "^try '" <<<"$out" | sed 's/^cp-planner: /run.sh: /' >&2
+	echo "try '$USAGE_HINT'" >&2
+	exit $EXIT_USAGE
+}
+
 cmd_collect() {
 	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
 	local rate=10 inflight=4 quiet="" verbose="" sources="" run_dir=""
 	local markets="" quote="" check_markets=1 tcp="" curve_dir="" CACERT=""
 	local -a popts=()
+	USAGE_HINT="./run.sh collect --help"
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--timeframe|--from|--to|--count|--feature|--features|--hedge-after-ms|--guard-epoch-ms|--guard-after-ms|--follow-delay-ms)
@@ -216,7 +386,7 @@ cmd_collect() {
 		--curve) [ $# -ge 2 ] || die_usage "--curve needs a directory"; curve_dir=$2; shift 2 ;;
 		--quiet|-q) quiet=--quiet; shift ;;
 		-v|--verbose) verbose=-v; shift ;;
-		-h|--help) usage; exit 0 ;;
+		-h|--help) usage_collect; exit 0 ;;
 		*) die_usage "unknown option '$1'" ;;
 		esac
 	done
@@ -228,21 +398,24 @@ cmd_collect() {
 	[ -z "${CACERT:-}" ] || [ -r "$CACERT" ] || die_usage "cannot read --cacert '$CACERT'"
 	[ -z "$tcp" ] || [[ "$tcp" =~ ^[^:]+:[0-9]+$ ]] || die_usage "--tcp wants HOST:PORT, not '$tcp'"
 	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
-		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
+		[ -x "$b" ] || die 1 "$b is missing: run 'make' first"
 	done
 	[ -n "$markets" ] || [ -n "$quote" ] || die_usage "give --market M[,M...] (or all) or --quote KRW|BTC|USDT"
 	[ -z "$markets" ] || [ -z "$quote" ] || die_usage "--market and --quote cannot be combined"
 	# --validate checks everything else before anything starts (or is fetched)
 	local vm=$markets
 	[ -n "$vm" ] && [ "$vm" != all ] || vm=KRW-BTC
-	CP_USAGE_HINT="./run.sh collect --help" "$PLANNER" --validate "${popts[@]}" --market "$vm" \
-		--rate "$rate" || exit $EXIT_USAGE
-	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
-	popts+=(--market "$markets")
+	validate_collect "${popts[@]}" --market "$vm" --rate "$rate"
+	check_db_dir "$db"
 
 	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")"
 	RUN_DIR="$run_dir"
-	mkdir -p "$RUN_DIR" "$(dirname "$db")" || exit 1
+	local why
+	why=$(mkdir -p "$RUN_DIR" 2>&1) || die $EXIT_PERMFAIL "cannot create the run directory: ${why#mkdir: }"
+	take_run_lock "$db"
+	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
+	popts+=(--market "$markets")
+
 	local work="ipc://$RUN_DIR/work.sock" results="ipc://$RUN_DIR/results.sock"
 	local events="ipc://$RUN_DIR/events.sock" monitor="ipc://$RUN_DIR/monitor.sock"
 	if [ -n "$tcp" ]; then
@@ -265,28 +438,22 @@ cmd_collect() {
 	trap 'on_stop_signal 130' INT
 	trap 'on_stop_signal 143' TERM
 
-	rm -f "$RUN_DIR/writer.ready"
+	# the market list goes to the writer once it knows the option
+	local -a wmarkets=()
+	if [ -s "$RUN_DIR/markets.json" ] && "$WRITER" --help 2>&1 | grep -q -- --markets-file; then
+		wmarkets=(--markets-file "$RUN_DIR/markets.json")
+	fi
 	start_proc writer "$RUN_DIR/writer.log" "$WRITER" --db "$db" --results "$results" \
-		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose \
+		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose "${wmarkets[@]}" \
 		${curve_dir:+--curve-server "$curve_dir/server.key" --curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub"}
-	local t=0
-	while [ ! -e "$RUN_DIR/writer.ready" ]; do
-		if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
-			wait "${PIDS[0]}"; local wrc=$?
-			echo "run.sh: the writer did not start (exit $wrc):" >&2
-			tail -n 3 "$RUN_DIR/writer.log" >&2
-			exit 1
-		fi
-		sleep 0.05; t=$((t + 1))
-		[ $t -lt 400 ] || { echo "run.sh: the writer is not ready after 20 s" >&2; stop_all; exit 1; }
-	done
+	wait_writer_ready
 
 	# The planner binds the sockets the fetchers connect to, so it starts
 	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
 	# shellcheck disable=SC2206
 	local -a pcmd=(${CP_EXEC_WRAPPER:-} "$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events"
 		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}")
-	"${pcmd[@]}" &
+	"${pcmd[@]}" {RUN_LOCK_FD}>&- &
 	local planner=$!
 	PLANNER_PID=$planner
 	local i src
@@ -314,7 +481,7 @@ cmd_collect() {
 			if [ $rc -ge 128 ] || [ $rc -eq 4 ]; then
 				echo "run.sh: the planner exited ($rc); restarting in ${RESTART_PAUSE}s" >&2
 				sleep "$RESTART_PAUSE"
-				"${pcmd[@]}" &
+				"${pcmd[@]}" {RUN_LOCK_FD}>&- &
 				planner=$!
 				PLANNER_PID=$planner
 				continue
@@ -324,11 +491,10 @@ cmd_collect() {
 		for i in "${!PIDS[@]}"; do
 			if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
 				wait "${PIDS[$i]}"; local prc=$?
-				if [ $prc -eq $EXIT_PERMFAIL ]; then
-					echo "run.sh: ${NAMES[$i]} failed permanently:" >&2
-					tail -n 2 "$RUN_DIR/${NAMES[$i]}.log" >&2
+				if [ $prc -eq $EXIT_PERMFAIL ] || [ $prc -eq $EXIT_USAGE ]; then
 					kill -TERM "$planner" 2>/dev/null; wait "$planner"
-					stop_all; exit 1
+					stop_all
+					proc_failed "${NAMES[$i]}" "$prc"; exit $?
 				fi
 				echo "run.sh: ${NAMES[$i]} exited ($prc); restarting in ${RESTART_PAUSE}s" >&2
 				sleep "$RESTART_PAUSE"
@@ -338,6 +504,8 @@ cmd_collect() {
 	done
 	stop_all
 	trap - INT TERM
+	# the planner's own log (above, on stderr) says why
+	[ "$rc" -ne $EXIT_PERMFAIL ] || err "the planner failed permanently (exit 3): see its message above"
 	return $rc
 }
 
@@ -353,15 +521,21 @@ demo_cleanup() {
 
 cmd_demo() {
 	local db="data/demo.db" port
+	USAGE_HINT="./run.sh demo --help"
+	case "${1:-}" in
+	"") ;;
+	-h|--help) usage_demo; exit 0 ;;
+	*) die_usage "demo takes no options, not '$1'" ;;
+	esac
 	for b in "$SIM" "$PLANNER" "$FETCHER" "$WRITER"; do
-		[ -x "$b" ] || { echo "run.sh: $b is missing: run 'make' first" >&2; exit 1; }
+		[ -x "$b" ] || die 1 "$b is missing: run 'make' first"
 	done
 	DEMO_TMP="$(mktemp -d)"
 	trap demo_cleanup EXIT
 	"$SIM" --port 0 --port-file "$DEMO_TMP/port" --latency-ms 30 >"$DEMO_TMP/sim.log" 2>&1 &
 	DEMO_SIM=$!
 	for _ in $(seq 100); do [ -s "$DEMO_TMP/port" ] && break; sleep 0.05; done
-	port=$(cat "$DEMO_TMP/port" 2>/dev/null) || { echo "run.sh: the simulator did not start" >&2; exit 1; }
+	port=$(cat "$DEMO_TMP/port" 2>/dev/null) || die 1 "the simulator did not start: $(tail -n 1 "$DEMO_TMP/sim.log")"
 	echo "demo: simulator on http://127.0.0.1:$port (an offline Upbit: 10 requests/s per IP, 30 ms latency)"
 	echo "demo: collecting the latest 2880 candles of 1m and 1h for KRW-BTC, KRW-ETH, KRW-ZIL into $db"
 	echo "demo: (watch it from another terminal with: ./run.sh monitor --db $db)"

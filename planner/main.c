@@ -621,6 +621,59 @@ publish_progress(int64_t now, int finished)
 	hub_progress(&plan, &stats, budgets, nbudgets, rate_limit, now, finished);
 }
 
+/* A --count window of timeframe tf that starts after now: the N intervals
+ * before --to are all in the future. 0, or -1 with a message. */
+static int
+check_count_window(const struct opts *o, enum tf tf, int64_t to, int64_t now)
+{
+	char nows[TIME_TEXT_LEN];
+
+	if (tf_add(tf, tf_ceil(tf, to), -o->count) <= now)
+		return 0;
+	time_format(now, nows);
+	if (o->count == 1)
+		fprintf(stderr, "cp-planner: the %s interval before --to %s starts after now (%sZ)",
+		        tf_name(tf), o->to, nows);
+	else
+		fprintf(
+		    stderr,
+		    "cp-planner: the %lld %s intervals before --to %s all start after now (%sZ)",
+		    (long long)o->count, tf_name(tf), o->to, nows);
+	fprintf(stderr, ": nothing to collect\n");
+	return -1;
+}
+
+/* A range wholly in the future is empty: --from after now, or a --count
+ * window before a future --to that starts after now. 0, or -1 with a
+ * message. Runs after build_targets, so the times and timeframes parse. */
+static int
+check_future(const struct opts *o, int64_t now)
+{
+	char *tfs, *tfn, *st = NULL, nows[TIME_TEXT_LEN];
+	int64_t t;
+	enum tf tf;
+	int rc = 0;
+
+	if (o->from != NULL) {
+		if (time_parse(o->from, &t) == -1 || t <= now)
+			return 0;
+		time_format(now, nows);
+		fprintf(stderr,
+		        "cp-planner: --from %s is in the future (now is %sZ): nothing to collect\n",
+		        o->from, nows);
+		return -1;
+	}
+	if (o->to == NULL || time_parse(o->to, &t) == -1 || t <= now)
+		return 0;
+	if ((tfs = strdup(o->timeframes)) == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	for (tfn = strtok_r(tfs, ",", &st); tfn != NULL && rc == 0; tfn = strtok_r(NULL, ",", &st))
+		if (tf_parse(tfn, &tf) == 0)
+			rc = check_count_window(o, tf, t, now);
+	free(tfs);
+	return rc;
+}
+
 /* --validate: checks the lists and ranges without touching anything. */
 static int
 validate(const struct opts *o)
@@ -628,7 +681,8 @@ validate(const struct opts *o)
 	int rc;
 
 	plan_init(&plan, 1);
-	rc = build_targets(o, NULL) == -1 ? EXIT_USAGE : EXIT_OK;
+	rc = build_targets(o, NULL) == -1 || check_future(o, time_now()) == -1 ? EXIT_USAGE
+	                                                                       : EXIT_OK;
 	plan_free(&plan);
 	return rc;
 }

@@ -14,6 +14,9 @@ load pipeline_helpers
 	done
 	run "$ROOT/run.sh" help
 	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "usage: ./run.sh COMMAND [options]" ]
+	[[ "$output" == *"usage: ./run.sh collect --market"* ]]
+	[[ "$output" == *"exit status:"* ]]
 }
 
 @test "bad command lines exit 2 with one clear line" {
@@ -28,6 +31,7 @@ load pipeline_helpers
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5 --hedge-after-ms x; [ "$status" -eq 2 ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --from 1969-01-01 --to 1969-02-01; [ "$status" -eq 2 ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5; [ "$status" -eq 0 ]
+	[ -z "$output" ]
 	run "$p" --market KRW-BTC --timeframe 1m --count 5; [ "$status" -eq 2 ]
 	[[ "$output" == *"--db and --work are required"* ]]
 	run "$ROOT/fetcher/cp-fetcher" --max-inflight 0 --work ipc:///x --results ipc:///y; [ "$status" -eq 2 ]
@@ -66,4 +70,107 @@ load pipeline_helpers
 	run "$ROOT/writer/cp-writer" --db "$d/ok.db" --results "ipc://$d/r4.sock" --work "ipc://$d/w4.sock"
 	[ "$status" -eq 3 ]
 	[ "$(sqlite3 "$d/ok.db" "PRAGMA user_version")" -eq 99 ]
+}
+
+@test "collect --help and demo --help print their own help and run nothing" {
+	cd "$BATS_TEST_TMPDIR"
+	run timeout 30 "$ROOT/run.sh" demo --help 3>&-
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "usage: ./run.sh demo" ]
+	[[ "$output" != *"demo: simulator on"* ]]
+	[ ! -e data ]
+	run "$ROOT/run.sh" collect --help
+	[ "$status" -eq 0 ]
+	[ "${lines[0]:0:30}" = "usage: ./run.sh collect --mark" ]
+	[[ "$output" != *"commands:"* ]]
+	[[ "$output" != *cp-planner* ]]
+	run "$ROOT/run.sh" demo --bogus
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: demo takes no options, not '--bogus'" ]
+	[ "${lines[1]}" = "try './run.sh demo --help'" ]
+}
+
+@test "every option collect accepts is in ./run.sh help and ./run.sh collect --help" {
+	# the options of cmd_collect's parser: its case patterns
+	local opts o
+	opts=$(sed -n '/^cmd_collect() {/,/^		esac/p' "$ROOT/run.sh" |
+		sed -nE 's/^[[:space:]]+(-[-|a-zA-Z=*]+)\).*/\1/p' | tr '|' '\n' | sed 's/=\*$//' | sort -u)
+	echo "$opts"
+	[ "$(wc -l <<<"$opts")" -ge 25 ]
+	run "$ROOT/run.sh" help
+	local all=$output
+	run "$ROOT/run.sh" collect --help
+	local one=$output
+	while read -r o; do
+		echo "checking $o"
+		grep -qE -- "(^|[^a-zA-Z-])$o([^a-zA-Z-]|\$)" <<<"$all"
+		grep -qE -- "(^|[^a-zA-Z-])$o([^a-zA-Z-]|\$)" <<<"$one"
+	done <<<"$opts"
+}
+
+@test "run.sh errors: one shape, run.sh first, the help of the command typed" {
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --bogus
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: unknown option '--bogus'" ]
+	[ "${lines[1]}" = "try './run.sh collect --help'" ]
+	# the planner's checks read as run.sh's own
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 2m --count 5 --skip-market-check
+	[ "$status" -eq 2 ]
+	[[ "${lines[0]}" == "run.sh: unknown timeframe '2m'"* ]]
+	[ "${lines[1]}" = "try './run.sh collect --help'" ]
+	[ "${#lines[@]}" -eq 2 ]
+	run "$ROOT/run.sh" bogus
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: unknown command 'bogus'" ]
+	[ "${lines[1]}" = "try './run.sh help'" ]
+}
+
+@test "a range wholly in the future is a usage error (exit 2)" {
+	local p="$ROOT/planner/cp-planner" soon
+	run "$p" --validate --market KRW-BTC --timeframe 1m --from 2099-01-01
+	[ "$status" -eq 2 ]
+	[[ "$output" == "cp-planner: --from 2099-01-01 is in the future (now is "*"Z): nothing to collect" ]]
+	run "$p" --validate --market KRW-BTC --timeframe 1m --from 2099-01-01 --to 2099-02-01
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"is in the future"* ]]
+	run "$p" --validate --market KRW-BTC --timeframe 1m,1d --count 5 --to 2099-01-01
+	[ "$status" -eq 2 ]
+	[[ "$output" == "cp-planner: the 5 1m intervals before --to 2099-01-01 all start after now"* ]]
+	# a --to in the future with a window that reaches now means now
+	soon=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%S)
+	run "$p" --validate --market KRW-BTC --timeframe 1m --count 30 --to "$soon"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$p" --validate --market KRW-BTC --timeframe 1m --count 1 --to "$soon"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "cp-planner: the 1m interval before --to $soon starts after now"* ]]
+	# through run.sh: before anything is fetched or made
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --from 2099-01-01 \
+		--db "$BATS_TEST_TMPDIR/f.db" --api-url http://nonexistent.invalid
+	[ "$status" -eq 2 ]
+	[[ "${lines[0]}" == "run.sh: --from 2099-01-01 is in the future"* ]]
+	[ "${lines[1]}" = "try './run.sh collect --help'" ]
+	[ ! -e "$BATS_TEST_TMPDIR/f.db" ]
+}
+
+@test "no network: one line with curl's reason, no --skip-market-check advice" {
+	load sim_helpers
+	# a port nothing listens on: a simulator's, once it has stopped
+	start_sim
+	local port=$SIM_PORT
+	stop_sim
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --db "$BATS_TEST_TMPDIR/n.db" \
+		--run-dir "$BATS_TEST_TMPDIR/run" --api-url "http://127.0.0.1:$port" 3>&-
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "${lines[0]}" == "run.sh: cannot reach http://127.0.0.1:$port: Failed to connect to 127.0.0.1 port $port"* ]]
+	[[ "$output" != *skip-market-check* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --db "$BATS_TEST_TMPDIR/n.db" \
+		--run-dir "$BATS_TEST_TMPDIR/run" --api-url http://nonexistent.invalid 3>&-
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "run.sh: cannot reach http://nonexistent.invalid: Could not resolve host: nonexistent.invalid" ]
+	[[ "$output" != *skip-market-check* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/n.db" ]
 }

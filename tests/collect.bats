@@ -168,3 +168,159 @@ check_range() { # M TF FROM TO [collect options...]
 	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles WHERE candle_date_time_utc >= '$open'")" -eq 0 ]
 	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles")" -ge 29 ]
 }
+
+# collect_one [options...]: a five-candle collection into $DB
+collect_one() {
+	run collect --market KRW-BTC --timeframe 1m --count 5 --rate 0 --quiet "$@"
+	echo "$output"
+}
+
+@test "a permanent failure of the writer exits 3 with its reason, not 1 (run it again)" {
+	local d="$BATS_TEST_TMPDIR"
+	echo "not a database" >"$d/junk.db"
+	collect_one --db "$d/junk.db"
+	[ "$status" -eq 3 ]
+	[[ "$output" == "run.sh: the writer failed permanently (exit 3): $d/junk.db: file is not a database"* ]]
+	[[ "$output" == *"try './run.sh collect --help'"* ]]
+	[ "$(cat "$d/junk.db")" = "not a database" ]
+	mkdir "$d/dir.db"
+	collect_one --db "$d/dir.db"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"run.sh: the writer failed permanently (exit 3): cannot open $d/dir.db"* ]]
+	# a newer schema
+	collect_one --db "$DB"
+	[ "$status" -eq 0 ]
+	sqlite3 "$DB" "PRAGMA user_version = 99"
+	collect_one --db "$DB"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"run.sh: the writer failed permanently (exit 3): $DB has schema version 99"* ]]
+}
+
+@test "a permission error is permanent (exit 3)" {
+	# a database only its owner may touch, collected by someone else
+	local p
+	p=$(mktemp -d /tmp/cp-perm.XXXXXX)
+	chmod 755 "$p"
+	: >"$p/x.db"
+	chmod 600 "$p/x.db"
+	mkdir -m 777 "$p/run"
+	local -a as=()
+	[ "$(id -u)" -ne 0 ] || as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	[ "$(id -u)" -eq 0 ] || chmod 000 "$p/x.db"
+	run "${as[@]}" "$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$p/run" --market KRW-BTC \
+		--timeframe 1m --count 5 --rate 0 --quiet --db "$p/x.db" 3>&-
+	echo "$output"
+	rm -rf "$p"
+	[ "$status" -eq 3 ]
+	[[ "$output" == "run.sh: the writer failed permanently (exit 3): "*"Permission denied"* ]]
+}
+
+@test "another writer holding the database (another run dir): exit 3 naming it" {
+	local d="$BATS_TEST_TMPDIR"
+	"$ROOT/writer/cp-writer" --db "$DB" --results "ipc://$d/r.sock" --work "ipc://$d/w.sock" \
+		--ready-file "$d/ready" 2>/dev/null 3>&- &
+	local w=$!
+	for _ in $(seq 100); do [ -e "$d/ready" ] && break; sleep 0.05; done
+	collect_one --db "$DB"
+	kill -TERM "$w"; wait "$w" || true
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"run.sh: the writer failed permanently (exit 3): another writer is running on $DB"* ]]
+}
+
+@test "a second collection on the same database: exit 3 naming the first's pid, its own messages" {
+	start_sim --rate-limit 0 --latency-ms 300
+	local run="$BATS_TEST_TMPDIR/run"
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$run" --market KRW-BTC --timeframe 1m \
+		--from 2026-06-01 --to 2026-10-01 --fetchers 1 --inflight 1 --rate 0 --quiet --db "$DB" \
+		>/dev/null 2>&1 3>&- &
+	local first=$!
+	for _ in $(seq 200); do [ -e "$run/writer.ready" ] && break; sleep 0.05; done
+	[ -e "$run/writer.ready" ]
+	grep -q ready "$run/writer.log"
+	collect_one --db "$DB"
+	kill -TERM "$first"; wait "$first" || true
+	[ "$status" -eq 3 ]
+	[[ "$output" == "run.sh: a collection is already running on $DB (pid $first, run dir $run)"* ]]
+	[[ "$output" != *": ready: "* ]]
+	[[ "$output" != *writer* ]]
+	# the first run is stopped: its pid file is stale and not believed, and
+	# the next run's log holds only its own lines
+	grep -qx "$first" "$run/collect.pid"
+	collect_one --db "$DB"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ': ready: ' "$run/writer.log")" -eq 1 ]
+	[ "$(head -n 1 "$run/collect.pid")" != "$first" ]
+}
+
+@test "the planner or a fetcher exiting 3 later: run.sh exits 3, saying which" {
+	# a wrapper makes one program fail permanently after the writer is up
+	local w="$BATS_TEST_TMPDIR/wrap"
+	cat >"$w" <<'WRAP'
+#!/bin/sh
+case "$1" in *"$CP_FAIL_PROG") echo "2026-01-01T00:00:00.000Z x[1] fatal: told to fail" >&2; exit 3 ;; esac
+exec "$@"
+WRAP
+	chmod +x "$w"
+	CP_EXEC_WRAPPER="$w" CP_FAIL_PROG=cp-fetcher collect_one --db "$DB"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"run.sh: the fetcher0 failed permanently (exit 3): told to fail"* ]] ||
+		[[ "$output" == *"run.sh: the fetcher1 failed permanently (exit 3): told to fail"* ]]
+	CP_EXEC_WRAPPER="$w" CP_FAIL_PROG=cp-planner collect_one --db "$DB"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"run.sh: the planner failed permanently (exit 3)"* ]]
+}
+
+@test "a market list the server cannot give: exit 1 with curl's reason; skipping helps named markets only" {
+	start_sim --rate-limit 0 --fault-rate 1 --faults 500
+	collect_one --db "$DB"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "run.sh: cannot read the market list from $SIM_URL/v1/market/all: The requested URL returned error: 500 (--skip-market-check collects named markets without it)"* ]]
+	run collect --quote KRW --timeframe 1m --count 5 --db "$DB"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"returned error: 500"* ]]
+	[[ "$output" != *skip-market-check* ]]
+	stop_sim
+	start_sim --rate-limit 0 --fault-rate 1 --faults garbage
+	collect_one --db "$DB"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"market/all: the answer is not a list of markets"* ]]
+	[ ! -e "$DB" ]
+}
+
+@test "the market list is kept in the run dir (markets.json); not with --skip-market-check" {
+	local run="$BATS_TEST_TMPDIR/run"
+	collect_one --db "$DB"
+	[ "$status" -eq 0 ]
+	diff <(curl -s "$SIM_URL/v1/market/all" | jq -S .) <(jq -S . "$run/markets.json")
+	collect_one --db "$DB" --skip-market-check
+	[ "$status" -eq 0 ]
+	[ ! -e "$run/markets.json" ]
+}
+
+@test "the writer gets --markets-file when it knows the option" {
+	local w="$BATS_TEST_TMPDIR/wrap"
+	printf '#!/bin/sh\necho "$*" >>"%s/argv"\nexec "$@"\n' "$BATS_TEST_TMPDIR" >"$w"
+	chmod +x "$w"
+	CP_EXEC_WRAPPER="$w" collect_one --db "$DB"
+	[ "$status" -eq 0 ]
+	local wargv
+	wargv=$(grep cp-writer "$BATS_TEST_TMPDIR/argv")
+	if "$ROOT/writer/cp-writer" --help 2>&1 | grep -q -- --markets-file; then
+		[[ "$wargv" == *"--markets-file $BATS_TEST_TMPDIR/run/markets.json"* ]]
+	else
+		[[ "$wargv" != *--markets-file* ]]
+	fi
+}
+
+@test "--db in a directory that does not exist is refused; data/ alone is made" {
+	collect_one --db "$BATS_TEST_TMPDIR/nope/c.db"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: --db $BATS_TEST_TMPDIR/nope/c.db: the directory $BATS_TEST_TMPDIR/nope does not exist (create it first)" ]
+	[ "${lines[1]}" = "try './run.sh collect --help'" ]
+	[ ! -e "$BATS_TEST_TMPDIR/nope" ]
+	cd "$BATS_TEST_TMPDIR"
+	collect_one
+	[ "$status" -eq 0 ]
+	[ "$(sqlite3 data/candles.db "SELECT COUNT(*) FROM candles")" -eq 5 ]
+}
