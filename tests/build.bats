@@ -11,7 +11,7 @@ setup_file() {
 	# the baseline: everything built, so that whatever make -n lists was
 	# caused by the touched header
 	local units
-	units=$(cd "$ROOT" && ls tests/unit/*_test.c | sed 's/\.c$//')
+	units=$(cd "$ROOT" && ls tests/unit/*_test.c tests/unit/*_peer.c | sed 's/\.c$//')
 	# shellcheck disable=SC2086
 	make -C "$ROOT" -s -j2 bins $units >/dev/null 3>&-
 }
@@ -48,7 +48,7 @@ crashpoint_only() {
 # the make target built from source S
 target_of() {
 	case "$1" in
-	tests/unit/*_test.c) echo "${1%.c}" ;;
+	tests/unit/*_test.c | tests/unit/*_peer.c) echo "${1%.c}" ;;
 	bench/simload.c) echo bench/simload ;;
 	*) echo "${1%.c}.o" ;;
 	esac
