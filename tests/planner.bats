@@ -205,7 +205,9 @@ start_delisting_stub() {
 
 @test "a market delisted by the simulator during a backfill (--delist)" {
 	"$SIM_BIN" --help 2>&1 | grep -q -- '--delist' || skip "upbit-sim has no --delist yet"
-	start_sim --delist "KRW-ZIL@$(date -u -d @$(( $(date +%s) + 1 )) +%Y-%m-%dT%H:%M:%SZ)"
+	# 3 s: the planner has had answers for KRW-ZIL (10 req/s shared by two
+	# markets; 4 days need about 6 s), so it knows the market before the 404s
+	start_sim --delist "KRW-ZIL@$(date -u -d @$(( $(date +%s) + 3 )) +%Y-%m-%dT%H:%M:%SZ)"
 	local from=2026-09-01T00:00:00 to=2026-09-05T00:00:00
 	run collect --market KRW-BTC,KRW-ZIL --timeframe 1m --from "$from" --to "$to" --db "$T/s.db" --quiet
 	echo "$output"

@@ -56,7 +56,7 @@ perm_exit() { [ "$1" -eq 3 ] || [ "$1" -eq 1 ]; }
 		echo "$output"
 		perm_exit "$status"
 		[[ "$output" == *"fetcher0 failed permanently"* || "$output" == *"fetcher1 failed permanently"* ]]
-		[ "$(grep -c 'fatal: TLS: SSL certificate problem' <<<"$output")" -eq 1 ]
+		[ "$(grep -c 'TLS: SSL certificate problem' <<<"$output")" -eq 1 ]
 		[[ "$output" != *"restarting"* ]]
 	done
 }
