@@ -440,7 +440,7 @@ cmd_collect() {
 
 	# the market list goes to the writer once it knows the option
 	local -a wmarkets=()
-	if [ -s "$RUN_DIR/markets.json" ] && "$WRITER" --help 2>&1 | grep -q -- --markets-file; then
+	if [ -s "$RUN_DIR/markets.json" ]; then
 		wmarkets=(--markets-file "$RUN_DIR/markets.json")
 	fi
 	start_proc writer "$RUN_DIR/writer.log" "$WRITER" --db "$db" --results "$results" \

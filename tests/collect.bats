@@ -298,7 +298,7 @@ WRAP
 	[ ! -e "$run/markets.json" ]
 }
 
-@test "the writer gets --markets-file when it knows the option" {
+@test "the writer gets --markets-file: the markets table holds what /v1/market/all said" {
 	local w="$BATS_TEST_TMPDIR/wrap"
 	printf '#!/bin/sh\necho "$*" >>"%s/argv"\nexec "$@"\n' "$BATS_TEST_TMPDIR" >"$w"
 	chmod +x "$w"
@@ -306,11 +306,9 @@ WRAP
 	[ "$status" -eq 0 ]
 	local wargv
 	wargv=$(grep cp-writer "$BATS_TEST_TMPDIR/argv")
-	if "$ROOT/writer/cp-writer" --help 2>&1 | grep -q -- --markets-file; then
-		[[ "$wargv" == *"--markets-file $BATS_TEST_TMPDIR/run/markets.json"* ]]
-	else
-		[[ "$wargv" != *--markets-file* ]]
-	fi
+	[[ "$wargv" == *"--markets-file $BATS_TEST_TMPDIR/run/markets.json"* ]]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM markets")" -eq "$(jq length "$BATS_TEST_TMPDIR/run/markets.json")" ]
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM markets WHERE market = 'KRW-BTC'")" -eq 1 ]
 }
 
 @test "--db in a directory that does not exist is refused; data/ alone is made" {
