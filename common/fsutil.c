@@ -24,8 +24,8 @@ sys_error(int e, char *err, size_t cap)
 	return FS_ERROR;
 }
 
-static const char *
-type_name(mode_t m)
+const char *
+fs_type_name(mode_t m)
 {
 	if (S_ISDIR(m))
 		return "a directory";
@@ -91,7 +91,7 @@ fs_check_output(const char *path, char target[PATH_MAX], char *err, size_t cap)
 		if (S_ISREG(st.st_mode))
 			return FS_OK;
 		if (!S_ISLNK(st.st_mode)) {
-			snprintf(err, cap, "not a regular file (%s)", type_name(st.st_mode));
+			snprintf(err, cap, "not a regular file (%s)", fs_type_name(st.st_mode));
 			return FS_NOT_REGULAR;
 		}
 		if (follow_link(target) == -1)

@@ -31,6 +31,9 @@ enum fs_status {
  * FS_OK if target is a regular file or does not exist yet; otherwise the
  * status with the reason in err (cap bytes): "not a regular file (a
  * character device)", or the system's ("Permission denied", ...). */
+/* What a file that is no regular file is: "a directory", "a FIFO", ... */
+const char *fs_type_name(mode_t m);
+
 enum fs_status fs_check_output(const char *path, char target[PATH_MAX], char *err, size_t cap);
 
 /* A file being written under a temporary name next to its target. */

@@ -188,7 +188,7 @@ refused() {
 	[ ! -e "$D/dir.db.lock" ] && [ -z "$(ls -A "$D/dir.db")" ]
 	run "$W" --db /dev/null --results "ipc://$D/r" --work "ipc://$D/w" 3>&-
 	[ "$status" -eq 3 ]
-	[[ "$output" == *"/dev/null is a device, not a database file"* ]]
+	[[ "$output" == *"/dev/null is a character device, not a database file"* ]]
 	[ ! -e /dev/null.lock ] && [ ! -e /dev/null-wal ]
 	mkfifo "$D/fifo.db"
 	run timeout 10 "$W" --db "$D/fifo.db" --results "ipc://$D/r" --work "ipc://$D/w" 3>&-

@@ -77,6 +77,7 @@
 #include <sqlite3.h>
 
 #include "crashpoint.h"
+#include "fsutil.h"
 #include "ledger.h"
 #include "log.h"
 #include "store.h"
@@ -212,21 +213,6 @@ err_set(struct store_err *err, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* What a path that exists but is no regular file is. */
-static const char *
-file_kind(mode_t m)
-{
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISCHR(m) || S_ISBLK(m))
-		return "a device";
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	return "not a regular file";
-}
-
 /* A database to be created at path: its directory must exist and be
  * writable; s->real becomes the directory's real path plus the name. */
 static int
@@ -284,7 +270,7 @@ resolve_path(struct store *s, struct store_err *err)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		err_set(err, EXIT_PERMFAIL, "%s is %s, not a database file", s->path,
-		        file_kind(st.st_mode));
+		        fs_type_name(st.st_mode));
 		return -1;
 	}
 	if (access(s->path, R_OK | W_OK) == -1 || realpath(s->path, real) == NULL ||
