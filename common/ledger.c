@@ -174,9 +174,9 @@ ledger_open_ro(const char *path, int *exists)
 	if (path == NULL)
 		return NULL;
 	if (stat(path, &st) == -1) {
+		/* errno says why; the caller words it */
 		if (errno == ENOENT)
 			return NULL;
-		log_warn("%s", path);
 		if (exists != NULL)
 			*exists = 1;
 		return NULL;

@@ -4,6 +4,7 @@
  * to write: ledger_open_ro reads a database the user may only read, while
  * the collector writes it (its -wal and -shm) or not (immutable).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,45 +57,47 @@ qdb_open(const char *path, int *missing)
 	int exists, rc, version = -1, tables = 0;
 
 	*missing = 0;
+	errno = 0;
 	db = ledger_open_ro(path, &exists);
 	if (db == NULL) {
 		if (!exists) {
 			*missing = 1;
-			fprintf(stderr,
-			        "cp-query: database %s does not exist "
-			        "(collect first: ./run.sh collect ... --db %s)\n",
-			        path, path);
+			query_error("database %s does not exist "
+			            "(collect first: ./run.sh collect ... --db %s)",
+			            path, path);
 		} else {
-			fprintf(stderr, "cp-query: cannot open database %s\n", path);
+			query_error("cannot open database %s: %s", path, strerror(errno));
 		}
 		return NULL;
 	}
-	st = qdb_prepare(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-	                     " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-	                     " AND name IN ('candles_exact', 'coverage', 'history_start'))");
-	if (st == NULL)
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT (SELECT user_version FROM pragma_user_version),"
+	                       " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+	                       " AND name IN ('candles_exact', 'coverage', 'history_start'))",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		query_error("%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		version = sqlite3_column_int(st, 0);
 		tables = sqlite3_column_int(st, 1);
 	} else {
-		fprintf(stderr, "cp-query: %s: %s\n", path, sqlite3_errmsg(db));
+		query_error("%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
 	if (tables != 3) {
-		fprintf(stderr,
-		        "cp-query: %s is not a candlepipe database "
-		        "(no candles_exact/coverage/history_start tables)\n",
-		        path);
+		query_error("%s is not a candlepipe database "
+		            "(no candles_exact/coverage/history_start tables)",
+		            path);
 		goto fail;
 	}
 	/* every version's tables hold what the readers read */
 	if (version < 1 || version > LEDGER_SCHEMA_VERSION) {
-		fprintf(stderr, "cp-query: %s has schema version %d, this tool reads 1 to %d\n",
-		        path, version, LEDGER_SCHEMA_VERSION);
+		query_error("%s has schema version %d, this tool reads 1 to %d", path, version,
+		            LEDGER_SCHEMA_VERSION);
 		goto fail;
 	}
 	return db;

@@ -478,17 +478,17 @@ candle() {
 		esac
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query $c: file is not a database" ]
+		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/text.db: file is not a database" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
+		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 2" ]
+		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 2" ]
 		# a path through a regular file exists in part: not "does not exist"
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
 		[ "$status" -eq 1 ]; [ -z "$output" ]
-		[[ "$stderr" == *"cp-query: cannot open database $BATS_TEST_TMPDIR/text.db/x.db" ]]
+		[ "$stderr" = "cp-query $c: cannot open database $BATS_TEST_TMPDIR/text.db/x.db: Not a directory" ]
 		[[ "$stderr" != *"does not exist"* ]]
 	done
 }
