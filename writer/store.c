@@ -668,17 +668,18 @@ static int
 check_candle(const struct candle *c, size_t i, enum tf tf, int64_t to, int64_t closed_before,
              char *why, size_t whylen)
 {
+	char a[TIME_TEXT_LEN], b[TIME_TEXT_LEN];
 	int k;
 
+	time_format(c->start, a);
+	time_format(to, b);
 	if (c->start < 0 || c->start >= to)
-		return reject(why, whylen, "candle %zu starts at %lld, not before to %lld", i,
-		              (long long)c->start, (long long)to);
-	if (tf_floor(tf, c->start) != c->start)
-		return reject(why, whylen, "candle %zu start %lld not aligned to %s", i,
-		              (long long)c->start, tf_name(tf));
+		return reject(why, whylen, "candle %zu starts at %sZ, not before to %sZ", i, a, b);
+	if (!tf_aligned(tf, c->start))
+		return reject(why, whylen, "candle %zu start %sZ not aligned to %s", i, a,
+		              tf_name(tf));
 	if (c->start >= closed_before)
-		return reject(why, whylen, "candle %zu at %lld is still forming", i,
-		              (long long)c->start);
+		return reject(why, whylen, "candle %zu at %sZ is still forming", i, a);
 	if (memchr(c->first_day, '\0', sizeof(c->first_day)) == NULL)
 		return reject(why, whylen, "candle %zu first_day unterminated", i);
 	for (k = 0; k < CN_COUNT; k++) {
