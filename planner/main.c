@@ -31,6 +31,7 @@
 #include "net.h"
 #include "opts.h"
 #include "plan.h"
+#include "progress.h"
 #include "proto.h"
 #include "report.h"
 #include "tf.h"
@@ -618,7 +619,7 @@ forget_silent_fetchers(int64_t now)
 static void
 publish_progress(int64_t now, int finished)
 {
-	hub_progress(&plan, &stats, budgets, nbudgets, rate_limit, now, finished);
+	progress_publish(&plan, &stats, budgets, nbudgets, rate_limit, now, finished);
 }
 
 /* A --count window of timeframe tf that starts after now: the N intervals
