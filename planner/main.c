@@ -817,6 +817,11 @@ finish(const struct opts *o, const struct loop_clock *c)
 	if (stop_signal)
 		log_info("stopping on signal %d", (int)stop_signal);
 	rc = report_final(&plan, &stats, o->db);
+	if (plan.impossible > 0 || guard_impossible() > 0)
+		log_warnx("impossible events (bugs, each logged when it happened): %llu segment,"
+		          " %llu guard",
+		          (unsigned long long)plan.impossible,
+		          (unsigned long long)guard_impossible());
 	if (o->follow) {
 		follow_report();
 		/* a clean stop of a follower is a success if the backfill was */

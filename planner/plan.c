@@ -28,22 +28,34 @@
 #include "plan.h"
 #include "timeutil.h"
 
+/* [state][event]: the state an event leads to, X where it cannot happen.
+ * A commit of a READY or WAIT segment is the late answer of an expired
+ * lease or of a hedge's twin; stale answers (another chunk, or a segment
+ * already DONE or FAILED) are filtered before the table (is_stale,
+ * plan_on_failed). HISTORY_END and TARGET_FAILED leave a finished segment
+ * as it is. */
 #define X FSM_IMPOSSIBLE
-/* [state][event]: the state an event leads to. A commit of a READY or WAIT
- * segment is the late answer of an expired lease or of a hedge's twin;
- * stale answers (another chunk, or a segment already DONE or FAILED) are
- * filtered before the table (is_stale, plan_on_failed). */
+#define R SEG_READY
+#define L SEG_LEASED
+#define W SEG_WAIT
+#define D SEG_DONE
+#define F SEG_FAILED
+/* clang-format off */
 static const signed char seg_table[SEG_NSTATES][SEG_NEVENTS] = {
-	/*           LEASE       WAKE       COMMITTED  EXHAUSTED HIST_END  RETRY      BACKOFF
-	 *           GIVE_UP     EXPIRE     TARGET_FAILED */
-	[SEG_READY] = { SEG_LEASED, X, SEG_READY, SEG_DONE, SEG_DONE, X, X, X, X, SEG_FAILED },
-	[SEG_LEASED] = { SEG_LEASED, X, SEG_READY, X, SEG_DONE, SEG_READY, SEG_WAIT, SEG_FAILED,
-	                 SEG_READY, SEG_FAILED },
-	[SEG_WAIT] = { X, SEG_READY, SEG_READY, SEG_DONE, SEG_DONE, X, X, X, X, SEG_FAILED },
-	[SEG_DONE] = { X, X, X, X, SEG_DONE, X, X, X, X, SEG_DONE },
-	[SEG_FAILED] = { X, X, X, X, SEG_FAILED, X, X, X, X, SEG_FAILED },
+	/*            lease wake commit exhaust hist_end retry backoff give_up expire tgt_fail */
+	[SEG_READY]  = { L,    X,   R,     D,      D,       X,    X,      X,      X,     F },
+	[SEG_LEASED] = { L,    X,   R,     X,      D,       R,    W,      F,      R,     F },
+	[SEG_WAIT]   = { X,    R,   R,     D,      D,       X,    X,      X,      X,     F },
+	[SEG_DONE]   = { X,    X,   X,     X,      D,       X,    X,      X,      X,     D },
+	[SEG_FAILED] = { X,    X,   X,     X,      F,       X,    X,      X,      X,     F },
 };
+/* clang-format on */
 #undef X
+#undef R
+#undef L
+#undef W
+#undef D
+#undef F
 
 static const char *const seg_state_names[SEG_NSTATES] = { "READY", "LEASED", "WAIT", "DONE",
 	                                                  "FAILED" };
@@ -52,8 +64,9 @@ static const char *const seg_event_names[SEG_NEVENTS] = {
 	"retry", "backoff", "give_up",   "expire",    "target_failed",
 };
 
-const struct fsm plan_seg_fsm = { "segment",       SEG_NSTATES,     SEG_NEVENTS,
-	                          seg_state_names, seg_event_names, &seg_table[0][0] };
+const struct fsm plan_seg_fsm = {
+	"segment", SEG_NSTATES, SEG_NEVENTS, seg_state_names, seg_event_names, &seg_table[0][0],
+};
 
 int
 plan_seg_step(struct plan *p, struct segment *s, enum seg_event ev)
