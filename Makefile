@@ -43,7 +43,7 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
-FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
+FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c fetcher/lease.c
 WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize
