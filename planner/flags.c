@@ -29,24 +29,16 @@ static int on[FEAT_COUNT];
 /* [phase][event]: the phase an event leads to, X where it cannot happen.
  * The end of an "off" epoch is judged: UNJUDGED, JUDGED or JUDGED_LAST. */
 #define X FSM_IMPOSSIBLE
-#define I GUARD_IDLE
-#define N GUARD_ON
-#define F GUARD_OFF
-#define D GUARD_DONE
 /* clang-format off */
 static const signed char guard_table[GUARD_NPHASES][GUARD_NEVENTS] = {
-	/*             slots epoch_end unjudged judged judged_last stop */
-	[GUARD_IDLE] = { N,   X,        X,       X,     X,          D },
-	[GUARD_ON]   = { X,   F,        X,       X,     X,          D },
-	[GUARD_OFF]  = { X,   X,        I,       N,     D,          D },
-	[GUARD_DONE] = { X,   X,        X,       X,     X,          D },
+	/*              slots     epoch_end  unjudged    judged    judged_last stop */
+	[GUARD_IDLE] = { GUARD_ON, X,         X,          X,        X,          GUARD_DONE },
+	[GUARD_ON]   = { X,        GUARD_OFF, X,          X,        X,          GUARD_DONE },
+	[GUARD_OFF]  = { X,        X,         GUARD_IDLE, GUARD_ON, GUARD_DONE, GUARD_DONE },
+	[GUARD_DONE] = { X,        X,         X,          X,        X,          GUARD_DONE },
 };
 /* clang-format on */
 #undef X
-#undef I
-#undef N
-#undef F
-#undef D
 
 static const char *const guard_phase_names[GUARD_NPHASES] = { "IDLE", "ON", "OFF", "DONE" };
 static const char *const guard_event_names[GUARD_NEVENTS] = {

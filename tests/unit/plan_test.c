@@ -462,65 +462,22 @@ walk_check(int from, int to)
 static void
 test_every_cell_of_the_segment_table(void **state)
 {
-	/* lease wake committed exhausted history_end retry backoff give_up expire
-	 * target_failed */
+	/* clang-format off */
 	static const char *const want[SEG_NSTATES * SEG_NEVENTS] = {
-		/* READY */
-		"LEASED",
-		"-",
-		"READY",
-		"DONE",
-		"DONE",
-		"-",
-		"-",
-		"-",
-		"-",
-		"FAILED",
-		/* LEASED */
-		"LEASED",
-		"-",
-		"READY",
-		"-",
-		"DONE",
-		"READY",
-		"WAIT",
-		"FAILED",
-		"READY",
-		"FAILED",
-		/* WAIT */
-		"-",
-		"READY",
-		"READY",
-		"DONE",
-		"DONE",
-		"-",
-		"-",
-		"-",
-		"-",
-		"FAILED",
-		/* DONE */
-		"-",
-		"-",
-		"-",
-		"-",
-		"DONE",
-		"-",
-		"-",
-		"-",
-		"-",
-		"DONE",
-		/* FAILED */
-		"-",
-		"-",
-		"-",
-		"-",
-		"FAILED",
-		"-",
-		"-",
-		"-",
-		"-",
-		"FAILED",
+		/*            lease     wake     committed exhausted history_end
+		 *            retry     backoff  give_up   expire    target_failed */
+		/* READY */  "LEASED", "-",     "READY",  "DONE",   "DONE",
+		             "-",      "-",     "-",      "-",      "FAILED",
+		/* LEASED */ "LEASED", "-",     "READY",  "-",      "DONE",
+		             "READY",  "WAIT",  "FAILED", "READY",  "FAILED",
+		/* WAIT */   "-",      "READY", "READY",  "DONE",   "DONE",
+		             "-",      "-",     "-",      "-",      "FAILED",
+		/* DONE */   "-",      "-",     "-",      "-",      "DONE",
+		             "-",      "-",     "-",      "-",      "DONE",
+		/* FAILED */ "-",      "-",     "-",      "-",      "FAILED",
+		             "-",      "-",     "-",      "-",      "FAILED",
 	};
+	/* clang-format on */
 	const struct fsm_walk w = { &plan_seg_fsm,   want,      walk_set, walk_step, walk_get,
 		                    walk_impossible, walk_check };
 	(void)state;
