@@ -35,14 +35,15 @@ TESTS :=
 
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
               common/net.c common/ledger.c common/crashpoint.c common/proc.c \
-              common/opts.c common/utf8.c common/fsutil.c
+              common/opts.c common/utf8.c common/fsutil.c common/hub.c \
+              common/keys.c common/fsm.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
-PLANNER_SRC += planner/follow.c planner/keys.c planner/report.c planner/hub.c
-FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
+PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
+FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c fetcher/lease.c
 WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize

@@ -6,9 +6,9 @@
  * monotonic clock), then GETs the chunk from Upbit through http.c, validates
  * the answer with upbit_json.c and sends a RESULT to the writer or a FAILED
  * to the planner. It never retries by itself: retries, back-off and the rate
- * budget belong to the planner. Owns the lease table (at most max_inflight
- * leases, each with its encoded result while the writer cannot take it), the
- * two DEALER sockets and the event publisher.
+ * budget belong to the planner. Owns the two DEALER sockets and the event
+ * publisher; the lease table (at most max_inflight leases, each with its
+ * encoded result while the writer cannot take it) is lease.c's.
  *
  * Exit codes: 0 after SIGTERM/SIGINT; 2 usage; 3 a TLS failure retrying
  * cannot fix (the server's certificate is not trusted: see --cacert);
@@ -26,6 +26,7 @@
 #include "crashpoint.h"
 #include "events.h"
 #include "http.h"
+#include "lease.h"
 #include "log.h"
 #include "proc.h"
 #include "net.h"
@@ -48,22 +49,6 @@
 #define URL_MAX 512
 #define API_URL_MAX 256
 
-enum lease_state {
-	L_FREE,    /* slot unused */
-	L_WAITING, /* leased, rate token not due yet */
-	L_RUNNING, /* the transfer runs */
-	L_HELD     /* result encoded, the writer has not taken it yet */
-};
-
-struct lease {
-	enum lease_state state;
-	struct chunk_info ci;
-	int64_t due_us;    /* monotonic: start the transfer at this time */
-	int64_t expire_us; /* monotonic: the lease ends here */
-	int64_t held_since_us;
-	struct msgbuf out; /* the encoded RESULT while held */
-};
-
 struct opts {
 	const char *work, *results, *events, *source_ip, *name, *cacert;
 	struct net_curve curve; /* tcp across hosts: CURVE keys (net.h) */
@@ -78,7 +63,6 @@ static struct opts o;
 static const char *source_label;
 static void *sock_work, *sock_results, *sock_events;
 static struct http *http;
-static struct lease *leases;
 static struct candle *candles; /* parse scratch: CANDLE_MAX_PER_RESPONSE */
 static struct msgbuf mbuf;     /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
@@ -264,21 +248,11 @@ build_url(char *out, size_t cap, const struct chunk_info *ci)
 }
 
 static int
-leases_held(void)
-{
-	int n = 0;
-
-	for (int i = 0; i < o.max_inflight; i++)
-		n += leases[i].state != L_FREE;
-	return n;
-}
-
-static int
 free_slots(void)
 {
 	if (stopping || send_blocked)
 		return 0;
-	return o.max_inflight - leases_held();
+	return o.max_inflight - lease_in_use();
 }
 
 /* READY now if the free slots changed, or the heartbeat is due. */
@@ -305,13 +279,6 @@ ready_maybe(int64_t now, int force)
 		last_seen_sent = leases_seen;
 	}
 	next_ready_us = now + HEARTBEAT_US;
-}
-
-static void
-lease_free(struct lease *l)
-{
-	l->state = L_FREE;
-	l->out.len = 0;
 }
 
 /* The warning line of a failed chunk and the FAILED message. */
@@ -392,7 +359,7 @@ handle_ok(struct lease *l, const struct http_done *d)
 	                        sizeof(err));
 	if (n < 0) {
 		send_failed(l, FAIL_TEMP_BODY, 0, err);
-		lease_free(l);
+		lease_step(l, LEASE_EV_FAILED);
 		return;
 	}
 	l->ci.received = (uint16_t)n;
@@ -409,10 +376,10 @@ handle_ok(struct lease *l, const struct http_done *d)
 	l->out.len = 0;
 	if (msg_encode_result(&l->out, &r) == -1) {
 		send_failed(l, FAIL_TEMP_BODY, 0, "the result does not fit a RESULT message");
-		lease_free(l);
+		lease_step(l, LEASE_EV_FAILED);
 		return;
 	}
-	l->state = L_HELD;
+	lease_step(l, LEASE_EV_ANSWERED);
 	l->held_since_us = mono_us();
 	n_ok++;
 	if (sock_events != NULL) {
@@ -526,7 +493,7 @@ handle_done(struct http_done *d)
 	else
 		kind = status_reason(l, d, reason, sizeof(reason), &retry_after_ms);
 	send_failed(l, kind, retry_after_ms, reason);
-	lease_free(l);
+	lease_step(l, LEASE_EV_FAILED);
 }
 
 /* Hands held results to zmq, oldest first; stops at the first that would
@@ -537,12 +504,8 @@ pump_results(int64_t now)
 	if (send_blocked && now < next_send_us)
 		return;
 	for (;;) {
-		struct lease *l = NULL;
+		struct lease *l = lease_oldest_held();
 
-		for (int i = 0; i < o.max_inflight; i++)
-			if (leases[i].state == L_HELD &&
-			    (l == NULL || leases[i].held_since_us < l->held_since_us))
-				l = &leases[i];
 		if (l == NULL) {
 			if (send_blocked)
 				log_info("the writer takes results again");
@@ -551,7 +514,7 @@ pump_results(int64_t now)
 		}
 		if (net_send(sock_results, l->out.data, l->out.len, 0) == 0) {
 			CRASHPOINT("fetcher_after_send");
-			lease_free(l);
+			lease_step(l, LEASE_EV_SENT);
 			continue;
 		}
 		if (now - l->held_since_us > (int64_t)l->ci.lease_ms * 1000) {
@@ -563,7 +526,7 @@ pump_results(int64_t now)
 			          l->ci.market, tf_name((enum tf)l->ci.tf), t,
 			          (unsigned)l->ci.lease_ms);
 			n_dropped++;
-			lease_free(l);
+			lease_step(l, LEASE_EV_EXPIRED);
 			continue;
 		}
 		if (!send_blocked)
@@ -579,7 +542,7 @@ static void
 take_lease(const void *data, size_t len, int64_t now)
 {
 	struct chunk_info ci;
-	struct lease *l = NULL;
+	struct lease *l;
 	int type = msg_peek_type(data, len);
 
 	net_require_version(data, len, "planner", "fetcher"); /* a LEASE or REFUSED */
@@ -600,13 +563,7 @@ take_lease(const void *data, size_t len, int64_t now)
 		log_debug("stopping: lease of chunk %llu not taken", (unsigned long long)ci.id);
 		return;
 	}
-	for (int i = 0; i < o.max_inflight; i++) {
-		if (leases[i].state == L_FREE) {
-			l = &leases[i];
-			break;
-		}
-	}
-	if (l == NULL) {
+	if ((l = lease_find(LEASE_FREE)) == NULL) {
 		log_warnx("lease of chunk %llu beyond my %d slots dropped",
 		          (unsigned long long)ci.id, o.max_inflight);
 		return;
@@ -615,7 +572,7 @@ take_lease(const void *data, size_t len, int64_t now)
 	l->ci.t_sent = l->ci.t_answered = l->ci.t_parsed = 0;
 	l->due_us = now + (int64_t)ci.delay_ms * 1000;
 	l->expire_us = now + (int64_t)ci.lease_ms * 1000;
-	l->state = L_WAITING;
+	lease_step(l, LEASE_EV_TAKE);
 }
 
 /* Reads every waiting frame of a socket (ZMQ_FD is edge-triggered: always
@@ -664,10 +621,10 @@ start_due(void)
 	char url[URL_MAX];
 
 	for (int i = 0; i < o.max_inflight; i++) {
-		struct lease *l = &leases[i];
+		struct lease *l = lease_at(i);
 		int64_t now;
 
-		if (l->state != L_WAITING)
+		if (l->state != LEASE_WAITING)
 			continue;
 		now = mono_us();
 		if (now < l->due_us)
@@ -676,7 +633,7 @@ start_due(void)
 			/* the planner re-issues it: nothing to report */
 			log_debug("lease of chunk %llu expired before its start; dropped",
 			          (unsigned long long)l->ci.id);
-			lease_free(l);
+			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
 		if (now - l->due_us > TOKEN_STALE_US) {
@@ -686,7 +643,7 @@ start_due(void)
 			log_warnx("rate token of chunk %llu is %lld ms old; not sending it",
 			          (unsigned long long)l->ci.id,
 			          (long long)((now - l->due_us) / 1000));
-			lease_free(l);
+			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
 		build_url(url, sizeof(url), &l->ci);
@@ -698,23 +655,11 @@ start_due(void)
 			late_max_us = now - l->due_us;
 		if (http_start(http, url, l) == -1) {
 			send_failed(l, FAIL_TEMP_NET, 0, "the transfer could not start");
-			lease_free(l);
+			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
-		l->state = L_RUNNING;
+		lease_step(l, LEASE_EV_START);
 	}
-}
-
-/* The earliest rate token still waiting (monotonic us), or INT64_MAX. */
-static int64_t
-next_token_us(void)
-{
-	int64_t t = INT64_MAX;
-
-	for (int i = 0; i < o.max_inflight; i++)
-		if (leases[i].state == L_WAITING && leases[i].due_us < t)
-			t = leases[i].due_us;
-	return t;
 }
 
 /*
@@ -726,7 +671,7 @@ next_token_us(void)
 static int
 wait_next(int zfd)
 {
-	int64_t now = mono_us(), tok = next_token_us(), until;
+	int64_t now = mono_us(), tok = lease_next_due_us(), until;
 
 	if (tok != INT64_MAX && tok - now <= TOKEN_SLEEP_US) {
 		struct timespec ts = { (time_t)(tok / 1000000), (long)(tok % 1000000) * 1000 };
@@ -752,8 +697,8 @@ begin_stop(void)
 
 	stopping = 1;
 	for (int i = 0; i < o.max_inflight; i++) {
-		if (leases[i].state == L_WAITING) {
-			lease_free(&leases[i]);
+		if (lease_at(i)->state == LEASE_WAITING) {
+			lease_step(lease_at(i), LEASE_EV_DROP);
 			dropped++;
 		}
 	}
@@ -762,22 +707,13 @@ begin_stop(void)
 	ready_maybe(mono_us(), 1);
 }
 
-static int
-busy(void)
-{
-	for (int i = 0; i < o.max_inflight; i++)
-		if (leases[i].state == L_RUNNING || leases[i].state == L_HELD)
-			return 1;
-	return 0;
-}
-
 /* The lease table, the parse scratch and the HTTP client; exits on failure. */
 static void
 setup_http(void)
 {
 	struct http_config hc;
 
-	if ((leases = calloc((size_t)o.max_inflight, sizeof(*leases))) == NULL ||
+	if (lease_table_init(o.max_inflight) == -1 ||
 	    (candles = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*candles))) == NULL)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
 	memset(&hc, 0, sizeof(hc));
@@ -857,7 +793,7 @@ run(int zfd)
 			begin_stop();
 			stop_deadline = mono_us() + STOP_GRACE_US;
 		}
-		if (stopping && (!busy() || mono_us() >= stop_deadline))
+		if (stopping && (!lease_busy() || mono_us() >= stop_deadline))
 			return EXIT_OK;
 		if (loop_once(zfd) == -1)
 			return EXIT_TEMPFAIL;
@@ -867,8 +803,8 @@ run(int zfd)
 static void
 report_exit(void)
 {
-	if (stopping && busy())
-		log_warnx("stop: %d transfers or results abandoned after %lld s", leases_held(),
+	if (stopping && lease_busy())
+		log_warnx("stop: %d transfers or results abandoned after %lld s", lease_in_use(),
 		          (long long)(STOP_GRACE_US / 1000000));
 	log_info("exit: %llu requests, %llu results, %llu failures, %llu results dropped;"
 	         " start after token: mean %lld us, max %lld us, %llu over 1 ms",
@@ -876,16 +812,17 @@ report_exit(void)
 	         (unsigned long long)n_failed, (unsigned long long)n_dropped,
 	         (long long)(n_started ? late_sum_us / (int64_t)n_started : 0),
 	         (long long)late_max_us, (unsigned long long)n_late_1ms);
+	if (lease_impossible() > 0)
+		log_warnx("exit: %llu impossible lease events (bugs, each logged when it happened)",
+		          (unsigned long long)lease_impossible());
 }
 
 static void
 cleanup(void *ctx)
 {
 	http_free(&http);
-	for (int i = 0; i < o.max_inflight; i++)
-		msgbuf_free(&leases[i].out);
+	lease_table_free();
 	msgbuf_free(&mbuf);
-	free(leases);
 	free(candles);
 	zmq_close(sock_work);
 	zmq_close(sock_results);

@@ -10,7 +10,8 @@
  * another, so two flags never blur each other's measurement. A pair of
  * epochs that proved fewer than GUARD_MIN_SLOTS slots together (nothing to
  * fetch, as in follow mode) judges nothing: the flag is restored and
- * measured again once slots are proven.
+ * measured again once slots are proven. The guard's phases are the table
+ * guard_table below: every change goes through guard_step.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,31 @@
 static const char *const names[FEAT_COUNT] = { "split", "hedge", "lookahead" };
 static int on[FEAT_COUNT];
 
-enum guard_phase { G_IDLE, G_ON, G_OFF, G_DONE };
+/* [phase][event]: the phase an event leads to, X where it cannot happen.
+ * The end of an "off" epoch is judged: UNJUDGED, JUDGED or JUDGED_LAST. */
+#define X FSM_IMPOSSIBLE
+/* clang-format off */
+static const signed char guard_table[GUARD_NPHASES][GUARD_NEVENTS] = {
+	/*              slots     epoch_end  unjudged    judged    judged_last stop */
+	[GUARD_IDLE] = { GUARD_ON, X,         X,          X,        X,          GUARD_DONE },
+	[GUARD_ON]   = { X,        GUARD_OFF, X,          X,        X,          GUARD_DONE },
+	[GUARD_OFF]  = { X,        X,         GUARD_IDLE, GUARD_ON, GUARD_DONE, GUARD_DONE },
+	[GUARD_DONE] = { X,        X,         X,          X,        X,          GUARD_DONE },
+};
+/* clang-format on */
+#undef X
+
+static const char *const guard_phase_names[GUARD_NPHASES] = { "IDLE", "ON", "OFF", "DONE" };
+static const char *const guard_event_names[GUARD_NEVENTS] = {
+	"slots", "epoch_end", "unjudged", "judged", "judged_last", "stop",
+};
+
+const struct fsm guard_fsm = {
+	"guard",           GUARD_NPHASES,     GUARD_NEVENTS,
+	guard_phase_names, guard_event_names, &guard_table[0][0],
+};
+
+static uint64_t impossible; /* since the process started: guard_init keeps it */
 
 static struct {
 	int enabled;
@@ -36,6 +61,29 @@ static struct {
 	double rate_on;
 	int64_t slots_on; /* slots proven in the "on" epoch */
 } g;
+
+/* The one way the guard changes phase (an impossible event is logged and
+ * counted, the phase kept). */
+static void
+guard_step(enum guard_event ev)
+{
+	int next = fsm_step(&guard_fsm, (int)g.phase, (int)ev, &impossible);
+
+	if (next != FSM_IMPOSSIBLE)
+		g.phase = (enum guard_phase)next;
+}
+
+enum guard_phase
+guard_phase(void)
+{
+	return g.phase;
+}
+
+uint64_t
+guard_impossible(void)
+{
+	return impossible;
+}
 
 void
 features_init(void)
@@ -142,7 +190,8 @@ guard_init(int enabled, int64_t epoch_ms, int64_t now_ms)
 	g.enabled = enabled;
 	g.epoch_ms = epoch_ms;
 	g.flag = next_flag(0);
-	g.phase = g.flag < 0 || !enabled ? G_DONE : G_IDLE;
+	/* its first phase, not a change */
+	g.phase = g.flag < 0 || !enabled ? GUARD_DONE : GUARD_IDLE;
 	g.t0 = now_ms;
 }
 
@@ -156,7 +205,7 @@ judge(double rate_off, int64_t slots_off)
 		log_debug("guard: feature '%s' not judged (%lld slots proven with it, %lld "
 		          "without)",
 		          names[g.flag], (long long)g.slots_on, (long long)slots_off);
-		g.phase = G_IDLE;
+		guard_step(GUARD_EV_UNJUDGED);
 		return;
 	}
 	if (g.rate_on < rate_off * (1.0 - GUARD_WORSE)) {
@@ -169,7 +218,7 @@ judge(double rate_off, int64_t slots_off)
 		         names[g.flag], g.rate_on, rate_off);
 	}
 	g.flag = next_flag(g.flag + 1);
-	g.phase = g.flag < 0 ? G_DONE : G_ON;
+	guard_step(g.flag < 0 ? GUARD_EV_JUDGED_LAST : GUARD_EV_JUDGED);
 }
 
 void
@@ -177,13 +226,13 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 {
 	double rate;
 
-	if (g.phase == G_DONE)
+	if (g.phase == GUARD_DONE)
 		return;
-	if (g.phase == G_IDLE) {
+	if (g.phase == GUARD_IDLE) {
 		/* wait for slots: start-up (or an idle spell) is no fair measurement */
 		if (slots_done <= g.s0)
 			return;
-		g.phase = G_ON;
+		guard_step(GUARD_EV_SLOTS);
 		g.t0 = now_ms;
 		g.s0 = slots_done;
 		return;
@@ -191,11 +240,11 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 	if (now_ms - g.t0 < g.epoch_ms)
 		return;
 	rate = (double)(slots_done - g.s0) * 1000.0 / (double)(now_ms - g.t0);
-	if (g.phase == G_ON) {
+	if (g.phase == GUARD_ON) {
 		g.rate_on = rate;
 		g.slots_on = slots_done - g.s0;
 		on[g.flag] = 0;
-		g.phase = G_OFF;
+		guard_step(GUARD_EV_EPOCH_END);
 	} else {
 		judge(rate, slots_done - g.s0);
 	}
@@ -206,7 +255,7 @@ guard_tick(int64_t now_ms, int64_t slots_done)
 void
 guard_stop(void)
 {
-	if (g.phase == G_OFF)
+	if (g.phase == GUARD_OFF)
 		on[g.flag] = 1; /* not judged: restored */
-	g.phase = G_DONE;
+	guard_step(GUARD_EV_STOP);
 }

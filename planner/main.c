@@ -31,6 +31,7 @@
 #include "net.h"
 #include "opts.h"
 #include "plan.h"
+#include "progress.h"
 #include "proto.h"
 #include "report.h"
 #include "tf.h"
@@ -618,7 +619,7 @@ forget_silent_fetchers(int64_t now)
 static void
 publish_progress(int64_t now, int finished)
 {
-	hub_progress(&plan, &stats, budgets, nbudgets, rate_limit, now, finished);
+	progress_publish(&plan, &stats, budgets, nbudgets, rate_limit, now, finished);
 }
 
 /* A --count window of timeframe tf that starts after now: the N intervals
@@ -816,6 +817,11 @@ finish(const struct opts *o, const struct loop_clock *c)
 	if (stop_signal)
 		log_info("stopping on signal %d", (int)stop_signal);
 	rc = report_final(&plan, &stats, o->db);
+	if (plan.impossible > 0 || guard_impossible() > 0)
+		log_warnx("impossible events (bugs, each logged when it happened): %llu segment,"
+		          " %llu guard",
+		          (unsigned long long)plan.impossible,
+		          (unsigned long long)guard_impossible());
 	if (o->follow) {
 		follow_report();
 		/* a clean stop of a follower is a success if the backfill was */

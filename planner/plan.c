@@ -13,6 +13,9 @@
  * whole number of full requests. Only idle rate budget causes splits, so a
  * seam (at most one partly duplicate request) is paid only where it buys
  * throughput.
+ *
+ * A segment's lifecycle (READY LEASED WAIT DONE FAILED) is the table
+ * seg_table below: every change goes through plan_seg_step.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +27,59 @@
 #include "overlap.h"
 #include "plan.h"
 #include "timeutil.h"
+
+/* [state][event]: the state an event leads to, X where it cannot happen.
+ * A commit of a READY or WAIT segment is the late answer of an expired
+ * lease or of a hedge's twin; stale answers (another chunk, or a segment
+ * already DONE or FAILED) are filtered before the table (is_stale,
+ * plan_on_failed). HISTORY_END and TARGET_FAILED leave a finished segment
+ * as it is. */
+#define X FSM_IMPOSSIBLE
+#define R SEG_READY
+#define L SEG_LEASED
+#define W SEG_WAIT
+#define D SEG_DONE
+#define F SEG_FAILED
+/* clang-format off */
+static const signed char seg_table[SEG_NSTATES][SEG_NEVENTS] = {
+	/*            lease wake commit exhaust hist_end retry backoff give_up expire tgt_fail */
+	[SEG_READY]  = { L,    X,   R,     D,      D,       X,    X,      X,      X,     F },
+	[SEG_LEASED] = { L,    X,   R,     X,      D,       R,    W,      F,      R,     F },
+	[SEG_WAIT]   = { X,    R,   R,     D,      D,       X,    X,      X,      X,     F },
+	[SEG_DONE]   = { X,    X,   X,     X,      D,       X,    X,      X,      X,     D },
+	[SEG_FAILED] = { X,    X,   X,     X,      F,       X,    X,      X,      X,     F },
+};
+/* clang-format on */
+#undef X
+#undef R
+#undef L
+#undef W
+#undef D
+#undef F
+
+static const char *const seg_state_names[SEG_NSTATES] = { "READY", "LEASED", "WAIT", "DONE",
+	                                                  "FAILED" };
+static const char *const seg_event_names[SEG_NEVENTS] = {
+	"lease", "wake",    "committed", "exhausted", "history_end",
+	"retry", "backoff", "give_up",   "expire",    "target_failed",
+};
+
+const struct fsm plan_seg_fsm = {
+	"segment", SEG_NSTATES, SEG_NEVENTS, seg_state_names, seg_event_names, &seg_table[0][0],
+};
+
+int
+plan_seg_step(struct plan *p, struct segment *s, enum seg_event ev)
+{
+	int next = fsm_step(&plan_seg_fsm, (int)s->st, (int)ev, &p->impossible);
+
+	if (next == FSM_IMPOSSIBLE)
+		return -1;
+	if (next != SEG_LEASED)
+		s->hedged = 0; /* a hedge races a lease that is out, not the next one */
+	s->st = (enum seg_state)next;
+	return 0;
+}
 
 /* Inserts [from, to) into a sorted, merged list. */
 static int
@@ -103,7 +159,7 @@ new_segment(struct plan *p, int target, int64_t lo, int64_t cursor)
 	s->target = target;
 	s->lo = lo;
 	s->cursor = cursor;
-	s->st = SEG_READY;
+	s->st = SEG_READY; /* its first state, not a change */
 	s->source = s->prev_source = -1;
 	p->t[target].nseg++;
 	return i;
@@ -187,7 +243,7 @@ trim(struct plan *p, struct segment *s)
 		return;
 	s->cursor = proven_down_to(&t->done, s->cursor);
 	if (s->cursor <= s->lo)
-		s->st = SEG_DONE;
+		plan_seg_step(p, s, SEG_EV_EXHAUSTED);
 }
 
 int
@@ -198,7 +254,7 @@ plan_next_ready(struct plan *p, int64_t now_ms)
 		struct segment *s = &p->s[i];
 
 		if (s->st == SEG_WAIT && s->until_ms <= now_ms)
-			s->st = SEG_READY;
+			plan_seg_step(p, s, SEG_EV_WAKE);
 		trim(p, s);
 		if (s->st == SEG_READY) {
 			p->rr = (i + 1) % p->ns;
@@ -321,7 +377,7 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 	ci->delay_ms = delay_ms;
 	ci->lease_ms = delay_ms + PLAN_LEASE_BASE_MS;
 	ci->t_leased = (uint32_t)(wall_ms - ci->planned_ms);
-	s->st = SEG_LEASED;
+	plan_seg_step(p, s, SEG_EV_LEASE);
 	s->leased_at_ms = now_ms;
 	/* one second of slack for the trip to the fetcher and back */
 	s->until_ms = now_ms + ci->lease_ms + 1000;
@@ -407,14 +463,13 @@ note_api_time(struct plan *p, const struct chunk_info *ci)
 }
 
 /* The end of history: everything below `to` is proven, in this and every
- * lower segment of the target. */
+ * lower segment of the target (s itself: its cursor is `to`). */
 static void
-end_history(struct plan *p, struct segment *s, int64_t to)
+end_history(struct plan *p, const struct segment *s, int64_t to)
 {
 	for (int i = 0; i < p->ns; i++)
-		if (p->s[i].target == s->target && p->s[i].cursor <= to && p->s[i].st != SEG_FAILED)
-			p->s[i].st = SEG_DONE;
-	s->st = SEG_DONE;
+		if (p->s[i].target == s->target && p->s[i].cursor <= to)
+			plan_seg_step(p, &p->s[i], SEG_EV_HISTORY_END);
 }
 
 int
@@ -429,15 +484,14 @@ plan_on_committed(struct plan *p, const struct msg_committed *m)
 	count_result(&p->t[s->target], m);
 	note_api_time(p, ci);
 	s->ci = *ci;
-	s->hedged = 0;
 	if (ci->history_end) {
 		end_history(p, s, ci->to);
 		return 1;
 	}
 	s->cursor = ci->oldest;
-	s->st = s->cursor <= s->lo ? SEG_DONE : SEG_READY;
+	plan_seg_step(p, s, SEG_EV_COMMITTED);
 	s->temp_attempts = 0;
-	trim(p, s);
+	trim(p, s); /* DONE when nothing is left below the new cursor */
 	return 1;
 }
 
@@ -450,8 +504,8 @@ fail_target(struct plan *p, int target, const char *reason)
 	if (t->reason[0] == '\0')
 		snprintf(t->reason, sizeof(t->reason), "%.*s", REASON_MAX - 1, reason);
 	for (int i = 0; i < p->ns; i++)
-		if (p->s[i].target == target && p->s[i].st != SEG_DONE)
-			p->s[i].st = SEG_FAILED;
+		if (p->s[i].target == target)
+			plan_seg_step(p, &p->s[i], SEG_EV_TARGET_FAILED);
 }
 
 /* 1 if the market answered before: in this run, or in the ledger. */
@@ -493,7 +547,7 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 		return FA_IGNORED;
 	t = &p->t[s->target];
 	t->requests++;
-	s->hedged = 0;
+	s->hedged = 0; /* also when it stays LEASED (its target failed already) */
 	switch (m->kind) {
 	case FAIL_PERM_MARKET:
 	case FAIL_PERM_REQUEST: p->failed_chunks++; return on_permanent(p, s->target, m);
@@ -502,7 +556,7 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 		/* the budget holds everyone back; the chunk just goes again */
 		if (++s->rate_attempts > PLAN_RATE_ATTEMPTS_MAX)
 			break;
-		s->st = SEG_READY;
+		plan_seg_step(p, s, SEG_EV_RETRY);
 		t->retries++;
 		p->retries++;
 		return FA_RETRY;
@@ -514,14 +568,14 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 		if (backoff > 8000)
 			backoff = 8000;
 		backoff += (int64_t)(jitter % 1000) * backoff / 2000 - backoff / 4;
-		s->st = SEG_WAIT;
+		plan_seg_step(p, s, SEG_EV_BACKOFF);
 		s->until_ms = now_ms + backoff;
 		t->retries++;
 		p->retries++;
 		return FA_RETRY;
 	}
 	/* out of attempts: this segment's range stays uncovered */
-	s->st = SEG_FAILED;
+	plan_seg_step(p, s, SEG_EV_GIVE_UP);
 	if (t->reason[0] == '\0')
 		snprintf(t->reason, sizeof(t->reason), "gave up after %d attempts: %.*s",
 		         s->temp_attempts + s->rate_attempts, REASON_MAX - 1, m->reason);
@@ -541,15 +595,14 @@ plan_expire(struct plan *p, int64_t now_ms)
 		n++;
 		if (++s->temp_attempts >= PLAN_TEMP_ATTEMPTS_MAX) {
 			struct target *t = &p->t[s->target];
-			s->st = SEG_FAILED;
+			plan_seg_step(p, s, SEG_EV_GIVE_UP);
 			if (t->reason[0] == '\0')
 				snprintf(t->reason, sizeof(t->reason),
 				         "gave up after %d expired leases", s->temp_attempts);
 			continue;
 		}
-		/* a new lease, so it may be hedged again */
-		s->st = SEG_READY;
-		s->hedged = 0;
+		/* READY clears `hedged`: the new lease may be hedged again */
+		plan_seg_step(p, s, SEG_EV_EXPIRE);
 		p->retries++;
 	}
 	return n;

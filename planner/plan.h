@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "fsm.h"
 #include "ledger.h"
 #include "proto.h"
 #include "tf.h"
@@ -34,7 +35,25 @@ struct target {
 	uint64_t requests, received, new_candles, retries, bytes;
 };
 
-enum seg_state { SEG_READY, SEG_LEASED, SEG_WAIT, SEG_DONE, SEG_FAILED };
+/* The segment lifecycle: one [state][event] table (plan.c, plan_seg_fsm),
+ * every change through plan_seg_step. A new segment starts READY. */
+enum seg_state { SEG_READY, SEG_LEASED, SEG_WAIT, SEG_DONE, SEG_FAILED, SEG_NSTATES };
+
+enum seg_event {
+	SEG_EV_LEASE,         /* its chunk goes out (again: a re-issue or a hedge) */
+	SEG_EV_WAKE,          /* the back-off is over */
+	SEG_EV_COMMITTED,     /* a result of its chunk is durable */
+	SEG_EV_EXHAUSTED,     /* nothing is left below the cursor */
+	SEG_EV_HISTORY_END,   /* its target's history ends above the cursor */
+	SEG_EV_RETRY,         /* 429 or 418: the chunk goes again at once */
+	SEG_EV_BACKOFF,       /* a temporary failure: the chunk goes again later */
+	SEG_EV_GIVE_UP,       /* out of attempts */
+	SEG_EV_EXPIRE,        /* the lease ran out without an answer */
+	SEG_EV_TARGET_FAILED, /* its target failed for good */
+	SEG_NEVENTS
+};
+
+extern const struct fsm plan_seg_fsm;
 
 struct segment {
 	int target;
@@ -45,7 +64,7 @@ struct segment {
 	int64_t until_ms;     /* LEASED: lease deadline; WAIT: retry time */
 	int temp_attempts, rate_attempts;
 	int64_t leased_at_ms; /* when the chunk out was (last) leased */
-	int hedged;           /* a second copy of the chunk is out */
+	int hedged;           /* a second copy of the chunk is out (LEASED only) */
 	int source;           /* who the chunk out was last leased to, or -1 */
 	int prev_source;      /* and the lease before (a hedge's twin), or -1 */
 };
@@ -62,6 +81,7 @@ struct plan {
 	double api_ms;       /* moving average of the API call time */
 	int64_t analysis_ns; /* time spent in overlap analysis */
 	uint64_t planned;    /* chunks planned (new, not re-issued) */
+	uint64_t impossible; /* segment events that cannot happen in their state */
 };
 
 /* The reason given for the ranges of a market that answered before and now
@@ -71,6 +91,12 @@ struct plan {
 /* What plan_on_failed decided. FA_DELISTED: every target of the market
  * failed with PLAN_DELISTED (once; its later failures are FA_IGNORED). */
 enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT, FA_DELISTED };
+
+/* The one way a segment changes state: the table's cell for (s->st, ev).
+ * Leaving LEASED clears `hedged` (the next lease may be raced again). An
+ * impossible event is logged and counted in p->impossible, the state kept:
+ * -1. Otherwise 0. */
+int plan_seg_step(struct plan *p, struct segment *s, enum seg_event ev);
 
 void plan_init(struct plan *p, uint32_t run_id);
 void plan_free(struct plan *p);

@@ -1,6 +1,7 @@
 /* flags_test: the planner's feature flags and their guard (planner/flags.c):
  * every spelling of on and off, bad names, values and files, and the guard's
- * A/B epochs keeping a helpful flag and switching off a harmful one. */
+ * A/B epochs keeping a helpful flag and switching off a harmful one, and
+ * every cell of the guard's [phase][event] table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,9 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "flags.h"
+#include "fsm_walk.h"
 
 static void
 test_spellings(void **state)
@@ -134,6 +137,81 @@ test_guard_judges_nothing_without_slots(void **state)
 	assert_true(feature_on(FEAT_HEDGE));
 }
 
+/* The guard's table, cell by cell, through fsm_step (what guard_step
+ * calls) on a phase of the test's own: the guard's phase is its own. */
+static int walk_phase;
+static uint64_t walk_count;
+
+static void
+walk_set(int phase)
+{
+	walk_phase = phase;
+}
+
+static int
+walk_step(int ev)
+{
+	int next = fsm_step(&guard_fsm, walk_phase, ev, &walk_count);
+
+	if (next == FSM_IMPOSSIBLE)
+		return -1;
+	walk_phase = next;
+	return 0;
+}
+
+static int
+walk_get(void)
+{
+	return walk_phase;
+}
+
+static uint64_t
+walk_impossible(void)
+{
+	return walk_count;
+}
+
+static void
+test_every_cell_of_the_guard_table(void **state)
+{
+	/* slots epoch_end unjudged judged judged_last stop */
+	static const char *const want[GUARD_NPHASES * GUARD_NEVENTS] = {
+		"ON", "-",   "-",    "-",  "-",    "DONE", /* IDLE */
+		"-",  "OFF", "-",    "-",  "-",    "DONE", /* ON */
+		"-",  "-",   "IDLE", "ON", "DONE", "DONE", /* OFF */
+		"-",  "-",   "-",    "-",  "-",    "DONE", /* DONE */
+	};
+	const struct fsm_walk w = { &guard_fsm,      want, walk_set, walk_step, walk_get,
+		                    walk_impossible, NULL };
+	(void)state;
+	assert_int_equal(fsm_walk(&w), GUARD_NPHASES * GUARD_NEVENTS);
+}
+
+/* The phases the guard goes through, and a stop of a stopped guard (follow
+ * mode stops it once more at the end) is no impossible event. */
+static void
+test_guard_phases(void **state)
+{
+	uint64_t before = guard_impossible();
+	(void)state;
+	features_init();
+	guard_init(1, 1000, 0);
+	assert_int_equal(guard_phase(), GUARD_IDLE);
+	guard_tick(100, 10);
+	assert_int_equal(guard_phase(), GUARD_ON);
+	guard_tick(1100, 100);
+	assert_int_equal(guard_phase(), GUARD_OFF);
+	guard_tick(2100, 102); /* 2 slots without, 90 with: judged, hedge next */
+	assert_int_equal(guard_phase(), GUARD_ON);
+	guard_stop();
+	assert_int_equal(guard_phase(), GUARD_DONE);
+	guard_stop();
+	assert_int_equal(guard_phase(), GUARD_DONE);
+	guard_init(0, 1000, 0); /* disabled: nothing to test */
+	assert_int_equal(guard_phase(), GUARD_DONE);
+	assert_int_equal(guard_impossible(), before);
+}
+
 int
 main(void)
 {
@@ -143,6 +221,8 @@ main(void)
 		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_guard_idle),
 		cmocka_unit_test(test_guard_judges_nothing_without_slots),
+		cmocka_unit_test(test_every_cell_of_the_guard_table),
+		cmocka_unit_test(test_guard_phases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

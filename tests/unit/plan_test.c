@@ -3,7 +3,9 @@
  * hedging, seams proven from above, the end of history and follow-mode
  * extension, delisting, the source of each lease and follow mode's choice of
  * the newest closed candle for every timeframe. Each case checks what the user ends up with: the ranges
- * proven, the reason a range stays uncovered, whether the run is done. */
+ * proven, the reason a range stays uncovered, whether the run is done. And
+ * every cell of the segment's [state][event] table; no case above meets an
+ * impossible event. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "follow.h"
+#include "fsm_walk.h"
 #include "plan.h"
 #include "tf.h"
 
@@ -35,6 +39,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	assert_int_equal(p.impossible, 0); /* real flows meet no impossible event */
 	plan_free(&p);
 	return 0;
 }
@@ -420,6 +425,82 @@ test_follow_targets_the_newest_closed_candle_of_every_timeframe(void **state)
 	}
 }
 
+static void
+walk_set(int st)
+{
+	p.s[0].st = (enum seg_state)st;
+	p.s[0].hedged = 1;
+}
+
+static int
+walk_step(int ev)
+{
+	return plan_seg_step(&p, &p.s[0], (enum seg_event)ev);
+}
+
+static int
+walk_get(void)
+{
+	return (int)p.s[0].st;
+}
+
+static uint64_t
+walk_impossible(void)
+{
+	return p.impossible;
+}
+
+/* `hedged` holds only while LEASED: a lease that expired, failed or was
+ * answered can be hedged again when it goes out anew. */
+static void
+walk_check(int from, int to)
+{
+	(void)from;
+	assert_int_equal(p.s[0].hedged, to == SEG_LEASED);
+}
+
+static void
+test_every_cell_of_the_segment_table(void **state)
+{
+	/* clang-format off */
+	static const char *const want[SEG_NSTATES * SEG_NEVENTS] = {
+		/*            lease     wake     committed exhausted history_end
+		 *            retry     backoff  give_up   expire    target_failed */
+		/* READY */  "LEASED", "-",     "READY",  "DONE",   "DONE",
+		             "-",      "-",     "-",      "-",      "FAILED",
+		/* LEASED */ "LEASED", "-",     "READY",  "-",      "DONE",
+		             "READY",  "WAIT",  "FAILED", "READY",  "FAILED",
+		/* WAIT */   "-",      "READY", "READY",  "DONE",   "DONE",
+		             "-",      "-",     "-",      "-",      "FAILED",
+		/* DONE */   "-",      "-",     "-",      "-",      "DONE",
+		             "-",      "-",     "-",      "-",      "DONE",
+		/* FAILED */ "-",      "-",     "-",      "-",      "FAILED",
+		             "-",      "-",     "-",      "-",      "FAILED",
+	};
+	/* clang-format on */
+	const struct fsm_walk w = { &plan_seg_fsm,   want,      walk_set, walk_step, walk_get,
+		                    walk_impossible, walk_check };
+	(void)state;
+	assert_int_equal(fsm_walk(&w), SEG_NSTATES * SEG_NEVENTS);
+	assert_int_equal(p.impossible, 28);
+	p.impossible = 0;
+}
+
+/* A lease of a finished segment is a caller's bug: counted, logged, and the
+ * segment stays DONE. */
+static void
+test_a_lease_of_a_done_segment_is_impossible(void **state)
+{
+	(void)state;
+	p.s[0].st = SEG_DONE;
+	cap_begin();
+	plan_lease(&p, 0, 0, 0, 0);
+	assert_logged(cap_end(NULL), "segment: event lease impossible in state DONE");
+	assert_int_equal(p.s[0].st, SEG_DONE);
+	assert_int_equal(p.impossible, 1);
+	p.impossible = 0;
+}
+
 int
 main(void)
 {
@@ -449,6 +530,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_follow_targets_the_newest_closed_candle_of_every_timeframe, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_every_cell_of_the_segment_table, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_a_lease_of_a_done_segment_is_impossible, setup,
+		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,3 +44,6 @@ tests/unit/report_test: UNIT_CFLAGS := -Iplanner
 tests/unit/flags_test: planner/flags.o
 tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
 tests/unit/planner_wire_test: planner/cp-planner
+# the fetcher's lease table
+tests/unit/lease_test: fetcher/lease.o
+tests/unit/lease_test: UNIT_CFLAGS := -Ifetcher

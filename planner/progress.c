@@ -1,8 +1,7 @@
 /*
- * hub.c: the event hub (hub.h): an XSUB socket the processes publish to and
- * an XPUB socket monitors subscribe at, forwarded both ways (subscriptions
- * up, events down) from the planner's poll loop, plus the planner's own
- * "progress" event.
+ * progress.c: the planner's "progress" event (progress.h, common/events.h):
+ * once a second, the totals, each target and each source, as one msgpack
+ * map published through the event hub (common/hub.c).
  */
 #include <string.h>
 
@@ -10,77 +9,8 @@
 
 #include "events.h"
 #include "hub.h"
-#include "log.h"
+#include "progress.h"
 #include "tf.h"
-
-static void *sock_xsub, *sock_xpub;
-
-void
-hub_open(void *ctx, const char *events, const char *monitor, const struct net_curve *curve)
-{
-	sock_xsub = net_socket(ctx, ZMQ_XSUB, events, 1, curve);
-	sock_xpub = net_socket(ctx, ZMQ_XPUB, monitor, 1, curve);
-	if (sock_xsub == NULL || sock_xpub == NULL)
-		fatalx(EXIT_TEMPFAIL, "cannot bind the event hub");
-}
-
-int
-hub_poll_items(zmq_pollitem_t *items)
-{
-	if (sock_xsub == NULL)
-		return 0;
-	memset(items, 0, 2 * sizeof(*items));
-	items[0].socket = sock_xsub;
-	items[0].events = ZMQ_POLLIN;
-	items[1].socket = sock_xpub;
-	items[1].events = ZMQ_POLLIN;
-	return 2;
-}
-
-/* Forwards everything waiting on one side of the hub to the other. */
-static void
-forward(void *from, void *to)
-{
-	for (;;) {
-		zmq_msg_t m;
-		int more;
-		size_t sz = sizeof(more);
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, from, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&m);
-			return;
-		}
-		zmq_getsockopt(from, ZMQ_RCVMORE, &more, &sz);
-		if (zmq_msg_send(&m, to, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1)
-			zmq_msg_close(&m);
-	}
-}
-
-void
-hub_forward(void)
-{
-	if (sock_xsub == NULL)
-		return;
-	forward(sock_xsub, sock_xpub);
-	forward(sock_xpub, sock_xsub);
-}
-
-void
-hub_publish(const char *topic, const void *data, size_t len)
-{
-	if (sock_xpub != NULL)
-		net_event(sock_xpub, topic, data, len);
-}
-
-void
-hub_close(void)
-{
-	if (sock_xsub == NULL)
-		return;
-	zmq_close(sock_xsub);
-	zmq_close(sock_xpub);
-	sock_xsub = sock_xpub = NULL;
-}
 
 static void
 pack_str(msgpack_packer *pk, const char *s)
@@ -135,14 +65,14 @@ pack_sources(msgpack_packer *pk, const struct budget *budgets, int nb, int64_t n
 }
 
 void
-hub_progress(const struct plan *p, const struct run_stats *r, const struct budget *b, int nb,
-             double rate_limit, int64_t now, int finished)
+progress_publish(const struct plan *p, const struct run_stats *r, const struct budget *b, int nb,
+                 double rate_limit, int64_t now, int finished)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct totals s;
 
-	if (sock_xpub == NULL)
+	if (!hub_enabled())
 		return;
 	report_sum(p, &s);
 	msgpack_sbuffer_init(&sb);

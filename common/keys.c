@@ -1,7 +1,7 @@
 /*
- * keys.c: CURVE key pairs for the planner (keys.h): --keygen writes them as
- * "public=" and "secret=" lines (the format net.h reads), and the bound
- * sockets accept only the clients listed in the --curve-allow file. The key
+ * keys.c: CURVE key pairs (keys.h), today the planner's: --keygen writes
+ * them as "public=" and "secret=" lines (the format net.h reads), and the
+ * bound sockets accept only the clients listed in the --curve-allow file. The key
  * files follow common/fsutil's rule: regular files only (a symlink leads to
  * its file), written atomically; the key pair never replaces a file.
  */

@@ -1,6 +1,7 @@
 /*
- * keys.h: the planner's CURVE set-up: writing a new key pair (--keygen) and
- * securing the sockets it binds (--curve-server with --curve-allow).
+ * keys.h: CURVE set-up for a process that binds sockets (today the
+ * planner): writing a new key pair (--keygen) and securing the sockets it
+ * binds (--curve-server with --curve-allow).
  */
 #ifndef CP_KEYS_H
 #define CP_KEYS_H
@@ -13,7 +14,7 @@
  * FIFO or socket; nothing is written then), EXIT_PERMFAIL for any other
  * failure; a message on stderr when it fails. */
 int keys_generate(const char *path);
-/* The CURVE settings for the sockets the planner binds: NULL without a
+/* The CURVE settings for the sockets the caller binds: NULL without a
  * server key; with one, starts the ZAP handler of ctx over allow_file and
  * exits EXIT_PERMFAIL if that is missing or unusable. */
 const struct net_curve *keys_server(void *ctx, const struct net_curve *curve,
