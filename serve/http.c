@@ -171,13 +171,33 @@ send_reply(struct MHD_Connection *conn, struct sv_reply *r)
 	return ret;
 }
 
+static enum MHD_Result
+add_len(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + 2 + (value != NULL ? strlen(value) : 0);
+	return MHD_YES;
+}
+
+/* The length of the path and its decoded query parameters. */
+static size_t
+url_length(struct MHD_Connection *conn, const char *url)
+{
+	size_t n = strlen(url);
+
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_len, &n);
+	return n;
+}
+
 /* The answer of a complete request. */
 static enum sv_route
 answer(struct MHD_Connection *conn, const char *url, const char *method, struct sv_reply *r)
 {
 	int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-	if (strlen(url) > HTTP_URL_MAX) {
+	if (url_length(conn, url) > HTTP_URL_MAX) {
 		reply_error(r, 414, SV_ERROR, "URI too long");
 	} else if (strcmp(url, "/healthz") == 0 && is_get) {
 		sv_buf_puts(&r->body, "{\"status\":\"ok\"}\n");
