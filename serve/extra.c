@@ -34,7 +34,8 @@ span_args(const struct sv_args *a, struct span *s, struct sv_reply *r)
 
 	s->market = sv_arg(a, "market");
 	if (s->market == NULL || *s->market == '\0' || tf == NULL || from == NULL || to == NULL)
-		err = "Missing request parameter error: market, timeframe, from and to are required";
+		err =
+		    "Missing request parameter error: market, timeframe, from and to are required";
 	else if (strlen(s->market) >= MARKET_MAX)
 		err = "Invalid parameter: market is too long";
 	else if (tf_parse(tf, &s->tf) == -1)
@@ -119,9 +120,11 @@ coverage_json(struct sv_buf *b, const struct span *s, int64_t first, int have,
 	sv_buf_json_str(b, s->market);
 	sv_buf_printf(b, ",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld,",
 	              tf_name(s->tf), f, t, (long long)slots);
-	sv_buf_printf(b, "\"covered_slots\":%lld,\"missing_slots\":%lld,\"before_history_slots\":%lld,",
-	              (long long)(slots - missing - before), (long long)missing, (long long)before);
-	sv_buf_printf(b, "\"ratio\":%.6f,", slots > 0 ? (double)(slots - missing) / (double)slots : 1.0);
+	sv_buf_printf(
+	    b, "\"covered_slots\":%lld,\"missing_slots\":%lld,\"before_history_slots\":%lld,",
+	    (long long)(slots - missing - before), (long long)missing, (long long)before);
+	sv_buf_printf(b, "\"ratio\":%.6f,",
+	              slots > 0 ? (double)(slots - missing) / (double)slots : 1.0);
 	if (have) {
 		time_format(first, h);
 		sv_buf_printf(b, "\"history_start\":\"%s\",", h);
@@ -269,7 +272,8 @@ extra_range(const struct sv_args *a, struct sv_reply *r)
 		return;
 	}
 	if (!yes) {
-		reply_miss(r, "this range is not collected yet (see /v1/coverage for what is missing)");
+		reply_miss(
+		    r, "this range is not collected yet (see /v1/coverage for what is missing)");
 		return;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {

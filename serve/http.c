@@ -82,8 +82,8 @@ http_parse_listen(const char *s, struct sv_listen *out)
 	    inet_pton(out->family, out->host, a) != 1)
 		return -1;
 	out->port = (uint16_t)port;
-	out->loopback = out->family == AF_INET ? a[0] == 127
-	                                       : memcmp(a, &in6addr_loopback, sizeof(a)) == 0;
+	out->loopback =
+	    out->family == AF_INET ? a[0] == 127 : memcmp(a, &in6addr_loopback, sizeof(a)) == 0;
 	return 0;
 }
 
@@ -275,8 +275,8 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 	daemon_h = MHD_start_daemon(
 	    flags, l->port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_BACKLOG, MHD_OPTION_END);
 	if (daemon_h == NULL) {

@@ -14,9 +14,9 @@
 static const double bucket_le[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
 	                                    0.01,   0.025,   0.05,   0.1,   0.5,   1.0 };
 static const char *const route_name[SV_R_COUNT] = {
-	[SV_R_CANDLES] = "candles", [SV_R_MARKET_ALL] = "market_all", [SV_R_RANGE] = "range",
-	[SV_R_COVERAGE] = "coverage", [SV_R_HEALTHZ] = "healthz",    [SV_R_READYZ] = "readyz",
-	[SV_R_METRICS] = "metrics", [SV_R_OTHER] = "other",
+	[SV_R_CANDLES] = "candles",   [SV_R_MARKET_ALL] = "market_all", [SV_R_RANGE] = "range",
+	[SV_R_COVERAGE] = "coverage", [SV_R_HEALTHZ] = "healthz",       [SV_R_READYZ] = "readyz",
+	[SV_R_METRICS] = "metrics",   [SV_R_OTHER] = "other",
 };
 static const char *const outcome_name[SV_OUTCOME_COUNT] = {
 	[SV_HIT] = "hit",
@@ -85,7 +85,8 @@ metrics_render(struct sv_buf *b)
 	               "# TYPE cp_serve_requests_total counter\n");
 	for (int r = 0; r < SV_R_COUNT; r++)
 		for (int o = 0; o < SV_OUTCOME_COUNT; o++)
-			sv_buf_printf(b, "cp_serve_requests_total{route=\"%s\",outcome=\"%s\"} %llu\n",
+			sv_buf_printf(b,
+			              "cp_serve_requests_total{route=\"%s\",outcome=\"%s\"} %llu\n",
 			              route_name[r], outcome_name[o],
 			              (unsigned long long)load(&cells[r][o].count));
 	sv_buf_puts(b, "# HELP cp_serve_request_duration_seconds time from the request to its "

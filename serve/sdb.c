@@ -15,10 +15,10 @@
 #include "serve.h"
 #include "timeutil.h"
 
-#define CANDLE_COLS                                                                          \
-	"candle_date_time_utc, candle_date_time_kst, opening_price, high_price, low_price,"  \
-	" trade_price, timestamp, candle_acc_trade_price, candle_acc_trade_volume, unit,"    \
-	" prev_closing_price, change_price, change_rate, converted_trade_price,"             \
+#define CANDLE_COLS                                                                         \
+	"candle_date_time_utc, candle_date_time_kst, opening_price, high_price, low_price," \
+	" trade_price, timestamp, candle_acc_trade_price, candle_acc_trade_volume, unit,"   \
+	" prev_closing_price, change_price, change_rate, converted_trade_price,"            \
 	" first_day_of_period"
 
 static const char *const stmt_sql[SQ_COUNT] = {
@@ -66,8 +66,9 @@ sdb_check(const char *path)
 
 	if (db == NULL) {
 		if (code == 0) {
-			fprintf(stderr, "cp-serve: database %s does not exist (collect first: "
-			                "./run.sh collect ... --db %s)\n",
+			fprintf(stderr,
+			        "cp-serve: database %s does not exist (collect first: "
+			        "./run.sh collect ... --db %s)\n",
 			        path, path);
 			code = EXIT_PERMFAIL;
 		}
@@ -79,7 +80,8 @@ sdb_check(const char *path)
 		return ledger_exit_code(rc);
 	if (sc.kind != LEDGER_OURS) {
 		if (sc.kind == LEDGER_EMPTY)
-			snprintf(why, sizeof(why), "%s is empty: not a candlepipe database yet", path);
+			snprintf(why, sizeof(why), "%s is empty: not a candlepipe database yet",
+			         path);
 		else
 			ledger_schema_why(&sc, path, why, sizeof(why));
 		fprintf(stderr, "cp-serve: %s\n", why);
@@ -114,8 +116,8 @@ conn_open(void)
 	}
 	sqlite3_busy_timeout(c->db, 2000);
 	for (int i = 0; i < SQ_COUNT; i++) {
-		if (sqlite3_prepare_v3(c->db, sql_of((enum sv_stmt)i), -1, SQLITE_PREPARE_PERSISTENT,
-		                       &c->st[i], NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v3(c->db, sql_of((enum sv_stmt)i), -1,
+		                       SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) != SQLITE_OK) {
 			log_warnx("%s: %s", db_path, sqlite3_errmsg(c->db));
 			for (int j = 0; j < i; j++)
 				sqlite3_finalize(c->st[j]);

@@ -205,8 +205,7 @@ wants_convert(const struct sv_args *a, enum tf tf)
 
 /* The parameters into *q in Upbit's order of checks: 0, or -1 with the 400. */
 static int
-candle_args(const struct sv_args *a, enum tf tf, int bad_unit, struct creq *q,
-            struct sv_reply *r)
+candle_args(const struct sv_args *a, enum tf tf, int bad_unit, struct creq *q, struct sv_reply *r)
 {
 	const char *count = sv_arg(a, "count"), *to = sv_arg(a, "to"), *err = NULL;
 
