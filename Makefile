@@ -53,6 +53,7 @@ all: bins
 include sim/sim.mk
 -include monitor/monitor.mk
 -include query/query.mk
+-include serve/serve.mk
 -include tests/unit/unit.mk
 
 bins: $(BINS)

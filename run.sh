@@ -559,6 +559,8 @@ monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; 
 query|gaps|export|verify)
 	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }
 	CP_RUN_SH="$HERE/run.sh" exec "$HERE/query/cp-query" "$@" ;;
+serve) shift; [ -x "$HERE/serve/cp-serve" ] || { echo "run.sh: $HERE/serve/cp-serve is missing: run 'make' first" >&2; exit 1; }
+	exec "$HERE/serve/cp-serve" "$@" ;; # the HTTP API (README: HTTP API (cp-serve))
 help|-h|--help) usage ;;
 *) die_usage "unknown command '$1'" ;;
 esac

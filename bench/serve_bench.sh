@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# cp-serve (serve/): covered 200-candle requests (/v1/candles/minutes/1,
+# count=200, answered from SQLite) loaded with wrk: the latency at about
+# 1,000 requests/s (10 connections, each waiting 10 ms between requests;
+# Debian's wrk has no fixed-rate mode, so the achieved rate is printed) and
+# the maximum covered requests/s (32 connections back to back). Both share
+# the machine's cores with wrk itself. Prints figures; asserts nothing.
+set -u
+. "$(dirname "$0")/lib.sh"
+SERVE="$ROOT/serve/cp-serve"
+[ -x "$SERVE" ] || { echo "  serve/cp-serve is missing: run 'make' first"; exit 1; }
+command -v wrk >/dev/null || { echo "  wrk is not installed (apt-get install wrk); skipped"; exit 0; }
+SECS=${SERVE_BENCH_SECONDS:-5}
+
+bench_sim svsim --rate-limit 0
+bench_collect "$BENCH_TMP/sv.db" --market KRW-BTC,KRW-ETH --timeframe 1m \
+	--from 2026-10-01T00:00:00 --to 2026-10-02T00:00:00 --rate 0
+"$SERVE" --db "$BENCH_TMP/sv.db" --listen 127.0.0.1:0 --port-file "$BENCH_TMP/serve.port" \
+	2>"$BENCH_TMP/serve.log" &
+BENCH_SIMS+=("$!")
+for _ in $(seq 200); do [ -s "$BENCH_TMP/serve.port" ] && break; sleep 0.025; done
+URL="http://127.0.0.1:$(cat "$BENCH_TMP/serve.port")/v1/candles/minutes/1?market=KRW-BTC&to=2026-10-01T12:00:00Z&count=200"
+n=$(curl -s "$URL" | jq length)
+[ "$n" = 200 ] || { echo "  cp-serve did not answer 200 candles (got '$n')"; exit 1; }
+echo 'function delay() return 10 end' >"$BENCH_TMP/paced.lua"
+
+# wrk_figures OUT: "R requests/s, p50 X ms, p99 Y ms" from wrk --latency output
+wrk_figures() {
+	awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+	$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+	$1 == "Requests/sec:" { r = $2 }
+	/Non-2xx/ { bad = $NF }
+	END { printf "%.0f requests/s, p50 %.2f ms, p99 %.2f ms%s\n", r, p50, p99, bad ? ", " bad " non-2xx" : "" }' "$1"
+}
+
+wrk -t1 -c10 -d"${SECS}s" --latency -s "$BENCH_TMP/paced.lua" "$URL" >"$BENCH_TMP/paced.out" 2>&1
+echo "  covered 200-candle request, paced (~1,000/s): $(wrk_figures "$BENCH_TMP/paced.out")"
+wrk -t1 -c32 -d"${SECS}s" --latency "$URL" >"$BENCH_TMP/max.out" 2>&1
+echo "  covered 200-candle request, maximum (32 connections): $(wrk_figures "$BENCH_TMP/max.out")"
+echo "  simulator requests during the load: $(sim_candle_requests) (the collection's only)"

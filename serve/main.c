@@ -1,0 +1,194 @@
+/*
+ * main.c: cp-serve, the HTTP API over one candlepipe database. Parses the
+ * command line, refuses a non-loopback listen address without a token, checks
+ * the database is candlepipe's (read-only, never written), starts the HTTP
+ * daemon (http.c), writes the port file, and runs until SIGTERM or SIGINT.
+ *
+ * Exit codes: 0 stopped by a signal; 2 usage (a bad option, a non-loopback
+ * address without --token-file, an unreadable or empty token file, a port
+ * file that is not a regular file); 3 permanent (the database is missing or
+ * not candlepipe's); 4 temporary (cannot listen, the database is busy).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "opts.h"
+#include "serve.h"
+
+#define TOKEN_MAX 512
+
+struct options {
+	const char *db, *listen, *token_file, *port_file;
+	int verbose;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F] [-v]\n"
+	    "\n"
+	    "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
+	    "(/v1/candles/..., /v1/market/all), from the database only: a window the\n"
+	    "coverage ledger does not prove is answered 503 (not collected yet).\n"
+	    "Also /v1/candles/range, /v1/coverage, /healthz, /readyz, /metrics.\n"
+	    "\n"
+	    "  --db PATH         the database, opened read-only (never written)\n"
+	    "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
+	    "                    [::1]:P for IPv6; port 0 picks a free one)\n"
+	    "  --token-file F    require 'Authorization: Bearer <token>', the token being\n"
+	    "                    the first line of F; needed for a non-loopback address\n"
+	    "  --port-file F     write the bound port to F once listening\n"
+	    "  -v, --verbose     debug logging\n"
+	    "  -h, --help        this help\n"
+	    "\n"
+	    "exit: 0 stopped (SIGTERM/SIGINT), 2 usage, 3 not a candlepipe database,\n"
+	    "4 temporary (cannot listen, database busy)\n");
+}
+
+/* The first line of file, trimmed, into tok: 0 or -1 (said why). */
+static int
+read_token(const char *file, char *tok, size_t len)
+{
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "cp-serve: --token-file %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	if (fgets(tok, (int)len, f) == NULL)
+		tok[0] = '\0';
+	fclose(f);
+	n = strlen(tok);
+	while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' ||
+	                 tok[n - 1] == '\t'))
+		tok[--n] = '\0';
+	if (n == 0 || strchr(tok, ' ') != NULL) {
+		fprintf(stderr,
+		        "cp-serve: --token-file %s: the first line must be the token "
+		        "(no spaces)\n",
+		        file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Cross-option checks: 0 or -1 (said why). */
+static int
+check_options(const struct options *o, struct sv_listen *l, char *tok, size_t toklen)
+{
+	char target[PATH_MAX], err[FS_ERR_MAX];
+
+	if (o->db == NULL) {
+		fprintf(stderr, "cp-serve: --db PATH is required\n");
+		return -1;
+	}
+	if (http_parse_listen(o->listen, l) == -1) {
+		fprintf(stderr,
+		        "cp-serve: --listen must be a numeric ADDR:PORT (127.0.0.1:8765, "
+		        "[::1]:8765), not '%s'\n",
+		        o->listen);
+		return -1;
+	}
+	if (!l->loopback && o->token_file == NULL) {
+		fprintf(stderr,
+		        "cp-serve: --listen %s is not a loopback address: give "
+		        "--token-file F so that clients must authenticate\n",
+		        o->listen);
+		return -1;
+	}
+	if (o->token_file != NULL && read_token(o->token_file, tok, toklen) == -1)
+		return -1;
+	if (o->port_file != NULL &&
+	    fs_check_output(o->port_file, target, err, sizeof(err)) == FS_NOT_REGULAR) {
+		fprintf(stderr, "cp-serve: --port-file %s: %s\n", o->port_file, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_port(const char *file, uint16_t port)
+{
+	char buf[16], err[FS_ERR_MAX];
+	int n = snprintf(buf, sizeof(buf), "%u\n", (unsigned)port);
+
+	if (fs_write_file(file, buf, (size_t)n, 0644, 0, err, sizeof(err)) != FS_OK) {
+		log_warnx("cannot write the port file %s: %s", file, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Serves until SIGTERM or SIGINT: the exit code. */
+static int
+serve(const struct options *o, const struct sv_listen *l, const char *token)
+{
+	sigset_t set;
+	uint16_t port;
+	int sig = 0, code;
+
+	if ((code = sdb_check(o->db)) != 0)
+		return code;
+	/* blocked before the daemon's threads start, so they inherit it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (http_start(l, token, &port) == -1)
+		return EXIT_TEMPFAIL;
+	if (o->port_file != NULL && write_port(o->port_file, port) == -1) {
+		http_stop();
+		return EXIT_TEMPFAIL;
+	}
+	log_info("listening on http://%s%s%s:%u/ (database %s, read-only%s)",
+	         l->family == AF_INET6 ? "[" : "", l->host, l->family == AF_INET6 ? "]" : "",
+	         (unsigned)port, o->db, token != NULL ? ", bearer token required" : "");
+	sigwait(&set, &sig);
+	log_info("stopping on signal %d", sig);
+	http_stop();
+	sdb_close_all();
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { .listen = "127.0.0.1:8765" };
+	const struct opt table[] = {
+		{ .name = "db", .kind = OPT_STR, .dest = &o.db },
+		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },
+		{ .name = "token-file", .kind = OPT_STR, .dest = &o.token_file },
+		{ .name = "port-file", .kind = OPT_STR, .dest = &o.port_file },
+		{ .name = "verbose",
+		  .short_name = 'v',
+		  .kind = OPT_SET,
+		  .dest = &o.verbose,
+		  .value = 1 },
+		{ .name = "help", .short_name = 'h', .kind = OPT_HELP },
+		{ .kind = OPT_END },
+	};
+	struct sv_listen l;
+	char tok[TOKEN_MAX];
+
+	if (opts_parse("cp-serve", argc, argv, table, usage) == -1 ||
+	    check_options(&o, &l, tok, sizeof(tok)) == -1) {
+		fprintf(stderr, "try 'cp-serve --help'\n");
+		return EXIT_USAGE;
+	}
+	log_init("cp-serve", o.verbose);
+	/* each connection is used by one thread only (sdb.c): no per-call mutexes,
+	 * which were a seventh of a covered answer's time under perf */
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	return serve(&o, &l, o.token_file != NULL ? tok : NULL);
+}

@@ -1,0 +1,165 @@
+/*
+ * serve.h: cp-serve, the HTTP API over a candlepipe database. One header for
+ * the modules of serve/: the growable text buffer (buf.c), the per-thread
+ * read-only database (sdb.c), the Upbit routes (upbit.c), the routes beyond
+ * Upbit (extra.c), the request metrics (metrics.c) and the HTTP front
+ * (http.c). Every answer is a struct sv_reply that http.c sends.
+ */
+#ifndef CP_SERVE_H
+#define CP_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "tf.h"
+
+#define SV_MAX_COUNT 200 /* Upbit's count bound: more is served as 200 */
+#define SV_CT_JSON "application/json;charset=UTF-8"
+#define SV_CT_JSONL "application/x-ndjson;charset=UTF-8"
+#define SV_CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
+
+/* Upbit's documented quotation error messages (upbit-api.md section 6). */
+#define SV_MSG_MISSING "Missing request parameter error. Check the required parameters!"
+#define SV_MSG_TYPE "Type mismatch error. Check the parameters type!"
+#define SV_MSG_INVALID "Invalid parameter. Check the given value!"
+#define SV_MSG_NOTFOUND "Code not found"
+#define SV_MSG_UNIT "specified unit is not valid."
+
+/* ---- buf.c: a growable byte buffer; on out of memory it stays failed */
+struct sv_buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+void sv_buf_put(struct sv_buf *b, const char *s, size_t n);
+void sv_buf_puts(struct sv_buf *b, const char *s);
+void sv_buf_printf(struct sv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string (quotes included, escaped) */
+void sv_buf_json_str(struct sv_buf *b, const char *s);
+void sv_buf_free(struct sv_buf *b);
+
+/* ---- metrics.c: what /metrics reports */
+enum sv_route {
+	SV_R_CANDLES,
+	SV_R_MARKET_ALL,
+	SV_R_RANGE,
+	SV_R_COVERAGE,
+	SV_R_HEALTHZ,
+	SV_R_READYZ,
+	SV_R_METRICS,
+	SV_R_OTHER,
+	SV_R_COUNT
+};
+
+enum sv_outcome {
+	SV_HIT,   /* answered from the database */
+	SV_MISS,  /* the window is not proven: 503 */
+	SV_ERROR, /* a bad request, an unknown route, a failure */
+	SV_OUTCOME_COUNT
+};
+
+void metrics_record(enum sv_route r, enum sv_outcome o, int64_t usec);
+void metrics_render(struct sv_buf *b);
+
+/* ---- the answer one route gives */
+struct sv_reply {
+	int status;
+	const char *ctype;
+	struct sv_buf body;
+	enum sv_outcome outcome;
+	struct MHD_Response *stream; /* a streamed answer instead of body (range) */
+};
+
+/* {"error":{"name":status,"message":msg}} with its status; outcome as given */
+void reply_error(struct sv_reply *r, int status, enum sv_outcome o, const char *msg);
+/* 503: the range is not collected yet (why: what is missing) */
+void reply_miss(struct sv_reply *r, const char *why);
+
+/* The request's query parameters: a lookup function over the connection. */
+typedef const char *(*sv_arg_fn)(void *ctx, const char *key);
+struct sv_args {
+	sv_arg_fn get;
+	void *ctx;
+};
+
+static inline const char *
+sv_arg(const struct sv_args *a, const char *key)
+{
+	return a->get(a->ctx, key);
+}
+
+/* ---- sdb.c: the calling thread's read-only connection */
+enum sv_stmt {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_KNOWN,
+	SQ_NEWEST,
+	SQ_RANGE,
+	SQ_COVER,
+	SQ_HIST,
+	SQ_MARKETS,
+	SQ_PING,
+	SQ_COUNT
+};
+
+/* Opens path once to check it is a candlepipe database: 0, or the exit code
+ * (EXIT_PERMFAIL: missing, not ours; EXIT_TEMPFAIL: busy) after a message. */
+int sdb_check(const char *path);
+/* The statement of the calling thread's connection (opened on first use),
+ * reset and cleared; NULL if it cannot be had (logged). */
+sqlite3_stmt *sdb_stmt(enum sv_stmt which);
+/* The calling thread's connection (opened on first use), or NULL. */
+sqlite3 *sdb_handle(void);
+/* Runs BEGIN or COMMIT on the thread's connection: 0 or -1. */
+int sdb_exec(enum sv_stmt which);
+/* Closes every thread's connection (at exit, after the daemon stopped). */
+void sdb_close_all(void);
+/* Binds time t as text at index i. */
+void sdb_bind_time(sqlite3_stmt *st, int i, int64_t t);
+/* Column col as a time: 0 or -1 (NULL or malformed). */
+int sdb_column_time(sqlite3_stmt *st, int col, int64_t *t);
+/* The candle row of SQ_NEWEST/SQ_RANGE as Upbit's JSON object; convert adds
+ * converted_trade_price. Returns 0, or -1 if convert is asked and the row has
+ * none. */
+int sdb_candle_json(struct sv_buf *b, const char *market, sqlite3_stmt *st, int convert);
+/* Whether [from, to) lies inside one coverage row of (market, tf). */
+int sdb_proven(const char *market, enum tf tf, int64_t from, int64_t to, int *yes);
+/* history_start of (market, tf): *have 0 when unknown. 0 or -1. */
+int sdb_history(const char *market, enum tf tf, int64_t *first, int *have);
+
+/* ---- upbit.c: the Upbit-compatible routes */
+/* Which route url is; *tf for candle routes; *bad_unit for an unknown
+ * minutes unit. SV_R_OTHER when none. */
+enum sv_route upbit_route(const char *url, enum tf *tf, int *bad_unit);
+void upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply *r);
+void upbit_market_all(const struct sv_args *a, struct sv_reply *r);
+/* Upbit's `to`: "YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH:MM|-HH:MM]" into
+ * epoch ms: 0 or -1. */
+int upbit_parse_to(const char *s, int64_t *out_ms);
+
+/* ---- extra.c: the routes beyond Upbit */
+void extra_coverage(const struct sv_args *a, struct sv_reply *r);
+void extra_range(const struct sv_args *a, struct sv_reply *r);
+void extra_readyz(struct sv_reply *r);
+
+/* ---- http.c: the daemon */
+struct sv_listen {
+	int family; /* AF_INET or AF_INET6 */
+	char host[64];
+	uint16_t port;
+	int loopback;
+};
+
+/* "ADDR:PORT" or "[ADDR6]:PORT" (numeric) into *out: 0 or -1. */
+int http_parse_listen(const char *s, struct sv_listen *out);
+/* Starts listening; token NULL: no authentication. 0, or -1 (logged).
+ * *port is the bound port. */
+int http_start(const struct sv_listen *l, const char *token, uint16_t *port);
+void http_stop(void);
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * upbit.c: the Upbit-compatible routes of cp-serve: the six candle routes
+ * and /v1/market/all, with Upbit's parameters (market, to, count,
+ * converting_price_unit, is_details), its rules (newest first, `to`
+ * exclusive, count 1.., more than 200 served as 200) and its error bodies,
+ * checked in Upbit's order (unit, market, count, to, then an unknown market).
+ *
+ * A candle answer comes from SQLite only when the ledger proves it: the N
+ * newest stored candles before `to` are the whole truth when one coverage
+ * range runs from the N-th newest candle's start (or from the history start
+ * when fewer than N exist) to the end of the slot that holds `to`. The read
+ * and the proof share one read transaction, so the writer cannot slip a
+ * candle in between. Everything else is a 503 miss: the read-through is not
+ * here yet.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "serve.h"
+#include "timeutil.h"
+
+#define MS_PER_S 1000
+
+/* One candle request, checked. */
+struct creq {
+	const char *market;
+	enum tf tf;
+	int count;
+	int have_to;
+	int64_t to_ms;
+	int convert;
+};
+
+enum sv_route
+upbit_route(const char *url, enum tf *tf, int *bad_unit)
+{
+	static const struct {
+		const char *path;
+		enum tf tf;
+	} fixed[] = {
+		{ "/v1/candles/seconds", TF_1S }, { "/v1/candles/days", TF_1D },
+		{ "/v1/candles/weeks", TF_1W },   { "/v1/candles/months", TF_1MO },
+		{ "/v1/candles/years", TF_1Y },
+	};
+	static const struct {
+		const char *unit;
+		enum tf tf;
+	} units[] = { { "1", TF_1M },   { "3", TF_3M },   { "5", TF_5M },  { "10", TF_10M },
+		      { "15", TF_15M }, { "30", TF_30M }, { "60", TF_1H }, { "240", TF_4H } };
+	static const char pre[] = "/v1/candles/minutes/";
+	const char *u = url + sizeof(pre) - 1;
+
+	*bad_unit = 0;
+	if (strcmp(url, "/v1/market/all") == 0)
+		return SV_R_MARKET_ALL;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(url, fixed[i].path) == 0) {
+			*tf = fixed[i].tf;
+			return SV_R_CANDLES;
+		}
+	if (strncmp(url, pre, sizeof(pre) - 1) != 0 || strchr(u, '/') != NULL)
+		return SV_R_OTHER;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(u, units[i].unit) == 0) {
+			*tf = units[i].tf;
+			return SV_R_CANDLES;
+		}
+	*bad_unit = 1;
+	return SV_R_CANDLES;
+}
+
+/* ---- `to` ---------------------------------------------------------------- */
+
+/* n digits at s into *v: 0 or -1. */
+static int
+digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* "YYYY-MM-DD(T| )HH:MM:SS": 0 and the epoch seconds, or -1. The calendar
+ * check is time_parse's (common/timeutil.c) on the same 19 characters. */
+static int
+parse_base(const char *s, int64_t *t)
+{
+	static const struct {
+		int at;
+		const char *after;
+	} fld[6] = { { 0, "-" }, { 5, "-" }, { 8, "T " }, { 11, ":" }, { 14, ":" }, { 17, "" } };
+	char base[TIME_TEXT_LEN];
+	int v;
+
+	if (strlen(s) < 19)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		int len = i == 0 ? 4 : 2;
+
+		if (digits(s + fld[i].at, len, &v) == -1 ||
+		    (fld[i].after[0] != '\0' && strchr(fld[i].after, s[fld[i].at + len]) == NULL))
+			return -1;
+	}
+	memcpy(base, s, 19);
+	base[10] = 'T';
+	base[19] = '\0';
+	return time_parse(base, t);
+}
+
+/* ".f{1,9}": the milliseconds (truncated), advancing *p; 0 when absent. */
+static int
+parse_fraction(const char **p)
+{
+	const char *q = *p;
+	int ms = 0, n = 0;
+
+	if (*q != '.')
+		return 0;
+	for (q++; *q >= '0' && *q <= '9'; q++, n++)
+		if (n < 3)
+			ms = ms * 10 + (*q - '0');
+	if (n == 0 || n > 9)
+		return -1;
+	for (; n < 3; n++)
+		ms *= 10;
+	*p = q;
+	return ms;
+}
+
+/* "", "Z" or "+HH:MM"/"-HH:MM" to the end: the offset east of UTC in
+ * seconds, 0 or -1. */
+static int
+parse_zone(const char *p, int *off)
+{
+	int h, m;
+
+	*off = 0;
+	if (*p == '\0')
+		return 0;
+	if (p[0] == 'Z' && p[1] == '\0')
+		return 0;
+	if ((*p != '+' && *p != '-') || digits(p + 1, 2, &h) == -1 || p[3] != ':' ||
+	    digits(p + 4, 2, &m) == -1 || p[6] != '\0' || h > 23 || m > 59)
+		return -1;
+	*off = (h * 3600 + m * 60) * (*p == '+' ? 1 : -1);
+	return 0;
+}
+
+int
+upbit_parse_to(const char *s, int64_t *out_ms)
+{
+	const char *p = s + 19;
+	int64_t t;
+	int ms, off;
+
+	if (parse_base(s, &t) == -1 || (ms = parse_fraction(&p)) == -1 || parse_zone(p, &off) == -1)
+		return -1;
+	*out_ms = (t - off) * MS_PER_S + ms;
+	return 0;
+}
+
+/* ---- the candle routes ----------------------------------------------------- */
+
+/* Upbit's count: an optional sign and digits, 1 or more, above 200 served as
+ * 200. NULL, or the error message. */
+static const char *
+parse_count(const char *s, int *count)
+{
+	const char *p = s;
+	long long v = 0;
+	int neg = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (*p == '\0')
+		return SV_MSG_TYPE;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return SV_MSG_TYPE;
+		if (v < 1000000)
+			v = v * 10 + (*p - '0');
+	}
+	if (neg || v < 1)
+		return SV_MSG_INVALID;
+	*count = v > SV_MAX_COUNT ? SV_MAX_COUNT : (int)v;
+	return NULL;
+}
+
+/* Days only: converting_price_unit=KRW (or the older camelCase name). */
+static int
+wants_convert(const struct sv_args *a, enum tf tf)
+{
+	const char *cv = sv_arg(a, "converting_price_unit");
+
+	if (cv == NULL)
+		cv = sv_arg(a, "convertingPriceUnit");
+	return tf == TF_1D && cv != NULL && strcmp(cv, "KRW") == 0;
+}
+
+/* The parameters into *q in Upbit's order of checks: 0, or -1 with the 400. */
+static int
+candle_args(const struct sv_args *a, enum tf tf, int bad_unit, struct creq *q, struct sv_reply *r)
+{
+	const char *count = sv_arg(a, "count"), *to = sv_arg(a, "to"), *err = NULL;
+
+	q->market = sv_arg(a, "market");
+	q->tf = tf;
+	q->count = 1;
+	q->have_to = to != NULL && *to != '\0';
+	q->convert = wants_convert(a, tf);
+	if (bad_unit)
+		err = SV_MSG_UNIT;
+	else if (q->market == NULL || *q->market == '\0')
+		err = SV_MSG_MISSING;
+	else if (count != NULL)
+		err = parse_count(count, &q->count);
+	if (err == NULL && q->have_to && upbit_parse_to(to, &q->to_ms) == -1)
+		err = SV_MSG_INVALID;
+	if (err == NULL)
+		return 0;
+	reply_error(r, 400, SV_ERROR, err);
+	return -1;
+}
+
+/* Whether the market is one we know: 1, 0, or -1 on a database error. */
+static int
+market_known(const char *market)
+{
+	sqlite3_stmt *st = sdb_stmt(SQ_KNOWN);
+	int rc, known = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		known = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return known;
+}
+
+/* What the newest-first read found. */
+struct found {
+	int n;
+	int64_t oldest;
+	int no_convert; /* a row without converted_trade_price */
+};
+
+/* The stored candles starting before end_s, newest first, into b. */
+static int
+read_newest(const struct creq *q, int64_t end_s, struct sv_buf *b, struct found *f)
+{
+	sqlite3_stmt *st = sdb_stmt(SQ_NEWEST);
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, q->market, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, tf_name(q->tf), -1, SQLITE_STATIC);
+	sdb_bind_time(st, 3, end_s);
+	sqlite3_bind_int(st, 4, q->count);
+	sv_buf_put(b, "[", 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (f->n > 0)
+			sv_buf_put(b, ",", 1);
+		if (sdb_candle_json(b, q->market, st, q->convert) == -1)
+			f->no_convert = 1;
+		if (sdb_column_time(st, 0, &f->oldest) == -1)
+			rc = SQLITE_CORRUPT;
+		f->n++;
+		if (rc != SQLITE_ROW)
+			break;
+	}
+	sqlite3_reset(st);
+	sv_buf_put(b, "]", 1);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Whether the ledger proves the answer: every candle Upbit has in
+ * [lo, tf_ceil(end_s)) is stored, lo being the oldest returned start when
+ * count were found, else the history start. 0 or -1. */
+static int
+window_proven(const struct creq *q, int64_t end_s, const struct found *f, int *yes)
+{
+	int64_t hi = tf_ceil(q->tf, end_s), lo = f->oldest, first = 0;
+	int have = 0;
+
+	*yes = 0;
+	if (f->n < q->count) {
+		if (sdb_history(q->market, q->tf, &first, &have) == -1)
+			return -1;
+		/* no history start known: only a range proven from the epoch */
+		lo = have ? first : 0;
+		if (f->n > 0 && f->oldest < lo)
+			lo = f->oldest;
+	}
+	if (have && lo >= hi) {
+		*yes = 1; /* before the listing: Upbit has nothing */
+		return 0;
+	}
+	return sdb_proven(q->market, q->tf, lo, hi, yes);
+}
+
+/* The answer of a checked request inside the read transaction. */
+static void
+candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
+{
+	struct found f;
+	int known, yes;
+
+	if ((known = market_known(q->market)) != 1) {
+		if (known == 0)
+			reply_error(r, 404, SV_ERROR, SV_MSG_NOTFOUND);
+		else
+			reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return;
+	}
+	if (read_newest(q, end_s, &r->body, &f) == -1 || window_proven(q, end_s, &f, &yes) == -1) {
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return;
+	}
+	if (!yes)
+		reply_miss(r, "this range is not collected yet (the ledger does not prove it)");
+	else if (f.no_convert)
+		reply_miss(r, "converted_trade_price is not collected (the collector does not "
+		              "ask for converting_price_unit)");
+	else
+		r->status = 200;
+}
+
+void
+upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply *r)
+{
+	struct creq q;
+	int64_t end_s;
+
+	if (candle_args(a, tf, bad_unit, &q, r) == -1)
+		return;
+	if (!q.have_to || q.to_ms > time_now_ms()) {
+		reply_miss(r, "the newest candles (no `to`, or a `to` in the future) include the "
+		              "candle still forming, which is never stored; give a past `to`");
+		return;
+	}
+	/* start * 1000 < to_ms  <=>  start < ceil(to_ms / 1000) */
+	end_s = q.to_ms > 0 ? (q.to_ms + MS_PER_S - 1) / MS_PER_S : 0;
+	if (sdb_exec(SQ_BEGIN) == -1) {
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return;
+	}
+	candles_in_txn(&q, end_s, r);
+	if (sdb_exec(SQ_COMMIT) == -1 && r->status == 200)
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+}
+
+/* ---- /v1/market/all -------------------------------------------------------- */
+
+/* One market row as Upbit's object; -1 when details are asked and the row
+ * has none. */
+static int
+market_json(struct sv_buf *b, sqlite3_stmt *st, int details)
+{
+	static const char *const keys[3] = { "market", "korean_name", "english_name" };
+	const char *caution = (const char *)sqlite3_column_text(st, 4);
+
+	for (int i = 0; i < 3; i++) {
+		const char *v = (const char *)sqlite3_column_text(st, i);
+
+		sv_buf_puts(b, i == 0 ? "{\"" : ",\"");
+		sv_buf_puts(b, keys[i]);
+		sv_buf_puts(b, "\":");
+		sv_buf_json_str(b, v != NULL ? v : "");
+	}
+	if (details) {
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL || caution == NULL)
+			return -1;
+		sv_buf_printf(b, ",\"market_event\":{\"warning\":%s,\"caution\":%s}",
+		              sqlite3_column_int(st, 3) ? "true" : "false", caution);
+	}
+	sv_buf_put(b, "}", 1);
+	return 0;
+}
+
+void
+upbit_market_all(const struct sv_args *a, struct sv_reply *r)
+{
+	const char *d = sv_arg(a, "is_details");
+	sqlite3_stmt *st;
+	int details = 0, n = 0, rc, lacking = 0;
+
+	if (d == NULL)
+		d = sv_arg(a, "isDetails");
+	if (d != NULL && strcasecmp(d, "true") != 0 && strcasecmp(d, "false") != 0) {
+		reply_error(r, 400, SV_ERROR, SV_MSG_TYPE);
+		return;
+	}
+	details = d != NULL && strcasecmp(d, "true") == 0;
+	if ((st = sdb_stmt(SQ_MARKETS)) == NULL) {
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return;
+	}
+	sv_buf_put(&r->body, "[", 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ > 0)
+			sv_buf_put(&r->body, ",", 1);
+		lacking |= market_json(&r->body, st, details) == -1;
+	}
+	sqlite3_reset(st);
+	sv_buf_put(&r->body, "]", 1);
+	if (rc != SQLITE_DONE)
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	else if (n == 0)
+		reply_miss(r, "the market list is not collected yet");
+	else if (lacking)
+		reply_miss(r, "the market details (is_details=true) are not collected");
+	else
+		r->status = 200;
+}

@@ -1,0 +1,62 @@
+# tests/serve_helpers.bash: start/stop cp-serve for the bats suites.
+#
+#   start_serve DB [cp-serve options...]
+#       starts serve/cp-serve on a free loopback port (--listen 127.0.0.1:0
+#       --port-file), waits until it listens, sets SV_PID, SV_URL, SV_LOG
+#   stop_serve [pid]
+#       SIGTERM (default: $SV_PID), wait up to 5 s, then SIGKILL; only a
+#       process that is still our cp-serve is signalled
+#   sv_get PATH [curl options...]
+#       GET $SV_URL$PATH: the body, then the status on its own last line
+
+SV_BIN=${SV_BIN:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/serve/cp-serve"}
+
+start_serve() {
+	local db=$1 dir i
+	shift
+	dir=$(mktemp -d "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/serve.XXXXXX")
+	"$SV_BIN" --db "$db" --listen 127.0.0.1:0 --port-file "$dir/port" "$@" \
+		>"$dir/out" 2>"$dir/log" 3>&- &
+	SV_PID=$!
+	SV_LOG=$dir/log
+	echo "$SV_PID" >>"${BATS_FILE_TMPDIR:-/tmp}/serve-helpers.pids"
+	for ((i = 0; i < 200; i++)); do
+		[[ -s "$dir/port" ]] && break
+		if ! kill -0 "$SV_PID" 2>/dev/null; then
+			echo "start_serve: cp-serve exited early:" >&2
+			cat "$dir/log" >&2
+			return 1
+		fi
+		sleep 0.025
+	done
+	[[ -s "$dir/port" ]] || { echo "start_serve: no port file" >&2; cat "$dir/log" >&2; return 1; }
+	SV_URL="http://127.0.0.1:$(<"$dir/port")"
+	export SV_PID SV_URL SV_LOG
+}
+
+stop_serve() {
+	local pid=${1:-$SV_PID} i
+	[[ -n "$pid" ]] || return 0
+	grep -qa cp-serve "/proc/$pid/cmdline" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.025
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_all_serves() {
+	local f=${BATS_FILE_TMPDIR:-/tmp}/serve-helpers.pids pid
+	[[ -f "$f" ]] || return 0
+	while read -r pid; do
+		stop_serve "$pid"
+	done <"$f"
+	rm -f "$f"
+}
+
+sv_get() {
+	local path=$1
+	shift
+	curl -s -w '\n%{http_code}' "$@" "$SV_URL$path"
+}
