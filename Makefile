@@ -23,7 +23,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(COVERAGE),1)
-CFLAGS  += --coverage -O0
+CFLAGS  += --coverage -O0 -DCP_GCOV_DIR='"$(CURDIR)"'
 LDFLAGS += --coverage
 endif
 ifeq ($(CRASHPOINTS),1)
@@ -42,7 +42,7 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/keys.c planner/report.c planner/hub.c
-FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
+FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c fetcher/sandbox.c
 WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize
