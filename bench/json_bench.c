@@ -41,7 +41,7 @@ one_candle(char *p, size_t cap, int i)
 	    "\"trade_price\":%ld.00000000,\"timestamp\":%lld,"
 	    "\"candle_acc_trade_price\":%ld.%08d,\"candle_acc_trade_volume\":1.%08d,\"unit\":1}",
 	    i ? "," : "", utc, kst, base + 66000L, base + 97000L, base, base + 39000L,
-	    (long long)(start * 1000 + 59918), 163060409L + i, 20596000 + i, 29769374 + i);
+	    (long long)start * 1000 + 59918, 163060409L + i, 20596000 + i, 29769374 + i);
 }
 
 static size_t

@@ -361,7 +361,7 @@ tls_fatal(CURLcode res)
 
 /* The running slot of a finished easy handle; NULL if none. */
 static struct xfer *
-running_slot(struct http *h, CURL *easy)
+running_slot(struct http *h, const CURL *easy)
 {
 	for (int i = 0; i < h->n; i++)
 		if (h->x[i].easy == easy && h->x[i].state == S_RUNNING)

@@ -260,17 +260,18 @@ plain_end(const char *s, const char *end)
 static void
 put_plain(struct sbuf *b, const char *s, size_t k)
 {
-	size_t room = 0, n;
+	size_t room = 0, n = k;
 
 	if (b->out != NULL && !b->overflow && b->cap > b->w + 1)
 		room = b->cap - b->w - 1;
-	n = k < room ? k : room;
+	if (n > room) {
+		n = room;
+		b->overflow = 1;
+	}
 	if (n > 0) {
 		memcpy(b->out + b->w, s, n);
 		b->w += n;
 	}
-	if (n < k)
-		b->overflow = 1;
 	b->n += k;
 }
 

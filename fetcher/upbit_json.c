@@ -6,6 +6,7 @@
  * values (OHLC order, positive prices, non-negative volumes). Owns no state.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,11 +294,56 @@ candle_member(struct jtok *j, const char *key, size_t klen, void *ctx)
 	return fields[f].read(j, f, r);
 }
 
-/* strtod of a kept decimal (the JSON grammar already holds). */
+#define EXACT_MANTISSA_MAX (UINT64_C(1) << 53) /* every integer up to it is a double */
+#define EXACT_POW10_MAX 22                     /* 1e22 is the largest exact power */
+
+/* The digits of s ([-]int[.frac], no exponent) as m / 10^k, trailing
+ * fraction zeros dropped; 0, or -1 for another form or more than 19 digits. */
+static int
+decimal_parts(const char *s, uint64_t *m, int *k)
+{
+	const char *dot = strchr(s, '.'), *end = s + strlen(s);
+
+	if (dot != NULL) {
+		while (end > dot + 1 && end[-1] == '0')
+			end--;
+		if (end == dot + 1)
+			end = dot;
+	}
+	*k = dot != NULL && end > dot ? (int)(end - dot - 1) : 0;
+	if (end - s - (dot != NULL && end > dot) > 19)
+		return -1;
+	*m = 0;
+	for (; s < end; s++) {
+		if (s == dot)
+			continue;
+		if (!jtok_is_digit(*s))
+			return -1;
+		*m = *m * 10 + (uint64_t)(*s - '0');
+	}
+	return 0;
+}
+
+/* The value of a kept decimal (the JSON grammar already holds), as strtod
+ * would round it. Upbit's fixed-scale decimals take Clinger's fast path: a
+ * mantissa below 2^53 and at most 22 fraction digits make one correctly
+ * rounded division, which is what strtod returns; the rest go to strtod. */
 static double
 num_value(const struct candle *c, int n)
 {
-	return strtod(c->num[n], NULL);
+	static const double pow10[EXACT_POW10_MAX + 1] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+		                                           1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+		                                           1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+		                                           1e18, 1e19, 1e20, 1e21, 1e22 };
+	const char *s = c->num[n];
+	int neg = *s == '-', k;
+	uint64_t m;
+	double v;
+
+	if (decimal_parts(s + neg, &m, &k) == -1 || m > EXACT_MANTISSA_MAX || k > EXACT_POW10_MAX)
+		return strtod(s, NULL);
+	v = (double)m / pow10[k];
+	return neg ? -v : v;
 }
 
 /* A rejected candle, named by its start. */
