@@ -23,7 +23,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(COVERAGE),1)
-CFLAGS  += --coverage -O0
+CFLAGS  += --coverage -O0 -DCP_GCOV_DIR='"$(CURDIR)"'
 LDFLAGS += --coverage
 endif
 ifeq ($(CRASHPOINTS),1)
@@ -43,10 +43,13 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
-FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c fetcher/lease.c
+FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/json_tok.c fetcher/upbit_json.c \
+               fetcher/sandbox.c fetcher/lease.c
+# the Upbit reader, also linked by its unit tests and bench/json_bench
+FETCHER_JSON_OBJ := fetcher/json_tok.o fetcher/upbit_json.o
 WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
-BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize
+BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize bench/json_bench
 
 all: bins
 
@@ -71,6 +74,10 @@ writer/cp-writer: $(WRITER_SRC:.c=.o) $(LIBCOMMON)
 # the wire size of the messages (make bench, make bench-check)
 bench/msgsize: bench/msgsize.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# the Upbit reader's parse speed (make bench)
+bench/json_bench: bench/json_bench.o $(FETCHER_JSON_OBJ) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench/json_bench.o: CFLAGS += -Ifetcher
 
 %.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -129,11 +136,11 @@ FUZZERS      := tests/fuzz/fuzz_proto tests/fuzz/fuzz_upbit_json
 
 tests/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c $(wildcard common/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c common/proto.c -lmsgpackc
-tests/fuzz/fuzz_upbit_json: tests/fuzz/fuzz_upbit_json.c fetcher/upbit_json.c \
-                            fetcher/upbit_json.h common/tf.c common/timeutil.c \
-                            common/utf8.c
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_upbit_json.c \
-		fetcher/upbit_json.c common/tf.c common/timeutil.c common/utf8.c -lm
+FUZZ_JSON_SRC := fetcher/json_tok.c fetcher/upbit_json.c common/tf.c common/timeutil.c \
+                 common/utf8.c
+tests/fuzz/fuzz_upbit_json: tests/fuzz/fuzz_upbit_json.c $(FUZZ_JSON_SRC) fetcher/json_tok.h \
+                            fetcher/upbit_json.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_upbit_json.c $(FUZZ_JSON_SRC) -lm
 
 fuzz: $(FUZZERS)
 	@mkdir -p tests/fuzz/crashers

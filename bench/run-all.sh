@@ -8,3 +8,5 @@ for b in sim_bench.sh pipeline_bench.sh ccxt_bench.sh follow_bench.sh monitor_be
 done
 echo "== msgsize"
 ./msgsize || echo "(msgsize failed: $?)"
+echo "== json_bench"
+./json_bench || echo "(json_bench failed: $?)"

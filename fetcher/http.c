@@ -187,6 +187,7 @@ slots_init(struct http *h, const struct http_config *cfg)
 struct http *
 http_new(const struct http_config *cfg)
 {
+	CURLMcode mc = CURLM_INTERNAL_ERROR; /* what a failure point stands for */
 	struct http *h;
 
 	if (cfg->max_inflight < 1 || cfg->body_max < 1) {
@@ -216,8 +217,11 @@ http_new(const struct http_config *cfg)
 		log_warnx("curl_multi_init failed");
 		goto fail;
 	}
-	if (curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n) != CURLM_OK)
-		log_warnx("CURLMOPT_MAXCONNECTS refused");
+	if (FAILPOINT("fetcher_curl_multi_setopt") ||
+	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->n)) != CURLM_OK) {
+		log_warnx("curl_multi_setopt CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
+		goto fail;
+	}
 	if (slots_init(h, cfg) == -1)
 		goto fail;
 	return h;
@@ -226,10 +230,25 @@ fail:
 	return NULL;
 }
 
+/* Takes x's easy handle off the multi handle; 0, or -1 (logged). */
+static int
+remove_handle(struct http *h, struct xfer *x)
+{
+	CURLMcode mc = curl_multi_remove_handle(h->multi, x->easy);
+
+	if (FAILPOINT("fetcher_curl_remove"))
+		mc = CURLM_INTERNAL_ERROR;
+	if (mc == CURLM_OK)
+		return 0;
+	log_warnx("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+	return -1;
+}
+
 void
 http_free(struct http **hp)
 {
 	struct http *h = *hp;
+	CURLMcode mc;
 
 	if (h == NULL)
 		return;
@@ -238,13 +257,13 @@ http_free(struct http **hp)
 
 		if (x->easy != NULL) {
 			if (x->state == S_RUNNING && h->multi != NULL)
-				curl_multi_remove_handle(h->multi, x->easy);
+				remove_handle(h, x);
 			curl_easy_cleanup(x->easy);
 		}
 		free(x->buf);
 	}
-	if (h->multi != NULL)
-		curl_multi_cleanup(h->multi);
+	if (h->multi != NULL && (mc = curl_multi_cleanup(h->multi)) != CURLM_OK)
+		log_warnx("curl_multi_cleanup: %s", curl_multi_strerror(mc));
 	curl_slist_free_all(h->headers);
 	free(h->x);
 	free(h);
@@ -262,7 +281,6 @@ http_start(struct http *h, const char *url, void *user)
 {
 	struct xfer *x = NULL;
 	CURLMcode mc = CURLM_INTERNAL_ERROR; /* what a failure point stands for */
-	CURLcode rc;
 
 	for (int i = 0; i < h->n; i++) {
 		if (h->x[i].state == S_IDLE) {
@@ -279,10 +297,8 @@ http_start(struct http *h, const char *url, void *user)
 	x->remaining_req = -1;
 	x->errbuf[0] = '\0';
 	x->user = user;
-	if ((rc = curl_easy_setopt(x->easy, CURLOPT_URL, url)) != CURLE_OK) {
-		log_warnx("CURLOPT_URL: %s", curl_easy_strerror(rc));
+	if (setopt_failed(curl_easy_setopt(x->easy, CURLOPT_URL, url), "CURLOPT_URL"))
 		return -1;
-	}
 	if (FAILPOINT("fetcher_http_start") ||
 	    (mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
 		log_warnx("curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -343,6 +359,62 @@ tls_fatal(CURLcode res)
 	}
 }
 
+/* The running slot of a finished easy handle; NULL if none. */
+static struct xfer *
+running_slot(struct http *h, const CURL *easy)
+{
+	for (int i = 0; i < h->n; i++)
+		if (h->x[i].easy == easy && h->x[i].state == S_RUNNING)
+			return &h->x[i];
+	return NULL;
+}
+
+/* A transport failure of d: the libcurl text of res, or why (what). */
+static void
+done_failed(struct http_done *d, const struct xfer *x, CURLcode res, const char *what)
+{
+	d->failed = 1;
+	if (what != NULL)
+		snprintf(d->error, sizeof(d->error), "%s", what);
+	else
+		snprintf(d->error, sizeof(d->error), "%s",
+		         x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(res));
+}
+
+/* *d for the finished transfer x (result res). A status libcurl refuses
+ * is a transport failure of that transfer. */
+static void
+fill_done(struct http *h, struct xfer *x, CURLcode res, struct http_done *d)
+{
+	CURLcode ic;
+	long status = 0;
+
+	memset(d, 0, sizeof(*d));
+	ic = curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (FAILPOINT("fetcher_curl_getinfo"))
+		ic = CURLE_BAD_FUNCTION_ARGUMENT;
+	if (ic != CURLE_OK) {
+		log_warnx("curl_easy_getinfo CURLINFO_RESPONSE_CODE: %s", curl_easy_strerror(ic));
+		done_failed(d, x, res, "curl_easy_getinfo: no response code");
+		status = 0;
+	}
+	x->state = S_DONE;
+	h->running--;
+	d->user = x->user;
+	d->slot = (int)(x - h->x);
+	d->status = status;
+	d->remaining_req = x->remaining_req;
+	d->too_big = x->too_big || res == CURLE_FILESIZE_EXCEEDED;
+	d->truncated = res == CURLE_PARTIAL_FILE;
+	d->tls_fatal = tls_fatal(res);
+	if (res != CURLE_OK && !d->failed)
+		done_failed(d, x, res, NULL);
+	if (x->buf != NULL)
+		x->buf[x->len] = '\0';
+	d->body = x->buf != NULL ? x->buf : "";
+	d->len = x->len;
+}
+
 int
 http_next_done(struct http *h, struct http_done *d)
 {
@@ -350,39 +422,38 @@ http_next_done(struct http *h, struct http_done *d)
 	int left;
 
 	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-		struct xfer *x = NULL;
-		CURLcode res = m->data.result;
-		long status = 0;
+		struct xfer *x;
 
-		if (m->msg != CURLMSG_DONE)
+		if (m->msg != CURLMSG_DONE || (x = running_slot(h, m->easy_handle)) == NULL)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		if (x == NULL || x->state != S_RUNNING)
-			continue;
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_multi_remove_handle(h->multi, x->easy);
-		x->state = S_DONE;
-		h->running--;
-
-		memset(d, 0, sizeof(*d));
-		d->user = x->user;
-		d->slot = (int)(x - h->x);
-		d->status = status;
-		d->remaining_req = x->remaining_req;
-		d->too_big = x->too_big || res == CURLE_FILESIZE_EXCEEDED;
-		d->truncated = res == CURLE_PARTIAL_FILE;
-		d->tls_fatal = tls_fatal(res);
-		if (res != CURLE_OK) {
-			d->failed = 1;
-			snprintf(d->error, sizeof(d->error), "%s",
-			         x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(res));
-		}
-		if (x->buf != NULL)
-			x->buf[x->len] = '\0';
-		d->body = x->buf != NULL ? x->buf : "";
-		d->len = x->len;
+		/* a handle libcurl will not let go of would block its slot forever */
+		if (remove_handle(h, x) == -1)
+			return -1;
+		fill_done(h, x, m->data.result, d);
 		return 1;
 	}
+	return 0;
+}
+
+int
+http_escape(char *out, size_t cap, const char *s)
+{
+	char *e = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	/* libcurl 7.82 and later ignore the handle argument */
+	if (FAILPOINT("fetcher_curl_escape") || (e = curl_easy_escape(NULL, s, 0)) == NULL) {
+		log_warnx("curl_easy_escape failed");
+		return -1;
+	}
+	if ((n = strlen(e)) >= cap) {
+		log_warnx("curl_easy_escape: %zu bytes do not fit in %zu", n, cap - 1);
+		curl_free(e);
+		return -1;
+	}
+	memcpy(out, e, n + 1);
+	curl_free(e);
 	return 0;
 }
 

@@ -49,8 +49,13 @@ int http_start(struct http *h, const char *url, void *user);
 int http_wait(struct http *h, int extra_fd, int timeout_ms);
 /* Drives the transfers without blocking. 0 or -1 (logged). */
 int http_perform(struct http *h);
-/* 1 and *d filled for the next finished transfer, 0 if none. */
+/* 1 and *d filled for the next finished transfer, 0 if none, -1 (logged)
+ * if libcurl failed to release a finished transfer (the client is broken). */
 int http_next_done(struct http *h, struct http_done *d);
+/* s percent-encoded by libcurl (everything but RFC 3986's unreserved
+ * characters) into out (cap bytes with the NUL). 0, or -1 (logged) when
+ * libcurl fails or the result does not fit (out then holds ""). */
+int http_escape(char *out, size_t cap, const char *s);
 /* Gives the slot of a finished transfer back. */
 void http_release(struct http *h, struct http_done *d);
 

@@ -32,6 +32,7 @@
 #include "net.h"
 #include "opts.h"
 #include "proto.h"
+#include "sandbox.h"
 #include "tf.h"
 #include "timeutil.h"
 #include "upbit_json.h"
@@ -213,38 +214,22 @@ offset_ms(const struct chunk_info *ci)
 	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void
-url_escape(char *out, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *s != '\0' && n + 4 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			out[n++] = (char)c;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
-static void
+/* The GET of chunk ci into out (cap bytes); 0, or -1 (logged). */
+static int
 build_url(char *out, size_t cap, const struct chunk_info *ci)
 {
 	char t[TIME_TEXT_LEN], to[3 * TIME_TEXT_LEN + 1], m[3 * MARKET_MAX + 1];
 
 	time_format(ci->to, t);
-	url_escape(to, sizeof(to), t);
-	url_escape(m, sizeof(m), ci->market);
-	snprintf(out, cap, "%s/v1/candles/%s?market=%s&count=%u&to=%sZ", o.api_url,
-	         tf_route((enum tf)ci->tf), m, (unsigned)ci->count, to);
+	if (http_escape(to, sizeof(to), t) == -1 || http_escape(m, sizeof(m), ci->market) == -1)
+		return -1;
+	if ((size_t)snprintf(out, cap, "%s/v1/candles/%s?market=%s&count=%u&to=%sZ", o.api_url,
+	                     tf_route((enum tf)ci->tf), m, (unsigned)ci->count, to) >= cap) {
+		log_warnx("the URL of chunk %llu is longer than %zu bytes",
+		          (unsigned long long)ci->id, cap - 1);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -646,14 +631,13 @@ start_due(void)
 			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
-		build_url(url, sizeof(url), &l->ci);
 		l->ci.t_sent = offset_ms(&l->ci);
 		n_started++;
 		late_sum_us += now - l->due_us;
 		n_late_1ms += now - l->due_us > 1000;
 		if (now - l->due_us > late_max_us)
 			late_max_us = now - l->due_us;
-		if (http_start(http, url, l) == -1) {
+		if (build_url(url, sizeof(url), &l->ci) == -1 || http_start(http, url, l) == -1) {
 			send_failed(l, FAIL_TEMP_NET, 0, "the transfer could not start");
 			lease_step(l, LEASE_EV_DROP);
 			continue;
@@ -762,15 +746,18 @@ loop_once(int zfd)
 {
 	struct http_done d;
 	int64_t now;
+	int rc;
 
 	drain(sock_work, 1);
 	start_due();
 	if (http_perform(http) == -1)
 		return -1;
-	while (http_next_done(http, &d) == 1) {
+	while ((rc = http_next_done(http, &d)) == 1) {
 		handle_done(&d);
 		http_release(http, &d);
 	}
+	if (rc == -1)
+		return -1;
 	drain(sock_results, 0);
 	now = mono_us();
 	pump_results(now);
@@ -847,6 +834,10 @@ main(int argc, char **argv)
 	proc_catch_signals(on_signal, NULL);
 	setup_http();
 	ctx = setup_sockets(&zfd);
+	/* from here on the fetcher reads the Internet: no more file writes */
+	if (sandbox_enter() == -1)
+		fatalx(EXIT_PERMFAIL, "cannot turn the Landlock sandbox on");
+	sandbox_probe();
 	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
 	         o.api_url, source_label, o.max_inflight, o.work, o.results,
 	         o.events ? o.events : "-");

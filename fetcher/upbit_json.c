@@ -1,469 +1,27 @@
 /*
- * upbit_json.c: a small hand-written, fail-closed JSON reader for Upbit's
- * answers. One recursive-descent pass over the body with a depth limit and a
- * per-string size limit; strings are fully unescaped (\uXXXX with surrogate
- * pairs, UTF-8 checked); numbers are checked against the JSON grammar and
- * their exact text is kept. Unknown fields of any type are skipped. The
- * candle reader validates each candle against what was asked (market,
+ * upbit_json.c: fail-closed readers of Upbit's answers, on the tokenizer of
+ * json_tok.c: exact decimal text is kept, unknown fields of any type are
+ * skipped. The candle reader validates each candle against what was asked (market,
  * timeframe grid, descending starts below `to`, at most `count`) and sane
  * values (OHLC order, positive prices, non-negative volumes). Owns no state.
  */
 #include <math.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "timeutil.h"
+#include "json_tok.h"
 #include "upbit_json.h"
-#include "utf8.h"
 
 #define KST_OFFSET_S (9 * 3600)
-#define KEY_MAX 32       /* longer keys are unknown by definition */
 #define UTC_TEXT_LEN 19  /* "YYYY-MM-DDTHH:MM:SS" */
 #define DATE_TEXT_LEN 10 /* "YYYY-MM-DD" */
 #define UNIT_MAX 1440
 #define BLOCK_MAX_S 86400
 #define REMAINING_MAX 127
-
-/* Reader state: the cursor, and where the first error goes. */
-struct jp {
-	const char *p, *end, *base;
-	char *err;
-	size_t errlen;
-};
-
-static int jfail(struct jp *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-jfail(struct jp *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (j->err != NULL && j->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(j->err, j->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static size_t
-jpos(const struct jp *j)
-{
-	return (size_t)(j->p - j->base);
-}
-
-/* A syntax error at the cursor. */
-static int
-jsyntax(struct jp *j, const char *want)
-{
-	unsigned char c;
-
-	if (j->p >= j->end)
-		return jfail(j, "json: truncated at byte %zu (want %s)", jpos(j), want);
-	c = (unsigned char)*j->p;
-	if (c >= 0x20 && c < 0x7f)
-		return jfail(j, "json: '%c' at byte %zu (want %s)", c, jpos(j), want);
-	return jfail(j, "json: byte 0x%02x at %zu (want %s)", c, jpos(j), want);
-}
-
-static void
-skip_ws(struct jp *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
-		j->p++;
-}
-
-/* Skips whitespace, then consumes c. 0 or -1. */
-static int
-expect(struct jp *j, char c, const char *want)
-{
-	skip_ws(j);
-	if (j->p >= j->end || *j->p != c)
-		return jsyntax(j, want);
-	j->p++;
-	return 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Reads 4 hex digits at the cursor. */
-static int
-hex4(struct jp *j, unsigned *out)
-{
-	unsigned v = 0;
-
-	*out = 0;
-	if (j->end - j->p < 4)
-		return jfail(j, "json: truncated \\u escape at byte %zu", jpos(j));
-	for (int i = 0; i < 4; i++) {
-		int h = hexval((unsigned char)j->p[i]);
-		if (h < 0)
-			return jfail(j, "json: bad \\u escape at byte %zu", jpos(j));
-		v = v << 4 | (unsigned)h;
-	}
-	j->p += 4;
-	*out = v;
-	return 0;
-}
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* The cursor is at c. */
-static int
-at(const struct jp *j, char c)
-{
-	return j->p < j->end && *j->p == c;
-}
-
-/* The cursor is at the start of a number. */
-static int
-at_number(const struct jp *j)
-{
-	return j->p < j->end && (*j->p == '-' || is_digit(*j->p));
-}
-
-/* ---- strings ---- */
-
-/* A string's decoded text: bytes go to out (cap with the NUL; out NULL:
- * validate only) while they fit and nothing was dropped before, a
- * character's bytes all or none; w counts the bytes written, n all bytes. */
-struct sbuf {
-	char *out;
-	size_t cap, w, n;
-	int overflow;
-};
-
-static void
-put(struct sbuf *b, const char *s, size_t k)
-{
-	if (b->out != NULL && !b->overflow && b->w + k < b->cap) {
-		memcpy(b->out + b->w, s, k);
-		b->w += k;
-	} else {
-		b->overflow = 1;
-	}
-	b->n += k;
-}
-
-/* The code point of a \u escape (the cursor is after its "\u"), joining a
- * surrogate pair. */
-static int
-read_u_escape(struct jp *j, unsigned *cp)
-{
-	unsigned lo;
-
-	if (hex4(j, cp) == -1)
-		return -1;
-	if (*cp >= 0xdc00 && *cp <= 0xdfff)
-		return jfail(j, "json: lone low surrogate at byte %zu", jpos(j));
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return 0;
-	if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
-		return jfail(j, "json: lone high surrogate at byte %zu", jpos(j));
-	j->p += 2;
-	if (hex4(j, &lo) == -1)
-		return -1;
-	if (lo < 0xdc00 || lo > 0xdfff)
-		return jfail(j, "json: bad surrogate pair at byte %zu", jpos(j));
-	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-	return 0;
-}
-
-/* The UTF-8 encoding of a code point (at most 0x10ffff); its length. */
-static size_t
-utf8_encode(unsigned cp, char *u8)
-{
-	if (cp < 0x80) {
-		u8[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u8[0] = (char)(0xc0 | cp >> 6);
-		u8[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u8[0] = (char)(0xe0 | cp >> 12);
-		u8[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u8[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u8[0] = (char)(0xf0 | cp >> 18);
-	u8[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	u8[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	u8[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* One escape (the cursor is at its backslash). kept != 0 rejects \u0000. */
-static int
-parse_escape(struct jp *j, struct sbuf *b, int kept)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *e;
-	char u8[4];
-	unsigned cp;
-
-	if (j->end - j->p < 2)
-		return jfail(j, "json: truncated escape at byte %zu", jpos(j));
-	j->p += 2;
-	if (j->p[-1] == 'u') {
-		if (read_u_escape(j, &cp) == -1)
-			return -1;
-		if (cp == 0 && kept)
-			return jfail(j, "json: \\u0000 in a kept string at byte %zu", jpos(j));
-		put(b, u8, utf8_encode(cp, u8));
-		return 0;
-	}
-	if (j->p[-1] == '\0' || (e = strchr(from, j->p[-1])) == NULL) {
-		j->p -= 1;
-		return jfail(j, "json: bad escape at byte %zu", jpos(j));
-	}
-	put(b, &to[e - from], 1);
-	return 0;
-}
-
-/* One character that is not plain ASCII: an escape or a UTF-8 sequence. */
-static int
-parse_special(struct jp *j, struct sbuf *b, int kept)
-{
-	unsigned char c = (unsigned char)*j->p;
-	size_t k;
-
-	if (c < 0x20)
-		return jfail(j, "json: control character in string at byte %zu", jpos(j));
-	if (c == '\\')
-		return parse_escape(j, b, kept);
-	k = utf8_seq_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
-	if (k == 0)
-		return jfail(j, "json: invalid UTF-8 at byte %zu", jpos(j));
-	put(b, j->p, k);
-	j->p += k;
-	return 0;
-}
-
-/* Copies plain printable ASCII up to the next special character. */
-static void
-copy_plain(struct jp *j, struct sbuf *b)
-{
-	while (j->p < j->end) {
-		unsigned char c = (unsigned char)*j->p;
-
-		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
-			return;
-		put(b, j->p, 1);
-		j->p++;
-	}
-}
-
-/*
- * Reads the string at the cursor (which is at its '"'). Decoded text goes to
- * out (cap bytes with the NUL; out may be NULL to validate only); *len gets
- * the decoded length and *overflow is set if it did not fit (out then holds a
- * prefix). kept != 0 rejects \u0000 (the text becomes a C string).
- */
-static int
-parse_string(struct jp *j, char *out, size_t cap, size_t *len, int *overflow, int kept)
-{
-	struct sbuf b = { out, cap, 0, 0, 0 };
-	const char *start = j->p;
-
-	*len = 0;
-	*overflow = 0;
-	j->p++;
-	for (;;) {
-		copy_plain(j, &b);
-		if (b.n > UPBIT_STRING_MAX_BYTES)
-			return jfail(j, "json: string at byte %zu longer than %d bytes",
-			             (size_t)(start - j->base), UPBIT_STRING_MAX_BYTES);
-		if (j->p >= j->end)
-			return jfail(j, "json: truncated string at byte %zu",
-			             (size_t)(start - j->base));
-		if (*j->p == '"')
-			break;
-		if (parse_special(j, &b, kept) == -1)
-			return -1;
-	}
-	j->p++;
-	if (out != NULL && cap > 0)
-		out[b.w] = '\0';
-	*len = b.n;
-	*overflow = b.overflow;
-	return 0;
-}
-
-/* ---- numbers, literals, containers ---- */
-
-/* Skips digits; 0 if there was none. */
-static int
-skip_digits(struct jp *j)
-{
-	const char *s = j->p;
-
-	while (j->p < j->end && is_digit(*j->p))
-		j->p++;
-	return j->p > s;
-}
-
-/* Checks the number at the cursor against the JSON grammar; *lex and *len
- * get its text. */
-static int
-parse_number(struct jp *j, const char **lex, size_t *len)
-{
-	const char *s = j->p;
-
-	*lex = s;
-	*len = 0;
-	if (at(j, '-'))
-		j->p++;
-	if (at(j, '0'))
-		j->p++;
-	else if (!skip_digits(j))
-		return jsyntax(j, "a digit");
-	if (at(j, '.')) {
-		j->p++;
-		if (!skip_digits(j))
-			return jsyntax(j, "a fraction digit");
-	}
-	if (at(j, 'e') || at(j, 'E')) {
-		j->p++;
-		if (at(j, '+') || at(j, '-'))
-			j->p++;
-		if (!skip_digits(j))
-			return jsyntax(j, "an exponent digit");
-	}
-	/* a number must not run into a letter ("1x", "2true") */
-	if (j->p < j->end && (is_alpha(*j->p) || *j->p == '.'))
-		return jsyntax(j, "the end of a number");
-	*len = (size_t)(j->p - s);
-	return 0;
-}
-
-static int
-parse_literal(struct jp *j, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-		return jsyntax(j, word);
-	j->p += n;
-	return 0;
-}
-
-/* One member of an object (key: its name, klen 0 if longer than KEY_MAX - 1)
- * or one element of an array (key NULL), the cursor at its value. */
-typedef int (*item_fn)(struct jp *j, const char *key, size_t klen, void *ctx);
-
-/* An object key and its ':'; the cursor ends at the value. */
-static int
-read_key(struct jp *j, char *key, size_t *klen)
-{
-	int ovf;
-
-	skip_ws(j);
-	if (!at(j, '"'))
-		return jsyntax(j, "a key");
-	if (parse_string(j, key, KEY_MAX, klen, &ovf, 0) == -1 || expect(j, ':', "':'") == -1)
-		return -1;
-	if (ovf) {
-		key[0] = '\0';
-		*klen = 0;
-	}
-	skip_ws(j);
-	return 0;
-}
-
-/* The object (obj != 0) or array at the cursor: fn for each member or
- * element, the separators and the closing bracket checked here. */
-static int
-parse_container(struct jp *j, int obj, item_fn fn, void *ctx)
-{
-	char close = obj ? '}' : ']', key[KEY_MAX];
-	size_t klen = 0;
-
-	j->p++;
-	skip_ws(j);
-	if (at(j, close)) {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		if (obj && read_key(j, key, &klen) == -1)
-			return -1;
-		if (fn(j, obj ? key : NULL, klen, ctx) == -1)
-			return -1;
-		skip_ws(j);
-		if (at(j, ',')) {
-			j->p++;
-			continue;
-		}
-		if (at(j, close)) {
-			j->p++;
-			return 0;
-		}
-		return jsyntax(j, obj ? "',' or '}'" : "',' or ']'");
-	}
-}
-
-static int skip_value(struct jp *j, int depth);
-
-/* A member or element of a skipped container; ctx: its depth. */
-static int
-skip_item(struct jp *j, const char *key, size_t klen, void *ctx)
-{
-	(void)key;
-	(void)klen;
-	return skip_value(j, *(const int *)ctx);
-}
-
-/* Skips one value of any type; containers entered here are at depth+1. */
-static int
-skip_value(struct jp *j, int depth)
-{
-	const char *lex;
-	size_t len;
-	int ovf, inner = depth + 1;
-
-	skip_ws(j);
-	if (j->p >= j->end)
-		return jsyntax(j, "a value");
-	switch (*j->p) {
-	case '"': return parse_string(j, NULL, 0, &len, &ovf, 0);
-	case '{':
-	case '[':
-		if (inner > UPBIT_DEPTH_MAX)
-			return jfail(j, "json: nesting deeper than %d at byte %zu", UPBIT_DEPTH_MAX,
-			             jpos(j));
-		return parse_container(j, *j->p == '{', skip_item, &inner);
-	case 't': return parse_literal(j, "true");
-	case 'f': return parse_literal(j, "false");
-	case 'n': return parse_literal(j, "null");
-	default: return parse_number(j, &lex, &len);
-	}
-}
 
 /* ---- candles ---- */
 
@@ -501,15 +59,15 @@ struct cread {
 	unsigned seen;
 };
 
-typedef int (*field_reader)(struct jp *j, int f, struct cread *r);
+typedef int (*field_reader)(struct jtok *j, int f, struct cread *r);
 
-static int read_market(struct jp *j, int f, struct cread *r);
-static int read_utc(struct jp *j, int f, struct cread *r);
-static int read_kst(struct jp *j, int f, struct cread *r);
-static int read_num(struct jp *j, int f, struct cread *r);
-static int read_timestamp(struct jp *j, int f, struct cread *r);
-static int read_unit(struct jp *j, int f, struct cread *r);
-static int read_date(struct jp *j, int f, struct cread *r);
+static int read_market(struct jtok *j, int f, struct cread *r);
+static int read_utc(struct jtok *j, int f, struct cread *r);
+static int read_kst(struct jtok *j, int f, struct cread *r);
+static int read_num(struct jtok *j, int f, struct cread *r);
+static int read_timestamp(struct jtok *j, int f, struct cread *r);
+static int read_unit(struct jtok *j, int f, struct cread *r);
+static int read_date(struct jtok *j, int f, struct cread *r);
 
 /* Upbit's candle fields, each with the reader of its type. */
 static const struct {
@@ -554,7 +112,7 @@ lex_int(const char *s, size_t len, int64_t *out)
 	if (len == 0 || len > 18)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(s[i]))
+		if (!jtok_is_digit(s[i]))
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
@@ -576,14 +134,14 @@ printable(char *dst, size_t cap, const char *s)
 /* The text of string field f into buf (cap bytes). A value too long for
  * buf gets *len = cap, which no valid value has. */
 static int
-read_text(struct jp *j, int f, const struct cread *r, char *buf, size_t cap, size_t *len)
+read_text(struct jtok *j, int f, const struct cread *r, char *buf, size_t cap, size_t *len)
 {
 	int ovf;
 
 	buf[0] = '\0';
-	if (!at(j, '"'))
-		return jfail(j, "candle %d: %s is not a string", r->idx, fields[f].name);
-	if (parse_string(j, buf, cap, len, &ovf, 1) == -1)
+	if (!jtok_at(j, '"'))
+		return jtok_fail(j, "candle %d: %s is not a string", r->idx, fields[f].name);
+	if (jtok_string(j, buf, cap, len, &ovf, 1) == -1)
 		return -1;
 	if (ovf)
 		*len = cap;
@@ -592,16 +150,16 @@ read_text(struct jp *j, int f, const struct cread *r, char *buf, size_t cap, siz
 
 /* The rejection of a malformed string value. */
 static int
-bad_text(struct jp *j, int f, const struct cread *r, const char *buf)
+bad_text(struct jtok *j, int f, const struct cread *r, const char *buf)
 {
 	char shown[32];
 
 	printable(shown, sizeof(shown), buf);
-	return jfail(j, "candle %d: bad %s \"%s\"", r->idx, fields[f].name, shown);
+	return jtok_fail(j, "candle %d: bad %s \"%s\"", r->idx, fields[f].name, shown);
 }
 
 static int
-read_market(struct jp *j, int f, struct cread *r)
+read_market(struct jtok *j, int f, struct cread *r)
 {
 	char buf[64], shown[32];
 	size_t len = 0;
@@ -610,14 +168,14 @@ read_market(struct jp *j, int f, struct cread *r)
 		return -1;
 	if (len != strlen(r->q->market) || memcmp(buf, r->q->market, len) != 0) {
 		printable(shown, sizeof(shown), buf);
-		return jfail(j, "candle %d: market %s, asked %s", r->idx, shown, r->q->market);
+		return jtok_fail(j, "candle %d: market %s, asked %s", r->idx, shown, r->q->market);
 	}
 	return 0;
 }
 
 /* Exactly "YYYY-MM-DDTHH:MM:SS" (Upbit's naive UTC/KST form). */
 static int
-read_naive_time(struct jp *j, int f, struct cread *r, int64_t *out)
+read_naive_time(struct jtok *j, int f, struct cread *r, int64_t *out)
 {
 	char buf[64];
 	size_t len = 0;
@@ -630,20 +188,20 @@ read_naive_time(struct jp *j, int f, struct cread *r, int64_t *out)
 }
 
 static int
-read_utc(struct jp *j, int f, struct cread *r)
+read_utc(struct jtok *j, int f, struct cread *r)
 {
 	return read_naive_time(j, f, r, &r->c->start);
 }
 
 static int
-read_kst(struct jp *j, int f, struct cread *r)
+read_kst(struct jtok *j, int f, struct cread *r)
 {
 	return read_naive_time(j, f, r, &r->kst);
 }
 
 /* "YYYY-MM-DD" */
 static int
-read_date(struct jp *j, int f, struct cread *r)
+read_date(struct jtok *j, int f, struct cread *r)
 {
 	char buf[64];
 	size_t len = 0;
@@ -659,16 +217,16 @@ read_date(struct jp *j, int f, struct cread *r)
 
 /* The text of number field f. */
 static int
-read_lex(struct jp *j, int f, const struct cread *r, const char **lex, size_t *len)
+read_lex(struct jtok *j, int f, const struct cread *r, const char **lex, size_t *len)
 {
-	if (!at_number(j))
-		return jfail(j, "candle %d: %s is not a number", r->idx, fields[f].name);
-	return parse_number(j, lex, len);
+	if (!jtok_at_number(j))
+		return jtok_fail(j, "candle %d: %s is not a number", r->idx, fields[f].name);
+	return jtok_number(j, lex, len);
 }
 
 /* A decimal, kept as its exact text. */
 static int
-read_num(struct jp *j, int f, struct cread *r)
+read_num(struct jtok *j, int f, struct cread *r)
 {
 	const char *lex = "";
 	size_t len = 0;
@@ -676,8 +234,8 @@ read_num(struct jp *j, int f, struct cread *r)
 	if (read_lex(j, f, r, &lex, &len) == -1)
 		return -1;
 	if (len >= CANDLE_NUM_MAX)
-		return jfail(j, "candle %d: %s longer than %d digits", r->idx, fields[f].name,
-		             CANDLE_NUM_MAX - 1);
+		return jtok_fail(j, "candle %d: %s longer than %d digits", r->idx, fields[f].name,
+		                 CANDLE_NUM_MAX - 1);
 	memcpy(r->c->num[fields[f].num], lex, len);
 	r->c->num[fields[f].num][len] = '\0';
 	return 0;
@@ -685,7 +243,7 @@ read_num(struct jp *j, int f, struct cread *r)
 
 /* An integer field in 1..max. */
 static int
-read_int(struct jp *j, int f, const struct cread *r, int64_t max, int64_t *v)
+read_int(struct jtok *j, int f, const struct cread *r, int64_t max, int64_t *v)
 {
 	const char *lex = "";
 	size_t len = 0;
@@ -693,21 +251,22 @@ read_int(struct jp *j, int f, const struct cread *r, int64_t max, int64_t *v)
 	if (read_lex(j, f, r, &lex, &len) == -1)
 		return -1;
 	if (lex_int(lex, len, v) == -1)
-		return jfail(j, "candle %d: %s is not a positive integer", r->idx, fields[f].name);
+		return jtok_fail(j, "candle %d: %s is not a positive integer", r->idx,
+		                 fields[f].name);
 	if (*v < 1 || *v > max)
-		return jfail(j, "candle %d: %s %lld out of range", r->idx, fields[f].name,
-		             (long long)*v);
+		return jtok_fail(j, "candle %d: %s %lld out of range", r->idx, fields[f].name,
+		                 (long long)*v);
 	return 0;
 }
 
 static int
-read_timestamp(struct jp *j, int f, struct cread *r)
+read_timestamp(struct jtok *j, int f, struct cread *r)
 {
 	return read_int(j, f, r, INT64_MAX, &r->c->timestamp_ms);
 }
 
 static int
-read_unit(struct jp *j, int f, struct cread *r)
+read_unit(struct jtok *j, int f, struct cread *r)
 {
 	int64_t v;
 
@@ -719,52 +278,97 @@ read_unit(struct jp *j, int f, struct cread *r)
 
 /* One member of a candle object: a known field once, unknown ones skipped. */
 static int
-candle_member(struct jp *j, const char *key, size_t klen, void *ctx)
+candle_member(struct jtok *j, const char *key, size_t klen, void *ctx)
 {
 	struct cread *r = ctx;
 	int f = field_lookup(key, klen);
 
 	if (f < 0)
-		return skip_value(j, 2);
+		return jtok_skip_value(j, 2);
 	if (r->seen & (1u << f))
-		return jfail(j, "candle %d: duplicate field %s", r->idx, fields[f].name);
+		return jtok_fail(j, "candle %d: duplicate field %s", r->idx, fields[f].name);
 	r->seen |= 1u << f;
 	/* optional extras may be null: absent */
-	if (f >= F_UNIT && at(j, 'n'))
-		return parse_literal(j, "null");
+	if (f >= F_UNIT && jtok_at(j, 'n'))
+		return jtok_literal(j, "null");
 	return fields[f].read(j, f, r);
 }
 
-/* strtod of a kept decimal (the JSON grammar already holds). */
+#define EXACT_MANTISSA_MAX (UINT64_C(1) << 53) /* every integer up to it is a double */
+#define EXACT_POW10_MAX 22                     /* 1e22 is the largest exact power */
+
+/* The digits of s ([-]int[.frac], no exponent) as m / 10^k, trailing
+ * fraction zeros dropped; 0, or -1 for another form or more than 19 digits. */
+static int
+decimal_parts(const char *s, uint64_t *m, int *k)
+{
+	const char *dot = strchr(s, '.'), *end = s + strlen(s);
+
+	if (dot != NULL) {
+		while (end > dot + 1 && end[-1] == '0')
+			end--;
+		if (end == dot + 1)
+			end = dot;
+	}
+	*k = dot != NULL && end > dot ? (int)(end - dot - 1) : 0;
+	if (end - s - (dot != NULL && end > dot) > 19)
+		return -1;
+	*m = 0;
+	for (; s < end; s++) {
+		if (s == dot)
+			continue;
+		if (!jtok_is_digit(*s))
+			return -1;
+		*m = *m * 10 + (uint64_t)(*s - '0');
+	}
+	return 0;
+}
+
+/* The value of a kept decimal (the JSON grammar already holds), as strtod
+ * would round it. Upbit's fixed-scale decimals take Clinger's fast path: a
+ * mantissa below 2^53 and at most 22 fraction digits make one correctly
+ * rounded division, which is what strtod returns; the rest go to strtod. */
 static double
 num_value(const struct candle *c, int n)
 {
-	return strtod(c->num[n], NULL);
+	static const double pow10[EXACT_POW10_MAX + 1] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+		                                           1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+		                                           1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+		                                           1e18, 1e19, 1e20, 1e21, 1e22 };
+	const char *s = c->num[n];
+	int neg = *s == '-', k;
+	uint64_t m;
+	double v;
+
+	if (decimal_parts(s + neg, &m, &k) == -1 || m > EXACT_MANTISSA_MAX || k > EXACT_POW10_MAX)
+		return strtod(s, NULL);
+	v = (double)m / pow10[k];
+	return neg ? -v : v;
 }
 
 /* A rejected candle, named by its start. */
 static int
-candle_fail(struct jp *j, const struct cread *r, const char *what)
+candle_fail(struct jtok *j, const struct cread *r, const char *what)
 {
 	char t[TIME_TEXT_LEN];
 
 	time_format(r->c->start, t);
-	return jfail(j, "candle %d: %s (%s)", r->idx, what, t);
+	return jtok_fail(j, "candle %d: %s (%s)", r->idx, what, t);
 }
 
 static int
-check_present(struct jp *j, const struct cread *r)
+check_present(struct jtok *j, const struct cread *r)
 {
 	for (int f = 0; f < F_COUNT; f++)
 		if ((REQUIRED_MASK & (1u << f)) && !(r->seen & (1u << f)))
-			return jfail(j, "candle %d: missing %s", r->idx, fields[f].name);
+			return jtok_fail(j, "candle %d: missing %s", r->idx, fields[f].name);
 	return 0;
 }
 
 /* The start: aligned, KST = UTC + 9 h, before `to`, older than prev (the
  * previous start, INT64_MAX for the first); the unit matches the timeframe. */
 static int
-check_start(struct jp *j, const struct cread *r, int64_t prev)
+check_start(struct jtok *j, const struct cread *r, int64_t prev)
 {
 	const struct candle *c = r->c;
 	char t1[TIME_TEXT_LEN], t2[TIME_TEXT_LEN];
@@ -774,14 +378,15 @@ check_start(struct jp *j, const struct cread *r, int64_t prev)
 		return candle_fail(j, r, "start before 1970");
 	if (tf_floor(tf, c->start) != c->start) {
 		time_format(c->start, t1);
-		return jfail(j, "candle %d: start %s not aligned to %s", r->idx, t1, tf_name(tf));
+		return jtok_fail(j, "candle %d: start %s not aligned to %s", r->idx, t1,
+		                 tf_name(tf));
 	}
 	if (r->kst != c->start + KST_OFFSET_S)
 		return candle_fail(j, r, "candle_date_time_kst is not utc+9h");
 	if (c->start >= r->q->to) {
 		time_format(c->start, t1);
 		time_format(r->q->to, t2);
-		return jfail(j, "candle %d: start %s not before to %s", r->idx, t1, t2);
+		return jtok_fail(j, "candle %d: start %s not before to %s", r->idx, t1, t2);
 	}
 	if (c->start == prev)
 		return candle_fail(j, r, "duplicate start");
@@ -789,8 +394,8 @@ check_start(struct jp *j, const struct cread *r, int64_t prev)
 		return candle_fail(j, r, "start not older than the one before");
 	if ((r->seen & (1u << F_UNIT)) && tf >= TF_1M && tf <= TF_4H &&
 	    c->unit != tf_fixed_seconds(tf) / 60)
-		return jfail(j, "candle %d: unit %d for timeframe %s", r->idx, (int)c->unit,
-		             tf_name(tf));
+		return jtok_fail(j, "candle %d: unit %d for timeframe %s", r->idx, (int)c->unit,
+		                 tf_name(tf));
 	return 0;
 }
 
@@ -802,7 +407,7 @@ price_ok(double v)
 
 /* Prices > 0 with low <= open, close <= high. */
 static int
-check_prices(struct jp *j, const struct cread *r)
+check_prices(struct jtok *j, const struct cread *r)
 {
 	double o = num_value(r->c, CN_OPEN), h = num_value(r->c, CN_HIGH),
 	       l = num_value(r->c, CN_LOW), cl = num_value(r->c, CN_CLOSE);
@@ -818,7 +423,7 @@ check_prices(struct jp *j, const struct cread *r)
 
 /* Volumes >= 0, the optional numbers finite. */
 static int
-check_amounts(struct jp *j, const struct cread *r)
+check_amounts(struct jtok *j, const struct cread *r)
 {
 	static const char *const negative[] = { "candle_acc_trade_price is negative",
 		                                "candle_acc_trade_volume is negative" };
@@ -836,17 +441,17 @@ check_amounts(struct jp *j, const struct cread *r)
 }
 
 static int
-parse_candle(struct jp *j, int idx, const struct upbit_query *q, struct candle *c, int64_t prev)
+parse_candle(struct jtok *j, int idx, const struct upbit_query *q, struct candle *c, int64_t prev)
 {
 	struct cread r = { idx, q, c, 0, 0 };
 
 	memset(c, 0, sizeof(*c));
-	skip_ws(j);
+	jtok_skip_ws(j);
 	if (j->p >= j->end)
-		return jsyntax(j, "a candle object");
+		return jtok_syntax(j, "a candle object");
 	if (*j->p != '{')
-		return jfail(j, "candle %d: not an object (byte %zu)", idx, jpos(j));
-	if (parse_container(j, 1, candle_member, &r) == -1 || check_present(j, &r) == -1 ||
+		return jtok_fail(j, "candle %d: not an object (byte %zu)", idx, jtok_pos(j));
+	if (jtok_container(j, 1, candle_member, &r) == -1 || check_present(j, &r) == -1 ||
 	    check_start(j, &r, prev) == -1 || check_prices(j, &r) == -1 ||
 	    check_amounts(j, &r) == -1)
 		return -1;
@@ -863,14 +468,14 @@ struct aread {
 };
 
 static int
-candle_item(struct jp *j, const char *key, size_t klen, void *ctx)
+candle_item(struct jtok *j, const char *key, size_t klen, void *ctx)
 {
 	struct aread *a = ctx;
 
 	(void)key;
 	(void)klen;
 	if ((size_t)a->n >= a->max)
-		return jfail(j, "more than %zu candles (count %u)", a->max, a->q->count);
+		return jtok_fail(j, "more than %zu candles (count %u)", a->max, a->q->count);
 	if (parse_candle(j, a->n, a->q, &a->out[a->n], a->prev) == -1)
 		return -1;
 	a->prev = a->out[a->n].start;
@@ -882,25 +487,26 @@ int
 upbit_parse_candles(const char *body, size_t len, const struct upbit_query *q, struct candle *out,
                     size_t cap, char *err, size_t errlen)
 {
-	struct jp j = { body, body + len, body, err, errlen };
+	struct jtok j = { body, body + len, body, err, errlen };
 	struct aread a = { q, out, q->count < cap ? q->count : cap, 0, INT64_MAX };
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (body == NULL || len == 0)
-		return jfail(&j, "empty body");
+		return jtok_fail(&j, "empty body");
 	if (len > UPBIT_BODY_MAX_BYTES)
-		return jfail(&j, "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
-	skip_ws(&j);
+		return jtok_fail(&j, "body larger than %d bytes", UPBIT_BODY_MAX_BYTES);
+	jtok_skip_ws(&j);
 	if (j.p >= j.end)
-		return jsyntax(&j, "'['");
+		return jtok_syntax(&j, "'['");
 	if (*j.p != '[')
-		return jfail(&j, "not a JSON array (byte %zu)", jpos(&j));
-	if (parse_container(&j, 0, candle_item, &a) == -1)
+		return jtok_fail(&j, "not a JSON array (byte %zu)", jtok_pos(&j));
+	if (jtok_container(&j, 0, candle_item, &a) == -1)
 		return -1;
-	skip_ws(&j);
+	jtok_skip_ws(&j);
 	if (j.p != j.end)
-		return jfail(&j, "json: trailing bytes after the array at byte %zu", jpos(&j));
+		return jtok_fail(&j, "json: trailing bytes after the array at byte %zu",
+		                 jtok_pos(&j));
 	return a.n;
 }
 
@@ -930,14 +536,14 @@ key_is(const char *key, size_t klen, const char *name)
 
 /* "name": 404 (the HTTP status as a number) */
 static int
-read_error_code(struct jp *j, struct eread *er)
+read_error_code(struct jtok *j, struct eread *er)
 {
 	struct upbit_error *e = er->e;
 	const char *lex;
 	size_t len;
 	int64_t v;
 
-	if (parse_number(j, &lex, &len) == -1)
+	if (jtok_number(j, &lex, &len) == -1)
 		return -1;
 	if (len >= sizeof(e->name))
 		len = sizeof(e->name) - 1;
@@ -953,12 +559,12 @@ read_error_code(struct jp *j, struct eread *er)
 
 /* "name" or "message" as a string, truncated to cap. */
 static int
-read_error_text(struct jp *j, struct eread *er, char *out, size_t cap)
+read_error_text(struct jtok *j, struct eread *er, char *out, size_t cap)
 {
 	size_t len;
 	int ovf;
 
-	if (parse_string(j, out, cap, &len, &ovf, 1) == -1)
+	if (jtok_string(j, out, cap, &len, &ovf, 1) == -1)
 		return -1;
 	sanitize(out);
 	er->found = 1;
@@ -967,42 +573,42 @@ read_error_text(struct jp *j, struct eread *er, char *out, size_t cap)
 
 /* A member of {"name":..., "message":...}; other members are skipped. */
 static int
-error_member(struct jp *j, const char *key, size_t klen, void *ctx)
+error_member(struct jtok *j, const char *key, size_t klen, void *ctx)
 {
 	struct eread *er = ctx;
 
-	if (key_is(key, klen, "name") && at_number(j))
+	if (key_is(key, klen, "name") && jtok_at_number(j))
 		return read_error_code(j, er);
-	if (key_is(key, klen, "name") && at(j, '"'))
+	if (key_is(key, klen, "name") && jtok_at(j, '"'))
 		return read_error_text(j, er, er->e->name, sizeof(er->e->name));
-	if (key_is(key, klen, "message") && at(j, '"'))
+	if (key_is(key, klen, "message") && jtok_at(j, '"'))
 		return read_error_text(j, er, er->e->message, sizeof(er->e->message));
-	return skip_value(j, 2);
+	return jtok_skip_value(j, 2);
 }
 
 /* A member of the envelope: "error" is read, others are skipped. */
 static int
-envelope_member(struct jp *j, const char *key, size_t klen, void *ctx)
+envelope_member(struct jtok *j, const char *key, size_t klen, void *ctx)
 {
-	if (key_is(key, klen, "error") && at(j, '{'))
-		return parse_container(j, 1, error_member, ctx);
-	return skip_value(j, 1);
+	if (key_is(key, klen, "error") && jtok_at(j, '{'))
+		return jtok_container(j, 1, error_member, ctx);
+	return jtok_skip_value(j, 1);
 }
 
 int
 upbit_parse_error(const char *body, size_t len, struct upbit_error *out)
 {
-	struct jp j = { body, body + len, body, NULL, 0 };
+	struct jtok j = { body, body + len, body, NULL, 0 };
 	struct upbit_error e;
 	struct eread er = { &e, 0 };
 
 	if (body == NULL || len == 0 || len > UPBIT_BODY_MAX_BYTES)
 		return -1;
 	memset(&e, 0, sizeof(e));
-	skip_ws(&j);
-	if (!at(&j, '{') || parse_container(&j, 1, envelope_member, &er) == -1)
+	jtok_skip_ws(&j);
+	if (!jtok_at(&j, '{') || jtok_container(&j, 1, envelope_member, &er) == -1)
 		return -1;
-	skip_ws(&j);
+	jtok_skip_ws(&j);
 	if (j.p != j.end || !er.found)
 		return -1;
 	*out = e;
@@ -1032,10 +638,10 @@ unit_seconds(const char *s)
 
 	while (*s == ' ')
 		s++;
-	while (is_alpha(*s) && wl + 1 < sizeof(w))
+	while (jtok_is_alpha(*s) && wl + 1 < sizeof(w))
 		w[wl++] = (char)(*s++ | 0x20);
 	w[wl] = '\0';
-	if (is_alpha(*s))
+	if (jtok_is_alpha(*s))
 		return 0; /* a longer word: not a unit */
 	if (word_in(w, secs))
 		return 1;
@@ -1053,11 +659,11 @@ upbit_block_ms(const char *msg)
 		uint64_t v = 0;
 		unsigned unit;
 
-		if (!is_digit(*p)) {
+		if (!jtok_is_digit(*p)) {
 			p++;
 			continue;
 		}
-		for (; is_digit(*p); p++)
+		for (; jtok_is_digit(*p); p++)
 			if (v <= BLOCK_MAX_S * 60ULL)
 				v = v * 10 + (uint64_t)(*p - '0');
 		if ((unit = unit_seconds(p)) > 0) {

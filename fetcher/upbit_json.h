@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 #include "candle.h"
+#include "json_tok.h"
 #include "tf.h"
 
-#define UPBIT_BODY_MAX_BYTES (1024 * 1024) /* larger bodies are rejected */
-#define UPBIT_DEPTH_MAX 16                 /* nesting of arrays and objects */
-#define UPBIT_STRING_MAX_BYTES 4096        /* any one string, even a skipped one */
+#define UPBIT_BODY_MAX_BYTES (1024 * 1024)           /* larger bodies are rejected */
+#define UPBIT_DEPTH_MAX JTOK_DEPTH_MAX               /* nesting of arrays and objects */
+#define UPBIT_STRING_MAX_BYTES JTOK_STRING_MAX_BYTES /* any one string, even a skipped one */
 #define UPBIT_ERR_NAME_MAX 48
 #define UPBIT_ERR_MESSAGE_MAX 120
 

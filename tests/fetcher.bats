@@ -98,7 +98,8 @@ fetcher_logs() {
 	for spec in "fetcher_curl_multi:cannot set up libcurl" "fetcher_curl_easy:cannot set up libcurl" \
 		"fetcher_curl_setopt:cannot set up libcurl" "fetcher_zmq_ctx:zmq_ctx_new" \
 		"fetcher_zmq_fd:ZMQ_FD" "fetcher_curl_perform:curl_multi_perform" \
-		"fetcher_curl_poll:curl_multi_poll"; do
+		"fetcher_curl_poll:curl_multi_poll" \
+		"fetcher_curl_multi_setopt:curl_multi_setopt CURLMOPT_MAXCONNECTS"; do
 		CP_FAIL="${spec%%:*}:1" run timeout 10 "$FETCHER" --work "$EP/w" --results "$EP/r" 3>&-
 		echo "${spec%%:*}: $status $output"
 		[ "$status" -eq 4 ]
@@ -216,7 +217,11 @@ fetcher_logs() {
 @test "a transfer that cannot start or a FAILED that cannot be sent: retried to the truth" {
 	local point
 	start_sim --rate-limit 0
-	for point in fetcher_http_start:2 fetcher_send_failed:1; do
+	# libcurl refusing the URL escape or the response code fails that
+	# transfer; refusing to release a handle ends the fetcher (exit 4: run.sh
+	# restarts it)
+	for point in fetcher_http_start:2 fetcher_send_failed:1 fetcher_curl_escape:3 \
+		fetcher_curl_getinfo:2 fetcher_curl_remove:3; do
 		rm -rf "$DB"* "$BATS_TEST_TMPDIR/run"
 		start_stub --status 502 --body "bad gateway" --times 1
 		run cp_collect CP_FAIL="$point" -- --api-url "$STUB_URL" --market KRW-XRP \
@@ -227,6 +232,9 @@ fetcher_logs() {
 		case $point in
 		fetcher_http_start*) fetcher_logs | grep -q "temp_net: the transfer could not start" ;;
 		fetcher_send_failed*) fetcher_logs | grep -q "not sent (.*); the lease will expire" ;;
+		fetcher_curl_escape*) fetcher_logs | grep -q "curl_easy_escape failed" ;;
+		fetcher_curl_getinfo*) fetcher_logs | grep -q "curl_easy_getinfo CURLINFO_RESPONSE_CODE" ;;
+		fetcher_curl_remove*) fetcher_logs | grep -q "curl_multi_remove_handle" ;;
 		esac
 		stop_stub
 	done

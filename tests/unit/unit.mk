@@ -13,9 +13,9 @@ TESTS    += $(UNIT_BIN)
 # (overlap_test has its own rule in the top-level Makefile.)
 tests/unit/store_test: writer/store.o
 tests/unit/store_test: UNIT_CFLAGS := -Iwriter
-tests/unit/upbit_json_test: fetcher/upbit_json.o
+tests/unit/upbit_json_test: $(FETCHER_JSON_OBJ)
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
-tests/unit/upbit_json_mutation_test: fetcher/upbit_json.o
+tests/unit/upbit_json_mutation_test: $(FETCHER_JSON_OBJ)
 tests/unit/upbit_json_mutation_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/check_test: writer/check.o
 tests/unit/check_test: UNIT_CFLAGS := -Iwriter

@@ -536,6 +536,42 @@ test_error_envelope(void **state)
 		snprintf(big + n + 500, sizeof(big) - (size_t)n - 500, "\"}}");
 		assert_int_equal(upbit_parse_error(big, strlen(big), &e), 0);
 		assert_int_equal(strlen(e.message), UPBIT_ERR_MESSAGE_MAX - 1);
+		assert_int_equal(strspn(e.message, "m"), UPBIT_ERR_MESSAGE_MAX - 1);
+	}
+}
+
+/* The tokenizer copies plain ASCII eight bytes at a time: a special byte (an
+ * escape, a UTF-8 sequence, a quote, a control byte) at every offset of a
+ * word is still found, decoded or rejected. */
+static void
+test_plain_runs(void **state)
+{
+	static const char *const raw[] = { "\\n", "\xc3\xa9", "\\\"", "\\u00e9", "\x7f" };
+	static const char *const dec[] = { "\n", "\xc3\xa9", "\"", "\xc3\xa9", "\x7f" };
+	struct upbit_error e;
+	char body[256], want[64];
+
+	(void)state;
+	for (int k = 0; k < 20; k++) {
+		for (size_t s = 0; s < sizeof(raw) / sizeof(raw[0]); s++) {
+			int n = snprintf(
+			    body, sizeof(body),
+			    "{\"error\":{\"name\":\"x\",\"message\":\"%.*s%sbbbbbbbbbbb\"}}", k,
+			    "aaaaaaaaaaaaaaaaaaaaaaaa", raw[s]);
+
+			snprintf(want, sizeof(want), "%.*s%sbbbbbbbbbbb", k,
+			         "aaaaaaaaaaaaaaaaaaaaaaaa", dec[s]);
+			if (want[k] == '\n' || want[k] == '\x7f')
+				want[k] = ' '; /* control characters become spaces */
+			assert_int_equal(upbit_parse_error(body, (size_t)n, &e), 0);
+			assert_string_equal(e.message, want);
+		}
+		/* a raw control byte at offset k is rejected */
+		snprintf(body, sizeof(body),
+		         "{\"error\":{\"message\":\"%.*s\x01"
+		         "bbbbbbbbbbb\"}}",
+		         k, "aaaaaaaaaaaaaaaaaaaaaaaa");
+		assert_int_equal(upbit_parse_error(body, strlen(body), &e), -1);
 	}
 }
 
@@ -719,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_semantic),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_error_envelope),
+		cmocka_unit_test(test_plain_runs),
 		cmocka_unit_test(test_unusual_json),
 		cmocka_unit_test(test_block_time),
 		cmocka_unit_test(test_remaining_req),
