@@ -40,16 +40,6 @@ bg_collect() {
 	BG+=("$COLLECT_PID")
 }
 
-# wait_for CMD...: up to 20 s
-wait_for() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 progress_lines() { grep -c '"topic":"progress"' "$1" 2>/dev/null || true; }
 # has_progress FILE N: at least N progress events in FILE
 has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
