@@ -17,7 +17,7 @@
  *   check  STR only: a predicate on the text (text_ok: any text;
  *          market_ok: non-empty printable ASCII without blanks); none else
  *   json   how the monitor prints it (--json): NUM, ID (a decimal string), BOOL, TEXT, TIME (epoch
- *          seconds as UTC text), TF (key "timeframe", the timeframe's
+ *          seconds as UTC text, ISO 8601 with Z), TF (key "timeframe", the timeframe's
  *          name), OVERLAP and KIND (the enum's name), CI (the ChunkInfo's
  *          fields in place), NONE (not printed)
  */
@@ -66,12 +66,13 @@
 
 /* The messages with a body struct msg_<name> (LEASE's body is the
  * struct chunk_info itself, EVENT has none). */
-#define MSG_BODIES(X)                                                       \
-	X(READY, ready)                                                     \
-	X(RESULT, result)                                                   \
-	X(FAILED, failed)                                                   \
-	X(COMMITTED, committed) X(REFUSED, refused) X(LEASED_EV, leased_ev) \
-	    X(FETCHED_EV, fetched_ev) X(COMMITTED_EV, committed_ev)
+#define MSG_BODIES(X)                                                         \
+	X(READY, ready)                                                       \
+	X(RESULT, result)                                                     \
+	X(FAILED, failed)                                                     \
+	X(COMMITTED, committed)                                               \
+	X(REFUSED, refused) X(LEASED_EV, leased_ev) X(FETCHED_EV, fetched_ev) \
+	    X(COMMITTED_EV, committed_ev)
 
 /* Each message's fields after [version, type]. */
 #define MSG_READY_FIELDS(X)                                                                      \

@@ -31,9 +31,9 @@ topic_of(const char *t, size_t n)
 static void
 json_time(struct jw *w, const char *key, int64_t t)
 {
-	char a[TIME_TEXT_LEN];
+	char a[MON_UTC_LEN];
 
-	time_format(t, a);
+	mon_time_utc(t, a);
 	jw_str(w, key, a);
 }
 

@@ -16,6 +16,7 @@
 #include "jsonw.h"
 #include "pattern.h"
 #include "proto.h"
+#include "timeutil.h"
 
 #define MON_TARGETS_MAX 256
 #define MON_SOURCES_MAX 64
@@ -183,6 +184,10 @@ void mon_drain(void *sub, struct monitor *m, struct jw *w);
 int mon_abs_path(const char *path, char out[PATH_MAX]);
 void mon_sha1_hex(const char *msg, char out[41]);
 int mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap);
+
+/* A UTC time as a person reads it: ISO 8601 with the Z ("...T12:00:00Z"). */
+#define MON_UTC_LEN (TIME_TEXT_LEN + 1)
+void mon_time_utc(int64_t t, char out[MON_UTC_LEN]);
 
 /* Output: JSON (summary object and events), Prometheus text, the view. */
 void mon_json_summary(const struct monitor *m, struct jw *w);

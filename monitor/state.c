@@ -37,6 +37,15 @@ mon_init(struct monitor *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void
+mon_time_utc(int64_t t, char out[MON_UTC_LEN])
+{
+	char a[TIME_TEXT_LEN];
+
+	time_format(t, a);
+	snprintf(out, MON_UTC_LEN, "%sZ", a);
+}
+
 int64_t
 mon_total(const struct monitor *m, int64_t base, int64_t cur)
 {
@@ -741,7 +750,7 @@ void
 mon_json_summary(const struct monitor *m, struct jw *w)
 {
 	const struct mon_progress *p = &m->p;
-	char eta[TIME_TEXT_LEN];
+	char eta[MON_UTC_LEN];
 
 	jw_obj(w, NULL);
 	jw_str(w, "topic", "summary");
@@ -813,7 +822,7 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 		jw_num(w, "total_s", m->pred.total_s);
 		jw_num(w, "remaining_s", m->pred.remaining_s);
 		jw_num(w, "remaining_requests", m->pred.remaining_requests);
-		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
+		mon_time_utc(time_now() + (int64_t)m->pred.remaining_s, eta);
 		jw_str(w, "eta_utc", eta);
 	}
 	jw_str(w, "method",

@@ -179,7 +179,7 @@ static void
 render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
 {
 	const struct mon_progress *p = &m->p;
-	char el[32], rem[32], tot[32], eta[TIME_TEXT_LEN], cps[32], rps[32];
+	char el[32], rem[32], tot[32], eta[MON_UTC_LEN], cps[32], rps[32];
 	int trows = rows - 16;
 
 	tb_reset(b);
@@ -230,8 +230,8 @@ render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *
 	if (m->pred.available) {
 		fmt_dur(m->pred.remaining_s, rem, sizeof(rem));
 		fmt_dur(m->pred.total_s, tot, sizeof(tot));
-		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
-		tb_printf(b, " prediction  done in %s at %sZ (total %s)" EOL, rem, eta, tot);
+		mon_time_utc(time_now() + (int64_t)m->pred.remaining_s, eta);
+		tb_printf(b, " prediction  done in %s at %s (total %s)" EOL, rem, eta, tot);
 	} else
 		tb_printf(b, " prediction  from 10%% progress on" EOL);
 	tb_puts(b, "\033[J");

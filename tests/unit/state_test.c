@@ -349,7 +349,7 @@ test_event_lines(void **state)
 	assert_string_equal(
 	    w.b.d,
 	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"timeframe\":\"1m\",\"market\":"
-	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
+	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00Z\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00Z\","
 	    "\"overlap\":\"NO_OVERLAP\",\"cov_from\":0,\"cov_to\":0,\"lease_ms\":0,\"delay_ms\":0,"
 	    "\"received\":200,\"newest\":1700000340,\"oldest\":"
 	    "1699988400,\"effective_end\":0,\"history_end\":false,\"http_status\":200,"
@@ -564,6 +564,11 @@ test_summary(void **state)
 	 * requests; KRW-ETH failed: none */
 	assert_non_null(strstr(w.b.d, "\"prediction\":{\"available\":true,\"total_s\":20,"
 	                              "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
+	{ /* ISO 8601 with the Z, as every UTC time printed */
+		const char *eta = strstr(w.b.d, "\"eta_utc\":\"") + 11;
+		assert_int_equal(strspn(eta, "0123456789-T:"), 19);
+		assert_memory_equal(eta + 19, "Z\"", 2);
+	}
 	assert_non_null(strstr(w.b.d, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
 	tb_free(&w.b);
 }
