@@ -66,13 +66,13 @@
 
 /* The messages with a body struct msg_<name> (LEASE's body is the
  * struct chunk_info itself, EVENT has none). */
-#define MSG_BODIES(X)                                                         \
-	X(READY, ready)                                                       \
-	X(RESULT, result)                                                     \
-	X(FAILED, failed)                                                     \
-	X(COMMITTED, committed)                                               \
-	X(REFUSED, refused) X(LEASED_EV, leased_ev) X(FETCHED_EV, fetched_ev) \
-	    X(COMMITTED_EV, committed_ev)
+#define MSG_BODIES(X)           \
+	X(READY, ready)         \
+	X(RESULT, result)       \
+	X(FAILED, failed)       \
+	X(COMMITTED, committed) \
+	X(REFUSED, refused)     \
+	X(LEASED_EV, leased_ev) X(FETCHED_EV, fetched_ev) X(COMMITTED_EV, committed_ev)
 
 /* Each message's fields after [version, type]. */
 #define MSG_READY_FIELDS(X)                                                                      \

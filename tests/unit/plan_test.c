@@ -184,7 +184,7 @@ test_hedge_an_overdue_request(void **state)
 	m = result(ci, 200, 1800 * M, 0);
 	m.ci.api_ms = 2000;
 	assert_int_equal(plan_on_committed(&p, &m), 1);
-	ci = plan_lease(&p, plan_next_ready(&p, 0), 10000, 0, 0);
+	assert_non_null(plan_lease(&p, plan_next_ready(&p, 0), 10000, 0, 0));
 	assert_int_equal(plan_hedge(&p, 10000 + 7999, -1), -1);
 	assert_int_equal(plan_hedge(&p, 10000 + 8000, -1), 0);
 	assert_true(p.api_ms > 1999 && p.api_ms < 2001);
