@@ -12,6 +12,9 @@
  *   msgsize: committed_max_bytes N     the widest COMMITTED
  *   msgsize: failed_max_bytes N        the widest FAILED (the longest source
  *                                      and reason texts)
+ *   msgsize: event_max_bytes N         the widest event body (leased, fetched
+ *                                      or committed, with the timings that
+ *                                      only the monitor reads)
  * "Widest" comes from the tables of proto_fields.h: every integer at the top
  * of its range, except the times (every I64: seconds, or milliseconds when
  * named _ms), which stop at the year 2100; every text at its longest.
@@ -59,6 +62,51 @@ widest_failed(struct msg_failed *m)
 	MSG_FAILED_FIELDS(WIDE_)
 }
 
+/* The event bodies, where the monitor's timings ride (events.h). */
+static void
+widest_leased_ev(struct msg_leased_ev *m)
+{
+	MSG_LEASED_EV_FIELDS(WIDE_)
+}
+
+static void
+widest_fetched_ev(struct msg_fetched_ev *m)
+{
+	MSG_FETCHED_EV_FIELDS(WIDE_)
+}
+
+static void
+widest_committed_ev(struct msg_committed_ev *m)
+{
+	MSG_COMMITTED_EV_FIELDS(WIDE_)
+}
+
+/* The widest of the three event bodies, or 0 if an encoder fails. */
+static size_t
+widest_event(struct msgbuf *b)
+{
+	struct msg_leased_ev l;
+	struct msg_fetched_ev f;
+	struct msg_committed_ev c;
+	size_t n;
+
+	widest_leased_ev(&l);
+	widest_fetched_ev(&f);
+	widest_committed_ev(&c);
+	b->len = 0;
+	if (msg_encode_leased_ev(b, &l) == -1)
+		return 0;
+	n = b->len;
+	b->len = 0;
+	if (msg_encode_fetched_ev(b, &f) == -1)
+		return 0;
+	n = b->len > n ? b->len : n;
+	b->len = 0;
+	if (msg_encode_committed_ev(b, &c) == -1)
+		return 0;
+	return b->len > n ? b->len : n;
+}
+
 /* a 1m KRW-BTC candle as Upbit prints it, slot i of the chunk */
 static void
 typical_candle(struct candle *c, int i)
@@ -92,7 +140,7 @@ main(void)
 	struct msg_committed c;
 	struct msg_failed f;
 	struct chunk_info ci;
-	size_t lease, committed, failed;
+	size_t lease, committed, failed, event;
 	int i;
 
 	widest_chunk(&ci);
@@ -109,6 +157,8 @@ main(void)
 	if (msg_encode_failed(&b, &f) == -1)
 		return 1;
 	failed = b.len;
+	if ((event = widest_event(&b)) == 0)
+		return 1;
 	memset(&r, 0, sizeof(r));
 	r.ci = ci;
 	snprintf(r.ci.market, sizeof(r.ci.market), "KRW-BTC");
@@ -126,6 +176,7 @@ main(void)
 	printf("msgsize: result_200_bytes %zu\n", b.len);
 	printf("msgsize: committed_max_bytes %zu\n", committed);
 	printf("msgsize: failed_max_bytes %zu\n", failed);
+	printf("msgsize: event_max_bytes %zu\n", event);
 	msgbuf_free(&b);
 	return 0;
 }

@@ -7,9 +7,11 @@
  * Each event is two frames: a topic string and a msgpack payload. Every
  * event that is published is one line of EVENT_TOPICS, and every line is
  * published by its publisher: X(ID, topic, publisher, payload), payload
- * lease (a LEASE message, proto.h), failed (FAILED), committed
- * (COMMITTED) or progress (the map below). Publishers name a topic as
- * EV_<ID>; the monitor's topics and decoders come from the same table.
+ * leased_ev, fetched_ev, committed_ev (the event bodies of proto_fields.h:
+ * the ChunkInfo or the COMMITTED with the wall clock times that only the
+ * monitor reads), failed (a FAILED message, proto.h) or progress (the map
+ * below). Publishers name a topic as EV_<ID>; the monitor's topics and
+ * decoders come from the same table.
  *
  * progress map keys (PROGRESS_KEYS, in this order; "v" first, as every
  * map event's, so that msg_peek_version reads it): "v" (PROTO_VERSION),
@@ -31,14 +33,14 @@
 /* The event payloads carry the protocol's version. */
 #define EVENTS_VERSION PROTO_VERSION
 
-#define EVENT_TOPICS(X)                                                                           \
-	X(LEASED, "leased", "planner", lease)          /* a chunk handed out */                   \
-	X(FETCHED, "fetched", "fetcher", lease)        /* the ChunkInfo with its outcome */       \
-	X(HTTP, "http", "fetcher", failed)             /* a 429 or 418 answer, as it happens */   \
-	X(RETRY, "retry", "planner", failed)           /* the chunk goes again */                 \
-	X(FAILED, "failed", "planner", failed)         /* the chunk gave up or failed for good */ \
-	X(COMMITTED, "committed", "writer", committed) /* durable (timings complete) */           \
-	X(PROGRESS, "progress", "planner", progress)   /* once a second */
+#define EVENT_TOPICS(X)                                                                         \
+	X(LEASED, "leased", "planner", leased_ev)    /* a chunk handed out */                   \
+	X(FETCHED, "fetched", "fetcher", fetched_ev) /* the ChunkInfo with its outcome */       \
+	X(HTTP, "http", "fetcher", failed)           /* a 429 or 418 answer, as it happens */   \
+	X(RETRY, "retry", "planner", failed)         /* the chunk goes again */                 \
+	X(FAILED, "failed", "planner", failed)       /* the chunk gave up or failed for good */ \
+	X(COMMITTED, "committed", "writer", committed_ev) /* durable */                         \
+	X(PROGRESS, "progress", "planner", progress)      /* once a second */
 
 #define EV_ENUM_(id, topic, publisher, payload) EV_T_##id,
 enum ev_topic { EVENT_TOPICS(EV_ENUM_) EV_T_COUNT };

@@ -16,6 +16,10 @@
  *   FAILED    [v, 4, ci..., kind, retry_after_ms, source, reason]
  *   COMMITTED [v, 5, ci..., bytes, new_candles, duplicate]
  *   REFUSED   [v, 7, speaks, heard, who]            (frozen, read in any v)
+ *   the event bodies (events.h), never sent as work:
+ *   LEASED_EV    [v, 8, ci..., planned_ms, leased_ms]
+ *   FETCHED_EV   [v, 9, ci..., sent_ms, answered_ms, parsed_ms]
+ *   COMMITTED_EV [v, 10, ci..., bytes, new_candles, duplicate, committed_ms]
  *   candle    = [start, timestamp_ms, unit, first_day, num0 .. num9]
  */
 #include <stdio.h>
@@ -686,6 +690,9 @@ PLAIN_DECODER_(ready, 0)
 PLAIN_DECODER_(failed, 0)
 PLAIN_DECODER_(committed, 0)
 PLAIN_DECODER_(refused, 1)
+PLAIN_DECODER_(leased_ev, 0)
+PLAIN_DECODER_(fetched_ev, 0)
+PLAIN_DECODER_(committed_ev, 0)
 
 int
 msg_decode_lease(const void *data, size_t len, struct chunk_info *out)

@@ -13,6 +13,10 @@
  *   everyone --EVENT--> monitor (PUB/SUB, lossy by design, events.h)
  *   planner --REFUSED--> peer (a message of another protocol version)
  *
+ * What only the monitor reads (the wall clock times of a chunk's phases)
+ * rides on the events, not on LEASE, RESULT and COMMITTED: LEASED_EV,
+ * FETCHED_EV and COMMITTED_EV are the events' bodies, never work.
+ *
  * The hello: every envelope carries PROTO_VERSION, so a connection's first
  * message (a fetcher's READY, the writer's first COMMITTED, the first event
  * a monitor receives) is its hello. A mismatch is rejected, not guessed at:
@@ -32,7 +36,7 @@
 
 #include "proto_fields.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2                   /* 2: the monitor's timings left the work messages */
 #define MARKET_MAX 16                     /* longest market code + NUL */
 #define SOURCE_MAX 48                     /* source address text + NUL */
 #define REASON_MAX 160                    /* failure text + NUL */
@@ -110,6 +114,9 @@ int msg_encode_result(struct msgbuf *b, const struct msg_result *m);
 int msg_encode_failed(struct msgbuf *b, const struct msg_failed *m);
 int msg_encode_committed(struct msgbuf *b, const struct msg_committed *m);
 int msg_encode_refused(struct msgbuf *b, const struct msg_refused *m);
+int msg_encode_leased_ev(struct msgbuf *b, const struct msg_leased_ev *m);
+int msg_encode_fetched_ev(struct msgbuf *b, const struct msg_fetched_ev *m);
+int msg_encode_committed_ev(struct msgbuf *b, const struct msg_committed_ev *m);
 
 /* Returns the message type of a well-formed envelope of this version, or -1. */
 int msg_peek_type(const void *data, size_t len);
@@ -129,5 +136,9 @@ int msg_decode_failed(const void *data, size_t len, struct msg_failed *out);
 int msg_decode_committed(const void *data, size_t len, struct msg_committed *out);
 /* REFUSED is read in any envelope version (its layout is frozen). */
 int msg_decode_refused(const void *data, size_t len, struct msg_refused *out);
+/* The event bodies (events.h). */
+int msg_decode_leased_ev(const void *data, size_t len, struct msg_leased_ev *out);
+int msg_decode_fetched_ev(const void *data, size_t len, struct msg_fetched_ev *out);
+int msg_decode_committed_ev(const void *data, size_t len, struct msg_committed_ev *out);
 
 #endif

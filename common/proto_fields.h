@@ -17,7 +17,7 @@
  *   check  STR only: a predicate on the text (text_ok: any text;
  *          market_ok: non-empty printable ASCII without blanks); none else
  *   json   how the monitor prints it (--json): NUM, ID (a decimal string), BOOL, TEXT, TIME (epoch
- *          seconds as UTC text), TF (key "timeframe", the timeframe's
+ *          seconds as UTC text, ISO 8601 with Z), TF (key "timeframe", the timeframe's
  *          name), OVERLAP and KIND (the enum's name), CI (the ChunkInfo's
  *          fields in place), NONE (not printed)
  */
@@ -47,31 +47,32 @@
 	X(U8, history_end, 0, 1, none, BOOL) /* shorter than count: history starts here */         \
 	X(U16, http_status, 0, 999, none, NUM)                                                     \
 	X(I8, remaining_req, -1, INT8_MAX, none, NUM) /* Remaining-Req sec=, -1 unknown */         \
-	/* timings: wall clock ms of planning, then offsets from it in ms */                       \
-	X(I64, planned_ms, 0, INT64_MAX, none, NUM)                                                \
-	X(U32, t_leased, 0, UINT32_MAX, none, NUM)                                                 \
-	X(U32, t_sent, 0, UINT32_MAX, none, NUM)                                                   \
-	X(U32, t_answered, 0, UINT32_MAX, none, NUM)                                               \
-	X(U32, t_parsed, 0, UINT32_MAX, none, NUM)                                                 \
-	X(U32, t_committed, 0, UINT32_MAX, none, NUM)
+	X(U32, api_ms, 0, UINT32_MAX, none, NUM)      /* sent to answered (the planner hedges) */
 
 /* The messages: X(TYPE, name, wire cap in bytes). The type numbers are
  * the order here, from 1; EVENT (6) is reserved, REFUSED (7) is frozen:
  * every version must read it (see proto.h). */
-#define MSG_TYPES(X)                                                       \
-	X(READY, ready, MSG_MAX_BYTES)          /* fetcher -> planner */   \
-	X(LEASE, lease, CHUNK_INFO_WIRE_MAX)    /* planner -> fetcher */   \
-	X(RESULT, result, MSG_RESULT_MAX_BYTES) /* fetcher -> writer */    \
-	X(FAILED, failed, MSG_MAX_BYTES)        /* fetcher -> planner */   \
-	X(COMMITTED, committed, MSG_MAX_BYTES)  /* writer -> planner */    \
-	X(EVENT, event, MSG_MAX_BYTES)          /* reserved: no message */ \
-	X(REFUSED, refused, MSG_MAX_BYTES)      /* planner -> peer of another version */
+#define MSG_TYPES(X)                                                                          \
+	X(READY, ready, MSG_MAX_BYTES)               /* fetcher -> planner */                 \
+	X(LEASE, lease, CHUNK_INFO_WIRE_MAX)         /* planner -> fetcher */                 \
+	X(RESULT, result, MSG_RESULT_MAX_BYTES)      /* fetcher -> writer */                  \
+	X(FAILED, failed, MSG_MAX_BYTES)             /* fetcher -> planner */                 \
+	X(COMMITTED, committed, MSG_MAX_BYTES)       /* writer -> planner */                  \
+	X(EVENT, event, MSG_MAX_BYTES)               /* reserved: no message */               \
+	X(REFUSED, refused, MSG_MAX_BYTES)           /* planner -> peer of another version */ \
+	X(LEASED_EV, leased_ev, MSG_MAX_BYTES)       /* planner -> monitor: "leased" event */ \
+	X(FETCHED_EV, fetched_ev, MSG_MAX_BYTES)     /* fetcher -> monitor: "fetched" */      \
+	X(COMMITTED_EV, committed_ev, MSG_MAX_BYTES) /* writer -> monitor: "committed" */
 
 /* The messages with a body struct msg_<name> (LEASE's body is the
  * struct chunk_info itself, EVENT has none). */
-#define MSG_BODIES(X)   \
-	X(READY, ready) \
-	X(RESULT, result) X(FAILED, failed) X(COMMITTED, committed) X(REFUSED, refused)
+#define MSG_BODIES(X)           \
+	X(READY, ready)         \
+	X(RESULT, result)       \
+	X(FAILED, failed)       \
+	X(COMMITTED, committed) \
+	X(REFUSED, refused)     \
+	X(LEASED_EV, leased_ev) X(FETCHED_EV, fetched_ev) X(COMMITTED_EV, committed_ev)
 
 /* Each message's fields after [version, type]. */
 #define MSG_READY_FIELDS(X)                                                                      \
@@ -105,5 +106,26 @@
 	X(U32, speaks, 0, UINT32_MAX, none, NUM)     /* the refusing side's version */        \
 	X(U32, heard, 0, UINT32_MAX, none, NUM)      /* the version of the refused message */ \
 	X(STR, who, 0, PEER_NAME_MAX, text_ok, TEXT) /* the refusing program: "planner" */
+
+/*
+ * The event bodies (events.h): what only the monitor reads rides here, not
+ * on the work messages. Times are wall clock epoch milliseconds, each taken
+ * by the process that saw the moment; the monitor joins the three events of
+ * a lease by (id, attempt) into the chunk's phases.
+ */
+#define MSG_LEASED_EV_FIELDS(X)                                                   \
+	X(CI, ci, 0, 0, none, CI)                                                 \
+	X(I64, planned_ms, 0, INT64_MAX, none, NUM) /* the chunk's first lease */ \
+	X(I64, leased_ms, 0, INT64_MAX, none, NUM)  /* this lease (a re-issue: later) */
+
+#define MSG_FETCHED_EV_FIELDS(X)                                             \
+	X(CI, ci, 0, 0, none, CI)                                            \
+	X(I64, sent_ms, 0, INT64_MAX, none, NUM)     /* the request left */  \
+	X(I64, answered_ms, 0, INT64_MAX, none, NUM) /* the answer was in */ \
+	X(I64, parsed_ms, 0, INT64_MAX, none, NUM)   /* its candles were validated */
+
+#define MSG_COMMITTED_EV_FIELDS(X) \
+	MSG_COMMITTED_FIELDS(X)    \
+	X(I64, committed_ms, 0, INT64_MAX, none, NUM) /* after COMMIT */
 
 #endif

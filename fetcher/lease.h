@@ -39,7 +39,8 @@ struct lease {
 	int64_t due_us;    /* monotonic: start the transfer at this time */
 	int64_t expire_us; /* monotonic: the lease ends here */
 	int64_t held_since_us;
-	struct msgbuf out; /* the encoded RESULT while held */
+	int64_t sent_us, sent_ms; /* the request left: monotonic us, wall clock ms */
+	struct msgbuf out;        /* the encoded RESULT while held */
 };
 
 /* n free leases; 0, or -1 when out of memory. */

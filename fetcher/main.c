@@ -203,11 +203,11 @@ parse_opts(int argc, char **argv)
 	return check_cacert();
 }
 
-/* ms from the chunk's planning time, clamped to the wire type. */
+/* ms since the request left (monotonic), clamped to the wire type. */
 static uint32_t
-offset_ms(const struct chunk_info *ci)
+since_sent_ms(const struct lease *l)
 {
-	int64_t d = time_now_ms() - ci->planned_ms;
+	int64_t d = (mono_us() - l->sent_us) / 1000;
 
 	if (d < 0)
 		return 0;
@@ -327,6 +327,25 @@ body_text(const struct http_done *d, char *out, size_t cap)
 		body_excerpt(d->body, d->len, out, cap);
 }
 
+/* The "fetched" event: the outcome with the wall clock times of its
+ * phases (the request's departure, then monotonic offsets from it), which
+ * only the monitor reads. */
+static void
+publish_fetched(const struct lease *l, uint32_t parsed)
+{
+	struct msg_fetched_ev e;
+
+	if (sock_events == NULL)
+		return;
+	e.ci = l->ci;
+	e.sent_ms = l->sent_ms;
+	e.answered_ms = l->sent_ms + l->ci.api_ms;
+	e.parsed_ms = l->sent_ms + parsed;
+	mbuf.len = 0;
+	if (msg_encode_fetched_ev(&mbuf, &e) == 0)
+		net_event(sock_events, EV_FETCHED, mbuf.data, mbuf.len);
+}
+
 /* A 200: validate, encode the RESULT and hold it for the writer. */
 static void
 handle_ok(struct lease *l, const struct http_done *d)
@@ -334,6 +353,7 @@ handle_ok(struct lease *l, const struct http_done *d)
 	struct upbit_query q;
 	struct msg_result r;
 	char err[REASON_MAX];
+	uint32_t parsed;
 	int n;
 
 	q.market = l->ci.market;
@@ -352,7 +372,7 @@ handle_ok(struct lease *l, const struct http_done *d)
 	l->ci.oldest = n > 0 ? candles[n - 1].start : 0;
 	l->ci.history_end = n < l->ci.count;
 	l->ci.effective_end = l->ci.history_end ? 0 : l->ci.oldest;
-	l->ci.t_parsed = offset_ms(&l->ci);
+	parsed = since_sent_ms(l);
 	memset(&r, 0, sizeof(r));
 	r.ci = l->ci;
 	r.bytes = d->len > UINT32_MAX ? UINT32_MAX : (uint32_t)d->len;
@@ -367,18 +387,13 @@ handle_ok(struct lease *l, const struct http_done *d)
 	lease_step(l, LEASE_EV_ANSWERED);
 	l->held_since_us = mono_us();
 	n_ok++;
-	if (sock_events != NULL) {
-		mbuf.len = 0;
-		if (msg_encode_lease(&mbuf, &l->ci) == 0)
-			net_event(sock_events, EV_FETCHED, mbuf.data, mbuf.len);
-	}
+	publish_fetched(l, parsed);
 	if (o.verbose) {
 		char t[TIME_TEXT_LEN];
 
 		time_format(l->ci.to, t);
-		log_debug("%s %s to %s: %d candles, %zu bytes, sent +%u ms, answered +%u ms",
-		          l->ci.market, tf_name((enum tf)l->ci.tf), t, n, d->len,
-		          (unsigned)l->ci.t_sent, (unsigned)l->ci.t_answered);
+		log_debug("%s %s to %s: %d candles, %zu bytes, answered in %u ms", l->ci.market,
+		          tf_name((enum tf)l->ci.tf), t, n, d->len, (unsigned)l->ci.api_ms);
 	}
 }
 
@@ -461,7 +476,7 @@ handle_done(struct http_done *d)
 	uint32_t retry_after_ms = 0;
 	long st = d->status;
 
-	l->ci.t_answered = offset_ms(&l->ci);
+	l->ci.api_ms = since_sent_ms(l);
 	l->ci.http_status = (uint16_t)(st > 0 && st <= 999 ? st : 0);
 	l->ci.remaining_req = (int8_t)d->remaining_req;
 	CRASHPOINT("fetcher_after_http");
@@ -554,7 +569,8 @@ take_lease(const void *data, size_t len, int64_t now)
 		return;
 	}
 	l->ci = ci;
-	l->ci.t_sent = l->ci.t_answered = l->ci.t_parsed = 0;
+	l->ci.api_ms = 0;
+	l->sent_us = l->sent_ms = 0;
 	l->due_us = now + (int64_t)ci.delay_ms * 1000;
 	l->expire_us = now + (int64_t)ci.lease_ms * 1000;
 	lease_step(l, LEASE_EV_TAKE);
@@ -631,7 +647,8 @@ start_due(void)
 			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
-		l->ci.t_sent = offset_ms(&l->ci);
+		l->sent_us = now;
+		l->sent_ms = time_now_ms();
 		n_started++;
 		late_sum_us += now - l->due_us;
 		n_late_1ms += now - l->due_us > 1000;

@@ -31,9 +31,9 @@ topic_of(const char *t, size_t n)
 static void
 json_time(struct jw *w, const char *key, int64_t t)
 {
-	char a[TIME_TEXT_LEN];
+	char a[MON_UTC_LEN];
 
-	time_format(t, a);
+	mon_time_utc(t, a);
 	jw_str(w, key, a);
 }
 
@@ -63,9 +63,21 @@ json_failed(struct jw *w, const struct msg_failed *m)
 }
 
 static void
-json_committed(struct jw *w, const struct msg_committed *m)
+json_leased_ev(struct jw *w, const struct msg_leased_ev *m)
 {
-	MSG_COMMITTED_FIELDS(JSON_)
+	MSG_LEASED_EV_FIELDS(JSON_)
+}
+
+static void
+json_fetched_ev(struct jw *w, const struct msg_fetched_ev *m)
+{
+	MSG_FETCHED_EV_FIELDS(JSON_)
+}
+
+static void
+json_committed_ev(struct jw *w, const struct msg_committed_ev *m)
+{
+	MSG_COMMITTED_EV_FIELDS(JSON_)
 }
 
 /* One event's payload; w is NULL without --json. */
@@ -77,14 +89,28 @@ struct ev {
 };
 
 static int
-on_lease(const struct ev *e)
+on_leased_ev(const struct ev *e)
 {
-	struct chunk_info ci;
+	struct msg_leased_ev le;
 
-	if (msg_decode_lease(e->data, e->len, &ci) == -1)
+	if (msg_decode_leased_ev(e->data, e->len, &le) == -1)
 		return -1;
+	mon_on_leased(e->m, &le);
 	if (e->w != NULL)
-		mon_json_chunk(e->w, &ci);
+		json_leased_ev(e->w, &le);
+	return 0;
+}
+
+static int
+on_fetched_ev(const struct ev *e)
+{
+	struct msg_fetched_ev fe;
+
+	if (msg_decode_fetched_ev(e->data, e->len, &fe) == -1)
+		return -1;
+	mon_on_fetched(e->m, &fe);
+	if (e->w != NULL)
+		json_fetched_ev(e->w, &fe);
 	return 0;
 }
 
@@ -101,16 +127,16 @@ on_failed(const struct ev *e)
 }
 
 static int
-on_committed(const struct ev *e)
+on_committed_ev(const struct ev *e)
 {
-	struct msg_committed mc;
+	struct msg_committed_ev mc;
 
-	if (msg_decode_committed(e->data, e->len, &mc) == -1)
+	if (msg_decode_committed_ev(e->data, e->len, &mc) == -1)
 		return -1;
 	mon_on_committed(e->m, &mc);
 	if (e->w != NULL) {
-		json_committed(e->w, &mc);
-		mon_json_metrics(e->w, &mc, mon_analysis_ms(e->m));
+		json_committed_ev(e->w, &mc);
+		mon_json_metrics(e->w, &mc, &e->m->last, mon_analysis_ms(e->m));
 	}
 	return 0;
 }

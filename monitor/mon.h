@@ -16,6 +16,7 @@
 #include "jsonw.h"
 #include "pattern.h"
 #include "proto.h"
+#include "timeutil.h"
 
 #define MON_TARGETS_MAX 256
 #define MON_SOURCES_MAX 64
@@ -54,9 +55,13 @@ struct mon_progress {
 	struct mon_source s[MON_SOURCES_MAX];
 };
 
-/* ChunkPerformanceMetrics of one committed chunk (milliseconds). */
+/* ChunkPerformanceMetrics of one committed chunk (milliseconds), from the
+ * wall clock times of its leased, fetched and committed events; a phase
+ * whose event the monitor did not see (it attached later, or the lossy
+ * stream dropped it) is MON_UNKNOWN. api_ms rides on the ChunkInfo. */
+#define MON_UNKNOWN INT64_MIN
 struct mon_chunk {
-	int64_t queue_ms;     /* planned -> leased (t_leased) */
+	int64_t queue_ms;     /* planned (first lease) -> leased */
 	int64_t rate_wait_ms; /* leased -> sent: waiting for the rate token */
 	int64_t api_ms;       /* sent -> answered */
 	int64_t parse_ms;     /* answered -> parsed */
@@ -64,6 +69,17 @@ struct mon_chunk {
 	int64_t total_ms;     /* planned -> committed */
 	int from_coverage;    /* COMPLETE_OVERLAP or a duplicate result */
 };
+
+/* The times of one lease (id, attempt) from its leased and fetched events,
+ * kept until the ring wraps, for its committed event. */
+#define MON_PENDING 1024
+struct mon_times {
+	uint64_t id;
+	uint8_t attempt;
+	uint8_t have; /* MON_HAVE_LEASED | MON_HAVE_FETCHED */
+	int64_t planned_ms, leased_ms, sent_ms, answered_ms, parsed_ms;
+};
+enum { MON_HAVE_LEASED = 1, MON_HAVE_FETCHED = 2 };
 
 struct mon_hist {
 	uint64_t b[MON_HIST_N]; /* cumulative counts are built when printed */
@@ -114,8 +130,11 @@ struct monitor {
 	int64_t last_event_mono_ms;
 	/* chunks of the current run */
 	uint64_t chunks, chunks_cov, chunks_ordered;
-	struct mon_chunk sum; /* sums of the run's chunk metrics */
+	struct mon_chunk sum;  /* sums of the run's known chunk metrics */
+	struct mon_chunk nsum; /* how many of each phase are known */
 	struct mon_chunk last;
+	struct mon_times pend[MON_PENDING];
+	int pend_next;
 	struct mon_chain chain[PATTERN_TARGETS_MAX];
 	int nchain;
 	/* lifetime histograms (seconds) */
@@ -137,9 +156,13 @@ int mon_key_is(const msgpack_object *k, const char *s);
 int mon_decode_progress(const void *data, size_t len, struct mon_progress *out);
 /* Feeds one decoded progress event (now = monotonic ms). */
 void mon_on_progress(struct monitor *m, const struct mon_progress *p, int64_t now);
-/* Computes a committed chunk's metrics and feeds them in. */
-void mon_chunk_metrics(const struct msg_committed *c, struct mon_chunk *out);
-void mon_on_committed(struct monitor *m, const struct msg_committed *c);
+/* The times of a lease, from its leased and fetched events. */
+void mon_on_leased(struct monitor *m, const struct msg_leased_ev *e);
+void mon_on_fetched(struct monitor *m, const struct msg_fetched_ev *e);
+/* Computes a committed chunk's metrics (m->last) and feeds them in. */
+void mon_chunk_metrics(const struct monitor *m, const struct msg_committed_ev *c,
+                       struct mon_chunk *out);
+void mon_on_committed(struct monitor *m, const struct msg_committed_ev *c);
 /* n events over ms milliseconds as a rate per second that never reads
  * above a per-second budget: n / ceil(ms / 1000). -1 (no rate: "n/a")
  * under one second. */
@@ -162,12 +185,17 @@ int mon_abs_path(const char *path, char out[PATH_MAX]);
 void mon_sha1_hex(const char *msg, char out[41]);
 int mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap);
 
+/* A UTC time as a person reads it: ISO 8601 with the Z ("...T12:00:00Z"). */
+#define MON_UTC_LEN (TIME_TEXT_LEN + 1)
+void mon_time_utc(int64_t t, char out[MON_UTC_LEN]);
+
 /* Output: JSON (summary object and events), Prometheus text, the view. */
 void mon_json_summary(const struct monitor *m, struct jw *w);
 void mon_json_chunk(struct jw *w, const struct chunk_info *ci);
 /* analysis_ms: the planner's average overlap analysis per chunk (NaN if
  * unknown yet). */
-void mon_json_metrics(struct jw *w, const struct msg_committed *c, double analysis_ms);
+void mon_json_metrics(struct jw *w, const struct msg_committed_ev *c, const struct mon_chunk *k,
+                      double analysis_ms);
 /* The planner's average overlap-analysis time per chunk, or NaN. */
 double mon_analysis_ms(const struct monitor *m);
 void mon_json_progress(struct jw *w, const struct mon_progress *p);

@@ -1,7 +1,8 @@
 /*
  * state.c: the monitor's model. Decodes the planner's progress map (every
- * field type-checked: a hostile payload is dropped, never trusted), folds
- * committed chunks into ChunkPerformanceMetrics and histograms, and derives
+ * field type-checked: a hostile payload is dropped, never trusted), joins
+ * each lease's leased, fetched and committed events (by id and attempt)
+ * into ChunkPerformanceMetrics and histograms, and derives
  * windowed rates, the completion prediction and the pattern every tick.
  *
  * Prediction: the request rate is the steadiest signal (the rate budget
@@ -34,6 +35,15 @@ void
 mon_init(struct monitor *m)
 {
 	memset(m, 0, sizeof(*m));
+}
+
+void
+mon_time_utc(int64_t t, char out[MON_UTC_LEN])
+{
+	char a[TIME_TEXT_LEN];
+
+	time_format(t, a);
+	snprintf(out, MON_UTC_LEN, "%sZ", a);
 }
 
 int64_t
@@ -287,6 +297,7 @@ reset_run(struct monitor *m)
 	m->nring = m->ring_head = 0;
 	m->chunks = m->chunks_cov = m->chunks_ordered = 0;
 	memset(&m->sum, 0, sizeof(m->sum));
+	memset(&m->nsum, 0, sizeof(m->nsum));
 	m->nchain = 0;
 	memset(&m->pred, 0, sizeof(m->pred));
 }
@@ -322,23 +333,77 @@ mon_on_progress(struct monitor *m, const struct mon_progress *p, int64_t now)
 		m->nring++;
 }
 
-static int64_t
-diff(uint32_t later, uint32_t earlier)
+/* The slot of a lease's times, or -1. */
+static int
+times_index(const struct monitor *m, const struct chunk_info *ci)
 {
-	return (int64_t)later - (int64_t)earlier;
+	for (int i = 0; i < MON_PENDING; i++)
+		if (m->pend[i].have != 0 && m->pend[i].id == ci->id &&
+		    m->pend[i].attempt == ci->attempt)
+			return i;
+	return -1;
+}
+
+/* The times of a lease: its entry, or a new one in the ring. */
+static struct mon_times *
+times_for(struct monitor *m, const struct chunk_info *ci)
+{
+	int i = times_index(m, ci);
+	struct mon_times *t;
+
+	if (i >= 0)
+		return &m->pend[i];
+	t = &m->pend[m->pend_next];
+	m->pend_next = (m->pend_next + 1) % MON_PENDING;
+	memset(t, 0, sizeof(*t));
+	t->id = ci->id;
+	t->attempt = ci->attempt;
+	return t;
 }
 
 void
-mon_chunk_metrics(const struct msg_committed *c, struct mon_chunk *out)
+mon_on_leased(struct monitor *m, const struct msg_leased_ev *e)
+{
+	struct mon_times *t = times_for(m, &e->ci);
+
+	t->planned_ms = e->planned_ms;
+	t->leased_ms = e->leased_ms;
+	t->have |= MON_HAVE_LEASED;
+}
+
+void
+mon_on_fetched(struct monitor *m, const struct msg_fetched_ev *e)
+{
+	struct mon_times *t = times_for(m, &e->ci);
+
+	t->sent_ms = e->sent_ms;
+	t->answered_ms = e->answered_ms;
+	t->parsed_ms = e->parsed_ms;
+	t->have |= MON_HAVE_FETCHED;
+}
+
+/* later - earlier when both events were seen, else MON_UNKNOWN. */
+static int64_t
+phase(const struct mon_times *t, unsigned need, int64_t later, int64_t earlier)
+{
+	return t != NULL && (t->have & need) == need ? later - earlier : MON_UNKNOWN;
+}
+
+void
+mon_chunk_metrics(const struct monitor *m, const struct msg_committed_ev *c, struct mon_chunk *out)
 {
 	const struct chunk_info *ci = &c->ci;
+	static const struct mon_times none;
+	int i = times_index(m, ci);
+	const struct mon_times *t = i >= 0 ? &m->pend[i] : NULL;
+	const struct mon_times *k = t != NULL ? t : &none;
 
-	out->queue_ms = ci->t_leased;
-	out->rate_wait_ms = diff(ci->t_sent, ci->t_leased);
-	out->api_ms = diff(ci->t_answered, ci->t_sent);
-	out->parse_ms = diff(ci->t_parsed, ci->t_answered);
-	out->write_ms = diff(ci->t_committed, ci->t_parsed);
-	out->total_ms = ci->t_committed;
+	out->queue_ms = phase(t, MON_HAVE_LEASED, k->leased_ms, k->planned_ms);
+	out->rate_wait_ms = phase(t, MON_HAVE_LEASED | MON_HAVE_FETCHED, k->sent_ms, k->leased_ms);
+	out->api_ms = ci->api_ms;
+	out->parse_ms = phase(t, MON_HAVE_FETCHED, k->parsed_ms, k->answered_ms);
+	out->write_ms = phase(t, MON_HAVE_FETCHED, c->committed_ms, k->parsed_ms);
+	out->total_ms = phase(t, MON_HAVE_LEASED, c->committed_ms, k->planned_ms);
 	out->from_coverage = ci->overlap == OV_COMPLETE_OVERLAP || c->duplicate;
 }
 
@@ -356,6 +421,17 @@ hist_add(struct mon_hist *h, int64_t ms)
 	h->sum += s;
 }
 
+/* One known phase into the run's sum and count and the histogram. */
+static void
+phase_add(int64_t *sum, int64_t *n, struct mon_hist *h, int64_t ms)
+{
+	if (ms == MON_UNKNOWN)
+		return;
+	*sum += ms;
+	(*n)++;
+	hist_add(h, ms);
+}
+
 static struct mon_chain *
 chain_for(struct monitor *m, const struct chunk_info *ci)
 {
@@ -371,7 +447,7 @@ chain_for(struct monitor *m, const struct chunk_info *ci)
 }
 
 void
-mon_on_committed(struct monitor *m, const struct msg_committed *c)
+mon_on_committed(struct monitor *m, const struct msg_committed_ev *c)
 {
 	const struct chunk_info *ci = &c->ci;
 	struct mon_chunk k;
@@ -379,24 +455,18 @@ mon_on_committed(struct monitor *m, const struct msg_committed *c)
 	int64_t lo;
 	int k2;
 
-	mon_chunk_metrics(c, &k);
+	mon_chunk_metrics(m, c, &k);
 	m->last = k;
 	m->chunks++;
 	m->chunks_all++;
 	m->chunks_cov += (uint64_t)k.from_coverage;
 	m->chunks_cov_all += (uint64_t)k.from_coverage;
-	m->sum.queue_ms += k.queue_ms;
-	m->sum.rate_wait_ms += k.rate_wait_ms;
-	m->sum.api_ms += k.api_ms;
-	m->sum.parse_ms += k.parse_ms;
-	m->sum.write_ms += k.write_ms;
-	m->sum.total_ms += k.total_ms;
-	hist_add(&m->h_queue, k.queue_ms);
-	hist_add(&m->h_wait, k.rate_wait_ms);
-	hist_add(&m->h_api, k.api_ms);
-	hist_add(&m->h_parse, k.parse_ms);
-	hist_add(&m->h_write, k.write_ms);
-	hist_add(&m->h_total, k.total_ms);
+	phase_add(&m->sum.queue_ms, &m->nsum.queue_ms, &m->h_queue, k.queue_ms);
+	phase_add(&m->sum.rate_wait_ms, &m->nsum.rate_wait_ms, &m->h_wait, k.rate_wait_ms);
+	phase_add(&m->sum.api_ms, &m->nsum.api_ms, &m->h_api, k.api_ms);
+	phase_add(&m->sum.parse_ms, &m->nsum.parse_ms, &m->h_parse, k.parse_ms);
+	phase_add(&m->sum.write_ms, &m->nsum.write_ms, &m->h_write, k.write_ms);
+	phase_add(&m->sum.total_ms, &m->nsum.total_ms, &m->h_total, k.total_ms);
 
 	if (ci->tf >= TF_COUNT || (ch = chain_for(m, ci)) == NULL)
 		return;
@@ -576,19 +646,27 @@ mon_analysis_ms(const struct monitor *m)
 	return (double)m->p.analysis_us / 1000.0 / (double)m->p.chunks_planned;
 }
 
-void
-mon_json_metrics(struct jw *w, const struct msg_committed *c, double analysis_ms)
+/* A phase in ms, null if its event was not seen. */
+static void
+json_phase(struct jw *w, const char *key, int64_t ms)
 {
-	struct mon_chunk k;
+	if (ms == MON_UNKNOWN)
+		jw_num(w, key, NAN);
+	else
+		jw_int(w, key, ms);
+}
 
-	mon_chunk_metrics(c, &k);
+void
+mon_json_metrics(struct jw *w, const struct msg_committed_ev *c, const struct mon_chunk *k,
+                 double analysis_ms)
+{
 	jw_obj(w, "metrics");
-	jw_int(w, "queue_ms", k.queue_ms);
-	jw_int(w, "rate_wait_ms", k.rate_wait_ms);
-	jw_int(w, "api_ms", k.api_ms);
-	jw_int(w, "parse_ms", k.parse_ms);
-	jw_int(w, "write_ms", k.write_ms);
-	jw_int(w, "total_ms", k.total_ms);
+	json_phase(w, "queue_ms", k->queue_ms);
+	json_phase(w, "rate_wait_ms", k->rate_wait_ms);
+	json_phase(w, "api_ms", k->api_ms);
+	json_phase(w, "parse_ms", k->parse_ms);
+	json_phase(w, "write_ms", k->write_ms);
+	json_phase(w, "total_ms", k->total_ms);
 	/* the planner analyses each chunk's overlap when it plans it, in
 	 * microseconds; it reports the total, so this is its average */
 	jw_num(w, "overlap_analysis_ms", analysis_ms);
@@ -597,7 +675,7 @@ mon_json_metrics(struct jw *w, const struct msg_committed *c, double analysis_ms
 	jw_int(w, "received", c->ci.received);
 	jw_int(w, "new", c->new_candles);
 	jw_bool(w, "duplicate", c->duplicate);
-	jw_bool(w, "from_coverage", k.from_coverage);
+	jw_bool(w, "from_coverage", k->from_coverage);
 	jw_obj_end(w);
 }
 
@@ -672,7 +750,7 @@ void
 mon_json_summary(const struct monitor *m, struct jw *w)
 {
 	const struct mon_progress *p = &m->p;
-	char eta[TIME_TEXT_LEN];
+	char eta[MON_UTC_LEN];
 
 	jw_obj(w, NULL);
 	jw_str(w, "topic", "summary");
@@ -722,12 +800,12 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 	jw_obj(w, "chunks");
 	jw_int(w, "committed", (int64_t)m->chunks);
 	jw_int(w, "from_coverage", (int64_t)m->chunks_cov);
-	jw_num(w, "avg_queue_ms", avg(m->sum.queue_ms, m->chunks));
-	jw_num(w, "avg_rate_wait_ms", avg(m->sum.rate_wait_ms, m->chunks));
-	jw_num(w, "avg_api_ms", avg(m->sum.api_ms, m->chunks));
-	jw_num(w, "avg_parse_ms", avg(m->sum.parse_ms, m->chunks));
-	jw_num(w, "avg_write_ms", avg(m->sum.write_ms, m->chunks));
-	jw_num(w, "avg_total_ms", avg(m->sum.total_ms, m->chunks));
+	jw_num(w, "avg_queue_ms", avg(m->sum.queue_ms, (uint64_t)m->nsum.queue_ms));
+	jw_num(w, "avg_rate_wait_ms", avg(m->sum.rate_wait_ms, (uint64_t)m->nsum.rate_wait_ms));
+	jw_num(w, "avg_api_ms", avg(m->sum.api_ms, (uint64_t)m->nsum.api_ms));
+	jw_num(w, "avg_parse_ms", avg(m->sum.parse_ms, (uint64_t)m->nsum.parse_ms));
+	jw_num(w, "avg_write_ms", avg(m->sum.write_ms, (uint64_t)m->nsum.write_ms));
+	jw_num(w, "avg_total_ms", avg(m->sum.total_ms, (uint64_t)m->nsum.total_ms));
 	jw_num(w, "avg_overlap_analysis_ms", mon_analysis_ms(m));
 	jw_obj_end(w);
 	jw_obj(w, "pattern");
@@ -744,7 +822,7 @@ mon_json_summary(const struct monitor *m, struct jw *w)
 		jw_num(w, "total_s", m->pred.total_s);
 		jw_num(w, "remaining_s", m->pred.remaining_s);
 		jw_num(w, "remaining_requests", m->pred.remaining_requests);
-		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
+		mon_time_utc(time_now() + (int64_t)m->pred.remaining_s, eta);
 		jw_str(w, "eta_utc", eta);
 	}
 	jw_str(w, "method",

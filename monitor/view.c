@@ -92,22 +92,35 @@ targets(const struct monitor *m, struct tbuf *b, int cols, int max_rows)
 	}
 }
 
+/* A phase's average over the chunks it is known for, or "?". */
+static const char *
+avg_text(char *buf, size_t cap, int64_t sum, int64_t n, int decimals)
+{
+	if (n <= 0)
+		return "?";
+	snprintf(buf, cap, "%.*f", decimals, (double)sum / (double)n);
+	return buf;
+}
+
 static void
 chunk_line(const struct monitor *m, struct tbuf *b)
 {
-	double n = (double)m->chunks;
+	char q[24], r[24], a[24], p[24], w[24], t[24];
 
 	if (m->chunks == 0) {
 		tb_puts(b, " chunks      none committed since the monitor attached" EOL);
 		return;
 	}
 	tb_printf(b,
-	          " chunks      %llu committed (%llu from coverage); avg ms: queue %.0f, "
-	          "rate wait %.0f, api %.0f, parse %.1f, write %.1f, total %.0f" EOL,
+	          " chunks      %llu committed (%llu from coverage); avg ms: queue %s, "
+	          "rate wait %s, api %s, parse %s, write %s, total %s" EOL,
 	          (unsigned long long)m->chunks, (unsigned long long)m->chunks_cov,
-	          (double)m->sum.queue_ms / n, (double)m->sum.rate_wait_ms / n,
-	          (double)m->sum.api_ms / n, (double)m->sum.parse_ms / n,
-	          (double)m->sum.write_ms / n, (double)m->sum.total_ms / n);
+	          avg_text(q, sizeof(q), m->sum.queue_ms, m->nsum.queue_ms, 0),
+	          avg_text(r, sizeof(r), m->sum.rate_wait_ms, m->nsum.rate_wait_ms, 0),
+	          avg_text(a, sizeof(a), m->sum.api_ms, m->nsum.api_ms, 0),
+	          avg_text(p, sizeof(p), m->sum.parse_ms, m->nsum.parse_ms, 1),
+	          avg_text(w, sizeof(w), m->sum.write_ms, m->nsum.write_ms, 1),
+	          avg_text(t, sizeof(t), m->sum.total_ms, m->nsum.total_ms, 0));
 	tb_puts(b, "             (overlap analysis runs once at plan time, not per chunk)" EOL);
 }
 
@@ -166,7 +179,7 @@ static void
 render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
 {
 	const struct mon_progress *p = &m->p;
-	char el[32], rem[32], tot[32], eta[TIME_TEXT_LEN], cps[32], rps[32];
+	char el[32], rem[32], tot[32], eta[MON_UTC_LEN], cps[32], rps[32];
 	int trows = rows - 16;
 
 	tb_reset(b);
@@ -217,8 +230,8 @@ render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *
 	if (m->pred.available) {
 		fmt_dur(m->pred.remaining_s, rem, sizeof(rem));
 		fmt_dur(m->pred.total_s, tot, sizeof(tot));
-		time_format(time_now() + (int64_t)m->pred.remaining_s, eta);
-		tb_printf(b, " prediction  done in %s at %sZ (total %s)" EOL, rem, eta, tot);
+		mon_time_utc(time_now() + (int64_t)m->pred.remaining_s, eta);
+		tb_printf(b, " prediction  done in %s at %s (total %s)" EOL, rem, eta, tot);
 	} else
 		tb_printf(b, " prediction  from 10%% progress on" EOL);
 	tb_puts(b, "\033[J");

@@ -400,14 +400,29 @@ credits(const struct fetcher *f)
 	return f->free_slots - (unseen > 0 ? unseen : 0);
 }
 
+/* The "leased" event: the LEASE with the times only the monitor reads. */
+static void
+publish_leased(const struct chunk_info *ci, int64_t planned_ms, int64_t leased_ms)
+{
+	struct msg_leased_ev e;
+
+	e.ci = *ci;
+	e.planned_ms = planned_ms;
+	e.leased_ms = leased_ms;
+	mbuf.len = 0;
+	if (msg_encode_leased_ev(&mbuf, &e) == 0)
+		hub_publish(EV_LEASED, mbuf.data, mbuf.len);
+}
+
 static void
 send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 {
 	struct chunk_info *ci;
 	uint32_t delay = (uint32_t)(send_at > now ? send_at - now : 0);
+	int64_t wall = time_now_ms();
 	char to[TIME_TEXT_LEN];
 
-	ci = plan_lease(&plan, seg, now, time_now_ms(), delay);
+	ci = plan_lease(&plan, seg, now, wall, delay);
 	mbuf.len = 0;
 	if (msg_encode_lease(&mbuf, ci) == -1)
 		fatalx(EXIT_TEMPFAIL, "cannot encode a lease");
@@ -428,7 +443,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
 	report_note_send(&stats, send_at);
-	hub_publish(EV_LEASED, mbuf.data, mbuf.len);
+	publish_leased(ci, plan.s[seg].planned_ms, wall);
 }
 
 /* Hands out leases while fetchers have credit, segments are ready and

@@ -365,7 +365,7 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 		}
 		ci->cov_from = cov.from;
 		ci->cov_to = cov.to;
-		ci->planned_ms = wall_ms;
+		s->planned_ms = wall_ms;
 	} else {
 		ci->attempt++;
 		if (s->st == SEG_LEASED) {
@@ -376,7 +376,6 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 	ci->remaining_req = -1;
 	ci->delay_ms = delay_ms;
 	ci->lease_ms = delay_ms + PLAN_LEASE_BASE_MS;
-	ci->t_leased = (uint32_t)(wall_ms - ci->planned_ms);
 	plan_seg_step(p, s, SEG_EV_LEASE);
 	s->leased_at_ms = now_ms;
 	/* one second of slack for the trip to the fetcher and back */
@@ -454,11 +453,8 @@ count_result(struct target *t, const struct msg_committed *m)
 static void
 note_api_time(struct plan *p, const struct chunk_info *ci)
 {
-	double api;
+	double api = (double)ci->api_ms;
 
-	if (ci->t_answered < ci->t_sent)
-		return;
-	api = (double)(ci->t_answered - ci->t_sent);
 	p->api_ms = p->api_ms > 0 ? 0.8 * p->api_ms + 0.2 * api : api;
 }
 

@@ -64,6 +64,7 @@ struct segment {
 	int64_t until_ms;     /* LEASED: lease deadline; WAIT: retry time */
 	int temp_attempts, rate_attempts;
 	int64_t leased_at_ms; /* when the chunk out was (last) leased */
+	int64_t planned_ms;   /* wall clock: the chunk's first lease (the monitor's queue) */
 	int hedged;           /* a second copy of the chunk is out (LEASED only) */
 	int source;           /* who the chunk out was last leased to, or -1 */
 	int prev_source;      /* and the lease before (a hedge's twin), or -1 */

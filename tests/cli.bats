@@ -22,32 +22,48 @@ load pipeline_helpers
 @test "bad command lines exit 2 with one clear line" {
 	local p="$ROOT/planner/cp-planner"
 	run "$p" --bogus; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: unrecognized option '--bogus'" ]
+	[ "${lines[1]}" = "try 'cp-planner --help'" ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 0; [ "$status" -eq 2 ]
 	[[ "$output" == *"--count must be"* ]]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5 --rate -1; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: --rate must be a number from 0 to 10000, not '-1'" ]
 	run "$p" --validate --market btc --timeframe 1m --count 5; [ "$status" -eq 2 ]
 	[[ "$output" == *"bad market code"* ]]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5 --follow --to 2026-01-01; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: --follow keeps collecting up to now: it takes no --to" ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5 --hedge-after-ms x; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: --hedge-after-ms must be a whole number from 0 to 86400000, not 'x'" ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --from 1969-01-01 --to 1969-02-01; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-planner: --from before 1970 is not supported" ]
 	run "$p" --validate --market KRW-BTC --timeframe 1m --count 5; [ "$status" -eq 0 ]
 	[ -z "$output" ]
 	run "$p" --market KRW-BTC --timeframe 1m --count 5; [ "$status" -eq 2 ]
 	[[ "$output" == *"--db and --work are required"* ]]
 	run "$ROOT/fetcher/cp-fetcher" --max-inflight 0 --work ipc:///x --results ipc:///y; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-fetcher: --max-inflight must be a whole number from 1 to 64, not '0'" ]
 	run "$ROOT/fetcher/cp-fetcher" --work ipc:///x --results ipc:///y --api-url ftp://x; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-fetcher: --api-url must start with http:// or https://" ]
 	run "$ROOT/fetcher/cp-fetcher" --bogus; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-fetcher: unrecognized option '--bogus'" ]
 	run "$ROOT/writer/cp-writer" --bogus; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-writer: unrecognized option '--bogus'" ]
 	run "$ROOT/writer/cp-writer" --db "$BATS_TEST_TMPDIR/w.db"; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-writer: --db, --results and --work are required" ]
+	[ ! -e "$BATS_TEST_TMPDIR/w.db" ]
 	run "$ROOT/monitor/cp-monitor" --bogus; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "cp-monitor: unrecognized option '--bogus'" ]
 	run "$ROOT/sim/upbit-sim" --port notaport; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "upbit-sim: invalid --port 'notaport': expected 0..65535" ]
 	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --tcp nohost; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: --tcp wants HOST:PORT, not 'nohost'" ]
 	# a bad value through run.sh: the planner's message, and run.sh's help named
 	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count abc --skip-market-check
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--count must be a whole number from 1 to 100000000, not 'abc'"* ]]
 	[[ "$output" == *"try './run.sh collect --help'"* ]]
 	run "$ROOT/run.sh" collect --market KRW-BTC --quote KRW --timeframe 1m --count 5; [ "$status" -eq 2 ]
+	[ "${lines[0]}" = "run.sh: --market and --quote cannot be combined" ]
 }
 
 @test "the writer refuses a file that is not its database, and a second writer" {
@@ -56,10 +72,12 @@ load pipeline_helpers
 	run "$ROOT/writer/cp-writer" --db "$d/junk.db" --results "ipc://$d/r1.sock" --work "ipc://$d/w1.sock"
 	echo "$output"
 	[ "$status" -eq 3 ]
+	[[ "$output" == *"cannot open $d/junk.db: file is not a database"* ]]
+	[ "$(cat "$d/junk.db")" = "not a database" ]
 	"$ROOT/writer/cp-writer" --db "$d/ok.db" --results "ipc://$d/r2.sock" --work "ipc://$d/w2.sock" \
 		--ready-file "$d/ready" 2>/dev/null 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$d/ready" ] && break; sleep 0.05; done
+	wait_for test -e "$d/ready"
 	run "$ROOT/writer/cp-writer" --db "$d/ok.db" --results "ipc://$d/r3.sock" --work "ipc://$d/w3.sock"
 	kill -TERM "$w"; wait "$w" || true
 	echo "$output"
@@ -69,6 +87,7 @@ load pipeline_helpers
 	sqlite3 "$d/ok.db" "PRAGMA user_version = 99"
 	run "$ROOT/writer/cp-writer" --db "$d/ok.db" --results "ipc://$d/r4.sock" --work "ipc://$d/w4.sock"
 	[ "$status" -eq 3 ]
+	[[ "$output" == *"$d/ok.db has schema version 99, this program knows versions 1 to "*"; refusing to touch it"* ]]
 	[ "$(sqlite3 "$d/ok.db" "PRAGMA user_version")" -eq 99 ]
 }
 

@@ -25,10 +25,15 @@ teardown() {
 	run collect --market KRW-BTC --timeframe 1h --count 5 --db "$db" --feature turbo=on
 	[ "$status" -eq 2 ]; [[ "$output" == *"unknown feature 'turbo'"* ]]
 	run collect --market KRW-BTC --timeframe 1h --count 5 --db "$db" --feature split=maybe
-	[ "$status" -eq 2 ]
+	[ "$status" -eq 2 ]; [[ "$output" == *"feature split: want on or off, not 'maybe'"* ]]
 	printf 'split\n' >"$file"
 	run collect --market KRW-BTC --timeframe 1h --count 5 --db "$db" --features "$file"
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"feature: want NAME=on|off, not 'split'"* ]]
+	[[ "$output" == *"$file:1: bad line"* ]]
+	# a refused command line changed nothing: the database is the first run's
+	diff <(truth KRW-BTC 1h "$from" "$to") <(db_dump "$db" KRW-BTC 1h "$from" "$to")
+	[ "$(sqlite3 "$db" "SELECT MIN(from_utc) || ' ' || MAX(to_utc) FROM coverage")" = "$from $to" ]
 }
 
 @test "the guard switches off a flag that makes throughput worse" {
@@ -49,13 +54,18 @@ teardown() {
 	"$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --follow --db "$db" \
 		--api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run" --quiet \
 		--guard-epoch-ms 200 --guard-after-ms 0 >"$out" 2>&1 3>&- &
-	local pid=$! i
-	for i in $(seq 50); do grep -q "backfill done" "$out" && break; sleep 0.1; done
-	sleep 2 # ten guard epochs, in which following proves no slot
+	local pid=$!
+	wait_for grep -q "backfill done" "$out"
+	sleep 2 # an observation window: ten guard epochs, in which following proves no slot
 	kill -TERM "$pid"
 	wait "$pid"
 	cat "$out"
-	grep -q "backfill done" "$out"
 	! sed -n '/backfill done/,$p' "$out" | grep -q "guard: feature"
 	grep -q "follow: .* lag median" "$out"
+	# what it collected is the truth: the backfill and any candle followed
+	local from to
+	from=$(sqlite3 "$db" "SELECT MIN(from_utc) FROM coverage")
+	to=$(sqlite3 "$db" "SELECT MAX(to_utc) FROM coverage")
+	[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM candles")" -gt 0 ]
+	diff <(truth KRW-BTC 1m "$from" "$to") <(db_dump "$db" KRW-BTC 1m "$from" "$to")
 }

@@ -40,16 +40,6 @@ bg_collect() {
 	BG+=("$COLLECT_PID")
 }
 
-# wait_for CMD...: up to 20 s
-wait_for() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 progress_lines() { grep -c '"topic":"progress"' "$1" 2>/dev/null || true; }
 # has_progress FILE N: at least N progress events in FILE
 has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
@@ -172,6 +162,16 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 		and has("received") and has("new") and has("from_coverage")
 		and has("overlap_analysis_ms")] | all' "$j"
 	jq -e -s '[.[] | select(.topic == "committed") | .metrics.api_ms >= 90] | all' "$j"
+	# the phases come from the leased, fetched and committed events, joined:
+	# known for the chunks leased after the monitor attached
+	jq -e -s '[.[] | select(.topic == "committed") | .metrics |
+		select(.queue_ms != null and .rate_wait_ms != null and .parse_ms != null
+		and .write_ms != null and .total_ms >= .api_ms)] | length > 0' "$j"
+	jq -e -s '[.[] | select(.topic == "leased")] | all(has("planned_ms") and has("leased_ms"))' "$j"
+	jq -e -s '[.[] | select(.topic == "fetched")] | length > 0 and
+		all(.parsed_ms >= .answered_ms and .answered_ms >= .sent_ms)' "$j"
+	# and not from the work messages: the ChunkInfo has no timing but api_ms
+	! grep -q '"t_committed"\|"t_leased"' "$j"
 	# the last summary says the run finished, fully covered
 	jq -e -s '[.[] | select(.topic == "summary")] | last |
 		.finished and .slots_done == .slots_total and .pattern.type != null

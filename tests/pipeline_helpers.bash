@@ -6,6 +6,9 @@
 #                        `upbit-sim truth`
 #   truth M TF FROM TO   the simulator's truth for [FROM, TO)
 #   sim_stat JQ          a value from the simulator's /__sim/stats
+#   wait_for CMD...      runs CMD every 0.1 s until it succeeds; fails after
+#                        WAIT_FOR_S seconds (20): the way to wait for a log
+#                        line, a file or a port, never a fixed sleep
 #   crash_build          sets CPB to a tree built with CRASHPOINTS=1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +29,16 @@ truth() {
 
 sim_stat() {
 	curl -s "$SIM_URL/__sim/stats" | jq -r "$1"
+}
+
+wait_for() {
+	local i
+	for ((i = 0; i < ${WAIT_FOR_S:-20} * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "wait_for: gave up after ${WAIT_FOR_S:-20} s on: $*" >&2
+	return 1
 }
 
 # A UTC time N units before the current one, aligned: ago 3d, ago 90m

@@ -248,18 +248,27 @@ drain_work(void)
 	}
 }
 
-static uint32_t
-clamp_u32(int64_t v)
+/* The "committed" event: the COMMITTED with its wall clock time, which
+ * only the monitor reads. */
+static void
+publish_committed(const struct msg_committed *c, int64_t now_ms)
 {
-	if (v < 0)
-		return 0;
-	if (v > (int64_t)UINT32_MAX)
-		return UINT32_MAX;
-	return (uint32_t)v;
+	struct msg_committed_ev e;
+
+	if (sock_events == NULL)
+		return;
+	e.ci = c->ci;
+	e.bytes = c->bytes;
+	e.new_candles = c->new_candles;
+	e.duplicate = c->duplicate;
+	e.committed_ms = now_ms;
+	mbuf.len = 0;
+	if (msg_encode_committed_ev(&mbuf, &e) == 0)
+		net_event(sock_events, EV_COMMITTED, mbuf.data, mbuf.len);
 }
 
-/* After COMMIT: one COMMITTED per written result to the planner, and the
- * same payload as a "committed" event. */
+/* After COMMIT: one COMMITTED per written result to the planner, and a
+ * "committed" event. */
 static void
 ack(struct slot *s, int64_t now_ms)
 {
@@ -267,7 +276,6 @@ ack(struct slot *s, int64_t now_ms)
 
 	memset(&c, 0, sizeof(c));
 	c.ci = s->r.ci;
-	c.ci.t_committed = clamp_u32(now_ms - s->r.ci.planned_ms);
 	c.bytes = s->r.bytes;
 	c.new_candles = s->out.new_candles;
 	c.duplicate = s->out.duplicate;
@@ -285,8 +293,7 @@ ack(struct slot *s, int64_t now_ms)
 		          (unsigned long long)c.ci.id);
 	}
 	/* the data is in the database either way: the monitor counts it */
-	if (sock_events != NULL)
-		net_event(sock_events, EV_COMMITTED, mbuf.data, mbuf.len);
+	publish_committed(&c, now_ms);
 }
 
 /* Orders results by (market, timeframe, to): rows then go into the B-tree

@@ -283,7 +283,6 @@ send_lease(struct peer *p, uint64_t id, uint32_t delay_ms, uint32_t lease_ms, si
 	ci.lease_ms = lease_ms;
 	ci.delay_ms = delay_ms;
 	ci.remaining_req = -1;
-	ci.planned_ms = time_now_ms();
 	assert_int_equal(msg_encode_lease(&b, &ci), 0);
 	send_one(p, b.data, b.len - cut);
 	msgbuf_free(&b);

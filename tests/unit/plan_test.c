@@ -187,17 +187,11 @@ test_hedge_an_overdue_request(void **state)
 	assert_int_equal(plan_hedge(&p, 100000, -1), -1); /* one twin only */
 	/* the answer took 2 s: overdue is now four times that */
 	m = result(ci, 200, 1800 * M, 0);
-	m.ci.t_sent = 1000;
-	m.ci.t_answered = 3000;
+	m.ci.api_ms = 2000;
 	assert_int_equal(plan_on_committed(&p, &m), 1);
-	ci = plan_lease(&p, plan_next_ready(&p, 0), 10000, 0, 0);
+	assert_non_null(plan_lease(&p, plan_next_ready(&p, 0), 10000, 0, 0));
 	assert_int_equal(plan_hedge(&p, 10000 + 7999, -1), -1);
 	assert_int_equal(plan_hedge(&p, 10000 + 8000, -1), 0);
-	/* a clock step back (t_answered < t_sent) leaves the average alone */
-	m = result(ci, 200, 1600 * M, 0);
-	m.ci.t_sent = 5000;
-	m.ci.t_answered = 10;
-	assert_int_equal(plan_on_committed(&p, &m), 1);
 	assert_true(p.api_ms > 1999 && p.api_ms < 2001);
 }
 

@@ -18,7 +18,7 @@
 #include "proto.h"
 #include "tf.h"
 
-#define CI_FIELDS 25
+#define CI_FIELDS 20
 #define RESULT_MAX_BYTES (256 * 1024) /* MSG_RESULT_MAX_BYTES in proto.c */
 
 /* ---- fixtures ---- */
@@ -48,17 +48,12 @@ sample_ci(void)
 	ci.history_end = 1;
 	ci.http_status = 200;
 	ci.remaining_req = -1;
-	ci.planned_ms = 1751241601234;
-	ci.t_leased = 3;
-	ci.t_sent = 130;
-	ci.t_answered = 245;
-	ci.t_parsed = 251;
-	ci.t_committed = 480;
+	ci.api_ms = 115;
 	return ci;
 }
 
 /* The largest values a valid ChunkInfo carries: times below 2^32 s (year
- * 2106), timing offsets below 10 minutes, a 15-character market. */
+ * 2106), an API time below 10 minutes, a 15-character market. */
 static struct chunk_info
 max_ci(void)
 {
@@ -84,8 +79,7 @@ max_ci(void)
 	ci.history_end = 1;
 	ci.http_status = 999;
 	ci.remaining_req = INT8_MAX;
-	ci.planned_ms = INT64_MAX;
-	ci.t_leased = ci.t_sent = ci.t_answered = ci.t_parsed = ci.t_committed = 599999;
+	ci.api_ms = 599999;
 	return ci;
 }
 
@@ -139,12 +133,7 @@ assert_ci_equal(const struct chunk_info *a, const struct chunk_info *b)
 	assert_int_equal(a->history_end, b->history_end);
 	assert_int_equal(a->http_status, b->http_status);
 	assert_int_equal(a->remaining_req, b->remaining_req);
-	assert_true(a->planned_ms == b->planned_ms);
-	assert_int_equal(a->t_leased, b->t_leased);
-	assert_int_equal(a->t_sent, b->t_sent);
-	assert_int_equal(a->t_answered, b->t_answered);
-	assert_int_equal(a->t_parsed, b->t_parsed);
-	assert_int_equal(a->t_committed, b->t_committed);
+	assert_int_equal(a->api_ms, b->api_ms);
 }
 
 static void
@@ -201,7 +190,7 @@ pack_vals(msgpack_sbuffer *sb, const struct val *v, size_t n)
 	}
 }
 
-/* The 25 ChunkInfo fields in wire order. */
+/* The 20 ChunkInfo fields in wire order. */
 static size_t
 ci_vals(const struct chunk_info *ci, struct val *v)
 {
@@ -226,12 +215,7 @@ ci_vals(const struct chunk_info *ci, struct val *v)
 	v[n++] = VU(ci->history_end);
 	v[n++] = VU(ci->http_status);
 	v[n++] = VI(ci->remaining_req);
-	v[n++] = VI(ci->planned_ms);
-	v[n++] = VU(ci->t_leased);
-	v[n++] = VU(ci->t_sent);
-	v[n++] = VU(ci->t_answered);
-	v[n++] = VU(ci->t_parsed);
-	v[n++] = VU(ci->t_committed);
+	v[n++] = VU(ci->api_ms);
 	assert_int_equal(n, CI_FIELDS);
 	return n;
 }
@@ -423,7 +407,7 @@ test_names(void **state)
 static void
 test_ready(void **state)
 {
-	static const unsigned char golden[] = { 0x95, 0x01, 0x01, 0x03, 0x07, 0xa8, '1',
+	static const unsigned char golden[] = { 0x95, 0x02, 0x01, 0x03, 0x07, 0xa8, '1',
 		                                '0',  '.',  '0',  '.',  '0',  '.',  '1' };
 	struct msg_ready m = { .free_slots = 3, .leases_seen = 7 }, out;
 	struct msgbuf b = { 0 };
@@ -501,9 +485,14 @@ test_lease_size(void **state)
 	assert_int_equal(msg_decode_lease(b.data, b.len, &out), 0);
 	assert_ci_equal(&ci, &out);
 	abuse(&b);
-	/* beyond the valid domain the encoder refuses rather than exceed 128 */
+	/* every time at INT64_MAX still fits the cap */
 	ci.to = ci.seg_lo = ci.cov_from = ci.cov_to = INT64_MAX;
 	ci.newest = ci.oldest = ci.effective_end = INT64_MAX;
+	b.len = 0;
+	assert_int_equal(msg_encode_lease(&b, &ci), 0);
+	assert_true(b.len <= CHUNK_INFO_WIRE_MAX);
+	/* a refused ChunkInfo leaves the buffer as it was */
+	ci.count = 0;
 	b.len = 0;
 	assert_int_equal(msg_encode_lease(&b, &ci), -1);
 	assert_int_equal(b.len, 0);
@@ -777,8 +766,7 @@ test_field_types_and_ranges(void **state)
 		{ 18, -2 },
 		{ 18, 128 },
 		{ 19, -1 },
-		{ 20, -1 },
-		{ 24, (int64_t)UINT32_MAX + 1 },
+		{ 19, (int64_t)UINT32_MAX + 1 },
 		{ 0, -1 },
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
@@ -921,7 +909,7 @@ test_envelope(void **state)
 	(void)state;
 	/* wrong version, wrong type, wrong element count */
 	vmsg_lease(&m, &ci);
-	m.v[1] = VU(2);
+	m.v[1] = VU(PROTO_VERSION + 1);
 	assert_int_equal(decodes_raw(&m), 0);
 	m.v[1] = VU(0);
 	assert_int_equal(decodes_raw(&m), 0);
@@ -949,12 +937,13 @@ test_envelope(void **state)
 	assert_int_equal(decode_all("", 0), 0);
 	assert_int_equal(decode_all(NULL, 0), 0);
 	assert_int_equal(msg_peek_type(NULL, 0), -1);
-	assert_int_equal(msg_peek_type("\x92\x01\x06", 3), MSG_EVENT);
-	assert_int_equal(msg_peek_type("\x92\x02\x01", 3), -1);
-	assert_int_equal(msg_peek_type("\x92\x01\x07", 3), MSG_REFUSED);
-	assert_int_equal(msg_peek_type("\x92\x01\x08", 3), -1);
-	assert_int_equal(msg_peek_type("\x92\x01\x00", 3), -1);
-	assert_int_equal(msg_peek_type("\x91\x01", 2), -1);
+	assert_int_equal(msg_peek_type("\x92\x02\x06", 3), MSG_EVENT);
+	assert_int_equal(msg_peek_type("\x92\x03\x01", 3), -1);
+	assert_int_equal(msg_peek_type("\x92\x02\x07", 3), MSG_REFUSED);
+	assert_int_equal(msg_peek_type("\x92\x02\x0a", 3), MSG_COMMITTED_EV);
+	assert_int_equal(msg_peek_type("\x92\x02\x0b", 3), -1);
+	assert_int_equal(msg_peek_type("\x92\x02\x00", 3), -1);
+	assert_int_equal(msg_peek_type("\x91\x02", 2), -1);
 	/* a valid message inside an oversized buffer */
 	assert_int_equal(msg_encode_lease(&b, &ci), 0);
 	{
@@ -980,19 +969,19 @@ test_huge_lengths(void **state)
 	/* array16 declaring 65535 */
 	static const unsigned char arr16[] = { 0xdc, 0xff, 0xff, 0x01, 0x02 };
 	/* READY whose source is a str32 of 4 GiB */
-	static const unsigned char str32[] = { 0x95, 0x01, 0x01, 0x00, 0x00, 0xdb,
+	static const unsigned char str32[] = { 0x95, 0x02, 0x01, 0x00, 0x00, 0xdb,
 		                               0xff, 0xff, 0xff, 0xff, 'a',  'b' };
 	/* READY whose source is a str8 longer than the input */
-	static const unsigned char str8[] = { 0x95, 0x01, 0x01, 0x00, 0x00, 0xd9, 0x20, 'a' };
+	static const unsigned char str8[] = { 0x95, 0x02, 0x01, 0x00, 0x00, 0xd9, 0x20, 'a' };
 	/* READY with a uint64 beyond u32 and a truncated uint64 */
-	static const unsigned char u64[] = { 0x95, 0x01, 0x01, 0xcf, 0, 0,    0,
+	static const unsigned char u64[] = { 0x95, 0x02, 0x01, 0xcf, 0, 0,    0,
 		                             1,    0,    0,    0,    0, 0x00, 0xa0 };
-	static const unsigned char u64t[] = { 0x95, 0x01, 0x01, 0xcf, 0, 0 };
+	static const unsigned char u64t[] = { 0x95, 0x02, 0x01, 0xcf, 0, 0 };
 	/* a bin, a map, an ext where the envelope should be */
 	static const unsigned char bin[] = { 0xc4, 0x01, 0x01 };
 	static const unsigned char map[] = { 0x81, 0x01, 0x01 };
 	static const unsigned char ext[] = { 0xd4, 0x01, 0x01 };
-	static const unsigned char ok[] = { 0x95, 0x01, 0x01, 0x00, 0x00, 0xa0 };
+	static const unsigned char ok[] = { 0x95, 0x02, 0x01, 0x00, 0x00, 0xa0 };
 	struct chunk_info ci = sample_ci();
 	struct vmsg m;
 
@@ -1249,6 +1238,72 @@ test_table_messages(void **state)
 	msgbuf_free(&b);
 }
 
+/* The event bodies: the work message's fields, then the wall clock times
+ * only the monitor reads; each is its own type, never a work message. */
+static void
+test_event_bodies(void **state)
+{
+	struct msg_leased_ev l = { .ci = sample_ci(), .planned_ms = 1751241601234 }, l2;
+	struct msg_fetched_ev f = { .ci = sample_ci(), .sent_ms = 1751241602000 }, f2;
+	struct msg_committed_ev c = { .ci = sample_ci(), .bytes = 5, .new_candles = 3 }, c2;
+	struct chunk_info ci;
+	struct msg_committed plain;
+	struct msgbuf b = { 0 };
+
+	(void)state;
+	l.leased_ms = l.planned_ms + 3;
+	f.answered_ms = f.sent_ms + 115;
+	f.parsed_ms = f.answered_ms + 6;
+	c.duplicate = 1;
+	c.committed_ms = INT64_MAX;
+	assert_int_equal(msg_encode_leased_ev(&b, &l), 0);
+	assert_int_equal(msg_peek_type(b.data, b.len), MSG_LEASED_EV);
+	assert_int_equal(msg_decode_leased_ev(b.data, b.len, &l2), 0);
+	assert_ci_equal(&l.ci, &l2.ci);
+	assert_true(l2.planned_ms == l.planned_ms && l2.leased_ms == l.leased_ms);
+	assert_int_equal(msg_decode_lease(b.data, b.len, &ci), -1);
+	b.len = 0;
+	assert_int_equal(msg_encode_fetched_ev(&b, &f), 0);
+	assert_int_equal(msg_decode_fetched_ev(b.data, b.len, &f2), 0);
+	assert_ci_equal(&f.ci, &f2.ci);
+	assert_true(f2.sent_ms == f.sent_ms && f2.answered_ms == f.answered_ms &&
+	            f2.parsed_ms == f.parsed_ms);
+	assert_int_equal(msg_decode_leased_ev(b.data, b.len, &l2), -1);
+	b.len = 0;
+	assert_int_equal(msg_encode_committed_ev(&b, &c), 0);
+	assert_int_equal(msg_decode_committed_ev(b.data, b.len, &c2), 0);
+	assert_true(c2.committed_ms == INT64_MAX);
+	assert_int_equal(c2.bytes, 5);
+	assert_int_equal(c2.new_candles, 3);
+	assert_int_equal(c2.duplicate, 1);
+	assert_int_equal(msg_decode_committed(b.data, b.len, &plain), -1);
+	/* a time before 1970 is refused */
+	c.committed_ms = -1;
+	b.len = 0;
+	assert_int_equal(msg_encode_committed_ev(&b, &c), -1);
+	msgbuf_free(&b);
+}
+
+/* The work messages carry nothing only the monitor reads: the widest
+ * LEASE and COMMITTED (every field at the top of its range). */
+static void
+test_work_messages_are_lean(void **state)
+{
+	struct chunk_info ci = max_ci();
+	struct msg_committed c = { .ci = max_ci(), .bytes = UINT32_MAX };
+	struct msgbuf b = { 0 };
+
+	(void)state;
+	c.new_candles = CANDLE_MAX_PER_RESPONSE;
+	c.duplicate = 1;
+	assert_int_equal(msg_encode_lease(&b, &ci), 0);
+	assert_true(b.len <= 95); /* 122 with the monitor's timings */
+	b.len = 0;
+	assert_int_equal(msg_encode_committed(&b, &c), 0);
+	assert_true(b.len <= 103); /* 130 with them */
+	msgbuf_free(&b);
+}
+
 /* REFUSED is read in any envelope version, the others only in ours;
  * msg_peek_version reads any message's version and a map event's "v". */
 static void
@@ -1311,6 +1366,8 @@ main(void)
 		cmocka_unit_test(test_result_200),
 		cmocka_unit_test(test_failed),
 		cmocka_unit_test(test_committed),
+		cmocka_unit_test(test_event_bodies),
+		cmocka_unit_test(test_work_messages_are_lean),
 		cmocka_unit_test(test_field_types_and_ranges),
 		cmocka_unit_test(test_candle_fields),
 		cmocka_unit_test(test_envelope),

@@ -26,7 +26,6 @@ result_make(struct msg_result *r, struct candle *buf, int64_t to, int n, int cou
 	snprintf(r->ci.market, sizeof(r->ci.market), "KRW-BTC");
 	r->ci.to = to;
 	r->ci.count = (uint16_t)count;
-	r->ci.planned_ms = time_now_ms();
 	r->ncandles = (uint16_t)n;
 	r->candles = buf;
 	for (int i = 0; i < n; i++) {

@@ -147,7 +147,7 @@ test_progress_json(void **state)
 	msgpack_sbuffer_destroy(&sb);
 	assert_string_equal(
 	    w.b.d,
-	    "{\"topic\":\"progress\",\"v\":1,\"run\":1,\"elapsed_ms\":5000,\"slots_total\":1000,"
+	    "{\"topic\":\"progress\",\"v\":2,\"run\":1,\"elapsed_ms\":5000,\"slots_total\":1000,"
 	    "\"slots_done\":400,\"slots_hit\":100,\"requests\":30,\"candles\":300,"
 	    "\"new_candles\":150,\"retries\":1,\"n429\":0,\"n418\":0,\"bytes\":2000000,"
 	    "\"finished\":false,\"rate_limit\":10,\"targets\":[{\"market\":\"KRW-BTC\","
@@ -193,6 +193,11 @@ static void
 p_two(msgpack_packer *pk)
 {
 	msgpack_pack_int64(pk, 2);
+}
+static void
+p_other_version(msgpack_packer *pk)
+{
+	msgpack_pack_int64(pk, EVENTS_VERSION + 1);
 }
 static void
 p_huge(msgpack_packer *pk)
@@ -254,13 +259,13 @@ static void
 test_progress_rejects(void **state)
 {
 	static struct mon_progress out;
-	const char junk[] = "\x81\xa1v\x01\xc0"; /* {"v": 1} and a byte more */
+	const char junk[] = "\x81\xa1v\x02\xc0"; /* {"v": 2} and a byte more */
 
 	(void)state;
-	assert_int_equal(decode_with("v", p_two), -1);      /* another version */
-	assert_int_equal(decode_with("v", p_str), -1);      /* not an integer */
-	assert_int_equal(decode_with("run", p_neg), -1);    /* counts are >= 0 */
-	assert_int_equal(decode_with("bytes", p_huge), -1); /* beyond int64_t */
+	assert_int_equal(decode_with("v", p_other_version), -1); /* another version */
+	assert_int_equal(decode_with("v", p_str), -1);           /* not an integer */
+	assert_int_equal(decode_with("run", p_neg), -1);         /* counts are >= 0 */
+	assert_int_equal(decode_with("bytes", p_huge), -1);      /* beyond int64_t */
 	assert_int_equal(decode_with("finished", p_two), -1);
 	assert_int_equal(decode_with("rate_limit", p_nan), -1);
 	assert_int_equal(decode_with("rate_limit", p_negf), -1);
@@ -300,12 +305,26 @@ chunk(uint64_t id, const char *market, int64_t to, int64_t oldest, uint16_t rece
 	ci.newest = to - 60;
 	ci.http_status = 200;
 	ci.remaining_req = 5;
-	ci.t_leased = 10;
-	ci.t_sent = 110;
-	ci.t_answered = 310;
-	ci.t_parsed = 315;
-	ci.t_committed = 340;
+	ci.api_ms = 200;
 	return ci;
+}
+
+#define P0 INT64_C(1700000000000) /* a chunk's planning, wall clock ms */
+
+/* The leased and fetched events of ci, planned at P0: queue 10 ms, rate
+ * wait 100, API 200, parse 5; its commit (in mc) 25 ms after parsing. */
+static void
+feed_times(const struct chunk_info *ci, struct msg_committed_ev *mc)
+{
+	struct msg_leased_ev le = { .ci = *ci, .planned_ms = P0, .leased_ms = P0 + 10 };
+	struct msg_fetched_ev fe = { .ci = *ci, .sent_ms = P0 + 110 };
+
+	fe.answered_ms = fe.sent_ms + ci->api_ms;
+	fe.parsed_ms = fe.answered_ms + 5;
+	mon_on_leased(&m, &le);
+	mon_on_fetched(&m, &fe);
+	mc->ci = *ci;
+	mc->committed_ms = fe.parsed_ms + 25;
 }
 
 static void
@@ -314,22 +333,40 @@ test_event_lines(void **state)
 	struct jw w = { { NULL, 0, 0, 0 }, 0 };
 	struct chunk_info ci = chunk(7, "KRW-ETH", 1700000400, 1700000400 - 200 * 60, 200);
 	struct msg_failed mf;
-	struct msg_committed mc;
+	struct msg_leased_ev le;
+	struct msg_fetched_ev fe;
+	struct msg_committed_ev mc;
+	struct mon_chunk k;
 	struct msgbuf b = { NULL, 0, 0 };
 
 	(void)state;
 	mon_init(&m);
-	assert_int_equal(msg_encode_lease(&b, &ci), 0);
+	le.ci = ci;
+	le.planned_ms = P0;
+	le.leased_ms = P0 + 10;
+	assert_int_equal(msg_encode_leased_ev(&b, &le), 0);
 	mon_on_event(&m, "leased", 6, b.data, b.len, &w);
 	assert_string_equal(
 	    w.b.d,
 	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"timeframe\":\"1m\",\"market\":"
-	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00\","
+	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00Z\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00Z\","
 	    "\"overlap\":\"NO_OVERLAP\",\"cov_from\":0,\"cov_to\":0,\"lease_ms\":0,\"delay_ms\":0,"
 	    "\"received\":200,\"newest\":1700000340,\"oldest\":"
 	    "1699988400,\"effective_end\":0,\"history_end\":false,\"http_status\":200,"
-	    "\"remaining_req\":5,\"planned_ms\":0,\"t_leased\":10,\"t_sent\":110,"
-	    "\"t_answered\":310,\"t_parsed\":315,\"t_committed\":340}\n");
+	    "\"remaining_req\":5,\"api_ms\":200,\"planned_ms\":1700000000000,"
+	    "\"leased_ms\":1700000000010}\n");
+
+	tb_reset(&w.b);
+	fe.ci = ci;
+	fe.sent_ms = P0 + 110;
+	fe.answered_ms = P0 + 310;
+	fe.parsed_ms = P0 + 315;
+	b.len = 0;
+	assert_int_equal(msg_encode_fetched_ev(&b, &fe), 0);
+	mon_on_event(&m, "fetched", 7, b.data, b.len, &w);
+	assert_non_null(strstr(w.b.d, "\"api_ms\":200,\"sent_ms\":1700000000110,"
+	                              "\"answered_ms\":1700000000310,"
+	                              "\"parsed_ms\":1700000000315}\n"));
 
 	tb_reset(&w.b);
 	memset(&mf, 0, sizeof(mf));
@@ -341,28 +378,48 @@ test_event_lines(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_failed(&b, &mf), 0);
 	mon_on_event(&m, "retry", 5, b.data, b.len, &w);
-	assert_non_null(strstr(w.b.d,
-	                       "\"t_committed\":340,\"kind\":\"rate_429\",\"retry_after_ms\":"
-	                       "1500,\"source\":\"10.0.0.2\",\"reason\":\"HTTP 429 "
-	                       "\\\"too many\\\"\"}\n"));
+	assert_non_null(strstr(w.b.d, "\"api_ms\":200,\"kind\":\"rate_429\",\"retry_after_ms\":"
+	                              "1500,\"source\":\"10.0.0.2\",\"reason\":\"HTTP 429 "
+	                              "\\\"too many\\\"\"}\n"));
 
 	tb_reset(&w.b);
 	memset(&mc, 0, sizeof(mc));
 	mc.ci = ci;
 	mc.bytes = 4096;
 	mc.new_candles = 150;
+	mc.committed_ms = P0 + 340;
 	b.len = 0;
-	assert_int_equal(msg_encode_committed(&b, &mc), 0);
+	assert_int_equal(msg_encode_committed_ev(&b, &mc), 0);
 	mon_on_event(&m, "committed", 9, b.data, b.len, &w);
-	assert_non_null(strstr(w.b.d,
-	                       "\"bytes\":4096,\"new_candles\":150,\"duplicate\":false,"
-	                       "\"metrics\":{\"queue_ms\":10,\"rate_wait_ms\":100,"
-	                       "\"api_ms\":200,\"parse_ms\":5,\"write_ms\":25,"
-	                       "\"total_ms\":340,\"overlap_analysis_ms\":null,"
-	                       "\"bytes\":4096,\"requested\":200,\"received\":200,"
-	                       "\"new\":150,\"duplicate\":false,\"from_coverage\":false}}\n"));
+	assert_non_null(strstr(
+	    w.b.d,
+	    "\"bytes\":4096,\"new_candles\":150,\"duplicate\":false,"
+	    "\"committed_ms\":1700000000340,\"metrics\":{\"queue_ms\":10,\"rate_wait_ms\":100,"
+	    "\"api_ms\":200,\"parse_ms\":5,\"write_ms\":25,"
+	    "\"total_ms\":340,\"overlap_analysis_ms\":null,"
+	    "\"bytes\":4096,\"requested\":200,\"received\":200,"
+	    "\"new\":150,\"duplicate\":false,\"from_coverage\":false}}\n"));
 	assert_int_equal(m.chunks, 1);
 	assert_int_equal(m.h_api.count, 1);
+	/* a chunk whose leased and fetched events were missed (the monitor
+	 * attached later): its API time is known, the other phases are not */
+	tb_reset(&w.b);
+	mc.ci.id = 8;
+	b.len = 0;
+	assert_int_equal(msg_encode_committed_ev(&b, &mc), 0);
+	mon_on_event(&m, "committed", 9, b.data, b.len, &w);
+	assert_non_null(strstr(w.b.d, "\"metrics\":{\"queue_ms\":null,\"rate_wait_ms\":null,"
+	                              "\"api_ms\":200,\"parse_ms\":null,\"write_ms\":null,"
+	                              "\"total_ms\":null,"));
+	assert_int_equal(m.chunks, 2);
+	assert_int_equal(m.h_api.count, 2);
+	assert_int_equal(m.h_queue.count, 1);
+	assert_int_equal(m.nsum.total_ms, 1);
+	/* the same lease's re-issue (another attempt) is another lease */
+	mc.ci.id = 7;
+	mc.ci.attempt = 1;
+	mon_chunk_metrics(&m, &mc, &k);
+	assert_true(k.queue_ms == MON_UNKNOWN && k.api_ms == 200);
 
 	/* a topic the monitor does not know: its size */
 	tb_reset(&w.b);
@@ -382,7 +439,7 @@ test_event_lines(void **state)
 	           "{\"topic\":\"fetched\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
 	assert_int_equal(m.ev_bad, 4);
 	assert_int_equal(m.ev[T_OTHER], 1);
-	assert_int_equal(m.ev[T_COMMITTED], 2);
+	assert_int_equal(m.ev[T_COMMITTED], 3);
 	msgbuf_free(&b);
 	tb_free(&w.b);
 }
@@ -439,7 +496,7 @@ test_prometheus(void **state)
 	};
 	struct tbuf b = { NULL, 0, 0, 0 };
 	struct chunk_info ci = chunk(1, "KRW-BTC", 1700000400, 1700000400 - 200 * 60, 200);
-	struct msg_committed mc;
+	struct msg_committed_ev mc;
 
 	(void)state;
 	mon_init(&m);
@@ -449,8 +506,8 @@ test_prometheus(void **state)
 	feed_run(1, 4, odd, 1, one_source, 1);
 	feed_run(2, 3, odd, 1, one_source, 1); /* a new run: counters add up */
 	memset(&mc, 0, sizeof(mc));
-	mc.ci = ci;
-	mc.ci.t_answered = 3110; /* 3 s in the API */
+	ci.api_ms = 3000; /* 3 s in the API */
+	feed_times(&ci, &mc);
 	mon_on_committed(&m, &mc);
 	mon_update(&m);
 	mon_prom_render(&m, &b);
@@ -507,6 +564,11 @@ test_summary(void **state)
 	 * requests; KRW-ETH failed: none */
 	assert_non_null(strstr(w.b.d, "\"prediction\":{\"available\":true,\"total_s\":20,"
 	                              "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
+	{ /* ISO 8601 with the Z, as every UTC time printed */
+		const char *eta = strstr(w.b.d, "\"eta_utc\":\"") + 11;
+		assert_int_equal(strspn(eta, "0123456789-T:"), 19);
+		assert_memory_equal(eta + 19, "Z\"", 2);
+	}
 	assert_non_null(strstr(w.b.d, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
 	tb_free(&w.b);
 }
@@ -544,7 +606,7 @@ test_rates_window(void **state)
 static void
 test_chains(void **state)
 {
-	struct msg_committed mc;
+	struct msg_committed_ev mc;
 	char name[16];
 
 	(void)state;
@@ -589,7 +651,7 @@ test_view(void **state)
 	static const struct src srcs[] = { { "10.0.0.1", 5, 2500 }, { "10.0.0.2", 5, 0 } };
 	static char names[12][16];
 	struct tbuf b = { NULL, 0, 0, 0 };
-	struct msg_committed mc;
+	struct msg_committed_ev mc;
 
 	(void)state;
 	mon_init(&m);
@@ -602,7 +664,10 @@ test_view(void **state)
 	many[0].reason = "";
 	feed_run(3, 20, many, 12, srcs, 2);
 	memset(&mc, 0, sizeof(mc));
-	mc.ci = chunk(1, "KRW-M00", 1700000400, 1700000400 - 200 * 60, 200);
+	{
+		struct chunk_info ci = chunk(1, "KRW-M00", 1700000400, 1700000400 - 200 * 60, 200);
+		feed_times(&ci, &mc);
+	}
 	mon_on_committed(&m, &mc);
 	mon_update(&m);
 	view(&b, 200, 20);
@@ -765,7 +830,7 @@ test_numbers_and_ids(void **state)
 	/* a chunk id past 2^53 is a string, exactly */
 	tb_reset(&w.b);
 	w.comma = 0;
-	assert_int_equal(msg_encode_lease(&mb, &ci), 0);
+	assert_int_equal(msg_encode_leased_ev(&mb, &(struct msg_leased_ev){ .ci = ci }), 0);
 	mon_on_event(&m, "leased", 6, mb.data, mb.len, &w);
 	assert_non_null(strstr(w.b.d, "{\"topic\":\"leased\",\"id\":\"9007199254740993\","));
 	msgbuf_free(&mb);
