@@ -209,7 +209,7 @@ fetcher_logs() {
 		500) fetcher_logs | grep -q "temp_http: HTTP 500: internal_error" ;;
 		200) fetcher_logs | grep -q "temp_body: body larger than 1048576 bytes" ;;
 		esac
-		fetcher_logs | grep -q "candles, .* bytes, sent"
+		fetcher_logs | grep -q "candles, .* bytes, answered in"
 		stop_stub
 	done
 }

@@ -329,7 +329,7 @@ COMMIT;')
 	[ -d "$dir/node_modules/ccxt" ] || skip "ccxt is not installed in $dir/node_modules (bench/ccxt_bench.sh installs it; needs npm)"
 	command -v node >/dev/null || skip "node is not installed"
 	cat >"$BATS_TEST_TMPDIR/c.js" <<'JS'
-const ccxt = require(process.argv[2] + '/node_modules/ccxt');
+const ccxt = require(require.resolve('ccxt', { paths: [process.argv[2]] }));
 (async () => {
 	const ex = new ccxt.upbit({ enableRateLimit: false,
 		urls: { api: { public: process.argv[3], private: process.argv[3] } } });
