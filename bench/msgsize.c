@@ -87,7 +87,7 @@ int
 main(void)
 {
 	static struct candle candles[CANDLE_MAX_PER_RESPONSE];
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	struct msg_result r;
 	struct msg_committed c;
 	struct msg_failed f;
@@ -126,6 +126,6 @@ main(void)
 	printf("msgsize: result_200_bytes %zu\n", b.len);
 	printf("msgsize: committed_max_bytes %zu\n", committed);
 	printf("msgsize: failed_max_bytes %zu\n", failed);
-	msgbuf_free(&b);
+	buf_free(&b);
 	return 0;
 }

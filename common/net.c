@@ -475,7 +475,7 @@ net_refuse_other_version(void *router, const void *ident, size_t ilen, const voi
 {
 	static int64_t last_logged = -1;
 	struct msg_refused r = { PROTO_VERSION, 0, "" };
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 	int64_t v = msg_peek_version(data, len);
 	char text[REASON_MAX];
 
@@ -490,7 +490,7 @@ net_refuse_other_version(void *router, const void *ident, size_t ilen, const voi
 	if (msg_encode_refused(&b, &r) == 0 &&
 	    (net_send(router, ident, ilen, 1) == -1 || net_send(router, b.data, b.len, 0) == -1))
 		log_debug("REFUSED not sent: %s", zmq_strerror(zmq_errno()));
-	msgbuf_free(&b);
+	buf_free(&b);
 	return 1;
 }
 

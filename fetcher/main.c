@@ -61,7 +61,7 @@ struct lease {
 	int64_t due_us;    /* monotonic: start the transfer at this time */
 	int64_t expire_us; /* monotonic: the lease ends here */
 	int64_t held_since_us;
-	struct msgbuf out; /* the encoded RESULT while held */
+	struct buf out; /* the encoded RESULT while held */
 };
 
 struct opts {
@@ -80,7 +80,7 @@ static void *sock_work, *sock_results, *sock_events;
 static struct http *http;
 static struct lease *leases;
 static struct candle *candles; /* parse scratch: CANDLE_MAX_PER_RESPONSE */
-static struct msgbuf mbuf;     /* scratch for READY, FAILED and events */
+static struct buf mbuf;     /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
 static int last_free = -1;      /* free_slots last announced */
 static uint32_t last_seen_sent; /* leases_seen last announced */
@@ -883,8 +883,8 @@ cleanup(void *ctx)
 {
 	http_free(&http);
 	for (int i = 0; i < o.max_inflight; i++)
-		msgbuf_free(&leases[i].out);
-	msgbuf_free(&mbuf);
+		buf_free(&leases[i].out);
+	buf_free(&mbuf);
 	free(leases);
 	free(candles);
 	zmq_close(sock_work);

@@ -157,13 +157,13 @@ endpoint_for_db(const char *db, char *ep, size_t cap)
 }
 
 static int
-flush_out(struct tbuf *b)
+flush_out(struct buf *b)
 {
 	if (b->len == 0)
 		return 0;
-	if (fwrite(b->d, 1, b->len, stdout) != b->len || fflush(stdout) == EOF)
+	if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) == EOF)
 		return -1;
-	tb_reset(b);
+	buf_reset(b);
 	return 0;
 }
 
@@ -246,7 +246,7 @@ struct app {
 	char ep[1024];
 	void *ctx, *sub;
 	struct jw out;
-	struct tbuf prom;
+	struct buf prom;
 	int view, tty;
 	int64_t next_tick, next_summary;
 };
@@ -418,7 +418,7 @@ main(int argc, char **argv)
 	if (a.ctx != NULL)
 		zmq_ctx_term(a.ctx);
 	prom_stop();
-	tb_free(&a.out.b);
-	tb_free(&a.prom);
+	buf_free(&a.out.b);
+	buf_free(&a.prom);
 	return rc;
 }

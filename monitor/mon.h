@@ -171,14 +171,14 @@ void mon_json_metrics(struct jw *w, const struct msg_committed *c, double analys
 /* The planner's average overlap-analysis time per chunk, or NaN. */
 double mon_analysis_ms(const struct monitor *m);
 void mon_json_progress(struct jw *w, const struct mon_progress *p);
-void mon_prom_render(const struct monitor *m, struct tbuf *b);
+void mon_prom_render(const struct monitor *m, struct buf *b);
 /* Draws the terminal view (ANSI) into b. status: a line about the connection. */
-void mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
+void mon_view_render(const struct monitor *m, struct buf *b, int cols, int rows,
                      const char *status);
 
 /* Prometheus HTTP server (libmicrohttpd, its own thread). */
 int prom_start(const char *addr_port, const char *port_file);
-void prom_publish(const struct tbuf *text);
+void prom_publish(const struct buf *text);
 void prom_stop(void);
 
 #endif

@@ -75,7 +75,7 @@ static struct budget budgets[BUDGET_SOURCES_MAX];
 static int nbudgets;
 static struct plan plan;
 static void *sock_work;
-static struct msgbuf mbuf;
+static struct buf mbuf;
 static struct run_stats stats;
 static double rate_limit;
 static int64_t hedge_after_ms;
@@ -864,7 +864,7 @@ main(int argc, char **argv)
 	hub_close();
 	net_zap_stop();
 	zmq_ctx_term(ctx);
-	msgbuf_free(&mbuf);
+	buf_free(&mbuf);
 	plan_free(&plan);
 	return rc;
 }

@@ -62,7 +62,7 @@ static struct slot slots[BATCH_MAX];
 static struct candle candle_bufs[BATCH_MAX][CANDLE_MAX_PER_RESPONSE];
 static struct store *store;
 static void *ctx, *sock_results, *sock_work, *sock_events;
-static struct msgbuf mbuf;
+static struct buf mbuf;
 static int db_failures;
 
 static struct {
@@ -531,6 +531,6 @@ main(int argc, char **argv)
 	}
 	close_sockets();
 	store_close(&store);
-	msgbuf_free(&mbuf);
+	buf_free(&mbuf);
 	return rc;
 }
