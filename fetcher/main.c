@@ -80,7 +80,7 @@ static void *sock_work, *sock_results, *sock_events;
 static struct http *http;
 static struct lease *leases;
 static struct candle *candles; /* parse scratch: CANDLE_MAX_PER_RESPONSE */
-static struct buf mbuf;     /* scratch for READY, FAILED and events */
+static struct buf mbuf;        /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
 static int last_free = -1;      /* free_slots last announced */
 static uint32_t last_seen_sent; /* leases_seen last announced */
@@ -96,16 +96,6 @@ static void
 on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/* Monotonic clock in microseconds: rate tokens need better than ms. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
@@ -413,7 +403,7 @@ handle_ok(struct lease *l, const struct http_done *d)
 		return;
 	}
 	l->state = L_HELD;
-	l->held_since_us = mono_us();
+	l->held_since_us = time_mono_us();
 	n_ok++;
 	if (sock_events != NULL) {
 		mbuf.len = 0;
@@ -644,7 +634,7 @@ drain(void *sock, int work)
 		else if (zmq_msg_more(&m))
 			log_warnx("multipart message from the planner dropped");
 		else
-			take_lease(zmq_msg_data(&m), zmq_msg_size(&m), mono_us());
+			take_lease(zmq_msg_data(&m), zmq_msg_size(&m), time_mono_us());
 		/* the rest of a multipart message goes with it */
 		while (zmq_msg_more(&m)) {
 			zmq_msg_close(&m);
@@ -669,7 +659,7 @@ start_due(void)
 
 		if (l->state != L_WAITING)
 			continue;
-		now = mono_us();
+		now = time_mono_us();
 		if (now < l->due_us)
 			continue;
 		if (now >= l->expire_us) {
@@ -726,7 +716,7 @@ next_token_us(void)
 static int
 wait_next(int zfd)
 {
-	int64_t now = mono_us(), tok = next_token_us(), until;
+	int64_t now = time_mono_us(), tok = next_token_us(), until;
 
 	if (tok != INT64_MAX && tok - now <= TOKEN_SLEEP_US) {
 		struct timespec ts = { (time_t)(tok / 1000000), (long)(tok % 1000000) * 1000 };
@@ -759,7 +749,7 @@ begin_stop(void)
 	}
 	log_info("stopping on signal %d: %d transfers running, %d leases not started",
 	         (int)stop_signal, http_running(http), dropped);
-	ready_maybe(mono_us(), 1);
+	ready_maybe(time_mono_us(), 1);
 }
 
 static int
@@ -836,7 +826,7 @@ loop_once(int zfd)
 		http_release(http, &d);
 	}
 	drain(sock_results, 0);
-	now = mono_us();
+	now = time_mono_us();
 	pump_results(now);
 	ready_maybe(now, 0);
 	/* sends may have swallowed the ZMQ_FD edge: look again */
@@ -855,9 +845,9 @@ run(int zfd)
 	for (;;) {
 		if (stop_signal && !stopping) {
 			begin_stop();
-			stop_deadline = mono_us() + STOP_GRACE_US;
+			stop_deadline = time_mono_us() + STOP_GRACE_US;
 		}
-		if (stopping && (!busy() || mono_us() >= stop_deadline))
+		if (stopping && (!busy() || time_mono_us() >= stop_deadline))
 			return EXIT_OK;
 		if (loop_once(zfd) == -1)
 			return EXIT_TEMPFAIL;
@@ -913,7 +903,7 @@ main(int argc, char **argv)
 	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
 	         o.api_url, source_label, o.max_inflight, o.work, o.results,
 	         o.events ? o.events : "-");
-	ready_maybe(mono_us(), 1);
+	ready_maybe(time_mono_us(), 1);
 	rc = run(zfd);
 	report_exit();
 	cleanup(ctx);
