@@ -616,33 +616,31 @@ drain(void *sock, int work)
 	int got = 0;
 
 	for (;;) {
-		zmq_msg_t m;
-		int ev = 0;
+		struct net_msg m;
+		const void *data;
+		int ev = 0, n;
 		size_t sz = sizeof(ev);
 
 		if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == -1 || !(ev & ZMQ_POLLIN))
 			break;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&m);
+		if ((n = net_recv_msg(sock, ZMQ_DONTWAIT, &m)) == 0)
 			break;
-		}
 		got++;
+		if (n == -1) {
+			log_warnx("from the %s: %s", work ? "planner" : "writer", m.why);
+			net_msg_close(&m);
+			if (m.err != EMSGSIZE)
+				break;
+			continue;
+		}
+		data = net_frame(&m, 0, &sz);
 		if (!work)
-			log_warnx("unexpected message (%zu bytes) from the writer dropped",
-			          zmq_msg_size(&m));
-		else if (zmq_msg_more(&m))
+			log_warnx("unexpected message (%zu bytes) from the writer dropped", sz);
+		else if (n > 1)
 			log_warnx("multipart message from the planner dropped");
 		else
-			take_lease(zmq_msg_data(&m), zmq_msg_size(&m), time_mono_us());
-		/* the rest of a multipart message goes with it */
-		while (zmq_msg_more(&m)) {
-			zmq_msg_close(&m);
-			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1)
-				break;
-		}
-		zmq_msg_close(&m);
+			take_lease(data, sz, time_mono_us());
+		net_msg_close(&m);
 	}
 	return got;
 }

@@ -278,10 +278,10 @@ attach(struct app *a)
 		snprintf(a->ep, sizeof(a->ep), "%s", a->o.endpoint);
 	else if (endpoint_for_db(a->o.db, a->ep, sizeof(a->ep)) == -1)
 		return stop_signal ? EXIT_OK : EXIT_PERMFAIL;
-	if ((a->ctx = zmq_ctx_new()) == NULL ||
+	if ((a->ctx = net_ctx_new()) == NULL ||
 	    (a->sub = net_socket(a->ctx, ZMQ_SUB, a->ep, 0, curve)) == NULL ||
 	    zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0) == -1) {
-		log_warnx("cannot subscribe to %s", a->ep);
+		log_warnx("cannot subscribe to %s: %s", a->ep, zmq_strerror(zmq_errno()));
 		return EXIT_PERMFAIL;
 	}
 	log_info("attached to %s", a->ep);
@@ -415,8 +415,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if (a.sub != NULL)
 		zmq_close(a.sub);
-	if (a.ctx != NULL)
-		zmq_ctx_term(a.ctx);
+	net_ctx_term(a.ctx);
 	prom_stop();
 	buf_free(&a.out.b);
 	buf_free(&a.prom);
