@@ -27,6 +27,7 @@
 #include "net.h"
 #include "opts.h"
 #include "proc.h"
+#include "rundir.h"
 #include "timeutil.h"
 
 #define TICK_MS 500
@@ -35,7 +36,7 @@
 
 struct opts {
 	const char *db, *endpoint, *prometheus, *port_file;
-	int json, quiet, exit_on_finish, verbose;
+	int json, quiet, exit_on_finish, verbose, print_run_dir;
 	struct net_curve curve; /* CURVE keys for a hub across hosts (net.h) */
 };
 
@@ -49,10 +50,14 @@ usage(FILE *f)
 	    f,
 	    "usage: cp-monitor [--db PATH | --endpoint EP] [--json] [--quiet]\n"
 	    "                  [--prometheus ADDR:PORT [--port-file F]] [--exit-on-finish] [-v]\n"
+	    "       cp-monitor --print-run-dir [--db PATH]\n"
 	    "\n"
 	    "Attaches to a running (or future) collection and shows its progress.\n"
 	    "  --db PATH           the collection's database (default data/candles.db): the\n"
-	    "                      hub endpoint is read from /tmp/cp-<sha1 of path>/monitor.endpoint\n"
+	    "                      hub endpoint is read from monitor.endpoint in its run directory\n"
+	    "  --print-run-dir     print the run directory of --db (/tmp/cp-<first 12 hex of\n"
+	    "                      sha1 of its absolute path, as realpath -m>) and exit; run.sh\n"
+	    "                      keeps its sockets, logs and endpoint file there\n"
 	    "  --endpoint EP       the hub's endpoint (e.g. ipc:///tmp/run/monitor.sock)\n"
 	    "  --json              one JSON object per event and a summary every second\n"
 	    "                      on stdout (no terminal view)\n"
@@ -134,11 +139,14 @@ endpoint_for_db(const char *db, char *ep, size_t cap)
 {
 	char abs[PATH_MAX], file[PATH_MAX + 64];
 	int said = 0, rc;
+	size_t len;
 
-	if (mon_endpoint_file(db, abs, file, sizeof(file)) == -1) {
+	if (rundir_for(db, abs, file, sizeof(file)) == -1) {
 		log_warnx("cannot make %s absolute", db);
 		return -1;
 	}
+	len = strlen(file); /* /tmp/cp- and 12 digits: the name fits */
+	snprintf(file + len, sizeof(file) - len, "/monitor.endpoint");
 	while (!stop_signal) {
 		if ((rc = read_endpoint(file, ep, cap)) != 0) {
 			if (rc == 1)
@@ -206,6 +214,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "port-file", 0, OPT_STR, &o->port_file, 0, 0, 0, NULL },
 		{ "quiet", 'q', OPT_SET, &o->quiet, 0, 0, 1, NULL },
 		{ "exit-on-finish", 0, OPT_SET, &o->exit_on_finish, 0, 0, 1, NULL },
+		{ "print-run-dir", 0, OPT_SET, &o->print_run_dir, 0, 0, 1, NULL },
 		{ "curve-server", 0, OPT_STR, &o->curve.server_key_file, 0, 0, 0, NULL },
 		{ "curve-client", 0, OPT_STR, &o->curve.client_key_file, 0, 0, 0, NULL },
 		{ "verbose", 'v', OPT_SET, &o->verbose, 0, 0, 1, NULL },
@@ -237,6 +246,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "cp-monitor: %s\n", bad);
 	try_help();
 	exit(EXIT_USAGE);
+}
+
+/* --print-run-dir: the run directory of db on stdout. EXIT_OK, or
+ * EXIT_USAGE when db has no absolute name. */
+static int
+print_run_dir(const char *db)
+{
+	char abs[PATH_MAX], dir[PATH_MAX];
+
+	if (rundir_for(db, abs, dir, sizeof(dir)) == -1) {
+		fprintf(stderr, "cp-monitor: --db %s: cannot make it absolute\n", db);
+		return EXIT_USAGE;
+	}
+	if (printf("%s\n", dir) < 0 || fflush(stdout) == EOF)
+		return EXIT_TEMPFAIL;
+	return EXIT_OK;
 }
 
 /* The whole monitor: options, outputs, the connection. */
@@ -397,6 +422,8 @@ main(int argc, char **argv)
 
 	parse_opts(argc, argv, &a.o);
 	log_init("monitor", a.o.verbose);
+	if (a.o.print_run_dir)
+		return print_run_dir(a.o.db);
 	a.m = &m;
 	a.view = !a.o.json && !a.o.quiet;
 	a.tty = isatty(STDOUT_FILENO);

@@ -155,13 +155,6 @@ void mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void 
                   struct jw *w);
 void mon_drain(void *sub, struct monitor *m, struct jw *w);
 
-/* The run directory of a database (runpath.c): db made absolute like
- * `realpath -m` into abs, then file = /tmp/cp-<sha1 prefix>/monitor.endpoint.
- * 0 or -1. */
-int mon_abs_path(const char *path, char out[PATH_MAX]);
-void mon_sha1_hex(const char *msg, char out[41]);
-int mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap);
-
 /* Output: JSON (summary object and events), Prometheus text, the view. */
 void mon_json_summary(const struct monitor *m, struct jw *w);
 void mon_json_chunk(struct jw *w, const struct chunk_info *ci);
