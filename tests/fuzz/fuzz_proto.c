@@ -24,14 +24,14 @@ static struct candle cbuf[CANDLE_MAX_PER_RESPONSE];
 /* Re-encodes an accepted message and checks it decodes again. */
 #define ROUNDTRIP(enc, dec, m, type)                    \
 	do {                                            \
-		struct buf b_ = { 0 };               \
+		struct buf b_ = { 0 };                  \
 		type again_;                            \
 		memset(&again_, 0, sizeof(again_));     \
 		if (enc(&b_, m) != 0)                   \
 			abort();                        \
 		if (dec(b_.data, b_.len, &again_) != 0) \
 			abort();                        \
-		buf_free(&b_);                       \
+		buf_free(&b_);                          \
 	} while (0)
 
 static void

@@ -53,8 +53,8 @@ test_structure(void **state)
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	assert_string_equal(w.b.data, "{\"topic\":\"summary\",\"n\":-42,\"x\":0.125,\"nan\":null,"
-	                           "\"inf\":null,\"yes\":true,\"no\":false,\"list\":[1,{},[]],"
-	                           "\"o\\\"k\":{}}");
+	                              "\"inf\":null,\"yes\":true,\"no\":false,\"list\":[1,{},[]],"
+	                              "\"o\\\"k\":{}}");
 	buf_free(&w.b);
 	assert_null(w.b.data);
 }
@@ -160,7 +160,7 @@ test_shortest_numbers(void **state)
 	jw_id(&w, "id", (1ULL << 53) + 1);
 	jw_id(&w, "max", UINT64_MAX);
 	assert_string_equal(w.b.data, "123456.789,\"x\":39.601,\"id\":\"9007199254740993\","
-	                           "\"max\":\"18446744073709551615\"");
+	                              "\"max\":\"18446744073709551615\"");
 	buf_free(&w.b);
 }
 

@@ -379,7 +379,7 @@ test_event_lines(void **state)
 	mon_on_event(&m, "progress", 8, "\x90", 1, NULL);
 	assert_string_equal(
 	    w.b.data, "{\"topic\":\"failed\",\"error\":\"undecodable payload\",\"bytes\":1}\n"
-	           "{\"topic\":\"fetched\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
+	              "{\"topic\":\"fetched\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
 	assert_int_equal(m.ev_bad, 4);
 	assert_int_equal(m.ev[T_OTHER], 1);
 	assert_int_equal(m.ev[T_COMMITTED], 2);
@@ -409,8 +409,8 @@ test_drain(void **state)
 	zmq_send(tx, "", 0, 0);
 	mon_drain(rx, &m, &w);
 	assert_string_equal(w.b.data, "{\"topic\":\"hello\",\"bytes\":2}\n"
-	                           "{\"topic\":\"hello\",\"bytes\":3}\n"
-	                           "{\"topic\":\"hello\",\"bytes\":0}\n");
+	                              "{\"topic\":\"hello\",\"bytes\":3}\n"
+	                              "{\"topic\":\"hello\",\"bytes\":0}\n");
 	assert_int_equal(m.ev[T_OTHER], 3);
 	assert_int_equal(m.ev_bad, 1);
 	assert_true(m.last_event_mono_ms > 0);
@@ -459,18 +459,18 @@ test_prometheus(void **state)
 	assert_non_null(strstr(b.data, "\ncandlepipe_retries_total 2\n"));
 	assert_non_null(strstr(b.data, "\ncandlepipe_events_total{topic=\"progress\"} 9\n"));
 	/* label values escape quotes, backslashes and newlines */
-	assert_non_null(
-	    strstr(b.data, "\ncandlepipe_slots_total{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
-	                "2000\n"));
-	assert_non_null(
-	    strstr(b.data, "\ncandlepipe_target_failed{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
-	                "1\n"));
+	assert_non_null(strstr(
+	    b.data, "\ncandlepipe_slots_total{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
+	            "2000\n"));
+	assert_non_null(strstr(
+	    b.data, "\ncandlepipe_target_failed{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
+	            "1\n"));
 	assert_non_null(strstr(
 	    b.data, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 10\n"));
 	assert_non_null(strstr(b.data, "\ncandlepipe_chunk_api_seconds_bucket{le=\"2.5\"} 0\n"
-	                            "candlepipe_chunk_api_seconds_bucket{le=\"5\"} 1\n"));
+	                               "candlepipe_chunk_api_seconds_bucket{le=\"5\"} 1\n"));
 	assert_non_null(strstr(b.data, "\ncandlepipe_chunk_api_seconds_sum 3\n"
-	                            "candlepipe_chunk_api_seconds_count 1\n"));
+	                               "candlepipe_chunk_api_seconds_count 1\n"));
 	assert_non_null(strstr(b.data, "\ncandlepipe_requests_per_second 5\n"));
 	buf_free(&b);
 }
@@ -505,9 +505,11 @@ test_summary(void **state)
 	assert_non_null(strstr(w.b.data, "\"requests_per_s\":5,"));
 	/* KRW-BTC: 800 slots left at 1000 / 50 = 20 slots per request: 40
 	 * requests; KRW-ETH failed: none */
-	assert_non_null(strstr(w.b.data, "\"prediction\":{\"available\":true,\"total_s\":20,"
-	                              "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
-	assert_non_null(strstr(w.b.data, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
+	assert_non_null(strstr(w.b.data,
+	                       "\"prediction\":{\"available\":true,\"total_s\":20,"
+	                       "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
+	assert_non_null(
+	    strstr(w.b.data, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
 	buf_free(&w.b);
 }
 
@@ -615,7 +617,7 @@ test_view(void **state)
 	assert_non_null(strstr(b.data, "             source 10.0.0.1 blocked for 2.5 s\033[K\n"));
 	assert_null(strstr(b.data, "source 10.0.0.2 blocked"));
 	assert_non_null(strstr(b.data, " failed      KRW-M00 1m: (no reason)\033[K\n"
-	                            " failed      KRW-M01 1m: gone\033[K\n"));
+	                               " failed      KRW-M01 1m: gone\033[K\n"));
 	assert_non_null(strstr(b.data, " failed      KRW-M02 1m: gone\033[K\n  ...\033[K\n"));
 	assert_non_null(
 	    strstr(b.data, " chunks      1 committed (0 from coverage); avg ms: queue 10"));
@@ -632,7 +634,7 @@ test_view(void **state)
 	assert_non_null(strstr(b.data, " run 3 \033[1mfinished\033[0m in 1h01m01s\033[K\n"));
 	assert_non_null(strstr(b.data, "  KRW-M00    1m  [#########################"));
 	assert_non_null(strstr(b.data, " summary     100/100 slots covered (0 already there), "
-	                            "720000 candles received, 360000 stored new\033[K\n"));
+	                               "720000 candles received, 360000 stored new\033[K\n"));
 	assert_non_null(strstr(b.data, "100.0 candles/request, 0.0% coverage hit ratio, 2.0 MB"));
 	assert_non_null(strstr(b.data, "             197 candles/s, 2.0 requests/s on average"));
 	assert_non_null(strstr(b.data, "waiting for the next run (Ctrl-C to leave)"));
@@ -726,7 +728,7 @@ test_rates_never_over_budget(void **state)
 	assert_false(m.rates_known);
 	mon_json_summary(&m, &w);
 	assert_non_null(strstr(w.b.data, "\"candles_per_s\":null,\"requests_per_s\":null,"
-	                              "\"slots_per_s\":null,"));
+	                                 "\"slots_per_s\":null,"));
 	mon_prom_render(&m, &b);
 	assert_non_null(strstr(b.data, "\ncandlepipe_requests_per_second NaN\n"));
 	view(&b, 200, 40);
@@ -736,7 +738,8 @@ test_rates_never_over_budget(void **state)
 	/* the same run still going: the live line says n/a too */
 	m.p.finished = 0;
 	view(&b, 200, 40);
-	assert_non_null(strstr(b.data, " throughput  n/a candles/s   n/a requests/s of 10.0 allowed"));
+	assert_non_null(
+	    strstr(b.data, " throughput  n/a candles/s   n/a requests/s of 10.0 allowed"));
 	assert_non_null(strstr(b.data, "(rate_limit 10.0/source, 1 source)"));
 	buf_free(&b);
 	buf_free(&w.b);
@@ -758,7 +761,8 @@ test_numbers_and_ids(void **state)
 	mon_prom_render(&m, &b);
 	/* the shortest decimal that reads back the same, not 39.600999999999999 */
 	assert_non_null(strstr(
-	    b.data, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 39.601\n"));
+	    b.data,
+	    "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 39.601\n"));
 	assert_null(strstr(b.data, "39.600999"));
 	mon_json_summary(&m, &w);
 	assert_non_null(strstr(w.b.data, "\"allowed_rps\":39.601,"));
