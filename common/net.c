@@ -202,6 +202,21 @@ ipc_unlink_stale(const char *endpoint)
 		log_warn("unlink %s", path);
 }
 
+int
+net_recv_next(void *sock, struct net_msg *m, const char *from)
+{
+	for (;;) {
+		int n = net_recv_msg(sock, ZMQ_DONTWAIT, m);
+
+		if (n >= 0)
+			return n;
+		log_warnx("%s: %s", from, m->why);
+		net_msg_close(m);
+		if (m->err != EMSGSIZE)
+			return 0;
+	}
+}
+
 void *
 net_ctx_new(void)
 {

@@ -64,6 +64,11 @@ struct net_msg {
  * failed (m->err its errno: ETERM, EINTR...; nothing kept; stop reading for
  * now). Whatever it returns, net_msg_close(m) afterwards is right. */
 int net_recv_msg(void *sock, int flags, struct net_msg *m);
+/* The next whole message waiting on sock, without blocking: its number of
+ * frames (net_msg_close it), or 0 when none is waiting or the receive
+ * failed (logged under from, e.g. "work socket"). Messages of too many
+ * frames are dropped on the way, each logged. */
+int net_recv_next(void *sock, struct net_msg *m, const char *from);
 /* Frame i of m and its length. */
 const void *net_frame(const struct net_msg *m, int i, size_t *len);
 /* Releases the frames m holds; safe to call again. */

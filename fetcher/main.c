@@ -623,16 +623,9 @@ drain(void *sock, int work)
 
 		if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == -1 || !(ev & ZMQ_POLLIN))
 			break;
-		if ((n = net_recv_msg(sock, ZMQ_DONTWAIT, &m)) == 0)
+		if ((n = net_recv_next(sock, &m, work ? "work socket" : "results socket")) == 0)
 			break;
 		got++;
-		if (n == -1) {
-			log_warnx("from the %s: %s", work ? "planner" : "writer", m.why);
-			net_msg_close(&m);
-			if (m.err != EMSGSIZE)
-				break;
-			continue;
-		}
 		data = net_frame(&m, 0, &sz);
 		if (!work)
 			log_warnx("unexpected message (%zu bytes) from the writer dropped", sz);

@@ -60,17 +60,9 @@ forward(void *from, void *to)
 {
 	for (;;) {
 		struct net_msg m;
-		int n = net_recv_msg(from, ZMQ_DONTWAIT, &m);
 
-		if (n == 0)
+		if (net_recv_next(from, &m, "event hub") == 0)
 			return;
-		if (n == -1) {
-			log_warnx("event hub: %s", m.why);
-			net_msg_close(&m);
-			if (m.err != EMSGSIZE)
-				return;
-			continue;
-		}
 		send_all(&m, to);
 		net_msg_close(&m);
 	}

@@ -575,17 +575,10 @@ drain_work(const struct opts *o)
 		struct net_msg m;
 		const void *id, *body;
 		size_t ilen, len;
-		int n = net_recv_msg(sock_work, ZMQ_DONTWAIT, &m);
+		int n = net_recv_next(sock_work, &m, "work socket");
 
 		if (n == 0)
 			return;
-		if (n == -1) {
-			log_warnx("work socket: %s", m.why);
-			net_msg_close(&m);
-			if (m.err != EMSGSIZE)
-				return;
-			continue;
-		}
 		if (n == 2) {
 			id = net_frame(&m, 0, &ilen);
 			body = net_frame(&m, 1, &len);

@@ -238,17 +238,10 @@ drain_work(void)
 	for (int i = 0; i < BATCH_MAX; i++) {
 		struct net_msg m;
 		size_t len;
-		int n = net_recv_msg(sock_work, ZMQ_DONTWAIT, &m);
+		int n = net_recv_next(sock_work, &m, "work socket");
 
 		if (n == 0)
 			return;
-		if (n == -1) {
-			log_warnx("work socket: %s", m.why);
-			net_msg_close(&m);
-			if (m.err != EMSGSIZE)
-				return;
-			continue;
-		}
 		(void)net_frame(&m, 0, &len);
 		if (n == 1)
 			log_debug("ignoring a %zu-byte frame from the planner", len);
