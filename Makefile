@@ -33,10 +33,10 @@ endif
 BINS :=
 TESTS :=
 
-COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c \
+COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c common/buf.c \
               common/net.c common/ledger.c common/crashpoint.c common/proc.c \
               common/opts.c common/utf8.c common/fsutil.c common/hub.c \
-              common/keys.c common/fsm.c
+              common/keys.c common/fsm.c common/rundir.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 
@@ -134,8 +134,9 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Ifetcher \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZERS      := tests/fuzz/fuzz_proto tests/fuzz/fuzz_upbit_json
 
-tests/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c $(wildcard common/*.h)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c common/proto.c -lmsgpackc
+tests/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c common/buf.c $(wildcard common/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c common/proto.c common/buf.c \
+		-lmsgpackc
 FUZZ_JSON_SRC := fetcher/json_tok.c fetcher/upbit_json.c common/tf.c common/timeutil.c \
                  common/utf8.c
 tests/fuzz/fuzz_upbit_json: tests/fuzz/fuzz_upbit_json.c $(FUZZ_JSON_SRC) fetcher/json_tok.h \

@@ -261,10 +261,8 @@ resolve_markets() {
 	echo "$markets"
 }
 
-run_dir_for() { # db path
-	local abs
-	abs="$(realpath -m "$1")"
-	echo "/tmp/cp-$(printf '%s' "$abs" | sha1sum | cut -c1-12)"
+run_dir_for() { # db path: named in one place, common/rundir.c
+	"$MONITOR" --print-run-dir --db "$1"
 }
 
 # check_db_dir DB: the directory of --db must exist; only data/ (that of
@@ -408,7 +406,7 @@ cmd_collect() {
 	validate_collect "${popts[@]}" --market "$vm" --rate "$rate"
 	check_db_dir "$db"
 
-	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")"
+	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")" || die $EXIT_PERMFAIL "no run directory for --db $db"
 	RUN_DIR="$run_dir"
 	local why
 	why=$(mkdir -p "$RUN_DIR" 2>&1) || die $EXIT_PERMFAIL "cannot create the run directory: ${why#mkdir: }"

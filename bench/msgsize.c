@@ -83,7 +83,7 @@ widest_committed_ev(struct msg_committed_ev *m)
 
 /* The widest of the three event bodies, or 0 if an encoder fails. */
 static size_t
-widest_event(struct msgbuf *b)
+widest_event(struct buf *b)
 {
 	struct msg_leased_ev l;
 	struct msg_fetched_ev f;
@@ -135,7 +135,7 @@ int
 main(void)
 {
 	static struct candle candles[CANDLE_MAX_PER_RESPONSE];
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	struct msg_result r;
 	struct msg_committed c;
 	struct msg_failed f;
@@ -177,6 +177,6 @@ main(void)
 	printf("msgsize: committed_max_bytes %zu\n", committed);
 	printf("msgsize: failed_max_bytes %zu\n", failed);
 	printf("msgsize: event_max_bytes %zu\n", event);
-	msgbuf_free(&b);
+	buf_free(&b);
 	return 0;
 }

@@ -34,22 +34,33 @@ hub_poll_items(zmq_pollitem_t *items)
 	return 2;
 }
 
-/* Forwards everything waiting on one side of the hub to the other. */
+/* Sends the frames of m to `to` in order; a frame that cannot be sent ends
+ * the message there (the publisher's side drops it whole). */
+static void
+send_all(struct net_msg *m, void *to)
+{
+	for (int i = 0; i < m->n; i++) {
+		int more = i + 1 < m->n ? ZMQ_SNDMORE : 0;
+
+		if (zmq_msg_send(&m->f[i], to, more | ZMQ_DONTWAIT) == -1) {
+			log_debug("event hub: frame %d of %d not forwarded: %s", i + 1, m->n,
+			          zmq_strerror(zmq_errno()));
+			return;
+		}
+	}
+}
+
+/* Forwards every whole message waiting on one side of the hub to the other. */
 static void
 forward(void *from, void *to)
 {
 	for (;;) {
-		zmq_msg_t m;
-		int more;
-		size_t sz = sizeof(more);
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, from, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&m);
+		struct net_msg m;
+
+		if (net_recv_next(from, &m, "event hub") == 0)
 			return;
-		}
-		zmq_getsockopt(from, ZMQ_RCVMORE, &more, &sz);
-		if (zmq_msg_send(&m, to, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1)
-			zmq_msg_close(&m);
+		send_all(&m, to);
+		net_msg_close(&m);
 	}
 }
 

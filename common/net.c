@@ -202,6 +202,44 @@ ipc_unlink_stale(const char *endpoint)
 		log_warn("unlink %s", path);
 }
 
+int
+net_recv_next(void *sock, struct net_msg *m, const char *from)
+{
+	for (;;) {
+		int n = net_recv_msg(sock, ZMQ_DONTWAIT, m);
+
+		if (n >= 0)
+			return n;
+		log_warnx("%s: %s", from, m->why);
+		net_msg_close(m);
+		if (m->err != EMSGSIZE)
+			return 0;
+	}
+}
+
+void *
+net_ctx_new(void)
+{
+	void *ctx = zmq_ctx_new();
+
+	if (ctx == NULL)
+		log_warnx("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+	return ctx;
+}
+
+void
+net_ctx_term(void *ctx)
+{
+	if (ctx == NULL)
+		return;
+	while (zmq_ctx_term(ctx) == -1) {
+		if (zmq_errno() != EINTR) {
+			log_warnx("zmq_ctx_term: %s", zmq_strerror(zmq_errno()));
+			return;
+		}
+	}
+}
+
 void *
 net_socket(void *ctx, int type, const char *endpoint, int bind, const struct net_curve *curve)
 {
@@ -280,6 +318,85 @@ net_send(void *sock, const void *data, size_t len, int more)
 	return zmq_send(sock, data, len, flags) == -1 ? -1 : 0;
 }
 
+void
+net_msg_close(struct net_msg *m)
+{
+	for (int i = 0; i < m->n; i++)
+		zmq_msg_close(&m->f[i]);
+	m->n = 0;
+}
+
+const void *
+net_frame(const struct net_msg *m, int i, size_t *len)
+{
+	/* zmq_msg_data/size do not change the message; they just lack const */
+	zmq_msg_t *f = (zmq_msg_t *)&m->f[i];
+
+	*len = zmq_msg_size(f);
+	return zmq_msg_data(f);
+}
+
+/* A failed receive of frame k (0: the first): -1 with the reason in m. */
+static int
+recv_failed(struct net_msg *m, int k, int err)
+{
+	net_msg_close(m);
+	m->err = err;
+	if (k == 0)
+		snprintf(m->why, sizeof(m->why), "receive: %s", zmq_strerror(err));
+	else
+		snprintf(m->why, sizeof(m->why), "receive of frame %d of a message: %s", k + 1,
+		         zmq_strerror(err));
+	return -1;
+}
+
+/* Receives one frame into f; 1 if more follow, 0 if it was the last, -1
+ * with *err set. */
+static int
+recv_frame(void *sock, zmq_msg_t *f, int flags, int *err)
+{
+	zmq_msg_init(f);
+	if (zmq_msg_recv(f, sock, flags) == -1) {
+		*err = zmq_errno();
+		zmq_msg_close(f);
+		return -1;
+	}
+	return zmq_msg_more(f) ? 1 : 0;
+}
+
+int
+net_recv_msg(void *sock, int flags, struct net_msg *m)
+{
+	int more = 1, total = 0, err = 0;
+
+	m->n = 0;
+	m->err = 0;
+	m->why[0] = '\0';
+	/* ZeroMQ delivers the frames of a message together: once the first is
+	 * here, so are the others, and flags never makes a later one wait */
+	while (more) {
+		zmq_msg_t extra, *f = m->n < NET_FRAMES_MAX ? &m->f[m->n] : &extra;
+
+		if ((more = recv_frame(sock, f, flags, &err)) == -1) {
+			if (total == 0 && err == EAGAIN)
+				return 0;
+			return recv_failed(m, total, err);
+		}
+		total++;
+		if (f == &extra)
+			zmq_msg_close(f); /* beyond what we keep: drained */
+		else
+			m->n++;
+	}
+	if (total > NET_FRAMES_MAX) { /* the first frames stay for the caller's answer */
+		m->err = EMSGSIZE;
+		snprintf(m->why, sizeof(m->why), "a message of %d frames (at most %d) dropped",
+		         total, NET_FRAMES_MAX);
+		return -1;
+	}
+	return m->n;
+}
+
 void *
 net_events_open(void *ctx, const char *endpoint, const struct net_curve *curve)
 {
@@ -328,85 +445,58 @@ static struct {
 /* A ZAP request has 7 frames: version, request id, domain, address,
  * identity, mechanism, key. */
 #define ZAP_FRAMES 7
-#define ZAP_FRAME_MAX 256
-
-struct zap_request {
-	char f[ZAP_FRAMES + 1][ZAP_FRAME_MAX];
-	size_t len[ZAP_FRAMES + 1];
-	int n; /* frames read, at most ZAP_FRAMES + 1 */
-};
-
-static int
-zap_more(void *sock)
-{
-	int more = 0;
-	size_t sz = sizeof(more);
-
-	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
-	return more;
-}
-
-/* Reads one request; frames past the buffers are dropped. 0, or -1 when
- * the context is shut down. */
-static int
-zap_recv(void *rep, struct zap_request *q)
-{
-	int more = 1;
-
-	for (q->n = 0; more && q->n < ZAP_FRAMES + 1; q->n++) {
-		int n = zmq_recv(rep, q->f[q->n], ZAP_FRAME_MAX, 0);
-
-		if (n < 0)
-			return -1;
-		q->len[q->n] = (size_t)n > ZAP_FRAME_MAX ? ZAP_FRAME_MAX : (size_t)n;
-		more = zap_more(rep);
-	}
-	while (more) { /* more frames than a ZAP request has: drop them */
-		char junk[1];
-
-		if (zmq_recv(rep, junk, sizeof(junk), 0) < 0)
-			return -1;
-		more = zap_more(rep);
-	}
-	return 0;
-}
 
 /* 1 if q is a well-formed CURVE request whose key is allowed. */
 static int
-zap_allowed(const struct zap_request *q)
+zap_allowed(const struct net_msg *q)
 {
-	if (q->n != ZAP_FRAMES || q->len[5] != 5 || memcmp(q->f[5], "CURVE", 5) != 0 ||
-	    q->len[6] != 32)
+	size_t mlen, klen;
+	const void *mech, *key;
+
+	if (q->n != ZAP_FRAMES)
+		return 0;
+	mech = net_frame(q, 5, &mlen);
+	key = net_frame(q, 6, &klen);
+	if (mlen != 5 || memcmp(mech, "CURVE", 5) != 0 || klen != 32)
 		return 0;
 	for (int i = 0; i < zap.nkeys; i++)
-		if (memcmp(zap.keys[i], q->f[6], 32) == 0)
+		if (memcmp(zap.keys[i], key, 32) == 0)
 			return 1;
 	return 0;
 }
 
+/* The six frames of a reply; a reply that cannot be sent is logged (libzmq
+ * then refuses the client: no answer is no access). */
 static void
-zap_reply(void *rep, const struct zap_request *q, int ok)
+zap_reply(void *rep, const struct net_msg *q, int ok)
 {
-	zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
-	zmq_send(rep, q->f[1], q->n > 1 ? q->len[1] : 0, ZMQ_SNDMORE);
-	zmq_send(rep, ok ? "200" : "400", 3, ZMQ_SNDMORE);
-	zmq_send(rep, ok ? "OK" : "unknown key", ok ? 2 : 11, ZMQ_SNDMORE);
-	zmq_send(rep, "", 0, ZMQ_SNDMORE);
-	zmq_send(rep, "", 0, 0);
+	size_t idlen = 0;
+	const void *id = q->n > 1 ? net_frame(q, 1, &idlen) : "";
+
+	if (zmq_send(rep, "1.0", 3, ZMQ_SNDMORE) == -1 ||
+	    zmq_send(rep, id, idlen, ZMQ_SNDMORE) == -1 ||
+	    zmq_send(rep, ok ? "200" : "400", 3, ZMQ_SNDMORE) == -1 ||
+	    zmq_send(rep, ok ? "OK" : "unknown key", ok ? 2 : 11, ZMQ_SNDMORE) == -1 ||
+	    zmq_send(rep, "", 0, ZMQ_SNDMORE) == -1 || zmq_send(rep, "", 0, 0) == -1)
+		log_warnx("ZAP reply not sent: %s", zmq_strerror(zmq_errno()));
 }
 
 static void *
 zap_main(void *arg)
 {
-	struct zap_request q;
+	struct net_msg q;
 	void *rep = arg;
 
-	while (zap_recv(rep, &q) == 0) {
+	/* a request of too many frames is answered (REP wants a reply) and
+	 * refused; any other failure is the context shutting down */
+	while (net_recv_msg(rep, 0, &q) > 0 || q.err == EMSGSIZE) {
 		int ok = zap_allowed(&q);
 
 		if (!ok)
-			log_warnx("CURVE client refused: its key is not in the allow list");
+			log_warnx("CURVE client refused: %s",
+			          q.err == EMSGSIZE ? q.why : "its key is not in the allow list");
 		zap_reply(rep, &q, ok);
+		net_msg_close(&q);
 	}
 	zmq_close(rep);
 	return NULL;
@@ -462,7 +552,8 @@ net_zap_stop(void)
 	/* zmq_ctx_shutdown makes the handler's recv fail with ETERM */
 	if (!zap.running)
 		return;
-	zmq_ctx_shutdown(zap.ctx);
+	if (zmq_ctx_shutdown(zap.ctx) == -1)
+		log_warnx("zmq_ctx_shutdown: %s", zmq_strerror(zmq_errno()));
 	pthread_join(zap.thread, NULL);
 	zap.running = 0;
 }
@@ -475,7 +566,7 @@ net_refuse_other_version(void *router, const void *ident, size_t ilen, const voi
 {
 	static int64_t last_logged = -1;
 	struct msg_refused r = { PROTO_VERSION, 0, "" };
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 	int64_t v = msg_peek_version(data, len);
 	char text[REASON_MAX];
 
@@ -490,7 +581,7 @@ net_refuse_other_version(void *router, const void *ident, size_t ilen, const voi
 	if (msg_encode_refused(&b, &r) == 0 &&
 	    (net_send(router, ident, ilen, 1) == -1 || net_send(router, b.data, b.len, 0) == -1))
 		log_debug("REFUSED not sent: %s", zmq_strerror(zmq_errno()));
-	msgbuf_free(&b);
+	buf_free(&b);
 	return 1;
 }
 

@@ -1,6 +1,6 @@
 /*
  * proto.c: the message codecs. Encoding uses msgpack-c's packer writing into
- * a capped, growable msgbuf; decoding uses a small hand-written msgpack
+ * a capped, growable buffer (buf.h); decoding uses a small hand-written msgpack
  * reader that bounds-checks every length against the input before reading,
  * accepts only the msgpack types each field allows, range-checks every value
  * and rejects trailing bytes. Decoders fill a local copy and publish it only
@@ -236,53 +236,27 @@ candles_ok(const struct candle *c, uint16_t n, uint16_t max)
 
 struct enc {
 	msgpack_packer pk;
-	struct msgbuf *b;
+	struct buf *b;
 	size_t start;
 	int err;
 };
-
-void
-msgbuf_free(struct msgbuf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
 
 static int
 enc_write(void *data, const char *buf, size_t len)
 {
 	struct enc *e = data;
-	struct msgbuf *b = e->b;
 
 	if (e->err)
 		return -1;
-	if (b->len > MSGBUF_MAX_BYTES || len > MSGBUF_MAX_BYTES - b->len) {
+	if (buf_add(e->b, buf, len, MSGBUF_MAX_BYTES) == -1) {
 		e->err = 1;
 		return -1;
 	}
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		if (cap > MSGBUF_MAX_BYTES)
-			cap = MSGBUF_MAX_BYTES;
-		if ((p = realloc(b->data, cap)) == NULL) {
-			e->err = 1;
-			return -1;
-		}
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
 	return 0;
 }
 
 static void
-enc_begin(struct enc *e, struct msgbuf *b, enum msg_type type, size_t nfields)
+enc_begin(struct enc *e, struct buf *b, enum msg_type type, size_t nfields)
 {
 	e->b = b;
 	e->start = b->len;
@@ -298,7 +272,11 @@ static int
 enc_end(struct enc *e, size_t max)
 {
 	if (e->err || e->b->len - e->start > max) {
+		/* b as it was: enc_begin saw no error on it */
 		e->b->len = e->start;
+		e->b->err = 0;
+		if (e->b->data != NULL)
+			e->b->data[e->start] = '\0';
 		return -1;
 	}
 	return 0;
@@ -358,7 +336,7 @@ enc_candles(struct enc *e, const struct candle *c, uint16_t n)
 	{                                                                \
 		MSG_##T##_FIELDS(ENC_)                                   \
 	}                                                                \
-	int msg_encode_##n(struct msgbuf *b, const struct msg_##n *m)    \
+	int msg_encode_##n(struct buf *b, const struct msg_##n *m)       \
 	{                                                                \
 		struct enc e;                                            \
 		if (!ok_##n(m))                                          \
@@ -370,7 +348,7 @@ enc_candles(struct enc *e, const struct candle *c, uint16_t n)
 MSG_BODIES(BODY_CODEC_)
 
 int
-msg_encode_lease(struct msgbuf *b, const struct chunk_info *ci)
+msg_encode_lease(struct buf *b, const struct chunk_info *ci)
 {
 	struct enc e;
 

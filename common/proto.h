@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "candle.h"
 
 #include "proto_fields.h"
@@ -100,23 +101,18 @@ struct chunk_info {
 MSG_BODIES(PROTO_STRUCT_)
 #undef PROTO_STRUCT_
 
-/* Growable output buffer for encoders. */
-struct msgbuf {
-	char *data;
-	size_t len, cap;
-};
-void msgbuf_free(struct msgbuf *b);
+/* Encoders write into a struct buf (buf.h), never past MSG_RESULT_MAX_BYTES. */
 
 /* Encoders append one whole message to b (reset it first); 0 or -1. */
-int msg_encode_ready(struct msgbuf *b, const struct msg_ready *m);
-int msg_encode_lease(struct msgbuf *b, const struct chunk_info *ci);
-int msg_encode_result(struct msgbuf *b, const struct msg_result *m);
-int msg_encode_failed(struct msgbuf *b, const struct msg_failed *m);
-int msg_encode_committed(struct msgbuf *b, const struct msg_committed *m);
-int msg_encode_refused(struct msgbuf *b, const struct msg_refused *m);
-int msg_encode_leased_ev(struct msgbuf *b, const struct msg_leased_ev *m);
-int msg_encode_fetched_ev(struct msgbuf *b, const struct msg_fetched_ev *m);
-int msg_encode_committed_ev(struct msgbuf *b, const struct msg_committed_ev *m);
+int msg_encode_ready(struct buf *b, const struct msg_ready *m);
+int msg_encode_lease(struct buf *b, const struct chunk_info *ci);
+int msg_encode_result(struct buf *b, const struct msg_result *m);
+int msg_encode_failed(struct buf *b, const struct msg_failed *m);
+int msg_encode_committed(struct buf *b, const struct msg_committed *m);
+int msg_encode_refused(struct buf *b, const struct msg_refused *m);
+int msg_encode_leased_ev(struct buf *b, const struct msg_leased_ev *m);
+int msg_encode_fetched_ev(struct buf *b, const struct msg_fetched_ev *m);
+int msg_encode_committed_ev(struct buf *b, const struct msg_committed_ev *m);
 
 /* Returns the message type of a well-formed envelope of this version, or -1. */
 int msg_peek_type(const void *data, size_t len);

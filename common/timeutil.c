@@ -230,8 +230,24 @@ time_now(void)
 	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
+/* The one reading of the monotonic clock: every other unit derives from it. */
+int64_t
+time_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+time_mono_us(void)
+{
+	return time_mono_ns() / 1000;
+}
+
 int64_t
 time_mono_ms(void)
 {
-	return clock_ms(CLOCK_MONOTONIC);
+	return time_mono_ns() / 1000000;
 }

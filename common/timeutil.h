@@ -15,9 +15,13 @@
 int time_parse(const char *s, int64_t *out);
 /* Formats epoch seconds as "YYYY-MM-DDTHH:MM:SS" (naive, UTC). */
 void time_format(int64_t t, char out[TIME_TEXT_LEN]);
-/* Wall clock in ms and s, and a monotonic clock in ms. */
+/* Wall clock in ms and s. */
 int64_t time_now_ms(void);
 int64_t time_now(void);
+/* The monotonic clock (CLOCK_MONOTONIC) in ns, us and ms: one clock, so
+ * values of different units compare. */
+int64_t time_mono_ns(void);
+int64_t time_mono_us(void);
 int64_t time_mono_ms(void);
 
 #endif

@@ -6,6 +6,7 @@
  * transfer starts when http_start is called and is reported once through
  * http_next_done.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "crashpoint.h"
 #include "http.h"
 #include "log.h"
@@ -22,7 +24,6 @@
 #define HTTP_TIMEOUT_MS 10000L
 #define HTTP_LOW_SPEED_BYTES 1L  /* below this many bytes/s ... */
 #define HTTP_LOW_SPEED_TIME_S 5L /* ... for this long: stalled */
-#define HTTP_BODY_INITIAL 65536
 #define HTTP_IFACE_MAX 80
 
 enum slot_state { S_IDLE, S_RUNNING, S_DONE };
@@ -32,8 +33,7 @@ struct xfer {
 	CURL *easy;
 	enum slot_state state;
 	void *user;
-	char *buf;
-	size_t len, cap;
+	struct buf body; /* never beyond body_max */
 	int too_big;
 	int remaining_req;
 	char errbuf[CURL_ERROR_SIZE];
@@ -55,31 +55,15 @@ static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
-	size_t n = size * nmemb, need;
+	size_t n = size * nmemb;
 
-	if (n > x->h->body_max - x->len) {
+	if (buf_add(&x->body, ptr, n, x->h->body_max) == 0)
+		return n;
+	if (x->body.err == EMSGSIZE)
 		x->too_big = 1;
-		return 0; /* aborts with CURLE_WRITE_ERROR */
-	}
-	need = x->len + n + 1;
-	if (need > x->cap) {
-		size_t cap = x->cap ? x->cap : HTTP_BODY_INITIAL;
-		char *p;
-
-		while (cap < need)
-			cap *= 2;
-		if (cap > x->h->body_max + 1)
-			cap = x->h->body_max + 1;
-		if ((p = realloc(x->buf, cap)) == NULL) {
-			snprintf(x->errbuf, sizeof(x->errbuf), "out of memory for the body");
-			return 0;
-		}
-		x->buf = p;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, ptr, n);
-	x->len += n;
-	return n;
+	else
+		snprintf(x->errbuf, sizeof(x->errbuf), "out of memory for the body");
+	return 0; /* aborts with CURLE_WRITE_ERROR */
 }
 
 static size_t
@@ -260,7 +244,7 @@ http_free(struct http **hp)
 				remove_handle(h, x);
 			curl_easy_cleanup(x->easy);
 		}
-		free(x->buf);
+		buf_free(&x->body);
 	}
 	if (h->multi != NULL && (mc = curl_multi_cleanup(h->multi)) != CURLM_OK)
 		log_warnx("curl_multi_cleanup: %s", curl_multi_strerror(mc));
@@ -292,7 +276,7 @@ http_start(struct http *h, const char *url, void *user)
 		log_warnx("http_start: no free transfer slot");
 		return -1;
 	}
-	x->len = 0;
+	buf_reset(&x->body);
 	x->too_big = 0;
 	x->remaining_req = -1;
 	x->errbuf[0] = '\0';
@@ -409,10 +393,9 @@ fill_done(struct http *h, struct xfer *x, CURLcode res, struct http_done *d)
 	d->tls_fatal = tls_fatal(res);
 	if (res != CURLE_OK && !d->failed)
 		done_failed(d, x, res, NULL);
-	if (x->buf != NULL)
-		x->buf[x->len] = '\0';
-	d->body = x->buf != NULL ? x->buf : "";
-	d->len = x->len;
+	/* buf keeps a NUL after the bytes */
+	d->body = x->body.data != NULL ? x->body.data : "";
+	d->len = x->body.len;
 }
 
 int

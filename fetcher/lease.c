@@ -58,7 +58,7 @@ void
 lease_table_free(void)
 {
 	for (int i = 0; i < nleases; i++)
-		msgbuf_free(&leases[i].out);
+		buf_free(&leases[i].out);
 	free(leases);
 	leases = NULL;
 	nleases = 0;

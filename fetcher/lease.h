@@ -40,7 +40,7 @@ struct lease {
 	int64_t expire_us; /* monotonic: the lease ends here */
 	int64_t held_since_us;
 	int64_t sent_us, sent_ms; /* the request left: monotonic us, wall clock ms */
-	struct msgbuf out;        /* the encoded RESULT while held */
+	struct buf out;           /* the encoded RESULT while held */
 };
 
 /* n free leases; 0, or -1 when out of memory. */

@@ -65,7 +65,7 @@ static const char *source_label;
 static void *sock_work, *sock_results, *sock_events;
 static struct http *http;
 static struct candle *candles; /* parse scratch: CANDLE_MAX_PER_RESPONSE */
-static struct msgbuf mbuf;     /* scratch for READY, FAILED and events */
+static struct buf mbuf;        /* scratch for READY, FAILED and events */
 static uint32_t leases_seen;
 static int last_free = -1;      /* free_slots last announced */
 static uint32_t last_seen_sent; /* leases_seen last announced */
@@ -81,16 +81,6 @@ static void
 on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/* Monotonic clock in microseconds: rate tokens need better than ms. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
@@ -207,7 +197,7 @@ parse_opts(int argc, char **argv)
 static uint32_t
 since_sent_ms(const struct lease *l)
 {
-	int64_t d = (mono_us() - l->sent_us) / 1000;
+	int64_t d = (time_mono_us() - l->sent_us) / 1000;
 
 	if (d < 0)
 		return 0;
@@ -385,7 +375,7 @@ handle_ok(struct lease *l, const struct http_done *d)
 		return;
 	}
 	lease_step(l, LEASE_EV_ANSWERED);
-	l->held_since_us = mono_us();
+	l->held_since_us = time_mono_us();
 	n_ok++;
 	publish_fetched(l, parsed);
 	if (o.verbose) {
@@ -584,33 +574,24 @@ drain(void *sock, int work)
 	int got = 0;
 
 	for (;;) {
-		zmq_msg_t m;
-		int ev = 0;
+		struct net_msg m;
+		const void *data;
+		int ev = 0, n;
 		size_t sz = sizeof(ev);
 
 		if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == -1 || !(ev & ZMQ_POLLIN))
 			break;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&m);
+		if ((n = net_recv_next(sock, &m, work ? "work socket" : "results socket")) == 0)
 			break;
-		}
 		got++;
+		data = net_frame(&m, 0, &sz);
 		if (!work)
-			log_warnx("unexpected message (%zu bytes) from the writer dropped",
-			          zmq_msg_size(&m));
-		else if (zmq_msg_more(&m))
+			log_warnx("unexpected message (%zu bytes) from the writer dropped", sz);
+		else if (n > 1)
 			log_warnx("multipart message from the planner dropped");
 		else
-			take_lease(zmq_msg_data(&m), zmq_msg_size(&m), mono_us());
-		/* the rest of a multipart message goes with it */
-		while (zmq_msg_more(&m)) {
-			zmq_msg_close(&m);
-			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) == -1)
-				break;
-		}
-		zmq_msg_close(&m);
+			take_lease(data, sz, time_mono_us());
+		net_msg_close(&m);
 	}
 	return got;
 }
@@ -627,7 +608,7 @@ start_due(void)
 
 		if (l->state != LEASE_WAITING)
 			continue;
-		now = mono_us();
+		now = time_mono_us();
 		if (now < l->due_us)
 			continue;
 		if (now >= l->expire_us) {
@@ -672,7 +653,7 @@ start_due(void)
 static int
 wait_next(int zfd)
 {
-	int64_t now = mono_us(), tok = lease_next_due_us(), until;
+	int64_t now = time_mono_us(), tok = lease_next_due_us(), until;
 
 	if (tok != INT64_MAX && tok - now <= TOKEN_SLEEP_US) {
 		struct timespec ts = { (time_t)(tok / 1000000), (long)(tok % 1000000) * 1000 };
@@ -705,7 +686,7 @@ begin_stop(void)
 	}
 	log_info("stopping on signal %d: %d transfers running, %d leases not started",
 	         (int)stop_signal, http_running(http), dropped);
-	ready_maybe(mono_us(), 1);
+	ready_maybe(time_mono_us(), 1);
 }
 
 /* The lease table, the parse scratch and the HTTP client; exits on failure. */
@@ -776,7 +757,7 @@ loop_once(int zfd)
 	if (rc == -1)
 		return -1;
 	drain(sock_results, 0);
-	now = mono_us();
+	now = time_mono_us();
 	pump_results(now);
 	ready_maybe(now, 0);
 	/* sends may have swallowed the ZMQ_FD edge: look again */
@@ -795,9 +776,9 @@ run(int zfd)
 	for (;;) {
 		if (stop_signal && !stopping) {
 			begin_stop();
-			stop_deadline = mono_us() + STOP_GRACE_US;
+			stop_deadline = time_mono_us() + STOP_GRACE_US;
 		}
-		if (stopping && (!lease_busy() || mono_us() >= stop_deadline))
+		if (stopping && (!lease_busy() || time_mono_us() >= stop_deadline))
 			return EXIT_OK;
 		if (loop_once(zfd) == -1)
 			return EXIT_TEMPFAIL;
@@ -826,7 +807,7 @@ cleanup(void *ctx)
 {
 	http_free(&http);
 	lease_table_free();
-	msgbuf_free(&mbuf);
+	buf_free(&mbuf);
 	free(candles);
 	zmq_close(sock_work);
 	zmq_close(sock_results);
@@ -858,7 +839,7 @@ main(int argc, char **argv)
 	log_info("start: api %s, source %s, max-inflight %d, work %s, results %s, events %s",
 	         o.api_url, source_label, o.max_inflight, o.work, o.results,
 	         o.events ? o.events : "-");
-	ready_maybe(mono_us(), 1);
+	ready_maybe(time_mono_us(), 1);
 	rc = run(zfd);
 	report_exit();
 	cleanup(ctx);

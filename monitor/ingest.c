@@ -4,6 +4,7 @@
  * does not decode is counted and shown as an error line, never trusted.
  * Owns the receive loop over the SUB socket (mon_drain).
  */
+#include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -214,49 +215,34 @@ require_version(const char *topic, size_t tlen, const void *data, size_t len)
 	                    "monitor");
 }
 
-/* Receives the rest of a message: frames beyond topic and payload are not ours. */
-static void
-skip_frames(void *sub, int more)
-{
-	size_t ms = sizeof(more);
-
-	while (more) {
-		zmq_msg_t x;
-		zmq_msg_init(&x);
-		if (zmq_msg_recv(&x, sub, 0) == -1 ||
-		    zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms) == -1)
-			more = 0;
-		zmq_msg_close(&x);
-	}
-}
-
-/* Receives one waiting event; 0, or -1 when none is waiting. */
+/* Receives one waiting event (topic, payload, and any frames beyond them,
+ * which are not ours); 0, or -1 when none is waiting or the socket failed. */
 static int
 recv_one(void *sub, struct monitor *m, struct jw *w)
 {
-	zmq_msg_t tp, pl;
-	int more = 0;
-	size_t ms = sizeof(more);
+	struct net_msg msg;
+	const void *topic, *data;
+	size_t tlen, len;
+	int n = net_recv_msg(sub, ZMQ_DONTWAIT, &msg);
 
-	zmq_msg_init(&tp);
-	if (zmq_msg_recv(&tp, sub, ZMQ_DONTWAIT) == -1) {
-		zmq_msg_close(&tp);
+	if (n == 0)
 		return -1;
+	if (n == -1) {
+		m->ev_bad++;
+		log_warnx("event stream: %s", msg.why);
+		net_msg_close(&msg);
+		return msg.err == EMSGSIZE ? 0 : -1;
 	}
-	zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);
-	zmq_msg_init(&pl);
-	if (more && zmq_msg_recv(&pl, sub, 0) != -1) {
+	if (n >= 2) {
 		m->last_event_mono_ms = time_mono_ms();
-		require_version(zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
-		                zmq_msg_size(&pl));
-		mon_on_event(m, zmq_msg_data(&tp), zmq_msg_size(&tp), zmq_msg_data(&pl),
-		             zmq_msg_size(&pl), w);
-		zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ms);
-	} else
+		topic = net_frame(&msg, 0, &tlen);
+		data = net_frame(&msg, 1, &len);
+		require_version(topic, tlen, data, len);
+		mon_on_event(m, topic, tlen, data, len, w);
+	} else {
 		m->ev_bad++; /* a topic without a payload */
-	skip_frames(sub, more);
-	zmq_msg_close(&pl);
-	zmq_msg_close(&tp);
+	}
+	net_msg_close(&msg);
 	return 0;
 }
 

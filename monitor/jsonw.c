@@ -1,6 +1,7 @@
 /*
- * jsonw.c: text buffers and the JSON writer used by --json and the
- * Prometheus exposition. Owns nothing but the buffers it grows.
+ * jsonw.c: text on a growable buffer (common/buf.h) and the JSON writer
+ * used by --json and the Prometheus exposition. Owns no memory: the buffers
+ * are their callers'.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -11,62 +12,20 @@
 #include "jsonw.h"
 #include "utf8.h"
 
-static int
-tb_grow(struct tbuf *b, size_t need)
+void
+tb_putn(struct buf *b, const char *s, size_t n)
 {
-	size_t cap;
-	char *d;
-
-	if (b->oom)
-		return -1;
-	if (b->len + need + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + need + 1)
-		cap *= 2;
-	if ((d = realloc(b->d, cap)) == NULL) {
-		b->oom = 1;
-		return -1;
-	}
-	b->d = d;
-	b->cap = cap;
-	return 0;
+	(void)buf_add(b, s, n, BUF_NO_MAX); /* a failure is sticky in b->err */
 }
 
 void
-tb_reset(struct tbuf *b)
-{
-	b->len = 0;
-	b->oom = 0;
-	if (b->d != NULL)
-		b->d[0] = '\0';
-}
-
-void
-tb_free(struct tbuf *b)
-{
-	free(b->d);
-	memset(b, 0, sizeof(*b));
-}
-
-void
-tb_putn(struct tbuf *b, const char *s, size_t n)
-{
-	if (tb_grow(b, n) == -1)
-		return;
-	memcpy(b->d + b->len, s, n);
-	b->len += n;
-	b->d[b->len] = '\0';
-}
-
-void
-tb_puts(struct tbuf *b, const char *s)
+tb_puts(struct buf *b, const char *s)
 {
 	tb_putn(b, s, strlen(s));
 }
 
 void
-tb_printf(struct tbuf *b, const char *fmt, ...)
+tb_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -74,16 +33,16 @@ tb_printf(struct tbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || tb_grow(b, (size_t)n) == -1)
+	if (n < 0 || buf_reserve(b, (size_t)n, BUF_NO_MAX) == -1)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->d + b->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
 }
 
 static void
-put_escaped(struct tbuf *b, const char *s, size_t n)
+put_escaped(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k;
@@ -179,7 +138,7 @@ jw_int(struct jw *w, const char *k, int64_t v)
 }
 
 void
-tb_double(struct tbuf *b, double v)
+tb_double(struct buf *b, double v)
 {
 	char s[40];
 

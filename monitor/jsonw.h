@@ -1,5 +1,5 @@
 /*
- * jsonw.h: the monitor's text buffers and a small streaming JSON writer.
+ * jsonw.h: the monitor's text on common/buf.h and a small streaming JSON writer.
  * Strings are escaped for JSON (quotes, backslashes, control characters) and
  * invalid UTF-8 from the wire becomes U+FFFD, so any payload is safe to print.
  */
@@ -9,24 +9,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable text buffer; oom is sticky and makes later appends no-ops. */
-struct tbuf {
-	char *d;
-	size_t len, cap;
-	int oom;
-};
-void tb_reset(struct tbuf *b);
-void tb_free(struct tbuf *b);
-void tb_putn(struct tbuf *b, const char *s, size_t n);
-void tb_puts(struct tbuf *b, const char *s);
-void tb_printf(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "buf.h"
+
+/* Text appended to a struct buf (common/buf.h): its error is sticky and
+ * makes later appends no-ops; the text is always NUL-terminated. */
+void tb_putn(struct buf *b, const char *s, size_t n);
+void tb_puts(struct buf *b, const char *s);
+void tb_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A finite v as the shortest decimal (of 15, 16 or 17 significant digits)
  * that reads back as exactly v. */
-void tb_double(struct tbuf *b, double v);
+void tb_double(struct buf *b, double v);
 
-/* JSON writer over a tbuf. key is NULL inside arrays and at top level. */
+/* JSON writer over a buf. key is NULL inside arrays and at top level. */
 struct jw {
-	struct tbuf b;
+	struct buf b;
 	int comma;
 };
 void jw_obj(struct jw *w, const char *key);

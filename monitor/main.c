@@ -27,6 +27,7 @@
 #include "net.h"
 #include "opts.h"
 #include "proc.h"
+#include "rundir.h"
 #include "timeutil.h"
 
 #define TICK_MS 500
@@ -35,7 +36,7 @@
 
 struct opts {
 	const char *db, *endpoint, *prometheus, *port_file;
-	int json, quiet, exit_on_finish, verbose;
+	int json, quiet, exit_on_finish, verbose, print_run_dir;
 	struct net_curve curve; /* CURVE keys for a hub across hosts (net.h) */
 };
 
@@ -49,10 +50,14 @@ usage(FILE *f)
 	    f,
 	    "usage: cp-monitor [--db PATH | --endpoint EP] [--json] [--quiet]\n"
 	    "                  [--prometheus ADDR:PORT [--port-file F]] [--exit-on-finish] [-v]\n"
+	    "       cp-monitor --print-run-dir [--db PATH]\n"
 	    "\n"
 	    "Attaches to a running (or future) collection and shows its progress.\n"
 	    "  --db PATH           the collection's database (default data/candles.db): the\n"
-	    "                      hub endpoint is read from /tmp/cp-<sha1 of path>/monitor.endpoint\n"
+	    "                      hub endpoint is read from monitor.endpoint in its run directory\n"
+	    "  --print-run-dir     print the run directory of --db (/tmp/cp-<first 12 hex of\n"
+	    "                      sha1 of its absolute path, as realpath -m>) and exit; run.sh\n"
+	    "                      keeps its sockets, logs and endpoint file there\n"
 	    "  --endpoint EP       the hub's endpoint (e.g. ipc:///tmp/run/monitor.sock)\n"
 	    "  --json              one JSON object per event and a summary every second\n"
 	    "                      on stdout (no terminal view)\n"
@@ -134,11 +139,14 @@ endpoint_for_db(const char *db, char *ep, size_t cap)
 {
 	char abs[PATH_MAX], file[PATH_MAX + 64];
 	int said = 0, rc;
+	size_t len;
 
-	if (mon_endpoint_file(db, abs, file, sizeof(file)) == -1) {
+	if (rundir_for(db, abs, file, sizeof(file)) == -1) {
 		log_warnx("cannot make %s absolute", db);
 		return -1;
 	}
+	len = strlen(file); /* /tmp/cp- and 12 digits: the name fits */
+	snprintf(file + len, sizeof(file) - len, "/monitor.endpoint");
 	while (!stop_signal) {
 		if ((rc = read_endpoint(file, ep, cap)) != 0) {
 			if (rc == 1)
@@ -157,13 +165,13 @@ endpoint_for_db(const char *db, char *ep, size_t cap)
 }
 
 static int
-flush_out(struct tbuf *b)
+flush_out(struct buf *b)
 {
 	if (b->len == 0)
 		return 0;
-	if (fwrite(b->d, 1, b->len, stdout) != b->len || fflush(stdout) == EOF)
+	if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) == EOF)
 		return -1;
-	tb_reset(b);
+	buf_reset(b);
 	return 0;
 }
 
@@ -206,6 +214,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "port-file", 0, OPT_STR, &o->port_file, 0, 0, 0, NULL },
 		{ "quiet", 'q', OPT_SET, &o->quiet, 0, 0, 1, NULL },
 		{ "exit-on-finish", 0, OPT_SET, &o->exit_on_finish, 0, 0, 1, NULL },
+		{ "print-run-dir", 0, OPT_SET, &o->print_run_dir, 0, 0, 1, NULL },
 		{ "curve-server", 0, OPT_STR, &o->curve.server_key_file, 0, 0, 0, NULL },
 		{ "curve-client", 0, OPT_STR, &o->curve.client_key_file, 0, 0, 0, NULL },
 		{ "verbose", 'v', OPT_SET, &o->verbose, 0, 0, 1, NULL },
@@ -239,6 +248,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 	exit(EXIT_USAGE);
 }
 
+/* --print-run-dir: the run directory of db on stdout. EXIT_OK, or
+ * EXIT_USAGE when db has no absolute name. */
+static int
+print_run_dir(const char *db)
+{
+	char abs[PATH_MAX], dir[PATH_MAX];
+
+	if (rundir_for(db, abs, dir, sizeof(dir)) == -1) {
+		fprintf(stderr, "cp-monitor: --db %s: cannot make it absolute\n", db);
+		return EXIT_USAGE;
+	}
+	if (printf("%s\n", dir) < 0 || fflush(stdout) == EOF)
+		return EXIT_TEMPFAIL;
+	return EXIT_OK;
+}
+
 /* The whole monitor: options, outputs, the connection. */
 struct app {
 	struct opts o;
@@ -246,7 +271,7 @@ struct app {
 	char ep[1024];
 	void *ctx, *sub;
 	struct jw out;
-	struct tbuf prom;
+	struct buf prom;
 	int view, tty;
 	int64_t next_tick, next_summary;
 };
@@ -278,10 +303,10 @@ attach(struct app *a)
 		snprintf(a->ep, sizeof(a->ep), "%s", a->o.endpoint);
 	else if (endpoint_for_db(a->o.db, a->ep, sizeof(a->ep)) == -1)
 		return stop_signal ? EXIT_OK : EXIT_PERMFAIL;
-	if ((a->ctx = zmq_ctx_new()) == NULL ||
+	if ((a->ctx = net_ctx_new()) == NULL ||
 	    (a->sub = net_socket(a->ctx, ZMQ_SUB, a->ep, 0, curve)) == NULL ||
 	    zmq_setsockopt(a->sub, ZMQ_SUBSCRIBE, "", 0) == -1) {
-		log_warnx("cannot subscribe to %s", a->ep);
+		log_warnx("cannot subscribe to %s: %s", a->ep, zmq_strerror(zmq_errno()));
 		return EXIT_PERMFAIL;
 	}
 	log_info("attached to %s", a->ep);
@@ -397,6 +422,8 @@ main(int argc, char **argv)
 
 	parse_opts(argc, argv, &a.o);
 	log_init("monitor", a.o.verbose);
+	if (a.o.print_run_dir)
+		return print_run_dir(a.o.db);
 	a.m = &m;
 	a.view = !a.o.json && !a.o.quiet;
 	a.tty = isatty(STDOUT_FILENO);
@@ -415,10 +442,9 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if (a.sub != NULL)
 		zmq_close(a.sub);
-	if (a.ctx != NULL)
-		zmq_ctx_term(a.ctx);
+	net_ctx_term(a.ctx);
 	prom_stop();
-	tb_free(&a.out.b);
-	tb_free(&a.prom);
+	buf_free(&a.out.b);
+	buf_free(&a.prom);
 	return rc;
 }

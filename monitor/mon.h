@@ -178,13 +178,6 @@ void mon_on_event(struct monitor *m, const char *topic, size_t tlen, const void 
                   struct jw *w);
 void mon_drain(void *sub, struct monitor *m, struct jw *w);
 
-/* The run directory of a database (runpath.c): db made absolute like
- * `realpath -m` into abs, then file = /tmp/cp-<sha1 prefix>/monitor.endpoint.
- * 0 or -1. */
-int mon_abs_path(const char *path, char out[PATH_MAX]);
-void mon_sha1_hex(const char *msg, char out[41]);
-int mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap);
-
 /* A UTC time as a person reads it: ISO 8601 with the Z ("...T12:00:00Z"). */
 #define MON_UTC_LEN (TIME_TEXT_LEN + 1)
 void mon_time_utc(int64_t t, char out[MON_UTC_LEN]);
@@ -199,14 +192,14 @@ void mon_json_metrics(struct jw *w, const struct msg_committed_ev *c, const stru
 /* The planner's average overlap-analysis time per chunk, or NaN. */
 double mon_analysis_ms(const struct monitor *m);
 void mon_json_progress(struct jw *w, const struct mon_progress *p);
-void mon_prom_render(const struct monitor *m, struct tbuf *b);
+void mon_prom_render(const struct monitor *m, struct buf *b);
 /* Draws the terminal view (ANSI) into b. status: a line about the connection. */
-void mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows,
+void mon_view_render(const struct monitor *m, struct buf *b, int cols, int rows,
                      const char *status);
 
 /* Prometheus HTTP server (libmicrohttpd, its own thread). */
 int prom_start(const char *addr_port, const char *port_file);
-void prom_publish(const struct tbuf *text);
+void prom_publish(const struct buf *text);
 void prom_stop(void);
 
 #endif

@@ -1,6 +1,6 @@
 # monitor/monitor.mk: cp-monitor, included by the top-level Makefile.
 MONITOR_SRC := monitor/main.c monitor/state.c monitor/view.c monitor/prom.c \
-               monitor/pattern.c monitor/jsonw.c monitor/ingest.c monitor/runpath.c
+               monitor/pattern.c monitor/jsonw.c monitor/ingest.c
 BINS += monitor/cp-monitor
 
 monitor/cp-monitor: $(MONITOR_SRC:.c=.o) $(LIBCOMMON)
@@ -17,5 +17,3 @@ tests/unit/jsonw_test: monitor/jsonw.o
 tests/unit/jsonw_test: UNIT_CFLAGS := -Imonitor
 tests/unit/state_test: $(MONITOR_LIB_OBJ)
 tests/unit/state_test: UNIT_CFLAGS := -Imonitor
-tests/unit/runpath_test: monitor/runpath.o
-tests/unit/runpath_test: UNIT_CFLAGS := -Imonitor

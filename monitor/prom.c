@@ -25,13 +25,13 @@ static char *snap;
 static size_t snap_len;
 
 static void
-head(struct tbuf *b, const char *name, const char *type, const char *help)
+head(struct buf *b, const char *name, const char *type, const char *help)
 {
 	tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-label_value(struct tbuf *b, const char *s)
+label_value(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"')
@@ -46,7 +46,7 @@ label_value(struct tbuf *b, const char *s)
 /* A sample's value: the shortest decimal that reads back the same, or
  * Prometheus's NaN, +Inf, -Inf. */
 static void
-sample_value(struct tbuf *b, double v)
+sample_value(struct buf *b, double v)
 {
 	if (isnan(v))
 		tb_puts(b, "NaN");
@@ -57,7 +57,7 @@ sample_value(struct tbuf *b, double v)
 }
 
 static void
-hist(struct tbuf *b, const char *name, const char *help, const struct mon_hist *h)
+hist(struct buf *b, const char *name, const char *help, const struct mon_hist *h)
 {
 	uint64_t cum = 0;
 
@@ -74,7 +74,7 @@ hist(struct tbuf *b, const char *name, const char *help, const struct mon_hist *
 }
 
 static void
-scalar(struct tbuf *b, const char *name, const char *type, const char *help, double v)
+scalar(struct buf *b, const char *name, const char *type, const char *help, double v)
 {
 	head(b, name, type, help);
 	tb_printf(b, "%s ", name);
@@ -83,7 +83,7 @@ scalar(struct tbuf *b, const char *name, const char *type, const char *help, dou
 }
 
 static void
-per_target(struct tbuf *b, const struct monitor *m, const char *name, const char *help, int what)
+per_target(struct buf *b, const struct monitor *m, const char *name, const char *help, int what)
 {
 	head(b, name, "gauge", help);
 	for (int i = 0; i < m->p.nt; i++) {
@@ -101,11 +101,11 @@ per_target(struct tbuf *b, const struct monitor *m, const char *name, const char
 }
 
 void
-mon_prom_render(const struct monitor *m, struct tbuf *b)
+mon_prom_render(const struct monitor *m, struct buf *b)
 {
 	const struct mon_progress *p = &m->p;
 
-	tb_reset(b);
+	buf_reset(b);
 	scalar(b, "candlepipe_requests_total", "counter",
 	       "Candle requests completed (answered or failed), all runs.",
 	       (double)mon_total(m, m->base_requests, p->requests));
@@ -193,15 +193,15 @@ mon_prom_render(const struct monitor *m, struct tbuf *b)
 }
 
 void
-prom_publish(const struct tbuf *text)
+prom_publish(const struct buf *text)
 {
 	char *c;
 
-	if (daemon_h == NULL || text->oom || text->d == NULL)
+	if (daemon_h == NULL || text->err || text->data == NULL)
 		return;
 	if ((c = malloc(text->len + 1)) == NULL)
 		return;
-	memcpy(c, text->d, text->len + 1);
+	memcpy(c, text->data, text->len + 1);
 	pthread_mutex_lock(&snap_mtx);
 	free(snap);
 	snap = c;

@@ -28,7 +28,7 @@ fmt_dur(double s, char *out, size_t cap)
 }
 
 static void
-bar(struct tbuf *b, double frac, int width)
+bar(struct buf *b, double frac, int width)
 {
 	int full = (int)(frac * width + 0.5);
 
@@ -67,7 +67,7 @@ ratio(int64_t a, int64_t b)
 }
 
 static void
-targets(const struct monitor *m, struct tbuf *b, int cols, int max_rows)
+targets(const struct monitor *m, struct buf *b, int cols, int max_rows)
 {
 	const struct mon_progress *p = &m->p;
 	int bw = cols - 70, shown = 0;
@@ -103,7 +103,7 @@ avg_text(char *buf, size_t cap, int64_t sum, int64_t n, int decimals)
 }
 
 static void
-chunk_line(const struct monitor *m, struct tbuf *b)
+chunk_line(const struct monitor *m, struct buf *b)
 {
 	char q[24], r[24], a[24], p[24], w[24], t[24];
 
@@ -125,7 +125,7 @@ chunk_line(const struct monitor *m, struct tbuf *b)
 }
 
 static void
-failures(const struct monitor *m, struct tbuf *b, int max_rows)
+failures(const struct monitor *m, struct buf *b, int max_rows)
 {
 	int n = 0;
 
@@ -144,7 +144,7 @@ failures(const struct monitor *m, struct tbuf *b, int max_rows)
 
 /* After the run: what it did, averaged over the whole run. */
 static void
-finished_summary(const struct monitor *m, struct tbuf *b)
+finished_summary(const struct monitor *m, struct buf *b)
 {
 	const struct mon_progress *p = &m->p;
 	char cps[32], rps[32];
@@ -176,13 +176,13 @@ finished_summary(const struct monitor *m, struct tbuf *b)
 
 /* Draws the view into b, line by line, without regard to the width. */
 static void
-render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
+render(const struct monitor *m, struct buf *b, int cols, int rows, const char *status)
 {
 	const struct mon_progress *p = &m->p;
 	char el[32], rem[32], tot[32], eta[MON_UTC_LEN], cps[32], rps[32];
 	int trows = rows - 16;
 
-	tb_reset(b);
+	buf_reset(b);
 	tb_puts(b, "\033[H");
 	tb_printf(b, "\033[1mcandlepipe monitor\033[0m  %s" EOL, status);
 	if (!m->have_progress) {
@@ -254,16 +254,16 @@ escape_len(const char *s, size_t n)
  * colours are reset and the line cleared all the same): the view never
  * wraps. UTF-8 continuation bytes take no column. */
 static void
-fit_width(struct tbuf *b, int cols)
+fit_width(struct buf *b, int cols)
 {
 	size_t in = 0, out = 0, e;
 	int col = 0;
 
 	while (in < b->len) {
-		char c = b->d[in];
+		char c = b->data[in];
 
-		if ((e = escape_len(b->d + in, b->len - in)) > 0) {
-			memmove(b->d + out, b->d + in, e);
+		if ((e = escape_len(b->data + in, b->len - in)) > 0) {
+			memmove(b->data + out, b->data + in, e);
 			in += e;
 			out += e;
 			continue;
@@ -274,16 +274,16 @@ fit_width(struct tbuf *b, int cols)
 			col++; /* a character starts: it takes a column */
 		/* past the width: dropped, with the rest of its character */
 		if (col <= cols)
-			b->d[out++] = c;
+			b->data[out++] = c;
 		in++;
 	}
 	b->len = out;
-	if (b->d != NULL)
-		b->d[out] = '\0';
+	if (b->data != NULL)
+		b->data[out] = '\0';
 }
 
 void
-mon_view_render(const struct monitor *m, struct tbuf *b, int cols, int rows, const char *status)
+mon_view_render(const struct monitor *m, struct buf *b, int cols, int rows, const char *status)
 {
 	render(m, b, cols, rows, status);
 	if (cols > 0)

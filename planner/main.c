@@ -76,7 +76,7 @@ static struct budget budgets[BUDGET_SOURCES_MAX];
 static int nbudgets;
 static struct plan plan;
 static void *sock_work;
-static struct msgbuf mbuf;
+static struct buf mbuf;
 static struct run_stats stats;
 static double rate_limit;
 static int64_t hedge_after_ms;
@@ -588,31 +588,21 @@ static void
 drain_work(const struct opts *o)
 {
 	for (;;) {
-		zmq_msg_t id, body;
-		int more;
-		size_t sz = sizeof(more);
-		zmq_msg_init(&id);
-		if (zmq_msg_recv(&id, sock_work, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&id);
+		struct net_msg m;
+		const void *id, *body;
+		size_t ilen, len;
+		int n = net_recv_next(sock_work, &m, "work socket");
+
+		if (n == 0)
 			return;
-		}
-		zmq_msg_init(&body);
-		zmq_msg_recv(&body, sock_work, 0);
-		zmq_getsockopt(sock_work, ZMQ_RCVMORE, &more, &sz);
-		if (!more)
-			on_message(zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
-			           zmq_msg_size(&body), o, time_mono_ms());
-		else
+		if (n == 2) {
+			id = net_frame(&m, 0, &ilen);
+			body = net_frame(&m, 1, &len);
+			on_message(id, ilen, body, len, o, time_mono_ms());
+		} else {
 			log_warnx("message with extra frames dropped");
-		while (more) { /* discard any extra frames */
-			zmq_msg_t x;
-			zmq_msg_init(&x);
-			zmq_msg_recv(&x, sock_work, 0);
-			zmq_msg_close(&x);
-			zmq_getsockopt(sock_work, ZMQ_RCVMORE, &more, &sz);
 		}
-		zmq_msg_close(&body);
-		zmq_msg_close(&id);
+		net_msg_close(&m);
 	}
 }
 
@@ -868,7 +858,8 @@ main(int argc, char **argv)
 	proc_catch_signals(on_signal, NULL);
 	if (load_plan(&o) == -1)
 		return EXIT_USAGE;
-	ctx = zmq_ctx_new();
+	if ((ctx = net_ctx_new()) == NULL)
+		return EXIT_TEMPFAIL;
 	bind_sockets(ctx, &o);
 	stats.start_ms = time_mono_ms();
 	rate_limit = o.rate;
@@ -884,8 +875,8 @@ main(int argc, char **argv)
 	zmq_close(sock_work);
 	hub_close();
 	net_zap_stop();
-	zmq_ctx_term(ctx);
-	msgbuf_free(&mbuf);
+	net_ctx_term(ctx);
+	buf_free(&mbuf);
 	plan_free(&plan);
 	return rc;
 }

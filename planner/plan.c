@@ -355,12 +355,9 @@ plan_lease(struct plan *p, int seg, int64_t now_ms, int64_t wall_ms, uint32_t de
 		if (wfrom < t->from)
 			wfrom = t->from;
 		{
-			struct timespec a, b;
-			clock_gettime(CLOCK_MONOTONIC, &a);
+			int64_t a = time_mono_ns();
 			ci->overlap = (uint8_t)overlap_analyze(&t->covered0, wfrom, ci->to, &cov);
-			clock_gettime(CLOCK_MONOTONIC, &b);
-			p->analysis_ns +=
-			    (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+			p->analysis_ns += time_mono_ns() - a;
 			p->planned++;
 		}
 		ci->cov_from = cov.from;

@@ -70,6 +70,31 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 	[[ "$output" == *"--prometheus wants ADDR:PORT (IPv4), not '127.0.0.1:99999'"* ]]
 }
 
+@test "--print-run-dir names the run directory the way run.sh always did" {
+	local d="$BATS_TEST_TMPDIR" p want
+	mkdir -p "$d/real"
+	ln -s real "$d/link"
+	# an existing file, a missing one behind a symlink, "..", a relative path
+	touch "$d/real/x.db"
+	for p in "$d/real/x.db" "$d/link/new/../y.db" "$d//link/./z.db" rel/none.db /../nope/a.db; do
+		want="/tmp/cp-$(printf '%s' "$(realpath -m "$p")" | sha1sum | cut -c1-12)"
+		run "$MON" --print-run-dir --db "$p"
+		[ "$status" -eq 0 ]
+		[ "$output" = "$want" ]
+	done
+	# the default database
+	want="/tmp/cp-$(printf '%s' "$(realpath -m data/candles.db)" | sha1sum | cut -c1-12)"
+	run "$MON" --print-run-dir
+	[ "$status" -eq 0 ]
+	[ "$output" = "$want" ]
+	# a path with no absolute name: a usage error, nothing on stdout
+	run --separate-stderr "$MON" --print-run-dir --db "/$(printf 'x%.0s' $(seq 5000))"
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"cannot make it absolute"* ]]
+	"$MON" --help | grep -q -- "--print-run-dir"
+}
+
 @test "--db finds the hub through the run directory run.sh keeps" {
 	local db="$BATS_TEST_TMPDIR/sub/../c.db" abs hash dir
 	abs="$BATS_TEST_TMPDIR/c.db"

@@ -62,7 +62,7 @@ static struct slot slots[BATCH_MAX];
 static struct candle candle_bufs[BATCH_MAX][CANDLE_MAX_PER_RESPONSE];
 static struct store *store;
 static void *ctx, *sock_results, *sock_work, *sock_events;
-static struct msgbuf mbuf;
+static struct buf mbuf;
 static int db_failures;
 
 static struct {
@@ -164,32 +164,32 @@ write_ready_file(const char *path)
 
 enum recv_status { RECV_NONE, RECV_OK, RECV_DROPPED };
 
-/* Receives the frames of one message from the results ROUTER without
- * blocking, the last one into payload: [identity, payload] or, from a
- * REQ-style peer, [identity, "", payload]. RECV_NONE if nothing is waiting,
- * RECV_DROPPED (logged) for any other shape. ZeroMQ delivers the frames of
- * a message together: once the first is here, so are the others. */
+/* Receives one message from the results ROUTER without blocking and finds
+ * its payload, the last frame: [identity, payload] or, from a REQ-style
+ * peer, [identity, "", payload]. RECV_NONE if nothing is waiting (or the
+ * socket failed: logged), RECV_DROPPED (logged) for any other shape; with
+ * RECV_OK, m holds the frames (net_msg_close). */
 static enum recv_status
-recv_frames(zmq_msg_t *payload)
+recv_frames(struct net_msg *m, const void **data, size_t *len)
 {
-	zmq_msg_t part;
-	int nparts = 0, bad = 0, more = 1;
+	int n = net_recv_msg(sock_results, ZMQ_DONTWAIT, m);
+	size_t mid = 0;
 
-	zmq_msg_init(&part);
-	while (more && zmq_msg_recv(&part, sock_results, ZMQ_DONTWAIT) != -1) {
-		nparts++;
-		more = zmq_msg_more(&part);
-		if (nparts == 2 && more && zmq_msg_size(&part) != 0)
-			bad = 1;
-		zmq_msg_move(payload, &part); /* part is empty again */
-	}
-	zmq_msg_close(&part);
-	if (nparts == 0)
+	if (n == 0)
 		return RECV_NONE;
-	if (bad || nparts > 3) {
-		log_warnx("message of %d frames on the results socket dropped", nparts);
+	if (n == -1) {
+		log_warnx("results socket: %s", m->why);
+		net_msg_close(m);
+		return m->err == EMSGSIZE ? RECV_DROPPED : RECV_NONE;
+	}
+	if (n == 3)
+		(void)net_frame(m, 1, &mid);
+	if (n < 2 || n > 3 || mid != 0) {
+		log_warnx("message of %d frames on the results socket dropped", n);
+		net_msg_close(m);
 		return RECV_DROPPED;
 	}
+	*data = net_frame(m, n - 1, len);
 	return RECV_OK;
 }
 
@@ -218,14 +218,15 @@ decode_result(const void *data, size_t len, struct msg_result *r)
 static enum recv_status
 recv_result(struct msg_result *r)
 {
-	zmq_msg_t payload;
-	enum recv_status st;
+	struct net_msg m;
+	const void *data;
+	size_t len;
+	enum recv_status st = recv_frames(&m, &data, &len);
 
-	zmq_msg_init(&payload);
-	st = recv_frames(&payload);
-	if (st == RECV_OK)
-		st = decode_result(zmq_msg_data(&payload), zmq_msg_size(&payload), r);
-	zmq_msg_close(&payload);
+	if (st == RECV_OK) {
+		st = decode_result(data, len, r);
+		net_msg_close(&m);
+	}
 	return st;
 }
 
@@ -234,17 +235,19 @@ recv_result(struct msg_result *r)
 static void
 drain_work(void)
 {
-	zmq_msg_t m;
-	int n;
+	for (int i = 0; i < BATCH_MAX; i++) {
+		struct net_msg m;
+		size_t len;
+		int n = net_recv_next(sock_work, &m, "work socket");
 
-	for (n = 0; n < BATCH_MAX; n++) {
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock_work, ZMQ_DONTWAIT) == -1) {
-			zmq_msg_close(&m);
+		if (n == 0)
 			return;
-		}
-		log_debug("ignoring a %zu-byte frame from the planner", zmq_msg_size(&m));
-		zmq_msg_close(&m);
+		(void)net_frame(&m, 0, &len);
+		if (n == 1)
+			log_debug("ignoring a %zu-byte frame from the planner", len);
+		else
+			log_debug("ignoring a message of %d frames from the planner", n);
+		net_msg_close(&m);
 	}
 }
 
@@ -392,7 +395,8 @@ open_sockets(const struct opts *o)
 	const struct net_curve *client =
 	    o->connect_curve.server_key_file ? &o->connect_curve : NULL;
 
-	ctx = zmq_ctx_new();
+	if ((ctx = net_ctx_new()) == NULL)
+		return EXIT_TEMPFAIL;
 	if (server != NULL && (o->curve_allow == NULL || net_zap_start(ctx, o->curve_allow) == -1))
 		fatalx(EXIT_PERMFAIL, "CURVE needs a usable --curve-allow file");
 	sock_results = net_socket(ctx, ZMQ_ROUTER, o->results, 1, server);
@@ -419,7 +423,7 @@ close_sockets(void)
 	if (sock_results != NULL)
 		zmq_close(sock_results);
 	net_zap_stop();
-	zmq_ctx_term(ctx);
+	net_ctx_term(ctx);
 }
 
 /* A result whose proof does not follow from its candles is not written:
@@ -464,7 +468,8 @@ take_results(void)
 }
 
 /* Serves until a signal. zmq_poll fails only with EINTR here (our own
- * sockets, our own context), and the loop condition sees the signal. */
+ * sockets, our own context), and the loop condition sees the signal; any
+ * other failure is logged and ends the writer (exit 4: restart it). */
 static void
 serve(void)
 {
@@ -476,7 +481,8 @@ serve(void)
 			{ sock_work, 0, ZMQ_POLLIN, 0 },
 		};
 
-		zmq_poll(items, 2, POLL_MS);
+		if (zmq_poll(items, 2, POLL_MS) == -1 && zmq_errno() != EINTR)
+			fatalx(EXIT_TEMPFAIL, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 		if (items[1].revents & ZMQ_POLLIN)
 			drain_work();
 		if (items[0].revents & ZMQ_POLLIN)
@@ -538,6 +544,6 @@ main(int argc, char **argv)
 	}
 	close_sockets();
 	store_close(&store);
-	msgbuf_free(&mbuf);
+	buf_free(&mbuf);
 	return rc;
 }

@@ -24,14 +24,14 @@ static struct candle cbuf[CANDLE_MAX_PER_RESPONSE];
 /* Re-encodes an accepted message and checks it decodes again. */
 #define ROUNDTRIP(enc, dec, m, type)                    \
 	do {                                            \
-		struct msgbuf b_ = { 0 };               \
+		struct buf b_ = { 0 };                  \
 		type again_;                            \
 		memset(&again_, 0, sizeof(again_));     \
 		if (enc(&b_, m) != 0)                   \
 			abort();                        \
 		if (dec(b_.data, b_.len, &again_) != 0) \
 			abort();                        \
-		msgbuf_free(&b_);                       \
+		buf_free(&b_);                          \
 	} while (0)
 
 static void
@@ -100,12 +100,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (msg_decode_result(data, size, &rs) == 0) {
 		struct candle *again = malloc(sizeof(cbuf));
 		struct msg_result r2 = { .candles = again };
-		struct msgbuf b = { 0 };
+		struct buf b = { 0 };
 
 		if (again == NULL || msg_encode_result(&b, &rs) != 0 ||
 		    msg_decode_result(b.data, b.len, &r2) != 0 || r2.ncandles != rs.ncandles)
 			abort();
-		msgbuf_free(&b);
+		buf_free(&b);
 		free(again);
 	} else {
 		untouched(&rs.ci, sizeof(rs.ci));

@@ -271,7 +271,7 @@ static void
 send_lease(struct peer *p, uint64_t id, uint32_t delay_ms, uint32_t lease_ms, size_t cut)
 {
 	struct chunk_info ci;
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 
 	memset(&ci, 0, sizeof(ci));
 	ci.id = id;
@@ -285,7 +285,7 @@ send_lease(struct peer *p, uint64_t id, uint32_t delay_ms, uint32_t lease_ms, si
 	ci.remaining_req = -1;
 	assert_int_equal(msg_encode_lease(&b, &ci), 0);
 	send_one(p, b.data, b.len - cut);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* SIGTERM: the exit code. */
@@ -307,7 +307,7 @@ test_bad_messages(void **state)
 {
 	struct peer *p = *state;
 	struct msg_ready r = { 3, 0, "x" };
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 	const void *parts[2] = { "a", "b" };
 	const size_t lens[2] = { 1, 1 };
 	uint16_t n;
@@ -318,7 +318,7 @@ test_bad_messages(void **state)
 	expect_ready(p);
 	assert_int_equal(msg_encode_ready(&b, &r), 0);
 	send_one(p, b.data, b.len);
-	msgbuf_free(&b);
+	buf_free(&b);
 	assert_true(log_has(p, "unexpected READY message from the planner dropped"));
 	send_one(p, "\x01\x02\x03", 3);
 	assert_true(log_has(p, "malformed message (3 bytes) from the planner dropped"));
@@ -473,7 +473,7 @@ test_lease_other_version(void **state)
 {
 	struct peer *p = *state;
 	struct chunk_info ci;
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 
 	memset(&ci, 0, sizeof(ci));
 	ci.tf = TF_1M;
@@ -488,7 +488,7 @@ test_lease_other_version(void **state)
 	start(p, "http://127.0.0.1:9", 0, "1");
 	expect_ready(p);
 	send_one(p, b.data, b.len);
-	msgbuf_free(&b);
+	buf_free(&b);
 	expect_version_exit(p);
 }
 
@@ -498,14 +498,14 @@ test_refused(void **state)
 {
 	struct peer *p = *state;
 	struct msg_refused x = { PROTO_VERSION + 1, PROTO_VERSION, "planner" };
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 
 	assert_int_equal(msg_encode_refused(&b, &x), 0);
 	b.data[1] = PROTO_VERSION + 1; /* as a planner of that version sends it */
 	start(p, "http://127.0.0.1:9", 0, "1");
 	expect_ready(p);
 	send_one(p, b.data, b.len);
-	msgbuf_free(&b);
+	buf_free(&b);
 	expect_version_exit(p);
 }
 

@@ -23,9 +23,9 @@ assert_escaped(const char *in, size_t n, const char *want)
 	struct jw w = { { NULL, 0, 0, 0 }, 0 };
 
 	jw_strn(&w, NULL, in, n);
-	assert_false(w.b.oom);
-	assert_string_equal(w.b.d, want);
-	tb_free(&w.b);
+	assert_false(w.b.err);
+	assert_string_equal(w.b.data, want);
+	buf_free(&w.b);
 }
 
 static void
@@ -52,11 +52,11 @@ test_structure(void **state)
 	jw_obj(&w, "o\"k");
 	jw_obj_end(&w);
 	jw_obj_end(&w);
-	assert_string_equal(w.b.d, "{\"topic\":\"summary\",\"n\":-42,\"x\":0.125,\"nan\":null,"
-	                           "\"inf\":null,\"yes\":true,\"no\":false,\"list\":[1,{},[]],"
-	                           "\"o\\\"k\":{}}");
-	tb_free(&w.b);
-	assert_null(w.b.d);
+	assert_string_equal(w.b.data, "{\"topic\":\"summary\",\"n\":-42,\"x\":0.125,\"nan\":null,"
+	                              "\"inf\":null,\"yes\":true,\"no\":false,\"list\":[1,{},[]],"
+	                              "\"o\\\"k\":{}}");
+	buf_free(&w.b);
+	assert_null(w.b.data);
 }
 
 static void
@@ -96,11 +96,11 @@ test_utf8(void **state)
 static void
 test_buffer(void **state)
 {
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 	char big[1000];
 
 	(void)state;
-	tb_reset(&b); /* an empty buffer can be reset */
+	buf_reset(&b); /* an empty buffer can be reset */
 	assert_int_equal(b.len, 0);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -108,33 +108,33 @@ test_buffer(void **state)
 	tb_printf(&b, "%s|%d", big, 7); /* grows past the first 256 bytes */
 	tb_puts(&b, ">");
 	assert_int_equal(b.len, 1 + 999 + 2 + 1);
-	assert_int_equal(b.d[0], '<');
-	assert_memory_equal(b.d + 1000, "|7>", 4);
+	assert_int_equal(b.data[0], '<');
+	assert_memory_equal(b.data + 1000, "|7>", 4);
 	assert_true(b.cap >= b.len + 1);
-	tb_reset(&b);
+	buf_reset(&b);
 	assert_int_equal(b.len, 0);
-	assert_string_equal(b.d, "");
+	assert_string_equal(b.data, "");
 	/* after an allocation failure every append is a no-op until reset */
-	b.oom = 1;
+	b.err = 1;
 	tb_puts(&b, "lost");
 	tb_printf(&b, "%d", 1);
 	assert_int_equal(b.len, 0);
-	tb_reset(&b);
+	buf_reset(&b);
 	tb_puts(&b, "kept");
-	assert_string_equal(b.d, "kept");
-	tb_free(&b);
+	assert_string_equal(b.data, "kept");
+	buf_free(&b);
 }
 
 /* tb_double's text of v. */
 static void
 assert_double(double v, const char *want)
 {
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 
 	tb_double(&b, v);
-	assert_string_equal(b.d, want);
-	assert_true(strtod(b.d, NULL) == v);
-	tb_free(&b);
+	assert_string_equal(b.data, want);
+	assert_true(strtod(b.data, NULL) == v);
+	buf_free(&b);
 }
 
 static void
@@ -159,9 +159,9 @@ test_shortest_numbers(void **state)
 	/* ids are strings: exact past 2^53 */
 	jw_id(&w, "id", (1ULL << 53) + 1);
 	jw_id(&w, "max", UINT64_MAX);
-	assert_string_equal(w.b.d, "123456.789,\"x\":39.601,\"id\":\"9007199254740993\","
-	                           "\"max\":\"18446744073709551615\"");
-	tb_free(&w.b);
+	assert_string_equal(w.b.data, "123456.789,\"x\":39.601,\"id\":\"9007199254740993\","
+	                              "\"max\":\"18446744073709551615\"");
+	buf_free(&w.b);
 }
 
 int

@@ -3,6 +3,7 @@
  * files, bad key files and endpoints (with their messages), the
  * NULL-tolerant event publisher, the ZAP handler with allowed, refused and
  * malformed requests, and (CRASHPOINTS builds) every setsockopt failure. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -606,6 +607,73 @@ test_setopt_failures(void **state)
 #endif
 }
 
+/* Sends n frames "f0", "f1", ... as one message. */
+static void
+send_frames(void *s, int n)
+{
+	char f[16];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(f, sizeof(f), "f%d", i);
+		assert_true(zmq_send(s, f, strlen(f), i < n - 1 ? ZMQ_SNDMORE : 0) >= 0);
+	}
+}
+
+/* net_recv_msg: nothing waiting, whole messages of 1 and 3 frames, one of
+ * more frames than it keeps (dropped whole, the next one intact), and a
+ * receive that fails (a context shut down). */
+static void
+test_recv_msg(void **state)
+{
+	struct net_msg m;
+	void *c2 = zmq_ctx_new(), *push, *pull;
+	const void *d;
+	size_t len;
+
+	(void)state;
+	assert_non_null(c2);
+	assert_non_null(pull = zmq_socket(c2, ZMQ_PULL));
+	assert_int_equal(zmq_bind(pull, "inproc://recv_msg"), 0);
+	assert_non_null(push = zmq_socket(c2, ZMQ_PUSH));
+	assert_int_equal(zmq_connect(push, "inproc://recv_msg"), 0);
+
+	assert_int_equal(net_recv_msg(pull, ZMQ_DONTWAIT, &m), 0);
+	send_frames(push, 1);
+	send_frames(push, 3);
+	send_frames(push, NET_FRAMES_MAX + 3);
+	send_frames(push, 2);
+	assert_int_equal(net_recv_msg(pull, 0, &m), 1);
+	d = net_frame(&m, 0, &len);
+	assert_int_equal(len, 2);
+	assert_memory_equal(d, "f0", 2);
+	net_msg_close(&m);
+	assert_int_equal(net_recv_msg(pull, 0, &m), 3);
+	d = net_frame(&m, 2, &len);
+	assert_memory_equal(d, "f2", 2);
+	net_msg_close(&m);
+	net_msg_close(&m); /* again: a no-op */
+	assert_int_equal(net_recv_msg(pull, 0, &m), -1);
+	assert_int_equal(m.err, EMSGSIZE);
+	assert_string_equal(m.why, "a message of 11 frames (at most 8) dropped");
+	assert_int_equal(m.n, NET_FRAMES_MAX); /* the first ones, for an answer */
+	net_msg_close(&m);
+	assert_int_equal(net_recv_msg(pull, ZMQ_DONTWAIT, &m), 2);
+	d = net_frame(&m, 1, &len);
+	assert_memory_equal(d, "f1", 2);
+	net_msg_close(&m);
+	assert_int_equal(net_recv_msg(pull, ZMQ_DONTWAIT, &m), 0);
+
+	zmq_close(push);
+	assert_int_equal(zmq_ctx_shutdown(c2), 0);
+	assert_int_equal(net_recv_msg(pull, 0, &m), -1);
+	assert_int_equal(m.err, ETERM);
+	assert_int_equal(m.n, 0);
+	assert_non_null(strstr(m.why, "receive: "));
+	net_msg_close(&m);
+	zmq_close(pull);
+	assert_int_equal(zmq_ctx_term(c2), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,6 +682,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_events),    cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_endpoints), cmocka_unit_test(test_event_dropped),
 		cmocka_unit_test(test_zap),       cmocka_unit_test(test_setopt_failures),
+		cmocka_unit_test(test_recv_msg),
 	};
 
 #ifdef CP_CRASHPOINTS

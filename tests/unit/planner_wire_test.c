@@ -25,7 +25,7 @@
 static char dir[] = "/tmp/planner_wire.XXXXXX";
 static char endpoint[128], logpath[128], dbpath[128];
 static void *ctx;
-static struct msgbuf mb;
+static struct buf mb;
 static pid_t pid;
 
 static pid_t
@@ -238,7 +238,7 @@ test_scripted_fetcher(void **state)
 	zmq_close(f);
 	zmq_close(big);
 	zmq_ctx_term(ctx);
-	msgbuf_free(&mb);
+	buf_free(&mb);
 	unlink(logpath);
 	rmdir(dir);
 }

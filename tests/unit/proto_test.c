@@ -346,7 +346,7 @@ decodes_raw(const struct vmsg *m)
 
 /* Every prefix fails, every bit flip is harmless, trailing bytes fail. */
 static void
-abuse(const struct msgbuf *b)
+abuse(const struct buf *b)
 {
 	unsigned char *copy = malloc(b->len + 8);
 
@@ -410,7 +410,7 @@ test_ready(void **state)
 	static const unsigned char golden[] = { 0x95, 0x02, 0x01, 0x03, 0x07, 0xa8, '1',
 		                                '0',  '.',  '0',  '.',  '0',  '.',  '1' };
 	struct msg_ready m = { .free_slots = 3, .leases_seen = 7 }, out;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	strcpy(m.source, "10.0.0.1");
@@ -443,7 +443,7 @@ test_ready(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_ready(&b, &m), -1);
 	assert_int_equal(b.len, 0);
-	msgbuf_free(&b);
+	buf_free(&b);
 	assert_null(b.data);
 }
 
@@ -451,7 +451,7 @@ static void
 test_lease(void **state)
 {
 	struct chunk_info ci = sample_ci(), out;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	msgpack_sbuffer sb;
 	struct vmsg vm;
 
@@ -469,14 +469,14 @@ test_lease(void **state)
 	assert_memory_equal(sb.data, b.data, b.len);
 	msgpack_sbuffer_destroy(&sb);
 	abuse(&b);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 static void
 test_lease_size(void **state)
 {
 	struct chunk_info ci = max_ci(), out;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	assert_int_equal(msg_encode_lease(&b, &ci), 0);
@@ -506,7 +506,7 @@ test_lease_size(void **state)
 	assert_int_equal(msg_encode_lease(&b, &out), 0);
 	assert_int_equal(b.len, 2 * first);
 	assert_memory_equal(b.data, b.data + first, first);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 static void
@@ -515,7 +515,7 @@ test_result(void **state)
 	struct candle in[4], *dec = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*dec));
 	struct msg_result m = { .ci = sample_ci(), .bytes = 54321, .ncandles = 4, .candles = in },
 	                  out = { .candles = dec };
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	msgpack_sbuffer sb;
 	struct vmsg vm;
 
@@ -556,7 +556,7 @@ test_result(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_result(&b, &m), 0);
 	assert_int_equal(msg_decode_result(b.data, b.len, &out), -1);
-	msgbuf_free(&b);
+	buf_free(&b);
 	free(dec);
 }
 
@@ -567,7 +567,7 @@ test_result_200(void **state)
 	struct candle *dec = calloc(CANDLE_MAX_PER_RESPONSE, sizeof(*dec));
 	struct msg_result m = { .ci = sample_ci(), .bytes = 80000, .candles = in };
 	struct msg_result out = { .candles = dec };
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	assert_non_null(in);
@@ -619,7 +619,7 @@ test_result_200(void **state)
 		assert_int_equal(decode_all(sb.data, sb.size), 0);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	msgbuf_free(&b);
+	buf_free(&b);
 	free(in);
 	free(dec);
 }
@@ -628,7 +628,7 @@ static void
 test_failed(void **state)
 {
 	struct msg_failed m, out;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -661,14 +661,14 @@ test_failed(void **state)
 	assert_int_equal(msg_encode_failed(&b, &m), -1);
 	m.kind = FAIL_END;
 	assert_int_equal(msg_encode_failed(&b, &m), -1);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 static void
 test_committed(void **state)
 {
 	struct msg_committed m, out;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	msgpack_sbuffer sb;
 	struct vmsg vm;
 
@@ -697,7 +697,7 @@ test_committed(void **state)
 	m.duplicate = 1;
 	m.new_candles = 201;
 	assert_int_equal(msg_encode_committed(&b, &m), -1);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* Replaces ChunkInfo field i of a valid LEASE and COMMITTED by v. */
@@ -845,7 +845,7 @@ test_candle_fields(void **state)
 	}
 	for (size_t i = 0; i < sizeof(badnum) / sizeof(badnum[0]); i++) {
 		struct msg_result r = { .ci = ci, .ncandles = 1, .candles = &c };
-		struct msgbuf b = { 0 };
+		struct buf b = { 0 };
 
 		sample_candle(&c, 0);
 		strcpy(c.num[CN_CHANGE_RATE], badnum[i]);
@@ -853,7 +853,7 @@ test_candle_fields(void **state)
 		if (decodes_raw(&m) != 0)
 			fail_msg("number \"%s\" accepted", badnum[i]);
 		assert_int_equal(msg_encode_result(&b, &r), -1);
-		msgbuf_free(&b);
+		buf_free(&b);
 	}
 	for (size_t i = 0; i < sizeof(badday) / sizeof(badday[0]); i++) {
 		sample_candle(&c, 0);
@@ -903,7 +903,7 @@ static void
 test_envelope(void **state)
 {
 	struct chunk_info ci = sample_ci();
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	struct vmsg m;
 
 	(void)state;
@@ -958,7 +958,7 @@ test_envelope(void **state)
 		assert_int_equal(msg_peek_type(p, CHUNK_INFO_WIRE_MAX + 1), -1);
 		free(p);
 	}
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 static void
@@ -1031,7 +1031,7 @@ test_mutations(void **state)
 {
 	struct candle in[3];
 	struct msg_result r = { .ci = sample_ci(), .bytes = 1, .ncandles = 3, .candles = in };
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	unsigned char *copy;
 	uint32_t seed = 12345;
 
@@ -1051,7 +1051,7 @@ test_mutations(void **state)
 		(void)decode_all(copy, (seed >> 4) % b.len);
 	}
 	free(copy);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* What the encoders refuse and what they do at the buffer cap; a FAILED
@@ -1063,7 +1063,7 @@ test_edges(void **state)
 	struct msg_ready ready = { .free_slots = 1, .source = "f1" };
 	struct msg_result res;
 	struct msg_failed out, pat;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	struct candle c;
 	struct vmsg m;
 
@@ -1081,17 +1081,17 @@ test_edges(void **state)
 	res.ncandles = 1;
 	assert_int_equal(msg_encode_result(&b, &res), -1);
 	assert_int_equal(b.len, 0);
-	/* appending near the cap: the buffer grows to the cap exactly ... */
+	/* appending near the cap: the buffer grows to the cap (and its NUL) exactly ... */
 	b.cap = b.len = MSG_RESULT_MAX_BYTES - 300;
 	assert_non_null(b.data = calloc(1, b.cap));
 	assert_int_equal(msg_encode_ready(&b, &ready), 0);
-	assert_int_equal(b.cap, MSG_RESULT_MAX_BYTES);
+	assert_int_equal(b.cap, MSG_RESULT_MAX_BYTES + 1); /* and the NUL */
 	assert_true(b.len > MSG_RESULT_MAX_BYTES - 300);
 	/* ... and a message that does not fit fails, leaving b as it was */
 	b.len = MSG_RESULT_MAX_BYTES - 5;
 	assert_int_equal(msg_encode_ready(&b, &ready), -1);
 	assert_int_equal(b.len, MSG_RESULT_MAX_BYTES - 5);
-	msgbuf_free(&b);
+	buf_free(&b);
 	/* FAILED with kind 0 is refused, the output untouched; kind 1 decodes */
 	for (uint64_t kind = 0; kind < 2; kind++) {
 		msgpack_sbuffer sb;
@@ -1125,7 +1125,7 @@ static int
 ci_round_trip(const struct chunk_info *ci, struct chunk_info *out)
 {
 	struct msg_committed c = { .ci = *ci, .bytes = 1 }, back;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -1135,16 +1135,16 @@ ci_round_trip(const struct chunk_info *ci, struct chunk_info *out)
 	if (msg_encode_committed(&b, &c) == -1 || msg_decode_committed(b.data, b.len, &back) == -1)
 		goto done;
 	{ /* the same ChunkInfo both ways: the same LEASE bytes */
-		struct msgbuf b2 = { 0 };
+		struct buf b2 = { 0 };
 
 		b.len = 0;
 		if (msg_encode_lease(&b, out) == 0 && msg_encode_lease(&b2, &back.ci) == 0 &&
 		    b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0)
 			rc = 0;
-		msgbuf_free(&b2);
+		buf_free(&b2);
 	}
 done:
-	msgbuf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 
@@ -1206,7 +1206,7 @@ test_table_messages(void **state)
 	struct msg_failed f = { .ci = sample_ci(), .kind = FAIL_BLOCKED_418 }, f2;
 	struct msg_committed c = { .ci = sample_ci(), .bytes = 5, .new_candles = 3 }, c2;
 	struct msg_refused x = { PROTO_VERSION, 41, "planner" }, x2;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	f.retry_after_ms = 30000;
@@ -1235,7 +1235,7 @@ test_table_messages(void **state)
 	assert_int_equal(x2.speaks, PROTO_VERSION);
 	assert_int_equal(x2.heard, 41);
 	assert_string_equal(x2.who, "planner");
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* The event bodies: the work message's fields, then the wall clock times
@@ -1248,7 +1248,7 @@ test_event_bodies(void **state)
 	struct msg_committed_ev c = { .ci = sample_ci(), .bytes = 5, .new_candles = 3 }, c2;
 	struct chunk_info ci;
 	struct msg_committed plain;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	l.leased_ms = l.planned_ms + 3;
@@ -1281,7 +1281,7 @@ test_event_bodies(void **state)
 	c.committed_ms = -1;
 	b.len = 0;
 	assert_int_equal(msg_encode_committed_ev(&b, &c), -1);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* The work messages carry nothing only the monitor reads: the widest
@@ -1291,7 +1291,7 @@ test_work_messages_are_lean(void **state)
 {
 	struct chunk_info ci = max_ci();
 	struct msg_committed c = { .ci = max_ci(), .bytes = UINT32_MAX };
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	c.new_candles = CANDLE_MAX_PER_RESPONSE;
@@ -1301,7 +1301,7 @@ test_work_messages_are_lean(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_committed(&b, &c), 0);
 	assert_true(b.len <= 103); /* 130 with them */
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* REFUSED is read in any envelope version, the others only in ours;

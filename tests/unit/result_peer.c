@@ -89,7 +89,7 @@ static int
 run(void *fetcher, void *planner, int ncases, char **cases)
 {
 	struct msg_result r;
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	int rc = 0;
 
 	for (int i = 0; i < ncases && rc == 0; i++) {
@@ -103,7 +103,7 @@ run(void *fetcher, void *planner, int ncases, char **cases)
 		    answer(planner, cases[i]) == -1)
 			rc = 1;
 	}
-	msgbuf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 

@@ -146,7 +146,7 @@ test_progress_json(void **state)
 	mon_on_event(&m, "progress", 8, sb.data, sb.size, &w);
 	msgpack_sbuffer_destroy(&sb);
 	assert_string_equal(
-	    w.b.d,
+	    w.b.data,
 	    "{\"topic\":\"progress\",\"v\":2,\"run\":1,\"elapsed_ms\":5000,\"slots_total\":1000,"
 	    "\"slots_done\":400,\"slots_hit\":100,\"requests\":30,\"candles\":300,"
 	    "\"new_candles\":150,\"retries\":1,\"n429\":0,\"n418\":0,\"bytes\":2000000,"
@@ -160,7 +160,7 @@ test_progress_json(void **state)
 	assert_true(m.have_progress);
 	/* the planner's overlap analysis: 3000 us over 4 chunks */
 	assert_true(fabs(mon_analysis_ms(&m) - 0.75) < 1e-9);
-	tb_free(&w.b);
+	buf_free(&w.b);
 }
 
 /* A map of "v": 1 (unless key is "v") and key: the value pack() writes. */
@@ -337,7 +337,7 @@ test_event_lines(void **state)
 	struct msg_fetched_ev fe;
 	struct msg_committed_ev mc;
 	struct mon_chunk k;
-	struct msgbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 
 	(void)state;
 	mon_init(&m);
@@ -347,7 +347,7 @@ test_event_lines(void **state)
 	assert_int_equal(msg_encode_leased_ev(&b, &le), 0);
 	mon_on_event(&m, "leased", 6, b.data, b.len, &w);
 	assert_string_equal(
-	    w.b.d,
+	    w.b.data,
 	    "{\"topic\":\"leased\",\"id\":\"7\",\"attempt\":0,\"timeframe\":\"1m\",\"market\":"
 	    "\"KRW-ETH\",\"to\":\"2023-11-14T22:20:00Z\",\"count\":200,\"seg_lo\":\"1970-01-01T00:00:00Z\","
 	    "\"overlap\":\"NO_OVERLAP\",\"cov_from\":0,\"cov_to\":0,\"lease_ms\":0,\"delay_ms\":0,"
@@ -356,7 +356,7 @@ test_event_lines(void **state)
 	    "\"remaining_req\":5,\"api_ms\":200,\"planned_ms\":1700000000000,"
 	    "\"leased_ms\":1700000000010}\n");
 
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	fe.ci = ci;
 	fe.sent_ms = P0 + 110;
 	fe.answered_ms = P0 + 310;
@@ -364,11 +364,11 @@ test_event_lines(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_fetched_ev(&b, &fe), 0);
 	mon_on_event(&m, "fetched", 7, b.data, b.len, &w);
-	assert_non_null(strstr(w.b.d, "\"api_ms\":200,\"sent_ms\":1700000000110,"
-	                              "\"answered_ms\":1700000000310,"
-	                              "\"parsed_ms\":1700000000315}\n"));
+	assert_non_null(strstr(w.b.data, "\"api_ms\":200,\"sent_ms\":1700000000110,"
+	                                 "\"answered_ms\":1700000000310,"
+	                                 "\"parsed_ms\":1700000000315}\n"));
 
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	memset(&mf, 0, sizeof(mf));
 	mf.ci = ci;
 	mf.kind = FAIL_RATE_429;
@@ -378,11 +378,11 @@ test_event_lines(void **state)
 	b.len = 0;
 	assert_int_equal(msg_encode_failed(&b, &mf), 0);
 	mon_on_event(&m, "retry", 5, b.data, b.len, &w);
-	assert_non_null(strstr(w.b.d, "\"api_ms\":200,\"kind\":\"rate_429\",\"retry_after_ms\":"
-	                              "1500,\"source\":\"10.0.0.2\",\"reason\":\"HTTP 429 "
-	                              "\\\"too many\\\"\"}\n"));
+	assert_non_null(strstr(w.b.data, "\"api_ms\":200,\"kind\":\"rate_429\",\"retry_after_ms\":"
+	                                 "1500,\"source\":\"10.0.0.2\",\"reason\":\"HTTP 429 "
+	                                 "\\\"too many\\\"\"}\n"));
 
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	memset(&mc, 0, sizeof(mc));
 	mc.ci = ci;
 	mc.bytes = 4096;
@@ -392,7 +392,7 @@ test_event_lines(void **state)
 	assert_int_equal(msg_encode_committed_ev(&b, &mc), 0);
 	mon_on_event(&m, "committed", 9, b.data, b.len, &w);
 	assert_non_null(strstr(
-	    w.b.d,
+	    w.b.data,
 	    "\"bytes\":4096,\"new_candles\":150,\"duplicate\":false,"
 	    "\"committed_ms\":1700000000340,\"metrics\":{\"queue_ms\":10,\"rate_wait_ms\":100,"
 	    "\"api_ms\":200,\"parse_ms\":5,\"write_ms\":25,"
@@ -403,14 +403,14 @@ test_event_lines(void **state)
 	assert_int_equal(m.h_api.count, 1);
 	/* a chunk whose leased and fetched events were missed (the monitor
 	 * attached later): its API time is known, the other phases are not */
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	mc.ci.id = 8;
 	b.len = 0;
 	assert_int_equal(msg_encode_committed_ev(&b, &mc), 0);
 	mon_on_event(&m, "committed", 9, b.data, b.len, &w);
-	assert_non_null(strstr(w.b.d, "\"metrics\":{\"queue_ms\":null,\"rate_wait_ms\":null,"
-	                              "\"api_ms\":200,\"parse_ms\":null,\"write_ms\":null,"
-	                              "\"total_ms\":null,"));
+	assert_non_null(strstr(w.b.data, "\"metrics\":{\"queue_ms\":null,\"rate_wait_ms\":null,"
+	                                 "\"api_ms\":200,\"parse_ms\":null,\"write_ms\":null,"
+	                                 "\"total_ms\":null,"));
 	assert_int_equal(m.chunks, 2);
 	assert_int_equal(m.h_api.count, 2);
 	assert_int_equal(m.h_queue.count, 1);
@@ -422,26 +422,26 @@ test_event_lines(void **state)
 	assert_true(k.queue_ms == MON_UNKNOWN && k.api_ms == 200);
 
 	/* a topic the monitor does not know: its size */
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	mon_on_event(&m, "hello", 5, "abc", 3, &w);
-	assert_string_equal(w.b.d, "{\"topic\":\"hello\",\"bytes\":3}\n");
+	assert_string_equal(w.b.data, "{\"topic\":\"hello\",\"bytes\":3}\n");
 	/* a payload that does not decode: one error line, counted */
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	mon_on_event(&m, "committed", 9, "\xc1", 1, &w);
 	assert_string_equal(
-	    w.b.d, "{\"topic\":\"committed\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
-	tb_reset(&w.b);
+	    w.b.data, "{\"topic\":\"committed\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
+	buf_reset(&w.b);
 	mon_on_event(&m, "failed", 6, "\x90", 1, &w);
 	mon_on_event(&m, "fetched", 7, "\x90", 1, &w);
 	mon_on_event(&m, "progress", 8, "\x90", 1, NULL);
 	assert_string_equal(
-	    w.b.d, "{\"topic\":\"failed\",\"error\":\"undecodable payload\",\"bytes\":1}\n"
-	           "{\"topic\":\"fetched\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
+	    w.b.data, "{\"topic\":\"failed\",\"error\":\"undecodable payload\",\"bytes\":1}\n"
+	              "{\"topic\":\"fetched\",\"error\":\"undecodable payload\",\"bytes\":1}\n");
 	assert_int_equal(m.ev_bad, 4);
 	assert_int_equal(m.ev[T_OTHER], 1);
 	assert_int_equal(m.ev[T_COMMITTED], 3);
-	msgbuf_free(&b);
-	tb_free(&w.b);
+	buf_free(&b);
+	buf_free(&w.b);
 }
 
 static void
@@ -465,16 +465,16 @@ test_drain(void **state)
 	zmq_send(tx, "hello", 5, ZMQ_SNDMORE);
 	zmq_send(tx, "", 0, 0);
 	mon_drain(rx, &m, &w);
-	assert_string_equal(w.b.d, "{\"topic\":\"hello\",\"bytes\":2}\n"
-	                           "{\"topic\":\"hello\",\"bytes\":3}\n"
-	                           "{\"topic\":\"hello\",\"bytes\":0}\n");
+	assert_string_equal(w.b.data, "{\"topic\":\"hello\",\"bytes\":2}\n"
+	                              "{\"topic\":\"hello\",\"bytes\":3}\n"
+	                              "{\"topic\":\"hello\",\"bytes\":0}\n");
 	assert_int_equal(m.ev[T_OTHER], 3);
 	assert_int_equal(m.ev_bad, 1);
 	assert_true(m.last_event_mono_ms > 0);
 	zmq_close(tx);
 	zmq_close(rx);
 	zmq_ctx_term(ctx);
-	tb_free(&w.b);
+	buf_free(&w.b);
 }
 
 /* Progress every second of a run: requests at 5/s, slots at 20/s. */
@@ -494,15 +494,15 @@ test_prometheus(void **state)
 	static const struct tgt odd[] = {
 		{ "KRW-\"Q\\\nX", "1m", 2000, 300, 200, 5, 100, 1, "stuck" },
 	};
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 	struct chunk_info ci = chunk(1, "KRW-BTC", 1700000400, 1700000400 - 200 * 60, 200);
 	struct msg_committed_ev mc;
 
 	(void)state;
 	mon_init(&m);
 	mon_prom_render(&m, &b);
-	assert_non_null(strstr(b.d, "\ncandlepipe_requests_total 0\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_predicted_remaining_seconds NaN\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_requests_total 0\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_predicted_remaining_seconds NaN\n"));
 	feed_run(1, 4, odd, 1, one_source, 1);
 	feed_run(2, 3, odd, 1, one_source, 1); /* a new run: counters add up */
 	memset(&mc, 0, sizeof(mc));
@@ -511,25 +511,25 @@ test_prometheus(void **state)
 	mon_on_committed(&m, &mc);
 	mon_update(&m);
 	mon_prom_render(&m, &b);
-	assert_non_null(strstr(b.d, "\ncandlepipe_requests_total 35\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_candles_received_total 7000\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_retries_total 2\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_events_total{topic=\"progress\"} 9\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_requests_total 35\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_candles_received_total 7000\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_retries_total 2\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_events_total{topic=\"progress\"} 9\n"));
 	/* label values escape quotes, backslashes and newlines */
-	assert_non_null(
-	    strstr(b.d, "\ncandlepipe_slots_total{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
-	                "2000\n"));
-	assert_non_null(
-	    strstr(b.d, "\ncandlepipe_target_failed{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
-	                "1\n"));
 	assert_non_null(strstr(
-	    b.d, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 10\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_chunk_api_seconds_bucket{le=\"2.5\"} 0\n"
-	                            "candlepipe_chunk_api_seconds_bucket{le=\"5\"} 1\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_chunk_api_seconds_sum 3\n"
-	                            "candlepipe_chunk_api_seconds_count 1\n"));
-	assert_non_null(strstr(b.d, "\ncandlepipe_requests_per_second 5\n"));
-	tb_free(&b);
+	    b.data, "\ncandlepipe_slots_total{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
+	            "2000\n"));
+	assert_non_null(strstr(
+	    b.data, "\ncandlepipe_target_failed{market=\"KRW-\\\"Q\\\\\\nX\",timeframe=\"1m\"} "
+	            "1\n"));
+	assert_non_null(strstr(
+	    b.data, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 10\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_chunk_api_seconds_bucket{le=\"2.5\"} 0\n"
+	                               "candlepipe_chunk_api_seconds_bucket{le=\"5\"} 1\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_chunk_api_seconds_sum 3\n"
+	                               "candlepipe_chunk_api_seconds_count 1\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_requests_per_second 5\n"));
+	buf_free(&b);
 }
 
 static void
@@ -544,33 +544,35 @@ test_summary(void **state)
 	(void)state;
 	mon_init(&m);
 	mon_json_summary(&m, &w); /* nothing seen yet */
-	assert_non_null(strstr(w.b.d, "{\"topic\":\"summary\",\"connected\":false,\"run\":0,"));
-	assert_non_null(strstr(w.b.d, "\"coverage_hit_ratio\":null,"));
-	assert_non_null(strstr(w.b.d, "\"prediction\":{\"available\":false,\"method\":"));
-	tb_reset(&w.b);
+	assert_non_null(strstr(w.b.data, "{\"topic\":\"summary\",\"connected\":false,\"run\":0,"));
+	assert_non_null(strstr(w.b.data, "\"coverage_hit_ratio\":null,"));
+	assert_non_null(strstr(w.b.data, "\"prediction\":{\"available\":false,\"method\":"));
+	buf_reset(&w.b);
 	w.comma = 0;
 	feed_run(1, 12, two, 2, one_source, 1);
 	mon_update(&m);
 	mon_json_summary(&m, &w);
-	assert_non_null(strstr(w.b.d,
+	assert_non_null(strstr(w.b.data,
 	                       "\"targets\":[{\"market\":\"KRW-BTC\",\"timeframe\":\"1m\","
 	                       "\"slots_total\":2000,\"slots_done\":1200,\"failed\":false},"
 	                       "{\"market\":\"KRW-ETH\",\"timeframe\":\"1m\",\"slots_total\":"
 	                       "2000,\"slots_done\":2000,\"failed\":true,\"reason\":\"HTTP "
 	                       "404\"}],\"failed\":[{\"market\":\"KRW-ETH\",\"timeframe\":"
 	                       "\"1m\",\"reason\":\"HTTP 404\"}],"));
-	assert_non_null(strstr(w.b.d, "\"requests_per_s\":5,"));
+	assert_non_null(strstr(w.b.data, "\"requests_per_s\":5,"));
 	/* KRW-BTC: 800 slots left at 1000 / 50 = 20 slots per request: 40
 	 * requests; KRW-ETH failed: none */
-	assert_non_null(strstr(w.b.d, "\"prediction\":{\"available\":true,\"total_s\":20,"
-	                              "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
+	assert_non_null(strstr(w.b.data,
+	                       "\"prediction\":{\"available\":true,\"total_s\":20,"
+	                       "\"remaining_s\":8,\"remaining_requests\":40,\"eta_utc\":"));
 	{ /* ISO 8601 with the Z, as every UTC time printed */
-		const char *eta = strstr(w.b.d, "\"eta_utc\":\"") + 11;
+		const char *eta = strstr(w.b.data, "\"eta_utc\":\"") + 11;
 		assert_int_equal(strspn(eta, "0123456789-T:"), 19);
 		assert_memory_equal(eta + 19, "Z\"", 2);
 	}
-	assert_non_null(strstr(w.b.d, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
-	tb_free(&w.b);
+	assert_non_null(
+	    strstr(w.b.data, "\"pattern\":{\"type\":\"dense\",\"slots_per_candle\":1,"));
+	buf_free(&w.b);
 }
 
 static void
@@ -638,10 +640,10 @@ test_chains(void **state)
 
 /* The view of m as text. */
 static const char *
-view(struct tbuf *b, int cols, int rows)
+view(struct buf *b, int cols, int rows)
 {
 	mon_view_render(&m, b, cols, rows, "ipc://x  live");
-	return b->d;
+	return b->data;
 }
 
 static void
@@ -650,7 +652,7 @@ test_view(void **state)
 	static struct tgt many[12];
 	static const struct src srcs[] = { { "10.0.0.1", 5, 2500 }, { "10.0.0.2", 5, 0 } };
 	static char names[12][16];
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 	struct msg_committed_ev mc;
 
 	(void)state;
@@ -671,20 +673,20 @@ test_view(void **state)
 	mon_on_committed(&m, &mc);
 	mon_update(&m);
 	view(&b, 200, 20);
-	assert_non_null(strstr(b.d, "candlepipe monitor\033[0m  ipc://x  live"));
+	assert_non_null(strstr(b.data, "candlepipe monitor\033[0m  ipc://x  live"));
 	/* 4 rows for targets: 4 bars, then the rest summed up */
-	assert_non_null(strstr(b.d, "  KRW-M03    1m  [#########################"));
-	assert_null(strstr(b.d, "KRW-M04    1m"));
-	assert_non_null(strstr(b.d, "  ... and 8 more targets\033[K\n"));
-	assert_non_null(strstr(b.d, "(rate_limit 10.0/source, 2 sources)"));
-	assert_non_null(strstr(b.d, "             source 10.0.0.1 blocked for 2.5 s\033[K\n"));
-	assert_null(strstr(b.d, "source 10.0.0.2 blocked"));
-	assert_non_null(strstr(b.d, " failed      KRW-M00 1m: (no reason)\033[K\n"
-	                            " failed      KRW-M01 1m: gone\033[K\n"));
-	assert_non_null(strstr(b.d, " failed      KRW-M02 1m: gone\033[K\n  ...\033[K\n"));
+	assert_non_null(strstr(b.data, "  KRW-M03    1m  [#########################"));
+	assert_null(strstr(b.data, "KRW-M04    1m"));
+	assert_non_null(strstr(b.data, "  ... and 8 more targets\033[K\n"));
+	assert_non_null(strstr(b.data, "(rate_limit 10.0/source, 2 sources)"));
+	assert_non_null(strstr(b.data, "             source 10.0.0.1 blocked for 2.5 s\033[K\n"));
+	assert_null(strstr(b.data, "source 10.0.0.2 blocked"));
+	assert_non_null(strstr(b.data, " failed      KRW-M00 1m: (no reason)\033[K\n"
+	                               " failed      KRW-M01 1m: gone\033[K\n"));
+	assert_non_null(strstr(b.data, " failed      KRW-M02 1m: gone\033[K\n  ...\033[K\n"));
 	assert_non_null(
-	    strstr(b.d, " chunks      1 committed (0 from coverage); avg ms: queue 10"));
-	assert_non_null(strstr(b.d, " prediction  done in 7s at "));
+	    strstr(b.data, " chunks      1 committed (0 from coverage); avg ms: queue 10"));
+	assert_non_null(strstr(b.data, " prediction  done in 7s at "));
 	/* a long run, finished: the summary with hours */
 	{
 		struct prog p = {
@@ -694,14 +696,14 @@ test_view(void **state)
 	}
 	mon_update(&m);
 	view(&b, 200, 10);
-	assert_non_null(strstr(b.d, " run 3 \033[1mfinished\033[0m in 1h01m01s\033[K\n"));
-	assert_non_null(strstr(b.d, "  KRW-M00    1m  [#########################"));
-	assert_non_null(strstr(b.d, " summary     100/100 slots covered (0 already there), "
-	                            "720000 candles received, 360000 stored new\033[K\n"));
-	assert_non_null(strstr(b.d, "100.0 candles/request, 0.0% coverage hit ratio, 2.0 MB"));
-	assert_non_null(strstr(b.d, "             197 candles/s, 2.0 requests/s on average"));
-	assert_non_null(strstr(b.d, "waiting for the next run (Ctrl-C to leave)"));
-	tb_free(&b);
+	assert_non_null(strstr(b.data, " run 3 \033[1mfinished\033[0m in 1h01m01s\033[K\n"));
+	assert_non_null(strstr(b.data, "  KRW-M00    1m  [#########################"));
+	assert_non_null(strstr(b.data, " summary     100/100 slots covered (0 already there), "
+	                               "720000 candles received, 360000 stored new\033[K\n"));
+	assert_non_null(strstr(b.data, "100.0 candles/request, 0.0% coverage hit ratio, 2.0 MB"));
+	assert_non_null(strstr(b.data, "             197 candles/s, 2.0 requests/s on average"));
+	assert_non_null(strstr(b.data, "waiting for the next run (Ctrl-C to leave)"));
+	buf_free(&b);
 }
 
 /* The widest line of a view, in columns (escape sequences take none). */
@@ -735,7 +737,7 @@ test_view_width(void **state)
 		{ "KRW-\xea\xb0\x80\xea\xb0\x80\xea\xb0\x80", "1m", 100, 50, 0, 5, 50, 1,
 		  "a reason long enough to run past any narrow terminal's right edge" },
 	};
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 
 	(void)state;
 	mon_init(&m);
@@ -743,25 +745,25 @@ test_view_width(void **state)
 	mon_update(&m);
 	for (int cols = 20; cols <= 120; cols += 10) {
 		view(&b, cols, 40);
-		assert_true(widest(b.d) <= cols);
+		assert_true(widest(b.data) <= cols);
 		/* lines are cut, never dropped; colours are still reset */
-		assert_non_null(strstr(b.d, " throughput"));
-		assert_non_null(strstr(b.d, "\033[0m"));
+		assert_non_null(strstr(b.data, " throughput"));
+		assert_non_null(strstr(b.data, "\033[0m"));
 	}
 	view(&b, 200, 40);
-	assert_true(widest(b.d) > 120); /* the width is not cut without need */
+	assert_true(widest(b.data) > 120); /* the width is not cut without need */
 	/* a cut inside a multibyte character keeps it whole or drops it */
 	view(&b, 8, 40);
-	assert_non_null(strstr(b.d, "  KRW-\xea\xb0\x80\xea\xb0\x80\033[K"));
+	assert_non_null(strstr(b.data, "  KRW-\xea\xb0\x80\xea\xb0\x80\033[K"));
 	view(&b, 7, 40);
-	assert_non_null(strstr(b.d, "  KRW-\xea\xb0\x80\033[K"));
-	tb_free(&b);
+	assert_non_null(strstr(b.data, "  KRW-\xea\xb0\x80\033[K"));
+	buf_free(&b);
 }
 
 static void
 test_rates_never_over_budget(void **state)
 {
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 	struct jw w = { { NULL, 0, 0, 0 }, 0 };
 	double r = -1;
 
@@ -790,31 +792,32 @@ test_rates_never_over_budget(void **state)
 	mon_update(&m);
 	assert_false(m.rates_known);
 	mon_json_summary(&m, &w);
-	assert_non_null(strstr(w.b.d, "\"candles_per_s\":null,\"requests_per_s\":null,"
-	                              "\"slots_per_s\":null,"));
+	assert_non_null(strstr(w.b.data, "\"candles_per_s\":null,\"requests_per_s\":null,"
+	                                 "\"slots_per_s\":null,"));
 	mon_prom_render(&m, &b);
-	assert_non_null(strstr(b.d, "\ncandlepipe_requests_per_second NaN\n"));
+	assert_non_null(strstr(b.data, "\ncandlepipe_requests_per_second NaN\n"));
 	view(&b, 200, 40);
-	assert_non_null(strstr(b.d, "             n/a candles/s, n/a requests/s on average"));
-	assert_non_null(strstr(b.d, "             1 request, 1 retry, "));
-	assert_non_null(strstr(b.d, "10 candles received"));
+	assert_non_null(strstr(b.data, "             n/a candles/s, n/a requests/s on average"));
+	assert_non_null(strstr(b.data, "             1 request, 1 retry, "));
+	assert_non_null(strstr(b.data, "10 candles received"));
 	/* the same run still going: the live line says n/a too */
 	m.p.finished = 0;
 	view(&b, 200, 40);
-	assert_non_null(strstr(b.d, " throughput  n/a candles/s   n/a requests/s of 10.0 allowed"));
-	assert_non_null(strstr(b.d, "(rate_limit 10.0/source, 1 source)"));
-	tb_free(&b);
-	tb_free(&w.b);
+	assert_non_null(
+	    strstr(b.data, " throughput  n/a candles/s   n/a requests/s of 10.0 allowed"));
+	assert_non_null(strstr(b.data, "(rate_limit 10.0/source, 1 source)"));
+	buf_free(&b);
+	buf_free(&w.b);
 }
 
 static void
 test_numbers_and_ids(void **state)
 {
 	static const struct src odd_rate[] = { { "10.0.0.1", 39.601, 0 } };
-	struct tbuf b = { NULL, 0, 0, 0 };
+	struct buf b = { NULL, 0, 0, 0 };
 	struct jw w = { { NULL, 0, 0, 0 }, 0 };
 	struct chunk_info ci = chunk((1ULL << 53) + 1, "KRW-BTC", 1700000400, 1700000000, 1);
-	struct msgbuf mb = { NULL, 0, 0 };
+	struct buf mb = { 0 };
 
 	(void)state;
 	mon_init(&m);
@@ -823,19 +826,20 @@ test_numbers_and_ids(void **state)
 	mon_prom_render(&m, &b);
 	/* the shortest decimal that reads back the same, not 39.600999999999999 */
 	assert_non_null(strstr(
-	    b.d, "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 39.601\n"));
-	assert_null(strstr(b.d, "39.600999"));
+	    b.data,
+	    "\ncandlepipe_source_allowed_requests_per_second{source=\"10.0.0.1\"} 39.601\n"));
+	assert_null(strstr(b.data, "39.600999"));
 	mon_json_summary(&m, &w);
-	assert_non_null(strstr(w.b.d, "\"allowed_rps\":39.601,"));
+	assert_non_null(strstr(w.b.data, "\"allowed_rps\":39.601,"));
 	/* a chunk id past 2^53 is a string, exactly */
-	tb_reset(&w.b);
+	buf_reset(&w.b);
 	w.comma = 0;
 	assert_int_equal(msg_encode_leased_ev(&mb, &(struct msg_leased_ev){ .ci = ci }), 0);
 	mon_on_event(&m, "leased", 6, mb.data, mb.len, &w);
-	assert_non_null(strstr(w.b.d, "{\"topic\":\"leased\",\"id\":\"9007199254740993\","));
-	msgbuf_free(&mb);
-	tb_free(&b);
-	tb_free(&w.b);
+	assert_non_null(strstr(w.b.data, "{\"topic\":\"leased\",\"id\":\"9007199254740993\","));
+	buf_free(&mb);
+	buf_free(&b);
+	buf_free(&w.b);
 }
 
 int

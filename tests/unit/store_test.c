@@ -748,7 +748,8 @@ test_open_refusals(void **state)
 	open_fails(path, EXIT_PERMFAIL, "is a directory, not a database file");
 	snprintf(path, sizeof(path), "%s/e.db.lock", tmpdir);
 	assert_int_equal(access(path, F_OK), -1);
-	open_fails("/dev/null", EXIT_PERMFAIL, "/dev/null is a character device, not a database file");
+	open_fails("/dev/null", EXIT_PERMFAIL,
+	           "/dev/null is a character device, not a database file");
 	/* ":memory:" is a file name like any other, in the current directory */
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(tmpdir), 0);

@@ -174,14 +174,30 @@ test_clocks(void **state)
 	assert_true(m2 >= m1);
 }
 
+/* The three units read one clock: read one after the other, each is no
+ * earlier than the one before, whatever its unit. */
+static void
+test_mono_units(void **state)
+{
+	int64_t ms, us, ns, ms2;
+
+	(void)state;
+	ms = time_mono_ms();
+	us = time_mono_us();
+	ns = time_mono_ns();
+	ms2 = time_mono_ms();
+	assert_true(ms * 1000 <= us);
+	assert_true(us * 1000 <= ns);
+	assert_true(ns / 1000000 <= ms2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts),
-		cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_accepts),    cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_format),     cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_mono_units),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,7 +151,7 @@ make_result(struct msg_result *r, int64_t to, int n)
 
 /* Sends the frames (NULL-terminated, "" an empty frame), then msg. */
 static void
-send_frames(const struct msgbuf *msg, const char *const *frames)
+send_frames(const struct buf *msg, const char *const *frames)
 {
 	for (; *frames != NULL; frames++)
 		assert_true(zmq_send(fetcher, *frames, strlen(*frames), ZMQ_SNDMORE) >= 0);
@@ -163,11 +163,11 @@ static const char *const no_frames[] = { NULL };
 static void
 send_result(const struct msg_result *r)
 {
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 
 	assert_int_equal(msg_encode_result(&b, r), 0);
 	send_frames(&b, no_frames);
-	msgbuf_free(&b);
+	buf_free(&b);
 }
 
 /* Receives one COMMITTED within ms: 0, or -1 if none came. Keeps the
@@ -211,7 +211,7 @@ db_count(const char *sql)
 static void
 test_drops_rejects_acks(void **state)
 {
-	struct msgbuf b = { 0 };
+	struct buf b = { 0 };
 	struct msg_ready rd;
 	struct msg_result r;
 	struct msg_committed c;
@@ -239,7 +239,7 @@ test_drops_rejects_acks(void **state)
 	assert_int_equal(msg_encode_result(&b, &r), 0);
 	b.len--;
 	send_frames(&b, no_frames);
-	msgbuf_free(&b);
+	buf_free(&b);
 	/* a candle still forming: rejected, never acknowledged */
 	make_result(&r, tf_floor(TF_1M, now) + MIN, 1);
 	send_result(&r);
@@ -247,7 +247,7 @@ test_drops_rejects_acks(void **state)
 	make_result(&r, T0 + 10 * MIN, 3);
 	assert_int_equal(msg_encode_result(&b, &r), 0);
 	send_frames(&b, (const char *const[]){ "", NULL });
-	msgbuf_free(&b);
+	buf_free(&b);
 	assert_int_equal(recv_committed(5000, &c, &id), 0);
 	assert_int_equal(c.ci.id, (uint64_t)(T0 + 10 * MIN));
 	assert_int_equal(c.new_candles, 3);

@@ -1,9 +1,11 @@
 /*
- * runpath.c: where a collection publishes its hub endpoint. run.sh keeps a
- * run directory /tmp/cp-<first 12 hex of sha1(absolute db path)>; the
- * monitor finds it from --db the same way: the path made absolute like
- * `realpath -m` (symlinks of the existing prefix resolved, "." and ".."
- * folded, the file need not exist), then SHA-1 (FIPS 180-4) of that text.
+ * rundir.c: the one place that names a collection's run directory (its
+ * sockets, logs, pid file and hub endpoint): /tmp/cp-<first 12 hex of
+ * sha1(absolute db path)>, the db path made absolute like `realpath -m`
+ * (symlinks of the existing prefix resolved, "." and ".." folded, the file
+ * need not exist), then SHA-1 (FIPS 180-4) of that text. run.sh asks for it
+ * through `cp-monitor --print-run-dir`; the monitor reads the endpoint there.
+ * Owns no state.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -12,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mon.h"
+#include "rundir.h"
 
 struct sha1 {
 	uint32_t h[5];
@@ -60,7 +62,7 @@ sha1_block(struct sha1 *s, const unsigned char *p)
 }
 
 void
-mon_sha1_hex(const char *msg, char out[41])
+rundir_sha1_hex(const char *msg, char out[41])
 {
 	struct sha1 s = { { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 } };
 	size_t len = strlen(msg), i = 0, r;
@@ -138,7 +140,7 @@ resolve_prefix(char *const *comp, int n, char res[PATH_MAX])
 }
 
 int
-mon_abs_path(const char *path, char out[PATH_MAX])
+rundir_abs_path(const char *path, char out[PATH_MAX])
 {
 	char tmp[PATH_MAX], res[PATH_MAX], *comp[PATH_MAX / 2];
 	int n, k;
@@ -158,13 +160,12 @@ mon_abs_path(const char *path, char out[PATH_MAX])
 }
 
 int
-mon_endpoint_file(const char *db, char abs[PATH_MAX], char *file, size_t cap)
+rundir_for(const char *db, char abs[PATH_MAX], char *dir, size_t cap)
 {
 	char hex[41];
 
-	if (mon_abs_path(db, abs) == -1)
+	if (rundir_abs_path(db, abs) == -1)
 		return -1;
-	mon_sha1_hex(abs, hex);
-	snprintf(file, cap, "/tmp/cp-%.12s/monitor.endpoint", hex);
-	return 0;
+	rundir_sha1_hex(abs, hex);
+	return (size_t)snprintf(dir, cap, "/tmp/cp-%.12s", hex) < cap ? 0 : -1;
 }
