@@ -98,7 +98,7 @@ parse_base(const char *s, int64_t *t)
 	char base[TIME_TEXT_LEN];
 	int v;
 
-	if (strlen(s) < 19)
+	if (s == NULL || strlen(s) < 19)
 		return -1;
 	for (int i = 0; i < 6; i++) {
 		int len = i == 0 ? 4 : 2;
@@ -233,12 +233,12 @@ static int
 market_known(const char *market)
 {
 	sqlite3_stmt *st = sdb_stmt(SQ_KNOWN);
-	int rc, known = -1;
+	int known = -1;
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW)
 		known = sqlite3_column_int(st, 0) != 0;
 	sqlite3_reset(st);
 	return known;
