@@ -25,6 +25,7 @@
 
 #include "crashpoint.h"
 #include "events.h"
+#include "exitcodes.h"
 #include "http.h"
 #include "log.h"
 #include "proc.h"
