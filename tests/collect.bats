@@ -180,7 +180,7 @@ collect_one() {
 	echo "not a database" >"$d/junk.db"
 	collect_one --db "$d/junk.db"
 	[ "$status" -eq 3 ]
-	[[ "$output" == "run.sh: the writer failed permanently (exit 3): $d/junk.db: file is not a database"* ]]
+	[[ "$output" == "run.sh: the writer failed permanently (exit 3): cannot open $d/junk.db: file is not a database"* ]]
 	[[ "$output" == *"try './run.sh collect --help'"* ]]
 	[ "$(cat "$d/junk.db")" = "not a database" ]
 	mkdir "$d/dir.db"
