@@ -186,7 +186,7 @@ collect_one() {
 	mkdir "$d/dir.db"
 	collect_one --db "$d/dir.db"
 	[ "$status" -eq 3 ]
-	[[ "$output" == *"run.sh: the writer failed permanently (exit 3): cannot open $d/dir.db"* ]]
+	[[ "$output" == *"run.sh: the writer failed permanently (exit 3): $d/dir.db is a directory"* ]]
 	# a newer schema
 	collect_one --db "$DB"
 	[ "$status" -eq 0 ]
