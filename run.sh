@@ -24,6 +24,7 @@ MONITOR="$HERE/monitor/cp-monitor"
 SIM="$HERE/sim/upbit-sim"
 
 # the exit codes of every process, run.sh's own included (common/exitcodes.h)
+# shellcheck disable=SC2034 # the whole set, though run.sh names only some
 EXIT_OK=0 EXIT_FAILED=1 EXIT_USAGE=2 EXIT_PERMFAIL=3 EXIT_TEMPFAIL=4
 # children get SIGTERM if this script is killed (see common/proc.h)
 export CP_DIE_WITH_PARENT=1
@@ -156,7 +157,6 @@ load_policy() { # FILE
 declare -a PIDS=() NAMES=() PROGS=() CMDS=() LOGS=() DEATHS=()
 declare -A DUE=()
 RUN_DIR=""
-STOPPING=0
 READY_TIMEOUT=${CP_READY_TIMEOUT:-20}
 STOP_GRACE=6
 TIMER="" TIMER_AT=""
@@ -185,7 +185,9 @@ policy_argv() {
 add_proc() {
 	local prog=$1 name=$2 log=$3 cmd
 	shift 3
+	# shellcheck disable=SC2034 # @EXTRA and $NAME of the policy's args
 	local -a L_EXTRA=("$@")
+	# shellcheck disable=SC2034
 	V_NAME=$name
 	policy_argv "$prog"
 	printf -v cmd '%q ' "$HERE/${POLICY[$prog.binary]}" "${ARGV[@]}"
@@ -259,7 +261,6 @@ arm_timer() {
 }
 
 stop_all() {
-	STOPPING=1
 	local p wd who
 	local -a live=() left
 	kill_timer
@@ -691,8 +692,10 @@ cmd_collect() {
 
 	# the processes and their arguments (deploy/supervision.conf)
 	load_policy "$HERE/deploy/supervision.conf"
+	# shellcheck disable=SC2034 # read by policy_argv ($DB, @RANGE...)
 	V_DB=$db V_WORK=$work V_RESULTS=$results V_EVENTS=$events V_MONITOR=$monitor
-	local -a L_RANGE=("${popts[@]}") wextra=() pextra=() fextra
+	# shellcheck disable=SC2034
+	local -a L_RANGE=("${popts[@]}") wextra=() fextra
 	[ ! -s "$RUN_DIR/markets.json" ] || wextra=(--markets-file "$RUN_DIR/markets.json")
 	[ -z "$curve_dir" ] || wextra+=(--curve-server "$curve_dir/server.key"
 		--curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub")
