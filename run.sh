@@ -23,11 +23,11 @@ WRITER="$HERE/writer/cp-writer"
 MONITOR="$HERE/monitor/cp-monitor"
 SIM="$HERE/sim/upbit-sim"
 
-EXIT_USAGE=2
+# the exit codes of every process, run.sh's own included (common/exitcodes.h)
+# shellcheck disable=SC2034 # the whole set, though run.sh names only some
+EXIT_OK=0 EXIT_FAILED=1 EXIT_USAGE=2 EXIT_PERMFAIL=3 EXIT_TEMPFAIL=4
 # children get SIGTERM if this script is killed (see common/proc.h)
 export CP_DIE_WITH_PARENT=1
-EXIT_PERMFAIL=3
-RESTART_PAUSE=${CP_RESTART_PAUSE:-1}
 # the help an error names: the command the user typed
 USAGE_HINT="./run.sh help"
 
@@ -133,59 +133,207 @@ USAGE
 
 # --- collect --------------------------------------------------------------
 
-declare -a PIDS=() NAMES=() CMDS=()
-RUN_DIR=""
-STOPPING=0
-
-# CP_EXEC_WRAPPER="valgrind ..." runs every pipeline process under a wrapper
-# (tests/valgrind.bats); word-split on purpose
-start_proc() { # name logfile cmd...
-	local name=$1 log=$2; shift 2
-	# shellcheck disable=SC2206
-	[ -z "${CP_EXEC_WRAPPER:-}" ] || set -- $CP_EXEC_WRAPPER "$@"
-	"$@" >>"$log" 2>&1 {RUN_LOCK_FD}>&- &
-	PIDS+=("$!"); NAMES+=("$name"); CMDS+=("$(printf '%q ' "$@")")
+# The supervision policy: deploy/supervision.conf, one section a program
+# (its arguments, readiness, which exits are done, permanent or restarted,
+# the back-off and the death tally). POLICY[program.key] = value.
+declare -A POLICY=()
+load_policy() { # FILE
+	local line sec="" key val
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		'' | '#'*) ;;
+		'['*']') sec=${line:1:${#line}-2} ;;
+		*=*)
+			key=${line%%=*} val=${line#*=}
+			POLICY[$sec.${key%% *}]=${val# } ;;
+		esac
+	done <"$1"
 }
 
-restart_proc() { # index
-	local i=$1 log="$RUN_DIR/${NAMES[$1]}.log"
-	# exec: $! must be the process itself, not a subshell that stop_all would
-	# kill while the restarted process lives on (holding the writer lock)
-	eval "exec ${CMDS[$i]}" >>"$log" 2>&1 {RUN_LOCK_FD}>&- &
+# One entry per supervised process (index i): its name (writer, planner,
+# fetcher0...), program (its policy section), command (printf %q words),
+# log ("-": our own stdout and stderr), pid ("" while not running), the
+# times of its recent deaths (ms) and when a restart is due (ms).
+declare -a PIDS=() NAMES=() PROGS=() CMDS=() LOGS=() DEATHS=()
+declare -A DUE=()
+RUN_DIR=""
+READY_TIMEOUT=${CP_READY_TIMEOUT:-20}
+STOP_GRACE=6
+TIMER="" TIMER_AT=""
+FOLLOW=0
+
+now_ms() { NOW=${EPOCHREALTIME/[.,]/}; NOW=$((NOW / 1000)); }
+in_list() { [[ ",$2," == *",$1,"* ]]; } # CODE LIST
+
+# policy_argv PROG: PROG's args into ARGV: $X is the value of V_X, @X the
+# words of the array L_X, anything else literal.
+policy_argv() {
+	local w ref
+	local -a words
+	ARGV=()
+	read -r -a words <<<"${POLICY[$1.args]}"
+	for w in "${words[@]}"; do
+		case $w in
+		'$'*) ref=V_${w:1}; ARGV+=("${!ref}") ;;
+		'@'*) ref="L_${w:1}[@]"; ARGV+=("${!ref}") ;;
+		*) ARGV+=("$w") ;;
+		esac
+	done
+}
+
+# add_proc PROG NAME LOG EXTRA...: one more process, not started yet
+add_proc() {
+	local prog=$1 name=$2 log=$3 cmd
+	shift 3
+	# shellcheck disable=SC2034 # @EXTRA and $NAME of the policy's args
+	local -a L_EXTRA=("$@")
+	# shellcheck disable=SC2034
+	V_NAME=$name
+	policy_argv "$prog"
+	printf -v cmd '%q ' "$HERE/${POLICY[$prog.binary]}" "${ARGV[@]}"
+	NAMES+=("$name"); PROGS+=("$prog"); LOGS+=("$log"); CMDS+=("$cmd")
+	PIDS+=(""); DEATHS+=("")
+}
+
+# launch I CMD...: CMD in the background as process I; $! is CMD itself.
+# CP_EXEC_WRAPPER="valgrind ..." runs every pipeline process under a
+# wrapper (tests/valgrind.bats); word-split on purpose.
+launch() {
+	local i=$1
+	shift
+	# shellcheck disable=SC2206
+	[ -z "${CP_EXEC_WRAPPER:-}" ] || set -- $CP_EXEC_WRAPPER "$@"
+	if [ "${LOGS[$i]}" = - ]; then
+		"$@" {RUN_LOCK_FD}>&- &
+	else
+		"$@" >>"${LOGS[$i]}" 2>&1 {RUN_LOCK_FD}>&- &
+	fi
 	PIDS[$i]=$!
 }
 
-PLANNER_PID=""
-FOLLOW=0
+# spawn I: starts process I. A program with "ready = notify" gets the
+# write end of a pipe as --notify-fd and is waited for: 0 ready (or
+# started), 1 it exited first (EOF; its status in SPAWN_RC), 2 not ready
+# within READY_TIMEOUT s.
+spawn() {
+	local i=$1 t nr nw rc=0
+	local -a cmd
+	eval "cmd=(${CMDS[$i]})"
+	if [ "${POLICY[${PROGS[$i]}.ready]}" != notify ]; then
+		launch "$i" "${cmd[@]}"
+		return 0
+	fi
+	# a pipe: a process substitution's, reopened as a read and a write end
+	exec {t}< <(:)
+	exec {nr}</dev/fd/$t {nw}>/dev/fd/$t {t}<&-
+	launch "$i" "${cmd[@]}" --notify-fd "$nw"
+	exec {nw}>&-
+	if read -r -t "$READY_TIMEOUT" -u "$nr" _; then
+		rc=0
+	elif [ $? -gt 128 ]; then
+		rc=2
+	else
+		wait "${PIDS[$i]}"; SPAWN_RC=$?
+		PIDS[$i]=""
+		rc=1
+	fi
+	exec {nr}<&-
+	return $rc
+}
+
+kill_timer() {
+	[ -n "$TIMER" ] || return 0
+	kill "$TIMER" 2>/dev/null; wait "$TIMER" 2>/dev/null
+	TIMER="" TIMER_AT=""
+}
+
+# arm_timer AT: a sleep that ends at AT (ms), so that the loop's wait -n
+# wakes for the restart due then
+arm_timer() {
+	local at=$1 d
+	[ "$at" != "$TIMER_AT" ] || return 0
+	kill_timer
+	now_ms
+	d=$((at > NOW ? at - NOW : 0))
+	printf -v d '%d.%03d' $((d / 1000)) $((d % 1000))
+	sleep "$d" &
+	TIMER=$! TIMER_AT=$at
+}
+
+stop_all() {
+	local p wd who
+	local -a live=() left
+	kill_timer
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null && live+=("$p")
+	done
+	[ ${#live[@]} -gt 0 ] || return 0
+	sleep "$STOP_GRACE" &
+	wd=$!
+	while [ ${#live[@]} -gt 0 ]; do
+		left=()
+		for p in "${live[@]}"; do
+			if kill -0 "$p" 2>/dev/null; then left+=("$p"); else wait "$p" 2>/dev/null; fi
+		done
+		live=("${left[@]}")
+		[ ${#live[@]} -gt 0 ] || break
+		who=""
+		wait -n -p who "${live[@]}" "$wd" 2>/dev/null
+		if [ "$who" = "$wd" ]; then
+			for p in "${live[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+			wd=""
+			break
+		fi
+	done
+	[ -z "$wd" ] || { kill "$wd" 2>/dev/null; wait "$wd" 2>/dev/null; }
+	PIDS=()
+}
+
+# stop_planner_first: the planner prints its summary (what is not
+# covered) before the rest stops
+stop_planner_first() {
+	local i
+	for i in "${!NAMES[@]}"; do
+		[ "${PROGS[$i]}" = planner ] && [ -n "${PIDS[$i]}" ] || continue
+		kill -TERM "${PIDS[$i]}" 2>/dev/null
+		wait "${PIDS[$i]}" 2>/dev/null
+		PIDS[$i]=""
+	done
+	stop_all
+}
 
 # Ctrl-C or SIGTERM: the planner stops first (it prints its summary and
 # says what is not covered), then the rest. A follower that stops cleanly
 # exits 0; an interrupted collection exits 130/143.
 on_stop_signal() {
-	local code=$1 prc=1
-	if [ -n "$PLANNER_PID" ]; then
-		kill -TERM "$PLANNER_PID" 2>/dev/null
-		wait "$PLANNER_PID" 2>/dev/null; prc=$?
-	fi
+	local code=$1 prc=1 i
+	for i in "${!NAMES[@]}"; do
+		[ "${PROGS[$i]}" = planner ] && [ -n "${PIDS[$i]}" ] || continue
+		kill -TERM "${PIDS[$i]}" 2>/dev/null
+		wait "${PIDS[$i]}" 2>/dev/null; prc=$?
+		PIDS[$i]=""
+	done
 	stop_all
 	if [ "$FOLLOW" = 1 ] && [ "$prc" -eq 0 ]; then exit 0; fi
 	exit "$code"
 }
 
-stop_all() {
-	STOPPING=1
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	local deadline=$((SECONDS + 6))
-	for p in "${PIDS[@]}"; do
-		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
-
 # curl options for every request run.sh makes itself (the market list)
 declare -a CURL_OPTS=()
+
+# market_names FILE: MARKET_NAMES = the "market" of every element of the
+# JSON array in FILE, one a line; 1 if FILE is not a non-empty array of
+# objects that each have a string "market". One sqlite3 (its JSON
+# functions, as the writer's): a few ms, where jq takes 20.
+MARKET_NAMES=""
+market_names() {
+	local f=${1//\'/\'\'}
+	MARKET_NAMES=$(sqlite3 -batch -noheader :memory: "SELECT CASE WHEN json_valid(b)
+		AND json_type(b) = 'array' AND json_array_length(b) > 0 AND NOT EXISTS (SELECT 1
+		FROM json_each(b) WHERE json_type(value, '$.market') IS NOT 'text') THEN (SELECT
+		group_concat(json_extract(value, '$.market'), char(10)) FROM json_each(b)) END
+		FROM (SELECT CAST(readfile('$f') AS TEXT) AS b)" 2>/dev/null) && [ -n "$MARKET_NAMES" ]
+}
 
 # fetch_market_list API: the body of API/v1/market/all into
 # $RUN_DIR/markets.json, tried three times. On failure says why in one line
@@ -203,8 +351,7 @@ fetch_market_list() {
 		why=${why#curl: (*) }
 		case $rc in
 		0)
-			if jq -e 'type == "array" and length > 0 and all(.market | type == "string")' \
-				"$out.tmp" >/dev/null 2>&1; then
+			if market_names "$out.tmp"; then
 				mv -f "$out.tmp" "$out"; return 0
 			fi
 			why="the answer is not a list of markets" ;;
@@ -240,7 +387,7 @@ resolve_markets() {
 	fi
 	[ -z "$quote" ] && [ "$markets" != all ] || named=0
 	fetch_market_list "$api" "$named" || return $?
-	list=$(jq -r '.[].market' "$RUN_DIR/markets.json")
+	list=$MARKET_NAMES
 	if [ -n "$quote" ]; then
 		quote=${quote^^}
 		list=$(grep "^$quote-" <<<"$list" | sort | paste -sd, -)
@@ -252,7 +399,7 @@ resolve_markets() {
 	fi
 	unknown=""
 	for m in ${markets//,/ }; do
-		grep -qx -- "$m" <<<"$list" || unknown="$unknown${unknown:+, }$m"
+		[[ $'\n'$list$'\n' == *$'\n'"$m"$'\n'* ]] || unknown="$unknown${unknown:+, }$m"
 	done
 	if [ -n "$unknown" ]; then
 		err "unknown market(s): $unknown (not listed by $api/v1/market/all)"
@@ -268,8 +415,8 @@ run_dir_for() { # db path: named in one place, common/rundir.c
 # check_db_dir DB: the directory of --db must exist; only data/ (that of
 # the default data/candles.db and of the demo) is made.
 check_db_dir() {
-	local dir
-	dir=$(dirname "$1")
+	local dir=.
+	case $1 in */*) dir=${1%/*}; dir=${dir:-/} ;; esac
 	[ -d "$dir" ] && return 0
 	if [ "$dir" = data ] && [ ! -e "$dir" ]; then
 		mkdir -p "$dir" || die $EXIT_PERMFAIL "cannot create $dir for the database"
@@ -306,42 +453,147 @@ take_run_lock() {
 	rm -f "$RUN_DIR/markets.json" "$RUN_DIR/writer.ready"
 }
 
-# log_reason LOG: the message of the last warning or fatal line of a
-# process log (what it said before it exited), else its last line.
+# log_reason I: the message of the last warning or fatal line of process
+# I's log (what it said before it exited), else its last line.
 log_reason() {
-	local line
-	line=$(grep -E '^[^ ]+ [a-z0-9]+\[[0-9]+\] (warn|fatal): ' "$1" 2>/dev/null | tail -n 1)
-	[ -n "$line" ] || line=$(tail -n 1 "$1" 2>/dev/null)
+	local line log=${LOGS[$1]}
+	[ "$log" != - ] || { echo "see its message above"; return 0; }
+	line=$(grep -E '^[^ ]+ [a-z0-9]+\[[0-9]+\] (warn|fatal): ' "$log" 2>/dev/null | tail -n 1)
+	[ -n "$line" ] || line=$(tail -n 1 "$log" 2>/dev/null)
 	line=${line#* * warn: }
-	echo "${line#* * fatal: }"
+	line=${line#* * fatal: }
+	echo "${line:-see $log}"
 }
 
-# proc_failed NAME RC: a process exited on its own. 2 and 3 are permanent
-# (run.sh exits 3: running again will not help); anything else was already
-# restarted, or is temporary (exit 1: run it again).
+# proc_failed I RC: process I exited before it was ready, or with one of
+# its permanent codes: 3 for those (running again will not help), else 1
+# (temporary: run it again).
 proc_failed() {
-	local name=$1 rc=$2 reason
-	reason=$(log_reason "$RUN_DIR/$name.log")
-	if [ "$rc" -eq $EXIT_PERMFAIL ] || [ "$rc" -eq $EXIT_USAGE ]; then
-		err "the $name failed permanently (exit $rc): ${reason:-see $RUN_DIR/$name.log}"
+	local i=$1 rc=$2 prog=${PROGS[$1]}
+	if in_list "$rc" "${POLICY[$prog.permanent]}"; then
+		err "the ${NAMES[$i]} failed permanently (exit $rc): $(log_reason "$i")"
 		return $EXIT_PERMFAIL
 	fi
-	err "the $name did not start (exit $rc): ${reason:-see $RUN_DIR/$name.log}; run it again"
+	err "the ${NAMES[$i]} did not start (exit $rc): $(log_reason "$i"); run it again"
 	return 1
 }
 
-# wait_writer_ready: until the writer's ready file appears; exits if the
-# writer dies first (3 for a permanent refusal) or is not ready in 20 s.
-wait_writer_ready() {
-	local t=0 wrc
-	while [ ! -e "$RUN_DIR/writer.ready" ]; do
-		if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
-			wait "${PIDS[0]}"; wrc=$?
-			proc_failed writer "$wrc"; exit $?
-		fi
-		sleep 0.05; t=$((t + 1))
-		[ $t -lt 400 ] || { err "the writer is not ready after 20 s (see $RUN_DIR/writer.log)"; stop_all; exit 1; }
+# spawn_or_fail I: spawn, and at the first start a process that is not
+# ready ends the collection
+spawn_or_fail() {
+	spawn "$1"
+	case $? in
+	0) return 0 ;;
+	1) stop_planner_first; proc_failed "$1" "$SPAWN_RC"; exit $? ;;
+	esac
+	not_ready "$1"
+}
+
+not_ready() { # I
+	err "the ${NAMES[$1]} is not ready after $READY_TIMEOUT s (see ${LOGS[$1]})"
+	stop_planner_first
+	exit 1
+}
+
+# tally I: counts a death of process I within its window; prints nothing,
+# sets DELAY (ms) to the back-off, or returns 1 for a crash loop.
+tally() {
+	local i=$1 prog=${PROGS[$1]} t n=0 first cap
+	local max=${POLICY[$prog.tally]%/*} window=${POLICY[$prog.tally]#*/}
+	local -a kept=()
+	now_ms
+	for t in ${DEATHS[$i]}; do
+		[ $((NOW - t)) -ge $((window * 1000)) ] || kept+=("$t")
 	done
+	kept+=("$NOW")
+	DEATHS[$i]=${kept[*]}
+	n=${#kept[@]}
+	[ "$n" -lt "$max" ] || return 1
+	first=${POLICY[$prog.backoff]%..*} cap=${POLICY[$prog.backoff]#*..}
+	# CP_RESTART_PAUSE (seconds) replaces the first pause (the tests' 0.2)
+	if [ -n "${CP_RESTART_PAUSE:-}" ]; then
+		first=$(awk -v s="$CP_RESTART_PAUSE" 'BEGIN { printf "%d", s * 1000 }')
+	fi
+	DELAY=$((first << (n - 1)))
+	[ "$DELAY" -le "$cap" ] || DELAY=$cap
+}
+
+# on_death I RC: process I exited by itself with RC; its policy decides.
+on_death() {
+	local i=$1 rc=$2 prog=${PROGS[$1]} name=${NAMES[$1]} j
+	PIDS[$i]=""
+	if in_list "$rc" "${POLICY[$prog.done]}"; then
+		case $prog in
+		planner) finish "$rc" ;;
+		writer)
+			stop_planner_first
+			err "the writer stopped (exit $rc) before the collection ended; run it again"
+			exit 1 ;;
+		esac
+		echo "run.sh: the $name stopped (exit $rc); not restarted" >&2
+		for j in "${!PROGS[@]}"; do
+			[ "${PROGS[$j]}" != "$prog" ] || [ -z "${PIDS[$j]}${DUE[$j]:-}" ] || return 0
+		done
+		stop_planner_first
+		err "no ${prog} is left (the last stopped with exit $rc); run it again"
+		exit 1
+	fi
+	if in_list "$rc" "${POLICY[$prog.permanent]}"; then
+		stop_planner_first
+		proc_failed "$i" "$rc"
+		exit $?
+	fi
+	if ! tally "$i"; then
+		stop_planner_first
+		err "the $name died ${POLICY[$prog.tally]%/*} times within ${POLICY[$prog.tally]#*/} s" \
+			"(last exit $rc: $(log_reason "$i")): a crash loop, not restarted"
+		exit $EXIT_PERMFAIL
+	fi
+	printf 'run.sh: the %s exited (%s); restarting in %d.%03ds\n' "$name" "$rc" \
+		$((DELAY / 1000)) $((DELAY % 1000)) >&2
+	now_ms
+	DUE[$i]=$((NOW + DELAY))
+}
+
+# restart_due: starts every process whose back-off is over, and arms the
+# timer for the next one
+restart_due() {
+	local i next=""
+	now_ms
+	for i in "${!DUE[@]}"; do
+		if [ "${DUE[$i]}" -gt "$NOW" ]; then
+			[ -n "$next" ] && [ "$next" -le "${DUE[$i]}" ] || next=${DUE[$i]}
+			continue
+		fi
+		unset "DUE[$i]"
+		spawn "$i"
+		case $? in
+		1) on_death "$i" "$SPAWN_RC"; restart_due; return ;;
+		2) not_ready "$i" ;;
+		esac
+	done
+	[ -z "$next" ] || arm_timer "$next"
+}
+
+# supervise: until the planner is done (finish exits)
+supervise() {
+	local i rc
+	while :; do
+		for i in "${!PIDS[@]}"; do
+			[ -n "${PIDS[$i]}" ] && ! kill -0 "${PIDS[$i]}" 2>/dev/null || continue
+			wait "${PIDS[$i]}"; rc=$?
+			on_death "$i" "$rc"
+		done
+		restart_due
+		wait -n 2>/dev/null
+	done
+}
+
+# finish RC: the planner is done: everything stops, run.sh exits RC
+finish() {
+	stop_all
+	trap - INT TERM
+	exit "$1"
 }
 
 # validate_collect ARGS...: the planner checks every option and range before
@@ -436,75 +688,40 @@ cmd_collect() {
 	trap 'on_stop_signal 130' INT
 	trap 'on_stop_signal 143' TERM
 
-	# the market list goes to the writer once it knows the option
-	local -a wmarkets=()
-	if [ -s "$RUN_DIR/markets.json" ]; then
-		wmarkets=(--markets-file "$RUN_DIR/markets.json")
-	fi
-	start_proc writer "$RUN_DIR/writer.log" "$WRITER" --db "$db" --results "$results" \
-		--work "$work" --events "$events" --ready-file "$RUN_DIR/writer.ready" $verbose "${wmarkets[@]}" \
-		${curve_dir:+--curve-server "$curve_dir/server.key" --curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub"}
-	wait_writer_ready
-
-	# The planner binds the sockets the fetchers connect to, so it starts
-	# first. Its stdout (progress, summary) goes to ours, its log to stderr.
-	# shellcheck disable=SC2206
-	local -a pcmd=(${CP_EXEC_WRAPPER:-} "$PLANNER" "${popts[@]}" --db "$db" --work "$work" --events "$events"
-		--monitor "$monitor" --rate "$rate" $quiet $verbose "${skeys[@]}")
-	"${pcmd[@]}" {RUN_LOCK_FD}>&- &
-	local planner=$!
-	PLANNER_PID=$planner
-	local i src
+	# the processes and their arguments (deploy/supervision.conf)
+	load_policy "$HERE/deploy/supervision.conf"
+	# shellcheck disable=SC2034 # read by policy_argv ($DB, @RANGE...)
+	V_DB=$db V_WORK=$work V_RESULTS=$results V_EVENTS=$events V_MONITOR=$monitor
+	# shellcheck disable=SC2034
+	local -a L_RANGE=("${popts[@]}") wextra=() fextra
+	[ ! -s "$RUN_DIR/markets.json" ] || wextra=(--markets-file "$RUN_DIR/markets.json")
+	[ -z "$curve_dir" ] || wextra+=(--curve-server "$curve_dir/server.key"
+		--curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub")
+	add_proc writer writer "$RUN_DIR/writer.log" $verbose "${wextra[@]}"
+	# the planner's stdout (progress, summary) goes to ours, its log to stderr
+	add_proc planner planner - --rate "$rate" $quiet $verbose "${skeys[@]}"
+	local i
 	local -a srcs=()
 	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
 	for ((i = 0; i < fetchers; i++)); do
-		local -a fo=(--work "$work" --results "$results" --events "$events" --api-url "$api_url"
-			--max-inflight "$inflight" --name "fetcher$i" "${ckeys[@]}"
+		fextra=(--api-url "$api_url" --max-inflight "$inflight" "${ckeys[@]}"
 			${CACERT:+--cacert "$CACERT"})
-		if [ ${#srcs[@]} -gt 0 ]; then
-			src=${srcs[$((i % ${#srcs[@]}))]}
-			fo+=(--source-ip "$src")
-		fi
-		start_proc "fetcher$i" "$RUN_DIR/fetcher$i.log" "$FETCHER" "${fo[@]}" $verbose
+		[ ${#srcs[@]} -eq 0 ] || fextra+=(--source-ip "${srcs[$((i % ${#srcs[@]}))]}")
+		add_proc fetcher "fetcher$i" "$RUN_DIR/fetcher$i.log" "${fextra[@]}" $verbose
 	done
 
-
-	local rc
-	while :; do
-		wait -n 2>/dev/null
-		if ! kill -0 "$planner" 2>/dev/null; then
-			wait "$planner"; rc=$?
-			# killed by a signal or "restart me": a new planner resumes
-			# from the database; anything else is the collection's end
-			if [ $rc -ge 128 ] || [ $rc -eq 4 ]; then
-				echo "run.sh: the planner exited ($rc); restarting in ${RESTART_PAUSE}s" >&2
-				sleep "$RESTART_PAUSE"
-				"${pcmd[@]}" {RUN_LOCK_FD}>&- &
-				planner=$!
-				PLANNER_PID=$planner
-				continue
-			fi
-			break
-		fi
-		for i in "${!PIDS[@]}"; do
-			if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-				wait "${PIDS[$i]}"; local prc=$?
-				if [ $prc -eq $EXIT_PERMFAIL ] || [ $prc -eq $EXIT_USAGE ]; then
-					kill -TERM "$planner" 2>/dev/null; wait "$planner"
-					stop_all
-					proc_failed "${NAMES[$i]}" "$prc"; exit $?
-				fi
-				echo "run.sh: ${NAMES[$i]} exited ($prc); restarting in ${RESTART_PAUSE}s" >&2
-				sleep "$RESTART_PAUSE"
-				restart_proc "$i"
-			fi
-		done
-	done
-	stop_all
-	trap - INT TERM
-	# the planner's own log (above, on stderr) says why
-	[ "$rc" -ne $EXIT_PERMFAIL ] || err "the planner failed permanently (exit 3): see its message above"
-	return $rc
+	# The writer first (it makes the schema), then the planner: it binds
+	# the sockets the fetchers connect to, and says it is ready only when
+	# there is something to fetch. One that exits first (a covered rerun)
+	# ends the collection before any fetcher starts.
+	spawn_or_fail 0
+	spawn 1
+	case $? in
+	1) on_death 1 "$SPAWN_RC" ;;
+	2) not_ready 1 ;;
+	esac
+	for ((i = 2; i < ${#NAMES[@]}; i++)); do spawn "$i"; done
+	supervise
 }
 
 # --- demo -----------------------------------------------------------------

@@ -8,12 +8,7 @@
 
 #include <stdnoreturn.h>
 
-/* Exit codes are an interface with run.sh and supervisord. */
-#define EXIT_OK 0
-#define EXIT_FAILED 1   /* finished, but some ranges are not covered */
-#define EXIT_USAGE 2    /* bad command line */
-#define EXIT_PERMFAIL 3 /* permanent: bad config, schema, lock held: do not restart */
-#define EXIT_TEMPFAIL 4 /* temporary: restart me */
+#include "exitcodes.h" /* fatalx takes one of them */
 
 void log_init(const char *procname, int verbose);
 /* A live status line (the planner's progress on a terminal): clear() is

@@ -281,6 +281,10 @@ socket_attach(void *sock, const char *endpoint, int bind)
 			log_warnx("bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
 			return -1;
 		}
+	} else if (setopt_int(sock, ZMQ_RECONNECT_IVL, NET_RECONNECT_MS, "RECONNECT_IVL") == -1 ||
+	           setopt_int(sock, ZMQ_RECONNECT_IVL_MAX, NET_RECONNECT_MAX_MS,
+	                      "RECONNECT_IVL_MAX") == -1) {
+		return -1;
 	} else if (zmq_connect(sock, endpoint) == -1) {
 		log_warnx("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
 		return -1;

@@ -12,6 +12,11 @@
 
 #define NET_HWM 1000
 #define NET_LINGER_MS 200
+/* A connecting socket whose peer is not bound yet (the writer starts
+ * before the planner) retries after 10 ms, doubling to 100 ms (ZeroMQ's
+ * fixed 100 ms would delay the first COMMITTED by up to that). */
+#define NET_RECONNECT_MS 10
+#define NET_RECONNECT_MAX_MS 100
 
 struct net_curve {
 	const char *server_key_file; /* server: our secret+public; client: server public */

@@ -1,12 +1,15 @@
 /*
- * proc.c: process life-cycle helpers (see proc.h).
+ * proc.c: process life-cycle helpers (see proc.h): dying with the parent,
+ * catching the stop signals, telling the supervisor we are ready.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proc.h"
 
 void
@@ -35,4 +38,19 @@ proc_catch_signals(void (*handler)(int), const int *extra)
 	for (; extra != NULL && *extra != 0; extra++)
 		sigaction(*extra, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+proc_notify_ready(int fd)
+{
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	do
+		n = write(fd, "\n", 1);
+	while (n == -1 && errno == EINTR);
+	if (n != 1)
+		log_warn("--notify-fd %d: cannot write the readiness newline", fd);
+	(void)close(fd);
 }

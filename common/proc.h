@@ -14,4 +14,14 @@ void proc_die_with_parent(void);
  * SIGPIPE is ignored (a peer gone is an error return, not a death). */
 void proc_catch_signals(void (*handler)(int), const int *extra);
 
+/* The readiness notification of s6 (--notify-fd N): one newline written
+ * to fd, then fd closed, so the supervisor reading the other end of a pipe
+ * wakes at once (and sees EOF if we die before). fd < 0: none asked. A
+ * failed write is logged and ignored: nobody is waiting for it. */
+void proc_notify_ready(int fd);
+
+/* The range of --notify-fd (0, 1 and 2 are the standard streams). */
+#define PROC_NOTIFY_FD_MIN 3
+#define PROC_NOTIFY_FD_MAX 1023
+
 #endif

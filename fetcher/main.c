@@ -25,6 +25,7 @@
 
 #include "crashpoint.h"
 #include "events.h"
+#include "exitcodes.h"
 #include "http.h"
 #include "lease.h"
 #include "log.h"
@@ -70,7 +71,8 @@ static uint32_t leases_seen;
 static int last_free = -1;      /* free_slots last announced */
 static uint32_t last_seen_sent; /* leases_seen last announced */
 static int64_t next_ready_us, next_send_us;
-static int send_blocked; /* a RESULT could not be handed to zmq */
+#define FETCHER_WORK_LINGER_MS 20 /* at exit: time to flush to a live planner */
+static int send_blocked;          /* a RESULT could not be handed to zmq */
 static int stopping;
 static uint64_t n_ok, n_failed, n_dropped;
 static uint64_t n_started;
@@ -809,6 +811,9 @@ cleanup(void *ctx)
 	lease_table_free();
 	buf_free(&mbuf);
 	free(candles);
+	/* what is still queued for the planner is credit; with the planner
+	 * gone (the run's end) a full linger would delay our exit 200 ms */
+	(void)zmq_setsockopt(sock_work, ZMQ_LINGER, &(int){ FETCHER_WORK_LINGER_MS }, sizeof(int));
 	zmq_close(sock_work);
 	zmq_close(sock_results);
 	if (sock_events != NULL)

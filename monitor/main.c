@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "events.h"
+#include "exitcodes.h"
 #include "fsutil.h"
 #include "log.h"
 #include "mon.h"

@@ -21,6 +21,7 @@
 #include "budget.h"
 #include "crashpoint.h"
 #include "events.h"
+#include "exitcodes.h"
 #include "flags.h"
 #include "follow.h"
 #include "hub.h"
@@ -61,6 +62,7 @@ struct opts {
 	double rate;
 	int quiet;
 	int validate_only, verbose;
+	int notify_fd; /* --notify-fd: -1 none */
 	int64_t hedge_after_ms, guard_epoch_ms, guard_after_ms;
 	int follow;
 	int64_t follow_delay_ms;
@@ -123,7 +125,10 @@ usage(FILE *f)
 	           "  --follow     after the backfill, keep every target up to date: each\n"
 	           "               candle is fetched --follow-delay-ms (1000) after it\n"
 	           "               closes; runs until SIGTERM/SIGINT\n"
-	           "Times without an offset are UTC.\n");
+	           "  --notify-fd N           once the sockets are bound and there is work,\n"
+	           "               write a newline to fd N and close it (s6's readiness)\n"
+	           "Times without an offset are UTC.\n"
+	           "exit: 0 all covered, 1 not all covered, 2 usage, 3 permanent, 4 temporary\n");
 }
 
 static int
@@ -200,6 +205,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "curve-allow", 0, OPT_STR, &o->curve_allow, 0, 0, 0, NULL },
 		{ "keygen", 0, OPT_FN, NULL, 0, 0, 0, opt_keygen },
 		{ "follow-delay-ms", 0, OPT_I64, &o->follow_delay_ms, 0, MS_MAX, 0, NULL },
+		{ "notify-fd", 0, OPT_INT, &o->notify_fd, PROC_NOTIFY_FD_MIN, PROC_NOTIFY_FD_MAX, 0,
+		  NULL },
 		{ "help", 'h', OPT_HELP, NULL, 0, 0, 0, NULL },
 		{ NULL, 0, OPT_END, NULL, 0, 0, 0, NULL },
 	};
@@ -211,6 +218,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->guard_epoch_ms = 10000;
 	o->guard_after_ms = 30000;
 	o->follow_delay_ms = 1000;
+	o->notify_fd = -1;
 	features_init();
 	if (opts_parse("cp-planner", argc, argv, table, usage) == -1)
 		return -1;
@@ -870,6 +878,10 @@ main(int argc, char **argv)
 	c.quiet = o.quiet;
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt, plan.nt == 1 ? "" : "s",
 	         plan.ns, plan.ns == 1 ? "" : "s");
+	/* ready: the sockets are bound and there is something to do (a plan
+	 * already proven exits without, so nobody starts fetchers for it) */
+	if (o.follow || !plan_finished(&plan))
+		proc_notify_ready(o.notify_fd);
 	run(&o, &c);
 	rc = finish(&o, &c);
 	zmq_close(sock_work);

@@ -77,8 +77,8 @@ usage(FILE *f)
 	      "                        fetches only what is missing), then answer\n"
 	      "  --api-url URL         passed to collect (with --fetch-missing)\n"
 	      "  --rate N              passed to collect (with --fetch-missing)\n"
-	      "exit: 0 answered (whatever the coverage), 1 database missing or\n"
-	      "unreadable, 2 usage error.\n",
+	      "exit: 0 answered (whatever the coverage), 1 database missing,\n"
+	      "2 usage error, 3 not a candlepipe database (or unreadable).\n",
 	      f);
 }
 
@@ -571,7 +571,7 @@ query_run(int argc, char **argv)
 			query_error("collect exited %d; answering from what is stored", crc);
 	}
 	if ((db = qdb_open(o.db, &missing_db)) == NULL)
-		return 1;
+		return missing_db ? EXIT_FAILED : EXIT_PERMFAIL; /* not ours: 3 */
 	memset(&fl, 0, sizeof(fl));
 	fl.o = &o;
 	if (qdb_covered(db, o.market, o.tf, o.from, o.to, &cov) == -1 ||

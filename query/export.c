@@ -61,7 +61,8 @@ usage(FILE *f)
 	      "                   points at is replaced); a device, FIFO, socket or\n"
 	      "                   directory is refused\n"
 	      "exit: 0 exported, 1 database missing or a write error, 2 usage error\n"
-	      "(an --output that is not a regular file included).\n",
+	      "(an --output that is not a regular file included), 3 not a candlepipe\n"
+	      "database (or unreadable).\n",
 	      f);
 }
 
@@ -223,7 +224,7 @@ export_run(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	if ((db = qdb_open(o.a.db, &missing_db)) == NULL)
-		return 1;
+		return missing_db ? EXIT_FAILED : EXIT_PERMFAIL; /* not ours: 3 */
 	if ((st = prepare_select(db, &o)) != NULL && sink_open(&k, o.output) == 0) {
 		setvbuf(k.f, buf, _IOFBF, sizeof(buf));
 		out.f = k.f;

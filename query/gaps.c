@@ -63,7 +63,8 @@ usage(FILE *f)
 	      "  --min-length N   list only the no-trade stretches of at least N\n"
 	      "                   intervals of TF (N = 60 with 1m: an hour or more);\n"
 	      "                   the shorter ones are counted, not listed (default 1)\n"
-	      "exit: 0 listed, 1 database missing or nothing collected, 2 usage error.\n",
+	      "exit: 0 listed, 1 database missing or nothing collected, 2 usage error,\n"
+	      "3 not a candlepipe database (or unreadable).\n",
 	      f);
 }
 
@@ -353,7 +354,7 @@ gaps_run(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	if ((db = qdb_open(o.a.db, &missing_db)) == NULL)
-		return 1;
+		return missing_db ? EXIT_FAILED : EXIT_PERMFAIL; /* not ours: 3 */
 	if (gaps_range(db, &o, &r) == -1)
 		goto done;
 	g.tf = o.tf;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exitcodes.h"
 #include "log.h"
 #include "query.h"
 

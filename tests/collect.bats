@@ -234,9 +234,9 @@ collect_one() {
 		--from 2026-06-01 --to 2026-10-01 --fetchers 1 --inflight 1 --rate 0 --quiet --db "$DB" \
 		>/dev/null 2>&1 3>&- &
 	local first=$!
-	for _ in $(seq 200); do [ -e "$run/writer.ready" ] && break; sleep 0.05; done
-	[ -e "$run/writer.ready" ]
-	grep -q ready "$run/writer.log"
+	# the writer says it is ready (run.sh is told through --notify-fd)
+	for _ in $(seq 200); do grep -q ' ready: ' "$run/writer.log" 2>/dev/null && break; sleep 0.05; done
+	grep -q ' ready: ' "$run/writer.log"
 	collect_one --db "$DB"
 	kill -TERM "$first"; wait "$first" || true
 	[ "$status" -eq 3 ]

@@ -463,7 +463,7 @@ candle() {
 	[ -z "$output" ]
 }
 
-@test "a file that is not our database: one line naming it, exit 1, for every command" {
+@test "a file that is not our database: one line naming it, exit 3 (permanent), for every command" {
 	local c args
 	echo "not a database at all, just text that is long enough to be read" >"$BATS_TEST_TMPDIR/text.db"
 	sqlite3 "$BATS_TEST_TMPDIR/other.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
@@ -477,17 +477,17 @@ candle() {
 		export) args=(--market all --format csv) ;;
 		esac
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db"
-		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$status" -eq 3 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/text.db: file is not a database" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/other.db"
-		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$status" -eq 3 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
-		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$status" -eq 3 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 2" ]
 		# a path through a regular file exists in part: not "does not exist"
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
-		[ "$status" -eq 1 ]; [ -z "$output" ]
+		[ "$status" -eq 3 ]; [ -z "$output" ]
 		[ "$stderr" = "cp-query $c: cannot open database $BATS_TEST_TMPDIR/text.db/x.db: Not a directory" ]
 		[[ "$stderr" != *"does not exist"* ]]
 	done

@@ -28,6 +28,7 @@
 #include "check.h"
 #include "crashpoint.h"
 #include "events.h"
+#include "exitcodes.h"
 #include "fsutil.h"
 #include "log.h"
 #include "proc.h"
@@ -44,6 +45,7 @@
 
 struct opts {
 	const char *db, *results, *work, *events, *ready_file, *markets_file;
+	int notify_fd;                              /* --notify-fd: -1 none */
 	struct net_curve bind_curve, connect_curve; /* CURVE keys (net.h) */
 	const char *curve_allow;                    /* client keys allowed to connect */
 	int verbose;
@@ -80,7 +82,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
-	           "                 [--ready-file F] [--markets-file F] [-v]\n"
+	           "                 [--ready-file F] [--notify-fd N] [--markets-file F] [-v]\n"
 	           "  --db PATH         SQLite database: created if missing (its directory must\n"
 	           "                    exist); another program's file is refused, untouched;\n"
 	           "                    PATH.lock is held and names our pid\n"
@@ -88,6 +90,7 @@ usage(FILE *f)
 	           "  --work EP         the planner's endpoint, for COMMITTED messages\n"
 	           "  --events EP       the event hub to publish \"committed\" events to\n"
 	           "  --ready-file F    write our pid to F once ready\n"
+	           "  --notify-fd N     once ready, write a newline to fd N and close it (s6)\n"
 	           "  --markets-file F  upsert the markets of F (the JSON body of Upbit's\n"
 	           "                    /v1/market/all) into the markets table at start\n"
 	           "  --curve-server F  CURVE key pair of the servers (cp-planner --keygen):\n"
@@ -118,6 +121,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ .name = "work", .kind = OPT_STR, .dest = &o->work },
 		{ .name = "events", .kind = OPT_STR, .dest = &o->events },
 		{ .name = "ready-file", .kind = OPT_STR, .dest = &o->ready_file },
+		{ .name = "notify-fd",
+		  .kind = OPT_INT,
+		  .dest = &o->notify_fd,
+		  .min = PROC_NOTIFY_FD_MIN,
+		  .max = PROC_NOTIFY_FD_MAX },
 		{ .name = "markets-file", .kind = OPT_STR, .dest = &o->markets_file },
 		{ .name = "curve-server", .kind = OPT_FN, .dest = o, .fn = set_curve_server },
 		{ .name = "curve-client",
@@ -134,6 +142,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	};
 
 	memset(o, 0, sizeof(*o));
+	o->notify_fd = -1;
 	if (opts_parse("cp-writer", argc, argv, table, usage) == -1) {
 		usage(stderr);
 		return -1;
@@ -538,6 +547,7 @@ main(int argc, char **argv)
 		rc = EXIT_PERMFAIL;
 	if (rc == EXIT_OK) {
 		log_info("ready: %s, results at %s, planner at %s", o.db, o.results, o.work);
+		proc_notify_ready(o.notify_fd);
 		serve();
 		if (o.ready_file != NULL)
 			unlink(o.ready_file);
