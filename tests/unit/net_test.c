@@ -586,12 +586,15 @@ test_setopt_failures(void **state)
 		                              "ROUTER_MANDATORY", "MAXMSGSIZE",
 		                              "IMMEDIATE",        "CURVE_SERVER",
 		                              "CURVE_SECRETKEY",  "CURVE_PUBLICKEY" };
+	/* a connecting socket also gets the reconnect interval and its cap */
 	static const char *const client[] = { "SNDHWM",          "RCVHWM",
 		                              "LINGER",          "IPV6",
 		                              "MAXMSGSIZE",      "CURVE_SERVERKEY",
-		                              "CURVE_PUBLICKEY", "CURVE_SECRETKEY" };
-	static const char *const events[] = { "SNDHWM", "RCVHWM", "LINGER",
-		                              "IPV6",   "SNDHWM", "LINGER" };
+		                              "CURVE_PUBLICKEY", "CURVE_SECRETKEY",
+		                              "RECONNECT_IVL",   "RECONNECT_IVL_MAX" };
+	static const char *const events[] = { "SNDHWM", "RCVHWM",        "LINGER",
+		                              "IPV6",   "RECONNECT_IVL", "RECONNECT_IVL_MAX",
+		                              "SNDHWM", "LINGER" };
 	char cpub[41];
 
 	(void)state;
@@ -599,8 +602,8 @@ test_setopt_failures(void **state)
 		skip();
 	make_key_files(cpub);
 	fail_each_setopt("server", 10, server);
-	fail_each_setopt("client", 8, client);
-	fail_each_setopt("events", 6, events);
+	fail_each_setopt("client", 10, client);
+	fail_each_setopt("events", 8, events);
 #else
 	(void)state;
 	skip(); /* needs a CRASHPOINTS=1 build */
