@@ -42,6 +42,7 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/keys.c planner/report.c planner/hub.c
+PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/upbit_json.c
 WRITER_SRC  := writer/main.c writer/store.c writer/check.c
 
