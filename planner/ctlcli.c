@@ -25,7 +25,8 @@ struct client {
 	void *ctx, *sock;
 	const char *endpoint;
 	int timeout_ms;
-	msgpack_unpacked reply; /* the last answer */
+	msgpack_unpacked reply; /* the last answer; its strings point into raw */
+	char *raw;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -86,7 +87,11 @@ request(struct client *c, const msgpack_sbuffer *sb)
 	}
 	msgpack_unpacked_destroy(&c->reply);
 	msgpack_unpacked_init(&c->reply);
-	rc = msgpack_unpack_next(&c->reply, zmq_msg_data(&m), zmq_msg_size(&m), &off);
+	free(c->raw);
+	if ((c->raw = malloc(zmq_msg_size(&m) + 1)) == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	memcpy(c->raw, zmq_msg_data(&m), zmq_msg_size(&m));
+	rc = msgpack_unpack_next(&c->reply, c->raw, zmq_msg_size(&m), &off);
 	zmq_msg_close(&m);
 	if (rc != MSGPACK_UNPACK_SUCCESS) {
 		fprintf(stderr, "cp-planner ctl: a malformed answer from %s\n", c->endpoint);
@@ -500,6 +505,7 @@ ctl_main(int argc, char **argv)
 	msgpack_unpacked_init(&c.reply);
 	rc = dispatch_cmd(&c, argc - first, argv + first);
 	msgpack_unpacked_destroy(&c.reply);
+	free(c.raw);
 	zmq_close(c.sock);
 	zmq_ctx_term(c.ctx);
 	return rc;
