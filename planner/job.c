@@ -320,7 +320,8 @@ job_cancel(struct jobs *js, struct plan *p, uint32_t id, char *err, size_t errle
 		snprintf(err, errlen, "no job %u", id);
 		return -1;
 	}
-	if (job_fire(js, j, JEV_CANCEL) == -1) {
+	/* a client's late cancel is its error, not an impossible event */
+	if (job_terminal(j->st) || job_fire(js, j, JEV_CANCEL) == -1) {
 		snprintf(err, errlen, "job %u is already %s", id, job_state_names[j->st]);
 		return -1;
 	}

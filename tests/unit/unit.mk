@@ -44,3 +44,7 @@ tests/unit/report_test: UNIT_CFLAGS := -Iplanner
 tests/unit/flags_test: planner/flags.o
 tests/unit/flags_test: UNIT_CFLAGS := -Iplanner
 tests/unit/planner_wire_test: planner/cp-planner
+tests/unit/job_test: planner/job.o planner/plan.o planner/overlap.o
+tests/unit/job_test: UNIT_CFLAGS := -Iplanner
+tests/unit/control_test: planner/control.o planner/job.o planner/plan.o planner/overlap.o planner/budget.o
+tests/unit/control_test: UNIT_CFLAGS := -Iplanner
