@@ -340,7 +340,8 @@ pack_target(msgpack_packer *pk, const struct job *j, int ti, int64_t *done, int6
 	struct range_list cov = { 0 }, want = { 0 }, miss = { 0 };
 	int64_t n = 0;
 
-	if (job_covered(j, env.plan, ti, &cov) == -1 || range_list_push(&want, t->from, t->to) == -1 ||
+	if (job_covered(j, env.plan, ti, &cov) == -1 ||
+	    range_list_push(&want, t->from, t->to) == -1 ||
 	    range_subtract(&want, &cov, &miss) == -1)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
 	for (size_t i = 0; i < cov.n; i++)

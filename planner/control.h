@@ -43,8 +43,7 @@ struct ctl_submit {
 };
 
 /* Plans a submitted job: 0 with its id, or -1 with the reason in err. */
-typedef int (*ctl_submit_fn)(const struct ctl_submit *req, uint32_t *id, char *err,
-                             size_t errlen);
+typedef int (*ctl_submit_fn)(const struct ctl_submit *req, uint32_t *id, char *err, size_t errlen);
 
 struct ctl_env {
 	struct plan *plan;
@@ -58,8 +57,7 @@ struct ctl_env {
 /* Binds the control socket at endpoint. For ipc:// the socket's directory
  * is created mode 0700 (or must be a directory of ours that only we can
  * use) and the socket file is made 0600. 0, or -1 with the reason in err. */
-int ctl_open(void *ctx, const char *endpoint, const struct ctl_env *env, char *err,
-             size_t errlen);
+int ctl_open(void *ctx, const char *endpoint, const struct ctl_env *env, char *err, size_t errlen);
 /* The control socket's poll item into *item: 1, or 0 when not open. */
 int ctl_poll_item(zmq_pollitem_t *item);
 /* Answers every request waiting on the control socket. */

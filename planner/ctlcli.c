@@ -26,7 +26,8 @@ struct client {
 	const char *endpoint;
 	int timeout_ms;
 	msgpack_unpacked reply; /* the last answer; its strings point into raw */
-	char *raw;
+	zmq_msg_t raw;
+	int has_raw;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -71,7 +72,6 @@ static int
 request(struct client *c, const msgpack_sbuffer *sb)
 {
 	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
-	zmq_msg_t m;
 	size_t off = 0;
 	int rc;
 
@@ -80,19 +80,15 @@ request(struct client *c, const msgpack_sbuffer *sb)
 		fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n", c->endpoint);
 		return -1;
 	}
-	zmq_msg_init(&m);
-	if (zmq_msg_recv(&m, c->sock, 0) == -1) {
-		zmq_msg_close(&m);
-		return -1;
-	}
 	msgpack_unpacked_destroy(&c->reply);
 	msgpack_unpacked_init(&c->reply);
-	free(c->raw);
-	if ((c->raw = malloc(zmq_msg_size(&m) + 1)) == NULL)
-		fatalx(EXIT_TEMPFAIL, "out of memory");
-	memcpy(c->raw, zmq_msg_data(&m), zmq_msg_size(&m));
-	rc = msgpack_unpack_next(&c->reply, c->raw, zmq_msg_size(&m), &off);
-	zmq_msg_close(&m);
+	if (c->has_raw)
+		zmq_msg_close(&c->raw);
+	zmq_msg_init(&c->raw);
+	c->has_raw = 1;
+	if (zmq_msg_recv(&c->raw, c->sock, 0) == -1)
+		return -1;
+	rc = msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off);
 	if (rc != MSGPACK_UNPACK_SUCCESS) {
 		fprintf(stderr, "cp-planner ctl: a malformed answer from %s\n", c->endpoint);
 		return -1;
@@ -320,10 +316,12 @@ cmd_status(struct client *c, int64_t job)
 	       (double)geti(r, "uptime_ms") / 1000.0, (long long)geti(r, "impossible"));
 	v = get_array(r, "budgets", &n);
 	for (uint32_t i = 0; i < n; i++) {
-		const msgpack_object *rate = ctl_get(&v[i], "rate"), *now = ctl_get(&v[i], "rate_now");
+		const msgpack_object *rate = ctl_get(&v[i], "rate"),
+		                     *now = ctl_get(&v[i], "rate_now");
 		if (ctl_get_str(&v[i], "source", src, sizeof(src)) == -1)
 			snprintf(src, sizeof(src), "?");
-		printf("budget: source %s: %.1f requests/s (now %.1f), %lld sent, %lld x 429\n", src,
+		printf("budget: source %s: %.1f requests/s (now %.1f), %lld sent, %lld x 429\n",
+		       src,
 		       rate != NULL && rate->type == MSGPACK_OBJECT_FLOAT64 ? rate->via.f64 : 0,
 		       now != NULL && now->type == MSGPACK_OBJECT_FLOAT64 ? now->via.f64 : 0,
 		       (long long)geti(&v[i], "sent"), (long long)geti(&v[i], "n429"));
@@ -387,15 +385,15 @@ cmd_wait(struct client *c, int64_t job, int cancel_on_int)
 			return EXIT_TEMPFAIL;
 		(void)ctl_get_str(j, "state", state, sizeof(state));
 		if (tty)
-			fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K", (long long)job,
-			        state, (long long)geti(j, "slots_done"), (long long)geti(j, "slots_total"),
-			        (long long)geti(j, "requests"));
+			fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
+			        (long long)job, state, (long long)geti(j, "slots_done"),
+			        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
 		if (state_final(state)) {
 			if (tty)
 				fputc('\n', stderr);
-			printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job, state,
-			       (long long)geti(j, "slots_done"), (long long)geti(j, "slots_total"),
-			       (long long)geti(j, "requests"));
+			printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job,
+			       state, (long long)geti(j, "slots_done"),
+			       (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
 			return job_end_code(j, state);
 		}
 		if (interrupted && cancel_on_int && !cancelled) {
@@ -480,7 +478,7 @@ parse_global(int argc, char **argv, struct client *c)
 		if (strcmp(argv[i], "--control") == 0)
 			c->endpoint = argv[++i];
 		else if (strcmp(argv[i], "--timeout-ms") == 0)
-			c->timeout_ms = atoi(argv[++i]);
+			c->timeout_ms = (int)strtol(argv[++i], NULL, 10);
 		else
 			return -1;
 	}
@@ -505,7 +503,8 @@ ctl_main(int argc, char **argv)
 	msgpack_unpacked_init(&c.reply);
 	rc = dispatch_cmd(&c, argc - first, argv + first);
 	msgpack_unpacked_destroy(&c.reply);
-	free(c.raw);
+	if (c.has_raw)
+		zmq_msg_close(&c.raw);
 	zmq_close(c.sock);
 	zmq_ctx_term(c.ctx);
 	return rc;

@@ -18,7 +18,7 @@ const char *const job_event_names[JOB_EVENTS] = {
 	"plan", "planned", "finished", "error", "cancel",
 };
 
-#define NO -1
+#define NO (-1)
 /* [state][event] -> the next state, or NO (impossible) */
 static const int job_table[JOB_STATES][JOB_EVENTS] = {
 	/*                 PLAN          PLANNED       FINISHED  ERROR       CANCEL */
@@ -125,10 +125,12 @@ push_int(int **v, int *n, int x)
 	for (int i = 0; i < *n; i++)
 		if ((*v)[i] == x)
 			return;
-	if ((nv = realloc(*v, (size_t)(*n + 1) * sizeof(*nv))) == NULL)
+	nv = realloc(*v, (size_t)(*n + 1) * sizeof(*nv));
+	if (nv == NULL)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
-	nv[(*n)++] = x;
 	*v = nv;
+	/* cppcheck-suppress nullPointerRedundantCheck ; fatalx does not return */
+	(*v)[(*n)++] = x;
 }
 
 static int
@@ -189,8 +191,8 @@ set_owner(struct jobs *js, int target, uint32_t id)
  * (market, tf) have, into claimed (sorted, merged); their targets into
  * j's wait list. */
 static void
-claimed_ranges(struct jobs *js, const struct plan *p, struct job *j, const char *market,
-               enum tf tf, int64_t from, int64_t to, struct range_list *claimed)
+claimed_ranges(struct jobs *js, const struct plan *p, struct job *j, const char *market, enum tf tf,
+               int64_t from, int64_t to, struct range_list *claimed)
 {
 	for (int i = 0; i < p->ns; i++) {
 		const struct segment *s = &p->s[i];
@@ -244,7 +246,8 @@ mark_live(struct jobs *js, const struct plan *p)
 			js->live[p->s[i].target] = 1;
 }
 
-/* job_finished over a fresh mark_live. */
+/* 1 when j's own and waited-on targets have no live segment (after
+ * mark_live). */
 static int
 finished_marked(const struct jobs *js, const struct job *j)
 {
@@ -255,13 +258,6 @@ finished_marked(const struct jobs *js, const struct job *j)
 		if (js->live[j->wait[i]])
 			return 0;
 	return 1;
-}
-
-int
-job_finished(struct jobs *js, const struct plan *p, const struct job *j)
-{
-	mark_live(js, p);
-	return finished_marked(js, j);
 }
 
 void

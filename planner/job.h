@@ -82,9 +82,8 @@ void job_building(struct jobs *js, uint32_t id);
  * plan_add_target. Returns the target's index. */
 int job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf tf, int64_t from,
                    int64_t to, const struct range_list *covered);
-/* 1 when j's own and waited-on targets have no live segment left. */
-int job_finished(struct jobs *js, const struct plan *p, const struct job *j);
-/* Fires JEV_FINISHED for every fetching job that is finished. */
+/* Fires JEV_FINISHED for every fetching job whose own and waited-on
+ * targets have no live segment left. */
 void jobs_tick(struct jobs *js, const struct plan *p);
 /* Cancels job id and drops the segments of cancelled jobs that no live job
  * waits on. 0, or -1 with the reason in err. */

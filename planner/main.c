@@ -160,18 +160,31 @@ opt_keygen(const char *arg, void *dest)
 
 #define MS_MAX 86400000 /* a day */
 
+/* --daemon's own checks: 1 when they decide (*why: the refusal, or NULL
+ * for a daemon without first targets), 0 to go on with the usual ones. */
+static int
+check_daemon_opts(const struct opts *o, const char **why)
+{
+	if (o->control == NULL)
+		*why = "--daemon needs --control EP";
+	else if (o->follow)
+		*why = "--daemon does not follow yet (no --follow)";
+	else if (o->markets == NULL && o->timeframes == NULL)
+		*why = o->db == NULL || o->work == NULL ? "--db and --work are required" : NULL;
+	else
+		return 0;
+	return 1;
+}
+
 /* The cross-option checks; 0, or -1 with a message. */
 static int
 check_opts(const struct opts *o)
 {
 	const char *why = NULL;
 
-	if (o->daemon && (o->control == NULL || o->follow))
-		why = o->follow ? "--daemon does not follow yet (no --follow)"
-		                : "--daemon needs --control EP";
-	else if (o->daemon && o->markets == NULL && o->timeframes == NULL)
-		why = o->db == NULL || o->work == NULL ? "--db and --work are required" : NULL;
-	else if (o->markets == NULL || o->timeframes == NULL)
+	if (o->daemon && check_daemon_opts(o, &why))
+		goto done; /* why: the refusal, or NULL */
+	if (o->markets == NULL || o->timeframes == NULL)
 		why = "--market and --timeframe are required";
 	else if (!o->validate_only && (o->db == NULL || o->work == NULL))
 		why = "--db and --work are required";
@@ -182,6 +195,7 @@ check_opts(const struct opts *o)
 		why = "--follow keeps collecting up to now: it takes no --to";
 	else if (o->count < 0 && o->from == NULL)
 		why = "give --from (with or without --to) or --count";
+done:
 	if (why != NULL) {
 		fprintf(stderr, "cp-planner: %s\n", why);
 		return -1;
@@ -749,11 +763,13 @@ submit_captured(struct opts *o, uint32_t *id, char *err, size_t errlen)
 	size_t len = 0;
 	int rc;
 
-	if ((mem = open_memstream(&buf, &len)) == NULL)
+	mem = open_memstream(&buf, &len);
+	if (mem == NULL)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
 	stderr = mem;
 	rc = plan_job(o, id);
 	stderr = saved;
+	/* cppcheck-suppress nullPointerRedundantCheck ; fatalx does not return */
 	fclose(mem);
 	if (rc == 0) {
 		fputs(buf, stderr);
