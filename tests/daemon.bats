@@ -86,6 +86,9 @@ equal_truth() { # M TF FROM TO
 }
 
 @test "daemon: two overlapping jobs at once both succeed, equal the truth, no range twice" {
+	# slow answers: the second job arrives while the first has its segments out
+	stop_sim
+	start_sim --rate-limit 0 --latency-ms 200
 	start_daemon
 	ctl submit --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 \
 		--to 2026-10-01T10:00:00 --wait >"$BATS_TEST_TMPDIR/a.out" 2>&1 &
