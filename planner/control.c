@@ -374,8 +374,9 @@ pack_job(msgpack_packer *pk, const struct job *j)
 {
 	int64_t done = 0, total = 0, requests = 0;
 
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, 10);
 	ctl_pack_kv_i64(pk, "id", j->id);
+	ctl_pack_kv_i64(pk, "first_lease_us", j->first_lease_us);
 	ctl_pack_kv_str(pk, "state", job_state_names[j->st]);
 	ctl_pack_kv_str(pk, "reason", j->reason);
 	ctl_pack_kv_i64(pk, "waits", j->nwait);

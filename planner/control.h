@@ -10,7 +10,8 @@
  *   STATUS  {v, op:"status", [job:int]}         -> {v, ok, uptime_ms,
  *            impossible, budgets:[{source, rate, rate_now, sent, n429}],
  *            jobs:[{id, state, reason, slots_done, slots_total, requests,
- *                   waits, targets:[{market, tf, from, to, slots_done,
+ *                   waits, age_ms, first_lease_us (planned -> first lease,
+ *                   -1 before it), targets:[{market, tf, from, to, slots_done,
  *                   slots_total, requests, missing:[{from, to, reason}]}]}]}
  *   CANCEL  {v, op:"cancel", job:int}           -> {v, ok | error}
  *

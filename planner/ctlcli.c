@@ -300,6 +300,9 @@ print_job(const msgpack_object *j)
 		       (long long)geti(&t[i], "requests"));
 		print_missing(stdout, &t[i]);
 	}
+	if (geti(j, "first_lease_us") >= 0)
+		printf("  first lease %.3f ms after planning\n",
+		       (double)geti(j, "first_lease_us") / 1000.0);
 }
 
 static int

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "log.h"
@@ -29,6 +30,15 @@ static const int job_table[JOB_STATES][JOB_EVENTS] = {
 	[JOB_FAILED] = { NO, NO, NO, NO, NO },
 	[JOB_CANCELLED] = { NO, NO, NO, NO, NO },
 };
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 void
 jobs_init(struct jobs *js)
@@ -80,6 +90,8 @@ job_fire(struct jobs *js, struct job *j, enum job_event ev)
 	}
 	log_info("job %u: %s -> %s", j->id, job_state_names[j->st], job_state_names[next]);
 	j->st = (enum job_state)next;
+	if (j->st == JOB_FETCHING)
+		j->planned_us = mono_us();
 	return 0;
 }
 
@@ -96,6 +108,7 @@ job_new(struct jobs *js, int64_t now_ms)
 	j->id = js->next_id++;
 	j->st = JOB_QUEUED;
 	j->submitted_ms = now_ms;
+	j->first_lease_us = -1;
 	return j;
 }
 
@@ -226,6 +239,15 @@ job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf tf, 
 	set_owner(js, idx, j->id);
 	push_int(&j->own, &j->nown, idx);
 	return idx;
+}
+
+void
+job_note_lease(struct jobs *js, int target)
+{
+	struct job *j = job_find(js, owner_of(js, target));
+
+	if (j != NULL && j->first_lease_us < 0)
+		j->first_lease_us = mono_us() - j->planned_us;
 }
 
 /* Marks in js->live the targets that have a live segment. */

@@ -49,7 +49,9 @@ struct job {
 	int *own, nown;   /* plan targets it planned */
 	int *wait, nwait; /* other jobs' targets it waits on */
 	char reason[JOB_REASON_MAX];
-	int64_t submitted_ms; /* monotonic */
+	int64_t submitted_ms;   /* monotonic */
+	int64_t planned_us;     /* monotonic: when its targets were in the plan */
+	int64_t first_lease_us; /* after planned_us, -1 before its first lease */
 };
 
 struct jobs {
@@ -82,6 +84,8 @@ void job_building(struct jobs *js, uint32_t id);
  * plan_add_target. Returns the target's index. */
 int job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf tf, int64_t from,
                    int64_t to, const struct range_list *covered);
+/* A lease of target went out: the first one of its job is noted. */
+void job_note_lease(struct jobs *js, int target);
 /* Fires JEV_FINISHED for every fetching job whose own and waited-on
  * targets have no live segment left. */
 void jobs_tick(struct jobs *js, const struct plan *p);

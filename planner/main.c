@@ -457,6 +457,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	log_debug("lease %s %s to=%s count=%u delay=%u ms", ci->market, tf_name(ci->tf), to,
 	          ci->count, ci->delay_ms);
 	plan_note_source(&plan, seg, f->source);
+	job_note_lease(&jobs, plan.s[seg].target);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
 	report_note_send(&stats, send_at);

@@ -72,11 +72,11 @@ check_transition(enum job_state from, enum job_event ev, enum job_state to)
 	assert_int_equal(js.impossible, before);
 }
 
-#define TRANSITION(name, from, ev, to)                                                           \
-	static void name(void **state)                                                           \
-	{                                                                                        \
-		(void)state;                                                                     \
-		check_transition(from, ev, to);                                                  \
+#define TRANSITION(name, from, ev, to)          \
+	static void name(void **state)          \
+	{                                       \
+		(void)state;                    \
+		check_transition(from, ev, to); \
 	}
 TRANSITION(queued_plan, JOB_QUEUED, JEV_PLAN, JOB_PLANNING)
 TRANSITION(queued_error, JOB_QUEUED, JEV_ERROR, JOB_FAILED)
@@ -271,6 +271,21 @@ no_job_being_built_is_plan_add_target(void **state)
 	assert_int_equal(live_slots(1), 1000);
 }
 
+static void
+first_lease_is_noted_for_the_owner_only(void **state)
+{
+	uint32_t a, b;
+
+	(void)state;
+	a = submit(TF_1M, 0, 1000 * M);
+	b = submit(TF_1H, 0, 1000 * M);
+	assert_true(job_find(&js, a)->first_lease_us < 0);
+	job_note_lease(&js, 0);
+	assert_true(job_find(&js, a)->first_lease_us >= 0);
+	assert_true(job_find(&js, b)->first_lease_us < 0);
+	job_note_lease(&js, 5); /* no such target, no job: ignored */
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -294,6 +309,7 @@ main(void)
 		T(cancel_keeps_what_another_job_waits_on),
 		T(cancel_of_the_waiter_leaves_the_other_job_alone),
 		T(no_job_being_built_is_plan_add_target),
+		T(first_lease_is_noted_for_the_owner_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
