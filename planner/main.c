@@ -19,12 +19,14 @@
 #include <zmq.h>
 
 #include "budget.h"
+#include "control.h"
 #include "crashpoint.h"
 #include "events.h"
 #include "exitcodes.h"
 #include "flags.h"
 #include "follow.h"
 #include "hub.h"
+#include "job.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
@@ -68,6 +70,8 @@ struct opts {
 	int64_t follow_delay_ms;
 	struct net_curve curve;  /* our key pair: every bound socket is CURVE */
 	const char *curve_allow; /* the client keys allowed to connect */
+	int daemon;              /* --daemon: jobs arrive on the control socket */
+	const char *control;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -82,6 +86,8 @@ static struct buf mbuf;
 static struct run_stats stats;
 static double rate_limit;
 static int64_t hedge_after_ms;
+static struct jobs jobs;
+static struct opts daemon_opts; /* the daemon's own options */
 
 static void
 on_signal(int sig)
@@ -96,6 +102,8 @@ usage(FILE *f)
 	           "                  [--from T] [--to T] [--count N] --work EP\n"
 	           "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
 	           "       cp-planner --validate [same options]\n"
+	           "       cp-planner --daemon --control EP --db PATH --work EP [...]\n"
+	           "       cp-planner ctl --control EP submit|status|cancel|wait ...\n"
 	           "\n"
 	           "Plans and leases the chunks of one collection; exits when every\n"
 	           "requested range is proven in the database.\n"
@@ -127,6 +135,10 @@ usage(FILE *f)
 	           "               closes; runs until SIGTERM/SIGINT\n"
 	           "  --notify-fd N           once the sockets are bound and there is work,\n"
 	           "               write a newline to fd N and close it (s6's readiness)\n"
+	           "  --daemon     accept jobs on the control socket (--control EP; ipc://\n"
+	           "               sockets live in an owner-only directory) and run until\n"
+	           "               SIGTERM/SIGINT; the targets of the command line, if\n"
+	           "               any, are its first job. 'cp-planner ctl --help' for the client\n"
 	           "Times without an offset are UTC.\n"
 	           "exit: 0 all covered, 1 not all covered, 2 usage, 3 permanent, 4 temporary\n");
 }
@@ -154,12 +166,30 @@ opt_keygen(const char *arg, void *dest)
 
 #define MS_MAX 86400000 /* a day */
 
+/* --daemon's own checks: 1 when they decide (*why: the refusal, or NULL
+ * for a daemon without first targets), 0 to go on with the usual ones. */
+static int
+check_daemon_opts(const struct opts *o, const char **why)
+{
+	if (o->control == NULL)
+		*why = "--daemon needs --control EP";
+	else if (o->follow)
+		*why = "--daemon does not follow yet (no --follow)";
+	else if (o->markets == NULL && o->timeframes == NULL)
+		*why = o->db == NULL || o->work == NULL ? "--db and --work are required" : NULL;
+	else
+		return 0;
+	return 1;
+}
+
 /* The cross-option checks; 0, or -1 with a message. */
 static int
 check_opts(const struct opts *o)
 {
 	const char *why = NULL;
 
+	if (o->daemon && check_daemon_opts(o, &why))
+		goto done; /* why: the refusal, or NULL */
 	if (o->markets == NULL || o->timeframes == NULL)
 		why = "--market and --timeframe are required";
 	else if (!o->validate_only && (o->db == NULL || o->work == NULL))
@@ -171,6 +201,7 @@ check_opts(const struct opts *o)
 		why = "--follow keeps collecting up to now: it takes no --to";
 	else if (o->count < 0 && o->from == NULL)
 		why = "give --from (with or without --to) or --count";
+done:
 	if (why != NULL) {
 		fprintf(stderr, "cp-planner: %s\n", why);
 		return -1;
@@ -207,6 +238,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "follow-delay-ms", 0, OPT_I64, &o->follow_delay_ms, 0, MS_MAX, 0, NULL },
 		{ "notify-fd", 0, OPT_INT, &o->notify_fd, PROC_NOTIFY_FD_MIN, PROC_NOTIFY_FD_MAX, 0,
 		  NULL },
+		{ "daemon", 0, OPT_SET, &o->daemon, 0, 0, 1, NULL },
+		{ "control", 0, OPT_STR, &o->control, 0, 0, 0, NULL },
 		{ "help", 'h', OPT_HELP, NULL, 0, 0, 0, NULL },
 		{ NULL, 0, OPT_END, NULL, 0, 0, 0, NULL },
 	};
@@ -308,7 +341,7 @@ add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t
 			continue;
 		if (db != NULL && ledger_covered(db, m, tf_name(tf), from, to, &cov) == -1)
 			fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
-		plan_add_target(&plan, m, tf, from, to, &cov);
+		job_add_target(&jobs, &plan, m, tf, from, to, &cov);
 		range_list_free(&cov);
 	}
 	free(markets);
@@ -448,6 +481,7 @@ send_lease(struct fetcher *f, int seg, int64_t now, int64_t send_at)
 	log_debug("lease %s %s to=%s count=%u delay=%u ms", ci->market, tf_name(ci->tf), to,
 	          ci->count, ci->delay_ms);
 	plan_note_source(&plan, seg, f->source);
+	job_note_lease(&jobs, plan.s[seg].target);
 	f->leases_sent++;
 	budget_take(&budgets[f->source], send_at);
 	report_note_send(&stats, send_at);
@@ -701,6 +735,114 @@ validate(const struct opts *o)
 	return rc;
 }
 
+/* One job of o's lists and range, checked with the command line's rules
+ * and messages (on stderr), then planned: 0 with its id (a job that cannot
+ * read the database is failed), or -1 when o is refused. */
+static int
+plan_job(struct opts *o, uint32_t *id)
+{
+	struct job *j;
+	sqlite3 *db;
+	int code, rc;
+
+	o->validate_only = 1;
+	if (build_targets(o, NULL) == -1 || check_future(o, time_now()) == -1)
+		return -1;
+	o->validate_only = 0;
+	j = job_new(&jobs, time_mono_ms());
+	*id = j->id;
+	job_fire(&jobs, j, JEV_PLAN);
+	db = ledger_open_checked(o->db, &code);
+	if (db == NULL && code != EXIT_OK) {
+		snprintf(j->reason, sizeof(j->reason), "cannot use the database %s", o->db);
+		job_fire(&jobs, j, JEV_ERROR);
+		return 0;
+	}
+	job_building(&jobs, *id);
+	rc = build_targets(o, db);
+	job_building(&jobs, 0);
+	if (db != NULL)
+		sqlite3_close(db);
+	j = job_find(&jobs, *id);
+	job_fire(&jobs, j, rc == 0 ? JEV_PLANNED : JEV_ERROR);
+	return 0;
+}
+
+/* plan_job with its messages captured: a refusal's become err, one line
+ * without our name; the log lines of a success go on to stderr. */
+static int
+submit_captured(struct opts *o, uint32_t *id, char *err, size_t errlen)
+{
+	FILE *saved = stderr, *mem;
+	char *buf = NULL, *p;
+	size_t len = 0;
+	int rc;
+
+	mem = open_memstream(&buf, &len);
+	if (mem == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	stderr = mem;
+	rc = plan_job(o, id);
+	stderr = saved;
+	/* cppcheck-suppress nullPointerRedundantCheck ; fatalx does not return */
+	fclose(mem);
+	if (rc == 0) {
+		fputs(buf, stderr);
+	} else {
+		while ((p = strstr(buf, "cp-planner: ")) != NULL)
+			memmove(p, p + 12, strlen(p + 12) + 1);
+		for (p = buf; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = p[1] != '\0' ? ';' : '\0';
+		snprintf(err, errlen, "%s", *buf != '\0' ? buf : "refused");
+	}
+	free(buf);
+	return rc;
+}
+
+/* A SUBMIT of the control socket (ctl_submit_fn). */
+static int
+on_submit(const struct ctl_submit *r, uint32_t *id, char *err, size_t errlen)
+{
+	struct opts o = daemon_opts;
+	char from[TIME_TEXT_LEN], to[TIME_TEXT_LEN];
+
+	if (r->follow) {
+		snprintf(err, errlen, "follow jobs are not done yet");
+		return -1;
+	}
+	if (r->from < 0 || r->to < 0) {
+		snprintf(err, errlen, "times before 1970 are not supported");
+		return -1;
+	}
+	time_format(r->from, from);
+	time_format(r->to, to);
+	o.markets = r->markets;
+	o.timeframes = r->timeframes;
+	o.from = from;
+	o.to = r->to != 0 ? to : NULL;
+	o.count = -1;
+	return submit_captured(&o, id, err, errlen);
+}
+
+/* --daemon: an empty plan, and the command line's targets as job 1. */
+static int
+load_daemon(const struct opts *o)
+{
+	struct opts first = *o;
+	char err[CTL_ERR_MAX];
+	uint32_t id;
+
+	daemon_opts = *o;
+	if (o->markets == NULL)
+		return 0;
+	if (submit_captured(&first, &id, err, sizeof(err)) == -1) {
+		fprintf(stderr, "cp-planner: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Plans the targets over what the ledger does not prove yet (a missing
  * database proves nothing). 0, or -1 after a usage message. */
 static int
@@ -711,6 +853,8 @@ load_plan(const struct opts *o)
 
 	srandom((unsigned)(time_now_ms() ^ getpid()));
 	plan_init(&plan, (uint32_t)random() ^ (uint32_t)time_now());
+	if (o->daemon)
+		return load_daemon(o);
 	db = ledger_open_checked(o->db, &code);
 	if (db == NULL && code != EXIT_OK)
 		fatalx(code, "cannot use %s", o->db);
@@ -734,6 +878,18 @@ bind_sockets(void *ctx, const struct opts *o)
 	hub_open(ctx, o->events, o->monitor, curve);
 }
 
+/* --daemon: the control socket, answered from the plan, jobs and budgets. */
+static void
+open_control(void *ctx, const struct opts *o)
+{
+	struct ctl_env e = { &plan, &jobs, budgets, &nbudgets, stats.start_ms, on_submit };
+	char err[CTL_ERR_MAX];
+
+	if (ctl_open(ctx, o->control, &e, err, sizeof(err)) == -1)
+		fatalx(EXIT_PERMFAIL, "%s", err);
+	log_info("daemon: control socket %s", o->control);
+}
+
 /* When the poll loop last did each periodic job (monotonic ms). */
 struct loop_clock {
 	int64_t progress, pub, gc, guard_after;
@@ -745,8 +901,10 @@ struct loop_clock {
 static void
 poll_once(const struct opts *o, int64_t now, int64_t wake)
 {
-	zmq_pollitem_t items[3] = { { sock_work, 0, ZMQ_POLLIN, 0 } };
+	zmq_pollitem_t items[4] = { { sock_work, 0, ZMQ_POLLIN, 0 } };
 	int n = 1 + hub_poll_items(&items[1]);
+
+	n += ctl_poll_item(&items[n]);
 	int64_t wait = wake - now;
 
 	if (wait < 0)
@@ -756,6 +914,7 @@ poll_once(const struct opts *o, int64_t now, int64_t wake)
 	if (zmq_poll(items, n, (long)wait) == -1 && errno != EINTR)
 		fatalx(EXIT_TEMPFAIL, "zmq_poll: %s", zmq_strerror(errno));
 	drain_work(o);
+	ctl_drain();
 	hub_forward();
 }
 
@@ -802,10 +961,12 @@ follow_wake(const struct opts *o, int64_t now, int64_t wake)
 static void
 run(const struct opts *o, struct loop_clock *c)
 {
-	while (!stop_signal && (o->follow || !plan_finished(&plan))) {
+	while (!stop_signal && (o->follow || o->daemon || !plan_finished(&plan))) {
 		int64_t now = time_mono_ms(), wake;
 
 		plan_expire(&plan, now);
+		if (o->daemon)
+			jobs_tick(&jobs, &plan);
 		if (o->follow)
 			follow_tick(&plan, o->follow_delay_ms);
 		wake = dispatch(now);
@@ -835,6 +996,8 @@ finish(const struct opts *o, const struct loop_clock *c)
 		          " %llu guard",
 		          (unsigned long long)plan.impossible,
 		          (unsigned long long)guard_impossible());
+	if (o->daemon && stop_signal)
+		rc = EXIT_OK; /* a daemon's jobs end with it; stopping it is its end */
 	if (o->follow) {
 		follow_report();
 		/* a clean stop of a follower is a success if the backfill was */
@@ -852,6 +1015,11 @@ main(int argc, char **argv)
 	void *ctx;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+		log_init("planner", 0);
+		return ctl_main(argc - 1, argv + 1);
+	}
+	jobs_init(&jobs);
 	if (parse_opts(argc, argv, &o) == -1) {
 		/* run.sh names its own help: the user typed its command line */
 		const char *hint = getenv("CP_USAGE_HINT");
@@ -874,6 +1042,8 @@ main(int argc, char **argv)
 	hedge_after_ms = o.hedge_after_ms;
 	guard_init(o.guard_epoch_ms > 0, o.guard_epoch_ms, stats.start_ms);
 	c.guard_after = o.guard_after_ms;
+	if (o.daemon)
+		open_control(ctx, &o);
 	c.tty = isatty(STDOUT_FILENO);
 	c.quiet = o.quiet;
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt, plan.nt == 1 ? "" : "s",
@@ -885,6 +1055,8 @@ main(int argc, char **argv)
 	run(&o, &c);
 	rc = finish(&o, &c);
 	zmq_close(sock_work);
+	ctl_close();
+	jobs_free(&jobs);
 	hub_close();
 	net_zap_stop();
 	net_ctx_term(ctx);

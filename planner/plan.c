@@ -188,8 +188,16 @@ int
 plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
                 const struct range_list *covered)
 {
+	return plan_add_target_except(p, market, tf, from, to, covered, NULL);
+}
+
+int
+plan_add_target_except(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
+                       const struct range_list *covered, const struct range_list *except)
+{
 	struct target *t;
-	struct range_list want = { 0 }, missing = { 0 };
+	static const struct range_list none = { 0 };
+	struct range_list want = { 0 }, missing = { 0 }, rest = { 0 };
 	int idx = p->nt;
 
 	t = realloc(p->t, (size_t)(p->nt + 1) * sizeof(*t));
@@ -211,12 +219,14 @@ plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, in
 	t->slots_total = tf_count(tf, from, to);
 	t->slots_hit = t->slots_done = slots_in(tf, &t->done);
 	if (range_list_push(&want, from, to) == -1 ||
-	    range_subtract(&want, &t->done, &missing) == -1)
+	    range_subtract(&want, &t->done, &rest) == -1 ||
+	    range_subtract(&rest, except != NULL ? except : &none, &missing) == -1)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
 	/* newest first, so the most recent data arrives first */
 	for (size_t i = missing.n; i-- > 0;)
 		new_segment(p, idx, missing.v[i].from, missing.v[i].to);
 	range_list_free(&want);
+	range_list_free(&rest);
 	range_list_free(&missing);
 	return idx;
 }
@@ -499,6 +509,12 @@ fail_target(struct plan *p, int target, const char *reason)
 	for (int i = 0; i < p->ns; i++)
 		if (p->s[i].target == target)
 			plan_seg_step(p, &p->s[i], SEG_EV_TARGET_FAILED);
+}
+
+void
+plan_drop_target(struct plan *p, int target, const char *reason)
+{
+	fail_target(p, target, reason);
 }
 
 /* 1 if the market answered before: in this run, or in the ledger. */

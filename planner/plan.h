@@ -105,6 +105,14 @@ void plan_free(struct plan *p);
  * and merged. Creates one segment per missing range. Returns its index. */
 int plan_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
                     const struct range_list *covered);
+/* plan_add_target that also leaves out the ranges of except (sorted and
+ * merged, NULL: none): they stay uncovered in this target (another one has
+ * them). */
+int plan_add_target_except(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
+                           const struct range_list *covered, const struct range_list *except);
+/* Drops the target: every segment not done fails with reason (a lease in
+ * flight may still commit; its answer is then stale). */
+void plan_drop_target(struct plan *p, int target, const char *reason);
 /* Follow mode: the target now ends at `to` (a later slot): the new slots
  * become a segment (reusing a finished segment's entry, so memory stays
  * flat however long it runs). */
