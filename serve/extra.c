@@ -57,7 +57,7 @@ span_args(const struct sv_args *a, struct span *s, struct sv_reply *r)
 /* ---- /v1/coverage ------------------------------------------------------- */
 
 static void
-put_range(struct sv_buf *b, enum tf tf, int64_t from, int64_t to)
+put_range(struct buf *b, enum tf tf, int64_t from, int64_t to)
 {
 	char f[TIME_TEXT_LEN], t[TIME_TEXT_LEN];
 
@@ -104,7 +104,7 @@ done:
 }
 
 static void
-coverage_json(struct sv_buf *b, const struct span *s, int64_t first, int have,
+coverage_json(struct buf *b, const struct span *s, int64_t first, int have,
               const struct range_list *miss)
 {
 	int64_t slots = tf_count(s->tf, s->from, s->to), missing = 0, before = 0;
@@ -167,7 +167,7 @@ struct stream {
 	enum tf tf;
 	int64_t next, to; /* the next page starts at next */
 	int done;
-	struct sv_buf page;
+	struct buf page;
 	size_t off;
 };
 
@@ -179,7 +179,7 @@ stream_fill(struct stream *s)
 	int rc, n = 0;
 	int64_t last = s->next;
 
-	s->page.len = 0;
+	buf_reset(&s->page);
 	s->off = 0;
 	if (st == NULL)
 		return -1;
@@ -196,7 +196,7 @@ stream_fill(struct stream *s)
 		n++;
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || s->page.failed)
+	if (rc != SQLITE_DONE || s->page.err)
 		return -1;
 	s->next = last + 1;
 	s->done = n < RANGE_PAGE_ROWS;
@@ -221,7 +221,7 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	n = s->page.len - s->off;
 	if (n > max)
 		n = max;
-	memcpy(out, s->page.p + s->off, n);
+	memcpy(out, s->page.data + s->off, n);
 	s->off += n;
 	return (ssize_t)n;
 }
@@ -231,7 +231,7 @@ stream_free(void *cls)
 {
 	struct stream *s = cls;
 
-	sv_buf_free(&s->page);
+	buf_free(&s->page);
 	free(s);
 }
 

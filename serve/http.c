@@ -39,7 +39,7 @@ static int conn_marker;
 void
 reply_error(struct sv_reply *r, int status, enum sv_outcome o, const char *msg)
 {
-	r->body.len = 0;
+	buf_reset(&r->body);
 	r->status = status;
 	r->outcome = o;
 	r->ctype = SV_CT_JSON;
@@ -148,17 +148,17 @@ send_reply(struct MHD_Connection *conn, struct sv_reply *r)
 	enum MHD_Result ret;
 
 	if (resp == NULL) {
-		if (r->body.failed)
+		if (r->body.err)
 			reply_error(r, 500, SV_ERROR, "out of memory");
-		if (r->body.failed) /* not even the error fits */
+		if (r->body.err) /* not even the error fits */
 			return MHD_NO;
-		resp = MHD_create_response_from_buffer_with_free_callback(r->body.len, r->body.p,
+		resp = MHD_create_response_from_buffer_with_free_callback(r->body.len, r->body.data,
 		                                                          free);
 		if (resp == NULL) {
-			sv_buf_free(&r->body);
+			buf_free(&r->body);
 			return MHD_NO;
 		}
-		r->body.p = NULL;
+		r->body.data = NULL;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        r->ctype != NULL ? r->ctype : SV_CT_JSON);
@@ -248,7 +248,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	ret = send_reply(conn, &r);
 	metrics_record(rt, r.status >= 400 && r.outcome == SV_HIT ? SV_ERROR : r.outcome,
 	               mono_us() - t0);
-	sv_buf_free(&r.body);
+	buf_free(&r.body);
 	return ret;
 }
 

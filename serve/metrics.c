@@ -55,7 +55,7 @@ load(const uint64_t *v)
 }
 
 static void
-render_hist(struct sv_buf *b, int r, int o, const struct cell *c)
+render_hist(struct buf *b, int r, int o, const struct cell *c)
 {
 	const char *lab = "route=\"%s\",outcome=\"%s\"";
 	uint64_t cum = 0;
@@ -78,7 +78,7 @@ render_hist(struct sv_buf *b, int r, int o, const struct cell *c)
 }
 
 void
-metrics_render(struct sv_buf *b)
+metrics_render(struct buf *b)
 {
 	sv_buf_puts(b, "# HELP cp_serve_requests_total HTTP requests answered, by route and "
 	               "outcome (hit: from the database, miss: not collected yet, error)\n"

@@ -210,7 +210,7 @@ sdb_column_time(sqlite3_stmt *st, int col, int64_t *t)
 /* ,"name":value with the column's text, unquoted (a decimal or an integer),
  * or quoted; nothing for NULL. */
 static void
-field(struct sv_buf *b, const char *name, sqlite3_stmt *st, int col, int quoted)
+field(struct buf *b, const char *name, sqlite3_stmt *st, int col, int quoted)
 {
 	const char *v = (const char *)sqlite3_column_text(st, col);
 
@@ -226,7 +226,7 @@ field(struct sv_buf *b, const char *name, sqlite3_stmt *st, int col, int quoted)
 }
 
 int
-sdb_candle_json(struct sv_buf *b, const char *market, sqlite3_stmt *st, int convert)
+sdb_candle_json(struct buf *b, const char *market, sqlite3_stmt *st, int convert)
 {
 	static const struct {
 		const char *name;

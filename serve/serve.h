@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "ledger.h"
 #include "tf.h"
 
@@ -29,19 +30,13 @@
 #define SV_MSG_NOTFOUND "Code not found"
 #define SV_MSG_UNIT "specified unit is not valid."
 
-/* ---- buf.c: a growable byte buffer; on out of memory it stays failed */
-struct sv_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-void sv_buf_put(struct sv_buf *b, const char *s, size_t n);
-void sv_buf_puts(struct sv_buf *b, const char *s);
-void sv_buf_printf(struct sv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- buf.c: text on the tree's growable buffer (common/buf.h); a failed
+ * append is sticky, so builders never check each write */
+void sv_buf_put(struct buf *b, const char *s, size_t n);
+void sv_buf_puts(struct buf *b, const char *s);
+void sv_buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string (quotes included, escaped) */
-void sv_buf_json_str(struct sv_buf *b, const char *s);
-void sv_buf_free(struct sv_buf *b);
+void sv_buf_json_str(struct buf *b, const char *s);
 
 /* ---- metrics.c: what /metrics reports */
 enum sv_route {
@@ -64,13 +59,13 @@ enum sv_outcome {
 };
 
 void metrics_record(enum sv_route r, enum sv_outcome o, int64_t usec);
-void metrics_render(struct sv_buf *b);
+void metrics_render(struct buf *b);
 
 /* ---- the answer one route gives */
 struct sv_reply {
 	int status;
 	const char *ctype;
-	struct sv_buf body;
+	struct buf body;
 	enum sv_outcome outcome;
 	struct MHD_Response *stream; /* a streamed answer instead of body (range) */
 };
@@ -126,7 +121,7 @@ int sdb_column_time(sqlite3_stmt *st, int col, int64_t *t);
 /* The candle row of SQ_NEWEST/SQ_RANGE as Upbit's JSON object; convert adds
  * converted_trade_price. Returns 0, or -1 if convert is asked and the row has
  * none. */
-int sdb_candle_json(struct sv_buf *b, const char *market, sqlite3_stmt *st, int convert);
+int sdb_candle_json(struct buf *b, const char *market, sqlite3_stmt *st, int convert);
 /* Whether [from, to) lies inside one coverage row of (market, tf). */
 int sdb_proven(const char *market, enum tf tf, int64_t from, int64_t to, int *yes);
 /* history_start of (market, tf): *have 0 when unknown. 0 or -1. */

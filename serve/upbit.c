@@ -253,7 +253,7 @@ struct found {
 
 /* The stored candles starting before end_s, newest first, into b. */
 static int
-read_newest(const struct creq *q, int64_t end_s, struct sv_buf *b, struct found *f)
+read_newest(const struct creq *q, int64_t end_s, struct buf *b, struct found *f)
 {
 	sqlite3_stmt *st = sdb_stmt(SQ_NEWEST);
 	int rc;
@@ -363,7 +363,7 @@ upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply
 /* One market row as Upbit's object; -1 when details are asked and the row
  * has none. */
 static int
-market_json(struct sv_buf *b, sqlite3_stmt *st, int details)
+market_json(struct buf *b, sqlite3_stmt *st, int details)
 {
 	static const char *const keys[3] = { "market", "korean_name", "english_name" };
 	const char *caution = (const char *)sqlite3_column_text(st, 4);
