@@ -16,12 +16,22 @@
 # with flock).
 set -u
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PLANNER="$HERE/planner/cp-planner"
-FETCHER="$HERE/fetcher/cp-fetcher"
-WRITER="$HERE/writer/cp-writer"
-MONITOR="$HERE/monitor/cp-monitor"
-SIM="$HERE/sim/upbit-sim"
+# Where the programs are: in a checkout next to this script (planner/
+# cp-planner, ...); installed as $PREFIX/bin/candlepipe (make install sets
+# CP_INSTALLED=1 below), in $PREFIX/libexec/candlepipe, found from this
+# script's real path, so a copy staged under DESTDIR or a symlink works too.
+CP_INSTALLED=0
+SELF="$(realpath "${BASH_SOURCE[0]}")"
+HERE="$(dirname "$SELF")"
+cp_prog() { # DIR/NAME as in the checkout
+	if [ "$CP_INSTALLED" = 1 ]; then echo "$HERE/../libexec/candlepipe/${1##*/}"; else echo "$HERE/$1"; fi
+}
+PLANNER="$(cp_prog planner/cp-planner)"
+FETCHER="$(cp_prog fetcher/cp-fetcher)"
+WRITER="$(cp_prog writer/cp-writer)"
+MONITOR="$(cp_prog monitor/cp-monitor)"
+SIM="$(cp_prog sim/upbit-sim)"
+QUERY="$(cp_prog query/cp-query)"
 
 EXIT_USAGE=2
 # children get SIGTERM if this script is killed (see common/proc.h)
@@ -550,6 +560,12 @@ cmd_demo() {
 	echo "demo: ./run.sh gaps --db $db --market KRW-ZIL --timeframe 1m   shows the no-trade stretches"
 }
 
+# installed, the help and the messages name the command: candlepipe
+if [ "$CP_INSTALLED" = 1 ]; then
+	eval "$(declare -f | sed 's#\./run\.sh#candlepipe#g; s#run\.sh: #candlepipe: #g')"
+	USAGE_HINT="candlepipe help"
+fi
+
 case "${1:-help}" in
 collect) shift; cmd_collect "$@"; exit $? ;;
 demo) shift; cmd_demo "$@" ;;
@@ -557,8 +573,8 @@ sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="./run.sh monitor --help" exec "$MONITOR" "$@" ;;
 # --- query, gaps, export: the read side (query/cp-query, read-only) --------
 query|gaps|export|verify)
-	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }
-	CP_RUN_SH="$HERE/run.sh" exec "$HERE/query/cp-query" "$@" ;;
+	[ -x "$QUERY" ] || { echo "run.sh: $QUERY is missing: run 'make' first" >&2; exit 1; }
+	CP_RUN_SH="$SELF" exec "$QUERY" "$@" ;;
 help|-h|--help) usage ;;
 *) die_usage "unknown command '$1'" ;;
 esac
