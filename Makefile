@@ -163,3 +163,50 @@ chaos: bins
 	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh
 
 .PHONY: fuzz chaos
+
+# ---- install (issue 15) ------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: candlepipe (run.sh, marked as
+# installed so it finds its programs in $PREFIX/libexec/candlepipe), the
+# programs and their supervision table, upbit-sim also in bin, the man pages and the README. make
+# uninstall with the same PREFIX and DESTDIR removes exactly those files and
+# the directories they leave empty. make man-check: --help, the README's
+# option tables and the man pages name the same options.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(DESTDIR)$(PREFIX)/bin
+LIBEXECDIR := $(DESTDIR)$(PREFIX)/libexec/candlepipe
+MAN1DIR    := $(DESTDIR)$(PREFIX)/share/man/man1
+MAN7DIR    := $(DESTDIR)$(PREFIX)/share/man/man7
+DOCDIR     := $(DESTDIR)$(PREFIX)/share/doc/candlepipe
+INST_PROGS := planner/cp-planner fetcher/cp-fetcher writer/cp-writer \
+              monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim
+MAN1       := man/candlepipe.1 man/upbit-sim.1
+MAN7       := man/candlepipe.7
+INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
+              $(addprefix $(LIBEXECDIR)/,$(notdir $(INST_PROGS))) \
+              $(LIBEXECDIR)/supervision.conf \
+              $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
+              $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md
+
+install: $(INST_PROGS)
+	@grep -qx 'CP_INSTALLED=0' run.sh || { echo "run.sh has no CP_INSTALLED=0 line" >&2; exit 1; }
+	t=$$(mktemp) && sed 's/^CP_INSTALLED=0$$/CP_INSTALLED=1/' run.sh >$$t && \
+		install -D -m 755 $$t $(BINDIR)/candlepipe; rc=$$?; rm -f $$t; exit $$rc
+	install -D -m 755 sim/upbit-sim $(BINDIR)/upbit-sim
+	for p in $(INST_PROGS); do install -D -m 755 $$p $(LIBEXECDIR)/$${p##*/} || exit 1; done
+	install -D -m 644 deploy/supervision.conf $(LIBEXECDIR)/supervision.conf
+	for m in $(MAN1); do install -D -m 644 $$m $(MAN1DIR)/$${m##*/} || exit 1; done
+	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
+	install -D -m 644 README.md $(DOCDIR)/README.md
+
+# of the directories, only candlepipe's own (libexec/candlepipe,
+# share/doc/candlepipe) go, and only when empty: bin and share/man are
+# shared with other programs
+uninstall:
+	rm -f $(INST_FILES)
+	for d in $(LIBEXECDIR) $(DOCDIR); do [ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+
+man-check: bins
+	@tests/man-check.sh
+
+.PHONY: install uninstall man-check

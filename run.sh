@@ -16,12 +16,23 @@
 # with flock).
 set -u
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PLANNER="$HERE/planner/cp-planner"
-FETCHER="$HERE/fetcher/cp-fetcher"
-WRITER="$HERE/writer/cp-writer"
-MONITOR="$HERE/monitor/cp-monitor"
-SIM="$HERE/sim/upbit-sim"
+# Where the programs are: in a checkout next to this script (planner/
+# cp-planner, ...); installed as $PREFIX/bin/candlepipe (make install sets
+# CP_INSTALLED=1 below), in $PREFIX/libexec/candlepipe, found from this
+# script's real path, so a copy staged under DESTDIR or a symlink works too.
+CP_INSTALLED=0
+SELF="$(realpath "${BASH_SOURCE[0]}")"
+HERE="$(dirname "$SELF")"
+cp_prog() { # DIR/NAME as in the checkout
+	if [ "$CP_INSTALLED" = 1 ]; then echo "$HERE/../libexec/candlepipe/${1##*/}"; else echo "$HERE/$1"; fi
+}
+PLANNER="$(cp_prog planner/cp-planner)"
+FETCHER="$(cp_prog fetcher/cp-fetcher)"
+WRITER="$(cp_prog writer/cp-writer)"
+MONITOR="$(cp_prog monitor/cp-monitor)"
+SIM="$(cp_prog sim/upbit-sim)"
+QUERY="$(cp_prog query/cp-query)"
+SERVE="$(cp_prog serve/cp-serve)"
 
 # the exit codes of every process, run.sh's own included (common/exitcodes.h)
 # shellcheck disable=SC2034 # the whole set, though run.sh names only some
@@ -49,6 +60,7 @@ commands:
   export    stream whole markets or ranges as csv or jsonl
   verify    check a database read-only, as fsck does (exit 0 clean, 1 problems)
   monitor   attach to a running collection: live view, --json, --prometheus
+  serve     answer Upbit's candle API from the database (./run.sh serve --help)
   sim       run the offline Upbit simulator (./run.sh sim --help)
   help      this text
 
@@ -190,7 +202,7 @@ add_proc() {
 	# shellcheck disable=SC2034
 	V_NAME=$name
 	policy_argv "$prog"
-	printf -v cmd '%q ' "$HERE/${POLICY[$prog.binary]}" "${ARGV[@]}"
+	printf -v cmd '%q ' "$(cp_prog "${POLICY[$prog.binary]}")" "${ARGV[@]}"
 	NAMES+=("$name"); PROGS+=("$prog"); LOGS+=("$log"); CMDS+=("$cmd")
 	PIDS+=(""); DEATHS+=("")
 }
@@ -689,7 +701,7 @@ cmd_collect() {
 	trap 'on_stop_signal 143' TERM
 
 	# the processes and their arguments (deploy/supervision.conf)
-	load_policy "$HERE/deploy/supervision.conf"
+	load_policy "$(cp_prog deploy/supervision.conf)"
 	# shellcheck disable=SC2034 # read by policy_argv ($DB, @RANGE...)
 	V_DB=$db V_WORK=$work V_RESULTS=$results V_EVENTS=$events V_MONITOR=$monitor
 	# shellcheck disable=SC2034
@@ -765,6 +777,12 @@ cmd_demo() {
 	echo "demo: ./run.sh gaps --db $db --market KRW-ZIL --timeframe 1m   shows the no-trade stretches"
 }
 
+# installed, the help and the messages name the command: candlepipe
+if [ "$CP_INSTALLED" = 1 ]; then
+	eval "$(declare -f | sed 's#\./run\.sh#candlepipe#g; s#run\.sh: #candlepipe: #g')"
+	USAGE_HINT="candlepipe help"
+fi
+
 case "${1:-help}" in
 collect) shift; cmd_collect "$@"; exit $? ;;
 demo) shift; cmd_demo "$@" ;;
@@ -772,10 +790,10 @@ sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="./run.sh monitor --help" exec "$MONITOR" "$@" ;;
 # --- query, gaps, export: the read side (query/cp-query, read-only) --------
 query|gaps|export|verify)
-	[ -x "$HERE/query/cp-query" ] || { echo "run.sh: $HERE/query/cp-query is missing: run 'make' first" >&2; exit 1; }
-	CP_RUN_SH="$HERE/run.sh" exec "$HERE/query/cp-query" "$@" ;;
-serve) shift; [ -x "$HERE/serve/cp-serve" ] || { echo "run.sh: $HERE/serve/cp-serve is missing: run 'make' first" >&2; exit 1; }
-	exec "$HERE/serve/cp-serve" "$@" ;; # the HTTP API (README: HTTP API (cp-serve))
+	[ -x "$QUERY" ] || { echo "run.sh: $QUERY is missing: run 'make' first" >&2; exit 1; }
+	CP_RUN_SH="$SELF" exec "$QUERY" "$@" ;;
+serve) shift; [ -x "$SERVE" ] || { echo "run.sh: $SERVE is missing: run 'make' first" >&2; exit 1; }
+	exec "$SERVE" "$@" ;; # the HTTP API (README: HTTP API (cp-serve))
 help|-h|--help) usage ;;
 *) die_usage "unknown command '$1'" ;;
 esac
