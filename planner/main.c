@@ -729,6 +729,8 @@ validate(const struct opts *o)
 {
 	int rc;
 
+	if (o->daemon && o->markets == NULL)
+		return EXIT_OK; /* a daemon without first targets: nothing to check */
 	plan_init(&plan, 1);
 	rc = build_targets(o, NULL) == -1 || check_future(o, time_now()) == -1 ? EXIT_USAGE
 	                                                                       : EXIT_OK;
