@@ -525,7 +525,7 @@ log_reason() {
 	local line log=${LOGS[$1]}
 	[ "$log" != - ] || { echo "see its message above"; return 0; }
 	line=$(grep -E '^[^ ]+ [a-z0-9]+\[[0-9]+\] (warn|fatal): ' "$log" 2>/dev/null | tail -n 1)
-	[ -n "$line" ] || line=$(tail -n 1 "$log" 2>/dev/null)
+	[ -n "$line" ] || line=$(grep -v "^try '" "$log" 2>/dev/null | tail -n 1)
 	line=${line#* * warn: }
 	line=${line#* * fatal: }
 	echo "${line:-see $log}"
@@ -1139,7 +1139,9 @@ on_collect_signal() {
 }
 submit_job() {
 	local rc
-	svc_ctl submit --wait "$@" &
+	# the client itself in the background, not a function's subshell: the
+	# signal is for it
+	"$PLANNER" ctl --control "ipc://$RUN_DIR/control.sock" submit --wait "$@" &
 	CTL_PID=$!
 	wait "$CTL_PID"
 	rc=$?
