@@ -61,6 +61,7 @@ commands:
   export    stream whole markets or ranges as csv or jsonl
   verify    check a database read-only, as fsck does (exit 0 clean, 1 problems)
   monitor   attach to a running collection: live view, --json, --prometheus
+  serve     the HTTP API (Upbit's routes) over a database (./run.sh serve --help)
   sim       run the offline Upbit simulator (./run.sh sim --help)
   help      this text
 
@@ -157,6 +158,7 @@ exit status:
           4 still running after --timeout S (30)
   status  0 shown; 3 no service running; 4 the service does not answer
   cancel  0 cancelled; 2 refused (no such job, already ended); 3 no service
+  -v, --verbose      verbose logs (RUN_DIR/writer.log, planner.log, ...)
   -h, --help         this text
 USAGE
 }
