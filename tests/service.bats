@@ -9,9 +9,8 @@ load pipeline_helpers
 PLANNER="$ROOT/planner/cp-planner"
 
 setup() {
+	RUN="$BATS_TEST_TMPDIR/run" DB="$BATS_TEST_TMPDIR/d.db"
 	start_sim --rate-limit 0 --latency-ms 20
-	RUN="$BATS_TEST_TMPDIR/run"
-	DB="$BATS_TEST_TMPDIR/d.db"
 }
 
 teardown() {
@@ -35,11 +34,15 @@ start_svc() {
 	svc start --api-url "$SIM_URL" --rate 0 "$@"
 }
 
-equal_truth() { # M TF FROM TO
-	truth "$1" "$2" "$3" "$4" >"$BATS_TEST_TMPDIR/truth"
-	db_dump "$DB" "$1" "$2" "$3" "$4" >"$BATS_TEST_TMPDIR/db"
-	[ -s "$BATS_TEST_TMPDIR/truth" ]
-	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
+slow_svc() { # MS: the service over a simulator that answers in MS ms
+	stop_sim
+	start_sim --rate-limit 0 --latency-ms "$1"
+	start_svc
+}
+
+equal_truth() { # M TF FROM TO: the database holds the simulator's truth
+	local t="$BATS_TEST_TMPDIR/truth"
+	truth "$@" >"$t" && [ -s "$t" ] && diff "$t" <(db_dump "$DB" "$@")
 }
 
 @test "service: the planner daemon with no work says it is ready (--notify-fd)" {
@@ -52,6 +55,20 @@ equal_truth() { # M TF FROM TO
 	[ "$(cat "$BATS_TEST_TMPDIR/ready")" = "" ]
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/ready")" -eq 1 ]
 	[ -S "$RUN/control.sock" ]
+}
+
+# signal_cancels PID SIG CODE JOB OUT: SIG to the collect PID once it has
+# submitted JOB (its output in OUT): it exits CODE and JOB is cancelled
+signal_cancels() {
+	local rc=0
+	wait_for grep -q "job $4 submitted" "$5"
+	kill "-$2" "$1"
+	wait "$1" || rc=$?
+	cat "$5"
+	[ "$rc" -eq "$3" ]
+	run svc status "$4"
+	echo "$output"
+	[[ "$output" == *"job $4 cancelled"* ]]
 }
 
 # svc_pids: the service's pid and its processes' (from its run directory)
@@ -153,29 +170,31 @@ svc_pids() {
 }
 
 @test "service: two collects at once both succeed, and no range is fetched twice" {
-	stop_sim
-	start_sim --rate-limit 0 --latency-ms 200
-	start_svc
-	collect --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 \
-		--to 2026-10-01T10:00:00 >"$BATS_TEST_TMPDIR/a.out" 2>&1 &
-	local a=$! ra=0 rb=0
-	collect --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01T05:00:00 \
-		--to 2026-10-01T15:00:00 >"$BATS_TEST_TMPDIR/b.out" 2>&1 &
-	local b=$!
-	wait "$a" || ra=$?
-	wait "$b" || rb=$?
-	cat "$BATS_TEST_TMPDIR/a.out" "$BATS_TEST_TMPDIR/b.out"
-	[ "$ra" -eq 0 ]
-	[ "$rb" -eq 0 ]
+	# slow answers: the second job arrives while the first has its segments out
+	slow_svc 200
+	local h p rc
+	local -a pids=()
+	# 00:00-10:00 and 05:00-15:00, from two "terminals" at once
+	for h in 00 05; do
+		collect --db "$DB" --market KRW-BTC --timeframe 1m --from "2026-10-01T$h:00:00" \
+			--to "2026-10-01T$((10#$h + 10)):00:00" >"$BATS_TEST_TMPDIR/$h.out" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		rc=0
+		wait "$p" || rc=$?
+		echo "collect $p: exit $rc"
+		[ "$rc" -eq 0 ]
+	done
+	cat "$BATS_TEST_TMPDIR/"*.out
+	grep -q "submitting the collection" "$BATS_TEST_TMPDIR/05.out"
 	equal_truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T15:00:00
 	# the union is 900 dense minutes: 5 requests of 200, each range once
 	[ "$(candle_requests)" -eq 5 ]
 }
 
 @test "service: cancel ends a collect's job (it exits 1); SIGTERM on collect cancels its job" {
-	stop_sim
-	start_sim --rate-limit 0 --latency-ms 300
-	start_svc
+	slow_svc 300
 	collect --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-06-01 --to 2026-07-01 \
 		>"$BATS_TEST_TMPDIR/c.out" 2>&1 &
 	local c=$! rc=0
@@ -193,35 +212,18 @@ svc_pids() {
 	# a stopped collect cancels the job it submitted (run.sh itself signalled)
 	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$RUN" --db "$DB" --market KRW-ETH --timeframe 1m --from 2026-06-01 --to 2026-07-01 \
 		>"$BATS_TEST_TMPDIR/d.out" 2>&1 3>&- &
-	c=$! rc=0
-	wait_for grep -q "job 2 submitted" "$BATS_TEST_TMPDIR/d.out"
-	kill -TERM "$c"
-	wait "$c" || rc=$?
-	[ "$rc" -eq 143 ]
-	run svc status 2
-	echo "$output"
-	[[ "$output" == *"job 2 cancelled"* ]]
+	signal_cancels $! TERM 143 2 "$BATS_TEST_TMPDIR/d.out"
 }
 
 @test "service: Ctrl-C on a collect cancels its job (exit 130)" {
-	stop_sim
-	start_sim --rate-limit 0 --latency-ms 300
-	start_svc
+	slow_svc 300
 	# a background job ignores SIGINT: give run.sh the default, as a terminal does
 	python3 -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' "$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$RUN" \
 		--db "$DB" --market KRW-BTC --timeframe 1m --from 2026-05-01 --to 2026-06-01 \
 		>"$BATS_TEST_TMPDIR/i.out" 2>&1 3>&- &
-	local c=$! rc=0
-	wait_for grep -q "job 1 submitted" "$BATS_TEST_TMPDIR/i.out"
-	kill -INT "$c"
-	wait "$c" || rc=$?
-	cat "$BATS_TEST_TMPDIR/i.out"
-	[ "$rc" -eq 130 ]
-	run svc status 1
-	echo "$output"
-	[[ "$output" == *"job 1 cancelled"* ]]
+	signal_cancels $! INT 130 1 "$BATS_TEST_TMPDIR/i.out"
 }
 
 @test "service: --listen starts cp-serve; a covered request is answered from it, not upstream" {
