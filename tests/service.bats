@@ -248,3 +248,14 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$ROOT/run.sh" collect --api-url "$SIM_URL
 	[ "$status" -eq 0 ]
 	! kill -0 "$spid" 2>/dev/null
 }
+
+@test "service: planner --validate --daemon without targets checks and exits 0 (start uses it)" {
+	run "$PLANNER" --validate --daemon --control "ipc://$RUN/control.sock" --db "$DB" \
+		--work "ipc://$RUN/work.sock" --rate 5
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$PLANNER" --validate --daemon --control "ipc://$RUN/control.sock" --db "$DB" \
+		--work "ipc://$RUN/work.sock" --rate -1
+	[ "$status" -eq 2 ]
+	[ ! -e "$RUN" ]
+}
