@@ -2,6 +2,8 @@
 # run.sh: starts and supervises candlepipe's processes.
 #
 #   ./run.sh collect --market M[,M...] --timeframe TF[,TF...] [range] [options]
+#   ./run.sh start --db PATH [pipeline options] [--listen ADDR:PORT]
+#   ./run.sh stop|status --db PATH,  ./run.sh cancel --db PATH JOB
 #   ./run.sh demo                 the simulator + a small collection, with progress
 #   ./run.sh sim [sim options]    the offline Upbit simulator on its own
 #   ./run.sh help
@@ -14,6 +16,11 @@
 # again), 2 usage error (nothing started), 3 permanent failure (running
 # again will not help). One collection per run directory (collect.pid, held
 # with flock).
+#
+# start runs the same processes as a service in the background (the planner
+# a daemon taking jobs on ipc://RUN_DIR/control.sock, see README "The
+# candle service"); collect against a database whose service runs submits
+# its job to it instead of starting a pipeline.
 set -u
 
 # Where the programs are: in a checkout next to this script (planner/
@@ -52,7 +59,12 @@ usage() {
 usage: ./run.sh COMMAND [options]
 
 commands:
-  collect   collect candles into SQLite (see below; ./run.sh collect --help)
+  collect   collect candles into SQLite (see below; ./run.sh collect --help);
+            with a service running on the database, a job submitted to it
+  start     start the pipeline as a service in the background (./run.sh start --help)
+  stop      stop the service of a database (--db PATH)
+  status    the service's jobs, their progress, the budget and its uptime (--db PATH)
+  cancel    cancel a job of the service (--db PATH JOB)
   demo      start the bundled simulator and collect a few markets into data/demo.db
   query     candles of a range from the database, with a coverage report
             (--format table|csv|json|jsonl, --fill forward, --fetch-missing)
@@ -131,6 +143,38 @@ exit status:
 USAGE
 }
 
+usage_service() {
+	cat <<'USAGE'
+usage: ./run.sh start --db PATH [--fetchers N] [--rate N] [--api-url URL]
+                      [--cacert FILE] [--inflight N] [--source-ip A[,B]]
+                      [--listen ADDR:PORT [--token-file F]] [--run-dir DIR]
+                      [-v] [--foreground [--notify-fd N]]
+       ./run.sh stop --db PATH [--run-dir DIR] [--timeout S]
+       ./run.sh status --db PATH [--run-dir DIR]
+       ./run.sh cancel --db PATH [--run-dir DIR] JOB
+
+start runs the writer, the fetchers and the planner as a daemon (jobs on
+ipc://RUN_DIR/control.sock), and with --listen the HTTP API (cp-serve), under
+run.sh's supervision in the background (log: RUN_DIR/service.log, pid:
+RUN_DIR/service.pid), and returns once they are ready. ./run.sh collect on the
+same database then submits its job to the service. The options are collect's;
+--listen ADDR:PORT (port 0: any, see status) and --token-file F are
+cp-serve's. --foreground runs the service in this process (for a
+supervisor); --notify-fd N writes a newline to fd N once it is ready.
+exit status:
+  start   0 ready; 2 usage; 3 permanent (a service or a collection already
+          runs on the database, a process failed permanently); 1 or 4
+          temporary (not ready in time, a process did not start): run it again
+  stop    0 stopped (every process gone); 1 no service was running;
+          4 still running after --timeout S (30)
+  status  0 shown; 3 no service running; 4 the service does not answer
+  cancel  0 cancelled; 2 refused (no such job, already ended); 3 no service
+  --timeout S        stop: give up after S seconds (default 30), exit 4
+  -v, --verbose      verbose logs (RUN_DIR/writer.log, planner.log, ...)
+  -h, --help         this text
+USAGE
+}
+
 usage_demo() {
 	cat <<'USAGE'
 usage: ./run.sh demo
@@ -173,6 +217,7 @@ READY_TIMEOUT=${CP_READY_TIMEOUT:-20}
 STOP_GRACE=6
 TIMER="" TIMER_AT=""
 FOLLOW=0
+SERVICE=0 # 1: this run.sh is a service (start), not one collection
 
 now_ms() { NOW=${EPOCHREALTIME/[.,]/}; NOW=$((NOW / 1000)); }
 in_list() { [[ ",$2," == *",$1,"* ]]; } # CODE LIST
@@ -231,10 +276,11 @@ spawn() {
 	local i=$1 t nr nw rc=0
 	local -a cmd
 	eval "cmd=(${CMDS[$i]})"
-	if [ "${POLICY[${PROGS[$i]}.ready]}" != notify ]; then
-		launch "$i" "${cmd[@]}"
-		return 0
-	fi
+	case ${POLICY[${PROGS[$i]}.ready]} in
+	notify) ;;
+	port-file) spawn_port_file "$i" "${cmd[@]}"; return ;;
+	*) launch "$i" "${cmd[@]}"; return 0 ;;
+	esac
 	# a pipe: a process substitution's, reopened as a read and a write end
 	exec {t}< <(:)
 	exec {nr}</dev/fd/$t {nw}>/dev/fd/$t {t}<&-
@@ -251,6 +297,25 @@ spawn() {
 	fi
 	exec {nr}<&-
 	return $rc
+}
+
+# spawn_port_file I CMD...: spawn for "ready = port-file": CMD gets
+# --port-file RUN_DIR/NAME.port and is ready once it wrote the port there
+spawn_port_file() {
+	local i=$1 pf="$RUN_DIR/${NAMES[$1]}.port" n
+	shift
+	rm -f "$pf"
+	launch "$i" "$@" --port-file "$pf"
+	for ((n = 0; n < READY_TIMEOUT * 20; n++)); do
+		[ ! -s "$pf" ] || return 0
+		if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+			wait "${PIDS[$i]}"; SPAWN_RC=$?
+			PIDS[$i]=""
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 2
 }
 
 kill_timer() {
@@ -301,12 +366,14 @@ stop_all() {
 	PIDS=()
 }
 
+is_planner() { [ "${PROGS[$1]}" = planner ] || [ "${PROGS[$1]}" = daemon ]; } # I
+
 # stop_planner_first: the planner prints its summary (what is not
 # covered) before the rest stops
 stop_planner_first() {
 	local i
 	for i in "${!NAMES[@]}"; do
-		[ "${PROGS[$i]}" = planner ] && [ -n "${PIDS[$i]}" ] || continue
+		is_planner "$i" && [ -n "${PIDS[$i]}" ] || continue
 		kill -TERM "${PIDS[$i]}" 2>/dev/null
 		wait "${PIDS[$i]}" 2>/dev/null
 		PIDS[$i]=""
@@ -320,13 +387,14 @@ stop_planner_first() {
 on_stop_signal() {
 	local code=$1 prc=1 i
 	for i in "${!NAMES[@]}"; do
-		[ "${PROGS[$i]}" = planner ] && [ -n "${PIDS[$i]}" ] || continue
+		is_planner "$i" && [ -n "${PIDS[$i]}" ] || continue
 		kill -TERM "${PIDS[$i]}" 2>/dev/null
 		wait "${PIDS[$i]}" 2>/dev/null; prc=$?
 		PIDS[$i]=""
 	done
 	stop_all
 	if [ "$FOLLOW" = 1 ] && [ "$prc" -eq 0 ]; then exit 0; fi
+	[ "$SERVICE" = 0 ] || { echo "run.sh: the service stopped (signal $((code - 128)))"; exit 0; }
 	exit "$code"
 }
 
@@ -354,7 +422,7 @@ market_names() {
 # trying again will not help). $1 named: 1 when the markets were named, so
 # --skip-market-check would help with a server that answers badly.
 fetch_market_list() {
-	local api=$1 named=$2 out="$RUN_DIR/markets.json" why="" rc try
+	local api=$1 named=$2 out=${MARKETS_FILE:-$RUN_DIR/markets.json} why="" rc try
 	for try in 1 2 3; do
 		[ "$try" = 1 ] || sleep $((try - 1))
 		why=$(curl -sS --fail --max-time 5 -H 'Accept: application/json' "${CURL_OPTS[@]}" \
@@ -471,7 +539,7 @@ log_reason() {
 	local line log=${LOGS[$1]}
 	[ "$log" != - ] || { echo "see its message above"; return 0; }
 	line=$(grep -E '^[^ ]+ [a-z0-9]+\[[0-9]+\] (warn|fatal): ' "$log" 2>/dev/null | tail -n 1)
-	[ -n "$line" ] || line=$(tail -n 1 "$log" 2>/dev/null)
+	[ -n "$line" ] || line=$(grep -v "^try '" "$log" 2>/dev/null | tail -n 1)
 	line=${line#* * warn: }
 	line=${line#* * fatal: }
 	echo "${line:-see $log}"
@@ -585,6 +653,7 @@ restart_due() {
 		esac
 	done
 	[ -z "$next" ] || arm_timer "$next"
+	[ "$SERVICE" = 0 ] || write_procs
 }
 
 # supervise: until the planner is done (finish exits)
@@ -606,6 +675,44 @@ finish() {
 	stop_all
 	trap - INT TERM
 	exit "$1"
+}
+
+# check_pipeline_opts FETCHERS INFLIGHT API_URL: the pipeline options of
+# collect and start (and --cacert in CACERT), and that the programs are built
+check_pipeline_opts() {
+	local b
+	[[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 64 ] ||
+		die_usage "--fetchers must be 1..64, not '$1'"
+	[[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
+		die_usage "--inflight must be 1..64, not '$2'"
+	[[ "$3" =~ ^https?:// ]] || die_usage "--api-url must start with http:// or https://"
+	[ -z "${CACERT:-}" ] || [ -r "$CACERT" ] || die_usage "cannot read --cacert '$CACERT'"
+	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
+		[ -x "$b" ] || die 1 "$b is missing: run 'make' first"
+	done
+}
+
+# set_run_dir DB DIR: RUN_DIR = DIR, or the database's (common/rundir.c),
+# created
+set_run_dir() {
+	local why dir=$2
+	[ -n "$dir" ] || dir="$(run_dir_for "$1")" || die $EXIT_PERMFAIL "no run directory for --db $1"
+	RUN_DIR=$dir
+	why=$(mkdir -p "$RUN_DIR" 2>&1) || die $EXIT_PERMFAIL "cannot create the run directory: ${why#mkdir: }"
+}
+
+# add_fetchers N API INFLIGHT SOURCES VERBOSE KEYS...: fetcher0..N-1;
+# fetcher i sends from the i-th of SOURCES (a,b,...; round robin)
+add_fetchers() {
+	local n=$1 api=$2 inflight=$3 sources=$4 verbose=$5 i
+	shift 5
+	local -a srcs=() fextra
+	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
+	for ((i = 0; i < n; i++)); do
+		fextra=(--api-url "$api" --max-inflight "$inflight" "$@" ${CACERT:+--cacert "$CACERT"})
+		[ ${#srcs[@]} -eq 0 ] || fextra+=(--source-ip "${srcs[$((i % ${#srcs[@]}))]}")
+		add_proc fetcher "fetcher$i" "$RUN_DIR/fetcher$i.log" "${fextra[@]}" $verbose
+	done
 }
 
 # validate_collect ARGS...: the planner checks every option and range before
@@ -652,16 +759,8 @@ cmd_collect() {
 		*) die_usage "unknown option '$1'" ;;
 		esac
 	done
-	[[ "$fetchers" =~ ^[0-9]+$ ]] && [ "$fetchers" -ge 1 ] && [ "$fetchers" -le 64 ] ||
-		die_usage "--fetchers must be 1..64, not '$fetchers'"
-	[[ "$inflight" =~ ^[0-9]+$ ]] && [ "$inflight" -ge 1 ] && [ "$inflight" -le 64 ] ||
-		die_usage "--inflight must be 1..64, not '$inflight'"
-	[[ "$api_url" =~ ^https?:// ]] || die_usage "--api-url must start with http:// or https://"
-	[ -z "${CACERT:-}" ] || [ -r "$CACERT" ] || die_usage "cannot read --cacert '$CACERT'"
+	check_pipeline_opts "$fetchers" "$inflight" "$api_url"
 	[ -z "$tcp" ] || [[ "$tcp" =~ ^[^:]+:[0-9]+$ ]] || die_usage "--tcp wants HOST:PORT, not '$tcp'"
-	for b in "$PLANNER" "$FETCHER" "$WRITER"; do
-		[ -x "$b" ] || die 1 "$b is missing: run 'make' first"
-	done
 	[ -n "$markets" ] || [ -n "$quote" ] || die_usage "give --market M[,M...] (or all) or --quote KRW|BTC|USDT"
 	[ -z "$markets" ] || [ -z "$quote" ] || die_usage "--market and --quote cannot be combined"
 	# --validate checks everything else before anything starts (or is fetched)
@@ -670,10 +769,11 @@ cmd_collect() {
 	validate_collect "${popts[@]}" --market "$vm" --rate "$rate"
 	check_db_dir "$db"
 
-	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")" || die $EXIT_PERMFAIL "no run directory for --db $db"
-	RUN_DIR="$run_dir"
-	local why
-	why=$(mkdir -p "$RUN_DIR" 2>&1) || die $EXIT_PERMFAIL "cannot create the run directory: ${why#mkdir: }"
+	set_run_dir "$db" "$run_dir"
+	# a service runs on the database: the collection is a job of it
+	if service_pid; then
+		collect_via_service "$db" "$markets" "$quote" "$check_markets" "$quiet" "${popts[@]}"
+	fi
 	take_run_lock "$db"
 	markets=$(resolve_markets "$api_url" "$markets" "$quote" "$check_markets") || exit $?
 	popts+=(--market "$markets")
@@ -705,22 +805,14 @@ cmd_collect() {
 	# shellcheck disable=SC2034 # read by policy_argv ($DB, @RANGE...)
 	V_DB=$db V_WORK=$work V_RESULTS=$results V_EVENTS=$events V_MONITOR=$monitor
 	# shellcheck disable=SC2034
-	local -a L_RANGE=("${popts[@]}") wextra=() fextra
+	local -a L_RANGE=("${popts[@]}") wextra=()
 	[ ! -s "$RUN_DIR/markets.json" ] || wextra=(--markets-file "$RUN_DIR/markets.json")
 	[ -z "$curve_dir" ] || wextra+=(--curve-server "$curve_dir/server.key"
 		--curve-client "$curve_dir/client.key" --curve-allow "$curve_dir/client.key.pub")
 	add_proc writer writer "$RUN_DIR/writer.log" $verbose "${wextra[@]}"
 	# the planner's stdout (progress, summary) goes to ours, its log to stderr
 	add_proc planner planner - --rate "$rate" $quiet $verbose "${skeys[@]}"
-	local i
-	local -a srcs=()
-	[ -n "$sources" ] && IFS=, read -r -a srcs <<<"$sources"
-	for ((i = 0; i < fetchers; i++)); do
-		fextra=(--api-url "$api_url" --max-inflight "$inflight" "${ckeys[@]}"
-			${CACERT:+--cacert "$CACERT"})
-		[ ${#srcs[@]} -eq 0 ] || fextra+=(--source-ip "${srcs[$((i % ${#srcs[@]}))]}")
-		add_proc fetcher "fetcher$i" "$RUN_DIR/fetcher$i.log" "${fextra[@]}" $verbose
-	done
+	add_fetchers "$fetchers" "$api_url" "$inflight" "$sources" "$verbose" "${ckeys[@]}"
 
 	# The writer first (it makes the schema), then the planner: it binds
 	# the sockets the fetchers connect to, and says it is ready only when
@@ -734,6 +826,390 @@ cmd_collect() {
 	esac
 	for ((i = 2; i < ${#NAMES[@]}; i++)); do spawn "$i"; done
 	supervise
+}
+
+# --- the service: start, stop, status, cancel ------------------------------
+
+# service_pid: 0 when a service holds RUN_DIR/service.pid (flock), with its
+# pid and database in SERVICE_PID and SERVICE_DB; 1 when none runs (a file
+# left by one that died is not believed).
+SERVICE_PID="" SERVICE_DB=""
+service_pid() {
+	local pidf="$RUN_DIR/service.pid" fd
+	[ -f "$pidf" ] || return 1
+	{ exec {fd}<"$pidf"; } 2>/dev/null || return 1
+	if flock -n "$fd"; then
+		exec {fd}<&-
+		return 1
+	fi
+	exec {fd}<&-
+	# the holder writes its pid and database just after taking the lock
+	for _ in 1 2 3 4 5; do
+		{ read -r SERVICE_PID; read -r SERVICE_DB; } <"$pidf" 2>/dev/null
+		[ -z "$SERVICE_DB" ] || break
+		sleep 0.1
+	done
+	return 0
+}
+
+die_running() { # DB
+	die $EXIT_PERMFAIL "a service is already running on ${SERVICE_DB:-$1} (pid ${SERVICE_PID:-unknown}," \
+		"run dir $RUN_DIR): stop it with ./run.sh stop --db $1"
+}
+
+# take_service_lock DB: RUN_DIR/service.pid, held with flock for as long as
+# the service runs. Its processes inherit the lock, so it is free only once
+# they are all gone too (what stop waits for).
+SERVICE_LOCK_FD=""
+take_service_lock() {
+	local pidf="$RUN_DIR/service.pid"
+	{ exec {SERVICE_LOCK_FD}<>"$pidf"; } 2>/dev/null ||
+		die $EXIT_PERMFAIL "cannot open $pidf for writing (another user's run directory? see --run-dir)"
+	if ! flock -n "$SERVICE_LOCK_FD"; then
+		exec {SERVICE_LOCK_FD}<&-
+		service_pid || true
+		die_running "$1"
+	fi
+	printf '%s\n%s\n' "$$" "$(realpath -m "$1")" >"$pidf"
+}
+
+# write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting)
+write_procs() {
+	local i
+	for i in "${!NAMES[@]}"; do
+		printf '%s %s\n' "${NAMES[$i]}" "${PIDS[$i]:--}"
+	done >"$RUN_DIR/service.procs"
+}
+
+# parse_start ARGS...: start's options into the caller's locals
+parse_start() {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--db | --fetchers | --rate | --api-url | --cacert | --inflight | --source-ip | --run-dir | \
+			--listen | --token-file | --notify-fd)
+			[ $# -ge 2 ] || die_usage "$1 needs a value" ;;&
+		--db) db=$2 ;;
+		--fetchers) fetchers=$2 ;;
+		--rate) rate=$2 ;;
+		--api-url) api_url=$2 ;;
+		--cacert) CACERT=$2 ;;
+		--inflight) inflight=$2 ;;
+		--source-ip) sources=$2 ;;
+		--run-dir) run_dir=$2 ;;
+		--listen) listen=$2 ;;
+		--token-file) token=$2 ;;
+		--notify-fd) nfd=$2 ;;
+		--foreground) fg=1; shift; continue ;;
+		-v | --verbose) verbose=-v; shift; continue ;;
+		-h | --help) usage_service; exit 0 ;;
+		*) die_usage "unknown option '$1'" ;;
+		esac
+		shift 2
+	done
+}
+
+cmd_start() {
+	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
+	local rate=10 inflight=4 verbose="" sources="" run_dir="" listen="" token="" fg=0 nfd=""
+	local CACERT="" out
+	USAGE_HINT="./run.sh start --help"
+	parse_start "$@"
+	check_pipeline_opts "$fetchers" "$inflight" "$api_url"
+	out=$("$PLANNER" --validate --daemon --control ipc://x --db "$db" --work ipc://x \
+		--rate "$rate" 2>&1) || die_usage "$(head -n 1 <<<"${out#cp-planner: }")"
+	[ -z "$listen" ] || [[ "$listen" =~ ^.+:[0-9]+$ ]] || die_usage "--listen wants ADDR:PORT, not '$listen'"
+	[ -z "$token" ] || [ -n "$listen" ] || die_usage "--token-file goes with --listen"
+	[ -z "$listen" ] || [ -x "$SERVE" ] || die 1 "$SERVE is missing: run 'make' first"
+	[[ "$nfd" =~ ^[0-9]*$ ]] || die_usage "--notify-fd wants a file descriptor, not '$nfd'"
+	check_db_dir "$db"
+	set_run_dir "$db" "$run_dir"
+	! service_pid || die_running "$db"
+	[ "$fg" = 1 ] || start_detached "$@"
+	service_main
+}
+
+# start_detached ARGS...: start ARGS --foreground in a session of its own,
+# detached (stdin /dev/null, output to RUN_DIR/service.log); exits once it
+# says it is ready (a newline on a pipe: 0) or has died (EOF: its reason in
+# one line, its exit code)
+start_detached() {
+	local log="$RUN_DIR/service.log" t nr nw pid rc why
+	: >"$log"
+	exec {t}< <(:)
+	exec {nr}</dev/fd/$t {nw}>/dev/fd/$t {t}<&-
+	setsid "$SELF" start --foreground --notify-fd "$nw" "$@" </dev/null >>"$log" 2>&1 {nr}<&- &
+	pid=$!
+	exec {nw}>&-
+	# the service waits for each of its processes in turn
+	if read -r -t $((READY_TIMEOUT * 3 + 5)) -u "$nr" _; then
+		echo "run.sh: the service of $db is ready (pid $pid, run dir $RUN_DIR, log $log)"
+		exit 0
+	fi
+	rc=$?
+	if [ "$rc" -gt 128 ]; then
+		kill -TERM "$pid" 2>/dev/null
+		die 1 "the service is not ready after $((READY_TIMEOUT * 3 + 5)) s (see $log); it is stopped"
+	fi
+	wait "$pid"
+	rc=$?
+	why=$(grep '^run.sh: ' "$log" | tail -n 1)
+	echo "${why:-run.sh: the service exited ($rc) before it was ready: see $log}" >&2
+	case $rc in 1 | 2 | 3 | 4) exit "$rc" ;; esac
+	exit 1
+}
+
+# service_main: the service itself (start --foreground): the processes of
+# deploy/supervision.conf's writer, daemon, fetcher (and serve with
+# --listen), supervised until SIGTERM or SIGINT (then exit 0)
+service_main() {
+	SERVICE=1
+	take_service_lock "$db"
+	take_run_lock "$db" # no embedded collection meanwhile
+	chmod 700 "$RUN_DIR" || die $EXIT_PERMFAIL "cannot make $RUN_DIR owner-only"
+	rm -f "$RUN_DIR/server.port"
+	printf '%s\n%s\n%s\n' "$api_url" "$CACERT" "$listen" >"$RUN_DIR/service.conf"
+	printf '%s\n' "ipc://$RUN_DIR/monitor.sock" >"$RUN_DIR/monitor.endpoint"
+	load_policy "$(cp_prog deploy/supervision.conf)"
+	# shellcheck disable=SC2034 # read by policy_argv ($DB, $CONTROL...)
+	V_DB=$db V_WORK="ipc://$RUN_DIR/work.sock" V_RESULTS="ipc://$RUN_DIR/results.sock"
+	# shellcheck disable=SC2034
+	V_EVENTS="ipc://$RUN_DIR/events.sock" V_MONITOR="ipc://$RUN_DIR/monitor.sock"
+	# shellcheck disable=SC2034
+	V_CONTROL="ipc://$RUN_DIR/control.sock" V_LISTEN=$listen
+	add_proc writer writer "$RUN_DIR/writer.log" $verbose
+	add_proc daemon planner "$RUN_DIR/planner.log" --rate "$rate" --quiet $verbose
+	add_fetchers "$fetchers" "$api_url" "$inflight" "$sources" "$verbose"
+	[ -z "$listen" ] || add_proc serve server "$RUN_DIR/server.log" ${token:+--token-file "$token"} $verbose
+	trap 'on_stop_signal 130' INT
+	trap 'on_stop_signal 143' TERM
+	local i
+	spawn_or_fail 0
+	spawn_or_fail 1
+	for ((i = 2; i < ${#NAMES[@]}; i++)); do
+		if [ "${PROGS[$i]}" = serve ]; then spawn_or_fail "$i"; else spawn "$i"; fi
+	done
+	write_procs
+	echo "run.sh: the service of $db is ready (pid $$, control $V_CONTROL)"
+	if [ -n "$nfd" ]; then
+		echo >&"$nfd"
+		exec {nfd}>&-
+	fi
+	supervise
+}
+
+# parse_svc ARGS...: --db, --run-dir, --timeout S and one JOB into the
+# caller's db, run_dir, timeout, job
+parse_svc() {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--db | --run-dir | --timeout) [ $# -ge 2 ] || die_usage "$1 needs a value" ;;&
+		--db) db=$2; shift 2 ;;
+		--run-dir) run_dir=$2; shift 2 ;;
+		--timeout) timeout=$2; shift 2 ;;
+		-h | --help) usage_service; exit 0 ;;
+		-*) die_usage "unknown option '$1'" ;;
+		*) [ -z "$job" ] || die_usage "one JOB, not '$job' and '$1'"; job=$1; shift ;;
+		esac
+	done
+	[[ "$timeout" =~ ^[0-9]+$ ]] || die_usage "--timeout wants seconds, not '$timeout'"
+	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")" || die $EXIT_PERMFAIL "no run directory for --db $db"
+	RUN_DIR=$run_dir
+}
+
+# svc_ctl ARGS...: cp-planner ctl on the service's control socket
+svc_ctl() {
+	"$PLANNER" ctl --control "ipc://$RUN_DIR/control.sock" "$@"
+}
+
+cmd_stop() {
+	local db="data/candles.db" run_dir="" timeout=30 job="" fd
+	USAGE_HINT="./run.sh stop --help"
+	parse_svc "$@"
+	[ -z "$job" ] || die_usage "stop takes no JOB ('$job')"
+	if ! service_pid; then
+		echo "run.sh: no service running for $db" >&2
+		exit 1
+	fi
+	kill -TERM "$SERVICE_PID" 2>/dev/null
+	# the lock is free once the service and every process of it are gone
+	exec {fd}<"$RUN_DIR/service.pid"
+	if ! flock -w "$timeout" "$fd"; then
+		die $EXIT_TEMPFAIL "the service of $db (pid $SERVICE_PID) is still running after $timeout s;" \
+			"its processes: $(paste -sd, "$RUN_DIR/service.procs" 2>/dev/null); see $RUN_DIR/service.log"
+	fi
+	echo "run.sh: the service of $db (pid $SERVICE_PID) stopped"
+}
+
+# human_s S: seconds as 3h02m05s
+human_s() {
+	local s=${1%.*}
+	if [ "$s" -ge 3600 ]; then
+		printf '%dh%02dm%02ds' $((s / 3600)) $((s % 3600 / 60)) $((s % 60))
+	elif [ "$s" -ge 60 ]; then
+		printf '%dm%02ds' $((s / 60)) $((s % 60))
+	else
+		printf '%ss' "$1"
+	fi
+}
+
+cmd_status() {
+	local db="data/candles.db" run_dir="" timeout=0 job="" out rc listen="" port up
+	USAGE_HINT="./run.sh status --help"
+	parse_svc "$@"
+	if ! service_pid; then
+		echo "run.sh: no service running for $db" >&2
+		exit $EXIT_PERMFAIL
+	fi
+	out=$(svc_ctl status ${job:+"$job"} 2>&1)
+	rc=$?
+	echo "service: pid $SERVICE_PID, database $SERVICE_DB, run dir $RUN_DIR"
+	echo "processes: $(sed 's/ /=/' "$RUN_DIR/service.procs" 2>/dev/null | paste -sd' ' -)"
+	{ read -r _; read -r _; read -r listen; } <"$RUN_DIR/service.conf" 2>/dev/null
+	if [ -n "$listen" ]; then
+		port=$(cat "$RUN_DIR/server.port" 2>/dev/null)
+		echo "http: http://${listen%:*}:${port:-?} (cp-serve)"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "run.sh: the service does not answer on ipc://$RUN_DIR/control.sock: ${out#cp-planner ctl: }" >&2
+		exit "$rc"
+	fi
+	up=$(sed -n 's/^daemon: up \([0-9.]*\) s.*/\1/p' <<<"$out")
+	echo "uptime: $(human_s "${up:-0}")"
+	grep '^budget: ' <<<"$out"
+	grep -q '^job ' <<<"$out" || echo "jobs: none"
+	# each job's progress as a percentage too
+	grep -v -e '^daemon: ' -e '^budget: ' <<<"$out" |
+		awk '/^job / && match($0, /[0-9]+\/[0-9]+ slots/) {
+			split(substr($0, RSTART, RLENGTH), a, /[\/ ]/)
+			sub(/ slots/, sprintf(" slots (%.1f%%)", a[2] > 0 ? 100 * a[1] / a[2] : 100))
+		} { print }'
+}
+
+cmd_cancel() {
+	local db="data/candles.db" run_dir="" timeout=0 job=""
+	USAGE_HINT="./run.sh cancel --help"
+	parse_svc "$@"
+	[ -n "$job" ] || die_usage "cancel wants a JOB (its id: ./run.sh status --db $db)"
+	if ! service_pid; then
+		echo "run.sh: no service running for $db" >&2
+		exit $EXIT_PERMFAIL
+	fi
+	svc_ctl cancel "$job" || exit $?
+	echo "run.sh: job $job cancelled"
+}
+
+# --- collect through a running service ---------------------------------------
+
+# tf_floor TF T: the start of the TF slot holding T (epoch s), as
+# common/tf.c; tf_add TF SLOT N: N slots later (earlier if negative)
+tf_seconds() {
+	case $1 in
+	1s) echo 1 ;; 1m) echo 60 ;; 3m) echo 180 ;; 5m) echo 300 ;; 10m) echo 600 ;;
+	15m) echo 900 ;; 30m) echo 1800 ;; 1h | 60m) echo 3600 ;; 4h | 240m) echo 14400 ;;
+	1d) echo 86400 ;; 1w) echo 604800 ;; *) echo 0 ;;
+	esac
+}
+tf_floor() {
+	local u
+	case $1 in
+	1M) TZ=UTC0 date -d "$(TZ=UTC0 date -d "@$2" +%Y-%m-01)" +%s ;;
+	1y) TZ=UTC0 date -d "$(TZ=UTC0 date -d "@$2" +%Y-01-01)" +%s ;;
+	1w) echo $((($2 - 345600) / 604800 * 604800 + 345600)) ;; # weeks start on Monday
+	*) u=$(tf_seconds "$1"); echo $(($2 / u * u)) ;;
+	esac
+}
+tf_add() {
+	case $1 in
+	1M) TZ=UTC0 date -d "$(TZ=UTC0 date -d "@$2" +%F) $3 months" +%s ;;
+	1y) TZ=UTC0 date -d "$(TZ=UTC0 date -d "@$2" +%F) $3 years" +%s ;;
+	*) echo $(($2 + $3 * $(tf_seconds "$1"))) ;;
+	esac
+}
+
+# count_range TF N TO: "FROM TO" (epoch s) of the N most recent closed
+# intervals of TF before TO (empty: now), as the planner's resolve_range
+count_range() {
+	local tf=$1 n=$2 t open to from
+	open=$(tf_floor "$tf" "$(date +%s)")
+	to=$open
+	if [ -n "$3" ]; then
+		t=$(TZ=UTC0 date -d "$3" +%s) || return 1
+		to=$(tf_floor "$tf" "$t")
+		[ "$to" -eq "$t" ] || to=$(tf_add "$tf" "$to" 1)
+		[ "$to" -le "$open" ] || to=$open
+	fi
+	from=$(tf_add "$tf" "$to" "-$n")
+	[ "$from" -ge 0 ] || from=0
+	echo "$from $to"
+}
+
+# submit_job ARGS...: cp-planner ctl submit --wait ARGS in the background,
+# so that a signal reaches this script at once: SIGINT and SIGTERM are
+# passed to it as SIGINT (it cancels the job). Returns its exit code.
+CTL_PID="" CTL_SIG=""
+on_collect_signal() {
+	CTL_SIG=$1
+	[ -z "$CTL_PID" ] || kill -INT "$CTL_PID" 2>/dev/null
+}
+submit_job() {
+	local rc
+	# the client itself in the background, not a function's subshell: the
+	# signal is for it
+	"$PLANNER" ctl --control "ipc://$RUN_DIR/control.sock" submit --wait "$@" &
+	CTL_PID=$!
+	wait "$CTL_PID"
+	rc=$?
+	while [ -n "$CTL_SIG" ] && kill -0 "$CTL_PID" 2>/dev/null; do
+		wait "$CTL_PID"
+		rc=$?
+	done
+	CTL_PID=""
+	return $rc
+}
+
+# collect_via_service DB MARKETS QUOTE CHECK QUIET POPTS...: the collection
+# as a job of the service on DB (one per timeframe with --count): its
+# progress, Ctrl-C cancels it; exits with collect's codes. The pipeline
+# options are the service's (those of start).
+collect_via_service() {
+	local db=$1 markets=$2 quote=$3 check=$4 quiet=$5 tfs="" from="" to="" count="" rc=0 r tf api
+	local -a range
+	shift 5
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--follow) die_usage "--follow through a running service is not done yet:" \
+			"stop the service first (./run.sh stop --db $db)" ;;
+		--timeframe) tfs=${tfs:+$tfs,}$2 ;;
+		--from) from=$2 ;;
+		--to) to=$2 ;;
+		--count) count=$2 ;;
+		esac
+		shift 2
+	done
+	{ read -r api; read -r CACERT; } <"$RUN_DIR/service.conf"
+	MARKETS_FILE="$RUN_DIR/markets.$$.json"
+	markets=$(resolve_markets "$api" "$markets" "$quote" "$check") || { rm -f "$MARKETS_FILE"; exit $?; }
+	rm -f "$MARKETS_FILE"
+	[ -n "$quiet" ] || echo "run.sh: a service runs on $db (pid $SERVICE_PID): submitting the collection to it" >&2
+	trap 'on_collect_signal 130' INT
+	trap 'on_collect_signal 143' TERM
+	if [ -z "$count" ]; then
+		submit_job --market "$markets" --timeframe "$tfs" --from "$from" ${to:+--to "$to"} || rc=$?
+	else
+		for tf in ${tfs//,/ }; do
+			[ -z "$CTL_SIG" ] || break
+			read -r -a range <<<"$(count_range "$tf" "$count" "$to")"
+			r=0
+			submit_job --market "$markets" --timeframe "$tf" --from "${range[0]}" --to "${range[1]}" || r=$?
+			[ "$r" -le "$rc" ] || rc=$r
+		done
+	fi
+	[ -z "$CTL_SIG" ] || exit "$CTL_SIG"
+	if [ "$rc" -eq $EXIT_TEMPFAIL ]; then
+		err "the service on $db stopped answering; run it again"
+		exit 1
+	fi
+	exit "$rc"
 }
 
 # --- demo -----------------------------------------------------------------
@@ -785,6 +1261,10 @@ fi
 
 case "${1:-help}" in
 collect) shift; cmd_collect "$@"; exit $? ;;
+start) shift; cmd_start "$@" ;;
+stop) shift; cmd_stop "$@" ;;
+status) shift; cmd_status "$@" ;;
+cancel) shift; cmd_cancel "$@" ;;
 demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="./run.sh monitor --help" exec "$MONITOR" "$@" ;;

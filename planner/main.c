@@ -133,8 +133,9 @@ usage(FILE *f)
 	           "  --follow     after the backfill, keep every target up to date: each\n"
 	           "               candle is fetched --follow-delay-ms (1000) after it\n"
 	           "               closes; runs until SIGTERM/SIGINT\n"
-	           "  --notify-fd N           once the sockets are bound and there is work,\n"
-	           "               write a newline to fd N and close it (s6's readiness)\n"
+	           "  --notify-fd N           once the sockets are bound and there is work\n"
+	           "               (--daemon: once the control socket is bound), write a\n"
+	           "               newline to fd N and close it (s6's readiness)\n"
 	           "  --daemon     accept jobs on the control socket (--control EP; ipc://\n"
 	           "               sockets live in an owner-only directory) and run until\n"
 	           "               SIGTERM/SIGINT; the targets of the command line, if\n"
@@ -728,6 +729,8 @@ validate(const struct opts *o)
 {
 	int rc;
 
+	if (o->daemon && o->markets == NULL)
+		return EXIT_OK; /* a daemon without first targets: nothing to check */
 	plan_init(&plan, 1);
 	rc = build_targets(o, NULL) == -1 || check_future(o, time_now()) == -1 ? EXIT_USAGE
 	                                                                       : EXIT_OK;
@@ -1049,8 +1052,9 @@ main(int argc, char **argv)
 	log_info("planning %d target%s, %d segment%s to fetch", plan.nt, plan.nt == 1 ? "" : "s",
 	         plan.ns, plan.ns == 1 ? "" : "s");
 	/* ready: the sockets are bound and there is something to do (a plan
-	 * already proven exits without, so nobody starts fetchers for it) */
-	if (o.follow || !plan_finished(&plan))
+	 * already proven exits without, so nobody starts fetchers for it); a
+	 * daemon, once its control socket is bound, with or without work */
+	if (o.follow || o.daemon || !plan_finished(&plan))
 		proc_notify_ready(o.notify_fd);
 	run(&o, &c);
 	rc = finish(&o, &c);

@@ -127,6 +127,31 @@ load pipeline_helpers
 	done <<<"$opts"
 }
 
+@test "every command of run.sh is in ./run.sh help; start's options in ./run.sh start --help" {
+	# the commands: the patterns of run.sh's last case, the dispatch
+	local cmds c opts o
+	cmds=$(sed -n '/^case "${1:-help}" in/,/^esac/p' "$ROOT/run.sh" |
+		sed -nE 's/^([a-z|]+)\).*/\1/p' | tr '|' '\n' | sort -u)
+	echo "$cmds"
+	[ "$(wc -l <<<"$cmds")" -ge 13 ]
+	run "$ROOT/run.sh" help
+	for c in $cmds; do
+		echo "checking $c"
+		grep -qE "^  $c " <<<"$output"
+	done
+	# the options of start, stop, status and cancel: parse_start's and parse_svc's
+	opts=$(sed -n '/^parse_start() {/,/^}/p; /^parse_svc() {/,/^}/p' "$ROOT/run.sh" |
+		sed -nE 's/^[[:space:]]+(-[-|a-zA-Z \\]+)\).*/\1/p' | tr -d ' \\' | tr '|' '\n' | sort -u)
+	echo "$opts"
+	[ "$(wc -l <<<"$opts")" -ge 16 ]
+	run "$ROOT/run.sh" start --help
+	[ "$status" -eq 0 ]
+	while read -r o; do
+		echo "checking $o"
+		grep -qE -- "(^|[^a-zA-Z-])$o([^a-zA-Z-]|\$)" <<<"$output"
+	done <<<"$opts"
+}
+
 @test "run.sh errors: one shape, run.sh first, the help of the command typed" {
 	run "$ROOT/run.sh" collect --market KRW-BTC --timeframe 1m --count 5 --bogus
 	[ "$status" -eq 2 ]

@@ -61,7 +61,7 @@ compare() {
 }
 
 page=$MANDIR/candlepipe.1
-for cmd in collect demo query gaps export verify monitor serve; do
+for cmd in collect demo query gaps export verify monitor start serve; do
 	help=$("$RUN" "$cmd" --help 2>&1 | help_opts)
 	compare "'$cmd --help'" "$help" "candlepipe.1" "$(man_opts "$page" "$cmd")" "candlepipe $cmd"
 done
