@@ -178,6 +178,7 @@ LIBEXECDIR := $(DESTDIR)$(PREFIX)/libexec/candlepipe
 MAN1DIR    := $(DESTDIR)$(PREFIX)/share/man/man1
 MAN7DIR    := $(DESTDIR)$(PREFIX)/share/man/man7
 DOCDIR     := $(DESTDIR)$(PREFIX)/share/doc/candlepipe
+DATADIR    := $(DESTDIR)$(PREFIX)/share/candlepipe
 INST_PROGS := planner/cp-planner fetcher/cp-fetcher writer/cp-writer \
               monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim
 MAN1       := man/candlepipe.1 man/upbit-sim.1
@@ -186,7 +187,8 @@ INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
               $(addprefix $(LIBEXECDIR)/,$(notdir $(INST_PROGS))) \
               $(LIBEXECDIR)/supervision.conf \
               $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
-              $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md
+              $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md \
+              $(DATADIR)/grafana/candlepipe.json
 
 install: $(INST_PROGS)
 	@grep -qx 'CP_INSTALLED=0' run.sh || { echo "run.sh has no CP_INSTALLED=0 line" >&2; exit 1; }
@@ -198,13 +200,15 @@ install: $(INST_PROGS)
 	for m in $(MAN1); do install -D -m 644 $$m $(MAN1DIR)/$${m##*/} || exit 1; done
 	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
 	install -D -m 644 README.md $(DOCDIR)/README.md
+	install -D -m 644 deploy/grafana/candlepipe.json $(DATADIR)/grafana/candlepipe.json
 
 # of the directories, only candlepipe's own (libexec/candlepipe,
 # share/doc/candlepipe) go, and only when empty: bin and share/man are
 # shared with other programs
 uninstall:
 	rm -f $(INST_FILES)
-	for d in $(LIBEXECDIR) $(DOCDIR); do [ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+	for d in $(LIBEXECDIR) $(DOCDIR) $(DATADIR)/grafana $(DATADIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
 
 man-check: bins
 	@tests/man-check.sh

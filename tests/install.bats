@@ -35,6 +35,7 @@ setup() {
 	local f
 	for f in bin/candlepipe bin/upbit-sim libexec/candlepipe/cp-planner libexec/candlepipe/cp-fetcher \
 		libexec/candlepipe/cp-writer libexec/candlepipe/cp-monitor libexec/candlepipe/cp-query \
+		libexec/candlepipe/cp-serve libexec/candlepipe/supervision.conf share/candlepipe/grafana/candlepipe.json \
 		libexec/candlepipe/upbit-sim share/man/man1/candlepipe.1 share/man/man1/upbit-sim.1 \
 		share/man/man7/candlepipe.7 share/doc/candlepipe/README.md; do
 		[ -f "$DEST$PREFIX/$f" ] || { echo "missing: $f"; return 1; }
@@ -120,7 +121,8 @@ setup() {
 	find "$d" -type f
 	[ -z "$(find "$d" -type f -o -type l)" ]
 	# candlepipe's own directories go, the shared ones (bin, share/man) stay
-	[ ! -e "$d/opt/cp/libexec/candlepipe" ] && [ ! -e "$d/opt/cp/share/doc/candlepipe" ]
+	[ ! -e "$d/opt/cp/libexec/candlepipe" ] && [ ! -e "$d/opt/cp/share/doc/candlepipe" ] &&
+		[ ! -e "$d/opt/cp/share/candlepipe" ]
 	# a second uninstall is harmless
 	make -s -C "$ROOT" uninstall DESTDIR="$d" PREFIX=/opt/cp 3>&-
 }
