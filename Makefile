@@ -179,6 +179,7 @@ MAN1DIR    := $(DESTDIR)$(PREFIX)/share/man/man1
 MAN7DIR    := $(DESTDIR)$(PREFIX)/share/man/man7
 DOCDIR     := $(DESTDIR)$(PREFIX)/share/doc/candlepipe
 DATADIR    := $(DESTDIR)$(PREFIX)/share/candlepipe
+UNITDIR    := $(DESTDIR)$(PREFIX)/lib/systemd/system
 INST_PROGS := planner/cp-planner fetcher/cp-fetcher writer/cp-writer \
               monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim
 MAN1       := man/candlepipe.1 man/upbit-sim.1
@@ -188,7 +189,7 @@ INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
               $(LIBEXECDIR)/supervision.conf \
               $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
               $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md \
-              $(DATADIR)/grafana/candlepipe.json
+              $(DATADIR)/grafana/candlepipe.json $(UNITDIR)/candlepipe.service
 
 install: $(INST_PROGS)
 	@grep -qx 'CP_INSTALLED=0' run.sh || { echo "run.sh has no CP_INSTALLED=0 line" >&2; exit 1; }
@@ -201,6 +202,8 @@ install: $(INST_PROGS)
 	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
 	install -D -m 644 README.md $(DOCDIR)/README.md
 	install -D -m 644 deploy/grafana/candlepipe.json $(DATADIR)/grafana/candlepipe.json
+	t=$$(mktemp) && sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/candlepipe.service.in >$$t && \
+		install -D -m 644 $$t $(UNITDIR)/candlepipe.service; rc=$$?; rm -f $$t; exit $$rc
 
 # of the directories, only candlepipe's own (libexec/candlepipe,
 # share/doc/candlepipe) go, and only when empty: bin and share/man are

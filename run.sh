@@ -994,6 +994,11 @@ service_main() {
 		echo >&"$nfd"
 		exec {nfd}>&-
 	fi
+	# under systemd (Type=notify, NotifyAccess=all): READY=1 on its socket
+	if [ -n "${NOTIFY_SOCKET:-}" ]; then
+		systemd-notify --ready --pid=$$ --status="serving $db" ||
+			echo "run.sh: systemd-notify failed: systemd will not see the service ready" >&2
+	fi
 	supervise
 }
 

@@ -158,3 +158,31 @@ setup() {
 	[[ "$output" == *"upbit-sim: --hang-for is in upbit-sim.1, not in 'upbit-sim --help'"* ]]
 	[[ "$output" == *"README: --cacert is in 'collect --help', not in the README's option table"* ]]
 }
+
+@test "the installed systemd unit passes systemd-analyze verify, restarts on 4 and not on 2 or 3, and is hardened" {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	local p="$BATS_TEST_TMPDIR/prefix" u
+	# no DESTDIR: ExecStart must name a file that exists for verify
+	make -s -C "$ROOT" install PREFIX="$p" 3>&-
+	u="$p/lib/systemd/system/candlepipe.service"
+	[ -f "$u" ]
+	grep -qx "ExecStart=$p/bin/candlepipe start --foreground --db /var/lib/candlepipe/candles.db --run-dir /run/candlepipe --listen 127.0.0.1:8765" "$u"
+	run systemd-analyze verify "$u"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -qx "Type=notify" "$u"
+	grep -qx "Restart=on-failure" "$u"
+	grep -qx "RestartPreventExitStatus=2 3" "$u"
+	local k
+	for k in ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes StateDirectory=candlepipe \
+		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK"; do
+		grep -qx "$k" "$u" || { echo "missing: $k"; return 1; }
+	done
+	# a broken unit is caught (the check can fail)
+	sed 's|^ExecStart=[^ ]*|ExecStart=/nonexistent/candlepipe|' "$u" >"$BATS_TEST_TMPDIR/candlepipe.service"
+	run systemd-analyze verify "$BATS_TEST_TMPDIR/candlepipe.service"
+	[ "$status" -ne 0 ]
+	make -s -C "$ROOT" uninstall PREFIX="$p" 3>&-
+	[ -z "$(find "$p" -type f)" ]
+}

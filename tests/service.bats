@@ -259,3 +259,37 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$ROOT/run.sh" collect --api-url "$SIM_URL
 	[ "$status" -eq 2 ]
 	[ ! -e "$RUN" ]
 }
+
+@test "service: under systemd (NOTIFY_SOCKET) start --foreground says READY=1 once ready, and SIGTERM is exit 0" {
+	command -v systemd-notify >/dev/null || skip "systemd-notify is not installed"
+	local sock="$BATS_TEST_TMPDIR/notify.sock" got="$BATS_TEST_TMPDIR/notify.got"
+	# systemd's side: a datagram socket that writes what it receives
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+while True:
+    d = s.recv(4096).decode()
+    with open(sys.argv[2], "a") as f:
+        f.write(d + "\n")
+    if "READY=1" in d:
+        break
+' "$sock" "$got" 3>&- &
+	OWN_PIDS=$!
+	wait_for test -S "$sock"
+	NOTIFY_SOCKET=$sock "$ROOT/run.sh" start --foreground --db "$DB" --run-dir "$RUN" \
+		--api-url "$SIM_URL" --rate 0 >"$BATS_TEST_TMPDIR/fg.out" 2>&1 3>&- &
+	local fg=$!
+	OWN_PIDS="$OWN_PIDS $fg"
+	wait_for grep -q "READY=1" "$got"
+	# ready means ready: the service answers and its processes run
+	grep -q "is ready" "$BATS_TEST_TMPDIR/fg.out"
+	grep -q "MAINPID=$fg" "$got"
+	svc status >"$BATS_TEST_TMPDIR/status"
+	kill -TERM "$fg"
+	local rc=0
+	wait "$fg" || rc=$?
+	[ "$rc" -eq 0 ]
+	[[ "$(cat "$BATS_TEST_TMPDIR/fg.out")" == *"the service stopped"* ]]
+}
