@@ -186,7 +186,7 @@ MAN1       := man/candlepipe.1 man/upbit-sim.1
 MAN7       := man/candlepipe.7
 INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
               $(addprefix $(LIBEXECDIR)/,$(notdir $(INST_PROGS))) \
-              $(LIBEXECDIR)/supervision.conf \
+              $(DATADIR)/supervision.conf \
               $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
               $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md \
               $(DATADIR)/grafana/candlepipe.json $(UNITDIR)/candlepipe.service
@@ -197,7 +197,7 @@ install: $(INST_PROGS)
 		install -D -m 755 $$t $(BINDIR)/candlepipe; rc=$$?; rm -f $$t; exit $$rc
 	install -D -m 755 sim/upbit-sim $(BINDIR)/upbit-sim
 	for p in $(INST_PROGS); do install -D -m 755 $$p $(LIBEXECDIR)/$${p##*/} || exit 1; done
-	install -D -m 644 deploy/supervision.conf $(LIBEXECDIR)/supervision.conf
+	install -D -m 644 deploy/supervision.conf $(DATADIR)/supervision.conf
 	for m in $(MAN1); do install -D -m 644 $$m $(MAN1DIR)/$${m##*/} || exit 1; done
 	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
 	install -D -m 644 README.md $(DOCDIR)/README.md

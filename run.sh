@@ -33,6 +33,9 @@ HERE="$(dirname "$SELF")"
 cp_prog() { # DIR/NAME as in the checkout
 	if [ "$CP_INSTALLED" = 1 ]; then echo "$HERE/../libexec/candlepipe/${1##*/}"; else echo "$HERE/$1"; fi
 }
+cp_data() { # DIR/NAME as in the checkout, a data file (share/candlepipe)
+	if [ "$CP_INSTALLED" = 1 ]; then echo "$HERE/../share/candlepipe/${1##*/}"; else echo "$HERE/$1"; fi
+}
 PLANNER="$(cp_prog planner/cp-planner)"
 FETCHER="$(cp_prog fetcher/cp-fetcher)"
 WRITER="$(cp_prog writer/cp-writer)"
@@ -801,7 +804,7 @@ cmd_collect() {
 	trap 'on_stop_signal 143' TERM
 
 	# the processes and their arguments (deploy/supervision.conf)
-	load_policy "$(cp_prog deploy/supervision.conf)"
+	load_policy "$(cp_data deploy/supervision.conf)"
 	# shellcheck disable=SC2034 # read by policy_argv ($DB, @RANGE...)
 	V_DB=$db V_WORK=$work V_RESULTS=$results V_EVENTS=$events V_MONITOR=$monitor
 	# shellcheck disable=SC2034
@@ -969,7 +972,7 @@ service_main() {
 	rm -f "$RUN_DIR/server.port"
 	printf '%s\n%s\n%s\n' "$api_url" "$CACERT" "$listen" >"$RUN_DIR/service.conf"
 	printf '%s\n' "ipc://$RUN_DIR/monitor.sock" >"$RUN_DIR/monitor.endpoint"
-	load_policy "$(cp_prog deploy/supervision.conf)"
+	load_policy "$(cp_data deploy/supervision.conf)"
 	# shellcheck disable=SC2034 # read by policy_argv ($DB, $CONTROL...)
 	V_DB=$db V_WORK="ipc://$RUN_DIR/work.sock" V_RESULTS="ipc://$RUN_DIR/results.sock"
 	# shellcheck disable=SC2034

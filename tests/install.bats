@@ -35,7 +35,7 @@ setup() {
 	local f
 	for f in bin/candlepipe bin/upbit-sim libexec/candlepipe/cp-planner libexec/candlepipe/cp-fetcher \
 		libexec/candlepipe/cp-writer libexec/candlepipe/cp-monitor libexec/candlepipe/cp-query \
-		libexec/candlepipe/cp-serve libexec/candlepipe/supervision.conf share/candlepipe/grafana/candlepipe.json \
+		libexec/candlepipe/cp-serve share/candlepipe/supervision.conf share/candlepipe/grafana/candlepipe.json \
 		libexec/candlepipe/upbit-sim share/man/man1/candlepipe.1 share/man/man1/upbit-sim.1 \
 		share/man/man7/candlepipe.7 share/doc/candlepipe/README.md; do
 		[ -f "$DEST$PREFIX/$f" ] || { echo "missing: $f"; return 1; }
