@@ -22,6 +22,7 @@
 #include "timeutil.h"
 
 #define MS_PER_S 1000
+#define CANDLE_JSON_GUESS 400 /* bytes of one candle's JSON, a little more than most */
 
 /* One candle request, checked. */
 struct creq {
@@ -265,6 +266,8 @@ read_newest(const struct creq *q, int64_t end_s, struct buf *b, struct found *f)
 	sqlite3_bind_text(st, 2, tf_name(q->tf), -1, SQLITE_STATIC);
 	sdb_bind_time(st, 3, end_s);
 	sqlite3_bind_int(st, 4, q->count);
+	/* one allocation for the whole answer: regrowing was a tenth of it */
+	(void)buf_reserve(b, (size_t)q->count * CANDLE_JSON_GUESS, BUF_NO_MAX);
 	sv_buf_put(b, "[", 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (f->n > 0)
