@@ -21,8 +21,12 @@ struct entry {
 	unsigned char key[];
 };
 
+struct bucket {
+	struct entry *first;
+};
+
 struct cache {
-	struct entry **bucket;
+	struct bucket *bucket;
 	size_t mask; /* buckets - 1 */
 	struct entry *head, *tail;
 	size_t count, bytes, max_entries, max_bytes;
@@ -54,7 +58,7 @@ cache_new(size_t max_entries, size_t max_bytes, cache_drop_fn drop)
 		n *= 2;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->bucket = calloc(n, sizeof(*c->bucket))) == NULL) {
+	if ((c->bucket = calloc(n, sizeof(struct bucket))) == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -95,7 +99,7 @@ lru_push(struct cache *c, struct entry *e)
 static struct entry **
 slot_of(struct cache *c, const void *key, size_t klen, uint64_t h)
 {
-	struct entry **p = &c->bucket[h & c->mask];
+	struct entry **p = &c->bucket[h & c->mask].first;
 
 	while (*p != NULL &&
 	       ((*p)->hash != h || (*p)->klen != klen || memcmp((*p)->key, key, klen) != 0))
@@ -109,6 +113,8 @@ remove_at(struct cache *c, struct entry **slot)
 {
 	struct entry *e = *slot;
 
+	if (e == NULL) /* not there: cannot happen for an entry of the list */
+		return;
 	*slot = e->chain;
 	lru_unlink(c, e);
 	c->count--;
@@ -161,7 +167,7 @@ cache_put(struct cache *c, const void *key, size_t klen, void *val, size_t size)
 	e->hash = h;
 	e->val = val;
 	e->size = size;
-	slot = &c->bucket[h & c->mask];
+	slot = &c->bucket[h & c->mask].first;
 	e->chain = *slot;
 	*slot = e;
 	lru_push(c, e);

@@ -5,6 +5,9 @@
  * (405 otherwise); unknown routes are 404; every error body has Upbit's
  * shape {"error":{"name":STATUS,"message":"..."}}.
  *
+ * Answers of proven windows are kept per pool thread (serve/cache.c, an
+ * LRU bounded by --cache-mb) and queued again as the same MHD response.
+ *
  * Limits (none of them lets one client stall the others): an internal pool
  * of HTTP_THREADS threads on epoll; at most HTTP_CONN_LIMIT connections, of
  * which HTTP_PER_IP_LIMIT from one address; a connection idle for
