@@ -14,6 +14,13 @@
 void
 sv_buf_put(struct buf *b, const char *s, size_t n)
 {
+	/* the common case, room already there: a copy without buf_add's checks */
+	if (b->err == 0 && b->data != NULL && n < b->cap - b->len) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
 	(void)buf_add(b, s, n, BUF_NO_MAX);
 }
 

@@ -5,6 +5,9 @@
  * (405 otherwise); unknown routes are 404; every error body has Upbit's
  * shape {"error":{"name":STATUS,"message":"..."}}.
  *
+ * Answers of proven windows are kept per pool thread (serve/cache.c, an
+ * LRU bounded by --cache-mb) and queued again as the same MHD response.
+ *
  * Limits (none of them lets one client stall the others): an internal pool
  * of HTTP_THREADS threads on epoll; at most HTTP_CONN_LIMIT connections, of
  * which HTTP_PER_IP_LIMIT from one address; a connection idle for
@@ -14,6 +17,7 @@
  * 414 or 431 itself) and URLs of at most HTTP_URL_MAX bytes (else 414).
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cache.h"
 #include "log.h"
 #include "serve.h"
 
@@ -31,6 +36,8 @@
 #define HTTP_MEMORY_LIMIT (32 * 1024)
 #define HTTP_URL_MAX 2048
 #define HTTP_BACKLOG 1024
+#define HTTP_CACHE_DEFAULT ((size_t)64 << 20) /* bytes, all threads together */
+#define HTTP_CACHE_ENTRIES 4096               /* per thread */
 
 static struct MHD_Daemon *daemon_h;
 static const char *auth_token; /* NULL: no authentication */
@@ -141,25 +148,120 @@ dispatch(struct MHD_Connection *conn, const char *url, struct sv_reply *r)
 	return rt;
 }
 
+/* ---- the answer cache: one per pool thread, so no locks; each holds a
+ * reference to its MHD responses, which MHD counts per queued connection */
+
+struct tcache {
+	struct cache *c;
+	struct tcache *next;
+};
+
+static size_t cache_budget = HTTP_CACHE_DEFAULT;
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcache *caches;
+static __thread struct tcache *my_cache;
+static __thread int my_cache_failed;
+
+void
+http_set_cache(size_t bytes)
+{
+	cache_budget = bytes;
+}
+
+static void
+drop_response(void *val)
+{
+	MHD_destroy_response(val);
+}
+
+/* The calling thread's cache (made on first use), or NULL (off, or no
+ * memory: then answers are built every time). */
+static struct cache *
+thread_cache(void)
+{
+	size_t bytes = cache_budget / HTTP_THREADS;
+	struct tcache *t;
+
+	if (my_cache != NULL)
+		return my_cache->c;
+	if (bytes == 0 || my_cache_failed || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->c = cache_new(HTTP_CACHE_ENTRIES, bytes, drop_response)) == NULL) {
+		free(t);
+		my_cache_failed = 1;
+		return NULL;
+	}
+	pthread_mutex_lock(&caches_lock);
+	t->next = caches;
+	caches = t;
+	pthread_mutex_unlock(&caches_lock);
+	my_cache = t;
+	return t->c;
+}
+
+struct MHD_Response *
+http_cached(const void *key, size_t klen)
+{
+	struct cache *c = thread_cache();
+
+	return c != NULL ? cache_get(c, key, klen) : NULL;
+}
+
+/* Keeps resp under r's key: 1 if the cache took the reference. */
+static int
+cache_keep(const struct sv_reply *r, struct MHD_Response *resp, size_t size)
+{
+	struct cache *c;
+
+	if (r->ckey_len == 0 || r->status != 200 || (c = thread_cache()) == NULL)
+		return 0;
+	return cache_put(c, r->ckey, r->ckey_len, resp, size) == 0;
+}
+
+static void
+caches_free(void)
+{
+	pthread_mutex_lock(&caches_lock);
+	while (caches != NULL) {
+		struct tcache *t = caches;
+
+		caches = t->next;
+		cache_free(t->c);
+		free(t);
+	}
+	pthread_mutex_unlock(&caches_lock);
+}
+
+/* r's body as a response, which takes the memory; NULL when none. */
+static struct MHD_Response *
+body_response(struct sv_reply *r)
+{
+	struct MHD_Response *resp;
+
+	if (r->body.err)
+		reply_error(r, 500, SV_ERROR, "out of memory");
+	if (r->body.err) /* not even the error fits */
+		return NULL;
+	resp = MHD_create_response_from_buffer_with_free_callback(r->body.len, r->body.data, free);
+	if (resp == NULL) {
+		buf_free(&r->body);
+		return NULL;
+	}
+	r->body.data = NULL;
+	return resp;
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *conn, struct sv_reply *r)
 {
 	struct MHD_Response *resp = r->stream;
+	size_t size = r->body.len;
 	enum MHD_Result ret;
 
-	if (resp == NULL) {
-		if (r->body.err)
-			reply_error(r, 500, SV_ERROR, "out of memory");
-		if (r->body.err) /* not even the error fits */
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer_with_free_callback(r->body.len, r->body.data,
-		                                                          free);
-		if (resp == NULL) {
-			buf_free(&r->body);
-			return MHD_NO;
-		}
-		r->body.data = NULL;
-	}
+	if (r->shared != NULL)
+		return MHD_queue_response(conn, (unsigned)r->status, r->shared);
+	if (resp == NULL && (resp = body_response(r)) == NULL)
+		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        r->ctype != NULL ? r->ctype : SV_CT_JSON);
 	if (r->status == 405)
@@ -167,7 +269,8 @@ send_reply(struct MHD_Connection *conn, struct sv_reply *r)
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	ret = MHD_queue_response(conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+	if (r->stream != NULL || !cache_keep(r, resp, size))
+		MHD_destroy_response(resp);
 	return ret;
 }
 
@@ -294,4 +397,5 @@ http_stop(void)
 	if (daemon_h != NULL)
 		MHD_stop_daemon(daemon_h);
 	daemon_h = NULL;
+	caches_free();
 }

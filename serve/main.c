@@ -26,32 +26,34 @@
 
 struct options {
 	const char *db, *listen, *token_file, *port_file;
-	int verbose;
+	int verbose, cache_mb;
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F] [-v]\n"
-	    "\n"
-	    "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
-	    "(/v1/candles/..., /v1/market/all), from the database only: a window the\n"
-	    "coverage ledger does not prove is answered 503 (not collected yet).\n"
-	    "Also /v1/candles/range, /v1/coverage, /healthz, /readyz, /metrics.\n"
-	    "\n"
-	    "  --db PATH         the database, opened read-only (never written)\n"
-	    "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
-	    "                    [::1]:P for IPv6; port 0 picks a free one)\n"
-	    "  --token-file F    require 'Authorization: Bearer <token>', the token being\n"
-	    "                    the first line of F; needed for a non-loopback address\n"
-	    "  --port-file F     write the bound port to F once listening\n"
-	    "  -v, --verbose     debug logging\n"
-	    "  -h, --help        this help\n"
-	    "\n"
-	    "exit: 0 stopped (SIGTERM/SIGINT), 2 usage, 3 not a candlepipe database,\n"
-	    "4 temporary (cannot listen, database busy)\n");
+	fprintf(f,
+	        "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F]\n"
+	        "                [--cache-mb N] [-v]\n"
+	        "\n"
+	        "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
+	        "(/v1/candles/..., /v1/market/all), from the database only: a window the\n"
+	        "coverage ledger does not prove is answered 503 (not collected yet).\n"
+	        "Also /v1/candles/range, /v1/coverage, /healthz, /readyz, /metrics.\n"
+	        "\n"
+	        "  --db PATH         the database, opened read-only (never written)\n"
+	        "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
+	        "                    [::1]:P for IPv6; port 0 picks a free one)\n"
+	        "  --token-file F    require 'Authorization: Bearer <token>', the token being\n"
+	        "                    the first line of F; needed for a non-loopback address\n"
+	        "  --port-file F     write the bound port to F once listening\n"
+	        "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
+	        "                    windows, which never change (default 64; 0: none)\n"
+	        "  -v, --verbose     debug logging\n"
+	        "  -h, --help        this help\n"
+	        "\n"
+	        "exit: 0 stopped (SIGTERM/SIGINT), 2 usage, 3 not a candlepipe database,\n"
+	        "4 temporary (cannot listen, database busy)\n");
 }
 
 /* The first line of file, trimmed, into tok: 0 or -1 (said why). */
@@ -164,12 +166,17 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 int
 main(int argc, char **argv)
 {
-	struct options o = { .listen = "127.0.0.1:8765" };
+	struct options o = { .listen = "127.0.0.1:8765", .cache_mb = 64 };
 	const struct opt table[] = {
 		{ .name = "db", .kind = OPT_STR, .dest = &o.db },
 		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },
 		{ .name = "token-file", .kind = OPT_STR, .dest = &o.token_file },
 		{ .name = "port-file", .kind = OPT_STR, .dest = &o.port_file },
+		{ .name = "cache-mb",
+		  .kind = OPT_INT,
+		  .dest = &o.cache_mb,
+		  .min = 0,
+		  .max = 65536 },
 		{ .name = "verbose",
 		  .short_name = 'v',
 		  .kind = OPT_SET,
@@ -190,5 +197,6 @@ main(int argc, char **argv)
 	/* each connection is used by one thread only (sdb.c): no per-call mutexes,
 	 * which were a seventh of a covered answer's time under perf */
 	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	http_set_cache((size_t)o.cache_mb << 20);
 	return serve(&o, &l, o.token_file != NULL ? tok : NULL);
 }

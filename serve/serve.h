@@ -62,12 +62,16 @@ void metrics_record(enum sv_route r, enum sv_outcome o, int64_t usec);
 void metrics_render(struct buf *b);
 
 /* ---- the answer one route gives */
+#define SV_CKEY_MAX 256 /* a longer cache key (a long market name): not cached */
 struct sv_reply {
 	int status;
 	const char *ctype;
 	struct buf body;
 	enum sv_outcome outcome;
 	struct MHD_Response *stream; /* a streamed answer instead of body (range) */
+	struct MHD_Response *shared; /* a cached answer: queued as it is, not destroyed */
+	size_t ckey_len;             /* > 0: a proven answer, kept in the cache under ckey */
+	unsigned char ckey[SV_CKEY_MAX];
 };
 
 /* {"error":{"name":status,"message":msg}} with its status; outcome as given */
@@ -155,6 +159,11 @@ int http_parse_listen(const char *s, struct sv_listen *out);
 /* Starts listening; token NULL: no authentication. 0, or -1 (logged).
  * *port is the bound port. */
 int http_start(const struct sv_listen *l, const char *token, uint16_t *port);
+/* The answer cache: bytes in all (split between the pool's threads); 0
+ * turns it off. Before http_start. */
+void http_set_cache(size_t bytes);
+/* The calling thread's cached response of key, or NULL. */
+struct MHD_Response *http_cached(const void *key, size_t klen);
 void http_stop(void);
 
 #endif

@@ -1,10 +1,10 @@
 # serve/serve.mk: cp-serve (the HTTP API over a database, issue 13),
 # included by the top-level Makefile.
-SERVE_SRC := serve/main.c serve/http.c serve/upbit.c serve/extra.c serve/sdb.c \
+SERVE_SRC := serve/main.c serve/http.c serve/upbit.c serve/extra.c serve/sdb.c serve/cache.c \
              serve/metrics.c serve/buf.c
 BINS += serve/cp-serve
 
 serve/cp-serve: $(SERVE_SRC:.c=.o) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SERVE_SRC:.c=.o): serve/serve.h
+$(SERVE_SRC:.c=.o): serve/serve.h serve/cache.h

@@ -22,6 +22,7 @@
 #include "timeutil.h"
 
 #define MS_PER_S 1000
+#define CANDLE_JSON_GUESS 400 /* bytes of one candle's JSON, a little more than most */
 
 /* One candle request, checked. */
 struct creq {
@@ -265,6 +266,8 @@ read_newest(const struct creq *q, int64_t end_s, struct buf *b, struct found *f)
 	sqlite3_bind_text(st, 2, tf_name(q->tf), -1, SQLITE_STATIC);
 	sdb_bind_time(st, 3, end_s);
 	sqlite3_bind_int(st, 4, q->count);
+	/* one allocation for the whole answer: regrowing was a tenth of it */
+	(void)buf_reserve(b, (size_t)q->count * CANDLE_JSON_GUESS, BUF_NO_MAX);
 	sv_buf_put(b, "[", 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (f->n > 0)
@@ -307,8 +310,12 @@ window_proven(const struct creq *q, int64_t end_s, const struct found *f, int *y
 	return sdb_proven(q->market, q->tf, lo, hi, yes);
 }
 
-/* The answer of a checked request inside the read transaction. */
-static void
+/* The answer of a checked request inside the read transaction: 1 when it is
+ * a proven answer of count candles, which no later write can change (the
+ * stored candles of a proven window are final and coverage only grows), so
+ * it may be cached; 0 otherwise (fewer candles hang on the history start,
+ * which a collection may move; misses and errors are never kept). */
+static int
 candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
 {
 	struct found f;
@@ -319,11 +326,11 @@ candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
 			reply_error(r, 404, SV_ERROR, SV_MSG_NOTFOUND);
 		else
 			reply_error(r, 500, SV_ERROR, "cannot read the database");
-		return;
+		return 0;
 	}
 	if (read_newest(q, end_s, &r->body, &f) == -1 || window_proven(q, end_s, &f, &yes) == -1) {
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
-		return;
+		return 0;
 	}
 	if (!yes)
 		reply_miss(r, "this range is not collected yet (the ledger does not prove it)");
@@ -332,6 +339,27 @@ candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
 		              "ask for converting_price_unit)");
 	else
 		r->status = 200;
+	return r->status == 200 && f.n == q->count;
+}
+
+/* The cache key of a checked request into r->ckey (r->ckey_len stays 0 when
+ * it does not fit): everything the answer depends on. */
+static void
+cache_key(const struct creq *q, int64_t end_s, struct sv_reply *r)
+{
+	unsigned char head[2 + sizeof(int) + sizeof(int64_t)];
+	size_t mlen = strlen(q->market);
+
+	r->ckey_len = 0;
+	if (mlen > sizeof(r->ckey) - sizeof(head))
+		return;
+	head[0] = (unsigned char)q->tf;
+	head[1] = (unsigned char)q->convert;
+	memcpy(head + 2, &q->count, sizeof(int));
+	memcpy(head + 2 + sizeof(int), &end_s, sizeof(int64_t));
+	memcpy(r->ckey, head, sizeof(head));
+	memcpy(r->ckey + sizeof(head), q->market, mlen);
+	r->ckey_len = sizeof(head) + mlen;
 }
 
 void
@@ -339,6 +367,8 @@ upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply
 {
 	struct creq q;
 	int64_t end_s;
+	size_t klen;
+	int stable;
 
 	if (candle_args(a, tf, bad_unit, &q, r) == -1)
 		return;
@@ -349,13 +379,22 @@ upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply
 	}
 	/* start * 1000 < to_ms  <=>  start < ceil(to_ms / 1000) */
 	end_s = q.to_ms > 0 ? (q.to_ms + MS_PER_S - 1) / MS_PER_S : 0;
+	cache_key(&q, end_s, r);
+	if (r->ckey_len > 0 && (r->shared = http_cached(r->ckey, r->ckey_len)) != NULL) {
+		r->status = 200;
+		return;
+	}
+	klen = r->ckey_len;
+	r->ckey_len = 0; /* kept only once proven below */
 	if (sdb_exec(SQ_BEGIN) == -1) {
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
 		return;
 	}
-	candles_in_txn(&q, end_s, r);
+	stable = candles_in_txn(&q, end_s, r);
 	if (sdb_exec(SQ_COMMIT) == -1 && r->status == 200)
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	else if (stable)
+		r->ckey_len = klen;
 }
 
 /* ---- /v1/market/all -------------------------------------------------------- */

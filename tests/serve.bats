@@ -348,3 +348,70 @@ JS
 	[ "$(jq length "$BATS_TEST_TMPDIR/direct")" -eq 600 ]
 	cmp "$BATS_TEST_TMPDIR/direct" "$BATS_TEST_TMPDIR/served"
 }
+
+# The answer cache (serve/cache.c) keeps the finished answer of a proven
+# window of `count` candles; nothing else may come from it.
+@test "serve: the answer cache never keeps a 503: a window collected while serving is then answered with its candles" {
+	local db="$BATS_TEST_TMPDIR/grow.db" p q i
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run" --db "$db" \
+		--market KRW-ETH --timeframe 1m --from 2026-10-05T00:00:00 --to 2026-10-05T06:00:00 \
+		--rate 0 --quiet 3>&-
+	start_serve "$db"
+	# past the coverage's end, and across it: 503, asked twice each
+	p="/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-05T09:00:00Z&count=200"
+	q="/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-05T06:30:00Z&count=60"
+	for i in 1 2; do
+		run sv_get "$p"
+		[ "$(tail -n 1 <<<"$output")" = 503 ]
+		run sv_get "$q"
+		[ "$(tail -n 1 <<<"$output")" = 503 ]
+	done
+	# a proven window, asked before the collection too
+	run sv_get "/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-05T05:00:00Z&count=200"
+	[ "$(tail -n 1 <<<"$output")" = 200 ]
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run" --db "$db" \
+		--market KRW-ETH --timeframe 1m --from 2026-10-05T06:00:00 --to 2026-10-05T12:00:00 \
+		--rate 0 --quiet 3>&-
+	# now proven: the simulator's answer, byte for byte, every time
+	for i in 1 2 3; do
+		same_as_sim "$p" "$q" "/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-05T05:00:00Z&count=200"
+	done
+	stop_serve
+}
+
+@test "serve: cached answers (repeated, HEAD, other spellings of one to) equal an uncached server's byte for byte" {
+	local paths=(
+		"/v1/candles/minutes/1?market=KRW-BTC&to=2026-10-01T12:00:00Z&count=200"
+		"/v1/candles/minutes/1?market=KRW-BTC&to=2026-10-01T21:00:00%2B09:00&count=200"
+		"/v1/candles/minutes/1?market=KRW-BTC&to=2026-10-01T11:59:59.500Z&count=200"
+		"/v1/candles/minutes/1?market=KRW-BTC&to=2026-10-01T12:00:00Z&count=199"
+		"/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-01T12:00:00Z&count=200"
+		"/v1/candles/minutes/10?market=KRW-BTC&to=2026-10-01T00:00:00Z&count=200"
+		"/v1/candles/days?market=KRW-BTC&to=2026-09-10T00:00:00Z&count=5"
+		"/v1/candles/days?market=KRW-BTC&to=2026-09-10T00:00:00Z&count=5&converting_price_unit=KRW"
+		"/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-01T00:30:00Z&count=31"
+		"/v1/candles/minutes/1?market=KRW-ETH&to=2026-10-01T00:30:00Z&count=30"
+	) cached=$SV_URL p i round
+	start_serve "$DB" --cache-mb 0
+	i=0
+	for p in "${paths[@]}"; do
+		curl -s -w '\n%{http_code}' "$SV_URL$p" >"$BATS_TEST_TMPDIR/plain.$i"
+		curl -s -I "$SV_URL$p" | grep -iv '^date:' >"$BATS_TEST_TMPDIR/plainh.$i"
+		i=$((i + 1))
+	done
+	stop_serve
+	for round in 1 2 3; do
+		i=0
+		for p in "${paths[@]}"; do
+			# a HEAD first: it may be what fills the cache
+			curl -s -I "$cached$p" | grep -iv '^date:' >"$BATS_TEST_TMPDIR/ch"
+			cmp "$BATS_TEST_TMPDIR/plainh.$i" "$BATS_TEST_TMPDIR/ch" || { echo "HEAD differs ($round): $p"; return 1; }
+			curl -s -w '\n%{http_code}' "$cached$p" >"$BATS_TEST_TMPDIR/c"
+			cmp "$BATS_TEST_TMPDIR/plain.$i" "$BATS_TEST_TMPDIR/c" || { echo "differs ($round): $p"; return 1; }
+			i=$((i + 1))
+		done
+	done
+	# the ones that are 200 with count candles are the simulator's too
+	SV_URL=$cached
+	same_as_sim "${paths[0]}" "${paths[4]}" "${paths[5]}"
+}

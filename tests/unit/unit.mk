@@ -51,3 +51,6 @@ tests/unit/job_test: planner/job.o planner/plan.o planner/overlap.o
 tests/unit/job_test: UNIT_CFLAGS := -Iplanner
 tests/unit/control_test: planner/control.o planner/job.o planner/plan.o planner/overlap.o planner/budget.o
 tests/unit/control_test: UNIT_CFLAGS := -Iplanner
+# cp-serve's answer cache
+tests/unit/serve_cache_test: serve/cache.o
+tests/unit/serve_cache_test: UNIT_CFLAGS := -Iserve
