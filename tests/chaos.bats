@@ -30,8 +30,9 @@ setup() {
 	use_file_sim
 	DB="$BATS_TEST_TMPDIR/chaos.db"
 	RUN_DIR="$BATS_TEST_TMPDIR/run"
-	source "$ROOT/tests/chaos.sh"
+	# before chaos.sh, which would pick a random one
 	CHAOS_SEED=${CHAOS_SEED:-$CHAOS_TEST_SEED}
+	source "$ROOT/tests/chaos.sh"
 	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
 	RANDOM=$CHAOS_SEED
 	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3

@@ -10,9 +10,11 @@
 # every 1-3 s among LIST (default planner,writer,fetcher) and either kills it
 # (SIGKILL) or freezes it (SIGSTOP) for 2-4 s, sometimes for longer than the
 # planner's lease (15 s + 1 s of slack), then resumes it (SIGCONT). run.sh
-# restarts a dead writer or fetcher; a dead planner ends `collect` with a
-# non-zero status, and the round runs the same command again (with chaos)
-# until it exits 0. After every collect, whatever its status:
+# restarts a dead writer, fetcher or planner (a round that still fails runs
+# the same command again, with chaos, until it exits 0). The monkey kills
+# far faster than any real crash loop, so run.sh's crash-loop tally is
+# widened for it (CP_CRASH_LOOP=1000/60, unless set). After every collect,
+# whatever its status:
 #   - PRAGMA integrity_check is ok, no (market, timeframe, start) twice;
 #   - every coverage row stores exactly the simulator's truth inside it
 #     (coverage never claims what is not stored).
@@ -30,6 +32,7 @@
 #   chaos_equal_truth DB M TF FROM TO
 #   chaos_resume_all RUN_DIR   SIGCONT (then nothing else) everything of RUN_DIR
 # Set CHAOS_SEED, CHAOS_LOG, CHAOS_SIM_SEED (the simulator's --seed) first.
+export CP_CRASH_LOOP=${CP_CRASH_LOOP:-1000/60}
 
 CHAOS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHAOS_LEASE_S=${CHAOS_LEASE_S:-16}   # planner: PLAN_LEASE_BASE_MS + 1 s slack
