@@ -27,6 +27,10 @@ int buf_add(struct buf *b, const void *p, size_t n, size_t max);
  * into data + len itself (then adds to len and keeps the NUL). 0 or -1 as
  * buf_add. */
 int buf_reserve(struct buf *b, size_t n, size_t max);
+/* Text: s, or printf's output, appended with no limit but memory; a
+ * failure is sticky in b->err, so builders need not check each append. */
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Empties b and clears err; keeps the memory. */
 void buf_reset(struct buf *b);
 /* Frees the memory; b is empty again. */

@@ -18,29 +18,6 @@ tb_putn(struct buf *b, const char *s, size_t n)
 	(void)buf_add(b, s, n, BUF_NO_MAX); /* a failure is sticky in b->err */
 }
 
-void
-tb_puts(struct buf *b, const char *s)
-{
-	tb_putn(b, s, strlen(s));
-}
-
-void
-tb_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n, BUF_NO_MAX) == -1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
 static void
 put_escaped(struct buf *b, const char *s, size_t n)
 {
@@ -60,12 +37,12 @@ put_escaped(struct buf *b, const char *s, size_t n)
 			                : c == '\r' ? "\\r"
 			                            : NULL;
 			if (e != NULL)
-				tb_puts(b, e);
+				buf_puts(b, e);
 			else
-				tb_printf(b, "\\u%04x", c);
+				buf_printf(b, "\\u%04x", c);
 			i++;
 		} else if ((k = utf8_seq_len(p + i, n - i)) == 0) {
-			tb_puts(b, "\\ufffd");
+			buf_puts(b, "\\ufffd");
 			i++;
 		} else {
 			tb_putn(b, s + i, k);
@@ -134,7 +111,7 @@ void
 jw_int(struct jw *w, const char *k, int64_t v)
 {
 	key(w, k);
-	tb_printf(&w->b, "%lld", (long long)v);
+	buf_printf(&w->b, "%lld", (long long)v);
 }
 
 void
@@ -148,7 +125,7 @@ tb_double(struct buf *b, double v)
 		if (strtod(s, NULL) == v)
 			break;
 	}
-	tb_puts(b, s);
+	buf_puts(b, s);
 }
 
 void
@@ -156,7 +133,7 @@ jw_num(struct jw *w, const char *k, double v)
 {
 	key(w, k);
 	if (!isfinite(v))
-		tb_puts(&w->b, "null");
+		buf_puts(&w->b, "null");
 	else
 		tb_double(&w->b, v);
 }
@@ -165,12 +142,12 @@ void
 jw_id(struct jw *w, const char *k, uint64_t v)
 {
 	key(w, k);
-	tb_printf(&w->b, "\"%llu\"", (unsigned long long)v);
+	buf_printf(&w->b, "\"%llu\"", (unsigned long long)v);
 }
 
 void
 jw_bool(struct jw *w, const char *k, int v)
 {
 	key(w, k);
-	tb_puts(&w->b, v ? "true" : "false");
+	buf_puts(&w->b, v ? "true" : "false");
 }

@@ -14,8 +14,6 @@
 /* Text appended to a struct buf (common/buf.h): its error is sticky and
  * makes later appends no-ops; the text is always NUL-terminated. */
 void tb_putn(struct buf *b, const char *s, size_t n);
-void tb_puts(struct buf *b, const char *s);
-void tb_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A finite v as the shortest decimal (of 15, 16 or 17 significant digits)
  * that reads back as exactly v. */
 void tb_double(struct buf *b, double v);

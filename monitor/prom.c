@@ -27,7 +27,7 @@ static size_t snap_len;
 static void
 head(struct buf *b, const char *name, const char *type, const char *help)
 {
-	tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
@@ -35,9 +35,9 @@ label_value(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"')
-			tb_printf(b, "\\%c", *s);
+			buf_printf(b, "\\%c", *s);
 		else if (*s == '\n')
-			tb_puts(b, "\\n");
+			buf_puts(b, "\\n");
 		else
 			tb_putn(b, s, 1);
 	}
@@ -49,9 +49,9 @@ static void
 sample_value(struct buf *b, double v)
 {
 	if (isnan(v))
-		tb_puts(b, "NaN");
+		buf_puts(b, "NaN");
 	else if (isinf(v))
-		tb_puts(b, v > 0 ? "+Inf" : "-Inf");
+		buf_puts(b, v > 0 ? "+Inf" : "-Inf");
 	else
 		tb_double(b, v);
 }
@@ -64,20 +64,20 @@ hist(struct buf *b, const char *name, const char *help, const struct mon_hist *h
 	head(b, name, "histogram", help);
 	for (int i = 0; i < MON_HIST_N; i++) {
 		cum += h->b[i];
-		tb_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, mon_hist_le[i],
-		          (unsigned long long)cum);
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, mon_hist_le[i],
+		           (unsigned long long)cum);
 	}
-	tb_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-	tb_printf(b, "%s_sum ", name);
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+	buf_printf(b, "%s_sum ", name);
 	sample_value(b, h->sum);
-	tb_printf(b, "\n%s_count %llu\n", name, (unsigned long long)h->count);
+	buf_printf(b, "\n%s_count %llu\n", name, (unsigned long long)h->count);
 }
 
 static void
 scalar(struct buf *b, const char *name, const char *type, const char *help, double v)
 {
 	head(b, name, type, help);
-	tb_printf(b, "%s ", name);
+	buf_printf(b, "%s ", name);
 	sample_value(b, v);
 	tb_putn(b, "\n", 1);
 }
@@ -92,11 +92,11 @@ per_target(struct buf *b, const struct monitor *m, const char *name, const char 
 		            : what == 1 ? t->slots_done
 		            : what == 2 ? t->slots_hit
 		                        : t->failed;
-		tb_printf(b, "%s{market=\"", name);
+		buf_printf(b, "%s{market=\"", name);
 		label_value(b, t->market);
-		tb_puts(b, "\",timeframe=\"");
+		buf_puts(b, "\",timeframe=\"");
 		label_value(b, t->tf);
-		tb_printf(b, "\"} %lld\n", (long long)v);
+		buf_printf(b, "\"} %lld\n", (long long)v);
 	}
 }
 
@@ -123,14 +123,14 @@ mon_prom_render(const struct monitor *m, struct buf *b)
 	       (double)mon_total(m, m->base_bytes, p->bytes));
 	head(b, "candlepipe_http_responses_total", "counter",
 	     "Rate-limit HTTP responses counted by the planner (429, 418), all runs.");
-	tb_printf(b, "candlepipe_http_responses_total{code=\"429\"} %lld\n",
-	          (long long)mon_total(m, m->base_429, p->n429));
-	tb_printf(b, "candlepipe_http_responses_total{code=\"418\"} %lld\n",
-	          (long long)mon_total(m, m->base_418, p->n418));
+	buf_printf(b, "candlepipe_http_responses_total{code=\"429\"} %lld\n",
+	           (long long)mon_total(m, m->base_429, p->n429));
+	buf_printf(b, "candlepipe_http_responses_total{code=\"418\"} %lld\n",
+	           (long long)mon_total(m, m->base_418, p->n418));
 	head(b, "candlepipe_events_total", "counter", "Events received by this monitor, by topic.");
 	for (int i = 0; i < T_COUNT; i++)
-		tb_printf(b, "candlepipe_events_total{topic=\"%s\"} %llu\n", mon_topic_names[i],
-		          (unsigned long long)m->ev[i]);
+		buf_printf(b, "candlepipe_events_total{topic=\"%s\"} %llu\n", mon_topic_names[i],
+		           (unsigned long long)m->ev[i]);
 	scalar(b, "candlepipe_events_invalid_total", "counter",
 	       "Events dropped because their payload did not decode.", (double)m->ev_bad);
 	scalar(b, "candlepipe_chunks_committed_total", "counter",
@@ -146,9 +146,9 @@ mon_prom_render(const struct monitor *m, struct buf *b)
 	head(b, "candlepipe_source_allowed_requests_per_second", "gauge",
 	     "Requests/s the planner's budget allows each source now.");
 	for (int i = 0; i < p->ns; i++) {
-		tb_puts(b, "candlepipe_source_allowed_requests_per_second{source=\"");
+		buf_puts(b, "candlepipe_source_allowed_requests_per_second{source=\"");
 		label_value(b, p->s[i].source);
-		tb_puts(b, "\"} ");
+		buf_puts(b, "\"} ");
 		sample_value(b, p->s[i].allowed);
 		tb_putn(b, "\n", 1);
 	}
@@ -179,8 +179,8 @@ mon_prom_render(const struct monitor *m, struct buf *b)
 	       "Candles per request / 200 times rate budget utilisation.", m->pat.efficiency);
 	head(b, "candlepipe_pattern", "gauge", "The collection pattern (1 for the current one).");
 	for (int i = 0; i < PATTERN_END; i++)
-		tb_printf(b, "candlepipe_pattern{type=\"%s\"} %d\n", pattern_names[i],
-		          m->pat.kind == (enum pattern_kind)i);
+		buf_printf(b, "candlepipe_pattern{type=\"%s\"} %d\n", pattern_names[i],
+		           m->pat.kind == (enum pattern_kind)i);
 	hist(b, "candlepipe_chunk_queue_seconds", "Planned to leased, per chunk.", &m->h_queue);
 	hist(b, "candlepipe_chunk_rate_wait_seconds",
 	     "Leased to sent (waiting for the rate token), per chunk.", &m->h_wait);

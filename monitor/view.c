@@ -80,14 +80,14 @@ targets(const struct monitor *m, struct buf *b, int cols, int max_rows)
 		const struct mon_target *t = &p->t[i];
 		double f = t->slots_total ? (double)t->slots_done / (double)t->slots_total : 1;
 		if (shown == max_rows && p->nt - i > 1) {
-			tb_printf(b, "  ... and %d more targets" EOL, p->nt - i);
+			buf_printf(b, "  ... and %d more targets" EOL, p->nt - i);
 			break;
 		}
-		tb_printf(b, "  %-10.10s %-3.3s ", t->market, t->tf);
+		buf_printf(b, "  %-10.10s %-3.3s ", t->market, t->tf);
 		bar(b, f, bw);
-		tb_printf(b, " %5.1f%% %9lld/%-9lld req %-6lld %s" EOL, 100 * f,
-		          (long long)t->slots_done, (long long)t->slots_total,
-		          (long long)t->requests, t->failed ? "FAILED" : "");
+		buf_printf(b, " %5.1f%% %9lld/%-9lld req %-6lld %s" EOL, 100 * f,
+		           (long long)t->slots_done, (long long)t->slots_total,
+		           (long long)t->requests, t->failed ? "FAILED" : "");
 		shown++;
 	}
 }
@@ -108,20 +108,20 @@ chunk_line(const struct monitor *m, struct buf *b)
 	char q[24], r[24], a[24], p[24], w[24], t[24];
 
 	if (m->chunks == 0) {
-		tb_puts(b, " chunks      none committed since the monitor attached" EOL);
+		buf_puts(b, " chunks      none committed since the monitor attached" EOL);
 		return;
 	}
-	tb_printf(b,
-	          " chunks      %llu committed (%llu from coverage); avg ms: queue %s, "
-	          "rate wait %s, api %s, parse %s, write %s, total %s" EOL,
-	          (unsigned long long)m->chunks, (unsigned long long)m->chunks_cov,
-	          avg_text(q, sizeof(q), m->sum.queue_ms, m->nsum.queue_ms, 0),
-	          avg_text(r, sizeof(r), m->sum.rate_wait_ms, m->nsum.rate_wait_ms, 0),
-	          avg_text(a, sizeof(a), m->sum.api_ms, m->nsum.api_ms, 0),
-	          avg_text(p, sizeof(p), m->sum.parse_ms, m->nsum.parse_ms, 1),
-	          avg_text(w, sizeof(w), m->sum.write_ms, m->nsum.write_ms, 1),
-	          avg_text(t, sizeof(t), m->sum.total_ms, m->nsum.total_ms, 0));
-	tb_puts(b, "             (overlap analysis runs once at plan time, not per chunk)" EOL);
+	buf_printf(b,
+	           " chunks      %llu committed (%llu from coverage); avg ms: queue %s, "
+	           "rate wait %s, api %s, parse %s, write %s, total %s" EOL,
+	           (unsigned long long)m->chunks, (unsigned long long)m->chunks_cov,
+	           avg_text(q, sizeof(q), m->sum.queue_ms, m->nsum.queue_ms, 0),
+	           avg_text(r, sizeof(r), m->sum.rate_wait_ms, m->nsum.rate_wait_ms, 0),
+	           avg_text(a, sizeof(a), m->sum.api_ms, m->nsum.api_ms, 0),
+	           avg_text(p, sizeof(p), m->sum.parse_ms, m->nsum.parse_ms, 1),
+	           avg_text(w, sizeof(w), m->sum.write_ms, m->nsum.write_ms, 1),
+	           avg_text(t, sizeof(t), m->sum.total_ms, m->nsum.total_ms, 0));
+	buf_puts(b, "             (overlap analysis runs once at plan time, not per chunk)" EOL);
 }
 
 static void
@@ -134,11 +134,11 @@ failures(const struct monitor *m, struct buf *b, int max_rows)
 		if (!t->failed && !t->reason[0])
 			continue;
 		if (n++ == max_rows) {
-			tb_puts(b, "  ..." EOL);
+			buf_puts(b, "  ..." EOL);
 			break;
 		}
-		tb_printf(b, " failed      %s %s: %.100s" EOL, t->market, t->tf,
-		          t->reason[0] ? t->reason : "(no reason)");
+		buf_printf(b, " failed      %s %s: %.100s" EOL, t->market, t->tf,
+		           t->reason[0] ? t->reason : "(no reason)");
 	}
 }
 
@@ -152,26 +152,26 @@ finished_summary(const struct monitor *m, struct buf *b)
 	int known = mon_rate(p->candles, p->elapsed_ms, &c) == 0;
 
 	known = known && mon_rate(p->requests, p->elapsed_ms, &r) == 0;
-	tb_printf(b,
-	          " summary     %lld/%lld slots covered (%lld already there), "
-	          "%lld candle%s received, %lld stored new" EOL,
-	          (long long)p->slots_done, (long long)p->slots_total, (long long)p->slots_hit,
-	          (long long)p->candles, plural(p->candles), (long long)p->new_candles);
-	tb_printf(b,
-	          "             %lld request%s, %lld retr%s, 429 %lld, 418 %lld, "
-	          "%.1f candles/request, %.1f%% coverage hit ratio, %.1f MB" EOL,
-	          (long long)p->requests, plural(p->requests), (long long)p->retries,
-	          p->retries == 1 ? "y" : "ies", (long long)p->n429, (long long)p->n418,
-	          ratio(p->candles, p->requests), 100 * ratio(p->slots_hit, p->slots_total),
-	          (double)p->bytes / 1e6);
-	tb_printf(b, "             %s candles/s, %s requests/s on average" EOL,
-	          rate_text(known, c, 0, cps, sizeof(cps)),
-	          rate_text(known, r, 1, rps, sizeof(rps)));
-	tb_printf(b, " pattern     %s, efficiency %.2f" EOL, pattern_names[m->pat.kind],
-	          m->pat.efficiency);
+	buf_printf(b,
+	           " summary     %lld/%lld slots covered (%lld already there), "
+	           "%lld candle%s received, %lld stored new" EOL,
+	           (long long)p->slots_done, (long long)p->slots_total, (long long)p->slots_hit,
+	           (long long)p->candles, plural(p->candles), (long long)p->new_candles);
+	buf_printf(b,
+	           "             %lld request%s, %lld retr%s, 429 %lld, 418 %lld, "
+	           "%.1f candles/request, %.1f%% coverage hit ratio, %.1f MB" EOL,
+	           (long long)p->requests, plural(p->requests), (long long)p->retries,
+	           p->retries == 1 ? "y" : "ies", (long long)p->n429, (long long)p->n418,
+	           ratio(p->candles, p->requests), 100 * ratio(p->slots_hit, p->slots_total),
+	           (double)p->bytes / 1e6);
+	buf_printf(b, "             %s candles/s, %s requests/s on average" EOL,
+	           rate_text(known, c, 0, cps, sizeof(cps)),
+	           rate_text(known, r, 1, rps, sizeof(rps)));
+	buf_printf(b, " pattern     %s, efficiency %.2f" EOL, pattern_names[m->pat.kind],
+	           m->pat.efficiency);
 	chunk_line(m, b);
 	failures(m, b, 5);
-	tb_puts(b, EOL " waiting for the next run (Ctrl-C to leave)" EOL "\033[J");
+	buf_puts(b, EOL " waiting for the next run (Ctrl-C to leave)" EOL "\033[J");
 }
 
 /* Draws the view into b, line by line, without regard to the width. */
@@ -183,58 +183,58 @@ render(const struct monitor *m, struct buf *b, int cols, int rows, const char *s
 	int trows = rows - 16;
 
 	buf_reset(b);
-	tb_puts(b, "\033[H");
-	tb_printf(b, "\033[1mcandlepipe monitor\033[0m  %s" EOL, status);
+	buf_puts(b, "\033[H");
+	buf_printf(b, "\033[1mcandlepipe monitor\033[0m  %s" EOL, status);
 	if (!m->have_progress) {
-		tb_puts(b, EOL " waiting for the pipeline's first progress event..." EOL "\033[J");
+		buf_puts(b, EOL " waiting for the pipeline's first progress event..." EOL "\033[J");
 		return;
 	}
 	fmt_dur((double)p->elapsed_ms / 1000.0, el, sizeof(el));
 	if (p->finished) {
-		tb_printf(b, " run %lld \033[1mfinished\033[0m in %s" EOL, (long long)p->run, el);
+		buf_printf(b, " run %lld \033[1mfinished\033[0m in %s" EOL, (long long)p->run, el);
 		targets(m, b, cols, trows > 1 ? trows : 1);
 		finished_summary(m, b);
 		return;
 	}
-	tb_printf(b, " run %lld     elapsed %s   %.1f%% done (%lld/%lld slots)" EOL,
-	          (long long)p->run, el, 100 * m->pred.progress, (long long)p->slots_done,
-	          (long long)p->slots_total);
+	buf_printf(b, " run %lld     elapsed %s   %.1f%% done (%lld/%lld slots)" EOL,
+	           (long long)p->run, el, 100 * m->pred.progress, (long long)p->slots_done,
+	           (long long)p->slots_total);
 	targets(m, b, cols, trows > 1 ? trows : 1);
-	tb_printf(b,
-	          " throughput  %s candles/s   %s requests/s of %.1f allowed "
-	          "(rate_limit %.1f/source, %d source%s)" EOL,
-	          rate_text(m->rates_known, m->cps, 0, cps, sizeof(cps)),
-	          rate_text(m->rates_known, m->rps, 1, rps, sizeof(rps)), m->allowed_rate,
-	          p->rate_limit, p->ns, plural(p->ns));
+	buf_printf(b,
+	           " throughput  %s candles/s   %s requests/s of %.1f allowed "
+	           "(rate_limit %.1f/source, %d source%s)" EOL,
+	           rate_text(m->rates_known, m->cps, 0, cps, sizeof(cps)),
+	           rate_text(m->rates_known, m->rps, 1, rps, sizeof(rps)), m->allowed_rate,
+	           p->rate_limit, p->ns, plural(p->ns));
 	for (int i = 0; i < p->ns && i < 4; i++)
 		if (p->s[i].blocked_ms > 0)
-			tb_printf(b, "             source %s blocked for %.1f s" EOL,
-			          p->s[i].source, (double)p->s[i].blocked_ms / 1000.0);
-	tb_printf(b, " errors      429: %lld   418: %lld   retries: %lld" EOL, (long long)p->n429,
-	          (long long)p->n418, (long long)p->retries);
-	tb_printf(b,
-	          " efficiency  %.1f candles/request (%.0f%% of 200), %lld request%s, "
-	          "coverage hit ratio %.1f%% (%lld of %lld slots needed no request)" EOL,
-	          ratio(p->candles, p->requests), 100 * ratio(p->candles, p->requests * 200),
-	          (long long)p->requests, plural(p->requests),
-	          100 * ratio(p->slots_hit, p->slots_total), (long long)p->slots_hit,
-	          (long long)p->slots_total);
+			buf_printf(b, "             source %s blocked for %.1f s" EOL,
+			           p->s[i].source, (double)p->s[i].blocked_ms / 1000.0);
+	buf_printf(b, " errors      429: %lld   418: %lld   retries: %lld" EOL, (long long)p->n429,
+	           (long long)p->n418, (long long)p->retries);
+	buf_printf(b,
+	           " efficiency  %.1f candles/request (%.0f%% of 200), %lld request%s, "
+	           "coverage hit ratio %.1f%% (%lld of %lld slots needed no request)" EOL,
+	           ratio(p->candles, p->requests), 100 * ratio(p->candles, p->requests * 200),
+	           (long long)p->requests, plural(p->requests),
+	           100 * ratio(p->slots_hit, p->slots_total), (long long)p->slots_hit,
+	           (long long)p->slots_total);
 	chunk_line(m, b);
 	failures(m, b, 3);
-	tb_printf(b,
-	          " pattern     %s (%.1f slots/candle), efficiency score %.2f, "
-	          "budget used %.0f%%" EOL,
-	          pattern_names[m->pat.kind], m->pat.spc, m->pat.efficiency,
-	          100 * m->pat.utilisation);
-	tb_printf(b, " suggestion  %s" EOL, m->pat.suggestion);
+	buf_printf(b,
+	           " pattern     %s (%.1f slots/candle), efficiency score %.2f, "
+	           "budget used %.0f%%" EOL,
+	           pattern_names[m->pat.kind], m->pat.spc, m->pat.efficiency,
+	           100 * m->pat.utilisation);
+	buf_printf(b, " suggestion  %s" EOL, m->pat.suggestion);
 	if (m->pred.available) {
 		fmt_dur(m->pred.remaining_s, rem, sizeof(rem));
 		fmt_dur(m->pred.total_s, tot, sizeof(tot));
 		mon_time_utc(time_now() + (int64_t)m->pred.remaining_s, eta);
-		tb_printf(b, " prediction  done in %s at %s (total %s)" EOL, rem, eta, tot);
+		buf_printf(b, " prediction  done in %s at %s (total %s)" EOL, rem, eta, tot);
 	} else
-		tb_printf(b, " prediction  from 10%% progress on" EOL);
-	tb_puts(b, "\033[J");
+		buf_printf(b, " prediction  from 10%% progress on" EOL);
+	buf_puts(b, "\033[J");
 }
 
 /* Length of the escape sequence at s (ESC [ params final), 0 if none. */

@@ -25,29 +25,6 @@ sv_buf_put(struct buf *b, const char *s, size_t n)
 }
 
 void
-sv_buf_puts(struct buf *b, const char *s)
-{
-	sv_buf_put(b, s, strlen(s));
-}
-
-void
-sv_buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n, BUF_NO_MAX) == -1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void
 sv_buf_json_str(struct buf *b, const char *s)
 {
 	sv_buf_put(b, "\"", 1);
@@ -55,9 +32,9 @@ sv_buf_json_str(struct buf *b, const char *s)
 		unsigned char c = (unsigned char)*p;
 
 		if (c == '"' || c == '\\')
-			sv_buf_printf(b, "\\%c", c);
+			buf_printf(b, "\\%c", c);
 		else if (c < 0x20)
-			sv_buf_printf(b, "\\u%04x", c);
+			buf_printf(b, "\\u%04x", c);
 		else
 			sv_buf_put(b, p, 1);
 	}

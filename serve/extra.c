@@ -63,8 +63,8 @@ put_range(struct buf *b, enum tf tf, int64_t from, int64_t to)
 
 	time_format(from, f);
 	time_format(to, t);
-	sv_buf_printf(b, "{\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld}", f, t,
-	              (long long)tf_count(tf, from, to));
+	buf_printf(b, "{\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld}", f, t,
+	           (long long)tf_count(tf, from, to));
 }
 
 /* The missing ranges of s: want minus covered (aligned), from the history
@@ -116,28 +116,28 @@ coverage_json(struct buf *b, const struct span *s, int64_t first, int have,
 		before = tf_count(s->tf, s->from, first < s->to ? first : s->to);
 	time_format(s->from, f);
 	time_format(s->to, t);
-	sv_buf_puts(b, "{\"market\":");
+	buf_puts(b, "{\"market\":");
 	sv_buf_json_str(b, s->market);
-	sv_buf_printf(b, ",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld,",
-	              tf_name(s->tf), f, t, (long long)slots);
-	sv_buf_printf(
-	    b, "\"covered_slots\":%lld,\"missing_slots\":%lld,\"before_history_slots\":%lld,",
-	    (long long)(slots - missing - before), (long long)missing, (long long)before);
-	sv_buf_printf(b, "\"ratio\":%.6f,",
-	              slots > 0 ? (double)(slots - missing) / (double)slots : 1.0);
+	buf_printf(b, ",\"timeframe\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"slots\":%lld,",
+	           tf_name(s->tf), f, t, (long long)slots);
+	buf_printf(b,
+	           "\"covered_slots\":%lld,\"missing_slots\":%lld,\"before_history_slots\":%lld,",
+	           (long long)(slots - missing - before), (long long)missing, (long long)before);
+	buf_printf(b, "\"ratio\":%.6f,",
+	           slots > 0 ? (double)(slots - missing) / (double)slots : 1.0);
 	if (have) {
 		time_format(first, h);
-		sv_buf_printf(b, "\"history_start\":\"%s\",", h);
+		buf_printf(b, "\"history_start\":\"%s\",", h);
 	} else {
-		sv_buf_puts(b, "\"history_start\":null,");
+		buf_puts(b, "\"history_start\":null,");
 	}
-	sv_buf_puts(b, "\"missing\":[");
+	buf_puts(b, "\"missing\":[");
 	for (size_t i = 0; i < miss->n; i++) {
 		if (i > 0)
 			sv_buf_put(b, ",", 1);
 		put_range(b, s->tf, miss->v[i].from, miss->v[i].to);
 	}
-	sv_buf_puts(b, "]}\n");
+	buf_puts(b, "]}\n");
 }
 
 void
@@ -307,7 +307,7 @@ extra_readyz(struct sv_reply *r)
 	if (st != NULL)
 		sqlite3_reset(st);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		sv_buf_puts(&r->body, "{\"ready\":true}\n");
+		buf_puts(&r->body, "{\"ready\":true}\n");
 		r->status = 200;
 	} else {
 		reply_error(r, 503, SV_ERROR, "the database cannot be read");

@@ -50,9 +50,9 @@ reply_error(struct sv_reply *r, int status, enum sv_outcome o, const char *msg)
 	r->status = status;
 	r->outcome = o;
 	r->ctype = SV_CT_JSON;
-	sv_buf_printf(&r->body, "{\"error\":{\"name\":%d,\"message\":", status);
+	buf_printf(&r->body, "{\"error\":{\"name\":%d,\"message\":", status);
 	sv_buf_json_str(&r->body, msg);
-	sv_buf_puts(&r->body, "}}");
+	buf_puts(&r->body, "}}");
 }
 
 void
@@ -303,7 +303,7 @@ answer(struct MHD_Connection *conn, const char *url, const char *method, struct 
 	if (url_length(conn, url) > HTTP_URL_MAX) {
 		reply_error(r, 414, SV_ERROR, "URI too long");
 	} else if (strcmp(url, "/healthz") == 0 && is_get) {
-		sv_buf_puts(&r->body, "{\"status\":\"ok\"}\n");
+		buf_puts(&r->body, "{\"status\":\"ok\"}\n");
 		r->status = 200;
 		return SV_R_HEALTHZ;
 	} else if (!authorized(conn)) {

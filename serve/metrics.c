@@ -62,36 +62,35 @@ render_hist(struct buf *b, int r, int o, const struct cell *c)
 
 	for (int i = 0; i < NBUCKETS; i++) {
 		cum += load(&c->bucket[i]);
-		sv_buf_puts(b, "cp_serve_request_duration_seconds_bucket{");
-		sv_buf_printf(b, lab, route_name[r], outcome_name[o]);
-		sv_buf_printf(b, ",le=\"%g\"} %llu\n", bucket_le[i], (unsigned long long)cum);
+		buf_puts(b, "cp_serve_request_duration_seconds_bucket{");
+		buf_printf(b, lab, route_name[r], outcome_name[o]);
+		buf_printf(b, ",le=\"%g\"} %llu\n", bucket_le[i], (unsigned long long)cum);
 	}
-	sv_buf_puts(b, "cp_serve_request_duration_seconds_bucket{");
-	sv_buf_printf(b, lab, route_name[r], outcome_name[o]);
-	sv_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)load(&c->count));
-	sv_buf_puts(b, "cp_serve_request_duration_seconds_sum{");
-	sv_buf_printf(b, lab, route_name[r], outcome_name[o]);
-	sv_buf_printf(b, "} %.6f\n", (double)load(&c->sum_usec) / 1e6);
-	sv_buf_puts(b, "cp_serve_request_duration_seconds_count{");
-	sv_buf_printf(b, lab, route_name[r], outcome_name[o]);
-	sv_buf_printf(b, "} %llu\n", (unsigned long long)load(&c->count));
+	buf_puts(b, "cp_serve_request_duration_seconds_bucket{");
+	buf_printf(b, lab, route_name[r], outcome_name[o]);
+	buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)load(&c->count));
+	buf_puts(b, "cp_serve_request_duration_seconds_sum{");
+	buf_printf(b, lab, route_name[r], outcome_name[o]);
+	buf_printf(b, "} %.6f\n", (double)load(&c->sum_usec) / 1e6);
+	buf_puts(b, "cp_serve_request_duration_seconds_count{");
+	buf_printf(b, lab, route_name[r], outcome_name[o]);
+	buf_printf(b, "} %llu\n", (unsigned long long)load(&c->count));
 }
 
 void
 metrics_render(struct buf *b)
 {
-	sv_buf_puts(b, "# HELP cp_serve_requests_total HTTP requests answered, by route and "
-	               "outcome (hit: from the database, miss: not collected yet, error)\n"
-	               "# TYPE cp_serve_requests_total counter\n");
+	buf_puts(b, "# HELP cp_serve_requests_total HTTP requests answered, by route and "
+	            "outcome (hit: from the database, miss: not collected yet, error)\n"
+	            "# TYPE cp_serve_requests_total counter\n");
 	for (int r = 0; r < SV_R_COUNT; r++)
 		for (int o = 0; o < SV_OUTCOME_COUNT; o++)
-			sv_buf_printf(b,
-			              "cp_serve_requests_total{route=\"%s\",outcome=\"%s\"} %llu\n",
-			              route_name[r], outcome_name[o],
-			              (unsigned long long)load(&cells[r][o].count));
-	sv_buf_puts(b, "# HELP cp_serve_request_duration_seconds time from the request to its "
-	               "answer being queued\n"
-	               "# TYPE cp_serve_request_duration_seconds histogram\n");
+			buf_printf(b, "cp_serve_requests_total{route=\"%s\",outcome=\"%s\"} %llu\n",
+			           route_name[r], outcome_name[o],
+			           (unsigned long long)load(&cells[r][o].count));
+	buf_puts(b, "# HELP cp_serve_request_duration_seconds time from the request to its "
+	            "answer being queued\n"
+	            "# TYPE cp_serve_request_duration_seconds histogram\n");
 	for (int r = 0; r < SV_R_COUNT; r++)
 		for (int o = 0; o < SV_OUTCOME_COUNT; o++)
 			render_hist(b, r, o, &cells[r][o]);

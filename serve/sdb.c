@@ -218,7 +218,7 @@ field(struct buf *b, const char *name, sqlite3_stmt *st, int col, int quoted)
 		return;
 	/* plain copies: vsnprintf per field was most of a 200-candle answer */
 	sv_buf_put(b, ",\"", 2);
-	sv_buf_puts(b, name);
+	buf_puts(b, name);
 	sv_buf_put(b, quoted ? "\":\"" : "\":", quoted ? 3 : 2);
 	sv_buf_put(b, v, (size_t)sqlite3_column_bytes(st, col));
 	if (quoted)
@@ -249,7 +249,7 @@ sdb_candle_json(struct buf *b, const char *market, sqlite3_stmt *st, int convert
 
 	if (convert && sqlite3_column_type(st, 13) == SQLITE_NULL)
 		return -1;
-	sv_buf_puts(b, "{\"market\":");
+	buf_puts(b, "{\"market\":");
 	sv_buf_json_str(b, market);
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		field(b, cols[i].name, st, cols[i].col, cols[i].quoted);

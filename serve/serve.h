@@ -33,8 +33,6 @@
 /* ---- buf.c: text on the tree's growable buffer (common/buf.h); a failed
  * append is sticky, so builders never check each write */
 void sv_buf_put(struct buf *b, const char *s, size_t n);
-void sv_buf_puts(struct buf *b, const char *s);
-void sv_buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string (quotes included, escaped) */
 void sv_buf_json_str(struct buf *b, const char *s);
 

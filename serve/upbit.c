@@ -410,16 +410,16 @@ market_json(struct buf *b, sqlite3_stmt *st, int details)
 	for (int i = 0; i < 3; i++) {
 		const char *v = (const char *)sqlite3_column_text(st, i);
 
-		sv_buf_puts(b, i == 0 ? "{\"" : ",\"");
-		sv_buf_puts(b, keys[i]);
-		sv_buf_puts(b, "\":");
+		buf_puts(b, i == 0 ? "{\"" : ",\"");
+		buf_puts(b, keys[i]);
+		buf_puts(b, "\":");
 		sv_buf_json_str(b, v != NULL ? v : "");
 	}
 	if (details) {
 		if (sqlite3_column_type(st, 3) == SQLITE_NULL || caution == NULL)
 			return -1;
-		sv_buf_printf(b, ",\"market_event\":{\"warning\":%s,\"caution\":%s}",
-		              sqlite3_column_int(st, 3) ? "true" : "false", caution);
+		buf_printf(b, ",\"market_event\":{\"warning\":%s,\"caution\":%s}",
+		           sqlite3_column_int(st, 3) ? "true" : "false", caution);
 	}
 	sv_buf_put(b, "}", 1);
 	return 0;

@@ -104,9 +104,9 @@ test_buffer(void **state)
 	assert_int_equal(b.len, 0);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	tb_puts(&b, "<");
-	tb_printf(&b, "%s|%d", big, 7); /* grows past the first 256 bytes */
-	tb_puts(&b, ">");
+	buf_puts(&b, "<");
+	buf_printf(&b, "%s|%d", big, 7); /* grows past the first 256 bytes */
+	buf_puts(&b, ">");
 	assert_int_equal(b.len, 1 + 999 + 2 + 1);
 	assert_int_equal(b.data[0], '<');
 	assert_memory_equal(b.data + 1000, "|7>", 4);
@@ -116,11 +116,11 @@ test_buffer(void **state)
 	assert_string_equal(b.data, "");
 	/* after an allocation failure every append is a no-op until reset */
 	b.err = 1;
-	tb_puts(&b, "lost");
-	tb_printf(&b, "%d", 1);
+	buf_puts(&b, "lost");
+	buf_printf(&b, "%d", 1);
 	assert_int_equal(b.len, 0);
 	buf_reset(&b);
-	tb_puts(&b, "kept");
+	buf_puts(&b, "kept");
 	assert_string_equal(b.data, "kept");
 	buf_free(&b);
 }
