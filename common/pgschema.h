@@ -1,0 +1,78 @@
+/*
+ * pgschema.h: the PostgreSQL schema, shared by the writer (which creates
+ * and upgrades it, the only process that writes candles and coverage), the
+ * planner (coverage and claims), and the readers (cp-query, cp-serve).
+ * The SQLite schema is in writer/store.c; this is its PostgreSQL twin, with
+ * the same rows and the same promises, in PostgreSQL's own types.
+ *
+ * Everything lives in one schema, "candlepipe", that we own: a database
+ * whose "candlepipe" schema exists without our meta row (or with a newer
+ * version) is another program's, or a newer candlepipe's, and is refused
+ * without a write. Other schemas of the database are never touched.
+ *
+ * Design:
+ * - Decimals are numeric (unconstrained), which keeps the scale of Upbit's
+ *   fixed-scale text exactly ('162483000.00000000' reads back the same), so
+ *   no double rounding and no text twin. Times are timestamp (without time
+ *   zone), in UTC, like candle_date_time_utc itself.
+ * - Coverage is a set of tsrange [from, to) per (market, timeframe), that
+ *   can never overlap: EXCLUDE USING gist with btree_gist. The writer keeps
+ *   it merged (rows never touch either) under a transaction-scoped advisory
+ *   lock per (market, timeframe) taken before the merge reads; the
+ *   constraint is the backstop.
+ * - Claims are the ranges a collector is fetching now, with an expiry, so
+ *   that two collectors never fetch the same range at once and a dead
+ *   collector's claims lapse. Same exclusion rule; a claimer deletes the expired
+ *   claims that overlap its range in the transaction that inserts its own.
+ * - No partitioning by time. Every read and write goes by (market,
+ *   timeframe, time range), which the primary key's btree serves directly,
+ *   at any size; time partitions would have to exist before the first
+ *   insert into them (a maintenance job), would not shrink the index a
+ *   query walks, and candles are history that nobody deletes by age. A team
+ *   that wants to drop old 1s candles can still attach partitions later,
+ *   since the key already leads with the columns a partition key would use.
+ */
+#ifndef CP_PGSCHEMA_H
+#define CP_PGSCHEMA_H
+
+#define PGSCHEMA_VERSION 1
+#define PGSCHEMA_NAME "candlepipe"
+/* The tables of PGSCHEMA_VERSION, sorted by name, comma-separated. */
+#define PGSCHEMA_TABLES "candles,claims,coverage,history_start,markets,meta"
+
+/* Creates the schema of version PGSCHEMA_VERSION in an empty database (one
+ * transaction; btree_gist is a trusted extension since PostgreSQL 13, so the
+ * database owner may create it). */
+#define PGSCHEMA_SQL                                                                              \
+	"CREATE EXTENSION IF NOT EXISTS btree_gist;"                                              \
+	"CREATE SCHEMA candlepipe;"                                                               \
+	"CREATE TABLE candlepipe.meta("                                                           \
+	" key text PRIMARY KEY, value text NOT NULL);"                                            \
+	"INSERT INTO candlepipe.meta VALUES ('application', 'candlepipe'),"                       \
+	" ('schema_version', '1');"                                                               \
+	"CREATE TABLE candlepipe.candles("                                                        \
+	" market text NOT NULL, timeframe text NOT NULL,"                                         \
+	" candle_date_time_utc timestamp NOT NULL, candle_date_time_kst timestamp NOT NULL,"      \
+	" opening_price numeric NOT NULL, high_price numeric NOT NULL,"                           \
+	" low_price numeric NOT NULL, trade_price numeric NOT NULL,"                              \
+	" timestamp bigint NOT NULL,"                                                             \
+	" candle_acc_trade_price numeric NOT NULL, candle_acc_trade_volume numeric NOT NULL,"     \
+	" unit smallint, prev_closing_price numeric, change_price numeric,"                       \
+	" change_rate numeric, converted_trade_price numeric, first_day_of_period date,"          \
+	" PRIMARY KEY (market, timeframe, candle_date_time_utc));"                                \
+	"CREATE TABLE candlepipe.coverage("                                                       \
+	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"                  \
+	" CHECK (lower_inc(span) AND NOT upper_inc(span) AND NOT isempty(span)),"                 \
+	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"                   \
+	"CREATE TABLE candlepipe.history_start("                                                  \
+	" market text NOT NULL, timeframe text NOT NULL, first_utc timestamp NOT NULL,"           \
+	" PRIMARY KEY (market, timeframe));"                                                      \
+	"CREATE TABLE candlepipe.markets("                                                        \
+	" market text PRIMARY KEY, korean_name text NOT NULL, english_name text NOT NULL,"        \
+	" warning boolean, caution jsonb, updated_utc timestamp NOT NULL);"                       \
+	"CREATE TABLE candlepipe.claims("                                                         \
+	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"                  \
+	" owner text NOT NULL, expires timestamptz NOT NULL,"                                     \
+	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"
+
+#endif
