@@ -43,36 +43,36 @@
 /* Creates the schema of version PGSCHEMA_VERSION in an empty database (one
  * transaction; btree_gist is a trusted extension since PostgreSQL 13, so the
  * database owner may create it). */
-#define PGSCHEMA_SQL                                                                              \
-	"CREATE EXTENSION IF NOT EXISTS btree_gist;"                                              \
-	"CREATE SCHEMA candlepipe;"                                                               \
-	"CREATE TABLE candlepipe.meta("                                                           \
-	" key text PRIMARY KEY, value text NOT NULL);"                                            \
-	"INSERT INTO candlepipe.meta VALUES ('application', 'candlepipe'),"                       \
-	" ('schema_version', '1');"                                                               \
-	"CREATE TABLE candlepipe.candles("                                                        \
-	" market text NOT NULL, timeframe text NOT NULL,"                                         \
-	" candle_date_time_utc timestamp NOT NULL, candle_date_time_kst timestamp NOT NULL,"      \
-	" opening_price numeric NOT NULL, high_price numeric NOT NULL,"                           \
-	" low_price numeric NOT NULL, trade_price numeric NOT NULL,"                              \
-	" timestamp bigint NOT NULL,"                                                             \
-	" candle_acc_trade_price numeric NOT NULL, candle_acc_trade_volume numeric NOT NULL,"     \
-	" unit smallint, prev_closing_price numeric, change_price numeric,"                       \
-	" change_rate numeric, converted_trade_price numeric, first_day_of_period date,"          \
-	" PRIMARY KEY (market, timeframe, candle_date_time_utc));"                                \
-	"CREATE TABLE candlepipe.coverage("                                                       \
-	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"                  \
-	" CHECK (lower_inc(span) AND NOT upper_inc(span) AND NOT isempty(span)),"                 \
-	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"                   \
-	"CREATE TABLE candlepipe.history_start("                                                  \
-	" market text NOT NULL, timeframe text NOT NULL, first_utc timestamp NOT NULL,"           \
-	" PRIMARY KEY (market, timeframe));"                                                      \
-	"CREATE TABLE candlepipe.markets("                                                        \
-	" market text PRIMARY KEY, korean_name text NOT NULL, english_name text NOT NULL,"        \
-	" warning boolean, caution jsonb, updated_utc timestamp NOT NULL);"                       \
-	"CREATE TABLE candlepipe.claims("                                                         \
-	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"                  \
-	" owner text NOT NULL, expires timestamptz NOT NULL,"                                     \
+#define PGSCHEMA_SQL                                                                          \
+	"CREATE EXTENSION IF NOT EXISTS btree_gist;"                                          \
+	"CREATE SCHEMA candlepipe;"                                                           \
+	"CREATE TABLE candlepipe.meta("                                                       \
+	" key text PRIMARY KEY, value text NOT NULL);"                                        \
+	"INSERT INTO candlepipe.meta VALUES ('application', 'candlepipe'),"                   \
+	" ('schema_version', '1');"                                                           \
+	"CREATE TABLE candlepipe.candles("                                                    \
+	" market text NOT NULL, timeframe text NOT NULL,"                                     \
+	" candle_date_time_utc timestamp NOT NULL, candle_date_time_kst timestamp NOT NULL,"  \
+	" opening_price numeric NOT NULL, high_price numeric NOT NULL,"                       \
+	" low_price numeric NOT NULL, trade_price numeric NOT NULL,"                          \
+	" timestamp bigint NOT NULL,"                                                         \
+	" candle_acc_trade_price numeric NOT NULL, candle_acc_trade_volume numeric NOT NULL," \
+	" unit smallint, prev_closing_price numeric, change_price numeric,"                   \
+	" change_rate numeric, converted_trade_price numeric, first_day_of_period date,"      \
+	" PRIMARY KEY (market, timeframe, candle_date_time_utc));"                            \
+	"CREATE TABLE candlepipe.coverage("                                                   \
+	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"              \
+	" CHECK (lower_inc(span) AND NOT upper_inc(span) AND NOT isempty(span)),"             \
+	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"               \
+	"CREATE TABLE candlepipe.history_start("                                              \
+	" market text NOT NULL, timeframe text NOT NULL, first_utc timestamp NOT NULL,"       \
+	" PRIMARY KEY (market, timeframe));"                                                  \
+	"CREATE TABLE candlepipe.markets("                                                    \
+	" market text PRIMARY KEY, korean_name text NOT NULL, english_name text NOT NULL,"    \
+	" warning boolean, caution jsonb, updated_utc timestamp NOT NULL);"                   \
+	"CREATE TABLE candlepipe.claims("                                                     \
+	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"              \
+	" owner text NOT NULL, expires timestamptz NOT NULL,"                                 \
 	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"
 
 #endif
