@@ -1269,7 +1269,10 @@ cmd_demo() {
 if [ "$CP_INSTALLED" = 1 ]; then
 	eval "$(declare -f | sed 's#\./run\.sh#candlepipe#g; s#run\.sh: #candlepipe: #g')"
 	USAGE_HINT="candlepipe help"
+	CP_LAUNCHER=candlepipe
 fi
+# the command the programs' own usage texts and hints name (common/opts.h)
+export CP_LAUNCHER="${CP_LAUNCHER:-./run.sh}"
 
 case "${1:-help}" in
 collect) shift; cmd_collect "$@"; exit $? ;;
@@ -1279,7 +1282,7 @@ status) shift; cmd_status "$@" ;;
 cancel) shift; cmd_cancel "$@" ;;
 demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
-monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="./run.sh monitor --help" exec "$MONITOR" "$@" ;;
+monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="$CP_LAUNCHER monitor --help" exec "$MONITOR" "$@" ;;
 # --- query, gaps, export: the read side (query/cp-query, read-only) --------
 query|gaps|export|verify)
 	[ -x "$QUERY" ] || { echo "run.sh: $QUERY is missing: run 'make' first" >&2; exit 1; }

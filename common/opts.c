@@ -129,3 +129,25 @@ opts_parse(const char *prog, int argc, char **argv, const struct opt *table, voi
 	}
 	return 0;
 }
+
+const char *
+opts_launcher(void)
+{
+	const char *l = getenv("CP_LAUNCHER");
+
+	return l != NULL && *l != '\0' ? l : "./run.sh";
+}
+
+void
+opts_fputs(const char *text, FILE *f)
+{
+	static const char tok[] = "./run.sh";
+	const char *p;
+
+	while ((p = strstr(text, tok)) != NULL) {
+		fwrite(text, 1, (size_t)(p - text), f);
+		fputs(opts_launcher(), f);
+		text = p + sizeof(tok) - 1;
+	}
+	fputs(text, f);
+}

@@ -44,4 +44,11 @@ struct opt {
 int opts_parse(const char *prog, int argc, char **argv, const struct opt *table,
                void (*usage)(FILE *));
 
+/* The command a user types to run us: $CP_LAUNCHER (run.sh sets it:
+ * "./run.sh" in a checkout, "candlepipe" when installed), else "./run.sh". */
+const char *opts_launcher(void);
+/* fputs(text, f) with every "./run.sh" in text written as opts_launcher(),
+ * so that a usage text names the command the user has. */
+void opts_fputs(const char *text, FILE *f);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -39,7 +40,7 @@ query_try_help(const char *cmd)
 	if (hint != NULL && *hint != '\0')
 		fprintf(stderr, "try '%s'\n", hint);
 	else if (getenv("CP_RUN_SH") != NULL)
-		fprintf(stderr, "try './run.sh %s'\n", cmd != NULL ? cmd : "help");
+		fprintf(stderr, "try '%s %s'\n", opts_launcher(), cmd != NULL ? cmd : "help");
 	else
 		fprintf(stderr, "try 'cp-query %s'\n", cmd != NULL ? cmd : "--help");
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -54,32 +55,32 @@ struct filler {
 static void
 usage(FILE *f)
 {
-	fputs("usage: ./run.sh query --market M --timeframe TF --from T [--to T] [options]\n"
-	      "\n"
-	      "Prints the stored candles of M TF starting in [from, to), oldest first,\n"
-	      "to stdout, and a coverage report to stderr: the ratio of slots proven\n"
-	      "complete, the ranges never fetched and the strategy (full: everything\n"
-	      "covered, partial: some, none: nothing).\n"
-	      "  T is ISO 8601 (2026-01-31, 2026-01-31T09:00:00Z, ...+09:00); a time\n"
-	      "  without Z or an offset is UTC. --to defaults to the start of the\n"
-	      "  candle still forming.\n"
-	      "  M is one market (KRW-BTC): a list or 'all' is refused; export streams\n"
-	      "  several (./run.sh export --market all).\n"
-	      "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
-	      "options:\n"
-	      "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
-	      "  --format F            table (default), csv (with a header), json (one\n"
-	      "                        array) or jsonl (one Upbit JSON object per line)\n"
-	      "  --fill none|forward   forward: add the proven no-trade intervals as flat\n"
-	      "                        candles at the previous close with zero volume;\n"
-	      "                        every row gets a `filled` 1/0 column/field\n"
-	      "  --fetch-missing       first run './run.sh collect' for the range (it\n"
-	      "                        fetches only what is missing), then answer\n"
-	      "  --api-url URL         passed to collect (with --fetch-missing)\n"
-	      "  --rate N              passed to collect (with --fetch-missing)\n"
-	      "exit: 0 answered (whatever the coverage), 1 database missing,\n"
-	      "2 usage error, 3 not a candlepipe database (or unreadable).\n",
-	      f);
+	opts_fputs("usage: ./run.sh query --market M --timeframe TF --from T [--to T] [options]\n"
+	           "\n"
+	           "Prints the stored candles of M TF starting in [from, to), oldest first,\n"
+	           "to stdout, and a coverage report to stderr: the ratio of slots proven\n"
+	           "complete, the ranges never fetched and the strategy (full: everything\n"
+	           "covered, partial: some, none: nothing).\n"
+	           "  T is ISO 8601 (2026-01-31, 2026-01-31T09:00:00Z, ...+09:00); a time\n"
+	           "  without Z or an offset is UTC. --to defaults to the start of the\n"
+	           "  candle still forming.\n"
+	           "  M is one market (KRW-BTC): a list or 'all' is refused; export streams\n"
+	           "  several (./run.sh export --market all).\n"
+	           "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
+	           "options:\n"
+	           "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --format F            table (default), csv (with a header), json (one\n"
+	           "                        array) or jsonl (one Upbit JSON object per line)\n"
+	           "  --fill none|forward   forward: add the proven no-trade intervals as flat\n"
+	           "                        candles at the previous close with zero volume;\n"
+	           "                        every row gets a `filled` 1/0 column/field\n"
+	           "  --fetch-missing       first run './run.sh collect' for the range (it\n"
+	           "                        fetches only what is missing), then answer\n"
+	           "  --api-url URL         passed to collect (with --fetch-missing)\n"
+	           "  --rate N              passed to collect (with --fetch-missing)\n"
+	           "exit: 0 answered (whatever the coverage), 1 database missing,\n"
+	           "2 usage error, 3 not a candlepipe database (or unreadable).\n",
+	           f);
 }
 
 static void

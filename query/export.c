@@ -14,6 +14,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -40,30 +41,31 @@ struct sink {
 static void
 usage(FILE *f)
 {
-	fputs("usage: ./run.sh export --market M|all [--timeframe TF|all] [--from T] [--to T]\n"
-	      "                       --format csv|jsonl [--db PATH] [--output FILE]\n"
-	      "\n"
-	      "Streams the stored candles, ordered by market, timeframe and time, in\n"
-	      "constant memory:\n"
-	      "  csv    a header, then every column of candles_exact (market,\n"
-	      "         timeframe, times, exact decimals; empty = NULL)\n"
-	      "  jsonl  one object per line, byte for byte Upbit's (market,\n"
-	      "         candle_date_time_utc, ..., then unit, prev_closing_price,\n"
-	      "         change_price, change_rate, converted_trade_price,\n"
-	      "         first_day_of_period where present). The objects carry no\n"
-	      "         timeframe: export one timeframe per file, or use csv.\n"
-	      "  --timeframe defaults to all; --from/--to select candle starts in\n"
-	      "  [from, to) (ISO 8601, no offset = UTC).\n"
-	      "options:\n"
-	      "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
-	      "  --output FILE    write FILE (complete or not at all) instead of stdout:\n"
-	      "                   a regular file, or a symlink to one (the file it\n"
-	      "                   points at is replaced); a device, FIFO, socket or\n"
-	      "                   directory is refused\n"
-	      "exit: 0 exported, 1 database missing or a write error, 2 usage error\n"
-	      "(an --output that is not a regular file included), 3 not a candlepipe\n"
-	      "database (or unreadable).\n",
-	      f);
+	opts_fputs(
+	    "usage: ./run.sh export --market M|all [--timeframe TF|all] [--from T] [--to T]\n"
+	    "                       --format csv|jsonl [--db PATH] [--output FILE]\n"
+	    "\n"
+	    "Streams the stored candles, ordered by market, timeframe and time, in\n"
+	    "constant memory:\n"
+	    "  csv    a header, then every column of candles_exact (market,\n"
+	    "         timeframe, times, exact decimals; empty = NULL)\n"
+	    "  jsonl  one object per line, byte for byte Upbit's (market,\n"
+	    "         candle_date_time_utc, ..., then unit, prev_closing_price,\n"
+	    "         change_price, change_rate, converted_trade_price,\n"
+	    "         first_day_of_period where present). The objects carry no\n"
+	    "         timeframe: export one timeframe per file, or use csv.\n"
+	    "  --timeframe defaults to all; --from/--to select candle starts in\n"
+	    "  [from, to) (ISO 8601, no offset = UTC).\n"
+	    "options:\n"
+	    "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	    "  --output FILE    write FILE (complete or not at all) instead of stdout:\n"
+	    "                   a regular file, or a symlink to one (the file it\n"
+	    "                   points at is replaced); a device, FIFO, socket or\n"
+	    "                   directory is refused\n"
+	    "exit: 0 exported, 1 database missing or a write error, 2 usage error\n"
+	    "(an --output that is not a regular file included), 3 not a candlepipe\n"
+	    "database (or unreadable).\n",
+	    f);
 }
 
 /* A device, FIFO, socket or directory as --output is a usage error. */

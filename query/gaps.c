@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -46,26 +47,26 @@ struct gaps_out {
 static void
 usage(FILE *f)
 {
-	fputs("usage: ./run.sh gaps --market M --timeframe TF [--from T --to T] [options]\n"
-	      "\n"
-	      "Lists what M TF lacks, in time order:\n"
-	      "  missing         ranges never fetched (requested minus coverage)\n"
-	      "  no-trade        maximal runs of empty slots inside covered ranges\n"
-	      "                  (proven: Upbit has no candle there)\n"
-	      "  before-history  the part before the listing (or the 1s horizon):\n"
-	      "                  nothing exists there, it is not a gap\n"
-	      "Without --from/--to: from history_start (or the first covered range)\n"
-	      "to the end of the last covered range, i.e. the holes between what was\n"
-	      "collected. Times as for query (ISO 8601, no offset = UTC).\n"
-	      "options:\n"
-	      "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
-	      "  --format F       table (default) or json (one object)\n"
-	      "  --min-length N   list only the no-trade stretches of at least N\n"
-	      "                   intervals of TF (N = 60 with 1m: an hour or more);\n"
-	      "                   the shorter ones are counted, not listed (default 1)\n"
-	      "exit: 0 listed, 1 database missing or nothing collected, 2 usage error,\n"
-	      "3 not a candlepipe database (or unreadable).\n",
-	      f);
+	opts_fputs("usage: ./run.sh gaps --market M --timeframe TF [--from T --to T] [options]\n"
+	           "\n"
+	           "Lists what M TF lacks, in time order:\n"
+	           "  missing         ranges never fetched (requested minus coverage)\n"
+	           "  no-trade        maximal runs of empty slots inside covered ranges\n"
+	           "                  (proven: Upbit has no candle there)\n"
+	           "  before-history  the part before the listing (or the 1s horizon):\n"
+	           "                  nothing exists there, it is not a gap\n"
+	           "Without --from/--to: from history_start (or the first covered range)\n"
+	           "to the end of the last covered range, i.e. the holes between what was\n"
+	           "collected. Times as for query (ISO 8601, no offset = UTC).\n"
+	           "options:\n"
+	           "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --format F       table (default) or json (one object)\n"
+	           "  --min-length N   list only the no-trade stretches of at least N\n"
+	           "                   intervals of TF (N = 60 with 1m: an hour or more);\n"
+	           "                   the shorter ones are counted, not listed (default 1)\n"
+	           "exit: 0 listed, 1 database missing or nothing collected, 2 usage error,\n"
+	           "3 not a candlepipe database (or unreadable).\n",
+	           f);
 }
 
 static void

@@ -11,25 +11,26 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: cp-query COMMAND [options]   (or ./run.sh COMMAND ...)\n"
-	      "\n"
-	      "commands:\n"
-	      "  query   the candles of one market and timeframe in [from, to), with a\n"
-	      "          coverage report on stderr; optional fill-forward of proven\n"
-	      "          no-trade intervals and --fetch-missing\n"
-	      "  gaps    the ranges never fetched and the no-trade stretches\n"
-	      "  export  stream whole markets or ranges as csv or Upbit JSON lines\n"
-	      "  verify  check a database as fsck checks a file system: integrity,\n"
-	      "          coverage, grid, KST, decimals, history starts\n"
-	      "\n"
-	      "'cp-query COMMAND --help' describes each. The database is only ever\n"
-	      "opened read-only.\n",
-	      f);
+	opts_fputs("usage: cp-query COMMAND [options]   (or ./run.sh COMMAND ...)\n"
+	           "\n"
+	           "commands:\n"
+	           "  query   the candles of one market and timeframe in [from, to), with a\n"
+	           "          coverage report on stderr; optional fill-forward of proven\n"
+	           "          no-trade intervals and --fetch-missing\n"
+	           "  gaps    the ranges never fetched and the no-trade stretches\n"
+	           "  export  stream whole markets or ranges as csv or Upbit JSON lines\n"
+	           "  verify  check a database as fsck checks a file system: integrity,\n"
+	           "          coverage, grid, KST, decimals, history starts\n"
+	           "\n"
+	           "'cp-query COMMAND --help' describes each. The database is only ever\n"
+	           "opened read-only.\n",
+	           f);
 }
 
 int

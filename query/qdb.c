@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -63,8 +64,8 @@ qdb_open(const char *path, int *missing)
 		if (!exists) {
 			*missing = 1;
 			query_error("database %s does not exist "
-			            "(collect first: ./run.sh collect ... --db %s)",
-			            path, path);
+			            "(collect first: %s collect ... --db %s)",
+			            path, opts_launcher(), path);
 		} else {
 			query_error("cannot open database %s: %s", path, strerror(errno));
 		}

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "opts.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -91,27 +92,27 @@ struct where {
 static void
 usage(FILE *f)
 {
-	fputs("usage: ./run.sh verify [--db PATH]\n"
-	      "\n"
-	      "Checks a database the way fsck checks a file system, read-only (the\n"
-	      "file is never changed, so it may run beside a collection):\n"
-	      "  integrity  SQLite's own PRAGMA integrity_check\n"
-	      "  coverage   coverage rows of one market and timeframe that overlap\n"
-	      "             or touch (they are kept merged), or are empty\n"
-	      "  off-grid   candles not starting on their timeframe's grid\n"
-	      "  kst        candle_date_time_kst not equal to UTC + 9 h\n"
-	      "  decimal    exact decimal text that does not parse as a decimal\n"
-	      "  view       the REAL view `candles` disagreeing with the exact text\n"
-	      "  history    a history start after a stored candle (not for 1s: its\n"
-	      "             3-month horizon moves forward over stored candles)\n"
-	      "  time, timeframe, schema: values not as the writer stores them\n"
-	      "Prints each problem on one line, 'MARKET TF TIME KIND: detail' (TIME\n"
-	      "in UTC, ISO 8601), then a summary line.\n"
-	      "options:\n"
-	      "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
-	      "exit: 0 no problem, 1 problems found, 2 usage error, 3 not a\n"
-	      "candlepipe database (missing, not SQLite, another schema).\n",
-	      f);
+	opts_fputs("usage: ./run.sh verify [--db PATH]\n"
+	           "\n"
+	           "Checks a database the way fsck checks a file system, read-only (the\n"
+	           "file is never changed, so it may run beside a collection):\n"
+	           "  integrity  SQLite's own PRAGMA integrity_check\n"
+	           "  coverage   coverage rows of one market and timeframe that overlap\n"
+	           "             or touch (they are kept merged), or are empty\n"
+	           "  off-grid   candles not starting on their timeframe's grid\n"
+	           "  kst        candle_date_time_kst not equal to UTC + 9 h\n"
+	           "  decimal    exact decimal text that does not parse as a decimal\n"
+	           "  view       the REAL view `candles` disagreeing with the exact text\n"
+	           "  history    a history start after a stored candle (not for 1s: its\n"
+	           "             3-month horizon moves forward over stored candles)\n"
+	           "  time, timeframe, schema: values not as the writer stores them\n"
+	           "Prints each problem on one line, 'MARKET TF TIME KIND: detail' (TIME\n"
+	           "in UTC, ISO 8601), then a summary line.\n"
+	           "options:\n"
+	           "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	           "exit: 0 no problem, 1 problems found, 2 usage error, 3 not a\n"
+	           "candlepipe database (missing, not SQLite, another schema).\n",
+	           f);
 }
 
 static void problem(struct verify *v, enum vkind k, const struct where *w, const char *fmt, ...)

@@ -53,6 +53,17 @@ setup() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"candlepipe: unknown option '--no-such-option'"* ]]
 	[[ "$output" == *"try 'candlepipe collect --help'"* ]]
+	# so do the programs' own usage texts and hints (CP_LAUNCHER)
+	for c in query gaps export verify; do
+		run candlepipe "$c" --help
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"usage: candlepipe $c"* ]] && [[ "$output" != *"./run.sh"* ]] ||
+			{ echo "$c: $output"; return 1; }
+	done
+	run candlepipe query --db "$BATS_TEST_TMPDIR/none.db" --market KRW-BTC --timeframe 1m --from 2026-01-01
+	[[ "$output" == *"collect first: candlepipe collect"* ]]
+	run candlepipe monitor --no-such-option
+	[[ "$output" == *"try 'candlepipe monitor --help'"* ]]
 }
 
 @test "installed candlepipe collects from another directory, with only installed programs, equal to the truth" {
