@@ -4,7 +4,7 @@
 # CRASHPOINTS=1 compiles the crash-point test hooks in.
 
 CC      ?= cc
-PKGS    := libzmq msgpack libcurl sqlite3 libmicrohttpd
+PKGS    := libzmq msgpack libcurl sqlite3 libmicrohttpd libpq
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wundef -Wvla
 CFLAGS  ?= -O2 -g
@@ -36,7 +36,7 @@ TESTS :=
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c common/buf.c \
               common/net.c common/ledger.c common/crashpoint.c common/proc.c \
               common/opts.c common/utf8.c common/fsutil.c common/hub.c \
-              common/keys.c common/fsm.c common/rundir.c
+              common/keys.c common/fsm.c common/rundir.c common/pgdb.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 

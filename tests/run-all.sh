@@ -78,6 +78,15 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 		bats --tap "$bg" >"$bglog" 2>&1 &
 		bgpid=$!
 	fi
+	# the PostgreSQL suites (those that load pg_helpers) skip without a
+	# server to start: one line says so here
+	# shellcheck source=tests/pg_helpers.bash
+	. tests/pg_helpers.bash
+	if ! pgwhy=$(pg_available); then
+		pgs=$(grep -l '^load pg_helpers' tests/*.bats 2>/dev/null |
+			grep -E "${BATS_FILTER:-.}" | tr '\n' ' ')
+		[ -z "$pgs" ] || echo "skip ${pgs% }: $pgwhy"
+	fi
 	for b in tests/*.bats; do
 		[ -e "$b" ] || continue
 		[ "$b" != "$bg" ] || continue

@@ -1,0 +1,129 @@
+# tests/pg_helpers.bash: a throwaway PostgreSQL server for the PostgreSQL
+# suites (issue 14). Load with `load pg_helpers` (from tests/); also sourced
+# by tests/run-all.sh for pg_available.
+#
+#   pg_available        0 when the server binaries ($PG_BIN, default
+#                       /usr/lib/postgresql/15/bin) and psql are there (and,
+#                       as root, the postgres user to run them); else 1 with
+#                       the reason on stdout (a suite: `pg_skip_unless`)
+#   pg_skip_unless      in setup_file/setup: `skip` with that one line
+#   pg_start [DBNAME]   initdb into a short temp dir (as postgres when root),
+#                       pg_ctl start on a unix socket only (-k DIR,
+#                       listen_addresses='', fsync=off), creates DBNAME
+#                       (default cp) and exports PG_DIR (the temp dir, also
+#                       the socket dir), PGHOST, PGUSER (postgres), PG_URI
+#                       (postgresql://postgres@/DBNAME?host=PG_DIR), PG_BIN
+#   pg_createdb NAME    another empty database on the same server; prints
+#                       its URI (the PG_URI form)
+#   pg_psql URI ARGS... psql -X -q -v ON_ERROR_STOP=1 -At on URI
+#   pg_restart          pg_ctl restart -m fast (the restart test)
+#   pg_stop             stops the server (immediate) and removes PG_DIR,
+#                       whatever state it is in; safe to call twice or when
+#                       pg_start failed half-way (teardown_file)
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+_pg_statefile() {
+	echo "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/pg-helpers.dir"
+}
+
+# _pg_as CMD...: runs a server command as postgres when we are root (the
+# server refuses to run as root), else as ourselves
+_pg_as() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_available() {
+	local b
+	for b in initdb pg_ctl postgres; do
+		if [ ! -x "$PG_BIN/$b" ]; then
+			echo "PostgreSQL server binaries not found in $PG_BIN (apt-get install postgresql-15)"
+			return 1
+		fi
+	done
+	if ! command -v psql >/dev/null; then
+		echo "psql not found (apt-get install postgresql-client-15)"
+		return 1
+	fi
+	if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+		echo "no postgres user to run the server as (apt-get install postgresql-15)"
+		return 1
+	fi
+	return 0
+}
+
+pg_skip_unless() {
+	local why
+	why=$(pg_available) || skip "$why"
+}
+
+pg_start() {
+	local db=${1:-cp} dir
+	# a short path: the socket path must fit in sun_path (108 bytes)
+	dir=$(mktemp -d /tmp/cppg.XXXXXX) || return 1
+	echo "$dir" >"$(_pg_statefile)"
+	PG_DIR=$dir
+	export PG_DIR
+	chmod 755 "$dir"
+	[ "$(id -u)" != 0 ] || chown postgres: "$dir"
+	if ! _pg_as "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
+		--no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1; then
+		echo "pg_start: initdb failed:" >&2
+		cat "$dir/initdb.log" >&2
+		pg_stop
+		return 1
+	fi
+	# fd 3 is bats' output channel: the server must not hold it
+	if ! _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+		-o "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >"$dir/pg_ctl.log" 2>&1 3>&-; then
+		echo "pg_start: pg_ctl start failed:" >&2
+		cat "$dir/pg_ctl.log" "$dir/log" >&2
+		pg_stop
+		return 1
+	fi
+	PGHOST=$dir
+	PGUSER=postgres
+	export PGHOST PGUSER PG_BIN
+	PG_URI=$(pg_createdb "$db") || {
+		pg_stop
+		return 1
+	}
+	export PG_URI
+}
+
+pg_createdb() {
+	psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -U postgres -d postgres \
+		-c "CREATE DATABASE \"$1\"" >&2 || return 1
+	echo "postgresql://postgres@/$1?host=$PG_DIR"
+}
+
+pg_psql() {
+	local uri=$1
+	shift
+	psql -X -q -v ON_ERROR_STOP=1 -At -d "$uri" "$@"
+}
+
+pg_restart() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 -m fast \
+		restart >>"$PG_DIR/pg_ctl.log" 2>&1 3>&-
+}
+
+pg_stop() {
+	local dir=${PG_DIR:-} f
+	f=$(_pg_statefile)
+	if [ -z "$dir" ] && [ -f "$f" ]; then dir=$(<"$f"); fi
+	rm -f "$f"
+	[ -n "$dir" ] && [ -d "$dir" ] || return 0
+	case $dir in /tmp/cppg.*) ;; *) return 0 ;; esac
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		_pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop \
+			>/dev/null 2>&1 3>&- || true
+	fi
+	rm -rf "$dir"
+	unset PG_DIR PG_URI
+}
