@@ -58,6 +58,7 @@ include sim/sim.mk
 -include monitor/monitor.mk
 -include query/query.mk
 -include serve/serve.mk
+include config/config.mk
 -include tests/unit/unit.mk
 
 bins: $(BINS)
