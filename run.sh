@@ -1344,6 +1344,14 @@ cfg_read() {
 	done <<<"$out"
 }
 
+cfg_has_db() { # the command line (CFG_REST) names a database
+	local a
+	for a in "${CFG_REST[@]}"; do
+		case $a in --db | --db=*) return 0 ;; esac
+	done
+	return 1
+}
+
 # cfg_args CMD: CFG_ARGV = the options CFG gives CMD (with [features], collect
 # gets --feature NAME=on|off)
 cfg_args() {
@@ -1352,6 +1360,8 @@ cfg_args() {
 	for e in "${CFG_OPTS[@]}"; do
 		read -r key opt cmds <<<"$e"
 		in_list "$cmd" "$cmds" && [ -n "${CFG[$key]+set}" ] || continue
+		# run_dir is the file's database's: not for a --db of the command line
+		[ "$key" != run_dir ] || ! cfg_has_db || continue
 		CFG_ARGV+=("$opt" "${CFG[$key]}")
 	done
 	[ "$cmd" = collect ] || return 0
