@@ -1391,13 +1391,14 @@ cfg_apply() {
 	check-config) shift; cfg_pick "$@"; CFG_ARGV=(check-config "${CFG_REST[@]}"); return 0 ;;
 	*) return 0 ;;
 	esac
-	for a in "$@"; do
-		case $a in -h | --help) return 0 ;; esac
-	done
 	shift
 	cfg_pick "$@"
+	CFG_ARGV=()
+	for a in "$@"; do
+		case $a in -h | --help) CFG_FILE="" ;; esac
+	done
 	[ -z "$CFG_FILE" ] || cfg_read "$CFG_FILE"
-	cfg_args "$cmd"
+	[ -z "$CFG_FILE" ] || cfg_args "$cmd"
 	CFG_ARGV=("$cmd" "${CFG_ARGV[@]}" "${CFG_REST[@]}")
 }
 

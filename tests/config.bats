@@ -7,6 +7,7 @@
 # collection driven by a config against the simulator equals the truth;
 # start submits the config's follow subscriptions.
 
+bats_require_minimum_version 1.5.0
 load pipeline_helpers
 
 CPC="$ROOT/config/cp-config"
@@ -231,7 +232,11 @@ teardown_file() {
 	[ "$status" -eq 0 ]
 	[ "$(sqlite3 "$other" "SELECT COUNT(*) FROM candles WHERE market = 'KRW-ETH'")" -eq 24 ]
 	[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM candles WHERE market = 'KRW-ETH'")" -eq 0 ]
-	[ -f "$RUN/fetcher1.log" ]
+	# two fetchers; and the file's run_dir is its database's, not --db's
+	local own
+	own=$("$ROOT/monitor/cp-monitor" --print-run-dir --db "$other")
+	[ -f "$own/fetcher1.log" ] && [ ! -e "$RUN" ]
+	rm -rf "$own"
 	# --config after the command line options is the same file, still losing to them
 	run "$ROOT/run.sh" collect --market KRW-ETH --timeframe 1h --count 24 --db "$other" --quiet \
 		--config "$CFG" 3>&-
