@@ -45,10 +45,15 @@ stderr_is_journal(void)
 	const char *js = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
-	char extra;
+	char *end;
 
-	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &extra) != 2 ||
-	    fstat(STDERR_FILENO, &st) == -1)
+	if (js == NULL || *js < '0' || *js > '9')
+		return 0;
+	dev = strtoull(js, &end, 10);
+	if (*end != ':' || end[1] < '0' || end[1] > '9')
+		return 0;
+	ino = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || fstat(STDERR_FILENO, &st) == -1)
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }

@@ -214,6 +214,19 @@ is_ip(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
+/* a port: 0 to 65535, digits only */
+static int
+is_port(const char *s)
+{
+	char *end;
+	unsigned long p;
+
+	if (*s < '0' || *s > '9' || strlen(s) > 5)
+		return 0;
+	p = strtoul(s, &end, 10);
+	return *end == '\0' && p <= 65535;
+}
+
 /* ADDR:PORT, a numeric address ([...] for IPv6), as cp-serve --listen */
 static int
 check_listen(const char *v, char *why)
@@ -224,7 +237,7 @@ check_listen(const char *v, char *why)
 	unsigned char a[16];
 	int ok = 0;
 
-	if (colon != NULL && hlen > 0 && hlen < sizeof(host)) {
+	if (colon != NULL && hlen > 0 && hlen < sizeof(host) && is_port(colon + 1)) {
 		memcpy(host, v, hlen);
 		host[hlen] = '\0';
 		if (host[0] == '[' && host[hlen - 1] == ']') {
@@ -233,9 +246,6 @@ check_listen(const char *v, char *why)
 		} else {
 			ok = inet_pton(AF_INET, host, a) == 1;
 		}
-		ok = ok && strlen(colon + 1) > 0 && strlen(colon + 1) <= 5 &&
-		     strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-		     atoi(colon + 1) <= 65535;
 	}
 	if (!ok)
 		snprintf(why, CFG_WHY_MAX,
