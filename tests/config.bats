@@ -77,8 +77,8 @@ teardown_file() {
 	[[ "$output" == *"CP_CFG_follow_1_name='btc'"* ]]
 	[[ "$output" == *"CP_CFG_follow_1_line='20'"* ]]
 	[[ "$output" == *"CP_CFG_follow_2_quote='KRW'"* ]]
-	# 11 keys + 2 features + follows + 2 x (line, name) + 3 + 2 follow keys
-	[ "${#lines[@]}" -eq 23 ]
+	# 10 keys + 2 features + follows + 2 x (line, name) + 3 + 2 follow keys
+	[ "${#lines[@]}" -eq 22 ]
 	# an empty file is valid too
 	: >"$BATS_TEST_TMPDIR/empty.conf"
 	run "$CPC" --shell "$BATS_TEST_TMPDIR/empty.conf"
