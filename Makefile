@@ -58,6 +58,7 @@ include sim/sim.mk
 -include monitor/monitor.mk
 -include query/query.mk
 -include serve/serve.mk
+include config/config.mk
 -include tests/unit/unit.mk
 
 bins: $(BINS)
@@ -167,7 +168,9 @@ chaos: bins
 # ---- install (issue 15) ------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: candlepipe (run.sh, marked as
 # installed so it finds its programs in $PREFIX/libexec/candlepipe), the
-# programs and their supervision table, upbit-sim also in bin, the man pages and the README. make
+# programs and their supervision table, upbit-sim also in bin, the man pages, the README and
+# the example config (share/candlepipe/candlepipe.conf.example: /etc is the
+# package's or yours, see README "Config file"). make
 # uninstall with the same PREFIX and DESTDIR removes exactly those files and
 # the directories they leave empty. make man-check: --help, the README's
 # option tables and the man pages name the same options.
@@ -176,18 +179,21 @@ DESTDIR    ?=
 BINDIR     := $(DESTDIR)$(PREFIX)/bin
 LIBEXECDIR := $(DESTDIR)$(PREFIX)/libexec/candlepipe
 MAN1DIR    := $(DESTDIR)$(PREFIX)/share/man/man1
+MAN5DIR    := $(DESTDIR)$(PREFIX)/share/man/man5
 MAN7DIR    := $(DESTDIR)$(PREFIX)/share/man/man7
 DOCDIR     := $(DESTDIR)$(PREFIX)/share/doc/candlepipe
 DATADIR    := $(DESTDIR)$(PREFIX)/share/candlepipe
 UNITDIR    := $(DESTDIR)$(PREFIX)/lib/systemd/system
 INST_PROGS := planner/cp-planner fetcher/cp-fetcher writer/cp-writer \
-              monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim
+              monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim config/cp-config
 MAN1       := man/candlepipe.1 man/upbit-sim.1
+MAN5       := man/candlepipe.conf.5
 MAN7       := man/candlepipe.7
 INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
               $(addprefix $(LIBEXECDIR)/,$(notdir $(INST_PROGS))) \
-              $(DATADIR)/supervision.conf \
+              $(DATADIR)/supervision.conf $(DATADIR)/candlepipe.conf.example \
               $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
+              $(addprefix $(MAN5DIR)/,$(notdir $(MAN5))) \
               $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md \
               $(DATADIR)/grafana/candlepipe.json $(UNITDIR)/candlepipe.service
 
@@ -198,7 +204,9 @@ install: $(INST_PROGS)
 	install -D -m 755 sim/upbit-sim $(BINDIR)/upbit-sim
 	for p in $(INST_PROGS); do install -D -m 755 $$p $(LIBEXECDIR)/$${p##*/} || exit 1; done
 	install -D -m 644 deploy/supervision.conf $(DATADIR)/supervision.conf
+	install -D -m 644 deploy/candlepipe.conf.example $(DATADIR)/candlepipe.conf.example
 	for m in $(MAN1); do install -D -m 644 $$m $(MAN1DIR)/$${m##*/} || exit 1; done
+	for m in $(MAN5); do install -D -m 644 $$m $(MAN5DIR)/$${m##*/} || exit 1; done
 	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
 	install -D -m 644 README.md $(DOCDIR)/README.md
 	install -D -m 644 deploy/grafana/candlepipe.json $(DATADIR)/grafana/candlepipe.json

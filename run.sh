@@ -77,7 +77,13 @@ commands:
   monitor   attach to a running collection: live view, --json, --prometheus
   serve     answer Upbit's candle API from the database (./run.sh serve --help)
   sim       run the offline Upbit simulator (./run.sh sim --help)
+  check-config  check a config file: every error with its line
+            (./run.sh check-config --help)
   help      this text
+
+Every command but help, sim and demo reads the config file that --config
+FILE or $CP_CONFIG names (installed: /etc/candlepipe/candlepipe.conf if it
+exists; see candlepipe.conf(5)); the options given on the command line win.
 
 USAGE
 	usage_collect
@@ -102,6 +108,8 @@ usage: ./run.sh collect --market M[,M...]|all | --quote Q  --timeframe TF[,TF...
   a time without Z or an offset is UTC. The candle still forming is never
   collected; a range wholly in the future is refused.
 options:
+  --config FILE      options from a config file (candlepipe.conf(5)): those
+                     given on the command line win
   --db PATH          database (default data/candles.db); its directory must
                      exist (only the default data/ is created)
   --fetchers N       fetcher processes (default 2)
@@ -148,7 +156,7 @@ USAGE
 
 usage_service() {
 	cat <<'USAGE'
-usage: ./run.sh start --db PATH [--fetchers N] [--rate N] [--api-url URL]
+usage: ./run.sh start [--config FILE] --db PATH [--fetchers N] [--rate N] [--api-url URL]
                       [--cacert FILE] [--inflight N] [--source-ip A[,B]]
                       [--listen ADDR:PORT [--token-file F]] [--run-dir DIR]
                       [-v] [--foreground [--notify-fd N]]
@@ -1006,6 +1014,7 @@ service_main() {
 		systemd-notify --ready --pid=$$ --status="serving $db" ||
 			echo "run.sh: systemd-notify failed: systemd will not see the service ready" >&2
 	fi
+	cfg_submit_follows
 	supervise
 }
 
@@ -1265,6 +1274,192 @@ cmd_demo() {
 	echo "demo: ./run.sh gaps --db $db --market KRW-ZIL --timeframe 1m   shows the no-trade stretches"
 }
 
+# --- the config file (candlepipe.conf(5), config/cp-config) ------------------
+
+# The file is chosen once, before the command runs: --config FILE (or
+# --config=FILE) anywhere in its options, else $CP_CONFIG, else, installed,
+# $CP_SYSCONFDIR/candlepipe/candlepipe.conf (CP_SYSCONFDIR: /etc) if it
+# exists. cp-config checks it and prints its values as single-quoted
+# assignments; they are read here with a pattern, never eval'd, into
+# CFG[key]. Each command gets the options its keys map to (CFG_OPTS) in
+# front of its own, so that an option given on the command line, coming
+# later, wins. The chosen file is exported as CP_CONFIG: the service started
+# in the background and the commands it runs read the same one.
+CONFIG="$(cp_prog config/cp-config)"
+CFG_FILE=""
+declare -A CFG=()
+declare -a CFG_ARGV=() CFG_REST=()
+# KEY OPTION COMMANDS: the option a key of the file gives each command
+CFG_OPTS=(
+	"db --db collect,start,stop,status,cancel,follow,query,gaps,export,verify,monitor,serve"
+	"api_url --api-url collect,start"
+	"cacert --cacert collect,start"
+	"fetchers --fetchers collect,start"
+	"inflight --inflight collect,start"
+	"source_ip --source-ip collect,start"
+	"rate --rate collect,start"
+	"run_dir --run-dir collect,start,stop,status,cancel,follow"
+	"listen --listen start,serve"
+	"token_file --token-file start,serve"
+)
+
+# cfg_pick ARGS...: CFG_FILE (see above) and CFG_REST, ARGS without --config
+cfg_pick() {
+	local explicit="" sys="${CP_SYSCONFDIR:-/etc}/candlepipe/candlepipe.conf"
+	CFG_REST=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--config) [ $# -ge 2 ] || die_usage "--config needs a file"; explicit=$2; shift 2 ;;
+		--config=*) explicit=${1#*=}; shift ;;
+		*) CFG_REST+=("$1"); shift ;;
+		esac
+	done
+	CFG_FILE=${explicit:-${CP_CONFIG:-}}
+	if [ -z "$CFG_FILE" ] && [ "$CP_INSTALLED" = 1 ] && [ -e "$sys" ]; then
+		CFG_FILE=$sys
+	fi
+	[ -n "$CFG_FILE" ] || return 0
+	CP_CONFIG=$(realpath -m "$CFG_FILE")
+	export CP_CONFIG
+}
+
+# cfg_read FILE: FILE's values into CFG; an invalid file (cp-config printed
+# each error and its line) exits 2, an unreadable one 3
+cfg_read() {
+	local out rc line v
+	[ -x "$CONFIG" ] || die 1 "$CONFIG is missing: run 'make' first"
+	out=$("$CONFIG" --shell "$1")
+	rc=$?
+	case $rc in
+	0) ;;
+	3) die $EXIT_PERMFAIL "cannot read the config file $1" ;;
+	*) die $EXIT_USAGE "$1 is not a valid config file (each error above; ./run.sh check-config $1)" ;;
+	esac
+	while IFS= read -r line; do
+		[[ $line =~ ^CP_CFG_([a-z0-9_]+)=\'(.*)\'$ ]] || die $EXIT_PERMFAIL "cp-config printed '$line'"
+		v=${BASH_REMATCH[2]}
+		# the only quote inside is an escaped one, '\''
+		[[ ${v//"'\\''"/} != *"'"* ]] || die $EXIT_PERMFAIL "cp-config printed '$line'"
+		CFG[${BASH_REMATCH[1]}]=${v//"'\\''"/"'"}
+	done <<<"$out"
+}
+
+cfg_has_db() { # the command line (CFG_REST) names a database
+	local a
+	for a in "${CFG_REST[@]}"; do
+		case $a in --db | --db=*) return 0 ;; esac
+	done
+	return 1
+}
+
+# cfg_args CMD: CFG_ARGV = the options CFG gives CMD (with [features], collect
+# gets --feature NAME=on|off)
+cfg_args() {
+	local cmd=$1 e key opt cmds k
+	CFG_ARGV=()
+	for e in "${CFG_OPTS[@]}"; do
+		read -r key opt cmds <<<"$e"
+		in_list "$cmd" "$cmds" && [ -n "${CFG[$key]+set}" ] || continue
+		# run_dir is the file's database's: not for a --db of the command line
+		[ "$key" != run_dir ] || ! cfg_has_db || continue
+		CFG_ARGV+=("$opt" "${CFG[$key]}")
+	done
+	[ "$cmd" = collect ] || return 0
+	for k in "${!CFG[@]}"; do
+		[[ $k != feature_* ]] || CFG_ARGV+=(--feature "${k#feature_}=${CFG[$k]}")
+	done
+}
+
+# cfg_apply ARGS...: CFG_ARGV = the command line to run: the command, the
+# options of the config file, then the command's own (without --config).
+# help, sim, demo and any --help run without the file.
+cfg_apply() {
+	local a
+	local -a pre=()
+	# ./run.sh --config FILE COMMAND ... as well
+	while [ "${1:-}" = --config ] || [[ ${1:-} == --config=* ]]; do
+		[ "$1" != --config ] || { [ $# -ge 2 ] || die_usage "--config needs a file"; pre+=("$1" "$2"); shift; }
+		[ "$1" = --config ] || pre+=("$1")
+		shift
+	done
+	local cmd=${1:-help}
+	[ $# -eq 0 ] || shift
+	set -- "$cmd" "$@" "${pre[@]}"
+	CFG_ARGV=("$@")
+	case $cmd in
+	collect | start | stop | status | cancel | follow | query | gaps | export | verify | monitor | serve) ;;
+	check-config) shift; cfg_pick "$@"; CFG_ARGV=(check-config "${CFG_REST[@]}"); return 0 ;;
+	*) return 0 ;;
+	esac
+	shift
+	cfg_pick "$@"
+	CFG_ARGV=()
+	for a in "$@"; do
+		case $a in -h | --help) CFG_FILE="" ;; esac
+	done
+	[ -z "$CFG_FILE" ] || cfg_read "$CFG_FILE"
+	[ -z "$CFG_FILE" ] || cfg_args "$cmd"
+	CFG_ARGV=("$cmd" "${CFG_ARGV[@]}" "${CFG_REST[@]}")
+}
+
+usage_check_config() {
+	cat <<'USAGE'
+usage: ./run.sh check-config [FILE]
+
+Checks a config file (candlepipe.conf(5)): FILE, else the one --config or
+$CP_CONFIG names, else (installed) /etc/candlepipe/candlepipe.conf. Each
+error is one line, FILE:LINE: message, all of them.
+exit status: 0 valid, 2 invalid (or a usage error), 3 unreadable
+  -h, --help         this text
+USAGE
+}
+
+# check-config [FILE]: cp-config --check, its exit code
+cmd_check_config() {
+	local file=""
+	USAGE_HINT="./run.sh check-config --help"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) usage_check_config; exit 0 ;;
+		-*) die_usage "unknown option '$1'" ;;
+		*) [ -z "$file" ] || die_usage "one FILE, not '$file' and '$1'"; file=$1; shift ;;
+		esac
+	done
+	file=${file:-$CFG_FILE}
+	[ -n "$file" ] || die_usage "no config file: give FILE (or --config FILE, or set CP_CONFIG)"
+	[ -x "$CONFIG" ] || die 1 "$CONFIG is missing: run 'make' first"
+	"$CONFIG" --check "$file"
+}
+
+# cfg_submit_follows: the service is ready: each [follow] of the config
+# file becomes a standing subscription of it (./run.sh follow; quote = Q
+# and market = all expand from /v1/market/all first). Uses service_main's
+# db, api_url and RUN_DIR. A failure is logged; the service keeps running.
+cfg_submit_follows() {
+	local n=${CFG[follows]:-0} i p m q bf
+	[ "$n" -gt 0 ] 2>/dev/null || return 0
+	if ! "$SELF" follow --help >/dev/null 2>&1; then
+		echo "run.sh: the config file's $n follow subscription(s) are not submitted:" \
+			"this version has no 'follow' command" >&2
+		return 0
+	fi
+	for ((i = 1; i <= n; i++)); do
+		p=follow_${i}_
+		m=${CFG[${p}market]:-} q=${CFG[${p}quote]:-} bf=${CFG[${p}backfill]:-}
+		if [ -n "$q" ] || [ "$m" = all ]; then
+			MARKETS_FILE="$RUN_DIR/markets.$$.json"
+			m=$(resolve_markets "$api_url" "$m" "$q" 1) || m=""
+			rm -f "$MARKETS_FILE"
+		fi
+		if [ -z "$m" ] || ! "$SELF" follow --db "$db" --run-dir "$RUN_DIR" --market "$m" \
+			--timeframe "${CFG[${p}timeframe]}" ${bf:+--backfill "$bf"} </dev/null; then
+			echo "run.sh: the follow subscription of $CP_CONFIG line ${CFG[${p}line]} was not submitted" >&2
+			continue
+		fi
+		echo "run.sh: following $m ${CFG[${p}timeframe]} (config line ${CFG[${p}line]})"
+	done
+}
+
 # installed, the help and the messages name the command: candlepipe
 if [ "$CP_INSTALLED" = 1 ]; then
 	eval "$(declare -f | sed 's#\./run\.sh#candlepipe#g; s#run\.sh: #candlepipe: #g')"
@@ -1274,7 +1469,10 @@ fi
 # the command the programs' own usage texts and hints name (common/opts.h)
 export CP_LAUNCHER="${CP_LAUNCHER:-./run.sh}"
 
+cfg_apply "$@"
+set -- "${CFG_ARGV[@]}"
 case "${1:-help}" in
+check-config) shift; cmd_check_config "$@"; exit $? ;;
 collect) shift; cmd_collect "$@"; exit $? ;;
 start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;

@@ -3,7 +3,8 @@
 # dpkg-buildpackage -b -us -uc (debhelper), lintian finds no error, and
 # the package installed with apt-get runs a short collection with the
 # installed candlepipe against the installed upbit-sim, equal to the truth;
-# a purge leaves nothing of the package but the data. It installs a system
+# its config (/etc/candlepipe/candlepipe.conf, a conffile) is valid; a purge
+# leaves nothing of the package but the data. It installs a system
 # package, so it runs only where asked: CP_DEB_TEST=1 as root (.ci/run sets
 # it on its fresh machine); elsewhere it skips, saying so.
 
@@ -44,6 +45,10 @@ teardown_file() {
 	[[ "$dep" == *libzmq5* && "$dep" == *libsqlite3-0* && "$dep" == *libcurl4* && "$dep" == *libmicrohttpd12* ]]
 	dpkg-deb -c "$DEB" | grep -q ' ./usr/bin/candlepipe$'
 	dpkg-deb -c "$DEB" | grep -q ' ./usr/lib/systemd/system/candlepipe.service$'
+	# the example config is /etc/candlepipe/candlepipe.conf, a conffile
+	dpkg-deb -c "$DEB" | grep -q ' ./etc/candlepipe/candlepipe.conf$'
+	dpkg-deb -I "$DEB" conffiles | grep -qx /etc/candlepipe/candlepipe.conf
+	dpkg-deb -c "$DEB" | grep -q ' ./usr/share/man/man5/candlepipe.conf.5.gz$'
 }
 
 @test "deb: lintian finds no error" {
@@ -60,11 +65,17 @@ teardown_file() {
 	[ "$status" -eq 0 ]
 	getent passwd candlepipe
 	[ "$(command -v candlepipe)" = /usr/bin/candlepipe ]
+	# the installed config is the default of every command, and valid
+	run candlepipe check-config
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "/etc/candlepipe/candlepipe.conf: valid (0 follow subscriptions)" ]
 	SIM_BIN=/usr/bin/upbit-sim
 	start_sim --rate-limit 0
 	local w="$BATS_TEST_TMPDIR/work"
 	mkdir -p "$w"
-	(cd "$w" && PATH=/usr/bin:/bin candlepipe collect --market KRW-BTC --timeframe 1h \
+	# --db: the config's database is the service's
+	(cd "$w" && PATH=/usr/bin:/bin candlepipe collect --db data/candles.db --market KRW-BTC --timeframe 1h \
 		--from 2026-09-01 --to 2026-09-20 --api-url "$SIM_URL" --rate 0 --quiet \
 		--run-dir "$BATS_TEST_TMPDIR/run") 3>&-
 	/usr/bin/upbit-sim truth --market KRW-BTC --timeframe 1h --from 2026-09-01 --to 2026-09-20 \
@@ -84,6 +95,7 @@ teardown_file() {
 	done <"$BATS_TEST_TMPDIR/files"
 	[ "$left" = 0 ]
 	! getent passwd candlepipe
+	[ ! -e /etc/candlepipe ]
 	# the data stays: it is the user's
 	[ -f "$w/data/candles.db" ]
 }

@@ -37,7 +37,8 @@ setup() {
 		libexec/candlepipe/cp-writer libexec/candlepipe/cp-monitor libexec/candlepipe/cp-query \
 		libexec/candlepipe/cp-serve share/candlepipe/supervision.conf share/candlepipe/grafana/candlepipe.json \
 		libexec/candlepipe/upbit-sim share/man/man1/candlepipe.1 share/man/man1/upbit-sim.1 \
-		share/man/man7/candlepipe.7 share/doc/candlepipe/README.md; do
+		share/man/man7/candlepipe.7 share/doc/candlepipe/README.md libexec/candlepipe/cp-config \
+		share/man/man5/candlepipe.conf.5 share/candlepipe/candlepipe.conf.example; do
 		[ -f "$DEST$PREFIX/$f" ] || { echo "missing: $f"; return 1; }
 	done
 	[ -x "$BIN/candlepipe" ] && [ -x "$DEST$PREFIX/libexec/candlepipe/cp-writer" ]
@@ -141,7 +142,7 @@ setup() {
 @test "mandoc -Tlint: every installed page is clean" {
 	command -v mandoc >/dev/null || skip "mandoc is not installed (apt-get install mandoc)"
 	local p
-	for p in man1/candlepipe.1 man1/upbit-sim.1 man7/candlepipe.7; do
+	for p in man1/candlepipe.1 man1/upbit-sim.1 man5/candlepipe.conf.5 man7/candlepipe.7; do
 		run mandoc -Tlint -Wwarning "$DEST$PREFIX/share/man/$p"
 		echo "$p: $output"
 		[ "$status" -eq 0 ] && [ -z "$output" ]
@@ -150,9 +151,10 @@ setup() {
 
 @test "man-check: --help, the README and the installed man pages list the same options" {
 	mkdir -p "$BATS_TEST_TMPDIR/man"
-	cp "$DEST$PREFIX"/share/man/man1/*.1 "$DEST$PREFIX"/share/man/man7/*.7 "$BATS_TEST_TMPDIR/man"
+	cp "$DEST$PREFIX"/share/man/man1/*.1 "$DEST$PREFIX"/share/man/man5/*.5 "$DEST$PREFIX"/share/man/man7/*.7 \
+		"$BATS_TEST_TMPDIR/man"
 	CP_RUN="$BIN/candlepipe" CP_SIM="$BIN/upbit-sim" CP_MANDIR="$BATS_TEST_TMPDIR/man" \
-		run "$ROOT/tests/man-check.sh"
+		CP_CFGPROG="$DEST$PREFIX/libexec/candlepipe/cp-config" run "$ROOT/tests/man-check.sh"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# and it sees a disagreement either way: an option the page lost, one the
@@ -160,7 +162,10 @@ setup() {
 	sed -i '/^\.It Fl -inflight/d' "$BATS_TEST_TMPDIR/man/candlepipe.1"
 	sed -i 's/Fl -hang-ms/Fl -hang-for/g' "$BATS_TEST_TMPDIR/man/upbit-sim.1"
 	grep -v '^| `--cacert' "$ROOT/README.md" >"$BATS_TEST_TMPDIR/README.md"
+	# a key of the config file the page lost
+	sed -i '/^\.It Ic backfill/d' "$BATS_TEST_TMPDIR/man/candlepipe.conf.5"
 	CP_RUN="$BIN/candlepipe" CP_SIM="$BIN/upbit-sim" CP_MANDIR="$BATS_TEST_TMPDIR/man" \
+		CP_CFGPROG="$DEST$PREFIX/libexec/candlepipe/cp-config" \
 		CP_README="$BATS_TEST_TMPDIR/README.md" run "$ROOT/tests/man-check.sh"
 	echo "$output"
 	[ "$status" -eq 1 ]
@@ -168,6 +173,7 @@ setup() {
 	[[ "$output" == *"upbit-sim: --hang-ms is in 'upbit-sim --help', not in upbit-sim.1"* ]]
 	[[ "$output" == *"upbit-sim: --hang-for is in upbit-sim.1, not in 'upbit-sim --help'"* ]]
 	[[ "$output" == *"README: --cacert is in 'collect --help', not in the README's option table"* ]]
+	[[ "$output" == *"candlepipe.conf: follow.backfill is in 'cp-config --keys', not in candlepipe.conf.5"* ]]
 }
 
 @test "the installed systemd unit passes systemd-analyze verify, restarts on 4 and not on 2 or 3, and is hardened" {
@@ -177,7 +183,7 @@ setup() {
 	make -s -C "$ROOT" install PREFIX="$p" 3>&-
 	u="$p/lib/systemd/system/candlepipe.service"
 	[ -f "$u" ]
-	grep -qx "ExecStart=$p/bin/candlepipe start --foreground --db /var/lib/candlepipe/candles.db --run-dir /run/candlepipe --listen 127.0.0.1:8765" "$u"
+	grep -qx "ExecStart=$p/bin/candlepipe start --foreground --config /etc/candlepipe/candlepipe.conf --run-dir /run/candlepipe" "$u"
 	run systemd-analyze verify "$u"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -13,7 +13,7 @@ MAX_CCN=15
 JOBS=${LINT_JOBS:-$(nproc 2>/dev/null || echo 2)}
 # every C file we own (query/ included: it is checked even while in progress)
 mapfile -t SRC < <(ls common/*.c planner/*.c fetcher/*.c writer/*.c monitor/*.c sim/*.c \
-	query/*.c serve/*.c bench/*.c tests/unit/*.c tests/fuzz/*.c 2>/dev/null)
+	query/*.c serve/*.c config/*.c bench/*.c tests/unit/*.c tests/fuzz/*.c 2>/dev/null)
 mapfile -t HDR < <(ls common/*.h planner/*.h fetcher/*.h writer/*.h monitor/*.h sim/*.h \
 	query/*.h serve/*.h 2>/dev/null)
 PKGS="libzmq msgpack libcurl sqlite3 libmicrohttpd"

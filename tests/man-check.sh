@@ -9,18 +9,22 @@
 #   - the commands `run.sh help` lists and the `.It Cm` list of candlepipe(1);
 #   - upbit-sim(1): the options of `upbit-sim --help` and the page's `Fl`s;
 #   - the README's collect option table and `collect --help`, the option
-#     table of sim/README.md and `upbit-sim --help`.
+#     table of sim/README.md and `upbit-sim --help`;
+#   - candlepipe.conf(5): the keys `cp-config --keys` knows (section.key)
+#     and the `.It Ic KEY` items under each `.Ss [section]` of the page.
 #
 # An option of a help text is a word starting with - in the option part of
 # a line that starts with an option, a [, "usage:" or the program's name
 # (the text before the first run of two spaces), so prose that names other
 # programs' options (cp-fetcher --work) is not counted.
-# CP_RUN (default ./run.sh), CP_SIM (sim/upbit-sim), CP_MANDIR (man/) and
-# CP_README (README.md) choose what is compared, e.g. an installed copy.
+# CP_RUN (default ./run.sh), CP_SIM (sim/upbit-sim), CP_CFGPROG
+# (config/cp-config), CP_MANDIR (man/) and CP_README (README.md) choose what
+# is compared, e.g. an installed copy.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN=${CP_RUN:-$ROOT/run.sh}
 SIM=${CP_SIM:-$ROOT/sim/upbit-sim}
+CFGPROG=${CP_CFGPROG:-$ROOT/config/cp-config}
 MANDIR=${CP_MANDIR:-$ROOT/man}
 README=${CP_README:-$ROOT/README.md}
 SIM_README=${CP_SIM_README:-$ROOT/sim/README.md}
@@ -80,6 +84,14 @@ if [ -f "$SIM_README" ]; then
 	compare "'upbit-sim --help' (serve)" "$sim_serve" "sim/README.md's option table" \
 		"$(readme_opts "$SIM_README")" "sim/README.md"
 fi
+
+# conf_keys FILE: section.key of every .It Ic under a .Ss [section] of the page
+conf_keys() {
+	awk '/^\.S[sh] /{ sec = ""; if ($1 == ".Ss" && $2 ~ /^\[[a-z]+\]$/) sec = substr($2, 2, length($2) - 2) }
+		sec != "" && $1 == ".It" && $2 == "Ic" { print sec "." $3 }' "$1" | sort -u
+}
+compare "'cp-config --keys'" "$("$CFGPROG" --keys | sort -u)" "candlepipe.conf.5" \
+	"$(conf_keys "$MANDIR/candlepipe.conf.5")" "candlepipe.conf"
 
 [ "$BAD" = 0 ] && echo "man-check: the help, the README and the man pages agree"
 exit "$BAD"

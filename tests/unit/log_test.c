@@ -1,7 +1,8 @@
 /* log_test: the one-line logger (common/log.c) with stderr redirected: the
  * line's shape, levels, errno handling, folded line breaks, truncation of
  * each part to the 2 KiB line, a process name too long for its buffer,
- * writes that fail or are interrupted by a signal, and fatalx's exit. */
+ * writes that fail or are interrupted by a signal, fatalx's exit, and the
+ * journal's priority prefixes when stderr is $JOURNAL_STREAM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,6 +291,82 @@ test_status_line(void **state)
 	assert_true(t[0] != '\r');
 }
 
+/* JOURNAL_STREAM naming stderr (as systemd sets it, "DEV:INO"), or not */
+static void
+set_journal_stream(int match)
+{
+	struct stat st;
+	char v[64];
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino + (match ? 0 : 1));
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+}
+
+/* stderr is the journal: each level's sd-daemon priority, no timestamp */
+static void
+test_journal(void **state)
+{
+	static const struct {
+		int level;
+		const char *want;
+	} cases[] = {
+		{ 6, "<6>tester[%ld] info: a 1\n" },
+		{ 7, "<7>tester[%ld] debug: a 1\n" },
+		{ 4, "<4>tester[%ld] warn: a 1\n" },
+		{ 5, "<4>tester[%ld] warn: a 1: Permission denied\n" },
+		{ 3, "<3>tester[%ld] fatal: a 1\n" },
+	};
+	char want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cap_begin();
+		set_journal_stream(1);
+		log_init("tester", 1);
+		switch (cases[i].level) {
+		case 6: log_info("a %d", 1); break;
+		case 7: log_debug("a %d", 1); break;
+		case 4: log_warnx("a %d", 1); break;
+		case 5:
+			errno = EACCES;
+			log_warn("a %d", 1);
+			break;
+		default:
+			if (fork() == 0)
+				fatalx(EXIT_PERMFAIL, "a %d", 1);
+			wait(NULL);
+		}
+		snprintf(want, sizeof(want), cases[i].want,
+		         (long)(cases[i].level == 3 ? 0 : getpid()));
+		if (cases[i].level == 3) {
+			const char *t = cap_end(NULL);
+
+			/* the child's pid: only the shape */
+			assert_true(strncmp(t, "<3>tester[", 10) == 0);
+			assert_non_null(strstr(t, "] fatal: a 1\n"));
+		} else {
+			assert_string_equal(cap_end(NULL), want);
+		}
+	}
+	/* another stream's JOURNAL_STREAM (a child whose stderr is a log file) */
+	cap_begin();
+	set_journal_stream(0);
+	log_init("tester", 0);
+	log_info("hello");
+	snprintf(want, sizeof(want), "tester[%ld] info: hello", (long)getpid());
+	assert_line(cap_end(NULL), want);
+	/* garbage in it is not the journal either */
+	cap_begin();
+	setenv("JOURNAL_STREAM", "12:x", 1);
+	log_init("tester", 0);
+	log_info("hello");
+	assert_line(cap_end(NULL), want);
+	unsetenv("JOURNAL_STREAM");
+	log_init("tester", 0);
+}
+
 int
 main(void)
 {
@@ -297,7 +375,10 @@ main(void)
 		cmocka_unit_test(test_fold),        cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_write_fails), cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_fatalx),      cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_journal),
 	};
 
+	/* run under systemd, the test's own stderr may be the journal */
+	unsetenv("JOURNAL_STREAM");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
