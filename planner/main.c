@@ -327,7 +327,7 @@ check_market(const char *m)
 /* Adds [from, to) of every market for one timeframe, with what the ledger
  * of db already covers (db NULL: nothing yet, or --validate). */
 static int
-add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t to)
+add_markets(const struct opts *o, const struct ledger_src *db, enum tf tf, int64_t from, int64_t to)
 {
 	char *markets = strdup(o->markets), *m, *sm = NULL;
 	int rc = 0;
@@ -340,7 +340,7 @@ add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t
 			break;
 		if (o->validate_only)
 			continue;
-		if (db != NULL && ledger_covered(db, m, tf_name(tf), from, to, &cov) == -1)
+		if (db != NULL && ledger_src_covered(db, m, tf_name(tf), from, to, &cov) == -1)
 			fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
 		job_add_target(&jobs, &plan, m, tf, from, to, &cov);
 		range_list_free(&cov);
@@ -351,7 +351,7 @@ add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t
 
 /* One timeframe of --timeframe: its range and its markets. */
 static int
-add_timeframe(const struct opts *o, sqlite3 *db, const char *name, int64_t now)
+add_timeframe(const struct opts *o, const struct ledger_src *db, const char *name, int64_t now)
 {
 	enum tf tf;
 	int64_t from, to;
@@ -371,7 +371,7 @@ add_timeframe(const struct opts *o, sqlite3 *db, const char *name, int64_t now)
 /* Checks the lists and ranges and, unless --validate, adds the targets to
  * the plan. 0, or -1 with a message. */
 static int
-build_targets(const struct opts *o, sqlite3 *db)
+build_targets(const struct opts *o, const struct ledger_src *db)
 {
 	char *tfs = strdup(o->timeframes), *tfn, *st = NULL;
 	int64_t now = time_now();
@@ -745,7 +745,7 @@ static int
 plan_job(struct opts *o, uint32_t *id)
 {
 	struct job *j;
-	sqlite3 *db;
+	struct ledger_src db;
 	int code, rc;
 
 	o->validate_only = 1;
@@ -755,17 +755,15 @@ plan_job(struct opts *o, uint32_t *id)
 	j = job_new(&jobs, time_mono_ms());
 	*id = j->id;
 	job_fire(&jobs, j, JEV_PLAN);
-	db = ledger_open_checked(o->db, &code);
-	if (db == NULL && code != EXIT_OK) {
+	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1) {
 		snprintf(j->reason, sizeof(j->reason), "cannot use the database %s", o->db);
 		job_fire(&jobs, j, JEV_ERROR);
 		return 0;
 	}
 	job_building(&jobs, *id);
-	rc = build_targets(o, db);
+	rc = build_targets(o, &db);
 	job_building(&jobs, 0);
-	if (db != NULL)
-		sqlite3_close(db);
+	ledger_src_close(&db);
 	j = job_find(&jobs, *id);
 	job_fire(&jobs, j, rc == 0 ? JEV_PLANNED : JEV_ERROR);
 	return 0;
@@ -851,19 +849,17 @@ load_daemon(const struct opts *o)
 static int
 load_plan(const struct opts *o)
 {
+	struct ledger_src db;
 	int code, rc;
-	sqlite3 *db;
 
 	srandom((unsigned)(time_now_ms() ^ getpid()));
 	plan_init(&plan, (uint32_t)random() ^ (uint32_t)time_now());
 	if (o->daemon)
 		return load_daemon(o);
-	db = ledger_open_checked(o->db, &code);
-	if (db == NULL && code != EXIT_OK)
+	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1)
 		fatalx(code, "cannot use %s", o->db);
-	rc = build_targets(o, db);
-	if (db != NULL)
-		sqlite3_close(db);
+	rc = build_targets(o, &db);
+	ledger_src_close(&db);
 	return rc;
 }
 
