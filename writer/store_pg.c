@@ -211,8 +211,11 @@ connect_all(struct store_pg *p, struct store_err *err)
 		pg_err(err, code, "cannot connect to %s", p->shown);
 		return -1;
 	}
+	memset(&sc, 0, sizeof(sc));
 	if (pgdb_create(p->conn, p->conninfo, &sc, &code) == -1) {
-		pg_err(err, code, "cannot use %s (see above)", p->shown);
+		pg_err(err, code, "cannot set up %s (see above)", p->shown);
+		if (sc.kind == LEDGER_NEWER || sc.kind == LEDGER_FOREIGN)
+			pgdb_schema_why(&sc, p->conninfo, err->msg, sizeof(err->msg));
 		return -1;
 	}
 	return prepare_all(p, err);
