@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "budget.h"
+#include "claims.h"
 #include "control.h"
 #include "crashpoint.h"
 #include "events.h"
@@ -324,6 +325,23 @@ check_market(const char *m)
 	return 0;
 }
 
+/* Adds the target [from, to) of (m, tf) over what cov proves, around the
+ * ranges another collector claims (claims.c; none on SQLite), which wait
+ * to be looked at again. */
+static void
+add_claimed(const char *m, enum tf tf, int64_t from, int64_t to, const struct range_list *cov)
+{
+	struct range_list want = { 0 }, missing = { 0 }, theirs = { 0 };
+
+	if (range_list_push(&want, from, to) == -1 || range_subtract(&want, cov, &missing) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	claims_take(m, tf_name(tf), &missing, &theirs);
+	claims_defer(plan_add_target_except(&plan, m, tf, from, to, cov, &theirs), &theirs);
+	range_list_free(&want);
+	range_list_free(&missing);
+	range_list_free(&theirs);
+}
+
 /* Adds [from, to) of every market for one timeframe, with what the ledger
  * of db already covers (db NULL: nothing yet, or --validate). */
 static int
@@ -342,7 +360,10 @@ add_markets(const struct opts *o, const struct ledger_src *db, enum tf tf, int64
 			continue;
 		if (db != NULL && ledger_src_covered(db, m, tf_name(tf), from, to, &cov) == -1)
 			fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
-		job_add_target(&jobs, &plan, m, tf, from, to, &cov);
+		if (o->daemon)
+			job_add_target(&jobs, &plan, m, tf, from, to, &cov);
+		else
+			add_claimed(m, tf, from, to, &cov);
 		range_list_free(&cov);
 	}
 	free(markets);
@@ -858,6 +879,7 @@ load_plan(const struct opts *o)
 		return load_daemon(o);
 	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1)
 		fatalx(code, "cannot use %s", o->db);
+	claims_open(o->db, plan.run_id);
 	rc = build_targets(o, &db);
 	ledger_src_close(&db);
 	return rc;
@@ -960,10 +982,12 @@ follow_wake(const struct opts *o, int64_t now, int64_t wake)
 static void
 run(const struct opts *o, struct loop_clock *c)
 {
-	while (!stop_signal && (o->follow || o->daemon || !plan_finished(&plan))) {
+	while (!stop_signal &&
+	       (o->follow || o->daemon || !plan_finished(&plan) || claims_waiting())) {
 		int64_t now = time_mono_ms(), wake;
 
 		plan_expire(&plan, now);
+		claims_tick(&plan, now);
 		if (o->daemon)
 			jobs_tick(&jobs, &plan);
 		if (o->follow)
@@ -1050,9 +1074,10 @@ main(int argc, char **argv)
 	/* ready: the sockets are bound and there is something to do (a plan
 	 * already proven exits without, so nobody starts fetchers for it); a
 	 * daemon, once its control socket is bound, with or without work */
-	if (o.follow || o.daemon || !plan_finished(&plan))
+	if (o.follow || o.daemon || !plan_finished(&plan) || claims_waiting())
 		proc_notify_ready(o.notify_fd);
 	run(&o, &c);
+	claims_close();
 	rc = finish(&o, &c);
 	zmq_close(sock_work);
 	ctl_close();

@@ -198,3 +198,42 @@ coverage_merged() {
 	[[ "$output" == *"0 segments to fetch"* ]]
 	[[ "$output" == *"48 of 48 slots already covered"* ]]
 }
+
+# two collectors (own run dirs, own source addresses) at once on one database
+collect_as() { # RUNDIR SOURCE FROM TO
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$1" --source-ip "$2" \
+		--market KRW-BTC --timeframe 1m --from "$3" --to "$4" --db "$DB" --rate 20 --quiet 3>&-
+}
+
+@test "pg: two collectors at once with overlapping ranges: the truth, and requests <= 1.05 x ideal" {
+	local a b before after ideal got rc1 rc2 i
+	local -a A_FROM=(2026-03-01 2026-03-01 2026-03-05) A_TO=(2026-03-11 2026-03-11 2026-03-15)
+	local -a B_FROM=(2026-03-06 2026-03-03 2026-03-01) B_TO=(2026-03-16 2026-03-09 2026-03-19)
+	for i in 0 1 2; do
+		DB=$(pg_createdb "t${BATS_SUITE_TEST_NUMBER}_$i")
+		before=$(candle_requests)
+		collect_as "$BATS_TEST_TMPDIR/ra$i" 127.0.0.2 "${A_FROM[$i]}" "${A_TO[$i]}" >"$BATS_TEST_TMPDIR/a$i" 2>&1 &
+		a=$!
+		collect_as "$BATS_TEST_TMPDIR/rb$i" 127.0.0.3 "${B_FROM[$i]}" "${B_TO[$i]}" >"$BATS_TEST_TMPDIR/b$i" 2>&1 &
+		b=$!
+		rc1=0 rc2=0
+		wait $a || rc1=$?
+		wait $b || rc2=$?
+		cat "$BATS_TEST_TMPDIR/a$i" "$BATS_TEST_TMPDIR/b$i"
+		grep -h "claims\|summary" "$BATS_TEST_TMPDIR/a$i" "$BATS_TEST_TMPDIR/b$i" >&3 || true
+		[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
+		after=$(candle_requests)
+		local lo=${A_FROM[$i]} hi=${A_TO[$i]}
+		[[ "${B_FROM[$i]}" > "$lo" ]] || lo=${B_FROM[$i]}
+		[[ "${B_TO[$i]}" < "$hi" ]] || hi=${B_TO[$i]}
+		truth KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00" | diff - <(pg_db_dump "$DB" KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00")
+		coverage_merged
+		[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+		# every claim let go
+		[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
+		ideal=$(( ($(q "SELECT count(*) FROM candlepipe.candles") + 199) / 200 ))
+		got=$((after - before))
+		echo "overlap $i: $got requests, ideal $ideal" >&3
+		[ $((got * 100)) -le $((ideal * 105)) ]
+	done
+}
