@@ -192,12 +192,13 @@ claims_defer(int target, const struct range_list *theirs)
 	if (v == NULL)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
 	def = v;
-	def[ndef].target = target;
-	memset(&def[ndef].r, 0, sizeof(def[ndef].r));
+	v += ndef++;
+	/* cppcheck-suppress nullPointerRedundantCheck ; fatalx does not return */
+	v->target = target;
+	memset(&v->r, 0, sizeof(v->r));
 	for (size_t i = 0; i < theirs->n; i++)
-		if (range_list_push(&def[ndef].r, theirs->v[i].from, theirs->v[i].to) == -1)
+		if (range_list_push(&v->r, theirs->v[i].from, theirs->v[i].to) == -1)
 			fatalx(EXIT_TEMPFAIL, "out of memory");
-	ndef++;
 	log_info("claims: %zu range%s of target %d held by another collector; planned around",
 	         theirs->n, theirs->n == 1 ? "" : "s", target);
 }

@@ -978,12 +978,19 @@ follow_wake(const struct opts *o, int64_t now, int64_t wake)
 	return wake;
 }
 
+/* 1 while the planner has work: following, serving jobs, or ranges not
+ * proven yet (some maybe claimed by another collector). */
+static int
+has_work(const struct opts *o)
+{
+	return o->follow || o->daemon || !plan_finished(&plan) || claims_waiting();
+}
+
 /* Leases until every range is proven (with --follow: until a signal). */
 static void
 run(const struct opts *o, struct loop_clock *c)
 {
-	while (!stop_signal &&
-	       (o->follow || o->daemon || !plan_finished(&plan) || claims_waiting())) {
+	while (!stop_signal && has_work(o)) {
 		int64_t now = time_mono_ms(), wake;
 
 		plan_expire(&plan, now);
@@ -1074,7 +1081,7 @@ main(int argc, char **argv)
 	/* ready: the sockets are bound and there is something to do (a plan
 	 * already proven exits without, so nobody starts fetchers for it); a
 	 * daemon, once its control socket is bound, with or without work */
-	if (o.follow || o.daemon || !plan_finished(&plan) || claims_waiting())
+	if (has_work(&o))
 		proc_notify_ready(o.notify_fd);
 	run(&o, &c);
 	claims_close();
