@@ -220,7 +220,6 @@ collect_as() { # RUNDIR SOURCE FROM TO
 		wait $a || rc1=$?
 		wait $b || rc2=$?
 		cat "$BATS_TEST_TMPDIR/a$i" "$BATS_TEST_TMPDIR/b$i"
-		grep -h "claims\|summary" "$BATS_TEST_TMPDIR/a$i" "$BATS_TEST_TMPDIR/b$i" >&3 || true
 		[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
 		after=$(candle_requests)
 		local lo=${A_FROM[$i]} hi=${A_TO[$i]}
