@@ -43,12 +43,12 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
-PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c
+PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c planner/claims.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/json_tok.c fetcher/upbit_json.c \
                fetcher/sandbox.c fetcher/lease.c
 # the Upbit reader, also linked by its unit tests and bench/json_bench
 FETCHER_JSON_OBJ := fetcher/json_tok.o fetcher/upbit_json.o
-WRITER_SRC  := writer/main.c writer/store.c writer/check.c
+WRITER_SRC  := writer/main.c writer/store.c writer/store_pg.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize bench/json_bench
 

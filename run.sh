@@ -503,10 +503,25 @@ run_dir_for() { # db path: named in one place, common/rundir.c
 	"$MONITOR" --print-run-dir --db "$1"
 }
 
+# is_pg_db DB: --db names a PostgreSQL database (common/pgdb.c,
+# pgdb_is_uri): a postgresql:// or postgres:// URI or libpq keywords
+is_pg_db() {
+	case $1 in postgresql://* | postgres://* | *dbname=* | *host=*) return 0 ;; esac
+	return 1
+}
+
+# db_key DB: the database as the pid files name it: a file made absolute,
+# a PostgreSQL URI as given
+db_key() {
+	if is_pg_db "$1"; then echo "$1"; else realpath -m "$1"; fi
+}
+
 # check_db_dir DB: the directory of --db must exist; only data/ (that of
-# the default data/candles.db and of the demo) is made.
+# the default data/candles.db and of the demo) is made. A PostgreSQL
+# database has none.
 check_db_dir() {
 	local dir=.
+	! is_pg_db "$1" || return 0
 	case $1 in */*) dir=${1%/*}; dir=${dir:-/} ;; esac
 	[ -d "$dir" ] && return 0
 	if [ "$dir" = data ] && [ ! -e "$dir" ]; then
@@ -537,7 +552,7 @@ take_run_lock() {
 		die $EXIT_PERMFAIL "a collection is already running on ${hdb:-$1} (pid ${holder:-unknown}," \
 			"run dir $RUN_DIR): wait for it to finish, or stop it with kill -TERM ${holder:-PID}"
 	fi
-	printf '%s\n%s\n' "$$" "$(realpath -m "$1")" >"$pidf"
+	printf '%s\n%s\n' "$$" "$(db_key "$1")" >"$pidf"
 	for f in "$RUN_DIR"/*.log; do
 		[ ! -f "$f" ] || : >"$f"
 	done
@@ -885,7 +900,7 @@ take_service_lock() {
 		service_pid || true
 		die_running "$1"
 	fi
-	printf '%s\n%s\n' "$$" "$(realpath -m "$1")" >"$pidf"
+	printf '%s\n%s\n' "$$" "$(db_key "$1")" >"$pidf"
 }
 
 # write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting)

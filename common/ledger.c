@@ -6,7 +6,8 @@
  * candlepipe databases (ledger_schema_read, see ledger.h), which the writer
  * applies before it writes anything and the readers before they read, and
  * how a reader opens a database it may not write (ledger_open_ro). The
- * writer owns the schema and every write.
+ * writer owns the schema and every write. ledger_src reads coverage from
+ * either store (a PostgreSQL one through pgdb.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 #include "ledger.h"
 #include "log.h"
+#include "pgdb.h"
 #include "timeutil.h"
 
 #define LEDGER_BUSY_TIMEOUT_MS 5000
@@ -415,4 +417,36 @@ fail:
 	sqlite3_finalize(st);
 	out->n = n0;
 	return -1;
+}
+
+int
+ledger_src_open(const char *db, const char *app, struct ledger_src *src, int *code)
+{
+	src->db = NULL;
+	src->pg = NULL;
+	if (pgdb_is_uri(db))
+		src->pg = pgdb_open_checked(db, app, code);
+	else
+		src->db = ledger_open_checked(db, code);
+	return src->db == NULL && src->pg == NULL && *code != EXIT_OK ? -1 : 0;
+}
+
+int
+ledger_src_covered(const struct ledger_src *src, const char *market, const char *tf, int64_t from,
+                   int64_t to, struct range_list *out)
+{
+	if (src->pg != NULL)
+		return pgdb_covered(src->pg, market, tf, from, to, out);
+	if (src->db != NULL)
+		return ledger_covered(src->db, market, tf, from, to, out);
+	return 0;
+}
+
+void
+ledger_src_close(struct ledger_src *src)
+{
+	PQfinish(src->pg);
+	sqlite3_close(src->db);
+	src->pg = NULL;
+	src->db = NULL;
 }

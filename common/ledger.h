@@ -92,4 +92,21 @@ int ledger_exit_code(int sqlite_rc);
 int ledger_covered(sqlite3 *db, const char *market, const char *tf, int64_t from, int64_t to,
                    struct range_list *out);
 
+/* A coverage reader over either store: a SQLite file or a PostgreSQL
+ * connection (pgdb.h; libpq's PGconn is struct pg_conn). */
+struct pg_conn;
+struct ledger_src {
+	sqlite3 *db;        /* a SQLite database, or NULL */
+	struct pg_conn *pg; /* a PostgreSQL database, or NULL */
+};
+/* Opens db (a path, or a PostgreSQL URI or keyword string: pgdb_is_uri) to
+ * read coverage, judged like ledger_open_checked (app names the connection
+ * on the server): 0 with *src set (both NULL: the file does not exist
+ * yet), or -1 with *code EXIT_PERMFAIL or EXIT_TEMPFAIL, logged. */
+int ledger_src_open(const char *db, const char *app, struct ledger_src *src, int *code);
+/* ledger_covered or pgdb_covered; a src with neither covers nothing. */
+int ledger_src_covered(const struct ledger_src *src, const char *market, const char *tf,
+                       int64_t from, int64_t to, struct range_list *out);
+void ledger_src_close(struct ledger_src *src);
+
 #endif

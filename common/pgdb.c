@@ -144,10 +144,13 @@ pgdb_time_param(int64_t t, char out[20])
 static int
 option_set(const PQconninfoOption *o, const char *keyword, const char *env)
 {
+	const char *v;
+
 	for (; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL && *o->val != '\0')
 			return 1;
-	return env != NULL && getenv(env) != NULL && *getenv(env) != '\0';
+	v = env != NULL ? getenv(env) : NULL;
+	return v != NULL && *v != '\0';
 }
 
 /* The server's notices ("extension exists, skipping") as debug lines. */
@@ -376,6 +379,7 @@ exec_ok(PGconn *c, const char *sql, const char *what, int *code)
 int
 pgdb_create(PGconn *c, const char *name, struct ledger_schema *out, int *code)
 {
+	memset(out, 0, sizeof(*out));
 	if (exec_ok(c, "BEGIN", "create schema", code) == -1 ||
 	    exec_ok(c, PGDB_CREATE_LOCK, "create schema", code) == -1 ||
 	    pgdb_schema_read(c, out, code) == -1)

@@ -3,7 +3,8 @@
  * sockets, logs, pid file and hub endpoint): /tmp/cp-<first 12 hex of
  * sha1(absolute db path)>, the db path made absolute like `realpath -m`
  * (symlinks of the existing prefix resolved, "." and ".." folded, the file
- * need not exist), then SHA-1 (FIPS 180-4) of that text. run.sh asks for it
+ * need not exist; a PostgreSQL URI as given), then SHA-1 (FIPS 180-4) of
+ * that text. run.sh asks for it
  * through `cp-monitor --print-run-dir`; the monitor reads the endpoint there.
  * Owns no state.
  */
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgdb.h"
 #include "rundir.h"
 
 struct sha1 {
@@ -164,8 +166,13 @@ rundir_for(const char *db, char abs[PATH_MAX], char *dir, size_t cap)
 {
 	char hex[41];
 
-	if (rundir_abs_path(db, abs) == -1)
+	/* a PostgreSQL database is named by its connection string as given */
+	if (pgdb_is_uri(db)) {
+		if ((size_t)snprintf(abs, PATH_MAX, "%s", db) >= PATH_MAX)
+			return -1;
+	} else if (rundir_abs_path(db, abs) == -1) {
 		return -1;
+	}
 	rundir_sha1_hex(abs, hex);
 	return (size_t)snprintf(dir, cap, "/tmp/cp-%.12s", hex) < cap ? 0 : -1;
 }

@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "budget.h"
+#include "claims.h"
 #include "control.h"
 #include "crashpoint.h"
 #include "events.h"
@@ -324,10 +325,27 @@ check_market(const char *m)
 	return 0;
 }
 
+/* Adds the target [from, to) of (m, tf) over what cov proves, around the
+ * ranges another collector claims (claims.c; none on SQLite), which wait
+ * to be looked at again. */
+static void
+add_claimed(const char *m, enum tf tf, int64_t from, int64_t to, const struct range_list *cov)
+{
+	struct range_list want = { 0 }, missing = { 0 }, theirs = { 0 };
+
+	if (range_list_push(&want, from, to) == -1 || range_subtract(&want, cov, &missing) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	claims_take(m, tf_name(tf), &missing, &theirs);
+	claims_defer(plan_add_target_except(&plan, m, tf, from, to, cov, &theirs), &theirs);
+	range_list_free(&want);
+	range_list_free(&missing);
+	range_list_free(&theirs);
+}
+
 /* Adds [from, to) of every market for one timeframe, with what the ledger
  * of db already covers (db NULL: nothing yet, or --validate). */
 static int
-add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t to)
+add_markets(const struct opts *o, const struct ledger_src *db, enum tf tf, int64_t from, int64_t to)
 {
 	char *markets = strdup(o->markets), *m, *sm = NULL;
 	int rc = 0;
@@ -340,9 +358,12 @@ add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t
 			break;
 		if (o->validate_only)
 			continue;
-		if (db != NULL && ledger_covered(db, m, tf_name(tf), from, to, &cov) == -1)
+		if (db != NULL && ledger_src_covered(db, m, tf_name(tf), from, to, &cov) == -1)
 			fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
-		job_add_target(&jobs, &plan, m, tf, from, to, &cov);
+		if (o->daemon)
+			job_add_target(&jobs, &plan, m, tf, from, to, &cov);
+		else
+			add_claimed(m, tf, from, to, &cov);
 		range_list_free(&cov);
 	}
 	free(markets);
@@ -351,7 +372,7 @@ add_markets(const struct opts *o, sqlite3 *db, enum tf tf, int64_t from, int64_t
 
 /* One timeframe of --timeframe: its range and its markets. */
 static int
-add_timeframe(const struct opts *o, sqlite3 *db, const char *name, int64_t now)
+add_timeframe(const struct opts *o, const struct ledger_src *db, const char *name, int64_t now)
 {
 	enum tf tf;
 	int64_t from, to;
@@ -371,7 +392,7 @@ add_timeframe(const struct opts *o, sqlite3 *db, const char *name, int64_t now)
 /* Checks the lists and ranges and, unless --validate, adds the targets to
  * the plan. 0, or -1 with a message. */
 static int
-build_targets(const struct opts *o, sqlite3 *db)
+build_targets(const struct opts *o, const struct ledger_src *db)
 {
 	char *tfs = strdup(o->timeframes), *tfn, *st = NULL;
 	int64_t now = time_now();
@@ -745,7 +766,7 @@ static int
 plan_job(struct opts *o, uint32_t *id)
 {
 	struct job *j;
-	sqlite3 *db;
+	struct ledger_src db;
 	int code, rc;
 
 	o->validate_only = 1;
@@ -755,17 +776,15 @@ plan_job(struct opts *o, uint32_t *id)
 	j = job_new(&jobs, time_mono_ms());
 	*id = j->id;
 	job_fire(&jobs, j, JEV_PLAN);
-	db = ledger_open_checked(o->db, &code);
-	if (db == NULL && code != EXIT_OK) {
+	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1) {
 		snprintf(j->reason, sizeof(j->reason), "cannot use the database %s", o->db);
 		job_fire(&jobs, j, JEV_ERROR);
 		return 0;
 	}
 	job_building(&jobs, *id);
-	rc = build_targets(o, db);
+	rc = build_targets(o, &db);
 	job_building(&jobs, 0);
-	if (db != NULL)
-		sqlite3_close(db);
+	ledger_src_close(&db);
 	j = job_find(&jobs, *id);
 	job_fire(&jobs, j, rc == 0 ? JEV_PLANNED : JEV_ERROR);
 	return 0;
@@ -851,19 +870,18 @@ load_daemon(const struct opts *o)
 static int
 load_plan(const struct opts *o)
 {
+	struct ledger_src db;
 	int code, rc;
-	sqlite3 *db;
 
 	srandom((unsigned)(time_now_ms() ^ getpid()));
 	plan_init(&plan, (uint32_t)random() ^ (uint32_t)time_now());
 	if (o->daemon)
 		return load_daemon(o);
-	db = ledger_open_checked(o->db, &code);
-	if (db == NULL && code != EXIT_OK)
+	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1)
 		fatalx(code, "cannot use %s", o->db);
-	rc = build_targets(o, db);
-	if (db != NULL)
-		sqlite3_close(db);
+	claims_open(o->db, plan.run_id);
+	rc = build_targets(o, &db);
+	ledger_src_close(&db);
 	return rc;
 }
 
@@ -960,14 +978,23 @@ follow_wake(const struct opts *o, int64_t now, int64_t wake)
 	return wake;
 }
 
+/* 1 while the planner has work: following, serving jobs, or ranges not
+ * proven yet (some maybe claimed by another collector). */
+static int
+has_work(const struct opts *o)
+{
+	return o->follow || o->daemon || !plan_finished(&plan) || claims_waiting();
+}
+
 /* Leases until every range is proven (with --follow: until a signal). */
 static void
 run(const struct opts *o, struct loop_clock *c)
 {
-	while (!stop_signal && (o->follow || o->daemon || !plan_finished(&plan))) {
+	while (!stop_signal && has_work(o)) {
 		int64_t now = time_mono_ms(), wake;
 
 		plan_expire(&plan, now);
+		claims_tick(&plan, now);
 		if (o->daemon)
 			jobs_tick(&jobs, &plan);
 		if (o->follow)
@@ -1054,9 +1081,10 @@ main(int argc, char **argv)
 	/* ready: the sockets are bound and there is something to do (a plan
 	 * already proven exits without, so nobody starts fetchers for it); a
 	 * daemon, once its control socket is bound, with or without work */
-	if (o.follow || o.daemon || !plan_finished(&plan))
+	if (has_work(&o))
 		proc_notify_ready(o.notify_fd);
 	run(&o, &c);
+	claims_close();
 	rc = finish(&o, &c);
 	zmq_close(sock_work);
 	ctl_close();

@@ -243,6 +243,13 @@ plan_extend(struct plan *p, int target, int64_t to)
 	t->to = to;
 }
 
+void
+plan_add_range(struct plan *p, int target, int64_t from, int64_t to)
+{
+	if (from < to)
+		new_segment(p, target, from, to);
+}
+
 /* Drops the proven top of a segment; marks it done when nothing is left. */
 static void
 trim(struct plan *p, struct segment *s)

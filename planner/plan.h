@@ -117,6 +117,9 @@ void plan_drop_target(struct plan *p, int target, const char *reason);
  * become a segment (reusing a finished segment's entry, so memory stays
  * flat however long it runs). */
 void plan_extend(struct plan *p, int target, int64_t to);
+/* A new segment of target over [from, to) (a range another collector held
+ * and let go, claims.c), inside the target's range and not yet proven. */
+void plan_add_range(struct plan *p, int target, int64_t from, int64_t to);
 /* A segment ready for a lease now (round robin), or -1. */
 int plan_next_ready(struct plan *p, int64_t now_ms);
 /* Splits the lower half off the busiest leased segment whose unexplored

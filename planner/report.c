@@ -10,6 +10,7 @@
 
 #include "ledger.h"
 #include "log.h"
+#include "pgdb.h"
 #include "report.h"
 #include "tf.h"
 #include "timeutil.h"
@@ -173,7 +174,7 @@ append_missing(const struct target *t, const struct range_list *miss, int first,
 
 /* Appends the uncovered pieces of every target; returns how many. */
 static int
-uncovered_ranges(const struct plan *p, sqlite3 *db, char *line)
+uncovered_ranges(const struct plan *p, const struct ledger_src *db, char *line)
 {
 	size_t off = 0;
 	int uncovered = 0;
@@ -185,8 +186,7 @@ uncovered_ranges(const struct plan *p, sqlite3 *db, char *line)
 		if (t->from >= t->to)
 			continue;
 		range_list_push(&want, t->from, t->to);
-		if (db != NULL)
-			ledger_covered(db, t->market, tf_name(t->tf), t->from, t->to, &cov);
+		ledger_src_covered(db, t->market, tf_name(t->tf), t->from, t->to, &cov);
 		range_subtract(&want, &cov, &miss);
 		uncovered += append_missing(t, &miss, uncovered == 0, line, &off);
 		range_list_free(&want);
@@ -222,13 +222,17 @@ print_summary(const struct plan *p, const struct run_stats *r)
 int
 report_final(const struct plan *p, const struct run_stats *r, const char *db_path)
 {
-	int exists, uncovered;
-	sqlite3 *db = ledger_open_ro(db_path, &exists);
+	struct ledger_src db = { NULL, NULL };
 	char line[REPORT_LINE_MAX];
+	int exists, code, uncovered;
 
-	uncovered = uncovered_ranges(p, db, line);
-	if (db != NULL)
-		sqlite3_close(db);
+	/* a file no writer made is read as it is; a PostgreSQL one is judged */
+	if (pgdb_is_uri(db_path))
+		(void)ledger_src_open(db_path, "cp-planner", &db, &code);
+	else
+		db.db = ledger_open_ro(db_path, &exists);
+	uncovered = uncovered_ranges(p, &db, line);
+	ledger_src_close(&db);
 	print_summary(p, r);
 	if (uncovered) {
 		fprintf(stderr, "collect: not covered: %s\n", line);

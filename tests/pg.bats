@@ -1,18 +1,60 @@
 #!/usr/bin/env bats
 # tests/pg.bats: PostgreSQL as the database (issue 14), on a throwaway
 # server this file starts (tests/pg_helpers.bash) and removes whatever
-# happens. Skips, saying so in one line, without the server binaries.
+# happens; every test has its own database. The same truth checks as
+# tests/collect.bats makes on SQLite. Skips, saying so in one line, without
+# the server binaries.
 
 load pg_helpers
 load pipeline_helpers
 
 setup_file() {
+	load pg_helpers
+	load pipeline_helpers
 	pg_skip_unless
 	pg_start cp
+	start_file_sim --rate-limit 0
 }
 
 teardown_file() {
+	load sim_helpers
+	load pg_helpers
+	stop_all_sims
 	pg_stop
+}
+
+setup() {
+	use_file_sim
+	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+}
+
+q() { # SQL: one value from the test's database
+	pg_psql "$DB" -c "$1"
+}
+
+# collect [from, to) of M TF into PostgreSQL and compare every field with the truth
+check_range() { # M TF FROM TO [collect options...]
+	local m=$1 tf=$2 from=$3 to=$4; shift 4
+	run collect --market "$m" --timeframe "$tf" --from "$from" --to "$to" --db "$DB" --rate 0 --quiet "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	local stored=${tf/#60m/1h}
+	stored=${stored/#240m/4h}
+	pg_db_dump "$DB" "$m" "$stored" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
+}
+
+candles_over() { # N: more than N candles stored
+	[ "$(q "SELECT count(*) FROM candlepipe.candles" 2>/dev/null || echo 0)" -gt "$1" ]
+}
+
+# no two coverage rows of one (market, timeframe) overlap or touch
+coverage_merged() {
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage a JOIN candlepipe.coverage b
+		USING (market, timeframe) WHERE a.ctid <> b.ctid
+		AND (a.span && b.span OR a.span -|- b.span)")" -eq 0 ]
 }
 
 @test "pgdb: the schema rule on real databases; a foreign candlepipe schema is refused and left unchanged" {
@@ -21,4 +63,176 @@ teardown_file() {
 	[ "$status" -eq 0 ]
 	[[ "$output" != *SKIPPED* ]]
 	[[ "$output" == *"[  PASSED  ] 8 test(s)."* ]]
+}
+
+@test "pg: 1m and 1s equal the truth field for field" {
+	check_range KRW-BTC 1m 2026-10-01T00:00:00 2026-10-02T00:00:00
+	local to from
+	to=$(ago 600); from=$(ago 3000)
+	check_range KRW-ETH 1s "${from:0:16}:00" "${to:0:16}:00"
+	# exact decimals: numeric keeps Upbit's scale
+	[ "$(q "SELECT opening_price::text FROM candlepipe.candles WHERE timeframe = '1m' LIMIT 1")" != "" ]
+	[[ "$(q "SELECT opening_price::text FROM candlepipe.candles WHERE timeframe = '1m' LIMIT 1")" == *.00000000 ]]
+	coverage_merged
+}
+
+@test "pg: 3m 5m 10m 15m 30m 1h 4h equal the truth" {
+	for tf in 3m 5m 10m 15m 30m; do
+		check_range KRW-XRP $tf 2026-09-01T00:00:00 2026-09-04T00:00:00
+	done
+	check_range KRW-SOL 60m 2026-08-01T00:00:00 2026-09-15T00:00:00
+	check_range KRW-SOL 240m 2026-05-01T00:00:00 2026-09-15T00:00:00
+	[ "$(q "SELECT string_agg(DISTINCT timeframe, ',') FROM candlepipe.candles WHERE market = 'KRW-SOL'")" = "1h,4h" ]
+}
+
+@test "pg: 1d, 1w, 1M, 1y across the listing equal the truth; history_start proven" {
+	check_range KRW-BTC 1d 2025-01-01T00:00:00 2026-11-01T00:00:00
+	check_range KRW-BTC 1w 2017-01-02T00:00:00 2026-11-02T00:00:00
+	check_range KRW-BTC 1M 2016-01-01T00:00:00 2026-11-01T00:00:00
+	check_range KRW-BTC 1y 2015-01-01T00:00:00 2026-01-01T00:00:00
+	[ "$(q "SELECT first_utc FROM candlepipe.history_start WHERE market='KRW-BTC' AND timeframe='1M'")" = "2017-10-01 00:00:00" ]
+}
+
+@test "pg: running the same collection again makes zero candle requests" {
+	check_range KRW-ETH 1m 2026-10-05T00:00:00 2026-10-06T00:00:00
+	local before after
+	before=$(candle_requests)
+	run collect --market KRW-ETH --timeframe 1m --from 2026-10-05T00:00:00 --to 2026-10-06T00:00:00 --db "$DB" --rate 0 --quiet
+	[ "$status" -eq 0 ]
+	after=$(candle_requests)
+	[ "$before" -eq "$after" ]
+}
+
+@test "pg: random fragments already stored: only the missing parts are requested" {
+	local i h before after stored_before new
+	for i in 1 2 3 4 5; do
+		h=$(( (RANDOM % 22) + 1 ))
+		run collect --market KRW-ADA --timeframe 1m --from "2026-10-10T$(printf %02d $h):07:00" \
+			--to "2026-10-10T$(printf %02d $h):$(printf %02d $((20 + RANDOM % 30))):00" --db "$DB" --rate 0 --quiet
+		[ "$status" -eq 0 ]
+	done
+	stored_before=$(q "SELECT count(*) FROM candlepipe.candles")
+	before=$(candle_requests)
+	run collect --market KRW-ADA --timeframe 1m --from 2026-10-10T00:00:00 --to 2026-10-11T00:00:00 --db "$DB" --quiet
+	[ "$status" -eq 0 ]
+	truth KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00 | diff - <(pg_db_dump "$DB" KRW-ADA 1m 2026-10-10T00:00:00 2026-10-11T00:00:00)
+	after=$(candle_requests)
+	new=$(( $(q "SELECT count(*) FROM candlepipe.candles") - stored_before ))
+	echo "requests $((after - before)) for $new new candles"
+	[ $((after - before)) -le $(( (new + 199) / 200 + 6 )) ]
+	coverage_merged
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-ADA'")" -eq 1 ]
+}
+
+@test "pg: a sparse, a very sparse and a newly listed market come out right" {
+	check_range KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-03T00:00:00
+	check_range KRW-MED 1m 2026-10-01T00:00:00 2026-10-03T00:00:00
+	[ "$(q "SELECT count(*) FROM candlepipe.candles WHERE market='KRW-ZIL'")" -lt 2880 ]
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market='KRW-MED'
+		AND span @> tsrange('2026-10-01', '2026-10-03')")" -eq 1 ]
+	check_range KRW-BERA 1m 2026-10-31T12:00:00 2026-11-01T12:00:00
+	[ "$(q "SELECT min(candle_date_time_utc) > '2026-10-31T23:59:59' FROM candlepipe.candles WHERE market='KRW-BERA'")" = t ]
+	[ "$(q "SELECT first_utc > '2026-10-31T23:59:59' FROM candlepipe.history_start WHERE market='KRW-BERA'")" = t ]
+}
+
+@test "pg: the markets table holds what /v1/market/all said" {
+	check_range KRW-BTC 1h 2026-10-01T00:00:00 2026-10-02T00:00:00
+	[ "$(q "SELECT count(*) FROM candlepipe.markets")" -gt 5 ]
+	[ "$(q "SELECT english_name FROM candlepipe.markets WHERE market = 'KRW-BTC'")" = Bitcoin ]
+}
+
+@test "pg: a database with another program's candlepipe schema is refused (exit 3) and left unchanged" {
+	q "CREATE SCHEMA candlepipe; CREATE TABLE candlepipe.candles(x int); INSERT INTO candlepipe.candles VALUES (7)"
+	local before
+	before=$(pg_psql "$DB" -c "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'candlepipe'::regnamespace")
+	run collect --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 --db "$DB" --rate 0 --quiet
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"not candlepipe's"*"refusing to touch it"* ]]
+	[ "$(pg_psql "$DB" -c "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'candlepipe'::regnamespace")" = "$before" ]
+	[ "$(q "SELECT x FROM candlepipe.candles")" = 7 ]
+	[ "$(q "SELECT count(*) FROM pg_extension WHERE extname = 'btree_gist'")" = 0 ]
+}
+
+@test "pg: a server that is not there: the writer exits 4 (temporary) naming it" {
+	run collect --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T06:00:00 \
+		--db "postgresql://postgres@/cp?host=$BATS_TEST_TMPDIR/nosock" --rate 0 --quiet
+	echo "$output"
+	# as for a busy SQLite file: the writer exits 4, run.sh says run it again
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the writer did not start (exit 4): cannot connect to postgresql://postgres@/cp?host="*"; run it again"* ]]
+}
+
+@test "pg: pg_ctl restart -m fast in the middle of a collection: it completes, equal to the truth" {
+	local from=2026-06-01T00:00:00 to=2026-07-01T00:00:00
+	collect --market KRW-BTC --timeframe 1m --from $from --to $to --db "$DB" --rate 15 --quiet \
+		>"$BATS_TEST_TMPDIR/out" 2>&1 &
+	local pid=$!
+	# some results committed first, then the server goes away and comes back
+	WAIT_FOR_S=60 wait_for candles_over 2000
+	pg_restart
+	local rc=0
+	wait "$pid" || rc=$?
+	cat "$BATS_TEST_TMPDIR/out"
+	[ "$rc" -eq 0 ]
+	grep -q "reconnected to" "$BATS_TEST_TMPDIR/run/writer.log"
+	truth KRW-BTC 1m $from $to | diff - <(pg_db_dump "$DB" KRW-BTC 1m $from $to)
+	coverage_merged
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+}
+
+@test "pg: the read-only role reads (psql and the planner's coverage) and cannot write" {
+	check_range KRW-BTC 1h 2026-10-01T00:00:00 2026-10-03T00:00:00
+	pg_psql "$PG_URI" -c "DO \$\$ BEGIN CREATE ROLE candlepipe_read LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$"
+	q "GRANT USAGE ON SCHEMA candlepipe TO candlepipe_read; GRANT SELECT ON ALL TABLES IN SCHEMA candlepipe TO candlepipe_read"
+	local ro=${DB/postgres@/candlepipe_read@}
+	[ "$(pg_psql "$ro" -c "SELECT count(*) FROM candlepipe.candles")" -eq 48 ]
+	run pg_psql "$ro" -c "DELETE FROM candlepipe.candles"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"permission denied"* ]]
+	# the planner plans over what the read-only role sees: nothing to fetch
+	run "$ROOT/planner/cp-planner" --db "$ro" --market KRW-BTC --timeframe 1h \
+		--from 2026-10-01T00:00:00 --to 2026-10-03T00:00:00 --work "ipc://$BATS_TEST_TMPDIR/w.sock" --rate 0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 segments to fetch"* ]]
+	[[ "$output" == *"48 of 48 slots already covered"* ]]
+}
+
+# two collectors (own run dirs, own source addresses) at once on one database
+collect_as() { # RUNDIR SOURCE FROM TO
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$1" --source-ip "$2" \
+		--market KRW-BTC --timeframe 1m --from "$3" --to "$4" --db "$DB" --rate 20 --quiet 3>&-
+}
+
+@test "pg: two collectors at once with overlapping ranges: the truth, and requests <= 1.05 x ideal" {
+	local a b before after ideal got rc1 rc2 i
+	local -a A_FROM=(2026-03-01 2026-03-01 2026-03-05) A_TO=(2026-03-11 2026-03-11 2026-03-15)
+	local -a B_FROM=(2026-03-06 2026-03-03 2026-03-01) B_TO=(2026-03-16 2026-03-09 2026-03-19)
+	for i in 0 1 2; do
+		DB=$(pg_createdb "t${BATS_SUITE_TEST_NUMBER}_$i")
+		before=$(candle_requests)
+		collect_as "$BATS_TEST_TMPDIR/ra$i" 127.0.0.2 "${A_FROM[$i]}" "${A_TO[$i]}" >"$BATS_TEST_TMPDIR/a$i" 2>&1 &
+		a=$!
+		collect_as "$BATS_TEST_TMPDIR/rb$i" 127.0.0.3 "${B_FROM[$i]}" "${B_TO[$i]}" >"$BATS_TEST_TMPDIR/b$i" 2>&1 &
+		b=$!
+		rc1=0 rc2=0
+		wait $a || rc1=$?
+		wait $b || rc2=$?
+		cat "$BATS_TEST_TMPDIR/a$i" "$BATS_TEST_TMPDIR/b$i"
+		[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
+		after=$(candle_requests)
+		local lo=${A_FROM[$i]} hi=${A_TO[$i]}
+		[[ "${B_FROM[$i]}" > "$lo" ]] || lo=${B_FROM[$i]}
+		[[ "${B_TO[$i]}" < "$hi" ]] || hi=${B_TO[$i]}
+		truth KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00" | diff - <(pg_db_dump "$DB" KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00")
+		coverage_merged
+		[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+		# every claim let go
+		[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
+		ideal=$(( ($(q "SELECT count(*) FROM candlepipe.candles") + 199) / 200 ))
+		got=$((after - before))
+		echo "overlap $i: $got requests, ideal $ideal" >&3
+		[ $((got * 100)) -le $((ideal * 105)) ]
+	done
 }

@@ -127,3 +127,27 @@ pg_stop() {
 	rm -rf "$dir"
 	unset PG_DIR PG_URI
 }
+
+# pg_db_dump URI M TF [FROM TO]: the stored candles of (M, TF) [with FROM <=
+# start < TO] as Upbit JSON lines, oldest first, byte for byte like
+# `upbit-sim truth` (numeric keeps Upbit's scale); tests/db_dump.sh's twin
+pg_db_dump() {
+	pg_psql "$1" -v m="$2" -v tf="$3" -v f="${4:-1970-01-01}" -v t="${5:-9999-12-31}" <<'SQL'
+SELECT '{"market":"' || market || '","candle_date_time_utc":"' ||
+  to_char(candle_date_time_utc, 'YYYY-MM-DD"T"HH24:MI:SS') || '","candle_date_time_kst":"' ||
+  to_char(candle_date_time_kst, 'YYYY-MM-DD"T"HH24:MI:SS') ||
+  '","opening_price":' || opening_price || ',"high_price":' || high_price ||
+  ',"low_price":' || low_price || ',"trade_price":' || trade_price ||
+  ',"timestamp":' || timestamp || ',"candle_acc_trade_price":' ||
+  candle_acc_trade_price || ',"candle_acc_trade_volume":' || candle_acc_trade_volume ||
+  coalesce(',"unit":' || unit, '') ||
+  coalesce(',"prev_closing_price":' || prev_closing_price, '') ||
+  coalesce(',"change_price":' || change_price, '') ||
+  coalesce(',"change_rate":' || change_rate, '') ||
+  coalesce(',"converted_trade_price":' || converted_trade_price, '') ||
+  coalesce(',"first_day_of_period":"' || first_day_of_period || '"', '') || '}'
+  FROM candlepipe.candles WHERE market = :'m' AND timeframe = :'tf'
+  AND candle_date_time_utc >= :'f'::timestamp AND candle_date_time_utc < :'t'::timestamp
+  ORDER BY candle_date_time_utc
+SQL
+}

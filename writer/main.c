@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -42,6 +43,9 @@
 #define POLL_MS 100  /* signal latency bound */
 #define STATS_EVERY_MS 10000
 #define DB_FAILURES_MAX 20 /* consecutive failed batches: restart me */
+/* A lost PostgreSQL connection: reconnect after 250 ms, doubling to 4 s. */
+#define RECONNECT_MIN_MS 250
+#define RECONNECT_MAX_MS 4000
 
 struct opts {
 	const char *db, *results, *work, *events, *ready_file, *markets_file;
@@ -86,6 +90,9 @@ usage(FILE *f)
 	           "  --db PATH         SQLite database: created if missing (its directory must\n"
 	           "                    exist); another program's file is refused, untouched;\n"
 	           "                    PATH.lock is held and names our pid\n"
+	           "  --db postgresql://...  a PostgreSQL database (URI or libpq keywords): its\n"
+	           "                    \"candlepipe\" schema is created if missing; another's\n"
+	           "                    is refused; a lost connection is retried\n"
 	           "  --results EP      bind a ROUTER here for the fetchers' RESULT messages\n"
 	           "  --work EP         the planner's endpoint, for COMMITTED messages\n"
 	           "  --events EP       the event hub to publish \"committed\" events to\n"
@@ -326,7 +333,7 @@ slot_cmp(const void *a, const void *b)
 
 /* Writes slots[0..n) in one transaction: 0, or -1 (rolled back). */
 static int
-commit_batch(int n)
+commit_once(int n)
 {
 	int64_t now = time_now();
 	int i;
@@ -344,6 +351,52 @@ commit_batch(int n)
 		return -1;
 	}
 	CRASHPOINT("writer_after_commit");
+	return 0;
+}
+
+/* Sleeps ms milliseconds, or less when a signal comes. */
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Connects to the database again, waiting 250 ms doubling to 4 s between
+ * attempts, until it works (0) or a signal comes (-1). A permanent refusal
+ * (the database gone, no longer ours, the role's rights) ends the writer. */
+static int
+reconnect(void)
+{
+	struct store_err err;
+	int64_t delay = RECONNECT_MIN_MS;
+
+	while (!stop_signal) {
+		log_warnx("database connection lost; reconnecting in %lld ms", (long long)delay);
+		sleep_ms(delay);
+		if (stop_signal)
+			break;
+		if (store_reconnect(store, &err) == 0)
+			return 0;
+		if (err.code == EXIT_PERMFAIL)
+			fatalx(EXIT_PERMFAIL, "%s", err.msg);
+		log_warnx("%s", err.msg);
+		delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+	}
+	return -1;
+}
+
+/* commit_once; after a lost connection (also during COMMIT, which may have
+ * committed) reconnects and writes the whole batch again: the retry of a
+ * committed batch inserts nothing and finds its ranges covered. */
+static int
+commit_batch(int n)
+{
+	while (commit_once(n) == -1) {
+		if (!store_conn_lost(store) || reconnect() == -1)
+			return -1;
+	}
 	return 0;
 }
 

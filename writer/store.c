@@ -80,7 +80,9 @@
 #include "fsutil.h"
 #include "ledger.h"
 #include "log.h"
+#include "pgdb.h"
 #include "store.h"
+#include "store_pg.h"
 #include "tf.h"
 #include "timeutil.h"
 
@@ -189,6 +191,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct store {
+	struct store_pg *pg; /* a PostgreSQL --db (store_pg.c): everything goes there */
 	sqlite3 *db;
 	int lock_fd;
 	int lock_created;            /* we made the lock file: removed if refused */
@@ -554,6 +557,12 @@ store_open(const char *path, struct store_err *err)
 	}
 	strcpy(s->path, path);
 	s->lock_fd = -1;
+	if (pgdb_is_uri(path)) {
+		/* no path, no lock file: several writers may share the server */
+		if ((s->pg = store_pg_open(path, err)) == NULL)
+			store_close(&s);
+		return s;
+	}
 	if (resolve_path(s, err) == -1 || take_lock(s, err) == -1 || precheck(s, err) == -1 ||
 	    open_db(s, err) == -1 || schema_setup(s, err) == -1 || prepare_all(s, err) == -1 ||
 	    exec(s, "COMMIT", NULL, err) == -1) {
@@ -573,6 +582,7 @@ store_close(struct store **sp)
 
 	if (s == NULL)
 		return;
+	store_pg_close(&s->pg);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	/* Cannot be busy once every statement is finalized; an open
@@ -595,8 +605,27 @@ run(sqlite3_stmt *st)
 }
 
 int
+store_conn_lost(const struct store *s)
+{
+	return s->pg != NULL && store_pg_lost(s->pg);
+}
+
+int
+store_reconnect(struct store *s, struct store_err *err)
+{
+	if (s->pg == NULL) {
+		err->code = EXIT_TEMPFAIL;
+		snprintf(err->msg, sizeof(err->msg), "%s: no connection to restore", s->path);
+		return -1;
+	}
+	return store_pg_reconnect(s->pg, err);
+}
+
+int
 store_begin(struct store *s)
 {
+	if (s->pg != NULL)
+		return store_pg_begin(s->pg);
 	if (FAILPOINT("writer_begin") || run(s->st[ST_BEGIN]) != SQLITE_OK) {
 		log_warnx("BEGIN on %s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
@@ -607,6 +636,8 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
+	if (s->pg != NULL)
+		return store_pg_commit(s->pg);
 	if (run(s->st[ST_COMMIT]) != SQLITE_OK) {
 		log_warnx("COMMIT on %s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
@@ -619,7 +650,9 @@ store_rollback(struct store *s)
 {
 	/* After some errors SQLite has already rolled back by itself. ROLLBACK
 	 * of a WAL transaction only drops pages from the cache: it cannot fail. */
-	if (!sqlite3_get_autocommit(s->db))
+	if (s->pg != NULL)
+		store_pg_rollback(s->pg);
+	else if (!sqlite3_get_autocommit(s->db))
 		run(s->st[ST_ROLLBACK]);
 }
 
@@ -891,6 +924,8 @@ store_put_result(struct store *s, const struct msg_result *r, int64_t now,
 	uint16_t new_candles = 0;
 	uint8_t duplicate = 0;
 
+	if (s->pg != NULL)
+		return store_pg_put_result(s->pg, r, now, out);
 	if (store_check_result(r, now, why, sizeof(why)) == -1) {
 		log_warnx("result of chunk %llu (%.*s %s) rejected: %s", (unsigned long long)ci->id,
 		          MARKET_MAX, ci->market,
@@ -947,6 +982,7 @@ read_file(const char *file, char **buf, long *len, struct store_err *err)
 		        "--markets-file %s: cannot read it", file);
 		goto fail;
 	}
+	(*buf)[*len] = '\0';
 	fclose(f);
 	return 0;
 fail:
@@ -1023,6 +1059,10 @@ store_load_markets(struct store *s, const char *file, int64_t now, struct store_
 
 	if (read_file(file, &json, &len, err) == -1)
 		return -1;
+	if (s->pg != NULL) {
+		n = store_pg_load_markets(s->pg, json, len, now, file, err);
+		goto done;
+	}
 	time_format(now, tnow);
 	if ((rc = markets_step(s, markets_check_sql, json, len, tnow, why, sizeof(why))) !=
 	        SQLITE_DONE ||

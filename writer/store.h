@@ -12,6 +12,8 @@
  *   store_commit(s);                               // or store_rollback(s)
  *   store_close(&s);
  * No function here touches ZeroMQ, so tests drive it directly.
+ * A PostgreSQL --db (pgdb_is_uri) goes to store_pg.c behind the same calls:
+ * no lock file there, and a lost connection is retried (store_conn_lost).
  */
 #ifndef CP_WRITER_STORE_H
 #define CP_WRITER_STORE_H
@@ -75,7 +77,15 @@ void store_close(struct store **sp);
  * filled (EXIT_PERMFAIL for a bad file; nothing written). */
 long store_load_markets(struct store *s, const char *file, int64_t now, struct store_err *err);
 
-/* BEGIN IMMEDIATE. 0 or -1 (logged). */
+/* 1 if the last failure lost the connection to a PostgreSQL database (or
+ * its server is restarting): store_reconnect, then retry the whole
+ * transaction (its writes are idempotent). Always 0 for SQLite. */
+int store_conn_lost(const struct store *s);
+/* One attempt to connect to the PostgreSQL database again: 0, or -1 with
+ * err filled (EXIT_TEMPFAIL: try again later; EXIT_PERMFAIL: give up). */
+int store_reconnect(struct store *s, struct store_err *err);
+
+/* BEGIN IMMEDIATE (BEGIN on PostgreSQL). 0 or -1 (logged). */
 int store_begin(struct store *s);
 /* COMMIT. 0, or -1 (logged) after which the caller must store_rollback. */
 int store_commit(struct store *s);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# PostgreSQL against SQLite (issue 14): candles/s of a 14-day 1m collection
+# into each at the same simulator latency, and with no rate limit and no
+# latency (the writer's ceiling). Starts its own throwaway PostgreSQL
+# server (tests/pg_helpers.bash) and removes it. Prints figures; judges
+# nothing. Skips, saying so, without the server binaries.
+set -u
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/pg_helpers.bash
+. "$ROOT/tests/pg_helpers.bash"
+if ! why=$(pg_available); then
+	echo "-- PostgreSQL: skipped: $why"
+	exit 0
+fi
+trap 'pg_stop; for p in "${BENCH_SIMS[@]}"; do kill $p 2>/dev/null; done; rm -rf "$BENCH_TMP"' EXIT
+pg_start bench >/dev/null || exit 1
+DB="$BENCH_TMP/bench.db"
+N=0
+
+# pg_collect ARGS...: bench_collect into a fresh PostgreSQL database
+pg_collect() {
+	local uri t0 t1
+	N=$((N + 1))
+	uri=$(pg_createdb "b$N" 2>/dev/null)
+	t0=$(now_s)
+	"$ROOT/run.sh" collect --db "$uri" --api-url "$SIM_URL" --quiet \
+		--run-dir "$BENCH_TMP/run.pg$N" "$@" >"$BENCH_TMP/collect.out" 2>&1
+	BENCH_RC=$?
+	t1=$(now_s)
+	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	STORED=$(pg_psql "$uri" -c "SELECT count(*) FROM candlepipe.candles")
+	[ $BENCH_RC -eq 0 ] || { echo "  (collect exited $BENCH_RC)"; tail -n 3 "$BENCH_TMP/collect.out"; }
+}
+
+line() { # STORE
+	printf '  %-10s %6d candles in %6.2f s: %6d candles/s end to end (planner: %s candles/s)\n' \
+		"$1" "$STORED" "$ELAPSED" "$(rate "$STORED" "$ELAPSED")" "$(planner_cps)"
+}
+
+RANGE=(--market KRW-BTC --timeframe 1m --from 2026-09-01T00:00:00 --to 2026-09-15T00:00:00)
+echo "-- 14 days of 1m, simulator latency 30 ms, no rate limit, 2 fetchers x 8 in flight"
+bench_sim lat --latency-ms 30 --rate-limit 0
+bench_collect "$DB" "${RANGE[@]}" --rate 0 --fetchers 2 --inflight 8
+line sqlite; sq=$(rate "$STORED" "$ELAPSED")
+pg_collect "${RANGE[@]}" --rate 0 --fetchers 2 --inflight 8
+line postgresql; pq=$(rate "$STORED" "$ELAPSED")
+printf '  ratio postgresql/sqlite: %.2f\n' "$(awk -v a="$pq" -v b="$sq" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+
+echo "-- the writer's ceiling: no rate limit, no latency, 4 dense markets x 14 days of 1m"
+bench_sim raw --rate-limit 0
+RAW=(--market KRW-BTC,KRW-ETH,KRW-XRP,KRW-SOL --timeframe 1m --from 2026-09-01T00:00:00
+	--to 2026-09-15T00:00:00 --rate 0 --fetchers 2 --inflight 8)
+bench_collect "$DB" "${RAW[@]}"
+line sqlite; sq=$(rate "$STORED" "$ELAPSED")
+pg_collect "${RAW[@]}"
+line postgresql; pq=$(rate "$STORED" "$ELAPSED")
+printf '  ratio postgresql/sqlite: %.2f\n' "$(awk -v a="$pq" -v b="$sq" 'BEGIN { print (b > 0 ? a / b : 0) }')"

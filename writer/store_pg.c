@@ -1,0 +1,510 @@
+/*
+ * store_pg.c: the writer's PostgreSQL store (issue 14), behind the store.h
+ * API (store.c dispatches here for a PostgreSQL --db). It owns the
+ * writer's one connection to the database, its prepared statements, and
+ * every write of candles, coverage, history starts and markets into the
+ * schema of pgschema.h (created here when the database is empty; a NEWER
+ * or FOREIGN database is refused without a write, see pgdb.h).
+ *
+ * A result is written, inside the caller's transaction, as: the advisory
+ * lock of its (market, timeframe) (pg_advisory_xact_lock, held to COMMIT),
+ * taken before the coverage merge reads, so two writers on one database
+ * merge one after the other; its candles, staged as unnest arrays in one
+ * INSERT ... ON CONFLICT DO NOTHING; then the coverage merge, one statement
+ * that leaves a range already covered alone (a duplicate) or replaces
+ * every row overlapping or touching it by their union; and history_start.
+ * Coverage therefore never exists without its candles, and the EXCLUDE
+ * constraint on coverage is the backstop. Everything is idempotent: a
+ * transaction retried after a connection lost during COMMIT (it may have
+ * committed) inserts nothing and finds its range covered.
+ *
+ * There is no lock file: several writers (collectors on several hosts) may
+ * share the database; the advisory locks serialise what must be.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "crashpoint.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "pgdb.h"
+#include "store_pg.h"
+#include "tf.h"
+#include "timeutil.h"
+
+#define KST_OFFSET_S (9 * 3600)
+/* The arrays of the candle insert: $3..$16. */
+#define ARR_COUNT 14
+
+enum arr {
+	A_UTC,
+	A_OPEN,
+	A_HIGH,
+	A_LOW,
+	A_CLOSE,
+	A_TS,
+	A_ACC_PRICE,
+	A_ACC_VOLUME,
+	A_UNIT,
+	A_PREV,
+	A_CHG_PRICE,
+	A_CHG_RATE,
+	A_CONV,
+	A_FIRST
+};
+
+/* The array holding each decimal, by enum candle_num. */
+static const enum arr num_arr[CN_COUNT] = {
+	[CN_OPEN] = A_OPEN,
+	[CN_HIGH] = A_HIGH,
+	[CN_LOW] = A_LOW,
+	[CN_CLOSE] = A_CLOSE,
+	[CN_ACC_PRICE] = A_ACC_PRICE,
+	[CN_ACC_VOLUME] = A_ACC_VOLUME,
+	[CN_PREV_CLOSE] = A_PREV,
+	[CN_CHANGE_PRICE] = A_CHG_PRICE,
+	[CN_CHANGE_RATE] = A_CHG_RATE,
+	[CN_CONVERTED] = A_CONV,
+};
+
+static const char lock_sql[] = "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))";
+
+static const char insert_sql[] =
+    "INSERT INTO candlepipe.candles(market, timeframe, candle_date_time_utc,"
+    " candle_date_time_kst, opening_price, high_price, low_price, trade_price, timestamp,"
+    " candle_acc_trade_price, candle_acc_trade_volume, unit, prev_closing_price,"
+    " change_price, change_rate, converted_trade_price, first_day_of_period)"
+    " SELECT $1, $2, u, u + interval '9 hours', o, h, l, c, ts, ap, av, un, pc, cp, cr, cv, fd"
+    " FROM unnest($3::timestamp[], $4::numeric[], $5::numeric[], $6::numeric[],"
+    " $7::numeric[], $8::bigint[], $9::numeric[], $10::numeric[], $11::smallint[],"
+    " $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::date[])"
+    " AS t(u, o, h, l, c, ts, ap, av, un, pc, cp, cr, cv, fd)"
+    " ON CONFLICT DO NOTHING";
+
+/* [$3, $4) merged into the coverage of ($1, $2): nothing when one row holds
+ * it all (the duplicate), else the rows overlapping or touching it are
+ * replaced by their union with it. The aggregate reads every deleted row
+ * before the insert, and rows this statement deleted do not conflict. */
+static const char cover_sql[] =
+    "WITH r AS (SELECT tsrange($3::timestamp, $4::timestamp) AS r),"
+    " dup AS (SELECT 1 FROM candlepipe.coverage c, r"
+    "  WHERE c.market = $1 AND c.timeframe = $2 AND c.span @> r.r),"
+    " d AS (DELETE FROM candlepipe.coverage c USING r"
+    "  WHERE c.market = $1 AND c.timeframe = $2 AND (c.span && r.r OR c.span -|- r.r)"
+    "  AND NOT EXISTS (SELECT 1 FROM dup) RETURNING c.span),"
+    " ins AS (INSERT INTO candlepipe.coverage(market, timeframe, span)"
+    "  SELECT $1, $2, tsrange(least($3::timestamp, min(lower(d.span))),"
+    "   greatest($4::timestamp, max(upper(d.span)))) FROM d"
+    "  HAVING NOT EXISTS (SELECT 1 FROM dup) RETURNING 1)"
+    " SELECT EXISTS (SELECT 1 FROM dup), (SELECT count(*) FROM ins)";
+
+static const char hist_sql[] = "INSERT INTO candlepipe.history_start(market, timeframe, first_utc)"
+                               " VALUES ($1, $2, $3::timestamp) ON CONFLICT (market, timeframe)"
+                               " DO UPDATE SET first_utc = excluded.first_utc";
+
+/* The first thing wrong with a market list, or NULL. */
+static const char markets_check_sql[] =
+    "SELECT CASE WHEN jsonb_typeof($1::jsonb) <> 'array' THEN 'is not a JSON array' ELSE"
+    " (SELECT 'element ' || (i - 1) || ' (' || coalesce(e->>'market', '?') || ') ' || why"
+    "  FROM (SELECT e, i, CASE"
+    "   WHEN jsonb_typeof(e) <> 'object' THEN 'is not an object'"
+    "   WHEN jsonb_typeof(e->'market') IS DISTINCT FROM 'string' OR e->>'market' = ''"
+    "    THEN 'has no market code'"
+    "   WHEN jsonb_typeof(e->'korean_name') IS DISTINCT FROM 'string'"
+    "    THEN 'has no text korean_name'"
+    "   WHEN jsonb_typeof(e->'english_name') IS DISTINCT FROM 'string'"
+    "    THEN 'has no text english_name'"
+    "   WHEN coalesce(jsonb_typeof(e->'market_event'), 'object') <> 'object'"
+    "    THEN 'has a market_event that is not an object'"
+    "   WHEN coalesce(jsonb_typeof(e->'market_event'->'warning'), 'boolean') <> 'boolean'"
+    "    THEN 'has a market_event.warning that is not true or false'"
+    "   WHEN coalesce(jsonb_typeof(e->'market_event'->'caution'), 'object') <> 'object'"
+    "    THEN 'has a market_event.caution that is not an object' END AS why"
+    "   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, i)) x"
+    "  WHERE why IS NOT NULL ORDER BY i LIMIT 1) END";
+/* The last entry of a market wins, as in SQLite. */
+static const char markets_upsert_sql[] =
+    "INSERT INTO candlepipe.markets(market, korean_name, english_name, warning, caution,"
+    " updated_utc) SELECT DISTINCT ON (e->>'market') e->>'market', e->>'korean_name',"
+    " e->>'english_name', (e->'market_event'->>'warning')::boolean,"
+    " e->'market_event'->'caution', $2::timestamp"
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, i)"
+    " ORDER BY e->>'market', i DESC"
+    " ON CONFLICT (market) DO UPDATE SET korean_name = excluded.korean_name,"
+    " english_name = excluded.english_name, warning = excluded.warning,"
+    " caution = excluded.caution, updated_utc = excluded.updated_utc";
+
+enum stmt { PS_LOCK, PS_INSERT, PS_COVER, PS_HIST, PS_COUNT };
+
+static const struct {
+	const char *name, *sql;
+	int nparams;
+} stmts[PS_COUNT] = {
+	[PS_LOCK] = { "cp_lock", lock_sql, 2 },
+	[PS_INSERT] = { "cp_insert", insert_sql, 16 },
+	[PS_COVER] = { "cp_cover", cover_sql, 4 },
+	[PS_HIST] = { "cp_hist", hist_sql, 3 },
+};
+
+struct store_pg {
+	PGconn *conn;
+	int lost;                  /* the last failure lost the connection */
+	struct buf arr[ARR_COUNT]; /* the candle arrays, reused */
+	char shown[PGDB_WHY_MAX];  /* conninfo without its password, for messages */
+	char conninfo[];
+};
+
+static void pg_err(struct store_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+pg_err(struct store_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Records a failed command (r may be NULL): logged, lost noted. */
+static void
+failed(struct store_pg *p, const PGresult *r, const char *what)
+{
+	p->lost = pgdb_conn_lost(p->conn, r);
+	log_warnx("%s on %s: %s", what, p->shown, pgdb_errmsg(p->conn, r));
+}
+
+static int
+prepare_all(struct store_pg *p, struct store_err *err)
+{
+	for (int i = 0; i < PS_COUNT; i++) {
+		PGresult *r =
+		    PQprepare(p->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pg_err(err, pgdb_exit_code(p->conn, r), "%s: cannot prepare %s: %s",
+			       p->shown, stmts[i].name, pgdb_errmsg(p->conn, r));
+			PQclear(r);
+			return -1;
+		}
+		PQclear(r);
+	}
+	return 0;
+}
+
+/* Connects, judges and creates the schema, prepares. 0 or -1 (err). */
+static int
+connect_all(struct store_pg *p, struct store_err *err)
+{
+	struct ledger_schema sc;
+	int code = EXIT_TEMPFAIL;
+
+	PQfinish(p->conn);
+	p->lost = 0;
+	p->conn = pgdb_connect(p->conninfo, "cp-writer", &code);
+	if (p->conn == NULL) {
+		pg_err(err, code, "cannot connect to %s", p->shown);
+		return -1;
+	}
+	memset(&sc, 0, sizeof(sc));
+	if (pgdb_create(p->conn, p->conninfo, &sc, &code) == -1) {
+		pg_err(err, code, "cannot set up %s (see above)", p->shown);
+		if (sc.kind == LEDGER_NEWER || sc.kind == LEDGER_FOREIGN)
+			pgdb_schema_why(&sc, p->conninfo, err->msg, sizeof(err->msg));
+		return -1;
+	}
+	return prepare_all(p, err);
+}
+
+struct store_pg *
+store_pg_open(const char *conninfo, struct store_err *err)
+{
+	struct store_pg *p = calloc(1, sizeof(*p) + strlen(conninfo) + 1);
+
+	if (p == NULL) {
+		pg_err(err, EXIT_TEMPFAIL, "out of memory");
+		return NULL;
+	}
+	strcpy(p->conninfo, conninfo);
+	pgdb_display(conninfo, p->shown, sizeof(p->shown));
+	if (connect_all(p, err) == -1)
+		store_pg_close(&p);
+	return p;
+}
+
+void
+store_pg_close(struct store_pg **pp)
+{
+	struct store_pg *p = *pp;
+
+	if (p == NULL)
+		return;
+	PQfinish(p->conn);
+	for (int i = 0; i < ARR_COUNT; i++)
+		buf_free(&p->arr[i]);
+	free(p);
+	*pp = NULL;
+}
+
+int
+store_pg_lost(const struct store_pg *p)
+{
+	return p->lost;
+}
+
+int
+store_pg_reconnect(struct store_pg *p, struct store_err *err)
+{
+	if (connect_all(p, err) == -1) {
+		p->lost = 1;
+		return -1;
+	}
+	log_info("reconnected to %s", p->shown);
+	return 0;
+}
+
+/* Runs a command with no parameters; 0 or -1 (logged). */
+static int
+command(struct store_pg *p, const char *sql)
+{
+	PGresult *r = PQexec(p->conn, sql);
+	int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc == -1)
+		failed(p, r, sql);
+	PQclear(r);
+	return rc;
+}
+
+int
+store_pg_begin(struct store_pg *p)
+{
+	if (FAILPOINT("writer_begin")) {
+		log_warnx("BEGIN on %s: failpoint", p->shown);
+		return -1;
+	}
+	return command(p, "BEGIN");
+}
+
+int
+store_pg_commit(struct store_pg *p)
+{
+	/* a lost COMMIT may have committed: the retry is a duplicate */
+	return command(p, "COMMIT");
+}
+
+void
+store_pg_rollback(struct store_pg *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK"));
+}
+
+/* Runs prepared statement i with params; the result (status want) or NULL
+ * (logged, what names it). */
+static PGresult *
+run(struct store_pg *p, enum stmt i, const char *const *params, ExecStatusType want,
+    const char *what)
+{
+	PGresult *r =
+	    PQexecPrepared(p->conn, stmts[i].name, stmts[i].nparams, params, NULL, NULL, 0);
+
+	if (r != NULL && PQresultStatus(r) == want)
+		return r;
+	failed(p, r, what);
+	PQclear(r);
+	return NULL;
+}
+
+/* Appends one element (NULL when s is "") to an array literal. */
+static void
+arr_add(struct buf *b, const char *s)
+{
+	buf_puts(b, b->len > 1 ? "," : "");
+	buf_puts(b, *s != '\0' ? s : "NULL");
+}
+
+/* Appends candle c to the arrays. */
+static void
+arrays_add(struct store_pg *p, const struct candle *c)
+{
+	char utc[TIME_TEXT_LEN], n[24];
+
+	time_format(c->start, utc);
+	arr_add(&p->arr[A_UTC], utc);
+	for (int k = 0; k < CN_COUNT; k++)
+		arr_add(&p->arr[num_arr[k]], c->num[k]);
+	snprintf(n, sizeof(n), "%lld", (long long)c->timestamp_ms);
+	arr_add(&p->arr[A_TS], n);
+	snprintf(n, sizeof(n), "%d", (int)c->unit);
+	arr_add(&p->arr[A_UNIT], c->unit != 0 ? n : "");
+	arr_add(&p->arr[A_FIRST], c->first_day);
+}
+
+/* The candle arrays of r as text literals in p->arr; 0 or -1 (memory). */
+static int
+arrays_build(struct store_pg *p, const struct msg_result *r)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ARR_COUNT; i++) {
+		buf_reset(&p->arr[i]);
+		buf_puts(&p->arr[i], "{");
+	}
+	/* oldest first, as the SQLite store */
+	for (size_t k = 0; k < r->ncandles; k++)
+		arrays_add(p, &r->candles[r->ncandles - 1 - k]);
+	for (i = 0; i < ARR_COUNT; i++) {
+		buf_puts(&p->arr[i], "}");
+		err |= p->arr[i].err;
+	}
+	return err != 0 ? -1 : 0;
+}
+
+static int
+insert_candles(struct store_pg *p, const struct msg_result *r, const char *tfname,
+               uint16_t *new_candles)
+{
+	const char *params[2 + ARR_COUNT] = { r->ci.market, tfname };
+	PGresult *res;
+
+	*new_candles = 0;
+	if (r->ncandles == 0)
+		return 0;
+	if (arrays_build(p, r) == -1) {
+		log_warnx("insert into %s: out of memory", p->shown);
+		return -1;
+	}
+	for (int i = 0; i < ARR_COUNT; i++)
+		params[2 + i] = p->arr[i].data;
+	res = run(p, PS_INSERT, params, PGRES_COMMAND_OK, "insert");
+	if (res == NULL)
+		return -1;
+	*new_candles = (uint16_t)strtoul(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* Records [from, to) as covered; *duplicate = 1 if one row held it all. */
+static int
+cover(struct store_pg *p, const char *market, const char *tfname, int64_t from, int64_t to,
+      uint8_t *duplicate)
+{
+	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
+	const char *params[4] = { market, tfname, tfrom, tto };
+	PGresult *r;
+
+	time_format(from, tfrom);
+	time_format(to, tto);
+	r = run(p, PS_COVER, params, PGRES_TUPLES_OK, "coverage merge");
+	if (r == NULL)
+		return -1;
+	*duplicate = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return 0;
+}
+
+/* history_start of a result that reached the start of history. */
+static int
+history(struct store_pg *p, const struct chunk_info *ci, const char *tfname)
+{
+	char first[TIME_TEXT_LEN];
+	const char *params[3] = { ci->market, tfname, first };
+	PGresult *r;
+
+	time_format(ci->received ? ci->oldest : ci->to, first);
+	r = run(p, PS_HIST, params, PGRES_COMMAND_OK, "history_start");
+	PQclear(r);
+	return r != NULL ? 0 : -1;
+}
+
+enum store_status
+store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
+                    struct store_outcome *out)
+{
+	const struct chunk_info *ci = &r->ci;
+	const char *params[2];
+	char why[160];
+	int64_t from, to;
+	uint16_t new_candles = 0;
+	uint8_t duplicate = 0;
+	PGresult *res;
+
+	if (store_check_result(r, now, why, sizeof(why)) == -1) {
+		log_warnx("result of chunk %llu (%.*s %s) rejected: %s", (unsigned long long)ci->id,
+		          MARKET_MAX, ci->market,
+		          ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?", why);
+		return STORE_REJECTED;
+	}
+	params[0] = ci->market;
+	params[1] = tf_name((enum tf)ci->tf);
+	/* the lock first: the merge below reads what the last holder wrote */
+	if ((res = run(p, PS_LOCK, params, PGRES_TUPLES_OK, "advisory lock")) == NULL)
+		return STORE_ERROR;
+	PQclear(res);
+	if (insert_candles(p, r, params[1], &new_candles) == -1)
+		return STORE_ERROR;
+	store_proven_range(ci, now, &from, &to);
+	if (from < to && cover(p, ci->market, params[1], from, to, &duplicate) == -1)
+		return STORE_ERROR;
+	if (ci->history_end && history(p, ci, params[1]) == -1)
+		return STORE_ERROR;
+	out->new_candles = new_candles;
+	out->duplicate = duplicate;
+	out->cov_from = from;
+	out->cov_to = to;
+	return STORE_OK;
+}
+
+/* Runs a markets statement on (json, now): the result or NULL (err). */
+static PGresult *
+markets_run(struct store_pg *p, const char *sql, const char *json, const char *now,
+            ExecStatusType want, const char *file, struct store_err *err)
+{
+	const char *params[2] = { json, now };
+	PGresult *r = PQexecParams(p->conn, sql, now != NULL ? 2 : 1, NULL, params, NULL, NULL, 0);
+	const char *state;
+
+	if (r != NULL && PQresultStatus(r) == want)
+		return r;
+	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && strcmp(state, "22P02") == 0)
+		pg_err(err, EXIT_PERMFAIL, "--markets-file %s is not valid JSON", file);
+	else
+		pg_err(err, pgdb_exit_code(p->conn, r), "markets of %s into %s: %s", file, p->shown,
+		       pgdb_errmsg(p->conn, r));
+	PQclear(r);
+	return NULL;
+}
+
+long
+store_pg_load_markets(struct store_pg *p, const char *json, long len, int64_t now, const char *file,
+                      struct store_err *err)
+{
+	char tnow[TIME_TEXT_LEN];
+	PGresult *r;
+	long n;
+
+	(void)len; /* json is NUL-terminated */
+	if ((r = markets_run(p, markets_check_sql, json, NULL, PGRES_TUPLES_OK, file, err)) == NULL)
+		return -1;
+	if (!PQgetisnull(r, 0, 0)) {
+		pg_err(err, EXIT_PERMFAIL, "--markets-file %s %s", file, PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	time_format(now, tnow);
+	/* one statement: its own transaction */
+	if ((r = markets_run(p, markets_upsert_sql, json, tnow, PGRES_COMMAND_OK, file, err)) ==
+	    NULL)
+		return -1;
+	n = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return n;
+}

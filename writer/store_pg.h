@@ -1,0 +1,41 @@
+/*
+ * store_pg.h: the writer's PostgreSQL store (store_pg.c), behind the
+ * store.h API: store.c dispatches here when --db is a PostgreSQL URI
+ * (pgdb_is_uri). The same calls and promises as the SQLite store, plus
+ * store_pg_lost/store_pg_reconnect: a connection lost in a transaction
+ * (COMMIT included) is reconnected and the whole transaction retried,
+ * which changes nothing when it had committed (every write is idempotent).
+ */
+#ifndef CP_WRITER_STORE_PG_H
+#define CP_WRITER_STORE_PG_H
+
+#include <stdint.h>
+
+#include "proto.h"
+#include "store.h"
+
+struct store_pg;
+
+/* Connects, judges the database (pgdb.h) and creates the schema when it is
+ * empty; never writes to a NEWER or FOREIGN one. NULL with err filled. */
+struct store_pg *store_pg_open(const char *conninfo, struct store_err *err);
+void store_pg_close(struct store_pg **pp);
+/* Upserts the markets of json (the /v1/market/all body, len bytes) in one
+ * transaction; the number of markets or -1 (err). */
+long store_pg_load_markets(struct store_pg *p, const char *json, long len, int64_t now,
+                           const char *file, struct store_err *err);
+int store_pg_begin(struct store_pg *p);
+int store_pg_commit(struct store_pg *p);
+void store_pg_rollback(struct store_pg *p);
+/* store_put_result on PostgreSQL: the advisory lock of (market, timeframe)
+ * first, the candles (unnest arrays, ON CONFLICT DO NOTHING), then the
+ * coverage merge and history_start, in the open transaction. */
+enum store_status store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
+                                      struct store_outcome *out);
+/* 1 if the last failure lost the connection (or the server is restarting). */
+int store_pg_lost(const struct store_pg *p);
+/* One attempt to connect again (and prepare the statements): 0, or -1 with
+ * err filled (EXIT_TEMPFAIL: try again later). */
+int store_pg_reconnect(struct store_pg *p, struct store_err *err);
+
+#endif
