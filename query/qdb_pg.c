@@ -108,13 +108,16 @@ check_schema(struct qdb *db, int *missing)
 	return -1;
 }
 
-/* Whether the database sorts text by bytes (collation C or POSIX), as
- * SQLite does: if not, every ORDER BY on text says COLLATE "C". */
+/* Whether the database sorts text by bytes (libc's collation C or POSIX),
+ * as SQLite does: if not, every ORDER BY on text says COLLATE "C" (which
+ * a C database's primary key index serves without a sort).
+ * datlocprovider (ICU or libc) is new in PostgreSQL 15: libc before. */
 static int
 check_collation(struct qdb *db)
 {
-	PGresult *r = PQexec(db->pg, "SELECT datcollate IN ('C', 'POSIX') FROM pg_database"
-	                             " WHERE datname = current_database()");
+	PGresult *r = PQexec(db->pg, "SELECT datcollate IN ('C', 'POSIX') AND"
+	                             " coalesce(to_jsonb(d)->>'datlocprovider', 'c') = 'c'"
+	                             " FROM pg_database d WHERE datname = current_database()");
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		save_error(db, r);
