@@ -69,7 +69,9 @@ usage(FILE *f)
 	           "  several (./run.sh export --market all).\n"
 	           "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
 	           "options:\n"
-	           "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --db PATH|URI         database: a SQLite file (default " QUERY_DEFAULT_DB
+	           "),\n"
+	           "                        or postgresql://USER@HOST/DBNAME (read-only)\n"
 	           "  --format F            table (default), csv (with a header), json (one\n"
 	           "                        array) or jsonl (one Upbit JSON object per line)\n"
 	           "  --fill none|forward   forward: add the proven no-trade intervals as flat\n"

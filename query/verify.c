@@ -109,7 +109,8 @@ usage(FILE *f)
 	           "Prints each problem on one line, 'MARKET TF TIME KIND: detail' (TIME\n"
 	           "in UTC, ISO 8601), then a summary line.\n"
 	           "options:\n"
-	           "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --db PATH|URI    database: a SQLite file (default " QUERY_DEFAULT_DB "),\n"
+	           "                   or postgresql://USER@HOST/DBNAME (read-only)\n"
 	           "exit: 0 no problem, 1 problems found, 2 usage error, 3 not a\n"
 	           "candlepipe database (missing, not SQLite, another schema).\n",
 	           f);
