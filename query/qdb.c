@@ -111,14 +111,6 @@ qcur_text(const struct qcur *c, int i)
 }
 
 int
-qcur_bytes(const struct qcur *c, int i)
-{
-	if (c->st != NULL)
-		return sqlite3_column_bytes(c->st, i);
-	return PQgetlength(c->r, c->row, i);
-}
-
-int
 qcur_int(const struct qcur *c, int i)
 {
 	const char *v;
@@ -126,7 +118,7 @@ qcur_int(const struct qcur *c, int i)
 	if (c->st != NULL)
 		return sqlite3_column_int(c->st, i);
 	v = qcur_text(c, i);
-	return v != NULL ? atoi(v) : 0;
+	return v != NULL ? (int)strtol(v, NULL, 10) : 0;
 }
 
 int

@@ -138,8 +138,6 @@ struct qcur *qcur_open(struct qdb *db, const char *sql, int n, const char *const
 int qcur_step(struct qcur *c);
 /* Column i of the current row as text, NULL for NULL. */
 const char *qcur_text(const struct qcur *c, int i);
-/* Its length in bytes (0 for NULL). */
-int qcur_bytes(const struct qcur *c, int i);
 /* Column i as an integer (0 for NULL). */
 int qcur_int(const struct qcur *c, int i);
 /* Column i as a floating-point value: 1 and *out if it is one (SQLite:

@@ -16,7 +16,7 @@ mapfile -t SRC < <(ls common/*.c planner/*.c fetcher/*.c writer/*.c monitor/*.c 
 	query/*.c serve/*.c bench/*.c tests/unit/*.c tests/fuzz/*.c 2>/dev/null)
 mapfile -t HDR < <(ls common/*.h planner/*.h fetcher/*.h writer/*.h monitor/*.h sim/*.h \
 	query/*.h serve/*.h 2>/dev/null)
-PKGS="libzmq msgpack libcurl sqlite3 libmicrohttpd"
+PKGS="libzmq msgpack libcurl sqlite3 libmicrohttpd libpq"
 INC="-Icommon -Iplanner -Ifetcher -Iwriter -Imonitor -Isim -Iquery -Iserve"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
