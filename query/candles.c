@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "opts.h"
+#include "pgdb.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -68,7 +69,9 @@ usage(FILE *f)
 	           "  several (./run.sh export --market all).\n"
 	           "  TF: 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y (60m, 240m are aliases)\n"
 	           "options:\n"
-	           "  --db PATH             database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --db PATH|URI         database: a SQLite file (default " QUERY_DEFAULT_DB
+	           "),\n"
+	           "                        or postgresql://USER@HOST/DBNAME (read-only)\n"
 	           "  --format F            table (default), csv (with a header), json (one\n"
 	           "                        array) or jsonl (one Upbit JSON object per line)\n"
 	           "  --fill none|forward   forward: add the proven no-trade intervals as flat\n"
@@ -244,25 +247,35 @@ report_coverage(const struct query_opts *o, const struct range_list *missing,
 }
 
 /* The candle before the range (?3 = from): its close, time and conversion. */
-static const char last_before_sql[] = "SELECT trade_price, candle_date_time_utc,"
-                                      " converted_trade_price FROM candles_exact"
-                                      " WHERE market = ?1 AND timeframe = ?2"
-                                      " AND candle_date_time_utc < ?3"
-                                      " ORDER BY candle_date_time_utc DESC LIMIT 1";
+static const struct qsql last_before_sql = {
+	"SELECT trade_price, candle_date_time_utc, converted_trade_price FROM candles_exact"
+	" WHERE market = ?1 AND timeframe = ?2 AND candle_date_time_utc < ?3"
+	" ORDER BY candle_date_time_utc DESC LIMIT 1",
+	"SELECT trade_price, " QDB_PG_TIME(
+	    "candle_date_time_utc") ", converted_trade_price"
+	                            " FROM candlepipe.candles WHERE market = $1 AND timeframe = $2"
+	                            " AND candle_date_time_utc < $3::timestamp ORDER BY candle_date_time_utc DESC LIMIT 1",
+};
 
 /* The longest text of each column the table shows, in the range. */
-static const char widths_sql[] = "SELECT max(length(opening_price)), max(length(high_price)),"
-                                 " max(length(low_price)), max(length(trade_price)),"
-                                 " max(length(candle_acc_trade_volume)),"
-                                 " max(length(candle_acc_trade_price)) FROM candles_exact"
-                                 " WHERE market = ?1 AND timeframe = ?2"
-                                 " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4";
+static const struct qsql widths_sql = {
+	"SELECT max(length(opening_price)), max(length(high_price)),"
+	" max(length(low_price)), max(length(trade_price)),"
+	" max(length(candle_acc_trade_volume)), max(length(candle_acc_trade_price))"
+	" FROM candles_exact WHERE market = ?1 AND timeframe = ?2"
+	" AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4",
+	"SELECT max(length(opening_price::text)), max(length(high_price::text)),"
+	" max(length(low_price::text)), max(length(trade_price::text)),"
+	" max(length(candle_acc_trade_volume::text)), max(length(candle_acc_trade_price::text))"
+	" FROM candlepipe.candles WHERE market = $1 AND timeframe = $2"
+	" AND candle_date_time_utc >= $3::timestamp AND candle_date_time_utc < $4::timestamp",
+};
 
 /* sql bound to the range of o. */
-static sqlite3_stmt *
-prepare_for(sqlite3 *db, const struct query_opts *o, const char *sql)
+static struct qcur *
+prepare_for(struct qdb *db, const struct query_opts *o, const struct qsql *sql)
 {
-	return qdb_prepare_range(db, sql, o->market, o->tf, o->from, o->to);
+	return qdb_range(db, sql, o->market, o->tf, o->from, o->to);
 }
 
 static int
@@ -354,26 +367,25 @@ fill_span(struct filler *fl, int64_t a, int64_t b)
 /* Seeds the fill with the last candle before from, if every slot between
  * it and from is covered (so it is the previous close of from). */
 static int
-seed_fill(sqlite3 *db, struct filler *fl)
+seed_fill(struct qdb *db, struct filler *fl)
 {
 	const struct query_opts *o = fl->o;
 	struct range_list between = { 0 };
-	sqlite3_stmt *st;
+	struct qcur *c;
 	int64_t s;
 	int rc;
 
-	if ((st = prepare_for(db, o, last_before_sql)) == NULL)
+	if ((c = prepare_for(db, o, &last_before_sql)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 1);
+	rc = qcur_step(c);
+	if (rc == 1) {
+		const char *t = qcur_text(c, 1);
 
 		if (t != NULL && time_parse(t, &s) == 0 &&
-		    copy_decimal(fl->prev, (const char *)sqlite3_column_text(st, 0)) == 0) {
+		    copy_decimal(fl->prev, qcur_text(c, 0)) == 0) {
 			int64_t next = tf_add(o->tf, tf_floor(o->tf, s), 1);
 
-			fl->have_conv =
-			    copy_decimal(fl->conv, (const char *)sqlite3_column_text(st, 2)) == 0;
+			fl->have_conv = copy_decimal(fl->conv, qcur_text(c, 2)) == 0;
 			if (next >= o->from) {
 				fl->have_prev = 1;
 			} else if (qdb_covered(db, o->market, o->tf, next, o->from, &between) ==
@@ -382,40 +394,38 @@ seed_fill(sqlite3 *db, struct filler *fl)
 				                between.v[0].to == o->from;
 			}
 		}
-	} else if (rc != SQLITE_DONE) {
-		query_error("%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+	} else if (rc == -1) {
+		query_error("%s", qdb_errmsg(db));
+		qcur_close(c);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	qcur_close(c);
 	range_list_free(&between);
 	return 0;
 }
 
 /* Table widths: the longest text of each shown column in the range. */
 static int
-table_widths(sqlite3 *db, const struct query_opts *o, const struct filler *fl,
+table_widths(struct qdb *db, const struct query_opts *o, const struct filler *fl,
              struct table_widths *tw)
 {
 	static const enum candle_col cols[] = {
 		CC_OPEN, CC_HIGH, CC_LOW, CC_CLOSE, CC_ACC_VOLUME, CC_ACC_PRICE,
 	};
-	sqlite3_stmt *st;
-	int rc;
+	struct qcur *c;
 
 	memset(tw, 0, sizeof(*tw));
 	tw->w[CC_UTC] = TIME_TEXT_LEN - 1;
-	if ((st = prepare_for(db, o, widths_sql)) == NULL)
+	if ((c = prepare_for(db, o, &widths_sql)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		query_error("%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+	if (qcur_step(c) != 1) {
+		query_error("%s", qdb_errmsg(db));
+		qcur_close(c);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		tw->w[cols[i]] = sqlite3_column_int(st, (int)i);
-	sqlite3_finalize(st);
+		tw->w[cols[i]] = qcur_int(c, (int)i);
+	qcur_close(c);
 	if (fl->have_prev) {
 		int n = (int)strlen(fl->prev);
 
@@ -454,9 +464,9 @@ fill_before(struct filler *fl, const struct candle_row *r, int64_t *next)
 	return 0;
 }
 
-/* The rows of st, with the fills between and after them, to fl->out. */
+/* The rows of c, with the fills between and after them, to fl->out. */
 static int
-stream_rows(sqlite3 *db, sqlite3_stmt *st, struct filler *fl)
+stream_rows(struct qdb *db, struct qcur *c, struct filler *fl)
 {
 	const struct query_opts *o = fl->o;
 	struct candle_row r;
@@ -464,16 +474,16 @@ stream_rows(sqlite3 *db, sqlite3_stmt *st, struct filler *fl)
 	int rc;
 
 	out_begin(fl->out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out_row_from_stmt(st, &r);
+	while ((rc = qcur_step(c)) == 1) {
+		out_row_from_cur(c, &r);
 		r.filled = 0;
 		if (o->fill && fill_before(fl, &r, &next) == -1)
 			return -1;
 		if (out_row(fl->out, &r) == -1)
 			return stdout_error();
 	}
-	if (rc != SQLITE_DONE) {
-		query_error("%s", sqlite3_errmsg(db));
+	if (rc == -1) {
+		query_error("%s", qdb_errmsg(db));
 		return -1;
 	}
 	if (o->fill && fill_span(fl, next, o->to) == -1)
@@ -483,27 +493,33 @@ stream_rows(sqlite3 *db, sqlite3_stmt *st, struct filler *fl)
 }
 
 /* The range's candles, oldest first. */
-static sqlite3_stmt *
-prepare_rows(sqlite3 *db, const struct query_opts *o)
+static struct qcur *
+prepare_rows(struct qdb *db, const struct query_opts *o)
 {
-	char sql[1024];
+	char lite[1024], pg[1024];
+	const struct qsql sql = { lite, pg };
 
-	snprintf(sql, sizeof(sql),
+	snprintf(lite, sizeof(lite),
 	         "SELECT %s FROM candles_exact WHERE market = ?1"
 	         " AND timeframe = ?2 AND candle_date_time_utc >= ?3"
 	         " AND candle_date_time_utc < ?4 ORDER BY candle_date_time_utc",
 	         query_columns_sql);
-	return prepare_for(db, o, sql);
+	snprintf(pg, sizeof(pg),
+	         "SELECT %s FROM candlepipe.candles WHERE market = $1"
+	         " AND timeframe = $2 AND candle_date_time_utc >= $3::timestamp"
+	         " AND candle_date_time_utc < $4::timestamp ORDER BY candle_date_time_utc",
+	         query_columns_pg);
+	return prepare_for(db, o, &sql);
 }
 
 /* Streams the candles of the range (and the fills) to stdout. */
 static int
-print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *cov,
+print_candles(struct qdb *db, const struct query_opts *o, const struct range_list *cov,
               struct filler *fl)
 {
 	static char buf[OUT_BUF_BYTES];
 	struct row_out out = { .f = stdout, .fmt = o->fmt, .with_filled = o->fill };
-	sqlite3_stmt *st = NULL;
+	struct qcur *st = NULL;
 	int rc = -1;
 
 	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
@@ -513,7 +529,7 @@ print_candles(sqlite3 *db, const struct query_opts *o, const struct range_list *
 	    (o->fmt != FMT_TABLE || table_widths(db, o, fl, &out.tw) == 0) &&
 	    (st = prepare_rows(db, o)) != NULL)
 		rc = stream_rows(db, st, fl);
-	sqlite3_finalize(st);
+	qcur_close(st);
 	fl->out = NULL; /* out lives on this stack */
 	if (rc == -1)
 		return -1;
@@ -533,21 +549,21 @@ static int
 needs_fetch(const struct query_opts *o)
 {
 	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };
-	sqlite3 *db;
+	struct qdb *db;
 	int64_t bound;
 	int have_bound, missing_db, need = 1;
 
 	if (o->from >= o->to)
 		return 0;
-	if (access(o->db, F_OK) == -1)
+	if (!pgdb_is_uri(o->db) && access(o->db, F_OK) == -1)
 		return 1;
 	if ((db = qdb_open(o->db, &missing_db)) == NULL)
 		return 1;
 	if (qdb_covered(db, o->market, o->tf, o->from, o->to, &cov) == 0 &&
-	    qdb_history_bound(db, o->market, tf_name(o->tf), &bound, &have_bound) == 0 &&
+	    qdb_history_bound(db, o->market, o->tf, &bound, &have_bound) == 0 &&
 	    qdb_split_missing(o->from, o->to, &cov, bound, have_bound, &missing, &before) == 0)
 		need = missing.n > 0;
-	sqlite3_close(db);
+	qdb_close(db);
 	range_list_free(&cov);
 	range_list_free(&missing);
 	range_list_free(&before);
@@ -560,7 +576,7 @@ query_run(int argc, char **argv)
 	struct query_opts o;
 	struct range_list cov = { 0 }, missing = { 0 }, before = { 0 };
 	struct filler fl;
-	sqlite3 *db = NULL;
+	struct qdb *db = NULL;
 	int64_t bound = 0;
 	int have_bound = 0, missing_db, rc = 1;
 
@@ -576,7 +592,7 @@ query_run(int argc, char **argv)
 	memset(&fl, 0, sizeof(fl));
 	fl.o = &o;
 	if (qdb_covered(db, o.market, o.tf, o.from, o.to, &cov) == -1 ||
-	    qdb_history_bound(db, o.market, tf_name(o.tf), &bound, &have_bound) == -1 ||
+	    qdb_history_bound(db, o.market, o.tf, &bound, &have_bound) == -1 ||
 	    qdb_split_missing(o.from, o.to, &cov, bound, have_bound, &missing, &before) == -1)
 		goto done;
 	fl.bound = bound;
@@ -586,7 +602,7 @@ query_run(int argc, char **argv)
 	report_coverage(&o, &missing, &before);
 	rc = 0;
 done:
-	sqlite3_close(db);
+	qdb_close(db);
 	range_list_free(&cov);
 	range_list_free(&missing);
 	range_list_free(&before);

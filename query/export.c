@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "opts.h"
+#include "pgdb.h"
 #include "query.h"
 #include "timeutil.h"
 
@@ -57,7 +58,8 @@ usage(FILE *f)
 	    "  --timeframe defaults to all; --from/--to select candle starts in\n"
 	    "  [from, to) (ISO 8601, no offset = UTC).\n"
 	    "options:\n"
-	    "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	    "  --db PATH|URI    database: a SQLite file (default " QUERY_DEFAULT_DB "),\n"
+	    "                   or postgresql://USER@HOST/DBNAME (read-only)\n"
 	    "  --output FILE    write FILE (complete or not at all) instead of stdout:\n"
 	    "                   a regular file, or a symlink to one (the file it\n"
 	    "                   points at is replaced); a device, FIFO, socket or\n"
@@ -111,38 +113,52 @@ parse_args(int argc, char **argv, struct export_opts *o)
 		check_output(o->output);
 }
 
+/* Appends " AND col op PARAM" to sql (PARAM: ?k or $k, k the next
+ * parameter, value v) when on. */
 static void
-bind_named(sqlite3_stmt *st, const char *name, const char *value)
+where(char *sql, size_t cap, const struct qdb *db, int on, const char *cond, const char *v,
+      const char **vals, int *n)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	size_t len = strlen(sql);
 
-	if (i > 0)
-		sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT);
+	if (!on)
+		return;
+	vals[*n] = v;
+	(*n)++;
+	snprintf(sql + len, cap - len, " AND %s %s%d%s", cond, db->pg != NULL ? "$" : "?", *n,
+	         db->pg != NULL && strncmp(cond, "candle", 6) == 0 ? "::timestamp" : "");
 }
 
-/* The statement of the selection, in primary key order. */
-static sqlite3_stmt *
-prepare_select(sqlite3 *db, const struct export_opts *o)
+/* The cursor of the selection, in primary key order (SQLite's text order:
+ * db->collate on PostgreSQL). */
+static struct qcur *
+prepare_select(struct qdb *db, const struct export_opts *o)
 {
-	char sql[1024], tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
-	sqlite3_stmt *st;
+	char sql[2048], tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
+	const char *vals[4];
+	struct qcur *c;
+	int n = 0;
 
-	snprintf(sql, sizeof(sql),
-	         "SELECT %s FROM candles_exact WHERE 1%s%s%s%s"
-	         " ORDER BY market, timeframe, candle_date_time_utc",
-	         query_columns_sql, o->all_markets ? "" : " AND market = :m",
-	         o->all_tfs ? "" : " AND timeframe = :tf",
-	         o->a.from ? " AND candle_date_time_utc >= :from" : "",
-	         o->a.to ? " AND candle_date_time_utc < :to" : "");
-	if ((st = qdb_prepare(db, sql)) == NULL)
-		return NULL;
-	time_format(o->from, tfrom);
-	time_format(o->a.to ? o->to : 0, tto);
-	bind_named(st, ":m", o->a.market);
-	bind_named(st, ":tf", o->all_tfs ? "" : tf_name(o->tf));
-	bind_named(st, ":from", tfrom);
-	bind_named(st, ":to", tto);
-	return st;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE 1 = 1",
+	         db->pg != NULL ? query_columns_pg : query_columns_sql,
+	         db->pg != NULL ? "candlepipe.candles" : "candles_exact");
+	if (db->pg != NULL) {
+		pgdb_time_param(o->from, tfrom);
+		pgdb_time_param(o->a.to ? o->to : 0, tto);
+	} else {
+		time_format(o->from, tfrom);
+		time_format(o->a.to ? o->to : 0, tto);
+	}
+	where(sql, sizeof(sql), db, !o->all_markets, "market =", o->a.market, vals, &n);
+	where(sql, sizeof(sql), db, !o->all_tfs, "timeframe =", o->all_tfs ? "" : tf_name(o->tf),
+	      vals, &n);
+	where(sql, sizeof(sql), db, o->a.from != NULL, "candle_date_time_utc >=", tfrom, vals, &n);
+	where(sql, sizeof(sql), db, o->a.to != NULL, "candle_date_time_utc <", tto, vals, &n);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+	         " ORDER BY market%s, timeframe%s, candle_date_time_utc", db->collate, db->collate);
+	if ((c = qcur_open(db, sql, n, vals)) == NULL)
+		query_error("%s", qdb_errmsg(db));
+	return c;
 }
 
 /* Opens the sink of output (NULL: stdout). 0, or -1 after a message. */
@@ -188,20 +204,20 @@ sink_close(struct sink *k, int ok)
 
 /* Every row of st to out, then flushed. 0, or -1 after a message. */
 static int
-stream_rows(sqlite3 *db, sqlite3_stmt *st, struct row_out *out, const char *name)
+stream_rows(struct qdb *db, struct qcur *st, struct row_out *out, const char *name)
 {
 	struct candle_row r;
 	int rc;
 
 	out_begin(out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out_row_from_stmt(st, &r);
+	while ((rc = qcur_step(st)) == 1) {
+		out_row_from_cur(st, &r);
 		r.filled = -1;
 		if (out_row(out, &r) == -1)
 			goto write_error;
 	}
-	if (rc != SQLITE_DONE) {
-		query_error("%s", sqlite3_errmsg(db));
+	if (rc == -1) {
+		query_error("%s", qdb_errmsg(db));
 		return -1;
 	}
 	out_end(out);
@@ -220,8 +236,8 @@ export_run(int argc, char **argv)
 	struct export_opts o;
 	struct row_out out = { 0 };
 	struct sink k;
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	struct qdb *db;
+	struct qcur *st;
 	int missing_db, ret = 1;
 
 	parse_args(argc, argv, &o);
@@ -236,7 +252,7 @@ export_run(int argc, char **argv)
 			fprintf(stderr, "export: %llu candle%s to %s\n", out.rows,
 			        out.rows == 1 ? "" : "s", o.output);
 	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	qcur_close(st);
+	qdb_close(db);
 	return ret;
 }

@@ -59,7 +59,8 @@ usage(FILE *f)
 	           "to the end of the last covered range, i.e. the holes between what was\n"
 	           "collected. Times as for query (ISO 8601, no offset = UTC).\n"
 	           "options:\n"
-	           "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --db PATH|URI    database: a SQLite file (default " QUERY_DEFAULT_DB "),\n"
+	           "                   or postgresql://USER@HOST/DBNAME (read-only)\n"
 	           "  --format F       table (default) or json (one object)\n"
 	           "  --min-length N   list only the no-trade stretches of at least N\n"
 	           "                   intervals of TF (N = 60 with 1m: an hour or more);\n"
@@ -91,25 +92,28 @@ parse_args(int argc, char **argv, struct gaps_opts *o)
 
 /* The extent of the coverage rows of (market, tf); *have = 0 if none. */
 static int
-coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *to, int *have)
+coverage_extent(struct qdb *db, const struct gaps_opts *o, int64_t *from, int64_t *to, int *have)
 {
-	sqlite3_stmt *st;
+	static const struct qsql sql = {
+		"SELECT MIN(from_utc), MAX(to_utc) FROM coverage"
+		" WHERE market = ?1 AND timeframe = ?2",
+		"SELECT " QDB_PG_TIME("MIN(lower(span))") ", " QDB_PG_TIME(
+		    "MAX(upper(span))") " FROM candlepipe.coverage WHERE market = $1 AND timeframe = $2",
+	};
+	struct qcur *st;
 	const char *a, *b;
 	int rc = -1;
 
 	*have = 0;
-	st = qdb_prepare_range(db,
-	                       "SELECT MIN(from_utc), MAX(to_utc) FROM coverage"
-	                       " WHERE market = ?1 AND timeframe = ?2",
-	                       o->a.market, o->tf, 0, 0);
+	st = qdb_range(db, &sql, o->a.market, o->tf, 0, 0);
 	if (st == NULL)
 		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		query_error("%s", sqlite3_errmsg(db));
+	if (qcur_step(st) != 1) {
+		query_error("%s", qdb_errmsg(db));
 		goto done;
 	}
-	a = (const char *)sqlite3_column_text(st, 0);
-	b = (const char *)sqlite3_column_text(st, 1);
+	a = qcur_text(st, 0);
+	b = qcur_text(st, 1);
 	if (a != NULL && b != NULL) {
 		if (time_parse(a, from) == -1 || time_parse(b, to) == -1) {
 			query_error("bad coverage row '%s' '%s'", a, b);
@@ -119,7 +123,7 @@ coverage_extent(sqlite3 *db, const struct gaps_opts *o, int64_t *from, int64_t *
 	}
 	rc = 0;
 done:
-	sqlite3_finalize(st);
+	qcur_close(st);
 	return rc;
 }
 
@@ -192,30 +196,35 @@ span(struct gaps_out *g, const struct range_list *cov, size_t *ci, int64_t a, in
 
 /* One pass over the candles of [from, to) in time order. */
 static int
-walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const struct range_list *cov,
-     struct gaps_out *g)
+walk(struct qdb *db, const struct gaps_opts *o, int64_t from, int64_t to,
+     const struct range_list *cov, struct gaps_out *g)
 {
-	sqlite3_stmt *st;
+	static const struct qsql sql = {
+		"SELECT candle_date_time_utc FROM candles_exact"
+		" WHERE market = ?1 AND timeframe = ?2"
+		" AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
+		" ORDER BY candle_date_time_utc",
+		"SELECT " QDB_PG_TIME(
+		    "candle_date_time_utc") " FROM candlepipe.candles"
+		                            " WHERE market = $1 AND timeframe = $2 AND candle_date_time_utc >= $3::timestamp"
+		                            " AND candle_date_time_utc < $4::timestamp ORDER BY candle_date_time_utc",
+	};
+	struct qcur *st;
 	size_t ci = 0;
 	int64_t next = from, s;
 	int rc;
 
 	if (from >= to)
 		return 0;
-	st = qdb_prepare_range(db,
-	                       "SELECT candle_date_time_utc FROM candles_exact"
-	                       " WHERE market = ?1 AND timeframe = ?2"
-	                       " AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
-	                       " ORDER BY candle_date_time_utc",
-	                       o->a.market, o->tf, from, to);
+	st = qdb_range(db, &sql, o->a.market, o->tf, from, to);
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = qcur_step(st)) == 1) {
+		const char *t = qcur_text(st, 0);
 
 		if (t == NULL || time_parse(t, &s) == -1) {
 			query_error("bad candle time '%s'", t ? t : "NULL");
-			sqlite3_finalize(st);
+			qcur_close(st);
 			return -1;
 		}
 		s = tf_floor(o->tf, s);
@@ -224,11 +233,11 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
 		if (s >= next)
 			next = tf_add(o->tf, s, 1);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		query_error("%s", sqlite3_errmsg(db));
+	if (rc == -1)
+		query_error("%s", qdb_errmsg(db));
+	qcur_close(st);
+	if (rc == -1)
 		return -1;
-	}
 	span(g, cov, &ci, next, to);
 	return 0;
 }
@@ -237,18 +246,18 @@ walk(sqlite3 *db, const struct gaps_opts *o, int64_t from, int64_t to, const str
  * first covered range) to the end of the last covered range; and its
  * coverage. 0, or -1 after a message. */
 static int
-gaps_range(sqlite3 *db, const struct gaps_opts *o, struct gaps_range *r)
+gaps_range(struct qdb *db, const struct gaps_opts *o, struct gaps_range *r)
 {
 	int64_t cfrom = 0, cto = 0;
 	int have_cov;
 
-	if (qdb_history_bound(db, o->a.market, tf_name(o->tf), &r->bound, &r->have_bound) == -1 ||
+	if (qdb_history_bound(db, o->a.market, o->tf, &r->bound, &r->have_bound) == -1 ||
 	    coverage_extent(db, o, &cfrom, &cto, &have_cov) == -1)
 		return -1;
 	if ((!o->a.from || !o->a.to) && !have_cov) {
 		query_error("nothing collected for %s %s in %s "
 		            "(give --from and --to to see the range as missing)",
-		            o->a.market, tf_name(o->tf), o->a.db);
+		            o->a.market, tf_name(o->tf), db->name);
 		return -1;
 	}
 	r->from = o->a.from       ? query_parse_time("gaps", "--from", o->a.from)
@@ -349,7 +358,7 @@ gaps_run(int argc, char **argv)
 	struct gaps_opts o;
 	struct gaps_range r = { 0 };
 	struct gaps_out g = { 0 };
-	sqlite3 *db;
+	struct qdb *db;
 	int64_t lo;
 	int missing_db, rc = 1;
 
@@ -373,7 +382,7 @@ gaps_run(int argc, char **argv)
 	}
 	rc = 0;
 done:
-	sqlite3_close(db);
+	qdb_close(db);
 	range_list_free(&r.cov);
 	range_list_free(&r.missing);
 	range_list_free(&r.before);

@@ -17,6 +17,15 @@ const char query_columns_sql[] =
     " prev_closing_price, change_price, change_rate, converted_trade_price,"
     " first_day_of_period";
 
+const char query_columns_pg[] = "market, timeframe, " QDB_PG_TIME(
+    "candle_date_time_utc") ","
+                            " " QDB_PG_TIME(
+                                "candle_date_time_kst") ","
+                                                        " opening_price, high_price, low_price, trade_price, timestamp,"
+                                                        " candle_acc_trade_price, candle_acc_trade_volume, unit,"
+                                                        " prev_closing_price, change_price, change_rate, converted_trade_price,"
+                                                        " to_char(first_day_of_period, 'YYYY-MM-DD')";
+
 static const char *const col_name[CC_COUNT] = {
 	"market",
 	"timeframe",
@@ -64,10 +73,10 @@ static const struct {
 #define TABLE_NCOLS (sizeof(table_cols) / sizeof(table_cols[0]))
 
 void
-out_row_from_stmt(sqlite3_stmt *st, struct candle_row *r)
+out_row_from_cur(const struct qcur *c, struct candle_row *r)
 {
 	for (int i = 0; i < CC_COUNT; i++)
-		r->col[i] = (const char *)sqlite3_column_text(st, i);
+		r->col[i] = qcur_text(c, i);
 }
 
 void

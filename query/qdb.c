@@ -1,8 +1,11 @@
 /*
  * qdb.c: cp-query's read-only view of the database (open and schema check,
- * the coverage ledger aligned to slots, the history bound). It never needs
- * to write: ledger_open_ro reads a database the user may only read, while
- * the collector writes it (its -wal and -shm) or not (immutable).
+ * statements stepped row by row, the coverage ledger aligned to slots, the
+ * history bound), over a SQLite file or a PostgreSQL database: it owns the
+ * dispatch (pgdb_is_uri) and the SQLite side; qdb_pg.c the PostgreSQL one.
+ * It never needs to write: ledger_open_ro reads a database the user may
+ * only read, while the collector writes it (its -wal and -shm) or not
+ * (immutable).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,56 +14,153 @@
 
 #include "log.h"
 #include "opts.h"
+#include "pgdb.h"
 #include "query.h"
 #include "timeutil.h"
 
-sqlite3_stmt *
-qdb_prepare(sqlite3 *db, const char *sql)
+/* The highest parameter number ($1..$4) sql uses: PostgreSQL wants
+ * exactly the parameters a statement has. */
+static int
+pg_params(const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	char tok[4];
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		query_error("%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+	for (int n = 4; n > 0; n--) {
+		snprintf(tok, sizeof(tok), "$%d", n);
+		if (strstr(sql, tok) != NULL)
+			return n;
+	}
+	return 0;
+}
+
+struct qcur *
+qdb_range(struct qdb *db, const struct qsql *sql, const char *market, enum tf tf, int64_t from,
+          int64_t to)
+{
+	char tfrom[TIME_TEXT_LEN], tto[TIME_TEXT_LEN];
+	const char *vals[4] = { market, tf_name(tf), tfrom, tto };
+	struct qcur *c;
+	int n;
+
+	if (db->pg != NULL) {
+		pgdb_time_param(from, tfrom);
+		pgdb_time_param(to, tto);
+		n = pg_params(sql->pg);
+	} else {
+		time_format(from, tfrom);
+		time_format(to, tto);
+		n = 4; /* qcur_open binds what the statement has */
+	}
+	c = qcur_open(db, db->pg != NULL ? sql->pg : sql->lite, n, vals);
+	if (c == NULL)
+		query_error("%s", qdb_errmsg(db));
+	return c;
+}
+
+const char *
+qdb_errmsg(const struct qdb *db)
+{
+	return db->pg != NULL ? db->err : sqlite3_errmsg(db->lite);
+}
+
+struct qcur *
+qcur_open(struct qdb *db, const char *sql, int n, const char *const *vals)
+{
+	struct qcur *c = calloc(1, sizeof(*c));
+	int have;
+
+	if (c == NULL) {
+		snprintf(db->err, sizeof(db->err), "out of memory");
 		return NULL;
 	}
-	return st;
+	c->db = db;
+	if (db->pg != NULL) {
+		if (qdb_pg_cursor(c, sql, n, vals) == 0)
+			return c;
+		free(c);
+		return NULL;
+	}
+	if (sqlite3_prepare_v2(db->lite, sql, -1, &c->st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(c->st);
+		free(c);
+		return NULL;
+	}
+	have = sqlite3_bind_parameter_count(c->st);
+	for (int i = 0; i < n && i < have; i++)
+		sqlite3_bind_text(c->st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
+	return c;
 }
 
-sqlite3_stmt *
-qdb_prepare_range(sqlite3 *db, const char *sql, const char *market, enum tf tf, int64_t from,
-                  int64_t to)
+int
+qcur_step(struct qcur *c)
 {
-	sqlite3_stmt *st = qdb_prepare(db, sql);
-	int n = st != NULL ? sqlite3_bind_parameter_count(st) : 0;
-	char t[TIME_TEXT_LEN];
+	int rc;
 
-	if (n >= 2) {
-		sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, tf_name(tf), -1, SQLITE_STATIC);
-	}
-	if (n >= 3) {
-		time_format(from, t);
-		sqlite3_bind_text(st, 3, t, -1, SQLITE_TRANSIENT);
-	}
-	if (n >= 4) {
-		time_format(to, t);
-		sqlite3_bind_text(st, 4, t, -1, SQLITE_TRANSIENT);
-	}
-	return st;
+	if (c->db->pg != NULL)
+		return qdb_pg_step(c);
+	rc = sqlite3_step(c->st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-sqlite3 *
-qdb_open(const char *path, int *missing)
+const char *
+qcur_text(const struct qcur *c, int i)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-	int exists, rc, version = -1, tables = 0;
+	if (c->st != NULL)
+		return (const char *)sqlite3_column_text(c->st, i);
+	return PQgetisnull(c->r, c->row, i) ? NULL : PQgetvalue(c->r, c->row, i);
+}
 
-	*missing = 0;
+int
+qcur_int(const struct qcur *c, int i)
+{
+	const char *v;
+
+	if (c->st != NULL)
+		return sqlite3_column_int(c->st, i);
+	v = qcur_text(c, i);
+	return v != NULL ? (int)strtol(v, NULL, 10) : 0;
+}
+
+int
+qcur_real(const struct qcur *c, int i, double *out)
+{
+	const char *v;
+	char *end;
+
+	if (c->st != NULL) {
+		*out = sqlite3_column_double(c->st, i);
+		if (sqlite3_column_type(c->st, i) == SQLITE_NULL)
+			return 0;
+		return sqlite3_column_type(c->st, i) == SQLITE_FLOAT ? 1 : -1;
+	}
+	if ((v = qcur_text(c, i)) == NULL)
+		return 0;
+	*out = strtod(v, &end);
+	return *end == '\0' && end != v ? 1 : -1;
+}
+
+void
+qcur_close(struct qcur *c)
+{
+	if (c == NULL)
+		return;
+	if (c->st != NULL)
+		sqlite3_finalize(c->st);
+	else
+		qdb_pg_cursor_close(c);
+	free(c);
+}
+
+/* Opens the SQLite file path into db; 0, or -1 after one line. */
+static int
+lite_open(struct qdb *db, const char *path, int *missing)
+{
+	struct qcur *c;
+	int exists, version = -1, tables = 0;
+
 	errno = 0;
-	db = ledger_open_ro(path, &exists);
-	if (db == NULL) {
+	db->lite = ledger_open_ro(path, &exists);
+	if (db->lite == NULL) {
 		if (!exists) {
 			*missing = 1;
 			query_error("database %s does not exist "
@@ -69,98 +169,126 @@ qdb_open(const char *path, int *missing)
 		} else {
 			query_error("cannot open database %s: %s", path, strerror(errno));
 		}
-		return NULL;
+		return -1;
 	}
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT (SELECT user_version FROM pragma_user_version),"
-	                       " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-	                       " AND name IN ('candles_exact', 'coverage', 'history_start'))",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		query_error("%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
+	c = qcur_open(db,
+	              "SELECT (SELECT user_version FROM pragma_user_version),"
+	              " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+	              " AND name IN ('candles_exact', 'coverage', 'history_start'))",
+	              0, NULL);
+	if (c == NULL || qcur_step(c) != 1) {
+		query_error("%s: %s", path, sqlite3_errmsg(db->lite));
+		qcur_close(c);
+		return -1;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		version = sqlite3_column_int(st, 0);
-		tables = sqlite3_column_int(st, 1);
-	} else {
-		query_error("%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	version = qcur_int(c, 0);
+	tables = qcur_int(c, 1);
+	qcur_close(c);
 	if (tables != 3) {
 		query_error("%s is not a candlepipe database "
 		            "(no candles_exact/coverage/history_start tables)",
 		            path);
-		goto fail;
+		return -1;
 	}
 	/* every version's tables hold what the readers read */
 	if (version < 1 || version > LEDGER_SCHEMA_VERSION) {
 		query_error("%s has schema version %d, this tool reads 1 to %d", path, version,
 		            LEDGER_SCHEMA_VERSION);
-		goto fail;
+		return -1;
 	}
-	return db;
-fail:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	return 0;
+}
+
+struct qdb *
+qdb_open(const char *path, int *missing)
+{
+	struct qdb *db = calloc(1, sizeof(*db));
+	int rc;
+
+	*missing = 0;
+	if (db == NULL) {
+		query_error("out of memory");
+		return NULL;
+	}
+	db->collate = "";
+	if (pgdb_is_uri(path)) {
+		pgdb_display(path, db->name, sizeof(db->name));
+		rc = qdb_pg_open(db, path, missing);
+	} else {
+		snprintf(db->name, sizeof(db->name), "%s", path);
+		rc = lite_open(db, path, missing);
+	}
+	if (rc == 0)
+		return db;
+	qdb_close(db);
 	return NULL;
+}
+
+void
+qdb_close(struct qdb *db)
+{
+	if (db == NULL)
+		return;
+	if (db->pg != NULL)
+		qdb_pg_close(db);
+	sqlite3_close(db->lite);
+	free(db);
 }
 
 /* The single text value of a one-row, one-column SELECT bound to
  * (market, tf), copied to out; *have = 0 if there is no row or it is NULL. */
 static int
-select_time(sqlite3 *db, const char *sql, const char *market, const char *tf, int64_t *out,
+select_time(struct qdb *db, const struct qsql *sql, const char *market, enum tf tf, int64_t *out,
             int *have)
 {
-	sqlite3_stmt *st;
+	struct qcur *c;
 	const char *v;
-	int rc;
+	int rc = -1, step;
 
 	*have = 0;
-	if ((st = qdb_prepare(db, sql)) == NULL)
+	if ((c = qdb_range(db, sql, market, tf, 0, 0)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tf, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		v = (const char *)sqlite3_column_text(st, 0);
-		if (v != NULL) {
-			if (time_parse(v, out) == -1) {
-				query_error("bad time '%s' in the database", v);
-				sqlite3_finalize(st);
-				return -1;
-			}
-			*have = 1;
+	step = qcur_step(c);
+	if (step == 1 && (v = qcur_text(c, 0)) != NULL) {
+		if (time_parse(v, out) == -1) {
+			query_error("bad time '%s' in the database", v);
+			goto done;
 		}
-	} else if (rc != SQLITE_DONE) {
-		query_error("%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return -1;
+		*have = 1;
+	} else if (step == -1) {
+		query_error("%s", qdb_errmsg(db));
+		goto done;
 	}
-	sqlite3_finalize(st);
-	return 0;
+	rc = 0;
+done:
+	qcur_close(c);
+	return rc;
 }
 
 int
-qdb_history_bound(sqlite3 *db, const char *market, const char *tf, int64_t *bound, int *have)
+qdb_history_bound(struct qdb *db, const char *market, enum tf tf, int64_t *bound, int *have)
 {
+	static const struct qsql first_sql = {
+		"SELECT first_utc FROM history_start WHERE market = ?1 AND timeframe = ?2",
+		"SELECT " QDB_PG_TIME("first_utc") " FROM candlepipe.history_start"
+		                                   " WHERE market = $1 AND timeframe = $2",
+	};
+	static const struct qsql oldest_sql = {
+		"SELECT MIN(candle_date_time_utc) FROM candles_exact"
+		" WHERE market = ?1 AND timeframe = ?2",
+		"SELECT " QDB_PG_TIME(
+		    "MIN(candle_date_time_utc)") " FROM candlepipe.candles"
+		                                 " WHERE market = $1 AND timeframe = $2",
+	};
 	int64_t first;
 	int have_first;
 
-	if (select_time(db,
-	                "SELECT first_utc FROM history_start"
-	                " WHERE market = ?1 AND timeframe = ?2",
-	                market, tf, bound, have) == -1)
+	if (select_time(db, &first_sql, market, tf, bound, have) == -1)
 		return -1;
 	if (!*have)
 		return 0;
 	/* The seconds horizon moves forward: older candles stay stored. */
-	if (select_time(db,
-	                "SELECT MIN(candle_date_time_utc) FROM candles_exact"
-	                " WHERE market = ?1 AND timeframe = ?2",
-	                market, tf, &first, &have_first) == -1)
+	if (select_time(db, &oldest_sql, market, tf, &first, &have_first) == -1)
 		return -1;
 	if (have_first && first < *bound)
 		*bound = first;
@@ -168,13 +296,15 @@ qdb_history_bound(sqlite3 *db, const char *market, const char *tf, int64_t *boun
 }
 
 int
-qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t to,
+qdb_covered(struct qdb *db, const char *market, enum tf tf, int64_t from, int64_t to,
             struct range_list *out)
 {
 	struct range_list raw = { 0 };
 	int rc = -1;
 
-	if (ledger_covered(db, market, tf_name(tf), from, to, &raw) == -1) {
+	if ((db->pg != NULL
+	         ? pgdb_covered(db->pg, market, tf_name(tf), from, to, &raw)
+	         : ledger_covered(db->lite, market, tf_name(tf), from, to, &raw)) == -1) {
 		query_error("cannot read the coverage of %s %s", market, tf_name(tf));
 		goto done;
 	}

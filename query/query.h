@@ -2,7 +2,9 @@
  * query.h: the read side of candlepipe (cp-query): the `query`, `gaps` and
  * `export` commands, `verify` (an fsck of the database) and the pieces they share (read-only database access,
  * candle rows and their output formats). Everything here reads; nothing
- * ever writes to the database (the connection is SQLITE_OPEN_READONLY).
+ * ever writes to the database: a SQLite file is opened SQLITE_OPEN_READONLY,
+ * a PostgreSQL database (--db postgresql://...) is read in one READ ONLY
+ * transaction (query/qdb_pg.c).
  */
 #ifndef CP_QUERY_H
 #define CP_QUERY_H
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ledger.h"
@@ -44,6 +47,39 @@ enum candle_col {
 
 /* "market, timeframe, ... first_day_of_period": the SELECT list. */
 extern const char query_columns_sql[];
+/* The same list on PostgreSQL, every value as the SQLite text: times
+ * 'YYYY-MM-DDTHH:MM:SS', dates 'YYYY-MM-DD', numeric as stored. */
+extern const char query_columns_pg[];
+/* A PostgreSQL timestamp column (or expression) as SQLite's time text. */
+#define QDB_PG_TIME(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+
+/* A database open for reading: a SQLite file or a PostgreSQL database. */
+struct qdb {
+	sqlite3 *lite;  /* NULL on PostgreSQL */
+	PGconn *pg;     /* NULL on SQLite */
+	char name[512]; /* --db as given, any password left out */
+	/* PostgreSQL: ' COLLATE "C"' unless the database sorts text by bytes
+	 * already, so that every ORDER BY on text is SQLite's order */
+	const char *collate;
+	unsigned cursors; /* PostgreSQL: cursors declared, for their names */
+	char err[512];    /* PostgreSQL: the last failure */
+};
+
+/* The rows of one statement: stepped row by row (PostgreSQL: a cursor
+ * fetched in batches, so memory stays bounded whatever the row count). */
+struct qcur {
+	struct qdb *db;
+	sqlite3_stmt *st;
+	PGresult *r;
+	int row, nrows, last; /* PostgreSQL: current row, rows of r, r was the last batch */
+	char name[16];
+};
+
+/* One statement in both dialects: SQLite with ?1..?4, PostgreSQL with
+ * $1..$4 (times as $3::timestamp) returning SQLite's text. */
+struct qsql {
+	const char *lite, *pg;
+};
 
 enum out_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_JSONL };
 
@@ -70,8 +106,8 @@ struct row_out {
 	struct table_widths tw; /* FMT_TABLE only */
 };
 
-/* Fills r->col from the current row of st (a SELECT of query_columns_sql). */
-void out_row_from_stmt(sqlite3_stmt *st, struct candle_row *r);
+/* Fills r->col from the current row of c (a SELECT of query_columns_sql). */
+void out_row_from_cur(const struct qcur *c, struct candle_row *r);
 /* Writes what goes before the first row (csv header, table header, '['). */
 void out_begin(struct row_out *o);
 /* Writes one row; 0, or -1 on a write error (errno set). */
@@ -85,23 +121,51 @@ void out_json_string(FILE *f, const char *s);
 /* Parses "table|csv|json|jsonl"; allowed is a bit mask of (1 << fmt). */
 int out_parse_format(const char *s, unsigned allowed, enum out_format *out);
 
-/* Opens the database read-only and checks it is a candlepipe database.
- * Returns NULL after printing one line: *missing is set when the file does
- * not exist. */
-sqlite3 *qdb_open(const char *path, int *missing);
-/* Prepares sql or prints the error; NULL on error. */
-sqlite3_stmt *qdb_prepare(sqlite3 *db, const char *sql);
-/* Prepares sql and binds what it has of ?1 market, ?2 tf's name, ?3 from
- * and ?4 to (times as text); NULL after printing the error. */
-sqlite3_stmt *qdb_prepare_range(sqlite3 *db, const char *sql, const char *market, enum tf tf,
-                                int64_t from, int64_t to);
+/* Opens the database (a SQLite path or a PostgreSQL URI, pgdb_is_uri)
+ * read-only and checks it is a candlepipe database. Returns NULL after
+ * printing one line: *missing is set when the file does not exist (on
+ * PostgreSQL: the server cannot be reached, the database does not exist or
+ * has no candlepipe schema yet). */
+struct qdb *qdb_open(const char *path, int *missing);
+void qdb_close(struct qdb *db);
+/* The message of the last failure on db. */
+const char *qdb_errmsg(const struct qdb *db);
+/* A cursor over sql (db's dialect: ?N or $N) with the n text parameters
+ * vals (NULL: SQL NULL); NULL on failure (qdb_errmsg says why, nothing
+ * printed). */
+struct qcur *qcur_open(struct qdb *db, const char *sql, int n, const char *const *vals);
+/* 1: a row is current; 0: no more rows; -1: failed (qdb_errmsg). */
+int qcur_step(struct qcur *c);
+/* Column i of the current row as text, NULL for NULL. */
+const char *qcur_text(const struct qcur *c, int i);
+/* Column i as an integer (0 for NULL). */
+int qcur_int(const struct qcur *c, int i);
+/* Column i as a floating-point value: 1 and *out if it is one (SQLite:
+ * REAL; PostgreSQL: any number), 0 for NULL, -1 for anything else. */
+int qcur_real(const struct qcur *c, int i, double *out);
+void qcur_close(struct qcur *c);
+/* Opens sql bound to what it has of ?1/$1 market, ?2/$2 tf's name, ?3/$3
+ * from and ?4/$4 to (times as text); NULL after printing the error. */
+struct qcur *qdb_range(struct qdb *db, const struct qsql *sql, const char *market, enum tf tf,
+                       int64_t from, int64_t to);
+/* query/qdb_pg.c, the PostgreSQL side of the above (qdb.c dispatches). */
+/* Connects to uri read-only into db and checks the schema; 0, or -1 after
+ * printing one line (*missing as for qdb_open). */
+int qdb_pg_open(struct qdb *db, const char *uri, int *missing);
+void qdb_pg_close(struct qdb *db);
+/* Declares c's cursor; 0 or -1 (db->err). */
+int qdb_pg_cursor(struct qcur *c, const char *sql, int n, const char *const *vals);
+/* As qcur_step. */
+int qdb_pg_step(struct qcur *c);
+void qdb_pg_cursor_close(struct qcur *c);
+
 /* The first slot of (market, tf) with something in it: the earlier of
  * history_start and the oldest stored candle, if history_start is known.
  * Slots before it are "before listing/history". *have = 0 if unknown.
  * 0 or -1. */
-int qdb_history_bound(sqlite3 *db, const char *market, const char *tf, int64_t *bound, int *have);
+int qdb_history_bound(struct qdb *db, const char *market, enum tf tf, int64_t *bound, int *have);
 /* The covered ranges of (market, tf) in [from, to), aligned to tf's slots. */
-int qdb_covered(sqlite3 *db, const char *market, enum tf tf, int64_t from, int64_t to,
+int qdb_covered(struct qdb *db, const char *market, enum tf tf, int64_t from, int64_t to,
                 struct range_list *out);
 /* [from, to) minus the covered ranges cov, split at the history bound:
  * *before gets [from, bound) (nothing exists there, covered or not),

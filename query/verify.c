@@ -77,7 +77,7 @@ static const char *const decimal_cols[] = {
 enum { SC_MARKET, SC_TF, SC_UTC, SC_KST, SC_IN_VIEW, SC_DEC0 };
 
 struct verify {
-	sqlite3 *db;
+	struct qdb *db;
 	const char *path;
 	int has_view;
 	unsigned long long found[VK_COUNT], problems;
@@ -109,7 +109,8 @@ usage(FILE *f)
 	           "Prints each problem on one line, 'MARKET TF TIME KIND: detail' (TIME\n"
 	           "in UTC, ISO 8601), then a summary line.\n"
 	           "options:\n"
-	           "  --db PATH        database (default " QUERY_DEFAULT_DB ")\n"
+	           "  --db PATH|URI    database: a SQLite file (default " QUERY_DEFAULT_DB "),\n"
+	           "                   or postgresql://USER@HOST/DBNAME (read-only)\n"
 	           "exit: 0 no problem, 1 problems found, 2 usage error, 3 not a\n"
 	           "candlepipe database (missing, not SQLite, another schema).\n",
 	           f);
@@ -190,43 +191,52 @@ decimal_text_ok(const char *s)
 /* Steps st to its end, handing each row to fn; a read error mid-way is an
  * integrity problem (the rest of the table is not checked). */
 static void
-scan(struct verify *v, sqlite3_stmt *st, const char *what,
-     void (*fn)(struct verify *, sqlite3_stmt *, void *), void *arg)
+scan(struct verify *v, struct qcur *st, const char *what,
+     void (*fn)(struct verify *, struct qcur *, void *), void *arg)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = qcur_step(st)) == 1)
 		fn(v, st, arg);
-	if (rc != SQLITE_DONE)
-		problem(v, VK_INTEGRITY, NULL, "reading %s stopped: %s", what,
-		        sqlite3_errmsg(v->db));
-	sqlite3_finalize(st);
+	if (rc == -1)
+		problem(v, VK_INTEGRITY, NULL, "reading %s stopped: %s", what, qdb_errmsg(v->db));
+	qcur_close(st);
 }
 
 /* Prepares sql; a failure is a schema problem (NULL). */
-static sqlite3_stmt *
+static struct qcur *
 prepare(struct verify *v, const char *sql, const char *what)
 {
-	sqlite3_stmt *st = NULL;
+	struct qcur *st = qcur_open(v->db, sql, 0, NULL);
 
-	if (sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		problem(v, VK_SCHEMA, NULL, "cannot read %s: %s", what, sqlite3_errmsg(v->db));
-		sqlite3_finalize(st);
-		return NULL;
-	}
+	if (st == NULL)
+		problem(v, VK_SCHEMA, NULL, "cannot read %s: %s", what, qdb_errmsg(v->db));
 	return st;
 }
 
-static const char *
-col_text(sqlite3_stmt *st, int i)
+/* sql in the dialect of v's database; the PostgreSQL one may name the
+ * collation of its ORDER BY twice (%s: db->collate). */
+static struct qcur *
+prepare2(struct verify *v, const struct qsql *sql, const char *what)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	char pg[SQL_MAX];
+
+	if (v->db->pg == NULL)
+		return prepare(v, sql->lite, what);
+	snprintf(pg, sizeof(pg), sql->pg, v->db->collate, v->db->collate);
+	return prepare(v, pg, what);
+}
+
+static const char *
+col_text(const struct qcur *st, int i)
+{
+	return qcur_text(st, i);
 }
 
 /* ---- integrity ---- */
 
 static void
-integrity_row(struct verify *v, sqlite3_stmt *st, void *arg)
+integrity_row(struct verify *v, struct qcur *st, void *arg)
 {
 	const char *msg = col_text(st, 0);
 
@@ -245,10 +255,15 @@ integrity_row(struct verify *v, sqlite3_stmt *st, void *arg)
 	}
 }
 
+/* SQLite's own check of its file; PostgreSQL checks its pages itself. */
 static void
 check_integrity(struct verify *v)
 {
-	sqlite3_stmt *st = prepare(v, "PRAGMA integrity_check", "PRAGMA integrity_check");
+	struct qcur *st;
+
+	if (v->db->pg != NULL)
+		return;
+	st = prepare(v, "PRAGMA integrity_check", "PRAGMA integrity_check");
 
 	if (st != NULL)
 		scan(v, st, "PRAGMA integrity_check", integrity_row, NULL);
@@ -277,7 +292,7 @@ same_key(struct cov_prev *p, const struct where *w)
 }
 
 static void
-coverage_row(struct verify *v, sqlite3_stmt *st, void *arg)
+coverage_row(struct verify *v, struct qcur *st, void *arg)
 {
 	struct cov_prev *p = arg;
 	struct where w = { col_text(st, 0), col_text(st, 1), col_text(st, 2) };
@@ -309,11 +324,15 @@ coverage_row(struct verify *v, sqlite3_stmt *st, void *arg)
 static void
 check_coverage(struct verify *v)
 {
+	static const struct qsql sql = {
+		"SELECT market, timeframe, from_utc, to_utc FROM coverage"
+		" ORDER BY market, timeframe, from_utc",
+		"SELECT market, timeframe, " QDB_PG_TIME("lower(span)") ", " QDB_PG_TIME(
+		    "upper(span)") " FROM candlepipe.coverage"
+		                   " ORDER BY market%s, timeframe%s, lower(span)",
+	};
 	struct cov_prev prev = { "", "", 0, 0 };
-	sqlite3_stmt *st = prepare(v,
-	                           "SELECT market, timeframe, from_utc, to_utc FROM coverage"
-	                           " ORDER BY market, timeframe, from_utc",
-	                           "coverage");
+	struct qcur *st = prepare2(v, &sql, "coverage");
 
 	if (st != NULL)
 		scan(v, st, "coverage", coverage_row, &prev);
@@ -323,16 +342,17 @@ check_coverage(struct verify *v)
 
 /* Decimal column k of the current row: text and view value agree. */
 static void
-candle_decimal(struct verify *v, sqlite3_stmt *st, const struct where *w, size_t k)
+candle_decimal(struct verify *v, struct qcur *st, const struct where *w, size_t k)
 {
 	int tc = SC_DEC0 + 2 * (int)k, vc = tc + 1;
 	const char *text = col_text(st, tc);
-	double exact, real;
+	double exact, real = 0;
+	int kind;
 
 	if (text == NULL) {
-		if (v->has_view && sqlite3_column_type(st, vc) != SQLITE_NULL)
+		if (v->has_view && qcur_real(st, vc, &real) != 0)
 			problem(v, VK_VIEW, w, "%s is NULL, the view says %.17g", decimal_cols[k],
-			        sqlite3_column_double(st, vc));
+			        real);
 		return;
 	}
 	if (!decimal_text_ok(text)) {
@@ -342,16 +362,15 @@ candle_decimal(struct verify *v, sqlite3_stmt *st, const struct where *w, size_t
 	if (!v->has_view)
 		return;
 	exact = strtod(text, NULL);
-	real = sqlite3_column_double(st, vc);
-	if (sqlite3_column_type(st, vc) != SQLITE_FLOAT ||
-	    !(exact == real || fabs(exact - real) <= VIEW_REL_TOLERANCE * fabs(exact)))
+	kind = qcur_real(st, vc, &real);
+	if (kind != 1 || !(exact == real || fabs(exact - real) <= VIEW_REL_TOLERANCE * fabs(exact)))
 		problem(v, VK_VIEW, w, "%s '%s', the view says %s", decimal_cols[k], text,
 		        col_text(st, vc) ? col_text(st, vc) : "NULL");
 }
 
 /* The start, timeframe, grid and KST of the current row. */
 static void
-candle_times(struct verify *v, sqlite3_stmt *st, const struct where *w)
+candle_times(struct verify *v, struct qcur *st, const struct where *w)
 {
 	const char *kst = col_text(st, SC_KST);
 	char want[TIME_TEXT_LEN];
@@ -374,14 +393,14 @@ candle_times(struct verify *v, sqlite3_stmt *st, const struct where *w)
 }
 
 static void
-candle_row(struct verify *v, sqlite3_stmt *st, void *arg)
+candle_row(struct verify *v, struct qcur *st, void *arg)
 {
 	struct where w = { col_text(st, SC_MARKET), col_text(st, SC_TF), col_text(st, SC_UTC) };
 
 	(void)arg;
 	v->candles++;
 	candle_times(v, st, &w);
-	if (v->has_view && !sqlite3_column_int(st, SC_IN_VIEW))
+	if (v->has_view && !qcur_int(st, SC_IN_VIEW))
 		problem(v, VK_VIEW, &w, "the row is missing from the view");
 	for (size_t k = 0; k < NDEC; k++)
 		candle_decimal(v, st, &w, k);
@@ -418,18 +437,41 @@ no_view_rel(char *rel, size_t cap)
 		snprintf(rel + n, cap - n, " FROM candles_exact WHERE 0)");
 }
 
+/* PostgreSQL: the same columns in SQLite's text, no view (numeric is the
+ * exact decimal itself), in SQLite's primary key order. */
+static void
+candle_sql_pg(char *sql, size_t cap, const char *collate)
+{
+	static const char head[] = "SELECT market, timeframe, " QDB_PG_TIME(
+	    "candle_date_time_utc") ", " QDB_PG_TIME("candle_date_time_kst") ", false";
+	size_t n = (size_t)snprintf(sql, cap, "%s", head);
+
+	for (size_t k = 0; k < NDEC && n < cap; k++)
+		n += (size_t)snprintf(sql + n, cap - n, ", %s, NULL", decimal_cols[k]);
+	if (n < cap)
+		snprintf(sql + n, cap - n,
+		         " FROM candlepipe.candles ORDER BY market%s, timeframe%s,"
+		         " candle_date_time_utc",
+		         collate, collate);
+}
+
 static void
 check_candles(struct verify *v)
 {
 	char sql[SQL_MAX], rel[SQL_MAX / 2];
-	sqlite3_stmt *st = NULL;
+	struct qcur *st = NULL;
 
+	if (v->db->pg != NULL) {
+		candle_sql_pg(sql, sizeof(sql), v->db->collate);
+		if ((st = prepare(v, sql, "candlepipe.candles")) != NULL)
+			scan(v, st, "candlepipe.candles", candle_row, NULL);
+		return;
+	}
 	candle_sql(sql, sizeof(sql), "candles");
-	v->has_view = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) == SQLITE_OK;
+	st = qcur_open(v->db, sql, 0, NULL);
+	v->has_view = st != NULL;
 	if (!v->has_view) {
-		problem(v, VK_SCHEMA, NULL, "the view candles is unusable: %s",
-		        sqlite3_errmsg(v->db));
-		sqlite3_finalize(st);
+		problem(v, VK_SCHEMA, NULL, "the view candles is unusable: %s", qdb_errmsg(v->db));
 		no_view_rel(rel, sizeof(rel));
 		candle_sql(sql, sizeof(sql), rel);
 		if ((st = prepare(v, sql, "candles_exact")) == NULL)
@@ -441,7 +483,7 @@ check_candles(struct verify *v)
 /* ---- history starts ---- */
 
 static void
-history_row(struct verify *v, sqlite3_stmt *st, void *arg)
+history_row(struct verify *v, struct qcur *st, void *arg)
 {
 	struct where w = { col_text(st, 0), col_text(st, 1), col_text(st, 3) };
 	const char *first = col_text(st, 2);
@@ -463,12 +505,19 @@ history_row(struct verify *v, sqlite3_stmt *st, void *arg)
 static void
 check_history(struct verify *v)
 {
-	sqlite3_stmt *st = prepare(v,
-	                           "SELECT h.market, h.timeframe, h.first_utc,"
-	                           " (SELECT MIN(c.candle_date_time_utc) FROM candles_exact c"
-	                           "  WHERE c.market = h.market AND c.timeframe = h.timeframe)"
-	                           " FROM history_start h ORDER BY h.market, h.timeframe",
-	                           "history_start");
+	static const struct qsql sql = {
+		"SELECT h.market, h.timeframe, h.first_utc,"
+		" (SELECT MIN(c.candle_date_time_utc) FROM candles_exact c"
+		"  WHERE c.market = h.market AND c.timeframe = h.timeframe)"
+		" FROM history_start h ORDER BY h.market, h.timeframe",
+		"SELECT h.market, h.timeframe, " QDB_PG_TIME(
+		    "h.first_utc") ","
+		                   " (SELECT " QDB_PG_TIME(
+		                       "MIN(c.candle_date_time_utc)") " FROM candlepipe.candles c"
+		                                                      "  WHERE c.market = h.market AND c.timeframe = h.timeframe)"
+		                                                      " FROM candlepipe.history_start h ORDER BY h.market%s, h.timeframe%s",
+	};
+	struct qcur *st = prepare2(v, &sql, "history_start");
 
 	if (st != NULL)
 		scan(v, st, "history_start", history_row, NULL);
@@ -477,7 +526,7 @@ check_history(struct verify *v)
 static void
 summary(const struct verify *v)
 {
-	printf("verify: %s: %llu problem%s", v->path, v->problems, v->problems == 1 ? "" : "s");
+	printf("verify: %s: %llu problem%s", v->db->name, v->problems, v->problems == 1 ? "" : "s");
 	for (int k = 0, first = 1; k < VK_COUNT; k++) {
 		if (v->found[k] == 0)
 			continue;
@@ -518,7 +567,7 @@ verify_run(int argc, char **argv)
 	check_candles(&v);
 	check_history(&v);
 	summary(&v);
-	sqlite3_close(v.db);
+	qdb_close(v.db);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "cp-query verify: cannot write the report\n");
 		return EXIT_FAILED;
