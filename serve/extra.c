@@ -18,16 +18,9 @@
 #define STREAM_BLOCK_BYTES (64 * 1024)
 #define MARKET_MAX 64
 
-/* A checked market, timeframe, from and to. */
-struct span {
-	const char *market;
-	enum tf tf;
-	int64_t from, to; /* aligned: tf_ceil of the given times */
-};
-
 /* market, timeframe, from, to into *s: 0, or -1 with the 400. */
-static int
-span_args(const struct sv_args *a, struct span *s, struct sv_reply *r)
+int
+extra_span_args(const struct sv_args *a, struct sv_span *s, struct sv_reply *r)
 {
 	const char *tf = sv_arg(a, "timeframe"), *from = sv_arg(a, "from"), *to = sv_arg(a, "to");
 	const char *err = NULL;
@@ -70,7 +63,7 @@ put_range(struct buf *b, enum tf tf, int64_t from, int64_t to)
 /* The missing ranges of s: want minus covered (aligned), from the history
  * start on. 0 or -1. */
 static int
-missing_of(const struct span *s, int64_t first, int have, struct range_list *miss)
+missing_of(const struct sv_span *s, int64_t first, int have, struct range_list *miss)
 {
 	struct range_list raw = { 0 }, cov = { 0 }, want = { 0 }, all = { 0 };
 	int rc = -1;
@@ -104,7 +97,7 @@ done:
 }
 
 static void
-coverage_json(struct buf *b, const struct span *s, int64_t first, int have,
+coverage_json(struct buf *b, const struct sv_span *s, int64_t first, int have,
               const struct range_list *miss)
 {
 	int64_t slots = tf_count(s->tf, s->from, s->to), missing = 0, before = 0;
@@ -144,11 +137,11 @@ void
 extra_coverage(const struct sv_args *a, struct sv_reply *r)
 {
 	struct range_list miss = { 0 };
-	struct span s;
+	struct sv_span s;
 	int64_t first = 0;
 	int have = 0;
 
-	if (span_args(a, &s, r) == -1)
+	if (extra_span_args(a, &s, r) == -1)
 		return;
 	if (sdb_history(s.market, s.tf, &first, &have) == -1 ||
 	    missing_of(&s, first, have, &miss) == -1) {
@@ -237,7 +230,7 @@ stream_free(void *cls)
 
 /* Whether the ledger proves [from, to) of s (from the history start on). */
 static int
-span_proven(const struct span *s, int *yes)
+span_proven(const struct sv_span *s, int *yes)
 {
 	int64_t first = 0, lo = s->from;
 	int have = 0, rc = -1;
@@ -262,10 +255,10 @@ void
 extra_range(const struct sv_args *a, struct sv_reply *r)
 {
 	struct stream *st;
-	struct span s;
+	struct sv_span s;
 	int yes;
 
-	if (span_args(a, &s, r) == -1)
+	if (extra_span_args(a, &s, r) == -1)
 		return;
 	if (span_proven(&s, &yes) == -1) {
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
