@@ -45,10 +45,15 @@ metric() { # NAME: its value in cp-serve's /metrics
 }
 
 # same_answer PATH: cp-serve's answer (status and body) equals the
-# simulator's for PATH, byte for byte; the cp-serve answer is in $T/sv
+# simulator's for PATH, byte for byte; the cp-serve answer is in $T/sv,
+# the candle requests it cost the simulator in $COST (the simulator's own
+# answer, asked after it, is not counted)
 same_answer() {
+	local b
 	T=$BATS_TEST_TMPDIR
+	b=$(candle_requests)
 	curl -s -m 60 -w '\n%{http_code}' "$SV_URL$1" >"$T/sv"
+	COST=$(($(candle_requests) - b))
 	curl -s -w '\n%{http_code}' "$SIM_URL$1" >"$T/sim"
 	if ! cmp -s "$T/sim" "$T/sv"; then
 		echo "differs: $1"
@@ -75,22 +80,20 @@ same_answer() {
 	local before jobs p
 	# nothing collected: the 200 slots below `to`, one request
 	p="/v1/candles/minutes/1?market=KRW-ETH&to=2026-09-02T12:00:00Z&count=200"
-	before=$(candle_requests)
 	jobs=$(metric cp_serve_miss_jobs_total)
 	same_answer "$p"
-	[ "$(candle_requests)" -eq $((before + 1)) ]
+	[ "$COST" -eq 1 ]
 	[ "$(metric cp_serve_miss_jobs_total)" -eq $((jobs + 1)) ]
 	[ "$(head -n 1 "$T/sv" | jq length)" -eq 200 ]
 	# asked again: covered now, nothing more
 	same_answer "$p"
-	[ "$(candle_requests)" -eq $((before + 1)) ]
+	[ "$COST" -eq 0 ]
 	# the top already covered ([10:00, 12:00) of another day): only the 80
 	# slots below it are the gap, one request for them
 	run svc_collect --market KRW-ETH --timeframe 5m --from 2026-09-03T10:00:00 --to 2026-09-03T12:00:00
 	[ "$status" -eq 0 ]
-	before=$(candle_requests)
 	same_answer "/v1/candles/minutes/5?market=KRW-ETH&to=2026-09-03T12:00:00Z&count=104"
-	[ "$(candle_requests)" -eq $((before + 1)) ]
+	[ "$COST" -eq 1 ]
 	[ "$(head -n 1 "$T/sv" | jq length)" -eq 104 ]
 	run "$ROOT/run.sh" gaps --db "$DB" --market KRW-ETH --timeframe 5m \
 		--from 2026-09-03T00:00:00 --to 2026-09-03T12:00:00 --format json
@@ -143,11 +146,9 @@ same_answer() {
 }
 
 @test "readthru: a window before the listing ends in [] (the job proves it), no loop" {
-	local before
-	before=$(candle_requests)
 	same_answer "/v1/candles/days?market=KRW-BERA&to=2026-10-25T00:00:00Z&count=10"
 	[ "$(head -n 1 "$T/sv")" = "[]" ]
-	[ "$(candle_requests)" -gt "$before" ]
+	[ "$COST" -eq 1 ]
 	# the listing inside the window: the candles after it, fewer than count
 	same_answer "/v1/candles/minutes/60?market=KRW-BERA&to=2026-11-01T05:00:00Z&count=200"
 	[ "$(head -n 1 "$T/sv" | jq length)" -eq 5 ]
@@ -206,10 +207,8 @@ same_answer() {
 	# the job was not cancelled: it ends and the window is then covered
 	SV_URL="http://127.0.0.1:$(<"$RUN/server.port")"
 	wait_for bash -c "curl -s '$SV_URL/v1/coverage?market=KRW-BTC&timeframe=10m&from=2026-09-07T07:20:00&to=2026-09-08T00:00:00' | jq -e '.ratio == 1' >/dev/null"
-	local before
-	before=$(candle_requests)
 	same_answer "$p"
-	[ "$(candle_requests)" -eq "$before" ]
+	[ "$COST" -eq 0 ]
 }
 
 @test "readthru: without --control a miss stays a 503 and nothing is sent upstream" {
