@@ -10,7 +10,6 @@
 
 #include "ctlproto.h"
 
-
 const msgpack_object *
 ctl_get(const msgpack_object *map, const char *key)
 {
@@ -100,8 +99,7 @@ ctl_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val)
 }
 
 void
-ctl_pack_submit1(msgpack_packer *pk, const char *market, const char *tf, int64_t from,
-                 int64_t to)
+ctl_pack_submit1(msgpack_packer *pk, const char *market, const char *tf, int64_t from, int64_t to)
 {
 	msgpack_pack_map(pk, 6);
 	ctl_pack_kv_i64(pk, "v", CTL_VERSION);

@@ -135,8 +135,8 @@ join_list(const msgpack_object *o, const char *what, char *out, size_t cap, char
 	out[0] = '\0';
 	for (uint32_t i = 0; i < o->via.array.size; i++) {
 		char item[64];
-		if (ctl_str_copy(&o->via.array.ptr[i], item, sizeof(item)) == -1 || item[0] == '\0' ||
-		    strchr(item, ',') != NULL || len + strlen(item) + 2 > cap) {
+		if (ctl_str_copy(&o->via.array.ptr[i], item, sizeof(item)) == -1 ||
+		    item[0] == '\0' || strchr(item, ',') != NULL || len + strlen(item) + 2 > cap) {
 			snprintf(err, errlen, "bad %s list (strings without commas wanted)", what);
 			return -1;
 		}

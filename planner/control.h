@@ -32,7 +32,6 @@
 #include "job.h"
 #include "plan.h"
 
-
 struct ctl_submit {
 	char markets[CTL_TEXT_MAX];    /* "KRW-BTC,KRW-ETH" */
 	char timeframes[CTL_TEXT_MAX]; /* "1m,1h" */

@@ -182,6 +182,29 @@ object_end(const char *p, const char *end)
 	return NULL;
 }
 
+static const char *
+skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* The start time of the candle object [p, e): 0 or -1. */
+static int
+object_time(const char *p, const char *e, int64_t *start)
+{
+	static const char key[] = "\"candle_date_time_utc\":\"";
+	const char *k = memmem(p, (size_t)(e - p), key, sizeof(key) - 1);
+	char t[TIME_TEXT_LEN];
+
+	if (k == NULL || e - (k + sizeof(key) - 1) < TIME_TEXT_LEN - 1)
+		return -1;
+	memcpy(t, k + sizeof(key) - 1, TIME_TEXT_LEN - 1);
+	t[TIME_TEXT_LEN - 1] = '\0';
+	return time_parse(t, start);
+}
+
 /* The newest candle of upstream's answer when it starts in the slot open:
  * [*obj, *obj + *olen); *olen 0 when the newest is an older, closed one (no
  * trade in the slot yet) or there is none. 0, or -1 (why). */
@@ -189,30 +212,18 @@ static int
 pick_forming(const struct buf *body, enum tf tf, int64_t open, const char **obj, size_t *olen,
              char *why, size_t len)
 {
-	static const char key[] = "\"candle_date_time_utc\":\"";
-	const char *p = body->data != NULL ? body->data : "", *end = p + body->len, *e, *k;
-	char t[TIME_TEXT_LEN];
+	const char *p = body->data != NULL ? body->data : "", *end = p + body->len, *e;
 	int64_t start;
 
 	*olen = 0;
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
+	p = skip_space(p, end);
 	if (p < end && *p == '[')
-		p++;
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
+		p = skip_space(p + 1, end);
 	if (p < end && *p == ']')
 		return 0;
 	if (p >= end || *p != '{' || (e = object_end(p, end)) == NULL ||
-	    (k = memmem(p, (size_t)(e - p), key, sizeof(key) - 1)) == NULL ||
-	    e - (k + sizeof(key) - 1) < TIME_TEXT_LEN - 1) {
+	    object_time(p, e, &start) == -1) {
 		snprintf(why, len, "the forming candle: a malformed answer from upstream");
-		return -1;
-	}
-	memcpy(t, k + sizeof(key) - 1, TIME_TEXT_LEN - 1);
-	t[TIME_TEXT_LEN - 1] = '\0';
-	if (time_parse(t, &start) == -1) {
-		snprintf(why, len, "the forming candle: a malformed time from upstream");
 		return -1;
 	}
 	if (tf_floor(tf, start) == open) {

@@ -93,22 +93,34 @@ history_bound(struct greport *g)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Coverage (in whole slots), missing and before-history ranges. */
+/* The coverage of the window in whole slots (a range proven up to the
+ * history's end starts at the epoch, not on a week's grid). 0 or -1. */
+static int
+covered_slots(struct greport *g)
+{
+	struct range_list raw = { 0 };
+	int rc =
+	    ledger_covered(sdb_handle(), g->s.market, tf_name(g->s.tf), g->s.from, g->s.to, &raw);
+
+	for (size_t i = 0; rc == 0 && i < raw.n; i++) {
+		int64_t a = tf_ceil(g->s.tf, raw.v[i].from), b = tf_ceil(g->s.tf, raw.v[i].to);
+
+		if (a < b)
+			rc = range_list_push(&g->cov, a, b);
+	}
+	range_list_free(&raw);
+	return rc;
+}
+
+/* Coverage, missing and before-history ranges. */
 static int
 split(struct greport *g)
 {
-	struct range_list raw = { 0 }, want = { 0 }, all = { 0 };
+	struct range_list want = { 0 }, all = { 0 };
 	int rc = -1;
 
-	if (ledger_covered(sdb_handle(), g->s.market, tf_name(g->s.tf), g->s.from, g->s.to, &raw) ==
-	    -1)
+	if (covered_slots(g) == -1)
 		goto done;
-	for (size_t i = 0; i < raw.n; i++) {
-		int64_t a = tf_ceil(g->s.tf, raw.v[i].from), b = tf_ceil(g->s.tf, raw.v[i].to);
-
-		if (a < b && range_list_push(&g->cov, a, b) == -1)
-			goto done;
-	}
 	if (range_list_push(&want, g->s.from, g->s.to) == -1 ||
 	    range_subtract(&want, &g->cov, &all) == -1)
 		goto done;
@@ -125,7 +137,6 @@ split(struct greport *g)
 	}
 	rc = 0;
 done:
-	range_list_free(&raw);
 	range_list_free(&want);
 	range_list_free(&all);
 	return rc;
@@ -156,7 +167,8 @@ empty_span(struct greport *g, size_t *ci, int64_t a, int64_t b)
 	while (*ci < cov->n && cov->v[*ci].to <= a)
 		(*ci)++;
 	for (size_t k = *ci; k < cov->n && cov->v[k].from < b; k++)
-		stretch(g, cov->v[k].from > a ? cov->v[k].from : a, cov->v[k].to < b ? cov->v[k].to : b);
+		stretch(g, cov->v[k].from > a ? cov->v[k].from : a,
+		        cov->v[k].to < b ? cov->v[k].to : b);
 }
 
 /* The one pass over the candles of [lo, to). */

@@ -195,8 +195,9 @@ main(int argc, char **argv)
 	struct options o = { .listen = "127.0.0.1:8765",
 		             .cache_mb = 64,
 		             .miss_timeout_ms = 30000,
-		             .api_url = env_api != NULL && *env_api != '\0' ? env_api
-		                                                            : "https://api.upbit.com" };
+		             .api_url = env_api != NULL && *env_api != '\0'
+		                            ? env_api
+		                            : "https://api.upbit.com" };
 	const struct opt table[] = {
 		{ .name = "db", .kind = OPT_STR, .dest = &o.db },
 		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },

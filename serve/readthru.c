@@ -255,8 +255,8 @@ park(struct rt_req *q, struct sv_reply *r, enum fl_kind kind, const char *market
 }
 
 void
-readthru_miss(struct sv_reply *r, const char *why, const char *market, enum tf tf,
-              int64_t from, int64_t to)
+readthru_miss(struct sv_reply *r, const char *why, const char *market, enum tf tf, int64_t from,
+              int64_t to)
 {
 	struct rt_req *q;
 
@@ -409,8 +409,8 @@ job_verdict(const msgpack_object *j, const char *state, int64_t id, char *why, s
 		m = ctl_get(&t->via.array.ptr[i], "missing");
 		if (m != NULL && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size > 0) {
 			(void)ctl_get_str(&m->via.array.ptr[0], "reason", reason, sizeof(reason));
-			snprintf(why, len, "the job %lld did not cover this window: %s", (long long)id,
-			         reason);
+			snprintf(why, len, "the job %lld did not cover this window: %s",
+			         (long long)id, reason);
 			return 2;
 		}
 	}
@@ -442,9 +442,9 @@ do_status(int64_t job, char *why, size_t len)
 	if (rc == 1)
 		rc = 2; /* "no job N": a restarted daemon forgot it */
 	jobs = rc == 0 ? ctl_get(&u.data, "jobs") : NULL;
-	if (rc == 0 && (jobs == NULL || jobs->type != MSGPACK_OBJECT_ARRAY ||
-	                jobs->via.array.size != 1 ||
-	                ctl_get_str(jobs->via.array.ptr, "state", state, sizeof(state)) == -1)) {
+	if (rc == 0 &&
+	    (jobs == NULL || jobs->type != MSGPACK_OBJECT_ARRAY || jobs->via.array.size != 1 ||
+	     ctl_get_str(jobs->via.array.ptr, "state", state, sizeof(state)) == -1)) {
 		snprintf(why, len, "a malformed STATUS answer from the daemon");
 		rc = 2;
 	}
@@ -599,7 +599,8 @@ ctl_main(void *arg)
 		struct rt_req *resume = NULL;
 		int waiting;
 
-		tick = tick + 1 == 0 ? 2 : tick + 1;
+		/* busy is 1 for "submitted, not asked yet": ticks stay above it */
+		tick = tick < 2 ? 2 : tick + 1;
 		submit_all(&resume);
 		poll_all(tick, &resume);
 		expire_all(&resume);

@@ -169,10 +169,10 @@ void extra_readyz(struct sv_reply *r);
  * upstream call) ends the connection is resumed and the route runs again,
  * finding the answer in the database (or the result in r->rt). */
 struct rt_opts {
-	const char *control;  /* the daemon's control endpoint; NULL: no read-through */
-	const char *api_url;  /* upstream, for the forming candle */
-	const char *cacert;   /* CA file for an https api_url, or NULL */
-	int miss_timeout_ms;  /* how long one request waits at most */
+	const char *control; /* the daemon's control endpoint; NULL: no read-through */
+	const char *api_url; /* upstream, for the forming candle */
+	const char *cacert;  /* CA file for an https api_url, or NULL */
+	int miss_timeout_ms; /* how long one request waits at most */
 };
 
 struct rt_req;

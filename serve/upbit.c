@@ -348,15 +348,12 @@ candles_miss(const struct creq *q, int64_t end_s, struct sv_reply *r)
 	static const char why[] = "this range is not collected yet (the ledger does not prove it)";
 	int64_t from = 0, to = 0;
 
-	if (!readthru_on()) {
-		reply_miss(r, why);
-	} else if (missing_window(q, end_s, &from, &to) == -1) {
+	if (readthru_on() && missing_window(q, end_s, &from, &to) == -1)
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
-	} else if (from >= to) {
+	else if (!readthru_on() || from >= to)
 		reply_miss(r, why);
-	} else {
+	else
 		readthru_miss(r, why, q->market, q->tf, from, to);
-	}
 }
 
 /* The answer of a checked request inside the read transaction: 1 when it is
