@@ -31,7 +31,7 @@
 #include "readthru.h"
 #include "timeutil.h"
 
-#define RT_TICK_MS 20   /* STATUS of a running job, deadlines, while requests wait */
+#define RT_TICK_MS 5    /* STATUS of a running job, deadlines, while requests wait */
 #define RT_IDLE_MS 500  /* the thread's sleep with nothing to wait on */
 #define RT_MAX_ROUNDS 8 /* jobs one request may wait on (a sparse market widens) */
 
