@@ -3,6 +3,7 @@
  * ledger proves of a range: ratio and missing ranges), /v1/candles/range (a
  * covered range of any length, oldest first, streamed as JSON lines in
  * pages so that no long read stays open) and /readyz (the database answers).
+ * An unproven range is read through as a candle window is (readthru.c).
  * Their parameters: market, timeframe (1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w
  * 1M 1y), from and to (the times ./run.sh collect takes; unaligned bounds
  * round up to the next slot, from inclusive, to exclusive).
@@ -251,6 +252,29 @@ span_proven(const struct sv_span *s, int *yes)
 	return rc;
 }
 
+/* An unproven range: the 503, or (read-through) a wait on the job of the
+ * span from its first missing slot to its last. */
+static void
+range_miss(const struct sv_span *s, struct sv_reply *r)
+{
+	static const char why[] =
+	    "this range is not collected yet (see /v1/coverage for what is missing)";
+	struct range_list miss = { 0 };
+	int64_t first = 0;
+	int have = 0;
+
+	if (!readthru_on())
+		reply_miss(r, why);
+	else if (sdb_history(s->market, s->tf, &first, &have) == -1 ||
+	         missing_of(s, first, have, &miss) == -1)
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	else if (miss.n == 0)
+		reply_miss(r, why);
+	else
+		readthru_miss(r, why, s->market, s->tf, miss.v[0].from, miss.v[miss.n - 1].to);
+	range_list_free(&miss);
+}
+
 void
 extra_range(const struct sv_args *a, struct sv_reply *r)
 {
@@ -265,8 +289,7 @@ extra_range(const struct sv_args *a, struct sv_reply *r)
 		return;
 	}
 	if (!yes) {
-		reply_miss(
-		    r, "this range is not collected yet (see /v1/coverage for what is missing)");
+		range_miss(&s, r);
 		return;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {

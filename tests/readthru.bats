@@ -101,6 +101,16 @@ same_answer() {
 	jq -e '.missing == [{"from":"2026-09-03T00:00:00","to":"2026-09-03T03:20:00","slots":40,"seconds":12000}]' <<<"$output"
 }
 
+@test "readthru: /v1/candles/range reads an uncovered range through, then streams the truth" {
+	local b
+	b=$(candle_requests)
+	curl -s -m 60 "$SV_URL/v1/candles/range?market=KRW-ETH&timeframe=1h&from=2026-09-10T00:00:00&to=2026-09-12T00:00:00" \
+		>"$BATS_TEST_TMPDIR/range"
+	[ "$(candle_requests)" -eq $((b + 1)) ]
+	diff <(truth KRW-ETH 1h 2026-09-10T00:00:00 2026-09-12T00:00:00) "$BATS_TEST_TMPDIR/range"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/range")" -eq 48 ]
+}
+
 @test "readthru: 50 concurrent identical misses cost the simulator the requests of one" {
 	local p="/v1/candles/minutes/3?market=KRW-BTC&to=2026-09-05T00:00:00Z&count=200"
 	local before jobs co urls=() i
