@@ -155,6 +155,30 @@ same_answer() {
 	[ "$(jq -r 'length, .[0].candle_date_time_utc' <<<"$output" | paste -sd' ')" = "1 $today" ]
 }
 
+@test "readthru: the forming candle over https needs --cacert, as the fetcher does" {
+	load tls_helpers
+	make_certs "$BATS_FILE_TMPDIR/tls"
+	local plain=$SIM_URL
+	start_sim --rate-limit 0 --tls-cert "$BATS_FILE_TMPDIR/tls/server.pem" \
+		--tls-key "$BATS_FILE_TMPDIR/tls/server.key"
+	local tls="https://127.0.0.1:$SIM_PORT" today p="/v1/candles/minutes/240?market=KRW-ETH&count=2"
+	today=$(date -u +%Y-%m-%d)
+	start_serve "$DB" --control "ipc://$RUN/control.sock" --api-url "$tls" \
+		--cacert "$BATS_FILE_TMPDIR/tls/ca.pem"
+	run curl -s -m 60 -w '\n%{http_code}' "$SV_URL$p"
+	[ "$(tail -n 1 <<<"$output")" = 200 ]
+	head -n 1 <<<"$output" | jq -e --arg d "$today" 'length == 2 and (.[0].candle_date_time_utc | startswith($d))'
+	stop_serve
+	# the test CA not given: upstream is not trusted, an error and no answer
+	start_serve "$DB" --control "ipc://$RUN/control.sock" --api-url "$tls"
+	run curl -s -m 60 -w '\n%{http_code}' "$SV_URL$p"
+	[ "$(tail -n 1 <<<"$output")" = 503 ]
+	head -n 1 <<<"$output" | jq -e '.error.name == 503 and (.error.message | test("forming candle"))'
+	stop_serve
+	stop_sim
+	SIM_URL=$plain
+}
+
 @test "readthru: a window before the listing ends in [] (the job proves it), no loop" {
 	same_answer "/v1/candles/days?market=KRW-BERA&to=2026-10-25T00:00:00Z&count=10"
 	[ "$(head -n 1 "$T/sv")" = "[]" ]
