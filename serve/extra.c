@@ -263,12 +263,10 @@ range_miss(const struct sv_span *s, struct sv_reply *r)
 	int64_t first = 0;
 	int have = 0;
 
-	if (!readthru_on())
-		reply_miss(r, why);
-	else if (sdb_history(s->market, s->tf, &first, &have) == -1 ||
-	         missing_of(s, first, have, &miss) == -1)
+	if (readthru_on() && (sdb_history(s->market, s->tf, &first, &have) == -1 ||
+	                      missing_of(s, first, have, &miss) == -1))
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
-	else if (miss.n == 0)
+	else if (!readthru_on() || miss.n == 0)
 		reply_miss(r, why);
 	else
 		readthru_miss(r, why, s->market, s->tf, miss.v[0].from, miss.v[miss.n - 1].to);
