@@ -38,7 +38,6 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_t thread;
 static int running;
 static CURL *easy;
-static __thread struct buf mine; /* a cached object, for the calling thread */
 static uint64_t n_calls, n_errors, n_cached;
 
 void
@@ -86,15 +85,14 @@ cache_put(const char *market, enum tf tf, int64_t open, const char *json, size_t
 }
 
 int
-readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t open,
-                 const char **json, size_t *len)
+readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t open, struct buf *out)
 {
 	const struct rt_req *q = r->rt;
 	struct fcache *c;
 
 	if (q != NULL && q->have_forming && q->forming_open == open && q->res == RT_DONE) {
-		*json = q->forming.data != NULL ? q->forming.data : "";
-		*len = q->forming.len;
+		(void)buf_add(out, q->forming.data != NULL ? q->forming.data : "", q->forming.len,
+		              BUF_NO_MAX);
 		return 1;
 	}
 	if (strlen(market) >= RT_MARKET_MAX) {
@@ -102,16 +100,12 @@ readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t ope
 		return -1;
 	}
 	pthread_mutex_lock(&rt_lock);
-	if ((c = cache_find(market, tf, open)) != NULL) {
-		buf_reset(&mine);
-		(void)buf_add(&mine, c->json.data != NULL ? c->json.data : "", c->json.len,
+	if ((c = cache_find(market, tf, open)) != NULL)
+		(void)buf_add(out, c->json.data != NULL ? c->json.data : "", c->json.len,
 		              BUF_NO_MAX);
-	}
 	pthread_mutex_unlock(&rt_lock);
-	if (c != NULL && !mine.err) {
+	if (c != NULL) {
 		__atomic_fetch_add(&n_cached, 1, __ATOMIC_RELAXED);
-		*json = mine.data != NULL ? mine.data : "";
-		*len = mine.len;
 		return 1;
 	}
 	return rt_forming_park(r, market, tf, open) == 0 ? 0 : -1;
@@ -339,7 +333,6 @@ forming_stop(void)
 	easy = NULL;
 	for (int i = 0; i < FORMING_CACHE_N; i++)
 		buf_free(&cache[i].json);
-	buf_free(&mine);
 }
 
 void

@@ -197,10 +197,10 @@ int readthru_waited(const struct rt_req *q);
 int64_t readthru_t0(const struct rt_req *q);
 void readthru_free(struct rt_req *q);
 /* The forming candle of (market, tf) whose slot starts at open: 1 with
- * *json and *len the upstream object (len 0: no trade in it yet), 0 with
- * r->park set (fetching), -1 with the error in r. */
+ * the upstream object appended to out (nothing: no trade in it yet), 0
+ * with r->park set (fetching), -1 with the error in r. */
 int readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t open,
-                     const char **json, size_t *len);
+                     struct buf *out);
 /* cp_serve_miss_jobs_total and the rest of the read-through's counters. */
 void readthru_metrics(struct buf *b);
 /* /v1/gaps (gaps.c) */

@@ -428,25 +428,22 @@ candles_read(const struct creq *q, int64_t end_s, struct sv_reply *r, struct fou
 	return stable;
 }
 
-/* The body of r (the closed candles, newest first) with the forming
- * candle's object on top; the oldest is left out when count were read. */
+/* b holds "[" and the forming candle's object: it becomes r's body, the
+ * closed candles (newest first) after it, the oldest left out when count
+ * were read. */
 static void
-put_forming(const struct creq *q, const struct found *f, const char *json, size_t len,
-            struct sv_reply *r)
+put_forming(const struct creq *q, const struct found *f, struct buf *b, struct sv_reply *r)
 {
-	struct buf b = { 0 };
 	/* the kept objects are body[1, end): without the oldest, or all */
 	size_t end = f->n == q->count ? f->cut : r->body.len - 1;
 
-	sv_buf_put(&b, "[", 1);
-	sv_buf_put(&b, json, len);
 	if (end > 1) {
-		sv_buf_put(&b, ",", 1);
-		sv_buf_put(&b, r->body.data + 1, end - 1);
+		sv_buf_put(b, ",", 1);
+		sv_buf_put(b, r->body.data + 1, end - 1);
 	}
-	sv_buf_put(&b, "]", 1);
+	sv_buf_put(b, "]", 1);
 	buf_free(&r->body);
-	r->body = b;
+	r->body = *b;
 }
 
 /* The newest candles: the closed ones before the open slot (read-through
@@ -455,17 +452,17 @@ static void
 newest_candles(const struct creq *q, struct sv_reply *r)
 {
 	int64_t open = tf_floor(q->tf, time_now_ms() / MS_PER_S);
-	const char *json = NULL;
+	struct buf b = { 0 };
 	struct found f;
-	size_t len = 0;
 
 	(void)candles_read(q, open, r, &f);
 	if (r->status != 200 || r->park)
 		return;
-	if (readthru_forming(r, q->market, q->tf, open, &json, &len) != 1)
-		return;
-	if (len > 0)
-		put_forming(q, &f, json, len, r);
+	sv_buf_put(&b, "[", 1);
+	if (readthru_forming(r, q->market, q->tf, open, &b) == 1 && b.len > 1)
+		put_forming(q, &f, &b, r); /* takes b */
+	else
+		buf_free(&b);
 }
 
 void
