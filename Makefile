@@ -36,7 +36,7 @@ TESTS :=
 COMMON_SRC := common/tf.c common/timeutil.c common/log.c common/proto.c common/buf.c \
               common/net.c common/ledger.c common/crashpoint.c common/proc.c \
               common/opts.c common/utf8.c common/fsutil.c common/hub.c \
-              common/keys.c common/fsm.c common/rundir.c common/pgdb.c
+              common/keys.c common/fsm.c common/rundir.c common/pgdb.c common/ctlproto.c
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 LIBCOMMON  := common/libcommon.a
 

@@ -1009,7 +1009,8 @@ service_main() {
 	add_proc writer writer "$RUN_DIR/writer.log" $verbose
 	add_proc daemon planner "$RUN_DIR/planner.log" --rate "$rate" --quiet $verbose
 	add_fetchers "$fetchers" "$api_url" "$inflight" "$sources" "$verbose"
-	[ -z "$listen" ] || add_proc serve server "$RUN_DIR/server.log" ${token:+--token-file "$token"} $verbose
+	[ -z "$listen" ] || add_proc serve server "$RUN_DIR/server.log" ${token:+--token-file "$token"} \
+		--api-url "$api_url" ${CACERT:+--cacert "$CACERT"} $verbose
 	trap 'on_stop_signal 130' INT
 	trap 'on_stop_signal 143' TERM
 	local i

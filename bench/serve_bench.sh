@@ -7,14 +7,46 @@
 # the machine's cores with wrk itself. One URL over and over is the answer
 # cache's best case (after the first request every answer is a cache hit), so
 # the maximum is also measured with the cache off (--cache-mb 0): every
-# answer built from SQLite, as for a window asked the first time. Prints
-# figures; asserts nothing.
+# answer built from SQLite, as for a window asked the first time. The
+# "miss" figure: the time of a 200-candle request whose window nothing
+# covers, through a service's daemon (read-through: the job of its gap, one
+# upstream request, then the answer from SQLite), the median of
+# SERVE_BENCH_MISSES distinct windows. Prints figures; asserts nothing.
 set -u
 . "$(dirname "$0")/lib.sh"
 SERVE="$ROOT/serve/cp-serve"
 [ -x "$SERVE" ] || { echo "  serve/cp-serve is missing: run 'make' first"; exit 1; }
-command -v wrk >/dev/null || { echo "  wrk is not installed (apt-get install wrk); skipped"; exit 0; }
 SECS=${SERVE_BENCH_SECONDS:-5}
+MISSES=${SERVE_BENCH_MISSES:-15}
+
+# miss_figure: the median time of a 200-candle miss through a service
+miss_figure() {
+	local run="$BENCH_TMP/svc" db="$BENCH_TMP/miss.db" url i t cost0 bad=0
+	bench_sim missim --rate-limit 0
+	"$ROOT/run.sh" start --db "$db" --run-dir "$run" --api-url "$SIM_URL" --rate 0 \
+		--listen 127.0.0.1:0 >"$BENCH_TMP/svc.out" 2>&1 ||
+		{ echo "  miss: the service did not start: $(tail -n 1 "$BENCH_TMP/svc.out")"; return; }
+	url="http://127.0.0.1:$(cat "$run/server.port")"
+	cost0=$(sim_candle_requests)
+	: >"$BENCH_TMP/miss.times"
+	for ((i = 0; i < MISSES; i++)); do
+		# a window of its own each time: 200 minutes ending at 06:00 of day i
+		t=$(date -u -d "2026-08-01 + $i days" +%Y-%m-%dT06:00:00Z)
+		curl -s -o "$BENCH_TMP/miss.json" -w '%{http_code} %{time_total}\n' \
+			"$url/v1/candles/minutes/1?market=KRW-BTC&to=$t&count=200" >>"$BENCH_TMP/miss.times"
+		[ "$(jq length "$BENCH_TMP/miss.json" 2>/dev/null)" = 200 ] || bad=$((bad + 1))
+	done
+	"$ROOT/run.sh" stop --db "$db" --run-dir "$run" >/dev/null 2>&1
+	sort -k2 -g "$BENCH_TMP/miss.times" |
+		awk -v n="$MISSES" -v req=$(($(sim_candle_requests) - cost0)) -v bad="$bad" '
+		{ t[NR] = $2 * 1000 } END {
+		m = n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+		printf "  miss: 200-candle request through the daemon (read-through), median of %d: %.1f ms (min %.1f, max %.1f), %d upstream requests%s\n",
+			n, m, t[1], t[n], req, bad ? ", " bad " answers not 200 candles" : "" }'
+}
+
+miss_figure
+command -v wrk >/dev/null || { echo "  wrk is not installed (apt-get install wrk); skipped"; exit 0; }
 
 bench_sim svsim --rate-limit 0
 bench_collect "$BENCH_TMP/sv.db" --market KRW-BTC,KRW-ETH --timeframe 1m \

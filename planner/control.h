@@ -28,13 +28,9 @@
 #include <zmq.h>
 
 #include "budget.h"
+#include "ctlproto.h"
 #include "job.h"
 #include "plan.h"
-
-#define CTL_VERSION 1
-#define CTL_TEXT_MAX 4096 /* markets (or timeframes) joined by commas */
-#define CTL_ERR_MAX 512
-#define CTL_REPLY_TIMEOUT_MS 3000
 
 struct ctl_submit {
 	char markets[CTL_TEXT_MAX];    /* "KRW-BTC,KRW-ETH" */
@@ -68,18 +64,5 @@ void ctl_close(void);
 /* The client: `cp-planner ctl --control EP submit|status|cancel|wait ...`;
  * argv[0] is "ctl". Returns the exit code. */
 int ctl_main(int argc, char **argv);
-
-/* Shared by both sides. */
-/* The value of key in map (a msgpack map), or NULL. */
-const msgpack_object *ctl_get(const msgpack_object *map, const char *key);
-int ctl_get_i64(const msgpack_object *map, const char *key, int64_t *out);
-/* Copies a string value (shorter than cap); 0 or -1. */
-int ctl_get_str(const msgpack_object *map, const char *key, char *buf, size_t cap);
-/* Checks that o is a map with "v" == CTL_VERSION; 0, or -1 with err. */
-int ctl_check_version(const msgpack_object *o, char *err, size_t errlen);
-/* Packs a string key and a string value. */
-void ctl_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
-void ctl_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val);
-void ctl_pack_key(msgpack_packer *pk, const char *key);
 
 #endif

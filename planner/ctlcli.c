@@ -356,12 +356,6 @@ job_end_code(const msgpack_object *j, const char *state)
 	return missing == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-static int
-state_final(const char *s)
-{
-	return strcmp(s, "done") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0;
-}
-
 static void
 sleep_ms(int ms)
 {
@@ -391,7 +385,7 @@ cmd_wait(struct client *c, int64_t job, int cancel_on_int)
 			fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
 			        (long long)job, state, (long long)geti(j, "slots_done"),
 			        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
-		if (state_final(state)) {
+		if (ctl_state_final(state)) {
 			if (tty)
 				fputc('\n', stderr);
 			printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job,

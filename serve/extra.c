@@ -3,6 +3,7 @@
  * ledger proves of a range: ratio and missing ranges), /v1/candles/range (a
  * covered range of any length, oldest first, streamed as JSON lines in
  * pages so that no long read stays open) and /readyz (the database answers).
+ * An unproven range is read through as a candle window is (readthru.c).
  * Their parameters: market, timeframe (1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w
  * 1M 1y), from and to (the times ./run.sh collect takes; unaligned bounds
  * round up to the next slot, from inclusive, to exclusive).
@@ -18,16 +19,9 @@
 #define STREAM_BLOCK_BYTES (64 * 1024)
 #define MARKET_MAX 64
 
-/* A checked market, timeframe, from and to. */
-struct span {
-	const char *market;
-	enum tf tf;
-	int64_t from, to; /* aligned: tf_ceil of the given times */
-};
-
 /* market, timeframe, from, to into *s: 0, or -1 with the 400. */
-static int
-span_args(const struct sv_args *a, struct span *s, struct sv_reply *r)
+int
+extra_span_args(const struct sv_args *a, struct sv_span *s, struct sv_reply *r)
 {
 	const char *tf = sv_arg(a, "timeframe"), *from = sv_arg(a, "from"), *to = sv_arg(a, "to");
 	const char *err = NULL;
@@ -70,7 +64,7 @@ put_range(struct buf *b, enum tf tf, int64_t from, int64_t to)
 /* The missing ranges of s: want minus covered (aligned), from the history
  * start on. 0 or -1. */
 static int
-missing_of(const struct span *s, int64_t first, int have, struct range_list *miss)
+missing_of(const struct sv_span *s, int64_t first, int have, struct range_list *miss)
 {
 	struct range_list raw = { 0 }, cov = { 0 }, want = { 0 }, all = { 0 };
 	int rc = -1;
@@ -104,7 +98,7 @@ done:
 }
 
 static void
-coverage_json(struct buf *b, const struct span *s, int64_t first, int have,
+coverage_json(struct buf *b, const struct sv_span *s, int64_t first, int have,
               const struct range_list *miss)
 {
 	int64_t slots = tf_count(s->tf, s->from, s->to), missing = 0, before = 0;
@@ -144,11 +138,11 @@ void
 extra_coverage(const struct sv_args *a, struct sv_reply *r)
 {
 	struct range_list miss = { 0 };
-	struct span s;
+	struct sv_span s;
 	int64_t first = 0;
 	int have = 0;
 
-	if (span_args(a, &s, r) == -1)
+	if (extra_span_args(a, &s, r) == -1)
 		return;
 	if (sdb_history(s.market, s.tf, &first, &have) == -1 ||
 	    missing_of(&s, first, have, &miss) == -1) {
@@ -237,7 +231,7 @@ stream_free(void *cls)
 
 /* Whether the ledger proves [from, to) of s (from the history start on). */
 static int
-span_proven(const struct span *s, int *yes)
+span_proven(const struct sv_span *s, int *yes)
 {
 	int64_t first = 0, lo = s->from;
 	int have = 0, rc = -1;
@@ -258,22 +252,42 @@ span_proven(const struct span *s, int *yes)
 	return rc;
 }
 
+/* An unproven range: the 503, or (read-through) a wait on the job of the
+ * span from its first missing slot to its last. */
+static void
+range_miss(const struct sv_span *s, struct sv_reply *r)
+{
+	static const char why[] =
+	    "this range is not collected yet (see /v1/coverage for what is missing)";
+	struct range_list miss = { 0 };
+	int64_t first = 0;
+	int have = 0;
+
+	if (readthru_on() && (sdb_history(s->market, s->tf, &first, &have) == -1 ||
+	                      missing_of(s, first, have, &miss) == -1))
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	else if (!readthru_on() || miss.n == 0)
+		reply_miss(r, why);
+	else
+		readthru_miss(r, why, s->market, s->tf, miss.v[0].from, miss.v[miss.n - 1].to);
+	range_list_free(&miss);
+}
+
 void
 extra_range(const struct sv_args *a, struct sv_reply *r)
 {
 	struct stream *st;
-	struct span s;
+	struct sv_span s;
 	int yes;
 
-	if (span_args(a, &s, r) == -1)
+	if (extra_span_args(a, &s, r) == -1)
 		return;
 	if (span_proven(&s, &yes) == -1) {
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
 		return;
 	}
 	if (!yes) {
-		reply_miss(
-		    r, "this range is not collected yet (see /v1/coverage for what is missing)");
+		range_miss(&s, r);
 		return;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {

@@ -143,6 +143,8 @@ dispatch(struct MHD_Connection *conn, const char *url, struct sv_reply *r)
 		extra_readyz(r), rt = SV_R_READYZ;
 	else if (strcmp(url, "/metrics") == 0)
 		metrics_render(&r->body), r->status = 200, r->ctype = SV_CT_TEXT, rt = SV_R_METRICS;
+	else if (strcmp(url, "/v1/gaps") == 0)
+		gaps_route(&a, r), rt = SV_R_GAPS;
 	else
 		reply_error(r, 404, SV_ERROR, "Not found");
 	return rt;
@@ -325,6 +327,8 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static enum MHD_Result park(struct MHD_Connection *conn, struct sv_reply *r, void **con_cls);
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
         const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -333,6 +337,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 	int64_t t0;
 	enum sv_route rt;
 	enum MHD_Result ret;
+	enum sv_outcome o;
 
 	(void)cls;
 	(void)version;
@@ -347,12 +352,43 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		return MHD_YES;
 	}
 	t0 = mono_us();
+	r.rt = *con_cls != &conn_marker ? *con_cls : NULL;
 	rt = answer(conn, url, method, &r);
+	if (r.park) /* read-through: resumed, and asked again, once it can be answered */
+		return park(conn, &r, con_cls);
 	ret = send_reply(conn, &r);
-	metrics_record(rt, r.status >= 400 && r.outcome == SV_HIT ? SV_ERROR : r.outcome,
-	               mono_us() - t0);
+	o = r.status >= 400 && r.outcome == SV_HIT ? SV_ERROR : r.outcome;
+	if (readthru_waited(r.rt) && o == SV_HIT)
+		o = SV_MISS;
+	metrics_record(rt, o, mono_us() - (r.rt != NULL ? readthru_t0(r.rt) : t0));
 	buf_free(&r.body);
 	return ret;
+}
+
+/* Suspends conn until what r->rt waits on ends (readthru.c). */
+static enum MHD_Result
+park(struct MHD_Connection *conn, struct sv_reply *r, void **con_cls)
+{
+	*con_cls = r->rt;
+	buf_free(&r->body);
+	if (r->stream != NULL)
+		MHD_destroy_response(r->stream);
+	/* suspended before it is seen: the resume cannot come first */
+	MHD_suspend_connection(conn);
+	readthru_park(r->rt, conn);
+	return MHD_YES;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+          enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (*con_cls != NULL && *con_cls != &conn_marker)
+		readthru_free(*con_cls);
+	*con_cls = NULL;
 }
 
 int
@@ -361,7 +397,8 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 
 	auth_token = token;
@@ -381,7 +418,8 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 	    (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_BACKLOG, MHD_OPTION_END);
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_BACKLOG, MHD_OPTION_NOTIFY_COMPLETED,
+	    completed, NULL, MHD_OPTION_END);
 	if (daemon_h == NULL) {
 		log_warnx("cannot listen on %s port %u", l->host, (unsigned)l->port);
 		return -1;
@@ -394,6 +432,7 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 void
 http_stop(void)
 {
+	readthru_stop(); /* resumes every waiting request with an error */
 	if (daemon_h != NULL)
 		MHD_stop_daemon(daemon_h);
 	daemon_h = NULL;

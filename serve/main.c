@@ -1,8 +1,9 @@
 /*
  * main.c: cp-serve, the HTTP API over one candlepipe database. Parses the
  * command line, refuses a non-loopback listen address without a token, checks
- * the database is candlepipe's (read-only, never written), starts the HTTP
- * daemon (http.c), writes the port file, and runs until SIGTERM or SIGINT.
+ * the database is candlepipe's (read-only, never written), starts the
+ * read-through (readthru.c, with --control) and the HTTP daemon (http.c),
+ * writes the port file, and runs until SIGTERM or SIGINT.
  *
  * Exit codes: 0 stopped by a signal; 2 usage (a bad option, a non-loopback
  * address without --token-file, an unreadable or empty token file, a port
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -25,8 +27,8 @@
 #define TOKEN_MAX 512
 
 struct options {
-	const char *db, *listen, *token_file, *port_file;
-	int verbose, cache_mb;
+	const char *db, *listen, *token_file, *port_file, *control, *api_url, *cacert;
+	int verbose, cache_mb, miss_timeout_ms;
 };
 
 static void
@@ -34,12 +36,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F]\n"
-	        "                [--cache-mb N] [-v]\n"
+	        "                [--cache-mb N] [--control EP [--miss-timeout-ms N]\n"
+	        "                [--api-url URL] [--cacert F]] [-v]\n"
 	        "\n"
 	        "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
-	        "(/v1/candles/..., /v1/market/all), from the database only: a window the\n"
-	        "coverage ledger does not prove is answered 503 (not collected yet).\n"
-	        "Also /v1/candles/range, /v1/coverage, /healthz, /readyz, /metrics.\n"
+	        "(/v1/candles/..., /v1/market/all). A window the coverage ledger does not\n"
+	        "prove is answered 503 (not collected yet); with --control it becomes a job\n"
+	        "of the planner daemon at EP, and the answer waits for it (read-through).\n"
+	        "Also /v1/candles/range, /v1/coverage, /v1/gaps, /healthz, /readyz, /metrics.\n"
 	        "\n"
 	        "  --db PATH         the database, opened read-only (never written)\n"
 	        "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
@@ -49,6 +53,13 @@ usage(FILE *f)
 	        "  --port-file F     write the bound port to F once listening\n"
 	        "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
 	        "                    windows, which never change (default 64; 0: none)\n"
+	        "  --control EP      the planner daemon's control socket (./run.sh start:\n"
+	        "                    ipc://RUN_DIR/control.sock): misses become its jobs\n"
+	        "  --miss-timeout-ms N  how long a miss waits for its job (default 30000;\n"
+	        "                    then 504, the job goes on)\n"
+	        "  --api-url URL     upstream for the candle still forming, with --control\n"
+	        "                    (default $UPBIT_API_URL or https://api.upbit.com)\n"
+	        "  --cacert F        CA certificates (PEM) to verify an https --api-url\n"
 	        "  -v, --verbose     debug logging\n"
 	        "  -h, --help        this help\n"
 	        "\n"
@@ -110,6 +121,14 @@ check_options(const struct options *o, struct sv_listen *l, char *tok, size_t to
 	}
 	if (o->token_file != NULL && read_token(o->token_file, tok, toklen) == -1)
 		return -1;
+	if (strncmp(o->api_url, "http://", 7) != 0 && strncmp(o->api_url, "https://", 8) != 0) {
+		fprintf(stderr, "cp-serve: --api-url must start with http:// or https://\n");
+		return -1;
+	}
+	if (o->cacert != NULL && access(o->cacert, R_OK) == -1) {
+		fprintf(stderr, "cp-serve: --cacert %s: %s\n", o->cacert, strerror(errno));
+		return -1;
+	}
 	if (o->port_file != NULL &&
 	    fs_check_output(o->port_file, target, err, sizeof(err)) == FS_NOT_REGULAR) {
 		fprintf(stderr, "cp-serve: --port-file %s: %s\n", o->port_file, err);
@@ -135,6 +154,7 @@ write_port(const char *file, uint16_t port)
 static int
 serve(const struct options *o, const struct sv_listen *l, const char *token)
 {
+	struct rt_opts ro = { o->control, o->api_url, o->cacert, o->miss_timeout_ms };
 	sigset_t set;
 	uint16_t port;
 	int sig = 0, code;
@@ -147,15 +167,20 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (http_start(l, token, &port) == -1)
+	if (readthru_start(&ro) == -1)
 		return EXIT_TEMPFAIL;
+	if (http_start(l, token, &port) == -1) {
+		readthru_stop();
+		return EXIT_TEMPFAIL;
+	}
 	if (o->port_file != NULL && write_port(o->port_file, port) == -1) {
 		http_stop();
 		return EXIT_TEMPFAIL;
 	}
-	log_info("listening on http://%s%s%s:%u/ (database %s, read-only%s)",
+	log_info("listening on http://%s%s%s:%u/ (database %s, read-only%s%s%s)",
 	         l->family == AF_INET6 ? "[" : "", l->host, l->family == AF_INET6 ? "]" : "",
-	         (unsigned)port, o->db, token != NULL ? ", bearer token required" : "");
+	         (unsigned)port, o->db, token != NULL ? ", bearer token required" : "",
+	         o->control != NULL ? ", read-through " : "", o->control != NULL ? o->control : "");
 	sigwait(&set, &sig);
 	log_info("stopping on signal %d", sig);
 	http_stop();
@@ -166,7 +191,13 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 int
 main(int argc, char **argv)
 {
-	struct options o = { .listen = "127.0.0.1:8765", .cache_mb = 64 };
+	const char *env_api = getenv("UPBIT_API_URL");
+	struct options o = { .listen = "127.0.0.1:8765",
+		             .cache_mb = 64,
+		             .miss_timeout_ms = 30000,
+		             .api_url = env_api != NULL && *env_api != '\0'
+		                            ? env_api
+		                            : "https://api.upbit.com" };
 	const struct opt table[] = {
 		{ .name = "db", .kind = OPT_STR, .dest = &o.db },
 		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },
@@ -177,6 +208,14 @@ main(int argc, char **argv)
 		  .dest = &o.cache_mb,
 		  .min = 0,
 		  .max = 65536 },
+		{ .name = "control", .kind = OPT_STR, .dest = &o.control },
+		{ .name = "api-url", .kind = OPT_STR, .dest = &o.api_url },
+		{ .name = "cacert", .kind = OPT_STR, .dest = &o.cacert },
+		{ .name = "miss-timeout-ms",
+		  .kind = OPT_INT,
+		  .dest = &o.miss_timeout_ms,
+		  .min = 1,
+		  .max = 3600000 },
 		{ .name = "verbose",
 		  .short_name = 'v',
 		  .kind = OPT_SET,

@@ -34,11 +34,14 @@ static const char *const stmt_sql[SQ_COUNT] = {
 	[SQ_RANGE] = "SELECT " CANDLE_COLS " FROM candles_exact WHERE market = ?1 AND"
 	             " timeframe = ?2 AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
 	             " ORDER BY candle_date_time_utc LIMIT ?5",
-	[SQ_COVER] = "SELECT to_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
+	[SQ_COVER] = "SELECT to_utc, from_utc FROM coverage WHERE market = ?1 AND timeframe = ?2"
 	             " AND from_utc <= ?3 ORDER BY from_utc DESC LIMIT 1",
 	[SQ_HIST] = "SELECT first_utc FROM history_start WHERE market = ?1 AND timeframe = ?2",
 	[SQ_MARKETS] = "SELECT market, korean_name, english_name, warning, caution FROM markets",
 	[SQ_PING] = "SELECT 1 FROM coverage LIMIT 1",
+	[SQ_COUNT_IN] = "SELECT count(*) FROM (SELECT 1 FROM candles_exact WHERE market = ?1 AND"
+	                " timeframe = ?2 AND candle_date_time_utc >= ?3 AND"
+	                " candle_date_time_utc < ?4 LIMIT ?5)",
 };
 /* a version-1 database has no markets table */
 static const char known_v1_sql[] = "SELECT EXISTS(SELECT 1 FROM coverage WHERE market = ?1) OR 1";
@@ -296,4 +299,44 @@ sdb_history(const char *market, enum tf tf, int64_t *first, int *have)
 		*have = sdb_column_time(st, 0, first) == 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+sdb_cover_at(const char *market, enum tf tf, int64_t t, int64_t *from, int64_t *to, int *have)
+{
+	sqlite3_stmt *st = sdb_stmt(SQ_COVER);
+	int rc;
+
+	*have = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, tf_name(tf), -1, SQLITE_STATIC);
+	sdb_bind_time(st, 3, t);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*have = sdb_column_time(st, 0, to) == 0 && sdb_column_time(st, 1, from) == 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+sdb_count_in(const char *market, enum tf tf, int64_t from, int64_t to, int max, int *n)
+{
+	sqlite3_stmt *st = sdb_stmt(SQ_COUNT_IN);
+	int rc;
+
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, tf_name(tf), -1, SQLITE_STATIC);
+	sdb_bind_time(st, 3, from);
+	sdb_bind_time(st, 4, to);
+	sqlite3_bind_int(st, 5, max);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

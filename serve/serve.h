@@ -45,6 +45,7 @@ enum sv_route {
 	SV_R_HEALTHZ,
 	SV_R_READYZ,
 	SV_R_METRICS,
+	SV_R_GAPS,
 	SV_R_OTHER,
 	SV_R_COUNT
 };
@@ -70,6 +71,8 @@ struct sv_reply {
 	struct MHD_Response *shared; /* a cached answer: queued as it is, not destroyed */
 	size_t ckey_len;             /* > 0: a proven answer, kept in the cache under ckey */
 	unsigned char ckey[SV_CKEY_MAX];
+	struct rt_req *rt; /* the request's read-through state (readthru.c), or NULL */
+	int park;          /* 1: no answer yet, wait (readthru_park) and ask again */
 };
 
 /* {"error":{"name":status,"message":msg}} with its status; outcome as given */
@@ -101,6 +104,7 @@ enum sv_stmt {
 	SQ_HIST,
 	SQ_MARKETS,
 	SQ_PING,
+	SQ_COUNT_IN,
 	SQ_COUNT
 };
 
@@ -128,6 +132,11 @@ int sdb_candle_json(struct buf *b, const char *market, sqlite3_stmt *st, int con
 int sdb_proven(const char *market, enum tf tf, int64_t from, int64_t to, int *yes);
 /* history_start of (market, tf): *have 0 when unknown. 0 or -1. */
 int sdb_history(const char *market, enum tf tf, int64_t *first, int *have);
+/* The coverage row of (market, tf) starting last at or before t: [*from,
+ * *to), *have 0 when none. 0 or -1. */
+int sdb_cover_at(const char *market, enum tf tf, int64_t t, int64_t *from, int64_t *to, int *have);
+/* How many candles of (market, tf) start in [from, to), counting up to max. */
+int sdb_count_in(const char *market, enum tf tf, int64_t from, int64_t to, int max, int *n);
 
 /* ---- upbit.c: the Upbit-compatible routes */
 /* Which route url is; *tf for candle routes; *bad_unit for an unknown
@@ -140,9 +149,62 @@ void upbit_market_all(const struct sv_args *a, struct sv_reply *r);
 int upbit_parse_to(const char *s, int64_t *out_ms);
 
 /* ---- extra.c: the routes beyond Upbit */
+/* A checked market, timeframe, from and to. */
+struct sv_span {
+	const char *market;
+	enum tf tf;
+	int64_t from, to; /* aligned: tf_ceil of the given times */
+};
+
+/* market, timeframe, from, to into *s: 0, or -1 with the 400. */
+int extra_span_args(const struct sv_args *a, struct sv_span *s, struct sv_reply *r);
 void extra_coverage(const struct sv_args *a, struct sv_reply *r);
 void extra_range(const struct sv_args *a, struct sv_reply *r);
 void extra_readyz(struct sv_reply *r);
+
+/* ---- readthru.c: a miss becomes a job of the planner daemon (--control),
+ * identical misses share it; forming.c: the candle still forming, from
+ * upstream. A route that cannot answer yet sets r->park; http.c then
+ * suspends the connection and calls readthru_park; once the job (or the
+ * upstream call) ends the connection is resumed and the route runs again,
+ * finding the answer in the database (or the result in r->rt). */
+struct rt_opts {
+	const char *control; /* the daemon's control endpoint; NULL: no read-through */
+	const char *api_url; /* upstream, for the forming candle */
+	const char *cacert;  /* CA file for an https api_url, or NULL */
+	int miss_timeout_ms; /* how long one request waits at most */
+};
+
+struct rt_req;
+
+/* Starts the read-through threads: 0 or -1 (logged). */
+int readthru_start(const struct rt_opts *o);
+/* Ends every wait with an error (resumed) and stops the threads. */
+void readthru_stop(void);
+/* 1 when --control was given. */
+int readthru_on(void);
+/* The window [from, to) of (market, tf) is not proven: answers the error a
+ * miss has come to (no daemon, a failed job, the timeout, no progress), or
+ * the 503 miss why without --control, or sets r->park to wait on a job of
+ * exactly that window. */
+void readthru_miss(struct sv_reply *r, const char *why, const char *market, enum tf tf,
+                   int64_t from, int64_t to);
+/* Suspended conn waits on what r->rt asks (after MHD_suspend_connection). */
+void readthru_park(struct rt_req *q, struct MHD_Connection *conn);
+/* Whether the request waited on a job (its outcome is a miss). */
+int readthru_waited(const struct rt_req *q);
+/* When the request first arrived (monotonic microseconds), or -1. */
+int64_t readthru_t0(const struct rt_req *q);
+void readthru_free(struct rt_req *q);
+/* The forming candle of (market, tf) whose slot starts at open: 1 with
+ * the upstream object appended to out (nothing: no trade in it yet), 0
+ * with r->park set (fetching), -1 with the error in r. */
+int readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t open,
+                     struct buf *out);
+/* cp_serve_miss_jobs_total and the rest of the read-through's counters. */
+void readthru_metrics(struct buf *b);
+/* /v1/gaps (gaps.c) */
+void gaps_route(const struct sv_args *a, struct sv_reply *r);
 
 /* ---- http.c: the daemon */
 struct sv_listen {

@@ -1,10 +1,11 @@
 # serve/serve.mk: cp-serve (the HTTP API over a database, issue 13),
 # included by the top-level Makefile.
 SERVE_SRC := serve/main.c serve/http.c serve/upbit.c serve/extra.c serve/sdb.c serve/cache.c \
-             serve/metrics.c serve/buf.c
+             serve/metrics.c serve/buf.c \
+             serve/readthru.c serve/forming.c serve/gaps.c
 BINS += serve/cp-serve
 
 serve/cp-serve: $(SERVE_SRC:.c=.o) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SERVE_SRC:.c=.o): serve/serve.h serve/cache.h
+$(SERVE_SRC:.c=.o): serve/serve.h serve/cache.h serve/readthru.h

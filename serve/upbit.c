@@ -10,8 +10,13 @@
  * range runs from the N-th newest candle's start (or from the history start
  * when fewer than N exist) to the end of the slot that holds `to`. The read
  * and the proof share one read transaction, so the writer cannot slip a
- * candle in between. Everything else is a 503 miss: the read-through is not
- * here yet.
+ * candle in between. Anything else is a miss: without --control a 503;
+ * with it, the window that is missing (the slots below the covered top of
+ * the window that can still hold the count candles asked for) becomes a job
+ * of the daemon (readthru.c) and the request is asked again once it ended.
+ * The newest candles (no `to`, or a future one) are the closed ones from
+ * the database, the forming one from upstream on top (forming in
+ * readthru.c), never cached.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +255,7 @@ struct found {
 	int n;
 	int64_t oldest;
 	int no_convert; /* a row without converted_trade_price */
+	size_t cut;     /* where the text of the oldest (with its comma) starts */
 };
 
 /* The stored candles starting before end_s, newest first, into b. */
@@ -270,6 +276,7 @@ read_newest(const struct creq *q, int64_t end_s, struct buf *b, struct found *f)
 	(void)buf_reserve(b, (size_t)q->count * CANDLE_JSON_GUESS, BUF_NO_MAX);
 	sv_buf_put(b, "[", 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		f->cut = b->len;
 		if (f->n > 0)
 			sv_buf_put(b, ",", 1);
 		if (sdb_candle_json(b, q->market, st, q->convert) == -1)
@@ -310,13 +317,52 @@ window_proven(const struct creq *q, int64_t end_s, const struct found *f, int *y
 	return sdb_proven(q->market, q->tf, lo, hi, yes);
 }
 
+/* The window a job must collect so that the request can be proven: below
+ * the covered top of [.., tf_ceil(end_s)) as many slots as candles are
+ * still wanted, never before the history start. 0 with [*from, *to)
+ * (possibly empty), or -1. */
+static int
+missing_window(const struct creq *q, int64_t end_s, int64_t *from, int64_t *to)
+{
+	int64_t hi = tf_ceil(q->tf, end_s), cfrom = 0, cto = 0, first = 0;
+	int have = 0, hist = 0, k = 0;
+
+	if (sdb_cover_at(q->market, q->tf, tf_add(q->tf, hi, -1), &cfrom, &cto, &have) == -1 ||
+	    sdb_history(q->market, q->tf, &first, &hist) == -1)
+		return -1;
+	*to = have && cto >= hi ? tf_ceil(q->tf, cfrom) : hi;
+	if (*to < hi && sdb_count_in(q->market, q->tf, *to, end_s, q->count, &k) == -1)
+		return -1;
+	*from = tf_add(q->tf, *to, -(int64_t)(q->count > k ? q->count - k : 1));
+	if (hist && *from < first)
+		*from = first;
+	if (*from < 0)
+		*from = 0;
+	return 0;
+}
+
+/* An unproven request: today's 503, or a wait on the job of its window. */
+static void
+candles_miss(const struct creq *q, int64_t end_s, struct sv_reply *r)
+{
+	static const char why[] = "this range is not collected yet (the ledger does not prove it)";
+	int64_t from = 0, to = 0;
+
+	if (readthru_on() && missing_window(q, end_s, &from, &to) == -1)
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	else if (!readthru_on() || from >= to)
+		reply_miss(r, why);
+	else
+		readthru_miss(r, why, q->market, q->tf, from, to);
+}
+
 /* The answer of a checked request inside the read transaction: 1 when it is
  * a proven answer of count candles, which no later write can change (the
  * stored candles of a proven window are final and coverage only grows), so
  * it may be cached; 0 otherwise (fewer candles hang on the history start,
  * which a collection may move; misses and errors are never kept). */
 static int
-candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
+candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r, struct found *fo)
 {
 	struct found f;
 	int known, yes;
@@ -332,8 +378,9 @@ candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r)
 		reply_error(r, 500, SV_ERROR, "cannot read the database");
 		return 0;
 	}
+	*fo = f;
 	if (!yes)
-		reply_miss(r, "this range is not collected yet (the ledger does not prove it)");
+		candles_miss(q, end_s, r);
 	else if (f.no_convert)
 		reply_miss(r, "converted_trade_price is not collected (the collector does not "
 		              "ask for converting_price_unit)");
@@ -362,16 +409,77 @@ cache_key(const struct creq *q, int64_t end_s, struct sv_reply *r)
 	r->ckey_len = sizeof(head) + mlen;
 }
 
+/* candles_in_txn in its read transaction: its stable flag, or 0. */
+static int
+candles_read(const struct creq *q, int64_t end_s, struct sv_reply *r, struct found *f)
+{
+	int stable;
+
+	memset(f, 0, sizeof(*f));
+	if (sdb_exec(SQ_BEGIN) == -1) {
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return 0;
+	}
+	stable = candles_in_txn(q, end_s, r, f);
+	if (sdb_exec(SQ_COMMIT) == -1 && r->status == 200) {
+		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		return 0;
+	}
+	return stable;
+}
+
+/* b holds "[" and the forming candle's object: it becomes r's body, the
+ * closed candles (newest first) after it, the oldest left out when count
+ * were read. */
+static void
+put_forming(const struct creq *q, const struct found *f, struct buf *b, struct sv_reply *r)
+{
+	/* the kept objects are body[1, end): without the oldest, or all */
+	size_t end = f->n == q->count ? f->cut : r->body.len - 1;
+
+	if (end > 1) {
+		sv_buf_put(b, ",", 1);
+		sv_buf_put(b, r->body.data + 1, end - 1);
+	}
+	sv_buf_put(b, "]", 1);
+	buf_free(&r->body);
+	r->body = *b;
+}
+
+/* The newest candles: the closed ones before the open slot (read-through
+ * like any window), then the forming one from upstream. */
+static void
+newest_candles(const struct creq *q, struct sv_reply *r)
+{
+	int64_t open = tf_floor(q->tf, time_now_ms() / MS_PER_S);
+	struct buf b = { 0 };
+	struct found f;
+
+	(void)candles_read(q, open, r, &f);
+	if (r->status != 200 || r->park)
+		return;
+	sv_buf_put(&b, "[", 1);
+	if (readthru_forming(r, q->market, q->tf, open, &b) == 1 && b.len > 1)
+		put_forming(q, &f, &b, r); /* takes b */
+	else
+		buf_free(&b);
+}
+
 void
 upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply *r)
 {
 	struct creq q;
+	struct found f;
 	int64_t end_s;
 	size_t klen;
 	int stable;
 
 	if (candle_args(a, tf, bad_unit, &q, r) == -1)
 		return;
+	if ((!q.have_to || q.to_ms > time_now_ms()) && readthru_on()) {
+		newest_candles(&q, r);
+		return;
+	}
 	if (!q.have_to || q.to_ms > time_now_ms()) {
 		reply_miss(r, "the newest candles (no `to`, or a `to` in the future) include the "
 		              "candle still forming, which is never stored; give a past `to`");
@@ -386,14 +494,8 @@ upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply
 	}
 	klen = r->ckey_len;
 	r->ckey_len = 0; /* kept only once proven below */
-	if (sdb_exec(SQ_BEGIN) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
-		return;
-	}
-	stable = candles_in_txn(&q, end_s, r);
-	if (sdb_exec(SQ_COMMIT) == -1 && r->status == 200)
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
-	else if (stable)
+	stable = candles_read(&q, end_s, r, &f);
+	if (stable && r->status == 200)
 		r->ckey_len = klen;
 }
 
