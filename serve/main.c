@@ -26,6 +26,7 @@
 
 struct options {
 	const char *db, *listen, *token_file, *port_file;
+	const char *control, *events, *www; /* the web page's (issue 16) */
 	int verbose, cache_mb;
 };
 
@@ -34,12 +35,13 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F]\n"
-	        "                [--cache-mb N] [-v]\n"
+	        "                [--cache-mb N] [--control EP] [--events EP] [--www DIR] [-v]\n"
 	        "\n"
 	        "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
 	        "(/v1/candles/..., /v1/market/all), from the database only: a window the\n"
 	        "coverage ledger does not prove is answered 503 (not collected yet).\n"
-	        "Also /v1/candles/range, /v1/coverage, /healthz, /readyz, /metrics.\n"
+	        "Also /v1/candles/range, /v1/coverage, /v1/jobs, /v1/events, /healthz,\n"
+	        "/readyz, /metrics, and the web page at /.\n"
 	        "\n"
 	        "  --db PATH         the database, opened read-only (never written)\n"
 	        "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
@@ -49,6 +51,12 @@ usage(FILE *f)
 	        "  --port-file F     write the bound port to F once listening\n"
 	        "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
 	        "                    windows, which never change (default 64; 0: none)\n"
+	        "  --control EP      the collection daemon's control socket, for /v1/jobs\n"
+	        "                    (ipc://RUN_DIR/control.sock under ./run.sh start)\n"
+	        "  --events EP       the event hub's monitor endpoint, for /v1/events\n"
+	        "                    (ipc://RUN_DIR/monitor.sock under ./run.sh start)\n"
+	        "  --www DIR         the web page's files (default: www next to the binary,\n"
+	        "                    or the installed share/candlepipe/www)\n"
 	        "  -v, --verbose     debug logging\n"
 	        "  -h, --help        this help\n"
 	        "\n"
@@ -147,9 +155,16 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (http_start(l, token, &port) == -1)
+	if (web_set_dir(o->www) == -1)
+		log_warnx("no web page: %s is not a directory", o->www != NULL ? o->www : "www");
+	if (jobs_open(o->control) == -1 || events_start(o->events) == -1)
 		return EXIT_TEMPFAIL;
+	if (http_start(l, token, &port) == -1) {
+		events_stop();
+		return EXIT_TEMPFAIL;
+	}
 	if (o->port_file != NULL && write_port(o->port_file, port) == -1) {
+		events_stop();
 		http_stop();
 		return EXIT_TEMPFAIL;
 	}
@@ -158,7 +173,9 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	         (unsigned)port, o->db, token != NULL ? ", bearer token required" : "");
 	sigwait(&set, &sig);
 	log_info("stopping on signal %d", sig);
+	events_stop();
 	http_stop();
+	jobs_close();
 	sdb_close_all();
 	return EXIT_OK;
 }
@@ -172,6 +189,9 @@ main(int argc, char **argv)
 		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },
 		{ .name = "token-file", .kind = OPT_STR, .dest = &o.token_file },
 		{ .name = "port-file", .kind = OPT_STR, .dest = &o.port_file },
+		{ .name = "control", .kind = OPT_STR, .dest = &o.control },
+		{ .name = "events", .kind = OPT_STR, .dest = &o.events },
+		{ .name = "www", .kind = OPT_STR, .dest = &o.www },
 		{ .name = "cache-mb",
 		  .kind = OPT_INT,
 		  .dest = &o.cache_mb,
