@@ -33,7 +33,7 @@ const M = (window.cpMap = {
 	fullDrawMs: null, // ... at the first draw with the candle counts
 	selected: null,
 });
-const P = (window.cpProgress = { updates: 0, last: null, stats: null, jobs: [] });
+const P = (window.cpProgress = { updates: 0, last: null, stats: null, jobs: [], ended: new Set() });
 const C = (window.cpChart = { available: null, loaded: 0, last: null, candles: 0, note: '' });
 
 function iso(sec) {
@@ -344,7 +344,9 @@ function renderProgress(data) {
 			`429: ${st.n429}, 418: ${st.n418}, retries: ${st.retries}, slots ${st.slots}, ` +
 			`ETA ${st.eta_s == null ? 'n/a' : fmt(st.eta_s, 0) + ' s'}, pattern: ${st.pattern}`;
 	const jobs = data.jobs || [];
-	const wasRunning = P.jobs.filter((j) => RUNNING.has(j.state)).map((j) => j.id);
+	// a job that ended since the last message: its ranges are covered now
+	const ended = jobs.filter((j) => !RUNNING.has(j.state) && !P.ended.has(j.id));
+	for (const j of ended) P.ended.add(j.id);
 	P.jobs = jobs;
 	$('jobs').tBodies[0].replaceChildren(...jobs.slice(-50).reverse().map((j) => {
 		const tr = document.createElement('tr');
@@ -364,8 +366,7 @@ function renderProgress(data) {
 			for (const t of j.targets || []) M.running.push({ market: t.market, tf: t.tf, from: t.from, to: t.to });
 	recompute();
 	draw();
-	if (wasRunning.some((id) => !jobs.some((j) => j.id === id && RUNNING.has(j.state))))
-		loadMap().catch(showError); // a job ended: its ranges are covered now
+	if (ended.length > 0 && P.updates > 0) loadMap().catch(showError);
 	P.updates++;
 	P.last = data;
 	$('progress-section').dataset.updates = P.updates;

@@ -123,9 +123,9 @@ def check_fetch(b, a):
     return 0
 
 
-RUNNING_ROW = """const r = document.querySelector('#jobs tbody tr[data-state="fetching"],
-  #jobs tbody tr[data-state="planning"], #jobs tbody tr[data-state="queued"]');
-return r && [r.dataset.job, +r.dataset.slotsDone, window.cpProgress.updates]"""
+RUNNING_ROW = ("const r = document.querySelector('#jobs tbody tr[data-state=\"fetching\"], "
+               "#jobs tbody tr[data-state=\"planning\"], #jobs tbody tr[data-state=\"queued\"]');"
+               "return r && [r.dataset.job, +r.dataset.slotsDone, window.cpProgress.updates]")
 
 
 def check_progress(b, a):

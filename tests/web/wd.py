@@ -122,7 +122,7 @@ class Browser:
         return next(iter(v.values()))
 
     def click(self, css):
-        self._s("POST", "/element/%s/click" % self.find(css))
+        self._s("POST", "/element/%s/click" % self.find(css), {})
 
     def click_at(self, css, dx, dy):
         """A real mouse click at (dx, dy) from the element's centre."""
