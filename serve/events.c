@@ -269,8 +269,8 @@ events_answer(struct MHD_Connection *conn, struct sv_reply *r)
 	clients = c;
 	nclients++;
 	pthread_mutex_unlock(&ev_lock);
-	r->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, client_read, c,
-	                                              client_free);
+	r->stream =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, client_read, c, client_free);
 	if (r->stream == NULL) {
 		client_free(c);
 		reply_error(r, 500, SV_ERROR, "out of memory");

@@ -112,15 +112,11 @@ mp_json(struct buf *b, const msgpack_object *o, int depth)
 		return;
 	}
 	switch (o->type) {
-	case MSGPACK_OBJECT_BOOLEAN:
-		buf_puts(b, o->via.boolean ? "true" : "false");
-		break;
+	case MSGPACK_OBJECT_BOOLEAN: buf_puts(b, o->via.boolean ? "true" : "false"); break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		buf_printf(b, "%llu", (unsigned long long)o->via.u64);
 		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		buf_printf(b, "%lld", (long long)o->via.i64);
-		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: buf_printf(b, "%lld", (long long)o->via.i64); break;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
 		if (o->via.f64 == o->via.f64 && o->via.f64 < 1e300 && o->via.f64 > -1e300)
@@ -128,9 +124,7 @@ mp_json(struct buf *b, const msgpack_object *o, int depth)
 		else
 			buf_puts(b, "null");
 		break;
-	case MSGPACK_OBJECT_STR:
-		sv_buf_json_strn(b, o->via.str.ptr, o->via.str.size);
-		break;
+	case MSGPACK_OBJECT_STR: sv_buf_json_strn(b, o->via.str.ptr, o->via.str.size); break;
 	case MSGPACK_OBJECT_ARRAY:
 		sv_buf_put(b, "[", 1);
 		for (uint32_t i = 0; i < o->via.array.size; i++) {
@@ -140,12 +134,8 @@ mp_json(struct buf *b, const msgpack_object *o, int depth)
 		}
 		sv_buf_put(b, "]", 1);
 		break;
-	case MSGPACK_OBJECT_MAP:
-		mp_json_map(b, o, depth);
-		break;
-	default:
-		buf_puts(b, "null");
-		break;
+	case MSGPACK_OBJECT_MAP: mp_json_map(b, o, depth); break;
+	default: buf_puts(b, "null"); break;
 	}
 }
 
@@ -451,7 +441,8 @@ jobs_methods(const struct sv_args *a, const char *url, const char *method, int c
 	int one = url[8] == '/';
 
 	if ((one && !del) || (!one && !get && !post))
-		reply_error(r, 405, SV_ERROR, "Method not allowed (GET, POST /v1/jobs; DELETE /v1/jobs/N)");
+		reply_error(r, 405, SV_ERROR,
+		            "Method not allowed (GET, POST /v1/jobs; DELETE /v1/jobs/N)");
 	else if (!get && !can_write)
 		reply_error(r, 403, SV_ERROR,
 		            "Forbidden: jobs are submitted and cancelled from loopback, or with "

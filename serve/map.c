@@ -21,8 +21,7 @@ static const char series_sql[] =
     " UNION ALL SELECT market, timeframe, NULL, NULL FROM history_start h"
     " WHERE NOT EXISTS (SELECT 1 FROM coverage c WHERE c.market = h.market"
     " AND c.timeframe = h.timeframe) ORDER BY 1, 2, 3";
-static const char bounds_sql[] =
-    "SELECT min(from_utc), max(to_utc) FROM coverage";
+static const char bounds_sql[] = "SELECT min(from_utc), max(to_utc) FROM coverage";
 static const char hist_sql[] =
     "SELECT first_utc FROM history_start WHERE market = ?1 AND timeframe = ?2";
 static const char count_sql[] =
@@ -115,7 +114,7 @@ series_end(struct map_q *q, struct buf *b, const char *market, const char *tf)
 	sqlite3_bind_text(h, 1, market, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(h, 2, tf, -1, SQLITE_TRANSIENT);
 	put_time_text(b, sqlite3_step(h) == SQLITE_ROW ? (const char *)sqlite3_column_text(h, 0)
-	                                                : NULL);
+	                                               : NULL);
 	sqlite3_reset(h);
 	if (q->buckets > 0) {
 		if (map_counts(q, market, tf) == -1)
@@ -151,7 +150,8 @@ map_series(struct map_q *q, struct buf *b)
 		const char *t = (const char *)sqlite3_column_text(q->series, 1);
 		const char *f = (const char *)sqlite3_column_text(q->series, 2);
 
-		if (m == NULL || t == NULL || strlen(m) >= sizeof(market) || strlen(t) >= sizeof(tf))
+		if (m == NULL || t == NULL || strlen(m) >= sizeof(market) ||
+		    strlen(t) >= sizeof(tf))
 			continue;
 		if (strcmp(m, market) != 0 || strcmp(t, tf) != 0) {
 			if (n > 0 && series_end(q, b, market, tf) == -1)

@@ -324,7 +324,8 @@ function progressStats(p) {
 	if (!p) return P.stats;
 	const st = { requests: p.requests, candles: p.candles, n429: p.n429, n418: p.n418, retries: p.retries,
 		slots: `${p.slots_done}/${p.slots_total}`, pattern: patternOf(p.targets || []) };
-	st.budget = (p.sources || []).reduce((a, s) => a + (s[1] || 0), 0) || p.rate_limit || null;
+	// the budget: the sources' allowed requests/s now (rate_limit 0: none)
+	st.budget = p.rate_limit === 0 ? null : (p.sources || []).reduce((a, s) => a + (s[1] || 0), 0) || p.rate_limit;
 	if (prev && prev.run === p.run && p.elapsed_ms > prev.elapsed_ms) {
 		const dt = (p.elapsed_ms - prev.elapsed_ms) / 1000;
 		st.candles_s = (p.candles - prev.candles) / dt;
@@ -340,7 +341,7 @@ const fmt = (v, d = 1) => (v == null || !isFinite(v) ? 'n/a' : v.toFixed(d));
 function renderProgress(data) {
 	const st = progressStats(data.progress);
 	if (st)
-		$('stats').textContent = `${fmt(st.candles_s)} candles/s, ${fmt(st.requests_s)} requests/s of ${fmt(st.budget)} budget, ` +
+		$('stats').textContent = `${fmt(st.candles_s)} candles/s, ${fmt(st.requests_s)} requests/s of ${st.budget == null ? 'no limit' : fmt(st.budget) + '/s'} budget, ` +
 			`429: ${st.n429}, 418: ${st.n418}, retries: ${st.retries}, slots ${st.slots}, ` +
 			`ETA ${st.eta_s == null ? 'n/a' : fmt(st.eta_s, 0) + ' s'}, pattern: ${st.pattern}`;
 	const jobs = data.jobs || [];
