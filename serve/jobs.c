@@ -102,6 +102,27 @@ mp_json_map(struct buf *b, const msgpack_object *o, int depth)
 	sv_buf_put(b, "}", 1);
 }
 
+/* A number, boolean, string or null o as JSON. */
+static void
+mp_json_scalar(struct buf *b, const msgpack_object *o)
+{
+	double f = o->via.f64;
+
+	if (o->type == MSGPACK_OBJECT_BOOLEAN)
+		buf_puts(b, o->via.boolean ? "true" : "false");
+	else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		buf_printf(b, "%llu", (unsigned long long)o->via.u64);
+	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		buf_printf(b, "%lld", (long long)o->via.i64);
+	else if ((o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) &&
+	         f == f && f < 1e300 && f > -1e300)
+		buf_printf(b, "%.6g", f);
+	else if (o->type == MSGPACK_OBJECT_STR)
+		sv_buf_json_strn(b, o->via.str.ptr, o->via.str.size);
+	else
+		buf_puts(b, "null"); /* nil, a NaN, an infinity, bin, ext */
+}
+
 /* o as JSON: maps, arrays, strings, numbers, booleans, null (anything
  * else, or deeper than JOBS_DEPTH_MAX, as null). */
 static void
@@ -109,23 +130,9 @@ mp_json(struct buf *b, const msgpack_object *o, int depth)
 {
 	if (depth > JOBS_DEPTH_MAX) {
 		buf_puts(b, "null");
-		return;
-	}
-	switch (o->type) {
-	case MSGPACK_OBJECT_BOOLEAN: buf_puts(b, o->via.boolean ? "true" : "false"); break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		buf_printf(b, "%llu", (unsigned long long)o->via.u64);
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: buf_printf(b, "%lld", (long long)o->via.i64); break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		if (o->via.f64 == o->via.f64 && o->via.f64 < 1e300 && o->via.f64 > -1e300)
-			buf_printf(b, "%.6g", o->via.f64);
-		else
-			buf_puts(b, "null");
-		break;
-	case MSGPACK_OBJECT_STR: sv_buf_json_strn(b, o->via.str.ptr, o->via.str.size); break;
-	case MSGPACK_OBJECT_ARRAY:
+	} else if (o->type == MSGPACK_OBJECT_MAP) {
+		mp_json_map(b, o, depth);
+	} else if (o->type == MSGPACK_OBJECT_ARRAY) {
 		sv_buf_put(b, "[", 1);
 		for (uint32_t i = 0; i < o->via.array.size; i++) {
 			if (i > 0)
@@ -133,9 +140,8 @@ mp_json(struct buf *b, const msgpack_object *o, int depth)
 			mp_json(b, &o->via.array.ptr[i], depth + 1);
 		}
 		sv_buf_put(b, "]", 1);
-		break;
-	case MSGPACK_OBJECT_MAP: mp_json_map(b, o, depth); break;
-	default: buf_puts(b, "null"); break;
+	} else {
+		mp_json_scalar(b, o);
 	}
 }
 
