@@ -52,7 +52,7 @@ with_hole() {
 browser() {
 	local what=$1 shot="$BATS_TEST_TMPDIR/web-$1.png"
 	shift
-	run timeout 300 python3 "$ROOT/tests/web/check.py" "$what" --url "$URL/" --shot "$shot" "$@"
+	run timeout 300 python3 "$ROOT/tests/web/check.py" "$what" --url "$URL/" --shot "$shot" "$@" 3>&-
 	echo "$output"
 	mkdir -p "$ROOT/tests/artifacts"
 	[ ! -f "$shot" ] || cp "$shot" "$ROOT/tests/artifacts/"
@@ -186,11 +186,12 @@ covered() { # M: the coverage rows of M 1m, one line
 @test "web (browser): the progress view updates while a collection runs" {
 	need_browser
 	with_hole --latency-ms 300
-	# 7 days of 1m at 300 ms an answer: tens of seconds of fetching
-	svc collect --market KRW-BTC,KRW-ETH --timeframe 1m --from 2026-10-20T00:00:00Z \
-		--to 2026-10-27T00:00:00Z >"$BATS_TEST_TMPDIR/collect.out" 2>&1 &
-	cpid=$!
-	browser progress
+	# 7 days of 1m at 300 ms an answer: seconds of fetching, started by
+	# check.py once the page is up
+	browser progress --start "'$ROOT/run.sh' collect --db '$DB' --run-dir '$RUN' \
+		--market KRW-BTC,KRW-ETH --timeframe 1m --from 2026-10-20T00:00:00Z \
+		--to 2026-10-27T00:00:00Z >'$BATS_TEST_TMPDIR/collect.out' 2>&1"
+	cat "$BATS_TEST_TMPDIR/collect.out"
 	[ "$status" -eq 0 ]
-	wait "$cpid"
+	grep -q 'done: 20160/20160 slots' "$BATS_TEST_TMPDIR/collect.out"
 }

@@ -8,11 +8,12 @@ chart library is not installed), with one line saying why.
   check.py map      --url U --market M --timeframe TF --hole-from T --hole-to T --shot F
   check.py chart    --url U --last-utc T --last-close X --shot F
   check.py fetch    --url U --market M --timeframe TF --hole-from T --hole-to T --shot F
-  check.py progress --url U --shot F
+  check.py progress --url U --start CMD --shot F
   check.py paint    --url U [--runs N]
 """
 
 import argparse
+import subprocess
 import sys
 import time
 
@@ -130,6 +131,18 @@ RUNNING_ROW = ("const r = document.querySelector('#jobs tbody tr[data-state=\"fe
 
 def check_progress(b, a):
     b.get(a.url)
+    b.wait_js(READY + " && window.cpProgress.updates > 0", 60, "the page and its event stream")
+    # the collection starts once the page is up, so a slow browser start
+    # cannot miss it
+    coll = subprocess.Popen(a.start, shell=True) if a.start else None
+    try:
+        return watch_progress(b, a)
+    finally:
+        if coll is not None:
+            coll.wait()
+
+
+def watch_progress(b, a):
     job, done0, u0 = b.wait_js(RUNNING_ROW, 60, "a running job in the progress view")
     moved = b.wait_js(
         "const r = document.querySelector('#jobs tbody tr[data-job=\"' + arguments[0] + '\"]');"
@@ -172,6 +185,7 @@ def main():
     p.add_argument("--last-close")
     p.add_argument("--shot", default="/dev/null")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--start", help="progress: a shell command started once the page is up")
     a = p.parse_args()
     fn = {"map": check_map, "chart": check_chart, "fetch": check_fetch,
           "progress": check_progress, "paint": paint}[a.what]
