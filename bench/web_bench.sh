@@ -35,4 +35,4 @@ for _ in $(seq 200); do [ -s "$BENCH_TMP/serve.port" ] && break; sleep 0.025; do
 URL="http://127.0.0.1:$(cat "$BENCH_TMP/serve.port")/"
 bytes=$(curl -s "${URL}v1/coverage?buckets=600" | wc -c)
 echo "  /v1/coverage?buckets=600: $bytes bytes"
-python3 "$ROOT/tests/web/check.py" paint --url "$URL" --runs "$RUNS" | sed 's/^/  /'
+python3 "$ROOT/tests/web/check.py" paint --url "$URL" --runs "$RUNS" --shot "${WEB_BENCH_SHOT:-/dev/null}" | sed 's/^/  /'

@@ -5,7 +5,8 @@
  * stored candles in each of N equal buckets of [from, to), which is how a
  * proven stretch with no candles (no trade) is told from one with candles.
  * from and to are optional (default: the ledger's earliest and latest
- * times). Owns these queries, on the thread's read-only connection.
+ * times, from the history start on). Owns these queries, on the thread's
+ * read-only connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,12 @@ static const char series_sql[] =
     " UNION ALL SELECT market, timeframe, NULL, NULL FROM history_start h"
     " WHERE NOT EXISTS (SELECT 1 FROM coverage c WHERE c.market = h.market"
     " AND c.timeframe = h.timeframe) ORDER BY 1, 2, 3";
-static const char bounds_sql[] = "SELECT min(from_utc), max(to_utc) FROM coverage";
+/* a coverage row of a market listed later starts at the epoch (nothing
+ * before the listing exists): the span starts at the history start then */
+static const char bounds_sql[] =
+    "SELECT min(max(c.from_utc, coalesce(h.first_utc, c.from_utc))), max(c.to_utc)"
+    " FROM coverage c LEFT JOIN history_start h"
+    " ON h.market = c.market AND h.timeframe = c.timeframe";
 static const char hist_sql[] =
     "SELECT first_utc FROM history_start WHERE market = ?1 AND timeframe = ?2";
 static const char count_sql[] =

@@ -81,6 +81,21 @@ covered() { # M: the coverage rows of M 1m, one line
 	[[ "$output" == '{"error":{"name":400,"message":"Invalid parameter: buckets'* ]]
 }
 
+@test "web: the map's span starts at the history start of a market listed later, not at 1970" {
+	start_sim --rate-limit 0
+	# KRW-BERA is listed during this day: its coverage row starts at the epoch
+	collect --db "$DB" --market KRW-BERA,KRW-BTC --timeframe 1m --from 2026-10-19T00:00:00Z \
+		--to 2026-10-20T00:00:00Z
+	start_serve "$DB"
+	hist=$(sqlite3 "$DB" "SELECT first_utc FROM history_start WHERE market = 'KRW-BERA'")
+	[[ "$hist" > 2026-10-19T00:00:00 ]]
+	[ "$(sqlite3 "$DB" "SELECT min(from_utc) FROM coverage")" = 1970-01-01T00:00:00 ]
+	run curl -s "$SV_URL/v1/coverage"
+	echo "$output"
+	[ "$(jq -r .from <<<"$output")" = 2026-10-19T00:00:00Z ]
+	[ "$(jq -r '.series[] | select(.market == "KRW-BERA") | .history_start' <<<"$output")" = "${hist}Z" ]
+}
+
 @test "web: POST /v1/jobs submits a job that fills the hole; GET lists it; DELETE of an ended job is refused" {
 	with_hole
 	run curl -s -w '\n%{http_code}' -X POST \

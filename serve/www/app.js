@@ -151,8 +151,8 @@ function drawNoTrade(g, s, y) {
 function drawAxis() {
 	const w = axisCanvas.clientWidth, g = sizeCanvas(axisCanvas, AXIS_H);
 	const span = M.view.to - M.view.from;
-	const steps = [3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400,
-		30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400, 730 * 86400];
+	const y = 365 * 86400, steps = [3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400,
+		14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, y, 2 * y, 5 * y, 10 * y, 20 * y, 50 * y];
 	const step = steps.find((st) => (span / st) * 110 <= w) || steps[steps.length - 1];
 	g.fillStyle = '#555';
 	g.font = '11px monospace';
@@ -482,6 +482,10 @@ async function showChart() {
 		sh.push(isCovered(t) || (s.history_start != null && t < s.history_start) ? { time: t } : { time: t, value: 1 });
 	}
 	if (!chart) makeChart();
+	// enough decimals for the smallest price (BTC-quoted markets trade at 1e-8)
+	const low = Math.min(...rows.map((c) => c.low_price).filter((v) => v > 0));
+	const digits = isFinite(low) ? Math.min(10, Math.max(2, 3 - Math.floor(Math.log10(low)))) : 2;
+	candleSeries.applyOptions({ priceFormat: { type: 'price', precision: digits, minMove: 10 ** -digits } });
 	candleSeries.setData(cs);
 	volumeSeries.setData(vs);
 	shadeSeries.setData(sh);

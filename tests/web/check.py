@@ -165,6 +165,7 @@ def paint(b, a):
                       "[window.cpMap.firstDrawMs, window.cpMap.fullDrawMs, "
                       "window.cpMap.series.length]", 60, "the map")
         ms.append(r)
+    b.screenshot(a.shot)
     first = sorted(x[0] for x in ms)
     full = sorted(x[1] for x in ms)
     print("web first paint of the coverage map, %d series, %d loads: median %.0f ms "
