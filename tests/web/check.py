@@ -76,8 +76,16 @@ def check_map(b, a):
         return fail("the hole's pixel is %s, not the missing colour %s" % (r["color"], missing))
     if not near(r.get("before"), candles):
         return fail("the stretch before the hole is %s, not %s" % (r.get("before"), candles))
-    print("map: hole %s .. %s at x=%.0f of %d px, colour %s; before it %s" %
-          (a.hole_from, a.hole_to, r["x"], r["width"], r["color"], r["before"]))
+    # zoomed in (the view halves around its middle), the hole stays exact
+    span0 = b.js("return window.cpMap.view.to - window.cpMap.view.from")
+    b.click("#zoom-in")
+    b.wait_js("return window.cpMap.view.to - window.cpMap.view.from < arguments[0] * 0.6",
+              10, "the zoom", span0)
+    z = b.js(FIND, a.market, a.timeframe, a.hole_from, a.hole_to, "missing")
+    if not z.get("found") or not near(z["color"], missing):
+        return fail("zoomed in, the hole is gone or another colour: %s" % z)
+    print("map: hole %s .. %s at x=%.0f of %d px, colour %s; before it %s; zoomed x2 at x=%.0f" %
+          (a.hole_from, a.hole_to, r["x"], r["width"], r["color"], r["before"], z["x"]))
     return 0
 
 
