@@ -184,6 +184,13 @@ MAN7DIR    := $(DESTDIR)$(PREFIX)/share/man/man7
 DOCDIR     := $(DESTDIR)$(PREFIX)/share/doc/candlepipe
 DATADIR    := $(DESTDIR)$(PREFIX)/share/candlepipe
 UNITDIR    := $(DESTDIR)$(PREFIX)/lib/systemd/system
+# the web page (issue 16); its chart library, when `npm ci` in serve/www put
+# it there, goes to www/vendor with its licence (else the page says it is
+# missing)
+WWW_FILES  := index.html app.js style.css
+WWW_LWC    := serve/www/node_modules/lightweight-charts
+WWW_VENDOR := $(DATADIR)/www/vendor/lightweight-charts.standalone.production.js \
+              $(DATADIR)/www/vendor/LICENSE.lightweight-charts
 INST_PROGS := planner/cp-planner fetcher/cp-fetcher writer/cp-writer \
               monitor/cp-monitor query/cp-query serve/cp-serve sim/upbit-sim config/cp-config
 MAN1       := man/candlepipe.1 man/upbit-sim.1
@@ -195,7 +202,8 @@ INST_FILES := $(BINDIR)/candlepipe $(BINDIR)/upbit-sim \
               $(addprefix $(MAN1DIR)/,$(notdir $(MAN1))) \
               $(addprefix $(MAN5DIR)/,$(notdir $(MAN5))) \
               $(addprefix $(MAN7DIR)/,$(notdir $(MAN7))) $(DOCDIR)/README.md \
-              $(DATADIR)/grafana/candlepipe.json $(UNITDIR)/candlepipe.service
+              $(DATADIR)/grafana/candlepipe.json $(UNITDIR)/candlepipe.service \
+              $(addprefix $(DATADIR)/www/,$(WWW_FILES))
 
 install: $(INST_PROGS)
 	@grep -qx 'CP_INSTALLED=0' run.sh || { echo "run.sh has no CP_INSTALLED=0 line" >&2; exit 1; }
@@ -210,6 +218,12 @@ install: $(INST_PROGS)
 	for m in $(MAN7); do install -D -m 644 $$m $(MAN7DIR)/$${m##*/} || exit 1; done
 	install -D -m 644 README.md $(DOCDIR)/README.md
 	install -D -m 644 deploy/grafana/candlepipe.json $(DATADIR)/grafana/candlepipe.json
+	for f in $(WWW_FILES); do install -D -m 644 serve/www/$$f $(DATADIR)/www/$$f || exit 1; done
+	if [ -f $(WWW_LWC)/dist/lightweight-charts.standalone.production.js ]; then \
+		install -D -m 644 $(WWW_LWC)/dist/lightweight-charts.standalone.production.js \
+			$(DATADIR)/www/vendor/lightweight-charts.standalone.production.js && \
+		install -D -m 644 $(WWW_LWC)/LICENSE $(DATADIR)/www/vendor/LICENSE.lightweight-charts; \
+	else echo "note: serve/www/node_modules is missing (npm ci in serve/www): no chart"; fi
 	t=$$(mktemp) && sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/candlepipe.service.in >$$t && \
 		install -D -m 644 $$t $(UNITDIR)/candlepipe.service; rc=$$?; rm -f $$t; exit $$rc
 
@@ -217,8 +231,9 @@ install: $(INST_PROGS)
 # share/doc/candlepipe) go, and only when empty: bin and share/man are
 # shared with other programs
 uninstall:
-	rm -f $(INST_FILES)
-	for d in $(LIBEXECDIR) $(DOCDIR) $(DATADIR)/grafana $(DATADIR); do \
+	rm -f $(INST_FILES) $(WWW_VENDOR)
+	for d in $(LIBEXECDIR) $(DOCDIR) $(DATADIR)/grafana $(DATADIR)/www/vendor $(DATADIR)/www \
+		$(DATADIR); do \
 		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
 
 man-check: bins

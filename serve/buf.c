@@ -27,8 +27,14 @@ sv_buf_put(struct buf *b, const char *s, size_t n)
 void
 sv_buf_json_str(struct buf *b, const char *s)
 {
+	sv_buf_json_strn(b, s, strlen(s));
+}
+
+void
+sv_buf_json_strn(struct buf *b, const char *s, size_t n)
+{
 	sv_buf_put(b, "\"", 1);
-	for (const char *p = s; *p; p++) {
+	for (const char *p = s; p < s + n; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if (c == '"' || c == '\\')

@@ -2,7 +2,9 @@
  * http.c: cp-serve's HTTP front on libmicrohttpd: the daemon and its limits,
  * authentication, the dispatch of a URL to its route, and the sending of
  * every answer (struct sv_reply) with its metrics. Only GET and HEAD exist
- * (405 otherwise); unknown routes are 404; every error body has Upbit's
+ * (405 otherwise), but for POST /v1/jobs and DELETE /v1/jobs/N (jobs.c),
+ * allowed from loopback or with the token (403 otherwise); the page's files
+ * (web.c) need no token; unknown routes are 404; every error body has Upbit's
  * shape {"error":{"name":STATUS,"message":"..."}}.
  *
  * Answers of proven windows are kept per pool thread (serve/cache.c, an
@@ -296,11 +298,35 @@ url_length(struct MHD_Connection *conn, const char *url)
 	return n;
 }
 
+/* Whether the client may submit and cancel jobs: it is authorized (a token
+ * is required and it sent it) or it connects from loopback. */
+static int
+can_write(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const unsigned char *a6;
+
+	if (auth_token != NULL)
+		return 1;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		return ((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
+		            ->sin_addr)[0] == 127;
+	if (sa == NULL || sa->sa_family != AF_INET6)
+		return 0;
+	a6 = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	return memcmp(a6, &in6addr_loopback, 16) == 0 ||
+	       (memcmp(a6, mapped, 12) == 0 && a6[12] == 127);
+}
+
 /* The answer of a complete request. */
 static enum sv_route
 answer(struct MHD_Connection *conn, const char *url, const char *method, struct sv_reply *r)
 {
 	int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	enum sv_route rt;
 
 	if (url_length(conn, url) > HTTP_URL_MAX) {
 		reply_error(r, 414, SV_ERROR, "URI too long");
@@ -308,8 +334,12 @@ answer(struct MHD_Connection *conn, const char *url, const char *method, struct 
 		buf_puts(&r->body, "{\"status\":\"ok\"}\n");
 		r->status = 200;
 		return SV_R_HEALTHZ;
+	} else if (is_get && web_static(url, r)) { /* the page's files need no token */
+		return SV_R_WEB;
 	} else if (!authorized(conn)) {
 		reply_error(r, 401, SV_ERROR, "Unauthorized: send Authorization: Bearer <token>");
+	} else if (jobs_route(conn, url, method, can_write(conn), r, &rt)) {
+		return rt;
 	} else if (!is_get) {
 		reply_error(r, 405, SV_ERROR, "Method not allowed (only GET and HEAD)");
 	} else {
@@ -398,7 +428,7 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-	                 MHD_ALLOW_SUSPEND_RESUME;
+	                 MHD_ALLOW_SUSPEND_RESUME; /* misses (readthru.c), event streams (events.c) */
 	const union MHD_DaemonInfo *info;
 
 	auth_token = token;

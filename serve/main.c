@@ -28,6 +28,7 @@
 
 struct options {
 	const char *db, *listen, *token_file, *port_file, *control, *api_url, *cacert;
+	const char *events, *www; /* the web page's (issue 16) */
 	int verbose, cache_mb, miss_timeout_ms;
 };
 
@@ -37,13 +38,14 @@ usage(FILE *f)
 	fprintf(f,
 	        "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F]\n"
 	        "                [--cache-mb N] [--control EP [--miss-timeout-ms N]\n"
-	        "                [--api-url URL] [--cacert F]] [-v]\n"
+	        "                [--api-url URL] [--cacert F]] [--events EP] [--www DIR] [-v]\n"
 	        "\n"
 	        "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
 	        "(/v1/candles/..., /v1/market/all). A window the coverage ledger does not\n"
 	        "prove is answered 503 (not collected yet); with --control it becomes a job\n"
 	        "of the planner daemon at EP, and the answer waits for it (read-through).\n"
-	        "Also /v1/candles/range, /v1/coverage, /v1/gaps, /healthz, /readyz, /metrics.\n"
+	        "Also /v1/candles/range, /v1/coverage, /v1/gaps, /v1/jobs, /v1/events,\n"
+	        "/healthz, /readyz, /metrics, and the web page at /.\n"
 	        "\n"
 	        "  --db PATH         the database, opened read-only (never written)\n"
 	        "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
@@ -54,12 +56,17 @@ usage(FILE *f)
 	        "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
 	        "                    windows, which never change (default 64; 0: none)\n"
 	        "  --control EP      the planner daemon's control socket (./run.sh start:\n"
-	        "                    ipc://RUN_DIR/control.sock): misses become its jobs\n"
+	        "                    ipc://RUN_DIR/control.sock): misses become its jobs,\n"
+	        "                    and /v1/jobs submits, lists and cancels them\n"
 	        "  --miss-timeout-ms N  how long a miss waits for its job (default 30000;\n"
 	        "                    then 504, the job goes on)\n"
 	        "  --api-url URL     upstream for the candle still forming, with --control\n"
 	        "                    (default $UPBIT_API_URL or https://api.upbit.com)\n"
 	        "  --cacert F        CA certificates (PEM) to verify an https --api-url\n"
+	        "  --events EP       the event hub's monitor endpoint, for /v1/events\n"
+	        "                    (ipc://RUN_DIR/monitor.sock under ./run.sh start)\n"
+	        "  --www DIR         the web page's files (default: www next to the binary,\n"
+	        "                    or the installed share/candlepipe/www)\n"
 	        "  -v, --verbose     debug logging\n"
 	        "  -h, --help        this help\n"
 	        "\n"
@@ -167,13 +174,18 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (web_set_dir(o->www) == -1)
+		log_warnx("no web page: %s is not a directory", o->www != NULL ? o->www : "www");
 	if (readthru_start(&ro) == -1)
 		return EXIT_TEMPFAIL;
-	if (http_start(l, token, &port) == -1) {
+	if (jobs_open(o->control) == -1 || events_start(o->events) == -1 ||
+	    http_start(l, token, &port) == -1) {
+		events_stop();
 		readthru_stop();
 		return EXIT_TEMPFAIL;
 	}
 	if (o->port_file != NULL && write_port(o->port_file, port) == -1) {
+		events_stop();
 		http_stop();
 		return EXIT_TEMPFAIL;
 	}
@@ -183,7 +195,9 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	         o->control != NULL ? ", read-through " : "", o->control != NULL ? o->control : "");
 	sigwait(&set, &sig);
 	log_info("stopping on signal %d", sig);
+	events_stop();
 	http_stop();
+	jobs_close();
 	sdb_close_all();
 	return EXIT_OK;
 }
@@ -203,12 +217,14 @@ main(int argc, char **argv)
 		{ .name = "listen", .kind = OPT_STR, .dest = &o.listen },
 		{ .name = "token-file", .kind = OPT_STR, .dest = &o.token_file },
 		{ .name = "port-file", .kind = OPT_STR, .dest = &o.port_file },
+		{ .name = "control", .kind = OPT_STR, .dest = &o.control },
+		{ .name = "events", .kind = OPT_STR, .dest = &o.events },
+		{ .name = "www", .kind = OPT_STR, .dest = &o.www },
 		{ .name = "cache-mb",
 		  .kind = OPT_INT,
 		  .dest = &o.cache_mb,
 		  .min = 0,
 		  .max = 65536 },
-		{ .name = "control", .kind = OPT_STR, .dest = &o.control },
 		{ .name = "api-url", .kind = OPT_STR, .dest = &o.api_url },
 		{ .name = "cacert", .kind = OPT_STR, .dest = &o.cacert },
 		{ .name = "miss-timeout-ms",

@@ -14,9 +14,12 @@
 static const double bucket_le[NBUCKETS] = { 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
 	                                    0.01,   0.025,   0.05,   0.1,   0.5,   1.0 };
 static const char *const route_name[SV_R_COUNT] = {
-	[SV_R_CANDLES] = "candles",   [SV_R_MARKET_ALL] = "market_all", [SV_R_RANGE] = "range",
-	[SV_R_COVERAGE] = "coverage", [SV_R_HEALTHZ] = "healthz",       [SV_R_READYZ] = "readyz",
-	[SV_R_METRICS] = "metrics",   [SV_R_OTHER] = "other",           [SV_R_GAPS] = "gaps",
+	[SV_R_CANDLES] = "candles", [SV_R_MARKET_ALL] = "market_all",
+	[SV_R_RANGE] = "range",     [SV_R_COVERAGE] = "coverage",
+	[SV_R_HEALTHZ] = "healthz", [SV_R_READYZ] = "readyz",
+	[SV_R_METRICS] = "metrics", [SV_R_WEB] = "web",
+	[SV_R_JOBS] = "jobs",       [SV_R_EVENTS] = "events",
+	[SV_R_GAPS] = "gaps", [SV_R_OTHER] = "other",
 };
 static const char *const outcome_name[SV_OUTCOME_COUNT] = {
 	[SV_HIT] = "hit",

@@ -35,6 +35,8 @@
 void sv_buf_put(struct buf *b, const char *s, size_t n);
 /* s as a JSON string (quotes included, escaped) */
 void sv_buf_json_str(struct buf *b, const char *s);
+/* the n bytes of s as a JSON string (s need not end in NUL) */
+void sv_buf_json_strn(struct buf *b, const char *s, size_t n);
 
 /* ---- metrics.c: what /metrics reports */
 enum sv_route {
@@ -46,6 +48,9 @@ enum sv_route {
 	SV_R_READYZ,
 	SV_R_METRICS,
 	SV_R_GAPS,
+	SV_R_WEB,    /* the page's static files (web.c) */
+	SV_R_JOBS,   /* /v1/jobs, /v1/whoami, the coverage map (jobs.c, map.c) */
+	SV_R_EVENTS, /* /v1/events (events.c) */
 	SV_R_OTHER,
 	SV_R_COUNT
 };
@@ -205,6 +210,41 @@ int readthru_forming(struct sv_reply *r, const char *market, enum tf tf, int64_t
 void readthru_metrics(struct buf *b);
 /* /v1/gaps (gaps.c) */
 void gaps_route(const struct sv_args *a, struct sv_reply *r);
+
+/* ---- web.c: the page (GET /, its script, style and chart library) */
+/* The page's directory: dir, or (NULL) www/ next to the binary, else
+ * ../../share/candlepipe/www from it (installed). 0, or -1 when none. */
+int web_set_dir(const char *dir);
+/* 1 when url is one of the page's files (answered into r), else 0. */
+int web_static(const char *url, struct sv_reply *r);
+
+/* ---- jobs.c: /v1/jobs and /v1/whoami over the daemon's control socket */
+/* Connects to the control socket (NULL: no daemon; the job routes answer
+ * 503). 0 or -1. */
+int jobs_open(const char *control);
+void jobs_close(void);
+/* The jobs of STATUS as a JSON array into b: 0, or -1 (no daemon, no
+ * answer). */
+int jobs_list_json(struct buf *b);
+/* The msgpack value in data as JSON into b (null when it does not decode). */
+void jobs_msgpack_json(struct buf *b, const void *data, size_t len);
+/* 1 when the request is one of the routes of the page's API (/v1/jobs...,
+ * /v1/whoami, /v1/events, /v1/coverage without a market), answered into r
+ * (*rt its route); else 0. can_write: POST and DELETE are allowed. */
+int jobs_route(struct MHD_Connection *conn, const char *url, const char *method, int can_write,
+               struct sv_reply *r, enum sv_route *rt);
+
+/* ---- map.c: /v1/coverage without a market: every series at once */
+void map_coverage(const struct sv_args *a, struct sv_reply *r);
+
+/* ---- events.c: /v1/events, the event stream as server-sent events */
+/* Subscribes to the hub's monitor endpoint (NULL: only the jobs, from the
+ * control socket) and starts the thread that re-emits it. 0 or -1. */
+int events_start(const char *endpoint);
+/* Ends every event stream (before http_stop) and the thread. */
+void events_stop(void);
+/* The stream of one client into r. */
+void events_answer(struct MHD_Connection *conn, struct sv_reply *r);
 
 /* ---- http.c: the daemon */
 struct sv_listen {

@@ -132,7 +132,7 @@ same_as_sim() {
 		"/v1/candles/minutes/1?market=KRW-BTC&to=yesterday" \
 		"/v1/candles/days?market=KRW-NOPE&to=2026-09-01T00:00:00Z" \
 		"/v1/candles/minutes" "/v1/candles/minutes/1/2?market=KRW-BTC" "/v1/candles" \
-		"/v1/ticker?markets=KRW-BTC" "/" "/v2/candles/days?market=KRW-BTC" \
+		"/v1/ticker?markets=KRW-BTC" "/favicon.ico" "/v2/candles/days?market=KRW-BTC" \
 		"/v1/market/all?is_details=maybe"
 	grep -q '"name":400,"message":"specified unit is not valid."' "$BATS_TEST_TMPDIR/sv.0"
 	grep -q '"name":404,"message":"Code not found"' "$BATS_TEST_TMPDIR/sv.14"
