@@ -427,8 +427,9 @@ http_start(const struct sv_listen *l, const char *token, uint16_t *port)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-	                 MHD_ALLOW_SUSPEND_RESUME; /* misses (readthru.c), event streams (events.c) */
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME; /* misses (readthru.c), event streams (events.c) */
 	const union MHD_DaemonInfo *info;
 
 	auth_token = token;
