@@ -790,7 +790,7 @@ readers_agree() {
 	# a version-1 database (before the markets table) reads the same
 	chmod 755 "$RO/copy"
 	chmod 644 "$RO/copy/c.db"
-	sqlite3 "$RO/copy/c.db" "DROP TABLE markets; PRAGMA user_version = 1"
+	sqlite3 "$RO/copy/c.db" "DROP TABLE markets; DROP TABLE follows; PRAGMA user_version = 1"
 	chmod 444 "$RO/copy/c.db"
 	chmod 555 "$RO/copy"
 	readers_agree "$RO/copy/c.db" "$DB"
