@@ -237,7 +237,7 @@ refused() {
 	stop_writer
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"another writer is running on $D/real/c.db (pid $WPID, lock $D/real/c.db.lock held)"* ]]
-	[ "$(sqlite3 "$D/real/c.db" "PRAGMA user_version")" -eq 2 ]
+	[ "$(sqlite3 "$D/real/c.db" "PRAGMA user_version")" -eq 3 ]
 }
 
 @test "writer: a second writer is refused (3) with the holder's pid" {
