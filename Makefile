@@ -43,7 +43,7 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
-PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c
+PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c planner/subs.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/json_tok.c fetcher/upbit_json.c \
                fetcher/sandbox.c fetcher/lease.c
 # the Upbit reader, also linked by its unit tests and bench/json_bench

@@ -14,6 +14,19 @@
  *                   -1 before it), targets:[{market, tf, from, to, slots_done,
  *                   slots_total, requests, missing:[{from, to, reason}]}]}]}
  *   CANCEL  {v, op:"cancel", job:int}           -> {v, ok | error}
+ *   FOLLOW  {v, op:"follow", markets:[str], timeframes:[str],
+ *            [backfill:int | from:int]}         -> {v, ok, added:int,
+ *            follows:[FOLLOWED]} (the subscriptions of the request; one
+ *            per market and timeframe, kept in the follows table)
+ *   UNFOLLOW {v, op:"unfollow", markets:[str], timeframes:[str]}
+ *                                               -> {v, ok | error}
+ *   FOLLOWS {v, op:"follows"}                   -> {v, ok, follows:[FOLLOWED]}
+ *   FOLLOWED = {job, state, reason, backfill, added, target:{as in STATUS}}
+ *
+ * Every answer also carries "instance": a number this run of the daemon
+ * drew when it started. A client that sees it change knows the daemon was
+ * restarted and its jobs are gone (job ids start again at 1); a one-shot
+ * job is idempotent, so the client submits it again.
  *
  * Times are epoch seconds; from and to follow the command line's rules
  * (to absent: now; candles starting in [from, to), never the forming one).
@@ -35,6 +48,7 @@
 #define CTL_TEXT_MAX 4096 /* markets (or timeframes) joined by commas */
 #define CTL_ERR_MAX 512
 #define CTL_REPLY_TIMEOUT_MS 3000
+#define CTL_GONE_MS 30000 /* wait: how long a daemon may not answer (a restart) */
 
 struct ctl_submit {
 	char markets[CTL_TEXT_MAX];    /* "KRW-BTC,KRW-ETH" */
@@ -43,8 +57,19 @@ struct ctl_submit {
 	int follow;
 };
 
+/* A FOLLOW or UNFOLLOW request. */
+struct ctl_follow {
+	char markets[CTL_TEXT_MAX];
+	char timeframes[CTL_TEXT_MAX];
+	int64_t backfill; /* -1: not given */
+	int64_t from;     /* -1: not given; else the backfill starts there */
+};
+
 /* Plans a submitted job: 0 with its id, or -1 with the reason in err. */
 typedef int (*ctl_submit_fn)(const struct ctl_submit *req, uint32_t *id, char *err, size_t errlen);
+/* Adds (remove 0) or removes the subscriptions of req: the number added or
+ * removed, or -1 with the reason in err (then nothing changed). */
+typedef int (*ctl_follow_fn)(const struct ctl_follow *req, int remove, char *err, size_t errlen);
 
 struct ctl_env {
 	struct plan *plan;
@@ -53,6 +78,7 @@ struct ctl_env {
 	const int *nbudgets;
 	int64_t start_ms; /* monotonic */
 	ctl_submit_fn submit;
+	ctl_follow_fn follow;
 };
 
 /* Binds the control socket at endpoint. For ipc:// the socket's directory
@@ -75,6 +101,9 @@ const msgpack_object *ctl_get(const msgpack_object *map, const char *key);
 int ctl_get_i64(const msgpack_object *map, const char *key, int64_t *out);
 /* Copies a string value (shorter than cap); 0 or -1. */
 int ctl_get_str(const msgpack_object *map, const char *key, char *buf, size_t cap);
+/* The comma-joined lists of markets and timeframes of m; -1 with err. */
+int ctl_get_lists(const msgpack_object *m, char *markets, char *timeframes, size_t cap, char *err,
+                  size_t errlen);
 /* Checks that o is a map with "v" == CTL_VERSION; 0, or -1 with err. */
 int ctl_check_version(const msgpack_object *o, char *err, size_t errlen);
 /* Packs a string key and a string value. */
