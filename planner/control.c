@@ -434,9 +434,8 @@ answer_status(msgpack_packer *pk, const msgpack_object *m)
 			pack_job(pk, &env.jobs->v[i]);
 }
 
-/* 1 if item is one of the comma-separated list. */
-static int
-in_list(const char *item, const char *list)
+int
+ctl_in_list(const char *item, const char *list)
 {
 	size_t n = strlen(item);
 
@@ -457,7 +456,8 @@ follow_listed(const struct job *j, const struct ctl_follow *r)
 	if (!j->follow || j->st == JOB_CANCELLED || j->nown == 0)
 		return 0;
 	t = &env.plan->t[j->own[0]];
-	return r == NULL || (in_list(t->market, r->markets) && in_list(tf_name(t->tf), r->timeframes));
+	return r == NULL ||
+	       (ctl_in_list(t->market, r->markets) && ctl_in_list(tf_name(t->tf), r->timeframes));
 }
 
 /* The subscriptions (of r's lists, NULL: all) as "follows". */

@@ -104,6 +104,8 @@ int ctl_get_str(const msgpack_object *map, const char *key, char *buf, size_t ca
 /* The comma-joined lists of markets and timeframes of m; -1 with err. */
 int ctl_get_lists(const msgpack_object *m, char *markets, char *timeframes, size_t cap, char *err,
                   size_t errlen);
+/* 1 if item is one of the comma-separated list. */
+int ctl_in_list(const char *item, const char *list);
 /* Checks that o is a map with "v" == CTL_VERSION; 0, or -1 with err. */
 int ctl_check_version(const msgpack_object *o, char *err, size_t errlen);
 /* Packs a string key and a string value. */
