@@ -161,6 +161,7 @@ fuzz: $(FUZZERS)
 
 chaos: bins
 	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh
+	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh --service
 
 .PHONY: fuzz chaos
 
