@@ -26,7 +26,8 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define CTL_WAIT_POLL_MS 100
+#define CTL_WAIT_POLL_MS 20  /* a wait's STATUS: the end is seen within 20 ms */
+#define CTL_WATCH_POLL_MS 500 /* follow --watch */
 
 struct client {
 	void *ctx, *sock;
@@ -709,7 +710,7 @@ cmd_watch(struct client *c, const struct submit_args *a)
 			rc = n == 0 ? EXIT_OK : EXIT_PERMFAIL;
 			break;
 		}
-		sleep_ms(CTL_WAIT_POLL_MS * 5);
+		sleep_ms(CTL_WATCH_POLL_MS);
 	}
 	free(last);
 	if (interrupted)
