@@ -551,7 +551,8 @@ answer(msgpack_packer *pk, const void *data, size_t len)
 		pack_follows(pk, NULL);
 	} else {
 		snprintf(err, sizeof(err),
-		         "unknown op '%s' (submit, status, cancel, follow, unfollow or follows)", op);
+		         "unknown op '%s' (submit, status, cancel, follow, unfollow or follows)",
+		         op);
 		pack_error(pk, err);
 	}
 	msgpack_unpacked_destroy(&u);

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define CTL_WAIT_POLL_MS 20  /* a wait's STATUS: the end is seen within 20 ms */
+#define CTL_WAIT_POLL_MS 20   /* a wait's STATUS: the end is seen within 20 ms */
 #define CTL_WATCH_POLL_MS 500 /* follow --watch */
 
 struct client {
@@ -161,7 +161,8 @@ request_patient(struct client *c, const msgpack_sbuffer *sb)
 
 	while (request_once(c, sb, 1) == -1) {
 		if (time_mono_ms() - start >= CTL_GONE_MS || interrupted) {
-			fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s for %d s\n",
+			fprintf(stderr,
+			        "cp-planner ctl: no answer from the daemon at %s for %d s\n",
 			        c->endpoint, (int)((time_mono_ms() - start) / 1000));
 			return -1;
 		}
@@ -499,6 +500,25 @@ resubmit(struct client *c, const struct submit_args *a, int64_t *job)
 	return 0;
 }
 
+/* The progress line of job j (a terminal's \r line), and the final line
+ * on stdout once state is final: 1 then, else 0. */
+static int
+show_progress(const msgpack_object *j, int64_t job, const char *state, int tty)
+{
+	if (tty)
+		fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
+		        (long long)job, state, (long long)geti(j, "slots_done"),
+		        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
+	if (!state_final(state))
+		return 0;
+	if (tty)
+		fputc('\n', stderr);
+	printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job, state,
+	       (long long)geti(j, "slots_done"), (long long)geti(j, "slots_total"),
+	       (long long)geti(j, "requests"));
+	return 1;
+}
+
 /* Polls STATUS until job ends. cancel_on_int: Ctrl-C cancels it. a: the
  * job's submission, made again if the daemon restarts (NULL: none). */
 static int
@@ -522,18 +542,8 @@ cmd_wait(struct client *c, int64_t job, int cancel_on_int, const struct submit_a
 		if ((j = get_array(&c->reply.data, "jobs", &n)) == NULL || n != 1)
 			return EXIT_TEMPFAIL;
 		(void)ctl_get_str(j, "state", state, sizeof(state));
-		if (tty)
-			fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
-			        (long long)job, state, (long long)geti(j, "slots_done"),
-			        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
-		if (state_final(state)) {
-			if (tty)
-				fputc('\n', stderr);
-			printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job,
-			       state, (long long)geti(j, "slots_done"),
-			       (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
+		if (show_progress(j, job, state, tty))
 			return job_end_code(j, state);
-		}
 		if (interrupted && cancel_on_int && !cancelled) {
 			cancelled = 1;
 			(void)simple_request(c, "cancel", job);
@@ -624,8 +634,9 @@ print_follow(FILE *f, const msgpack_object *s, char *state, size_t cap)
 	(void)ctl_get_str(t, "tf", tf, sizeof(tf));
 	time_format(geti(s, "added"), a);
 	time_format(geti(t, "to"), b);
-	fprintf(f, "follow %s %s: job %lld %s%s%s, backfill %lld, since %sZ, up to %sZ, %lld/%lld"
-	           " slots, %lld requests\n",
+	fprintf(f,
+	        "follow %s %s: job %lld %s%s%s, backfill %lld, since %sZ, up to %sZ, %lld/%lld"
+	        " slots, %lld requests\n",
 	        market, tf, (long long)geti(s, "job"), state, reason[0] ? ": " : "", reason,
 	        (long long)geti(s, "backfill"), a, b, (long long)geti(t, "slots_done"),
 	        (long long)geti(t, "slots_total"), (long long)geti(t, "requests"));
@@ -719,6 +730,25 @@ cmd_watch(struct client *c, const struct submit_args *a)
 	return rc;
 }
 
+/* The options of follow (remove 0) or unfollow; 0 or -1. */
+static int
+parse_follow(int argc, char **argv, struct submit_args *a, int remove)
+{
+	if (parse_args(argc, argv, a, remove ? "--no-such-flag" : "--watch") == -1 ||
+	    a->to != NULL || (a->from != NULL && a->backfill != NULL))
+		return -1;
+	return remove && (a->from != NULL || a->backfill != NULL) ? -1 : 0;
+}
+
+/* "added N follows" for the answer's key. */
+static void
+print_count(const struct client *c, const char *key)
+{
+	int64_t n = geti(&c->reply.data, key);
+
+	printf("%s %lld follow%s\n", key, (long long)n, n == 1 ? "" : "s");
+}
+
 static int
 cmd_follow(struct client *c, int argc, char **argv, int remove)
 {
@@ -726,25 +756,20 @@ cmd_follow(struct client *c, int argc, char **argv, int remove)
 	uint32_t live;
 	int rc;
 
-	if (parse_args(argc, argv, &a, remove ? "--no-such-flag" : "--watch") == -1 ||
-	    a.to != NULL || (a.from != NULL && a.backfill != NULL) ||
-	    (remove && (a.from != NULL || a.backfill != NULL)))
-		return usage_error(remove ? "unfollow wants --market M[,M...] --timeframe TF[,TF...]"
-		                          : "follow wants --market M[,M...] --timeframe TF[,TF...]"
-		                            " [--backfill N | --from T] [--watch]");
+	if (parse_follow(argc, argv, &a, remove) == -1)
+		return usage_error(remove
+		                       ? "unfollow wants --market M[,M...] --timeframe TF[,TF...]"
+		                       : "follow wants --market M[,M...] --timeframe TF[,TF...]"
+		                         " [--backfill N | --from T] [--watch]");
 	if (a.wait) {
 		signal(SIGINT, on_int);
 		signal(SIGTERM, on_int);
 	}
 	if ((rc = follow_request(c, &a, remove ? "unfollow" : "follow")) != 0)
 		return rc;
-	if (remove) {
-		printf("removed %lld follow%s\n", (long long)geti(&c->reply.data, "removed"),
-		       geti(&c->reply.data, "removed") == 1 ? "" : "s");
+	print_count(c, remove ? "removed" : "added");
+	if (remove)
 		return EXIT_OK;
-	}
-	printf("added %lld follow%s\n", (long long)geti(&c->reply.data, "added"),
-	       geti(&c->reply.data, "added") == 1 ? "" : "s");
 	(void)print_follows(c, NULL, stdout, &live);
 	fflush(stdout);
 	return a.wait ? cmd_watch(c, &a) : EXIT_OK;

@@ -38,11 +38,11 @@ enum job_state {
 };
 
 enum job_event {
-	JEV_PLAN,     /* the planner takes it up */
-	JEV_PLANNED,  /* its targets are in the plan */
-	JEV_FINISHED, /* its own and waited-on segments are done or failed */
-	JEV_ERROR,    /* it cannot go on */
-	JEV_CANCEL,   /* a client cancels it (or removes the follow) */
+	JEV_PLAN,      /* the planner takes it up */
+	JEV_PLANNED,   /* its targets are in the plan */
+	JEV_FINISHED,  /* its own and waited-on segments are done or failed */
+	JEV_ERROR,     /* it cannot go on */
+	JEV_CANCEL,    /* a client cancels it (or removes the follow) */
 	JEV_CAUGHT_UP, /* a follow job's backfill is done */
 	JOB_EVENTS
 };

@@ -890,9 +890,10 @@ follow_pair(const char *market, const char *tfn, struct sub *s, char *err, size_
 		return -1;
 	}
 	if (tf_parse(tfn, &tf) == -1) {
-		snprintf(err, errlen,
-		         "unknown timeframe '%s' (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)",
-		         tfn);
+		snprintf(
+		    err, errlen,
+		    "unknown timeframe '%s' (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)",
+		    tfn);
 		return -1;
 	}
 	memset(s, 0, sizeof(*s));
@@ -914,7 +915,8 @@ follow_pairs(const struct ctl_follow *r, struct sub **out, int *n, char *err, si
 	snprintf(markets, sizeof(markets), "%s", r->markets);
 	for (m = strtok_r(markets, ",", &sm); m != NULL && rc == 0; m = strtok_r(NULL, ",", &sm)) {
 		snprintf(tfs, sizeof(tfs), "%s", r->timeframes);
-		for (t = strtok_r(tfs, ",", &st); t != NULL && rc == 0; t = strtok_r(NULL, ",", &st)) {
+		for (t = strtok_r(tfs, ",", &st); t != NULL && rc == 0;
+		     t = strtok_r(NULL, ",", &st)) {
 			struct sub *v = realloc(*out, (size_t)(*n + 1) * sizeof(*v));
 			if (v == NULL)
 				fatalx(EXIT_TEMPFAIL, "out of memory");
@@ -1071,7 +1073,9 @@ bind_sockets(void *ctx, const struct opts *o)
 static void
 open_control(void *ctx, const struct opts *o)
 {
-	struct ctl_env e = { &plan, &jobs, budgets, &nbudgets, stats.start_ms, on_submit, on_follow };
+	struct ctl_env e = {
+		&plan, &jobs, budgets, &nbudgets, stats.start_ms, on_submit, on_follow
+	};
 	char err[CTL_ERR_MAX];
 
 	if (ctl_open(ctx, o->control, &e, err, sizeof(err)) == -1)

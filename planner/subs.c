@@ -62,8 +62,9 @@ has_table(sqlite3 *h)
 	sqlite3_stmt *st = NULL;
 	int yes = 0;
 
-	if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'follows'",
-	                       -1, &st, NULL) == SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'follows'", -1, &st,
+	        NULL) == SQLITE_OK)
 		yes = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return yes;
