@@ -173,8 +173,8 @@ the N candles before now (--backfill N, default 0), then each candle once it
 closes, for as long as the service runs. It is kept in the database (the
 follows table), so a restarted service follows it again, fetching only what
 is missing. --remove drops it, --list shows each with its progress.
-collect --follow on a database with a running service adds the same (its
---count N is the backfill, or its --from) and shows its progress until
+collect --follow on a database with a running service adds the same (the
+backfill: its --count N, or its --from) and shows its progress until
 Ctrl-C, which stops the showing, not the follow.
 exit status:
   start   0 ready; 2 usage; 3 permanent (a service or a collection already
@@ -188,6 +188,10 @@ exit status:
           (an unknown market or timeframe, --remove of a follow there is not);
           3 no service; 4 the service does not answer
   --timeout S        stop: give up after S seconds (default 30), exit 4
+  --market M[,M...], --timeframe TF[,TF...]  follow: the markets and timeframes
+  --backfill N       follow: also fetch the N candles before now (default 0)
+  --remove           follow: remove the follow jobs instead
+  --list             follow: list every follow job, its state and progress
   -v, --verbose      verbose logs (RUN_DIR/writer.log, planner.log, ...)
   -h, --help         this text
 USAGE

@@ -283,7 +283,7 @@ chaos_daemon_hits() {
 }
 
 chaos_service_round() { # DB RUN_DIR VICTIMS M1 M2 FROM TO
-	local db=$1 run=$2 victims=$3 m1=$4 m2=$5 from=$6 to=$7 mid c1 c2 w h1 h2 rc1 rc2 try
+	local db=$1 run=$2 victims=$3 m1=$4 m2=$5 from=$6 to=$7 mid c1 c2 w h1 h2 rc1 rc2
 	mid=$(date -u -d "@$((($(date -u -d "$from" +%s) + $(date -u -d "$to" +%s)) / 2 / 86400 * 86400))" +%Y-%m-%dT%H:%M:%S)
 	CHAOS_ROUND_FAILS=0
 	rm -f "$CHAOS_WORK"/http.*.stop
@@ -307,7 +307,7 @@ chaos_service_round() { # DB RUN_DIR VICTIMS M1 M2 FROM TO
 	wait "$w"
 	chaos_log "service round: collects exit $rc1 and $rc2 after $CHAOS_ACTIONS actions ($CHAOS_KINDS_HIT )"
 	# retries may run out under chaos: the same command once more, calm
-	for try in 1 2; do
+	for _ in 1 2; do
 		[ "$rc1" -eq 0 ] || { chaos_svc_collect 3 "$db" "$run" --market "$m1,$m2" --timeframe 1m \
 			--from "$from" --to "$to"; wait $!; rc1=$?; }
 		[ "$rc2" -eq 0 ] || { chaos_svc_collect 4 "$db" "$run" --market "$m1" --timeframe 1m \
