@@ -104,7 +104,7 @@ usage(FILE *f)
 	           "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
 	           "       cp-planner --validate [same options]\n"
 	           "       cp-planner --daemon --control EP --db PATH --work EP [...]\n"
-	           "       cp-planner ctl --control EP submit|status|cancel|wait|follow|unfollow|follows ...\n"
+	           "       cp-planner ctl --control EP submit|status|follow|... ARGS\n"
 	           "\n"
 	           "Plans and leases the chunks of one collection; exits when every\n"
 	           "requested range is proven in the database.\n"
