@@ -22,7 +22,7 @@ trap 'for p in "${PIDS[@]}" "${BENCH_SIMS[@]}"; do kill "$p" 2>/dev/null; done; 
 
 # throughput: a warm service over the simulator (150 ms, 10 requests/s)
 throughput() {
-	local db="$BENCH_TMP/svc.db" run="$BENCH_TMP/svc-run" t0 t1 n req ideal m
+	local db="$BENCH_TMP/svc.db" run="$BENCH_TMP/svc-run" t0 t1 n req ideal m k
 	local -a svc=(--db "$db" --run-dir "$run")
 	bench_sim svc --latency-ms 150
 	"$ROOT/run.sh" start "${svc[@]}" --api-url "$SIM_URL" >/dev/null 2>&1 ||
@@ -32,16 +32,23 @@ throughput() {
 		--timeframe 1m --from 2026-08-01T00:00:00 --to 2026-08-01T03:00:00 >/dev/null 2>&1
 	sleep 1 # the budget's spacing after the warm-up is over
 	echo "daemon_bench: through a warm service (simulator: 150 ms latency, 10 requests/s per IP)"
-	for _ in 1 2 3; do
+	# through ./run.sh collect, then the bare client (cp-planner ctl submit --wait)
+	# shellcheck disable=SC2034 # read through the nameref cmd
+	local -a via=("$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --from 2026-09-01T00:00:00)
+	local -a bare=("$ROOT/planner/cp-planner" ctl --control "ipc://$run/control.sock" submit --wait \
+		--from 2026-09-01T00:00:00)
+	for k in via via via bare bare bare; do
 		sim_reset
 		sqlite3 "$db" "DELETE FROM candles_exact WHERE market = 'KRW-BTC'; DELETE FROM coverage WHERE market = 'KRW-BTC'" 2>/dev/null
+		sleep 0.5 # an idle budget, as a warm daemon's between jobs
+		local -n cmd=$k
 		t0=$(now_s)
-		"$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --market KRW-BTC \
-			--timeframe 1m --from 2026-09-01T00:00:00 --to 2026-09-15T00:00:00 >"$BENCH_TMP/c.out" 2>&1 ||
+		"${cmd[@]}" --market KRW-BTC --timeframe 1m --to 2026-09-15T00:00:00 >"$BENCH_TMP/c.out" 2>&1 ||
 			{ echo "  (collect exited $?)"; tail -n 3 "$BENCH_TMP/c.out"; }
 		t1=$(now_s)
 		n=$(sqlite3 "$db" "SELECT COUNT(*) FROM candles_exact WHERE market = 'KRW-BTC'")
-		printf '  14 days of 1m, 150 ms: %d candles in %.2f s: %d candles/s end to end (target 1,950), %d requests, %d x 429\n' \
+		printf '  14 days of 1m, 150 ms, %-18s %d candles in %.2f s: %d candles/s end to end (target 1,950), %d requests, %d x 429\n' \
+			"$([ $k = via ] && echo "./run.sh collect:" || echo "ctl submit --wait:")" \
 			"$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
 			"$(rate "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')")" "$(sim_candle_requests)" "$(sim_429)"
 	done

@@ -484,7 +484,7 @@ candle() {
 		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
 		[ "$status" -eq 3 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 2" ]
+		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 3" ]
 		# a path through a regular file exists in part: not "does not exist"
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
 		[ "$status" -eq 3 ]; [ -z "$output" ]
