@@ -35,6 +35,7 @@ throughput() {
 	# through ./run.sh collect, then the bare client (cp-planner ctl submit --wait)
 	# shellcheck disable=SC2034 # read through the nameref cmd
 	local -a via=("$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --from 2026-09-01T00:00:00)
+	# shellcheck disable=SC2034 # read through the nameref cmd
 	local -a bare=("$ROOT/planner/cp-planner" ctl --control "ipc://$run/control.sock" submit --wait \
 		--from 2026-09-01T00:00:00)
 	for k in via via via bare bare bare; do
