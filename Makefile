@@ -43,7 +43,8 @@ LIBCOMMON  := common/libcommon.a
 PLANNER_SRC := planner/main.c planner/plan.c planner/overlap.c planner/budget.c \
                planner/flags.c
 PLANNER_SRC += planner/follow.c planner/report.c planner/progress.c
-PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c planner/claims.c
+PLANNER_SRC += planner/job.c planner/control.c planner/ctlcli.c planner/claims.c \
+               planner/subs.c
 FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/json_tok.c fetcher/upbit_json.c \
                fetcher/sandbox.c fetcher/lease.c
 # the Upbit reader, also linked by its unit tests and bench/json_bench
@@ -162,6 +163,7 @@ fuzz: $(FUZZERS)
 
 chaos: bins
 	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh
+	CHAOS_SECONDS=$(CHAOS_SECONDS) tests/chaos.sh --service
 
 .PHONY: fuzz chaos
 

@@ -4,6 +4,7 @@
 #   ./run.sh collect --market M[,M...] --timeframe TF[,TF...] [range] [options]
 #   ./run.sh start --db PATH [pipeline options] [--listen ADDR:PORT]
 #   ./run.sh stop|status --db PATH,  ./run.sh cancel --db PATH JOB
+#   ./run.sh follow --db PATH --market M --timeframe TF [--backfill N] [--remove] [--list]
 #   ./run.sh demo                 the simulator + a small collection, with progress
 #   ./run.sh sim [sim options]    the offline Upbit simulator on its own
 #   ./run.sh help
@@ -68,6 +69,7 @@ commands:
   stop      stop the service of a database (--db PATH)
   status    the service's jobs, their progress, the budget and its uptime (--db PATH)
   cancel    cancel a job of the service (--db PATH JOB)
+  follow    add, remove or list the service's standing follow jobs (./run.sh follow --help)
   demo      start the bundled simulator and collect a few markets into data/demo.db
   query     candles of a range from the database, with a coverage report
             (--format table|csv|json|jsonl, --fill forward, --fetch-missing)
@@ -163,6 +165,8 @@ usage: ./run.sh start [--config FILE] --db PATH [--fetchers N] [--rate N] [--api
        ./run.sh stop --db PATH [--run-dir DIR] [--timeout S]
        ./run.sh status --db PATH [--run-dir DIR]
        ./run.sh cancel --db PATH [--run-dir DIR] JOB
+       ./run.sh follow --db PATH --market M[,M...] --timeframe TF[,TF...]
+                       [--backfill N] [--remove] [--list] [--run-dir DIR]
 
 start runs the writer, the fetchers and the planner as a daemon (jobs on
 ipc://RUN_DIR/control.sock), and with --listen the HTTP API (cp-serve), under
@@ -172,6 +176,14 @@ same database then submits its job to the service. The options are collect's;
 --listen ADDR:PORT (port 0: any, see status) and --token-file F are
 cp-serve's. --foreground runs the service in this process (for a
 supervisor); --notify-fd N writes a newline to fd N once it is ready.
+follow adds a standing follow job for each market and timeframe: it fetches
+the N candles before now (--backfill N, default 0), then each candle once it
+closes, for as long as the service runs. It is kept in the database (the
+follows table), so a restarted service follows it again, fetching only what
+is missing. --remove drops it, --list shows each with its progress.
+collect --follow on a database with a running service adds the same (the
+backfill: its --count N, or its --from) and shows its progress until
+Ctrl-C, which stops the showing, not the follow.
 exit status:
   start   0 ready; 2 usage; 3 permanent (a service or a collection already
           runs on the database, a process failed permanently); 1 or 4
@@ -180,7 +192,14 @@ exit status:
           4 still running after --timeout S (30)
   status  0 shown; 3 no service running; 4 the service does not answer
   cancel  0 cancelled; 2 refused (no such job, already ended); 3 no service
+  follow  0 added (or followed already), removed, listed; 2 usage or refused
+          (an unknown market or timeframe, --remove of a follow there is not);
+          3 no service; 4 the service does not answer
   --timeout S        stop: give up after S seconds (default 30), exit 4
+  --market M[,M...], --timeframe TF[,TF...]  follow: the markets and timeframes
+  --backfill N       follow: also fetch the N candles before now (default 0)
+  --remove           follow: remove the follow jobs instead
+  --list             follow: list every follow job, its state and progress
   -v, --verbose      verbose logs (RUN_DIR/writer.log, planner.log, ...)
   -h, --help         this text
 USAGE
@@ -1135,6 +1154,53 @@ cmd_cancel() {
 	echo "run.sh: job $job cancelled"
 }
 
+# --- follow: the service's standing follow jobs -----------------------------
+
+# parse_follow ARGS...: follow's options into the caller's locals
+parse_follow() {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--db | --run-dir | --market | --timeframe | --backfill)
+			[ $# -ge 2 ] || die_usage "$1 needs a value" ;;&
+		--db) db=$2 ;;
+		--run-dir) run_dir=$2 ;;
+		--market) markets=$2 ;;
+		--timeframe) tfs=$2 ;;
+		--backfill) backfill=$2 ;;
+		--remove) remove=1; shift; continue ;;
+		--list) list=1; shift; continue ;;
+		-h | --help) usage_service; exit 0 ;;
+		*) die_usage "unknown option '$1'" ;;
+		esac
+		shift 2
+	done
+	if [ "$list" = 1 ]; then
+		[ -z "$markets$tfs$backfill" ] && [ "$remove" = 0 ] || die_usage "--list takes only --db (and --run-dir)"
+		return 0
+	fi
+	[ -n "$markets" ] && [ -n "$tfs" ] || die_usage "give --market M[,M...] and --timeframe TF[,TF...] (or --list)"
+	[ -z "$backfill" ] || [ "$remove" = 0 ] || die_usage "--remove takes no --backfill"
+	[[ "$backfill" =~ ^[0-9]*$ ]] || die_usage "--backfill wants a number of candles, not '$backfill'"
+}
+
+# cmd_follow: ./run.sh follow (the interface a config file's follows use)
+cmd_follow() {
+	local db="data/candles.db" run_dir="" markets="" tfs="" backfill="" remove=0 list=0 api r
+	USAGE_HINT="./run.sh follow --help"
+	parse_follow "$@"
+	[ -n "$run_dir" ] || run_dir="$(run_dir_for "$db")" || die $EXIT_PERMFAIL "no run directory for --db $db"
+	RUN_DIR=$run_dir
+	service_pid || die $EXIT_PERMFAIL "no service running for $db: follows are standing jobs" \
+		"of a service; start one with ./run.sh start --db $db"
+	[ "$list" = 0 ] || { svc_ctl follows; exit $?; }
+	[ "$remove" = 0 ] || { svc_ctl unfollow --market "$markets" --timeframe "$tfs"; exit $?; }
+	{ read -r api; read -r CACERT; } <"$RUN_DIR/service.conf"
+	MARKETS_FILE="$RUN_DIR/markets.$$.json"
+	markets=$(resolve_markets "$api" "$markets" "" 1) || { r=$?; rm -f "$MARKETS_FILE"; exit $r; }
+	rm -f "$MARKETS_FILE"
+	svc_ctl follow --market "$markets" --timeframe "$tfs" ${backfill:+--backfill "$backfill"}
+}
+
 # --- collect through a running service ---------------------------------------
 
 # tf_floor TF T: the start of the TF slot holding T (epoch s), as
@@ -1180,19 +1246,20 @@ count_range() {
 	echo "$from $to"
 }
 
-# submit_job ARGS...: cp-planner ctl submit --wait ARGS in the background,
-# so that a signal reaches this script at once: SIGINT and SIGTERM are
-# passed to it as SIGINT (it cancels the job). Returns its exit code.
+# ctl_job ARGS...: cp-planner ctl ARGS in the background, so that a signal
+# reaches this script at once: SIGINT and SIGTERM are passed to it as
+# SIGINT (submit --wait cancels the job, follow --watch stops watching).
+# Returns its exit code.
 CTL_PID="" CTL_SIG=""
 on_collect_signal() {
 	CTL_SIG=$1
 	[ -z "$CTL_PID" ] || kill -INT "$CTL_PID" 2>/dev/null
 }
-submit_job() {
+ctl_job() {
 	local rc
 	# the client itself in the background, not a function's subshell: the
 	# signal is for it
-	"$PLANNER" ctl --control "ipc://$RUN_DIR/control.sock" submit --wait "$@" &
+	"$PLANNER" ctl --control "ipc://$RUN_DIR/control.sock" "$@" &
 	CTL_PID=$!
 	wait "$CTL_PID"
 	rc=$?
@@ -1203,6 +1270,22 @@ submit_job() {
 	CTL_PID=""
 	return $rc
 }
+submit_job() { ctl_job submit --wait "$@"; }
+
+# follow_via_service DB MARKETS QUIET: collect --follow through the service:
+# standing follow jobs (kept in the database), watched until a signal,
+# which ends the watching (0), not the follows
+follow_via_service() {
+	local rc=0
+	[ -n "$3" ] || echo "run.sh: following through the service: standing follow jobs kept in" \
+		"the database. Ctrl-C stops showing their progress and does NOT remove them" \
+		"(./run.sh follow --db $1 --remove --market $2 --timeframe ${tfs} does)" >&2
+	ctl_job follow --market "$2" --timeframe "$tfs" ${count:+--backfill "$count"} \
+		${from:+--from "$from"} --watch || rc=$?
+	[ -z "$CTL_SIG" ] || exit 0 # a clean stop of a follower
+	[ "$rc" -ne $EXIT_TEMPFAIL ] || { err "the service on $1 stopped answering; run it again"; exit 1; }
+	exit "$rc"
+}
 
 # collect_via_service DB MARKETS QUOTE CHECK QUIET POPTS...: the collection
 # as a job of the service on DB (one per timeframe with --count): its
@@ -1210,12 +1293,12 @@ submit_job() {
 # options are the service's (those of start).
 collect_via_service() {
 	local db=$1 markets=$2 quote=$3 check=$4 quiet=$5 tfs="" from="" to="" count="" rc=0 r tf api
+	local follow=0
 	local -a range
 	shift 5
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--follow) die_usage "--follow through a running service is not done yet:" \
-			"stop the service first (./run.sh stop --db $db)" ;;
+		--follow) follow=1; shift; continue ;;
 		--timeframe) tfs=${tfs:+$tfs,}$2 ;;
 		--from) from=$2 ;;
 		--to) to=$2 ;;
@@ -1225,11 +1308,12 @@ collect_via_service() {
 	done
 	{ read -r api; read -r CACERT; } <"$RUN_DIR/service.conf"
 	MARKETS_FILE="$RUN_DIR/markets.$$.json"
-	markets=$(resolve_markets "$api" "$markets" "$quote" "$check") || { rm -f "$MARKETS_FILE"; exit $?; }
+	markets=$(resolve_markets "$api" "$markets" "$quote" "$check") || { r=$?; rm -f "$MARKETS_FILE"; exit $r; }
 	rm -f "$MARKETS_FILE"
 	[ -n "$quiet" ] || echo "run.sh: a service runs on $db (pid $SERVICE_PID): submitting the collection to it" >&2
 	trap 'on_collect_signal 130' INT
 	trap 'on_collect_signal 143' TERM
+	[ "$follow" = 0 ] || follow_via_service "$db" "$markets" "$quiet"
 	if [ -z "$count" ]; then
 		submit_job --market "$markets" --timeframe "$tfs" --from "$from" ${to:+--to "$to"} || rc=$?
 	else
@@ -1494,6 +1578,7 @@ start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;
 status) shift; cmd_status "$@" ;;
 cancel) shift; cmd_cancel "$@" ;;
+follow) shift; cmd_follow "$@" ;;
 demo) shift; cmd_demo "$@" ;;
 sim) shift; exec "$SIM" "$@" ;;
 monitor) shift; [ -x "$MONITOR" ] || { echo "run.sh: monitor is not built" >&2; exit 1; }; CP_USAGE_HINT="$CP_LAUNCHER monitor --help" exec "$MONITOR" "$@" ;;

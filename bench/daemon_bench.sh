@@ -4,15 +4,77 @@
 # target: 5 ms). The upstream is a tiny loopback HTTP server (python3,
 # standard library) that answers every candle request with [] and notes
 # when the first request of each market arrived, so the figure is not
-# blurred by the simulator's work. Printed, never asserted.
+# blurred by the simulator's work. Then, through a warm service (./run.sh
+# start) over the simulator at Upbit's 10 requests/s: a 14-day 1m
+# collection at 150 ms latency submitted with ./run.sh collect, candles/s
+# end to end (issue 13's target: 1,950; a fresh collect: about 1,820), and
+# the steady state, 30 days of 1m dense and sparse: requests against the
+# ideal (1.000 x) and the 429s (0). Printed, never asserted.
 #   bench/daemon_bench.sh [N submits (20)]
+#   DAEMON_BENCH_PART=latency|throughput: only one part
 set -u
 . "$(dirname "$0")/lib.sh"
 N=${1:-20}
 RUN="$BENCH_TMP/run"
 mkdir -p "$RUN" && chmod 700 "$RUN"
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$BENCH_TMP"' EXIT
+trap 'for p in "${PIDS[@]}" "${BENCH_SIMS[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$BENCH_TMP"' EXIT
+
+# throughput: a warm service over the simulator (150 ms, 10 requests/s)
+throughput() {
+	local db="$BENCH_TMP/svc.db" run="$BENCH_TMP/svc-run" t0 t1 n req ideal m k
+	local -a svc=(--db "$db" --run-dir "$run")
+	bench_sim svc --latency-ms 150
+	"$ROOT/run.sh" start "${svc[@]}" --api-url "$SIM_URL" >/dev/null 2>&1 ||
+		{ echo "daemon_bench: the service did not start"; return; }
+	# warm: one small job through the whole pipeline
+	"$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --market KRW-ETH \
+		--timeframe 1m --from 2026-08-01T00:00:00 --to 2026-08-01T03:00:00 >/dev/null 2>&1
+	sleep 1 # the budget's spacing after the warm-up is over
+	echo "daemon_bench: through a warm service (simulator: 150 ms latency, 10 requests/s per IP)"
+	# through ./run.sh collect, then the bare client (cp-planner ctl submit --wait)
+	# shellcheck disable=SC2034 # read through the nameref cmd
+	local -a via=("$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --from 2026-09-01T00:00:00)
+	# shellcheck disable=SC2034 # read through the nameref cmd
+	local -a bare=("$ROOT/planner/cp-planner" ctl --control "ipc://$run/control.sock" submit --wait \
+		--from 2026-09-01T00:00:00)
+	for k in via via via bare bare bare; do
+		sim_reset
+		sqlite3 "$db" "DELETE FROM candles_exact WHERE market = 'KRW-BTC'; DELETE FROM coverage WHERE market = 'KRW-BTC'" 2>/dev/null
+		sleep 0.5 # an idle budget, as a warm daemon's between jobs
+		local -n cmd=$k
+		t0=$(now_s)
+		"${cmd[@]}" --market KRW-BTC --timeframe 1m --to 2026-09-15T00:00:00 >"$BENCH_TMP/c.out" 2>&1 ||
+			{ echo "  (collect exited $?)"; tail -n 3 "$BENCH_TMP/c.out"; }
+		t1=$(now_s)
+		n=$(sqlite3 "$db" "SELECT COUNT(*) FROM candles_exact WHERE market = 'KRW-BTC'")
+		printf '  14 days of 1m, 150 ms, %-18s %d candles in %.2f s: %d candles/s end to end (target 1,950), %d requests, %d x 429\n' \
+			"$([ $k = via ] && echo "./run.sh collect:" || echo "ctl submit --wait:")" \
+			"$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
+			"$(rate "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')")" "$(sim_candle_requests)" "$(sim_429)"
+	done
+	"$ROOT/run.sh" stop "${svc[@]}" >/dev/null 2>&1
+	bench_sim svc0
+	rm -f "$db" "$db-wal" "$db-shm"
+	"$ROOT/run.sh" start "${svc[@]}" --api-url "$SIM_URL" >/dev/null 2>&1 ||
+		{ echo "daemon_bench: the service did not start"; return; }
+	for m in KRW-BTC:dense KRW-ZIL:sparse; do
+		sim_reset
+		"$ROOT/run.sh" collect "${svc[@]}" --quiet --skip-market-check --market "${m%%:*}" \
+			--timeframe 1m --from 2026-09-01T00:00:00 --to 2026-10-01T00:00:00 >"$BENCH_TMP/c.out" 2>&1 ||
+			{ echo "  (collect exited $?)"; tail -n 3 "$BENCH_TMP/c.out"; }
+		n=$(sqlite3 "$db" "SELECT COUNT(*) FROM candles_exact WHERE market = '${m%%:*}'")
+		req=$(sim_candle_requests)
+		ideal=$(((n + 199) / 200))
+		printf '  steady state, 30 days of 1m, %-6s %-7s %6d candles, %4d requests, ideal %4d, ratio %.3f, 429s %d\n' \
+			"${m#*:}" "${m%%:*}" "$n" "$req" "$ideal" "$(awk -v a="$req" -v b="$ideal" 'BEGIN{print a/b}')" "$(sim_429)"
+	done
+	"$ROOT/run.sh" stop "${svc[@]}" >/dev/null 2>&1
+}
+if [ "${DAEMON_BENCH_PART:-}" = throughput ]; then
+	throughput
+	exit 0
+fi
 
 command -v python3 >/dev/null || { echo "daemon_bench: python3 missing; skipped"; exit 0; }
 python3 - "$BENCH_TMP/up.port" "$BENCH_TMP/first.txt" <<'PY' >"$BENCH_TMP/up.log" 2>&1 &
@@ -108,3 +170,4 @@ if inner:
     print("  inside the daemon, job planned -> first lease sent: p50 %.3f ms, max %.3f ms"
           % (q(inner, .5), max(inner)))
 PY
+[ "${DAEMON_BENCH_PART:-}" = latency ] || throughput

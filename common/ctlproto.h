@@ -17,6 +17,7 @@
 #define CTL_TEXT_MAX 4096 /* markets (or timeframes) joined by commas */
 #define CTL_ERR_MAX 512
 #define CTL_REPLY_TIMEOUT_MS 3000
+#define CTL_GONE_MS 30000 /* wait: how long a daemon may not answer (a restart) */
 
 /* The value of key in map (a msgpack map), or NULL. */
 const msgpack_object *ctl_get(const msgpack_object *map, const char *key);

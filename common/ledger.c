@@ -220,7 +220,8 @@ classify(long version, long app_id, long objects, const char *tables)
 	if (version > LEDGER_SCHEMA_VERSION)
 		return LEDGER_NEWER;
 	if ((version == 1 && strcmp(tables, LEDGER_TABLES_V1) == 0) ||
-	    (version == 2 && strcmp(tables, LEDGER_TABLES_V2) == 0))
+	    (version == 2 && strcmp(tables, LEDGER_TABLES_V2) == 0) ||
+	    (version == 3 && strcmp(tables, LEDGER_TABLES_V3) == 0))
 		return LEDGER_OURS;
 	return LEDGER_FOREIGN;
 }
@@ -235,7 +236,7 @@ ledger_schema_read(sqlite3 *db, struct ledger_schema *out)
 	    " (SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master"
 	    "  WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name))";
 	sqlite3_stmt *st = NULL;
-	char tables[sizeof(LEDGER_TABLES_V2) + 1];
+	char tables[sizeof(LEDGER_TABLES_V3) + 1];
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 
 	memset(out, 0, sizeof(*out));

@@ -8,12 +8,13 @@
  *   coverage       [from_utc, to_utc) ranges proven complete, merged
  *   history_start  first slot Upbit serves (listing or horizon), when proven
  *   markets        what /v1/market/all says of each market (version 2)
+ *   follows        the daemon's standing follow subscriptions (version 3)
  * Times are TEXT "YYYY-MM-DDTHH:MM:SS" (UTC), so they sort and compare
  * lexically.
  *
- * A file is a candlepipe database when its user_version is 1 or 2 and its
- * tables (sqlite_master rows of type 'table', SQLite's own sqlite_* left
- * out) are exactly LEDGER_TABLES_V1 or LEDGER_TABLES_V2 for that version.
+ * A file is a candlepipe database when its user_version is 1, 2 or 3 and
+ * its tables (sqlite_master rows of type 'table', SQLite's own sqlite_*
+ * left out) are exactly LEDGER_TABLES_V1, _V2 or _V3 for that version.
  * Views, indexes and triggers a user adds do not matter. A file with no
  * schema object at all, user_version 0 and application_id 0 is empty (it
  * may become one); anything else is another program's, never written.
@@ -26,10 +27,11 @@
 
 #include <sqlite3.h>
 
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 /* The tables of each version, sorted by name, comma-separated. */
 #define LEDGER_TABLES_V1 "candles_exact,coverage,history_start"
 #define LEDGER_TABLES_V2 "candles_exact,coverage,history_start,markets"
+#define LEDGER_TABLES_V3 "candles_exact,coverage,follows,history_start,markets"
 #define LEDGER_WHY_MAX 512
 
 /* What a database file holds, judged from its schema alone. */

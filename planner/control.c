@@ -2,8 +2,10 @@
  * control.c: the daemon side of the control protocol (control.h): the
  * owner-only control socket, the decoding of requests (every malformed or
  * other-version request is an error answer, never a crash), and the
- * answers to SUBMIT, STATUS and CANCEL. Owns the socket and nothing else:
- * jobs, plan and budgets belong to the planner (ctl_env).
+ * answers to SUBMIT, STATUS, CANCEL, FOLLOW, UNFOLLOW and FOLLOWS, each
+ * with the instance number of this run. Owns the socket and nothing else:
+ * jobs, plan, budgets and the follows table belong to the planner
+ * (ctl_env).
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +24,7 @@
 
 static void *sock_ctl;
 static struct ctl_env env;
+static int64_t instance; /* drawn by ctl_open */
 
 /* --- the socket --- */
 
@@ -78,6 +81,7 @@ ctl_open(void *ctx, const char *endpoint, const struct ctl_env *e, char *err, si
 		return -1;
 	}
 	env = *e;
+	instance = ((time_now_ms() << 16) ^ (int64_t)getpid() ^ (int64_t)random()) & INT64_MAX;
 	return 0;
 }
 
@@ -105,8 +109,9 @@ ctl_close(void)
 static void
 pack_error(msgpack_packer *pk, const char *err)
 {
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 4);
 	ctl_pack_kv_i64(pk, "v", CTL_VERSION);
+	ctl_pack_kv_i64(pk, "instance", instance);
 	ctl_pack_key(pk, "ok");
 	msgpack_pack_false(pk);
 	ctl_pack_kv_str(pk, "error", err);
@@ -115,8 +120,9 @@ pack_error(msgpack_packer *pk, const char *err)
 static void
 pack_ok(msgpack_packer *pk, uint32_t extra)
 {
-	msgpack_pack_map(pk, 2 + extra);
+	msgpack_pack_map(pk, 3 + extra);
 	ctl_pack_kv_i64(pk, "v", CTL_VERSION);
+	ctl_pack_kv_i64(pk, "instance", instance);
 	ctl_pack_key(pk, "ok");
 	msgpack_pack_true(pk);
 }
@@ -145,6 +151,16 @@ join_list(const msgpack_object *o, const char *what, char *out, size_t cap, char
 	return 0;
 }
 
+int
+ctl_get_lists(const msgpack_object *m, char *markets, char *timeframes, size_t cap, char *err,
+              size_t errlen)
+{
+	if (join_list(ctl_get(m, "markets"), "market", markets, cap, err, errlen) == -1 ||
+	    join_list(ctl_get(m, "timeframes"), "timeframe", timeframes, cap, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
 /* SUBMIT's fields into r; -1 with err. */
 static int
 decode_submit(const msgpack_object *m, struct ctl_submit *r, char *err, size_t errlen)
@@ -152,10 +168,7 @@ decode_submit(const msgpack_object *m, struct ctl_submit *r, char *err, size_t e
 	const msgpack_object *f = ctl_get(m, "follow");
 
 	memset(r, 0, sizeof(*r));
-	if (join_list(ctl_get(m, "markets"), "market", r->markets, sizeof(r->markets), err,
-	              errlen) == -1 ||
-	    join_list(ctl_get(m, "timeframes"), "timeframe", r->timeframes, sizeof(r->timeframes),
-	              err, errlen) == -1)
+	if (ctl_get_lists(m, r->markets, r->timeframes, sizeof(r->markets), err, errlen) == -1)
 		return -1;
 	if (ctl_get_i64(m, "from", &r->from) == -1) {
 		snprintf(err, errlen, "give from (epoch seconds)");
@@ -330,6 +343,94 @@ answer_status(msgpack_packer *pk, const msgpack_object *m)
 			pack_job(pk, &env.jobs->v[i]);
 }
 
+int
+ctl_in_list(const char *item, const char *list)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; p != NULL; p = strchr(p, ',')) {
+		p += *p == ',';
+		if (strncmp(p, item, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 if j is a subscription (of the lists, when given). */
+static int
+follow_listed(const struct job *j, const struct ctl_follow *r)
+{
+	const struct target *t;
+
+	if (!j->follow || j->st == JOB_CANCELLED || j->nown == 0)
+		return 0;
+	t = &env.plan->t[j->own[0]];
+	return r == NULL ||
+	       (ctl_in_list(t->market, r->markets) && ctl_in_list(tf_name(t->tf), r->timeframes));
+}
+
+/* The subscriptions (of r's lists, NULL: all) as "follows". */
+static void
+pack_follows(msgpack_packer *pk, const struct ctl_follow *r)
+{
+	int n = 0;
+
+	for (int i = 0; i < env.jobs->n; i++)
+		n += follow_listed(&env.jobs->v[i], r);
+	ctl_pack_key(pk, "follows");
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < env.jobs->n; i++) {
+		const struct job *j = &env.jobs->v[i];
+		int64_t done = 0, total = 0;
+		if (!follow_listed(j, r))
+			continue;
+		msgpack_pack_map(pk, 6);
+		ctl_pack_kv_i64(pk, "job", j->id);
+		ctl_pack_kv_str(pk, "state", job_state_names[j->st]);
+		ctl_pack_kv_str(pk, "reason", j->reason);
+		ctl_pack_kv_i64(pk, "backfill", j->backfill);
+		ctl_pack_kv_i64(pk, "added", j->added);
+		ctl_pack_key(pk, "target");
+		pack_target(pk, j, 0, &done, &total);
+	}
+}
+
+/* An optional non-negative integer field; 0, or -1 with err. */
+static int
+opt_count(const msgpack_object *m, const char *key, int64_t *out, char *err, size_t errlen)
+{
+	*out = -1;
+	if (ctl_get(m, key) == NULL)
+		return 0;
+	if (ctl_get_i64(m, key, out) == -1 || *out < 0) {
+		snprintf(err, errlen, "%s must be a number >= 0", key);
+		return -1;
+	}
+	return 0;
+}
+
+/* FOLLOW (remove 0) and UNFOLLOW (1). */
+static void
+answer_follow(msgpack_packer *pk, const msgpack_object *m, int remove)
+{
+	struct ctl_follow r;
+	char err[CTL_ERR_MAX];
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	if (ctl_get_lists(m, r.markets, r.timeframes, sizeof(r.markets), err, sizeof(err)) == -1 ||
+	    opt_count(m, "backfill", &r.backfill, err, sizeof(err)) == -1 ||
+	    opt_count(m, "from", &r.from, err, sizeof(err)) == -1 ||
+	    (n = env.follow(&r, remove, err, sizeof(err))) == -1) {
+		pack_error(pk, err);
+		return;
+	}
+	pack_ok(pk, remove ? 1 : 2);
+	ctl_pack_kv_i64(pk, remove ? "removed" : "added", n);
+	if (!remove)
+		pack_follows(pk, &r);
+}
+
 /* The one dispatch: decodes, checks the version, answers into pk. */
 static void
 answer(msgpack_packer *pk, const void *data, size_t len)
@@ -345,15 +446,22 @@ answer(msgpack_packer *pk, const void *data, size_t len)
 	} else if (ctl_check_version(&u.data, err, sizeof(err)) == -1) {
 		pack_error(pk, err);
 	} else if (ctl_get_str(&u.data, "op", op, sizeof(op)) == -1) {
-		pack_error(pk, "no op (submit, status or cancel)");
+		pack_error(pk, "no op (submit, status, cancel, follow, unfollow or follows)");
 	} else if (strcmp(op, "submit") == 0) {
 		answer_submit(pk, &u.data);
 	} else if (strcmp(op, "status") == 0) {
 		answer_status(pk, &u.data);
 	} else if (strcmp(op, "cancel") == 0) {
 		answer_cancel(pk, &u.data);
+	} else if (strcmp(op, "follow") == 0 || strcmp(op, "unfollow") == 0) {
+		answer_follow(pk, &u.data, op[0] == 'u');
+	} else if (strcmp(op, "follows") == 0) {
+		pack_ok(pk, 1);
+		pack_follows(pk, NULL);
 	} else {
-		snprintf(err, sizeof(err), "unknown op '%s' (submit, status or cancel)", op);
+		snprintf(err, sizeof(err),
+		         "unknown op '%s' (submit, status, cancel, follow, unfollow or follows)",
+		         op);
 		pack_error(pk, err);
 	}
 	msgpack_unpacked_destroy(&u);

@@ -14,6 +14,19 @@
  *                   -1 before it), targets:[{market, tf, from, to, slots_done,
  *                   slots_total, requests, missing:[{from, to, reason}]}]}]}
  *   CANCEL  {v, op:"cancel", job:int}           -> {v, ok | error}
+ *   FOLLOW  {v, op:"follow", markets:[str], timeframes:[str],
+ *            [backfill:int | from:int]}         -> {v, ok, added:int,
+ *            follows:[FOLLOWED]} (the subscriptions of the request; one
+ *            per market and timeframe, kept in the follows table)
+ *   UNFOLLOW {v, op:"unfollow", markets:[str], timeframes:[str]}
+ *                                               -> {v, ok | error}
+ *   FOLLOWS {v, op:"follows"}                   -> {v, ok, follows:[FOLLOWED]}
+ *   FOLLOWED = {job, state, reason, backfill, added, target:{as in STATUS}}
+ *
+ * Every answer also carries "instance": a number this run of the daemon
+ * drew when it started. A client that sees it change knows the daemon was
+ * restarted and its jobs are gone (job ids start again at 1); a one-shot
+ * job is idempotent, so the client submits it again.
  *
  * Times are epoch seconds; from and to follow the command line's rules
  * (to absent: now; candles starting in [from, to), never the forming one).
@@ -39,8 +52,19 @@ struct ctl_submit {
 	int follow;
 };
 
+/* A FOLLOW or UNFOLLOW request. */
+struct ctl_follow {
+	char markets[CTL_TEXT_MAX];
+	char timeframes[CTL_TEXT_MAX];
+	int64_t backfill; /* -1: not given */
+	int64_t from;     /* -1: not given; else the backfill starts there */
+};
+
 /* Plans a submitted job: 0 with its id, or -1 with the reason in err. */
 typedef int (*ctl_submit_fn)(const struct ctl_submit *req, uint32_t *id, char *err, size_t errlen);
+/* Adds (remove 0) or removes the subscriptions of req: the number added or
+ * removed, or -1 with the reason in err (then nothing changed). */
+typedef int (*ctl_follow_fn)(const struct ctl_follow *req, int remove, char *err, size_t errlen);
 
 struct ctl_env {
 	struct plan *plan;
@@ -49,6 +73,7 @@ struct ctl_env {
 	const int *nbudgets;
 	int64_t start_ms; /* monotonic */
 	ctl_submit_fn submit;
+	ctl_follow_fn follow;
 };
 
 /* Binds the control socket at endpoint. For ipc:// the socket's directory
@@ -60,6 +85,12 @@ int ctl_poll_item(zmq_pollitem_t *item);
 /* Answers every request waiting on the control socket. */
 void ctl_drain(void);
 void ctl_close(void);
+/* Shared by the daemon and the client (ctlcli.c). */
+/* The comma-joined lists of markets and timeframes of m; -1 with err. */
+int ctl_get_lists(const msgpack_object *m, char *markets, char *timeframes, size_t cap, char *err,
+                  size_t errlen);
+/* 1 if item is one of the comma-separated list. */
+int ctl_in_list(const char *item, const char *list);
 
 /* The client: `cp-planner ctl --control EP submit|status|cancel|wait ...`;
  * argv[0] is "ctl". Returns the exit code. */

@@ -1,9 +1,16 @@
 /*
  * ctlcli.c: the control client, `cp-planner ctl`: submits, lists, cancels
  * and waits for the jobs of a planner daemon over its control socket
- * (control.h). Owns its DEALER socket and the exit code of a wait, which is
- * the one a collection has: 0 all covered, 1 done but not all covered, 2
- * usage, 3 permanent, 4 the daemon went away.
+ * (control.h), and adds, removes, lists and watches its follow
+ * subscriptions. Owns its DEALER socket and the exit code of a wait, which
+ * is the one a collection has: 0 all covered, 1 done but not all covered,
+ * 2 usage, 3 permanent, 4 the daemon went away.
+ *
+ * A wait outlives a restart of the daemon: when it does not answer, the
+ * client reconnects and asks again for up to CTL_GONE_MS; when it answers
+ * with another instance number, the job it waited on is gone, and the job
+ * it submitted is submitted again (collecting is idempotent: what the
+ * first run stored is not fetched twice).
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +26,8 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define CTL_WAIT_POLL_MS 100
+#define CTL_WAIT_POLL_MS 20   /* a wait's STATUS: the end is seen within 20 ms */
+#define CTL_WATCH_POLL_MS 500 /* follow --watch */
 
 struct client {
 	void *ctx, *sock;
@@ -28,6 +36,8 @@ struct client {
 	msgpack_unpacked reply; /* the last answer; its strings point into raw */
 	zmq_msg_t raw;
 	int has_raw;
+	int64_t instance; /* of the daemon that answered first, 0 before */
+	int restarted;    /* the last answer came from another instance */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -53,10 +63,17 @@ ctl_usage(FILE *f)
 	        "             state, slots covered/total, requests, ranges not covered\n"
 	        "  cancel JOB     cancels a job\n"
 	        "  wait JOB       waits until the job ends; a progress line on a terminal\n"
+	        "  follow --market M[,M...] --timeframe TF[,TF...] [--backfill N | --from T]\n"
+	        "             [--watch]  adds standing follow jobs (kept in the database);\n"
+	        "             --watch shows them until Ctrl-C, which does not remove them\n"
+	        "  unfollow --market M[,M...] --timeframe TF[,TF...]  removes them\n"
+	        "  follows        lists the follow subscriptions\n"
 	        "T is ISO 8601 (UTC without an offset) or epoch seconds. --timeout-ms: how\n"
 	        "long to wait for an answer (3000).\n"
 	        "Exit: 0 done and all covered; 1 done but not all covered (or cancelled);\n"
-	        "2 usage or a refused request; 3 the job failed; 4 no answer from the daemon.\n");
+	        "2 usage or a refused request; 3 the job failed; 4 no answer from the daemon\n"
+	        "(a wait waits %d s for a restarting daemon and submits its job again).\n",
+	        CTL_GONE_MS / 1000);
 }
 
 static int
@@ -66,10 +83,39 @@ usage_error(const char *what)
 	return EXIT_USAGE;
 }
 
-/* Sends the packed request and waits for one answer into c->reply. 0, -1
- * when the daemon does not answer in time (logged). */
+/* A new DEALER socket to the daemon (the old one, and any request queued
+ * on it, dropped). 0 or -1. */
 static int
-request(struct client *c, const msgpack_sbuffer *sb)
+connect_sock(struct client *c)
+{
+	int linger = 0;
+
+	if (c->sock != NULL)
+		zmq_close(c->sock);
+	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+	if (c->sock == NULL)
+		fatalx(EXIT_TEMPFAIL, "zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	return zmq_connect(c->sock, c->endpoint);
+}
+
+/* Notes the instance of the answer: c->restarted when it is not the
+ * first one's. */
+static void
+note_instance(struct client *c)
+{
+	int64_t inst = 0;
+
+	(void)ctl_get_i64(&c->reply.data, "instance", &inst);
+	c->restarted = c->instance != 0 && inst != 0 && inst != c->instance;
+	if (c->instance == 0 || c->restarted)
+		c->instance = inst;
+}
+
+/* Sends the packed request and waits for one answer into c->reply. 0, -1
+ * when the daemon does not answer in time (said when quiet is 0). */
+static int
+request_once(struct client *c, const msgpack_sbuffer *sb, int quiet)
 {
 	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
 	size_t off = 0;
@@ -77,7 +123,9 @@ request(struct client *c, const msgpack_sbuffer *sb)
 
 	if (zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) == -1 ||
 	    zmq_poll(&it, 1, c->timeout_ms) <= 0) {
-		fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n", c->endpoint);
+		if (!quiet)
+			fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n",
+			        c->endpoint);
 		return -1;
 	}
 	msgpack_unpacked_destroy(&c->reply);
@@ -92,6 +140,37 @@ request(struct client *c, const msgpack_sbuffer *sb)
 	if (rc != MSGPACK_UNPACK_SUCCESS) {
 		fprintf(stderr, "cp-planner ctl: a malformed answer from %s\n", c->endpoint);
 		return -1;
+	}
+	note_instance(c);
+	return 0;
+}
+
+static int
+request(struct client *c, const msgpack_sbuffer *sb)
+{
+	return request_once(c, sb, 0);
+}
+
+/* request, but a daemon that does not answer is asked again on a new
+ * socket until CTL_GONE_MS have passed (a supervisor restarts it). */
+static int
+request_patient(struct client *c, const msgpack_sbuffer *sb)
+{
+	int64_t start = time_mono_ms();
+	int said = 0;
+
+	while (request_once(c, sb, 1) == -1) {
+		if (time_mono_ms() - start >= CTL_GONE_MS || interrupted) {
+			fprintf(stderr,
+			        "cp-planner ctl: no answer from the daemon at %s for %d s\n",
+			        c->endpoint, (int)((time_mono_ms() - start) / 1000));
+			return -1;
+		}
+		if (!said++)
+			fprintf(stderr, "cp-planner ctl: the daemon does not answer; waiting for it"
+			                " (it may be restarting)\n");
+		if (connect_sock(c) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -115,10 +194,11 @@ answer_ok(const struct client *c)
 	return EXIT_USAGE;
 }
 
-/* Packs {v, op, [job]} and sends it: 0, EXIT_USAGE (refused) or
- * EXIT_TEMPFAIL (no answer). */
+/* Packs {v, op, [job]} and sends it (patient: see request_patient): 0,
+ * EXIT_USAGE (refused) or EXIT_TEMPFAIL (no answer). An answer of another
+ * instance than the first (c->restarted) is not judged: 0. */
 static int
-simple_request(struct client *c, const char *op, int64_t job)
+op_request(struct client *c, const char *op, int64_t job, int patient)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -131,9 +211,18 @@ simple_request(struct client *c, const char *op, int64_t job)
 	ctl_pack_kv_str(&pk, "op", op);
 	if (job > 0)
 		ctl_pack_kv_i64(&pk, "job", job);
-	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	if ((patient ? request_patient(c, &sb) : request(c, &sb)) == -1)
+		rc = EXIT_TEMPFAIL;
+	else
+		rc = patient && c->restarted ? 0 : answer_ok(c);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
+}
+
+static int
+simple_request(struct client *c, const char *op, int64_t job)
+{
+	return op_request(c, op, job, 0);
 }
 
 /* A time argument: ISO 8601 or epoch seconds. */
@@ -177,33 +266,52 @@ pack_list(msgpack_packer *pk, const char *key, const char *list)
 }
 
 struct submit_args {
-	const char *markets, *timeframes, *from, *to;
-	int wait;
+	const char *markets, *timeframes, *from, *to, *backfill;
+	int wait; /* submit --wait, follow --watch */
 };
 
+/* The option's slot in a, or NULL. */
+static const char **
+arg_slot(struct submit_args *a, const char *k)
+{
+	if (strcmp(k, "--market") == 0)
+		return &a->markets;
+	if (strcmp(k, "--timeframe") == 0)
+		return &a->timeframes;
+	if (strcmp(k, "--from") == 0)
+		return &a->from;
+	if (strcmp(k, "--to") == 0)
+		return &a->to;
+	if (strcmp(k, "--backfill") == 0)
+		return &a->backfill;
+	return NULL;
+}
+
+/* The options of submit (flag "--wait") or follow ("--watch"); 0 or -1. */
 static int
-parse_submit(int argc, char **argv, struct submit_args *a)
+parse_args(int argc, char **argv, struct submit_args *a, const char *flag)
 {
 	memset(a, 0, sizeof(*a));
 	for (int i = 1; i < argc; i++) {
-		const char *k = argv[i], **dst = NULL;
-		if (strcmp(k, "--wait") == 0) {
+		const char **dst;
+		if (strcmp(argv[i], flag) == 0) {
 			a->wait = 1;
 			continue;
 		}
-		if (strcmp(k, "--market") == 0)
-			dst = &a->markets;
-		else if (strcmp(k, "--timeframe") == 0)
-			dst = &a->timeframes;
-		else if (strcmp(k, "--from") == 0)
-			dst = &a->from;
-		else if (strcmp(k, "--to") == 0)
-			dst = &a->to;
+		dst = arg_slot(a, argv[i]);
 		if (dst == NULL || i + 1 >= argc)
 			return -1;
 		*dst = argv[++i];
 	}
-	return a->markets != NULL && a->timeframes != NULL && a->from != NULL ? 0 : -1;
+	return a->markets != NULL && a->timeframes != NULL ? 0 : -1;
+}
+
+static int
+parse_submit(int argc, char **argv, struct submit_args *a)
+{
+	if (parse_args(argc, argv, a, "--wait") == -1 || a->backfill != NULL)
+		return -1;
+	return a->from != NULL ? 0 : -1;
 }
 
 /* The SUBMIT request; 0 with *job, or an exit code. */
@@ -364,35 +472,72 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Polls STATUS until job ends. cancel_on_int: Ctrl-C cancels it. */
+/* The daemon restarted while job was waited on: the job a (NULL: none we
+ * know) is submitted again into *job. 0, or the exit code. */
 static int
-cmd_wait(struct client *c, int64_t job, int cancel_on_int)
+resubmit(struct client *c, const struct submit_args *a, int64_t *job)
+{
+	int64_t old = *job;
+	int rc;
+
+	if (a == NULL) {
+		fprintf(stderr, "cp-planner ctl: the daemon restarted: job %lld is gone\n",
+		        (long long)old);
+		return EXIT_TEMPFAIL;
+	}
+	if ((rc = submit(c, a, job)) != 0)
+		return rc;
+	fprintf(stderr,
+	        "cp-planner ctl: the daemon restarted: job %lld is gone; submitted again as job"
+	        " %lld (what was stored is not fetched again)\n",
+	        (long long)old, (long long)*job);
+	return 0;
+}
+
+/* The progress line of job j (a terminal's \r line), and the final line
+ * on stdout once state is final: 1 then, else 0. */
+static int
+show_progress(const msgpack_object *j, int64_t job, const char *state, int tty)
+{
+	if (tty)
+		fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
+		        (long long)job, state, (long long)geti(j, "slots_done"),
+		        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
+	if (!ctl_state_final(state))
+		return 0;
+	if (tty)
+		fputc('\n', stderr);
+	printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job, state,
+	       (long long)geti(j, "slots_done"), (long long)geti(j, "slots_total"),
+	       (long long)geti(j, "requests"));
+	return 1;
+}
+
+/* Polls STATUS until job ends. cancel_on_int: Ctrl-C cancels it. a: the
+ * job's submission, made again if the daemon restarts (NULL: none). */
+static int
+cmd_wait(struct client *c, int64_t job, int cancel_on_int, const struct submit_args *a)
 {
 	int tty = isatty(STDERR_FILENO), cancelled = 0;
 
 	for (;;) {
-		int rc = simple_request(c, "status", job);
+		int rc = op_request(c, "status", job, 1);
 		uint32_t n;
 		const msgpack_object *j;
 		char state[16] = "?";
 
+		if (rc == 0 && c->restarted) {
+			if ((rc = resubmit(c, a, &job)) != 0)
+				return rc;
+			continue;
+		}
 		if (rc != 0)
 			return rc == EXIT_USAGE ? EXIT_USAGE : EXIT_TEMPFAIL;
 		if ((j = get_array(&c->reply.data, "jobs", &n)) == NULL || n != 1)
 			return EXIT_TEMPFAIL;
 		(void)ctl_get_str(j, "state", state, sizeof(state));
-		if (tty)
-			fprintf(stderr, "\rjob %lld %s: %lld/%lld slots, %lld requests\033[K",
-			        (long long)job, state, (long long)geti(j, "slots_done"),
-			        (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
-		if (ctl_state_final(state)) {
-			if (tty)
-				fputc('\n', stderr);
-			printf("job %lld %s: %lld/%lld slots, %lld requests\n", (long long)job,
-			       state, (long long)geti(j, "slots_done"),
-			       (long long)geti(j, "slots_total"), (long long)geti(j, "requests"));
+		if (show_progress(j, job, state, tty))
 			return job_end_code(j, state);
-		}
 		if (interrupted && cancel_on_int && !cancelled) {
 			cancelled = 1;
 			(void)simple_request(c, "cancel", job);
@@ -432,7 +577,209 @@ cmd_submit(struct client *c, int argc, char **argv)
 		return EXIT_OK;
 	}
 	fprintf(stderr, "job %lld submitted\n", (long long)job);
-	return cmd_wait(c, job, 1);
+	return cmd_wait(c, job, 1, &a);
+}
+
+/* Packs a FOLLOW or UNFOLLOW of a and sends it: 0 or an exit code. */
+static int
+follow_request(struct client *c, const struct submit_args *a, const char *op)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int64_t from = 0, backfill = 0;
+	char *end = NULL;
+	int rc;
+
+	if (a->from != NULL && parse_time_arg(a->from, &from) == -1)
+		return usage_error("bad --from (ISO 8601 like 2026-01-01T00:00:00Z, or epoch s)");
+	if (a->backfill != NULL && ((backfill = strtoll(a->backfill, &end, 10)) < 0 ||
+	                            *a->backfill == '\0' || *end != '\0'))
+		return usage_error("--backfill wants a number of candles (0 or more)");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4 + (a->from != NULL) + (a->backfill != NULL));
+	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
+	ctl_pack_kv_str(&pk, "op", op);
+	pack_list(&pk, "markets", a->markets);
+	pack_list(&pk, "timeframes", a->timeframes);
+	if (a->from != NULL)
+		ctl_pack_kv_i64(&pk, "from", from);
+	if (a->backfill != NULL)
+		ctl_pack_kv_i64(&pk, "backfill", backfill);
+	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+/* One subscription (a FOLLOWED map) as a line on f; its state into state. */
+static void
+print_follow(FILE *f, const msgpack_object *s, char *state, size_t cap)
+{
+	const msgpack_object *t = ctl_get(s, "target");
+	char market[64] = "?", tf[8] = "?", reason[CTL_ERR_MAX] = "", a[TIME_TEXT_LEN],
+	     b[TIME_TEXT_LEN];
+
+	snprintf(state, cap, "?");
+	(void)ctl_get_str(s, "state", state, cap);
+	(void)ctl_get_str(s, "reason", reason, sizeof(reason));
+	if (t == NULL)
+		return;
+	(void)ctl_get_str(t, "market", market, sizeof(market));
+	(void)ctl_get_str(t, "tf", tf, sizeof(tf));
+	time_format(geti(s, "added"), a);
+	time_format(geti(t, "to"), b);
+	fprintf(f,
+	        "follow %s %s: job %lld %s%s%s, backfill %lld, since %sZ, up to %sZ, %lld/%lld"
+	        " slots, %lld requests\n",
+	        market, tf, (long long)geti(s, "job"), state, reason[0] ? ": " : "", reason,
+	        (long long)geti(s, "backfill"), a, b, (long long)geti(t, "slots_done"),
+	        (long long)geti(t, "slots_total"), (long long)geti(t, "requests"));
+}
+
+/* 1 if the FOLLOWED map s is of a's lists (a NULL: any). */
+static int
+follow_of(const msgpack_object *s, const struct submit_args *a)
+{
+	const msgpack_object *t = ctl_get(s, "target");
+	char market[64] = "", tf[8] = "";
+
+	if (a == NULL)
+		return 1;
+	if (t == NULL || ctl_get_str(t, "market", market, sizeof(market)) == -1 ||
+	    ctl_get_str(t, "tf", tf, sizeof(tf)) == -1)
+		return 0;
+	return ctl_in_list(market, a->markets) && ctl_in_list(tf, a->timeframes);
+}
+
+/* Prints the "follows" of c's last answer (those of a's lists; NULL:
+ * all) to f. *live: how many have not failed. Returns how many. */
+static uint32_t
+print_follows(const struct client *c, const struct submit_args *a, FILE *f, uint32_t *live)
+{
+	uint32_t n, shown = 0;
+	const msgpack_object *v = get_array(&c->reply.data, "follows", &n);
+	char state[16];
+
+	*live = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!follow_of(&v[i], a))
+			continue;
+		print_follow(f, &v[i], state, sizeof(state));
+		*live += strcmp(state, "failed") != 0;
+		shown++;
+	}
+	return shown;
+}
+
+/* The follows of a, as print_follows would print them, into buf; how
+ * many; *live as print_follows. */
+static uint32_t
+follows_text(const struct client *c, const struct submit_args *a, char **buf, uint32_t *live)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(buf, &len);
+	uint32_t n;
+
+	if (f == NULL)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	n = print_follows(c, a, f, live);
+	/* cppcheck-suppress nullPointerRedundantCheck ; fatalx does not return */
+	fclose(f);
+	return n;
+}
+
+/* follow --watch: prints the subscriptions of a whenever their state or
+ * their end changes, until a signal (0: they stay), until none is left
+ * (0: removed) or every one failed (3). Rides out a restart of the
+ * daemon: it follows them again itself. */
+static int
+cmd_watch(struct client *c, const struct submit_args *a)
+{
+	char *last = NULL;
+	int rc = EXIT_OK;
+
+	while (!interrupted) {
+		char *now = NULL;
+		uint32_t live, n;
+		if ((rc = op_request(c, "follows", 0, 1)) != 0)
+			break;
+		n = follows_text(c, a, &now, &live);
+		if (last == NULL || strcmp(now, last) != 0)
+			fputs(now, stdout);
+		fflush(stdout);
+		free(last);
+		last = now;
+		if (n == 0 || live == 0) {
+			fprintf(stderr, "cp-planner ctl: %s\n",
+			        n == 0 ? "no longer followed (removed)" : "every follow failed");
+			rc = n == 0 ? EXIT_OK : EXIT_PERMFAIL;
+			break;
+		}
+		sleep_ms(CTL_WATCH_POLL_MS);
+	}
+	free(last);
+	if (interrupted)
+		fprintf(stderr, "cp-planner ctl: stopped watching; the follow subscriptions stay"
+		                " (the daemon keeps them up to date; remove them with unfollow)\n");
+	return rc;
+}
+
+/* The options of follow (remove 0) or unfollow; 0 or -1. */
+static int
+parse_follow(int argc, char **argv, struct submit_args *a, int remove)
+{
+	if (parse_args(argc, argv, a, remove ? "--no-such-flag" : "--watch") == -1 ||
+	    a->to != NULL || (a->from != NULL && a->backfill != NULL))
+		return -1;
+	return remove && (a->from != NULL || a->backfill != NULL) ? -1 : 0;
+}
+
+/* "added N follows" for the answer's key. */
+static void
+print_count(const struct client *c, const char *key)
+{
+	int64_t n = geti(&c->reply.data, key);
+
+	printf("%s %lld follow%s\n", key, (long long)n, n == 1 ? "" : "s");
+}
+
+static int
+cmd_follow(struct client *c, int argc, char **argv, int remove)
+{
+	struct submit_args a;
+	uint32_t live;
+	int rc;
+
+	if (parse_follow(argc, argv, &a, remove) == -1)
+		return usage_error(remove
+		                       ? "unfollow wants --market M[,M...] --timeframe TF[,TF...]"
+		                       : "follow wants --market M[,M...] --timeframe TF[,TF...]"
+		                         " [--backfill N | --from T] [--watch]");
+	if (a.wait) {
+		signal(SIGINT, on_int);
+		signal(SIGTERM, on_int);
+	}
+	if ((rc = follow_request(c, &a, remove ? "unfollow" : "follow")) != 0)
+		return rc;
+	print_count(c, remove ? "removed" : "added");
+	if (remove)
+		return EXIT_OK;
+	(void)print_follows(c, NULL, stdout, &live);
+	fflush(stdout);
+	return a.wait ? cmd_watch(c, &a) : EXIT_OK;
+}
+
+static int
+cmd_follows(struct client *c)
+{
+	uint32_t live;
+	int rc = simple_request(c, "follows", 0);
+
+	if (rc != 0)
+		return rc;
+	if (print_follows(c, NULL, stdout, &live) == 0)
+		printf("follows: none\n");
+	return EXIT_OK;
 }
 
 /* One command of argv[0..argc). */
@@ -444,6 +791,10 @@ dispatch_cmd(struct client *c, int argc, char **argv)
 
 	if (strcmp(cmd, "submit") == 0)
 		return cmd_submit(c, argc, argv);
+	if (strcmp(cmd, "follow") == 0 || strcmp(cmd, "unfollow") == 0)
+		return cmd_follow(c, argc, argv, cmd[0] == 'u');
+	if (strcmp(cmd, "follows") == 0 && argc == 1)
+		return cmd_follows(c);
 	if (strcmp(cmd, "status") == 0 && argc <= 2) {
 		if (argc == 2 && job_arg(argv[1], &job) == -1)
 			return usage_error("status [JOB]: JOB is a job id");
@@ -453,10 +804,11 @@ dispatch_cmd(struct client *c, int argc, char **argv)
 		if (job_arg(argv[1], &job) == -1)
 			return usage_error("JOB is a job id");
 		if (cmd[0] == 'w')
-			return cmd_wait(c, job, 0);
+			return cmd_wait(c, job, 0, NULL);
 		return simple_request(c, "cancel", job);
 	}
-	return usage_error("the command is submit, status [JOB], cancel JOB or wait JOB");
+	return usage_error("the command is submit, status [JOB], cancel JOB, wait JOB, follow,"
+	                   " unfollow or follows");
 }
 
 /* --control EP and --timeout-ms N; returns the index of the command. */
@@ -486,16 +838,12 @@ int
 ctl_main(int argc, char **argv)
 {
 	struct client c = { .timeout_ms = CTL_REPLY_TIMEOUT_MS };
-	int first = parse_global(argc, argv, &c), rc, linger = 0;
+	int first = parse_global(argc, argv, &c), rc;
 
 	if (first == -1)
 		return usage_error("give --control EP and a command");
 	c.ctx = zmq_ctx_new();
-	c.sock = zmq_socket(c.ctx, ZMQ_DEALER);
-	if (c.sock == NULL)
-		fatalx(EXIT_TEMPFAIL, "zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(c.sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(c.sock, c.endpoint) == -1)
+	if (connect_sock(&c) == -1)
 		return usage_error("bad --control endpoint");
 	msgpack_unpacked_init(&c.reply);
 	rc = dispatch_cmd(&c, argc - first, argv + first);

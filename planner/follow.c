@@ -74,13 +74,16 @@ settled_to(enum tf tf, int64_t now_ms, int64_t delay_ms)
 void
 follow_tick_at(struct plan *p, int64_t delay_ms, int64_t now_ms)
 {
-	if (!following && plan_finished(p)) {
+	if (!following && !p->follow_marked && plan_finished(p)) {
 		following = 1;
 		log_info("backfill done; following %d target%s", p->nt, p->nt == 1 ? "" : "s");
 	}
 	for (int i = 0; i < p->nt; i++) {
 		struct target *t = &p->t[i];
-		int64_t to = settled_to(t->tf, now_ms, delay_ms);
+		int64_t to;
+		if (p->follow_marked && !t->follow)
+			continue;
+		to = settled_to(t->tf, now_ms, delay_ms);
 		if (to > t->to && !t->failed)
 			plan_extend(p, i, to);
 	}
@@ -101,7 +104,7 @@ follow_next_ms(const struct plan *p, int64_t delay_ms, int64_t now_ms)
 		const struct target *t = &p->t[i];
 		int64_t due =
 		    tf_add(t->tf, settled_to(t->tf, now_ms, delay_ms), 1) * 1000 + delay_ms;
-		if (!t->failed && due < next)
+		if (!t->failed && (t->follow || !p->follow_marked) && due < next)
 			next = due;
 	}
 	return next;

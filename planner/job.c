@@ -13,22 +13,23 @@
 #include "log.h"
 
 const char *const job_state_names[JOB_STATES] = {
-	"queued", "planning", "fetching", "done", "failed", "cancelled",
+	"queued", "planning", "fetching", "following", "done", "failed", "cancelled",
 };
 const char *const job_event_names[JOB_EVENTS] = {
-	"plan", "planned", "finished", "error", "cancel",
+	"plan", "planned", "finished", "error", "cancel", "caught-up",
 };
 
 #define NO (-1)
 /* [state][event] -> the next state, or NO (impossible) */
 static const int job_table[JOB_STATES][JOB_EVENTS] = {
-	/*                 PLAN          PLANNED       FINISHED  ERROR       CANCEL */
-	[JOB_QUEUED] = { JOB_PLANNING, NO, NO, JOB_FAILED, JOB_CANCELLED },
-	[JOB_PLANNING] = { NO, JOB_FETCHING, NO, JOB_FAILED, JOB_CANCELLED },
-	[JOB_FETCHING] = { NO, NO, JOB_DONE, JOB_FAILED, JOB_CANCELLED },
-	[JOB_DONE] = { NO, NO, NO, NO, NO },
-	[JOB_FAILED] = { NO, NO, NO, NO, NO },
-	[JOB_CANCELLED] = { NO, NO, NO, NO, NO },
+	/*                 PLAN       PLANNED     FINISHED  ERROR   CANCEL   CAUGHT_UP */
+	[JOB_QUEUED] = { JOB_PLANNING, NO, NO, JOB_FAILED, JOB_CANCELLED, NO },
+	[JOB_PLANNING] = { NO, JOB_FETCHING, NO, JOB_FAILED, JOB_CANCELLED, NO },
+	[JOB_FETCHING] = { NO, NO, JOB_DONE, JOB_FAILED, JOB_CANCELLED, JOB_FOLLOWING },
+	[JOB_FOLLOWING] = { NO, NO, NO, JOB_FAILED, JOB_CANCELLED, NO },
+	[JOB_DONE] = { NO, NO, NO, NO, NO, NO },
+	[JOB_FAILED] = { NO, NO, NO, NO, NO, NO },
+	[JOB_CANCELLED] = { NO, NO, NO, NO, NO, NO },
 };
 
 static int64_t
@@ -282,6 +283,19 @@ finished_marked(const struct jobs *js, const struct job *j)
 	return 1;
 }
 
+/* A follow job whose every own target failed for good: failed too, with
+ * the first target's reason. */
+static void
+follow_failed(struct jobs *js, struct job *j, const struct plan *p)
+{
+	for (int i = 0; i < j->nown; i++)
+		if (!p->t[j->own[i]].failed)
+			return;
+	snprintf(j->reason, sizeof(j->reason), "%.*s", (int)sizeof(j->reason) - 1,
+	         j->nown > 0 ? p->t[j->own[0]].reason : "nothing to follow");
+	job_fire(js, j, JEV_ERROR);
+}
+
 void
 jobs_tick(struct jobs *js, const struct plan *p)
 {
@@ -289,6 +303,8 @@ jobs_tick(struct jobs *js, const struct plan *p)
 
 	for (int i = 0; i < js->n; i++) {
 		struct job *j = &js->v[i];
+		if (j->follow && (j->st == JOB_FETCHING || j->st == JOB_FOLLOWING))
+			follow_failed(js, j, p);
 		if (j->st != JOB_FETCHING)
 			continue;
 		if (!marked) {
@@ -296,8 +312,23 @@ jobs_tick(struct jobs *js, const struct plan *p)
 			marked = 1;
 		}
 		if (finished_marked(js, j))
-			job_fire(js, j, JEV_FINISHED);
+			job_fire(js, j, j->follow ? JEV_CAUGHT_UP : JEV_FINISHED);
 	}
+}
+
+struct job *
+job_find_follow(struct jobs *js, const struct plan *p, const char *market, enum tf tf)
+{
+	for (int i = 0; i < js->n; i++) {
+		struct job *j = &js->v[i];
+		const struct target *t;
+		if (!j->follow || j->nown == 0 || j->st == JOB_CANCELLED)
+			continue;
+		t = &p->t[j->own[0]];
+		if (t->tf == tf && strcmp(t->market, market) == 0)
+			return j;
+	}
+	return NULL;
 }
 
 /* 1 if a job that is not final waits on target. */
@@ -344,6 +375,8 @@ job_cancel(struct jobs *js, struct plan *p, uint32_t id, char *err, size_t errle
 		return -1;
 	}
 	snprintf(j->reason, sizeof(j->reason), "cancelled");
+	for (int i = 0; i < j->nown; i++)
+		p->t[j->own[i]].follow = 0;
 	drop_orphans(js, p);
 	return 0;
 }

@@ -9,6 +9,11 @@
  * another job already has (planned or in flight) for the same market and
  * timeframe; the job waits on that target instead, and is finished when its
  * own targets and the ones it waits on are.
+ *
+ * A follow job (a standing subscription of one market and timeframe, kept
+ * in the database's follows table) never finishes: once its backfill is
+ * done it is FOLLOWING, its target extended as candles close, until it is
+ * removed (cancelled) or its market fails for good.
  */
 #ifndef CP_JOB_H
 #define CP_JOB_H
@@ -25,6 +30,7 @@ enum job_state {
 	JOB_QUEUED,    /* accepted, not yet planned */
 	JOB_PLANNING,  /* reading the ledger, adding targets */
 	JOB_FETCHING,  /* its segments (or the ones it waits on) are out */
+	JOB_FOLLOWING, /* a follow job whose backfill is done: it keeps up */
 	JOB_DONE,      /* every range it asked for is finished (covered or not) */
 	JOB_FAILED,    /* could not be planned (the database, ...) */
 	JOB_CANCELLED, /* cancelled by a client */
@@ -32,11 +38,12 @@ enum job_state {
 };
 
 enum job_event {
-	JEV_PLAN,     /* the planner takes it up */
-	JEV_PLANNED,  /* its targets are in the plan */
-	JEV_FINISHED, /* its own and waited-on segments are done or failed */
-	JEV_ERROR,    /* it cannot go on */
-	JEV_CANCEL,   /* a client cancels it */
+	JEV_PLAN,      /* the planner takes it up */
+	JEV_PLANNED,   /* its targets are in the plan */
+	JEV_FINISHED,  /* its own and waited-on segments are done or failed */
+	JEV_ERROR,     /* it cannot go on */
+	JEV_CANCEL,    /* a client cancels it (or removes the follow) */
+	JEV_CAUGHT_UP, /* a follow job's backfill is done */
 	JOB_EVENTS
 };
 
@@ -52,6 +59,9 @@ struct job {
 	int64_t submitted_ms;   /* monotonic */
 	int64_t planned_us;     /* monotonic: when its targets were in the plan */
 	int64_t first_lease_us; /* after planned_us, -1 before its first lease */
+	int follow;             /* a standing follow job (one market, one timeframe) */
+	int64_t backfill;       /* follow: the candles before added it fetches too */
+	int64_t added;          /* follow: when it was subscribed (epoch s) */
 };
 
 struct jobs {
@@ -86,16 +96,21 @@ int job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf 
                    int64_t to, const struct range_list *covered);
 /* A lease of target went out: the first one of its job is noted. */
 void job_note_lease(struct jobs *js, int target);
-/* Fires JEV_FINISHED for every fetching job whose own and waited-on
- * targets have no live segment left. */
+/* Fires JEV_FINISHED (a follow job: JEV_CAUGHT_UP) for every fetching job
+ * whose own and waited-on targets have no live segment left, and JEV_ERROR
+ * for a follow job whose targets all failed for good. */
 void jobs_tick(struct jobs *js, const struct plan *p);
-/* Cancels job id and drops the segments of cancelled jobs that no live job
- * waits on. 0, or -1 with the reason in err. */
+/* Cancels job id (a follow job's targets are followed no more) and drops
+ * the segments of cancelled jobs that no live job waits on. 0, or -1 with
+ * the reason in err. */
 int job_cancel(struct jobs *js, struct plan *p, uint32_t id, char *err, size_t errlen);
 /* What is proven of j's own target index ti (an index into j->own): the
  * target's own results and the waited-on targets' inside its range,
  * sorted and merged, appended to out. 0 or -1. */
 int job_covered(const struct job *j, const struct plan *p, int ti, struct range_list *out);
+/* The follow job of (market, tf) that is not cancelled (it may have
+ * failed), or NULL. */
+struct job *job_find_follow(struct jobs *js, const struct plan *p, const char *market, enum tf tf);
 /* 1 if the state is final. */
 int job_terminal(enum job_state st);
 

@@ -38,6 +38,7 @@
 #include "progress.h"
 #include "proto.h"
 #include "report.h"
+#include "subs.h"
 #include "tf.h"
 #include "timeutil.h"
 
@@ -104,7 +105,7 @@ usage(FILE *f)
 	           "                  [--events EP --monitor EP] [--rate N] [--quiet] [-v]\n"
 	           "       cp-planner --validate [same options]\n"
 	           "       cp-planner --daemon --control EP --db PATH --work EP [...]\n"
-	           "       cp-planner ctl --control EP submit|status|cancel|wait ...\n"
+	           "       cp-planner ctl --control EP submit|status|follow|... ARGS\n"
 	           "\n"
 	           "Plans and leases the chunks of one collection; exits when every\n"
 	           "requested range is proven in the database.\n"
@@ -847,7 +848,191 @@ on_submit(const struct ctl_submit *r, uint32_t *id, char *err, size_t errlen)
 	return submit_captured(&o, id, err, errlen);
 }
 
-/* --daemon: an empty plan, and the command line's targets as job 1. */
+/* The follow job of subscription s: its backfill (the s->backfill candles
+ * before the one s->added falls in, less what the ledger has), then its
+ * target is extended as candles close. 0, or -1 with err. */
+static int
+follow_job(const struct sub *s, char *err, size_t errlen)
+{
+	struct opts o = daemon_opts;
+	char from[TIME_TEXT_LEN];
+	struct job *j;
+	uint32_t id;
+	enum tf tf;
+	int64_t f;
+
+	if (tf_parse(s->tf, &tf) == -1) {
+		snprintf(err, errlen, "unknown timeframe '%s'", s->tf);
+		return -1;
+	}
+	f = tf_add(tf, tf_floor(tf, s->added), -s->backfill);
+	time_format(f > 0 ? f : 0, from);
+	o.markets = s->market;
+	o.timeframes = s->tf;
+	o.from = from;
+	o.to = NULL;
+	o.count = -1;
+	if (submit_captured(&o, &id, err, errlen) == -1)
+		return -1;
+	j = job_find(&jobs, id);
+	j->follow = 1;
+	j->backfill = s->backfill;
+	j->added = s->added;
+	for (int i = 0; i < j->nown; i++)
+		plan.t[j->own[i]].follow = 1;
+	log_info("job %u follows %s %s (backfill %lld)", id, s->market, s->tf,
+	         (long long)s->backfill);
+	return 0;
+}
+
+/* subs_load's callback: the daemon follows a stored subscription again. */
+static void
+follow_stored(const struct sub *s, void *arg)
+{
+	char err[CTL_ERR_MAX];
+
+	(void)arg;
+	if (follow_job(s, err, sizeof(err)) == -1)
+		log_warnx("cannot follow %s %s again: %s", s->market, s->tf, err);
+}
+
+/* The pair (market, tf) of a request into s, checked; -1 with err. */
+static int
+follow_pair(const char *market, const char *tfn, struct sub *s, char *err, size_t errlen)
+{
+	enum tf tf;
+	size_t len = strlen(market);
+
+	if (len < 3 || len >= MARKET_MAX || strchr(market, '-') == NULL ||
+	    strspn(market, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
+		snprintf(err, errlen, "bad market code '%s' (like KRW-BTC)", market);
+		return -1;
+	}
+	if (tf_parse(tfn, &tf) == -1) {
+		snprintf(
+		    err, errlen,
+		    "unknown timeframe '%s' (one of 1s 1m 3m 5m 10m 15m 30m 1h 4h 1d 1w 1M 1y)",
+		    tfn);
+		return -1;
+	}
+	memset(s, 0, sizeof(*s));
+	snprintf(s->market, sizeof(s->market), "%s", market);
+	snprintf(s->tf, sizeof(s->tf), "%s", tf_name(tf));
+	return 0;
+}
+
+/* The subscriptions of r, checked, into *out (*n of them, freed by the
+ * caller). 0, or -1 with err. */
+static int
+follow_pairs(const struct ctl_follow *r, struct sub **out, int *n, char *err, size_t errlen)
+{
+	char markets[CTL_TEXT_MAX], tfs[CTL_TEXT_MAX], *m, *t, *sm = NULL, *st = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(markets, sizeof(markets), "%s", r->markets);
+	for (m = strtok_r(markets, ",", &sm); m != NULL && rc == 0; m = strtok_r(NULL, ",", &sm)) {
+		snprintf(tfs, sizeof(tfs), "%s", r->timeframes);
+		for (t = strtok_r(tfs, ",", &st); t != NULL && rc == 0;
+		     t = strtok_r(NULL, ",", &st)) {
+			struct sub *v = realloc(*out, (size_t)(*n + 1) * sizeof(*v));
+			if (v == NULL)
+				fatalx(EXIT_TEMPFAIL, "out of memory");
+			*out = v;
+			rc = follow_pair(m, t, &v[*n], err, errlen);
+			(*n)++;
+		}
+	}
+	return rc;
+}
+
+/* The backfill of s (added now) that r asks for: its count, or the
+ * candles from its from; none by default. */
+static void
+follow_backfill(const struct ctl_follow *r, struct sub *s, int64_t now)
+{
+	enum tf tf;
+
+	s->added = now;
+	s->backfill = r->backfill > 0 ? r->backfill : 0;
+	if (r->from >= 0 && tf_parse(s->tf, &tf) == 0 && r->from < tf_floor(tf, now))
+		s->backfill = tf_count(tf, tf_ceil(tf, r->from), tf_floor(tf, now));
+}
+
+/* UNFOLLOW: every pair must be followed; then each one's job is cancelled
+ * and its row removed. The number removed, or -1 with err. */
+static int
+unfollow(struct sub *v, int n, char *err, size_t errlen)
+{
+	int removed = 0;
+
+	for (int i = 0; i < n; i++) {
+		enum tf tf;
+		(void)tf_parse(v[i].tf, &tf);
+		if (job_find_follow(&jobs, &plan, v[i].market, tf) == NULL) {
+			snprintf(err, errlen, "%s %s is not followed (./run.sh follow --list)",
+			         v[i].market, v[i].tf);
+			return -1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		enum tf tf;
+		struct job *j;
+		(void)tf_parse(v[i].tf, &tf);
+		j = job_find_follow(&jobs, &plan, v[i].market, tf);
+		if (subs_remove(daemon_opts.db, v[i].market, v[i].tf, err, errlen) == -1)
+			return -1;
+		if (job_terminal(j->st))
+			j->follow = 0; /* a failed one: no longer a subscription */
+		else
+			(void)job_cancel(&jobs, &plan, j->id, err, errlen);
+		removed++;
+	}
+	return removed;
+}
+
+/* FOLLOW: each pair not followed yet is stored, then followed. The number
+ * added, or -1 with err. */
+static int
+follow_add(const struct ctl_follow *r, struct sub *v, int n, char *err, size_t errlen)
+{
+	int64_t now = time_now();
+	int added = 0;
+
+	for (int i = 0; i < n; i++) {
+		enum tf tf;
+		(void)tf_parse(v[i].tf, &tf);
+		if (job_find_follow(&jobs, &plan, v[i].market, tf) != NULL)
+			continue;
+		follow_backfill(r, &v[i], now);
+		/* stored first: a follow the daemon has is one it follows again */
+		if (subs_add(daemon_opts.db, &v[i], err, errlen) == -1 ||
+		    follow_job(&v[i], err, errlen) == -1)
+			return -1;
+		added++;
+	}
+	return added;
+}
+
+/* A FOLLOW or UNFOLLOW of the control socket (ctl_follow_fn). */
+static int
+on_follow(const struct ctl_follow *r, int remove, char *err, size_t errlen)
+{
+	struct sub *v;
+	int n, rc;
+
+	if (follow_pairs(r, &v, &n, err, errlen) == -1)
+		rc = -1;
+	else
+		rc = remove ? unfollow(v, n, err, errlen) : follow_add(r, v, n, err, errlen);
+	free(v);
+	return rc;
+}
+
+/* --daemon: an empty plan whose follow mode extends only follow jobs, the
+ * stored subscriptions followed again, and the command line's targets as
+ * a job. */
 static int
 load_daemon(const struct opts *o)
 {
@@ -856,6 +1041,9 @@ load_daemon(const struct opts *o)
 	uint32_t id;
 
 	daemon_opts = *o;
+	plan.follow_marked = 1;
+	if (subs_load(o->db, follow_stored, NULL, err, sizeof(err)) == -1)
+		log_warnx("%s (no follow is resumed)", err);
 	if (o->markets == NULL)
 		return 0;
 	if (submit_captured(&first, &id, err, sizeof(err)) == -1) {
@@ -903,7 +1091,9 @@ bind_sockets(void *ctx, const struct opts *o)
 static void
 open_control(void *ctx, const struct opts *o)
 {
-	struct ctl_env e = { &plan, &jobs, budgets, &nbudgets, stats.start_ms, on_submit };
+	struct ctl_env e = {
+		&plan, &jobs, budgets, &nbudgets, stats.start_ms, on_submit, on_follow
+	};
 	char err[CTL_ERR_MAX];
 
 	if (ctl_open(ctx, o->control, &e, err, sizeof(err)) == -1)
@@ -997,12 +1187,12 @@ run(const struct opts *o, struct loop_clock *c)
 		claims_tick(&plan, now);
 		if (o->daemon)
 			jobs_tick(&jobs, &plan);
-		if (o->follow)
+		if (o->follow || o->daemon)
 			follow_tick(&plan, o->follow_delay_ms);
 		wake = dispatch(now);
 		if (plan_next_wake(&plan) < wake)
 			wake = plan_next_wake(&plan);
-		if (o->follow)
+		if (o->follow || o->daemon)
 			wake = follow_wake(o, now, wake);
 		poll_once(o, now, wake);
 		housekeeping(c, time_mono_ms());

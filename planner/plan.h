@@ -31,6 +31,7 @@ struct target {
 	int nseg;
 	int failed;                   /* a permanent failure: no more requests */
 	int answered;                 /* a result of this target was committed */
+	int follow;                   /* extended as candles close (see follow_marked) */
 	char reason[REASON_MAX + 48]; /* first failure */
 	uint64_t requests, received, new_candles, retries, bytes;
 };
@@ -83,6 +84,8 @@ struct plan {
 	int64_t analysis_ns; /* time spent in overlap analysis */
 	uint64_t planned;    /* chunks planned (new, not re-issued) */
 	uint64_t impossible; /* segment events that cannot happen in their state */
+	int follow_marked;   /* follow mode extends only targets with follow set
+	                        (the daemon); 0: every target (--follow) */
 };
 
 /* The reason given for the ranges of a market that answered before and now

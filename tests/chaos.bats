@@ -7,7 +7,9 @@
 # stored. The seed is fixed (CHAOS_TEST_SEED below), so every `make test`
 # makes the same choices; it is printed in the TAP output and in every line
 # of the chaos log, and CHAOS_SEED=N overrides it. Random seeds belong to the
-# long run, `make chaos`, which prints the seed of any failure.
+# long run, `make chaos`, which prints the seed of any failure. The last
+# test does the same to a service (./run.sh start --listen) with two
+# overlapping jobs and HTTP clients in flight.
 
 load pipeline_helpers
 
@@ -42,6 +44,8 @@ teardown() {
 	# nothing of ours stays frozen or running, whatever happened
 	chaos_resume_all "$RUN_DIR"
 	[ -z "${CPID:-}" ] || { kill -TERM "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; } || true
+	touch "$BATS_TEST_TMPDIR/http.1.stop" "$BATS_TEST_TMPDIR/http.2.stop"
+	"$ROOT/run.sh" stop --db "$DB" --run-dir "$RUN_DIR" >/dev/null 2>&1 3>&- || true
 	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
 	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
 }
@@ -133,4 +137,22 @@ chaos_collect() { # N VICTIMS LONG_STOP collect-args...
 	[[ "$output" != *" 0 of "* ]]
 	chaos_check_db "$DB"
 	chaos_equal_truth "$DB" KRW-XRP 1m $from $to
+}
+
+@test "chaos: a service with two overlapping jobs and HTTP clients in flight, its processes killed and frozen" {
+	local from=2026-09-01T00:00:00 to=2026-09-11T00:00:00
+	CHAOS_WORK=$BATS_TEST_TMPDIR
+	chaos_service_start "$DB" "$RUN_DIR" "$SIM_URL"
+	chaos_service_round "$DB" "$RUN_DIR" planner,writer,fetcher,serve KRW-BTC KRW-ADA "$from" "$to"
+	echo "--- service collects"; tail -n 4 "$BATS_TEST_TMPDIR"/svc.*.out
+	[ "$CHAOS_ACTIONS" -ge 3 ]
+	grep -q "SIGKILL planner (the daemon)" "$CHAOS_LOG"
+	grep -q "the daemon restarted: job . is gone; submitted again" "$BATS_TEST_TMPDIR/svc.1.out"
+	# the HTTP clients were answered right, some of them at least
+	[ "$(cat "$BATS_TEST_TMPDIR/http.1.ok")" -gt 0 ]
+	! grep -q '^WRONG' "$BATS_TEST_TMPDIR"/http.*.wrong
+	[ "$CHAOS_ROUND_FAILS" -eq 0 ]
+	chaos_equal_truth "$DB" KRW-BTC 1m "$from" "$to"
+	chaos_equal_truth "$DB" KRW-ADA 1m "$from" "$to"
+	chaos_service_stop "$DB" "$RUN_DIR"
 }

@@ -2,7 +2,7 @@
 # tests/chaos.sh: the long chaos run (`make chaos`), and the chaos library of
 # tests/chaos.bats (sourced, it only defines the chaos_* functions).
 #
-#   tests/chaos.sh [--seconds N] [--seed S] [--victims LIST] [--keep]
+#   tests/chaos.sh [--seconds N] [--seed S] [--victims LIST] [--keep] [--service]
 #
 # Starts an offline simulator (Upbit's 10 requests/s, 20 ms latency) and runs
 # rounds of `./run.sh collect` into one database for N seconds (default
@@ -24,6 +24,12 @@
 # it, so the same seed replays the same sequence of choices (the moments
 # still depend on the machine). Exit 0 if every check held, 1 otherwise.
 #
+# --service: the same rounds against a service (./run.sh start --listen,
+# victims planner,writer,fetcher,serve): each round submits two overlapping
+# collects to it while HTTP clients ask cp-serve for 200-candle windows of
+# a range stored before the round and of the ranges in flight; every 200
+# answer must be the truth (an error is fine, a wrong candle is not).
+#
 # Library (tests/chaos.bats):
 #   chaos_loop COLLECT_PID RUN_DIR VICTIMS [LONG_STOP_FETCHER]
 #       until COLLECT_PID exits; LONG_STOP_FETCHER=1 makes the first action a
@@ -31,6 +37,18 @@
 #   chaos_check_db DB          integrity, duplicates, coverage vs truth
 #   chaos_equal_truth DB M TF FROM TO
 #   chaos_resume_all RUN_DIR   SIGCONT (then nothing else) everything of RUN_DIR
+#   chaos_http_loop RUN_DIR OUT M FROM TO   (in the background) until
+#       OUT.stop exists: GET /v1/candles/minutes/1?market=M&to=T&count=200
+#       of cp-serve for random T in (FROM + 200 min, TO]; OUT.ok, OUT.err
+#       count the 200 answers equal to the truth and the errors; OUT.wrong
+#       holds every 200 answer that is not the truth
+#   chaos_service_round DB RUN_DIR VICTIMS M1 M2 FROM TO
+#       two overlapping collects (M1,M2 [FROM, TO) and M1 of its second
+#       half onwards) submitted to the service of DB, with HTTP clients;
+#       once both jobs are in flight the daemon is frozen past its clients'
+#       answer timeout, resumed, and killed, then the chaos loop; reruns a collect that does not end 0 (retries may
+#       run out under chaos), then checks both ranges against the truth.
+#       Sets CHAOS_ROUND_FAILS and CHAOS_ACTIONS.
 # Set CHAOS_SEED, CHAOS_LOG, CHAOS_SIM_SEED (the simulator's --seed) first.
 export CP_CRASH_LOOP=${CP_CRASH_LOOP:-1000/60}
 
@@ -51,9 +69,10 @@ chaos_log() {
 	[ -z "${CHAOS_ECHO:-}" ] || echo "$line"
 }
 
-# chaos_pids KIND RUN_DIR: pids of cp-KIND processes of that run directory.
+# chaos_pids KIND RUN_DIR: pids of cp-KIND processes of that run directory
+# (not the control clients, cp-planner ctl, of collects through a service).
 chaos_pids() {
-	pgrep -f "^$CHAOS_ROOT/$1/cp-$1 .*ipc://$2/" || true
+	pgrep -af "^$CHAOS_ROOT/$1/cp-$1 .*$2/" | grep -v "^[0-9]* [^ ]* ctl " | cut -d' ' -f1 || true
 }
 
 # Signals pid only if it still is one of our binaries.
@@ -64,7 +83,7 @@ chaos_signal() { # SIG PID
 
 chaos_resume_all() { # RUN_DIR
 	local k p
-	for k in planner writer fetcher; do
+	for k in planner writer fetcher serve; do
 		for p in $(chaos_pids "$k" "$1"); do kill -CONT "$p" 2>/dev/null; done
 	done
 }
@@ -194,17 +213,178 @@ chaos_check_db() {
 	return $rc
 }
 
+# ---- chaos against the service ---------------------------------------------
+
+# chaos_answer_ok ANSWER TRUTH: ANSWER (a JSON array, newest first) is the
+# newest 200 lines of TRUTH (JSON lines, oldest first), every field equal
+chaos_answer_ok() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+from decimal import Decimal
+load = lambda s: json.loads(s, parse_float=Decimal)
+got = load(open(sys.argv[1]).read())
+want = [load(l) for l in open(sys.argv[2]) if l.strip()][-200:][::-1]
+sys.exit(0 if isinstance(got, list) and got == want and len(got) == 200 else 1)
+PY
+}
+
+chaos_http_loop() { # RUN_DIR OUT M FROM TO
+	local run=$1 out=$2 m=$3 from to t code ok=0 errs=0 port
+	from=$(date -u -d "$4" +%s) to=$(date -u -d "$5" +%s)
+	: >"$out.wrong"
+	while [ ! -e "$out.stop" ]; do
+		t=$((from + 200 * 60 + (RANDOM * 32768 + RANDOM) % ((to - from) / 60 - 199) * 60))
+		port=$(cat "$run/server.port" 2>/dev/null)
+		code=$(curl -s -o "$out.body" -w '%{http_code}' --max-time 10 \
+			"http://127.0.0.1:${port:-1}/v1/candles/minutes/1?market=$m&to=$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)Z&count=200")
+		if [ "$code" = 200 ]; then
+			chaos_truth "$m" 1m "$(date -u -d "@$((t - 2000 * 60))" +%Y-%m-%dT%H:%M:%S)" \
+				"$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)" >"$out.truth"
+			if chaos_answer_ok "$out.body" "$out.truth"; then
+				ok=$((ok + 1))
+			else
+				{ echo "WRONG $m to=$t:"; head -c 300 "$out.body"; echo; } >>"$out.wrong"
+			fi
+		else
+			errs=$((errs + 1))
+			sleep 0.1
+		fi
+		echo "$ok" >"$out.ok"
+		echo "$errs" >"$out.err"
+	done
+}
+
+# chaos_svc_collect N DB RUN_DIR ARGS...: collect ARGS through the service
+# in the background ($! is run.sh), its output in $CHAOS_WORK/svc.N.out
+chaos_svc_collect() {
+	local n=$1 db=$2 run=$3
+	shift 3
+	"$CHAOS_ROOT/run.sh" collect --db "$db" --run-dir "$run" --quiet --skip-market-check "$@" \
+		>"$CHAOS_WORK/svc.$n.out" 2>&1 3>&- &
+}
+
+# chaos_daemon_hits DB RUN_DIR: once both collects have submitted and
+# candles are being stored, the daemon is frozen for 4 s (longer than its
+# clients wait for an answer), resumed, then killed
+chaos_daemon_hits() {
+	local pid i
+	for ((i = 0; i < 200; i++)); do
+		grep -q submitted "$CHAOS_WORK/svc.1.out" && grep -q submitted "$CHAOS_WORK/svc.2.out" &&
+			[ "$(sqlite3 "$1" "SELECT COUNT(*) FROM candles_exact" 2>/dev/null || echo 0)" -gt 2880 ] && break
+		sleep 0.1
+	done
+	pid=$(chaos_pids planner "$2")
+	chaos_signal STOP "$pid" && chaos_log "SIGSTOP planner (the daemon) pid $pid for 4000 ms"
+	sleep 4
+	chaos_signal CONT "$pid" && chaos_log "SIGCONT planner pid $pid"
+	sleep 1
+	chaos_signal KILL "$pid" && chaos_log "SIGKILL planner (the daemon) pid $pid"
+	return 0
+}
+
+chaos_service_round() { # DB RUN_DIR VICTIMS M1 M2 FROM TO
+	local db=$1 run=$2 victims=$3 m1=$4 m2=$5 from=$6 to=$7 mid c1 c2 w h1 h2 rc1 rc2
+	mid=$(date -u -d "@$((($(date -u -d "$from" +%s) + $(date -u -d "$to" +%s)) / 2 / 86400 * 86400))" +%Y-%m-%dT%H:%M:%S)
+	CHAOS_ROUND_FAILS=0
+	rm -f "$CHAOS_WORK"/http.*.stop
+	# clients of a range stored before (the previous rounds') and of the
+	# ranges in flight
+	chaos_http_loop "$run" "$CHAOS_WORK/http.1" "$m1" "$CHAOS_STORED_FROM" "$CHAOS_STORED_TO" &
+	h1=$!
+	chaos_http_loop "$run" "$CHAOS_WORK/http.2" "$m1" "$from" "$to" &
+	h2=$!
+	chaos_svc_collect 1 "$db" "$run" --market "$m1,$m2" --timeframe 1m --from "$from" --to "$to"
+	c1=$!
+	chaos_svc_collect 2 "$db" "$run" --market "$m1" --timeframe 1m --from "$mid" --to "$to"
+	c2=$!
+	# the chaos loop lasts as long as either collect
+	(while kill -0 "$c1" 2>/dev/null || kill -0 "$c2" 2>/dev/null; do sleep 0.1; done) &
+	w=$!
+	chaos_daemon_hits "$db" "$run"
+	chaos_loop "$w" "$run" "$victims"
+	wait "$c1"; rc1=$?
+	wait "$c2"; rc2=$?
+	wait "$w"
+	chaos_log "service round: collects exit $rc1 and $rc2 after $CHAOS_ACTIONS actions ($CHAOS_KINDS_HIT )"
+	# retries may run out under chaos: the same command once more, calm
+	for _ in 1 2; do
+		[ "$rc1" -eq 0 ] || { chaos_svc_collect 3 "$db" "$run" --market "$m1,$m2" --timeframe 1m \
+			--from "$from" --to "$to"; wait $!; rc1=$?; }
+		[ "$rc2" -eq 0 ] || { chaos_svc_collect 4 "$db" "$run" --market "$m1" --timeframe 1m \
+			--from "$mid" --to "$to"; wait $!; rc2=$?; }
+	done
+	touch "$CHAOS_WORK/http.1.stop" "$CHAOS_WORK/http.2.stop"
+	wait "$h1" "$h2"
+	chaos_log "http: $(cat "$CHAOS_WORK/http.1.ok") + $(cat "$CHAOS_WORK/http.2.ok") right answers," \
+		"$(cat "$CHAOS_WORK/http.1.err") + $(cat "$CHAOS_WORK/http.2.err") errors," \
+		"$(cat "$CHAOS_WORK"/http.*.wrong | grep -c '^WRONG') wrong"
+	if [ "$rc1" -ne 0 ] || [ "$rc2" -ne 0 ]; then
+		chaos_log "FAIL service round: a collect never exited 0 ($rc1, $rc2)"
+		tail -3 "$CHAOS_WORK"/svc.*.out >>"$CHAOS_LOG"
+		CHAOS_ROUND_FAILS=$((CHAOS_ROUND_FAILS + 1))
+	fi
+	if grep -q '^WRONG' "$CHAOS_WORK"/http.*.wrong; then
+		chaos_log "FAIL service round: wrong HTTP answers"
+		cat "$CHAOS_WORK"/http.*.wrong >>"$CHAOS_LOG"
+		CHAOS_ROUND_FAILS=$((CHAOS_ROUND_FAILS + 1))
+	fi
+	chaos_check_db "$db" >>"$CHAOS_LOG" 2>&1 || CHAOS_ROUND_FAILS=$((CHAOS_ROUND_FAILS + 1))
+	for m in "$m1" "$m2"; do
+		chaos_equal_truth "$db" "$m" 1m "$from" "$to" >>"$CHAOS_LOG" 2>&1 ||
+			{ chaos_log "FAIL service round: $m differs from the truth"; CHAOS_ROUND_FAILS=$((CHAOS_ROUND_FAILS + 1)); }
+	done
+	return 0
+}
+
+# chaos_service_start DB RUN_DIR API: a service with cp-serve on a free
+# loopback port, and a range of KRW-BTC stored for the HTTP clients
+# (CHAOS_STORED_FROM, CHAOS_STORED_TO)
+chaos_service_start() {
+	CHAOS_STORED_FROM=2026-07-01T00:00:00 CHAOS_STORED_TO=2026-07-03T00:00:00
+	"$CHAOS_ROOT/run.sh" start --db "$1" --run-dir "$2" --api-url "$3" --fetchers 3 \
+		--listen 127.0.0.1:0 >>"$CHAOS_LOG" 2>&1 3>&- || return 1
+	"$CHAOS_ROOT/run.sh" collect --db "$1" --run-dir "$2" --quiet --skip-market-check \
+		--market KRW-BTC --timeframe 1m --from "$CHAOS_STORED_FROM" --to "$CHAOS_STORED_TO" \
+		>>"$CHAOS_LOG" 2>&1 3>&-
+}
+
+chaos_service_stop() { # DB RUN_DIR
+	chaos_resume_all "$2"
+	"$CHAOS_ROOT/run.sh" stop --db "$1" --run-dir "$2" >>"$CHAOS_LOG" 2>&1 3>&-
+}
+
 # ---- the long run ---------------------------------------------------------
 
+# chaos_service_main WORK PORT SECONDS VICTIMS: the --service rounds; the
+# number of failures in CHAOS_SVC_FAILS
+chaos_service_main() {
+	local work=$1 port=$2 end=$((SECONDS + $3)) victims=$4 db="$1/svc.db" run="$1/svc-run" fails=0 day m1
+	local -a markets=(KRW-ETH KRW-ADA KRW-AVAX KRW-ZIL BTC-XRP KRW-MED)
+	CHAOS_WORK=$work CHAOS_SVC_FAILS=1
+	chaos_service_start "$db" "$run" "http://127.0.0.1:$port" || return 0
+	while [ $SECONDS -lt "$end" ]; do
+		day=$((1 + RANDOM % 20))
+		m1=${markets[$((RANDOM % ${#markets[@]}))]}
+		chaos_log "service round: KRW-BTC,$m1 1m from 2026-08-$(printf %02d "$day")"
+		chaos_service_round "$db" "$run" "$victims" KRW-BTC "$m1" \
+			"$(date -u -d "2026-08-01 + $day days" +%Y-%m-%dT00:00:00)" \
+			"$(date -u -d "2026-08-01 + $((day + 5)) days" +%Y-%m-%dT00:00:00)"
+		fails=$((fails + CHAOS_ROUND_FAILS))
+	done
+	chaos_service_stop "$db" "$run"
+	CHAOS_SVC_FAILS=$fails
+}
+
 chaos_main() {
-	local seconds=${CHAOS_SECONDS:-300} victims=planner,writer,fetcher keep=0
+	local seconds=${CHAOS_SECONDS:-300} victims=planner,writer,fetcher keep=0 service=0
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--service) service=1; shift ;;
 		--seconds) seconds=$2; shift 2 ;;
 		--seed) CHAOS_SEED=$2; shift 2 ;;
 		--victims) victims=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
-		-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; return 0 ;;
+		-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; return 0 ;;
 		*) echo "chaos.sh: unknown option '$1'" >&2; return 2 ;;
 		esac
 	done
@@ -225,6 +405,11 @@ chaos_main() {
 	for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.025; done
 	port=$(cat "$work/port") || { echo "chaos: the simulator did not start"; return 1; }
 
+	if [ "$service" = 1 ]; then
+		[ "$victims" != planner,writer,fetcher ] || victims=planner,writer,fetcher,serve
+		chaos_service_main "$work" "$port" "$seconds" "$victims"
+		failures=$CHAOS_SVC_FAILS seconds=0
+	fi
 	local -a markets=(KRW-BTC KRW-ETH KRW-ADA KRW-AVAX KRW-ZIL BTC-XRP KRW-MED USDT-XRP)
 	end=$((SECONDS + seconds))
 	while [ $SECONDS -lt "$end" ]; do

@@ -484,7 +484,7 @@ candle() {
 		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/other.db is not a candlepipe database (no candles_exact/coverage/history_start tables)" ]
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/newer.db"
 		[ "$status" -eq 3 ]; [ -z "$output" ]
-		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 2" ]
+		[ "$stderr" = "cp-query $c: $BATS_TEST_TMPDIR/newer.db has schema version 7, this tool reads 1 to 3" ]
 		# a path through a regular file exists in part: not "does not exist"
 		run --separate-stderr "$CPQ" $c "${args[@]}" --db "$BATS_TEST_TMPDIR/text.db/x.db"
 		[ "$status" -eq 3 ]; [ -z "$output" ]
@@ -790,7 +790,7 @@ readers_agree() {
 	# a version-1 database (before the markets table) reads the same
 	chmod 755 "$RO/copy"
 	chmod 644 "$RO/copy/c.db"
-	sqlite3 "$RO/copy/c.db" "DROP TABLE markets; PRAGMA user_version = 1"
+	sqlite3 "$RO/copy/c.db" "DROP TABLE markets; DROP TABLE follows; PRAGMA user_version = 1"
 	chmod 444 "$RO/copy/c.db"
 	chmod 555 "$RO/copy"
 	readers_agree "$RO/copy/c.db" "$DB"

@@ -163,10 +163,29 @@ svc_pids() {
 	echo "$output"
 	[[ "$output" == *"job 2 done: 900/900 slots (100.0%), 0 requests"* ]]
 	[[ "$output" == *"KRW-BTC 1m 2026-10-01T00:00:00Z .. 2026-10-01T15:00:00Z"* ]]
-	# not our business: --follow is not a job of the service yet
-	run collect --db "$DB" --market KRW-BTC --timeframe 1m --count 10 --follow
+	# an unknown market is refused with its code (2), not 0
+	run collect --db "$DB" --market KRW-NOPE --timeframe 1m --count 10
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"--follow through a running service is not done yet"* ]]
+	[[ "$output" == *"unknown market(s): KRW-NOPE"* ]]
+}
+
+@test "service: a collect whose daemon is killed (SIGKILL) mid-job submits it again and ends 0, equal to the truth" {
+	slow_svc 150
+	local out="$BATS_TEST_TMPDIR/c.out" rc=0 old
+	collect --db "$DB" --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 \
+		--to 2026-10-05T00:00:00 >"$out" 2>&1 &
+	local pid=$!
+	wait_for grep -q "job 1 submitted" "$out"
+	# once some of it is stored, the daemon dies; the supervisor restarts it
+	wait_for eval '[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact" 2>/dev/null || echo 0)" -gt 0 ]'
+	old=$(awk '$1 == "planner" { print $2 }' "$RUN/service.procs")
+	kill -KILL "$old"
+	wait "$pid" || rc=$?
+	cat "$out"
+	[ "$rc" -eq 0 ]
+	grep -q "the daemon restarted: job 1 is gone; submitted again as job" "$out"
+	grep -q "job 1 done: 5760/5760 slots" "$out"
+	equal_truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-05T00:00:00
 }
 
 @test "service: two collects at once both succeed, and no range is fetched twice" {

@@ -117,7 +117,7 @@ refused() {
 	sqlite3 "$D/candles.db" "CREATE TABLE candles(market, close); INSERT INTO candles VALUES ('KRW-BTC', 1)"
 	refused "$D/candles.db" "is not a candlepipe database (user_version 0, tables: candles)"
 	sqlite3 "$D/v7.db" "PRAGMA user_version = 7"
-	refused "$D/v7.db" "$D/v7.db has schema version 7, this program knows versions 1 to 2; refusing to touch it"
+	refused "$D/v7.db" "$D/v7.db has schema version 7, this program knows versions 1 to 3; refusing to touch it"
 	sqlite3 "$D/v1own.db" "CREATE TABLE t(x); PRAGMA user_version = 1"
 	refused "$D/v1own.db" "is not a candlepipe database (user_version 1, tables: t)"
 	# no tables but a view of its own: a schema that is not ours
@@ -145,10 +145,10 @@ refused() {
 @test "writer: an empty file, a schema-less SQLite file and a missing file become databases" {
 	: >"$D/c.db"
 	good_start
-	[ "$(sqlite3 "$D/c.db" "PRAGMA user_version")" -eq 2 ]
+	[ "$(sqlite3 "$D/c.db" "PRAGMA user_version")" -eq 3 ]
 	sqlite3 "$D/e.db" "PRAGMA page_size = 1024; VACUUM"
 	start_writer "$D/e.db"; stop_writer
-	[ "$(sqlite3 "$D/e.db" "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1)")" = "candles_exact,coverage,history_start,markets" ]
+	[ "$(sqlite3 "$D/e.db" "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1)")" = "candles_exact,coverage,follows,history_start,markets" ]
 	start_writer "$D/n.db"; stop_writer
 	[ "$(sqlite3 "$D/n.db" "PRAGMA journal_mode")" = wal ]
 	# ours, with an index and a view the user added: still ours
@@ -156,24 +156,42 @@ refused() {
 	start_writer "$D/n.db"; stop_writer
 	# ours plus a table of the user's: not ours any more
 	sqlite3 "$D/n.db" "CREATE TABLE extra(x)"
-	refused "$D/n.db" "tables: candles_exact,coverage,extra,history_start,markets"
+	refused "$D/n.db" "tables: candles_exact,coverage,extra,follows,history_start,markets"
 }
 
-@test "writer: a version-1 database is upgraded to version 2 in place, every row kept" {
+@test "writer: a version-1 database is upgraded to version 3 in place, every row kept" {
 	start_writer "$D/c.db"; stop_writer
-	sqlite3 "$D/c.db" "DROP TABLE markets; PRAGMA user_version = 1;
+	sqlite3 "$D/c.db" "DROP TABLE markets; DROP TABLE follows; PRAGMA user_version = 1;
 		INSERT INTO coverage VALUES ('KRW-BTC', '1m', '2026-01-01T00:00:00', '2026-01-02T00:00:00');
 		INSERT INTO history_start VALUES ('KRW-BTC', '1m', '2017-09-25T00:00:00')"
 	start_writer "$D/c.db"; stop_writer
-	grep -q "upgrading schema version 1 to 2" "$D/wlog"
-	[ "$(sqlite3 "$D/c.db" "PRAGMA user_version")" -eq 2 ]
+	grep -q "upgrading schema version 1 to 3" "$D/wlog"
+	[ "$(sqlite3 "$D/c.db" "PRAGMA user_version")" -eq 3 ]
 	[ "$(sqlite3 "$D/c.db" "SELECT count(*) FROM markets")" -eq 0 ]
 	[ "$(sqlite3 "$D/c.db" "SELECT to_utc FROM coverage")" = 2026-01-02T00:00:00 ]
 	[ "$(sqlite3 "$D/c.db" "SELECT first_utc FROM history_start")" = 2017-09-25T00:00:00 ]
 	[ "$(sqlite3 "$D/c.db" "PRAGMA integrity_check")" = ok ]
 	# a newer candlepipe schema is refused, untouched
-	sqlite3 "$D/c.db" "PRAGMA user_version = 3"
-	refused "$D/c.db" "has schema version 3, this program knows versions 1 to 2"
+	sqlite3 "$D/c.db" "PRAGMA user_version = 4"
+	refused "$D/c.db" "has schema version 4, this program knows versions 1 to 3"
+}
+
+@test "writer: a version-2 database is upgraded to version 3 in place (the follows table), a v4 refused" {
+	start_writer "$D/c.db"; stop_writer
+	sqlite3 "$D/c.db" "DROP TABLE follows; PRAGMA user_version = 2;
+		INSERT INTO coverage VALUES ('KRW-BTC', '1m', '2026-01-01T00:00:00', '2026-01-02T00:00:00');
+		INSERT INTO markets VALUES ('KRW-BTC', 'b', 'Bitcoin', 0, NULL, '2026-01-01T00:00:00')"
+	start_writer "$D/c.db"; stop_writer
+	grep -q "upgrading schema version 2 to 3" "$D/wlog"
+	[ "$(sqlite3 "$D/c.db" "PRAGMA user_version")" -eq 3 ]
+	[ "$(sqlite3 "$D/c.db" "SELECT count(*) FROM follows")" -eq 0 ]
+	[ "$(sqlite3 "$D/c.db" "SELECT sql FROM sqlite_master WHERE name = 'follows'")" = \
+		"CREATE TABLE follows( market TEXT NOT NULL, timeframe TEXT NOT NULL, backfill INTEGER NOT NULL, added_utc TEXT NOT NULL, PRIMARY KEY (market, timeframe)) WITHOUT ROWID" ]
+	[ "$(sqlite3 "$D/c.db" "SELECT to_utc FROM coverage")" = 2026-01-02T00:00:00 ]
+	[ "$(sqlite3 "$D/c.db" "SELECT english_name FROM markets")" = Bitcoin ]
+	[ "$(sqlite3 "$D/c.db" "PRAGMA integrity_check")" = ok ]
+	sqlite3 "$D/c.db" "PRAGMA user_version = 4"
+	refused "$D/c.db" "has schema version 4, this program knows versions 1 to 3"
 }
 
 @test "writer: --db that is no regular file, or in a missing directory: refused (3), nothing created" {
@@ -219,7 +237,7 @@ refused() {
 	stop_writer
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"another writer is running on $D/real/c.db (pid $WPID, lock $D/real/c.db.lock held)"* ]]
-	[ "$(sqlite3 "$D/real/c.db" "PRAGMA user_version")" -eq 2 ]
+	[ "$(sqlite3 "$D/real/c.db" "PRAGMA user_version")" -eq 3 ]
 }
 
 @test "writer: a second writer is refused (3) with the holder's pid" {

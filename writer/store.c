@@ -10,8 +10,8 @@
  * read-only connection (immutable when no -wal exists, so not even a -shm
  * appears) and judged by ledger_schema_read (ledger.h: the exact tables of
  * each version). Only an empty file or one of ours is opened read-write,
- * switched to WAL and given the current schema; a version-1 database is
- * upgraded in place (the markets table added). A refused file is left byte
+ * switched to WAL and given the current schema; a version-1 or -2
+ * database is upgraded in place (the markets and follows tables added). A refused file is left byte
  * for byte as it was, and the lock file is removed if we created it.
  *
  * A result is written as its candles plus the range it proves, in the
@@ -19,7 +19,7 @@
  * (reliability.md promise 3). Everything is idempotent: a repeated result
  * inserts nothing (the primary key absorbs it) and finds its range covered.
  *
- * Schema (PRAGMA user_version = 2, LEDGER_SCHEMA_VERSION). Times are TEXT
+ * Schema (PRAGMA user_version = 3, LEDGER_SCHEMA_VERSION). Times are TEXT
  * 'YYYY-MM-DDTHH:MM:SS' in UTC (no zone, no fraction), so they sort and
  * compare lexically; decimals keep Upbit's exact text, '' becomes NULL.
  *
@@ -62,6 +62,14 @@
  *     warning INTEGER,                      -- market_event.warning 0/1, NULL: not given
  *     caution TEXT,                         -- market_event.caution as JSON, NULL: not given
  *     updated_utc TEXT NOT NULL) WITHOUT ROWID; -- when a list last named it
+ *
+ *   CREATE TABLE follows(                   -- version 3: standing follow jobs
+ *     market TEXT NOT NULL, timeframe TEXT NOT NULL,
+ *     backfill INTEGER NOT NULL,            -- candles before added_utc to fetch too
+ *     added_utc TEXT NOT NULL,              -- when it was subscribed
+ *     PRIMARY KEY (market, timeframe)) WITHOUT ROWID;
+ *     -- written by the planner daemon (its own short transaction, the only
+ *     -- table it writes; see planner/subs.c), read by it when it starts
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +142,10 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS markets("
     " market TEXT NOT NULL PRIMARY KEY, korean_name TEXT NOT NULL,"
     " english_name TEXT NOT NULL, warning INTEGER, caution TEXT,"
-    " updated_utc TEXT NOT NULL) WITHOUT ROWID;";
+    " updated_utc TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS follows("
+    " market TEXT NOT NULL, timeframe TEXT NOT NULL, backfill INTEGER NOT NULL,"
+    " added_utc TEXT NOT NULL, PRIMARY KEY (market, timeframe)) WITHOUT ROWID;";
 
 static const char insert_sql[] =
     "INSERT INTO candles_exact(market, timeframe, candle_date_time_utc,"

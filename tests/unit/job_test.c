@@ -2,7 +2,9 @@
  * [state][event] table (one test per transition, and every impossible
  * event refused and counted), and the overlap rule: a job does not plan
  * what another live job has, waits on it, and a cancelled job's segments
- * are dropped only when nobody waits on them. */
+ * are dropped only when nobody waits on them. A follow job is FOLLOWING
+ * once its backfill is done, never done, and only its target is extended
+ * as candles close. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "follow.h"
 #include "job.h"
 #include "plan.h"
 #include "tf.h"
@@ -57,7 +60,7 @@ job_in(enum job_state st)
 	assert_int_equal(job_fire(&js, j, JEV_PLANNED), 0);
 	if (st == JOB_FETCHING)
 		return j;
-	assert_int_equal(job_fire(&js, j, JEV_FINISHED), 0);
+	assert_int_equal(job_fire(&js, j, st == JOB_FOLLOWING ? JEV_CAUGHT_UP : JEV_FINISHED), 0);
 	return j;
 }
 
@@ -87,8 +90,11 @@ TRANSITION(planning_cancel, JOB_PLANNING, JEV_CANCEL, JOB_CANCELLED)
 TRANSITION(fetching_finished, JOB_FETCHING, JEV_FINISHED, JOB_DONE)
 TRANSITION(fetching_error, JOB_FETCHING, JEV_ERROR, JOB_FAILED)
 TRANSITION(fetching_cancel, JOB_FETCHING, JEV_CANCEL, JOB_CANCELLED)
+TRANSITION(fetching_caught_up, JOB_FETCHING, JEV_CAUGHT_UP, JOB_FOLLOWING)
+TRANSITION(following_error, JOB_FOLLOWING, JEV_ERROR, JOB_FAILED)
+TRANSITION(following_cancel, JOB_FOLLOWING, JEV_CANCEL, JOB_CANCELLED)
 
-/* The 9 transitions above are the only ones: every other cell leaves the
+/* The 12 transitions above are the only ones: every other cell leaves the
  * state alone and is counted. */
 static void
 every_other_cell_is_impossible(void **state)
@@ -110,7 +116,7 @@ every_other_cell_is_impossible(void **state)
 			assert_int_equal(js.impossible, before + 1);
 		}
 	}
-	assert_int_equal(allowed, 9);
+	assert_int_equal(allowed, 12);
 	assert_int_equal(job_next_state(JOB_STATES, JEV_PLAN), -1);
 	assert_int_equal(job_next_state(JOB_QUEUED, JOB_EVENTS), -1);
 }
@@ -286,6 +292,68 @@ first_lease_is_noted_for_the_owner_only(void **state)
 	job_note_lease(&js, 5); /* no such target, no job: ignored */
 }
 
+/* A follow job of KRW-BTC 1m from `from` (as the daemon makes one). */
+static uint32_t
+follow_job(int64_t from, int64_t to)
+{
+	uint32_t id = submit(TF_1M, from, to);
+	struct job *j = job_find(&js, id);
+
+	j->follow = 1;
+	p.t[j->own[0]].follow = 1;
+	return id;
+}
+
+static void
+a_follow_job_follows_and_never_finishes(void **state)
+{
+	uint32_t f, o;
+	char err[128];
+
+	(void)state;
+	p.follow_marked = 1;
+	f = follow_job(0, 10 * M);
+	o = submit(TF_1H, 0, 10 * 3600); /* a one-shot job beside it */
+	finish_target(0);
+	finish_target(1);
+	jobs_tick(&js, &p);
+	assert_int_equal(job_find(&js, f)->st, JOB_FOLLOWING);
+	assert_int_equal(job_find(&js, o)->st, JOB_DONE);
+	/* 20 minutes later (+ the delay): only the follow target grows */
+	follow_tick_at(&p, 1000, 30 * M * 1000 + 1000);
+	assert_int_equal(p.t[0].to, 30 * M);
+	assert_int_equal(p.t[1].to, 10 * 3600);
+	assert_int_equal(live_slots(0), 20);
+	finish_target(0);
+	jobs_tick(&js, &p);
+	assert_int_equal(job_find(&js, f)->st, JOB_FOLLOWING);
+	/* removed: cancelled, and its target is extended no more */
+	assert_int_equal(job_cancel(&js, &p, f, err, sizeof(err)), 0);
+	assert_int_equal(job_find(&js, f)->st, JOB_CANCELLED);
+	assert_null(job_find_follow(&js, &p, "KRW-BTC", TF_1M));
+	follow_tick_at(&p, 1000, 60 * M * 1000 + 1000);
+	assert_int_equal(p.t[0].to, 30 * M);
+	assert_int_equal(js.impossible, 0);
+}
+
+static void
+a_follow_job_whose_market_fails_fails(void **state)
+{
+	uint32_t f;
+
+	(void)state;
+	p.follow_marked = 1;
+	f = follow_job(0, 10 * M);
+	assert_non_null(job_find_follow(&js, &p, "KRW-BTC", TF_1M));
+	assert_null(job_find_follow(&js, &p, "KRW-BTC", TF_1H));
+	plan_drop_target(&p, 0, "delisted (404 Code not found)");
+	jobs_tick(&js, &p);
+	assert_int_equal(job_find(&js, f)->st, JOB_FAILED);
+	assert_string_equal(job_find(&js, f)->reason, "delisted (404 Code not found)");
+	/* still a subscription (until removed), so still found */
+	assert_non_null(job_find_follow(&js, &p, "KRW-BTC", TF_1M));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -301,6 +369,11 @@ main(void)
 		T(fetching_finished),
 		T(fetching_error),
 		T(fetching_cancel),
+		T(fetching_caught_up),
+		T(following_error),
+		T(following_cancel),
+		T(a_follow_job_follows_and_never_finishes),
+		T(a_follow_job_whose_market_fails_fails),
 		T(every_other_cell_is_impossible),
 		T(overlap_is_not_planned_again),
 		T(other_timeframe_or_done_range_is_not_waited_on),

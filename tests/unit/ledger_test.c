@@ -568,7 +568,7 @@ test_schema_kinds(void **state)
 		{ "CREATE VIEW v AS SELECT 1", LEDGER_FOREIGN, "" },
 		{ "CREATE TABLE t(x)", LEDGER_FOREIGN, "t" },
 		{ "CREATE TABLE candles(x)", LEDGER_FOREIGN, "candles" },
-		{ "PRAGMA user_version = 3", LEDGER_NEWER, "" },
+		{ "PRAGMA user_version = 4", LEDGER_NEWER, "" },
 		{ "PRAGMA user_version = -2", LEDGER_FOREIGN, "" },
 		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x);"
 		  " CREATE TABLE candles_exact(x); PRAGMA user_version = 1",
@@ -581,6 +581,12 @@ test_schema_kinds(void **state)
 		  " CREATE TABLE s(x INTEGER PRIMARY KEY AUTOINCREMENT); DROP TABLE s;"
 		  " PRAGMA user_version = 2",
 		  LEDGER_OURS, LEDGER_TABLES_V2 },
+		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x); CREATE TABLE markets(x);"
+		  " CREATE TABLE candles_exact(x); CREATE TABLE follows(x); PRAGMA user_version = 3",
+		  LEDGER_OURS, LEDGER_TABLES_V3 },
+		{ "CREATE TABLE coverage(x); CREATE TABLE history_start(x); CREATE TABLE markets(x);"
+		  " CREATE TABLE candles_exact(x); PRAGMA user_version = 3",
+		  LEDGER_FOREIGN, LEDGER_TABLES_V2 },
 	};
 	char path[128], why[LEDGER_WHY_MAX];
 	struct ledger_schema sc;
@@ -602,7 +608,7 @@ test_schema_kinds(void **state)
 	sc.kind = LEDGER_NEWER;
 	sc.version = 9;
 	ledger_schema_why(&sc, "x.db", why, sizeof(why));
-	assert_string_equal(why, "x.db has schema version 9, this program knows versions 1 to 2;"
+	assert_string_equal(why, "x.db has schema version 9, this program knows versions 1 to 3;"
 	                         " refusing to touch it");
 	sc.kind = LEDGER_FOREIGN;
 	sc.version = 0;

@@ -815,7 +815,7 @@ test_foreign_untouched(void **state)
 	refused_untouched("(user_version 0, tables: coverage)");
 	/* another user_version, no tables */
 	sql_exec("PRAGMA user_version = 7");
-	refused_untouched("has schema version 7, this program knows versions 1 to 2");
+	refused_untouched("has schema version 7, this program knows versions 1 to 3");
 	sql_exec("PRAGMA user_version = -1");
 	refused_untouched("(user_version -1, tables: none)");
 	sql_exec("PRAGMA application_id = 42");
@@ -842,16 +842,18 @@ test_upgrade_v1(void **state)
 	make_result(&r, "KRW-BTC", TF_1M, T0 + 10 * MIN, 3, T0 + 7 * MIN);
 	assert_int_equal(put1(s, &r, &o), STORE_OK);
 	store_close(&s);
-	sql_exec("DROP TABLE markets; PRAGMA user_version = 1");
+	sql_exec("DROP TABLE markets; DROP TABLE follows; PRAGMA user_version = 1");
 	s = open_ok();
 	store_close(&s);
 	db = ro();
-	assert_int_equal(qint(db, "PRAGMA user_version"), 2);
+	assert_int_equal(qint(db, "PRAGMA user_version"), 3);
+	assert_int_equal(qint(db, "SELECT count(*) FROM follows"), 0);
 	assert_int_equal(qint(db, "SELECT count(*) FROM markets"), 0);
 	assert_int_equal(qint(db, "SELECT count(*) FROM candles_exact"), 3);
 	sqlite3_close(db);
 	/* a version-1 file missing one of its tables is not ours */
-	sql_exec("DROP TABLE markets; DROP TABLE history_start; PRAGMA user_version = 1");
+	sql_exec("DROP TABLE markets; DROP TABLE follows; DROP TABLE history_start;"
+	         " PRAGMA user_version = 1");
 	refused_untouched("(user_version 1, tables: candles_exact,coverage)");
 }
 
