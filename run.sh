@@ -161,6 +161,7 @@ usage_service() {
 usage: ./run.sh start [--config FILE] --db PATH [--fetchers N] [--rate N] [--api-url URL]
                       [--cacert FILE] [--inflight N] [--source-ip A[,B]]
                       [--listen ADDR:PORT [--token-file F]] [--run-dir DIR]
+                      [--feature NAME=on|off] [--features FILE]
                       [-v] [--foreground [--notify-fd N]]
        ./run.sh stop --db PATH [--run-dir DIR] [--timeout S]
        ./run.sh status --db PATH [--run-dir DIR]
@@ -935,8 +936,9 @@ parse_start() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--db | --fetchers | --rate | --api-url | --cacert | --inflight | --source-ip | --run-dir | \
-			--listen | --token-file | --notify-fd)
+			--listen | --token-file | --notify-fd | --feature | --features)
 			[ $# -ge 2 ] || die_usage "$1 needs a value" ;;&
+		--feature | --features) feats+=("$1" "$2") ;;
 		--db) db=$2 ;;
 		--fetchers) fetchers=$2 ;;
 		--rate) rate=$2 ;;
@@ -961,11 +963,12 @@ cmd_start() {
 	local db="data/candles.db" fetchers=2 api_url="${UPBIT_API_URL:-https://api.upbit.com}"
 	local rate=10 inflight=4 verbose="" sources="" run_dir="" listen="" token="" fg=0 nfd=""
 	local CACERT="" out
+	local -a feats=() # --feature/--features: the daemon's
 	USAGE_HINT="./run.sh start --help"
 	parse_start "$@"
 	check_pipeline_opts "$fetchers" "$inflight" "$api_url"
 	out=$("$PLANNER" --validate --daemon --control ipc://x --db "$db" --work ipc://x \
-		--rate "$rate" 2>&1) || die_usage "$(head -n 1 <<<"${out#cp-planner: }")"
+		--rate "$rate" "${feats[@]}" 2>&1) || die_usage "$(head -n 1 <<<"${out#cp-planner: }")"
 	[ -z "$listen" ] || [[ "$listen" =~ ^.+:[0-9]+$ ]] || die_usage "--listen wants ADDR:PORT, not '$listen'"
 	[ -z "$token" ] || [ -n "$listen" ] || die_usage "--token-file goes with --listen"
 	[ -z "$listen" ] || [ -x "$SERVE" ] || die 1 "$SERVE is missing: run 'make' first"
@@ -1026,7 +1029,7 @@ service_main() {
 	# shellcheck disable=SC2034
 	V_CONTROL="ipc://$RUN_DIR/control.sock" V_LISTEN=$listen
 	add_proc writer writer "$RUN_DIR/writer.log" $verbose
-	add_proc daemon planner "$RUN_DIR/planner.log" --rate "$rate" --quiet $verbose
+	add_proc daemon planner "$RUN_DIR/planner.log" --rate "$rate" "${feats[@]}" --quiet $verbose
 	add_fetchers "$fetchers" "$api_url" "$inflight" "$sources" "$verbose"
 	[ -z "$listen" ] || add_proc serve server "$RUN_DIR/server.log" ${token:+--token-file "$token"} \
 		--api-url "$api_url" ${CACERT:+--cacert "$CACERT"} $verbose
@@ -1453,7 +1456,7 @@ cfg_has_db() { # the command line (CFG_REST) names a database
 }
 
 # cfg_args CMD: CFG_ARGV = the options CFG gives CMD (with [features], collect
-# gets --feature NAME=on|off)
+# and start get --feature NAME=on|off)
 cfg_args() {
 	local cmd=$1 e key opt cmds k
 	CFG_ARGV=()
@@ -1464,7 +1467,7 @@ cfg_args() {
 		[ "$key" != run_dir ] || ! cfg_has_db || continue
 		CFG_ARGV+=("$opt" "${CFG[$key]}")
 	done
-	[ "$cmd" = collect ] || return 0
+	[ "$cmd" = collect ] || [ "$cmd" = start ] || return 0
 	for k in "${!CFG[@]}"; do
 		[[ $k != feature_* ]] || CFG_ARGV+=(--feature "${k#feature_}=${CFG[$k]}")
 	done
@@ -1478,8 +1481,13 @@ cfg_apply() {
 	local -a pre=()
 	# ./run.sh --config FILE COMMAND ... as well
 	while [ "${1:-}" = --config ] || [[ ${1:-} == --config=* ]]; do
-		[ "$1" != --config ] || { [ $# -ge 2 ] || die_usage "--config needs a file"; pre+=("$1" "$2"); shift; }
-		[ "$1" = --config ] || pre+=("$1")
+		if [ "$1" = --config ]; then
+			[ $# -ge 2 ] || die_usage "--config needs a file"
+			pre+=("$1" "$2")
+			shift
+		else
+			pre+=("$1")
+		fi
 		shift
 	done
 	local cmd=${1:-help}

@@ -87,7 +87,13 @@ svc_pids() {
 	local -a pids
 	mapfile -t pids < <(svc_pids)
 	[ "${#pids[@]}" -eq 5 ] # the service, the writer, the planner, 2 fetchers
-	run svc status
+	# the budget of a source appears once its fetcher has said hello
+	local i
+	for ((i = 0; i < 50; i++)); do
+		run svc status
+		[[ "$output" != *"budget: source "* ]] || break
+		sleep 0.1
+	done
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"service: pid ${pids[0]}, database $DB"* ]]
@@ -311,4 +317,22 @@ while True:
 	wait "$fg" || rc=$?
 	[ "$rc" -eq 0 ]
 	[[ "$(cat "$BATS_TEST_TMPDIR/fg.out")" == *"the service stopped"* ]]
+}
+
+@test "service: --feature and a config file's [features] reach the daemon; a bad one is a usage error" {
+	start_svc --feature hedge=off
+	procs=$(cat "$RUN/service.procs")
+	pid=$(awk '$1 == "planner" { print $2 }' <<<"$procs")
+	[ -n "$pid" ]
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--feature hedge=off"
+	svc stop
+	printf '[features]\nlookahead = off\n' >"$BATS_TEST_TMPDIR/c.conf"
+	"$ROOT/run.sh" --config "$BATS_TEST_TMPDIR/c.conf" start --db "$DB" --run-dir "$RUN" \
+		--api-url "$SIM_URL" --rate 0 3>&-
+	pid=$(awk '$1 == "planner" { print $2 }' "$RUN/service.procs")
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--feature lookahead=off"
+	svc stop
+	run svc start --api-url "$SIM_URL" --feature bogus=on
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown feature 'bogus'"* ]]
 }
