@@ -27,7 +27,9 @@
  * there (a re-sent result, a retried COMMIT, a copy into a filled
  * database). Such a unique violation aborts the transaction, which is then
  * written again with ON CONFLICT DO NOTHING, as are the next SAFE_BATCHES
- * batches and any result overlapping an earlier one of its batch. The
+ * batches; a result whose candles overlap those of one of the last
+ * RECENT_MAX results sent (its batch's included: a hedge's twin, a re-issued
+ * lease) goes with ON CONFLICT at once. The
  * server's answers to a batch are a few hundred bytes a result, far below
  * a socket buffer, so sending the whole batch before reading cannot
  * deadlock.
@@ -44,6 +46,7 @@
 #include "crashpoint.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "pgcopy.h"
 #include "pgdb.h"
 #include "store_pg.h"
 #include "tf.h"
@@ -53,7 +56,10 @@
 /* The arrays of the candle insert: $3..$16. */
 #define ARR_COUNT 14
 /* Batches written with ON CONFLICT DO NOTHING after one hit a conflict. */
-#define SAFE_BATCHES 8
+#define SAFE_BATCHES 2
+/* The candle spans of the last results sent, remembered to spot a re-sent
+ * result (a hedge's twin, a re-issued lease) before it conflicts. */
+#define RECENT_MAX 1024
 
 enum arr {
 	A_UTC,
@@ -86,8 +92,6 @@ static const enum arr num_arr[CN_COUNT] = {
 	[CN_CONVERTED] = A_CONV,
 };
 
-static const char lock_sql[] = "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))";
-
 #define INSERT_SQL                                                                                  \
 	"INSERT INTO candlepipe.candles(market, timeframe, candle_date_time_utc,"                   \
 	" candle_date_time_kst, opening_price, high_price, low_price, trade_price, timestamp,"      \
@@ -98,8 +102,11 @@ static const char lock_sql[] = "SELECT pg_advisory_xact_lock(hashtext($1 || '/' 
 	" $7::numeric[], $8::bigint[], $9::numeric[], $10::numeric[], $11::smallint[],"             \
 	" $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::date[])"             \
 	" AS t(u, o, h, l, c, ts, ap, av, un, pc, cp, cr, cv, fd)"
-static const char insert_sql[] = INSERT_SQL;
 static const char insert_safe_sql[] = INSERT_SQL " ON CONFLICT DO NOTHING";
+
+/* The fast path (see the top): candles nobody has stored, streamed. */
+static const char copy_sql[] =
+    "COPY candlepipe.candles(" PGCOPY_COLUMNS ") FROM STDIN (FORMAT binary)";
 
 /* [$3, $4) merged into the coverage of ($1, $2): nothing when one row holds
  * it all (the duplicate), else the rows overlapping or touching it are
@@ -154,15 +161,13 @@ static const char markets_upsert_sql[] =
     " english_name = excluded.english_name, warning = excluded.warning,"
     " caution = excluded.caution, updated_utc = excluded.updated_utc";
 
-enum stmt { PS_LOCK, PS_INSERT, PS_INSERT_SAFE, PS_COVER, PS_HIST, PS_COUNT };
+enum stmt { PS_INSERT_SAFE, PS_COVER, PS_HIST, PS_COUNT };
 
 static const struct {
 	const char *name, *sql;
 	int nparams;
 	ExecStatusType want; /* what a success answers */
 } stmts[PS_COUNT] = {
-	[PS_LOCK] = { "cp_lock", lock_sql, 2, PGRES_TUPLES_OK },
-	[PS_INSERT] = { "cp_insert", insert_sql, 16, PGRES_COMMAND_OK },
 	[PS_INSERT_SAFE] = { "cp_insert_safe", insert_safe_sql, 16, PGRES_COMMAND_OK },
 	[PS_COVER] = { "cp_cover", cover_sql, 4, PGRES_TUPLES_OK },
 	[PS_HIST] = { "cp_hist", hist_sql, 3, PGRES_COMMAND_OK },
@@ -177,6 +182,13 @@ struct pending {
 	uint8_t safe;          /* written with ON CONFLICT DO NOTHING */
 };
 
+/* The candles [lo, hi] of a result sent, of (market, tf). */
+struct span {
+	char market[MARKET_MAX];
+	uint8_t tf;
+	int64_t lo, hi;
+};
+
 struct store_pg {
 	PGconn *conn;
 	int lost;      /* the last failure lost the connection */
@@ -186,7 +198,10 @@ struct store_pg {
 	size_t npend, cap;
 	PGresult **res; /* a batch's answers, in the order sent */
 	size_t nres, rescap;
+	struct span recent[RECENT_MAX]; /* a ring, next at nrecent % RECENT_MAX */
+	size_t nrecent;
 	struct buf arr[ARR_COUNT]; /* the candle arrays, reused */
+	struct buf copy, sql;      /* the COPY stream, the locks' text */
 	char shown[PGDB_WHY_MAX];  /* conninfo without its password, for messages */
 	char conninfo[];
 };
@@ -292,6 +307,8 @@ store_pg_close(struct store_pg **pp)
 	free(p->pend);
 	for (int i = 0; i < ARR_COUNT; i++)
 		buf_free(&p->arr[i]);
+	buf_free(&p->copy);
+	buf_free(&p->sql);
 	free(p);
 	*pp = NULL;
 }
@@ -334,7 +351,7 @@ send_stmt(struct store_pg *p, enum stmt i, const char *const *params)
 	return -1;
 }
 
-/* Starts a pipeline holding BEGIN. 0 or -1 (logged). */
+/* Starts a pipeline. 0 or -1 (logged). */
 static int
 pipeline_begin(struct store_pg *p)
 {
@@ -342,7 +359,20 @@ pipeline_begin(struct store_pg *p)
 		failed(p, NULL, "pipeline mode");
 		return -1;
 	}
-	return send_plain(p, "BEGIN");
+	return 0;
+}
+
+/* Reads what is left of a simple query (a COPY in progress is ended). */
+static void
+drain(struct store_pg *p)
+{
+	PGresult *r;
+
+	while (PQstatus(p->conn) == CONNECTION_OK && (r = PQgetResult(p->conn)) != NULL) {
+		if (PQresultStatus(r) == PGRES_COPY_IN)
+			(void)PQputCopyEnd(p->conn, "rolled back");
+		PQclear(r);
+	}
 }
 
 /* Keeps r as the next answer of the batch; 0 or -1 (memory). */
@@ -392,6 +422,8 @@ pipeline_sync(struct store_pg *p)
 	return -1;
 }
 
+/* The transaction starts at COMMIT time (store_pg_commit), when every
+ * result of the batch is known. */
 int
 store_pg_begin(struct store_pg *p)
 {
@@ -401,7 +433,7 @@ store_pg_begin(struct store_pg *p)
 		log_warnx("BEGIN on %s: failpoint", p->shown);
 		return -1;
 	}
-	return pipeline_begin(p);
+	return 0;
 }
 
 void
@@ -412,6 +444,7 @@ store_pg_rollback(struct store_pg *p)
 	if (PQpipelineStatus(p->conn) != PQ_PIPELINE_OFF)
 		(void)pipeline_sync(p);
 	res_clear(p);
+	drain(p);
 	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 }
@@ -472,7 +505,7 @@ send_candles(struct store_pg *p, const struct pending *e, const char *tfname)
 	}
 	for (int i = 0; i < ARR_COUNT; i++)
 		params[2 + i] = p->arr[i].data;
-	return send_stmt(p, e->safe ? PS_INSERT_SAFE : PS_INSERT, params);
+	return send_stmt(p, PS_INSERT_SAFE, params);
 }
 
 static int
@@ -497,37 +530,55 @@ send_history(struct store_pg *p, const struct chunk_info *ci, const char *tfname
 	return send_stmt(p, PS_HIST, params);
 }
 
-/* 1 if e's candles may already be in the transaction: an earlier result
- * of the batch has candles of its (market, timeframe) in [lo, hi]. */
+/* 1 if e's candles may already be stored: one of the last RECENT_MAX
+ * results sent had candles of its (market, timeframe) in [lo, hi]. Then
+ * remembers e's. */
 static int
-overlaps_earlier(const struct store_pg *p, const struct pending *e)
+seen_recently(struct store_pg *p, const struct pending *e)
 {
-	for (const struct pending *x = p->pend; x < e; x++) {
-		if (x->r->ci.tf == e->r->ci.tf && x->r->ncandles > 0 && x->lo <= e->hi &&
-		    e->lo <= x->hi && strncmp(x->r->ci.market, e->r->ci.market, MARKET_MAX) == 0)
-			return 1;
-	}
+	size_t n = p->nrecent < RECENT_MAX ? p->nrecent : RECENT_MAX;
+	struct span *x;
+	int seen = 0;
+
+	if (e->r->ncandles == 0)
+		return 0;
+	for (x = p->recent; x < p->recent + n && !seen; x++)
+		seen = x->tf == e->r->ci.tf && x->lo <= e->hi && e->lo <= x->hi &&
+		       strncmp(x->market, e->r->ci.market, MARKET_MAX) == 0;
+	x = &p->recent[p->nrecent++ % RECENT_MAX];
+	memcpy(x->market, e->r->ci.market, MARKET_MAX);
+	x->tf = e->r->ci.tf;
+	x->lo = e->lo;
+	x->hi = e->hi;
+	return seen;
+}
+
+/* Sends e's commands after the locks and the COPY: its candles unless
+ * they were in the COPY, its coverage and history_start. */
+static int
+send_result(struct store_pg *p, const struct pending *e)
+{
+	const struct chunk_info *ci = &e->r->ci;
+	const char *params[1] = { tf_name((enum tf)ci->tf) };
+
+	if (e->safe && e->r->ncandles > 0 && send_candles(p, e, params[0]) == -1)
+		return -1;
+	if (e->from < e->to && send_cover(p, e, params[0]) == -1)
+		return -1;
+	if (ci->history_end && send_history(p, ci, params[0]) == -1)
+		return -1;
 	return 0;
 }
 
-/* Sends e's commands: the lock first, as the merge reads what the last
- * holder wrote; then its candles, coverage and history_start. */
+/* 1 if every candle of r can go in the binary COPY. */
 static int
-send_result(struct store_pg *p, struct pending *e)
+copyable(const struct msg_result *r)
 {
-	const struct chunk_info *ci = &e->r->ci;
-	const char *params[2] = { ci->market, tf_name((enum tf)ci->tf) };
-
-	e->safe = p->safe_left > 0 || overlaps_earlier(p, e);
-	if (send_stmt(p, PS_LOCK, params) == -1)
-		return -1;
-	if (e->r->ncandles > 0 && send_candles(p, e, params[1]) == -1)
-		return -1;
-	if (e->from < e->to && send_cover(p, e, params[1]) == -1)
-		return -1;
-	if (ci->history_end && send_history(p, ci, params[1]) == -1)
-		return -1;
-	return 0;
+	for (size_t i = 0; i < r->ncandles; i++) {
+		if (!pgcopy_candle_ok(&r->candles[i]))
+			return 0;
+	}
+	return 1;
 }
 
 /* A new pending entry for r; NULL when out of memory. */
@@ -555,6 +606,7 @@ pending_add(struct store_pg *p, const struct msg_result *r, int64_t now, struct 
 		e->lo = r->candles[r->ncandles - 1].start;
 		e->hi = r->candles[0].start;
 	}
+	e->safe = seen_recently(p, e) || p->safe_left > 0 || !copyable(r);
 	return e;
 }
 
@@ -576,7 +628,7 @@ store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
 		log_warnx("result of chunk %llu: out of memory", (unsigned long long)ci->id);
 		return STORE_ERROR;
 	}
-	return send_result(p, e) == 0 ? STORE_OK : STORE_ERROR;
+	return STORE_OK;
 }
 
 /* The next answer of the batch, if it has status want; else NULL with the
@@ -591,7 +643,7 @@ answer(struct store_pg *p, size_t *k, enum stmt i)
 	if (r != NULL && PQresultStatus(r) == stmts[i].want)
 		return r;
 	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	if (i == PS_INSERT && state != NULL && strcmp(state, "23505") == 0) {
+	if (state != NULL && strcmp(state, "23505") == 0) {
 		p->conflict = 1;
 		log_debug("candles already stored on %s: the batch again with ON CONFLICT",
 		          p->shown);
@@ -608,10 +660,10 @@ read_result(struct store_pg *p, struct pending *e, size_t *k)
 	PGresult *r;
 
 	memset(e->out, 0, sizeof(*e->out));
-	if (answer(p, k, PS_LOCK) == NULL)
-		return -1;
-	if (e->r->ncandles > 0) {
-		if ((r = answer(p, k, e->safe ? PS_INSERT_SAFE : PS_INSERT)) == NULL)
+	/* in a COPY that succeeded every candle was new */
+	e->out->new_candles = e->r->ncandles;
+	if (e->safe && e->r->ncandles > 0) {
+		if ((r = answer(p, k, PS_INSERT_SAFE)) == NULL)
 			return -1;
 		e->out->new_candles = (uint16_t)strtoul(PQcmdTuples(r), NULL, 10);
 	}
@@ -627,20 +679,22 @@ read_result(struct store_pg *p, struct pending *e, size_t *k)
 	return 0;
 }
 
-/* Sends COMMIT, syncs, and reads every answer: 0 once COMMIT succeeded. */
+/* The rest of the transaction in one pipeline: every result's commands
+ * and COMMIT, then one sync; 0 once COMMIT succeeded, the outcomes filled. */
 static int
 pipeline_commit(struct store_pg *p)
 {
 	size_t k = 0;
 	int rc = -1;
 
+	if (pipeline_begin(p) == -1)
+		goto fail;
+	for (size_t i = 0; i < p->npend; i++) {
+		if (send_result(p, &p->pend[i]) == -1)
+			goto fail;
+	}
 	if (send_plain(p, "COMMIT") == -1 || pipeline_sync(p) == -1)
 		goto fail;
-	if (k < p->nres && PQresultStatus(p->res[k]) != PGRES_COMMAND_OK) {
-		failed(p, p->res[k], "BEGIN");
-		goto fail;
-	}
-	k++;
 	for (size_t i = 0; i < p->npend; i++) {
 		if (read_result(p, &p->pend[i], &k) == -1)
 			goto fail;
@@ -656,30 +710,151 @@ fail:
 	return rc;
 }
 
-/* The batch again, every insert with ON CONFLICT DO NOTHING (and the next
- * SAFE_BATCHES batches too), after a unique violation aborted it. */
 static int
-replay_safe(struct store_pg *p)
+key_cmp(const void *a, const void *b)
 {
-	store_pg_rollback(p);
-	p->conflict = 0;
-	p->safe_left = SAFE_BATCHES + 1;
-	if (pipeline_begin(p) == -1)
+	return strcmp(a, b);
+}
+
+/* "BEGIN;" and the advisory lock of every (market, timeframe) of the batch,
+ * in the order of their names (two writers never wait on each other in a
+ * cycle), as text in p->sql; 0 or -1 (memory). The key is the text
+ * 'market/timeframe', as every writer's. */
+static int
+locks_sql(struct store_pg *p)
+{
+	char(*keys)[MARKET_MAX + 8] = malloc((p->npend + 1) * sizeof(*keys));
+	size_t n = 0;
+
+	if (keys == NULL)
 		return -1;
+	for (size_t i = 0; i < p->npend; i++)
+		snprintf(keys[i], sizeof(keys[i]), "%.*s/%s", MARKET_MAX, p->pend[i].r->ci.market,
+		         tf_name((enum tf)p->pend[i].r->ci.tf));
+	qsort(keys, p->npend, sizeof(*keys), key_cmp);
+	buf_reset(&p->sql);
+	buf_puts(&p->sql, "BEGIN;");
 	for (size_t i = 0; i < p->npend; i++) {
-		if (send_result(p, &p->pend[i]) == -1)
-			return -1;
+		char *lit;
+
+		if (n > 0 && strcmp(keys[i], keys[n - 1]) == 0)
+			continue;
+		memmove(keys[n++], keys[i], sizeof(keys[i]));
+		if ((lit = PQescapeLiteral(p->conn, keys[i], strlen(keys[i]))) == NULL)
+			p->sql.err = 1;
+		else
+			buf_printf(&p->sql, "SELECT pg_advisory_xact_lock(hashtext(%s));", lit);
+		PQfreemem(lit);
 	}
+	free(keys);
+	return p->sql.err != 0 ? -1 : 0;
+}
+
+/* The COPY stream of the candles of every result not marked safe into
+ * p->copy; the number of candles in it, or -1 (memory). */
+static long
+copy_build(struct store_pg *p)
+{
+	long n = 0;
+
+	buf_reset(&p->copy);
+	pgcopy_header(&p->copy);
+	for (size_t i = 0; i < p->npend; i++) {
+		const struct msg_result *r = p->pend[i].r;
+		const char *tf = tf_name((enum tf)r->ci.tf);
+
+		/* oldest first, as the SQLite store */
+		for (size_t k = 0; !p->pend[i].safe && k < r->ncandles; k++, n++) {
+			if (pgcopy_candle(&p->copy, r->ci.market, tf,
+			                  &r->candles[r->ncandles - 1 - k]) == -1)
+				return -1;
+		}
+	}
+	pgcopy_trailer(&p->copy);
+	return p->copy.err != 0 ? -1 : n;
+}
+
+/* Records the failure of r of the simple query (a unique violation is the
+ * conflict); 0 if r succeeded. */
+static int
+simple_failed(struct store_pg *p, const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN)
+		return 0;
+	if (state != NULL && strcmp(state, "23505") == 0) {
+		p->conflict = 1;
+		log_debug("candles already stored on %s: the batch again with ON CONFLICT",
+		          p->shown);
+	} else {
+		failed(p, r, "BEGIN, locks and COPY");
+	}
+	return -1;
+}
+
+/* BEGIN, the locks (before anything reads or writes what they guard) and
+ * the COPY of the candles nobody has stored, in one simple query. 0, or -1
+ * (recorded: p->conflict for a unique violation). */
+static int
+locks_and_copy(struct store_pg *p)
+{
+	long ncopy = copy_build(p);
+	PGresult *r;
+	int rc = 0;
+
+	if (ncopy == -1 || locks_sql(p) == -1) {
+		log_warnx("batch for %s: out of memory", p->shown);
+		return -1;
+	}
+	if (ncopy > 0)
+		buf_puts(&p->sql, copy_sql);
+	if (p->sql.err != 0 || PQsendQuery(p->conn, p->sql.data) != 1) {
+		failed(p, NULL, "BEGIN");
+		return -1;
+	}
+	while ((r = PQgetResult(p->conn)) != NULL) {
+		if (simple_failed(p, r) == -1)
+			rc = -1;
+		else if (PQresultStatus(r) == PGRES_COPY_IN &&
+		         (PQputCopyData(p->conn, p->copy.data, (int)p->copy.len) != 1 ||
+		          PQputCopyEnd(p->conn, NULL) != 1))
+			rc = -1;
+		PQclear(r);
+		if (PQstatus(p->conn) != CONNECTION_OK)
+			break;
+	}
+	if (rc == 0 && PQstatus(p->conn) != CONNECTION_OK) {
+		failed(p, NULL, "COPY");
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+write_all(struct store_pg *p)
+{
+	p->conflict = 0;
+	if (locks_and_copy(p) == -1)
+		return -1;
 	return pipeline_commit(p);
 }
 
 int
 store_pg_commit(struct store_pg *p)
 {
-	int rc = pipeline_commit(p);
+	int rc = write_all(p);
 
-	if (rc == -1 && p->conflict && !p->lost)
-		rc = replay_safe(p);
+	/* a unique violation aborted it: again, every insert ON CONFLICT
+	 * DO NOTHING (and the next SAFE_BATCHES batches too) */
+	if (rc == -1 && p->conflict && !p->lost) {
+		store_pg_rollback(p);
+		p->safe_left = SAFE_BATCHES + 1;
+		for (size_t i = 0; i < p->npend; i++)
+			p->pend[i].safe = 1;
+		rc = write_all(p);
+	}
 	if (p->safe_left > 0)
 		p->safe_left--;
 	return rc;

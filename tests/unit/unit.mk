@@ -11,7 +11,7 @@ TESTS    += $(UNIT_BIN)
 
 # Tests of process-private modules: extra objects and include paths.
 # (overlap_test has its own rule in the top-level Makefile.)
-tests/unit/store_test: writer/store.o writer/store_pg.o
+tests/unit/store_test: writer/store.o writer/store_pg.o writer/pgcopy.o
 tests/unit/store_test: UNIT_CFLAGS := -Iwriter
 tests/unit/upbit_json_test: $(FETCHER_JSON_OBJ)
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
