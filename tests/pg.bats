@@ -236,3 +236,18 @@ collect_as() { # RUNDIR SOURCE FROM TO
 		[ $((got * 100)) -le $((ideal * 105)) ]
 	done
 }
+
+@test "pg: candles already stored without their coverage: the writer's COPY conflicts, the batch is written again ON CONFLICT, equal to the truth" {
+	local from=2026-10-01T00:00:00 to=2026-10-03T00:00:00
+	check_range KRW-BTC 1m $from $to
+	# the candles stay, some go, the coverage goes: every result of the rerun
+	# meets stored candles (a re-sent result, a retried COMMIT)
+	q "DELETE FROM candlepipe.coverage; DELETE FROM candlepipe.candles WHERE extract(minute FROM candle_date_time_utc) = 7"
+	[ "$(q "SELECT count(*) FROM candlepipe.candles")" -eq $((2880 - 48)) ]
+	check_range KRW-BTC 1m $from $to -v
+	grep -q "candles already stored on .*: the batch again with ON CONFLICT" "$BATS_TEST_TMPDIR/run/writer.log"
+	grep -q " 0 failed batches" "$BATS_TEST_TMPDIR/run/writer.log"
+	grep -q "48 new candles" "$BATS_TEST_TMPDIR/run/writer.log"
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+	coverage_merged
+}

@@ -94,7 +94,9 @@ void store_rollback(struct store *s);
 
 /* Checks one result (see store_check_result), then inserts its candles and
  * records the range it proves, inside the open transaction. now is the wall
- * clock in epoch seconds. Fills *out on STORE_OK. */
+ * clock in epoch seconds. Fills *out on STORE_OK; on PostgreSQL the batch
+ * is written at store_commit, so r and out must stay valid until then and
+ * *out is filled when it returns 0. */
 enum store_status store_put_result(struct store *s, const struct msg_result *r, int64_t now,
                                    struct store_outcome *out);
 

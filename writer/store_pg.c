@@ -6,33 +6,37 @@
  * schema of pgschema.h (created here when the database is empty; a NEWER
  * or FOREIGN database is refused without a write, see pgdb.h).
  *
- * A result is written, inside the caller's transaction, as: the advisory
- * lock of its (market, timeframe) (pg_advisory_xact_lock, held to COMMIT),
- * taken before the coverage merge reads, so two writers on one database
- * merge one after the other; its candles, staged as unnest arrays in one
- * INSERT; then the coverage merge, one statement that leaves a range
- * already covered alone (a duplicate) or replaces every row overlapping or
- * touching it by their union; and history_start. Coverage therefore never
- * exists without its candles, and the EXCLUDE constraint on coverage is
- * the backstop. Everything is idempotent: a transaction retried after a
- * connection lost during COMMIT (it may have committed) inserts nothing and
- * finds its range covered.
+ * A batch of results is one transaction, written at store_pg_commit (the
+ * outcomes are filled in once COMMIT has answered), in three round trips:
+ * 1. one simple query: BEGIN, the advisory lock of every (market,
+ *    timeframe) of the batch (pg_advisory_xact_lock, held to COMMIT, in
+ *    the order of their names), taken before anything reads or writes
+ *    what they guard, so two writers on one database merge one after the
+ *    other; then COPY ... FROM STDIN (FORMAT binary) of the batch's candles
+ *    (pgcopy.c: the server parses no text, and COPY inserts rows in bulk,
+ *    far cheaper for the server than INSERT ... ON CONFLICT);
+ * 2. the stream of candles, answered with the COPY's outcome;
+ * 3. one pipeline: per result its coverage merge (one statement that
+ *    leaves a range already covered alone, a duplicate, or replaces every
+ *    row overlapping or touching it by their union) and history_start,
+ *    then COMMIT, and one sync.
+ * Coverage therefore never exists without its candles, and the EXCLUDE
+ * constraint on coverage is the backstop.
  *
- * Speed (one round trip per batch): a transaction is one libpq pipeline,
- * BEGIN, every result's commands and COMMIT sent at once and read back
- * after one sync; the outcomes are filled in when COMMIT has answered. The
- * candles go in with a plain INSERT, a third cheaper for the server than
- * ON CONFLICT DO NOTHING: under the advisory lock nobody else adds candles
- * of that (market, timeframe), so a conflict means the rows were already
- * there (a re-sent result, a retried COMMIT, a copy into a filled
- * database). Such a unique violation aborts the transaction, which is then
- * written again with ON CONFLICT DO NOTHING, as are the next SAFE_BATCHES
- * batches; a result whose candles overlap those of one of the last
- * RECENT_MAX results sent (its batch's included: a hedge's twin, a re-issued
- * lease) goes with ON CONFLICT at once. The
- * server's answers to a batch are a few hundred bytes a result, far below
- * a socket buffer, so sending the whole batch before reading cannot
- * deadlock.
+ * COPY has no ON CONFLICT: a candle already stored fails it with a unique
+ * violation, which aborts the transaction. Under the advisory lock nobody
+ * else adds candles of that (market, timeframe), so that happens only when
+ * the rows were already there (a re-sent result, a retried COMMIT, a copy
+ * into a filled database). The batch is then written again with every
+ * result's candles as unnest arrays in an INSERT ... ON CONFLICT DO
+ * NOTHING, and so are the next SAFE_BATCHES batches; a result whose
+ * candles overlap those of one of the last RECENT_MAX results sent (a
+ * hedge's twin, a re-issued lease), or that the binary form cannot carry,
+ * takes that path at once. Everything is idempotent: a transaction retried
+ * after a connection lost during COMMIT (it may have committed) inserts
+ * nothing and finds its ranges covered. The server's answers to the
+ * pipeline are a few hundred bytes a result, far below a socket buffer, so
+ * sending it whole before reading cannot deadlock.
  *
  * There is no lock file: several writers (collectors on several hosts) may
  * share the database; the advisory locks serialise what must be.
