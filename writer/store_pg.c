@@ -911,3 +911,55 @@ store_pg_load_markets(struct store_pg *p, const char *json, long len, int64_t no
 	PQclear(r);
 	return n;
 }
+
+/* Copy mode: runs sql with the text parameters v[0..n) (NULL is NULL) as
+ * its own transaction; *changed = 1 if it changed a row. 0 or -1. */
+static int
+exec_once(struct store_pg *p, const char *sql, const char *const *v, int n, int *changed)
+{
+	PGresult *r = PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0);
+	int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc == 0)
+		*changed = strtol(PQcmdTuples(r), NULL, 10) > 0;
+	else
+		failed(p, r, "copy");
+	PQclear(r);
+	return rc;
+}
+
+int
+store_pg_put_history(struct store_pg *p, const char *market, const char *tf, int64_t first,
+                     int *changed)
+{
+	char t[TIME_TEXT_LEN];
+	const char *v[3] = { market, tf, t };
+
+	time_format(first, t);
+	return exec_once(p,
+	                 "INSERT INTO candlepipe.history_start AS h(market, timeframe, first_utc)"
+	                 " VALUES ($1, $2, $3::timestamp) ON CONFLICT (market, timeframe)"
+	                 " DO UPDATE SET first_utc = excluded.first_utc"
+	                 " WHERE h.first_utc IS DISTINCT FROM excluded.first_utc",
+	                 v, 3, changed);
+}
+
+int
+store_pg_put_market(struct store_pg *p, const struct store_market *m, int *changed)
+{
+	const char *v[6] = { m->market,  m->korean_name, m->english_name,
+		             m->warning, m->caution,     m->updated_utc };
+
+	return exec_once(
+	    p,
+	    "INSERT INTO candlepipe.markets AS m(market, korean_name, english_name,"
+	    " warning, caution, updated_utc) VALUES ($1, $2, $3, $4::int::boolean,"
+	    " $5::jsonb, $6::timestamp) ON CONFLICT (market) DO UPDATE SET"
+	    " korean_name = excluded.korean_name, english_name = excluded.english_name,"
+	    " warning = excluded.warning, caution = excluded.caution,"
+	    " updated_utc = excluded.updated_utc"
+	    " WHERE (m.korean_name, m.english_name, m.warning, m.caution, m.updated_utc)"
+	    " IS DISTINCT FROM (excluded.korean_name, excluded.english_name,"
+	    " excluded.warning, excluded.caution, excluded.updated_utc)",
+	    v, 6, changed);
+}

@@ -34,6 +34,10 @@ void store_pg_rollback(struct store_pg *p);
  * succeeded (store_pg.c). */
 enum store_status store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
                                       struct store_outcome *out);
+/* store_put_history and store_put_market on PostgreSQL (store.h). */
+int store_pg_put_history(struct store_pg *p, const char *market, const char *tf, int64_t first,
+                         int *changed);
+int store_pg_put_market(struct store_pg *p, const struct store_market *m, int *changed);
 /* 1 if the last failure lost the connection (or the server is restarting). */
 int store_pg_lost(const struct store_pg *p);
 /* One attempt to connect again (and prepare the statements): 0, or -1 with
