@@ -487,16 +487,26 @@ summary(const struct copy *c)
 		       c->src_name);
 }
 
+/* Opens the destination (store_open: refused unchanged when not ours). */
+static int
+open_dst(struct copy *c)
+{
+	struct store_err err;
+
+	if ((c->dst = store_open(c->dst_name, &err)) != NULL)
+		return 0;
+	log_warnx("%s", err.msg);
+	return err.code;
+}
+
 int
-copy_run(struct store *dst, const char *dst_name, const char *src,
-         volatile const sig_atomic_t *stop)
+copy_run(const char *dst, const char *src, volatile const sig_atomic_t *stop)
 {
 	static struct copy c; /* its candle buffers: 5 MB */
 	int code = EXIT_OK, has;
 
 	memset(&c, 0, sizeof(c));
-	c.dst = dst;
-	c.dst_name = dst_name;
+	c.dst_name = dst;
 	c.src_name = src;
 	c.stop = stop;
 	if (ledger_src_open(src, "cp-writer copy", &c.src, &code) == -1)
@@ -505,8 +515,12 @@ copy_run(struct store *dst, const char *dst_name, const char *src,
 		log_warnx("--copy-from %s: no such file", src);
 		return EXIT_PERMFAIL;
 	}
-	code = EXIT_OK; /* not set on success */
+	/* the source first: a bad one leaves the destination untouched */
 	has = src_has_schema(&c, c.src.pg != NULL ? "candles" : "candles_exact");
+	if (has != -1 && (code = open_dst(&c)) != EXIT_OK) {
+		ledger_src_close(&c.src);
+		return code;
+	}
 	if (has == -1 || (has == 1 && (copy_pairs(&c) == -1 || copy_markets(&c) == -1)))
 		code = c.perm ? EXIT_PERMFAIL : EXIT_TEMPFAIL;
 	progress(&c, 1);
@@ -515,7 +529,8 @@ copy_run(struct store *dst, const char *dst_name, const char *src,
 	else
 		log_warnx("copy of %s into %s stopped; run it again to complete it (nothing is"
 		          " copied twice)",
-		          src, dst_name);
+		          src, dst);
+	store_close(&c.dst);
 	ledger_src_close(&c.src);
 	return code;
 }

@@ -15,13 +15,14 @@
 #include "store.h"
 
 /* Copies src (a path or a PostgreSQL URI, judged like a reader's, never
- * written) into dst (open, named dst_name for messages). Progress goes to
+ * written) into dst (opened with store_open once src is judged, so a bad
+ * source leaves it untouched; a refused dst returns store_open's exit
+ * code, unchanged). Progress goes to
  * the log every few seconds, one summary line to stdout. Returns the exit
  * code: EXIT_OK, EXIT_PERMFAIL (src missing, not ours, newer; a row the
  * destination refuses), EXIT_TEMPFAIL (a database failed: run it again,
  * nothing is copied twice). stop, when it becomes nonzero, ends the copy
  * after the batch in hand (EXIT_TEMPFAIL). */
-int copy_run(struct store *dst, const char *dst_name, const char *src,
-             volatile const sig_atomic_t *stop);
+int copy_run(const char *dst, const char *src, volatile const sig_atomic_t *stop);
 
 #endif

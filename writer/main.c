@@ -619,6 +619,8 @@ main(int argc, char **argv)
 
 	proc_catch_signals(on_signal, NULL);
 
+	if (o.copy_from != NULL)
+		return copy_run(o.db, o.copy_from, &stop_signal);
 	for (i = 0; i < BATCH_MAX; i++)
 		slots[i].r.candles = candle_bufs[i];
 	store = store_open(o.db, &err);
@@ -626,11 +628,6 @@ main(int argc, char **argv)
 		log_warnx("%s", err.msg);
 		store_close(&store);
 		return err.code;
-	}
-	if (o.copy_from != NULL) {
-		rc = copy_run(store, o.db, o.copy_from, &stop_signal);
-		store_close(&store);
-		return rc;
 	}
 	if (o.ready_file != NULL)
 		unlink(o.ready_file); /* a stale one from a previous run says nothing */
