@@ -385,7 +385,7 @@ res_push(struct store_pg *p, PGresult *r)
 {
 	if (p->nres == p->rescap) {
 		size_t cap = p->rescap != 0 ? p->rescap * 2 : 256;
-		PGresult **n = realloc(p->res, cap * sizeof(*n));
+		PGresult **n = realloc(p->res, cap * sizeof(PGresult *));
 
 		if (n == NULL) {
 			PQclear(r);
@@ -619,7 +619,6 @@ store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
                     struct store_outcome *out)
 {
 	const struct chunk_info *ci = &r->ci;
-	struct pending *e;
 	char why[160];
 
 	if (store_check_result(r, now, why, sizeof(why)) == -1) {
@@ -628,7 +627,7 @@ store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
 		          ci->tf < TF_COUNT ? tf_name((enum tf)ci->tf) : "?", why);
 		return STORE_REJECTED;
 	}
-	if ((e = pending_add(p, r, now, out)) == NULL) {
+	if (pending_add(p, r, now, out) == NULL) {
 		log_warnx("result of chunk %llu: out of memory", (unsigned long long)ci->id);
 		return STORE_ERROR;
 	}
@@ -819,12 +818,13 @@ locks_and_copy(struct store_pg *p)
 		return -1;
 	}
 	while ((r = PQgetResult(p->conn)) != NULL) {
-		if (simple_failed(p, r) == -1)
-			rc = -1;
-		else if (PQresultStatus(r) == PGRES_COPY_IN &&
-		         (PQputCopyData(p->conn, p->copy.data, (int)p->copy.len) != 1 ||
-		          PQputCopyEnd(p->conn, NULL) != 1))
-			rc = -1;
+		int ok = simple_failed(p, r) == 0;
+
+		/* the COPY's data goes when the server asks for it */
+		if (ok && PQresultStatus(r) == PGRES_COPY_IN)
+			ok = PQputCopyData(p->conn, p->copy.data, (int)p->copy.len) == 1 &&
+			     PQputCopyEnd(p->conn, NULL) == 1;
+		rc = ok ? rc : -1;
 		PQclear(r);
 		if (PQstatus(p->conn) != CONNECTION_OK)
 			break;
