@@ -284,6 +284,7 @@ sqlite_source() { # DB
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"copied $BATS_TEST_TMPDIR/a.db into $DB: "*" new)"* ]]
+	[[ "$output" == *"writer"*"copy: market/timeframe "* ]]
 	[[ "$output" != *"nothing changed"* ]]
 	# PostgreSQL holds the same candles (numeric keeps the scale)
 	local m tf
@@ -342,7 +343,7 @@ sqlite_source() { # DB
 	truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T20:00:00 | diff - <(db_dump "$a" KRW-BTC 1m)
 }
 
-@test "copy: a destination that is another program's is refused (exit 3) and left unchanged; a missing source too" {
+@test "copy: a destination that is another program's is refused (exit 3) and left unchanged; a missing source too; no server: exit 4" {
 	local a=$BATS_TEST_TMPDIR/a.db
 	collect --market KRW-BTC --timeframe 1h --from 2026-10-01T00:00:00 --to 2026-10-02T00:00:00 --db "$a" --rate 0 --quiet
 	q "CREATE SCHEMA candlepipe; CREATE TABLE candlepipe.candles(x int); INSERT INTO candlepipe.candles VALUES (7)"
@@ -370,4 +371,31 @@ sqlite_source() { # DB
 	[ ! -e "$BATS_TEST_TMPDIR/new.db" ]
 	run "$ROOT/run.sh" copy --from "$a"
 	[ "$status" -eq 2 ]
+	# a server that is not there: temporary, run it again
+	run "$ROOT/run.sh" copy --from "$a" --to "postgresql://postgres@/cp?host=$BATS_TEST_TMPDIR/nosock"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"cannot connect to postgresql://postgres@/cp?host="* ]]
+}
+
+@test "pg: the writer under memcheck (COPY, the batch again ON CONFLICT, copy mode both ways): no error, no leak" {
+	command -v valgrind >/dev/null || skip "valgrind is not installed (apt-get install valgrind)"
+	[ "${SANITIZE:-0}" != 1 ] || skip "valgrind and ASan do not mix (make test SANITIZE=1)"
+	local vg="valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+	vg="$vg --show-leak-kinds=definite,indirect --track-fds=no --log-file=$BATS_TEST_TMPDIR/vg.%p.log"
+	local from=2026-10-01T00:00:00 to=2026-10-02T00:00:00 f bad=0
+	# only the writer runs under valgrind
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\ncase "$1" in */cp-writer) exec %s "$@" ;; esac\nexec "$@"\n' "$vg" >"$BATS_TEST_TMPDIR/bin/wrap"
+	chmod +x "$BATS_TEST_TMPDIR/bin/wrap"
+	CP_EXEC_WRAPPER="$BATS_TEST_TMPDIR/bin/wrap" check_range KRW-BTC 1m $from $to --fetchers 2
+	q "DELETE FROM candlepipe.coverage; DELETE FROM candlepipe.candles WHERE extract(minute FROM candle_date_time_utc) = 7"
+	CP_EXEC_WRAPPER="$BATS_TEST_TMPDIR/bin/wrap" check_range KRW-BTC 1m $from $to --fetchers 2
+	$vg "$ROOT/writer/cp-writer" --db "$BATS_TEST_TMPDIR/a.db" --copy-from "$DB"
+	$vg "$ROOT/writer/cp-writer" --db "$DB" --copy-from "$BATS_TEST_TMPDIR/a.db"
+	for f in "$BATS_TEST_TMPDIR"/vg.*.log; do
+		grep -q "ERROR SUMMARY: 0 errors" "$f" || { echo "== $f"; head -60 "$f"; bad=1; }
+	done
+	[ "$(ls "$BATS_TEST_TMPDIR"/vg.*.log | wc -l)" -eq 4 ]
+	[ "$bad" = 0 ]
 }
