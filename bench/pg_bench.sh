@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # PostgreSQL against SQLite (issue 14): candles/s of a 14-day 1m collection
 # into each at the same simulator latency, and with no rate limit and no
-# latency (the writer's ceiling), and four collectors into one database at
-# once (their total checked against the truth). Starts its own throwaway PostgreSQL
-# server (tests/pg_helpers.bash) and removes it. Prints figures; judges
-# nothing. Skips, saying so, without the server binaries.
+# latency (the writer's ceiling); then four collectors into one database at
+# once (their total checked against the truth). Starts its own throwaway
+# PostgreSQL server (tests/pg_helpers.bash) and removes it. Prints figures;
+# judges nothing. Skips, saying so, without the server binaries.
+# PG_BENCH_BEFORE=PATH also runs the writer's ceiling with the cp-writer at
+# PATH (an older build, e.g. of main) and prints both: before and after.
 set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/pg_helpers.bash
@@ -53,9 +55,21 @@ RAW=(--market KRW-BTC,KRW-ETH,KRW-XRP,KRW-SOL --timeframe 1m --from 2026-09-01T0
 	--to 2026-09-15T00:00:00 --rate 0 --fetchers 2 --inflight 8)
 bench_collect "$DB" "${RAW[@]}"
 line sqlite; sq=$(rate "$STORED" "$ELAPSED")
+if [ -n "${PG_BENCH_BEFORE:-}" ]; then
+	# the same run with another writer binary (an older build), in place of
+	# ours through run.sh's CP_EXEC_WRAPPER
+	printf '#!/bin/sh\ncase "$1" in */cp-writer) shift; exec "%s" "$@" ;; esac\nexec "$@"\n' \
+		"$PG_BENCH_BEFORE" >"$BENCH_TMP/before.sh"
+	chmod +x "$BENCH_TMP/before.sh"
+	CP_EXEC_WRAPPER="$BENCH_TMP/before.sh" pg_collect "${RAW[@]}"
+	line "pg before"; pb=$(rate "$STORED" "$ELAPSED")
+fi
 pg_collect "${RAW[@]}"
 line postgresql; pq=$(rate "$STORED" "$ELAPSED")
 printf '  ratio postgresql/sqlite: %.2f\n' "$(awk -v a="$pq" -v b="$sq" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+[ -z "${pb:-}" ] || printf '  before: %d candles/s (ratio %.2f), now %.2f x that\n' "$pb" \
+	"$(awk -v a="$pb" -v b="$sq" 'BEGIN { print (b > 0 ? a / b : 0) }')" \
+	"$(awk -v a="$pq" -v b="$pb" 'BEGIN { print (b > 0 ? a / b : 0) }')"
 awk -v a="$pq" 'BEGIN { printf "  target >= 100000 candles/s end to end: %s\n", (a >= 100000 ? "met" : "not met") }'
 
 echo "-- four collectors into one PostgreSQL database at once (own run dirs and"
