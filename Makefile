@@ -49,7 +49,7 @@ FETCHER_SRC := fetcher/main.c fetcher/http.c fetcher/json_tok.c fetcher/upbit_js
                fetcher/sandbox.c fetcher/lease.c
 # the Upbit reader, also linked by its unit tests and bench/json_bench
 FETCHER_JSON_OBJ := fetcher/json_tok.o fetcher/upbit_json.o
-WRITER_SRC  := writer/main.c writer/store.c writer/store_pg.c writer/check.c
+WRITER_SRC  := writer/main.c writer/store.c writer/store_pg.c writer/pgcopy.c writer/copy.c writer/check.c
 
 BINS += planner/cp-planner fetcher/cp-fetcher writer/cp-writer bench/msgsize bench/json_bench
 

@@ -76,6 +76,8 @@ commands:
   gaps      never-fetched ranges and no-trade stretches of a market
   export    stream whole markets or ranges as csv or jsonl
   verify    check a database read-only, as fsck does (exit 0 clean, 1 problems)
+  copy      copy a database into another, SQLite or PostgreSQL either way
+            (--from SRC --to DST; ./run.sh copy --help)
   monitor   attach to a running collection: live view, --json, --prometheus
   serve     answer Upbit's candle API from the database (./run.sh serve --help)
   sim       run the offline Upbit simulator (./run.sh sim --help)
@@ -1510,6 +1512,50 @@ cfg_apply() {
 	CFG_ARGV=("$cmd" "${CFG_ARGV[@]}" "${CFG_REST[@]}")
 }
 
+usage_copy() {
+	cat <<'USAGE'
+usage: ./run.sh copy --from SRC --to DST [-v]
+
+Copies the candles, coverage, history starts and markets of SRC into DST,
+each a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB or
+libpq keywords), either way. SRC is only read. DST is written by the writer
+(cp-writer --copy-from), with the same checks and the same coverage merge
+as a collection: what DST already holds stays, the coverage of both is
+merged. A DST that is another program's or a newer candlepipe's is refused
+and left unchanged. Copying again changes nothing and says so. Progress
+goes to stderr, one summary line to stdout.
+exit status: 0 copied, 2 usage, 3 permanent (SRC missing, not candlepipe's
+or newer; DST refused; the SQLite DST held by a writer), 4 temporary (run
+it again to complete it: nothing is copied twice)
+  --from SRC         the database to copy
+  --to DST           the database to copy into (a missing SQLite file is
+                     created; its directory must exist)
+  -v, --verbose      verbose logs
+  -h, --help         this text
+USAGE
+}
+
+# copy --from SRC --to DST: the writer's copy mode, its exit code
+cmd_copy() {
+	local from="" to="" verbose=""
+	USAGE_HINT="./run.sh copy --help"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) usage_copy; exit 0 ;;
+		--from | --to) [ $# -ge 2 ] || die_usage "$1 needs a database"
+			if [ "$1" = --from ]; then from=$2; else to=$2; fi
+			shift 2 ;;
+		--from=*) from=${1#--from=}; shift ;;
+		--to=*) to=${1#--to=}; shift ;;
+		-v | --verbose) verbose=-v; shift ;;
+		*) die_usage "unknown argument '$1'" ;;
+		esac
+	done
+	[ -n "$from" ] && [ -n "$to" ] || die_usage "copy needs --from SRC and --to DST"
+	[ -x "$WRITER" ] || die 1 "$WRITER is missing: run 'make' first"
+	exec "$WRITER" --db "$to" --copy-from "$from" $verbose
+}
+
 usage_check_config() {
 	cat <<'USAGE'
 usage: ./run.sh check-config [FILE]
@@ -1581,6 +1627,7 @@ cfg_apply "$@"
 set -- "${CFG_ARGV[@]}"
 case "${1:-help}" in
 check-config) shift; cmd_check_config "$@"; exit $? ;;
+copy) shift; cmd_copy "$@" ;;
 collect) shift; cmd_collect "$@"; exit $? ;;
 start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;

@@ -236,3 +236,166 @@ collect_as() { # RUNDIR SOURCE FROM TO
 		[ $((got * 100)) -le $((ideal * 105)) ]
 	done
 }
+
+@test "pg: candles already stored without their coverage: the writer's COPY conflicts, the batch is written again ON CONFLICT, equal to the truth" {
+	local from=2026-10-01T00:00:00 to=2026-10-03T00:00:00
+	check_range KRW-BTC 1m $from $to
+	# the candles stay, some go, the coverage goes: every result of the rerun
+	# meets stored candles (a re-sent result, a retried COMMIT)
+	q "DELETE FROM candlepipe.coverage; DELETE FROM candlepipe.candles WHERE extract(minute FROM candle_date_time_utc) = 7"
+	[ "$(q "SELECT count(*) FROM candlepipe.candles")" -eq $((2880 - 48)) ]
+	check_range KRW-BTC 1m $from $to -v
+	grep -q "candles already stored on .*: the batch again with ON CONFLICT" "$BATS_TEST_TMPDIR/run/writer.log"
+	grep -q " 0 failed batches" "$BATS_TEST_TMPDIR/run/writer.log"
+	grep -q "48 new candles" "$BATS_TEST_TMPDIR/run/writer.log"
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+	coverage_merged
+}
+
+# every table of a SQLite database, rows sorted, as text (candles by
+# tests/db_dump.sh, byte for byte like the truth)
+sqlite_tables() { # DB
+	local m tf
+	while IFS='|' read -r m tf; do
+		db_dump "$1" "$m" "$tf"
+	done < <(sqlite3 "$1" "SELECT DISTINCT market, timeframe FROM candles_exact ORDER BY 1, 2")
+	sqlite3 "$1" "SELECT * FROM coverage ORDER BY 1, 2, 3; SELECT * FROM history_start ORDER BY 1, 2;
+		SELECT market, korean_name, english_name, warning, updated_utc FROM markets ORDER BY 1"
+}
+
+# a SQLite database with several timeframes, a history start and a sparse market
+sqlite_source() { # DB
+	local c=(--api-url "$SIM_URL" --run-dir "$BATS_TEST_TMPDIR/run.src" --db "$1" --rate 0 --quiet)
+	"$ROOT/run.sh" collect "${c[@]}" --market KRW-BTC,KRW-ETH --timeframe 1m,1h \
+		--from 2026-10-01T00:00:00 --to 2026-10-02T00:00:00 3>&- &&
+		"$ROOT/run.sh" collect "${c[@]}" --market KRW-BTC,KRW-ETH --timeframe 1m \
+			--from 2026-10-03T00:00:00 --to 2026-10-03T12:00:00 3>&- &&
+		"$ROOT/run.sh" collect "${c[@]}" --market KRW-BTC --timeframe 1w,1M \
+			--from 2015-01-01T00:00:00 --to 2026-10-01T00:00:00 3>&- &&
+		"$ROOT/run.sh" collect "${c[@]}" --market KRW-MED,KRW-BERA --timeframe 1m \
+			--from 2026-10-31T12:00:00 --to 2026-11-01T12:00:00 3>&-
+}
+
+@test "copy: SQLite -> PostgreSQL -> SQLite gives back every table byte for byte; a second copy changes nothing and says so" {
+	sqlite_source "$BATS_TEST_TMPDIR/a.db"
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT count(*) FROM history_start")" -ge 1 ]
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT count(DISTINCT market || timeframe) FROM coverage")" -ge 6 ]
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/a.db" --to "$DB"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"copied $BATS_TEST_TMPDIR/a.db into $DB: "*" new)"* ]]
+	[[ "$output" == *"writer"*"copy: market/timeframe "* ]]
+	[[ "$output" != *"nothing changed"* ]]
+	# PostgreSQL holds the same candles (numeric keeps the scale)
+	local m tf
+	while IFS='|' read -r m tf; do
+		diff <(db_dump "$BATS_TEST_TMPDIR/a.db" "$m" "$tf") <(pg_db_dump "$DB" "$m" "$tf")
+	done < <(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT DISTINCT market, timeframe FROM candles_exact")
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq "$(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT count(*) FROM coverage")" ]
+	coverage_merged
+	# again: nothing changes, and it says so
+	local before
+	before=$(pg_psql "$DB" -c "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM
+		(SELECT c::text t FROM candlepipe.candles c UNION ALL SELECT v::text FROM candlepipe.coverage v
+		 UNION ALL SELECT h::text FROM candlepipe.history_start h UNION ALL SELECT m::text FROM candlepipe.markets m) x")
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/a.db" --to "$DB"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 new)"*"nothing changed: $DB already held everything of $BATS_TEST_TMPDIR/a.db"* ]]
+	[ "$(pg_psql "$DB" -c "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM
+		(SELECT c::text t FROM candlepipe.candles c UNION ALL SELECT v::text FROM candlepipe.coverage v
+		 UNION ALL SELECT h::text FROM candlepipe.history_start h UNION ALL SELECT m::text FROM candlepipe.markets m) x")" = "$before" ]
+	# and back into a new SQLite file: every table as the original
+	run "$ROOT/run.sh" copy --from "$DB" --to "$BATS_TEST_TMPDIR/b.db"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	diff <(sqlite_tables "$BATS_TEST_TMPDIR/a.db") <(sqlite_tables "$BATS_TEST_TMPDIR/b.db")
+	# SQLite -> SQLite too, again nothing the second time
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/b.db" --to "$BATS_TEST_TMPDIR/c.db"
+	[ "$status" -eq 0 ]
+	diff <(sqlite_tables "$BATS_TEST_TMPDIR/a.db") <(sqlite_tables "$BATS_TEST_TMPDIR/c.db")
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/b.db" --to "$BATS_TEST_TMPDIR/c.db"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing changed"* ]]
+}
+
+@test "copy: into a database that holds part of it already: coverage merged with what was there, every candle once" {
+	local a=$BATS_TEST_TMPDIR/a.db
+	# the source: 1m of Oct 1 06:00..18:00; the destination: 00:00..08:00 and 16:00..20:00
+	collect --market KRW-BTC --timeframe 1m --from 2026-10-01T06:00:00 --to 2026-10-01T18:00:00 --db "$a" --rate 0 --quiet
+	collect --market KRW-BTC --timeframe 1m --from 2026-10-01T00:00:00 --to 2026-10-01T08:00:00 --db "$DB" --rate 0 --quiet
+	collect --market KRW-BTC --timeframe 1m --from 2026-10-01T16:00:00 --to 2026-10-01T20:00:00 --db "$DB" --rate 0 --quiet
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 2 ]
+	run "$ROOT/run.sh" copy --from "$a" --to "$DB"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# 8:00..16:00 was new: 480 candles
+	[[ "$output" == *"720 candles (480 new)"* ]]
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
+	[ "$(q "SELECT span FROM candlepipe.coverage")" = '["2026-10-01 00:00:00","2026-10-01 20:00:00")' ]
+	coverage_merged
+	truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T20:00:00 | diff - <(pg_db_dump "$DB" KRW-BTC 1m)
+	# the other way: the SQLite file gains the rest, one coverage row
+	run "$ROOT/run.sh" copy --from "$DB" --to "$a"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1200 candles (480 new)"* ]]
+	[ "$(sqlite3 "$a" "SELECT from_utc, to_utc FROM coverage")" = "2026-10-01T00:00:00|2026-10-01T20:00:00" ]
+	truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T20:00:00 | diff - <(db_dump "$a" KRW-BTC 1m)
+}
+
+@test "copy: a destination that is another program's is refused (exit 3) and left unchanged; a missing source too; no server: exit 4" {
+	local a=$BATS_TEST_TMPDIR/a.db
+	collect --market KRW-BTC --timeframe 1h --from 2026-10-01T00:00:00 --to 2026-10-02T00:00:00 --db "$a" --rate 0 --quiet
+	q "CREATE SCHEMA candlepipe; CREATE TABLE candlepipe.candles(x int); INSERT INTO candlepipe.candles VALUES (7)"
+	run "$ROOT/run.sh" copy --from "$a" --to "$DB"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"not candlepipe's"*"refusing to touch it"* ]]
+	[ "$(pg_psql "$DB" -c "SELECT string_agg(relname, ',') FROM pg_class WHERE relnamespace = 'candlepipe'::regnamespace")" = candles ]
+	[ "$(q "SELECT x FROM candlepipe.candles")" = 7 ]
+	# a foreign SQLite file
+	sqlite3 "$BATS_TEST_TMPDIR/f.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+	local sum
+	sum=$(md5sum <"$BATS_TEST_TMPDIR/f.db")
+	run "$ROOT/run.sh" copy --from "$a" --to "$BATS_TEST_TMPDIR/f.db"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[ "$(md5sum <"$BATS_TEST_TMPDIR/f.db")" = "$sum" ]
+	# a source that is not there, or another program's: exit 3, nothing created
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/none.db" --to "$BATS_TEST_TMPDIR/new.db"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"no such file"* ]]
+	run "$ROOT/run.sh" copy --from "$BATS_TEST_TMPDIR/f.db" --to "$BATS_TEST_TMPDIR/new.db"
+	[ "$status" -eq 3 ]
+	[ ! -e "$BATS_TEST_TMPDIR/new.db" ]
+	run "$ROOT/run.sh" copy --from "$a"
+	[ "$status" -eq 2 ]
+	# a server that is not there: temporary, run it again
+	run "$ROOT/run.sh" copy --from "$a" --to "postgresql://postgres@/cp?host=$BATS_TEST_TMPDIR/nosock"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"cannot connect to postgresql://postgres@/cp?host="* ]]
+}
+
+@test "pg: the writer under memcheck (COPY, the batch again ON CONFLICT, copy mode both ways): no error, no leak" {
+	command -v valgrind >/dev/null || skip "valgrind is not installed (apt-get install valgrind)"
+	[ "${SANITIZE:-0}" != 1 ] || skip "valgrind and ASan do not mix (make test SANITIZE=1)"
+	local vg="valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+	vg="$vg --show-leak-kinds=definite,indirect --track-fds=no --log-file=$BATS_TEST_TMPDIR/vg.%p.log"
+	local from=2026-10-01T00:00:00 to=2026-10-02T00:00:00 f bad=0
+	# only the writer runs under valgrind
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\ncase "$1" in */cp-writer) exec %s "$@" ;; esac\nexec "$@"\n' "$vg" >"$BATS_TEST_TMPDIR/bin/wrap"
+	chmod +x "$BATS_TEST_TMPDIR/bin/wrap"
+	CP_EXEC_WRAPPER="$BATS_TEST_TMPDIR/bin/wrap" check_range KRW-BTC 1m $from $to --fetchers 2
+	q "DELETE FROM candlepipe.coverage; DELETE FROM candlepipe.candles WHERE extract(minute FROM candle_date_time_utc) = 7"
+	CP_EXEC_WRAPPER="$BATS_TEST_TMPDIR/bin/wrap" check_range KRW-BTC 1m $from $to --fetchers 2
+	$vg "$ROOT/writer/cp-writer" --db "$BATS_TEST_TMPDIR/a.db" --copy-from "$DB"
+	$vg "$ROOT/writer/cp-writer" --db "$DB" --copy-from "$BATS_TEST_TMPDIR/a.db"
+	for f in "$BATS_TEST_TMPDIR"/vg.*.log; do
+		grep -q "ERROR SUMMARY: 0 errors" "$f" || { echo "== $f"; head -60 "$f"; bad=1; }
+	done
+	[ "$(ls "$BATS_TEST_TMPDIR"/vg.*.log | wc -l)" -eq 4 ]
+	[ "$bad" = 0 ]
+}

@@ -11,7 +11,10 @@
  * not written either, and goes back to the planner at once as FAILED. After
  * a crash, re-sent results find their coverage and are acked as duplicates.
  *
- * Exit: 0 on SIGTERM/SIGINT; 2 usage; 3 permanent (lock held, another
+ * With --copy-from SRC it serves nobody: it copies another candlepipe
+ * database into --db through the same store calls (copy.c) and exits.
+ *
+ * Exit: 0 on SIGTERM/SIGINT (or a copy done); 2 usage; 3 permanent (lock held, another
  * program's or a newer schema, not a regular file, no such directory,
  * permission denied, a bad --markets-file); 4 temporary (restart me).
  */
@@ -27,6 +30,7 @@
 #include <zmq.h>
 
 #include "check.h"
+#include "copy.h"
 #include "crashpoint.h"
 #include "events.h"
 #include "exitcodes.h"
@@ -49,6 +53,7 @@
 
 struct opts {
 	const char *db, *results, *work, *events, *ready_file, *markets_file;
+	const char *copy_from;                      /* --copy-from: copy this database, then exit */
 	int notify_fd;                              /* --notify-fd: -1 none */
 	struct net_curve bind_curve, connect_curve; /* CURVE keys (net.h) */
 	const char *curve_allow;                    /* client keys allowed to connect */
@@ -87,6 +92,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: cp-writer --db PATH --results EP --work EP [--events EP]\n"
 	           "                 [--ready-file F] [--notify-fd N] [--markets-file F] [-v]\n"
+	           "       cp-writer --db PATH --copy-from SRC [-v]\n"
 	           "  --db PATH         SQLite database: created if missing (its directory must\n"
 	           "                    exist); another program's file is refused, untouched;\n"
 	           "                    PATH.lock is held and names our pid\n"
@@ -104,8 +110,13 @@ usage(FILE *f)
 	           "                    encrypts --results, and is the planner's public key\n"
 	           "  --curve-client F  CURVE key pair of this process as a client\n"
 	           "  --curve-allow F   only clients with a public key in F may connect\n"
+	           "  --copy-from SRC   copy the candles, coverage, history starts and markets\n"
+	           "                    of SRC (a SQLite file or PostgreSQL, read only) into\n"
+	           "                    --db, merged, through the same checks; then exit\n"
+	           "                    (idempotent: again, it changes nothing and says so)\n"
 	           "  -v                verbose (debug) logging\n"
-	           "exit: 0 stopped by signal, 2 usage, 3 permanent failure, 4 temporary\n");
+	           "exit: 0 stopped by signal (or copied), 2 usage, 3 permanent failure,\n"
+	           "      4 temporary (a copy: run it again to complete it)\n");
 }
 
 /* --curve-server: the servers' key pair, for binding and for the planner. */
@@ -117,6 +128,27 @@ set_curve_server(const char *arg, void *dest)
 	o->bind_curve.server_key_file = arg;
 	o->connect_curve.server_key_file = arg;
 	return 0;
+}
+
+/* --copy-from: --db and a source other than it, no pipeline options. */
+static int
+check_copy_opts(const struct opts *o)
+{
+	const char *why = NULL;
+
+	if (o->db == NULL || o->db[0] == '\0' || o->copy_from[0] == '\0')
+		why = "--copy-from needs --db and a source";
+	else if (strcmp(o->db, o->copy_from) == 0)
+		why = "--copy-from and --db name the same database";
+	else if (o->results != NULL || o->work != NULL || o->events != NULL ||
+	         o->ready_file != NULL || o->notify_fd != -1)
+		why =
+		    "--copy-from takes no --results, --work, --events, --ready-file or --notify-fd";
+	if (why == NULL)
+		return 0;
+	fprintf(stderr, "cp-writer: %s\n", why);
+	usage(stderr);
+	return -1;
 }
 
 static int
@@ -134,6 +166,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		  .min = PROC_NOTIFY_FD_MIN,
 		  .max = PROC_NOTIFY_FD_MAX },
 		{ .name = "markets-file", .kind = OPT_STR, .dest = &o->markets_file },
+		{ .name = "copy-from", .kind = OPT_STR, .dest = &o->copy_from },
 		{ .name = "curve-server", .kind = OPT_FN, .dest = o, .fn = set_curve_server },
 		{ .name = "curve-client",
 		  .kind = OPT_STR,
@@ -154,6 +187,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -1;
 	}
+	if (o->copy_from != NULL)
+		return check_copy_opts(o);
 	if (o->db == NULL || o->results == NULL || o->work == NULL || o->db[0] == '\0' ||
 	    o->results[0] == '\0' || o->work[0] == '\0') {
 		fprintf(stderr, "cp-writer: --db, --results and --work are required\n");
@@ -584,6 +619,8 @@ main(int argc, char **argv)
 
 	proc_catch_signals(on_signal, NULL);
 
+	if (o.copy_from != NULL)
+		return copy_run(o.db, o.copy_from, &stop_signal);
 	for (i = 0; i < BATCH_MAX; i++)
 		slots[i].r.candles = candle_bufs[i];
 	store = store_open(o.db, &err);

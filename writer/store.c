@@ -1100,3 +1100,64 @@ done:
 	free(json);
 	return n;
 }
+
+/* Copy mode: runs sql once with the text parameters v[0..n) (NULL binds
+ * NULL); *changed = 1 if it changed a row. 0 or -1 (logged). */
+static int
+run_once(struct store *s, const char *sql, const char *const *v, int n, int *changed)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	for (int i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = v[i] != NULL ? sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC)
+		                  : sqlite3_bind_null(st, i + 1);
+	if (rc == SQLITE_OK)
+		rc = run(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		log_warnx("%s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	*changed = sqlite3_changes(s->db) > 0;
+	return 0;
+}
+
+int
+store_put_history(struct store *s, const char *market, const char *tf, int64_t first, int *changed)
+{
+	char t[TIME_TEXT_LEN];
+	const char *v[3] = { market, tf, t };
+
+	if (s->pg != NULL)
+		return store_pg_put_history(s->pg, market, tf, first, changed);
+	time_format(first, t);
+	return run_once(
+	    s,
+	    "INSERT INTO history_start(market, timeframe, first_utc) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT(market, timeframe) DO UPDATE SET first_utc = excluded.first_utc"
+	    " WHERE first_utc IS NOT excluded.first_utc",
+	    v, 3, changed);
+}
+
+int
+store_put_market(struct store *s, const struct store_market *m, int *changed)
+{
+	const char *v[6] = { m->market,  m->korean_name, m->english_name,
+		             m->warning, m->caution,     m->updated_utc };
+
+	if (s->pg != NULL)
+		return store_pg_put_market(s->pg, m, changed);
+	/* json(): the compact text store_load_markets keeps */
+	return run_once(s,
+	                "INSERT INTO markets(market, korean_name, english_name, warning, caution,"
+	                " updated_utc) VALUES (?1, ?2, ?3, CAST(?4 AS INTEGER), json(?5), ?6)"
+	                " ON CONFLICT(market) DO UPDATE SET korean_name = excluded.korean_name,"
+	                " english_name = excluded.english_name, warning = excluded.warning,"
+	                " caution = excluded.caution, updated_utc = excluded.updated_utc"
+	                " WHERE korean_name IS NOT excluded.korean_name"
+	                " OR english_name IS NOT excluded.english_name"
+	                " OR warning IS NOT excluded.warning OR caution IS NOT excluded.caution"
+	                " OR updated_utc IS NOT excluded.updated_utc",
+	                v, 6, changed);
+}

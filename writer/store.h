@@ -94,9 +94,26 @@ void store_rollback(struct store *s);
 
 /* Checks one result (see store_check_result), then inserts its candles and
  * records the range it proves, inside the open transaction. now is the wall
- * clock in epoch seconds. Fills *out on STORE_OK. */
+ * clock in epoch seconds. Fills *out on STORE_OK; on PostgreSQL the batch
+ * is written at store_commit, so r and out must stay valid until then and
+ * *out is filled when it returns 0. */
 enum store_status store_put_result(struct store *s, const struct msg_result *r, int64_t now,
                                    struct store_outcome *out);
+
+/* A markets row as a database holds it (copy mode, copy.c): the text of
+ * each column, NULL for an absent warning ("1" or "0") or caution (JSON). */
+struct store_market {
+	const char *market, *korean_name, *english_name, *warning, *caution;
+	const char *updated_utc; /* "YYYY-MM-DDTHH:MM:SS" */
+};
+
+/* Copy mode, outside store_begin/store_commit (each its own transaction):
+ * history_start of (market, tf) set to first, and one markets row upserted
+ * as given (updated_utc kept). *changed = 1 when the row was missing or
+ * differed. 0 or -1 (logged). */
+int store_put_history(struct store *s, const char *market, const char *tf, int64_t first,
+                      int *changed);
+int store_put_market(struct store *s, const struct store_market *m, int *changed);
 
 /* The sanity re-check, no database needed: 0 if r may be written at time now,
  * else -1 with the reason in why. Every candle aligned, before ci.to and

@@ -27,11 +27,17 @@ long store_pg_load_markets(struct store_pg *p, const char *json, long len, int64
 int store_pg_begin(struct store_pg *p);
 int store_pg_commit(struct store_pg *p);
 void store_pg_rollback(struct store_pg *p);
-/* store_put_result on PostgreSQL: the advisory lock of (market, timeframe)
- * first, the candles (unnest arrays, ON CONFLICT DO NOTHING), then the
- * coverage merge and history_start, in the open transaction. */
+/* store_put_result on PostgreSQL: checks r and queues it; r and out must
+ * stay valid until store_pg_commit, which writes the whole batch (the
+ * advisory locks of its (market, timeframe)s first, the candles, then the
+ * coverage merges and history_start) and fills every out once COMMIT has
+ * succeeded (store_pg.c). */
 enum store_status store_pg_put_result(struct store_pg *p, const struct msg_result *r, int64_t now,
                                       struct store_outcome *out);
+/* store_put_history and store_put_market on PostgreSQL (store.h). */
+int store_pg_put_history(struct store_pg *p, const char *market, const char *tf, int64_t first,
+                         int *changed);
+int store_pg_put_market(struct store_pg *p, const struct store_market *m, int *changed);
 /* 1 if the last failure lost the connection (or the server is restarting). */
 int store_pg_lost(const struct store_pg *p);
 /* One attempt to connect again (and prepare the statements): 0, or -1 with

@@ -11,13 +11,15 @@ TESTS    += $(UNIT_BIN)
 
 # Tests of process-private modules: extra objects and include paths.
 # (overlap_test has its own rule in the top-level Makefile.)
-tests/unit/store_test: writer/store.o writer/store_pg.o
+tests/unit/store_test: writer/store.o writer/store_pg.o writer/pgcopy.o
 tests/unit/store_test: UNIT_CFLAGS := -Iwriter
 tests/unit/upbit_json_test: $(FETCHER_JSON_OBJ)
 tests/unit/upbit_json_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/upbit_json_mutation_test: $(FETCHER_JSON_OBJ)
 tests/unit/upbit_json_mutation_test: UNIT_CFLAGS := -Ifetcher
 tests/unit/check_test: writer/check.o
+tests/unit/pgcopy_test: writer/pgcopy.o
+tests/unit/pgcopy_test: UNIT_CFLAGS := -Iwriter
 tests/unit/check_test: UNIT_CFLAGS := -Iwriter
 # the hand-driven fetcher and planner of tests/writer.bats (not a unit test)
 TESTS += tests/unit/result_peer
