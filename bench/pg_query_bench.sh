@@ -6,6 +6,7 @@
 # throwaway PostgreSQL server (tests/pg_load.sh, unix socket, fsync off) and
 # both are read. Prints figures; asserts nothing. Skips without the server.
 #   REPS=runs of the 200-candle query (default 50)
+#   MILLION=0 skips the covered query of a million candles (700 days of 1m)
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/pg_helpers.bash"
@@ -70,3 +71,29 @@ for f in csv jsonl; do
 	once "SQLite export --format $f" $f "$LITE"
 	once "PostgreSQL export --format $f" $f "$PG_URI"
 done
+
+# a covered query of a million candles, each way (issue 14): candles/s and RSS
+if [ "${MILLION:-1}" != 0 ]; then
+	BIG="$BENCH_TMP/big.db"
+	BFROM=2024-10-01T00:00:00 BTO=2026-09-01T00:00:00
+	echo "-- building: KRW-BTC 1m $BFROM .. $BTO (700 days), copied into PostgreSQL"
+	bench_collect "$BIG" --market KRW-BTC --timeframe 1m --from "$BFROM" --to "$BTO" --rate 0
+	BN=$STORED
+	BIG_URI=$(pg_createdb cpbig)
+	"$ROOT/tests/pg_load.sh" "$BIG" "$BIG_URI" >/dev/null
+	echo "  $BN candles"
+	big() { # NAME DB: one covered query of every candle, csv
+		local t0 t1 el rss
+		t0=$(now_s)
+		/usr/bin/time -f %M -o "$BENCH_TMP/rss" "$CPQ" query --db "$2" --market KRW-BTC \
+			--timeframe 1m --from "$BFROM" --to "$BTO" --format csv >/dev/null 2>&1
+		t1=$(now_s)
+		rss=$(tail -1 "$BENCH_TMP/rss")
+		el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+		printf '  %-44s %7d candles in %6.3f s: %8s candles/s, peak RSS %d MB\n' "$1" "$BN" \
+			"$el" "$(rate "$BN" "$el")" $((rss / 1024))
+	}
+	echo "-- a covered query of $BN candles (csv)"
+	big "SQLite query" "$BIG"
+	big "PostgreSQL query" "$BIG_URI"
+fi
