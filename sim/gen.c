@@ -31,7 +31,7 @@ enum {
 
 #define DEAD_BLOCK_S 10800 /* very sparse markets: dead stretches of 3 hours */
 
-static struct smarket markets[] = {
+static const struct smarket fixed_markets[] = {
 	/* code, korean, english, liquidity, recent, listed, tick_e8, base_ticks, vol/min e8 */
 	{ "KRW-BTC", "비트코인", "Bitcoin", SLIQ_DENSE, 0, "2017-10-24T00:00:00Z", 100000000000LL,
 	  140000, 200000000LL, 0, 0 },
@@ -79,10 +79,15 @@ static struct smarket markets[] = {
 	  2000000000LL, 0, 0 },
 };
 
-#define N_MARKETS ((int)(sizeof(markets) / sizeof(markets[0])))
+#define N_FIXED ((int)(sizeof(fixed_markets) / sizeof(fixed_markets[0])))
+#define N_ALL (N_FIXED + SIM_EXTRA_MARKETS_MAX)
+
+/* The served table: the fixed markets, then --extra-markets synthetic ones. */
+static struct smarket markets[N_ALL];
+static int n_markets;
 
 /* --delist: from this instant on the market is gone (INT64_MAX: never). */
-static int64_t delisted_ms[N_MARKETS];
+static int64_t delisted_ms[N_ALL];
 
 /* P(1-minute slot empty), P(second empty | its minute traded), P(3h block dead) */
 static const double liq_p_min[] = { 0.0, 0.1, 0.5, 0.6 };
@@ -145,12 +150,17 @@ sgen_init(const struct sgen_config *cfg)
 			s = 365 * 86400.0;
 		vol_ppm[tf] = (int64_t)(300.0 * sqrt(s / 60.0));
 	}
-	for (int i = 0; i < N_MARKETS; i++) {
+	n_markets = N_FIXED + cfg->extra_markets;
+	for (int i = 0; i < n_markets; i++) {
+		if (i < N_FIXED)
+			markets[i] = fixed_markets[i];
+		else
+			sextra_market(cfg->seed, i - N_FIXED + 1, &markets[i]);
 		markets[i].idx = i;
 		delisted_ms[i] = INT64_MAX;
 		if (markets[i].recent)
 			markets[i].listed_ms = cfg->recent_listed_ms;
-		else if (stime_parse(markets[i].listed, &markets[i].listed_ms) != 0)
+		else if (i < N_FIXED && stime_parse(markets[i].listed, &markets[i].listed_ms) != 0)
 			markets[i].listed_ms = 0;
 	}
 }
@@ -164,19 +174,19 @@ sgen_seed(void)
 int
 sgen_market_count(void)
 {
-	return N_MARKETS;
+	return n_markets;
 }
 
 const struct smarket *
 sgen_market(int i)
 {
-	return i >= 0 && i < N_MARKETS ? &markets[i] : NULL;
+	return i >= 0 && i < n_markets ? &markets[i] : NULL;
 }
 
 const struct smarket *
 sgen_find_market(const char *code)
 {
-	for (int i = 0; i < N_MARKETS; i++)
+	for (int i = 0; i < n_markets; i++)
 		if (strcmp(markets[i].code, code) == 0)
 			return &markets[i];
 	return NULL;
@@ -185,7 +195,7 @@ sgen_find_market(const char *code)
 int
 sgen_delist(const char *code, int64_t at_ms)
 {
-	for (int i = 0; i < N_MARKETS; i++) {
+	for (int i = 0; i < n_markets; i++) {
 		if (strcmp(markets[i].code, code) == 0) {
 			delisted_ms[i] = at_ms;
 			return 0;

@@ -21,9 +21,9 @@ usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: upbit-sim [serve] [options]      run the HTTP simulator\n"
-	    "       upbit-sim markets [--seed S] [--listed-at T] [--json]\n"
+	    "       upbit-sim markets [--seed S] [--listed-at T] [--extra-markets N] [--json]\n"
 	    "       upbit-sim truth --market M --timeframe TF --from A --to B\n"
-	    "                       [--seed S] [--listed-at T]\n"
+	    "                       [--seed S] [--listed-at T] [--extra-markets N]\n"
 	    "\n"
 	    "serve options:\n"
 	    "  --bind ADDR          numeric address to listen on (default 127.0.0.1)\n"
@@ -36,6 +36,8 @@ usage(FILE *f)
 	    "                       leaves /v1/market/all (repeatable)\n"
 	    "  --seed S             data and fault seed (default 1)\n"
 	    "  --listed-at T        listing instant of KRW-BERA (default %s)\n"
+	    "  --extra-markets N    add N synthetic KRW markets KRW-SIM001.. (0..%d,\n"
+	    "                       default 0); give truth and markets the same N\n"
 	    "  --rate-limit N       requests/s per (client IP, group), 0 = off (default 10)\n"
 	    "  --block-seconds N    first 418 block length, doubles per repeat (default 30)\n"
 	    "  --latency-ms MS      added latency per request, +-10%% jitter (default 0)\n"
@@ -49,7 +51,7 @@ usage(FILE *f)
 	    "times (--from, --to, --listed-at, --delist): 2025-06-24, 2025-06-24T04:56:53Z,\n"
 	    "       2025-06-24T13:56:53+09:00, 2025-06-24 04:56:53, 2025-06-24T04:56,\n"
 	    "       2025-06-24T04:56:53.250Z (no offset = UTC; fractions are truncated)\n",
-	    DEFAULT_PORT, SIM_DEFAULT_LISTED_AT);
+	    DEFAULT_PORT, SIM_DEFAULT_LISTED_AT, SIM_EXTRA_MARKETS_MAX);
 }
 
 static int
@@ -136,6 +138,7 @@ struct cli {
 	const char *tls_cert, *tls_key;
 	const char *delist[MAX_DELIST];
 	int ndelist;
+	int extra_markets;
 	int json;
 	enum mode mode;
 };
@@ -170,6 +173,8 @@ static const struct simopt {
 	{ "block-seconds", K_INT, IN(M_SERVE), offsetof(struct cli, sc.block_seconds), 1, 86400,
 	  "expected 1..86400" },
 	{ "listed-at", K_STR, ANY_MODE, offsetof(struct cli, listed_at), 0, 0, NULL },
+	{ "extra-markets", K_INT, ANY_MODE, offsetof(struct cli, extra_markets), 0,
+	  SIM_EXTRA_MARKETS_MAX, "expected 0..1000" },
 	{ "hang-ms", K_INT, IN(M_SERVE), offsetof(struct cli, sc.hang_ms), 0, 600000,
 	  "expected 0..600000" },
 	{ "tls-cert", K_STR, IN(M_SERVE), offsetof(struct cli, tls_cert), 0, 0, NULL },
@@ -458,6 +463,7 @@ main(int argc, char **argv)
 	if ((rc = parse_opts(argc - shift, argv + shift, &c)) != -1)
 		return rc;
 	gc.seed = c.sc.seed;
+	gc.extra_markets = c.extra_markets;
 	if (stime_parse_user(c.listed_at, &gc.recent_listed_ms) != 0)
 		return bad("listed-at", c.listed_at,
 		           "expected an ISO time like 2026-11-01T00:00:00Z");

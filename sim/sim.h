@@ -97,17 +97,23 @@ struct smarket {
 struct sgen_config {
 	uint64_t seed;
 	int64_t recent_listed_ms; /* listing instant of the recent market(s) */
+	int extra_markets;        /* synthetic KRW-SIM001.. after the fixed ones */
 };
 
 #define SIM_DEFAULT_LISTED_AT "2026-11-01T00:00:00Z"
 #define SIM_SECONDS_HORIZON_MONTHS 3 /* calendar months back from now */
 #define SIM_MAX_COUNT 200
+#define SIM_EXTRA_MARKETS_MAX 1000 /* --extra-markets N: 0..this */
 
 void sgen_init(const struct sgen_config *cfg);
 int sgen_market_count(void);
 const struct smarket *sgen_market(int i);
 const struct smarket *sgen_find_market(const char *code);
 const char *sliq_name(enum sliq l);
+/* Fill m with extra market k (1..SIM_EXTRA_MARKETS_MAX): KRW-SIM%03d, its
+ * names, liquidity, tick, price, volume and listing instant, all from
+ * (seed, k) (extra.c).  idx is left to the caller. */
+void sextra_market(uint64_t seed, int k, struct smarket *m);
 uint64_t sgen_hash(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 uint64_t sgen_seed(void);
 /* Delist market code at at_ms: 0, or -1 if there is no such market. */

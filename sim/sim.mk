@@ -3,7 +3,7 @@
 # CFLAGS, LDFLAGS and BINS); paths are relative to the repository root.
 # Stand-alone: make -f sim/sim.mk CC=gcc CFLAGS='-O2 -g ...'
 
-SIM_SRCS := sim/main.c sim/server.c sim/gen.c sim/simtime.c sim/files.c
+SIM_SRCS := sim/main.c sim/server.c sim/gen.c sim/simtime.c sim/files.c sim/extra.c
 SIM_OBJS := $(SIM_SRCS:.c=.o)
 SIM_MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd)
 SIM_MHD_LIBS := $(shell pkg-config --libs libmicrohttpd)

@@ -344,12 +344,12 @@ HEAD='\{"market":"[A-Z]+-[A-Z]+","candle_date_time_utc":"[0-9-]{10}T[0-9:]{8}","
 
 # ---- truth ------------------------------------------------------------------
 
-check_truth() { # tf path market to
+check_truth() { # tf path market to [truth options]
 	local tf=$1 path=$2 market=$3 to=$4 page oldest
 	page=$(get "/v1/candles/$path?market=$market&count=200&to=$to")
 	[ "$(jq length <<<"$page")" -gt 0 ] || { echo "empty page $path $market"; return 1; }
 	oldest=$(jq -r '.[-1].candle_date_time_utc' <<<"$page")Z
-	diff <(objs <<<"$page" | tac) <(truth --market "$market" --timeframe "$tf" --from "$oldest" --to "$to") ||
+	diff <(objs <<<"$page" | tac) <(truth --market "$market" --timeframe "$tf" --from "$oldest" --to "$to" "${@:5}") ||
 		{ echo "truth differs for $tf $market"; return 1; }
 }
 
@@ -489,6 +489,112 @@ check_truth() { # tf path market to
 	jq -e '.[] | select(.market == "KRW-BERA") | .recent and .listed_at == "2026-11-01T00:00:00Z"' <<<"$output"
 	run "$SIM_BIN" markets --listed-at 2026-10-05T00:00:00Z
 	[[ "$output" =~ KRW-BERA\ +medium\ +2026-10-05T00:00:00 ]]
+}
+
+# ---- extra markets ---------------------------------------------------------------
+
+FIXED_MARKETS="KRW-BTC KRW-ETH KRW-XRP KRW-SOL KRW-DOGE KRW-ADA KRW-AVAX KRW-LINK KRW-SHIB
+	KRW-ZIL KRW-ORBS KRW-MED KRW-GRS KRW-BERA BTC-ETH BTC-XRP BTC-SOL BTC-DOGE USDT-BTC USDT-ETH
+	USDT-XRP USDT-SOL"
+
+# fixed_pages: 30 candles of minutes/1, minutes/60, days, weeks and months
+# before 2026-11-20 of every fixed market from $SIM_URL, one answer a line
+fixed_pages() {
+	local args=() m p
+	for m in $FIXED_MARKETS; do
+		for p in minutes/1 minutes/60 days weeks months; do
+			args+=(-o - "$SIM_URL/v1/candles/$p?market=$m&count=30&to=2026-11-20T00:00:00Z")
+		done
+	done
+	curl -sS -w '\n' "${args[@]}"
+}
+
+@test "--extra-markets N: /v1/market/all lists 22 + N, KRW-SIM001.. after the fixed ones" {
+	fixed=$(get "/v1/market/all?is_details=true")
+	start_sim --seed "$SEED" --rate-limit 0 --extra-markets 200
+	run get "/v1/market/all"
+	[ "$(jq length <<<"$output")" -eq 222 ]
+	[ "$(jq -r '[.[22:][].market] | join(" ")' <<<"$output")" = "$(printf 'KRW-SIM%03d\n' $(seq 200) | paste -sd' ')" ]
+	# each with a Korean (Hangul) and an English name
+	jq -e 'all(.[22:][]; (.korean_name | test("^[가-힣]+$")) and (.english_name | test("^[A-Z][a-z]+$")))' <<<"$output"
+	run get "/v1/market/all?is_details=true"
+	[ "$(jq -c '.[:22]' <<<"$output")" = "$fixed" ]
+	jq -e 'all(.[]; keys_unsorted == ["market","korean_name","english_name","market_event"])' <<<"$output"
+	stop_sim
+	# markets and truth take it too: listed long ago, several price levels,
+	# dense and sparse ones, all from the seed
+	run "$SIM_BIN" markets --json --seed "$SEED" --extra-markets 200
+	jq -e '.[22:] | length == 200 and all(.[]; .listed_at < "2025-01-01" and (.recent | not)) and
+		([.[].tick] | unique | length >= 5) and
+		([.[].liquidity] | index("dense") and index("medium") and index("sparse") and index("very_sparse"))' <<<"$output"
+	[ "$("$SIM_BIN" markets --json --seed "$SEED" --extra-markets 200)" = "$output" ]
+	[ "$("$SIM_BIN" markets --json --seed 8 --extra-markets 200 | jq -c '.[22:]')" != "$(jq -c '.[22:]' <<<"$output")" ]
+	run "$SIM_BIN" markets --seed "$SEED" --extra-markets 3
+	[ "$(wc -l <<<"$output")" -eq 26 ]
+	[[ "${lines[25]}" =~ ^KRW-SIM003\  ]]
+}
+
+@test "--extra-markets N: the candle routes of an extra market are what truth prints for it" {
+	start_sim --seed "$SEED" --rate-limit 0 --extra-markets 200
+	x=(--extra-markets 200)
+	for m in KRW-SIM001 KRW-SIM077 KRW-SIM200; do
+		check_truth 1m minutes/1 "$m" 2026-08-03T10:40:00Z "${x[@]}"
+		check_truth 60m minutes/60 "$m" 2026-08-03T10:40:00Z "${x[@]}"
+		check_truth 1d days "$m" 2026-08-03T10:40:00Z "${x[@]}"
+		check_truth 1w weeks "$m" 2026-08-03T10:40:00Z "${x[@]}"
+	done
+	check_truth 1s seconds KRW-SIM002 "$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000Z)" "${x[@]}"
+	# every route serves them; beyond N there is no such market
+	for p in seconds minutes/1 minutes/3 minutes/240 days weeks months years; do
+		[ "$(get "/v1/candles/$p?market=KRW-SIM150&count=2" | jq length)" -eq 2 ] || { echo "$p"; false; }
+	done
+	run curl -sS -w ' %{http_code}' "$SIM_URL/v1/candles/days?market=KRW-SIM201"
+	[ "$output" = "$E_NOTFOUND 404" ]
+	stop_sim
+	SIM_URL=$MAIN_URL
+	[ "$(code "/v1/candles/days?market=KRW-SIM001")" = 404 ]
+	run truth --market KRW-SIM001 --timeframe 1d --from 2026-01-01 --to 2026-01-02
+	[ "$status" -eq 2 ]
+}
+
+@test "--extra-markets 0 (the default) and N > 0 leave the fixed markets' answers byte-identical" {
+	# sha256 of the answers of the simulator before --extra-markets existed
+	# (seed 7); a change to the fixed data must update them on purpose
+	pages=6c7100dbac11a3cb9d99896f0ed1dae2898e4107509ad73a5e7c733ede1136e0
+	list=272fb9bf3f45075475c32d949fe014e8bbd0ae573a27eadb715cf23b37657415
+	details=51b1dfca916fac1a5484a2a692afacca7a585d4758688b1e31024b21ece3bdfe
+	table=3e7a8ca22810c2ab5ff2431cd529c24bdef24ab77d6e8b4ecceba05f0fb72963
+	[ "$SEED" = 7 ]
+	[ "$(fixed_pages | sha256sum | cut -d' ' -f1)" = "$pages" ]
+	[ "$(get /v1/market/all | sha256sum | cut -d' ' -f1)" = "$list" ]
+	[ "$(get '/v1/market/all?is_details=true' | sha256sum | cut -d' ' -f1)" = "$details" ]
+	[ "$("$SIM_BIN" markets --json --seed 7 | sha256sum | cut -d' ' -f1)" = "$table" ]
+	start_sim --seed "$SEED" --rate-limit 0 --extra-markets 0
+	[ "$(fixed_pages | sha256sum | cut -d' ' -f1)" = "$pages" ]
+	[ "$(get /v1/market/all | sha256sum | cut -d' ' -f1)" = "$list" ]
+	[ "$(get '/v1/market/all?is_details=true' | sha256sum | cut -d' ' -f1)" = "$details" ]
+	[ "$("$SIM_BIN" markets --json --seed 7 --extra-markets 0 | sha256sum | cut -d' ' -f1)" = "$table" ]
+	stop_sim
+	start_sim --seed "$SEED" --rate-limit 0 --extra-markets 1000
+	[ "$(fixed_pages | sha256sum | cut -d' ' -f1)" = "$pages" ]
+	[ "$(get /v1/market/all | jq length)" -eq 1022 ]
+	stop_sim
+}
+
+@test "--extra-markets: a bad N exits 2 naming the option" {
+	for args in "--extra-markets -1" "--extra-markets 1001" "--extra-markets x" "--extra-markets" \
+		"--extra-markets 2.5" "markets --extra-markets 100000" \
+		"truth --extra-markets -3 --market KRW-BTC --timeframe 1d --from 2026-01-01 --to 2026-01-02"; do
+		# shellcheck disable=SC2086
+		run "$SIM_BIN" $args --port-file /dev/null
+		[ "$status" -eq 2 ] || { echo "$args -> $status"; false; }
+		[[ "$output" == *extra-markets* ]] || { echo "$args: $output"; false; }
+	done
+	run "$SIM_BIN" markets --extra-markets 1000
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1023 ]
+	run "$SIM_BIN" --help
+	[[ "$output" == *"--extra-markets N"* ]]
 }
 
 # ---- rate limits ---------------------------------------------------------------

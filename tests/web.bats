@@ -164,6 +164,20 @@ covered() { # M: the coverage rows of M 1m, one line
 	[ "$status" -eq 0 ]
 }
 
+@test "web (browser): the map with 200 markets has and draws a row for every one" {
+	need_browser
+	start_sim --rate-limit 0 --extra-markets 200
+	markets=$(curl -s "$SIM_URL/v1/market/all" | jq -r '.[22:] | map(.market) | join(",")')
+	collect --db "$DB" --market "$markets" --timeframe 1m --from "${DAY}T00:00:00Z" \
+		--to "${DAY}T01:00:00Z" --rate 0 >/dev/null 2>&1
+	[ "$(sqlite3 "$DB" "SELECT count(DISTINCT market) FROM coverage")" -eq 200 ]
+	start_serve "$DB"
+	URL=$SV_URL
+	browser rows --markets 200
+	[ "$status" -eq 0 ]
+	[[ "$output" == "rows: 200 markets, 200 series, every row drawn"* ]]
+}
+
 @test "web (browser): the chart's last candle is the database's last candle" {
 	need_browser
 	with_hole

@@ -9,7 +9,8 @@ chart library is not installed), with one line saying why.
   check.py chart    --url U --last-utc T --last-close X --shot F
   check.py fetch    --url U --market M --timeframe TF --hole-from T --hole-to T --shot F
   check.py progress --url U --start CMD --shot F
-  check.py paint    --url U [--runs N]
+  check.py paint    --url U [--runs N]      (also times a click and a zoom)
+  check.py rows     --url U --markets N --shot F
 """
 
 import argparse
@@ -165,26 +166,133 @@ def watch_progress(b, a):
     return 0
 
 
+# Records performance.now() at each draw of the map (its data-draws
+# attribute) and at the window's mousedown / mouseup (capture: before the
+# page's handler; bubble, added after the page's: after it).
+PROBE = """
+const w = window, c = document.getElementById('map');
+w.cpProbe = {draws: [], up: null, handled: null, frame: null};
+new MutationObserver(() => w.cpProbe.draws.push([w.cpMap.draws, performance.now()]))
+    .observe(c, {attributes: true, attributeFilter: ['data-draws']});
+w.addEventListener('mouseup', () => { w.cpProbe.up = performance.now(); }, true);
+w.addEventListener('mouseup', () => { w.cpProbe.handled = performance.now();
+    requestAnimationFrame(() => { w.cpProbe.frame = performance.now(); }); });
+const r = c.getBoundingClientRect();
+return [r.left + r.width / 2, r.top + w.cpMap.rowY(Math.min(5, w.cpMap.series.length - 1))];
+"""
+
+ZOOM = """
+const M = window.cpMap, P = window.cpProbe, d0 = M.draws, span = M.view.to - M.view.from;
+P.frame = null;
+const t0 = performance.now();
+document.getElementById('zoom-in').click();
+const t1 = performance.now();
+requestAnimationFrame(() => { P.frame = performance.now(); });
+return [t0, t1 - t0, d0, span];
+"""
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def time_click(b, x, y):
+    """A real click on the loaded map (at x, y of the viewport): ms of the
+    page's handler (the detail shown) and until the next frame."""
+    b.click_viewport(x, y)
+    r = b.wait_js("const P = window.cpProbe; return P.frame != null && "
+                  "!document.getElementById('detail').hidden && [P.handled - P.up, P.frame - P.up]",
+                  10, "the click's detail")
+    return r
+
+
+def time_zoom(b):
+    """#zoom-in on the loaded map: ms of the redraw, until the next frame,
+    and until the redraw with the view's new candle counts (the page waits
+    150 ms for more zooming before it asks /v1/coverage)."""
+    t0, sync, d0, span = b.js(ZOOM)
+    r = b.wait_js("const P = window.cpProbe, M = window.cpMap; "
+                  "const d = P.draws.find(x => x[0] >= arguments[1] + 2); "
+                  "return P.frame != null && d && M.view.to - M.view.from < arguments[2] * 0.6 && "
+                  "[P.frame - arguments[0], d[1] - arguments[0]]", 30, "the zoom", t0, d0, span)
+    return [sync, r[0], r[1]]
+
+
 def paint(b, a):
-    ms = []
+    ms, clicks, zooms = [], [], []
     for _ in range(a.runs):
         b.get(a.url)
         r = b.wait_js("return window.cpMap && window.cpMap.fullDrawMs != null && "
                       "[window.cpMap.firstDrawMs, window.cpMap.fullDrawMs, "
                       "window.cpMap.series.length]", 60, "the map")
         ms.append(r)
+        x, y = b.js(PROBE)
+        clicks.append(time_click(b, x, y))
+        zooms.append(time_zoom(b))
     b.screenshot(a.shot)
     first = sorted(x[0] for x in ms)
     full = sorted(x[1] for x in ms)
-    print("web first paint of the coverage map, %d series, %d loads: median %.0f ms "
+    markets = b.js("return new Set(window.cpMap.series.map(s => s.market)).size")
+    print("web first paint of the coverage map, %d markets, %d series, %d loads: median %.0f ms "
           "(max %.0f); with the candle counts: median %.0f ms (max %.0f)" %
-          (ms[0][2], len(ms), first[len(first) // 2], first[-1], full[len(full) // 2], full[-1]))
+          (markets, ms[0][2], len(ms), first[len(first) // 2], first[-1], full[len(full) // 2],
+           full[-1]))
+    print("web on the loaded map (medians): click to the stretch's detail %.1f ms, to the next "
+          "frame %.1f ms; zoom x2 redraw %.1f ms, to the next frame %.1f ms, redrawn with the "
+          "new view's counts %.0f ms (incl. the page's 150 ms wait)" %
+          (median(c[0] for c in clicks), median(c[1] for c in clicks),
+           median(z[0] for z in zooms), median(z[1] for z in zooms), median(z[2] for z in zooms)))
+    return 0
+
+
+# Every row of the map drawn: per series its first covered stretch's pixel.
+ROWS = """
+const M = window.cpMap, c = document.getElementById('map'), dpr = window.devicePixelRatio || 1;
+const g = c.getContext('2d'), out = {series: M.series.length, height: c.clientHeight,
+    markets: new Set(M.series.map(s => s.market)).size,
+    labels: document.getElementById('map-labels').childElementCount, px: []};
+M.series.forEach((s, i) => {
+    const seg = s.segments.find(x => x.kind === 'covered');
+    if (!seg) { out.px.push([s.market, s.timeframe, 'no covered stretch']); return; }
+    out.px.push([s.market, s.timeframe, Array.from(g.getImageData(Math.round(M.xOf((seg.from + seg.to) / 2) * dpr),
+        Math.round(M.rowY(i) * dpr), 1, 1).data.slice(0, 3))]);
+});
+return out;
+"""
+
+
+def blend_of(p, c0, c1):
+    """p is c0, c1 or an anti-aliased mix of the two (a no-trade bucket's
+    edge inside a covered stretch)."""
+    if not isinstance(p, list):
+        return False
+    k = max(range(3), key=lambda i: abs(c1[i] - c0[i]))
+    t = min(1.0, max(0.0, (p[k] - c0[k]) / float(c1[k] - c0[k])))
+    return near(p, [c0[i] + t * (c1[i] - c0[i]) for i in range(3)])
+
+
+def check_rows(b, a):
+    b.get(a.url)
+    b.wait_js(READY, 60, "the map's first full draw")
+    r = b.js(ROWS)
+    b.screenshot(a.shot)
+    candles, notrade = rgb(b.js(COLOR, "candles")), rgb(b.js(COLOR, "notrade"))
+    bad = [x for x in r["px"] if not blend_of(x[2], candles, notrade)]
+    if r["markets"] != a.markets or r["labels"] != r["series"]:
+        return fail("%d markets in %d series with %d labels, want %d markets" %
+                    (r["markets"], r["series"], r["labels"], a.markets))
+    if r["height"] < r["series"] * 14 or bad:  # 14: the page's ROW_H
+        return fail("canvas %d px high for %d rows; rows not drawn: %s" %
+                    (r["height"], r["series"], bad[:5]))
+    print("rows: %d markets, %d series, every row drawn (%d px)" %
+          (r["markets"], r["series"], r["height"]))
     return 0
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["map", "chart", "fetch", "progress", "paint"])
+    p.add_argument("what", choices=["map", "chart", "fetch", "progress", "paint", "rows"])
     p.add_argument("--url", required=True)
     p.add_argument("--market")
     p.add_argument("--timeframe")
@@ -194,10 +302,11 @@ def main():
     p.add_argument("--last-close")
     p.add_argument("--shot", default="/dev/null")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--markets", type=int, help="rows: the number of markets the map must have")
     p.add_argument("--start", help="progress: a shell command started once the page is up")
     a = p.parse_args()
     fn = {"map": check_map, "chart": check_chart, "fetch": check_fetch,
-          "progress": check_progress, "paint": paint}[a.what]
+          "progress": check_progress, "paint": paint, "rows": check_rows}[a.what]
     try:
         with Browser() as b:
             try:

@@ -126,8 +126,14 @@ class Browser:
 
     def click_at(self, css, dx, dy):
         """A real mouse click at (dx, dy) from the element's centre."""
-        el = self.find(css)
-        origin = {"element-6066-11e4-a52e-4f735466cecf": el}
+        self._click({"element-6066-11e4-a52e-4f735466cecf": self.find(css)}, dx, dy)
+
+    def click_viewport(self, x, y):
+        """A real mouse click at (x, y) of the viewport (CSS pixels), e.g. on
+        an element taller than the window, whose centre is out of view."""
+        self._click("viewport", x, y)
+
+    def _click(self, origin, dx, dy):
         self._s("POST", "/actions", {"actions": [{
             "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
             "actions": [
