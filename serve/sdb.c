@@ -390,8 +390,17 @@ sdb_step(struct sdb_st *st)
 {
 	int rc;
 
-	if (st->lite == NULL)
-		return sdb_pg_step(st);
+	if (st->lite == NULL) {
+		rc = sdb_pg_step(st);
+		/* a statement of its own found the connection lost (after a
+		 * server restart): nothing was read, ask again on a new one */
+		if (rc == -1 && st->conn->lost && !st->conn->in_txn &&
+		    conn_reopen(st->conn, 1) == 0) {
+			sdb_pg_rerun(st);
+			rc = sdb_pg_step(st);
+		}
+		return rc;
+	}
 	rc = sqlite3_step(st->lite);
 	if (rc == SQLITE_ROW)
 		return 1;

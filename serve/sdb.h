@@ -56,6 +56,8 @@ int sdb_pg_exec(struct sdb_conn *c, enum sv_stmt which);
 void sdb_pg_bind(struct sdb_st *st, int i, const char *v);
 int sdb_pg_step(struct sdb_st *st);
 void sdb_pg_reset(struct sdb_st *st);
+/* Makes st, which failed, run again at its next step (same parameters). */
+void sdb_pg_rerun(struct sdb_st *st);
 int sdb_pg_covered(struct sdb_conn *c, const char *market, enum tf tf, int64_t from, int64_t to,
                    struct range_list *out);
 

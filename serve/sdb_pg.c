@@ -203,11 +203,34 @@ sdb_pg_open(struct sdb_conn *c, const char *uri)
 	return 0;
 }
 
+/* Discards the rest of a streamed statement's results. */
+static void
+drain(PGconn *c)
+{
+	PGresult *r;
+
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+}
+
+/* Forgets st's result (a stream left half-read: its rows still come),
+ * keeping its parameters. */
+static void
+result_clear(struct sdb_st *st)
+{
+	PQclear(st->r);
+	st->r = NULL;
+	if (st->which == SQ_TIMES && st->ran && !st->done && st->conn->pg != NULL)
+		drain(st->conn->pg);
+	st->ran = st->done = 0;
+	st->row = st->nrows = 0;
+}
+
 void
 sdb_pg_close(struct sdb_conn *c)
 {
 	for (int i = 0; i < SQ_COUNT; i++)
-		sdb_pg_reset(&c->st[i]);
+		result_clear(&c->st[i]);
 	PQfinish(c->pg);
 	c->pg = NULL;
 }
@@ -263,16 +286,6 @@ sdb_pg_bind(struct sdb_st *st, int i, const char *v)
 	} else {
 		st->vals[i] = st->heap[i] = strdup(v); /* NULL: sent as SQL NULL */
 	}
-}
-
-/* Discards the rest of a streamed statement's results. */
-static void
-drain(PGconn *c)
-{
-	PGresult *r;
-
-	while ((r = PQgetResult(c)) != NULL)
-		PQclear(r);
 }
 
 /* The next row of the streamed SQ_TIMES (single-row mode). */
@@ -339,15 +352,15 @@ sdb_pg_step(struct sdb_st *st)
 }
 
 void
+sdb_pg_rerun(struct sdb_st *st)
+{
+	result_clear(st);
+}
+
+void
 sdb_pg_reset(struct sdb_st *st)
 {
-	PQclear(st->r);
-	st->r = NULL;
-	/* a stream left half-read: its rows still come */
-	if (st->which == SQ_TIMES && st->ran && !st->done && st->conn->pg != NULL)
-		drain(st->conn->pg);
-	st->ran = st->done = 0;
-	st->row = st->nrows = 0;
+	result_clear(st);
 	for (int i = 0; i < SDB_PARAMS; i++) {
 		free(st->heap[i]);
 		st->heap[i] = NULL;
