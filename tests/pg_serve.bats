@@ -16,9 +16,7 @@ load serve_helpers
 bats_require_minimum_version 1.5.0
 
 # the collected seconds (setup_file): inside the simulator's seconds horizon
-SEC_FROM=$(date -u -d "@$(($(date +%s) / 60 * 60 - 7200))" +%Y-%m-%dT%H:%M:%S)
-SEC_TO=$(date -u -d "@$(($(date +%s) / 60 * 60 - 6600))" +%Y-%m-%dT%H:%M:%S)
-SEC_MID=$(date -u -d "@$(($(date +%s) / 60 * 60 - 6900))" +%Y-%m-%dT%H:%M:%S)
+SEC_FROM=$(sv_minute_ago 7200) SEC_TO=$(sv_minute_ago 6600) SEC_MID=$(sv_minute_ago 6900)
 
 setup_file() {
 	pg_skip_unless
@@ -27,22 +25,23 @@ setup_file() {
 	start_file_sim --rate-limit 0
 	use_file_sim
 	LITE="$BATS_FILE_TMPDIR/lite.db"
-	local c
-	for c in "KRW-BTC,KRW-ETH 1m 2026-10-01T00:00:00 2026-10-01T12:00:00" \
-		"KRW-BTC 1m,3m,5m,10m 2026-09-29T00:00:00 2026-10-01T00:00:00" \
-		"KRW-BTC 15m,30m,1h,4h 2026-08-20T00:00:00 2026-10-01T00:00:00" \
-		"KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-01T06:00:00" \
-		"KRW-ZIL 1m 2026-10-03T00:00:00 2026-10-03T06:00:00" \
-		"KRW-BTC,USDT-BTC 1d 2026-03-01 2026-10-01" \
-		"KRW-BTC 1w,1M 2025-01-01 2026-10-01" \
-		"KRW-BTC 1y 2018-01-01 2026-01-01" \
-		"KRW-BERA 1d,1h 2026-10-20 2026-11-03" \
-		"KRW-BTC 1s $SEC_FROM $SEC_TO"; do
-		set -- $c
+	local m tf from to
+	while read -r m tf from to; do
 		"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$BATS_FILE_TMPDIR/run" \
-			--db "$LITE" --market "$1" --timeframe "$2" --from "$3" --to "$4" --rate 0 \
-			--quiet 3>&- || return 1
-	done
+			--db "$LITE" --market "$m" --timeframe "$tf" --from "$from" --to "$to" \
+			--rate 0 --quiet 3>&- </dev/null || return 1
+	done <<EOF
+KRW-BTC,KRW-ETH 1m 2026-10-01T00:00:00 2026-10-01T12:00:00
+KRW-BTC 1m,3m,5m,10m 2026-09-29T00:00:00 2026-10-01T00:00:00
+KRW-BTC 15m,30m,1h,4h 2026-08-20T00:00:00 2026-10-01T00:00:00
+KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-01T06:00:00
+KRW-ZIL 1m 2026-10-03T00:00:00 2026-10-03T06:00:00
+KRW-BTC,USDT-BTC 1d 2026-03-01 2026-10-01
+KRW-BTC 1w,1M 2025-01-01 2026-10-01
+KRW-BTC 1y 2018-01-01 2026-01-01
+KRW-BERA 1d,1h 2026-10-20 2026-11-03
+KRW-BTC 1s $SEC_FROM $SEC_TO
+EOF
 	pg_start cp
 	"$ROOT/tests/pg_load.sh" "$LITE" "$PG_URI" >/dev/null
 	start_serve "$LITE"
@@ -83,11 +82,7 @@ same_on_both() {
 	for p in "$@"; do
 		curl -s -w '\n%{http_code}' "$LITE_URL$p" >"$T/lite.$i"
 		curl -s -w '\n%{http_code}' "$url$p" >"$T/pg.$i"
-		if ! cmp -s "$T/lite.$i" "$T/pg.$i"; then
-			echo "differs: $p"
-			diff <(head -c 800 "$T/lite.$i") <(head -c 800 "$T/pg.$i") || true
-			return 1
-		fi
+		sv_cmp "$T/lite.$i" "$T/pg.$i" "$p" || return 1
 		i=$((i + 1))
 	done
 }
