@@ -45,3 +45,13 @@ rate() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }';
 # candles/s as the planner measured it (first lease to last commit)
 planner_cps() { sed -n 's/.* \([0-9]*\) candles\/s (fetch phase.*/\1/p' "$BENCH_TMP/collect.out" | tail -1; }
 planner_requests() { sed -n 's/.* \([0-9]*\) requests (.*/\1/p' "$BENCH_TMP/collect.out" | tail -1; }
+
+# wrk_figures OUT: "R requests/s, p50 X ms, p99 Y ms" from wrk --latency output
+wrk_figures() {
+	awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+	$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+	$1 == "Requests/sec:" { r = $2 }
+	/Non-2xx/ { bad = $NF }
+	END { printf "%.0f requests/s, p50 %.2f ms, p99 %.2f ms%s\n", r, p50, p99, bad ? ", " bad " non-2xx" : "" }' "$1"
+}

@@ -60,16 +60,6 @@ n=$(curl -s "$URL" | jq length)
 [ "$n" = 200 ] || { echo "  cp-serve did not answer 200 candles (got '$n')"; exit 1; }
 echo 'function delay() return 10 end' >"$BENCH_TMP/paced.lua"
 
-# wrk_figures OUT: "R requests/s, p50 X ms, p99 Y ms" from wrk --latency output
-wrk_figures() {
-	awk '
-	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-	$1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
-	$1 == "Requests/sec:" { r = $2 }
-	/Non-2xx/ { bad = $NF }
-	END { printf "%.0f requests/s, p50 %.2f ms, p99 %.2f ms%s\n", r, p50, p99, bad ? ", " bad " non-2xx" : "" }' "$1"
-}
-
 wrk -t1 -c10 -d"${SECS}s" --latency -s "$BENCH_TMP/paced.lua" "$URL" >"$BENCH_TMP/paced.out" 2>&1
 echo "  covered 200-candle request, paced (~1,000/s): $(wrk_figures "$BENCH_TMP/paced.out")"
 wrk -t1 -c32 -d"${SECS}s" --latency "$URL" >"$BENCH_TMP/max.out" 2>&1

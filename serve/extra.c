@@ -71,7 +71,7 @@ missing_of(const struct sv_span *s, int64_t first, int have, struct range_list *
 
 	if (sdb_exec(SQ_BEGIN) == -1)
 		return -1;
-	if (ledger_covered(sdb_handle(), s->market, tf_name(s->tf), s->from, s->to, &raw) == -1)
+	if (sdb_covered(s->market, s->tf, s->from, s->to, &raw) == -1)
 		goto done;
 	for (size_t i = 0; i < raw.n; i++) {
 		int64_t a = tf_ceil(s->tf, raw.v[i].from), b = tf_ceil(s->tf, raw.v[i].to);
@@ -146,7 +146,7 @@ extra_coverage(const struct sv_args *a, struct sv_reply *r)
 		return;
 	if (sdb_history(s.market, s.tf, &first, &have) == -1 ||
 	    missing_of(&s, first, have, &miss) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 	} else {
 		coverage_json(&r->body, &s, first, have, &miss);
 		r->status = 200;
@@ -169,7 +169,7 @@ struct stream {
 static int
 stream_fill(struct stream *s)
 {
-	sqlite3_stmt *st = sdb_stmt(SQ_RANGE);
+	struct sdb_st *st = sdb_stmt(SQ_RANGE);
 	int rc, n = 0;
 	int64_t last = s->next;
 
@@ -177,20 +177,20 @@ stream_fill(struct stream *s)
 	s->off = 0;
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, s->market, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, tf_name(s->tf), -1, SQLITE_STATIC);
+	sdb_bind_text(st, 1, s->market);
+	sdb_bind_text(st, 2, tf_name(s->tf));
 	sdb_bind_time(st, 3, s->next);
 	sdb_bind_time(st, 4, s->to);
-	sqlite3_bind_int(st, 5, RANGE_PAGE_ROWS);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sdb_bind_int(st, 5, RANGE_PAGE_ROWS);
+	while ((rc = sdb_step(st)) == 1) {
 		sdb_candle_json(&s->page, s->market, st, 0);
 		sv_buf_put(&s->page, "\n", 1);
 		if (sdb_column_time(st, 0, &last) == -1)
 			break;
 		n++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || s->page.err)
+	sdb_reset(st);
+	if (rc != 0 || s->page.err)
 		return -1;
 	s->next = last + 1;
 	s->done = n < RANGE_PAGE_ROWS;
@@ -265,7 +265,7 @@ range_miss(const struct sv_span *s, struct sv_reply *r)
 
 	if (readthru_on() && (sdb_history(s->market, s->tf, &first, &have) == -1 ||
 	                      missing_of(s, first, have, &miss) == -1))
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 	else if (!readthru_on() || miss.n == 0)
 		reply_miss(r, why);
 	else
@@ -283,7 +283,7 @@ extra_range(const struct sv_args *a, struct sv_reply *r)
 	if (extra_span_args(a, &s, r) == -1)
 		return;
 	if (span_proven(&s, &yes) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return;
 	}
 	if (!yes) {
@@ -315,12 +315,12 @@ extra_range(const struct sv_args *a, struct sv_reply *r)
 void
 extra_readyz(struct sv_reply *r)
 {
-	sqlite3_stmt *st = sdb_stmt(SQ_PING);
-	int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+	struct sdb_st *st = sdb_stmt(SQ_PING);
+	int rc = st != NULL ? sdb_step(st) : -1;
 
 	if (st != NULL)
-		sqlite3_reset(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		sdb_reset(st);
+	if (rc >= 0) {
 		buf_puts(&r->body, "{\"ready\":true}\n");
 		r->status = 200;
 	} else {

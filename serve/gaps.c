@@ -50,18 +50,17 @@ list_json(struct buf *b, const char *key, enum tf tf, const struct range_list *l
 	buf_puts(b, "]");
 }
 
-/* A one-time statement bound to (market, tf[, from, to]); NULL on error. */
-static sqlite3_stmt *
-prepare(const char *sql, const struct sv_span *s, int64_t from, int64_t to)
+/* Statement which bound to (market, tf[, from, to]); NULL on error. */
+static struct sdb_st *
+prepare(enum sv_stmt which, const struct sv_span *s, int64_t from, int64_t to)
 {
-	sqlite3 *db = sdb_handle();
-	sqlite3_stmt *st = NULL;
+	struct sdb_st *st = sdb_stmt(which);
 
-	if (db == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (st == NULL)
 		return NULL;
-	sqlite3_bind_text(st, 1, s->market, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, tf_name(s->tf), -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(st) >= 4) {
+	sdb_bind_text(st, 1, s->market);
+	sdb_bind_text(st, 2, tf_name(s->tf));
+	if (which == SQ_TIMES) {
 		sdb_bind_time(st, 3, from);
 		sdb_bind_time(st, 4, to);
 	}
@@ -73,7 +72,7 @@ prepare(const char *sql, const struct sv_span *s, int64_t from, int64_t to)
 static int
 history_bound(struct greport *g)
 {
-	sqlite3_stmt *st;
+	struct sdb_st *st;
 	int64_t first;
 	int rc;
 
@@ -81,16 +80,13 @@ history_bound(struct greport *g)
 		return -1;
 	if (!g->have_bound)
 		return 0;
-	st = prepare("SELECT MIN(candle_date_time_utc) FROM candles_exact WHERE market = ?1 AND"
-	             " timeframe = ?2",
-	             &g->s, 0, 0);
-	if (st == NULL)
+	if ((st = prepare(SQ_OLDEST, &g->s, 0, 0)) == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sdb_column_time(st, 0, &first) == 0 && first < g->bound)
+	rc = sdb_step(st);
+	if (rc == 1 && sdb_column_time(st, 0, &first) == 0 && first < g->bound)
 		g->bound = first;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	sdb_reset(st);
+	return rc == 1 ? 0 : -1;
 }
 
 /* The coverage of the window in whole slots (a range proven up to the
@@ -99,8 +95,7 @@ static int
 covered_slots(struct greport *g)
 {
 	struct range_list raw = { 0 };
-	int rc =
-	    ledger_covered(sdb_handle(), g->s.market, tf_name(g->s.tf), g->s.from, g->s.to, &raw);
+	int rc = sdb_covered(g->s.market, g->s.tf, g->s.from, g->s.to, &raw);
 
 	for (size_t i = 0; rc == 0 && i < raw.n; i++) {
 		int64_t a = tf_ceil(g->s.tf, raw.v[i].from), b = tf_ceil(g->s.tf, raw.v[i].to);
@@ -175,20 +170,16 @@ empty_span(struct greport *g, size_t *ci, int64_t a, int64_t b)
 static int
 walk(struct greport *g, int64_t lo)
 {
-	sqlite3_stmt *st;
+	struct sdb_st *st;
 	int64_t next = lo, t;
 	size_t ci = 0;
 	int rc;
 
 	if (lo >= g->s.to)
 		return 0;
-	st = prepare("SELECT candle_date_time_utc FROM candles_exact WHERE market = ?1 AND"
-	             " timeframe = ?2 AND candle_date_time_utc >= ?3 AND candle_date_time_utc < ?4"
-	             " ORDER BY candle_date_time_utc",
-	             &g->s, lo, g->s.to);
-	if (st == NULL)
+	if ((st = prepare(SQ_TIMES, &g->s, lo, g->s.to)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sdb_step(st)) == 1) {
 		if (sdb_column_time(st, 0, &t) == -1)
 			break;
 		t = tf_floor(g->s.tf, t);
@@ -197,8 +188,8 @@ walk(struct greport *g, int64_t lo)
 		if (t >= next)
 			next = tf_add(g->s.tf, t, 1);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	sdb_reset(st);
+	if (rc != 0)
 		return -1;
 	empty_span(g, &ci, next, g->s.to);
 	return 0;
@@ -264,7 +255,7 @@ gaps_route(const struct sv_args *a, struct sv_reply *r)
 	if (extra_span_args(a, &g.s, r) == -1 || min_length_arg(a, &g.min_len, r) == -1)
 		return;
 	if (sdb_exec(SQ_BEGIN) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return;
 	}
 	if (history_bound(&g) == 0 && split(&g) == 0)
@@ -272,7 +263,7 @@ gaps_route(const struct sv_args *a, struct sv_reply *r)
 		                  ? (g.bound < g.s.to ? g.bound : g.s.to)
 		                  : g.s.from);
 	if (sdb_exec(SQ_COMMIT) == -1 || rc == -1 || g.stretches.err) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 	} else {
 		report_json(&g, &r->body);
 		r->status = 200;

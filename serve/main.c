@@ -8,7 +8,8 @@
  * Exit codes: 0 stopped by a signal; 2 usage (a bad option, a non-loopback
  * address without --token-file, an unreadable or empty token file, a port
  * file that is not a regular file); 3 permanent (the database is missing or
- * not candlepipe's); 4 temporary (cannot listen, the database is busy).
+ * not candlepipe's); 4 temporary (cannot listen, the database is busy, a
+ * PostgreSQL server that cannot be reached).
  */
 #include <errno.h>
 #include <signal.h>
@@ -35,43 +36,45 @@ struct options {
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: cp-serve --db PATH [--listen ADDR:PORT] [--token-file F] [--port-file F]\n"
-	        "                [--cache-mb N] [--control EP [--miss-timeout-ms N]\n"
-	        "                [--api-url URL] [--cacert F]] [--events EP] [--www DIR] [-v]\n"
-	        "\n"
-	        "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
-	        "(/v1/candles/..., /v1/market/all). A window the coverage ledger does not\n"
-	        "prove is answered 503 (not collected yet); with --control it becomes a job\n"
-	        "of the planner daemon at EP, and the answer waits for it (read-through).\n"
-	        "Also /v1/candles/range, /v1/coverage, /v1/gaps, /v1/jobs, /v1/events,\n"
-	        "/healthz, /readyz, /metrics, and the web page at /.\n"
-	        "\n"
-	        "  --db PATH         the database, opened read-only (never written)\n"
-	        "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
-	        "                    [::1]:P for IPv6; port 0 picks a free one)\n"
-	        "  --token-file F    require 'Authorization: Bearer <token>', the token being\n"
-	        "                    the first line of F; needed for a non-loopback address\n"
-	        "  --port-file F     write the bound port to F once listening\n"
-	        "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
-	        "                    windows, which never change (default 64; 0: none)\n"
-	        "  --control EP      the planner daemon's control socket (./run.sh start:\n"
-	        "                    ipc://RUN_DIR/control.sock): misses become its jobs,\n"
-	        "                    and /v1/jobs submits, lists and cancels them\n"
-	        "  --miss-timeout-ms N  how long a miss waits for its job (default 30000;\n"
-	        "                    then 504, the job goes on)\n"
-	        "  --api-url URL     upstream for the candle still forming, with --control\n"
-	        "                    (default $UPBIT_API_URL or https://api.upbit.com)\n"
-	        "  --cacert F        CA certificates (PEM) to verify an https --api-url\n"
-	        "  --events EP       the event hub's monitor endpoint, for /v1/events\n"
-	        "                    (ipc://RUN_DIR/monitor.sock under ./run.sh start)\n"
-	        "  --www DIR         the web page's files (default: www next to the binary,\n"
-	        "                    or the installed share/candlepipe/www)\n"
-	        "  -v, --verbose     debug logging\n"
-	        "  -h, --help        this help\n"
-	        "\n"
-	        "exit: 0 stopped (SIGTERM/SIGINT), 2 usage, 3 not a candlepipe database,\n"
-	        "4 temporary (cannot listen, database busy)\n");
+	fprintf(
+	    f,
+	    "usage: cp-serve --db PATH|URI [--listen ADDR:PORT] [--token-file F]\n"
+	    "                [--port-file F] [--cache-mb N] [--control EP [--miss-timeout-ms N]\n"
+	    "                [--api-url URL] [--cacert F]] [--events EP] [--www DIR] [-v]\n"
+	    "\n"
+	    "Serves the candles of a candlepipe database over HTTP with Upbit's API\n"
+	    "(/v1/candles/..., /v1/market/all). A window the coverage ledger does not\n"
+	    "prove is answered 503 (not collected yet); with --control it becomes a job\n"
+	    "of the planner daemon at EP, and the answer waits for it (read-through).\n"
+	    "Also /v1/candles/range, /v1/coverage, /v1/gaps, /v1/jobs, /v1/events,\n"
+	    "/healthz, /readyz, /metrics, and the web page at /.\n"
+	    "\n"
+	    "  --db PATH|URI     the database, read-only (never written): a SQLite file,\n"
+	    "                    or a PostgreSQL connection string (postgresql://...)\n"
+	    "  --listen A:P      numeric address and port (default 127.0.0.1:8765;\n"
+	    "                    [::1]:P for IPv6; port 0 picks a free one)\n"
+	    "  --token-file F    require 'Authorization: Bearer <token>', the token being\n"
+	    "                    the first line of F; needed for a non-loopback address\n"
+	    "  --port-file F     write the bound port to F once listening\n"
+	    "  --cache-mb N      memory for the finished answers of proven 'count' candle\n"
+	    "                    windows, which never change (default 64; 0: none)\n"
+	    "  --control EP      the planner daemon's control socket (./run.sh start:\n"
+	    "                    ipc://RUN_DIR/control.sock): misses become its jobs,\n"
+	    "                    and /v1/jobs submits, lists and cancels them\n"
+	    "  --miss-timeout-ms N  how long a miss waits for its job (default 30000;\n"
+	    "                    then 504, the job goes on)\n"
+	    "  --api-url URL     upstream for the candle still forming, with --control\n"
+	    "                    (default $UPBIT_API_URL or https://api.upbit.com)\n"
+	    "  --cacert F        CA certificates (PEM) to verify an https --api-url\n"
+	    "  --events EP       the event hub's monitor endpoint, for /v1/events\n"
+	    "                    (ipc://RUN_DIR/monitor.sock under ./run.sh start)\n"
+	    "  --www DIR         the web page's files (default: www next to the binary,\n"
+	    "                    or the installed share/candlepipe/www)\n"
+	    "  -v, --verbose     debug logging\n"
+	    "  -h, --help        this help\n"
+	    "\n"
+	    "exit: 0 stopped (SIGTERM/SIGINT), 2 usage, 3 not a candlepipe database,\n"
+	    "4 temporary (cannot listen, database busy, PostgreSQL not reachable)\n");
 }
 
 /* The first line of file, trimmed, into tok: 0 or -1 (said why). */
@@ -191,7 +194,7 @@ serve(const struct options *o, const struct sv_listen *l, const char *token)
 	}
 	log_info("listening on http://%s%s%s:%u/ (database %s, read-only%s%s%s)",
 	         l->family == AF_INET6 ? "[" : "", l->host, l->family == AF_INET6 ? "]" : "",
-	         (unsigned)port, o->db, token != NULL ? ", bearer token required" : "",
+	         (unsigned)port, sdb_name(), token != NULL ? ", bearer token required" : "",
 	         o->control != NULL ? ", read-through " : "", o->control != NULL ? o->control : "");
 	sigwait(&set, &sig);
 	log_info("stopping on signal %d", sig);

@@ -17,27 +17,9 @@
 
 #define MAP_BUCKETS_MAX 4000
 
-static const char series_sql[] =
-    "SELECT market, timeframe, from_utc, to_utc FROM coverage"
-    " UNION ALL SELECT market, timeframe, NULL, NULL FROM history_start h"
-    " WHERE NOT EXISTS (SELECT 1 FROM coverage c WHERE c.market = h.market"
-    " AND c.timeframe = h.timeframe) ORDER BY 1, 2, 3";
-/* a coverage row of a market listed later starts at the epoch (nothing
- * before the listing exists): the span starts at the history start then */
-static const char bounds_sql[] =
-    "SELECT min(max(c.from_utc, coalesce(h.first_utc, c.from_utc))), max(c.to_utc)"
-    " FROM coverage c LEFT JOIN history_start h"
-    " ON h.market = c.market AND h.timeframe = c.timeframe";
-static const char hist_sql[] =
-    "SELECT first_utc FROM history_start WHERE market = ?1 AND timeframe = ?2";
-static const char count_sql[] =
-    "SELECT (CAST(strftime('%s', candle_date_time_utc) AS INTEGER) - ?3) / ?5, count(*)"
-    " FROM candles_exact WHERE market = ?1 AND timeframe = ?2"
-    " AND candle_date_time_utc >= ?6 AND candle_date_time_utc < ?7 GROUP BY 1";
-
+/* the statements: SQ_SERIES, SQ_BOUNDS, SQ_HIST and SQ_BUCKETS (sdb.c) */
 struct map_q {
-	sqlite3 *db;
-	sqlite3_stmt *series, *hist, *count;
+	struct sdb_st *series, *hist, *count;
 	int64_t from, to, width;
 	long buckets;
 	long *counts;
@@ -60,20 +42,20 @@ static int
 map_bounds(struct map_q *q, const struct sv_args *a)
 {
 	const char *f = sv_arg(a, "from"), *t = sv_arg(a, "to");
-	sqlite3_stmt *st = NULL;
+	struct sdb_st *st;
 	int64_t lo = 0, hi = 0;
 
 	if ((f != NULL && time_parse(f, &q->from) == -1) ||
 	    (t != NULL && time_parse(t, &q->to) == -1))
 		return -1;
 	if (f == NULL || t == NULL) {
-		if (sqlite3_prepare_v2(q->db, bounds_sql, -1, &st, NULL) != SQLITE_OK)
+		if ((st = sdb_stmt(SQ_BOUNDS)) == NULL)
 			return -2;
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (sdb_step(st) == 1) {
 			(void)sdb_column_time(st, 0, &lo);
 			(void)sdb_column_time(st, 1, &hi);
 		}
-		sqlite3_finalize(st);
+		sdb_reset(st);
 		if (f == NULL)
 			q->from = lo;
 		if (t == NULL)
@@ -88,40 +70,39 @@ map_bounds(struct map_q *q, const struct sv_args *a)
 static int
 map_counts(struct map_q *q, const char *market, const char *tf)
 {
-	sqlite3_stmt *st = q->count;
+	struct sdb_st *st = q->count;
 	int rc;
 
 	memset(q->counts, 0, sizeof(long) * (size_t)q->buckets);
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, tf, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, q->from);
-	sqlite3_bind_int64(st, 5, q->width);
-	sdb_bind_time(st, 6, q->from);
-	sdb_bind_time(st, 7, q->to);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 i = sqlite3_column_int64(st, 0);
+	sdb_reset(st);
+	sdb_bind_text(st, 1, market);
+	sdb_bind_text(st, 2, tf);
+	sdb_bind_int(st, 3, q->from);
+	sdb_bind_int(st, 4, q->width);
+	sdb_bind_time(st, 5, q->from);
+	sdb_bind_time(st, 6, q->to);
+	while ((rc = sdb_step(st)) == 1) {
+		int64_t i = sdb_col_int(st, 0);
 
 		if (i >= 0 && i < q->buckets)
-			q->counts[i] += (long)sqlite3_column_int64(st, 1);
+			q->counts[i] += (long)sdb_col_int(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sdb_reset(st);
+	return rc == 0 ? 0 : -1;
 }
 
 /* The end of one series: history start, counts, the closing brace. */
 static int
 series_end(struct map_q *q, struct buf *b, const char *market, const char *tf)
 {
-	sqlite3_stmt *h = q->hist;
+	struct sdb_st *h = q->hist;
 
 	buf_puts(b, "],\"history_start\":");
-	sqlite3_reset(h);
-	sqlite3_bind_text(h, 1, market, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(h, 2, tf, -1, SQLITE_TRANSIENT);
-	put_time_text(b, sqlite3_step(h) == SQLITE_ROW ? (const char *)sqlite3_column_text(h, 0)
-	                                               : NULL);
-	sqlite3_reset(h);
+	sdb_reset(h);
+	sdb_bind_text(h, 1, market);
+	sdb_bind_text(h, 2, tf);
+	put_time_text(b, sdb_step(h) == 1 ? sdb_col_text(h, 0) : NULL);
+	sdb_reset(h);
 	if (q->buckets > 0) {
 		if (map_counts(q, market, tf) == -1)
 			return -1;
@@ -151,10 +132,10 @@ map_series(struct map_q *q, struct buf *b)
 	char market[64] = "", tf[8] = "";
 	int n = 0, rc, in_range = 0;
 
-	while ((rc = sqlite3_step(q->series)) == SQLITE_ROW) {
-		const char *m = (const char *)sqlite3_column_text(q->series, 0);
-		const char *t = (const char *)sqlite3_column_text(q->series, 1);
-		const char *f = (const char *)sqlite3_column_text(q->series, 2);
+	while ((rc = sdb_step(q->series)) == 1) {
+		const char *m = sdb_col_text(q->series, 0);
+		const char *t = sdb_col_text(q->series, 1);
+		const char *f = sdb_col_text(q->series, 2);
 
 		if (m == NULL || t == NULL || strlen(m) >= sizeof(market) ||
 		    strlen(t) >= sizeof(tf))
@@ -172,10 +153,10 @@ map_series(struct map_q *q, struct buf *b)
 		buf_puts(b, in_range++ ? ",[" : "[");
 		put_time_text(b, f);
 		sv_buf_put(b, ",", 1);
-		put_time_text(b, (const char *)sqlite3_column_text(q->series, 3));
+		put_time_text(b, sdb_col_text(q->series, 3));
 		sv_buf_put(b, "]", 1);
 	}
-	if (rc != SQLITE_DONE || (n > 0 && series_end(q, b, market, tf) == -1))
+	if (rc != 0 || (n > 0 && series_end(q, b, market, tf) == -1))
 		return -1;
 	return 0;
 }
@@ -183,13 +164,10 @@ map_series(struct map_q *q, struct buf *b)
 static int
 map_prepare(struct map_q *q)
 {
-	if ((q->db = sdb_handle()) == NULL)
-		return -1;
-	return sqlite3_prepare_v2(q->db, series_sql, -1, &q->series, NULL) == SQLITE_OK &&
-	               sqlite3_prepare_v2(q->db, hist_sql, -1, &q->hist, NULL) == SQLITE_OK &&
-	               sqlite3_prepare_v2(q->db, count_sql, -1, &q->count, NULL) == SQLITE_OK
-	           ? 0
-	           : -1;
+	q->series = sdb_stmt(SQ_SERIES);
+	q->hist = sdb_stmt(SQ_HIST);
+	q->count = sdb_stmt(SQ_BUCKETS);
+	return q->series != NULL && q->hist != NULL && q->count != NULL ? 0 : -1;
 }
 
 /* The answer's head and series into r: 0, or -1 (the database failed). */
@@ -240,10 +218,9 @@ map_coverage(const struct sv_args *a, struct sv_reply *r)
 		return;
 	}
 	if (sdb_exec(SQ_BEGIN) == -1 || map_prepare(&q) == -1 || map_build(&q, a, r) == -1)
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
-	sqlite3_finalize(q.series);
-	sqlite3_finalize(q.hist);
-	sqlite3_finalize(q.count);
+		sdb_reply_error(r);
+	if (q.series != NULL)
+		sdb_reset(q.series);
 	(void)sdb_exec(SQ_COMMIT);
 	free(q.counts);
 }

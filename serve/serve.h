@@ -98,7 +98,11 @@ sv_arg(const struct sv_args *a, const char *key)
 	return a->get(a->ctx, key);
 }
 
-/* ---- sdb.c: the calling thread's read-only connection */
+/* ---- sdb.c: the calling thread's read-only connection to the database, a
+ * SQLite file or (sdb_pg.c) a PostgreSQL database (--db postgresql://...,
+ * pgdb_is_uri), with every statement below prepared once per connection.
+ * Both dialects return the same text: times 'YYYY-MM-DDTHH:MM:SS', dates
+ * 'YYYY-MM-DD', decimals as stored (numeric keeps Upbit's scale). */
 enum sv_stmt {
 	SQ_BEGIN,
 	SQ_COMMIT,
@@ -110,29 +114,54 @@ enum sv_stmt {
 	SQ_MARKETS,
 	SQ_PING,
 	SQ_COUNT_IN,
+	SQ_OLDEST,  /* gaps.c: the oldest stored candle of (market, tf) */
+	SQ_TIMES,   /* gaps.c: the candle times of (market, tf) in [from, to) */
+	SQ_SERIES,  /* map.c: every (market, tf) with its coverage rows */
+	SQ_BOUNDS,  /* map.c: the ledger's earliest and latest times */
+	SQ_BUCKETS, /* map.c: candle counts per bucket */
 	SQ_COUNT
 };
 
-/* Opens path once to check it is a candlepipe database: 0, or the exit code
- * (EXIT_PERMFAIL: missing, not ours; EXIT_TEMPFAIL: busy) after a message. */
-int sdb_check(const char *path);
-/* The statement of the calling thread's connection (opened on first use),
- * reset and cleared; NULL if it cannot be had (logged). */
-sqlite3_stmt *sdb_stmt(enum sv_stmt which);
-/* The calling thread's connection (opened on first use), or NULL. */
-sqlite3 *sdb_handle(void);
-/* Runs BEGIN or COMMIT on the thread's connection: 0 or -1. */
+/* One prepared statement of the calling thread's connection: bound with
+ * the sdb_bind_* functions (index 1..), stepped with sdb_step, its row read
+ * with the sdb_col_* functions, and sdb_reset once done (before another
+ * sdb_stmt of the same statement). */
+struct sdb_st;
+
+/* Opens db once to check it is a candlepipe database: 0, or the exit code
+ * (EXIT_PERMFAIL: missing, not ours; EXIT_TEMPFAIL: busy, a server that
+ * cannot be reached) after a message. Remembers db for the connections. */
+int sdb_check(const char *db);
+/* The database as messages name it (a URI without its password). */
+const char *sdb_name(void);
+/* The statement of the calling thread's connection (opened on first use,
+ * reopened after a lost PostgreSQL connection outside a transaction), reset
+ * and cleared; NULL if it cannot be had (logged). */
+struct sdb_st *sdb_stmt(enum sv_stmt which);
+/* Runs BEGIN or COMMIT on the thread's connection: 0 or -1. A read
+ * transaction sees one snapshot (PostgreSQL: REPEATABLE READ READ ONLY);
+ * BEGIN on a PostgreSQL connection found lost reconnects and tries again. */
 int sdb_exec(enum sv_stmt which);
 /* Closes every thread's connection (at exit, after the daemon stopped). */
 void sdb_close_all(void);
+void sdb_bind_text(struct sdb_st *st, int i, const char *v);
+void sdb_bind_int(struct sdb_st *st, int i, int64_t v);
 /* Binds time t as text at index i. */
-void sdb_bind_time(sqlite3_stmt *st, int i, int64_t t);
+void sdb_bind_time(struct sdb_st *st, int i, int64_t t);
+/* The next row: 1, 0 when there are no more, -1 on failure (logged). */
+int sdb_step(struct sdb_st *st);
+void sdb_reset(struct sdb_st *st);
+/* Column col of the current row as text (NULL for NULL), its length, as
+ * an integer (0 for NULL). */
+const char *sdb_col_text(const struct sdb_st *st, int col);
+size_t sdb_col_bytes(const struct sdb_st *st, int col);
+int64_t sdb_col_int(const struct sdb_st *st, int col);
 /* Column col as a time: 0 or -1 (NULL or malformed). */
-int sdb_column_time(sqlite3_stmt *st, int col, int64_t *t);
+int sdb_column_time(const struct sdb_st *st, int col, int64_t *t);
 /* The candle row of SQ_NEWEST/SQ_RANGE as Upbit's JSON object; convert adds
  * converted_trade_price. Returns 0, or -1 if convert is asked and the row has
  * none. */
-int sdb_candle_json(struct buf *b, const char *market, sqlite3_stmt *st, int convert);
+int sdb_candle_json(struct buf *b, const char *market, const struct sdb_st *st, int convert);
 /* Whether [from, to) lies inside one coverage row of (market, tf). */
 int sdb_proven(const char *market, enum tf tf, int64_t from, int64_t to, int *yes);
 /* history_start of (market, tf): *have 0 when unknown. 0 or -1. */
@@ -142,6 +171,11 @@ int sdb_history(const char *market, enum tf tf, int64_t *first, int *have);
 int sdb_cover_at(const char *market, enum tf tf, int64_t t, int64_t *from, int64_t *to, int *have);
 /* How many candles of (market, tf) start in [from, to), counting up to max. */
 int sdb_count_in(const char *market, enum tf tf, int64_t from, int64_t to, int max, int *n);
+/* The covered ranges of (market, tf) in [from, to), as ledger_covered. */
+int sdb_covered(const char *market, enum tf tf, int64_t from, int64_t to, struct range_list *out);
+/* The error of a failed read: 503 when the failure is temporary (the
+ * PostgreSQL connection was lost or cannot be had: ask again), else 500. */
+void sdb_reply_error(struct sv_reply *r);
 
 /* ---- upbit.c: the Upbit-compatible routes */
 /* Which route url is; *tf for candle routes; *bad_unit for an unknown

@@ -238,15 +238,15 @@ candle_args(const struct sv_args *a, enum tf tf, int bad_unit, struct creq *q, s
 static int
 market_known(const char *market)
 {
-	sqlite3_stmt *st = sdb_stmt(SQ_KNOWN);
+	struct sdb_st *st = sdb_stmt(SQ_KNOWN);
 	int known = -1;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, market, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		known = sqlite3_column_int(st, 0) != 0;
-	sqlite3_reset(st);
+	sdb_bind_text(st, 1, market);
+	if (sdb_step(st) == 1)
+		known = sdb_col_int(st, 0) != 0;
+	sdb_reset(st);
 	return known;
 }
 
@@ -262,34 +262,34 @@ struct found {
 static int
 read_newest(const struct creq *q, int64_t end_s, struct buf *b, struct found *f)
 {
-	sqlite3_stmt *st = sdb_stmt(SQ_NEWEST);
+	struct sdb_st *st = sdb_stmt(SQ_NEWEST);
 	int rc;
 
 	memset(f, 0, sizeof(*f));
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, q->market, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, tf_name(q->tf), -1, SQLITE_STATIC);
+	sdb_bind_text(st, 1, q->market);
+	sdb_bind_text(st, 2, tf_name(q->tf));
 	sdb_bind_time(st, 3, end_s);
-	sqlite3_bind_int(st, 4, q->count);
+	sdb_bind_int(st, 4, q->count);
 	/* one allocation for the whole answer: regrowing was a tenth of it */
 	(void)buf_reserve(b, (size_t)q->count * CANDLE_JSON_GUESS, BUF_NO_MAX);
 	sv_buf_put(b, "[", 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sdb_step(st)) == 1) {
 		f->cut = b->len;
 		if (f->n > 0)
 			sv_buf_put(b, ",", 1);
 		if (sdb_candle_json(b, q->market, st, q->convert) == -1)
 			f->no_convert = 1;
 		if (sdb_column_time(st, 0, &f->oldest) == -1)
-			rc = SQLITE_CORRUPT;
+			rc = -1;
 		f->n++;
-		if (rc != SQLITE_ROW)
+		if (rc != 1)
 			break;
 	}
-	sqlite3_reset(st);
+	sdb_reset(st);
 	sv_buf_put(b, "]", 1);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == 0 ? 0 : -1;
 }
 
 /* Whether the ledger proves the answer: every candle Upbit has in
@@ -349,7 +349,7 @@ candles_miss(const struct creq *q, int64_t end_s, struct sv_reply *r)
 	int64_t from = 0, to = 0;
 
 	if (readthru_on() && missing_window(q, end_s, &from, &to) == -1)
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 	else if (!readthru_on() || from >= to)
 		reply_miss(r, why);
 	else
@@ -371,11 +371,11 @@ candles_in_txn(const struct creq *q, int64_t end_s, struct sv_reply *r, struct f
 		if (known == 0)
 			reply_error(r, 404, SV_ERROR, SV_MSG_NOTFOUND);
 		else
-			reply_error(r, 500, SV_ERROR, "cannot read the database");
+			sdb_reply_error(r);
 		return 0;
 	}
 	if (read_newest(q, end_s, &r->body, &f) == -1 || window_proven(q, end_s, &f, &yes) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return 0;
 	}
 	*fo = f;
@@ -417,12 +417,12 @@ candles_read(const struct creq *q, int64_t end_s, struct sv_reply *r, struct fou
 
 	memset(f, 0, sizeof(*f));
 	if (sdb_exec(SQ_BEGIN) == -1) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return 0;
 	}
 	stable = candles_in_txn(q, end_s, r, f);
 	if (sdb_exec(SQ_COMMIT) == -1 && r->status == 200) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return 0;
 	}
 	return stable;
@@ -504,13 +504,13 @@ upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply
 /* One market row as Upbit's object; -1 when details are asked and the row
  * has none. */
 static int
-market_json(struct buf *b, sqlite3_stmt *st, int details)
+market_json(struct buf *b, const struct sdb_st *st, int details)
 {
 	static const char *const keys[3] = { "market", "korean_name", "english_name" };
-	const char *caution = (const char *)sqlite3_column_text(st, 4);
+	const char *caution = sdb_col_text(st, 4);
 
 	for (int i = 0; i < 3; i++) {
-		const char *v = (const char *)sqlite3_column_text(st, i);
+		const char *v = sdb_col_text(st, i);
 
 		buf_puts(b, i == 0 ? "{\"" : ",\"");
 		buf_puts(b, keys[i]);
@@ -518,10 +518,10 @@ market_json(struct buf *b, sqlite3_stmt *st, int details)
 		sv_buf_json_str(b, v != NULL ? v : "");
 	}
 	if (details) {
-		if (sqlite3_column_type(st, 3) == SQLITE_NULL || caution == NULL)
+		if (sdb_col_text(st, 3) == NULL || caution == NULL)
 			return -1;
 		buf_printf(b, ",\"market_event\":{\"warning\":%s,\"caution\":%s}",
-		           sqlite3_column_int(st, 3) ? "true" : "false", caution);
+		           sdb_col_int(st, 3) ? "true" : "false", caution);
 	}
 	sv_buf_put(b, "}", 1);
 	return 0;
@@ -531,7 +531,7 @@ void
 upbit_market_all(const struct sv_args *a, struct sv_reply *r)
 {
 	const char *d = sv_arg(a, "is_details");
-	sqlite3_stmt *st;
+	struct sdb_st *st;
 	int details = 0, n = 0, rc, lacking = 0;
 
 	if (d == NULL)
@@ -542,19 +542,19 @@ upbit_market_all(const struct sv_args *a, struct sv_reply *r)
 	}
 	details = d != NULL && strcasecmp(d, "true") == 0;
 	if ((st = sdb_stmt(SQ_MARKETS)) == NULL) {
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+		sdb_reply_error(r);
 		return;
 	}
 	sv_buf_put(&r->body, "[", 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sdb_step(st)) == 1) {
 		if (n++ > 0)
 			sv_buf_put(&r->body, ",", 1);
 		lacking |= market_json(&r->body, st, details) == -1;
 	}
-	sqlite3_reset(st);
+	sdb_reset(st);
 	sv_buf_put(&r->body, "]", 1);
-	if (rc != SQLITE_DONE)
-		reply_error(r, 500, SV_ERROR, "cannot read the database");
+	if (rc != 0)
+		sdb_reply_error(r);
 	else if (n == 0)
 		reply_miss(r, "the market list is not collected yet");
 	else if (lacking)

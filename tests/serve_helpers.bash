@@ -8,6 +8,12 @@
 #       process that is still our cp-serve is signalled
 #   sv_get PATH [curl options...]
 #       GET $SV_URL$PATH: the body, then the status on its own last line
+#   sv_cmp A B WHAT
+#       0 when files A and B are equal; else says WHAT differs, shows the
+#       start of both, and returns 1
+#   sv_minute_ago S
+#       the UTC time S seconds before the current minute began
+#       (YYYY-MM-DDTHH:MM:SS), for a seconds window the simulator has
 
 SV_BIN=${SV_BIN:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/serve/cp-serve"}
 
@@ -59,4 +65,17 @@ sv_get() {
 	local path=$1
 	shift
 	curl -s -w '\n%{http_code}' "$@" "$SV_URL$path"
+}
+
+sv_minute_ago() {
+	local now
+	now=$(date +%s)
+	date -u -d "@$((now - now % 60 - $1))" +%Y-%m-%dT%H:%M:%S
+}
+
+sv_cmp() {
+	cmp -s "$1" "$2" && return 0
+	echo "differs: $3"
+	diff <(head -c 800 "$1") <(head -c 800 "$2") || true
+	return 1
 }
