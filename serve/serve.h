@@ -149,9 +149,6 @@ int sdb_count_in(const char *market, enum tf tf, int64_t from, int64_t to, int m
 enum sv_route upbit_route(const char *url, enum tf *tf, int *bad_unit);
 void upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply *r);
 void upbit_market_all(const struct sv_args *a, struct sv_reply *r);
-/* Upbit's `to`: "YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH:MM|-HH:MM]" into
- * epoch ms: 0 or -1. */
-int upbit_parse_to(const char *s, int64_t *out_ms);
 
 /* ---- extra.c: the routes beyond Upbit */
 /* A checked market, timeframe, from and to. */
