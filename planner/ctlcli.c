@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zmq.h>
-
 #include "control.h"
 #include "log.h"
 #include "timeutil.h"
@@ -22,12 +20,9 @@
 #define CTL_WAIT_POLL_MS 100
 
 struct client {
-	void *ctx, *sock;
 	const char *endpoint;
 	int timeout_ms;
-	msgpack_unpacked reply; /* the last answer; its strings point into raw */
-	zmq_msg_t raw;
-	int has_raw;
+	struct ctl_client cc; /* cc.reply: the last answer */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -66,53 +61,20 @@ usage_error(const char *what)
 	return EXIT_USAGE;
 }
 
-/* Sends the packed request and waits for one answer into c->reply. 0, -1
- * when the daemon does not answer in time (logged). */
+/* Sends the packed request; its answer in c->cc.reply. 0, or the exit
+ * code with the reason printed: EXIT_TEMPFAIL no answer in time, EXIT_USAGE
+ * refused, EXIT_PERMFAIL not a daemon of our protocol's version. */
 static int
 request(struct client *c, const msgpack_sbuffer *sb)
 {
-	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
-	size_t off = 0;
-	int rc;
+	char why[CTL_ERR_MAX];
+	enum ctl_verdict v = ctl_client_ask(&c->cc, sb, why, sizeof(why));
 
-	if (zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) == -1 ||
-	    zmq_poll(&it, 1, c->timeout_ms) <= 0) {
-		fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n", c->endpoint);
-		return -1;
-	}
-	msgpack_unpacked_destroy(&c->reply);
-	msgpack_unpacked_init(&c->reply);
-	if (c->has_raw)
-		zmq_msg_close(&c->raw);
-	zmq_msg_init(&c->raw);
-	c->has_raw = 1;
-	if (zmq_msg_recv(&c->raw, c->sock, 0) == -1)
-		return -1;
-	rc = msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off);
-	if (rc != MSGPACK_UNPACK_SUCCESS) {
-		fprintf(stderr, "cp-planner ctl: a malformed answer from %s\n", c->endpoint);
-		return -1;
-	}
-	return 0;
-}
-
-/* The answer's verdict: 0 ok, EXIT_USAGE for an error answer (printed). */
-static int
-answer_ok(const struct client *c)
-{
-	char err[CTL_ERR_MAX];
-	const msgpack_object *ok = ctl_get(&c->reply.data, "ok");
-
-	if (ctl_check_version(&c->reply.data, err, sizeof(err)) == -1) {
-		fprintf(stderr, "cp-planner ctl: %s\n", err);
-		return EXIT_PERMFAIL;
-	}
-	if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
-		return 0;
-	if (ctl_get_str(&c->reply.data, "error", err, sizeof(err)) == -1)
-		snprintf(err, sizeof(err), "refused (no reason given)");
-	fprintf(stderr, "cp-planner ctl: %s\n", err);
-	return EXIT_USAGE;
+	if (v != CTL_OK)
+		fprintf(stderr, "cp-planner ctl: %s\n", why);
+	if (v == CTL_NOANSWER)
+		return EXIT_TEMPFAIL;
+	return v == CTL_OK ? 0 : v == CTL_REFUSED ? EXIT_USAGE : EXIT_PERMFAIL;
 }
 
 /* Packs {v, op, [job]} and sends it: 0, EXIT_USAGE (refused) or
@@ -131,7 +93,7 @@ simple_request(struct client *c, const char *op, int64_t job)
 	ctl_pack_kv_str(&pk, "op", op);
 	if (job > 0)
 		ctl_pack_kv_i64(&pk, "job", job);
-	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	rc = request(c, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -150,30 +112,6 @@ parse_time_arg(const char *s, int64_t *out)
 		return 0;
 	}
 	return time_parse(s, out);
-}
-
-/* Packs a comma-separated list as an array of strings. */
-static void
-pack_list(msgpack_packer *pk, const char *key, const char *list)
-{
-	char buf[CTL_TEXT_MAX], *save = NULL, *x;
-	size_t n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (const char *p = list; *p != '\0'; p++)
-		n += *p == ',';
-	ctl_pack_key(pk, key);
-	/* empty items are sent as such: the daemon refuses them */
-	msgpack_pack_array(pk, n + 1);
-	x = buf;
-	for (size_t i = 0; i <= n; i++) {
-		char *comma = strchr(x, ',');
-		(void)save;
-		if (comma != NULL)
-			*comma = '\0';
-		ctl_pack_key(pk, x);
-		x = comma != NULL ? comma + 1 : x + strlen(x);
-	}
 }
 
 struct submit_args {
@@ -224,14 +162,16 @@ submit(struct client *c, const struct submit_args *a, int64_t *job)
 	msgpack_pack_map(&pk, a->to != NULL ? 6 : 5);
 	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
 	ctl_pack_kv_str(&pk, "op", "submit");
-	pack_list(&pk, "markets", a->markets);
-	pack_list(&pk, "timeframes", a->timeframes);
+	ctl_pack_key(&pk, "markets");
+	ctl_pack_list(&pk, a->markets);
+	ctl_pack_key(&pk, "timeframes");
+	ctl_pack_list(&pk, a->timeframes);
 	ctl_pack_kv_i64(&pk, "from", from);
 	if (a->to != NULL)
 		ctl_pack_kv_i64(&pk, "to", to);
-	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	rc = request(c, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	if (rc == 0 && ctl_get_i64(&c->reply.data, "job", job) == -1)
+	if (rc == 0 && ctl_get_i64(&c->cc.reply.data, "job", job) == -1)
 		rc = EXIT_TEMPFAIL;
 	return rc;
 }
@@ -309,7 +249,7 @@ static int
 cmd_status(struct client *c, int64_t job)
 {
 	int rc = simple_request(c, "status", job);
-	const msgpack_object *r = &c->reply.data, *v;
+	const msgpack_object *r = &c->cc.reply.data, *v;
 	uint32_t n;
 	char src[64];
 
@@ -378,7 +318,7 @@ cmd_wait(struct client *c, int64_t job, int cancel_on_int)
 
 		if (rc != 0)
 			return rc == EXIT_USAGE ? EXIT_USAGE : EXIT_TEMPFAIL;
-		if ((j = get_array(&c->reply.data, "jobs", &n)) == NULL || n != 1)
+		if ((j = get_array(&c->cc.reply.data, "jobs", &n)) == NULL || n != 1)
 			return EXIT_TEMPFAIL;
 		(void)ctl_get_str(j, "state", state, sizeof(state));
 		if (tty)
@@ -486,23 +426,16 @@ int
 ctl_main(int argc, char **argv)
 {
 	struct client c = { .timeout_ms = CTL_REPLY_TIMEOUT_MS };
-	int first = parse_global(argc, argv, &c), rc, linger = 0;
+	int first = parse_global(argc, argv, &c), rc;
+	char why[CTL_ERR_MAX];
 
 	if (first == -1)
 		return usage_error("give --control EP and a command");
-	c.ctx = zmq_ctx_new();
-	c.sock = zmq_socket(c.ctx, ZMQ_DEALER);
-	if (c.sock == NULL)
-		fatalx(EXIT_TEMPFAIL, "zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(c.sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(c.sock, c.endpoint) == -1)
+	if (ctl_client_open(&c.cc, c.endpoint, c.timeout_ms, why, sizeof(why)) == -1) {
+		ctl_client_close(&c.cc);
 		return usage_error("bad --control endpoint");
-	msgpack_unpacked_init(&c.reply);
+	}
 	rc = dispatch_cmd(&c, argc - first, argv + first);
-	msgpack_unpacked_destroy(&c.reply);
-	if (c.has_raw)
-		zmq_msg_close(&c.raw);
-	zmq_close(c.sock);
-	zmq_ctx_term(c.ctx);
+	ctl_client_close(&c.cc);
 	return rc;
 }
