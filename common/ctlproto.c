@@ -2,8 +2,11 @@
  * ctlproto.c: the control protocol's encode/decode helpers (ctlproto.h):
  * looking values up in a decoded msgpack map, the version check, packing
  * keys and values, and the one-target SUBMIT that cp-serve and the client
- * both send. Owns no socket and no state.
+ * both send; and the one control client (struct ctl_client): connect, one
+ * request and its answer within a timeout, the answer's version and
+ * verdict. Owns the client's socket, and no other state.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,6 +102,24 @@ ctl_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val)
 }
 
 void
+ctl_pack_list(msgpack_packer *pk, const char *list)
+{
+	size_t n = 1;
+
+	for (const char *p = list; *p != '\0'; p++)
+		n += *p == ',';
+	msgpack_pack_array(pk, n);
+	for (const char *p = list;; p++) {
+		size_t k = strcspn(p, ",");
+
+		msgpack_pack_str_with_body(pk, p, k);
+		p += k;
+		if (*p == '\0')
+			break;
+	}
+}
+
+void
 ctl_pack_submit1(msgpack_packer *pk, const char *market, const char *tf, int64_t from, int64_t to)
 {
 	msgpack_pack_map(pk, 6);
@@ -118,4 +139,105 @@ int
 ctl_state_final(const char *s)
 {
 	return strcmp(s, "done") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0;
+}
+
+/* ---- the client ---------------------------------------------------------- */
+
+/* A new DEALER socket on c->endpoint: 0 or -1 with why. */
+static int
+client_connect(struct ctl_client *c, char *why, size_t len)
+{
+	int linger = 0;
+
+	if ((c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL) {
+		snprintf(why, len, "control socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+	(void)zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(c->sock, c->endpoint) == -1) {
+		snprintf(why, len, "cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
+		zmq_close(c->sock);
+		c->sock = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_client_open(struct ctl_client *c, const char *endpoint, int timeout_ms, char *why, size_t len)
+{
+	memset(c, 0, sizeof(*c));
+	msgpack_unpacked_init(&c->reply);
+	zmq_msg_init(&c->raw);
+	c->live = 1;
+	c->timeout_ms = timeout_ms;
+	if (snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint) >=
+	    (int)sizeof(c->endpoint)) {
+		snprintf(why, len, "the control endpoint is too long");
+		return -1;
+	}
+	if ((c->ctx = zmq_ctx_new()) == NULL) {
+		snprintf(why, len, "control socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+	return client_connect(c, why, len);
+}
+
+void
+ctl_client_close(struct ctl_client *c)
+{
+	if (!c->live)
+		return;
+	c->live = 0;
+	if (c->sock != NULL)
+		zmq_close(c->sock);
+	if (c->ctx != NULL)
+		zmq_ctx_term(c->ctx);
+	c->sock = c->ctx = NULL;
+	msgpack_unpacked_destroy(&c->reply);
+	zmq_msg_close(&c->raw);
+}
+
+/* Sends sb and decodes the one answer into c->reply: 0, or -1 when none
+ * came in time (the socket is then made anew). */
+static int
+client_call(struct ctl_client *c, const msgpack_sbuffer *sb)
+{
+	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
+	char ignored[CTL_ERR_MAX];
+	size_t off = 0;
+
+	msgpack_unpacked_destroy(&c->reply);
+	msgpack_unpacked_init(&c->reply);
+	zmq_msg_close(&c->raw);
+	zmq_msg_init(&c->raw);
+	if (c->sock != NULL && zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) != -1 &&
+	    zmq_poll(&it, 1, c->timeout_ms) > 0 && zmq_msg_recv(&c->raw, c->sock, 0) != -1 &&
+	    msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off) ==
+	        MSGPACK_UNPACK_SUCCESS)
+		return 0;
+	if (c->sock != NULL)
+		zmq_close(c->sock);
+	c->sock = NULL;
+	(void)client_connect(c, ignored, sizeof(ignored));
+	return -1;
+}
+
+enum ctl_verdict
+ctl_client_ask(struct ctl_client *c, const msgpack_sbuffer *sb, char *why, size_t len)
+{
+	const msgpack_object *o = &c->reply.data, *ok;
+
+	if (client_call(c, sb) == -1) {
+		snprintf(why, len, "no answer from the daemon at %s", c->endpoint);
+		return CTL_NOANSWER;
+	}
+	if (ctl_check_version(o, why, len) == -1)
+		return CTL_ALIEN;
+	ok = ctl_get(o, "ok");
+	if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
+		return CTL_OK;
+	if (ctl_get_str(o, "error", why, len) == -1)
+		snprintf(why, len, "refused by the daemon (no reason given)");
+	return CTL_REFUSED;
 }

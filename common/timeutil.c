@@ -1,7 +1,8 @@
 /*
- * timeutil.c: strict parsing and formatting of ISO 8601 UTC times, and the
- * three clocks (wall ms, wall s, monotonic ms). Owns nothing else: calendar
- * arithmetic lives in tf.c.
+ * timeutil.c: strict parsing and formatting of ISO 8601 UTC times (the
+ * users' forms, and the full form Upbit takes for `to`, to the millisecond),
+ * and the three clocks (wall ms, wall s, monotonic ms). Owns nothing else:
+ * calendar arithmetic lives in tf.c.
  *
  * The wall clock is CLOCK_REALTIME plus CP_CLOCK_OFFSET_MS (a test hook,
  * read once; integer milliseconds, negative for the past): a test sets it
@@ -53,9 +54,14 @@ days_in_month(int y, int m)
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
-/* The fields of one ISO 8601 time; offset_s is the zone's offset east of UTC. */
+/* The fields of one ISO 8601 time; offset_s is the zone's offset east of
+ * UTC. The rest says which parts the text had, for the full form's check. */
 struct iso_time {
 	int y, mo, d, h, mi, sec;
+	int ms;          /* the fraction, truncated to the millisecond */
+	int frac_digits; /* how many digits the fraction had (0: none) */
+	int has_sec;
+	int zone_short; /* an offset without ':' between its hours and minutes */
 	int offset_s;
 };
 
@@ -81,16 +87,19 @@ parse_date(const char **p, struct iso_time *t)
 	return 0;
 }
 
-/* An optional ".digits" (at least one digit), truncated to the second. */
+/* An optional ".digits" (at least one digit): its milliseconds, truncated. */
 static int
-skip_fraction(const char **p)
+parse_fraction(const char **p, struct iso_time *t)
 {
 	if (expect(p, '.') == -1)
 		return 0;
 	if (**p < '0' || **p > '9')
 		return -1;
-	while (**p >= '0' && **p <= '9')
-		(*p)++;
+	for (; **p >= '0' && **p <= '9'; (*p)++, t->frac_digits++)
+		if (t->frac_digits < 3)
+			t->ms = t->ms * 10 + (**p - '0');
+	for (int n = t->frac_digits; n < 3; n++)
+		t->ms *= 10;
 	return 0;
 }
 
@@ -100,7 +109,8 @@ parse_clock(const char **p, struct iso_time *t)
 {
 	if (digits(p, 2, &t->h) == -1 || expect(p, ':') == -1 || digits(p, 2, &t->mi) == -1)
 		return -1;
-	if (expect(p, ':') == 0 && (digits(p, 2, &t->sec) == -1 || skip_fraction(p) == -1))
+	t->has_sec = expect(p, ':') == 0;
+	if (t->has_sec && (digits(p, 2, &t->sec) == -1 || parse_fraction(p, t) == -1))
 		return -1;
 	return t->h > 23 || t->mi > 59 || t->sec > 59 ? -1 : 0;
 }
@@ -116,27 +126,55 @@ parse_zone(const char **p, struct iso_time *t)
 	sign = *(*p)++ == '+' ? 1 : -1;
 	if (digits(p, 2, &oh) == -1)
 		return -1;
-	(void)expect(p, ':');
+	t->zone_short = expect(p, ':') == -1;
 	if (digits(p, 2, &om) == -1 || oh > 23 || om > 59)
 		return -1;
 	t->offset_s = sign * (oh * 3600 + om * 60);
 	return 0;
 }
 
+/* Any form time_parse takes into *t: 0 or -1. */
+static int
+parse_iso(const char *s, struct iso_time *t)
+{
+	const char *p = s;
+
+	if (s == NULL || parse_date(&p, t) == -1)
+		return -1;
+	/* a date alone, or a date, 'T' or ' ', a clock and an optional zone */
+	if (*p != '\0' && ((expect(&p, 'T') == -1 && expect(&p, ' ') == -1) ||
+	                   parse_clock(&p, t) == -1 || parse_zone(&p, t) == -1 || *p != '\0'))
+		return -1;
+	return 0;
+}
+
+/* The epoch seconds of a parsed time. */
+static int64_t
+iso_epoch(const struct iso_time *t)
+{
+	return tf_days_from_civil(t->y, (unsigned)t->mo, (unsigned)t->d) * DAY_S + t->h * 3600 +
+	       t->mi * 60 + t->sec - t->offset_s;
+}
+
 int
 time_parse(const char *s, int64_t *out)
 {
 	struct iso_time t = { 0 };
-	const char *p = s;
 
-	if (s == NULL || parse_date(&p, &t) == -1)
+	if (parse_iso(s, &t) == -1)
 		return -1;
-	/* a date alone, or a date, 'T' or ' ', a clock and an optional zone */
-	if (*p != '\0' && ((expect(&p, 'T') == -1 && expect(&p, ' ') == -1) ||
-	                   parse_clock(&p, &t) == -1 || parse_zone(&p, &t) == -1 || *p != '\0'))
+	*out = iso_epoch(&t);
+	return 0;
+}
+
+int
+time_parse_full_ms(const char *s, int64_t *out_ms)
+{
+	struct iso_time t = { 0 };
+
+	if (parse_iso(s, &t) == -1 || !t.has_sec || t.frac_digits > 9 || t.zone_short)
 		return -1;
-	*out = tf_days_from_civil(t.y, (unsigned)t.mo, (unsigned)t.d) * DAY_S + t.h * 3600 +
-	       t.mi * 60 + t.sec - t.offset_s;
+	*out_ms = iso_epoch(&t) * 1000 + t.ms;
 	return 0;
 }
 

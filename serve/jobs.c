@@ -4,82 +4,49 @@
  * over the planner daemon's control socket (planner/control.h: one msgpack
  * map per request and per answer), GET /v1/whoami (whether this client may
  * write) and the dispatch of /v1/events and of /v1/coverage without a
- * market. Owns the DEALER socket (one, behind a mutex: the pool's threads
- * and the event thread take turns) and the msgpack to JSON conversion of
- * the daemon's answers, which are passed on field for field.
+ * market. Owns one control client (common/ctlproto.h, behind a mutex: the
+ * pool's threads and the event thread take turns) and the msgpack to JSON
+ * conversion of the daemon's answers, which are passed on field for field.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack.h>
-#include <zmq.h>
-
+#include "ctlproto.h"
 #include "log.h"
 #include "serve.h"
 #include "timeutil.h"
 
-#define JOBS_CTL_VERSION 1 /* planner/control.h's CTL_VERSION */
-#define JOBS_TIMEOUT_MS 3000
 #define JOBS_DEPTH_MAX 16
 
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *ctl_ctx, *ctl_sock;
-static char ctl_endpoint[512];
+static struct ctl_client cli; /* under ctl_lock */
+static int have_cli;
 
 int
 jobs_open(const char *control)
 {
-	int linger = 0;
+	char why[CTL_ERR_MAX];
 
 	if (control == NULL)
 		return 0;
-	snprintf(ctl_endpoint, sizeof(ctl_endpoint), "%s", control);
-	if ((ctl_ctx = zmq_ctx_new()) == NULL ||
-	    (ctl_sock = zmq_socket(ctl_ctx, ZMQ_DEALER)) == NULL) {
-		log_warnx("control socket: %s", zmq_strerror(errno));
+	if (ctl_client_open(&cli, control, CTL_REPLY_TIMEOUT_MS, why, sizeof(why)) == -1) {
+		log_warnx("--control %s: %s", control, why);
 		return -1;
 	}
-	zmq_setsockopt(ctl_sock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(ctl_sock, control) == -1) {
-		log_warnx("--control %s: %s", control, zmq_strerror(errno));
-		return -1;
-	}
+	have_cli = 1;
 	return 0;
 }
 
 void
 jobs_close(void)
 {
-	if (ctl_sock != NULL)
-		zmq_close(ctl_sock);
-	if (ctl_ctx != NULL)
-		zmq_ctx_term(ctl_ctx);
-	ctl_sock = ctl_ctx = NULL;
+	ctl_client_close(&cli);
+	have_cli = 0;
 }
 
 /* ---- msgpack ------------------------------------------------------------ */
-
-static int
-key_is(const msgpack_object *k, const char *name)
-{
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(name) &&
-	       memcmp(k->via.str.ptr, name, k->via.str.size) == 0;
-}
-
-/* The value of name in the map m, or NULL. */
-static const msgpack_object *
-mp_find(const msgpack_object *m, const char *name)
-{
-	if (m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < m->via.map.size; i++)
-		if (key_is(&m->via.map.ptr[i].key, name))
-			return &m->via.map.ptr[i].val;
-	return NULL;
-}
 
 static void mp_json(struct buf *b, const msgpack_object *o, int depth);
 
@@ -161,49 +128,6 @@ jobs_msgpack_json(struct buf *b, const void *data, size_t len)
 
 /* ---- the control socket ---------------------------------------------- */
 
-static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* One request (sb) and its answer into *u (raw holds its bytes): 0, or -1
- * with why. Under ctl_lock. */
-static int
-ctl_call(const msgpack_sbuffer *sb, zmq_msg_t *raw, msgpack_unpacked *u, const char **why)
-{
-	zmq_pollitem_t it = { ctl_sock, 0, ZMQ_POLLIN, 0 };
-	size_t off = 0;
-
-	*why = "no answer from the collection daemon (is ./run.sh start running?)";
-	while (zmq_msg_recv(raw, ctl_sock, ZMQ_DONTWAIT) >= 0)
-		continue; /* a late answer to a request that timed out */
-	if (zmq_send(ctl_sock, sb->data, sb->size, ZMQ_DONTWAIT) == -1 ||
-	    zmq_poll(&it, 1, JOBS_TIMEOUT_MS) <= 0 || zmq_msg_recv(raw, ctl_sock, 0) == -1)
-		return -1;
-	if (msgpack_unpack_next(u, zmq_msg_data(raw), zmq_msg_size(raw), &off) !=
-	    MSGPACK_UNPACK_SUCCESS) {
-		*why = "a malformed answer from the collection daemon";
-		return -1;
-	}
-	return 0;
-}
-
-/* The answer's "ok" (1), or 0 with its "error" text into err. */
-static int
-answer_ok(const msgpack_object *m, char *err, size_t cap)
-{
-	const msgpack_object *ok = mp_find(m, "ok"), *e = mp_find(m, "error");
-
-	if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
-		return 1;
-	if (e != NULL && e->type == MSGPACK_OBJECT_STR)
-		snprintf(err, cap, "%.*s", (int)e->via.str.size, e->via.str.ptr);
-	else
-		snprintf(err, cap, "refused by the collection daemon");
-	return 0;
-}
-
 /* What a request does with its answer (called under ctl_lock). */
 typedef void (*ctl_answer_fn)(const msgpack_object *m, void *arg);
 
@@ -212,46 +136,35 @@ typedef void (*ctl_answer_fn)(const msgpack_object *m, void *arg);
 static int
 ctl_request(const msgpack_sbuffer *sb, ctl_answer_fn fn, void *arg, char *err, size_t cap)
 {
-	msgpack_unpacked u;
-	zmq_msg_t raw;
-	const char *why;
-	int status = 200;
+	enum ctl_verdict v;
 
-	if (ctl_sock == NULL) {
+	if (!have_cli) {
 		snprintf(err, cap, "no collection daemon: cp-serve runs without --control");
 		return 503;
 	}
-	msgpack_unpacked_init(&u);
-	zmq_msg_init(&raw);
 	pthread_mutex_lock(&ctl_lock);
-	if (ctl_call(sb, &raw, &u, &why) == -1) {
-		snprintf(err, cap, "%s", why);
-		status = 503;
-	} else if (!answer_ok(&u.data, err, cap)) {
-		status = 400;
-	} else if (fn != NULL) {
-		fn(&u.data, arg);
-	}
+	v = ctl_client_ask(&cli, sb, err, cap);
+	if (v == CTL_OK && fn != NULL)
+		fn(&cli.reply.data, arg);
 	pthread_mutex_unlock(&ctl_lock);
-	zmq_msg_close(&raw);
-	msgpack_unpacked_destroy(&u);
-	return status;
+	if (v == CTL_NOANSWER)
+		snprintf(err, cap,
+		         "no answer from the collection daemon (is ./run.sh start running?)");
+	return v == CTL_OK ? 200 : v == CTL_REFUSED ? 400 : 503;
 }
 
 static void
 pack_head(msgpack_packer *pk, size_t n, const char *op)
 {
 	msgpack_pack_map(pk, n);
-	pack_str(pk, "v");
-	msgpack_pack_int64(pk, JOBS_CTL_VERSION);
-	pack_str(pk, "op");
-	pack_str(pk, op);
+	ctl_pack_kv_i64(pk, "v", CTL_VERSION);
+	ctl_pack_kv_str(pk, "op", op);
 }
 
 static void
 put_jobs(const msgpack_object *m, void *arg)
 {
-	const msgpack_object *j = mp_find(m, "jobs");
+	const msgpack_object *j = ctl_get(m, "jobs");
 
 	if (j != NULL)
 		mp_json(arg, j, 0);
@@ -307,7 +220,7 @@ jobs_get(struct sv_reply *r)
 static void
 put_id(const msgpack_object *m, void *arg)
 {
-	const msgpack_object *id = mp_find(m, "job");
+	const msgpack_object *id = ctl_get(m, "job");
 
 	if (id != NULL && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		buf_printf(arg, "{\"id\":%llu,\"state\":\"queued\"}\n",
@@ -349,25 +262,6 @@ submit_args(const struct sv_args *a, int64_t *from, int64_t *to, const char **er
 	return 0;
 }
 
-/* A comma-separated list as an array of strings. */
-static void
-pack_list(msgpack_packer *pk, const char *list)
-{
-	size_t n = 1;
-
-	for (const char *p = list; *p != '\0'; p++)
-		n += *p == ',';
-	msgpack_pack_array(pk, n);
-	for (const char *p = list;; p++) {
-		size_t k = strcspn(p, ",");
-
-		msgpack_pack_str_with_body(pk, p, k);
-		p += k;
-		if (*p == '\0')
-			break;
-	}
-}
-
 static void
 jobs_post(const struct sv_args *a, struct sv_reply *r)
 {
@@ -384,16 +278,13 @@ jobs_post(const struct sv_args *a, struct sv_reply *r)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	pack_head(&pk, to != 0 ? 6 : 5, "submit");
-	pack_str(&pk, "markets");
-	pack_list(&pk, sv_arg(a, "market"));
-	pack_str(&pk, "timeframes");
-	pack_list(&pk, sv_arg(a, "timeframe"));
-	pack_str(&pk, "from");
-	msgpack_pack_int64(&pk, from);
-	if (to != 0) {
-		pack_str(&pk, "to");
-		msgpack_pack_int64(&pk, to);
-	}
+	ctl_pack_key(&pk, "markets");
+	ctl_pack_list(&pk, sv_arg(a, "market"));
+	ctl_pack_key(&pk, "timeframes");
+	ctl_pack_list(&pk, sv_arg(a, "timeframe"));
+	ctl_pack_kv_i64(&pk, "from", from);
+	if (to != 0)
+		ctl_pack_kv_i64(&pk, "to", to);
 	reply_status(r, ctl_request(&sb, put_id, &r->body, err, sizeof(err)), err);
 	if (r->status == 200)
 		r->status = 202;
@@ -415,8 +306,7 @@ jobs_delete(const char *idtext, struct sv_reply *r)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	pack_head(&pk, 3, "cancel");
-	pack_str(&pk, "job");
-	msgpack_pack_int64(&pk, id);
+	ctl_pack_kv_i64(&pk, "job", id);
 	reply_status(r, ctl_request(&sb, NULL, NULL, err, sizeof(err)), err);
 	if (r->status == 200)
 		buf_printf(&r->body, "{\"id\":%lld,\"state\":\"cancelled\"}\n", id);
@@ -433,7 +323,7 @@ static void
 whoami(int can_write, struct sv_reply *r)
 {
 	buf_printf(&r->body, "{\"can_write\":%s,\"control\":%s,\"events\":true}\n",
-	           can_write ? "true" : "false", ctl_sock != NULL ? "true" : "false");
+	           can_write ? "true" : "false", have_cli ? "true" : "false");
 	r->status = 200;
 }
 

@@ -25,8 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zmq.h>
-
 #include "log.h"
 #include "readthru.h"
 #include "timeutil.h"
@@ -43,7 +41,7 @@ int rt_stopping;
 static pthread_t ctl_thread;
 static int ctl_running;
 static int wake_fd[2] = { -1, -1 };
-static void *zctx, *zsock;
+static struct ctl_client cli; /* used by the thread alone */
 static uint64_t n_jobs, n_coalesced, n_refused, n_nodaemon, n_timeouts, n_failed;
 
 uint64_t
@@ -296,73 +294,19 @@ rt_forming_park(struct sv_reply *r, const char *market, enum tf tf, int64_t open
 
 /* ---- the control client -------------------------------------------------------- */
 
+/* One request and its verdict: 0 with the answer in cli.reply, 1 refused,
+ * -1 no answer. */
 static int
-ctl_connect(void)
+ctl_ask(const msgpack_sbuffer *sb, char *why, size_t len)
 {
-	int linger = 0;
+	enum ctl_verdict v = ctl_client_ask(&cli, sb, why, len);
 
-	if ((zsock = zmq_socket(zctx, ZMQ_DEALER)) == NULL)
-		return -1;
-	zmq_setsockopt(zsock, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(zsock, rt_opt.control) == -1) {
-		log_warnx("read-through: cannot connect to %s: %s", rt_opt.control,
-		          zmq_strerror(errno));
-		zmq_close(zsock);
-		zsock = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Sends sb and decodes the one answer into u (its strings in raw): 0, or -1
- * when none came in time (the socket is then made anew, so that a late
- * answer is never taken for the next one's). */
-static int
-ctl_call(const msgpack_sbuffer *sb, zmq_msg_t *raw, msgpack_unpacked *u)
-{
-	zmq_pollitem_t it = { zsock, 0, ZMQ_POLLIN, 0 };
-	size_t off = 0;
-
-	if (zsock != NULL && zmq_send(zsock, sb->data, sb->size, ZMQ_DONTWAIT) != -1 &&
-	    zmq_poll(&it, 1, CTL_REPLY_TIMEOUT_MS) > 0 && zmq_msg_recv(raw, zsock, 0) != -1 &&
-	    msgpack_unpack_next(u, zmq_msg_data(raw), zmq_msg_size(raw), &off) ==
-	        MSGPACK_UNPACK_SUCCESS)
-		return 0;
-	if (zsock != NULL)
-		zmq_close(zsock);
-	zsock = NULL;
-	(void)ctl_connect();
-	return -1;
-}
-
-/* The verdict of an answer: 0 ok, 1 refused (why). */
-static int
-refused(const msgpack_object *o, char *why, size_t len)
-{
-	const msgpack_object *ok = ctl_get(o, "ok");
-
-	if (ctl_check_version(o, why, len) == -1)
-		return 1;
-	if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
-		return 0;
-	if (ctl_get_str(o, "error", why, len) == -1)
-		snprintf(why, len, "the daemon refused the job (no reason given)");
-	return 1;
-}
-
-/* One request and its verdict: 0 with the answer in u, 1 refused, -1 no
- * answer. */
-static int
-ctl_ask(const msgpack_sbuffer *sb, zmq_msg_t *raw, msgpack_unpacked *u, char *why, size_t len)
-{
-	if (ctl_call(sb, raw, u) == -1) {
+	if (v == CTL_NOANSWER)
 		snprintf(why, len,
 		         "the collector daemon at %s does not answer (is ./run.sh start "
 		         "running?)",
 		         rt_opt.control);
-		return -1;
-	}
-	return refused(&u->data, why, len);
+	return v == CTL_NOANSWER ? -1 : v != CTL_OK;
 }
 
 /* SUBMIT of one window: 0 with *job, 1 refused, -1 no answer. */
@@ -371,22 +315,16 @@ do_submit(const struct flight *fl, int64_t *job, char *why, size_t len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	zmq_msg_t raw;
 	int rc;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	ctl_pack_submit1(&pk, fl->market, tf_name(fl->tf), fl->from, fl->to);
-	msgpack_unpacked_init(&u);
-	zmq_msg_init(&raw);
-	rc = ctl_ask(&sb, &raw, &u, why, len);
-	if (rc == 0 && ctl_get_i64(&u.data, "job", job) == -1) {
+	rc = ctl_ask(&sb, why, len);
+	if (rc == 0 && ctl_get_i64(&cli.reply.data, "job", job) == -1) {
 		snprintf(why, len, "the daemon's answer has no job id");
 		rc = 1;
 	}
-	msgpack_unpacked_destroy(&u);
-	zmq_msg_close(&raw);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -424,8 +362,6 @@ do_status(int64_t job, char *why, size_t len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	zmq_msg_t raw;
 	const msgpack_object *jobs;
 	char state[16] = "";
 	int rc;
@@ -436,12 +372,10 @@ do_status(int64_t job, char *why, size_t len)
 	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
 	ctl_pack_kv_str(&pk, "op", "status");
 	ctl_pack_kv_i64(&pk, "job", job);
-	msgpack_unpacked_init(&u);
-	zmq_msg_init(&raw);
-	rc = ctl_ask(&sb, &raw, &u, why, len);
+	rc = ctl_ask(&sb, why, len);
 	if (rc == 1)
 		rc = 2; /* "no job N": a restarted daemon forgot it */
-	jobs = rc == 0 ? ctl_get(&u.data, "jobs") : NULL;
+	jobs = rc == 0 ? ctl_get(&cli.reply.data, "jobs") : NULL;
 	if (rc == 0 &&
 	    (jobs == NULL || jobs->type != MSGPACK_OBJECT_ARRAY || jobs->via.array.size != 1 ||
 	     ctl_get_str(jobs->via.array.ptr, "state", state, sizeof(state)) == -1)) {
@@ -450,8 +384,6 @@ do_status(int64_t job, char *why, size_t len)
 	}
 	if (rc == 0 && ctl_state_final(state))
 		rc = job_verdict(jobs->via.array.ptr, state, job, why, len);
-	msgpack_unpacked_destroy(&u);
-	zmq_msg_close(&raw);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -617,12 +549,17 @@ ctl_main(void *arg)
 int
 readthru_start(const struct rt_opts *o)
 {
+	char why[CTL_ERR_MAX];
+
 	rt_opt = *o;
 	if (!readthru_on())
 		return 0;
-	if (pipe2(wake_fd, O_NONBLOCK | O_CLOEXEC) == -1 || (zctx = zmq_ctx_new()) == NULL ||
-	    ctl_connect() == -1) {
-		log_warnx("read-through: cannot set up the control client");
+	if (pipe2(wake_fd, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warnx("read-through: pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (ctl_client_open(&cli, rt_opt.control, CTL_REPLY_TIMEOUT_MS, why, sizeof(why)) == -1) {
+		log_warnx("read-through: %s", why);
 		return -1;
 	}
 	if (pthread_create(&ctl_thread, NULL, ctl_main, NULL) != 0)
@@ -650,11 +587,7 @@ readthru_stop(void)
 		pthread_join(ctl_thread, NULL);
 	ctl_running = 0;
 	forming_stop();
-	if (zsock != NULL)
-		zmq_close(zsock);
-	if (zctx != NULL)
-		zmq_ctx_term(zctx);
-	zsock = zctx = NULL;
+	ctl_client_close(&cli);
 }
 
 void

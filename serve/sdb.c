@@ -445,57 +445,34 @@ sdb_column_time(const struct sdb_st *st, int col, int64_t *t)
 	return v != NULL && time_parse(v, t) == 0 ? 0 : -1;
 }
 
-/* ,"name":value with the column's text, unquoted (a decimal or an integer),
- * or quoted; nothing for NULL. */
-static void
-field(struct buf *b, const char *name, const struct sdb_st *st, int col, int quoted)
-{
-	const char *v = sdb_col_text(st, col);
-
-	if (v == NULL)
-		return;
-	/* plain copies: vsnprintf per field was most of a 200-candle answer */
-	sv_buf_put(b, ",\"", 2);
-	buf_puts(b, name);
-	sv_buf_put(b, quoted ? "\":\"" : "\":", quoted ? 3 : 2);
-	sv_buf_put(b, v, sdb_col_bytes(st, col));
-	if (quoted)
-		sv_buf_put(b, "\"", 1);
-}
-
 int
 sdb_candle_json(struct buf *b, const char *market, const struct sdb_st *st, int convert)
 {
-	static const struct {
-		const char *name;
-		int col, quoted;
-	} cols[] = {
-		{ "candle_date_time_utc", 0, 1 },
-		{ "candle_date_time_kst", 1, 1 },
-		{ "opening_price", 2, 0 },
-		{ "high_price", 3, 0 },
-		{ "low_price", 4, 0 },
-		{ "trade_price", 5, 0 },
-		{ "timestamp", 6, 0 },
-		{ "candle_acc_trade_price", 7, 0 },
-		{ "candle_acc_trade_volume", 8, 0 },
-		{ "unit", 9, 0 },
-		{ "prev_closing_price", 10, 0 },
-		{ "change_price", 11, 0 },
-		{ "change_rate", 12, 0 },
-	};
+	struct sv_cols c;
+	char num[SV_CANDLE_NCOLS][SV_INT_TEXT];
 
-	if (convert && sdb_col_text(st, 13) == NULL)
-		return -1;
-	buf_puts(b, "{\"market\":");
-	sv_buf_json_str(b, market);
-	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		field(b, cols[i].name, st, cols[i].col, cols[i].quoted);
-	if (convert)
-		field(b, "converted_trade_price", st, 13, 0);
-	field(b, "first_day_of_period", st, 14, 1);
-	sv_buf_put(b, "}", 1);
-	return 0;
+	if (st->lite == NULL) { /* PostgreSQL: every column is text already */
+		for (int i = 0; i < SV_CANDLE_NCOLS; i++) {
+			c.v[i] = sdb_col_text(st, i);
+			c.n[i] = c.v[i] != NULL ? sdb_col_bytes(st, i) : 0;
+		}
+		return sv_candle_json(b, market, &c, convert);
+	}
+	/* one API call per column (sqlite3_column_text and _bytes each lock the
+	 * connection): this thread alone uses it, so the unprotected value is
+	 * safe; an integer is written as SQLite would, without its conversion */
+	for (int i = 0; i < SV_CANDLE_NCOLS; i++) {
+		sqlite3_value *v = sqlite3_column_value(st->lite, i);
+
+		if (sqlite3_value_type(v) == SQLITE_INTEGER) {
+			c.n[i] = sv_int_text(num[i], sqlite3_value_int64(v));
+			c.v[i] = num[i];
+		} else {
+			c.v[i] = (const char *)sqlite3_value_text(v);
+			c.n[i] = (size_t)sqlite3_value_bytes(v);
+		}
+	}
+	return sv_candle_json(b, market, &c, convert);
 }
 
 /* Binds (market, tf) at 1 and 2. */

@@ -38,6 +38,22 @@ void sv_buf_json_str(struct buf *b, const char *s);
 /* the n bytes of s as a JSON string (s need not end in NUL) */
 void sv_buf_json_strn(struct buf *b, const char *s, size_t n);
 
+/* ---- candle.c: one candle as Upbit's JSON object, from its row's column
+ * texts in the order of sdb.c's CANDLE_COLS (any backend's: the bytes are
+ * passed on as they are) */
+#define SV_CANDLE_NCOLS 15
+struct sv_cols {
+	const char *v[SV_CANDLE_NCOLS]; /* NULL for SQL NULL */
+	size_t n[SV_CANDLE_NCOLS];      /* the length of each text */
+};
+/* Appends the object to b; convert adds converted_trade_price. 0, or -1 if
+ * convert is asked and the row has none. */
+int sv_candle_json(struct buf *b, const char *market, const struct sv_cols *c, int convert);
+/* v in decimal, as SQLite writes an integer column's text, into out
+ * (no NUL); its length. */
+#define SV_INT_TEXT 20
+size_t sv_int_text(char out[SV_INT_TEXT], int64_t v);
+
 /* ---- metrics.c: what /metrics reports */
 enum sv_route {
 	SV_R_CANDLES,
@@ -183,9 +199,6 @@ void sdb_reply_error(struct sv_reply *r);
 enum sv_route upbit_route(const char *url, enum tf *tf, int *bad_unit);
 void upbit_candles(const struct sv_args *a, enum tf tf, int bad_unit, struct sv_reply *r);
 void upbit_market_all(const struct sv_args *a, struct sv_reply *r);
-/* Upbit's `to`: "YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|+HH:MM|-HH:MM]" into
- * epoch ms: 0 or -1. */
-int upbit_parse_to(const char *s, int64_t *out_ms);
 
 /* ---- extra.c: the routes beyond Upbit */
 /* A checked market, timeframe, from and to. */

@@ -77,100 +77,6 @@ upbit_route(const char *url, enum tf *tf, int *bad_unit)
 	return SV_R_CANDLES;
 }
 
-/* ---- `to` ---------------------------------------------------------------- */
-
-/* n digits at s into *v: 0 or -1. */
-static int
-digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* "YYYY-MM-DD(T| )HH:MM:SS": 0 and the epoch seconds, or -1. The calendar
- * check is time_parse's (common/timeutil.c) on the same 19 characters. */
-static int
-parse_base(const char *s, int64_t *t)
-{
-	static const struct {
-		int at;
-		const char *after;
-	} fld[6] = { { 0, "-" }, { 5, "-" }, { 8, "T " }, { 11, ":" }, { 14, ":" }, { 17, "" } };
-	char base[TIME_TEXT_LEN];
-	int v;
-
-	if (s == NULL || strlen(s) < 19)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int len = i == 0 ? 4 : 2;
-
-		if (digits(s + fld[i].at, len, &v) == -1 ||
-		    (fld[i].after[0] != '\0' && strchr(fld[i].after, s[fld[i].at + len]) == NULL))
-			return -1;
-	}
-	memcpy(base, s, 19);
-	base[10] = 'T';
-	base[19] = '\0';
-	return time_parse(base, t);
-}
-
-/* ".f{1,9}": the milliseconds (truncated), advancing *p; 0 when absent. */
-static int
-parse_fraction(const char **p)
-{
-	const char *q = *p;
-	int ms = 0, n = 0;
-
-	if (*q != '.')
-		return 0;
-	for (q++; *q >= '0' && *q <= '9'; q++, n++)
-		if (n < 3)
-			ms = ms * 10 + (*q - '0');
-	if (n == 0 || n > 9)
-		return -1;
-	for (; n < 3; n++)
-		ms *= 10;
-	*p = q;
-	return ms;
-}
-
-/* "", "Z" or "+HH:MM"/"-HH:MM" to the end: the offset east of UTC in
- * seconds, 0 or -1. */
-static int
-parse_zone(const char *p, int *off)
-{
-	int h, m;
-
-	*off = 0;
-	if (*p == '\0')
-		return 0;
-	if (p[0] == 'Z' && p[1] == '\0')
-		return 0;
-	if ((*p != '+' && *p != '-') || digits(p + 1, 2, &h) == -1 || p[3] != ':' ||
-	    digits(p + 4, 2, &m) == -1 || p[6] != '\0' || h > 23 || m > 59)
-		return -1;
-	*off = (h * 3600 + m * 60) * (*p == '+' ? 1 : -1);
-	return 0;
-}
-
-int
-upbit_parse_to(const char *s, int64_t *out_ms)
-{
-	const char *p = s + 19;
-	int64_t t;
-	int ms, off;
-
-	if (parse_base(s, &t) == -1 || (ms = parse_fraction(&p)) == -1 || parse_zone(p, &off) == -1)
-		return -1;
-	*out_ms = (t - off) * MS_PER_S + ms;
-	return 0;
-}
-
 /* ---- the candle routes ----------------------------------------------------- */
 
 /* Upbit's count: an optional sign and digits, 1 or more, above 200 served as
@@ -226,7 +132,7 @@ candle_args(const struct sv_args *a, enum tf tf, int bad_unit, struct creq *q, s
 		err = SV_MSG_MISSING;
 	else if (count != NULL)
 		err = parse_count(count, &q->count);
-	if (err == NULL && q->have_to && upbit_parse_to(to, &q->to_ms) == -1)
+	if (err == NULL && q->have_to && time_parse_full_ms(to, &q->to_ms) == -1)
 		err = SV_MSG_INVALID;
 	if (err == NULL)
 		return 0;

@@ -191,13 +191,125 @@ test_mono_units(void **state)
 	assert_true(ns / 1000000 <= ms2);
 }
 
+/* ---- time_parse_full_ms: the forms Upbit takes for `to` ------------------ */
+
+static void
+full_accepts(const char *s, int64_t want_ms)
+{
+	int64_t t = -12345;
+
+	if (time_parse_full_ms(s, &t) != 0)
+		fail_msg("rejected \"%s\"", s);
+	if (t != want_ms)
+		fail_msg("\"%s\": got %lld ms, want %lld", s, (long long)t, (long long)want_ms);
+}
+
+static void
+full_rejects(const char *s)
+{
+	int64_t t = -12345;
+
+	if (time_parse_full_ms(s, &t) != -1)
+		fail_msg("accepted \"%s\"", s);
+	assert_int_equal(t, -12345);
+}
+
+#define MS(y, mo, d, h, mi, s) (T(y, mo, d, h, mi, s) * 1000)
+
+static void
+test_full_naive_t(void **state)
+{
+	(void)state;
+	full_accepts("2024-01-01T00:00:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-02-29T23:59:59", MS(2024, 2, 29, 23, 59, 59));
+	full_accepts("1970-01-01T00:00:00", 0);
+	full_accepts("1969-12-31T23:59:59", -1000);
+}
+
+static void
+test_full_naive_space(void **state)
+{
+	(void)state;
+	full_accepts("2024-01-01 00:00:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-01-01 12:34:56Z", MS(2024, 1, 1, 12, 34, 56));
+}
+
+static void
+test_full_z(void **state)
+{
+	(void)state;
+	full_accepts("2024-01-01T00:00:00Z", MS(2024, 1, 1, 0, 0, 0));
+}
+
+static void
+test_full_offset(void **state)
+{
+	(void)state;
+	full_accepts("2024-01-01T09:00:00+09:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2023-12-31T19:00:00-05:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-01-01T00:00:00+00:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-01-01T00:00:00-00:00", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-01-01 09:00:00+09:00", MS(2024, 1, 1, 0, 0, 0));
+}
+
+static void
+test_full_millis(void **state)
+{
+	(void)state;
+	full_accepts("2024-01-01T00:00:00.5", MS(2024, 1, 1, 0, 0, 0) + 500);
+	full_accepts("2024-01-01T00:00:00.05", MS(2024, 1, 1, 0, 0, 0) + 50);
+	full_accepts("2024-01-01T00:00:00.123", MS(2024, 1, 1, 0, 0, 0) + 123);
+	/* more digits are truncated to the millisecond, up to nine */
+	full_accepts("2024-01-01T00:00:00.123999", MS(2024, 1, 1, 0, 0, 0) + 123);
+	full_accepts("2024-01-01T00:00:00.999999999", MS(2024, 1, 1, 0, 0, 0) + 999);
+	full_accepts("2024-01-01T00:00:00.000Z", MS(2024, 1, 1, 0, 0, 0));
+	full_accepts("2024-01-01T09:00:00.250+09:00", MS(2024, 1, 1, 0, 0, 0) + 250);
+	full_accepts("2024-01-01 00:00:00.001", MS(2024, 1, 1, 0, 0, 0) + 1);
+}
+
+/* What time_parse takes but Upbit's `to` does not, and what neither takes. */
+static void
+test_full_refused(void **state)
+{
+	static const char *bad[] = {
+		"2024-01-01",                     /* a date alone */
+		"2024-01-01T00:00",               /* no seconds */
+		"2024-01-01T00:00Z",              /* no seconds, with a zone */
+		"2024-01-01T00:00:00.1234567890", /* ten fraction digits */
+		"2024-01-01T09:00:00+0900",       /* an offset without its colon */
+		"2024-01-01T00:00:00+0000",       /* the same, a zero offset */
+		"2024-01-01T00:00:00.",           /* a dot without digits */
+		"2024-01-01T00:00:00+09",         /* an offset without minutes */
+		"2024-01-01T00:00:00+24:00",      /* an offset out of range */
+		"2024-01-01T00:00:00z",           /* a lowercase zone */
+		"2024-01-01t00:00:00",            /* a lowercase separator */
+		"2024-01-01T24:00:00",            /* no hour 24 */
+		"2024-01-01T00:00:60",            /* no leap second */
+		"2023-02-29T00:00:00",            /* no such day */
+		"2024-1-01T00:00:00",             /* one-digit month */
+		"2024-01-01T00:00:00 ",           /* trailing space */
+		"2024-01-01T00:00:00Z+09:00",     /* two zones */
+		"2024-01-01T00:00:00.5.5",        /* two fractions */
+		"1704067200",                     /* epoch seconds */
+		"",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		full_rejects(bad[i]);
+	full_rejects(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts),    cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_format),     cmocka_unit_test(test_clocks),
-		cmocka_unit_test(test_mono_units),
+		cmocka_unit_test(test_accepts),          cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_format),           cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_mono_units),       cmocka_unit_test(test_full_naive_t),
+		cmocka_unit_test(test_full_naive_space), cmocka_unit_test(test_full_z),
+		cmocka_unit_test(test_full_offset),      cmocka_unit_test(test_full_millis),
+		cmocka_unit_test(test_full_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
