@@ -19,7 +19,7 @@ static const char *const route_name[SV_R_COUNT] = {
 	[SV_R_HEALTHZ] = "healthz", [SV_R_READYZ] = "readyz",
 	[SV_R_METRICS] = "metrics", [SV_R_WEB] = "web",
 	[SV_R_JOBS] = "jobs",       [SV_R_EVENTS] = "events",
-	[SV_R_GAPS] = "gaps", [SV_R_OTHER] = "other",
+	[SV_R_GAPS] = "gaps",       [SV_R_OTHER] = "other",
 };
 static const char *const outcome_name[SV_OUTCOME_COUNT] = {
 	[SV_HIT] = "hit",
