@@ -125,7 +125,7 @@ pg_add(const char *db, struct sub *s, char *err, size_t errlen)
 	           " VALUES($1, $2, $3::bigint, $4::timestamp) ON CONFLICT DO NOTHING",
 	           4, s, NULL, err, errlen);
 	if (r != NULL)
-		n = atoi(PQcmdTuples(r));
+		n = (int)strtol(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	if (n == 0) {
 		r = pg_run(c, PG_SELECT " WHERE market = $1 AND timeframe = $2", 2, s, NULL, err,
@@ -152,7 +152,7 @@ pg_remove(const char *db, const struct sub *s, char *err, size_t errlen)
 	r = pg_run(c, "DELETE FROM candlepipe.follows WHERE market = $1 AND timeframe = $2", 2, s,
 	           NULL, err, errlen);
 	if (r != NULL)
-		n = atoi(PQcmdTuples(r));
+		n = (int)strtol(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	PQfinish(c);
 	return n < 0 ? -1 : n > 0;
