@@ -240,6 +240,16 @@ fail:
 	return NULL;
 }
 
+/* The tables of each version, and the statements that upgrade the version
+ * before it to it (pgschema.h). */
+static const char *const pgdb_tables[PGSCHEMA_VERSION + 1] = {
+	[1] = PGSCHEMA_TABLES_V1,
+	[2] = PGSCHEMA_TABLES,
+};
+static const char *const pgdb_upgrade[PGSCHEMA_VERSION + 1] = {
+	[2] = PGSCHEMA_V2_SQL,
+};
+
 /* The kind of a database whose candlepipe schema exists (has), has meta
  * (has_meta) saying application app and schema_version ver, with tables. */
 static enum ledger_kind
@@ -251,7 +261,7 @@ classify(int has, const char *app, long ver, const char *tables)
 		return LEDGER_FOREIGN;
 	if (ver > PGSCHEMA_VERSION)
 		return LEDGER_NEWER;
-	return strcmp(tables, PGSCHEMA_TABLES) == 0 ? LEDGER_OURS : LEDGER_FOREIGN;
+	return strcmp(tables, pgdb_tables[ver]) == 0 ? LEDGER_OURS : LEDGER_FOREIGN;
 }
 
 /* Reads the meta rows of an existing candlepipe.meta: app into app (""
@@ -376,6 +386,25 @@ exec_ok(PGconn *c, const char *sql, const char *what, int *code)
 	return -1;
 }
 
+/* Upgrades the OURS database *out (an older version, read under the create
+ * lock in the open transaction) to PGSCHEMA_VERSION, one version at a
+ * time, and reads it again. 0 or -1 (logged, *code). */
+static int
+upgrade(PGconn *c, const char *name, struct ledger_schema *out, int *code)
+{
+	char shown[PGDB_WHY_MAX];
+	long from = out->version;
+
+	for (long v = from + 1; v <= PGSCHEMA_VERSION; v++)
+		if (exec_ok(c, pgdb_upgrade[v], "upgrade schema", code) == -1)
+			return -1;
+	if (pgdb_schema_read(c, out, code) == -1)
+		return -1;
+	log_info("%s: candlepipe schema upgraded from version %ld to %ld",
+	         pgdb_display(name, shown, sizeof(shown)), from, out->version);
+	return 0;
+}
+
 int
 pgdb_create(PGconn *c, const char *name, struct ledger_schema *out, int *code)
 {
@@ -386,6 +415,9 @@ pgdb_create(PGconn *c, const char *name, struct ledger_schema *out, int *code)
 		goto fail;
 	if (out->kind == LEDGER_EMPTY && (exec_ok(c, PGSCHEMA_SQL, "create schema", code) == -1 ||
 	                                  pgdb_schema_read(c, out, code) == -1))
+		goto fail;
+	if (out->kind == LEDGER_OURS && out->version < PGSCHEMA_VERSION &&
+	    upgrade(c, name, out, code) == -1)
 		goto fail;
 	if (exec_ok(c, "COMMIT", "create schema", code) == -1)
 		goto fail;

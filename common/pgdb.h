@@ -9,7 +9,7 @@
  * A database is judged by its "candlepipe" schema alone: none is EMPTY (it
  * may become ours: pgdb_create); one whose candlepipe.meta says application
  * 'candlepipe' and schema_version 1..PGSCHEMA_VERSION with exactly the
- * tables PGSCHEMA_TABLES is OURS; a higher version is NEWER; anything else
+ * tables of that version (PGSCHEMA_TABLES_V1, PGSCHEMA_TABLES) is OURS; a higher version is NEWER; anything else
  * (no meta, another application, other tables) is FOREIGN. NEWER and
  * FOREIGN are refused without a write. Other schemas are never looked at.
  */
@@ -50,9 +50,10 @@ void pgdb_schema_why(const struct ledger_schema *sc, const char *name, char *buf
 /* Connects and classifies for a reader: an OURS or EMPTY database's
  * connection, or NULL with *code EXIT_PERMFAIL or EXIT_TEMPFAIL (logged). */
 PGconn *pgdb_open_checked(const char *conninfo, const char *app, int *code);
-/* Creates the schema of PGSCHEMA_VERSION when the database is EMPTY, in one
+/* Creates the schema of PGSCHEMA_VERSION when the database is EMPTY, or
+ * upgrades an OURS one of an older version in place (pgschema.h), in one
  * transaction serialised by an advisory lock (two writers starting at once
- * create it once), and classifies it again into *out. 0 when it is OURS
+ * create or upgrade it once), and classifies it again into *out. 0 when it is OURS
  * afterwards; -1 with *code set (EXIT_PERMFAIL for NEWER or FOREIGN, its
  * reason logged). */
 int pgdb_create(PGconn *c, const char *name, struct ledger_schema *out, int *code);

@@ -24,6 +24,9 @@
  *   that two collectors never fetch the same range at once and a dead
  *   collector's claims lapse. Same exclusion rule; a claimer deletes the expired
  *   claims that overlap its range in the transaction that inserts its own.
+ * - Follows are the daemon's standing follow jobs (version 2), one row per
+ *   (market, timeframe), written by the daemon itself (planner/subs.c),
+ *   the PostgreSQL twin of SQLite's follows table (schema version 3 there).
  * - No partitioning by time. Every read and write goes by (market,
  *   timeframe, time range), which the primary key's btree serves directly,
  *   at any size; time partitions would have to exist before the first
@@ -35,15 +38,18 @@
 #ifndef CP_PGSCHEMA_H
 #define CP_PGSCHEMA_H
 
-#define PGSCHEMA_VERSION 1
+#define PGSCHEMA_VERSION 2
 #define PGSCHEMA_NAME "candlepipe"
 /* The tables of PGSCHEMA_VERSION, sorted by name, comma-separated. */
-#define PGSCHEMA_TABLES "candles,claims,coverage,history_start,markets,meta"
+#define PGSCHEMA_TABLES "candles,claims,coverage,follows,history_start,markets,meta"
+/* The tables of version 1 (no follows), which readers read as they are
+ * and the writer upgrades in place (PGSCHEMA_V2_SQL). */
+#define PGSCHEMA_TABLES_V1 "candles,claims,coverage,history_start,markets,meta"
 
-/* Creates the schema of version PGSCHEMA_VERSION in an empty database (one
- * transaction; btree_gist is a trusted extension since PostgreSQL 13, so the
- * database owner may create it). */
-#define PGSCHEMA_SQL                                                                          \
+/* Creates the schema of version 1 in an empty database (btree_gist is a
+ * trusted extension since PostgreSQL 13, so the database owner may create
+ * it). */
+#define PGSCHEMA_V1_SQL                                                                       \
 	"CREATE EXTENSION IF NOT EXISTS btree_gist;"                                          \
 	"CREATE SCHEMA candlepipe;"                                                           \
 	"CREATE TABLE candlepipe.meta("                                                       \
@@ -74,5 +80,18 @@
 	" market text NOT NULL, timeframe text NOT NULL, span tsrange NOT NULL,"              \
 	" owner text NOT NULL, expires timestamptz NOT NULL,"                                 \
 	" EXCLUDE USING gist (market WITH =, timeframe WITH =, span WITH &&));"
+
+/* Upgrades version 1 to 2 in place (in the writer's transaction that read
+ * version 1 under the create lock): the follows table, nothing else. */
+#define PGSCHEMA_V2_SQL                                                             \
+	"CREATE TABLE candlepipe.follows("                                          \
+	" market text NOT NULL, timeframe text NOT NULL, backfill bigint NOT NULL," \
+	" added_utc timestamp NOT NULL, PRIMARY KEY (market, timeframe));"          \
+	"UPDATE candlepipe.meta SET value = '2' WHERE key = 'schema_version';"
+
+/* Creates the schema of PGSCHEMA_VERSION in an empty database, in one
+ * transaction: version 1, then each upgrade, so that a new database and an
+ * upgraded one are the same. */
+#define PGSCHEMA_SQL PGSCHEMA_V1_SQL PGSCHEMA_V2_SQL
 
 #endif

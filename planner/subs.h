@@ -1,6 +1,7 @@
 /*
  * subs.h: the daemon's standing follow subscriptions in the database's
- * follows table (schema version 3, created by the writer): read when the
+ * follows table (SQLite schema version 3, or candlepipe.follows of the
+ * PostgreSQL schema version 2, created by the writer): read when the
  * daemon starts, added and removed by its control requests.
  */
 #ifndef CP_SUBS_H

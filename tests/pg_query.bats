@@ -195,12 +195,12 @@ dump() {
 
 	newer=$(pg_createdb newer)
 	"$ROOT/tests/pg_load.sh" "$LITE" "$newer"
-	pg_psql "$newer" -c "UPDATE candlepipe.meta SET value = '2' WHERE key = 'schema_version'"
+	pg_psql "$newer" -c "UPDATE candlepipe.meta SET value = '3' WHERE key = 'schema_version'"
 	before=$(dump newer)
 	[ "$(codes_of "$newer")" = "3 3 3 3 " ]
 	[ "$(dump newer)" = "$before" ]
 	run "$CPQ" verify --db "$newer"
-	[[ "$output" == *"schema version 2"* ]]
+	[[ "$output" == *"schema version 3"* ]]
 }
 
 @test "pg readers: a role that may only read runs every reader; the readers never write" {
