@@ -238,6 +238,8 @@ conn_get(void)
 		return NULL;
 	if (!mine->in_txn)
 		temporary = 0;
+	if (db_pg)
+		sdb_pg_settle(mine);
 	if (mine->lost && (mine->in_txn || conn_reopen(mine, 0) == -1)) {
 		sdb_set_temporary();
 		return NULL;
@@ -385,6 +387,28 @@ sdb_bind_time(struct sdb_st *st, int i, int64_t t)
 	sdb_pg_bind(st, i, buf);
 }
 
+/* Whether a statement that failed on c may run again on a new connection:
+ * it found the connection lost (after a server restart) and is a statement
+ * of its own or the first of its read transaction, so nothing was read. */
+static int
+rerun_ok(const struct sdb_conn *c)
+{
+	return c->lost && (!c->in_txn || c->reads == 0);
+}
+
+/* st once more on a new connection (in a new transaction if it was in
+ * one): as sdb_step. */
+static int
+rerun(struct sdb_st *st)
+{
+	struct sdb_conn *c = st->conn;
+
+	if (conn_reopen(c, 1) == -1 || (c->in_txn && sdb_pg_exec(c, SQ_BEGIN) == -1))
+		return -1;
+	sdb_pg_rerun(st);
+	return sdb_pg_step(st);
+}
+
 int
 sdb_step(struct sdb_st *st)
 {
@@ -392,13 +416,8 @@ sdb_step(struct sdb_st *st)
 
 	if (st->lite == NULL) {
 		rc = sdb_pg_step(st);
-		/* a statement of its own found the connection lost (after a
-		 * server restart): nothing was read, ask again on a new one */
-		if (rc == -1 && st->conn->lost && !st->conn->in_txn &&
-		    conn_reopen(st->conn, 1) == 0) {
-			sdb_pg_rerun(st);
-			rc = sdb_pg_step(st);
-		}
+		if (rc == -1 && rerun_ok(st->conn))
+			rc = rerun(st);
 		return rc;
 	}
 	rc = sqlite3_step(st->lite);

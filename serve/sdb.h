@@ -35,6 +35,9 @@ struct sdb_conn {
 	sqlite3 *lite;    /* NULL on PostgreSQL */
 	PGconn *pg;       /* NULL on SQLite, and while a lost connection is down */
 	int in_txn;       /* between a BEGIN and its COMMIT */
+	int reads;        /* PostgreSQL: statements run since the BEGIN */
+	int begin_wanted; /* PostgreSQL: BEGIN goes with the next statement */
+	int commit_sent;  /* PostgreSQL: a COMMIT's result is still to be read */
 	int lost;         /* PostgreSQL: the connection failed; reopened at the next chance */
 	int64_t retry_ms; /* PostgreSQL: no reconnect before this (monotonic ms) */
 	struct sdb_st st[SQ_COUNT];
@@ -51,8 +54,11 @@ int sdb_pg_check(const char *uri);
  * -1 (logged; temporary when the server cannot be reached). */
 int sdb_pg_open(struct sdb_conn *c, const char *uri);
 void sdb_pg_close(struct sdb_conn *c);
-/* BEGIN or COMMIT: 0 or -1 (c->lost set when the connection is gone). */
+/* BEGIN or COMMIT: 0 or -1 (c->lost set when the connection is gone). The
+ * BEGIN is sent with the next statement, the COMMIT without waiting. */
 int sdb_pg_exec(struct sdb_conn *c, enum sv_stmt which);
+/* Reads the result of a COMMIT sent before (c->lost if it failed so). */
+void sdb_pg_settle(struct sdb_conn *c);
 void sdb_pg_bind(struct sdb_st *st, int i, const char *v);
 int sdb_pg_step(struct sdb_st *st);
 void sdb_pg_reset(struct sdb_st *st);

@@ -8,7 +8,9 @@
  * READ READ ONLY (one snapshot for a request's coverage and candles, and
  * nothing can ever be written, whatever the role may do), every statement
  * prepared once (PQprepare), executed with text parameters and text
- * results; SQ_TIMES, which may have a row per slot of a long window, comes
+ * results; BEGIN sent with a request's first statement (pipeline mode) and
+ * COMMIT without waiting for it, so a request costs a round trip per
+ * statement and no more; SQ_TIMES, which may have a row per slot of a long window, comes
  * row by row (single-row mode) so memory stays bounded. A failure that
  * means the connection is gone marks it lost: sdb.c reopens it.
  */
@@ -249,20 +251,116 @@ failed(struct sdb_conn *c, const PGresult *r, const char *what)
 int
 sdb_pg_exec(struct sdb_conn *c, enum sv_stmt which)
 {
-	PGresult *r;
-	int ok;
-
 	if (c->pg == NULL) {
 		c->lost = 1;
 		sdb_set_temporary();
 		return -1;
 	}
-	r = PQexec(c->pg, pg_sql[which].sql);
+	/* BEGIN goes with the first statement, in one round trip */
+	if (which == SQ_BEGIN) {
+		c->begin_wanted = 1;
+		c->reads = 0;
+		return 0;
+	}
+	if (c->begin_wanted) { /* nothing was read: no transaction to end */
+		c->begin_wanted = 0;
+		return 0;
+	}
+	/* a read-only transaction's reads stand whatever its COMMIT says: it is
+	 * sent, and its result read before the connection's next use */
+	if (!PQsendQuery(c->pg, "COMMIT")) {
+		failed(c, NULL, "COMMIT");
+		return -1;
+	}
+	c->commit_sent = 1;
+	return 0;
+}
+
+void
+sdb_pg_settle(struct sdb_conn *c)
+{
+	PGresult *r;
+
+	if (!c->commit_sent)
+		return;
+	c->commit_sent = 0;
+	if (c->pg == NULL)
+		return;
+	while ((r = PQgetResult(c->pg)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			failed(c, r, "COMMIT");
+		PQclear(r);
+	}
+}
+
+/* A BEGIN still wanted, on its own (before a statement that cannot go with
+ * it): 0 or -1. */
+static int
+begin_now(struct sdb_conn *c)
+{
+	PGresult *r;
+	int ok;
+
+	if (!c->begin_wanted)
+		return 0;
+	c->begin_wanted = 0;
+	r = PQexec(c->pg, "BEGIN");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		failed(c, r, pg_sql[which].sql);
+		failed(c, r, "BEGIN");
 	PQclear(r);
 	return ok ? 0 : -1;
+}
+
+/* The results of a pipeline of BEGIN and one statement: the statement's,
+ * or BEGIN's failure (NULL when the connection went). */
+static PGresult *
+pipeline_results(PGconn *pg)
+{
+	PGresult *got[2] = { NULL, NULL }, *x;
+	int q = 0;
+
+	/* BEGIN's result, NULL, the statement's, NULL, the sync */
+	for (int i = 0; i < 16; i++) {
+		if ((x = PQgetResult(pg)) == NULL) {
+			if (PQstatus(pg) == CONNECTION_BAD || ++q > 2)
+				break;
+			continue;
+		}
+		if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
+			PQclear(x);
+			break;
+		}
+		if (q < 2 && got[q] == NULL)
+			got[q] = x;
+		else
+			PQclear(x);
+	}
+	if (got[0] != NULL && PQresultStatus(got[0]) == PGRES_COMMAND_OK) {
+		PQclear(got[0]);
+		return got[1];
+	}
+	PQclear(got[1]);
+	return got[0];
+}
+
+/* Executes the prepared statement name with BEGIN in front when one is
+ * wanted (pipeline mode: one round trip). Its result, or NULL. */
+static PGresult *
+exec_prepared(struct sdb_conn *c, const char *name, int n, const char *const *vals)
+{
+	PGresult *r = NULL;
+
+	if (!c->begin_wanted)
+		return PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
+	c->begin_wanted = 0;
+	if (!PQenterPipelineMode(c->pg))
+		return NULL;
+	if (PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+	    PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0) && PQpipelineSync(c->pg))
+		r = pipeline_results(c->pg);
+	(void)PQexitPipelineMode(c->pg);
+	return r;
 }
 
 void
@@ -296,6 +394,11 @@ step_stream(struct sdb_st *st, PGconn *c, const char *name)
 
 	if (!st->ran) {
 		st->ran = 1;
+		if (begin_now(st->conn) == -1) {
+			st->done = 1;
+			return -1;
+		}
+		st->conn->reads++;
 		if (!PQsendQueryPrepared(c, name, pg_sql[st->which].nparams, st->vals, NULL, NULL,
 		                         0)) {
 			st->done = 1;
@@ -338,7 +441,7 @@ sdb_pg_step(struct sdb_st *st)
 	if (st->ran)
 		return ++st->row < st->nrows ? 1 : 0;
 	st->ran = 1;
-	st->r = PQexecPrepared(c, name, pg_sql[st->which].nparams, st->vals, NULL, NULL, 0);
+	st->r = exec_prepared(st->conn, name, pg_sql[st->which].nparams, st->vals);
 	if (PQresultStatus(st->r) != PGRES_TUPLES_OK) {
 		failed(st->conn, st->r, name);
 		PQclear(st->r);
@@ -346,6 +449,7 @@ sdb_pg_step(struct sdb_st *st)
 		st->nrows = 0;
 		return -1;
 	}
+	st->conn->reads++;
 	st->nrows = PQntuples(st->r);
 	st->row = 0;
 	return st->nrows > 0 ? 1 : 0;
@@ -376,6 +480,9 @@ sdb_pg_covered(struct sdb_conn *c, const char *market, enum tf tf, int64_t from,
 		sdb_set_temporary();
 		return -1;
 	}
+	if (begin_now(c) == -1)
+		return -1;
+	c->reads++;
 	if (pgdb_covered(c->pg, market, tf_name(tf), from, to, out) == 0)
 		return 0;
 	if (pgdb_conn_lost(c->pg, NULL))
