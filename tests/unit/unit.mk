@@ -56,3 +56,6 @@ tests/unit/control_test: UNIT_CFLAGS := -Iplanner
 # cp-serve's answer cache
 tests/unit/serve_cache_test: serve/cache.o
 tests/unit/serve_cache_test: UNIT_CFLAGS := -Iserve
+# cp-serve's candle object
+tests/unit/serve_candle_test: serve/candle.o serve/buf.o
+tests/unit/serve_candle_test: UNIT_CFLAGS := -Iserve
