@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "timeutil.h"
 
 const msgpack_object *
 ctl_get(const msgpack_object *map, const char *key)
@@ -198,12 +199,30 @@ ctl_client_close(struct ctl_client *c)
 	zmq_msg_close(&c->raw);
 }
 
+int
+ctl_poll_in(void *sock, long timeout_ms)
+{
+	zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+	int64_t end = time_mono_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t left = end - time_mono_ms();
+		int n = zmq_poll(&it, 1, left > 0 ? (long)left : 0);
+
+		if (n >= 0)
+			return n > 0;
+		if (zmq_errno() != EINTR)
+			return -1;
+		if (left <= 0)
+			return 0;
+	}
+}
+
 /* Sends sb and decodes the one answer into c->reply: 0, or -1 when none
  * came in time (the socket is then made anew). */
 static int
 client_call(struct ctl_client *c, const msgpack_sbuffer *sb)
 {
-	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
 	char ignored[CTL_ERR_MAX];
 	size_t off = 0;
 
@@ -212,7 +231,7 @@ client_call(struct ctl_client *c, const msgpack_sbuffer *sb)
 	zmq_msg_close(&c->raw);
 	zmq_msg_init(&c->raw);
 	if (c->sock != NULL && zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) != -1 &&
-	    zmq_poll(&it, 1, c->timeout_ms) > 0 && zmq_msg_recv(&c->raw, c->sock, 0) != -1 &&
+	    ctl_poll_in(c->sock, c->timeout_ms) == 1 && zmq_msg_recv(&c->raw, c->sock, 0) != -1 &&
 	    msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off) ==
 	        MSGPACK_UNPACK_SUCCESS)
 		return 0;

@@ -55,6 +55,12 @@ void ctl_client_close(struct ctl_client *c);
 enum ctl_verdict ctl_client_ask(struct ctl_client *c, const msgpack_sbuffer *sb, char *why,
                                 size_t len);
 
+/* Waits up to timeout_ms for sock to be readable, through signals (a
+ * signal that ends the wait early, say SIGINT on a client that then
+ * cancels its job, must not lose the answer): 1 readable, 0 not in time,
+ * -1 on an error of the socket. */
+int ctl_poll_in(void *sock, long timeout_ms);
+
 /* The value of key in map (a msgpack map), or NULL. */
 const msgpack_object *ctl_get(const msgpack_object *map, const char *key);
 int ctl_get_i64(const msgpack_object *map, const char *key, int64_t *out);

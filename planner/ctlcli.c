@@ -117,12 +117,11 @@ note_instance(struct client *c)
 static int
 request_once(struct client *c, const msgpack_sbuffer *sb, int quiet)
 {
-	zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
 	size_t off = 0;
 	int rc;
 
 	if (zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) == -1 ||
-	    zmq_poll(&it, 1, c->timeout_ms) <= 0) {
+	    ctl_poll_in(c->sock, c->timeout_ms) != 1) {
 		if (!quiet)
 			fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n",
 			        c->endpoint);

@@ -54,7 +54,7 @@ for t in tests/unit/*_test; do
 done
 
 # a bats file's counts into the totals
-tally() { # file log
+tally() { # file log seconds
 	local b=$1 log=$2 p k f
 	p=$(grep '^ok ' "$log" | grep -vc ' # skip')
 	k=$(grep '^ok ' "$log" | grep -c ' # skip')
@@ -64,7 +64,7 @@ tally() { # file log
 	if [ "$f" -ne 0 ]; then
 		echo "FAIL $b"; cat "$log"
 	else
-		echo "ok   $b ($p tests)"
+		echo "ok   $b ($p tests, ${3}s)"
 	fi
 }
 
@@ -91,16 +91,18 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 		[ -e "$b" ] || continue
 		[ "$b" != "$bg" ] || continue
 		if [ -n "${BATS_FILTER:-}" ] && ! [[ "$b" =~ ${BATS_FILTER} ]]; then continue; fi
+		t0=$SECONDS
 		bats --tap "$b" >"$log" 2>&1
-		tally "$b" "$log"
+		tally "$b" "$log" $((SECONDS - t0))
 	done
 	if [ -n "$bgpid" ]; then
 		wait "$bgpid"
-		tally "$bg" "$bglog"
+		tally "$bg" "$bglog" "$SECONDS"
 	fi
 	rm -f "$bglog"
 fi
 
+echo "(${SECONDS}s in all)"
 if [ "$skipped" -gt 0 ]; then
 	echo "$pass passed, $fail failed, $skipped skipped"
 else

@@ -2,8 +2,9 @@
  * ctl_client) that cp-planner ctl, cp-serve's read-through and its /v1/jobs
  * share, against a scripted daemon (a ROUTER on an ipc socket in a thread):
  * an answer's verdict (ok, refused with its reason, another protocol
- * version), and a request with no answer in time whose late answer is never
- * taken for the next request's. */
+ * version), a request with no answer in time whose late answer is never
+ * taken for the next request's, and a signal during the wait (SIGINT on a
+ * collect that then cancels its job) that does not lose the answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -175,6 +178,43 @@ test_late_answer_dropped(void **state)
 	daemon_stop(&d);
 }
 
+static volatile sig_atomic_t signalled;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	signalled++;
+}
+
+/* A signal (no SA_RESTART: zmq_poll fails with EINTR) in the middle of the
+ * wait for a slow answer: the answer is still taken. */
+static void
+test_signal_during_wait(void **state)
+{
+	struct daemon d;
+	struct ctl_client c;
+	struct sigaction sa;
+	struct itimerval at = { { 0, 0 }, { 0, SLOW_MS * 1000 / 3 } };
+	char why[CTL_ERR_MAX], op[32] = "";
+
+	(void)state;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	daemon_start(&d, 1);
+	assert_int_equal(ctl_client_open(&c, d.endpoint, 3000, why, sizeof(why)), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &at, NULL), 0);
+	assert_int_equal(ask(&c, "slow", why, sizeof(why)), CTL_OK);
+	assert_int_equal(signalled, 1);
+	assert_int_equal(ctl_get_str(&c.reply.data, "op", op, sizeof(op)), 0);
+	assert_string_equal(op, "slow");
+	ctl_client_close(&c);
+	daemon_stop(&d);
+	signal(SIGALRM, SIG_DFL);
+}
+
 static void
 test_nobody_there(void **state)
 {
@@ -197,6 +237,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ok_refused_alien),
 		cmocka_unit_test(test_late_answer_dropped),
+		cmocka_unit_test(test_signal_during_wait),
 		cmocka_unit_test(test_nobody_there),
 	};
 
