@@ -7,14 +7,15 @@ set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0 skipped=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+CLEAN=("$log") # removed at exit
+trap 'rm -rf "${CLEAN[@]}"' EXIT
 
 # one crash-point build (CRASHPOINTS=1) for every test that arms the crash
 # or failure hooks (crash_build in tests/pipeline_helpers.bash)
 if [ "${UNIT_ONLY:-0}" != 1 ]; then
 	if [ -z "${CP_CRASH_BUILD:-}" ]; then
 		CP_CRASH_BUILD=$(mktemp -d /tmp/cp-crash-build.XXXXXX)
-		trap 'rm -f "$log"; rm -rf "$CP_CRASH_BUILD"' EXIT
+		CLEAN+=("$CP_CRASH_BUILD")
 		export CP_CRASH_BUILD
 		echo "building the crash-point tree in $CP_CRASH_BUILD"
 		if ! tests/crash-build.sh "$CP_CRASH_BUILD"; then
@@ -53,6 +54,35 @@ for t in tests/unit/*_test; do
 	fi
 done
 
+# Bats files run CP_TEST_JOBS at a time (default 2): most of their time is
+# spent waiting (rate limits, simulated latency, clocks), not computing.
+# Every test starts its own simulator and pipeline on ports it picks, in
+# its own directories, so suites do not share anything.
+JOBS=${CP_TEST_JOBS:-2}
+case $JOBS in '' | *[!0-9]* | 0) echo "CP_TEST_JOBS must be a positive number, not '$JOBS'"; exit 2 ;; esac
+SLOW_FIRST="tests/follow.bats tests/chaos.bats tests/monitor.bats tests/web.bats tests/pg.bats
+tests/deb.bats tests/pg_chaos.bats tests/faults.bats tests/planner.bats tests/fetcher.bats"
+
+# run_one FILE OUT: bats on FILE, its TAP output in OUT.log, its seconds in
+# OUT.sec (written last: the file is then complete)
+run_one() {
+	local t0=$SECONDS
+	bats --tap "$1" >"$2.log" 2>&1
+	echo $((SECONDS - t0)) >"$2.sec.tmp" && mv "$2.sec.tmp" "$2.sec"
+}
+
+# worker Q: takes the next file of the queue (the index in Q/next, under a
+# lock) until none is left; follow.bats has its own runner
+worker() {
+	local i
+	while :; do
+		i=$({ flock 9; n=$(cat "$1/next"); echo $((n + 1)) >"$1/next"; echo "$n"; } 9>"$1/lock")
+		[ "$i" -lt "${#files[@]}" ] || return 0
+		if [ "${files[$i]}" = "$bg" ]; then continue; fi
+		run_one "${files[$i]}" "$1/$i"
+	done
+}
+
 # a bats file's counts into the totals
 tally() { # file log seconds
 	local b=$1 log=$2 p k f
@@ -72,12 +102,6 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 	# follow.bats mostly waits for the clock (three minutes of candles
 	# closing): it runs alongside the others
 	bg="tests/follow.bats"
-	bglog=$(mktemp)
-	bgpid=""
-	if [ -e "$bg" ] && { [ -z "${BATS_FILTER:-}" ] || [[ "$bg" =~ ${BATS_FILTER} ]]; }; then
-		bats --tap "$bg" >"$bglog" 2>&1 &
-		bgpid=$!
-	fi
 	# the PostgreSQL suites (those that load pg_helpers) skip without a
 	# server to start: one line says so here
 	# shellcheck source=tests/pg_helpers.bash
@@ -87,19 +111,28 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 			grep -E "${BATS_FILTER:-.}" | tr '\n' ' ')
 		[ -z "$pgs" ] || echo "skip ${pgs% }: $pgwhy"
 	fi
-	for b in tests/*.bats; do
+	# the files to run, the long ones first (so that the workers end
+	# together), then the rest in name order
+	files=()
+	for b in $SLOW_FIRST tests/*.bats; do
 		[ -e "$b" ] || continue
-		[ "$b" != "$bg" ] || continue
 		if [ -n "${BATS_FILTER:-}" ] && ! [[ "$b" =~ ${BATS_FILTER} ]]; then continue; fi
-		t0=$SECONDS
-		bats --tap "$b" >"$log" 2>&1
-		tally "$b" "$log" $((SECONDS - t0))
+		[[ " ${files[*]} " == *" $b "* ]] || files+=("$b")
 	done
-	if [ -n "$bgpid" ]; then
-		wait "$bgpid"
-		tally "$bg" "$bglog" "$SECONDS"
-	fi
-	rm -f "$bglog"
+	q=$(mktemp -d)
+	CLEAN+=("$q")
+	echo 0 >"$q/next"
+	echo "bats: ${#files[@]} files, $JOBS at once (CP_TEST_JOBS)"
+	[[ " ${files[*]} " != *" $bg "* ]] || { run_one "$bg" "$q/bg" & }
+	for ((w = 0; w < JOBS; w++)); do worker "$q" & done
+	# each file's result in the order they were taken, as soon as it is in
+	for ((i = 0; i < ${#files[@]}; i++)); do
+		[ "${files[$i]}" != "$bg" ] || continue
+		until [ -e "$q/$i.sec" ]; do sleep 0.2; done
+		tally "${files[$i]}" "$q/$i.log" "$(cat "$q/$i.sec")"
+	done
+	wait
+	[ ! -e "$q/bg.sec" ] || tally "$bg" "$q/bg.log" "$(cat "$q/bg.sec")"
 fi
 
 echo "(${SECONDS}s in all)"
