@@ -128,9 +128,10 @@ daemon_stop(struct daemon *d)
 	unlink(d->endpoint + strlen("ipc://"));
 }
 
-/* ask: one {v, op} request through c; its verdict, why in why. */
+/* One {v, op} request through c (patient with p, unless NULL); its
+ * verdict, why in why. */
 static enum ctl_verdict
-ask(struct ctl_client *c, const char *op, char *why, size_t len)
+ask_with(struct ctl_client *c, const char *op, const struct ctl_patience *p, char *why, size_t len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -141,9 +142,16 @@ ask(struct ctl_client *c, const char *op, char *why, size_t len)
 	msgpack_pack_map(&pk, 2);
 	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
 	ctl_pack_kv_str(&pk, "op", op);
-	v = ctl_client_ask(c, &sb, why, len);
+	v = p != NULL ? ctl_client_ask_patient(c, &sb, p, why, len)
+	              : ctl_client_ask(c, &sb, why, len);
 	msgpack_sbuffer_destroy(&sb);
 	return v;
+}
+
+static enum ctl_verdict
+ask(struct ctl_client *c, const char *op, char *why, size_t len)
+{
+	return ask_with(c, op, NULL, why, len);
 }
 
 static void
@@ -283,24 +291,6 @@ on_waiting(const struct ctl_client *c)
 	waited++;
 }
 
-/* patient: one {v, op} request through ctl_client_ask_patient. */
-static enum ctl_verdict
-ask_patient(struct ctl_client *c, const struct ctl_patience *p, char *why, size_t len)
-{
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	enum ctl_verdict v;
-
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
-	ctl_pack_kv_str(&pk, "op", "status");
-	v = ctl_client_ask_patient(c, &sb, p, why, len);
-	msgpack_sbuffer_destroy(&sb);
-	return v;
-}
-
 /* The daemon restarted on the same endpoint, its first request taken and
  * not answered: the patient request is asked again, said once, and its
  * answer is of the new instance. */
@@ -321,7 +311,7 @@ test_patient_survives_restart(void **state)
 	daemon_start(&d, 1, 9, 2); /* the first two it takes are not answered */
 	c.timeout_ms = TIMEOUT_MS;
 	waited = 0;
-	assert_int_equal(ask_patient(&c, &p, why, sizeof(why)), CTL_OK);
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_OK);
 	assert_int_equal(waited, 1);
 	assert_true(c.restarted);
 	assert_int_equal(c.instance, 9);
@@ -344,13 +334,13 @@ test_patient_gives_up(void **state)
 	                                 why, sizeof(why)),
 	                 0);
 	waited = 0;
-	assert_int_equal(ask_patient(&c, &p, why, sizeof(why)), CTL_NOANSWER);
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_NOANSWER);
 	assert_int_equal(waited, 1);
 	assert_non_null(strstr(why, "no answer from the daemon at ipc:///tmp/ctlclient_test."));
 	assert_non_null(strstr(why, " for "));
 	p.stop = &stop;
 	waited = 0;
-	assert_int_equal(ask_patient(&c, &p, why, sizeof(why)), CTL_NOANSWER);
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_NOANSWER);
 	assert_int_equal(waited, 0);
 	ctl_client_close(&c);
 }
