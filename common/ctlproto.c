@@ -4,7 +4,8 @@
  * keys and values, and the one-target SUBMIT that cp-serve and the client
  * both send; and the one control client (struct ctl_client): connect, one
  * request and its answer within a timeout, the answer's version and
- * verdict. Owns the client's socket, and no other state.
+ * verdict, the daemon's instance (a restart seen), and a patient request
+ * that waits out a restart. Owns the client's socket, and no other state.
  */
 #include <errno.h>
 #include <limits.h>
@@ -218,23 +219,45 @@ ctl_poll_in(void *sock, long timeout_ms)
 	}
 }
 
-/* Sends sb and decodes the one answer into c->reply: 0, or -1 when none
- * came in time (the socket is then made anew). */
+/* Notes the instance of the answer in c->reply: c->restarted when it is
+ * not the one of the answers before. */
+static void
+note_instance(struct ctl_client *c)
+{
+	int64_t inst = 0;
+
+	(void)ctl_get_i64(&c->reply.data, "instance", &inst);
+	c->restarted = c->instance != 0 && inst != 0 && inst != c->instance;
+	if (c->instance == 0 || c->restarted)
+		c->instance = inst;
+}
+
+/* Sends sb and decodes the one answer into c->reply: 0, or -1 with why
+ * when none (or a malformed one) came in time; the socket is then made
+ * anew. */
 static int
-client_call(struct ctl_client *c, const msgpack_sbuffer *sb)
+client_call(struct ctl_client *c, const msgpack_sbuffer *sb, char *why, size_t len)
 {
 	char ignored[CTL_ERR_MAX];
 	size_t off = 0;
+	int got = 0;
 
 	msgpack_unpacked_destroy(&c->reply);
 	msgpack_unpacked_init(&c->reply);
 	zmq_msg_close(&c->raw);
 	zmq_msg_init(&c->raw);
+	c->restarted = 0;
 	if (c->sock != NULL && zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) != -1 &&
-	    ctl_poll_in(c->sock, c->timeout_ms) == 1 && zmq_msg_recv(&c->raw, c->sock, 0) != -1 &&
-	    msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off) ==
-	        MSGPACK_UNPACK_SUCCESS)
-		return 0;
+	    ctl_poll_in(c->sock, c->timeout_ms) == 1 && zmq_msg_recv(&c->raw, c->sock, 0) != -1) {
+		got = 1;
+		if (msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw),
+		                        &off) == MSGPACK_UNPACK_SUCCESS) {
+			note_instance(c);
+			return 0;
+		}
+	}
+	snprintf(why, len, "%s %s",
+	         got ? "a malformed answer from" : "no answer from the daemon at", c->endpoint);
 	if (c->sock != NULL)
 		zmq_close(c->sock);
 	c->sock = NULL;
@@ -247,10 +270,8 @@ ctl_client_ask(struct ctl_client *c, const msgpack_sbuffer *sb, char *why, size_
 {
 	const msgpack_object *o = &c->reply.data, *ok;
 
-	if (client_call(c, sb) == -1) {
-		snprintf(why, len, "no answer from the daemon at %s", c->endpoint);
+	if (client_call(c, sb, why, len) == -1)
 		return CTL_NOANSWER;
-	}
 	if (ctl_check_version(o, why, len) == -1)
 		return CTL_ALIEN;
 	ok = ctl_get(o, "ok");
@@ -259,4 +280,24 @@ ctl_client_ask(struct ctl_client *c, const msgpack_sbuffer *sb, char *why, size_
 	if (ctl_get_str(o, "error", why, len) == -1)
 		snprintf(why, len, "refused by the daemon (no reason given)");
 	return CTL_REFUSED;
+}
+
+enum ctl_verdict
+ctl_client_ask_patient(struct ctl_client *c, const msgpack_sbuffer *sb,
+                       const struct ctl_patience *p, char *why, size_t len)
+{
+	int64_t start = time_mono_ms(), waited;
+	enum ctl_verdict v;
+
+	for (int said = 0; (v = ctl_client_ask(c, sb, why, len)) == CTL_NOANSWER; said = 1) {
+		waited = time_mono_ms() - start;
+		if (waited >= p->gone_ms || (p->stop != NULL && *p->stop) || c->sock == NULL) {
+			snprintf(why, len, "no answer from the daemon at %s for %d s", c->endpoint,
+			         (int)(waited / 1000));
+			break;
+		}
+		if (!said && p->waiting != NULL)
+			p->waiting(c);
+	}
+	return v;
 }

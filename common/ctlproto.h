@@ -9,6 +9,7 @@
 #ifndef CP_CTLPROTO_H
 #define CP_CTLPROTO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,16 @@ struct ctl_client {
 	int timeout_ms;
 	msgpack_unpacked reply; /* the last answer; its strings point into raw */
 	zmq_msg_t raw;
-	int live; /* opened, not closed yet */
+	int live;         /* opened, not closed yet */
+	int64_t instance; /* the daemon's "instance" (control.h) since its first answer, 0 */
+	int restarted;    /* the last answer is of another instance: the daemon restarted */
+};
+
+/* How ctl_client_ask_patient rides out a daemon that does not answer. */
+struct ctl_patience {
+	int gone_ms;                                 /* gives up after this long (CTL_GONE_MS) */
+	const volatile sig_atomic_t *stop;           /* or once *stop is set (NULL: never) */
+	void (*waiting)(const struct ctl_client *c); /* at the first silence (or NULL) */
 };
 
 /* Connects c to endpoint (a ZeroMQ address; the connection itself is
@@ -48,12 +58,21 @@ int ctl_client_open(struct ctl_client *c, const char *endpoint, int timeout_ms, 
                     size_t len);
 void ctl_client_close(struct ctl_client *c);
 /* Sends the packed request sb and waits for its answer, then c->reply.data
- * holds it (until the next ask). A request with no answer in time makes the
- * socket anew, so that a late answer is never taken for the next one's.
- * Returns the verdict; why says what went wrong (with the endpoint when
- * nothing came back). */
+ * holds it (until the next ask). A request with no answer in time (or a
+ * malformed one) makes the socket anew, so that a late answer is never
+ * taken for the next one's. An answer notes the daemon's instance
+ * (c->instance, c->restarted). Returns the verdict; why says what went
+ * wrong (with the endpoint when nothing came back). */
 enum ctl_verdict ctl_client_ask(struct ctl_client *c, const msgpack_sbuffer *sb, char *why,
                                 size_t len);
+/* ctl_client_ask, but a daemon that does not answer is asked again, on a
+ * new socket each time, until p->gone_ms have passed or *p->stop is set
+ * (a supervisor restarts a daemon that died). CTL_NOANSWER's why says for
+ * how long. Whether the answer came from a restarted daemon: c->restarted
+ * (then the jobs it was asked about are gone, and its refusal of them is
+ * no verdict). */
+enum ctl_verdict ctl_client_ask_patient(struct ctl_client *c, const msgpack_sbuffer *sb,
+                                        const struct ctl_patience *p, char *why, size_t len);
 
 /* Waits up to timeout_ms for sock to be readable, through signals (a
  * signal that ends the wait early, say SIGINT on a client that then

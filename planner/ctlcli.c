@@ -2,15 +2,16 @@
  * ctlcli.c: the control client, `cp-planner ctl`: submits, lists, cancels
  * and waits for the jobs of a planner daemon over its control socket
  * (control.h), and adds, removes, lists and watches its follow
- * subscriptions. Owns its DEALER socket and the exit code of a wait, which
- * is the one a collection has: 0 all covered, 1 done but not all covered,
- * 2 usage, 3 permanent, 4 the daemon went away.
+ * subscriptions, through the one control client (common/ctlproto.h,
+ * struct ctl_client). Owns the exit code of a wait, which is the one a
+ * collection has: 0 all covered, 1 done but not all covered, 2 usage,
+ * 3 permanent, 4 the daemon went away.
  *
  * A wait outlives a restart of the daemon: when it does not answer, the
- * client reconnects and asks again for up to CTL_GONE_MS; when it answers
- * with another instance number, the job it waited on is gone, and the job
- * it submitted is submitted again (collecting is idempotent: what the
- * first run stored is not fetched twice).
+ * client asks again for up to CTL_GONE_MS (ctl_client_ask_patient); when
+ * it answers as another instance (c->restarted), the job it waited on is
+ * gone, and the job it submitted is submitted again (collecting is
+ * idempotent: what the first run stored is not fetched twice).
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,25 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zmq.h>
-
 #include "control.h"
 #include "log.h"
 #include "timeutil.h"
 
 #define CTL_WAIT_POLL_MS 20   /* a wait's STATUS: the end is seen within 20 ms */
 #define CTL_WATCH_POLL_MS 500 /* follow --watch */
-
-struct client {
-	void *ctx, *sock;
-	const char *endpoint;
-	int timeout_ms;
-	msgpack_unpacked reply; /* the last answer; its strings point into raw */
-	zmq_msg_t raw;
-	int has_raw;
-	int64_t instance; /* of the daemon that answered first, 0 before */
-	int restarted;    /* the last answer came from another instance */
-};
 
 static volatile sig_atomic_t interrupted;
 
@@ -83,121 +71,38 @@ usage_error(const char *what)
 	return EXIT_USAGE;
 }
 
-/* A new DEALER socket to the daemon (the old one, and any request queued
- * on it, dropped). 0 or -1. */
-static int
-connect_sock(struct client *c)
-{
-	int linger = 0;
-
-	if (c->sock != NULL)
-		zmq_close(c->sock);
-	c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
-	if (c->sock == NULL)
-		fatalx(EXIT_TEMPFAIL, "zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	return zmq_connect(c->sock, c->endpoint);
-}
-
-/* Notes the instance of the answer: c->restarted when it is not the
- * first one's. */
 static void
-note_instance(struct client *c)
+say_waiting(const struct ctl_client *c)
 {
-	int64_t inst = 0;
-
-	(void)ctl_get_i64(&c->reply.data, "instance", &inst);
-	c->restarted = c->instance != 0 && inst != 0 && inst != c->instance;
-	if (c->instance == 0 || c->restarted)
-		c->instance = inst;
+	(void)c;
+	fprintf(stderr, "cp-planner ctl: the daemon does not answer; waiting for it"
+	                " (it may be restarting)\n");
 }
 
-/* Sends the packed request and waits for one answer into c->reply. 0, -1
- * when the daemon does not answer in time (said when quiet is 0). */
-static int
-request_once(struct client *c, const msgpack_sbuffer *sb, int quiet)
-{
-	size_t off = 0;
-	int rc;
+static const struct ctl_patience patience = { CTL_GONE_MS, &interrupted, say_waiting };
 
-	if (zmq_send(c->sock, sb->data, sb->size, ZMQ_DONTWAIT) == -1 ||
-	    ctl_poll_in(c->sock, c->timeout_ms) != 1) {
-		if (!quiet)
-			fprintf(stderr, "cp-planner ctl: no answer from the daemon at %s\n",
-			        c->endpoint);
-		return -1;
-	}
-	msgpack_unpacked_destroy(&c->reply);
-	msgpack_unpacked_init(&c->reply);
-	if (c->has_raw)
-		zmq_msg_close(&c->raw);
-	zmq_msg_init(&c->raw);
-	c->has_raw = 1;
-	if (zmq_msg_recv(&c->raw, c->sock, 0) == -1)
-		return -1;
-	rc = msgpack_unpack_next(&c->reply, zmq_msg_data(&c->raw), zmq_msg_size(&c->raw), &off);
-	if (rc != MSGPACK_UNPACK_SUCCESS) {
-		fprintf(stderr, "cp-planner ctl: a malformed answer from %s\n", c->endpoint);
-		return -1;
-	}
-	note_instance(c);
-	return 0;
+/* Sends the packed request (patient: ctl_client_ask_patient) and judges
+ * its answer: 0, EXIT_USAGE refused, EXIT_PERMFAIL of another protocol,
+ * EXIT_TEMPFAIL no answer (each said on stderr). The answer of a restarted
+ * daemon (c->restarted) to a patient request is not judged: 0. */
+static int
+request(struct ctl_client *c, const msgpack_sbuffer *sb, int patient)
+{
+	char why[CTL_ERR_MAX];
+	enum ctl_verdict v = patient ? ctl_client_ask_patient(c, sb, &patience, why, sizeof(why))
+	                             : ctl_client_ask(c, sb, why, sizeof(why));
+
+	if (v == CTL_OK || (patient && c->restarted))
+		return EXIT_OK;
+	fprintf(stderr, "cp-planner ctl: %s\n", why);
+	if (v == CTL_NOANSWER)
+		return EXIT_TEMPFAIL;
+	return v == CTL_REFUSED ? EXIT_USAGE : EXIT_PERMFAIL;
 }
 
+/* Packs {v, op, [job]} and sends it: request's code. */
 static int
-request(struct client *c, const msgpack_sbuffer *sb)
-{
-	return request_once(c, sb, 0);
-}
-
-/* request, but a daemon that does not answer is asked again on a new
- * socket until CTL_GONE_MS have passed (a supervisor restarts it). */
-static int
-request_patient(struct client *c, const msgpack_sbuffer *sb)
-{
-	int64_t start = time_mono_ms();
-	int said = 0;
-
-	while (request_once(c, sb, 1) == -1) {
-		if (time_mono_ms() - start >= CTL_GONE_MS || interrupted) {
-			fprintf(stderr,
-			        "cp-planner ctl: no answer from the daemon at %s for %d s\n",
-			        c->endpoint, (int)((time_mono_ms() - start) / 1000));
-			return -1;
-		}
-		if (!said++)
-			fprintf(stderr, "cp-planner ctl: the daemon does not answer; waiting for it"
-			                " (it may be restarting)\n");
-		if (connect_sock(c) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* The answer's verdict: 0 ok, EXIT_USAGE for an error answer (printed). */
-static int
-answer_ok(const struct client *c)
-{
-	char err[CTL_ERR_MAX];
-	const msgpack_object *ok = ctl_get(&c->reply.data, "ok");
-
-	if (ctl_check_version(&c->reply.data, err, sizeof(err)) == -1) {
-		fprintf(stderr, "cp-planner ctl: %s\n", err);
-		return EXIT_PERMFAIL;
-	}
-	if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
-		return 0;
-	if (ctl_get_str(&c->reply.data, "error", err, sizeof(err)) == -1)
-		snprintf(err, sizeof(err), "refused (no reason given)");
-	fprintf(stderr, "cp-planner ctl: %s\n", err);
-	return EXIT_USAGE;
-}
-
-/* Packs {v, op, [job]} and sends it (patient: see request_patient): 0,
- * EXIT_USAGE (refused) or EXIT_TEMPFAIL (no answer). An answer of another
- * instance than the first (c->restarted) is not judged: 0. */
-static int
-op_request(struct client *c, const char *op, int64_t job, int patient)
+op_request(struct ctl_client *c, const char *op, int64_t job, int patient)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -210,16 +115,13 @@ op_request(struct client *c, const char *op, int64_t job, int patient)
 	ctl_pack_kv_str(&pk, "op", op);
 	if (job > 0)
 		ctl_pack_kv_i64(&pk, "job", job);
-	if ((patient ? request_patient(c, &sb) : request(c, &sb)) == -1)
-		rc = EXIT_TEMPFAIL;
-	else
-		rc = patient && c->restarted ? 0 : answer_ok(c);
+	rc = request(c, &sb, patient);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
 
 static int
-simple_request(struct client *c, const char *op, int64_t job)
+simple_request(struct ctl_client *c, const char *op, int64_t job)
 {
 	return op_request(c, op, job, 0);
 }
@@ -240,28 +142,12 @@ parse_time_arg(const char *s, int64_t *out)
 	return time_parse(s, out);
 }
 
-/* Packs a comma-separated list as an array of strings. */
+/* Packs key and a comma-separated list. */
 static void
 pack_list(msgpack_packer *pk, const char *key, const char *list)
 {
-	char buf[CTL_TEXT_MAX], *save = NULL, *x;
-	size_t n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (const char *p = list; *p != '\0'; p++)
-		n += *p == ',';
 	ctl_pack_key(pk, key);
-	/* empty items are sent as such: the daemon refuses them */
-	msgpack_pack_array(pk, n + 1);
-	x = buf;
-	for (size_t i = 0; i <= n; i++) {
-		char *comma = strchr(x, ',');
-		(void)save;
-		if (comma != NULL)
-			*comma = '\0';
-		ctl_pack_key(pk, x);
-		x = comma != NULL ? comma + 1 : x + strlen(x);
-	}
+	ctl_pack_list(pk, list);
 }
 
 struct submit_args {
@@ -315,7 +201,7 @@ parse_submit(int argc, char **argv, struct submit_args *a)
 
 /* The SUBMIT request; 0 with *job, or an exit code. */
 static int
-submit(struct client *c, const struct submit_args *a, int64_t *job)
+submit(struct ctl_client *c, const struct submit_args *a, int64_t *job)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -336,7 +222,7 @@ submit(struct client *c, const struct submit_args *a, int64_t *job)
 	ctl_pack_kv_i64(&pk, "from", from);
 	if (a->to != NULL)
 		ctl_pack_kv_i64(&pk, "to", to);
-	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	rc = request(c, &sb, 0);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc == 0 && ctl_get_i64(&c->reply.data, "job", job) == -1)
 		rc = EXIT_TEMPFAIL;
@@ -413,7 +299,7 @@ print_job(const msgpack_object *j)
 }
 
 static int
-cmd_status(struct client *c, int64_t job)
+cmd_status(struct ctl_client *c, int64_t job)
 {
 	int rc = simple_request(c, "status", job);
 	const msgpack_object *r = &c->reply.data, *v;
@@ -474,7 +360,7 @@ sleep_ms(int ms)
 /* The daemon restarted while job was waited on: the job a (NULL: none we
  * know) is submitted again into *job. 0, or the exit code. */
 static int
-resubmit(struct client *c, const struct submit_args *a, int64_t *job)
+resubmit(struct ctl_client *c, const struct submit_args *a, int64_t *job)
 {
 	int64_t old = *job;
 	int rc;
@@ -515,7 +401,7 @@ show_progress(const msgpack_object *j, int64_t job, const char *state, int tty)
 /* Polls STATUS until job ends. cancel_on_int: Ctrl-C cancels it. a: the
  * job's submission, made again if the daemon restarts (NULL: none). */
 static int
-cmd_wait(struct client *c, int64_t job, int cancel_on_int, const struct submit_args *a)
+cmd_wait(struct ctl_client *c, int64_t job, int cancel_on_int, const struct submit_args *a)
 {
 	int tty = isatty(STDERR_FILENO), cancelled = 0;
 
@@ -558,7 +444,7 @@ job_arg(const char *s, int64_t *job)
 }
 
 static int
-cmd_submit(struct client *c, int argc, char **argv)
+cmd_submit(struct ctl_client *c, int argc, char **argv)
 {
 	struct submit_args a;
 	int64_t job;
@@ -581,7 +467,7 @@ cmd_submit(struct client *c, int argc, char **argv)
 
 /* Packs a FOLLOW or UNFOLLOW of a and sends it: 0 or an exit code. */
 static int
-follow_request(struct client *c, const struct submit_args *a, const char *op)
+follow_request(struct ctl_client *c, const struct submit_args *a, const char *op)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -605,7 +491,7 @@ follow_request(struct client *c, const struct submit_args *a, const char *op)
 		ctl_pack_kv_i64(&pk, "from", from);
 	if (a->backfill != NULL)
 		ctl_pack_kv_i64(&pk, "backfill", backfill);
-	rc = request(c, &sb) == -1 ? EXIT_TEMPFAIL : answer_ok(c);
+	rc = request(c, &sb, 0);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -653,7 +539,7 @@ follow_of(const msgpack_object *s, const struct submit_args *a)
 /* Prints the "follows" of c's last answer (those of a's lists; NULL:
  * all) to f. *live: how many have not failed. Returns how many. */
 static uint32_t
-print_follows(const struct client *c, const struct submit_args *a, FILE *f, uint32_t *live)
+print_follows(const struct ctl_client *c, const struct submit_args *a, FILE *f, uint32_t *live)
 {
 	uint32_t n, shown = 0;
 	const msgpack_object *v = get_array(&c->reply.data, "follows", &n);
@@ -673,7 +559,7 @@ print_follows(const struct client *c, const struct submit_args *a, FILE *f, uint
 /* The follows of a, as print_follows would print them, into buf; how
  * many; *live as print_follows. */
 static uint32_t
-follows_text(const struct client *c, const struct submit_args *a, char **buf, uint32_t *live)
+follows_text(const struct ctl_client *c, const struct submit_args *a, char **buf, uint32_t *live)
 {
 	size_t len = 0;
 	FILE *f = open_memstream(buf, &len);
@@ -692,7 +578,7 @@ follows_text(const struct client *c, const struct submit_args *a, char **buf, ui
  * (0: removed) or every one failed (3). Rides out a restart of the
  * daemon: it follows them again itself. */
 static int
-cmd_watch(struct client *c, const struct submit_args *a)
+cmd_watch(struct ctl_client *c, const struct submit_args *a)
 {
 	char *last = NULL;
 	int rc = EXIT_OK;
@@ -735,7 +621,7 @@ parse_follow(int argc, char **argv, struct submit_args *a, int remove)
 
 /* "added N follows" for the answer's key. */
 static void
-print_count(const struct client *c, const char *key)
+print_count(const struct ctl_client *c, const char *key)
 {
 	int64_t n = geti(&c->reply.data, key);
 
@@ -743,7 +629,7 @@ print_count(const struct client *c, const char *key)
 }
 
 static int
-cmd_follow(struct client *c, int argc, char **argv, int remove)
+cmd_follow(struct ctl_client *c, int argc, char **argv, int remove)
 {
 	struct submit_args a;
 	uint32_t live;
@@ -769,7 +655,7 @@ cmd_follow(struct client *c, int argc, char **argv, int remove)
 }
 
 static int
-cmd_follows(struct client *c)
+cmd_follows(struct ctl_client *c)
 {
 	uint32_t live;
 	int rc = simple_request(c, "follows", 0);
@@ -783,7 +669,7 @@ cmd_follows(struct client *c)
 
 /* One command of argv[0..argc). */
 static int
-dispatch_cmd(struct client *c, int argc, char **argv)
+dispatch_cmd(struct ctl_client *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	int64_t job = 0;
@@ -812,7 +698,7 @@ dispatch_cmd(struct client *c, int argc, char **argv)
 
 /* --control EP and --timeout-ms N; returns the index of the command. */
 static int
-parse_global(int argc, char **argv, struct client *c)
+parse_global(int argc, char **argv, const char **endpoint, int *timeout_ms)
 {
 	int i;
 
@@ -824,32 +710,29 @@ parse_global(int argc, char **argv, struct client *c)
 		if (i + 1 >= argc)
 			return -1;
 		if (strcmp(argv[i], "--control") == 0)
-			c->endpoint = argv[++i];
+			*endpoint = argv[++i];
 		else if (strcmp(argv[i], "--timeout-ms") == 0)
-			c->timeout_ms = (int)strtol(argv[++i], NULL, 10);
+			*timeout_ms = (int)strtol(argv[++i], NULL, 10);
 		else
 			return -1;
 	}
-	return c->endpoint != NULL && c->timeout_ms > 0 && i < argc ? i : -1;
+	return *endpoint != NULL && *timeout_ms > 0 && i < argc ? i : -1;
 }
 
 int
 ctl_main(int argc, char **argv)
 {
-	struct client c = { .timeout_ms = CTL_REPLY_TIMEOUT_MS };
-	int first = parse_global(argc, argv, &c), rc;
+	struct ctl_client c;
+	const char *endpoint = NULL;
+	int timeout_ms = CTL_REPLY_TIMEOUT_MS, first, rc;
+	char why[CTL_ERR_MAX];
 
-	if (first == -1)
+	if ((first = parse_global(argc, argv, &endpoint, &timeout_ms)) == -1)
 		return usage_error("give --control EP and a command");
-	c.ctx = zmq_ctx_new();
-	if (connect_sock(&c) == -1)
-		return usage_error("bad --control endpoint");
-	msgpack_unpacked_init(&c.reply);
-	rc = dispatch_cmd(&c, argc - first, argv + first);
-	msgpack_unpacked_destroy(&c.reply);
-	if (c.has_raw)
-		zmq_msg_close(&c.raw);
-	zmq_close(c.sock);
-	zmq_ctx_term(c.ctx);
+	if (ctl_client_open(&c, endpoint, timeout_ms, why, sizeof(why)) == -1)
+		rc = usage_error("bad --control endpoint");
+	else
+		rc = dispatch_cmd(&c, argc - first, argv + first);
+	ctl_client_close(&c);
 	return rc;
 }

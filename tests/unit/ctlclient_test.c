@@ -3,8 +3,10 @@
  * share, against a scripted daemon (a ROUTER on an ipc socket in a thread):
  * an answer's verdict (ok, refused with its reason, another protocol
  * version), a request with no answer in time whose late answer is never
- * taken for the next request's, and a signal during the wait (SIGINT on a
- * collect that then cancels its job) that does not lose the answer. */
+ * taken for the next request's, a malformed answer, a signal during the
+ * wait (SIGINT on a collect that then cancels its job) that does not lose
+ * the answer, the daemon's instance (a restart seen), and the patient
+ * request that outlives a daemon restarted on the same endpoint. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,19 +28,24 @@
 struct daemon {
 	void *ctx, *sock;
 	char endpoint[128];
-	int requests; /* how many to answer before the thread ends */
+	int requests;     /* how many to answer before the thread ends */
+	int drop;         /* how many to take first and not answer */
+	int64_t instance; /* in each answer (0: none); op "bump" adds 1 first */
 	pthread_t th;
 };
 
-/* The answer to op: {v, ok, op} (v 2 for "alien"; a refusal for "refuse"). */
+/* The answer to op: {v, ok, op, [instance]} (v 2 for "alien"; a refusal
+ * for "refuse"). */
 static void
-pack_answer(msgpack_sbuffer *sb, const char *op)
+pack_answer(msgpack_sbuffer *sb, const char *op, int64_t instance)
 {
 	msgpack_packer pk;
 	int refuse = strcmp(op, "refuse") == 0;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, refuse ? 4 : 3);
+	msgpack_pack_map(&pk, 3 + refuse + (instance != 0));
+	if (instance != 0)
+		ctl_pack_kv_i64(&pk, "instance", instance);
 	ctl_pack_kv_i64(&pk, "v", strcmp(op, "alien") == 0 ? CTL_VERSION + 1 : CTL_VERSION);
 	ctl_pack_key(&pk, "ok");
 	if (refuse)
@@ -50,8 +57,9 @@ pack_answer(msgpack_sbuffer *sb, const char *op)
 		ctl_pack_kv_str(&pk, "error", "no such market: KRW-NONE");
 }
 
-/* One request (identity frame, body) answered as its op says. */
-static void
+/* One request (identity frame, body) answered as its op says (or dropped
+ * while d->drop lasts): 1 answered, 0 dropped, -1 none came. */
+static int
 answer_one(struct daemon *d)
 {
 	zmq_msg_t id, body;
@@ -63,7 +71,7 @@ answer_one(struct daemon *d)
 	zmq_msg_init(&id);
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&id, d->sock, 0) == -1 || zmq_msg_recv(&body, d->sock, 0) == -1)
-		return;
+		return -1;
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, zmq_msg_data(&body), zmq_msg_size(&body), &off) ==
 	    MSGPACK_UNPACK_SUCCESS)
@@ -71,12 +79,14 @@ answer_one(struct daemon *d)
 	msgpack_unpacked_destroy(&u);
 	if (strcmp(op, "slow") == 0)
 		usleep(SLOW_MS * 1000);
+	d->instance += strcmp(op, "bump") == 0;
 	msgpack_sbuffer_init(&sb);
-	pack_answer(&sb, op);
-	zmq_msg_send(&id, d->sock, ZMQ_SNDMORE);
-	zmq_send(d->sock, sb.data, sb.size, 0);
+	pack_answer(&sb, op, d->instance);
+	if (d->drop == 0 && zmq_msg_send(&id, d->sock, ZMQ_SNDMORE) != -1)
+		zmq_send(d->sock, sb.data, strcmp(op, "empty") == 0 ? 0 : sb.size, 0);
 	msgpack_sbuffer_destroy(&sb);
 	zmq_msg_close(&body);
+	return d->drop > 0 ? (d->drop--, 0) : 1;
 }
 
 static void *
@@ -84,13 +94,15 @@ daemon_main(void *arg)
 {
 	struct daemon *d = arg;
 
-	for (int i = 0; i < d->requests; i++)
-		answer_one(d);
+	for (int n = 0, r; n < d->requests && (r = answer_one(d)) != -1;)
+		n += r;
 	return NULL;
 }
 
+/* A daemon that takes requests (the first drop of them unanswered), its
+ * answers of instance. */
 static void
-daemon_start(struct daemon *d, int requests)
+daemon_start(struct daemon *d, int requests, int64_t instance, int drop)
 {
 	int linger = 0;
 
@@ -98,6 +110,8 @@ daemon_start(struct daemon *d, int requests)
 	snprintf(d->endpoint, sizeof(d->endpoint), "ipc:///tmp/ctlclient_test.%d.sock",
 	         (int)getpid());
 	d->requests = requests;
+	d->instance = instance;
+	d->drop = drop;
 	assert_non_null(d->ctx = zmq_ctx_new());
 	assert_non_null(d->sock = zmq_socket(d->ctx, ZMQ_ROUTER));
 	zmq_setsockopt(d->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -114,9 +128,10 @@ daemon_stop(struct daemon *d)
 	unlink(d->endpoint + strlen("ipc://"));
 }
 
-/* ask: one {v, op} request through c; its verdict, why in why. */
+/* One {v, op} request through c (patient with p, unless NULL); its
+ * verdict, why in why. */
 static enum ctl_verdict
-ask(struct ctl_client *c, const char *op, char *why, size_t len)
+ask_with(struct ctl_client *c, const char *op, const struct ctl_patience *p, char *why, size_t len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -127,9 +142,16 @@ ask(struct ctl_client *c, const char *op, char *why, size_t len)
 	msgpack_pack_map(&pk, 2);
 	ctl_pack_kv_i64(&pk, "v", CTL_VERSION);
 	ctl_pack_kv_str(&pk, "op", op);
-	v = ctl_client_ask(c, &sb, why, len);
+	v = p != NULL ? ctl_client_ask_patient(c, &sb, p, why, len)
+	              : ctl_client_ask(c, &sb, why, len);
 	msgpack_sbuffer_destroy(&sb);
 	return v;
+}
+
+static enum ctl_verdict
+ask(struct ctl_client *c, const char *op, char *why, size_t len)
+{
+	return ask_with(c, op, NULL, why, len);
 }
 
 static void
@@ -140,7 +162,7 @@ test_ok_refused_alien(void **state)
 	char why[CTL_ERR_MAX], op[32];
 
 	(void)state;
-	daemon_start(&d, 3);
+	daemon_start(&d, 3, 0, 0);
 	assert_int_equal(ctl_client_open(&c, d.endpoint, 3000, why, sizeof(why)), 0);
 	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
 	assert_int_equal(ctl_get_str(&c.reply.data, "op", op, sizeof(op)), 0);
@@ -164,7 +186,7 @@ test_late_answer_dropped(void **state)
 	char why[CTL_ERR_MAX], op[32] = "";
 
 	(void)state;
-	daemon_start(&d, 2);
+	daemon_start(&d, 3, 0, 0);
 	assert_int_equal(ctl_client_open(&c, d.endpoint, TIMEOUT_MS, why, sizeof(why)), 0);
 	assert_int_equal(ask(&c, "slow", why, sizeof(why)), CTL_NOANSWER);
 	assert_non_null(strstr(why, d.endpoint));
@@ -173,6 +195,9 @@ test_late_answer_dropped(void **state)
 	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
 	assert_int_equal(ctl_get_str(&c.reply.data, "op", op, sizeof(op)), 0);
 	assert_string_equal(op, "status");
+	/* an answer that is no msgpack is said so, and not taken */
+	assert_int_equal(ask(&c, "empty", why, sizeof(why)), CTL_NOANSWER);
+	assert_non_null(strstr(why, "malformed"));
 	ctl_client_close(&c);
 	ctl_client_close(&c); /* a second close does nothing */
 	daemon_stop(&d);
@@ -203,7 +228,7 @@ test_signal_during_wait(void **state)
 	sa.sa_handler = on_alarm;
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
-	daemon_start(&d, 1);
+	daemon_start(&d, 1, 0, 0);
 	assert_int_equal(ctl_client_open(&c, d.endpoint, 3000, why, sizeof(why)), 0);
 	assert_int_equal(setitimer(ITIMER_REAL, &at, NULL), 0);
 	assert_int_equal(ask(&c, "slow", why, sizeof(why)), CTL_OK);
@@ -231,6 +256,95 @@ test_nobody_there(void **state)
 	ctl_client_close(&c);
 }
 
+/* The first answer's instance is noted; another one is a restart (once),
+ * and an answer with none changes nothing. */
+static void
+test_instance_change(void **state)
+{
+	struct daemon d;
+	struct ctl_client c;
+	char why[CTL_ERR_MAX];
+
+	(void)state;
+	daemon_start(&d, 4, 7, 0);
+	assert_int_equal(ctl_client_open(&c, d.endpoint, 3000, why, sizeof(why)), 0);
+	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
+	assert_int_equal(c.instance, 7);
+	assert_false(c.restarted);
+	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
+	assert_false(c.restarted);
+	assert_int_equal(ask(&c, "bump", why, sizeof(why)), CTL_OK);
+	assert_true(c.restarted);
+	assert_int_equal(c.instance, 8);
+	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
+	assert_false(c.restarted);
+	ctl_client_close(&c);
+	daemon_stop(&d);
+}
+
+static int waited;
+
+static void
+on_waiting(const struct ctl_client *c)
+{
+	(void)c;
+	waited++;
+}
+
+/* The daemon restarted on the same endpoint, its first request taken and
+ * not answered: the patient request is asked again, said once, and its
+ * answer is of the new instance. */
+static void
+test_patient_survives_restart(void **state)
+{
+	struct daemon d;
+	struct ctl_client c;
+	struct ctl_patience p = { 60000, NULL, on_waiting };
+	char why[CTL_ERR_MAX];
+
+	(void)state;
+	daemon_start(&d, 1, 7, 0);
+	assert_int_equal(ctl_client_open(&c, d.endpoint, TIMEOUT_MS, why, sizeof(why)), 0);
+	c.timeout_ms = 3000;
+	assert_int_equal(ask(&c, "status", why, sizeof(why)), CTL_OK);
+	daemon_stop(&d);
+	daemon_start(&d, 1, 9, 2); /* the first two it takes are not answered */
+	c.timeout_ms = TIMEOUT_MS;
+	waited = 0;
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_OK);
+	assert_int_equal(waited, 1);
+	assert_true(c.restarted);
+	assert_int_equal(c.instance, 9);
+	ctl_client_close(&c);
+	daemon_stop(&d);
+}
+
+/* Nobody there: the patient request gives up after gone_ms, or at once
+ * once stop is set, saying for how long there was no answer. */
+static void
+test_patient_gives_up(void **state)
+{
+	static volatile sig_atomic_t stop = 1;
+	struct ctl_client c;
+	struct ctl_patience p = { 3 * TIMEOUT_MS, NULL, on_waiting };
+	char why[CTL_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(ctl_client_open(&c, "ipc:///tmp/ctlclient_test.nobody.sock", TIMEOUT_MS,
+	                                 why, sizeof(why)),
+	                 0);
+	waited = 0;
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_NOANSWER);
+	assert_int_equal(waited, 1);
+	assert_non_null(strstr(why, "no answer from the daemon at ipc:///tmp/ctlclient_test."));
+	assert_non_null(strstr(why, " for "));
+	p.stop = &stop;
+	waited = 0;
+	assert_int_equal(ask_with(&c, "status", &p, why, sizeof(why)), CTL_NOANSWER);
+	assert_int_equal(waited, 0);
+	ctl_client_close(&c);
+}
+
 int
 main(void)
 {
@@ -239,6 +353,9 @@ main(void)
 		cmocka_unit_test(test_late_answer_dropped),
 		cmocka_unit_test(test_signal_during_wait),
 		cmocka_unit_test(test_nobody_there),
+		cmocka_unit_test(test_instance_change),
+		cmocka_unit_test(test_patient_survives_restart),
+		cmocka_unit_test(test_patient_gives_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
