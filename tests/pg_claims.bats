@@ -3,8 +3,9 @@
 # (issue 14, "Several collectors, one database"): two services, or a
 # service and an embedded collect, with overlapping work on one database
 # each fetch what the other does not hold (the truth, requests <= 1.05 x
-# the ideal), and a cancelled job's claims are deleted, so the other
-# collector then fetches that range. One throwaway server for the file
+# the ideal), one service's overlapping jobs wait on each other and never
+# on their own claims, and a cancelled job's claims are deleted, so the
+# other collector then fetches that range. One throwaway server for the file
 # (tests/pg_helpers.bash), one database per test. Skips, saying so in one
 # line, without the server binaries.
 
@@ -109,6 +110,15 @@ emb_b() { embedded_collect "$RB" 127.0.0.3 "$@"; }
 	overlap_once "svc_a emb_b" KRW-BTC 2026-03-01 2026-03-11 2026-03-06 2026-03-16
 	overlap_once "emb_b svc_a" KRW-ETH 2026-03-01 2026-03-11 2026-03-03 2026-03-09
 	overlap_once "svc_a emb_b" KRW-XRP 2026-03-05 2026-03-15 2026-03-01 2026-03-19
+}
+
+@test "pg claims: one service, overlapping jobs: they wait on each other, not on their own claims" {
+	start_svc "$RA" 127.0.0.2 20
+	overlap_once "svc_a svc_a" KRW-BTC 2026-03-01 2026-03-11 2026-03-06 2026-03-16
+	overlap_once "svc_a svc_a" KRW-ETH 2026-03-01 2026-03-11 2026-03-03 2026-03-09
+	# its own claims are never another collector's
+	run grep -c "held by another collector" "$RA/planner.log"
+	[ "$output" = 0 ]
 }
 
 @test "pg claims: a job waiting on another collector says so; the other's job cancelled, its claims are gone and the range is fetched" {
