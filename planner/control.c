@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "claims.h"
 #include "control.h"
 #include "log.h"
 #include "net.h"
@@ -237,10 +238,15 @@ pack_budgets(msgpack_packer *pk, int64_t now)
 	}
 }
 
-/* Why a range of j's target t is not covered (yet). */
+/* Why the range r of j's target ti (an index into j->own) is not covered
+ * (yet). */
 static const char *
-missing_reason(const struct job *j, const struct target *t)
+missing_reason(const struct job *j, int ti, const struct range *r)
 {
+	const struct target *t = &env.plan->t[j->own[ti]];
+
+	if (!job_terminal(j->st) && claims_deferred(j->own[ti], r->from, r->to))
+		return "waits on another collector";
 	if (!job_terminal(j->st))
 		return "not fetched yet";
 	if (t->reason[0] != '\0')
@@ -284,7 +290,7 @@ pack_target(msgpack_packer *pk, const struct job *j, int ti, int64_t *done, int6
 		msgpack_pack_map(pk, 3);
 		ctl_pack_kv_i64(pk, "from", miss.v[i].from);
 		ctl_pack_kv_i64(pk, "to", miss.v[i].to);
-		ctl_pack_kv_str(pk, "reason", missing_reason(j, t));
+		ctl_pack_kv_str(pk, "reason", missing_reason(j, ti, &miss.v[i]));
 	}
 	range_list_free(&cov);
 	range_list_free(&want);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "claims.h"
 #include "job.h"
 #include "log.h"
 
@@ -235,7 +236,7 @@ job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf tf, 
 		return plan_add_target(p, market, tf, from, to, covered);
 	j = &js->v[js->building];
 	claimed_ranges(js, p, j, market, tf, from, to, &claimed);
-	idx = plan_add_target_except(p, market, tf, from, to, covered, &claimed);
+	idx = claims_add_target(p, market, tf, from, to, covered, &claimed);
 	range_list_free(&claimed);
 	set_owner(js, idx, j->id);
 	push_int(&j->own, &j->nown, idx);
@@ -270,12 +271,13 @@ mark_live(struct jobs *js, const struct plan *p)
 }
 
 /* 1 when j's own and waited-on targets have no live segment (after
- * mark_live). */
+ * mark_live), and no range of its own is deferred (another collector has
+ * it: claims.c). */
 static int
 finished_marked(const struct jobs *js, const struct job *j)
 {
 	for (int i = 0; i < j->nown; i++)
-		if (js->live[j->own[i]])
+		if (js->live[j->own[i]] || claims_deferred(j->own[i], INT64_MIN, INT64_MAX))
 			return 0;
 	for (int i = 0; i < j->nwait; i++)
 		if (js->live[j->wait[i]])
@@ -375,8 +377,10 @@ job_cancel(struct jobs *js, struct plan *p, uint32_t id, char *err, size_t errle
 		return -1;
 	}
 	snprintf(j->reason, sizeof(j->reason), "cancelled");
-	for (int i = 0; i < j->nown; i++)
+	for (int i = 0; i < j->nown; i++) {
 		p->t[j->own[i]].follow = 0;
+		claims_forget(j->own[i]);
+	}
 	drop_orphans(js, p);
 	return 0;
 }

@@ -8,7 +8,10 @@
  * The overlap rule: a new target does not plan what a live segment of
  * another job already has (planned or in flight) for the same market and
  * timeframe; the job waits on that target instead, and is finished when its
- * own targets and the ones it waits on are.
+ * own targets and the ones it waits on are. On PostgreSQL a new target's
+ * missing ranges are also claimed (claims.c): what another collector
+ * holds is deferred, and the job is not finished while a range of its own
+ * is deferred.
  *
  * A follow job (a standing subscription of one market and timeframe, kept
  * in the database's follows table) never finishes: once its backfill is
@@ -88,10 +91,10 @@ struct job *job_new(struct jobs *js, int64_t now_ms);
 struct job *job_find(struct jobs *js, uint32_t id);
 /* Targets added by job_add_target go to job id (0: to no job). */
 void job_building(struct jobs *js, uint32_t id);
-/* plan_add_target for the job being built, with the overlap rule: the part
- * of [from, to) a live segment of another job has is not planned again, and
- * that segment's target is waited on. Without a job being built it is
- * plan_add_target. Returns the target's index. */
+/* claims_add_target for the job being built, with the overlap rule: the
+ * part of [from, to) a live segment of another job has is not planned
+ * again, and that segment's target is waited on. Without a job being built
+ * it is plan_add_target. Returns the target's index. */
 int job_add_target(struct jobs *js, struct plan *p, const char *market, enum tf tf, int64_t from,
                    int64_t to, const struct range_list *covered);
 /* A lease of target went out: the first one of its job is noted. */

@@ -326,23 +326,6 @@ check_market(const char *m)
 	return 0;
 }
 
-/* Adds the target [from, to) of (m, tf) over what cov proves, around the
- * ranges another collector claims (claims.c; none on SQLite), which wait
- * to be looked at again. */
-static void
-add_claimed(const char *m, enum tf tf, int64_t from, int64_t to, const struct range_list *cov)
-{
-	struct range_list want = { 0 }, missing = { 0 }, theirs = { 0 };
-
-	if (range_list_push(&want, from, to) == -1 || range_subtract(&want, cov, &missing) == -1)
-		fatalx(EXIT_TEMPFAIL, "out of memory");
-	claims_take(m, tf_name(tf), &missing, &theirs);
-	claims_defer(plan_add_target_except(&plan, m, tf, from, to, cov, &theirs), &theirs);
-	range_list_free(&want);
-	range_list_free(&missing);
-	range_list_free(&theirs);
-}
-
 /* Adds [from, to) of every market for one timeframe, with what the ledger
  * of db already covers (db NULL: nothing yet, or --validate). */
 static int
@@ -361,10 +344,11 @@ add_markets(const struct opts *o, const struct ledger_src *db, enum tf tf, int64
 			continue;
 		if (db != NULL && ledger_src_covered(db, m, tf_name(tf), from, to, &cov) == -1)
 			fatalx(EXIT_TEMPFAIL, "cannot read the coverage ledger of %s", o->db);
+		/* around the ranges another collector claims (claims.c) */
 		if (o->daemon)
 			job_add_target(&jobs, &plan, m, tf, from, to, &cov);
 		else
-			add_claimed(m, tf, from, to, &cov);
+			claims_add_target(&plan, m, tf, from, to, &cov, NULL);
 		range_list_free(&cov);
 	}
 	free(markets);
@@ -1063,11 +1047,12 @@ load_plan(const struct opts *o)
 
 	srandom((unsigned)(time_now_ms() ^ getpid()));
 	plan_init(&plan, (uint32_t)random() ^ (uint32_t)time_now());
+	/* a daemon's claims are named by its control socket (one daemon each) */
+	claims_open(o->db, plan.run_id, o->daemon ? o->control : NULL);
 	if (o->daemon)
 		return load_daemon(o);
 	if (ledger_src_open(o->db, "cp-planner", &db, &code) == -1)
 		fatalx(code, "cannot use %s", o->db);
-	claims_open(o->db, plan.run_id);
 	rc = build_targets(o, &db);
 	ledger_src_close(&db);
 	return rc;

@@ -250,6 +250,16 @@ plan_add_range(struct plan *p, int target, int64_t from, int64_t to)
 		new_segment(p, target, from, to);
 }
 
+void
+plan_add_done(struct plan *p, int target, int64_t from, int64_t to)
+{
+	struct target *t = &p->t[target];
+
+	if (add_merged(&t->done, from > t->from ? from : t->from, to < t->to ? to : t->to) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	t->slots_done = slots_in(t->tf, &t->done);
+}
+
 /* Drops the proven top of a segment; marks it done when nothing is left. */
 static void
 trim(struct plan *p, struct segment *s)

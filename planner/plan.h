@@ -123,6 +123,9 @@ void plan_extend(struct plan *p, int target, int64_t to);
 /* A new segment of target over [from, to) (a range another collector held
  * and let go, claims.c), inside the target's range and not yet proven. */
 void plan_add_range(struct plan *p, int target, int64_t from, int64_t to);
+/* [from, to) of target (clipped to its range) is proven: another collector
+ * committed it (claims.c). */
+void plan_add_done(struct plan *p, int target, int64_t from, int64_t to);
 /* A segment ready for a lease now (round robin), or -1. */
 int plan_next_ready(struct plan *p, int64_t now_ms);
 /* Splits the lower half off the busiest leased segment whose unexplored

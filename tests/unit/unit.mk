@@ -49,9 +49,9 @@ tests/unit/planner_wire_test: planner/cp-planner
 # the fetcher's lease table
 tests/unit/lease_test: fetcher/lease.o
 tests/unit/lease_test: UNIT_CFLAGS := -Ifetcher
-tests/unit/job_test: planner/job.o planner/plan.o planner/overlap.o planner/follow.o
+tests/unit/job_test: planner/job.o planner/claims.o planner/plan.o planner/overlap.o planner/follow.o
 tests/unit/job_test: UNIT_CFLAGS := -Iplanner
-tests/unit/control_test: planner/control.o planner/job.o planner/plan.o planner/overlap.o planner/budget.o
+tests/unit/control_test: planner/control.o planner/job.o planner/claims.o planner/plan.o planner/overlap.o planner/budget.o
 tests/unit/control_test: UNIT_CFLAGS := -Iplanner
 # cp-serve's answer cache
 tests/unit/serve_cache_test: serve/cache.o

@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# tests/pg_claims.bats: the daemon's jobs claim their ranges on PostgreSQL
+# (issue 14, "Several collectors, one database"): two services, or a
+# service and an embedded collect, with overlapping work on one database
+# each fetch what the other does not hold (the truth, requests <= 1.05 x
+# the ideal), one service's overlapping jobs wait on each other and never
+# on their own claims, and a cancelled job's claims are deleted, so the
+# other collector then fetches that range. One throwaway server for the file
+# (tests/pg_helpers.bash), one database per test. Skips, saying so in one
+# line, without the server binaries.
+
+load pg_helpers
+load pipeline_helpers
+
+setup_file() {
+	load pg_helpers
+	pg_skip_unless
+	pg_start cp
+}
+
+teardown_file() {
+	load pg_helpers
+	pg_stop
+}
+
+setup() {
+	RA="$BATS_TEST_TMPDIR/ra"
+	RB="$BATS_TEST_TMPDIR/rb"
+	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+	start_sim --rate-limit 0 --latency-ms 5
+}
+
+teardown() {
+	local r
+	for r in "$RA" "$RB"; do
+		"$ROOT/run.sh" stop --db "$DB" --run-dir "$r" >/dev/null 2>&1 3>&- || true
+	done
+	stop_all_sims
+}
+
+q() { pg_psql "$DB" -c "$1"; }
+# start_svc RUNDIR SOURCE RATE: a service on $DB sending from SOURCE
+start_svc() {
+	"$ROOT/run.sh" start --db "$DB" --run-dir "$1" --api-url "$SIM_URL" --source-ip "$2" \
+		--rate "$3" 3>&-
+}
+# svc_collect RUNDIR M FROM TO: a collect of M 1m submitted to RUNDIR's service
+svc_collect() {
+	"$ROOT/run.sh" collect --db "$DB" --run-dir "$1" --market "$2" --timeframe 1m \
+		--from "$3" --to "$4" --quiet 3>&-
+}
+# embedded_collect RUNDIR SOURCE M FROM TO: a collect with its own pipeline
+embedded_collect() {
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --db "$DB" --run-dir "$1" --source-ip "$2" \
+		--market "$3" --timeframe 1m --from "$4" --to "$5" --rate 20 --quiet 3>&-
+}
+# daemon_claims RUNDIR: how many claims the service of RUNDIR holds (its
+# owner is named by its control socket)
+daemon_claims() {
+	q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%$1/control.sock'"
+}
+
+# overlap_once "A B" M FROM_A TO_A FROM_B TO_B: runs A and B (shell functions
+# taking M FROM TO) at once; both exit 0, the database equals the truth
+# over the union, its coverage is one row, no claim is left, and the
+# simulator's candle requests stay within 1.05 x the ideal
+overlap_once() {
+	local m=$2 before after ideal got a b rc1=0 rc2=0 lo=$3 hi=$4
+	local -a run=($1)
+	before=$(candle_requests)
+	"${run[0]}" "$m" "$3" "$4" >"$BATS_TEST_TMPDIR/$m.a" 2>&1 &
+	a=$!
+	"${run[1]}" "$m" "$5" "$6" >"$BATS_TEST_TMPDIR/$m.b" 2>&1 &
+	b=$!
+	wait $a || rc1=$?
+	wait $b || rc2=$?
+	cat "$BATS_TEST_TMPDIR/$m.a" "$BATS_TEST_TMPDIR/$m.b"
+	[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
+	after=$(candle_requests)
+	[[ "$5" > "$lo" ]] || lo=$5
+	[[ "$6" < "$hi" ]] || hi=$6
+	truth "$m" 1m "${lo}T00:00:00" "${hi}T00:00:00" >"$BATS_TEST_TMPDIR/truth"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	pg_db_dump "$DB" "$m" 1m "${lo}T00:00:00" "${hi}T00:00:00" | diff "$BATS_TEST_TMPDIR/truth" -
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = '$m'")" -eq 1 ]
+	# every claim let go: the jobs' ranges are done
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]'
+	ideal=$((($(q "SELECT count(*) FROM candlepipe.candles WHERE market = '$m'") + 199) / 200))
+	got=$((after - before))
+	echo "$m: $got requests, ideal $ideal" >&3
+	[ $((got * 100)) -le $((ideal * 105)) ]
+}
+
+svc_a() { svc_collect "$RA" "$@"; }
+svc_b() { svc_collect "$RB" "$@"; }
+emb_b() { embedded_collect "$RB" 127.0.0.3 "$@"; }
+
+@test "pg claims: two services, overlapping jobs: the truth, requests <= 1.05 x ideal" {
+	start_svc "$RA" 127.0.0.2 20
+	start_svc "$RB" 127.0.0.3 20
+	overlap_once "svc_a svc_b" KRW-BTC 2026-03-01 2026-03-11 2026-03-06 2026-03-16
+	overlap_once "svc_a svc_b" KRW-ETH 2026-03-01 2026-03-11 2026-03-03 2026-03-09
+	overlap_once "svc_a svc_b" KRW-XRP 2026-03-05 2026-03-15 2026-03-01 2026-03-19
+	# a job that waited on the other service's claims says so in its log
+	cat "$RA/planner.log" "$RB/planner.log" | grep -q "held by another collector; planned around"
+}
+
+@test "pg claims: a service and an embedded collect, overlapping: the truth, requests <= 1.05 x ideal" {
+	start_svc "$RA" 127.0.0.2 20
+	overlap_once "svc_a emb_b" KRW-BTC 2026-03-01 2026-03-11 2026-03-06 2026-03-16
+	overlap_once "emb_b svc_a" KRW-ETH 2026-03-01 2026-03-11 2026-03-03 2026-03-09
+	overlap_once "svc_a emb_b" KRW-XRP 2026-03-05 2026-03-15 2026-03-01 2026-03-19
+}
+
+@test "pg claims: one service, overlapping jobs: they wait on each other, not on their own claims" {
+	start_svc "$RA" 127.0.0.2 20
+	overlap_once "svc_a svc_a" KRW-BTC 2026-03-01 2026-03-11 2026-03-06 2026-03-16
+	overlap_once "svc_a svc_a" KRW-ETH 2026-03-01 2026-03-11 2026-03-03 2026-03-09
+	# its own claims are never another collector's
+	run grep -c "held by another collector" "$RA/planner.log"
+	[ "$output" = 0 ]
+}
+
+@test "pg claims: a job waiting on another collector says so; the other's job cancelled, its claims are gone and the range is fetched" {
+	local from=2026-03-01 to=2026-03-06 a b rc=0 before after ideal got
+	# A fetches slowly (1 request/s): its claim on the range stays for the test
+	start_svc "$RA" 127.0.0.2 1
+	start_svc "$RB" 127.0.0.3 20
+	before=$(candle_requests)
+	svc_collect "$RA" KRW-BTC $from $to >"$BATS_TEST_TMPDIR/a" 2>&1 &
+	a=$!
+	wait_for eval '[ "$(daemon_claims "$RA")" -ge 1 ]'
+	svc_collect "$RB" KRW-BTC $from $to >"$BATS_TEST_TMPDIR/b" 2>&1 &
+	b=$!
+	# B's job plans around A's claim: fetching, and its status says why
+	wait_for grep -q "held by another collector; planned around" "$RB/planner.log"
+	run "$ROOT/run.sh" status --db "$DB" --run-dir "$RB" 3>&-
+	echo "$output"
+	[[ "$output" == *"job 1 fetching"* ]]
+	[[ "$output" == *"not covered: KRW-BTC 1m "*"(waits on another collector)"* ]]
+	[ "$(daemon_claims "$RB")" -eq 0 ]
+	# A's job cancelled: exactly its claims are deleted
+	"$ROOT/run.sh" cancel 1 --db "$DB" --run-dir "$RA" 3>&-
+	wait $a || rc=$?
+	cat "$BATS_TEST_TMPDIR/a"
+	[ "$rc" -eq 1 ]
+	wait_for eval '[ "$(daemon_claims "$RA")" -eq 0 ]'
+	# B then fetches what A left
+	rc=0
+	wait $b || rc=$?
+	cat "$BATS_TEST_TMPDIR/b"
+	[ "$rc" -eq 0 ]
+	grep -q "free again; fetching" "$RB/planner.log"
+	truth KRW-BTC 1m "${from}T00:00:00" "${to}T00:00:00" |
+		diff - <(pg_db_dump "$DB" KRW-BTC 1m "${from}T00:00:00" "${to}T00:00:00")
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]'
+	# nothing was fetched twice but what A had in flight when cancelled
+	after=$(candle_requests)
+	ideal=$(((7200 + 199) / 200))
+	got=$((after - before))
+	echo "cancel: $got requests, ideal $ideal" >&3
+	[ "$got" -le $((ideal + 2)) ]
+}
