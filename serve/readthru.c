@@ -294,12 +294,32 @@ rt_forming_park(struct sv_reply *r, const char *market, enum tf tf, int64_t open
 
 /* ---- the control client -------------------------------------------------------- */
 
+static int64_t quiet_since; /* since when the daemon does not answer; 0 while it does */
+
+/* After a request with no answer: 1 to wait for the daemon (it answered
+ * before and has been quiet for less than CTL_GONE_MS: a supervisor is
+ * restarting it; the waiters' own deadlines still hold), 0 to give up. */
+static int
+wait_for_daemon(void)
+{
+	int64_t now = time_mono_ms();
+
+	if (cli.instance == 0)
+		return 0;
+	if (quiet_since == 0)
+		quiet_since = now;
+	return now - quiet_since < CTL_GONE_MS;
+}
+
 /* One request and its verdict: 0 with the answer in cli.reply, 1 refused,
  * -1 no answer. */
 static int
 ctl_ask(const msgpack_sbuffer *sb, char *why, size_t len)
 {
 	enum ctl_verdict v = ctl_client_ask(&cli, sb, why, len);
+
+	if (v != CTL_NOANSWER)
+		quiet_since = 0;
 
 	if (v == CTL_NOANSWER)
 		snprintf(why, len,
@@ -355,10 +375,12 @@ job_verdict(const msgpack_object *j, const char *state, int64_t id, char *why, s
 	return 1;
 }
 
-/* STATUS of job: 0 running, 1 ended covered, 2 ended otherwise (why), -1
- * no answer. */
+/* STATUS of job (of the daemon's instance inst): 0 running, 1 ended
+ * covered, 2 ended otherwise (why), 3 gone with a restarted daemon (whose
+ * job ids start again at 1: its job of that id is another's), -1 no
+ * answer. */
 static int
-do_status(int64_t job, char *why, size_t len)
+do_status(int64_t job, int64_t inst, char *why, size_t len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -373,8 +395,10 @@ do_status(int64_t job, char *why, size_t len)
 	ctl_pack_kv_str(&pk, "op", "status");
 	ctl_pack_kv_i64(&pk, "job", job);
 	rc = ctl_ask(&sb, why, len);
-	if (rc == 1)
-		rc = 2; /* "no job N": a restarted daemon forgot it */
+	if (rc != -1 && cli.instance != 0 && inst != 0 && cli.instance != inst)
+		rc = 3;
+	else if (rc == 1)
+		rc = 2; /* "no job N" */
 	jobs = rc == 0 ? ctl_get(&cli.reply.data, "jobs") : NULL;
 	if (rc == 0 &&
 	    (jobs == NULL || jobs->type != MSGPACK_OBJECT_ARRAY || jobs->via.array.size != 1 ||
@@ -434,12 +458,16 @@ submit_all(struct rt_req **resume)
 			return;
 		if (rc == 0) {
 			fl->job = job;
+			fl->instance = cli.instance;
 			rt_add(&n_jobs);
 			log_debug("read-through: job %lld for %s %s", (long long)job, fl->market,
 			          tf_name(fl->tf));
 		} else if (rc == 1) {
 			rt_add(&n_refused);
 			rt_finish(fl, RT_FAILED, 503, why, resume);
+		} else if (wait_for_daemon()) {
+			fl->busy = 0; /* submitted again next round */
+			return;
 		} else {
 			fail_all_jobs(why, resume);
 		}
@@ -464,12 +492,12 @@ poll_all(unsigned tick, struct rt_req **resume)
 	char why[CTL_ERR_MAX];
 
 	while (!rt_stopping && (fl = first_unpolled(tick)) != NULL) {
-		int64_t job = fl->job;
+		int64_t job = fl->job, inst = fl->instance;
 		int rc;
 
 		fl->busy = (int)tick;
 		pthread_mutex_unlock(&rt_lock);
-		rc = do_status(job, why, sizeof(why));
+		rc = do_status(job, inst, why, sizeof(why));
 		pthread_mutex_lock(&rt_lock);
 		if (rt_stopping)
 			return;
@@ -478,6 +506,14 @@ poll_all(unsigned tick, struct rt_req **resume)
 		} else if (rc == 2) {
 			rt_add(&n_failed);
 			rt_finish(fl, RT_FAILED, 503, why, resume);
+		} else if (rc == 3) {
+			log_info("read-through: the daemon restarted: job %lld for %s %s is gone;"
+			         " submitting it again",
+			         (long long)job, fl->market, tf_name(fl->tf));
+			fl->job = 0;
+			fl->busy = 0;
+		} else if (rc == -1 && wait_for_daemon()) {
+			return; /* asked again next round */
 		} else if (rc == -1) {
 			fail_all_jobs(why, resume);
 		}

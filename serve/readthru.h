@@ -53,8 +53,9 @@ struct flight {
 	char market[RT_MARKET_MAX];
 	enum tf tf;
 	int64_t from, to;
-	int64_t job; /* the daemon's job id, 0 until submitted */
-	int busy;    /* submitted (job) or being fetched (forming) */
+	int64_t job;      /* the daemon's job id, 0 until submitted */
+	int64_t instance; /* the daemon's instance that gave job (ids restart with it) */
+	int busy;         /* submitted (job) or being fetched (forming) */
 	struct rt_req *waiters;
 	struct flight *next;
 };

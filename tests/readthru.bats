@@ -257,3 +257,28 @@ same_answer() {
 	[ "$(candle_requests)" -eq "$before" ]
 	stop_serve
 }
+
+# last: it freezes and kills the service's planner (the supervisor starts it again)
+@test "readthru: a miss whose daemon is killed (SIGKILL) mid-job (frozen first) is waited for and submitted again, then equals the truth" {
+	local r="$BATS_TEST_TMPDIR/range" old rc=0
+	local q="market=KRW-XRP&timeframe=1m&from=2026-09-20T00:00:00&to=2026-09-24T00:00:00"
+	start_serve "$DB" --control "ipc://$RUN/control.sock" --miss-timeout-ms 60000
+	curl -s -m 90 -w '%{http_code}\n' "$SV_URL/v1/candles/range?$q" >"$r" &
+	local c=$!
+	# once some of the window is stored, the daemon stops answering (longer
+	# than a request's 3 s wait), then dies; the supervisor starts it again,
+	# and its job ids start again at 1, so the old id is nobody's (or another
+	# job's)
+	wait_for eval '[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact WHERE market = '"'KRW-XRP'"'" 2>/dev/null || echo 0)" -gt 0 ]'
+	old=$(awk '$1 == "planner" { print $2 }' "$RUN/service.procs")
+	kill -STOP "$old"
+	sleep 4
+	kill -KILL "$old"
+	wait "$c" || rc=$?
+	[ "$rc" -eq 0 ]
+	tail -n 1 "$r"
+	[ "$(tail -n 1 "$r")" = 200 ]
+	diff <(truth KRW-XRP 1m 2026-09-20T00:00:00 2026-09-24T00:00:00) <(sed '$d' "$r")
+	grep "the daemon restarted: job .* is gone; submitting it again" "$SV_LOG"
+	stop_serve
+}
