@@ -4,8 +4,10 @@
  * databases, how a process connects (timeout, application_name, keepalives,
  * UTC), which databases are candlepipe's (the schema of pgschema.h, judged
  * by its "candlepipe" schema alone), the schema's one-transaction creation,
- * the coverage read (the twin of ledger_covered), and which failures are
- * temporary. The writes of candles and coverage are the writer's
+ * the coverage read (the twin of ledger_covered), which failures are
+ * temporary, and the steps the two readers (cp-serve, cp-query) open a
+ * database with: connect (and whether there is a database at all), a
+ * read-only session, the schema's verdict as one line. The writes of candles and coverage are the writer's
  * (writer/store_pg.c); the claims are the planner's.
  */
 #include <ctype.h>
@@ -134,6 +136,33 @@ pgdb_exec(PGconn *c, const char *sql, ExecStatusType want, const char *what, int
 	return NULL;
 }
 
+int
+pgdb_run(PGconn *c, const char *sql, char *why, size_t len, int *code)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		snprintf(why, len, "%s", pgdb_errmsg(c, r));
+		*code = pgdb_exit_code(c, r);
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* pgdb_run, the failure logged as "what: message". */
+static int
+exec_ok(PGconn *c, const char *sql, const char *what, int *code)
+{
+	char why[PGDB_WHY_MAX];
+
+	if (pgdb_run(c, sql, why, sizeof(why), code) == 0)
+		return 0;
+	log_warnx("%s: %s", what, why);
+	return -1;
+}
+
 void
 pgdb_time_param(int64_t t, char out[20])
 {
@@ -204,15 +233,16 @@ connect_params(const char *conninfo, const char *app, const PQconninfoOption *op
 	return PQconnectdbParams(kw, val, 1);
 }
 
-PGconn *
-pgdb_connect(const char *conninfo, const char *app, int *code)
+/* pgdb_connect, and why it could not connect in why ("" if it could). */
+static PGconn *
+connect_why(const char *conninfo, const char *app, int *code, char *why, size_t len)
 {
 	char *err = NULL, shown[PGDB_WHY_MAX];
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
 	PGconn *c = NULL;
-	PGresult *r;
 
 	*code = EXIT_PERMFAIL;
+	why[0] = '\0';
 	pgdb_display(conninfo, shown, sizeof(shown));
 	if (opts == NULL) {
 		log_warnx("%s: %s", shown, err != NULL ? strtok(err, "\n") : "out of memory");
@@ -224,13 +254,12 @@ pgdb_connect(const char *conninfo, const char *app, int *code)
 
 		*code = connect_permanent(m) ? EXIT_PERMFAIL : EXIT_TEMPFAIL;
 		log_warnx("cannot connect to %s: %s", shown, m);
+		snprintf(why, len, "%s", m);
 		goto fail;
 	}
 	PQsetNoticeProcessor(c, notice_log, NULL);
-	r = pgdb_exec(c, "SET TIME ZONE 'UTC'", PGRES_COMMAND_OK, shown, code);
-	if (r == NULL)
+	if (exec_ok(c, "SET TIME ZONE 'UTC'", shown, code) == -1)
 		goto fail;
-	PQclear(r);
 	PQconninfoFree(opts);
 	return c;
 fail:
@@ -238,6 +267,35 @@ fail:
 	PQconninfoFree(opts);
 	PQfinish(c);
 	return NULL;
+}
+
+PGconn *
+pgdb_connect(const char *conninfo, const char *app, int *code)
+{
+	char why[PGDB_WHY_MAX];
+
+	return connect_why(conninfo, app, code, why, sizeof(why));
+}
+
+PGconn *
+pgdb_reader_connect(const char *conninfo, const char *app, int *code, int *missing)
+{
+	char why[PGDB_WHY_MAX];
+	PGconn *c = connect_why(conninfo, app, code, why, sizeof(why));
+
+	/* the server's own words for a database that is not there */
+	*missing = c == NULL && (*code == EXIT_TEMPFAIL || (strstr(why, "database \"") != NULL &&
+	                                                    strstr(why, "does not exist") != NULL));
+	return c;
+}
+
+int
+pgdb_read_only(PGconn *c, char *why, size_t len, int *code)
+{
+	return pgdb_run(c,
+	                "SET SESSION CHARACTERISTICS AS TRANSACTION"
+	                " ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+	                why, len, code);
 }
 
 /* The tables of each version, and the statements that upgrade the version
@@ -340,12 +398,39 @@ pgdb_schema_why(const struct ledger_schema *sc, const char *name, char *buf, siz
 		         shown, sc->tables[0] != '\0' ? sc->tables : "none");
 }
 
+int
+pgdb_reader_schema(PGconn *c, const char *name, const char *launcher, char *why, size_t len,
+                   int *code, int *missing)
+{
+	struct ledger_schema sc;
+	char shown[PGDB_WHY_MAX];
+
+	*missing = 0;
+	pgdb_display(name, shown, sizeof(shown));
+	if (pgdb_schema_read(c, &sc, code) == -1) {
+		snprintf(why, len, "%s: cannot read the schema", shown);
+		return -1;
+	}
+	if (sc.kind == LEDGER_OURS)
+		return 0;
+	*code = EXIT_PERMFAIL;
+	*missing = sc.kind == LEDGER_EMPTY;
+	if (*missing)
+		snprintf(why, len,
+		         "database %s has no candlepipe schema yet (collect first: %s collect ... "
+		         "--db URI)",
+		         shown, launcher);
+	else
+		pgdb_schema_why(&sc, shown, why, len);
+	return -1;
+}
+
 /* 0 for an EMPTY or OURS database; -1 with *code EXIT_PERMFAIL (the reason
  * logged) for the others. */
 static int
 schema_accept(const struct ledger_schema *sc, const char *name, int *code)
 {
-	char why[PGDB_WHY_MAX + 160];
+	char why[PGDB_LINE_MAX];
 
 	if (sc->kind == LEDGER_EMPTY || sc->kind == LEDGER_OURS)
 		return 0;
@@ -367,23 +452,6 @@ pgdb_open_checked(const char *conninfo, const char *app, int *code)
 		return c;
 	PQfinish(c);
 	return NULL;
-}
-
-/* Runs the statements of sql, one command string; 0 or -1 (logged, *code). */
-static int
-exec_ok(PGconn *c, const char *sql, const char *what, int *code)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		PQclear(r);
-		return 0;
-	}
-	log_warnx("%s: %s", what, pgdb_errmsg(c, r));
-	*code = pgdb_exit_code(c, r);
-	PQclear(r);
-	return -1;
 }
 
 /* Upgrades the OURS database *out (an older version, read under the create

@@ -3,8 +3,8 @@
  * the writer, the planner and the readers: which --db values name one, the
  * connection (timeout, application_name, keepalives), which databases are
  * ours (the twin of ledger_schema_read, on the schema of pgschema.h), the
- * schema's creation, the coverage read, and the exit code a failure calls
- * for.
+ * schema's creation, the coverage read, the exit code a failure calls
+ * for, and the steps of a reader's opening (pgdb_reader_*).
  *
  * A database is judged by its "candlepipe" schema alone: none is EMPTY (it
  * may become ours: pgdb_create); one whose candlepipe.meta says application
@@ -25,6 +25,9 @@
 
 #define PGDB_CONNECT_TIMEOUT_S 10
 #define PGDB_WHY_MAX 512
+/* One line that says why a database is refused (pgdb_schema_why,
+ * pgdb_reader_schema): the name shown in it and the words around it. */
+#define PGDB_LINE_MAX (PGDB_WHY_MAX + 160)
 
 /* 1 if db names a PostgreSQL database rather than a SQLite file: a
  * postgresql:// or postgres:// URI, or a libpq keyword string (it contains
@@ -50,6 +53,26 @@ void pgdb_schema_why(const struct ledger_schema *sc, const char *name, char *buf
 /* Connects and classifies for a reader: an OURS or EMPTY database's
  * connection, or NULL with *code EXIT_PERMFAIL or EXIT_TEMPFAIL (logged). */
 PGconn *pgdb_open_checked(const char *conninfo, const char *app, int *code);
+/* Runs sql (one command string, no rows wanted): 0, or -1 with the
+ * failure's message (pgdb_errmsg) in why and *code (pgdb_exit_code);
+ * nothing logged. */
+int pgdb_run(PGconn *c, const char *sql, char *why, size_t len, int *code);
+/* A reader's opening (cp-serve, cp-query), one function per step; each
+ * program prints the outcome in its own words.
+ * 1. pgdb_connect; on failure *missing says whether there is no database
+ * to read: the server cannot be reached (EXIT_TEMPFAIL) or says it has no
+ * such database. */
+PGconn *pgdb_reader_connect(const char *conninfo, const char *app, int *code, int *missing);
+/* 2. Every transaction of c's session REPEATABLE READ READ ONLY (one
+ * snapshot each; nothing written whatever the role may do): as pgdb_run. */
+int pgdb_read_only(PGconn *c, char *why, size_t len, int *code);
+/* 3. 0 when c's database (name: its --db) is OURS; else -1 and one line in
+ * why (len PGDB_LINE_MAX): "NAME: cannot read the schema" (*code
+ * pgdb_schema_read's), or "database NAME has no candlepipe schema yet
+ * (collect first: LAUNCHER collect ... --db URI)" (*missing 1) or
+ * pgdb_schema_why's, both EXIT_PERMFAIL. */
+int pgdb_reader_schema(PGconn *c, const char *name, const char *launcher, char *why, size_t len,
+                       int *code, int *missing);
 /* Creates the schema of PGSCHEMA_VERSION when the database is EMPTY, or
  * upgrades an OURS one of an older version in place (pgschema.h), in one
  * transaction serialised by an advisory lock (two writers starting at once

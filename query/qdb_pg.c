@@ -4,11 +4,12 @@
  * connection: one REPEATABLE READ READ ONLY transaction per command (one
  * snapshot for the coverage and the candles it answers from, and the
  * session is read-only too, so nothing can ever be written: no temporary
- * table, no lock but ACCESS SHARE), the rule that says which failures mean
- * "no database" (the server cannot be reached, the database does not exist
- * or has no candlepipe schema yet: exit as for a missing SQLite file), and
- * the cursors that stream rows in batches so memory stays bounded. The
- * statements themselves are the callers' (struct qsql).
+ * table, no lock but ACCESS SHARE), what cp-query says when a database
+ * cannot be read (the opening's steps and the rule of which failures mean
+ * "no database", to exit as for a missing SQLite file, are pgdb.c's
+ * pgdb_reader_*), the collation check, and the cursors that stream rows in
+ * batches so memory stays bounded. The statements themselves are the
+ * callers' (struct qsql).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,82 +31,13 @@ save_error(struct qdb *db, const PGresult *r)
 	snprintf(db->err, sizeof(db->err), "%s", pgdb_errmsg(db->pg, r));
 }
 
-/* 1 if a connection to uri is refused because the database does not exist
- * (asked again: pgdb_connect logs the reason but keeps only the exit code). */
+/* rc, after one line saying db->err when it is -1. */
 static int
-no_such_database(const char *uri)
+told(struct qdb *db, int rc)
 {
-	const char *kw[] = { "dbname", "connect_timeout", NULL };
-	const char *val[] = { uri, "5", NULL };
-	PGconn *c = PQconnectdbParams(kw, val, 1);
-	const char *m = c != NULL ? PQerrorMessage(c) : "";
-	int none = PQstatus(c) != CONNECTION_OK && strstr(m, "database \"") != NULL &&
-	           strstr(m, "does not exist") != NULL;
-
-	PQfinish(c);
-	return none;
-}
-
-/* Connects, or says why not: *missing when there is no database to read
- * (the server cannot be reached, or the database does not exist). */
-static int
-connect_reader(struct qdb *db, const char *uri, int *missing)
-{
-	int code = EXIT_PERMFAIL;
-
-	db->pg = pgdb_connect(uri, QDB_PG_APP, &code);
-	if (db->pg != NULL)
-		return 0;
-	*missing = code == EXIT_TEMPFAIL || no_such_database(uri);
-	if (*missing)
-		query_error("database %s does not exist or cannot be reached "
-		            "(collect first: %s collect ... --db URI)",
-		            db->name, opts_launcher());
-	else
-		query_error("cannot open database %s", db->name);
-	return -1;
-}
-
-/* Runs sql (no rows wanted); 0, or -1 after one line. */
-static int
-run(struct qdb *db, const char *sql)
-{
-	PGresult *r = PQexec(db->pg, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-
-	if (!ok) {
-		save_error(db, r);
+	if (rc == -1)
 		query_error("%s: %s", db->name, db->err);
-	}
-	PQclear(r);
-	return ok ? 0 : -1;
-}
-
-/* The schema rule of pgdb.h for a reader: OURS is read, EMPTY has nothing
- * to read yet (*missing), NEWER and FOREIGN are refused. */
-static int
-check_schema(struct qdb *db, int *missing)
-{
-	struct ledger_schema sc;
-	char why[PGDB_WHY_MAX + 160];
-	int code;
-
-	if (pgdb_schema_read(db->pg, &sc, &code) == -1) {
-		query_error("%s: cannot read the schema", db->name);
-		return -1;
-	}
-	if (sc.kind == LEDGER_OURS)
-		return 0;
-	if (sc.kind == LEDGER_EMPTY) {
-		*missing = 1;
-		query_error("database %s has no candlepipe schema yet "
-		            "(collect first: %s collect ... --db URI)",
-		            db->name, opts_launcher());
-		return -1;
-	}
-	pgdb_schema_why(&sc, db->name, why, sizeof(why));
-	query_error("%s", why);
-	return -1;
+	return rc;
 }
 
 /* Whether the database sorts text by bytes (libc's collation C or POSIX),
@@ -121,9 +53,8 @@ check_collation(struct qdb *db)
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		save_error(db, r);
-		query_error("%s: %s", db->name, db->err);
 		PQclear(r);
-		return -1;
+		return told(db, -1);
 	}
 	db->collate = PQgetvalue(r, 0, 0)[0] == 't' ? "" : " COLLATE \"C\"";
 	PQclear(r);
@@ -133,16 +64,29 @@ check_collation(struct qdb *db)
 int
 qdb_pg_open(struct qdb *db, const char *uri, int *missing)
 {
-	if (connect_reader(db, uri, missing) == -1)
+	char why[PGDB_LINE_MAX];
+	int code;
+
+	db->pg = pgdb_reader_connect(uri, QDB_PG_APP, &code, missing);
+	if (db->pg == NULL && *missing)
+		query_error("database %s does not exist or cannot be reached "
+		            "(collect first: %s collect ... --db URI)",
+		            db->name, opts_launcher());
+	else if (db->pg == NULL)
+		query_error("cannot open database %s", db->name);
+	if (db->pg == NULL)
 		return -1;
-	/* the session and its one transaction are read-only: a reader never
-	 * writes, whatever its role may do */
-	if (run(db, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY") == -1 ||
-	    run(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == -1)
+	/* the session, and so its one transaction, is read-only: a reader
+	 * never writes, whatever its role may do */
+	if (told(db, pgdb_read_only(db->pg, db->err, sizeof(db->err), &code)) == -1 ||
+	    told(db, pgdb_run(db->pg, "BEGIN", db->err, sizeof(db->err), &code)) == -1)
 		return -1;
-	if (check_schema(db, missing) == -1 || check_collation(db) == -1)
+	if (pgdb_reader_schema(db->pg, db->name, opts_launcher(), why, sizeof(why), &code,
+	                       missing) == -1) {
+		query_error("%s", why);
 		return -1;
-	return 0;
+	}
+	return check_collation(db);
 }
 
 void

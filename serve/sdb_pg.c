@@ -3,10 +3,11 @@
  * postgresql://..., issue 14), behind sdb.c's functions. Owns the PostgreSQL
  * twin of every statement of enum sv_stmt (the same rows, as the same text:
  * times by to_char, numeric as stored, booleans as 0 or 1, text ordered by
- * bytes with COLLATE "C"), the check that the database is candlepipe's, and
- * one thread's connection: a session whose transactions are all REPEATABLE
- * READ READ ONLY (one snapshot for a request's coverage and candles, and
- * nothing can ever be written, whatever the role may do), every statement
+ * bytes with COLLATE "C"), what cp-serve says when the database is not one
+ * to serve (the check itself is pgdb_reader_schema's), and one thread's
+ * connection: a session whose transactions are all REPEATABLE READ READ
+ * ONLY (pgdb_read_only: one snapshot for a request's coverage and candles,
+ * and nothing can ever be written, whatever the role may do), every statement
  * prepared once (PQprepare), executed with text parameters and text
  * results; BEGIN sent with a request's first statement (pipeline mode) and
  * COMMIT without waiting for it, so a request costs a round trip per
@@ -125,44 +126,21 @@ stmt_name(enum sv_stmt which, char out[8])
 int
 sdb_pg_check(const char *uri)
 {
-	struct ledger_schema sc;
-	char shown[PGDB_WHY_MAX], why[PGDB_WHY_MAX + 160];
-	int code = EXIT_PERMFAIL;
+	char shown[PGDB_WHY_MAX], why[PGDB_LINE_MAX];
+	int code = EXIT_PERMFAIL, empty, rc;
 	PGconn *c = pgdb_connect(uri, SDB_PG_APP, &code);
 
-	pgdb_display(uri, shown, sizeof(shown));
 	if (c == NULL) {
-		fprintf(stderr, "cp-serve: cannot connect to the database %s\n", shown);
+		fprintf(stderr, "cp-serve: cannot connect to the database %s\n",
+		        pgdb_display(uri, shown, sizeof(shown)));
 		return code;
 	}
-	if (pgdb_schema_read(c, &sc, &code) == -1) {
-		PQfinish(c);
-		fprintf(stderr, "cp-serve: %s: cannot read the schema\n", shown);
-		return code;
-	}
+	rc = pgdb_reader_schema(c, uri, "./run.sh", why, sizeof(why), &code, &empty);
 	PQfinish(c);
-	if (sc.kind == LEDGER_OURS)
+	if (rc == 0)
 		return 0;
-	if (sc.kind == LEDGER_EMPTY)
-		fprintf(stderr,
-		        "cp-serve: database %s has no candlepipe schema yet (collect first: "
-		        "./run.sh collect ... --db URI)\n",
-		        shown);
-	else {
-		pgdb_schema_why(&sc, shown, why, sizeof(why));
-		fprintf(stderr, "cp-serve: %s\n", why);
-	}
-	return EXIT_PERMFAIL;
-}
-
-/* Runs sql (no parameters, no rows): 0 or -1 (logged). */
-static int
-run(PGconn *c, const char *sql)
-{
-	PGresult *r = pgdb_exec(c, sql, PGRES_COMMAND_OK, sql, NULL);
-
-	PQclear(r);
-	return r != NULL ? 0 : -1;
+	fprintf(stderr, "cp-serve: %s\n", why);
+	return code;
 }
 
 /* Prepares every statement of c: 0 or -1 (logged). */
@@ -189,20 +167,19 @@ prepare_all(struct sdb_conn *c)
 int
 sdb_pg_open(struct sdb_conn *c, const char *uri)
 {
+	char why[PGDB_WHY_MAX];
 	int code;
 
 	c->pg = pgdb_connect(uri, SDB_PG_APP, &code);
 	if (c->pg == NULL)
 		return -1;
-	/* every transaction of the session reads one snapshot and writes nothing */
-	if (run(c->pg, "SET SESSION CHARACTERISTICS AS TRANSACTION"
-	               " ISOLATION LEVEL REPEATABLE READ, READ ONLY") == -1 ||
-	    prepare_all(c) == -1) {
-		PQfinish(c->pg);
-		c->pg = NULL;
-		return -1;
-	}
-	return 0;
+	if (pgdb_read_only(c->pg, why, sizeof(why), &code) == -1)
+		log_warnx("read-only session: %s", why);
+	else if (prepare_all(c) == 0)
+		return 0;
+	PQfinish(c->pg);
+	c->pg = NULL;
+	return -1;
 }
 
 /* Discards the rest of a streamed statement's results. */

@@ -3,8 +3,9 @@
  * connection that cannot be made or parsed. With CP_PG_ADMIN_URI (a
  * database on a throwaway server, as tests/pg.bats passes it): the schema
  * rule on real databases (empty, ours, newer, foreign ones that are
- * refused and left unchanged), the schema's creation, the coverage read and
- * a connection the server drops. Each case makes its own database. */
+ * refused and left unchanged), a reader's steps on them (pgdb_reader_*),
+ * the schema's creation, the coverage read and a connection the server
+ * drops. Each case makes its own database. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,7 @@ test_display(void **state)
 static void
 test_connect_errors(void **state)
 {
-	int code = -1;
+	int code = -1, missing = -1;
 
 	(void)state;
 	cap_begin();
@@ -70,6 +71,16 @@ test_connect_errors(void **state)
 	assert_int_equal(code, EXIT_PERMFAIL);
 	cap_end(NULL);
 	assert_non_null(strstr(cap_text, "nosuchkeyword"));
+	/* a reader: no server is no database to read; a bad string refuses us */
+	cap_begin();
+	assert_null(pgdb_reader_connect("postgresql:///cp?host=/nonexistent-cp-dir", "pgdb_test",
+	                                &code, &missing));
+	assert_int_equal(code, EXIT_TEMPFAIL);
+	assert_int_equal(missing, 1);
+	assert_null(pgdb_reader_connect("host=x nosuchkeyword=1", "pgdb_test", &code, &missing));
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_int_equal(missing, 0);
+	cap_end(NULL);
 	assert_int_equal(pgdb_exit_code(NULL, NULL), EXIT_TEMPFAIL);
 	assert_true(pgdb_conn_lost(NULL, NULL));
 }
@@ -144,20 +155,67 @@ kind(PGconn *c)
 	return sc.kind;
 }
 
+/* pgdb_reader_schema on c (named uri): its return, *code, *missing and
+ * line in why. */
+static int
+reader_schema(PGconn *c, const char *uri, int *code, int *missing, char *why)
+{
+	*code = *missing = -1;
+	why[0] = '\0';
+	return pgdb_reader_schema(c, uri, "LAUNCHER", why, PGDB_LINE_MAX, code, missing);
+}
+
+/* A reader's steps on a database that is not, or not yet, there: a
+ * database the server does not have is missing (and permanent); an EMPTY
+ * one is refused as missing with the hint; a read-only session writes
+ * nothing and reads one snapshot per transaction. */
+static void
+reader_steps(PGconn *c, const char *uri)
+{
+	char why[PGDB_LINE_MAX], none[512];
+	int code = -1, missing = -1;
+	PGconn *r;
+
+	snprintf(none, sizeof(none), "dbname=pgdb_t_none host=%s user=%s", PQhost(c), PQuser(c));
+	cap_begin();
+	assert_null(pgdb_reader_connect(none, "pgdb_test", &code, &missing));
+	cap_end(NULL);
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_int_equal(missing, 1);
+	assert_int_equal(reader_schema(c, uri, &code, &missing, why), -1);
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_int_equal(missing, 1);
+	assert_non_null(
+	    strstr(why, "has no candlepipe schema yet (collect first: LAUNCHER collect"));
+	r = pgdb_reader_connect(uri, "pgdb_test", &code, &missing);
+	assert_non_null(r);
+	assert_int_equal(missing, 0);
+	assert_int_equal(pgdb_read_only(r, why, sizeof(why), &code), 0);
+	assert_string_equal(value(r, "SHOW transaction_isolation"), "repeatable read");
+	assert_string_equal(value(r, "SHOW transaction_read_only"), "on");
+	assert_int_equal(pgdb_run(r, "CREATE TABLE public.w(x int)", why, sizeof(why), &code), -1);
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_non_null(strstr(why, "read-only transaction"));
+	PQfinish(r);
+}
+
 static void
 test_create_ours(void **state)
 {
 	struct ledger_schema sc;
-	char uri[256];
+	char uri[256], why[PGDB_LINE_MAX];
 	PGconn *c = fresh("pgdb_t_ours", uri, sizeof(uri));
-	int code = -1;
+	int code = -1, missing = -1;
 
 	(void)state;
 	assert_int_equal(kind(c), LEDGER_EMPTY);
+	reader_steps(c, uri);
 	assert_int_equal(pgdb_create(c, uri, &sc, &code), 0);
 	assert_int_equal(sc.kind, LEDGER_OURS);
 	assert_int_equal(sc.version, PGSCHEMA_VERSION);
 	assert_string_equal(sc.tables, PGSCHEMA_TABLES);
+	assert_int_equal(reader_schema(c, uri, &code, &missing, why), 0);
+	assert_int_equal(missing, 0);
 	/* again: nothing to do, still ours */
 	assert_int_equal(pgdb_create(c, uri, &sc, &code), 0);
 	assert_int_equal(sc.kind, LEDGER_OURS);
@@ -174,12 +232,12 @@ static void
 refused(const char *name, const char *setup_sql, enum ledger_kind want)
 {
 	struct ledger_schema sc;
-	char uri[256], before[512];
+	char uri[256], before[512], why[PGDB_LINE_MAX];
 	PGconn *c = fresh(name, uri, sizeof(uri));
 	const char *tables = "SELECT string_agg(relname || ':' || reltuples::text, ','"
 	                     " ORDER BY relname) FROM pg_class"
 	                     " WHERE relnamespace = 'candlepipe'::regnamespace";
-	int code = -1;
+	int code = -1, missing = -1;
 
 	sql(c, setup_sql);
 	snprintf(before, sizeof(before), "%s", value(c, tables));
@@ -192,6 +250,11 @@ refused(const char *name, const char *setup_sql, enum ledger_kind want)
 	assert_int_equal(code, EXIT_PERMFAIL);
 	cap_end(NULL);
 	assert_non_null(strstr(cap_text, "refusing to touch it"));
+	/* a reader is refused too, in one line, and it is not missing */
+	assert_int_equal(reader_schema(c, uri, &code, &missing, why), -1);
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_int_equal(missing, 0);
+	assert_non_null(strstr(why, "refusing to touch it"));
 	assert_string_equal(value(c, tables), before);
 	assert_string_equal(value(c, "SELECT count(*) FROM pg_extension"
 	                             " WHERE extname = 'btree_gist'"),
@@ -224,9 +287,9 @@ static void
 test_newer(void **state)
 {
 	struct ledger_schema sc;
-	char uri[256];
+	char uri[256], why[PGDB_LINE_MAX];
 	PGconn *c = fresh("pgdb_t_newer", uri, sizeof(uri));
-	int code = -1;
+	int code = -1, missing = -1;
 
 	(void)state;
 	assert_int_equal(pgdb_create(c, uri, &sc, &code), 0);
@@ -237,6 +300,10 @@ test_newer(void **state)
 	assert_int_equal(code, EXIT_PERMFAIL);
 	cap_end(NULL);
 	assert_non_null(strstr(cap_text, "schema version 99"));
+	assert_int_equal(reader_schema(c, uri, &code, &missing, why), -1);
+	assert_int_equal(code, EXIT_PERMFAIL);
+	assert_int_equal(missing, 0);
+	assert_non_null(strstr(why, "schema version 99"));
 	PQfinish(c);
 }
 
