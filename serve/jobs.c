@@ -15,6 +15,7 @@
 
 #include "ctlproto.h"
 #include "log.h"
+#include "opts.h"
 #include "serve.h"
 #include "timeutil.h"
 
@@ -148,8 +149,8 @@ ctl_request(const msgpack_sbuffer *sb, ctl_answer_fn fn, void *arg, char *err, s
 		fn(&cli.reply.data, arg);
 	pthread_mutex_unlock(&ctl_lock);
 	if (v == CTL_NOANSWER)
-		snprintf(err, cap,
-		         "no answer from the collection daemon (is ./run.sh start running?)");
+		snprintf(err, cap, "no answer from the collection daemon (is %s start running?)",
+		         opts_launcher());
 	return v == CTL_OK ? 200 : v == CTL_REFUSED ? 400 : 503;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "opts.h"
 #include "readthru.h"
 #include "timeutil.h"
 
@@ -323,9 +324,8 @@ ctl_ask(const msgpack_sbuffer *sb, char *why, size_t len)
 
 	if (v == CTL_NOANSWER)
 		snprintf(why, len,
-		         "the collector daemon at %s does not answer (is ./run.sh start "
-		         "running?)",
-		         rt_opt.control);
+		         "the collector daemon at %s does not answer (is %s start running?)",
+		         rt_opt.control, opts_launcher());
 	return v == CTL_NOANSWER ? -1 : v != CTL_OK;
 }
 

@@ -16,6 +16,7 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "opts.h"
 #include "pgdb.h"
 #include "sdb.h"
 #include "timeutil.h"
@@ -96,8 +97,8 @@ lite_check(const char *path)
 		if (code == 0) {
 			fprintf(stderr,
 			        "cp-serve: database %s does not exist (collect first: "
-			        "./run.sh collect ... --db %s)\n",
-			        path, path);
+			        "%s collect ... --db %s)\n",
+			        path, opts_launcher(), path);
 			code = EXIT_PERMFAIL;
 		}
 		return code;

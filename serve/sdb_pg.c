@@ -21,6 +21,7 @@
 
 #include "exitcodes.h"
 #include "log.h"
+#include "opts.h"
 #include "pgdb.h"
 #include "sdb.h"
 
@@ -135,7 +136,7 @@ sdb_pg_check(const char *uri)
 		        pgdb_display(uri, shown, sizeof(shown)));
 		return code;
 	}
-	rc = pgdb_reader_schema(c, uri, "./run.sh", why, sizeof(why), &code, &empty);
+	rc = pgdb_reader_schema(c, uri, opts_launcher(), why, sizeof(why), &code, &empty);
 	PQfinish(c);
 	if (rc == 0)
 		return 0;
