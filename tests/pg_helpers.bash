@@ -20,6 +20,24 @@
 #   pg_stop             stops the server (immediate) and removes PG_DIR,
 #                       whatever state it is in; safe to call twice or when
 #                       pg_start failed half-way (teardown_file)
+#   pg_up / pg_down     starts the stopped server again (pg_start's
+#                       settings) / stops it (fast), PG_DIR kept
+#   pg_coverage_merged  0 when no two coverage rows of one (market,
+#                       timeframe) of $DB overlap or touch
+#   pg_candles_over N   0 when $DB stores more than N candles
+#
+# The set-up every PostgreSQL suite shares (tests/pg*.bats):
+#   pg_suite_setup_file [--sim [UPBIT-SIM OPTIONS...]]
+#                       setup_file: skips the file (one line) without the
+#                       binaries, starts the server (pg_start cp) and, with
+#                       --sim, one simulator for the file (start_file_sim)
+#   pg_suite_teardown_file
+#                       teardown_file: stops every simulator of the file and
+#                       the server, whatever happened
+#   pg_suite_setup [--no-db]
+#                       setup: the file's simulator in SIM_URL (if it has
+#                       one) and, unless --no-db, DB = a new database of its
+#                       own (t<test number>)
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -77,10 +95,7 @@ pg_start() {
 		pg_stop
 		return 1
 	fi
-	# fd 3 is bats' output channel: the server must not hold it
-	if ! _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-		-o "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-		start >"$dir/pg_ctl.log" 2>&1 3>&-; then
+	if ! pg_up; then
 		echo "pg_start: pg_ctl start failed:" >&2
 		cat "$dir/pg_ctl.log" "$dir/log" >&2
 		pg_stop
@@ -94,6 +109,19 @@ pg_start() {
 		return 1
 	}
 	export PG_URI
+}
+
+# pg_up: pg_ctl start of the server in PG_DIR (a unix socket only, no
+# durability: a test server)
+pg_up() {
+	# fd 3 is bats' output channel: the server must not hold it
+	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+		-o "-k $PG_DIR -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >>"$PG_DIR/pg_ctl.log" 2>&1 3>&-
+}
+
+pg_down() {
+	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 3>&-
 }
 
 pg_createdb() {
@@ -150,4 +178,42 @@ SELECT '{"market":"' || market || '","candle_date_time_utc":"' ||
   AND candle_date_time_utc >= :'f'::timestamp AND candle_date_time_utc < :'t'::timestamp
   ORDER BY candle_date_time_utc
 SQL
+}
+
+pg_coverage_merged() {
+	[ "$(pg_psql "$DB" -c "SELECT count(*) FROM candlepipe.coverage a JOIN candlepipe.coverage b
+		USING (market, timeframe) WHERE a.ctid <> b.ctid
+		AND (a.span && b.span OR a.span -|- b.span)")" -eq 0 ]
+}
+
+pg_candles_over() {
+	[ "$(pg_psql "$DB" -c "SELECT count(*) FROM candlepipe.candles" 2>/dev/null || echo 0)" -gt "$1" ]
+}
+
+# the simulator helpers, for a suite that has not loaded them
+_pg_sim_helpers() {
+	declare -F start_file_sim >/dev/null || source "${BASH_SOURCE[0]%/*}/sim_helpers.bash"
+}
+
+pg_suite_setup_file() {
+	pg_skip_unless
+	pg_start cp || return 1
+	[ "${1:-}" = --sim ] || return 0
+	shift
+	_pg_sim_helpers
+	start_file_sim "$@"
+}
+
+pg_suite_teardown_file() {
+	_pg_sim_helpers
+	stop_all_sims
+	pg_stop
+}
+
+pg_suite_setup() {
+	if [ -s "$BATS_FILE_TMPDIR/sim.port" ]; then
+		_pg_sim_helpers
+		use_file_sim
+	fi
+	[ "${1:-}" = --no-db ] || DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
 }
