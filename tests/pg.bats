@@ -236,7 +236,7 @@ collect_as() { # RUNDIR SOURCE FROM TO
 }
 
 @test "pg: ./run.sh monitor --db URI (--json, and the terminal view) follows the collection on that database and exits when it ends" {
-	local from=2026-10-01T00:00:00 to=2026-10-07T00:00:00 j=$BATS_TEST_TMPDIR/mon.json pane=$BATS_TEST_TMPDIR/pane
+	local from=2026-10-01T00:00:00 to=2026-10-05T00:00:00 j=$BATS_TEST_TMPDIR/mon.json pane=$BATS_TEST_TMPDIR/pane
 	BG=()
 	MON_RUN=$("$ROOT/monitor/cp-monitor" --print-run-dir --db "$DB")
 	[[ "$MON_RUN" == /tmp/cp-* ]] && [ ! -e "$MON_RUN" ]
@@ -267,7 +267,7 @@ collect_as() { # RUNDIR SOURCE FROM TO
 	[ "$(grep -c '"topic":"progress"' "$j")" -ge 2 ]
 	jq -e -s '[.[] | select(.topic == "committed")] | length > 0' "$j"
 	jq -e -s '[.[] | select(.topic == "summary")] | last |
-		.finished and .slots_done == .slots_total and .slots_total == 17280 and .requests > 0' "$j"
+		.finished and .slots_done == .slots_total and .slots_total == 11520 and .requests > 0' "$j"
 	# the terminal view shows the end, and waits for the next run
 	wait_for sh -c "tmux capture-pane -p -t pgmon$$ >'$pane'; grep -q finished '$pane'"
 	grep -q 'waiting for the next run' "$pane"

@@ -125,8 +125,10 @@ pg_down() {
 }
 
 pg_createdb() {
+	# FILE_COPY: its checkpoints cost nothing with fsync=off, and it is
+	# about 100 ms faster a database than PostgreSQL 15's WAL_LOG
 	psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -U postgres -d postgres \
-		-c "CREATE DATABASE \"$1\"" >&2 || return 1
+		-c "CREATE DATABASE \"$1\" STRATEGY FILE_COPY" >&2 || return 1
 	echo "postgresql://postgres@/$1?host=$PG_DIR"
 }
 
