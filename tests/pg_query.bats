@@ -18,6 +18,7 @@ fix() {
 
 setup_file() {
 	pg_suite_setup_file --sim --rate-limit 0
+	! pg_suite_skipped || return 0
 	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	fix KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T04:00:00

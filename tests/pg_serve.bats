@@ -20,6 +20,7 @@ SEC_FROM=$(sv_minute_ago 7200) SEC_TO=$(sv_minute_ago 6600) SEC_MID=$(sv_minute_
 
 setup_file() {
 	pg_suite_setup_file --sim --rate-limit 0
+	! pg_suite_skipped || return 0
 	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	local m tf from to
