@@ -32,22 +32,15 @@ setup() {
 	use_file_sim
 	DB="$BATS_TEST_TMPDIR/chaos.db"
 	RUN_DIR="$BATS_TEST_TMPDIR/run"
-	# before chaos.sh, which would pick a random one
-	CHAOS_SEED=${CHAOS_SEED:-$CHAOS_TEST_SEED}
-	source "$ROOT/tests/chaos.sh"
-	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
-	RANDOM=$CHAOS_SEED
-	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3
+	chaos_test_setup "$CHAOS_TEST_SEED"
 }
 
 teardown() {
 	# nothing of ours stays frozen or running, whatever happened
-	chaos_resume_all "$RUN_DIR"
-	[ -z "${CPID:-}" ] || { kill -TERM "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; } || true
+	chaos_test_stop
 	touch "$BATS_TEST_TMPDIR/http.1.stop" "$BATS_TEST_TMPDIR/http.2.stop"
 	"$ROOT/run.sh" stop --db "$DB" --run-dir "$RUN_DIR" >/dev/null 2>&1 3>&- || true
-	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
-	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
+	chaos_test_report
 }
 
 # collect in the background, $! being run.sh itself (not a subshell)

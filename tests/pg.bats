@@ -8,24 +8,17 @@
 load pg_helpers
 load pipeline_helpers
 
-setup_file() {
-	load pg_helpers
-	load pipeline_helpers
-	pg_skip_unless
-	pg_start cp
-	start_file_sim --rate-limit 0
-}
+setup_file() { pg_suite_setup_file --sim --rate-limit 0; }
+teardown_file() { pg_suite_teardown_file; }
+setup() { pg_suite_setup; }
 
-teardown_file() {
-	load sim_helpers
-	load pg_helpers
-	stop_all_sims
-	pg_stop
-}
-
-setup() {
-	use_file_sim
-	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+teardown() {
+	local p
+	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null || true; done
+	tmux kill-session -t "pgmon$$" 2>/dev/null || true
+	# the run directory named from the URI (common/rundir.c), ours alone
+	[[ "${MON_RUN:-}" != /tmp/cp-* ]] || rm -rf "$MON_RUN"
 }
 
 q() { # SQL: one value from the test's database
@@ -46,16 +39,6 @@ check_range() { # M TF FROM TO [collect options...]
 	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
 }
 
-candles_over() { # N: more than N candles stored
-	[ "$(q "SELECT count(*) FROM candlepipe.candles" 2>/dev/null || echo 0)" -gt "$1" ]
-}
-
-# no two coverage rows of one (market, timeframe) overlap or touch
-coverage_merged() {
-	[ "$(q "SELECT count(*) FROM candlepipe.coverage a JOIN candlepipe.coverage b
-		USING (market, timeframe) WHERE a.ctid <> b.ctid
-		AND (a.span && b.span OR a.span -|- b.span)")" -eq 0 ]
-}
 
 @test "pgdb: the schema rule on real databases; a foreign candlepipe schema is refused and left unchanged" {
 	CP_PG_ADMIN_URI=$PG_URI run "$ROOT/tests/unit/pgdb_test"
@@ -73,7 +56,7 @@ coverage_merged() {
 	# exact decimals: numeric keeps Upbit's scale
 	[ "$(q "SELECT opening_price::text FROM candlepipe.candles WHERE timeframe = '1m' LIMIT 1")" != "" ]
 	[[ "$(q "SELECT opening_price::text FROM candlepipe.candles WHERE timeframe = '1m' LIMIT 1")" == *.00000000 ]]
-	coverage_merged
+	pg_coverage_merged
 }
 
 @test "pg: 3m 5m 10m 15m 30m 1h 4h equal the truth" {
@@ -120,7 +103,7 @@ coverage_merged() {
 	new=$(( $(q "SELECT count(*) FROM candlepipe.candles") - stored_before ))
 	echo "requests $((after - before)) for $new new candles"
 	[ $((after - before)) -le $(( (new + 199) / 200 + 6 )) ]
-	coverage_merged
+	pg_coverage_merged
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-ADA'")" -eq 1 ]
 }
 
@@ -169,7 +152,7 @@ coverage_merged() {
 		>"$BATS_TEST_TMPDIR/out" 2>&1 &
 	local pid=$!
 	# some results committed first, then the server goes away and comes back
-	WAIT_FOR_S=60 wait_for candles_over 2000
+	WAIT_FOR_S=60 wait_for pg_candles_over 2000
 	pg_restart
 	local rc=0
 	wait "$pid" || rc=$?
@@ -177,7 +160,7 @@ coverage_merged() {
 	[ "$rc" -eq 0 ]
 	grep -q "reconnected to" "$BATS_TEST_TMPDIR/run/writer.log"
 	truth KRW-BTC 1m $from $to | diff - <(pg_db_dump "$DB" KRW-BTC 1m $from $to)
-	coverage_merged
+	pg_coverage_merged
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
 }
 
@@ -226,7 +209,7 @@ collect_as() { # RUNDIR SOURCE FROM TO
 		[[ "${B_FROM[$i]}" > "$lo" ]] || lo=${B_FROM[$i]}
 		[[ "${B_TO[$i]}" < "$hi" ]] || hi=${B_TO[$i]}
 		truth KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00" | diff - <(pg_db_dump "$DB" KRW-BTC 1m "${lo}T00:00:00" "${hi}T00:00:00")
-		coverage_merged
+		pg_coverage_merged
 		[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
 		# every claim let go
 		[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
@@ -249,7 +232,46 @@ collect_as() { # RUNDIR SOURCE FROM TO
 	grep -q " 0 failed batches" "$BATS_TEST_TMPDIR/run/writer.log"
 	grep -q "48 new candles" "$BATS_TEST_TMPDIR/run/writer.log"
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
-	coverage_merged
+	pg_coverage_merged
+}
+
+@test "pg: ./run.sh monitor --db URI (--json, and the terminal view) follows the collection on that database and exits when it ends" {
+	local from=2026-10-01T00:00:00 to=2026-10-05T00:00:00 j=$BATS_TEST_TMPDIR/mon.json pane=$BATS_TEST_TMPDIR/pane
+	BG=()
+	MON_RUN=$("$ROOT/monitor/cp-monitor" --print-run-dir --db "$DB")
+	[[ "$MON_RUN" == /tmp/cp-* ]] && [ ! -e "$MON_RUN" ]
+	# started first, the JSON monitor waits for the collection
+	"$ROOT/run.sh" monitor --db "$DB" --json --exit-on-finish >"$j" 2>"$BATS_TEST_TMPDIR/mon.err" 3>&- &
+	local mon=$!
+	BG+=("$mon")
+	wait_for grep -qF "waiting for $MON_RUN/monitor.endpoint" "$BATS_TEST_TMPDIR/mon.err"
+	# the collection in its default run directory, the one named from the URI
+	"$ROOT/run.sh" collect --api-url "$SIM_URL" --db "$DB" --market KRW-BTC,KRW-ETH --timeframe 1m \
+		--from $from --to $to --rate 10 --quiet >"$BATS_TEST_TMPDIR/collect.out" 2>&1 3>&- &
+	local cpid=$!
+	BG+=("$cpid")
+	# the terminal view attaches to it running
+	wait_for test -S "$MON_RUN/monitor.sock"
+	tmux new-session -d -s "pgmon$$" -x 150 -y 45 "'$ROOT/run.sh' monitor --db '$DB' 2>/dev/null"
+	wait_for sh -c "tmux capture-pane -p -t pgmon$$ >'$pane'; grep -q 'KRW-ETH *1m *\[#' '$pane'"
+	cat "$pane"
+	grep -q 'KRW-BTC *1m *\[' "$pane"
+	grep -q 'requests/s of' "$pane"
+	wait "$cpid"
+	# the JSON monitor leaves by itself, with 0, once the collection is done
+	WAIT_FOR_S=60 wait_for eval '! kill -0 "$mon" 2>/dev/null'
+	wait "$mon"
+	cat "$BATS_TEST_TMPDIR/mon.err"
+	grep -qF "hub endpoint ipc://$MON_RUN/monitor.sock (from $MON_RUN/monitor.endpoint)" "$BATS_TEST_TMPDIR/mon.err"
+	jq -e . "$j" >/dev/null
+	[ "$(grep -c '"topic":"progress"' "$j")" -ge 2 ]
+	jq -e -s '[.[] | select(.topic == "committed")] | length > 0' "$j"
+	jq -e -s '[.[] | select(.topic == "summary")] | last |
+		.finished and .slots_done == .slots_total and .slots_total == 11520 and .requests > 0' "$j"
+	# the terminal view shows the end, and waits for the next run
+	wait_for sh -c "tmux capture-pane -p -t pgmon$$ >'$pane'; grep -q finished '$pane'"
+	grep -q 'waiting for the next run' "$pane"
+	truth KRW-BTC 1m $from $to | diff - <(pg_db_dump "$DB" KRW-BTC 1m $from $to)
 }
 
 # every table of a SQLite database, rows sorted, as text (candles by
@@ -292,7 +314,7 @@ sqlite_source() { # DB
 		diff <(db_dump "$BATS_TEST_TMPDIR/a.db" "$m" "$tf") <(pg_db_dump "$DB" "$m" "$tf")
 	done < <(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT DISTINCT market, timeframe FROM candles_exact")
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq "$(sqlite3 "$BATS_TEST_TMPDIR/a.db" "SELECT count(*) FROM coverage")" ]
-	coverage_merged
+	pg_coverage_merged
 	# again: nothing changes, and it says so
 	local before
 	before=$(pg_psql "$DB" -c "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM
@@ -333,7 +355,7 @@ sqlite_source() { # DB
 	[[ "$output" == *"720 candles (480 new)"* ]]
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ]
 	[ "$(q "SELECT span FROM candlepipe.coverage")" = '["2026-10-01 00:00:00","2026-10-01 20:00:00")' ]
-	coverage_merged
+	pg_coverage_merged
 	truth KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T20:00:00 | diff - <(pg_db_dump "$DB" KRW-BTC 1m)
 	# the other way: the SQLite file gains the rest, one coverage row
 	run "$ROOT/run.sh" copy --from "$DB" --to "$a"

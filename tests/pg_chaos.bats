@@ -15,39 +15,20 @@ load pipeline_helpers
 
 CHAOS_TEST_SEED=4343
 
-setup_file() {
-	load pg_helpers
-	load pipeline_helpers
-	pg_skip_unless
-	pg_start cp
-	# Upbit's own limit (10 requests/s) and a little latency: about 20 s
-	start_file_sim --latency-ms 20
-}
-
-teardown_file() {
-	load sim_helpers
-	load pg_helpers
-	stop_all_sims
-	pg_stop
-}
+# Upbit's own limit (10 requests/s) and a little latency: about 20 s
+setup_file() { pg_suite_setup_file --sim --latency-ms 20; }
+teardown_file() { pg_suite_teardown_file; }
 
 setup() {
-	use_file_sim
-	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+	pg_suite_setup
 	RUN_DIR="$BATS_TEST_TMPDIR/run"
-	CHAOS_SEED=${CHAOS_SEED:-$CHAOS_TEST_SEED}
-	source "$ROOT/tests/chaos.sh"
-	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
-	RANDOM=$CHAOS_SEED
-	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3
+	chaos_test_setup "$CHAOS_TEST_SEED"
 }
 
 teardown() {
-	chaos_resume_all "$RUN_DIR"
-	[ -z "${CPID:-}" ] || { kill -TERM "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; } || true
+	chaos_test_stop
 	[ -z "${RPID:-}" ] || { kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; } || true
-	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
-	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
+	chaos_test_report
 	echo "--- writer log"; grep -v ' debug: ' "$RUN_DIR/writer.log" 2>/dev/null | tail -20
 }
 
@@ -55,18 +36,11 @@ q() { # SQL: one value from the test's database
 	pg_psql "$DB" -c "$1"
 }
 
-candles_over() { # N
-	[ "$(q "SELECT count(*) FROM candlepipe.candles" 2>/dev/null || echo 0)" -gt "$1" ]
-}
-
 # pg_check_db: no two coverage rows of one (market, timeframe) overlap or
 # touch, and every coverage row holds exactly the truth
 pg_check_db() {
 	local m tf from to rc=0
-	[ "$(q "SELECT count(*) FROM candlepipe.coverage a JOIN candlepipe.coverage b
-		USING (market, timeframe) WHERE a.ctid <> b.ctid
-		AND (a.span && b.span OR a.span -|- b.span)")" -eq 0 ] ||
-		{ echo "chaos: coverage rows overlap or touch"; return 1; }
+	pg_coverage_merged || { echo "chaos: coverage rows overlap or touch"; return 1; }
 	while IFS='|' read -r m tf from to; do
 		[ -n "$m" ] || continue
 		diff <(chaos_truth "$m" "$tf" "$from" "$to") <(pg_db_dump "$DB" "$m" "$tf" "$from" "$to") >/dev/null ||
@@ -83,7 +57,7 @@ pg_check_db() {
 		>"$BATS_TEST_TMPDIR/collect.1.out" 2>&1 3>&- &
 	CPID=$!
 	# the server goes away once, some results in
-	(WAIT_FOR_S=40 wait_for candles_over 6000 && pg_restart &&
+	(WAIT_FOR_S=40 wait_for pg_candles_over 6000 && pg_restart &&
 		chaos_log "pg_ctl restart -m fast") 3>&- &
 	RPID=$!
 	chaos_loop "$CPID" "$RUN_DIR" writer,fetcher 0

@@ -10,20 +10,12 @@
 load pg_helpers
 load pipeline_helpers
 
-setup_file() {
-	load pg_helpers
-	pg_skip_unless
-	pg_start cp
-}
-
-teardown_file() {
-	load pg_helpers
-	pg_stop
-}
+setup_file() { pg_suite_setup_file; }
+teardown_file() { pg_suite_teardown_file; }
 
 setup() {
 	RUN="$BATS_TEST_TMPDIR/run"
-	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+	pg_suite_setup
 }
 
 teardown() {

@@ -17,10 +17,9 @@ fix() {
 }
 
 setup_file() {
-	pg_skip_unless
-	load pipeline_helpers
-	start_file_sim --rate-limit 0
-	use_file_sim
+	pg_suite_setup_file --sim --rate-limit 0
+	! pg_suite_skipped || return 0
+	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	fix KRW-BTC 1m 2026-10-01T00:00:00 2026-10-01T04:00:00
 	fix KRW-BTC 1m 2026-10-01T06:00:00 2026-10-01T08:00:00
@@ -30,17 +29,13 @@ setup_file() {
 	fix KRW-ZIL 1m 2026-10-01T00:00:00 2026-10-01T06:00:00
 	fix KRW-ZIL 1m 2026-10-03T00:00:00 2026-10-03T06:00:00
 	fix KRW-BERA 1m 2026-10-31T12:00:00 2026-11-01T12:00:00
-	pg_start cp
 	"$ROOT/tests/pg_load.sh" "$LITE" "$PG_URI"
 }
 
-teardown_file() {
-	pg_stop
-	load sim_helpers
-	stop_all_sims
-}
+teardown_file() { pg_suite_teardown_file; }
 
 setup() {
+	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	CPQ="$ROOT/query/cp-query"
 }

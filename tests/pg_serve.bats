@@ -19,11 +19,9 @@ bats_require_minimum_version 1.5.0
 SEC_FROM=$(sv_minute_ago 7200) SEC_TO=$(sv_minute_ago 6600) SEC_MID=$(sv_minute_ago 6900)
 
 setup_file() {
-	pg_skip_unless
-	load pipeline_helpers
-	load serve_helpers
-	start_file_sim --rate-limit 0
-	use_file_sim
+	pg_suite_setup_file --sim --rate-limit 0
+	! pg_suite_skipped || return 0
+	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	local m tf from to
 	while read -r m tf from to; do
@@ -42,7 +40,6 @@ KRW-BTC 1y 2018-01-01 2026-01-01
 KRW-BERA 1d,1h 2026-10-20 2026-11-03
 KRW-BTC 1s $SEC_FROM $SEC_TO
 EOF
-	pg_start cp
 	"$ROOT/tests/pg_load.sh" "$LITE" "$PG_URI" >/dev/null
 	start_serve "$LITE"
 	echo "$SV_URL" >"$BATS_FILE_TMPDIR/lite.url"
@@ -52,18 +49,15 @@ EOF
 }
 
 teardown_file() {
-	load sim_helpers
-	load serve_helpers
 	[ ! -s "$BATS_FILE_TMPDIR/svc.uri" ] ||
 		"$ROOT/run.sh" stop --db "$(<"$BATS_FILE_TMPDIR/svc.uri")" \
 			--run-dir "$BATS_FILE_TMPDIR/svc" >/dev/null 2>&1 3>&- || true
 	stop_all_serves
-	pg_stop
-	stop_all_sims
+	pg_suite_teardown_file
 }
 
 setup() {
-	use_file_sim
+	pg_suite_setup --no-db
 	LITE="$BATS_FILE_TMPDIR/lite.db"
 	LITE_URL=$(<"$BATS_FILE_TMPDIR/lite.url")
 	PG_URL=$(<"$BATS_FILE_TMPDIR/pg.url")
@@ -197,15 +191,6 @@ SQL
 	[[ "$output" == *"has no candlepipe schema yet"* ]]
 	run -4 "$SV_BIN" --db "postgresql://postgres@/cp?host=$BATS_TEST_TMPDIR" --listen 127.0.0.1:0
 	[[ "$output" == *"cannot connect"* ]]
-}
-
-pg_down() {
-	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 3>&-
-}
-
-pg_up() {
-	_pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
-		-o "-k $PG_DIR -c listen_addresses= -c fsync=off" start >/dev/null 2>&1 3>&-
 }
 
 answers_again() { # PATH...: the PostgreSQL cp-serve answers each PATH as

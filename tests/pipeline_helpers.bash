@@ -10,6 +10,13 @@
 #                        WAIT_FOR_S seconds (20): the way to wait for a log
 #                        line, a file or a port, never a fixed sleep
 #   crash_build          sets CPB to a tree built with CRASHPOINTS=1
+#   chaos_test_setup SEED  a chaos test's setup (tests/chaos.bats,
+#                        pg_chaos.bats): CHAOS_SEED (SEED unless set), the
+#                        chaos library (tests/chaos.sh), CHAOS_LOG, RANDOM
+#                        seeded; the seed printed
+#   chaos_test_stop      teardown: nothing of $RUN_DIR stays frozen, the
+#                        collect $CPID (if any) stopped
+#   chaos_test_report    teardown: the chaos log and the collects' output
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 load sim_helpers
@@ -63,4 +70,23 @@ crash_build() {
 	fi
 	CPB="$BATS_FILE_TMPDIR/cpb"
 	"$ROOT/tests/crash-build.sh" "$CPB"
+}
+
+chaos_test_setup() {
+	# before chaos.sh, which would pick a random one
+	CHAOS_SEED=${CHAOS_SEED:-$1}
+	source "$ROOT/tests/chaos.sh"
+	CHAOS_LOG="$BATS_TEST_TMPDIR/chaos.log"
+	RANDOM=$CHAOS_SEED
+	echo "# CHAOS_SEED=$CHAOS_SEED (log: $CHAOS_LOG)" >&3
+}
+
+chaos_test_stop() {
+	chaos_resume_all "$RUN_DIR"
+	[ -z "${CPID:-}" ] || { kill -TERM "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; } || true
+}
+
+chaos_test_report() {
+	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
+	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
 }
