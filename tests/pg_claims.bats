@@ -14,19 +14,18 @@ load pipeline_helpers
 
 setup_file() {
 	load pg_helpers
-	pg_skip_unless
-	pg_start cp
+	pg_suite_setup_file
 }
 
 teardown_file() {
 	load pg_helpers
-	pg_stop
+	pg_suite_teardown_file
 }
 
 setup() {
 	RA="$BATS_TEST_TMPDIR/ra"
 	RB="$BATS_TEST_TMPDIR/rb"
-	DB=$(pg_createdb "t$BATS_SUITE_TEST_NUMBER")
+	pg_suite_setup
 	start_sim --rate-limit 0 --latency-ms 5
 }
 
