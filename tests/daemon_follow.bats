@@ -29,16 +29,6 @@ start_svc() {
 	svc start --api-url "$SIM_URL" --rate 0
 }
 
-# clock_before PERIOD LEAD: the simulated clock LEAD s before the last
-# multiple of PERIOD s that real time passed; CLOSE = that multiple
-clock_before() {
-	local now
-	now=$(date +%s%3N)
-	CLOSE=$((now / 1000 / $1 * $1))
-	export CP_CLOCK_OFFSET_MS=$(((CLOSE - $2) * 1000 - now))
-}
-sim_now() { echo $((($(date +%s%3N) + CP_CLOCK_OFFSET_MS) / 1000)); }
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
 q() { sqlite3 "$DB" "$1" 2>/dev/null || echo 0; }
 following() { svc follow --list | grep -q "follow $1 $2: job [0-9]* following"; }
 

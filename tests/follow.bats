@@ -13,18 +13,6 @@ teardown() {
 	stop_all_sims
 }
 
-# clock_before PERIOD LEAD: sets the simulated clock LEAD s before the last
-# multiple of PERIOD s that real time passed (so it runs in the past, where
-# both the pipeline and the simulator are at home); CLOSE = that multiple.
-clock_before() {
-	local now
-	now=$(date +%s%3N)
-	CLOSE=$(( now / 1000 / $1 * $1 ))
-	export CP_CLOCK_OFFSET_MS=$(( (CLOSE - $2) * 1000 - now ))
-}
-
-sim_now() { echo $(( ($(date +%s%3N) + CP_CLOCK_OFFSET_MS) / 1000 )); }
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
 q() { sqlite3 "$DB" "$1" 2>/dev/null || echo 0; }
 
 # follow ARGS...: collect --follow in the background into $DB ($OUT: output)

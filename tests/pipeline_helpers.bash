@@ -90,3 +90,18 @@ chaos_test_report() {
 	echo "--- chaos log (seed $CHAOS_SEED)"; cat "$CHAOS_LOG" 2>/dev/null
 	echo "--- collect output"; cat "$BATS_TEST_TMPDIR"/collect.*.out 2>/dev/null | tail -20
 }
+
+# The follow tests' clock (CP_CLOCK_OFFSET_MS moves the pipeline's and the
+# simulator's "now"):
+# clock_before PERIOD LEAD: sets the simulated clock LEAD s before the last
+# multiple of PERIOD s that real time passed (so it runs in the past, where
+# both the pipeline and the simulator are at home); CLOSE = that multiple
+clock_before() {
+	local now
+	now=$(date +%s%3N)
+	CLOSE=$((now / 1000 / $1 * $1))
+	export CP_CLOCK_OFFSET_MS=$(((CLOSE - $2) * 1000 - now))
+}
+# sim_now: the simulated clock's epoch seconds; iso T: T as ISO 8601 UTC
+sim_now() { echo $((($(date +%s%3N) + CP_CLOCK_OFFSET_MS) / 1000)); }
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S; }
