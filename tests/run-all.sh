@@ -60,7 +60,7 @@ done
 # its own directories, so suites do not share anything.
 JOBS=${CP_TEST_JOBS:-2}
 case $JOBS in '' | *[!0-9]* | 0) echo "CP_TEST_JOBS must be a positive number, not '$JOBS'"; exit 2 ;; esac
-SLOW_FIRST="tests/follow.bats tests/chaos.bats tests/monitor.bats tests/web.bats tests/pg.bats
+SLOW_FIRST="tests/chaos.bats tests/monitor.bats tests/web.bats tests/pg.bats
 tests/deb.bats tests/pg_chaos.bats tests/faults.bats tests/planner.bats tests/fetcher.bats"
 
 # run_one FILE OUT: bats on FILE, its TAP output in OUT.log, its seconds in
@@ -72,13 +72,12 @@ run_one() {
 }
 
 # worker Q: takes the next file of the queue (the index in Q/next, under a
-# lock) until none is left; follow.bats has its own runner
+# lock) until none is left
 worker() {
 	local i
 	while :; do
 		i=$({ flock 9; n=$(cat "$1/next"); echo $((n + 1)) >"$1/next"; echo "$n"; } 9>"$1/lock")
 		[ "$i" -lt "${#files[@]}" ] || return 0
-		if [ "${files[$i]}" = "$bg" ]; then continue; fi
 		run_one "${files[$i]}" "$1/$i"
 	done
 }
@@ -99,9 +98,6 @@ tally() { # file log seconds
 }
 
 if [ "${UNIT_ONLY:-0}" != 1 ]; then
-	# follow.bats mostly waits for the clock (three minutes of candles
-	# closing): it runs alongside the others
-	bg="tests/follow.bats"
 	# the PostgreSQL suites (those that load pg_helpers) skip without a
 	# server to start: one line says so here
 	# shellcheck source=tests/pg_helpers.bash
@@ -123,16 +119,13 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
 	CLEAN+=("$q")
 	echo 0 >"$q/next"
 	echo "bats: ${#files[@]} files, $JOBS at once (CP_TEST_JOBS)"
-	[[ " ${files[*]} " != *" $bg "* ]] || { run_one "$bg" "$q/bg" & }
 	for ((w = 0; w < JOBS; w++)); do worker "$q" & done
 	# each file's result in the order they were taken, as soon as it is in
 	for ((i = 0; i < ${#files[@]}; i++)); do
-		[ "${files[$i]}" != "$bg" ] || continue
 		until [ -e "$q/$i.sec" ]; do sleep 0.2; done
 		tally "${files[$i]}" "$q/$i.log" "$(cat "$q/$i.sec")"
 	done
 	wait
-	[ ! -e "$q/bg.sec" ] || tally "$bg" "$q/bg.log" "$(cat "$q/bg.sec")"
 fi
 
 echo "(${SECONDS}s in all)"
