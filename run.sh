@@ -925,12 +925,13 @@ take_service_lock() {
 	printf '%s\n%s\n' "$$" "$(db_key "$1")" >"$pidf"
 }
 
-# write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting)
+# write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting),
+# replaced whole (renamed into place), so that a reader never sees it empty
 write_procs() {
-	local i
+	local i f="$RUN_DIR/service.procs"
 	for i in "${!NAMES[@]}"; do
 		printf '%s %s\n' "${NAMES[$i]}" "${PIDS[$i]:--}"
-	done >"$RUN_DIR/service.procs"
+	done >"$f.new" && mv -f "$f.new" "$f"
 }
 
 # parse_start ARGS...: start's options into the caller's locals

@@ -235,8 +235,10 @@ chaos_http_loop() { # RUN_DIR OUT M FROM TO
 	while [ ! -e "$out.stop" ]; do
 		t=$((from + 200 * 60 + (RANDOM * 32768 + RANDOM) % ((to - from) / 60 - 199) * 60))
 		port=$(cat "$run/server.port" 2>/dev/null)
+		# a timeout under chaos is an error counted, not the loop's end
 		code=$(curl -s -o "$out.body" -w '%{http_code}' --max-time 10 \
-			"http://127.0.0.1:${port:-1}/v1/candles/minutes/1?market=$m&to=$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)Z&count=200")
+			"http://127.0.0.1:${port:-1}/v1/candles/minutes/1?market=$m&to=$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)Z&count=200") ||
+			code=000
 		if [ "$code" = 200 ]; then
 			chaos_truth "$m" 1m "$(date -u -d "@$((t - 2000 * 60))" +%Y-%m-%dT%H:%M:%S)" \
 				"$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)" >"$out.truth"

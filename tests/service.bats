@@ -330,6 +330,7 @@ while True:
 	"$ROOT/run.sh" --config "$BATS_TEST_TMPDIR/c.conf" start --db "$DB" --run-dir "$RUN" \
 		--api-url "$SIM_URL" --rate 0 3>&-
 	pid=$(awk '$1 == "planner" { print $2 }' "$RUN/service.procs")
+	[ -n "$pid" ]
 	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--feature lookahead=off"
 	svc stop
 	run svc start --api-url "$SIM_URL" --feature bogus=on
