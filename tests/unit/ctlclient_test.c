@@ -84,6 +84,8 @@ answer_one(struct daemon *d)
 	pack_answer(&sb, op, d->instance);
 	if (d->drop == 0 && zmq_msg_send(&id, d->sock, ZMQ_SNDMORE) != -1)
 		zmq_send(d->sock, sb.data, strcmp(op, "empty") == 0 ? 0 : sb.size, 0);
+	else
+		zmq_msg_close(&id); /* not sent: still ours */
 	msgpack_sbuffer_destroy(&sb);
 	zmq_msg_close(&body);
 	return d->drop > 0 ? (d->drop--, 0) : 1;
