@@ -268,9 +268,10 @@ take(const char *market, enum tf tf, const struct range_list *want, struct range
 	log_warnx("claims: %s %s not claimed; fetching it without a claim", market, tf_name(tf));
 }
 
-/* Remembers theirs (of target) to be looked at again. */
+/* Remembers theirs (of target) to be looked at again; said at info level,
+ * or with tail (a followed candle: one a candle) at debug level. */
 static void
-defer(int target, const struct range_list *theirs)
+defer(int target, const struct range_list *theirs, int tail)
 {
 	struct deferred *v;
 
@@ -286,8 +287,14 @@ defer(int target, const struct range_list *theirs)
 	memset(&v->r, 0, sizeof(v->r));
 	if (range_subtract(theirs, &(struct range_list){ 0 }, &v->r) == -1)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
-	log_info("claims: %zu range%s of target %d held by another collector; planned around",
-	         theirs->n, theirs->n == 1 ? "" : "s", target);
+	if (tail)
+		log_debug("claims: the new candles of target %d held by another collector;"
+		          " waiting on them",
+		          target);
+	else
+		log_info("claims: %zu range%s of target %d held by another collector; planned"
+		         " around",
+		         theirs->n, theirs->n == 1 ? "" : "s", target);
 }
 
 /* What target gets of a claim: late is proven, mine become its segments
@@ -320,13 +327,40 @@ claims_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, 
 	/* the target without segments: they are added as claimed */
 	idx = plan_add_target_except(p, market, tf, from, to, covered, &want);
 	add_ranges(p, idx, &late, &mine);
-	defer(idx, &theirs);
+	defer(idx, &theirs, 0);
 	range_list_free(&want);
 	range_list_free(&missing);
 	range_list_free(&theirs);
 	range_list_free(&late);
 	range_list_free(&mine);
 	return idx;
+}
+
+void
+claims_extend(struct plan *p, int target, int64_t to)
+{
+	struct target *t = &p->t[target];
+	struct range_list want = { 0 }, theirs = { 0 }, late = { 0 }, mine = { 0 };
+
+	if (to <= t->to)
+		return;
+	if (live() == NULL) {
+		plan_extend(p, target, to);
+		return;
+	}
+	if (range_list_push(&want, t->to, to) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	take(t->market, t->tf, &want, &theirs, &late);
+	if (minus2(&want, &theirs, &late, &mine) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	/* the new slots without segments: they are added as claimed */
+	plan_grow(p, target, to);
+	add_ranges(p, target, &late, &mine);
+	defer(target, &theirs, 1);
+	range_list_free(&want);
+	range_list_free(&theirs);
+	range_list_free(&late);
+	range_list_free(&mine);
 }
 
 int

@@ -23,6 +23,7 @@ teardown_file() {
 }
 
 setup() {
+	FOLLOWERS=()
 	RA="$BATS_TEST_TMPDIR/ra"
 	RB="$BATS_TEST_TMPDIR/rb"
 	pg_suite_setup
@@ -30,7 +31,9 @@ setup() {
 }
 
 teardown() {
-	local r
+	local r pid
+	for pid in "${FOLLOWERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${FOLLOWERS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	for r in "$RA" "$RB"; do
 		"$ROOT/run.sh" stop --db "$DB" --run-dir "$r" >/dev/null 2>&1 3>&- || true
 	done
@@ -159,4 +162,68 @@ emb_b() { embedded_collect "$RB" 127.0.0.3 "$@"; }
 	got=$((after - before))
 	echo "cancel: $got requests, ideal $ideal" >&3
 	[ "$got" -le $((ideal + 2)) ]
+}
+
+# follower RUNDIR SOURCE: collect --follow of KRW-BTC 1s on $DB in the
+# background (its output in RUNDIR.out), its pid appended to FOLLOWERS
+follower() {
+	"$ROOT/run.sh" collect --follow --api-url "$SIM_URL" --db "$DB" --run-dir "$1" \
+		--source-ip "$2" --market KRW-BTC --timeframe 1s --count 5 --rate 0 --quiet \
+		>"$1.out" 2>&1 3>&- &
+	FOLLOWERS+=($!)
+}
+# following RUNDIR: its backfill is done, it follows
+following() { grep -q "backfill done; following" "$1.out"; }
+# second_requests: the simulator's 1s candle requests so far
+second_requests() { sim_stat '.by_route["candles/seconds"]'; }
+# half_second: waits until the wall clock is half-way through a second,
+# when no follower's tail request is due (each candle is fetched 1 s after
+# its close, on the second); prints that second
+half_second() {
+	local ms
+	while ms=$(date +%s%3N); [ $((ms % 1000)) -lt 400 ] || [ $((ms % 1000)) -gt 600 ]; do
+		sleep 0.05
+	done
+	echo $((ms / 1000))
+}
+# stop_followers: SIGTERM to each; each must exit 0 (a clean stop)
+stop_followers() {
+	local pid rc
+	for pid in "${FOLLOWERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${FOLLOWERS[@]}"; do
+		rc=0
+		wait "$pid" || rc=$?
+		[ "$rc" -eq 0 ] || { echo "follower $pid exited $rc"; return 1; }
+	done
+	FOLLOWERS=()
+}
+
+@test "pg claims: two followers of one market and timeframe: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
+	local n=20 t0 t1 before after from to
+	follower "$RA" 127.0.0.2
+	follower "$RB" 127.0.0.3
+	wait_for following "$RA"
+	wait_for following "$RB"
+	# n seconds of the live tail: one follower alone fetches each new
+	# candle with one request, n in all (a late tick that takes two at once
+	# makes it fewer); two that do not share the tail make 2 x n
+	t0=$(half_second)
+	before=$(second_requests)
+	while [ "$(date +%s)" -lt $((t0 + n)) ]; do sleep 0.1; done
+	t1=$(half_second)
+	after=$(second_requests)
+	stop_followers || { cat "$RA.out" "$RB.out"; false; }
+	cat "$RA.out" "$RB.out"
+	echo "live tail: $((after - before)) requests in $((t1 - t0)) s" >&3
+	[ $(((after - before) * 100)) -le $(((t1 - t0) * 105)) ]
+	# the database equals the truth over what both stored, one coverage
+	# row, and no claim is left
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-BTC'")" -eq 1 ]
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	[ "$(date -u -d "$to" +%s)" -ge $((t1 - 2)) ]
+	truth KRW-BTC 1s "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
+	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
 }
