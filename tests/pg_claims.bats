@@ -227,3 +227,42 @@ stop_followers() {
 	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
 	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
 }
+
+# pids_of KIND RUNDIR: the cp-KIND processes of the collect in RUNDIR
+pids_of() { pgrep -f "^$ROOT/$1/cp-$1 .*$2/" || true; }
+# b_caught_up: one coverage row, reaching a candle closed at most 3 s ago
+b_caught_up() {
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ] &&
+		[ "$(q "SELECT extract(epoch FROM upper(span))::bigint FROM candlepipe.coverage")" -ge \
+			$(($(date +%s) - 3)) ]
+}
+
+@test "pg claims: a follower whose peer dies holding new candles fetches them once its claims lapse" {
+	local apid from to
+	follower "$RA" 127.0.0.2
+	follower "$RB" 127.0.0.3
+	wait_for following "$RA"
+	wait_for following "$RB"
+	# A's fetchers frozen: the new candles A claims stay claimed, unfetched
+	apid=$(pids_of planner "$RA")
+	[ -n "$apid" ]
+	kill -STOP $(pids_of fetcher "$RA")
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '"'%/$apid/%'"'")" -ge 1 ]'
+	# then A dies at once, all of it: its claims stay until they lapse
+	kill -KILL "${FOLLOWERS[0]}" $(pids_of planner "$RA") $(pids_of writer "$RA") \
+		$(pids_of fetcher "$RA")
+	wait "${FOLLOWERS[0]}" || true
+	FOLLOWERS=("${FOLLOWERS[1]}")
+	[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%/$apid/%'")" -ge 1 ]
+	# B follows on, and once A's claims lapse (CLAIMS_TTL_S, 60 s) it
+	# fetches the candles it had deferred to A: no gap is left
+	WAIT_FOR_S=100 wait_for grep -q "free again; fetching" "$RB.out"
+	wait_for b_caught_up
+	[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%/$apid/%'")" -eq 0 ]
+	stop_followers || { cat "$RB.out"; false; }
+	cat "$RB.out"
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	truth KRW-BTC 1s "$from" "$to" | diff - <(pg_db_dump "$DB" KRW-BTC 1s "$from" "$to")
+	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
+}
