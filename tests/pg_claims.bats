@@ -5,7 +5,10 @@
 # each fetch what the other does not hold (the truth, requests <= 1.05 x
 # the ideal), one service's overlapping jobs wait on each other and never
 # on their own claims, and a cancelled job's claims are deleted, so the
-# other collector then fetches that range. One throwaway server for the file
+# other collector then fetches that range; two followers of one market
+# share its live tail (each new candle fetched once), and one whose peer
+# died holding new candles fetches them once their claims lapse (about a
+# minute: CLAIMS_TTL_S). One throwaway server for the file
 # (tests/pg_helpers.bash), one database per test. Skips, saying so in one
 # line, without the server binaries.
 
