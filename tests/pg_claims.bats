@@ -171,7 +171,8 @@ emb_b() { embedded_collect "$RB" 127.0.0.3 "$@"; }
 # background (its output in RUNDIR.out), its pid appended to FOLLOWERS
 follower() {
 	"$ROOT/run.sh" collect --follow --api-url "$SIM_URL" --db "$DB" --run-dir "$1" \
-		--source-ip "$2" --market KRW-BTC --timeframe 1s --count 5 --rate 0 --quiet \
+		--source-ip "$2" --market KRW-BTC --timeframe 1s --count 5 --rate 0 \
+		--hedge-after-ms 10000 --quiet \
 		>"$1.out" 2>&1 3>&- &
 	FOLLOWERS+=($!)
 }
@@ -201,34 +202,64 @@ stop_followers() {
 	FOLLOWERS=()
 }
 
+# tail_shared: N seconds (default 20) of the live tail of KRW-BTC 1s that
+# two followers share: one follower alone fetches each new candle with one
+# request, N in all (a late tick that takes two at once makes it fewer);
+# two that do not share the tail make 2 x N. The requests must stay within
+# 1.05 x N. Sets T1, the end of the window.
+tail_shared() {
+	local n=${1:-20} t0 before after
+	t0=$(half_second)
+	before=$(second_requests)
+	while [ "$(date +%s)" -lt $((t0 + n)) ]; do sleep 0.1; done
+	T1=$(half_second)
+	after=$(second_requests)
+	echo "live tail: $((after - before)) requests in $((T1 - t0)) s" >&3
+	[ $(((after - before) * 100)) -le $(((T1 - t0) * 105)) ]
+}
+# tail_truth: the database equals the truth over what the followers stored
+# (one coverage row, reaching T1 - 2), and no claim is left
+tail_truth() {
+	local from to
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-BTC'")" -eq 1 ]
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	[ "$(date -u -d "$to" +%s)" -ge $((T1 - 2)) ]
+	truth KRW-BTC 1s "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]'
+}
+
 @test "pg claims: two followers of one market and timeframe: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
-	local n=20 t0 t1 before after from to
 	follower "$RA" 127.0.0.2
 	follower "$RB" 127.0.0.3
 	wait_for following "$RA"
 	wait_for following "$RB"
-	# n seconds of the live tail: one follower alone fetches each new
-	# candle with one request, n in all (a late tick that takes two at once
-	# makes it fewer); two that do not share the tail make 2 x n
-	t0=$(half_second)
-	before=$(second_requests)
-	while [ "$(date +%s)" -lt $((t0 + n)) ]; do sleep 0.1; done
-	t1=$(half_second)
-	after=$(second_requests)
+	tail_shared
 	stop_followers || { cat "$RA.out" "$RB.out"; false; }
 	cat "$RA.out" "$RB.out"
-	echo "live tail: $((after - before)) requests in $((t1 - t0)) s" >&3
-	[ $(((after - before) * 100)) -le $(((t1 - t0) * 105)) ]
-	# the database equals the truth over what both stored, one coverage
-	# row, and no claim is left
-	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-BTC'")" -eq 1 ]
-	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	[ "$(date -u -d "$to" +%s)" -ge $((t1 - 2)) ]
-	truth KRW-BTC 1s "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	[ -s "$BATS_TEST_TMPDIR/truth" ]
-	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
-	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
+	tail_truth
+}
+
+# svc_following RUNDIR: its service follows KRW-BTC 1s (the backfill done)
+svc_following() {
+	"$ROOT/run.sh" follow --list --db "$DB" --run-dir "$1" 3>&- |
+		grep -q "follow KRW-BTC 1s: job [0-9]* following"
+}
+
+@test "pg claims: two services with the same standing follow: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
+	local r
+	start_svc "$RA" 127.0.0.2 0
+	"$ROOT/run.sh" follow --db "$DB" --run-dir "$RA" --market KRW-BTC --timeframe 1s \
+		--backfill 5 3>&-
+	wait_for svc_following "$RA"
+	# the second service follows what the database's follows table holds
+	start_svc "$RB" 127.0.0.3 0
+	wait_for svc_following "$RB"
+	tail_shared
+	for r in "$RA" "$RB"; do "$ROOT/run.sh" stop --db "$DB" --run-dir "$r" 3>&-; done
+	tail_truth
 }
 
 # pids_of KIND RUNDIR: the cp-KIND processes of the collect in RUNDIR
