@@ -5,7 +5,9 @@
  * the claims it holds in candlepipe.claims and the ranges it deferred
  * because another collector claimed them.
  *
- * Before a target's missing ranges become segments, they are claimed: in
+ * Before a target's missing ranges become segments, they are claimed (and
+ * so are a followed target's new slots as its candles close, the live
+ * tail, claims_extend: two followers of one market fetch each once): in
  * one transaction, serialised per (market, timeframe) by an advisory lock,
  * the expired claims overlapping them are deleted, the other owners' live
  * ones are read (those ranges are planned around and deferred), the
@@ -268,9 +270,10 @@ take(const char *market, enum tf tf, const struct range_list *want, struct range
 	log_warnx("claims: %s %s not claimed; fetching it without a claim", market, tf_name(tf));
 }
 
-/* Remembers theirs (of target) to be looked at again. */
+/* Remembers theirs (of target) to be looked at again; said at info level,
+ * or with tail (a followed candle: one a candle) at debug level. */
 static void
-defer(int target, const struct range_list *theirs)
+defer(int target, const struct range_list *theirs, int tail)
 {
 	struct deferred *v;
 
@@ -286,8 +289,14 @@ defer(int target, const struct range_list *theirs)
 	memset(&v->r, 0, sizeof(v->r));
 	if (range_subtract(theirs, &(struct range_list){ 0 }, &v->r) == -1)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
-	log_info("claims: %zu range%s of target %d held by another collector; planned around",
-	         theirs->n, theirs->n == 1 ? "" : "s", target);
+	if (tail)
+		log_debug("claims: the new candles of target %d held by another collector;"
+		          " waiting on them",
+		          target);
+	else
+		log_info("claims: %zu range%s of target %d held by another collector; planned"
+		         " around",
+		         theirs->n, theirs->n == 1 ? "" : "s", target);
 }
 
 /* What target gets of a claim: late is proven, mine become its segments
@@ -301,12 +310,40 @@ add_ranges(struct plan *p, int target, const struct range_list *late, const stru
 		plan_add_range(p, target, mine->v[i].from, mine->v[i].to);
 }
 
+/* What a claim of want split it into: held by another collector, proven
+ * meanwhile, ours to fetch. */
+struct split {
+	struct range_list theirs, late, mine;
+};
+
+/* Claims want (sorted) into c (empty): see take. */
+static void
+claim(const char *market, enum tf tf, const struct range_list *want, struct split *c)
+{
+	take(market, tf, want, &c->theirs, &c->late);
+	if (minus2(want, &c->theirs, &c->late, &c->mine) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+}
+
+/* Gives target what c holds (add_ranges, defer: tail as there), then
+ * frees c. */
+static void
+apply(struct plan *p, int target, struct split *c, int tail)
+{
+	add_ranges(p, target, &c->late, &c->mine);
+	defer(target, &c->theirs, tail);
+	range_list_free(&c->theirs);
+	range_list_free(&c->late);
+	range_list_free(&c->mine);
+}
+
 int
 claims_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
                   const struct range_list *covered, const struct range_list *except)
 {
 	static const struct range_list none = { 0 };
-	struct range_list want = { 0 }, missing = { 0 }, theirs = { 0 }, late = { 0 }, mine = { 0 };
+	struct range_list want = { 0 }, missing = { 0 };
+	struct split c = { 0 };
 	int idx;
 
 	if (live() == NULL)
@@ -314,19 +351,35 @@ claims_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, 
 	if (range_list_push(&want, from, to) == -1 ||
 	    minus2(&want, covered, except != NULL ? except : &none, &missing) == -1)
 		fatalx(EXIT_TEMPFAIL, "out of memory");
-	take(market, tf, &missing, &theirs, &late);
-	if (minus2(&missing, &theirs, &late, &mine) == -1)
-		fatalx(EXIT_TEMPFAIL, "out of memory");
+	claim(market, tf, &missing, &c);
 	/* the target without segments: they are added as claimed */
 	idx = plan_add_target_except(p, market, tf, from, to, covered, &want);
-	add_ranges(p, idx, &late, &mine);
-	defer(idx, &theirs);
+	apply(p, idx, &c, 0);
 	range_list_free(&want);
 	range_list_free(&missing);
-	range_list_free(&theirs);
-	range_list_free(&late);
-	range_list_free(&mine);
 	return idx;
+}
+
+void
+claims_extend(struct plan *p, int target, int64_t to)
+{
+	struct target *t = &p->t[target];
+	struct range_list want = { 0 };
+	struct split c = { 0 };
+
+	if (to <= t->to)
+		return;
+	if (live() == NULL) {
+		plan_extend(p, target, to);
+		return;
+	}
+	if (range_list_push(&want, t->to, to) == -1)
+		fatalx(EXIT_TEMPFAIL, "out of memory");
+	claim(t->market, t->tf, &want, &c);
+	/* the new slots without segments: they are added as claimed */
+	plan_grow(p, target, to);
+	apply(p, target, &c, 1);
+	range_list_free(&want);
 }
 
 int

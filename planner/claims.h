@@ -32,6 +32,12 @@ int claims_open(const char *db, uint32_t run_id, const char *name);
  * plan_add_target_except. Returns the target's index. */
 int claims_add_target(struct plan *p, const char *market, enum tf tf, int64_t from, int64_t to,
                       const struct range_list *covered, const struct range_list *except);
+/* plan_extend with claims (follow mode's tail): the target now ends at
+ * `to`, and its new slots are claimed like claims_add_target's missing
+ * ranges: what another collector holds is deferred (looked at again by
+ * claims_tick), what it committed is proven, the rest becomes a segment.
+ * Without claims it is plan_extend. */
+void claims_extend(struct plan *p, int target, int64_t to);
 /* 1 while deferred ranges wait (the collection is not finished). */
 int claims_waiting(void);
 /* 1 if a deferred range of target overlaps [from, to): another collector

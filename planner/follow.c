@@ -1,12 +1,15 @@
 /*
  * follow.c: follow mode (follow.h): the switch from backfill to following,
- * the extension of targets as candles close, and the ring of commit lags
- * behind the closing time that the final report summarises.
+ * the extension of targets as candles close (claimed on PostgreSQL like a
+ * backfill, claims.c, so that two followers of one market fetch each new
+ * candle once), and the ring of commit lags behind the closing time that
+ * the final report summarises.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "follow.h"
 #include "log.h"
 #include "tf.h"
@@ -85,7 +88,7 @@ follow_tick_at(struct plan *p, int64_t delay_ms, int64_t now_ms)
 			continue;
 		to = settled_to(t->tf, now_ms, delay_ms);
 		if (to > t->to && !t->failed)
-			plan_extend(p, i, to);
+			claims_extend(p, i, to);
 	}
 }
 

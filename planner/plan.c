@@ -232,15 +232,25 @@ plan_add_target_except(struct plan *p, const char *market, enum tf tf, int64_t f
 }
 
 void
-plan_extend(struct plan *p, int target, int64_t to)
+plan_grow(struct plan *p, int target, int64_t to)
 {
 	struct target *t = &p->t[target];
 
 	if (to <= t->to)
 		return;
-	new_segment(p, target, t->to, to);
 	t->slots_total += tf_count(t->tf, t->to, to);
 	t->to = to;
+}
+
+void
+plan_extend(struct plan *p, int target, int64_t to)
+{
+	int64_t from = p->t[target].to;
+
+	if (to <= from)
+		return;
+	new_segment(p, target, from, to);
+	plan_grow(p, target, to);
 }
 
 void

@@ -120,6 +120,9 @@ void plan_drop_target(struct plan *p, int target, const char *reason);
  * become a segment (reusing a finished segment's entry, so memory stays
  * flat however long it runs). */
 void plan_extend(struct plan *p, int target, int64_t to);
+/* plan_extend without the segment: the target now ends at `to`, its new
+ * slots not yet planned (claims.c adds what it claimed of them). */
+void plan_grow(struct plan *p, int target, int64_t to);
 /* A new segment of target over [from, to) (a range another collector held
  * and let go, claims.c), inside the target's range and not yet proven. */
 void plan_add_range(struct plan *p, int target, int64_t from, int64_t to);

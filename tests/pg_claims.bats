@@ -5,7 +5,10 @@
 # each fetch what the other does not hold (the truth, requests <= 1.05 x
 # the ideal), one service's overlapping jobs wait on each other and never
 # on their own claims, and a cancelled job's claims are deleted, so the
-# other collector then fetches that range. One throwaway server for the file
+# other collector then fetches that range; two followers of one market
+# share its live tail (each new candle fetched once), and one whose peer
+# died holding new candles fetches them once their claims lapse (about a
+# minute: CLAIMS_TTL_S). One throwaway server for the file
 # (tests/pg_helpers.bash), one database per test. Skips, saying so in one
 # line, without the server binaries.
 
@@ -23,6 +26,7 @@ teardown_file() {
 }
 
 setup() {
+	FOLLOWERS=()
 	RA="$BATS_TEST_TMPDIR/ra"
 	RB="$BATS_TEST_TMPDIR/rb"
 	pg_suite_setup
@@ -30,7 +34,9 @@ setup() {
 }
 
 teardown() {
-	local r
+	local r pid
+	for pid in "${FOLLOWERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${FOLLOWERS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	for r in "$RA" "$RB"; do
 		"$ROOT/run.sh" stop --db "$DB" --run-dir "$r" >/dev/null 2>&1 3>&- || true
 	done
@@ -159,4 +165,138 @@ emb_b() { embedded_collect "$RB" 127.0.0.3 "$@"; }
 	got=$((after - before))
 	echo "cancel: $got requests, ideal $ideal" >&3
 	[ "$got" -le $((ideal + 2)) ]
+}
+
+# follower RUNDIR SOURCE: collect --follow of KRW-BTC 1s on $DB in the
+# background (its output in RUNDIR.out), its pid appended to FOLLOWERS
+follower() {
+	"$ROOT/run.sh" collect --follow --api-url "$SIM_URL" --db "$DB" --run-dir "$1" \
+		--source-ip "$2" --market KRW-BTC --timeframe 1s --count 5 --rate 0 \
+		--hedge-after-ms 10000 --quiet \
+		>"$1.out" 2>&1 3>&- &
+	FOLLOWERS+=($!)
+}
+# following RUNDIR: its backfill is done, it follows
+following() { grep -q "backfill done; following" "$1.out"; }
+# second_requests: the simulator's 1s candle requests so far
+second_requests() { sim_stat '.by_route["candles/seconds"]'; }
+# half_second: waits until the wall clock is half-way through a second,
+# when no follower's tail request is due (each candle is fetched 1 s after
+# its close, on the second); prints that second
+half_second() {
+	local ms
+	while ms=$(date +%s%3N); [ $((ms % 1000)) -lt 400 ] || [ $((ms % 1000)) -gt 600 ]; do
+		sleep 0.05
+	done
+	echo $((ms / 1000))
+}
+# stop_followers: SIGTERM to each; each must exit 0 (a clean stop)
+stop_followers() {
+	local pid rc
+	for pid in "${FOLLOWERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${FOLLOWERS[@]}"; do
+		rc=0
+		wait "$pid" || rc=$?
+		[ "$rc" -eq 0 ] || { echo "follower $pid exited $rc"; return 1; }
+	done
+	FOLLOWERS=()
+}
+
+# tail_shared: N seconds (default 20) of the live tail of KRW-BTC 1s that
+# two followers share: one follower alone fetches each new candle with one
+# request, N in all (a late tick that takes two at once makes it fewer);
+# two that do not share the tail make 2 x N. The requests must stay within
+# 1.05 x N. Sets T1, the end of the window.
+tail_shared() {
+	local n=${1:-20} t0 before after
+	t0=$(half_second)
+	before=$(second_requests)
+	while [ "$(date +%s)" -lt $((t0 + n)) ]; do sleep 0.1; done
+	T1=$(half_second)
+	after=$(second_requests)
+	echo "live tail: $((after - before)) requests in $((T1 - t0)) s" >&3
+	[ $(((after - before) * 100)) -le $(((T1 - t0) * 105)) ]
+}
+# tail_truth: the database equals the truth over what the followers stored
+# (one coverage row, reaching T1 - 2), and no claim is left
+tail_truth() {
+	local from to
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-BTC'")" -eq 1 ]
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	[ "$(date -u -d "$to" +%s)" -ge $((T1 - 2)) ]
+	truth KRW-BTC 1s "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]'
+}
+
+@test "pg claims: two followers of one market and timeframe: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
+	follower "$RA" 127.0.0.2
+	follower "$RB" 127.0.0.3
+	wait_for following "$RA"
+	wait_for following "$RB"
+	tail_shared
+	stop_followers || { cat "$RA.out" "$RB.out"; false; }
+	cat "$RA.out" "$RB.out"
+	tail_truth
+}
+
+# svc_following RUNDIR: its service follows KRW-BTC 1s (the backfill done)
+svc_following() {
+	"$ROOT/run.sh" follow --list --db "$DB" --run-dir "$1" 3>&- |
+		grep -q "follow KRW-BTC 1s: job [0-9]* following"
+}
+
+@test "pg claims: two services with the same standing follow: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
+	local r
+	start_svc "$RA" 127.0.0.2 0
+	"$ROOT/run.sh" follow --db "$DB" --run-dir "$RA" --market KRW-BTC --timeframe 1s \
+		--backfill 5 3>&-
+	wait_for svc_following "$RA"
+	# the second service follows what the database's follows table holds
+	start_svc "$RB" 127.0.0.3 0
+	wait_for svc_following "$RB"
+	tail_shared
+	for r in "$RA" "$RB"; do "$ROOT/run.sh" stop --db "$DB" --run-dir "$r" 3>&-; done
+	tail_truth
+}
+
+# pids_of KIND RUNDIR: the cp-KIND processes of the collect in RUNDIR
+pids_of() { pgrep -f "^$ROOT/$1/cp-$1 .*$2/" || true; }
+# b_caught_up: one coverage row, reaching a candle closed at most 3 s ago
+b_caught_up() {
+	[ "$(q "SELECT count(*) FROM candlepipe.coverage")" -eq 1 ] &&
+		[ "$(q "SELECT extract(epoch FROM upper(span))::bigint FROM candlepipe.coverage")" -ge \
+			$(($(date +%s) - 3)) ]
+}
+
+@test "pg claims: a follower whose peer dies holding new candles fetches them once its claims lapse" {
+	local apid from to
+	follower "$RA" 127.0.0.2
+	follower "$RB" 127.0.0.3
+	wait_for following "$RA"
+	wait_for following "$RB"
+	# A's fetchers frozen: the new candles A claims stay claimed, unfetched
+	apid=$(pids_of planner "$RA")
+	[ -n "$apid" ]
+	kill -STOP $(pids_of fetcher "$RA")
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '"'%/$apid/%'"'")" -ge 1 ]'
+	# then A dies at once, all of it: its claims stay until they lapse
+	kill -KILL "${FOLLOWERS[0]}" $(pids_of planner "$RA") $(pids_of writer "$RA") \
+		$(pids_of fetcher "$RA")
+	wait "${FOLLOWERS[0]}" || true
+	FOLLOWERS=("${FOLLOWERS[1]}")
+	[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%/$apid/%'")" -ge 1 ]
+	# B follows on, and once A's claims lapse (CLAIMS_TTL_S, 60 s) it
+	# fetches the candles it had deferred to A: no gap is left
+	WAIT_FOR_S=100 wait_for grep -q "free again; fetching" "$RB.out"
+	wait_for b_caught_up
+	[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%/$apid/%'")" -eq 0 ]
+	stop_followers || { cat "$RB.out"; false; }
+	cat "$RB.out"
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	truth KRW-BTC 1s "$from" "$to" | diff - <(pg_db_dump "$DB" KRW-BTC 1s "$from" "$to")
+	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
 }

@@ -39,7 +39,7 @@ unit: $(UNIT_BIN)
 
 .PHONY: unit
 # planner modules
-tests/unit/plan_test: planner/plan.o planner/overlap.o planner/follow.o
+tests/unit/plan_test: planner/plan.o planner/overlap.o planner/follow.o planner/claims.o
 tests/unit/plan_test: UNIT_CFLAGS := -Iplanner
 tests/unit/report_test: planner/report.o planner/plan.o planner/overlap.o
 tests/unit/report_test: UNIT_CFLAGS := -Iplanner
