@@ -220,15 +220,20 @@ tail_shared() {
 # tail_truth: the database equals the truth over what the followers stored
 # (one coverage row, reaching T1 - 2), and no claim is left
 tail_truth() {
-	local from to
 	[ "$(q "SELECT count(*) FROM candlepipe.coverage WHERE market = 'KRW-BTC'")" -eq 1 ]
-	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	[ "$(date -u -d "$to" +%s)" -ge $((T1 - 2)) ]
-	truth KRW-BTC 1s "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	[ -s "$BATS_TEST_TMPDIR/truth" ]
-	pg_db_dump "$DB" KRW-BTC 1s "$from" "$to" | diff "$BATS_TEST_TMPDIR/truth" -
+	coverage_is_truth
+	[ "$(date -u -d "$COV_TO" +%s)" -ge $((T1 - 2)) ]
 	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]'
+}
+# coverage_is_truth: the KRW-BTC 1s candles over the one coverage row equal
+# the truth (not empty); sets COV_TO, the row's end
+coverage_is_truth() {
+	local from
+	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	COV_TO=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
+	truth KRW-BTC 1s "$from" "$COV_TO" >"$BATS_TEST_TMPDIR/truth"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	pg_db_dump "$DB" KRW-BTC 1s "$from" "$COV_TO" | diff "$BATS_TEST_TMPDIR/truth" -
 }
 
 @test "pg claims: two followers of one market and timeframe: the truth, the live tail fetched once (requests <= 1.05 x one follower's)" {
@@ -272,7 +277,7 @@ b_caught_up() {
 }
 
 @test "pg claims: a follower whose peer dies holding new candles fetches them once its claims lapse" {
-	local apid from to
+	local apid
 	follower "$RA" 127.0.0.2
 	follower "$RB" 127.0.0.3
 	wait_for following "$RA"
@@ -295,8 +300,6 @@ b_caught_up() {
 	[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '%/$apid/%'")" -eq 0 ]
 	stop_followers || { cat "$RB.out"; false; }
 	cat "$RB.out"
-	from=$(q "SELECT to_char(lower(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	to=$(q "SELECT to_char(upper(span), 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM candlepipe.coverage")
-	truth KRW-BTC 1s "$from" "$to" | diff - <(pg_db_dump "$DB" KRW-BTC 1s "$from" "$to")
+	coverage_is_truth
 	[ "$(q "SELECT count(*) FROM candlepipe.claims")" -eq 0 ]
 }
