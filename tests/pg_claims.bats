@@ -277,7 +277,7 @@ b_caught_up() {
 }
 
 @test "pg claims: a follower whose peer dies holding new candles fetches them once its claims lapse" {
-	local apid
+	local apid stopped
 	follower "$RA" 127.0.0.2
 	follower "$RB" 127.0.0.3
 	wait_for following "$RA"
@@ -286,7 +286,10 @@ b_caught_up() {
 	apid=$(pids_of planner "$RA")
 	[ -n "$apid" ]
 	kill -STOP $(pids_of fetcher "$RA")
-	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '"'%/$apid/%'"'")" -ge 1 ]'
+	# a claim of a candle that opened after the stop: no fetcher of A can
+	# have its answer (one claimed before may still be committed and released)
+	stopped=$(($(date +%s) + 1))
+	wait_for eval '[ "$(q "SELECT count(*) FROM candlepipe.claims WHERE owner LIKE '"'%/$apid/%'"' AND extract(epoch FROM lower(span)) >= $stopped")" -ge 1 ]'
 	# then A dies at once, all of it: its claims stay until they lapse
 	kill -KILL "${FOLLOWERS[0]}" $(pids_of planner "$RA") $(pids_of writer "$RA") \
 		$(pids_of fetcher "$RA")
