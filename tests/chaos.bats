@@ -132,6 +132,19 @@ chaos_collect() { # N VICTIMS LONG_STOP collect-args...
 	chaos_equal_truth "$DB" KRW-XRP 1m $from $to
 }
 
+@test "chaos: an HTTP client loop counts a missing server.port (cp-serve restarting) as an error and goes on" {
+	# run.sh removes the port file before it starts cp-serve again: under
+	# bats' set -e a failing read ended the loop, and its wait failed the test
+	local out="$BATS_TEST_TMPDIR/http.1" h
+	mkdir -p "$RUN_DIR"
+	chaos_http_loop "$RUN_DIR" "$out" KRW-BTC 2026-07-01T00:00:00 2026-07-03T00:00:00 &
+	h=$!
+	wait_for eval '[ "$(cat "$out.err" 2>/dev/null || echo 0)" -ge 3 ]'
+	touch "$out.stop"
+	wait "$h"
+	[ "$(cat "$out.ok")" -eq 0 ]
+}
+
 @test "chaos: a service with two overlapping jobs and HTTP clients in flight, its processes killed and frozen" {
 	local from=2026-09-01T00:00:00 to=2026-09-11T00:00:00
 	CHAOS_WORK=$BATS_TEST_TMPDIR

@@ -234,7 +234,8 @@ chaos_http_loop() { # RUN_DIR OUT M FROM TO
 	: >"$out.wrong"
 	while [ ! -e "$out.stop" ]; do
 		t=$((from + 200 * 60 + (RANDOM * 32768 + RANDOM) % ((to - from) / 60 - 199) * 60))
-		port=$(cat "$run/server.port" 2>/dev/null)
+		# none while cp-serve restarts (run.sh removes it first): an error
+		port=$(cat "$run/server.port" 2>/dev/null) || port=""
 		# a timeout under chaos is an error counted, not the loop's end
 		code=$(curl -s -o "$out.body" -w '%{http_code}' --max-time 10 \
 			"http://127.0.0.1:${port:-1}/v1/candles/minutes/1?market=$m&to=$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%S)Z&count=200") ||
