@@ -48,6 +48,11 @@ bg_collect() {
 	"$ROOT/run.sh" collect --api-url "$SIM_URL" --run-dir "$RUN_DIR" "$@" 3>&- &
 }
 
+# stored_some: the collection has committed candles (the run is under way)
+stored_some() {
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM candles_exact" 2>/dev/null || echo 0)" -gt 0 ]
+}
+
 # Runs collect in the background with the chaos loop over VICTIMS; sets RC.
 chaos_collect() { # N VICTIMS LONG_STOP collect-args...
 	local n=$1 victims=$2 long=$3; shift 3
@@ -91,7 +96,9 @@ chaos_collect() { # N VICTIMS LONG_STOP collect-args...
 	bg_collect --db "$DB" --quiet --market KRW-ETH,KRW-ADA --timeframe 1m \
 		--from $from --to $to --fetchers 2 >"$BATS_TEST_TMPDIR/collect.1.out" 2>&1
 	CPID=$!
-	sleep $((2 + RANDOM % 3))
+	# mid-run: once something is stored (a loaded machine starts slowly)
+	wait_for stored_some
+	sleep $((1 + RANDOM % 3))
 	pid=$(chaos_pids planner "$RUN_DIR")
 	[ -n "$pid" ]
 	chaos_signal KILL "$pid"
@@ -113,7 +120,8 @@ chaos_collect() { # N VICTIMS LONG_STOP collect-args...
 	bg_collect --db "$DB" --quiet --market KRW-XRP --timeframe 1m \
 		--from $from --to $to --fetchers 2 >"$BATS_TEST_TMPDIR/collect.1.out" 2>&1
 	CPID=$!
-	sleep $((2 + RANDOM % 2))
+	wait_for stored_some
+	sleep $((1 + RANDOM % 2))
 	kill -KILL "$CPID"
 	chaos_log "SIGKILL run.sh pid $CPID"
 	wait "$CPID" || true
