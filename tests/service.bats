@@ -337,3 +337,27 @@ while True:
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unknown feature 'bogus'"* ]]
 }
+
+@test "service: stop signals the pid the lock holder wrote, never a dead run's left in service.pid" {
+	# service.pid is locked first and written just after: until then it may
+	# still hold a run that died, whose pid is anybody's by now (a decoy here)
+	mkdir -p "$RUN" && chmod 700 "$RUN"
+	sleep 60 3>&- &
+	local decoy=$! holder rc=0
+	OWN_PIDS=$decoy
+	printf '%s\n%s\n' "$decoy" "$DB" >"$RUN/service.pid"
+	# the holder takes the lock, is slow to write (a loaded machine), then
+	# writes its own pid and waits to be stopped
+	bash -c 'exec {fd}<>"$1"; flock "$fd" || exit 9; sleep 1.5
+		printf "%s\n%s\n" "$$" "$2" >"$1"; exec sleep 60' _ "$RUN/service.pid" "$DB" 3>&- &
+	holder=$!
+	OWN_PIDS="$OWN_PIDS $holder"
+	wait_for eval '! flock -n "$RUN/service.pid" true'
+	run svc stop --timeout 20
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "run.sh: the service of $DB (pid $holder) stopped" ]]
+	kill -0 "$decoy"
+	wait "$holder" || rc=$?
+	[ "$rc" -eq 143 ]
+}
