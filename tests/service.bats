@@ -95,12 +95,8 @@ svc_pids() {
 	mapfile -t pids < <(svc_pids)
 	[ "${#pids[@]}" -eq 5 ] # the service, the writer, the planner, 2 fetchers
 	# the budget of a source appears once its fetcher has said hello
-	local i
-	for ((i = 0; i < 50; i++)); do
-		run svc status
-		[[ "$output" != *"budget: source "* ]] || break
-		sleep 0.1
-	done
+	wait_for eval 'svc status 2>&1 | grep -q "^budget: source "'
+	run svc status
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"service: pid ${pids[0]}, database $DB"* ]]
