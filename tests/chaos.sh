@@ -270,8 +270,9 @@ chaos_svc_collect() {
 # candles are being stored, the daemon is frozen for 4 s (longer than its
 # clients wait for an answer), resumed, then killed
 chaos_daemon_hits() {
-	local pid i
-	for ((i = 0; i < 200; i++)); do
+	local pid end=$((SECONDS + 60))
+	# a deadline, not a count of polls: each poll is slow on a loaded machine
+	while ((SECONDS < end)); do
 		grep -q submitted "$CHAOS_WORK/svc.1.out" && grep -q submitted "$CHAOS_WORK/svc.2.out" &&
 			[ "$(sqlite3 "$1" "SELECT COUNT(*) FROM candles_exact" 2>/dev/null || echo 0)" -gt 2880 ] && break
 		sleep 0.1
