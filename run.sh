@@ -554,6 +554,32 @@ check_db_dir() {
 	die_usage "--db $1: the directory $dir does not exist (create it first)"
 }
 
+# lock_holder FILE: HOLDER_PID and HOLDER_DB, the pid and database that the
+# holder of FILE's lock (collect.pid, service.pid) writes into it just after
+# taking it. Until it has, FILE is empty or still names a run that died,
+# whose pid may be anybody's by now: a pid is believed only while that
+# process has FILE open. Read again for up to 5 s; then 1, HOLDER_PID ""
+# (not known: never to be signalled) and HOLDER_DB as read.
+HOLDER_PID="" HOLDER_DB=""
+lock_holder() {
+	local f=$1 pid db fd n
+	HOLDER_PID=""
+	for ((n = 0; n < 50; n++)); do
+		pid="" db=""
+		{ read -r pid; read -r db; } <"$f" 2>/dev/null
+		HOLDER_DB=$db
+		if [[ $pid =~ ^[0-9]+$ ]] && [ -n "$db" ]; then
+			for fd in /proc/"$pid"/fd/*; do
+				[ "$fd" -ef "$f" ] || continue
+				HOLDER_PID=$pid
+				return 0
+			done
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # take_run_lock DB: one collection per run directory. The pid file is held
 # with flock(1) for as long as this script runs, so the pid in a stale file
 # (a run that died) is not believed. A second collection is refused (exit 3)
@@ -565,12 +591,8 @@ take_run_lock() {
 	{ exec {RUN_LOCK_FD}<>"$pidf"; } 2>/dev/null ||
 		die $EXIT_PERMFAIL "cannot open $pidf for writing (another user's run directory? see --run-dir)"
 	if ! flock -n "$RUN_LOCK_FD"; then
-		# the holder writes its pid and database just after taking the lock
-		for _ in 1 2 3 4 5; do
-			{ read -r holder; read -r hdb; } <"$pidf" 2>/dev/null
-			[ -z "$hdb" ] || break
-			sleep 0.1
-		done
+		lock_holder "$pidf"
+		holder=$HOLDER_PID hdb=$HOLDER_DB
 		die $EXIT_PERMFAIL "a collection is already running on ${hdb:-$1} (pid ${holder:-unknown}," \
 			"run dir $RUN_DIR): wait for it to finish, or stop it with kill -TERM ${holder:-PID}"
 	fi
@@ -895,12 +917,8 @@ service_pid() {
 		return 1
 	fi
 	exec {fd}<&-
-	# the holder writes its pid and database just after taking the lock
-	for _ in 1 2 3 4 5; do
-		{ read -r SERVICE_PID; read -r SERVICE_DB; } <"$pidf" 2>/dev/null
-		[ -z "$SERVICE_DB" ] || break
-		sleep 0.1
-	done
+	lock_holder "$pidf"
+	SERVICE_PID=$HOLDER_PID SERVICE_DB=$HOLDER_DB
 	return 0
 }
 
@@ -1092,14 +1110,16 @@ cmd_stop() {
 		echo "run.sh: no service running for $db" >&2
 		exit 1
 	fi
-	kill -TERM "$SERVICE_PID" 2>/dev/null
+	# no pid known (the holder never wrote its own): nothing is signalled,
+	# the lock may still be freed (processes whose run.sh died follow it)
+	[ -z "$SERVICE_PID" ] || kill -TERM "$SERVICE_PID" 2>/dev/null
 	# the lock is free once the service and every process of it are gone
 	exec {fd}<"$RUN_DIR/service.pid"
 	if ! flock -w "$timeout" "$fd"; then
-		die $EXIT_TEMPFAIL "the service of $db (pid $SERVICE_PID) is still running after $timeout s;" \
+		die $EXIT_TEMPFAIL "the service of $db (pid ${SERVICE_PID:-unknown}) is still running after $timeout s;" \
 			"its processes: $(paste -sd, "$RUN_DIR/service.procs" 2>/dev/null); see $RUN_DIR/service.log"
 	fi
-	echo "run.sh: the service of $db (pid $SERVICE_PID) stopped"
+	echo "run.sh: the service of $db (pid ${SERVICE_PID:-unknown}) stopped"
 }
 
 # human_s S: seconds as 3h02m05s
@@ -1124,7 +1144,7 @@ cmd_status() {
 	fi
 	out=$(svc_ctl status ${job:+"$job"} 2>&1)
 	rc=$?
-	echo "service: pid $SERVICE_PID, database $SERVICE_DB, run dir $RUN_DIR"
+	echo "service: pid ${SERVICE_PID:-unknown}, database $SERVICE_DB, run dir $RUN_DIR"
 	echo "processes: $(sed 's/ /=/' "$RUN_DIR/service.procs" 2>/dev/null | paste -sd' ' -)"
 	{ read -r _; read -r _; read -r listen; } <"$RUN_DIR/service.conf" 2>/dev/null
 	if [ -n "$listen" ]; then

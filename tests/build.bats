@@ -123,6 +123,6 @@ target_of() {
 		grep -vE '^[^:]+:[0-9]+:(void|[a-z_]+\()|net_event\(sock_xpub, topic' || true)
 	echo "$calls"
 	[ -n "$calls" ]
-	! grep -E '(hub_publish|net_event)\([^,]*, *"' <<<"$calls"
+	! grep -E '(hub_publish|net_event)\([^,]*, *"' <<<"$calls" || false
 	! grep -vE 'EV_[A-Z]+' <<<"$calls"
 }

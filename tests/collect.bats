@@ -220,7 +220,7 @@ collect_one() {
 	"$ROOT/writer/cp-writer" --db "$DB" --results "ipc://$d/r.sock" --work "ipc://$d/w.sock" \
 		--ready-file "$d/ready" 2>/dev/null 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$d/ready" ] && break; sleep 0.05; done
+	wait_for test -e "$d/ready"
 	collect_one --db "$DB"
 	kill -TERM "$w"; wait "$w" || true
 	[ "$status" -eq 3 ]
@@ -235,8 +235,7 @@ collect_one() {
 		>/dev/null 2>&1 3>&- &
 	local first=$!
 	# the writer says it is ready (run.sh is told through --notify-fd)
-	for _ in $(seq 200); do grep -q ' ready: ' "$run/writer.log" 2>/dev/null && break; sleep 0.05; done
-	grep -q ' ready: ' "$run/writer.log"
+	wait_for grep -q ' ready: ' "$run/writer.log"
 	collect_one --db "$DB"
 	kill -TERM "$first"; wait "$first" || true
 	[ "$status" -eq 3 ]

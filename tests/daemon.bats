@@ -35,11 +35,7 @@ start_daemon() {
 	"$ROOT/writer/cp-writer" --db "$DB" --results "$results" --work "$work" \
 		--ready-file "$RUN/writer.ready" 2>"$RUN/writer.log" 3>&- &
 	DPIDS+=($!)
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$RUN/writer.ready" ] && break
-		sleep 0.05
-	done
-	[ -e "$RUN/writer.ready" ]
+	wait_for test -e "$RUN/writer.ready"
 	"$PLANNER" --daemon --control "$CTL" --db "$DB" --work "$work" --rate 0 --quiet "$@" \
 		>"$RUN/planner.out" 2>"$RUN/planner.log" 3>&- &
 	DAEMON=$!
@@ -49,11 +45,7 @@ start_daemon() {
 			--name "fetcher$i" 2>"$RUN/fetcher$i.log" 3>&- &
 		DPIDS+=($!)
 	done
-	for ((i = 0; i < 200; i++)); do
-		[ -S "$RUN/control.sock" ] && break
-		sleep 0.05
-	done
-	[ -S "$RUN/control.sock" ]
+	wait_for test -S "$RUN/control.sock"
 }
 
 ctl() {
@@ -164,11 +156,8 @@ equal_truth() { # M TF FROM TO
 	# the client itself, not a subshell, gets the signal
 	"$PLANNER" ctl --control "$CTL" submit --market KRW-BTC --timeframe 1m \
 		--from 2026-05-01T00:00:00 --to 2026-06-01T00:00:00 --wait >"$BATS_TEST_TMPDIR/w.out" 2>&1 3>&- &
-	local w=$! rc=0 i
-	for ((i = 0; i < 100; i++)); do
-		grep -q submitted "$BATS_TEST_TMPDIR/w.out" && break
-		sleep 0.05
-	done
+	local w=$! rc=0
+	wait_for grep -q submitted "$BATS_TEST_TMPDIR/w.out"
 	kill -INT "$w"
 	wait "$w" || rc=$?
 	cat "$BATS_TEST_TMPDIR/w.out"

@@ -31,15 +31,11 @@ stop_stub() {
 
 # start_stub ARGS...: tests/http_stub.py in front of the simulator; sets STUB_URL
 start_stub() {
-	local pf="$BATS_TEST_TMPDIR/stub.port" i
+	local pf="$BATS_TEST_TMPDIR/stub.port"
 	rm -f "$pf"
 	python3 "$ROOT/tests/http_stub.py" --upstream "$SIM_URL" --port-file "$pf" "$@" 3>&- &
 	STUB_PID=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$pf" ] && break
-		sleep 0.025
-	done
-	[ -s "$pf" ]
+	wait_for test -s "$pf"
 	STUB_URL="http://127.0.0.1:$(<"$pf")"
 }
 

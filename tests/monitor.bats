@@ -196,7 +196,7 @@ has_progress() { [ "$(progress_lines "$1")" -ge "$2" ]; }
 	jq -e -s '[.[] | select(.topic == "fetched")] | length > 0 and
 		all(.parsed_ms >= .answered_ms and .answered_ms >= .sent_ms)' "$j"
 	# and not from the work messages: the ChunkInfo has no timing but api_ms
-	! grep -q '"t_committed"\|"t_leased"' "$j"
+	! grep -q '"t_committed"\|"t_leased"' "$j" || false
 	# the last summary says the run finished, fully covered
 	jq -e -s '[.[] | select(.topic == "summary")] | last |
 		.finished and .slots_done == .slots_total and .pattern.type != null

@@ -131,7 +131,7 @@ teardown() {
 @test "a follower stopped after its backfill exits 0 with the follow report" {
 	"$P" "${RUN[@]}" --from 2999-01-01 --follow >"$T/out" 2>&1 &
 	PID=$!
-	for _ in $(seq 50); do grep -q "backfill done; following 1 target" "$T/out" && break; sleep 0.1; done
+	wait_for grep -q "backfill done; following 1 target" "$T/out"
 	sleep 2.3 # long enough for a periodic progress line (every 2 s off a tty)
 	kill -TERM "$PID"
 	local rc=0
@@ -157,7 +157,7 @@ teardown() {
 	local shown
 	shown=$(sed 's/.*\r//' "$ts")
 	echo "$shown" | grep -a "warn: 429" | head -3
-	! echo "$shown" | grep -aq "collect: .* warn: "
+	! echo "$shown" | grep -aq "collect: .* warn: " || false
 	# the request rate shown never exceeds the budget the planner was given
 	! tr '\r' '\n' <"$ts" | grep -aE '\| (3[1-9]|[4-9][0-9]|[0-9]{3,})(\.[0-9])? req/s'
 }
@@ -174,12 +174,12 @@ teardown() {
 # a proxy in front of the simulator: the first $1 candle requests for market
 # $2 are answered, every later one gets Upbit's 404 for a delisted market
 start_delisting_stub() {
-	local pf="$T/stub.port" i
+	local pf="$T/stub.port"
 	python3 "$ROOT/tests/http_stub.py" --upstream "$SIM_URL" --port-file "$pf" --status 404 \
 		--body '{"error":{"name":404,"message":"Code not found"}}' --times -1 \
 		--after "$1" --market "$2" 3>&- &
 	STUB_PID=$!
-	for ((i = 0; i < 200; i++)); do [ -s "$pf" ] && break; sleep 0.025; done
+	wait_for test -s "$pf"
 	STUB_URL="http://127.0.0.1:$(<"$pf")"
 }
 

@@ -774,8 +774,7 @@ readers_agree() {
 	"$ROOT/writer/cp-writer" --db "$RO/live/c.db" --results "ipc://$RO/r" --work "ipc://$RO/w" \
 		--ready-file "$RO/ready" 2>"$RO/wlog" 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$RO/ready" ] && break; sleep 0.05; done
-	[ -e "$RO/ready" ]
+	wait_for test -e "$RO/ready"
 	chmod 555 "$RO/live"
 	sqlite3 "$RO/live/c.db" "INSERT INTO coverage VALUES ('KRW-NEW', '1m', '2026-10-01T00:00:00', '2026-10-01T00:10:00')"
 	[ -s "$RO/live/c.db-wal" ]

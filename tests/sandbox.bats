@@ -40,14 +40,10 @@ teardown() {
 # probe PATH: a fetcher with CP_SANDBOX_PROBE=PATH; its log in $BATS_TEST_TMPDIR/f.log
 # once the probe line is there, then stopped
 probe() {
-	local i
 	CP_SANDBOX_PROBE=$1 "$FETCHER" --work "$EP/w" --results "$EP/r" \
 		2>"$BATS_TEST_TMPDIR/f.log" 3>&- &
 	FPID=$!
-	for ((i = 0; i < 400; i++)); do
-		grep -q "sandbox probe:" "$BATS_TEST_TMPDIR/f.log" && break
-		sleep 0.025
-	done
+	wait_for grep -q "sandbox probe:" "$BATS_TEST_TMPDIR/f.log" || true
 	kill "$FPID"
 	wait "$FPID" || true
 	FPID=
@@ -62,7 +58,7 @@ probe() {
 	probe "$db"
 	grep -q "sandbox: Landlock ABI [0-9]* on: no file writes" "$BATS_TEST_TMPDIR/f.log"
 	grep -q "sandbox probe: $db refused (Permission denied)" "$BATS_TEST_TMPDIR/f.log"
-	! grep -q "opened for writing" "$BATS_TEST_TMPDIR/f.log"
+	! grep -q "opened for writing" "$BATS_TEST_TMPDIR/f.log" || false
 	[ "$(md5sum <"$db")" = "$sum" ]
 	probe "$BATS_TEST_TMPDIR/new.file"
 	grep -q "sandbox probe: $BATS_TEST_TMPDIR/new.file refused (Permission denied)" \

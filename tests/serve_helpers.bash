@@ -2,7 +2,8 @@
 #
 #   start_serve DB [cp-serve options...]
 #       starts serve/cp-serve on a free loopback port (--listen 127.0.0.1:0
-#       --port-file), waits until it listens, sets SV_PID, SV_URL, SV_LOG
+#       --port-file), waits until it listens (WAIT_FOR_S seconds at most,
+#       20), sets SV_PID, SV_URL, SV_LOG
 #   stop_serve [pid]
 #       SIGTERM (default: $SV_PID), wait up to 5 s, then SIGKILL; only a
 #       process that is still our cp-serve is signalled
@@ -18,7 +19,7 @@
 SV_BIN=${SV_BIN:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/serve/cp-serve"}
 
 start_serve() {
-	local db=$1 dir i
+	local db=$1 dir end
 	shift
 	dir=$(mktemp -d "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/serve.XXXXXX")
 	"$SV_BIN" --db "$db" --listen 127.0.0.1:0 --port-file "$dir/port" "$@" \
@@ -26,7 +27,9 @@ start_serve() {
 	SV_PID=$!
 	SV_LOG=$dir/log
 	echo "$SV_PID" >>"${BATS_FILE_TMPDIR:-/tmp}/serve-helpers.pids"
-	for ((i = 0; i < 200; i++)); do
+	# a deadline, not a count of sleeps: a loaded machine starts it slowly
+	end=$((SECONDS + ${WAIT_FOR_S:-20}))
+	while ((SECONDS <= end)); do
 		[[ -s "$dir/port" ]] && break
 		if ! kill -0 "$SV_PID" 2>/dev/null; then
 			echo "start_serve: cp-serve exited early:" >&2

@@ -71,6 +71,13 @@ signal_cancels() {
 	[[ "$output" == *"job $4 cancelled"* ]]
 }
 
+# gone PID: no such process, or one that has exited and waits to be
+# reaped (a zombie: the service's parent is init, which may be slow to reap
+# on a loaded machine; its lock and files are released already)
+gone() {
+	! kill -0 "$1" 2>/dev/null || [[ "$(ps -o stat= -p "$1")" == Z* ]]
+}
+
 # svc_pids: the service's pid and its processes' (from its run directory)
 svc_pids() {
 	head -n 1 "$RUN/service.pid"
@@ -88,12 +95,8 @@ svc_pids() {
 	mapfile -t pids < <(svc_pids)
 	[ "${#pids[@]}" -eq 5 ] # the service, the writer, the planner, 2 fetchers
 	# the budget of a source appears once its fetcher has said hello
-	local i
-	for ((i = 0; i < 50; i++)); do
-		run svc status
-		[[ "$output" != *"budget: source "* ]] || break
-		sleep 0.1
-	done
+	wait_for eval 'svc status 2>&1 | grep -q "^budget: source "'
+	run svc status
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"service: pid ${pids[0]}, database $DB"* ]]
@@ -107,7 +110,7 @@ svc_pids() {
 	[[ "$output" == *"stopped"* ]]
 	local p
 	for p in "${pids[@]}"; do
-		! kill -0 "$p" 2>/dev/null
+		gone "$p"
 	done
 	run svc stop
 	[ "$status" -eq 1 ]
@@ -271,7 +274,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$ROOT/run.sh" collect --api-url "$SIM_URL
 	spid=$(awk '$1 == "server" { print $2 }' "$RUN/service.procs")
 	run svc stop
 	[ "$status" -eq 0 ]
-	! kill -0 "$spid" 2>/dev/null
+	gone "$spid"
 }
 
 @test "service: planner --validate --daemon without targets checks and exits 0 (start uses it)" {
@@ -336,4 +339,28 @@ while True:
 	run svc start --api-url "$SIM_URL" --feature bogus=on
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unknown feature 'bogus'"* ]]
+}
+
+@test "service: stop signals the pid the lock holder wrote, never a dead run's left in service.pid" {
+	# service.pid is locked first and written just after: until then it may
+	# still hold a run that died, whose pid is anybody's by now (a decoy here)
+	mkdir -p "$RUN" && chmod 700 "$RUN"
+	sleep 60 3>&- &
+	local decoy=$! holder rc=0
+	OWN_PIDS=$decoy
+	printf '%s\n%s\n' "$decoy" "$DB" >"$RUN/service.pid"
+	# the holder takes the lock, is slow to write (a loaded machine), then
+	# writes its own pid and waits to be stopped
+	bash -c 'exec {fd}<>"$1"; flock "$fd" || exit 9; sleep 1.5
+		printf "%s\n%s\n" "$$" "$2" >"$1"; exec sleep 60' _ "$RUN/service.pid" "$DB" 3>&- &
+	holder=$!
+	OWN_PIDS="$OWN_PIDS $holder"
+	wait_for eval '! flock -n "$RUN/service.pid" true'
+	run svc stop --timeout 20
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "run.sh: the service of $DB (pid $holder) stopped" ]]
+	kill -0 "$decoy"
+	wait "$holder" || rc=$?
+	[ "$rc" -eq 143 ]
 }

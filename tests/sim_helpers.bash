@@ -3,7 +3,7 @@
 #
 #   start_sim [upbit-sim options...]
 #       starts sim/upbit-sim on a free loopback port (--port 0 --port-file),
-#       waits until it listens and sets SIM_PID, SIM_PORT, SIM_URL, SIM_DIR
+#       waits until it listens (WAIT_FOR_S seconds at most, 20) and sets SIM_PID, SIM_PORT, SIM_URL, SIM_DIR
 #       (its temp dir; its stderr is in $SIM_DIR/log).  Every started
 #       simulator is remembered so stop_all_sims can clean up.
 #   stop_sim [pid]
@@ -23,13 +23,15 @@ _sim_pidfile() {
 }
 
 start_sim() {
-	local dir i
+	local dir end
 	dir=$(mktemp -d "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/sim.XXXXXX")
 	# fd 3 is bats' output channel: a background child must not hold it
 	"$SIM_BIN" --port 0 --port-file "$dir/port" "$@" >"$dir/out" 2>"$dir/log" 3>&- &
 	SIM_PID=$!
 	sim_register "$SIM_PID"
-	for ((i = 0; i < 200; i++)); do
+	# a deadline, not a count of sleeps: a loaded machine starts it slowly
+	end=$((SECONDS + ${WAIT_FOR_S:-20}))
+	while ((SECONDS <= end)); do
 		[[ -s "$dir/port" ]] && break
 		if ! kill -0 "$SIM_PID" 2>/dev/null; then
 			echo "start_sim: upbit-sim exited early:" >&2
@@ -39,7 +41,7 @@ start_sim() {
 		sleep 0.025
 	done
 	if [[ ! -s "$dir/port" ]]; then
-		echo "start_sim: no port file after 5 s" >&2
+		echo "start_sim: no port file after ${WAIT_FOR_S:-20} s" >&2
 		cat "$dir/log" >&2
 		return 1
 	fi

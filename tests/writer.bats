@@ -20,8 +20,7 @@ good_start() {
 	"$W" --db "$D/c.db" --results "ipc://$D/r" --work "ipc://$D/w" --ready-file "$D/ok" \
 		2>/dev/null 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$D/ok" ] && break; sleep 0.05; done
-	[ -e "$D/ok" ]
+	wait_for test -e "$D/ok"
 	kill -TERM "$w"
 	wait "$w"
 	[ ! -e "$D/ok" ]
@@ -72,7 +71,7 @@ setup() {
 	"$W" --db "$D/c.db" --results "ipc://$D/r" --work "ipc://$D/w" --events "bogus://x" \
 		--ready-file "$D/ok" 2>"$D/log" 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$D/ok" ] && break; sleep 0.05; done
+	wait_for test -e "$D/ok"
 	kill -TERM "$w"
 	wait "$w"
 	grep -q "events to bogus://x disabled" "$D/log"
@@ -86,8 +85,7 @@ start_writer() {
 	"$W" --db "$1" --results "ipc://$D/r" --work "ipc://$D/w" --ready-file "$D/ok" "${@:2}" \
 		2>>"$D/wlog" 3>&- &
 	WPID=$!
-	for _ in $(seq 100); do [ -e "$D/ok" ] && break; sleep 0.05; done
-	[ -e "$D/ok" ]
+	wait_for test -e "$D/ok"
 }
 stop_writer() {
 	kill -TERM "$WPID"
@@ -355,7 +353,7 @@ CASES
 	"$W" --db "$D/c.db" --results "ipc://$D/r" --work "ipc://$D/w" --ready-file "$D/ok" \
 		2>"$D/log" 3>&- &
 	local w=$!
-	for _ in $(seq 100); do [ -e "$D/ok" ] && break; sleep 0.05; done
+	wait_for test -e "$D/ok"
 	run "$peer" "ipc://$D/r" "ipc://$D/w" good history_end effective_end grid
 	kill -TERM "$w"
 	wait "$w"
