@@ -667,6 +667,23 @@ cfg_load(struct cfg *c, const char *file)
 	return 0;
 }
 
+static void
+sec_free(struct cfg_sec *s)
+{
+	for (size_t k = 0; k < NKEYS; k++)
+		free(s->val[k]);
+}
+
+static void
+cfg_free(struct cfg *c)
+{
+	for (int i = 0; i < SECT_FOLLOW; i++)
+		sec_free(&c->fixed[i]);
+	for (size_t i = 0; i < c->nfollow; i++)
+		sec_free(&c->follows[i]);
+	free(c->follows);
+}
+
 /* ---- output ----------------------------------------------------------------- */
 
 /* NAME='VALUE' with every ' in VALUE as '\'' */
@@ -758,10 +775,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (cfg_load(&c, argv[2]) == -1)
+	if (cfg_load(&c, argv[2]) == -1) {
+		cfg_free(&c);
 		return EXIT_PERMFAIL;
+	}
 	if (c.errors > 0) {
 		fprintf(stderr, "%s: %d error%s\n", argv[2], c.errors, c.errors == 1 ? "" : "s");
+		cfg_free(&c);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--shell") == 0)
@@ -769,5 +789,6 @@ main(int argc, char **argv)
 	else
 		printf("%s: valid (%zu follow subscription%s)\n", argv[2], c.nfollow,
 		       c.nfollow == 1 ? "" : "s");
+	cfg_free(&c);
 	return EXIT_OK;
 }
