@@ -869,7 +869,7 @@ cmd_collect() {
 		skeys=(--curve-server "$curve_dir/server.key" --curve-allow "$curve_dir/client.key.pub")
 		ckeys=(--curve-server "$curve_dir/server.key.pub" --curve-client "$curve_dir/client.key")
 	fi
-	printf '%s\n' "$monitor" >"$RUN_DIR/monitor.endpoint"
+	put_lines "$RUN_DIR/monitor.endpoint" "$monitor"
 
 	trap 'on_stop_signal 130' INT
 	trap 'on_stop_signal 143' TERM
@@ -943,13 +943,21 @@ take_service_lock() {
 	printf '%s\n%s\n' "$$" "$(db_key "$1")" >"$pidf"
 }
 
-# write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting),
-# replaced whole (renamed into place), so that a reader never sees it empty
+# put_lines FILE LINE...: FILE holds the LINEs, replaced whole (written to
+# FILE.new, renamed into place), so that a reader never sees it half written
+put_lines() {
+	local f="$1"
+	shift
+	printf '%s\n' "$@" >"$f.new" && mv -f "$f.new" "$f"
+}
+
+# write_procs: RUN_DIR/service.procs, "NAME PID" a line ("-": restarting)
 write_procs() {
-	local i f="$RUN_DIR/service.procs"
+	local i lines=()
 	for i in "${!NAMES[@]}"; do
-		printf '%s %s\n' "${NAMES[$i]}" "${PIDS[$i]:--}"
-	done >"$f.new" && mv -f "$f.new" "$f"
+		lines+=("${NAMES[$i]} ${PIDS[$i]:--}")
+	done
+	put_lines "$RUN_DIR/service.procs" "${lines[@]}"
 }
 
 # parse_start ARGS...: start's options into the caller's locals
@@ -1040,8 +1048,8 @@ service_main() {
 	take_run_lock "$db" # no embedded collection meanwhile
 	chmod 700 "$RUN_DIR" || die $EXIT_PERMFAIL "cannot make $RUN_DIR owner-only"
 	rm -f "$RUN_DIR/server.port"
-	printf '%s\n%s\n%s\n' "$api_url" "$CACERT" "$listen" >"$RUN_DIR/service.conf"
-	printf '%s\n' "ipc://$RUN_DIR/monitor.sock" >"$RUN_DIR/monitor.endpoint"
+	put_lines "$RUN_DIR/service.conf" "$api_url" "$CACERT" "$listen"
+	put_lines "$RUN_DIR/monitor.endpoint" "ipc://$RUN_DIR/monitor.sock"
 	load_policy "$(cp_data deploy/supervision.conf)"
 	# shellcheck disable=SC2034 # read by policy_argv ($DB, $CONTROL...)
 	V_DB=$db V_WORK="ipc://$RUN_DIR/work.sock" V_RESULTS="ipc://$RUN_DIR/results.sock"
