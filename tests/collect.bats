@@ -18,20 +18,6 @@ setup() {
 	DB="$BATS_TEST_TMPDIR/c.db"
 }
 
-# collect [from, to) of M TF and compare every field with the truth
-check_range() { # M TF FROM TO [collect options...]
-	local m=$1 tf=$2 from=$3 to=$4; shift 4
-	run collect --market "$m" --timeframe "$tf" --from "$from" --to "$to" --db "$DB" --rate 0 --quiet "$@"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	local stored=${tf/#60m/1h}
-	stored=${stored/#240m/4h}
-	db_dump "$DB" "$m" "$stored" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
-	[ -s "$BATS_TEST_TMPDIR/truth" ]
-	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
-}
-
 @test "1m: a day of a dense market equals the truth" {
 	check_range KRW-BTC 1m 2026-10-01T00:00:00 2026-10-02T00:00:00
 }

@@ -7,6 +7,7 @@
 
 load pg_helpers
 load pipeline_helpers
+DB_DUMP=pg_db_dump # check_range's
 
 setup_file() { pg_suite_setup_file --sim --rate-limit 0; }
 teardown_file() { pg_suite_teardown_file; }
@@ -24,21 +25,6 @@ teardown() {
 q() { # SQL: one value from the test's database
 	pg_psql "$DB" -c "$1"
 }
-
-# collect [from, to) of M TF into PostgreSQL and compare every field with the truth
-check_range() { # M TF FROM TO [collect options...]
-	local m=$1 tf=$2 from=$3 to=$4; shift 4
-	run collect --market "$m" --timeframe "$tf" --from "$from" --to "$to" --db "$DB" --rate 0 --quiet "$@"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
-	local stored=${tf/#60m/1h}
-	stored=${stored/#240m/4h}
-	pg_db_dump "$DB" "$m" "$stored" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
-	[ -s "$BATS_TEST_TMPDIR/truth" ]
-	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
-}
-
 
 @test "pgdb: the schema rule on real databases; a foreign candlepipe schema is refused and left unchanged" {
 	CP_PG_ADMIN_URI=$PG_URI run "$ROOT/tests/unit/pgdb_test"

@@ -30,6 +30,23 @@ db_dump() {
 	"$ROOT/tests/db_dump.sh" "$@"
 }
 
+# check_range M TF FROM TO [collect options...]: collect [FROM, TO) of M TF
+# into $DB and compare every field with the truth (DB_DUMP: the dump
+# command, db_dump for SQLite, pg_db_dump for PostgreSQL)
+check_range() {
+	local m=$1 tf=$2 from=$3 to=$4
+	shift 4
+	run collect --market "$m" --timeframe "$tf" --from "$from" --to "$to" --db "$DB" --rate 0 --quiet "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	truth "$m" "$tf" "$from" "$to" >"$BATS_TEST_TMPDIR/truth"
+	local stored=${tf/#60m/1h}
+	stored=${stored/#240m/4h}
+	"${DB_DUMP:-db_dump}" "$DB" "$m" "$stored" "$from" "$to" >"$BATS_TEST_TMPDIR/db"
+	[ -s "$BATS_TEST_TMPDIR/truth" ]
+	diff "$BATS_TEST_TMPDIR/truth" "$BATS_TEST_TMPDIR/db"
+}
+
 truth() {
 	"$ROOT/sim/upbit-sim" truth --market "$1" --timeframe "$2" --from "$3" --to "$4" ${SIM_SEED:+--seed "$SIM_SEED"}
 }

@@ -1,4 +1,5 @@
-# tests/serve_helpers.bash: start/stop cp-serve for the bats suites.
+# tests/serve_helpers.bash: start/stop cp-serve for the bats suites (load
+# sim_helpers too: stop_serve is its stop_own).
 #
 #   start_serve DB [cp-serve options...]
 #       starts serve/cp-serve on a free loopback port (--listen 127.0.0.1:0
@@ -43,17 +44,7 @@ start_serve() {
 	export SV_PID SV_URL SV_LOG
 }
 
-stop_serve() {
-	local pid=${1:-$SV_PID} i
-	[[ -n "$pid" ]] || return 0
-	grep -qa cp-serve "/proc/$pid/cmdline" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.025
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
+stop_serve() { stop_own "${1:-$SV_PID}" cp-serve; }
 
 stop_all_serves() {
 	local f=${BATS_FILE_TMPDIR:-/tmp}/serve-helpers.pids pid

@@ -56,11 +56,12 @@ sim_register() {
 	echo "$1" >>"$(_sim_pidfile)"
 }
 
-stop_sim() {
-	local pid=${1:-$SIM_PID} i
+# stop_own PID NAME: SIGTERM to PID if it is NAME (only ever our own
+# process, never a recycled pid), SIGKILL if it has not ended after 5 s
+stop_own() {
+	local pid=$1 i
 	[[ -n "$pid" ]] || return 0
-	# only ever signal our own simulator, never a recycled pid
-	grep -qa upbit-sim "/proc/$pid/cmdline" 2>/dev/null || return 0
+	grep -qa "$2" "/proc/$pid/cmdline" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < 200; i++)); do
 		kill -0 "$pid" 2>/dev/null || return 0
@@ -68,6 +69,8 @@ stop_sim() {
 	done
 	kill -KILL "$pid" 2>/dev/null || true
 }
+
+stop_sim() { stop_own "${1:-$SIM_PID}" upbit-sim; }
 
 stop_all_sims() {
 	local f pid
