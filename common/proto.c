@@ -78,6 +78,7 @@ const char *const fail_kind_names[FAIL_END] = {
 	[FAIL_BLOCKED_418] = "blocked_418",
 	[FAIL_PERM_MARKET] = "perm_market",
 	[FAIL_PERM_REQUEST] = "perm_request",
+	[FAIL_TOKEN_LATE] = "token_late",
 };
 
 #define CAP_(T, n, max) [MSG_##T] = (max),

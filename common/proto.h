@@ -71,8 +71,14 @@ enum fail_kind {
 	FAIL_BLOCKED_418,
 	FAIL_PERM_MARKET,  /* 404 Code not found */
 	FAIL_PERM_REQUEST, /* other 4xx */
+	FAIL_TOKEN_LATE,   /* not sent: the fetcher reached the rate token too late */
 	FAIL_END
 };
+
+/* A rate token is used at most this late (the fetcher sends FAIL_TOKEN_LATE
+ * instead); the planner's spacing leaves this much slack per one-second
+ * window, so that a request started that late cannot make two fall into one. */
+#define TOKEN_LATE_MAX_MS 15
 extern const char *const fail_kind_names[FAIL_END];
 
 /* The structs, one member per field of the tables (proto_fields.h). */

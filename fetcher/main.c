@@ -38,7 +38,7 @@
 #include "timeutil.h"
 #include "upbit_json.h"
 
-#define TOKEN_STALE_US 500000 /* a token older than this is not used */
+#define TOKEN_LATE_US (TOKEN_LATE_MAX_MS * 1000LL) /* a later token is not used */
 #define DEFAULT_API_URL "https://api.upbit.com"
 #define DEFAULT_MAX_INFLIGHT 4
 #define MAX_INFLIGHT_MAX 64
@@ -77,7 +77,7 @@ static int stopping;
 static uint64_t n_ok, n_failed, n_dropped;
 static uint64_t n_started;
 static int64_t late_sum_us, late_max_us; /* transfer start after its token */
-static uint64_t n_late_1ms;
+static uint64_t n_late_1ms, n_token_late;
 
 static void
 on_signal(int sig)
@@ -266,8 +266,10 @@ send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const
 	char t[TIME_TEXT_LEN];
 
 	time_format(l->ci.to, t);
-	log_warnx("%s %s to %s: %s: %s", l->ci.market, tf_name((enum tf)l->ci.tf), t,
-	          fail_kind_names[kind], reason);
+	/* a late token is the machine's load, not the chunk's trouble */
+	(kind == FAIL_TOKEN_LATE ? log_info : log_warnx)("%s %s to %s: %s: %s", l->ci.market,
+	                                                 tf_name((enum tf)l->ci.tf), t,
+	                                                 fail_kind_names[kind], reason);
 	memset(&m, 0, sizeof(m));
 	m.ci = l->ci;
 	m.kind = (uint8_t)kind;
@@ -275,7 +277,10 @@ send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const
 	snprintf(m.source, sizeof(m.source), "%s", source_label);
 	snprintf(m.reason, sizeof(m.reason), "%s", reason);
 	mbuf.len = 0;
-	n_failed++;
+	if (kind == FAIL_TOKEN_LATE)
+		n_token_late++;
+	else
+		n_failed++;
 	if (msg_encode_failed(&mbuf, &m) == -1) {
 		log_warnx("cannot encode FAILED for chunk %llu", (unsigned long long)l->ci.id);
 		return;
@@ -620,13 +625,15 @@ start_due(void)
 			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
-		if (now - l->due_us > TOKEN_STALE_US) {
-			/* we were frozen or starved: the token's second is long gone and
-			 * sending now would crowd the tokens given out since. The
-			 * planner re-issues the chunk when its lease expires. */
-			log_warnx("rate token of chunk %llu is %lld ms old; not sending it",
-			          (unsigned long long)l->ci.id,
-			          (long long)((now - l->due_us) / 1000));
+		if (now - l->due_us > TOKEN_LATE_US) {
+			/* we were frozen or starved: sent now, the request could fall
+			 * into one second with the tokens given out after this one
+			 * (planner/budget.c leaves TOKEN_LATE_MAX_MS of slack). The
+			 * planner leases the chunk again with a new token. */
+			char why[80];
+			snprintf(why, sizeof(why), "rate token %.1f ms late (at most %d); not sent",
+			         (double)(now - l->due_us) / 1000, TOKEN_LATE_MAX_MS);
+			send_failed(l, FAIL_TOKEN_LATE, 0, why);
 			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}
@@ -794,11 +801,13 @@ report_exit(void)
 		log_warnx("stop: %d transfers or results abandoned after %lld s", lease_in_use(),
 		          (long long)(STOP_GRACE_US / 1000000));
 	log_info("exit: %llu requests, %llu results, %llu failures, %llu results dropped;"
-	         " start after token: mean %lld us, max %lld us, %llu over 1 ms",
+	         " start after token: mean %lld us, max %lld us, %llu over 1 ms;"
+	         " %llu tokens too late, not sent",
 	         (unsigned long long)n_started, (unsigned long long)n_ok,
 	         (unsigned long long)n_failed, (unsigned long long)n_dropped,
 	         (long long)(n_started ? late_sum_us / (int64_t)n_started : 0),
-	         (long long)late_max_us, (unsigned long long)n_late_1ms);
+	         (long long)late_max_us, (unsigned long long)n_late_1ms,
+	         (unsigned long long)n_token_late);
 	if (lease_impossible() > 0)
 		log_warnx("exit: %llu impossible lease events (bugs, each logged when it happened)",
 		          (unsigned long long)lease_impossible());

@@ -556,6 +556,10 @@ on_failed(const struct msg_failed *m, int64_t now)
 		          (long long)(len / 1000));
 	}
 	a = plan_on_failed(&plan, m, now, (uint32_t)random());
+	if (a == FA_RELEASED) {
+		log_debug("%s %s: leased again (%s)", m->ci.market, tf_name(m->ci.tf), m->reason);
+		return;
+	}
 	mbuf.len = 0;
 	if (msg_encode_failed(&mbuf, m) == 0)
 		hub_publish(a == FA_RETRY ? EV_RETRY : EV_FAILED, mbuf.data, mbuf.len);

@@ -582,8 +582,14 @@ plan_on_failed(struct plan *p, const struct msg_failed *m, int64_t now_ms, uint3
 	if (s == NULL || s->st != SEG_LEASED || s->ci.to != m->ci.to)
 		return FA_IGNORED;
 	t = &p->t[s->target];
-	t->requests++;
 	s->hedged = 0; /* also when it stays LEASED (its target failed already) */
+	if (m->kind == FAIL_TOKEN_LATE) {
+		/* never sent: no request, no retry; it goes again with a new token */
+		plan_seg_step(p, s, SEG_EV_RETRY);
+		p->late_tokens++;
+		return FA_RELEASED;
+	}
+	t->requests++;
 	switch (m->kind) {
 	case FAIL_PERM_MARKET:
 	case FAIL_PERM_REQUEST: p->failed_chunks++; return on_permanent(p, s->target, m);

@@ -80,6 +80,7 @@ struct plan {
 	uint32_t seq;
 	int rr; /* round-robin position */
 	uint64_t leases, retries, committed, failed_chunks, hedges;
+	uint64_t late_tokens; /* leases that came back unsent (FAIL_TOKEN_LATE) */
 	double api_ms;       /* moving average of the API call time */
 	int64_t analysis_ns; /* time spent in overlap analysis */
 	uint64_t planned;    /* chunks planned (new, not re-issued) */
@@ -94,7 +95,8 @@ struct plan {
 
 /* What plan_on_failed decided. FA_DELISTED: every target of the market
  * failed with PLAN_DELISTED (once; its later failures are FA_IGNORED). */
-enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT, FA_DELISTED };
+/* FA_RELEASED: the lease came back unsent (FAIL_TOKEN_LATE): leased again */
+enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT, FA_DELISTED, FA_RELEASED };
 
 /* The one way a segment changes state: the table's cell for (s->st, ev).
  * Leaving LEASED clears `hedged` (the next lease may be raced again). An

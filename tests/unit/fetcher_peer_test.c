@@ -368,23 +368,32 @@ test_slots_and_expiry(void **state)
 	assert_true(log_has(p, "exit: 1 requests, 0 results, 1 failures"));
 }
 
-/* Frozen past its rate token, the fetcher does not send the request late. */
+/* Frozen past its rate token (by more than TOKEN_LATE_MAX_MS), the fetcher
+ * does not send the request late: it gives the lease back unsent. */
 static void
 test_stale_token(void **state)
 {
 	struct peer *p = *state;
+	struct msg_failed f;
+	zmq_msg_t m;
 
 	start(p, "http://127.0.0.1:1", 1, "2");
 	expect_ready(p);
 	send_lease(p, 7, 300, 10000, 0);
 	sleep_ms(100);
 	kill(p->fetcher, SIGSTOP);
-	sleep_ms(1000);
+	sleep_ms(400);
 	kill(p->fetcher, SIGCONT);
-	assert_true(log_has(p, "rate token of chunk 7 is"));
-	assert_true(log_has(p, "ms old; not sending it"));
+	expect_msg(p, p->planner, MSG_FAILED, &m);
+	assert_int_equal(msg_decode_failed(zmq_msg_data(&m), zmq_msg_size(&m), &f), 0);
+	zmq_msg_close(&m);
+	assert_int_equal(f.ci.id, 7);
+	assert_int_equal(f.kind, FAIL_TOKEN_LATE);
+	assert_non_null(strstr(f.reason, "ms late (at most 15); not sent"));
+	assert_true(log_has(p, "info: KRW-BTC 1m to 2026-10-01T00:00:00: token_late: rate token"));
 	assert_int_equal(stop(p), 0);
-	assert_true(log_has(p, "exit: 0 requests"));
+	assert_true(log_has(p, "exit: 0 requests, 0 results, 0 failures"));
+	assert_true(log_has(p, "1 tokens too late, not sent"));
 }
 
 /* With no writer the result is held (no free slots announced) and dropped

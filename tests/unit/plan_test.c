@@ -121,6 +121,30 @@ test_rate_limits_retry_until_they_give_up(void **state)
 	assert_int_equal(p.t[0].retries, PLAN_RATE_ATTEMPTS_MAX);
 }
 
+/* A lease the fetcher reached too late comes back unsent: leased again at
+ * once with a new token, and it is neither a request nor a retry nor an
+ * attempt, however often it happens. */
+static void
+test_late_tokens_lease_again(void **state)
+{
+	struct chunk_info *ci;
+	struct msg_failed f;
+	(void)state;
+	for (int i = 0; i < 3 * PLAN_RATE_ATTEMPTS_MAX; i++) {
+		ci = plan_lease(&p, plan_next_ready(&p, 0), 0, 0, 0);
+		f = failure(ci, FAIL_TOKEN_LATE, "rate token 40.0 ms late (at most 15); not sent");
+		assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_RELEASED);
+		assert_int_equal(p.s[0].st, SEG_READY);
+	}
+	assert_int_equal(p.late_tokens, 3 * PLAN_RATE_ATTEMPTS_MAX);
+	assert_int_equal(p.t[0].requests, 0);
+	assert_int_equal(p.t[0].retries, 0);
+	assert_int_equal(p.retries, 0);
+	assert_false(plan_finished(&p));
+	/* a late answer for the chunk that went again is ignored */
+	assert_int_equal(plan_on_failed(&p, &f, 0, 0), FA_IGNORED);
+}
+
 static void
 test_temporary_failures_back_off_then_give_up(void **state)
 {
@@ -502,6 +526,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_commits_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limits_retry_until_they_give_up, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_late_tokens_lease_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporary_failures_back_off_then_give_up,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_leases_give_up, setup, teardown),

@@ -398,6 +398,7 @@ test_names(void **state)
 	assert_string_equal(fail_kind_names[FAIL_BLOCKED_418], "blocked_418");
 	assert_string_equal(fail_kind_names[FAIL_PERM_MARKET], "perm_market");
 	assert_string_equal(fail_kind_names[FAIL_PERM_REQUEST], "perm_request");
+	assert_string_equal(fail_kind_names[FAIL_TOKEN_LATE], "token_late");
 	for (int i = 0; i < MSG_TYPE_END; i++)
 		assert_non_null(msg_type_names[i]);
 	for (int i = 0; i < FAIL_END; i++)
