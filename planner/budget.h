@@ -11,7 +11,7 @@
 #include "proto.h"
 
 #define BUDGET_MARGIN_MS TOKEN_LATE_MAX_MS /* slack per 1 s window (proto.h) */
-#define BUDGET_SLOW_MS 10000 /* how long a 429 slows the source down */
+#define BUDGET_SLOW_MS 10000               /* how long a 429 slows the source down */
 #define BUDGET_BLOCK_FIRST_MS 30000
 #define BUDGET_UPBIT_RATE 10   /* candle requests/s per IP that Upbit documents */
 #define BUDGET_SLOWEST_MS 1000 /* 429s never slow a source below 1/s */

@@ -81,12 +81,12 @@ struct plan {
 	int rr; /* round-robin position */
 	uint64_t leases, retries, committed, failed_chunks, hedges;
 	uint64_t late_tokens; /* leases that came back unsent (FAIL_TOKEN_LATE) */
-	double api_ms;       /* moving average of the API call time */
-	int64_t analysis_ns; /* time spent in overlap analysis */
-	uint64_t planned;    /* chunks planned (new, not re-issued) */
-	uint64_t impossible; /* segment events that cannot happen in their state */
-	int follow_marked;   /* follow mode extends only targets with follow set
-	                        (the daemon); 0: every target (--follow) */
+	double api_ms;        /* moving average of the API call time */
+	int64_t analysis_ns;  /* time spent in overlap analysis */
+	uint64_t planned;     /* chunks planned (new, not re-issued) */
+	uint64_t impossible;  /* segment events that cannot happen in their state */
+	int follow_marked;    /* follow mode extends only targets with follow set
+	                         (the daemon); 0: every target (--follow) */
 };
 
 /* The reason given for the ranges of a market that answered before and now
