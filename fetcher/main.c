@@ -258,18 +258,12 @@ ready_maybe(int64_t now, int force)
 	next_ready_us = now + HEARTBEAT_US;
 }
 
-/* The warning line of a failed chunk and the FAILED message. */
+/* The FAILED message of a lease (logged by the caller). */
 static void
-send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const char *reason)
+send_back(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const char *reason)
 {
 	struct msg_failed m;
-	char t[TIME_TEXT_LEN];
 
-	time_format(l->ci.to, t);
-	/* a late token is the machine's load, not the chunk's trouble */
-	(kind == FAIL_TOKEN_LATE ? log_info : log_warnx)("%s %s to %s: %s: %s", l->ci.market,
-	                                                 tf_name((enum tf)l->ci.tf), t,
-	                                                 fail_kind_names[kind], reason);
 	memset(&m, 0, sizeof(m));
 	m.ci = l->ci;
 	m.kind = (uint8_t)kind;
@@ -277,10 +271,6 @@ send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const
 	snprintf(m.source, sizeof(m.source), "%s", source_label);
 	snprintf(m.reason, sizeof(m.reason), "%s", reason);
 	mbuf.len = 0;
-	if (kind == FAIL_TOKEN_LATE)
-		n_token_late++;
-	else
-		n_failed++;
 	if (msg_encode_failed(&mbuf, &m) == -1) {
 		log_warnx("cannot encode FAILED for chunk %llu", (unsigned long long)l->ci.id);
 		return;
@@ -290,6 +280,19 @@ send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const
 		          (unsigned long long)l->ci.id, zmq_strerror(zmq_errno()));
 	if (kind == FAIL_RATE_429 || kind == FAIL_BLOCKED_418)
 		net_event(sock_events, EV_HTTP, mbuf.data, mbuf.len);
+}
+
+/* The warning line of a failed chunk and the FAILED message. */
+static void
+send_failed(struct lease *l, enum fail_kind kind, uint32_t retry_after_ms, const char *reason)
+{
+	char t[TIME_TEXT_LEN];
+
+	time_format(l->ci.to, t);
+	log_warnx("%s %s to %s: %s: %s", l->ci.market, tf_name((enum tf)l->ci.tf), t,
+	          fail_kind_names[kind], reason);
+	n_failed++;
+	send_back(l, kind, retry_after_ms, reason);
 }
 
 /* A printable prefix of a body: blanks folded, other bytes dropped. */
@@ -630,10 +633,15 @@ start_due(void)
 			 * into one second with the tokens given out after this one
 			 * (planner/budget.c leaves TOKEN_LATE_MAX_MS of slack). The
 			 * planner leases the chunk again with a new token. */
-			char why[80];
+			char why[80], t[TIME_TEXT_LEN];
 			snprintf(why, sizeof(why), "rate token %.1f ms late (at most %d); not sent",
 			         (double)(now - l->due_us) / 1000, TOKEN_LATE_MAX_MS);
-			send_failed(l, FAIL_TOKEN_LATE, 0, why);
+			/* the machine's load, not the chunk's trouble: info, not a failure */
+			time_format(l->ci.to, t);
+			log_info("%s %s to %s: %s: %s", l->ci.market, tf_name((enum tf)l->ci.tf), t,
+			         fail_kind_names[FAIL_TOKEN_LATE], why);
+			n_token_late++;
+			send_back(l, FAIL_TOKEN_LATE, 0, why);
 			lease_step(l, LEASE_EV_DROP);
 			continue;
 		}

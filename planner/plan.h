@@ -94,8 +94,8 @@ struct plan {
 #define PLAN_DELISTED "delisted (404 Code not found)"
 
 /* What plan_on_failed decided. FA_DELISTED: every target of the market
- * failed with PLAN_DELISTED (once; its later failures are FA_IGNORED). */
-/* FA_RELEASED: the lease came back unsent (FAIL_TOKEN_LATE): leased again */
+ * failed with PLAN_DELISTED (once; its later failures are FA_IGNORED).
+ * FA_RELEASED: the lease came back unsent (FAIL_TOKEN_LATE): leased again. */
 enum fail_action { FA_IGNORED, FA_RETRY, FA_GAVE_UP, FA_PERMANENT, FA_DELISTED, FA_RELEASED };
 
 /* The one way a segment changes state: the table's cell for (s->st, ev).
